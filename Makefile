@@ -1,0 +1,88 @@
+# pgqrs-c build. `make` builds the library and CLI; `make test` runs every suite
+# against real PostgreSQL and SQLite (installing what is missing); `make run` runs
+# the quickstart on the embedded default. See README.md.
+
+CC       ?= cc
+PYTHON   ?= python3
+PREFIX   ?= /usr/local
+BUILD    ?= build
+SANITIZE ?=
+CFLAGS   ?= -O2 -g
+WARN      = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+PG_INC   := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Isrc -Igenerated -I$(PG_INC)
+ALL_CFLAGS = $(WARN) $(CFLAGS) $(SANITIZE) -fPIC -fvisibility=hidden
+LIBS      = -lpq -lsqlite3 -ljansson -lpthread
+LDFLAGS  += $(SANITIZE)
+
+LIB_SRC  := $(sort $(wildcard src/*.c)) $(sort $(wildcard generated/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_SRC  := $(sort $(wildcard src/cli/*.c))
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/%)
+TEST_SUPPORT := $(BUILD)/obj/tests/harness.o
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+GEN_INPUTS := $(wildcard schema/*.toml queries/*/*.sql migrations/*/*.sql codegen/*.py codegen/pgqrs_codegen/*.py)
+
+.PHONY: all lib cli tests examples generate check-generated verify-queries test test-quick run bench install clean codegen-test
+
+all: lib cli examples
+
+lib: $(BUILD)/libpgqrs.a $(BUILD)/libpgqrs.so
+cli: $(BUILD)/pgqrs
+tests: $(TEST_BIN)
+examples: $(EXAMPLES)
+
+$(BUILD)/obj/%.o: %.c $(wildcard include/*.h src/*.h generated/*.h tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libpgqrs.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libpgqrs.so: $(LIB_OBJ)
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,libpgqrs.so.0 -o $@ $^ $(LIBS)
+
+$(BUILD)/pgqrs: $(CLI_OBJ) $(BUILD)/libpgqrs.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libpgqrs.a $(LIBS)
+
+$(BUILD)/test_%: $(BUILD)/obj/tests/test_%.o $(TEST_SUPPORT) $(BUILD)/libpgqrs.a
+	$(CC) $(LDFLAGS) -o $@ $< $(TEST_SUPPORT) $(BUILD)/libpgqrs.a $(LIBS)
+
+$(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(BUILD)/libpgqrs.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libpgqrs.a $(LIBS)
+
+generate:
+	$(PYTHON) codegen/pgqrs_gen.py
+
+check-generated:
+	$(PYTHON) codegen/pgqrs_gen.py --check
+
+codegen-test:
+	cd codegen && $(PYTHON) -m unittest discover -s tests -t . -q
+
+# Prepares every PostgreSQL query against a freshly migrated throwaway cluster.
+verify-queries:
+	scripts/with-postgres.sh $(PYTHON) codegen/verify_pg.py
+
+test:
+	scripts/test.sh
+
+run: examples
+	scripts/run-quickstart.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(BUILD)/libpgqrs.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libpgqrs.so $(DESTDIR)$(PREFIX)/lib/libpgqrs.so.0
+	ln -sf libpgqrs.so.0 $(DESTDIR)$(PREFIX)/lib/libpgqrs.so
+	install -m 644 include/pgqrs.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(BUILD)/pgqrs $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell sed -n 's/#define PGQRS_VERSION "\(.*\)"/\1/p' include/pgqrs.h)|' \
+	    -e 's|@LIBS@|$(LIBS)|' pgqrs.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/pgqrs.pc
+
+clean:
+	rm -rf $(BUILD) build-*

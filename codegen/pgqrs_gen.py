@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""pgqrs code generator: schema/ + queries/<backend>/ + migrations/<backend>/ -> generated/.
+
+    python3 codegen/pgqrs_gen.py            write generated/
+    python3 codegen/pgqrs_gen.py --check    exit 1 if generated/ differs from a fresh run
+    python3 codegen/pgqrs_gen.py --root DIR --out DIR
+
+Errors are printed as 'path:line: message' and exit with status 2. Python stdlib only.
+"""
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from pgqrs_codegen import check, emit_c, model  # noqa: E402
+
+BACKENDS = ("postgres", "sqlite")
+BOOTSTRAP = "schema_version_ensure"
+
+
+def build(root):
+    """Returns {relative output path: text}. Raises model.GenError."""
+    schema = model.load_schema(root)
+    by_backend = {}
+    for be in BACKENDS:
+        queries = model.load_queries(root, be, schema)
+        for q in queries:
+            model.placeholders(q, "$" if be == "postgres" else "?")
+        by_backend[be] = queries
+    check.check_backends(by_backend)
+    migrations = {be: model.load_migrations(root, be) for be in BACKENDS}
+
+    sq = {q.name: q for q in by_backend["sqlite"]}
+    if BOOTSTRAP not in sq:
+        raise model.GenError("queries/sqlite", 1, f"backend sqlite must define '{BOOTSTRAP}'")
+    bootstrap = sq[BOOTSTRAP].statements[0].sql
+    check.check_sqlite_schema(schema, migrations["sqlite"], bootstrap)
+    probe = check.SqliteProbe(migrations["sqlite"], bootstrap)
+    try:
+        check.check_sqlite_queries(probe, by_backend["sqlite"])
+    finally:
+        probe.close()
+
+    ref = by_backend["postgres"]
+    ref_order = [q.name for q in ref]
+    locations = {q.name: [] for q in ref}
+    for be in BACKENDS:
+        for q in by_backend[be]:
+            locations[q.name].append(q)
+
+    def files_of(be):
+        return sorted({q.path for q in by_backend[be]})
+
+    schema_src = [schema.path]
+    all_query_src = files_of("postgres") + files_of("sqlite")
+    out = {}
+    rows_h, rows_c = emit_c.emit_rows(schema, ref, schema_src + files_of("postgres"))
+    out["generated/pgqrs_rows.h"] = rows_h
+    out["generated/pgqrs_rows.c"] = rows_c
+    out["generated/pgqrs_queries.h"] = emit_c.emit_interface(schema, ref, locations, schema_src + all_query_src)
+    for be in BACKENDS:
+        srcs = schema_src + files_of(be) + [m.path for m in migrations[be]]
+        out[f"generated/queries_{be}.c"] = emit_c.emit_backend(be, schema, by_backend[be], ref_order, migrations[be], srcs)
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--root", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    ap.add_argument("--out", default=None, help="output root (default: --root)")
+    ap.add_argument("--check", action="store_true", help="fail if generated/ is stale")
+    args = ap.parse_args(argv)
+    try:
+        files = build(args.root)
+    except model.GenError as e:
+        print(str(e), file=sys.stderr)
+        return 2
+    out_root = args.out or args.root
+    if args.check:
+        stale = []
+        gen_dir = os.path.join(out_root, "generated")
+        present = set()
+        if os.path.isdir(gen_dir):
+            present = {f"generated/{f}" for f in os.listdir(gen_dir) if f.endswith((".c", ".h"))}
+        for rel, text in sorted(files.items()):
+            path = os.path.join(out_root, rel)
+            try:
+                with open(path, encoding="utf-8") as f:
+                    if f.read() != text:
+                        stale.append(rel)
+            except FileNotFoundError:
+                stale.append(rel)
+        stale += sorted(present - set(files))
+        if stale:
+            for rel in stale:
+                print(f"{rel}: stale (run `make generate`)", file=sys.stderr)
+            return 1
+        print(f"generated/ is up to date ({len(files)} files)")
+        return 0
+    os.makedirs(os.path.join(out_root, "generated"), exist_ok=True)
+    for rel, text in sorted(files.items()):
+        path = os.path.join(out_root, rel)
+        old = None
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                old = f.read()
+        if old != text:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+            print(f"wrote {rel}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+-- Queues: create, look up, list, delete.
+
+-- name: queue_create :one
+-- Inserts the queue, or returns no row (PGQRS_ENOTFOUND) when the name is taken:
+-- one statement, so two concurrent creates cannot both succeed.
+-- param: name text, max_attempts i32
+-- returns: pgqrs_queues.*
+INSERT INTO pgqrs_queues (name, max_attempts)
+VALUES (@name, @max_attempts)
+ON CONFLICT (name) DO NOTHING
+RETURNING id, name, max_attempts, created_at;
+
+-- name: queue_get_by_name :one
+-- param: name text
+-- returns: pgqrs_queues.*
+SELECT id, name, max_attempts, created_at
+FROM pgqrs_queues
+WHERE name = @name;
+
+-- name: queue_get :one
+-- param: id i64
+-- returns: pgqrs_queues.*
+SELECT id, name, max_attempts, created_at
+FROM pgqrs_queues
+WHERE id = @id;
+
+-- name: queue_list :many
+-- returns: pgqrs_queues.*
+SELECT id, name, max_attempts, created_at
+FROM pgqrs_queues
+ORDER BY name;
+
+-- name: queue_delete :execrows
+-- Deletes the queue (its messages and archive go with it, by cascade) unless it
+-- still holds live messages and force is false: then nothing is deleted.
+-- param: id i64, force bool
+DELETE FROM pgqrs_queues q
+WHERE q.id = @id
+  AND (@force OR NOT EXISTS (SELECT 1 FROM pgqrs_messages m WHERE m.queue_id = q.id));

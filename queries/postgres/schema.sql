@@ -1,0 +1,39 @@
+-- Schema bookkeeping: the migration version table, the install lock and verify.
+
+-- name: schema_version_ensure :exec
+-- Creates the version table before the first migration; a no-op afterwards.
+CREATE TABLE IF NOT EXISTS pgqrs_schema_version (
+    version    integer PRIMARY KEY,
+    name       text NOT NULL,
+    checksum   text NOT NULL,
+    applied_at timestamp with time zone NOT NULL DEFAULT now()
+);
+
+-- name: schema_version_list :many
+-- returns: pgqrs_schema_version.*
+SELECT version, name, checksum, applied_at
+FROM pgqrs_schema_version
+ORDER BY version;
+
+-- name: schema_version_insert :exec
+-- param: version i32, name text, checksum text
+INSERT INTO pgqrs_schema_version (version, name, checksum)
+VALUES (@version, @name, @checksum);
+
+-- name: migration_lock :exec
+-- Serialises concurrent installs until the surrounding transaction ends.
+SELECT pg_advisory_xact_lock(7318920211);
+
+-- name: table_list :many
+-- The pgqrs tables present in the current schema (search_path), by name.
+-- returns: name text
+SELECT table_name::text AS name
+FROM information_schema.tables
+WHERE table_schema = current_schema() AND table_name LIKE 'pgqrs\_%'
+ORDER BY table_name;
+
+-- name: session_setup :exec
+-- Run once per new session. Nothing to set on PostgreSQL: the schema comes from
+-- the connection's options and results are decoded in binary, independent of
+-- DateStyle and TimeZone.
+SELECT 1;

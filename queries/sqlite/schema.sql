@@ -1,0 +1,39 @@
+-- Schema bookkeeping: the migration version table, the install lock and verify.
+
+-- name: schema_version_ensure :exec
+-- Creates the version table before the first migration; a no-op afterwards.
+CREATE TABLE IF NOT EXISTS pgqrs_schema_version (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    checksum   TEXT NOT NULL,
+    applied_at INTEGER NOT NULL
+);
+
+-- name: schema_version_list :many
+-- returns: pgqrs_schema_version.*
+SELECT version, name, checksum, applied_at
+FROM pgqrs_schema_version
+ORDER BY version;
+
+-- name: schema_version_insert :exec
+-- param: version i32, name text, checksum text
+INSERT INTO pgqrs_schema_version (version, name, checksum, applied_at)
+VALUES (@version, @name, @checksum, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER));
+
+-- name: migration_lock :exec
+-- Nothing to take: tx_begin's BEGIN IMMEDIATE already holds the database write lock.
+SELECT 1;
+
+-- name: table_list :many
+-- The pgqrs tables present in the database, by name.
+-- returns: name text
+SELECT name
+FROM sqlite_master
+WHERE type = 'table' AND name LIKE 'pgqrs\_%' ESCAPE '\'
+ORDER BY name;
+
+-- name: session_setup :exec
+-- Run once per new connection, outside any transaction: readers never block the
+-- writer and the writer never blocks readers in WAL mode. (Foreign keys are
+-- switched on through sqlite3_db_config, which also reports whether it took.)
+PRAGMA journal_mode = WAL;
