@@ -36,7 +36,8 @@ examples: $(EXAMPLES)
 
 $(BUILD)/obj/%.o: %.c $(wildcard include/*.h src/*.h generated/*.h tests/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/libpgqrs.a: $(LIB_OBJ)
 	@rm -f $@

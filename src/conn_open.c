@@ -18,6 +18,13 @@ static pgqrs_conn *conn_new(const pgqrs_queries *q, pgqrs__backend be)
     return c;
 }
 
+/* Server notices (e.g. "already exists, skipping") are not errors; keep them off stderr. */
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 static void first_line(char *err, size_t errlen, const char *prefix, const char *msg)
 {
     size_t n = strcspn(msg, "\n");
@@ -53,6 +60,8 @@ pgqrs_status pgqrs__conn_open_postgres(pgqrs_conn **out, const pgqrs__pg_options
     keys[k] = NULL, vals[k] = NULL;
     c->pg = PQconnectdbParams(keys, vals, 1);
     c->pg_unnamed = o->unnamed_statements;
+    if (c->pg)
+        PQsetNoticeProcessor(c->pg, ignore_notice, NULL);
     if (!c->pg || PQstatus(c->pg) != CONNECTION_OK) {
         first_line(err, errlen, "cannot connect to PostgreSQL: ", c->pg ? PQerrorMessage(c->pg) : "out of memory");
         pgqrs__conn_close(c);

@@ -141,9 +141,9 @@ def check_sqlite_schema(schema, migrations, bootstrap_sql):
     """The migrated SQLite database has exactly the schema's tables and columns."""
     db = sqlite3.connect(":memory:")
     try:
-        db.executescript(bootstrap_sql)
+        _run_script(db, bootstrap_sql, "bootstrap (schema_version_ensure)")
         for m in migrations:
-            db.executescript(m.sql)
+            _run_script(db, m.sql, m.path)
         tables = [r[0] for r in db.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
         _compare_tables(schema, tables, lambda t: [
@@ -151,6 +151,13 @@ def check_sqlite_schema(schema, migrations, bootstrap_sql):
             migrations[-1].path if migrations else "migrations/sqlite")
     finally:
         db.close()
+
+
+def _run_script(db, sql, path):
+    try:
+        db.executescript(sql)
+    except sqlite3.Error as e:
+        raise GenError(path, 1, f"SQLite rejected it: {e}") from None
 
 
 def _compare_tables(schema, tables, columns_of, backend, where):

@@ -167,6 +167,13 @@ def emit_rows(schema, ref_queries, sources):
         c.append("    if (i < 0)\n        return -1;")
         c.append(f"    *out = ({t})i;\n    return 0;\n}}\n")
 
+    h.append("/* Every table the schema describes, in schema order (verify checks them). */")
+    h.append("extern const char *const pgqrs__schema_tables[];")
+    h.append("extern const size_t pgqrs__schema_table_count;\n")
+    names = ", ".join(f'"{t}"' for t in schema.tables)
+    c.append(f"const char *const pgqrs__schema_tables[] = {{ {names} }};")
+    c.append(f"const size_t pgqrs__schema_table_count = {len(schema.tables)};\n")
+
     structs = []   # (struct, base, columns, doc)
     for t in schema.tables.values():
         structs.append((f"pgqrs_{t.row}_row", t.row, t.columns, f"table {t.name}, in column order"))

@@ -108,7 +108,10 @@ def load_schema(root, relpath="schema/pgqrs.toml"):
     try:
         data = tomllib.loads(text.decode("utf-8"))
     except tomllib.TOMLDecodeError as e:
-        raise GenError(relpath, getattr(e, "lineno", 1), f"invalid TOML: {e}") from None
+        # TOMLDecodeError has .lineno from Python 3.14 only; before, just "(at line N, ...)"
+        at = re.search(r"\(at line (\d+)", str(e))
+        line = getattr(e, "lineno", None) or (int(at.group(1)) if at else 1)
+        raise GenError(relpath, line, f"invalid TOML: {e}") from None
     lines = text.decode("utf-8").splitlines()
 
     def line_of(needle):
@@ -231,7 +234,7 @@ def parse_query_file(root, relpath, backend, schema):
     queries, cur, header = [], None, False
     pending_doc = []
     for lineno, line in enumerate(lines, 1):
-        m = re.match(r"^--\s*([A-Za-z_][A-Za-z0-9_-]*):\s*(.*)$", line)
+        m = re.match(r"^--\s*([a-z_][a-z0-9_-]*):\s*(.*)$", line)
         if m and m.group(1) == "name":
             if cur:
                 queries.append(cur)
@@ -410,7 +413,7 @@ class Migration:
 def load_migrations(root, backend):
     d = os.path.join(root, "migrations", backend)
     out = []
-    for fname in sorted(os.listdir(d)):
+    for fname in sorted(os.listdir(d)) if os.path.isdir(d) else []:
         if not fname.endswith(".sql"):
             continue
         rel = f"migrations/{backend}/{fname}"

@@ -1,0 +1,131 @@
+-- Live messages: enqueue, dequeue, visibility, release, archive, delete.
+-- `now` is NULL in production (the database clock, one clock for every worker
+-- machine); tests pass a value to move time without sleeping.
+
+-- name: message_enqueue :one
+-- param: queue_id i64, payload json, delay_ms i64, producer_worker_id i64?, now timestamp?
+-- returns: id i64
+INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)
+SELECT @queue_id, @payload::jsonb, t.now + @delay_ms::bigint * interval '1 millisecond', t.now, @producer_worker_id::bigint
+FROM (SELECT coalesce(@now::timestamptz, now()) AS now) t
+RETURNING id;
+
+-- name: message_enqueue_batch :many
+-- One statement for the whole batch: all rows or none. Ids come back in input order.
+-- param: queue_id i64, payloads json[], delay_ms i64, producer_worker_id i64?, now timestamp?
+-- returns: id i64
+INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)
+SELECT @queue_id, e.value, t.now + @delay_ms::bigint * interval '1 millisecond', t.now, @producer_worker_id::bigint
+FROM (SELECT coalesce(@now::timestamptz, now()) AS now) t,
+     jsonb_array_elements(@payloads::jsonb) WITH ORDINALITY AS e(value, ord)
+ORDER BY e.ord
+RETURNING id;
+
+-- name: message_dequeue :many
+-- Claims up to @max visible messages in (vt, id) order, skipping rows other
+-- consumers hold locks on. Rows in that window already delivered max_attempts
+-- times are moved to the archive as dead letters instead of being delivered.
+-- param: queue_id i64, worker_id i64, max i32, vt_ms i64, max_attempts i32, now timestamp?
+-- returns: pgqrs_messages.*
+WITH t AS (SELECT coalesce(@now::timestamptz, now()) AS now),
+win AS (
+    SELECT m.id, m.read_ct
+    FROM pgqrs_messages m, t
+    WHERE m.queue_id = @queue_id AND m.vt <= t.now
+    ORDER BY m.vt, m.id
+    LIMIT @max
+    FOR UPDATE OF m SKIP LOCKED
+),
+dead AS (
+    DELETE FROM pgqrs_messages m
+    USING win
+    WHERE m.id = win.id AND win.read_ct >= @max_attempts
+    RETURNING m.*
+),
+dlq AS (
+    INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,
+                               producer_worker_id, consumer_worker_id, reason, archived_at)
+    SELECT d.id, d.queue_id, d.payload, d.enqueued_at, d.read_ct, d.dequeued_at,
+           d.producer_worker_id, d.consumer_worker_id, 'dead_letter', t.now
+    FROM dead d, t
+)
+UPDATE pgqrs_messages m
+SET vt = t.now + @vt_ms::bigint * interval '1 millisecond',
+    read_ct = m.read_ct + 1,
+    dequeued_at = t.now,
+    consumer_worker_id = @worker_id
+FROM win, t
+WHERE m.id = win.id AND win.read_ct < @max_attempts
+RETURNING m.id, m.queue_id, m.payload, m.vt, m.enqueued_at, m.read_ct, m.dequeued_at,
+          m.producer_worker_id, m.consumer_worker_id;
+
+-- name: message_extend_vt :one
+-- Sets the message's visibility to now + vt_ms, only while this worker holds it.
+-- param: id i64, worker_id i64, vt_ms i64, now timestamp?
+-- returns: pgqrs_messages.vt
+UPDATE pgqrs_messages
+SET vt = coalesce(@now::timestamptz, now()) + @vt_ms::bigint * interval '1 millisecond'
+WHERE id = @id AND consumer_worker_id = @worker_id
+RETURNING vt;
+
+-- name: message_release :many
+-- Back to pending (visible after delay_ms); only messages this worker holds.
+-- param: ids i64[], worker_id i64, delay_ms i64, now timestamp?
+-- returns: id i64
+UPDATE pgqrs_messages
+SET vt = coalesce(@now::timestamptz, now()) + @delay_ms::bigint * interval '1 millisecond',
+    consumer_worker_id = NULL
+WHERE id = ANY(@ids::bigint[]) AND consumer_worker_id = @worker_id
+RETURNING id;
+
+-- name: message_archive :many
+-- Moves the messages this worker holds to the archive in one statement.
+-- param: ids i64[], worker_id i64, now timestamp?
+-- returns: id i64
+WITH moved AS (
+    DELETE FROM pgqrs_messages
+    WHERE id = ANY(@ids::bigint[]) AND consumer_worker_id = @worker_id
+    RETURNING *
+)
+INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,
+                           producer_worker_id, consumer_worker_id, reason, archived_at)
+SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at,
+       producer_worker_id, consumer_worker_id, 'archived', coalesce(@now::timestamptz, now())
+FROM moved
+RETURNING id;
+
+-- name: message_delete :many
+-- Deletes the messages this worker holds.
+-- param: ids i64[], worker_id i64
+-- returns: id i64
+DELETE FROM pgqrs_messages
+WHERE id = ANY(@ids::bigint[]) AND consumer_worker_id = @worker_id
+RETURNING id;
+
+-- name: message_existing :many
+-- Which of these ids are live messages (to tell "not owned" from "not found").
+-- param: ids i64[]
+-- returns: id i64
+SELECT id FROM pgqrs_messages WHERE id = ANY(@ids::bigint[]) ORDER BY id;
+
+-- name: message_get :one
+-- param: id i64
+-- returns: pgqrs_messages.*
+SELECT id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id
+FROM pgqrs_messages
+WHERE id = @id;
+
+-- name: message_list :many
+-- Live messages of a queue in id order, without claiming them (CLI `message read`).
+-- param: queue_id i64, after_id i64, limit i32
+-- returns: pgqrs_messages.*
+SELECT id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id
+FROM pgqrs_messages
+WHERE queue_id = @queue_id AND id > @after_id
+ORDER BY id
+LIMIT @limit;
+
+-- name: message_purge :execrows
+-- Deletes every live message of the queue.
+-- param: queue_id i64
+DELETE FROM pgqrs_messages WHERE queue_id = @queue_id;

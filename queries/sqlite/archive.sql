@@ -1,0 +1,92 @@
+-- Archive and dead-letter queue: listing, counting, replay, retention.
+
+-- name: archive_list :many
+-- Archived or dead-lettered rows of a queue in id order, after after_id.
+-- param: queue_id i64, reason enum:archive_reason, after_id i64, limit i32
+-- returns: pgqrs_archive.*
+SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id,
+       consumer_worker_id, reason, archived_at
+FROM pgqrs_archive
+WHERE queue_id = @queue_id AND reason = @reason AND id > @after_id
+ORDER BY id
+LIMIT @limit;
+
+-- name: archive_get :one
+-- param: id i64
+-- returns: pgqrs_archive.*
+SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id,
+       consumer_worker_id, reason, archived_at
+FROM pgqrs_archive
+WHERE id = @id;
+
+-- name: archive_count :one
+-- param: queue_id i64, reason enum:archive_reason
+-- returns: n i64
+SELECT count(*) AS n FROM pgqrs_archive WHERE queue_id = @queue_id AND reason = @reason;
+
+-- name: dlq_replay :many
+-- Moves dead letters of the queue back to the live table as new messages (read
+-- count 0, visible now): the given ids, or with all, the oldest up to limit.
+-- Returns the dead-letter ids moved. The archive is not changed between the two
+-- statements, so both select the same rows.
+-- param: queue_id i64, ids i64[], all bool, limit i32, now timestamp?
+-- returns: id i64
+INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at)
+SELECT a.queue_id, a.payload, t.now, t.now
+FROM pgqrs_archive a,
+     (SELECT coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) AS now) t
+WHERE a.id IN (SELECT s.id FROM pgqrs_archive s
+               WHERE s.queue_id = @queue_id AND s.reason = 'dead_letter'
+                 AND (@all OR s.id IN (SELECT value FROM json_each(@ids)))
+               ORDER BY s.id
+               LIMIT @limit)
+ORDER BY a.id;
+DELETE FROM pgqrs_archive
+WHERE id IN (SELECT s.id FROM pgqrs_archive s
+             WHERE s.queue_id = @queue_id AND s.reason = 'dead_letter'
+               AND (@all OR s.id IN (SELECT value FROM json_each(@ids)))
+             ORDER BY s.id
+             LIMIT @limit)
+RETURNING id;
+
+-- name: archive_purge :execrows
+-- Retention: deletes archived (not dead-lettered) rows archived before `before`,
+-- for one queue or, with queue_id NULL, for all.
+-- param: queue_id i64?, before timestamp
+DELETE FROM pgqrs_archive
+WHERE reason = 'archived' AND archived_at < @before
+  AND (@queue_id IS NULL OR queue_id = @queue_id);
+
+-- name: queue_metrics :many
+-- Per queue: pending (visible now), in flight (held, lease live), delayed (not
+-- yet visible, not held), archived, dead-lettered, and the enqueue time of the
+-- oldest pending message. One queue, or with queue_id NULL all of them.
+-- param: queue_id i64?, now timestamp?
+-- returns: queue_id i64, name text, pending i64, in_flight i64, delayed i64, archived i64, dead_lettered i64, oldest_pending_at timestamp?
+SELECT q.id AS queue_id, q.name,
+       coalesce(m.pending, 0) AS pending,
+       coalesce(m.in_flight, 0) AS in_flight,
+       coalesce(m.delayed, 0) AS delayed,
+       coalesce(a.archived, 0) AS archived,
+       coalesce(a.dead_lettered, 0) AS dead_lettered,
+       m.oldest_pending_at
+FROM pgqrs_queues q
+LEFT JOIN (
+    SELECT mm.queue_id,
+           count(*) FILTER (WHERE mm.vt <= t.now) AS pending,
+           count(*) FILTER (WHERE mm.vt > t.now AND mm.consumer_worker_id IS NOT NULL) AS in_flight,
+           count(*) FILTER (WHERE mm.vt > t.now AND mm.consumer_worker_id IS NULL) AS delayed,
+           min(mm.enqueued_at) FILTER (WHERE mm.vt <= t.now) AS oldest_pending_at
+    FROM pgqrs_messages mm,
+         (SELECT coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) AS now) t
+    GROUP BY mm.queue_id
+) m ON m.queue_id = q.id
+LEFT JOIN (
+    SELECT aa.queue_id,
+           count(*) FILTER (WHERE aa.reason = 'archived') AS archived,
+           count(*) FILTER (WHERE aa.reason = 'dead_letter') AS dead_lettered
+    FROM pgqrs_archive aa
+    GROUP BY aa.queue_id
+) a ON a.queue_id = q.id
+WHERE @queue_id IS NULL OR q.id = @queue_id
+ORDER BY q.name;

@@ -1,0 +1,135 @@
+-- Live messages: enqueue, dequeue, visibility, release, archive, delete.
+-- Every writing query runs in one BEGIN IMMEDIATE transaction (all of its
+-- statements), so it is atomic and safe across processes sharing the file.
+-- `now` is the caller's clock in microseconds (same machine as the file);
+-- NULL falls back to SQLite's clock.
+
+-- name: message_enqueue :one
+-- param: queue_id i64, payload json, delay_ms i64, producer_worker_id i64?, now timestamp?
+-- returns: id i64
+INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)
+SELECT @queue_id, @payload, t.now + @delay_ms * 1000, t.now, @producer_worker_id
+FROM (SELECT coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) AS now) t
+RETURNING id;
+
+-- name: message_enqueue_batch :many
+-- One statement for the whole batch: all rows or none. Ids come back in input order.
+-- json_each yields strings unquoted and booleans as 0/1, so each element is
+-- turned back into its JSON text by type.
+-- param: queue_id i64, payloads json[], delay_ms i64, producer_worker_id i64?, now timestamp?
+-- returns: id i64
+INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)
+SELECT @queue_id,
+       CASE e.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN 'null'
+                   WHEN 'text' THEN json_quote(e.value) ELSE e.value END,
+       t.now + @delay_ms * 1000, t.now, @producer_worker_id
+FROM (SELECT coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) AS now) t,
+     json_each(@payloads) e
+ORDER BY e.key
+RETURNING id;
+
+-- name: message_dequeue :many
+-- The window is the next @max visible messages in (vt, id) order (an index range
+-- scan). Those already delivered max_attempts times move to the archive as dead
+-- letters; the rest are claimed. BEGIN IMMEDIATE makes the claim exclusive.
+-- param: queue_id i64, worker_id i64, max i32, vt_ms i64, max_attempts i32, now timestamp?
+-- returns: pgqrs_messages.*
+INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,
+                           producer_worker_id, consumer_worker_id, reason, archived_at)
+SELECT m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at,
+       m.producer_worker_id, m.consumer_worker_id, 'dead_letter', t.now
+FROM pgqrs_messages m,
+     (SELECT coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) AS now) t
+WHERE m.id IN (SELECT w.id FROM pgqrs_messages w
+               WHERE w.queue_id = @queue_id
+                 AND w.vt <= coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
+               ORDER BY w.vt, w.id LIMIT @max)
+  AND m.read_ct >= @max_attempts;
+DELETE FROM pgqrs_messages
+WHERE id IN (SELECT w.id FROM pgqrs_messages w
+             WHERE w.queue_id = @queue_id
+               AND w.vt <= coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
+             ORDER BY w.vt, w.id LIMIT @max)
+  AND read_ct >= @max_attempts;
+UPDATE pgqrs_messages
+SET vt = t.now + @vt_ms * 1000,
+    read_ct = read_ct + 1,
+    dequeued_at = t.now,
+    consumer_worker_id = @worker_id
+FROM (SELECT coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) AS now) t
+WHERE pgqrs_messages.id IN (
+    SELECT w.id FROM pgqrs_messages w
+    WHERE w.queue_id = @queue_id AND w.vt <= t.now AND w.read_ct < @max_attempts
+    ORDER BY w.vt, w.id
+    LIMIT @max)
+RETURNING id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id;
+
+-- name: message_extend_vt :one
+-- Sets the message's visibility to now + vt_ms, only while this worker holds it.
+-- param: id i64, worker_id i64, vt_ms i64, now timestamp?
+-- returns: pgqrs_messages.vt
+UPDATE pgqrs_messages
+SET vt = coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + @vt_ms * 1000
+WHERE id = @id AND consumer_worker_id = @worker_id
+RETURNING vt;
+
+-- name: message_release :many
+-- Back to pending (visible after delay_ms); only messages this worker holds.
+-- param: ids i64[], worker_id i64, delay_ms i64, now timestamp?
+-- returns: id i64
+UPDATE pgqrs_messages
+SET vt = coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + @delay_ms * 1000,
+    consumer_worker_id = NULL
+WHERE id IN (SELECT value FROM json_each(@ids)) AND consumer_worker_id = @worker_id
+RETURNING id;
+
+-- name: message_archive :many
+-- Moves the messages this worker holds to the archive (both statements in one
+-- transaction).
+-- param: ids i64[], worker_id i64, now timestamp?
+-- returns: id i64
+INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,
+                           producer_worker_id, consumer_worker_id, reason, archived_at)
+SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,
+       'archived', coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
+FROM pgqrs_messages
+WHERE id IN (SELECT value FROM json_each(@ids)) AND consumer_worker_id = @worker_id;
+DELETE FROM pgqrs_messages
+WHERE id IN (SELECT value FROM json_each(@ids)) AND consumer_worker_id = @worker_id
+RETURNING id;
+
+-- name: message_delete :many
+-- Deletes the messages this worker holds.
+-- param: ids i64[], worker_id i64
+-- returns: id i64
+DELETE FROM pgqrs_messages
+WHERE id IN (SELECT value FROM json_each(@ids)) AND consumer_worker_id = @worker_id
+RETURNING id;
+
+-- name: message_existing :many
+-- Which of these ids are live messages (to tell "not owned" from "not found").
+-- param: ids i64[]
+-- returns: id i64
+SELECT id FROM pgqrs_messages WHERE id IN (SELECT value FROM json_each(@ids)) ORDER BY id;
+
+-- name: message_get :one
+-- param: id i64
+-- returns: pgqrs_messages.*
+SELECT id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id
+FROM pgqrs_messages
+WHERE id = @id;
+
+-- name: message_list :many
+-- Live messages of a queue in id order, without claiming them (CLI `message read`).
+-- param: queue_id i64, after_id i64, limit i32
+-- returns: pgqrs_messages.*
+SELECT id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id
+FROM pgqrs_messages
+WHERE queue_id = @queue_id AND id > @after_id
+ORDER BY id
+LIMIT @limit;
+
+-- name: message_purge :execrows
+-- Deletes every live message of the queue.
+-- param: queue_id i64
+DELETE FROM pgqrs_messages WHERE queue_id = @queue_id;

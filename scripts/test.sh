@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# `make test`: everything, from a fresh clone on a fresh Debian machine.
+# Installs missing packages, checks generated/ is fresh, runs the generator's own
+# tests, builds with gcc and clang (-Werror), runs every C suite against a
+# throwaway PostgreSQL cluster and SQLite (file and :memory:), then again under
+# ASan+UBSan, verifies every PostgreSQL query against the live schema, and
+# prints one total line. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc 2>/dev/null || echo 2)
+scripts/deps.sh
+
+step() { printf '\n== %s\n' "$*"; }
+total_pass=0; total_fail=0
+count() {   # count "N passed, N failed" from a log into the totals
+    local line
+    line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$1" | tail -n 1 || true)
+    [ -n "$line" ] || return 0
+    total_pass=$((total_pass + $(sed -E 's/.* ([0-9]+) passed.*/\1/' <<<"$line")))
+    total_fail=$((total_fail + $(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")))
+}
+log=$(mktemp -d /tmp/pgqrs-testlog.XXXXXX); trap 'rm -rf "$log"' EXIT
+
+step "generated/ is up to date"
+make -s check-generated
+
+step "generator tests"
+set +e
+(cd codegen && python3 -m unittest discover -s tests -t . 2>&1) | tee "$log/codegen"
+rc=${PIPESTATUS[0]}
+set -e
+n=$(grep -Eo 'Ran [0-9]+ test' "$log/codegen" | grep -Eo '[0-9]+' || echo 0)
+if [ "$rc" = 0 ]; then total_pass=$((total_pass + n)); else total_fail=$((total_fail + 1)); fi
+
+step "build: gcc and clang, -Wall -Wextra -Werror"
+make -s -j"$jobs" all tests BUILD=build CC=gcc
+make -s -j"$jobs" all tests BUILD=build-clang CC=clang
+
+step "suites against PostgreSQL and SQLite"
+make -s -j"$jobs" tests BUILD=build-asan CC=clang CFLAGS="-O1 -g" \
+    SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+suite_rc=0
+scripts/with-postgres.sh bash -c '
+    set -uo pipefail
+    rc=0
+    python3 codegen/verify_pg.py || rc=1
+    scripts/run-suites.sh build postgres sqlite sqlite-memory || rc=1
+    echo; echo "== the same suites under ASan+UBSan"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        scripts/run-suites.sh build-asan postgres sqlite || rc=1
+    exit $rc' 2>&1 | tee "$log/suites" || suite_rc=1
+while read -r line; do
+    total_pass=$((total_pass + $(sed -E 's/.* ([0-9]+) passed.*/\1/' <<<"$line")))
+    total_fail=$((total_fail + $(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")))
+done < <(grep -E '^C suites .*: [0-9]+ passed, [0-9]+ failed$' "$log/suites")
+if [ -x scripts/test-extra.sh ]; then
+    step "CLI, Python and docs"
+    set +e; scripts/test-extra.sh 2>&1 | tee "$log/extra"; extra_rc=${PIPESTATUS[0]}; set -e
+    count "$log/extra"
+    [ "$extra_rc" = 0 ] || suite_rc=1
+fi
+
+echo
+echo "all: $total_pass passed, $total_fail failed"
+[ "$suite_rc" = 0 ] && [ "$total_fail" = 0 ]

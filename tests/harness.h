@@ -1,0 +1,59 @@
+/* harness.h: a minimal test runner. One binary per suite; the same source runs
+ * against every backend, chosen by PGQRS_TEST_BACKEND (postgres, sqlite,
+ * sqlite-memory). Each test gets a fresh database: a new schema on PostgreSQL,
+ * a new file on SQLite. Prints "N passed, N failed" and exits non-zero on failure.
+ *   build/test_store              all tests
+ *   build/test_store -s NAME      one test (libgit2's convention)
+ */
+#ifndef PGQRS_TEST_HARNESS_H
+#define PGQRS_TEST_HARNESS_H
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pgqrs.h"
+
+typedef struct th_test {
+    const char *name;
+    void (*fn)(void);
+} th_test;
+
+int th_main(int argc, char **argv, const char *suite, const th_test *tests, size_t n);
+
+/* The backend under test: "postgres" or "sqlite". */
+const char *th_backend(void);
+bool th_is_postgres(void);
+bool th_is_memory(void);
+/* A DSN for a fresh, empty database for the current test (owned by the harness,
+ * valid until the test ends). Each call makes another fresh database. */
+const char *th_fresh_dsn(void);
+/* The DSN of the last th_fresh_dsn(), to open the same database again. */
+const char *th_current_dsn(void);
+/* A scratch directory that lives until the suite ends. */
+const char *th_tmpdir(void);
+
+void th_fail(const char *file, int line, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+extern int th_failed_now;
+
+/* Each CHECK returns from the test function on failure. */
+#define CHECK(cond) do { if (!(cond)) { th_fail(__FILE__, __LINE__, "CHECK(%s)", #cond); return; } } while (0)
+#define CHECK_MSG(cond, ...) do { if (!(cond)) { th_fail(__FILE__, __LINE__, __VA_ARGS__); return; } } while (0)
+#define CHECK_ST(want, expr, handle) do { pgqrs_status st_ = (expr); if (st_ != (want)) { \
+    th_fail(__FILE__, __LINE__, "%s: got %d (%s), want %d (%s): %s", #expr, (int)st_, pgqrs_errstr(st_), \
+            (int)(want), pgqrs_errstr(want), th_errmsg(handle)); return; } } while (0)
+#define CHECK_OK(expr, handle) CHECK_ST(PGQRS_OK, expr, handle)
+#define CHECK_I64(want, got) do { int64_t w_ = (int64_t)(want), g_ = (int64_t)(got); if (w_ != g_) { \
+    th_fail(__FILE__, __LINE__, "%s: got %" PRId64 ", want %" PRId64, #got, g_, w_); return; } } while (0)
+#define CHECK_STR(want, got) do { const char *w_ = (want), *g_ = (got); if (!g_ || strcmp(w_, g_) != 0) { \
+    th_fail(__FILE__, __LINE__, "%s: got \"%s\", want \"%s\"", #got, g_ ? g_ : "(null)", w_); return; } } while (0)
+
+/* The message of a handle for failure output; tests supply it per handle type. */
+const char *th_errmsg(const void *handle);
+
+#endif
