@@ -72,7 +72,9 @@ verify-queries:
 test:
 	scripts/test.sh
 
-run: examples
+run:
+	scripts/deps.sh
+	$(MAKE) -s examples
 	scripts/run-quickstart.sh $(BUILD)
 
 install: all

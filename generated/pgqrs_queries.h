@@ -46,8 +46,7 @@ typedef struct pgqrs_queries {
     /* Runs a multi-statement DDL script (a migration) on the connection. */
     pgqrs_status (*exec_script)(pgqrs_conn *c, const char *sql);
 
-    /* archive_list :many 
-     * Archive and dead-letter queue: listing, counting, replay, retention.
+    /* archive_list :many
      * Archived or dead-lettered rows of a queue in id order, after after_id.
      * SQL: queries/postgres/archive.sql:3, queries/sqlite/archive.sql:3 */
     pgqrs_status (*archive_list)(pgqrs_archived_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_archive_list_params *p);
@@ -60,86 +59,82 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/archive.sql:22, queries/sqlite/archive.sql:22 */
     pgqrs_status (*archive_count)(int64_t *out, pgqrs_conn *c, const pgqrs_archive_count_params *p);
 
-    /* dlq_replay :many 
+    /* dlq_replay :many
      * Moves dead letters of the queue back to the live table as new messages (read
      * count 0, visible now): the given ids, or with all, the oldest up to limit.
      * Returns the dead-letter ids moved.
      * SQL: queries/postgres/archive.sql:27, queries/sqlite/archive.sql:27 */
     pgqrs_status (*dlq_replay)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_dlq_replay_params *p);
 
-    /* archive_purge :execrows 
+    /* archive_purge :execrows
      * Retention: deletes archived (not dead-lettered) rows archived before `before`,
      * for one queue or, with queue_id NULL, for all.
      * SQL: queries/postgres/archive.sql:51, queries/sqlite/archive.sql:52 */
     pgqrs_status (*archive_purge)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_archive_purge_params *p);
 
-    /* queue_metrics :many 
+    /* queue_metrics :many
      * Per queue: pending (visible now), in flight (held, lease live), delayed (not
      * yet visible, not held), archived, dead-lettered, and the enqueue time of the
      * oldest pending message. One queue, or with queue_id NULL all of them.
      * SQL: queries/postgres/archive.sql:59, queries/sqlite/archive.sql:60 */
     pgqrs_status (*queue_metrics)(pgqrs_queue_metrics_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_metrics_params *p);
 
-    /* message_enqueue :one 
-     * Live messages: enqueue, dequeue, visibility, release, archive, delete.
-     * `now` is NULL in production (the database clock, one clock for every worker
-     * machine); tests pass a value to move time without sleeping.
+    /* message_enqueue :one
      * SQL: queries/postgres/messages.sql:5, queries/sqlite/messages.sql:7 */
     pgqrs_status (*message_enqueue)(int64_t *out, pgqrs_conn *c, const pgqrs_message_enqueue_params *p);
 
-    /* message_enqueue_batch :many 
+    /* message_enqueue_batch :many
      * One statement for the whole batch: all rows or none. Ids come back in input order.
      * SQL: queries/postgres/messages.sql:13, queries/sqlite/messages.sql:15 */
     pgqrs_status (*message_enqueue_batch)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_enqueue_batch_params *p);
 
-    /* message_dequeue :many 
+    /* message_dequeue :many
      * Claims up to @max visible messages in (vt, id) order, skipping rows other
-     * consumers hold locks on. Rows in that window already delivered max_attempts
+     * consumers hold locks on; nothing when the worker is not 'ready'. Rows in that window already delivered max_attempts
      * times are moved to the archive as dead letters instead of being delivered.
      * SQL: queries/postgres/messages.sql:24, queries/sqlite/messages.sql:31 */
     pgqrs_status (*message_dequeue)(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_dequeue_params *p);
 
-    /* message_extend_vt :one 
+    /* message_extend_vt :one
      * Sets the message's visibility to now + vt_ms, only while this worker holds it.
-     * SQL: queries/postgres/messages.sql:62, queries/sqlite/messages.sql:67 */
+     * SQL: queries/postgres/messages.sql:63, queries/sqlite/messages.sql:69 */
     pgqrs_status (*message_extend_vt)(pgqrs_message_extend_vt_row *out, pgqrs_conn *c, const pgqrs_message_extend_vt_params *p);
 
-    /* message_release :many 
+    /* message_release :many
      * Back to pending (visible after delay_ms); only messages this worker holds.
-     * SQL: queries/postgres/messages.sql:71, queries/sqlite/messages.sql:76 */
+     * SQL: queries/postgres/messages.sql:72, queries/sqlite/messages.sql:78 */
     pgqrs_status (*message_release)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_release_params *p);
 
-    /* message_archive :many 
+    /* message_archive :many
      * Moves the messages this worker holds to the archive in one statement.
-     * SQL: queries/postgres/messages.sql:81, queries/sqlite/messages.sql:86 */
+     * SQL: queries/postgres/messages.sql:82, queries/sqlite/messages.sql:88 */
     pgqrs_status (*message_archive)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_archive_params *p);
 
-    /* message_delete :many 
+    /* message_delete :many
      * Deletes the messages this worker holds.
-     * SQL: queries/postgres/messages.sql:97, queries/sqlite/messages.sql:101 */
+     * SQL: queries/postgres/messages.sql:98, queries/sqlite/messages.sql:103 */
     pgqrs_status (*message_delete)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_delete_params *p);
 
-    /* message_existing :many 
+    /* message_existing :many
      * Which of these ids are live messages (to tell "not owned" from "not found").
-     * SQL: queries/postgres/messages.sql:105, queries/sqlite/messages.sql:109 */
+     * SQL: queries/postgres/messages.sql:106, queries/sqlite/messages.sql:111 */
     pgqrs_status (*message_existing)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len);
 
     /* message_get :one
-     * SQL: queries/postgres/messages.sql:111, queries/sqlite/messages.sql:115 */
+     * SQL: queries/postgres/messages.sql:112, queries/sqlite/messages.sql:117 */
     pgqrs_status (*message_get)(pgqrs_message_row *out, pgqrs_conn *c, int64_t id);
 
-    /* message_list :many 
+    /* message_list :many
      * Live messages of a queue in id order, without claiming them (CLI `message read`).
-     * SQL: queries/postgres/messages.sql:118, queries/sqlite/messages.sql:122 */
+     * SQL: queries/postgres/messages.sql:119, queries/sqlite/messages.sql:124 */
     pgqrs_status (*message_list)(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_list_params *p);
 
-    /* message_purge :execrows 
+    /* message_purge :execrows
      * Deletes every live message of the queue.
-     * SQL: queries/postgres/messages.sql:128, queries/sqlite/messages.sql:132 */
+     * SQL: queries/postgres/messages.sql:129, queries/sqlite/messages.sql:134 */
     pgqrs_status (*message_purge)(int64_t *affected_out, pgqrs_conn *c, int64_t queue_id);
 
-    /* queue_create :one 
-     * Queues: create, look up, list, delete.
+    /* queue_create :one
      * Inserts the queue, or returns no row (PGQRS_ENOTFOUND) when the name is taken:
      * one statement, so two concurrent creates cannot both succeed.
      * SQL: queries/postgres/queues.sql:3, queries/sqlite/queues.sql:3 */
@@ -157,14 +152,13 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/queues.sql:27, queries/sqlite/queues.sql:27 */
     pgqrs_status (*queue_list)(pgqrs_queue_row **rows_out, size_t *n_out, pgqrs_conn *c);
 
-    /* queue_delete :execrows 
+    /* queue_delete :execrows
      * Deletes the queue (its messages and archive go with it, by cascade) unless it
      * still holds live messages and force is false: then nothing is deleted.
      * SQL: queries/postgres/queues.sql:33, queries/sqlite/queues.sql:33 */
     pgqrs_status (*queue_delete)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_queue_delete_params *p);
 
-    /* schema_version_ensure :exec 
-     * Schema bookkeeping: the migration version table, the install lock and verify.
+    /* schema_version_ensure :exec
      * Creates the version table before the first migration; a no-op afterwards.
      * SQL: queries/postgres/schema.sql:3, queries/sqlite/schema.sql:3 */
     pgqrs_status (*schema_version_ensure)(pgqrs_conn *c);
@@ -177,26 +171,24 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/schema.sql:18, queries/sqlite/schema.sql:18 */
     pgqrs_status (*schema_version_insert)(pgqrs_conn *c, const pgqrs_schema_version_insert_params *p);
 
-    /* migration_lock :exec 
+    /* migration_lock :exec
      * Serialises concurrent installs until the surrounding transaction ends.
      * SQL: queries/postgres/schema.sql:23, queries/sqlite/schema.sql:23 */
     pgqrs_status (*migration_lock)(pgqrs_conn *c);
 
-    /* table_list :many 
+    /* table_list :many
      * The pgqrs tables present in the current schema (search_path), by name.
      * SQL: queries/postgres/schema.sql:27, queries/sqlite/schema.sql:27 */
     pgqrs_status (*table_list)(pgqrs_table_list_row **rows_out, size_t *n_out, pgqrs_conn *c);
 
-    /* session_setup :exec 
+    /* session_setup :exec
      * Run once per new session. Nothing to set on PostgreSQL: the schema comes from
      * the connection's options and results are decoded in binary, independent of
      * DateStyle and TimeZone.
      * SQL: queries/postgres/schema.sql:35, queries/sqlite/schema.sql:35 */
     pgqrs_status (*session_setup)(pgqrs_conn *c);
 
-    /* tx_begin :exec 
-     * Transaction control. The store brackets multi-query operations (migrations,
-     * workflows) with these; single queries are atomic on their own.
+    /* tx_begin :exec
      * SQL: queries/postgres/transaction.sql:4, queries/sqlite/transaction.sql:6 */
     pgqrs_status (*tx_begin)(pgqrs_conn *c);
 
@@ -208,9 +200,7 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/transaction.sql:10, queries/sqlite/transaction.sql:12 */
     pgqrs_status (*tx_rollback)(pgqrs_conn *c);
 
-    /* worker_register :one 
-     * Workers: registration, heartbeats, lifecycle transitions checked in SQL,
-     * health, zombie reclaim and purge.
+    /* worker_register :one
      * SQL: queries/postgres/workers.sql:4, queries/sqlite/workers.sql:4 */
     pgqrs_status (*worker_register)(pgqrs_worker_row *out, pgqrs_conn *c, const pgqrs_worker_register_params *p);
 
@@ -218,46 +208,46 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/workers.sql:12, queries/sqlite/workers.sql:12 */
     pgqrs_status (*worker_get)(pgqrs_worker_row *out, pgqrs_conn *c, int64_t id);
 
-    /* worker_list :many 
+    /* worker_list :many
      * All workers, or those of one queue; newest first.
      * SQL: queries/postgres/workers.sql:19, queries/sqlite/workers.sql:19 */
     pgqrs_status (*worker_list)(pgqrs_worker_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_worker_list_params *p);
 
-    /* worker_heartbeat :execrows 
+    /* worker_heartbeat :execrows
      * Refreshes the heartbeat of these workers unless they are stopped.
      * SQL: queries/postgres/workers.sql:28, queries/sqlite/workers.sql:28 */
     pgqrs_status (*worker_heartbeat)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_worker_heartbeat_params *p);
 
-    /* worker_transition :one 
+    /* worker_transition :one
      * Moves a worker from one status to another; no row when it is not in `from`
      * (the caller then tells "not found" from "illegal transition").
      * SQL: queries/postgres/workers.sql:35, queries/sqlite/workers.sql:35 */
     pgqrs_status (*worker_transition)(pgqrs_worker_row *out, pgqrs_conn *c, const pgqrs_worker_transition_params *p);
 
-    /* worker_shutdown :one 
+    /* worker_shutdown :one
      * Stops a ready or suspended worker. With release, the messages it holds go back
      * to pending in the same statement; without, a worker that holds messages is
      * left as it was (no row).
      * SQL: queries/postgres/workers.sql:47, queries/sqlite/workers.sql:48 */
     pgqrs_status (*worker_shutdown)(pgqrs_worker_row *out, pgqrs_conn *c, const pgqrs_worker_shutdown_params *p);
 
-    /* worker_held_count :one 
+    /* worker_held_count :one
      * How many live messages the worker holds.
      * SQL: queries/postgres/workers.sql:68, queries/sqlite/workers.sql:66 */
     pgqrs_status (*worker_held_count)(int64_t *out, pgqrs_conn *c, int64_t id);
 
-    /* worker_health :one 
+    /* worker_health :one
      * Counts by status; stale = not stopped and no heartbeat since stale_before.
      * SQL: queries/postgres/workers.sql:74, queries/sqlite/workers.sql:72 */
     pgqrs_status (*worker_health)(pgqrs_worker_health_row *out, pgqrs_conn *c, int64_t stale_before_us);
 
-    /* worker_reclaim :many 
+    /* worker_reclaim :many
      * Zombies: workers not stopped whose heartbeat is older than stale_before. Their
      * messages go back to pending now and they are marked stopped, in one statement.
      * SQL: queries/postgres/workers.sql:85, queries/sqlite/workers.sql:83 */
     pgqrs_status (*worker_reclaim)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_worker_reclaim_params *p);
 
-    /* worker_purge_stale :execrows 
+    /* worker_purge_stale :execrows
      * Deletes workers that are stopped, or silent since before, and hold no messages.
      * SQL: queries/postgres/workers.sql:107, queries/sqlite/workers.sql:99 */
     pgqrs_status (*worker_purge_stale)(int64_t *affected_out, pgqrs_conn *c, int64_t before_us);

@@ -258,7 +258,7 @@ def emit_interface(schema, ref_queries, backends, sources):
     for q in ref_queries:
         shape = Shape(q, schema)
         h.append("")
-        h.append(f"    /* {q.name} {q.cardinality}" + (" " if q.doc else ""))
+        h.append(f"    /* {q.name} {q.cardinality}")
         for d in q.doc:
             h.append(f"     * {d}".rstrip())
         h.append(f"     * SQL: " + ", ".join(f"{b.path}:{b.line}" for b in backends[q.name]) + " */")

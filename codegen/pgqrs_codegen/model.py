@@ -271,9 +271,13 @@ def parse_query_file(root, relpath, backend, schema):
             continue
         header = False
         if cur is None:
+            # a comment block separated from the next '-- name:' by a blank line
+            # describes the file, not the query
             if line.startswith("--"):
                 pending_doc.append(line[2:].strip())
-            elif line.strip():
+            elif not line.strip():
+                pending_doc = []
+            else:
                 raise GenError(relpath, lineno, "SQL outside a '-- name:' block")
             continue
         if not line.strip() and not cur["body"]:

@@ -23,7 +23,7 @@ RETURNING id;
 
 -- name: message_dequeue :many
 -- Claims up to @max visible messages in (vt, id) order, skipping rows other
--- consumers hold locks on. Rows in that window already delivered max_attempts
+-- consumers hold locks on; nothing when the worker is not 'ready'. Rows in that window already delivered max_attempts
 -- times are moved to the archive as dead letters instead of being delivered.
 -- param: queue_id i64, worker_id i64, max i32, vt_ms i64, max_attempts i32, now timestamp?
 -- returns: pgqrs_messages.*
@@ -32,6 +32,7 @@ win AS (
     SELECT m.id, m.read_ct
     FROM pgqrs_messages m, t
     WHERE m.queue_id = @queue_id AND m.vt <= t.now
+      AND EXISTS (SELECT 1 FROM pgqrs_workers w WHERE w.id = @worker_id AND w.status = 'ready')
     ORDER BY m.vt, m.id
     LIMIT @max
     FOR UPDATE OF m SKIP LOCKED

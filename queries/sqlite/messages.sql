@@ -31,7 +31,8 @@ RETURNING id;
 -- name: message_dequeue :many
 -- The window is the next @max visible messages in (vt, id) order (an index range
 -- scan). Those already delivered max_attempts times move to the archive as dead
--- letters; the rest are claimed. BEGIN IMMEDIATE makes the claim exclusive.
+-- letters; the rest are claimed (nothing when the worker is not 'ready').
+-- BEGIN IMMEDIATE makes the claim exclusive.
 -- param: queue_id i64, worker_id i64, max i32, vt_ms i64, max_attempts i32, now timestamp?
 -- returns: pgqrs_messages.*
 INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,
@@ -62,6 +63,7 @@ WHERE pgqrs_messages.id IN (
     WHERE w.queue_id = @queue_id AND w.vt <= t.now AND w.read_ct < @max_attempts
     ORDER BY w.vt, w.id
     LIMIT @max)
+  AND EXISTS (SELECT 1 FROM pgqrs_workers k WHERE k.id = @worker_id AND k.status = 'ready')
 RETURNING id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id;
 
 -- name: message_extend_vt :one

@@ -38,8 +38,7 @@ typedef struct pgqrs_queries {
     /* Runs a multi-statement DDL script (a migration) on the connection. */
     pgqrs_status (*exec_script)(pgqrs_conn *c, const char *sql);
 
-    /* tx_begin :exec 
-     * Transactions, session setup and the migration bookkeeping.
+    /* tx_begin :exec
      * SQL: queries/postgres/base.sql:3, queries/sqlite/base.sql:3 */
     pgqrs_status (*tx_begin)(pgqrs_conn *c);
 
@@ -55,7 +54,7 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/base.sql:12, queries/sqlite/base.sql:12 */
     pgqrs_status (*session_setup)(pgqrs_conn *c);
 
-    /* schema_version_ensure :exec 
+    /* schema_version_ensure :exec
      * Creates the version table before the first migration.
      * SQL: queries/postgres/base.sql:15, queries/sqlite/base.sql:15 */
     pgqrs_status (*schema_version_ensure)(pgqrs_conn *c);
@@ -68,8 +67,7 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/base.sql:29, queries/sqlite/base.sql:29 */
     pgqrs_status (*version_insert)(pgqrs_conn *c, const pgqrs_version_insert_params *p);
 
-    /* job_create :one 
-     * Jobs: one query per result shape and parameter kind the generator knows.
+    /* job_create :one
      * Inserts a job and returns it: a table row, and a params struct with a
      * nullable scalar.
      * SQL: queries/postgres/jobs.sql:3, queries/sqlite/jobs.sql:3 */
@@ -79,7 +77,7 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/jobs.sql:12, queries/sqlite/jobs.sql:12 */
     pgqrs_status (*job_get)(pgqrs_job_row *out, pgqrs_conn *c, int64_t id);
 
-    /* job_count :one 
+    /* job_count :one
      * A scalar result.
      * SQL: queries/postgres/jobs.sql:19, queries/sqlite/jobs.sql:19 */
     pgqrs_status (*job_count)(int64_t *out, pgqrs_conn *c, const char *queue);
@@ -88,7 +86,7 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/jobs.sql:27, queries/sqlite/jobs.sql:27 */
     pgqrs_status (*job_exists)(bool *out, pgqrs_conn *c, int64_t id);
 
-    /* job_max_owner :one 
+    /* job_max_owner :one
      * A nullable single column is a struct of its own, not a scalar.
      * SQL: queries/postgres/jobs.sql:32, queries/sqlite/jobs.sql:32 */
     pgqrs_status (*job_max_owner)(pgqrs_job_max_owner_row *out, pgqrs_conn *c);
@@ -97,7 +95,7 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/jobs.sql:38, queries/sqlite/jobs.sql:38 */
     pgqrs_status (*job_ids_in_state)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, pgqrs_db_job_state state);
 
-    /* job_summary :many 
+    /* job_summary :many
      * Some table columns and a computed one.
      * SQL: queries/postgres/jobs.sql:46, queries/sqlite/jobs.sql:46 */
     pgqrs_status (*job_summary)(pgqrs_job_summary_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_job_summary_params *p);
@@ -114,12 +112,12 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/jobs.sql:67, queries/sqlite/jobs.sql:67 */
     pgqrs_status (*job_bulk_create)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_job_bulk_create_params *p);
 
-    /* job_clear_owner :execrows 
+    /* job_clear_owner :execrows
      * One nullable scalar parameter: passed in a params struct.
      * SQL: queries/postgres/jobs.sql:73, queries/sqlite/jobs.sql:73 */
     pgqrs_status (*job_clear_owner)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_job_clear_owner_params *p);
 
-    /* job_purge_owner :execrows 
+    /* job_purge_owner :execrows
      * One statement here, two on SQLite.
      * SQL: queries/postgres/jobs.sql:80, queries/sqlite/jobs.sql:80 */
     pgqrs_status (*job_purge_owner)(int64_t *affected_out, pgqrs_conn *c, int64_t owner_id);

@@ -1,0 +1,264 @@
+/* consumer.c: dequeue, visibility, release, archive and delete, with ownership. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "lists.h"
+#include "worker_handle.h"
+
+PGQRS_EXTERN pgqrs_status pgqrs_consumer_new(pgqrs_consumer **out, pgqrs_store *s, const char *queue)
+{
+    pgqrs_consumer *k;
+    pgqrs_status st;
+    if (!out)
+        return pgqrs__fail(NULL, PGQRS_EMISUSE, "out is NULL");
+    *out = NULL;
+    st = pgqrs__check_handle(s, PGQRS__MAGIC_STORE, "store");
+    if (st != PGQRS_OK)
+        return st;
+    k = pgqrs__calloc(1, sizeof *k);
+    if (!k)
+        return pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
+    st = pgqrs__worker_handle_init(&k->w, PGQRS__MAGIC_CONSUMER, s, queue, PGQRS_DB_WORKER_KIND_CONSUMER);
+    if (st != PGQRS_OK) {
+        pgqrs__worker_handle_close(&k->w, false);
+        pgqrs__free(k);
+        return st;
+    }
+    *out = k;
+    return PGQRS_OK;
+}
+
+PGQRS_EXTERN void pgqrs_consumer_free(pgqrs_consumer *k)
+{
+    if (!k || k->w.h.magic != PGQRS__MAGIC_CONSUMER)
+        return;
+    pgqrs__worker_handle_close(&k->w, true);
+    pgqrs__free(k);
+}
+
+PGQRS_EXTERN int64_t pgqrs_consumer_worker_id(const pgqrs_consumer *k)
+{
+    return k && k->w.h.magic == PGQRS__MAGIC_CONSUMER ? k->w.worker_id : 0;
+}
+
+static pgqrs_status check_consumer(const pgqrs_consumer *k)
+{
+    return pgqrs__check_handle(k, PGQRS__MAGIC_CONSUMER, "consumer");
+}
+
+/* An empty claim: the queue is empty, or this worker may not dequeue. */
+static pgqrs_status empty_or_refused(pgqrs_consumer *k, pgqrs_conn *c)
+{
+    pgqrs_worker_row row = { 0 };
+    pgqrs_status st = c->q->worker_get(&row, c, k->w.worker_id);
+    if (st == PGQRS_OK && row.status != PGQRS_DB_WORKER_STATUS_READY)
+        st = pgqrs__fail(k, PGQRS_ESTATE, "consumer worker %lld is %s; resume it to dequeue",
+                         (long long)k->w.worker_id, pgqrs__worker_status_str(row.status));
+    else if (st == PGQRS_ENOTFOUND)
+        st = pgqrs__fail(k, PGQRS_ESTATE, "consumer worker %lld no longer exists", (long long)k->w.worker_id);
+    else if (st != PGQRS_OK)
+        pgqrs__fail_conn(k, c, st);
+    pgqrs__worker_row_clear(&row);
+    return st;
+}
+
+PGQRS_EXTERN pgqrs_status pgqrs_dequeue(pgqrs_batch **out, pgqrs_consumer *k, int max, int vt_seconds)
+{
+    pgqrs_message_row *rows = NULL;
+    size_t n = 0;
+    pgqrs_status st;
+    if (!out)
+        return pgqrs__fail(NULL, PGQRS_EMISUSE, "out is NULL");
+    *out = NULL;
+    if ((st = check_consumer(k)) != PGQRS_OK)
+        return st;
+    if (vt_seconds == 0)
+        vt_seconds = k->w.store->opts.default_vt_seconds;
+    if ((st = pgqrs__check_range(k, "max", max, 1, k->w.store->opts.max_batch_size)) != PGQRS_OK ||
+        (st = pgqrs__check_range(k, "vt_seconds", vt_seconds, 1, PGQRS_MAX_VT_SECONDS)) != PGQRS_OK)
+        return st;
+    PGQRS__WITH_CONN(k->w.store, k, {
+        pgqrs_message_dequeue_params p = { k->w.queue_id, k->w.worker_id, max, (int64_t)vt_seconds * 1000,
+                                           k->w.max_attempts, false, 0 };
+        p.has_now = pgqrs__store_now(k->w.store, &p.now_us);
+        st = c->q->message_dequeue(&rows, &n, c, &p);
+        if (st != PGQRS_OK)
+            pgqrs__fail_conn(k, c, st);
+        else if (n == 0)
+            st = empty_or_refused(k, c);
+    });
+    if (st != PGQRS_OK)
+        return st;
+    *out = pgqrs__batch_from_messages(rows, n);
+    return *out ? PGQRS_OK : pgqrs__fail(k, PGQRS_ENOMEM, "out of memory");
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static bool contains(const int64_t *sorted, size_t n, int64_t id)
+{
+    return n && bsearch(&id, sorted, n, sizeof id, cmp_i64) != NULL;
+}
+
+enum op { OP_ARCHIVE, OP_DELETE, OP_RELEASE };
+static const char *const op_verb[] = { "archive", "delete", "release" };
+
+/* Runs one batch statement that touches only messages this worker holds, then
+ * explains each id it did not touch: held by another worker, or not live. */
+static pgqrs_status held_op(pgqrs_consumer *k, enum op op, const int64_t *ids, size_t n, int delay_seconds,
+                            pgqrs_status *results)
+{
+    int64_t *done = NULL, *live = NULL, *missing = NULL;
+    size_t ndone = 0, nlive = 0, nmissing = 0;
+    pgqrs_status st;
+    if ((st = check_consumer(k)) != PGQRS_OK)
+        return st;
+    if (!ids)
+        return pgqrs__fail(k, PGQRS_EMISUSE, "ids is NULL");
+    if ((st = pgqrs__check_range(k, "batch size", (int64_t)n, 1, k->w.store->opts.max_batch_size)) != PGQRS_OK ||
+        (st = pgqrs__check_range(k, "delay_seconds", delay_seconds, 0, PGQRS_MAX_DELAY_SECONDS)) != PGQRS_OK)
+        return st;
+    PGQRS__WITH_CONN(k->w.store, k, {
+        bool has_now;
+        int64_t now = 0;
+        has_now = pgqrs__store_now(k->w.store, &now);
+        if (op == OP_ARCHIVE) {
+            pgqrs_message_archive_params p = { ids, n, k->w.worker_id, has_now, now };
+            st = c->q->message_archive(&done, &ndone, c, &p);
+        } else if (op == OP_DELETE) {
+            pgqrs_message_delete_params p = { ids, n, k->w.worker_id };
+            st = c->q->message_delete(&done, &ndone, c, &p);
+        } else {
+            pgqrs_message_release_params p = { ids, n, k->w.worker_id, (int64_t)delay_seconds * 1000, has_now, now };
+            st = c->q->message_release(&done, &ndone, c, &p);
+        }
+        if (st == PGQRS_OK && ndone < n) {
+            qsort(done, ndone, sizeof *done, cmp_i64);
+            missing = pgqrs__malloc(n * sizeof *missing);
+            if (!missing)
+                st = pgqrs__conn_oom(c);
+            for (size_t i = 0; missing && i < n; i++)
+                if (!contains(done, ndone, ids[i]))
+                    missing[nmissing++] = ids[i];
+            if (st == PGQRS_OK)
+                st = c->q->message_existing(&live, &nlive, c, missing, nmissing);
+        }
+        if (st != PGQRS_OK)
+            pgqrs__fail_conn(k, c, st);
+    });
+    if (st == PGQRS_OK) {
+        pgqrs_status first = PGQRS_OK;
+        qsort(done, ndone, sizeof *done, cmp_i64);
+        for (size_t i = 0; i < n; i++) {
+            pgqrs_status r = contains(done, ndone, ids[i]) ? PGQRS_OK
+                           : contains(live, nlive, ids[i]) ? PGQRS_ENOTOWNED : PGQRS_ENOTFOUND;
+            if (results)
+                results[i] = r;
+            if (r != PGQRS_OK && first == PGQRS_OK) {
+                first = r;
+                if (r == PGQRS_ENOTOWNED)
+                    pgqrs__fail(k, r, "cannot %s message %lld: it is not held by this consumer (worker %lld)",
+                                op_verb[op], (long long)ids[i], (long long)k->w.worker_id);
+                else
+                    pgqrs__fail(k, r, "cannot %s message %lld: no such live message", op_verb[op], (long long)ids[i]);
+            }
+        }
+        st = first;
+    }
+    pgqrs__free(done);
+    pgqrs__free(live);
+    pgqrs__free(missing);
+    return st;
+}
+
+PGQRS_EXTERN pgqrs_status pgqrs_archive(pgqrs_consumer *k, int64_t id) { return held_op(k, OP_ARCHIVE, &id, 1, 0, NULL); }
+PGQRS_EXTERN pgqrs_status pgqrs_delete(pgqrs_consumer *k, int64_t id) { return held_op(k, OP_DELETE, &id, 1, 0, NULL); }
+
+PGQRS_EXTERN pgqrs_status pgqrs_release(pgqrs_consumer *k, int64_t id, int delay_seconds)
+{
+    return held_op(k, OP_RELEASE, &id, 1, delay_seconds, NULL);
+}
+
+PGQRS_EXTERN pgqrs_status pgqrs_archive_batch(pgqrs_consumer *k, const int64_t *ids, size_t n, pgqrs_status *results_out)
+{
+    return held_op(k, OP_ARCHIVE, ids, n, 0, results_out);
+}
+
+PGQRS_EXTERN pgqrs_status pgqrs_delete_batch(pgqrs_consumer *k, const int64_t *ids, size_t n, pgqrs_status *results_out)
+{
+    return held_op(k, OP_DELETE, ids, n, 0, results_out);
+}
+
+PGQRS_EXTERN pgqrs_status pgqrs_release_batch(pgqrs_consumer *k, const int64_t *ids, size_t n, int delay_seconds,
+                                              pgqrs_status *results_out)
+{
+    return held_op(k, OP_RELEASE, ids, n, delay_seconds, results_out);
+}
+
+PGQRS_EXTERN pgqrs_status pgqrs_extend_vt(pgqrs_consumer *k, int64_t id, int vt_seconds, int64_t *vt_us_out)
+{
+    pgqrs_status st;
+    pgqrs_message_extend_vt_row vt = { 0 };
+    if (vt_us_out)
+        *vt_us_out = 0;
+    if ((st = check_consumer(k)) != PGQRS_OK ||
+        (st = pgqrs__check_range(k, "vt_seconds", vt_seconds, 1, PGQRS_MAX_VT_SECONDS)) != PGQRS_OK)
+        return st;
+    PGQRS__WITH_CONN(k->w.store, k, {
+        pgqrs_message_extend_vt_params p = { id, k->w.worker_id, (int64_t)vt_seconds * 1000, false, 0 };
+        p.has_now = pgqrs__store_now(k->w.store, &p.now_us);
+        st = c->q->message_extend_vt(&vt, c, &p);
+        if (st == PGQRS_ENOTFOUND) {
+            int64_t *live = NULL;
+            size_t nlive = 0;
+            st = c->q->message_existing(&live, &nlive, c, &id, 1);
+            if (st != PGQRS_OK)
+                pgqrs__fail_conn(k, c, st);
+            else if (nlive)
+                st = pgqrs__fail(k, PGQRS_ENOTOWNED, "cannot extend message %lld: it is not held by this consumer",
+                                 (long long)id);
+            else
+                st = pgqrs__fail(k, PGQRS_ENOTFOUND, "cannot extend message %lld: no such live message", (long long)id);
+            pgqrs__free(live);
+        } else if (st != PGQRS_OK) {
+            pgqrs__fail_conn(k, c, st);
+        }
+    });
+    if (st == PGQRS_OK && vt_us_out)
+        *vt_us_out = vt.vt_us;
+    return st;
+}
+
+PGQRS_EXTERN pgqrs_status pgqrs_consumer_heartbeat(pgqrs_consumer *k)
+{
+    pgqrs_status st = check_consumer(k);
+    return st == PGQRS_OK ? pgqrs__worker_heartbeat(&k->w) : st;
+}
+
+PGQRS_EXTERN pgqrs_status pgqrs_consumer_suspend(pgqrs_consumer *k)
+{
+    pgqrs_status st = check_consumer(k);
+    return st == PGQRS_OK ? pgqrs__worker_transition(&k->w, PGQRS_DB_WORKER_STATUS_READY,
+                                                     PGQRS_DB_WORKER_STATUS_SUSPENDED, "suspend")
+                          : st;
+}
+
+PGQRS_EXTERN pgqrs_status pgqrs_consumer_resume(pgqrs_consumer *k)
+{
+    pgqrs_status st = check_consumer(k);
+    return st == PGQRS_OK ? pgqrs__worker_transition(&k->w, PGQRS_DB_WORKER_STATUS_SUSPENDED,
+                                                     PGQRS_DB_WORKER_STATUS_READY, "resume")
+                          : st;
+}
+
+PGQRS_EXTERN pgqrs_status pgqrs_consumer_shutdown(pgqrs_consumer *k, int release)
+{
+    pgqrs_status st = check_consumer(k);
+    return st == PGQRS_OK ? pgqrs__worker_shutdown(&k->w, release != 0) : st;
+}
