@@ -27,7 +27,7 @@ GEN_INPUTS := $(wildcard schema/*.toml queries/*/*.sql migrations/*/*.sql codege
 
 .PHONY: all lib cli tests examples generate check-generated verify-queries test test-quick run bench install clean codegen-test
 
-all: lib cli examples
+all: lib $(if $(CLI_SRC),cli) examples
 
 lib: $(BUILD)/libpgqrs.a $(BUILD)/libpgqrs.so
 cli: $(BUILD)/pgqrs
