@@ -97,41 +97,41 @@ typedef struct pgqrs_queries {
 
     /* message_extend_vt :one
      * Sets the message's visibility to now + vt_ms, only while this worker holds it.
-     * SQL: queries/postgres/messages.sql:63, queries/sqlite/messages.sql:69 */
+     * SQL: queries/postgres/messages.sql:64, queries/sqlite/messages.sql:72 */
     pgqrs_status (*message_extend_vt)(pgqrs_message_extend_vt_row *out, pgqrs_conn *c, const pgqrs_message_extend_vt_params *p);
 
     /* message_release :many
      * Back to pending (visible after delay_ms); only messages this worker holds.
-     * SQL: queries/postgres/messages.sql:72, queries/sqlite/messages.sql:78 */
+     * SQL: queries/postgres/messages.sql:73, queries/sqlite/messages.sql:81 */
     pgqrs_status (*message_release)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_release_params *p);
 
     /* message_archive :many
      * Moves the messages this worker holds to the archive in one statement.
-     * SQL: queries/postgres/messages.sql:82, queries/sqlite/messages.sql:88 */
+     * SQL: queries/postgres/messages.sql:83, queries/sqlite/messages.sql:91 */
     pgqrs_status (*message_archive)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_archive_params *p);
 
     /* message_delete :many
      * Deletes the messages this worker holds.
-     * SQL: queries/postgres/messages.sql:98, queries/sqlite/messages.sql:103 */
+     * SQL: queries/postgres/messages.sql:99, queries/sqlite/messages.sql:106 */
     pgqrs_status (*message_delete)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_delete_params *p);
 
     /* message_existing :many
      * Which of these ids are live messages (to tell "not owned" from "not found").
-     * SQL: queries/postgres/messages.sql:106, queries/sqlite/messages.sql:111 */
+     * SQL: queries/postgres/messages.sql:107, queries/sqlite/messages.sql:114 */
     pgqrs_status (*message_existing)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len);
 
     /* message_get :one
-     * SQL: queries/postgres/messages.sql:112, queries/sqlite/messages.sql:117 */
+     * SQL: queries/postgres/messages.sql:113, queries/sqlite/messages.sql:120 */
     pgqrs_status (*message_get)(pgqrs_message_row *out, pgqrs_conn *c, int64_t id);
 
     /* message_list :many
      * Live messages of a queue in id order, without claiming them (CLI `message read`).
-     * SQL: queries/postgres/messages.sql:119, queries/sqlite/messages.sql:124 */
+     * SQL: queries/postgres/messages.sql:120, queries/sqlite/messages.sql:127 */
     pgqrs_status (*message_list)(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_list_params *p);
 
     /* message_purge :execrows
      * Deletes every live message of the queue.
-     * SQL: queries/postgres/messages.sql:129, queries/sqlite/messages.sql:134 */
+     * SQL: queries/postgres/messages.sql:130, queries/sqlite/messages.sql:137 */
     pgqrs_status (*message_purge)(int64_t *affected_out, pgqrs_conn *c, int64_t queue_id);
 
     /* queue_create :one

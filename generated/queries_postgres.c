@@ -150,8 +150,9 @@ static const char SQL_MESSAGE_DEQUEUE[] =
     "WITH t AS (SELECT coalesce($6::timestamptz, now()) AS now),\n"
     "win AS (\n"
     "    SELECT m.id, m.read_ct\n"
-    "    FROM pgqrs_messages m, t\n"
-    "    WHERE m.queue_id = $1 AND m.vt <= t.now\n"
+    "    FROM pgqrs_messages m\n"
+    "    -- the clock inline (not from t) so vt bounds the index range scan\n"
+    "    WHERE m.queue_id = $1 AND m.vt <= coalesce($6::timestamptz, now())\n"
     "      AND EXISTS (SELECT 1 FROM pgqrs_workers w WHERE w.id = $2 AND w.status = 'ready')\n"
     "    ORDER BY m.vt, m.id\n"
     "    LIMIT $3\n"
@@ -817,7 +818,7 @@ static pgqrs_status pg_message_dequeue(pgqrs_message_row **rows_out, size_t *n_o
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_extend_vt :one (queries/postgres/messages.sql:63) */
+/* message_extend_vt :one (queries/postgres/messages.sql:64) */
 static pgqrs_status pg_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs_conn *c, const pgqrs_message_extend_vt_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -846,7 +847,7 @@ static pgqrs_status pg_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs
     return st;
 }
 
-/* message_release :many (queries/postgres/messages.sql:72) */
+/* message_release :many (queries/postgres/messages.sql:73) */
 static pgqrs_status pg_message_release(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_release_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -880,7 +881,7 @@ static pgqrs_status pg_message_release(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_archive :many (queries/postgres/messages.sql:82) */
+/* message_archive :many (queries/postgres/messages.sql:83) */
 static pgqrs_status pg_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_archive_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -912,7 +913,7 @@ static pgqrs_status pg_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_delete :many (queries/postgres/messages.sql:98) */
+/* message_delete :many (queries/postgres/messages.sql:99) */
 static pgqrs_status pg_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -942,7 +943,7 @@ static pgqrs_status pg_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_c
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_existing :many (queries/postgres/messages.sql:106) */
+/* message_existing :many (queries/postgres/messages.sql:107) */
 static pgqrs_status pg_message_existing(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len)
 {
     pgqrs_status st = PGQRS_OK;
@@ -970,7 +971,7 @@ static pgqrs_status pg_message_existing(int64_t **rows_out, size_t *n_out, pgqrs
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_get :one (queries/postgres/messages.sql:112) */
+/* message_get :one (queries/postgres/messages.sql:113) */
 static pgqrs_status pg_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -993,7 +994,7 @@ static pgqrs_status pg_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_
     return st;
 }
 
-/* message_list :many (queries/postgres/messages.sql:119) */
+/* message_list :many (queries/postgres/messages.sql:120) */
 static pgqrs_status pg_message_list(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_list_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1020,7 +1021,7 @@ static pgqrs_status pg_message_list(pgqrs_message_row **rows_out, size_t *n_out,
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_purge :execrows (queries/postgres/messages.sql:129) */
+/* message_purge :execrows (queries/postgres/messages.sql:130) */
 static pgqrs_status pg_message_purge(int64_t *affected_out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;

@@ -180,14 +180,17 @@ static const char SQL_MESSAGE_DEQUEUE_2[] =
 static const char SQL_MESSAGE_DEQUEUE_3[] =
     "-- name: message_dequeue :many (statement 3 of 3)\n"
     "UPDATE pgqrs_messages\n"
-    "SET vt = t.now + ?4 * 1000,\n"
+    "SET vt = coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + ?4 * 1000,\n"
     "    read_ct = read_ct + 1,\n"
-    "    dequeued_at = t.now,\n"
+    "    dequeued_at = coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),\n"
     "    consumer_worker_id = ?2\n"
-    "FROM (SELECT coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) AS now) t\n"
-    "WHERE pgqrs_messages.id IN (\n"
+    "-- the clock is inline (SQLite keeps 'now' fixed within one statement) so the\n"
+    "-- subquery is not correlated and runs once, as an index range scan\n"
+    "WHERE id IN (\n"
     "    SELECT w.id FROM pgqrs_messages w\n"
-    "    WHERE w.queue_id = ?1 AND w.vt <= t.now AND w.read_ct < ?5\n"
+    "    WHERE w.queue_id = ?1\n"
+    "      AND w.vt <= coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "      AND w.read_ct < ?5\n"
     "    ORDER BY w.vt, w.id\n"
     "    LIMIT ?3)\n"
     "  AND EXISTS (SELECT 1 FROM pgqrs_workers k WHERE k.id = ?2 AND k.status = 'ready')\n"
@@ -885,7 +888,7 @@ static pgqrs_status sq_message_dequeue(pgqrs_message_row **rows_out, size_t *n_o
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_extend_vt :one (queries/sqlite/messages.sql:69) */
+/* message_extend_vt :one (queries/sqlite/messages.sql:72) */
 static pgqrs_status sq_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs_conn *c, const pgqrs_message_extend_vt_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -918,7 +921,7 @@ static pgqrs_status sq_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs
     return st;
 }
 
-/* message_release :many (queries/sqlite/messages.sql:78) */
+/* message_release :many (queries/sqlite/messages.sql:81) */
 static pgqrs_status sq_message_release(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_release_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -957,7 +960,7 @@ static pgqrs_status sq_message_release(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_archive :many (queries/sqlite/messages.sql:88) */
+/* message_archive :many (queries/sqlite/messages.sql:91) */
 static pgqrs_status sq_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_archive_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1004,7 +1007,7 @@ static pgqrs_status sq_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_delete :many (queries/sqlite/messages.sql:103) */
+/* message_delete :many (queries/sqlite/messages.sql:106) */
 static pgqrs_status sq_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1039,7 +1042,7 @@ static pgqrs_status sq_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_c
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_existing :many (queries/sqlite/messages.sql:111) */
+/* message_existing :many (queries/sqlite/messages.sql:114) */
 static pgqrs_status sq_message_existing(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1068,7 +1071,7 @@ static pgqrs_status sq_message_existing(int64_t **rows_out, size_t *n_out, pgqrs
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_get :one (queries/sqlite/messages.sql:117) */
+/* message_get :one (queries/sqlite/messages.sql:120) */
 static pgqrs_status sq_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1091,7 +1094,7 @@ static pgqrs_status sq_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_
     return st;
 }
 
-/* message_list :many (queries/sqlite/messages.sql:124) */
+/* message_list :many (queries/sqlite/messages.sql:127) */
 static pgqrs_status sq_message_list(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_list_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1118,7 +1121,7 @@ static pgqrs_status sq_message_list(pgqrs_message_row **rows_out, size_t *n_out,
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_purge :execrows (queries/sqlite/messages.sql:134) */
+/* message_purge :execrows (queries/sqlite/messages.sql:137) */
 static pgqrs_status sq_message_purge(int64_t *affected_out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;

@@ -30,8 +30,9 @@ RETURNING id;
 WITH t AS (SELECT coalesce(@now::timestamptz, now()) AS now),
 win AS (
     SELECT m.id, m.read_ct
-    FROM pgqrs_messages m, t
-    WHERE m.queue_id = @queue_id AND m.vt <= t.now
+    FROM pgqrs_messages m
+    -- the clock inline (not from t) so vt bounds the index range scan
+    WHERE m.queue_id = @queue_id AND m.vt <= coalesce(@now::timestamptz, now())
       AND EXISTS (SELECT 1 FROM pgqrs_workers w WHERE w.id = @worker_id AND w.status = 'ready')
     ORDER BY m.vt, m.id
     LIMIT @max

@@ -53,14 +53,17 @@ WHERE id IN (SELECT w.id FROM pgqrs_messages w
              ORDER BY w.vt, w.id LIMIT @max)
   AND read_ct >= @max_attempts;
 UPDATE pgqrs_messages
-SET vt = t.now + @vt_ms * 1000,
+SET vt = coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + @vt_ms * 1000,
     read_ct = read_ct + 1,
-    dequeued_at = t.now,
+    dequeued_at = coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),
     consumer_worker_id = @worker_id
-FROM (SELECT coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) AS now) t
-WHERE pgqrs_messages.id IN (
+-- the clock is inline (SQLite keeps 'now' fixed within one statement) so the
+-- subquery is not correlated and runs once, as an index range scan
+WHERE id IN (
     SELECT w.id FROM pgqrs_messages w
-    WHERE w.queue_id = @queue_id AND w.vt <= t.now AND w.read_ct < @max_attempts
+    WHERE w.queue_id = @queue_id
+      AND w.vt <= coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
+      AND w.read_ct < @max_attempts
     ORDER BY w.vt, w.id
     LIMIT @max)
   AND EXISTS (SELECT 1 FROM pgqrs_workers k WHERE k.id = @worker_id AND k.status = 'ready')
