@@ -89,3 +89,8 @@ install: all
 
 clean:
 	rm -rf $(BUILD) build-*
+
+# The Python package (python/pgqrs, ctypes): the library next to it.
+.PHONY: python
+python: lib
+	cp $(BUILD)/libpgqrs.so python/pgqrs/libpgqrs.so

@@ -7,12 +7,14 @@
  *   queries/postgres/schema.sql
  *   queries/postgres/transaction.sql
  *   queries/postgres/workers.sql
+ *   queries/postgres/workflows.sql
  *   queries/sqlite/archive.sql
  *   queries/sqlite/messages.sql
  *   queries/sqlite/queues.sql
  *   queries/sqlite/schema.sql
  *   queries/sqlite/transaction.sql
  *   queries/sqlite/workers.sql
+ *   queries/sqlite/workflows.sql
  * Change the sources and run `make generate`. */
 
 #ifndef PGQRS_GENERATED_QUERIES_H
@@ -251,6 +253,99 @@ typedef struct pgqrs_queries {
      * Deletes workers that are stopped, or silent since before, and hold no messages.
      * SQL: queries/postgres/workers.sql:107, queries/sqlite/workers.sql:99 */
     pgqrs_status (*worker_purge_stale)(int64_t *affected_out, pgqrs_conn *c, int64_t before_us);
+
+    /* workflow_upsert :one
+     * Creates the workflow and its queue, or updates the stored retry policy of an
+     * existing one: defining the same workflow again is idempotent. The queue's
+     * max_attempts is high because the workflow engine, not the DLQ, decides when a
+     * run has crashed too often.
+     * SQL: queries/postgres/workflows.sql:5, queries/sqlite/workflows.sql:7 */
+    pgqrs_status (*workflow_upsert)(pgqrs_workflow_row *out, pgqrs_conn *c, const pgqrs_workflow_upsert_params *p);
+
+    /* workflow_get_by_name :one
+     * SQL: queries/postgres/workflows.sql:23, queries/sqlite/workflows.sql:23 */
+    pgqrs_status (*workflow_get_by_name)(pgqrs_workflow_row *out, pgqrs_conn *c, const char *name);
+
+    /* workflow_get :one
+     * SQL: queries/postgres/workflows.sql:28, queries/sqlite/workflows.sql:28 */
+    pgqrs_status (*workflow_get)(pgqrs_workflow_row *out, pgqrs_conn *c, int64_t id);
+
+    /* workflow_list :many
+     * SQL: queries/postgres/workflows.sql:33, queries/sqlite/workflows.sql:33 */
+    pgqrs_status (*workflow_list)(pgqrs_workflow_row **rows_out, size_t *n_out, pgqrs_conn *c);
+
+    /* run_trigger :one
+     * Creates a PENDING run and enqueues its message in one statement. With an
+     * idempotency key already used for this workflow, nothing is created and the
+     * existing run comes back with created = false.
+     * SQL: queries/postgres/workflows.sql:37, queries/sqlite/workflows.sql:37 */
+    pgqrs_status (*run_trigger)(pgqrs_run_trigger_row *out, pgqrs_conn *c, const pgqrs_run_trigger_params *p);
+
+    /* run_get :one
+     * SQL: queries/postgres/workflows.sql:60, queries/sqlite/workflows.sql:58 */
+    pgqrs_status (*run_get)(pgqrs_run_row *out, pgqrs_conn *c, int64_t id);
+
+    /* run_get_by_key :one
+     * SQL: queries/postgres/workflows.sql:67, queries/sqlite/workflows.sql:65 */
+    pgqrs_status (*run_get_by_key)(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_run_get_by_key_params *p);
+
+    /* run_list :many
+     * Runs newest first, filtered by workflow, status and creation time when given.
+     * SQL: queries/postgres/workflows.sql:74, queries/sqlite/workflows.sql:72 */
+    pgqrs_status (*run_list)(pgqrs_run_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_run_list_params *p);
+
+    /* run_start :one
+     * PENDING -> RUNNING (or RUNNING again after a crash) for this worker; counts an
+     * attempt. No row for a terminal, cancelling or unknown run.
+     * SQL: queries/postgres/workflows.sql:87, queries/sqlite/workflows.sql:85 */
+    pgqrs_status (*run_start)(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_run_start_params *p);
+
+    /* run_finish :one
+     * Ends a run (SUCCESS or ERROR from RUNNING; CANCELLED from RUNNING or
+     * CANCELLING) and archives its message, held by this worker, in one statement.
+     * SQL: queries/postgres/workflows.sql:100, queries/sqlite/workflows.sql:97 */
+    pgqrs_status (*run_finish)(int64_t *out, pgqrs_conn *c, const pgqrs_run_finish_params *p);
+
+    /* run_reschedule :one
+     * RUNNING -> PENDING until retry_at (a retry after a failure, or a durable
+     * sleep): the run's message becomes visible again at retry_at, and its delivery
+     * count starts over, so waiting never counts toward the crash limit.
+     * SQL: queries/postgres/workflows.sql:130, queries/sqlite/workflows.sql:124 */
+    pgqrs_status (*run_reschedule)(int64_t *out, pgqrs_conn *c, const pgqrs_run_reschedule_params *p);
+
+    /* run_cancel :one
+     * A PENDING run becomes CANCELLED at once; a RUNNING one CANCELLING, finalised
+     * by its worker at the next step boundary. No row for terminal or unknown runs.
+     * SQL: queries/postgres/workflows.sql:151, queries/sqlite/workflows.sql:139 */
+    pgqrs_status (*run_cancel)(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_run_cancel_params *p);
+
+    /* step_acquire :one
+     * Claims a step of a RUNNING run for this worker: a new step, a failed one being
+     * retried, one this worker already held, or one whose holder's lease ran out or
+     * whose worker is stopped (a crashed run resumed). No row when the step already
+     * succeeded, another live worker holds it, or the run is not RUNNING: exactly one
+     * worker executes a step at a time.
+     * SQL: queries/postgres/workflows.sql:167, queries/sqlite/workflows.sql:154 */
+    pgqrs_status (*step_acquire)(pgqrs_step_row *out, pgqrs_conn *c, const pgqrs_step_acquire_params *p);
+
+    /* step_get :one
+     * SQL: queries/postgres/workflows.sql:190, queries/sqlite/workflows.sql:175 */
+    pgqrs_status (*step_get)(pgqrs_step_row *out, pgqrs_conn *c, const pgqrs_step_get_params *p);
+
+    /* step_complete :execrows
+     * RUNNING -> SUCCESS with the output, in the statement that marks it done; only
+     * for the worker holding it.
+     * SQL: queries/postgres/workflows.sql:196, queries/sqlite/workflows.sql:181 */
+    pgqrs_status (*step_complete)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_step_complete_params *p);
+
+    /* step_fail :execrows
+     * RUNNING -> ERROR with the error and, when it will be retried, when.
+     * SQL: queries/postgres/workflows.sql:205, queries/sqlite/workflows.sql:189 */
+    pgqrs_status (*step_fail)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_step_fail_params *p);
+
+    /* step_list :many
+     * SQL: queries/postgres/workflows.sql:213, queries/sqlite/workflows.sql:196 */
+    pgqrs_status (*step_list)(pgqrs_step_row **rows_out, size_t *n_out, pgqrs_conn *c, int64_t run_id);
 } pgqrs_queries;
 
 extern const pgqrs_queries pgqrs__queries_postgres;

@@ -7,6 +7,7 @@
  *   queries/postgres/schema.sql
  *   queries/postgres/transaction.sql
  *   queries/postgres/workers.sql
+ *   queries/postgres/workflows.sql
  * Change the sources and run `make generate`. */
 
 #include "pgqrs_rows.h"
@@ -450,6 +451,34 @@ pgqrs_status pgqrs__worker_health_rows_finish(pgqrs_worker_health_row **rows_out
 {
     if (st != PGQRS_OK) {
         pgqrs__worker_health_rows_free(rows->data, rows->n);
+        rows->data = NULL;
+        rows->n = 0;
+    }
+    *rows_out = rows->data;
+    *n_out = rows->n;
+    return st;
+}
+
+void pgqrs__run_trigger_row_clear(pgqrs_run_trigger_row *row)
+{
+    if (!row)
+        return;
+    memset(row, 0, sizeof *row);
+}
+
+void pgqrs__run_trigger_rows_free(pgqrs_run_trigger_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        pgqrs__run_trigger_row_clear(&rows[i]);
+    pgqrs__free(rows);
+}
+
+pgqrs_status pgqrs__run_trigger_rows_finish(pgqrs_run_trigger_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st)
+{
+    if (st != PGQRS_OK) {
+        pgqrs__run_trigger_rows_free(rows->data, rows->n);
         rows->data = NULL;
         rows->n = 0;
     }

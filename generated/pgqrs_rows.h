@@ -7,6 +7,7 @@
  *   queries/postgres/schema.sql
  *   queries/postgres/transaction.sql
  *   queries/postgres/workers.sql
+ *   queries/postgres/workflows.sql
  * Change the sources and run `make generate`. */
 
 #ifndef PGQRS_GENERATED_ROWS_H
@@ -206,8 +207,6 @@ typedef struct pgqrs_run_row {
     char *error;  /* owned; NULL when SQL NULL */
     char *idempotency_key;  /* owned; NULL when SQL NULL */
     int32_t attempts;
-    bool has_message_id;
-    int64_t message_id;
     bool has_worker_id;
     int64_t worker_id;
     bool has_retry_at;
@@ -239,6 +238,10 @@ typedef struct pgqrs_step_row {
     int32_t attempts;
     bool has_retry_at;
     int64_t retry_at_us;
+    bool has_worker_id;
+    int64_t worker_id;
+    bool has_lease_until;
+    int64_t lease_until_us;
     int64_t started_at_us;
     bool has_completed_at;
     int64_t completed_at_us;
@@ -305,6 +308,18 @@ void pgqrs__worker_health_row_clear(pgqrs_worker_health_row *row);
 void pgqrs__worker_health_rows_free(pgqrs_worker_health_row *rows, size_t n);
 /* Hands the collected rows to the caller on success, frees them on failure. */
 pgqrs_status pgqrs__worker_health_rows_finish(pgqrs_worker_health_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
+
+/* result of run_trigger */
+typedef struct pgqrs_run_trigger_row {
+    int64_t run_id;
+    bool created;
+} pgqrs_run_trigger_row;
+/* Frees what the row owns and zeroes it; NULL is a no-op. */
+void pgqrs__run_trigger_row_clear(pgqrs_run_trigger_row *row);
+/* Clears n rows and frees the array; NULL is a no-op. */
+void pgqrs__run_trigger_rows_free(pgqrs_run_trigger_row *rows, size_t n);
+/* Hands the collected rows to the caller on success, frees them on failure. */
+pgqrs_status pgqrs__run_trigger_rows_finish(pgqrs_run_trigger_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
 
 /* parameters of archive_list */
 typedef struct pgqrs_archive_list_params {
@@ -489,5 +504,116 @@ typedef struct pgqrs_worker_reclaim_params {
     bool has_now;
     int64_t now_us;
 } pgqrs_worker_reclaim_params;
+
+/* parameters of workflow_upsert */
+typedef struct pgqrs_workflow_upsert_params {
+    const char *name;
+    const char *queue_name;
+    const char *retry_policy;
+} pgqrs_workflow_upsert_params;
+
+/* parameters of run_trigger */
+typedef struct pgqrs_run_trigger_params {
+    int64_t workflow_id;
+    int64_t queue_id;
+    const char *input;
+    const char *idempotency_key;
+    bool has_now;
+    int64_t now_us;
+} pgqrs_run_trigger_params;
+
+/* parameters of run_get_by_key */
+typedef struct pgqrs_run_get_by_key_params {
+    int64_t workflow_id;
+    const char *idempotency_key;
+} pgqrs_run_get_by_key_params;
+
+/* parameters of run_list */
+typedef struct pgqrs_run_list_params {
+    bool has_workflow_id;
+    int64_t workflow_id;
+    bool has_status;
+    pgqrs_db_run_status status;
+    bool has_since;
+    int64_t since_us;
+    int32_t limit;
+} pgqrs_run_list_params;
+
+/* parameters of run_start */
+typedef struct pgqrs_run_start_params {
+    int64_t id;
+    int64_t worker_id;
+    bool has_now;
+    int64_t now_us;
+} pgqrs_run_start_params;
+
+/* parameters of run_finish */
+typedef struct pgqrs_run_finish_params {
+    int64_t id;
+    int64_t message_id;
+    int64_t worker_id;
+    pgqrs_db_run_status status;
+    const char *output;
+    const char *error;
+    bool has_now;
+    int64_t now_us;
+} pgqrs_run_finish_params;
+
+/* parameters of run_reschedule */
+typedef struct pgqrs_run_reschedule_params {
+    int64_t id;
+    int64_t message_id;
+    int64_t worker_id;
+    int64_t retry_at_us;
+    const char *error;
+    bool has_now;
+    int64_t now_us;
+} pgqrs_run_reschedule_params;
+
+/* parameters of run_cancel */
+typedef struct pgqrs_run_cancel_params {
+    int64_t id;
+    const char *reason;
+    bool has_now;
+    int64_t now_us;
+} pgqrs_run_cancel_params;
+
+/* parameters of step_acquire */
+typedef struct pgqrs_step_acquire_params {
+    int64_t run_id;
+    const char *step_id;
+    int64_t worker_id;
+    int64_t lease_ms;
+    bool has_now;
+    int64_t now_us;
+} pgqrs_step_acquire_params;
+
+/* parameters of step_get */
+typedef struct pgqrs_step_get_params {
+    int64_t run_id;
+    const char *step_id;
+} pgqrs_step_get_params;
+
+/* parameters of step_complete */
+typedef struct pgqrs_step_complete_params {
+    int64_t run_id;
+    const char *step_id;
+    int64_t worker_id;
+    const char *output;
+    bool has_now;
+    int64_t now_us;
+} pgqrs_step_complete_params;
+
+/* parameters of step_fail */
+typedef struct pgqrs_step_fail_params {
+    int64_t run_id;
+    const char *step_id;
+    int64_t worker_id;
+    const char *error;
+    bool has_retry_at;
+    int64_t retry_at_us;
+    bool has_now;
+    int64_t now_us;
+} pgqrs_step_fail_params;
 
 #endif

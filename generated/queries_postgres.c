@@ -7,6 +7,7 @@
  *   queries/postgres/schema.sql
  *   queries/postgres/transaction.sql
  *   queries/postgres/workers.sql
+ *   queries/postgres/workflows.sql
  *   migrations/postgres/0001_init.sql
  * Change the sources and run `make generate`. */
 
@@ -58,6 +59,23 @@ enum {
     PG_WORKER_HEALTH,
     PG_WORKER_RECLAIM,
     PG_WORKER_PURGE_STALE,
+    PG_WORKFLOW_UPSERT,
+    PG_WORKFLOW_GET_BY_NAME,
+    PG_WORKFLOW_GET,
+    PG_WORKFLOW_LIST,
+    PG_RUN_TRIGGER,
+    PG_RUN_GET,
+    PG_RUN_GET_BY_KEY,
+    PG_RUN_LIST,
+    PG_RUN_START,
+    PG_RUN_FINISH,
+    PG_RUN_RESCHEDULE,
+    PG_RUN_CANCEL,
+    PG_STEP_ACQUIRE,
+    PG_STEP_GET,
+    PG_STEP_COMPLETE,
+    PG_STEP_FAIL,
+    PG_STEP_LIST,
     PG__SLOTS
 };
 
@@ -374,6 +392,164 @@ static const char SQL_WORKER_PURGE_STALE[] =
     "WHERE (w.status = 'stopped' AND coalesce(w.stopped_at, w.heartbeat_at) < $1\n"
     "       OR w.heartbeat_at < $1)\n"
     "  AND NOT EXISTS (SELECT 1 FROM pgqrs_messages m WHERE m.consumer_worker_id = w.id)";
+static const char SQL_WORKFLOW_UPSERT[] =
+    "-- name: workflow_upsert :one\n"
+    "WITH q AS (\n"
+    "    INSERT INTO pgqrs_queues (name, max_attempts)\n"
+    "    VALUES ($2, 1000000)\n"
+    "    ON CONFLICT (name) DO UPDATE SET max_attempts = pgqrs_queues.max_attempts\n"
+    "    RETURNING id\n"
+    ")\n"
+    "INSERT INTO pgqrs_workflows (name, queue_id, retry_policy)\n"
+    "SELECT $1, q.id, $3::jsonb FROM q\n"
+    "ON CONFLICT (name) DO UPDATE SET retry_policy = EXCLUDED.retry_policy\n"
+    "RETURNING id, name, queue_id, retry_policy, created_at";
+static const char SQL_WORKFLOW_GET_BY_NAME[] =
+    "-- name: workflow_get_by_name :one\n"
+    "SELECT id, name, queue_id, retry_policy, created_at FROM pgqrs_workflows WHERE name = $1";
+static const char SQL_WORKFLOW_GET[] =
+    "-- name: workflow_get :one\n"
+    "SELECT id, name, queue_id, retry_policy, created_at FROM pgqrs_workflows WHERE id = $1";
+static const char SQL_WORKFLOW_LIST[] =
+    "-- name: workflow_list :many\n"
+    "SELECT id, name, queue_id, retry_policy, created_at FROM pgqrs_workflows ORDER BY name";
+static const char SQL_RUN_TRIGGER[] =
+    "-- name: run_trigger :one\n"
+    "WITH t AS (SELECT coalesce($5::timestamptz, now()) AS now),\n"
+    "ins AS (\n"
+    "    INSERT INTO pgqrs_workflow_runs (workflow_id, status, input, idempotency_key, attempts, created_at, updated_at)\n"
+    "    SELECT $1, 'PENDING', $3::jsonb, $4::text, 0, t.now, t.now FROM t\n"
+    "    ON CONFLICT (workflow_id, idempotency_key) DO NOTHING\n"
+    "    RETURNING id\n"
+    "),\n"
+    "msg AS (\n"
+    "    INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at)\n"
+    "    SELECT $2, jsonb_build_object('run_id', ins.id), t.now, t.now FROM ins, t\n"
+    ")\n"
+    "SELECT id AS run_id, true AS created FROM ins\n"
+    "UNION ALL\n"
+    "SELECT r.id, false FROM pgqrs_workflow_runs r\n"
+    "WHERE r.workflow_id = $1 AND r.idempotency_key = $4::text\n"
+    "  AND NOT EXISTS (SELECT 1 FROM ins)";
+static const char SQL_RUN_GET[] =
+    "-- name: run_get :one\n"
+    "SELECT id, workflow_id, status, input, output, error, idempotency_key, attempts, worker_id, retry_at,\n"
+    "       cancel_reason, created_at, started_at, completed_at, cancelled_at, updated_at\n"
+    "FROM pgqrs_workflow_runs WHERE id = $1";
+static const char SQL_RUN_GET_BY_KEY[] =
+    "-- name: run_get_by_key :one\n"
+    "SELECT id, workflow_id, status, input, output, error, idempotency_key, attempts, worker_id, retry_at,\n"
+    "       cancel_reason, created_at, started_at, completed_at, cancelled_at, updated_at\n"
+    "FROM pgqrs_workflow_runs WHERE workflow_id = $1 AND idempotency_key = $2";
+static const char SQL_RUN_LIST[] =
+    "-- name: run_list :many\n"
+    "SELECT id, workflow_id, status, input, output, error, idempotency_key, attempts, worker_id, retry_at,\n"
+    "       cancel_reason, created_at, started_at, completed_at, cancelled_at, updated_at\n"
+    "FROM pgqrs_workflow_runs\n"
+    "WHERE ($1::bigint IS NULL OR workflow_id = $1::bigint)\n"
+    "  AND ($2::text IS NULL OR status = $2::text)\n"
+    "  AND ($3::timestamptz IS NULL OR created_at >= $3::timestamptz)\n"
+    "ORDER BY id DESC\n"
+    "LIMIT $4";
+static const char SQL_RUN_START[] =
+    "-- name: run_start :one\n"
+    "UPDATE pgqrs_workflow_runs r\n"
+    "SET status = 'RUNNING', attempts = r.attempts + 1, worker_id = $2, retry_at = NULL,\n"
+    "    started_at = coalesce(r.started_at, t.now), updated_at = t.now\n"
+    "FROM (SELECT coalesce($3::timestamptz, now()) AS now) t\n"
+    "WHERE r.id = $1 AND r.status IN ('PENDING', 'RUNNING')\n"
+    "RETURNING r.id, r.workflow_id, r.status, r.input, r.output, r.error, r.idempotency_key, r.attempts, r.worker_id,\n"
+    "          r.retry_at, r.cancel_reason, r.created_at, r.started_at, r.completed_at, r.cancelled_at, r.updated_at";
+static const char SQL_RUN_FINISH[] =
+    "-- name: run_finish :one\n"
+    "WITH t AS (SELECT coalesce($7::timestamptz, now()) AS now),\n"
+    "r AS (\n"
+    "    UPDATE pgqrs_workflow_runs r\n"
+    "    SET status = $4, output = $5::jsonb, error = $6::jsonb, completed_at = t.now, updated_at = t.now,\n"
+    "        cancelled_at = CASE WHEN $4 = 'CANCELLED' THEN coalesce(r.cancelled_at, t.now) END\n"
+    "    FROM t\n"
+    "    WHERE r.id = $1\n"
+    "      AND (r.status = 'RUNNING' OR (r.status = 'CANCELLING' AND $4 = 'CANCELLED'))\n"
+    "      AND $4 IN ('SUCCESS', 'ERROR', 'CANCELLED')\n"
+    "    RETURNING r.id\n"
+    "),\n"
+    "moved AS (\n"
+    "    DELETE FROM pgqrs_messages m\n"
+    "    WHERE m.id = $2 AND m.consumer_worker_id = $3 AND EXISTS (SELECT 1 FROM r)\n"
+    "    RETURNING m.*\n"
+    "),\n"
+    "archived AS (\n"
+    "    INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
+    "                               producer_worker_id, consumer_worker_id, reason, archived_at)\n"
+    "    SELECT m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at,\n"
+    "           m.producer_worker_id, m.consumer_worker_id, 'archived', t.now\n"
+    "    FROM moved m, t\n"
+    ")\n"
+    "SELECT id FROM r";
+static const char SQL_RUN_RESCHEDULE[] =
+    "-- name: run_reschedule :one\n"
+    "WITH t AS (SELECT coalesce($6::timestamptz, now()) AS now),\n"
+    "r AS (\n"
+    "    UPDATE pgqrs_workflow_runs r\n"
+    "    SET status = 'PENDING', retry_at = $4, error = coalesce($5::jsonb, r.error), updated_at = t.now\n"
+    "    FROM t\n"
+    "    WHERE r.id = $1 AND r.status = 'RUNNING'\n"
+    "    RETURNING r.id\n"
+    "),\n"
+    "m AS (\n"
+    "    UPDATE pgqrs_messages m\n"
+    "    SET vt = $4, consumer_worker_id = NULL, read_ct = 0\n"
+    "    WHERE m.id = $2 AND m.consumer_worker_id = $3 AND EXISTS (SELECT 1 FROM r)\n"
+    ")\n"
+    "SELECT id FROM r";
+static const char SQL_RUN_CANCEL[] =
+    "-- name: run_cancel :one\n"
+    "UPDATE pgqrs_workflow_runs r\n"
+    "SET status = CASE r.status WHEN 'PENDING' THEN 'CANCELLED' ELSE 'CANCELLING' END,\n"
+    "    cancel_reason = $2::text,\n"
+    "    cancelled_at = t.now,\n"
+    "    completed_at = CASE r.status WHEN 'PENDING' THEN t.now END,\n"
+    "    updated_at = t.now\n"
+    "FROM (SELECT coalesce($3::timestamptz, now()) AS now) t\n"
+    "WHERE r.id = $1 AND r.status IN ('PENDING', 'RUNNING')\n"
+    "RETURNING r.id, r.workflow_id, r.status, r.input, r.output, r.error, r.idempotency_key, r.attempts, r.worker_id,\n"
+    "          r.retry_at, r.cancel_reason, r.created_at, r.started_at, r.completed_at, r.cancelled_at, r.updated_at";
+static const char SQL_STEP_ACQUIRE[] =
+    "-- name: step_acquire :one\n"
+    "WITH t AS (SELECT coalesce($5::timestamptz, now()) AS now)\n"
+    "INSERT INTO pgqrs_workflow_steps AS s (run_id, step_id, status, attempts, worker_id, lease_until, started_at)\n"
+    "SELECT $1, $2, 'RUNNING', 1, $3, t.now + $4::bigint * interval '1 millisecond', t.now\n"
+    "FROM t\n"
+    "WHERE EXISTS (SELECT 1 FROM pgqrs_workflow_runs r WHERE r.id = $1 AND r.status = 'RUNNING')\n"
+    "ON CONFLICT (run_id, step_id) DO UPDATE\n"
+    "SET status = 'RUNNING', attempts = s.attempts + 1, worker_id = EXCLUDED.worker_id,\n"
+    "    lease_until = EXCLUDED.lease_until, started_at = EXCLUDED.started_at, error = NULL, retry_at = NULL,\n"
+    "    completed_at = NULL\n"
+    "WHERE s.status <> 'SUCCESS'\n"
+    "  AND (s.status = 'ERROR' OR s.worker_id = EXCLUDED.worker_id OR s.lease_until < EXCLUDED.started_at\n"
+    "       OR NOT EXISTS (SELECT 1 FROM pgqrs_workers w WHERE w.id = s.worker_id AND w.status <> 'stopped'))\n"
+    "RETURNING s.run_id, s.step_id, s.status, s.output, s.error, s.attempts, s.retry_at, s.worker_id, s.lease_until,\n"
+    "          s.started_at, s.completed_at";
+static const char SQL_STEP_GET[] =
+    "-- name: step_get :one\n"
+    "SELECT run_id, step_id, status, output, error, attempts, retry_at, worker_id, lease_until, started_at, completed_at\n"
+    "FROM pgqrs_workflow_steps WHERE run_id = $1 AND step_id = $2";
+static const char SQL_STEP_COMPLETE[] =
+    "-- name: step_complete :execrows\n"
+    "UPDATE pgqrs_workflow_steps\n"
+    "SET status = 'SUCCESS', output = $4::jsonb, completed_at = coalesce($5::timestamptz, now()),\n"
+    "    lease_until = NULL\n"
+    "WHERE run_id = $1 AND step_id = $2 AND status = 'RUNNING' AND worker_id = $3";
+static const char SQL_STEP_FAIL[] =
+    "-- name: step_fail :execrows\n"
+    "UPDATE pgqrs_workflow_steps\n"
+    "SET status = 'ERROR', error = $4::jsonb, retry_at = $5::timestamptz,\n"
+    "    completed_at = coalesce($6::timestamptz, now()), lease_until = NULL\n"
+    "WHERE run_id = $1 AND step_id = $2 AND status = 'RUNNING' AND worker_id = $3";
+static const char SQL_STEP_LIST[] =
+    "-- name: step_list :many\n"
+    "SELECT run_id, step_id, status, output, error, attempts, retry_at, worker_id, lease_until, started_at, completed_at\n"
+    "FROM pgqrs_workflow_steps WHERE run_id = $1 ORDER BY started_at, step_id";
 
 static pgqrs_status pg_scan_archived_row(pgqrs_archived_row *row, pgqrs_conn *c, const PGresult *res, int r)
 {
@@ -554,6 +730,112 @@ static pgqrs_status pg_scan_worker_health_row(pgqrs_worker_health_row *row, pgqr
         st = pgqrs__pg_get_i64(&row->stale, NULL, c, res, r, 4);
     if (st != PGQRS_OK)
         pgqrs__worker_health_row_clear(row);
+    return st;
+}
+
+static pgqrs_status pg_scan_workflow_row(pgqrs_workflow_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->id, NULL, c, res, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_text(&row->name, false, c, res, r, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->queue_id, NULL, c, res, r, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_json(&row->retry_policy, false, c, res, r, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->created_at_us, NULL, c, res, r, 4);
+    if (st != PGQRS_OK)
+        pgqrs__workflow_row_clear(row);
+    return st;
+}
+
+static pgqrs_status pg_scan_run_trigger_row(pgqrs_run_trigger_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->run_id, NULL, c, res, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_bool(&row->created, NULL, c, res, r, 1);
+    if (st != PGQRS_OK)
+        pgqrs__run_trigger_row_clear(row);
+    return st;
+}
+
+static pgqrs_status pg_scan_run_row(pgqrs_run_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    int e = 0;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->id, NULL, c, res, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->workflow_id, NULL, c, res, r, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_enum(&e, &pgqrs__run_status_desc, c, res, r, 2);
+    if (st == PGQRS_OK)
+        row->status = (pgqrs_db_run_status)e;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_json(&row->input, true, c, res, r, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_json(&row->output, true, c, res, r, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_json(&row->error, true, c, res, r, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_text(&row->idempotency_key, true, c, res, r, 6);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i32(&row->attempts, NULL, c, res, r, 7);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->worker_id, &row->has_worker_id, c, res, r, 8);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->retry_at_us, &row->has_retry_at, c, res, r, 9);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_text(&row->cancel_reason, true, c, res, r, 10);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->created_at_us, NULL, c, res, r, 11);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->started_at_us, &row->has_started_at, c, res, r, 12);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->completed_at_us, &row->has_completed_at, c, res, r, 13);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->cancelled_at_us, &row->has_cancelled_at, c, res, r, 14);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->updated_at_us, NULL, c, res, r, 15);
+    if (st != PGQRS_OK)
+        pgqrs__run_row_clear(row);
+    return st;
+}
+
+static pgqrs_status pg_scan_step_row(pgqrs_step_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    int e = 0;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->run_id, NULL, c, res, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_text(&row->step_id, false, c, res, r, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_enum(&e, &pgqrs__step_status_desc, c, res, r, 2);
+    if (st == PGQRS_OK)
+        row->status = (pgqrs_db_step_status)e;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_json(&row->output, true, c, res, r, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_json(&row->error, true, c, res, r, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i32(&row->attempts, NULL, c, res, r, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->retry_at_us, &row->has_retry_at, c, res, r, 6);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->worker_id, &row->has_worker_id, c, res, r, 7);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->lease_until_us, &row->has_lease_until, c, res, r, 8);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->started_at_us, NULL, c, res, r, 9);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->completed_at_us, &row->has_completed_at, c, res, r, 10);
+    if (st != PGQRS_OK)
+        pgqrs__step_row_clear(row);
     return st;
 }
 
@@ -1545,8 +1827,473 @@ static pgqrs_status pg_worker_purge_stale(int64_t *affected_out, pgqrs_conn *c, 
     return st;
 }
 
+/* workflow_upsert :one (queries/postgres/workflows.sql:5) */
+static pgqrs_status pg_workflow_upsert(pgqrs_workflow_row *out, pgqrs_conn *c, const pgqrs_workflow_upsert_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[3];
+    memset(out, 0, sizeof *out);
+    if (!p->name)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "workflow_upsert: name is NULL");
+    if (!p->queue_name)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "workflow_upsert: queue_name is NULL");
+    if (!p->retry_policy)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "workflow_upsert: retry_policy is NULL");
+    values[0] = p->name;
+    values[1] = p->queue_name;
+    values[2] = p->retry_policy;
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_WORKFLOW_UPSERT, "workflow_upsert", SQL_WORKFLOW_UPSERT, 3, values);
+        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "workflow_upsert");
+    }
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "workflow_upsert");
+    else if (st == PGQRS_OK)
+        st = pg_scan_workflow_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__workflow_row_clear(out);
+    return st;
+}
+
+/* workflow_get_by_name :one (queries/postgres/workflows.sql:23) */
+static pgqrs_status pg_workflow_get_by_name(pgqrs_workflow_row *out, pgqrs_conn *c, const char *name)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[1];
+    memset(out, 0, sizeof *out);
+    if (!name)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "workflow_get_by_name: name is NULL");
+    values[0] = name;
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_WORKFLOW_GET_BY_NAME, "workflow_get_by_name", SQL_WORKFLOW_GET_BY_NAME, 1, values);
+        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "workflow_get_by_name");
+    }
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "workflow_get_by_name");
+    else if (st == PGQRS_OK)
+        st = pg_scan_workflow_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__workflow_row_clear(out);
+    return st;
+}
+
+/* workflow_get :one (queries/postgres/workflows.sql:28) */
+static pgqrs_status pg_workflow_get(pgqrs_workflow_row *out, pgqrs_conn *c, int64_t id)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[1];
+    char b_id[PGQRS__PG_INT_LEN];
+    memset(out, 0, sizeof *out);
+    values[0] = pgqrs__pg_int(b_id, id);
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_WORKFLOW_GET, "workflow_get", SQL_WORKFLOW_GET, 1, values);
+        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "workflow_get");
+    }
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "workflow_get");
+    else if (st == PGQRS_OK)
+        st = pg_scan_workflow_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__workflow_row_clear(out);
+    return st;
+}
+
+/* workflow_list :many (queries/postgres/workflows.sql:33) */
+static pgqrs_status pg_workflow_list(pgqrs_workflow_row **rows_out, size_t *n_out, pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_WORKFLOW_LIST, "workflow_list", SQL_WORKFLOW_LIST, 0, NULL);
+        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "workflow_list");
+    }
+    for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
+        pgqrs_workflow_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pg_scan_workflow_row(row, c, res, r) : pgqrs__conn_oom(c);
+    }
+    PQclear(res);
+    return pgqrs__workflow_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* run_trigger :one (queries/postgres/workflows.sql:37) */
+static pgqrs_status pg_run_trigger(pgqrs_run_trigger_row *out, pgqrs_conn *c, const pgqrs_run_trigger_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[5];
+    char b_workflow_id[PGQRS__PG_INT_LEN];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    memset(out, 0, sizeof *out);
+    values[0] = pgqrs__pg_int(b_workflow_id, p->workflow_id);
+    values[1] = pgqrs__pg_int(b_queue_id, p->queue_id);
+    values[2] = p->input;
+    values[3] = p->idempotency_key;
+    values[4] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_RUN_TRIGGER, "run_trigger", SQL_RUN_TRIGGER, 5, values);
+        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_trigger");
+    }
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "run_trigger");
+    else if (st == PGQRS_OK)
+        st = pg_scan_run_trigger_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__run_trigger_row_clear(out);
+    return st;
+}
+
+/* run_get :one (queries/postgres/workflows.sql:60) */
+static pgqrs_status pg_run_get(pgqrs_run_row *out, pgqrs_conn *c, int64_t id)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[1];
+    char b_id[PGQRS__PG_INT_LEN];
+    memset(out, 0, sizeof *out);
+    values[0] = pgqrs__pg_int(b_id, id);
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_RUN_GET, "run_get", SQL_RUN_GET, 1, values);
+        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_get");
+    }
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "run_get");
+    else if (st == PGQRS_OK)
+        st = pg_scan_run_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__run_row_clear(out);
+    return st;
+}
+
+/* run_get_by_key :one (queries/postgres/workflows.sql:67) */
+static pgqrs_status pg_run_get_by_key(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_run_get_by_key_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[2];
+    char b_workflow_id[PGQRS__PG_INT_LEN];
+    memset(out, 0, sizeof *out);
+    if (!p->idempotency_key)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "run_get_by_key: idempotency_key is NULL");
+    values[0] = pgqrs__pg_int(b_workflow_id, p->workflow_id);
+    values[1] = p->idempotency_key;
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_RUN_GET_BY_KEY, "run_get_by_key", SQL_RUN_GET_BY_KEY, 2, values);
+        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_get_by_key");
+    }
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "run_get_by_key");
+    else if (st == PGQRS_OK)
+        st = pg_scan_run_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__run_row_clear(out);
+    return st;
+}
+
+/* run_list :many (queries/postgres/workflows.sql:74) */
+static pgqrs_status pg_run_list(pgqrs_run_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_run_list_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[4];
+    char b_workflow_id[PGQRS__PG_INT_LEN];
+    char b_since[PGQRS__PG_TS_LEN];
+    char b_limit[PGQRS__PG_INT_LEN];
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    values[0] = p->has_workflow_id ? pgqrs__pg_int(b_workflow_id, p->workflow_id) : NULL;
+    values[1] = p->has_status ? pgqrs__run_status_str(p->status) : NULL;
+    if (st == PGQRS_OK && !values[1] && p->has_status)
+        st = pgqrs__conn_fail(c, PGQRS_EINVAL, "run_list: status is not a run_status");
+    values[2] = p->has_since ? pgqrs__pg_ts(b_since, p->since_us) : NULL;
+    values[3] = pgqrs__pg_int(b_limit, p->limit);
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_RUN_LIST, "run_list", SQL_RUN_LIST, 4, values);
+        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_list");
+    }
+    for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
+        pgqrs_run_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pg_scan_run_row(row, c, res, r) : pgqrs__conn_oom(c);
+    }
+    PQclear(res);
+    return pgqrs__run_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* run_start :one (queries/postgres/workflows.sql:87) */
+static pgqrs_status pg_run_start(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_run_start_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[3];
+    char b_id[PGQRS__PG_INT_LEN];
+    char b_worker_id[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    memset(out, 0, sizeof *out);
+    values[0] = pgqrs__pg_int(b_id, p->id);
+    values[1] = pgqrs__pg_int(b_worker_id, p->worker_id);
+    values[2] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_RUN_START, "run_start", SQL_RUN_START, 3, values);
+        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_start");
+    }
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "run_start");
+    else if (st == PGQRS_OK)
+        st = pg_scan_run_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__run_row_clear(out);
+    return st;
+}
+
+/* run_finish :one (queries/postgres/workflows.sql:100) */
+static pgqrs_status pg_run_finish(int64_t *out, pgqrs_conn *c, const pgqrs_run_finish_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[7];
+    char b_id[PGQRS__PG_INT_LEN];
+    char b_message_id[PGQRS__PG_INT_LEN];
+    char b_worker_id[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    memset(out, 0, sizeof *out);
+    values[0] = pgqrs__pg_int(b_id, p->id);
+    values[1] = pgqrs__pg_int(b_message_id, p->message_id);
+    values[2] = pgqrs__pg_int(b_worker_id, p->worker_id);
+    values[3] = pgqrs__run_status_str(p->status);
+    if (st == PGQRS_OK && !values[3])
+        st = pgqrs__conn_fail(c, PGQRS_EINVAL, "run_finish: status is not a run_status");
+    values[4] = p->output;
+    values[5] = p->error;
+    values[6] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_RUN_FINISH, "run_finish", SQL_RUN_FINISH, 7, values);
+        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_finish");
+    }
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "run_finish");
+    else if (st == PGQRS_OK) {
+        const int r = 0;
+        st = pgqrs__pg_get_i64(out, NULL, c, res, r, 0);
+    }
+    PQclear(res);
+    return st;
+}
+
+/* run_reschedule :one (queries/postgres/workflows.sql:130) */
+static pgqrs_status pg_run_reschedule(int64_t *out, pgqrs_conn *c, const pgqrs_run_reschedule_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[6];
+    char b_id[PGQRS__PG_INT_LEN];
+    char b_message_id[PGQRS__PG_INT_LEN];
+    char b_worker_id[PGQRS__PG_INT_LEN];
+    char b_retry_at[PGQRS__PG_TS_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    memset(out, 0, sizeof *out);
+    values[0] = pgqrs__pg_int(b_id, p->id);
+    values[1] = pgqrs__pg_int(b_message_id, p->message_id);
+    values[2] = pgqrs__pg_int(b_worker_id, p->worker_id);
+    values[3] = pgqrs__pg_ts(b_retry_at, p->retry_at_us);
+    values[4] = p->error;
+    values[5] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_RUN_RESCHEDULE, "run_reschedule", SQL_RUN_RESCHEDULE, 6, values);
+        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_reschedule");
+    }
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "run_reschedule");
+    else if (st == PGQRS_OK) {
+        const int r = 0;
+        st = pgqrs__pg_get_i64(out, NULL, c, res, r, 0);
+    }
+    PQclear(res);
+    return st;
+}
+
+/* run_cancel :one (queries/postgres/workflows.sql:151) */
+static pgqrs_status pg_run_cancel(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_run_cancel_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[3];
+    char b_id[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    memset(out, 0, sizeof *out);
+    values[0] = pgqrs__pg_int(b_id, p->id);
+    values[1] = p->reason;
+    values[2] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_RUN_CANCEL, "run_cancel", SQL_RUN_CANCEL, 3, values);
+        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_cancel");
+    }
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "run_cancel");
+    else if (st == PGQRS_OK)
+        st = pg_scan_run_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__run_row_clear(out);
+    return st;
+}
+
+/* step_acquire :one (queries/postgres/workflows.sql:167) */
+static pgqrs_status pg_step_acquire(pgqrs_step_row *out, pgqrs_conn *c, const pgqrs_step_acquire_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[5];
+    char b_run_id[PGQRS__PG_INT_LEN];
+    char b_worker_id[PGQRS__PG_INT_LEN];
+    char b_lease_ms[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    memset(out, 0, sizeof *out);
+    if (!p->step_id)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_acquire: step_id is NULL");
+    values[0] = pgqrs__pg_int(b_run_id, p->run_id);
+    values[1] = p->step_id;
+    values[2] = pgqrs__pg_int(b_worker_id, p->worker_id);
+    values[3] = pgqrs__pg_int(b_lease_ms, p->lease_ms);
+    values[4] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_STEP_ACQUIRE, "step_acquire", SQL_STEP_ACQUIRE, 5, values);
+        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "step_acquire");
+    }
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "step_acquire");
+    else if (st == PGQRS_OK)
+        st = pg_scan_step_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__step_row_clear(out);
+    return st;
+}
+
+/* step_get :one (queries/postgres/workflows.sql:190) */
+static pgqrs_status pg_step_get(pgqrs_step_row *out, pgqrs_conn *c, const pgqrs_step_get_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[2];
+    char b_run_id[PGQRS__PG_INT_LEN];
+    memset(out, 0, sizeof *out);
+    if (!p->step_id)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_get: step_id is NULL");
+    values[0] = pgqrs__pg_int(b_run_id, p->run_id);
+    values[1] = p->step_id;
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_STEP_GET, "step_get", SQL_STEP_GET, 2, values);
+        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "step_get");
+    }
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "step_get");
+    else if (st == PGQRS_OK)
+        st = pg_scan_step_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__step_row_clear(out);
+    return st;
+}
+
+/* step_complete :execrows (queries/postgres/workflows.sql:196) */
+static pgqrs_status pg_step_complete(int64_t *affected_out, pgqrs_conn *c, const pgqrs_step_complete_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[5];
+    char b_run_id[PGQRS__PG_INT_LEN];
+    char b_worker_id[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    *affected_out = 0;
+    if (!p->step_id)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_complete: step_id is NULL");
+    if (!p->output)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_complete: output is NULL");
+    values[0] = pgqrs__pg_int(b_run_id, p->run_id);
+    values[1] = p->step_id;
+    values[2] = pgqrs__pg_int(b_worker_id, p->worker_id);
+    values[3] = p->output;
+    values[4] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_STEP_COMPLETE, "step_complete", SQL_STEP_COMPLETE, 5, values);
+        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "step_complete");
+    }
+    if (st == PGQRS_OK)
+        *affected_out = pgqrs__pg_affected(res);
+    PQclear(res);
+    return st;
+}
+
+/* step_fail :execrows (queries/postgres/workflows.sql:205) */
+static pgqrs_status pg_step_fail(int64_t *affected_out, pgqrs_conn *c, const pgqrs_step_fail_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[6];
+    char b_run_id[PGQRS__PG_INT_LEN];
+    char b_worker_id[PGQRS__PG_INT_LEN];
+    char b_retry_at[PGQRS__PG_TS_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    *affected_out = 0;
+    if (!p->step_id)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_fail: step_id is NULL");
+    if (!p->error)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_fail: error is NULL");
+    values[0] = pgqrs__pg_int(b_run_id, p->run_id);
+    values[1] = p->step_id;
+    values[2] = pgqrs__pg_int(b_worker_id, p->worker_id);
+    values[3] = p->error;
+    values[4] = p->has_retry_at ? pgqrs__pg_ts(b_retry_at, p->retry_at_us) : NULL;
+    values[5] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_STEP_FAIL, "step_fail", SQL_STEP_FAIL, 6, values);
+        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "step_fail");
+    }
+    if (st == PGQRS_OK)
+        *affected_out = pgqrs__pg_affected(res);
+    PQclear(res);
+    return st;
+}
+
+/* step_list :many (queries/postgres/workflows.sql:213) */
+static pgqrs_status pg_step_list(pgqrs_step_row **rows_out, size_t *n_out, pgqrs_conn *c, int64_t run_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[1];
+    char b_run_id[PGQRS__PG_INT_LEN];
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    values[0] = pgqrs__pg_int(b_run_id, run_id);
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_STEP_LIST, "step_list", SQL_STEP_LIST, 1, values);
+        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "step_list");
+    }
+    for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
+        pgqrs_step_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pg_scan_step_row(row, c, res, r) : pgqrs__conn_oom(c);
+    }
+    PQclear(res);
+    return pgqrs__step_rows_finish(rows_out, n_out, &rows, st);
+}
+
 static const pgqrs__migration pg_migrations[] = {
-    { 1, "0001_init", "4857079efefffe1722983aba8cda968d35646a29adc6a5b6c11f45af89f83d02",
+    { 1, "0001_init", "6067d837a0138ca71da49648a05e985c5d1c251d4ecd67237e8c84fe25b7f8c2",
       "-- pgqrs schema v1 for PostgreSQL. Applied in one transaction by pgqrs_admin_install;\n"
       "-- its checksum is recorded in pgqrs_schema_version, so never edit it once released:\n"
       "-- add 0002_*.sql instead.\n"
@@ -1626,7 +2373,6 @@ static const pgqrs__migration pg_migrations[] = {
       "    error           jsonb,\n"
       "    idempotency_key text,\n"
       "    attempts        integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),\n"
-      "    message_id      bigint,\n"
       "    worker_id       bigint,\n"
       "    retry_at        timestamp with time zone,\n"
       "    cancel_reason   text,\n"
@@ -1647,6 +2393,9 @@ static const pgqrs__migration pg_migrations[] = {
       "    error        jsonb,\n"
       "    attempts     integer NOT NULL DEFAULT 1 CHECK (attempts >= 0),\n"
       "    retry_at     timestamp with time zone,\n"
+      "    -- the worker executing a RUNNING step, and until when its claim holds\n"
+      "    worker_id    bigint,\n"
+      "    lease_until  timestamp with time zone,\n"
       "    started_at   timestamp with time zone NOT NULL DEFAULT now(),\n"
       "    completed_at timestamp with time zone,\n"
       "    PRIMARY KEY (run_id, step_id)\n"
@@ -1701,4 +2450,21 @@ const pgqrs_queries pgqrs__queries_postgres = {
     .worker_health = pg_worker_health,
     .worker_reclaim = pg_worker_reclaim,
     .worker_purge_stale = pg_worker_purge_stale,
+    .workflow_upsert = pg_workflow_upsert,
+    .workflow_get_by_name = pg_workflow_get_by_name,
+    .workflow_get = pg_workflow_get,
+    .workflow_list = pg_workflow_list,
+    .run_trigger = pg_run_trigger,
+    .run_get = pg_run_get,
+    .run_get_by_key = pg_run_get_by_key,
+    .run_list = pg_run_list,
+    .run_start = pg_run_start,
+    .run_finish = pg_run_finish,
+    .run_reschedule = pg_run_reschedule,
+    .run_cancel = pg_run_cancel,
+    .step_acquire = pg_step_acquire,
+    .step_get = pg_step_get,
+    .step_complete = pg_step_complete,
+    .step_fail = pg_step_fail,
+    .step_list = pg_step_list,
 };

@@ -7,6 +7,7 @@
  *   queries/sqlite/schema.sql
  *   queries/sqlite/transaction.sql
  *   queries/sqlite/workers.sql
+ *   queries/sqlite/workflows.sql
  *   migrations/sqlite/0001_init.sql
  * Change the sources and run `make generate`. */
 
@@ -64,6 +65,29 @@ enum {
     SQ_WORKER_RECLAIM_1,
     SQ_WORKER_RECLAIM_2,
     SQ_WORKER_PURGE_STALE,
+    SQ_WORKFLOW_UPSERT_1,
+    SQ_WORKFLOW_UPSERT_2,
+    SQ_WORKFLOW_GET_BY_NAME,
+    SQ_WORKFLOW_GET,
+    SQ_WORKFLOW_LIST,
+    SQ_RUN_TRIGGER_1,
+    SQ_RUN_TRIGGER_2,
+    SQ_RUN_TRIGGER_3,
+    SQ_RUN_GET,
+    SQ_RUN_GET_BY_KEY,
+    SQ_RUN_LIST,
+    SQ_RUN_START,
+    SQ_RUN_FINISH_1,
+    SQ_RUN_FINISH_2,
+    SQ_RUN_FINISH_3,
+    SQ_RUN_RESCHEDULE_1,
+    SQ_RUN_RESCHEDULE_2,
+    SQ_RUN_CANCEL,
+    SQ_STEP_ACQUIRE,
+    SQ_STEP_GET,
+    SQ_STEP_COMPLETE,
+    SQ_STEP_FAIL,
+    SQ_STEP_LIST,
     SQ__SLOTS
 };
 
@@ -385,6 +409,156 @@ static const char SQL_WORKER_PURGE_STALE[] =
     "WHERE (status = 'stopped' AND coalesce(stopped_at, heartbeat_at) < ?1\n"
     "       OR heartbeat_at < ?1)\n"
     "  AND NOT EXISTS (SELECT 1 FROM pgqrs_messages m WHERE m.consumer_worker_id = pgqrs_workers.id)";
+static const char SQL_WORKFLOW_UPSERT_1[] =
+    "-- name: workflow_upsert :one (statement 1 of 2)\n"
+    "INSERT INTO pgqrs_queues (name, max_attempts, created_at)\n"
+    "VALUES (?2, 1000000, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "ON CONFLICT (name) DO NOTHING";
+static const char SQL_WORKFLOW_UPSERT_2[] =
+    "-- name: workflow_upsert :one (statement 2 of 2)\n"
+    "INSERT INTO pgqrs_workflows (name, queue_id, retry_policy, created_at)\n"
+    "SELECT ?1, q.id, ?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)\n"
+    "FROM pgqrs_queues q WHERE q.name = ?2\n"
+    "ON CONFLICT (name) DO UPDATE SET retry_policy = excluded.retry_policy\n"
+    "RETURNING id, name, queue_id, retry_policy, created_at";
+static const char SQL_WORKFLOW_GET_BY_NAME[] =
+    "-- name: workflow_get_by_name :one\n"
+    "SELECT id, name, queue_id, retry_policy, created_at FROM pgqrs_workflows WHERE name = ?1";
+static const char SQL_WORKFLOW_GET[] =
+    "-- name: workflow_get :one\n"
+    "SELECT id, name, queue_id, retry_policy, created_at FROM pgqrs_workflows WHERE id = ?1";
+static const char SQL_WORKFLOW_LIST[] =
+    "-- name: workflow_list :many\n"
+    "SELECT id, name, queue_id, retry_policy, created_at FROM pgqrs_workflows ORDER BY name";
+static const char SQL_RUN_TRIGGER_1[] =
+    "-- name: run_trigger :one (statement 1 of 3)\n"
+    "INSERT INTO pgqrs_workflow_runs (workflow_id, status, input, idempotency_key, attempts, created_at, updated_at)\n"
+    "VALUES (?1, 'PENDING', ?3, ?4, 0, coalesce(?5, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)), coalesce(?5, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)))\n"
+    "ON CONFLICT (workflow_id, idempotency_key) DO NOTHING";
+static const char SQL_RUN_TRIGGER_2[] =
+    "-- name: run_trigger :one (statement 2 of 3)\n"
+    "INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at)\n"
+    "SELECT ?2, json_object('run_id', last_insert_rowid()), coalesce(?5, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)), coalesce(?5, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "WHERE changes() > 0";
+static const char SQL_RUN_TRIGGER_3[] =
+    "-- name: run_trigger :one (statement 3 of 3)\n"
+    "SELECT r.id AS run_id, 1 AS created\n"
+    "FROM pgqrs_workflow_runs r\n"
+    "WHERE changes() > 0\n"
+    "  AND r.id = (SELECT json_extract(m.payload, '$.run_id') FROM pgqrs_messages m WHERE m.id = last_insert_rowid())\n"
+    "UNION ALL\n"
+    "SELECT r.id, 0 FROM pgqrs_workflow_runs r\n"
+    "WHERE changes() = 0 AND r.workflow_id = ?1 AND r.idempotency_key = ?4";
+static const char SQL_RUN_GET[] =
+    "-- name: run_get :one\n"
+    "SELECT id, workflow_id, status, input, output, error, idempotency_key, attempts, worker_id, retry_at,\n"
+    "       cancel_reason, created_at, started_at, completed_at, cancelled_at, updated_at\n"
+    "FROM pgqrs_workflow_runs WHERE id = ?1";
+static const char SQL_RUN_GET_BY_KEY[] =
+    "-- name: run_get_by_key :one\n"
+    "SELECT id, workflow_id, status, input, output, error, idempotency_key, attempts, worker_id, retry_at,\n"
+    "       cancel_reason, created_at, started_at, completed_at, cancelled_at, updated_at\n"
+    "FROM pgqrs_workflow_runs WHERE workflow_id = ?1 AND idempotency_key = ?2";
+static const char SQL_RUN_LIST[] =
+    "-- name: run_list :many\n"
+    "SELECT id, workflow_id, status, input, output, error, idempotency_key, attempts, worker_id, retry_at,\n"
+    "       cancel_reason, created_at, started_at, completed_at, cancelled_at, updated_at\n"
+    "FROM pgqrs_workflow_runs\n"
+    "WHERE (?1 IS NULL OR workflow_id = ?1)\n"
+    "  AND (?2 IS NULL OR status = ?2)\n"
+    "  AND (?3 IS NULL OR created_at >= ?3)\n"
+    "ORDER BY id DESC\n"
+    "LIMIT ?4";
+static const char SQL_RUN_START[] =
+    "-- name: run_start :one\n"
+    "UPDATE pgqrs_workflow_runs\n"
+    "SET status = 'RUNNING', attempts = attempts + 1, worker_id = ?2, retry_at = NULL,\n"
+    "    started_at = coalesce(started_at, coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))), updated_at = coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "WHERE id = ?1 AND status IN ('PENDING', 'RUNNING')\n"
+    "RETURNING id, workflow_id, status, input, output, error, idempotency_key, attempts, worker_id, retry_at,\n"
+    "          cancel_reason, created_at, started_at, completed_at, cancelled_at, updated_at";
+static const char SQL_RUN_FINISH_1[] =
+    "-- name: run_finish :one (statement 1 of 3)\n"
+    "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
+    "                           producer_worker_id, consumer_worker_id, reason, archived_at)\n"
+    "SELECT m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at,\n"
+    "       m.producer_worker_id, m.consumer_worker_id, 'archived', coalesce(?7, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "FROM pgqrs_messages m\n"
+    "WHERE m.id = ?2 AND m.consumer_worker_id = ?3\n"
+    "  AND ?4 IN ('SUCCESS', 'ERROR', 'CANCELLED')\n"
+    "  AND EXISTS (SELECT 1 FROM pgqrs_workflow_runs r WHERE r.id = ?1\n"
+    "              AND (r.status = 'RUNNING' OR (r.status = 'CANCELLING' AND ?4 = 'CANCELLED')))";
+static const char SQL_RUN_FINISH_2[] =
+    "-- name: run_finish :one (statement 2 of 3)\n"
+    "DELETE FROM pgqrs_messages\n"
+    "WHERE id = ?2 AND consumer_worker_id = ?3\n"
+    "  AND ?4 IN ('SUCCESS', 'ERROR', 'CANCELLED')\n"
+    "  AND EXISTS (SELECT 1 FROM pgqrs_workflow_runs r WHERE r.id = ?1\n"
+    "              AND (r.status = 'RUNNING' OR (r.status = 'CANCELLING' AND ?4 = 'CANCELLED')))";
+static const char SQL_RUN_FINISH_3[] =
+    "-- name: run_finish :one (statement 3 of 3)\n"
+    "UPDATE pgqrs_workflow_runs\n"
+    "SET status = ?4, output = ?5, error = ?6, completed_at = coalesce(?7, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)), updated_at = coalesce(?7, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),\n"
+    "    cancelled_at = CASE WHEN ?4 = 'CANCELLED' THEN coalesce(cancelled_at, coalesce(?7, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))) END\n"
+    "WHERE id = ?1\n"
+    "  AND (status = 'RUNNING' OR (status = 'CANCELLING' AND ?4 = 'CANCELLED'))\n"
+    "  AND ?4 IN ('SUCCESS', 'ERROR', 'CANCELLED')\n"
+    "RETURNING id";
+static const char SQL_RUN_RESCHEDULE_1[] =
+    "-- name: run_reschedule :one (statement 1 of 2)\n"
+    "UPDATE pgqrs_messages\n"
+    "SET vt = ?4, consumer_worker_id = NULL, read_ct = 0\n"
+    "WHERE id = ?2 AND consumer_worker_id = ?3\n"
+    "  AND EXISTS (SELECT 1 FROM pgqrs_workflow_runs r WHERE r.id = ?1 AND r.status = 'RUNNING')";
+static const char SQL_RUN_RESCHEDULE_2[] =
+    "-- name: run_reschedule :one (statement 2 of 2)\n"
+    "UPDATE pgqrs_workflow_runs\n"
+    "SET status = 'PENDING', retry_at = ?4, error = coalesce(?5, error), updated_at = coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "WHERE id = ?1 AND status = 'RUNNING'\n"
+    "RETURNING id";
+static const char SQL_RUN_CANCEL[] =
+    "-- name: run_cancel :one\n"
+    "UPDATE pgqrs_workflow_runs\n"
+    "SET status = CASE status WHEN 'PENDING' THEN 'CANCELLED' ELSE 'CANCELLING' END,\n"
+    "    cancel_reason = ?2,\n"
+    "    cancelled_at = coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),\n"
+    "    completed_at = CASE status WHEN 'PENDING' THEN coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) END,\n"
+    "    updated_at = coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "WHERE id = ?1 AND status IN ('PENDING', 'RUNNING')\n"
+    "RETURNING id, workflow_id, status, input, output, error, idempotency_key, attempts, worker_id, retry_at,\n"
+    "          cancel_reason, created_at, started_at, completed_at, cancelled_at, updated_at";
+static const char SQL_STEP_ACQUIRE[] =
+    "-- name: step_acquire :one\n"
+    "INSERT INTO pgqrs_workflow_steps AS s (run_id, step_id, status, attempts, worker_id, lease_until, started_at)\n"
+    "SELECT ?1, ?2, 'RUNNING', 1, ?3, coalesce(?5, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + ?4 * 1000, coalesce(?5, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "WHERE EXISTS (SELECT 1 FROM pgqrs_workflow_runs r WHERE r.id = ?1 AND r.status = 'RUNNING')\n"
+    "ON CONFLICT (run_id, step_id) DO UPDATE\n"
+    "SET status = 'RUNNING', attempts = s.attempts + 1, worker_id = excluded.worker_id,\n"
+    "    lease_until = excluded.lease_until, started_at = excluded.started_at, error = NULL, retry_at = NULL,\n"
+    "    completed_at = NULL\n"
+    "WHERE s.status <> 'SUCCESS'\n"
+    "  AND (s.status = 'ERROR' OR s.worker_id = excluded.worker_id OR s.lease_until < excluded.started_at\n"
+    "       OR NOT EXISTS (SELECT 1 FROM pgqrs_workers w WHERE w.id = s.worker_id AND w.status <> 'stopped'))\n"
+    "RETURNING run_id, step_id, status, output, error, attempts, retry_at, worker_id, lease_until,\n"
+    "          started_at, completed_at";
+static const char SQL_STEP_GET[] =
+    "-- name: step_get :one\n"
+    "SELECT run_id, step_id, status, output, error, attempts, retry_at, worker_id, lease_until, started_at, completed_at\n"
+    "FROM pgqrs_workflow_steps WHERE run_id = ?1 AND step_id = ?2";
+static const char SQL_STEP_COMPLETE[] =
+    "-- name: step_complete :execrows\n"
+    "UPDATE pgqrs_workflow_steps\n"
+    "SET status = 'SUCCESS', output = ?4, completed_at = coalesce(?5, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)), lease_until = NULL\n"
+    "WHERE run_id = ?1 AND step_id = ?2 AND status = 'RUNNING' AND worker_id = ?3";
+static const char SQL_STEP_FAIL[] =
+    "-- name: step_fail :execrows\n"
+    "UPDATE pgqrs_workflow_steps\n"
+    "SET status = 'ERROR', error = ?4, retry_at = ?5, completed_at = coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)), lease_until = NULL\n"
+    "WHERE run_id = ?1 AND step_id = ?2 AND status = 'RUNNING' AND worker_id = ?3";
+static const char SQL_STEP_LIST[] =
+    "-- name: step_list :many\n"
+    "SELECT run_id, step_id, status, output, error, attempts, retry_at, worker_id, lease_until, started_at, completed_at\n"
+    "FROM pgqrs_workflow_steps WHERE run_id = ?1 ORDER BY started_at, step_id";
 
 static pgqrs_status sq_scan_archived_row(pgqrs_archived_row *row, pgqrs_conn *c, sqlite3_stmt *stmt)
 {
@@ -565,6 +739,112 @@ static pgqrs_status sq_scan_worker_health_row(pgqrs_worker_health_row *row, pgqr
         st = pgqrs__sq_get_i64(&row->stale, NULL, c, stmt, 4);
     if (st != PGQRS_OK)
         pgqrs__worker_health_row_clear(row);
+    return st;
+}
+
+static pgqrs_status sq_scan_workflow_row(pgqrs_workflow_row *row, pgqrs_conn *c, sqlite3_stmt *stmt)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->id, NULL, c, stmt, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_text(&row->name, false, c, stmt, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->queue_id, NULL, c, stmt, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_json(&row->retry_policy, false, c, stmt, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->created_at_us, NULL, c, stmt, 4);
+    if (st != PGQRS_OK)
+        pgqrs__workflow_row_clear(row);
+    return st;
+}
+
+static pgqrs_status sq_scan_run_trigger_row(pgqrs_run_trigger_row *row, pgqrs_conn *c, sqlite3_stmt *stmt)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->run_id, NULL, c, stmt, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_bool(&row->created, NULL, c, stmt, 1);
+    if (st != PGQRS_OK)
+        pgqrs__run_trigger_row_clear(row);
+    return st;
+}
+
+static pgqrs_status sq_scan_run_row(pgqrs_run_row *row, pgqrs_conn *c, sqlite3_stmt *stmt)
+{
+    pgqrs_status st = PGQRS_OK;
+    int e = 0;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->id, NULL, c, stmt, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->workflow_id, NULL, c, stmt, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_enum(&e, &pgqrs__run_status_desc, c, stmt, 2);
+    if (st == PGQRS_OK)
+        row->status = (pgqrs_db_run_status)e;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_json(&row->input, true, c, stmt, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_json(&row->output, true, c, stmt, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_json(&row->error, true, c, stmt, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_text(&row->idempotency_key, true, c, stmt, 6);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i32(&row->attempts, NULL, c, stmt, 7);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->worker_id, &row->has_worker_id, c, stmt, 8);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->retry_at_us, &row->has_retry_at, c, stmt, 9);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_text(&row->cancel_reason, true, c, stmt, 10);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->created_at_us, NULL, c, stmt, 11);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->started_at_us, &row->has_started_at, c, stmt, 12);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->completed_at_us, &row->has_completed_at, c, stmt, 13);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->cancelled_at_us, &row->has_cancelled_at, c, stmt, 14);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->updated_at_us, NULL, c, stmt, 15);
+    if (st != PGQRS_OK)
+        pgqrs__run_row_clear(row);
+    return st;
+}
+
+static pgqrs_status sq_scan_step_row(pgqrs_step_row *row, pgqrs_conn *c, sqlite3_stmt *stmt)
+{
+    pgqrs_status st = PGQRS_OK;
+    int e = 0;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->run_id, NULL, c, stmt, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_text(&row->step_id, false, c, stmt, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_enum(&e, &pgqrs__step_status_desc, c, stmt, 2);
+    if (st == PGQRS_OK)
+        row->status = (pgqrs_db_step_status)e;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_json(&row->output, true, c, stmt, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_json(&row->error, true, c, stmt, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i32(&row->attempts, NULL, c, stmt, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->retry_at_us, &row->has_retry_at, c, stmt, 6);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->worker_id, &row->has_worker_id, c, stmt, 7);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->lease_until_us, &row->has_lease_until, c, stmt, 8);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->started_at_us, NULL, c, stmt, 9);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->completed_at_us, &row->has_completed_at, c, stmt, 10);
+    if (st != PGQRS_OK)
+        pgqrs__step_row_clear(row);
     return st;
 }
 
@@ -1710,8 +1990,581 @@ static pgqrs_status sq_worker_purge_stale(int64_t *affected_out, pgqrs_conn *c, 
     return st;
 }
 
+/* workflow_upsert :one (queries/sqlite/workflows.sql:7) */
+static pgqrs_status sq_workflow_upsert(pgqrs_workflow_row *out, pgqrs_conn *c, const pgqrs_workflow_upsert_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    if (!p->name)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "workflow_upsert: name is NULL");
+    if (!p->queue_name)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "workflow_upsert: queue_name is NULL");
+    if (!p->retry_policy)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "workflow_upsert: retry_policy is NULL");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_write_begin(c, &own_tx);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKFLOW_UPSERT_1, SQL_WORKFLOW_UPSERT_1);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 2, p->queue_name);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "workflow_upsert");
+    pgqrs__sq_release(stmt);
+    stmt = NULL;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKFLOW_UPSERT_2, SQL_WORKFLOW_UPSERT_2);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 1, p->name);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 2, p->queue_name);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 3, p->retry_policy);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_workflow_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "workflow_upsert")
+           : pgqrs__sq_fail(c, rc, "workflow_upsert");
+    }
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    if (st != PGQRS_OK)
+        pgqrs__workflow_row_clear(out);
+    return st;
+}
+
+/* workflow_get_by_name :one (queries/sqlite/workflows.sql:23) */
+static pgqrs_status sq_workflow_get_by_name(pgqrs_workflow_row *out, pgqrs_conn *c, const char *name)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    if (!name)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "workflow_get_by_name: name is NULL");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKFLOW_GET_BY_NAME, SQL_WORKFLOW_GET_BY_NAME);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 1, name);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_workflow_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "workflow_get_by_name")
+           : pgqrs__sq_fail(c, rc, "workflow_get_by_name");
+    }
+    pgqrs__sq_release(stmt);
+    if (st != PGQRS_OK)
+        pgqrs__workflow_row_clear(out);
+    return st;
+}
+
+/* workflow_get :one (queries/sqlite/workflows.sql:28) */
+static pgqrs_status sq_workflow_get(pgqrs_workflow_row *out, pgqrs_conn *c, int64_t id)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKFLOW_GET, SQL_WORKFLOW_GET);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)id);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_workflow_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "workflow_get")
+           : pgqrs__sq_fail(c, rc, "workflow_get");
+    }
+    pgqrs__sq_release(stmt);
+    if (st != PGQRS_OK)
+        pgqrs__workflow_row_clear(out);
+    return st;
+}
+
+/* workflow_list :many (queries/sqlite/workflows.sql:33) */
+static pgqrs_status sq_workflow_list(pgqrs_workflow_row **rows_out, size_t *n_out, pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKFLOW_LIST, SQL_WORKFLOW_LIST);
+    while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        pgqrs_workflow_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? sq_scan_workflow_row(row, c, stmt) : pgqrs__conn_oom(c);
+    }
+    if (st == PGQRS_OK && rc != SQLITE_DONE)
+        st = pgqrs__sq_fail(c, rc, "workflow_list");
+    pgqrs__sq_release(stmt);
+    return pgqrs__workflow_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* run_trigger :one (queries/sqlite/workflows.sql:37) */
+static pgqrs_status sq_run_trigger(pgqrs_run_trigger_row *out, pgqrs_conn *c, const pgqrs_run_trigger_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_write_begin(c, &own_tx);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_TRIGGER_1, SQL_RUN_TRIGGER_1);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->workflow_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 3, p->input);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 4, p->idempotency_key);
+    if (st == PGQRS_OK)
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "run_trigger");
+    pgqrs__sq_release(stmt);
+    stmt = NULL;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_TRIGGER_2, SQL_RUN_TRIGGER_2);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->queue_id);
+    if (st == PGQRS_OK)
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "run_trigger");
+    pgqrs__sq_release(stmt);
+    stmt = NULL;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_TRIGGER_3, SQL_RUN_TRIGGER_3);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->workflow_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 4, p->idempotency_key);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_run_trigger_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "run_trigger")
+           : pgqrs__sq_fail(c, rc, "run_trigger");
+    }
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    if (st != PGQRS_OK)
+        pgqrs__run_trigger_row_clear(out);
+    return st;
+}
+
+/* run_get :one (queries/sqlite/workflows.sql:58) */
+static pgqrs_status sq_run_get(pgqrs_run_row *out, pgqrs_conn *c, int64_t id)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_GET, SQL_RUN_GET);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)id);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_run_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "run_get")
+           : pgqrs__sq_fail(c, rc, "run_get");
+    }
+    pgqrs__sq_release(stmt);
+    if (st != PGQRS_OK)
+        pgqrs__run_row_clear(out);
+    return st;
+}
+
+/* run_get_by_key :one (queries/sqlite/workflows.sql:65) */
+static pgqrs_status sq_run_get_by_key(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_run_get_by_key_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    if (!p->idempotency_key)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "run_get_by_key: idempotency_key is NULL");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_GET_BY_KEY, SQL_RUN_GET_BY_KEY);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->workflow_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 2, p->idempotency_key);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_run_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "run_get_by_key")
+           : pgqrs__sq_fail(c, rc, "run_get_by_key");
+    }
+    pgqrs__sq_release(stmt);
+    if (st != PGQRS_OK)
+        pgqrs__run_row_clear(out);
+    return st;
+}
+
+/* run_list :many (queries/sqlite/workflows.sql:72) */
+static pgqrs_status sq_run_list(pgqrs_run_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_run_list_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_LIST, SQL_RUN_LIST);
+    if (st == PGQRS_OK)
+        st = p->has_workflow_id ? pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->workflow_id) : pgqrs__sq_bind_null(c, stmt, 1);
+    if (st == PGQRS_OK)
+        st = p->has_status ? pgqrs__sq_bind_enum(c, stmt, 2, &pgqrs__run_status_desc, (int)p->status) : pgqrs__sq_bind_null(c, stmt, 2);
+    if (st == PGQRS_OK)
+        st = p->has_since ? pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->since_us) : pgqrs__sq_bind_null(c, stmt, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 4, (int64_t)p->limit);
+    while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        pgqrs_run_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? sq_scan_run_row(row, c, stmt) : pgqrs__conn_oom(c);
+    }
+    if (st == PGQRS_OK && rc != SQLITE_DONE)
+        st = pgqrs__sq_fail(c, rc, "run_list");
+    pgqrs__sq_release(stmt);
+    return pgqrs__run_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* run_start :one (queries/sqlite/workflows.sql:85) */
+static pgqrs_status sq_run_start(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_run_start_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_write_begin(c, &own_tx);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_START, SQL_RUN_START);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->worker_id);
+    if (st == PGQRS_OK)
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 3);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_run_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "run_start")
+           : pgqrs__sq_fail(c, rc, "run_start");
+    }
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    if (st != PGQRS_OK)
+        pgqrs__run_row_clear(out);
+    return st;
+}
+
+/* run_finish :one (queries/sqlite/workflows.sql:97) */
+static pgqrs_status sq_run_finish(int64_t *out, pgqrs_conn *c, const pgqrs_run_finish_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_write_begin(c, &own_tx);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_FINISH_1, SQL_RUN_FINISH_1);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->message_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->worker_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_enum(c, stmt, 4, &pgqrs__run_status_desc, (int)p->status);
+    if (st == PGQRS_OK)
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 7, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 7);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "run_finish");
+    pgqrs__sq_release(stmt);
+    stmt = NULL;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_FINISH_2, SQL_RUN_FINISH_2);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->message_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->worker_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_enum(c, stmt, 4, &pgqrs__run_status_desc, (int)p->status);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "run_finish");
+    pgqrs__sq_release(stmt);
+    stmt = NULL;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_FINISH_3, SQL_RUN_FINISH_3);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_enum(c, stmt, 4, &pgqrs__run_status_desc, (int)p->status);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 5, p->output);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 6, p->error);
+    if (st == PGQRS_OK)
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 7, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 7);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? pgqrs__sq_get_i64(out, NULL, c, stmt, 0)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "run_finish")
+           : pgqrs__sq_fail(c, rc, "run_finish");
+    }
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    return st;
+}
+
+/* run_reschedule :one (queries/sqlite/workflows.sql:124) */
+static pgqrs_status sq_run_reschedule(int64_t *out, pgqrs_conn *c, const pgqrs_run_reschedule_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_write_begin(c, &own_tx);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_RESCHEDULE_1, SQL_RUN_RESCHEDULE_1);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->message_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->worker_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 4, (int64_t)p->retry_at_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "run_reschedule");
+    pgqrs__sq_release(stmt);
+    stmt = NULL;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_RESCHEDULE_2, SQL_RUN_RESCHEDULE_2);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 4, (int64_t)p->retry_at_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 5, p->error);
+    if (st == PGQRS_OK)
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 6, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 6);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? pgqrs__sq_get_i64(out, NULL, c, stmt, 0)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "run_reschedule")
+           : pgqrs__sq_fail(c, rc, "run_reschedule");
+    }
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    return st;
+}
+
+/* run_cancel :one (queries/sqlite/workflows.sql:139) */
+static pgqrs_status sq_run_cancel(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_run_cancel_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_write_begin(c, &own_tx);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_CANCEL, SQL_RUN_CANCEL);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 2, p->reason);
+    if (st == PGQRS_OK)
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 3);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_run_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "run_cancel")
+           : pgqrs__sq_fail(c, rc, "run_cancel");
+    }
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    if (st != PGQRS_OK)
+        pgqrs__run_row_clear(out);
+    return st;
+}
+
+/* step_acquire :one (queries/sqlite/workflows.sql:154) */
+static pgqrs_status sq_step_acquire(pgqrs_step_row *out, pgqrs_conn *c, const pgqrs_step_acquire_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    if (!p->step_id)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_acquire: step_id is NULL");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_write_begin(c, &own_tx);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_STEP_ACQUIRE, SQL_STEP_ACQUIRE);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->run_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 2, p->step_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->worker_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 4, (int64_t)p->lease_ms);
+    if (st == PGQRS_OK)
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_step_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "step_acquire")
+           : pgqrs__sq_fail(c, rc, "step_acquire");
+    }
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    if (st != PGQRS_OK)
+        pgqrs__step_row_clear(out);
+    return st;
+}
+
+/* step_get :one (queries/sqlite/workflows.sql:175) */
+static pgqrs_status sq_step_get(pgqrs_step_row *out, pgqrs_conn *c, const pgqrs_step_get_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    if (!p->step_id)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_get: step_id is NULL");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_STEP_GET, SQL_STEP_GET);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->run_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 2, p->step_id);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_step_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "step_get")
+           : pgqrs__sq_fail(c, rc, "step_get");
+    }
+    pgqrs__sq_release(stmt);
+    if (st != PGQRS_OK)
+        pgqrs__step_row_clear(out);
+    return st;
+}
+
+/* step_complete :execrows (queries/sqlite/workflows.sql:181) */
+static pgqrs_status sq_step_complete(int64_t *affected_out, pgqrs_conn *c, const pgqrs_step_complete_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    *affected_out = 0;
+    if (!p->step_id)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_complete: step_id is NULL");
+    if (!p->output)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_complete: output is NULL");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_write_begin(c, &own_tx);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_STEP_COMPLETE, SQL_STEP_COMPLETE);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->run_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 2, p->step_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->worker_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 4, p->output);
+    if (st == PGQRS_OK)
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "step_complete");
+    if (st == PGQRS_OK)
+        *affected_out = pgqrs__sq_changes(c);
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    return st;
+}
+
+/* step_fail :execrows (queries/sqlite/workflows.sql:189) */
+static pgqrs_status sq_step_fail(int64_t *affected_out, pgqrs_conn *c, const pgqrs_step_fail_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    *affected_out = 0;
+    if (!p->step_id)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_fail: step_id is NULL");
+    if (!p->error)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_fail: error is NULL");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_write_begin(c, &own_tx);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_STEP_FAIL, SQL_STEP_FAIL);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->run_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 2, p->step_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->worker_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 4, p->error);
+    if (st == PGQRS_OK)
+        st = p->has_retry_at ? pgqrs__sq_bind_i64(c, stmt, 5, (int64_t)p->retry_at_us) : pgqrs__sq_bind_null(c, stmt, 5);
+    if (st == PGQRS_OK)
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 6, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 6);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "step_fail");
+    if (st == PGQRS_OK)
+        *affected_out = pgqrs__sq_changes(c);
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    return st;
+}
+
+/* step_list :many (queries/sqlite/workflows.sql:196) */
+static pgqrs_status sq_step_list(pgqrs_step_row **rows_out, size_t *n_out, pgqrs_conn *c, int64_t run_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_STEP_LIST, SQL_STEP_LIST);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)run_id);
+    while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        pgqrs_step_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? sq_scan_step_row(row, c, stmt) : pgqrs__conn_oom(c);
+    }
+    if (st == PGQRS_OK && rc != SQLITE_DONE)
+        st = pgqrs__sq_fail(c, rc, "step_list");
+    pgqrs__sq_release(stmt);
+    return pgqrs__step_rows_finish(rows_out, n_out, &rows, st);
+}
+
 static const pgqrs__migration sq_migrations[] = {
-    { 1, "0001_init", "29aa5af93e30f300dd9e4d30c8e3c5aa2254b815575932f06f0b16f55fc68195",
+    { 1, "0001_init", "81dcb7dd99b5b211f5fe9a8fcd783c91e358035b7c8d21b0d536c5bf63a1b85b",
       "-- pgqrs schema v1 for SQLite. Timestamps are INTEGER microseconds since the Unix\n"
       "-- epoch (UTC). Applied in one BEGIN IMMEDIATE transaction by pgqrs_admin_install;\n"
       "-- its checksum is recorded in pgqrs_schema_version, so never edit it once released.\n"
@@ -1786,7 +2639,6 @@ static const pgqrs__migration sq_migrations[] = {
       "    error           TEXT,\n"
       "    idempotency_key TEXT,\n"
       "    attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),\n"
-      "    message_id      INTEGER,\n"
       "    worker_id       INTEGER,\n"
       "    retry_at        INTEGER,\n"
       "    cancel_reason   TEXT,\n"
@@ -1807,6 +2659,9 @@ static const pgqrs__migration sq_migrations[] = {
       "    error        TEXT,\n"
       "    attempts     INTEGER NOT NULL DEFAULT 1 CHECK (attempts >= 0),\n"
       "    retry_at     INTEGER,\n"
+      "    -- the worker executing a RUNNING step, and until when its claim holds\n"
+      "    worker_id    INTEGER,\n"
+      "    lease_until  INTEGER,\n"
       "    started_at   INTEGER NOT NULL,\n"
       "    completed_at INTEGER,\n"
       "    PRIMARY KEY (run_id, step_id)\n"
@@ -1861,4 +2716,21 @@ const pgqrs_queries pgqrs__queries_sqlite = {
     .worker_health = sq_worker_health,
     .worker_reclaim = sq_worker_reclaim,
     .worker_purge_stale = sq_worker_purge_stale,
+    .workflow_upsert = sq_workflow_upsert,
+    .workflow_get_by_name = sq_workflow_get_by_name,
+    .workflow_get = sq_workflow_get,
+    .workflow_list = sq_workflow_list,
+    .run_trigger = sq_run_trigger,
+    .run_get = sq_run_get,
+    .run_get_by_key = sq_run_get_by_key,
+    .run_list = sq_run_list,
+    .run_start = sq_run_start,
+    .run_finish = sq_run_finish,
+    .run_reschedule = sq_run_reschedule,
+    .run_cancel = sq_run_cancel,
+    .step_acquire = sq_step_acquire,
+    .step_get = sq_step_get,
+    .step_complete = sq_step_complete,
+    .step_fail = sq_step_fail,
+    .step_list = sq_step_list,
 };

@@ -43,7 +43,9 @@ typedef enum pgqrs_status {
     PGQRS_ETIMEOUT = -9,
     PGQRS_ENOMEM = -10,
     PGQRS_ENOTSUPPORTED = -11, /* backend not built in, or not supported by it */
-    PGQRS_EMISUSE = -12        /* NULL, freed or foreign handle or argument */
+    PGQRS_EMISUSE = -12,       /* NULL, freed or foreign handle or argument */
+    PGQRS_ECANCELLED = -13,    /* the workflow run was cancelled: return it from the handler */
+    PGQRS_ESUSPENDED = -14     /* the run sleeps or waits for a retry: return it from the handler */
 } pgqrs_status;
 
 /* The library's version string, e.g. "0.1.0". Static. */
@@ -328,6 +330,213 @@ PGQRS_EXTERN pgqrs_status pgqrs_worker_health_get(pgqrs_store *store, int64_t st
 PGQRS_EXTERN pgqrs_status pgqrs_reclaim_zombies(pgqrs_store *store, int64_t older_than_s, int64_t *reclaimed_out);
 /* Deletes workers stopped (or silent) for more than older_than_s that hold no messages. */
 PGQRS_EXTERN pgqrs_status pgqrs_worker_purge_stale(pgqrs_store *store, int64_t older_than_s, int64_t *purged_out);
+
+
+/* ---- Workflows -------------------------------------------------------------------
+ * A workflow is a C handler run durably: each run is persisted (PENDING, RUNNING,
+ * SUCCESS, ERROR, CANCELLING, CANCELLED) and its message sits in the workflow's own
+ * queue. Inside the handler, pgqrs_step() checkpoints each step: a step that
+ * succeeded is never executed again for that run; its stored output is returned.
+ * After a crash the run is delivered again (visibility timeout or zombie reclaim)
+ * and resumes from its last completed step. See docs/workflows.md for the exact
+ * guarantees (a step running when its worker died is executed again). */
+typedef struct pgqrs_run pgqrs_run;                       /* a run being executed; valid in the handler */
+typedef struct pgqrs_workflow_worker pgqrs_workflow_worker;
+typedef struct pgqrs_run_list pgqrs_run_list;
+typedef struct pgqrs_step_list pgqrs_step_list;
+typedef struct pgqrs_workflow_list pgqrs_workflow_list;
+
+/* Memory the library frees (a handler's *output_json) must come from here; strings
+ * the library hands out (step outputs) are freed with pgqrs_free. */
+PGQRS_EXTERN char *pgqrs_strdup(const char *s);   /* NULL in or out of memory: NULL */
+PGQRS_EXTERN void pgqrs_free(void *p);            /* NULL: no-op */
+
+typedef struct pgqrs_retry_policy {
+    int max_attempts;            /* attempts in all, the first included; 0 = 3; 1 = never retry */
+    int64_t initial_delay_ms;    /* delay before the first retry; 0 = 1000 */
+    double multiplier;           /* growth per retry; 0 = 2.0 (at least 1.0) */
+    int64_t max_delay_ms;        /* cap; 0 = 300000 */
+    double jitter;               /* fraction of each delay randomised down; 0 = 0.25, < 0 = none */
+} pgqrs_retry_policy;
+/* The delay before retry number `retry` (1 = the first retry), capped and
+ * jittered per the policy (NULL: defaults); never overflows. For tests and tools. */
+PGQRS_EXTERN int64_t pgqrs_retry_delay_ms(const pgqrs_retry_policy *policy, int retry);
+
+/* The handler: read input_json (NULL when the run has no input), do the work in
+ * steps, and return PGQRS_OK with *output_json set to JSON text from pgqrs_strdup
+ * (NULL means JSON null). Any other status fails this attempt, which is retried
+ * per the workflow's retry policy unless pgqrs_run_fail(..., 0) said otherwise.
+ * Return PGQRS_ECANCELLED / PGQRS_ESUSPENDED when a step call returned them. */
+typedef pgqrs_status (*pgqrs_workflow_fn)(pgqrs_run *run, const char *input_json, char **output_json, void *user);
+
+typedef struct pgqrs_workflow_options {
+    unsigned int version;        /* PGQRS_WORKFLOW_OPTIONS_VERSION */
+    pgqrs_retry_policy retry;    /* of the whole run; zeros = defaults */
+    int max_deliveries;          /* a run delivered this often without finishing (crash loop) ends in ERROR; 0 = 10 */
+    int vt_seconds;              /* lease on a run's message while executing, extended at step boundaries; 0 = 300 */
+    int64_t step_lease_ms;       /* another worker may take over a step held this long by a live worker; 0 = 600000 */
+} pgqrs_workflow_options;
+#define PGQRS_WORKFLOW_OPTIONS_VERSION 1
+#define PGQRS_WORKFLOW_OPTIONS_INIT { PGQRS_WORKFLOW_OPTIONS_VERSION, { 0, 0, 0, 0, 0 }, 0, 0, 0 }
+
+/* Registers a workflow: creates it (and its queue) in the database if needed and
+ * remembers handler and user in this store for pgqrs_workflow_worker_new. Defining
+ * the same name again is idempotent (the stored retry policy is updated to opts').
+ * Names follow queue names' rules (1 to 118 bytes). opts may be NULL.
+ * @return PGQRS_OK, PGQRS_EINVAL, PGQRS_EMISUSE */
+PGQRS_EXTERN pgqrs_status pgqrs_workflow_define(pgqrs_store *store, const char *name, pgqrs_workflow_fn handler,
+                                                void *user, const pgqrs_workflow_options *opts);
+
+typedef struct pgqrs_trigger_options {
+    unsigned int version;        /* PGQRS_TRIGGER_OPTIONS_VERSION */
+    const char *idempotency_key; /* a second trigger with the same key returns the first run */
+} pgqrs_trigger_options;
+#define PGQRS_TRIGGER_OPTIONS_VERSION 1
+#define PGQRS_TRIGGER_OPTIONS_INIT { PGQRS_TRIGGER_OPTIONS_VERSION, NULL }
+/* Creates a PENDING run with input_json (NULL: no input; else validated JSON) and
+ * enqueues it, atomically. Works from any process; the handler need not be
+ * defined here, only the workflow must exist. *created_out (may be NULL) is 0 when
+ * the idempotency key returned an existing run.
+ * @return PGQRS_OK, PGQRS_ENOTFOUND (no such workflow), PGQRS_EINVAL */
+PGQRS_EXTERN pgqrs_status pgqrs_workflow_trigger(pgqrs_store *store, const char *name, const char *input_json,
+                                                 const pgqrs_trigger_options *opts, int64_t *run_id_out,
+                                                 int *created_out);
+
+/* A worker that executes runs of one workflow defined in this store. */
+PGQRS_EXTERN pgqrs_status pgqrs_workflow_worker_new(pgqrs_workflow_worker **out, pgqrs_store *store, const char *name);
+/* Releases the run it holds, stops its worker row, frees. NULL: no-op. */
+PGQRS_EXTERN void pgqrs_workflow_worker_free(pgqrs_workflow_worker *w);
+PGQRS_EXTERN int64_t pgqrs_workflow_worker_id(const pgqrs_workflow_worker *w);
+/* Asks pgqrs_workflow_poll to return after the run in progress. Safe from a signal
+ * handler or another thread. */
+PGQRS_EXTERN void pgqrs_worker_interrupt(pgqrs_workflow_worker *w);
+
+typedef struct pgqrs_poll_options {
+    unsigned int version;        /* PGQRS_POLL_OPTIONS_VERSION */
+    int max_runs;                /* return after this many runs were executed; 0 = no limit */
+    int64_t idle_timeout_ms;     /* return after this long with nothing to do; 0 = never */
+    int poll_interval_ms;        /* first wait when idle, doubling to 1 s (jittered); 0 = 50 */
+} pgqrs_poll_options;
+#define PGQRS_POLL_OPTIONS_VERSION 1
+#define PGQRS_POLL_OPTIONS_INIT { PGQRS_POLL_OPTIONS_VERSION, 0, 0, 0 }
+/* The worker loop: dequeues run messages, runs the handler, records the outcome,
+ * until interrupted, max_runs, or idle_timeout_ms. A failing handler ends its run
+ * (ERROR, or a scheduled retry), never the loop; connection errors are retried
+ * with capped, jittered backoff while not interrupted. *executed_out may be NULL.
+ * @return PGQRS_OK, or the failure that stopped the loop */
+PGQRS_EXTERN pgqrs_status pgqrs_workflow_poll(pgqrs_workflow_worker *w, const pgqrs_poll_options *opts,
+                                              int64_t *executed_out);
+/* One round: executes at most one due run. *executed_out: 1 or 0. */
+PGQRS_EXTERN pgqrs_status pgqrs_workflow_run_once(pgqrs_workflow_worker *w, int *executed_out);
+
+/* ---- Inside a handler ---- */
+typedef pgqrs_status (*pgqrs_step_fn)(pgqrs_run *run, char **output_json, void *user);
+typedef struct pgqrs_step_options {
+    unsigned int version;        /* PGQRS_STEP_OPTIONS_VERSION */
+    pgqrs_retry_policy retry;    /* of this step: a failed attempt reschedules the run to its delay */
+} pgqrs_step_options;
+#define PGQRS_STEP_OPTIONS_VERSION 1
+#define PGQRS_STEP_OPTIONS_INIT { PGQRS_STEP_OPTIONS_VERSION, { 0, 0, 0, 0, 0 } }
+/* Runs fn once per run under step_id (1 to 256 bytes, unique within the run).
+ * If the step already succeeded in this run, its stored output is returned and fn
+ * is not called. Otherwise fn runs and its output (JSON from pgqrs_strdup; NULL =
+ * null) is stored as SUCCESS in the statement that marks the step done.
+ * *output_json (may be NULL) gets a copy, freed with pgqrs_free.
+ * When fn fails, the step is recorded ERROR and fn's status returned; with retries
+ * left (opts' policy, default 3 attempts) the run is rescheduled when the handler
+ * returns. @return fn's status, PGQRS_ECANCELLED (the run is being cancelled: no
+ * further step starts), PGQRS_EBUSY (another live worker is executing this step),
+ * PGQRS_EINVAL (bad step_id or output) */
+PGQRS_EXTERN pgqrs_status pgqrs_step(pgqrs_run *run, const char *step_id, pgqrs_step_fn fn, void *user,
+                                     char **output_json);
+PGQRS_EXTERN pgqrs_status pgqrs_step_ex(pgqrs_run *run, const char *step_id, pgqrs_step_fn fn, void *user,
+                                        const pgqrs_step_options *opts, char **output_json);
+/* Durable sleep: the first call records the wake-up time under step_id and returns
+ * PGQRS_ESUSPENDED, which the handler returns; the run is rescheduled and holds no
+ * worker meanwhile, surviving restarts. When it runs again after the deadline the
+ * same call returns PGQRS_OK. */
+PGQRS_EXTERN pgqrs_status pgqrs_sleep(pgqrs_run *run, const char *step_id, int64_t seconds);
+/* Records why this attempt fails (error_json: JSON; NULL = a generic error) and
+ * whether it may be retried; the handler then returns a failure status. */
+PGQRS_EXTERN pgqrs_status pgqrs_run_fail(pgqrs_run *run, const char *error_json, int retryable);
+PGQRS_EXTERN int64_t pgqrs_run_id(const pgqrs_run *run);
+PGQRS_EXTERN int32_t pgqrs_run_attempt(const pgqrs_run *run);   /* 1 for the first attempt */
+
+/* ---- Runs from outside ---- */
+typedef struct pgqrs_run_info {   /* read-only; fields are only ever appended */
+    int64_t id;
+    int64_t workflow_id;
+    const char *status;           /* "PENDING", "RUNNING", "SUCCESS", "ERROR", "CANCELLING", "CANCELLED"; static */
+    const char *input;            /* JSON or NULL */
+    const char *output;           /* JSON or NULL */
+    const char *error;            /* JSON or NULL: the last failure */
+    const char *idempotency_key;  /* or NULL */
+    int32_t attempts;
+    int64_t created_at_us;
+    int64_t started_at_us;        /* 0 = not started */
+    int64_t completed_at_us;      /* 0 = not finished */
+    int64_t cancelled_at_us;      /* 0 = not cancelled */
+    int64_t retry_at_us;          /* 0 = none: when a PENDING run is due again */
+    const char *cancel_reason;    /* or NULL */
+    int64_t updated_at_us;
+} pgqrs_run_info;
+/* @return PGQRS_OK, PGQRS_ENOTFOUND */
+PGQRS_EXTERN pgqrs_status pgqrs_run_get(pgqrs_store *store, int64_t run_id, pgqrs_run_info **out);
+/* Waits until the run is SUCCESS, ERROR or CANCELLED, polling with backoff (10 ms
+ * doubling to 250 ms), at most timeout_ms (< 0: no limit). *out is the final run.
+ * @return PGQRS_OK, PGQRS_ETIMEOUT (*out NULL), PGQRS_ENOTFOUND */
+PGQRS_EXTERN pgqrs_status pgqrs_run_wait(pgqrs_store *store, int64_t run_id, int64_t timeout_ms, pgqrs_run_info **out);
+PGQRS_EXTERN void pgqrs_run_info_free(pgqrs_run_info *r);
+/* A PENDING run becomes CANCELLED at once; a RUNNING one CANCELLING, and its
+ * worker finalises it as CANCELLED at the next step boundary (the step in progress
+ * finishes; no further step starts). reason may be NULL.
+ * @return PGQRS_OK, PGQRS_ENOTFOUND, PGQRS_ESTATE (already finished or cancelling) */
+PGQRS_EXTERN pgqrs_status pgqrs_run_cancel(pgqrs_store *store, int64_t run_id, const char *reason);
+
+typedef struct pgqrs_run_filter {
+    unsigned int version;        /* PGQRS_RUN_FILTER_VERSION */
+    const char *workflow;        /* NULL = every workflow */
+    const char *status;          /* NULL = any, else one of the run states */
+    int64_t since_us;            /* created at or after; 0 = any time */
+    int limit;                   /* 0 = 100, at most 10000 */
+} pgqrs_run_filter;
+#define PGQRS_RUN_FILTER_VERSION 1
+#define PGQRS_RUN_FILTER_INIT { PGQRS_RUN_FILTER_VERSION, NULL, NULL, 0, 0 }
+/* Runs newest first. filter may be NULL. */
+PGQRS_EXTERN pgqrs_status pgqrs_list_runs(pgqrs_store *store, const pgqrs_run_filter *filter, pgqrs_run_list **out);
+PGQRS_EXTERN size_t pgqrs_run_list_count(const pgqrs_run_list *l);
+PGQRS_EXTERN const pgqrs_run_info *pgqrs_run_list_at(const pgqrs_run_list *l, size_t i);
+PGQRS_EXTERN void pgqrs_run_list_free(pgqrs_run_list *l);
+
+typedef struct pgqrs_step_info {   /* read-only; fields are only ever appended */
+    int64_t run_id;
+    const char *step_id;
+    const char *status;          /* "RUNNING", "SUCCESS", "ERROR"; static */
+    const char *output;          /* JSON or NULL */
+    const char *error;           /* JSON or NULL */
+    int32_t attempts;
+    int64_t started_at_us;
+    int64_t completed_at_us;     /* 0 = not finished */
+    int64_t retry_at_us;         /* 0 = none */
+} pgqrs_step_info;
+/* The run's steps in start order. */
+PGQRS_EXTERN pgqrs_status pgqrs_list_steps(pgqrs_store *store, int64_t run_id, pgqrs_step_list **out);
+PGQRS_EXTERN size_t pgqrs_step_list_count(const pgqrs_step_list *l);
+PGQRS_EXTERN const pgqrs_step_info *pgqrs_step_list_at(const pgqrs_step_list *l, size_t i);
+PGQRS_EXTERN void pgqrs_step_list_free(pgqrs_step_list *l);
+
+typedef struct pgqrs_workflow_info {   /* read-only; fields are only ever appended */
+    int64_t id;
+    const char *name;
+    int64_t queue_id;
+    const char *retry_policy;    /* JSON */
+    int64_t created_at_us;
+} pgqrs_workflow_info;
+/* Every workflow in the database, by name. */
+PGQRS_EXTERN pgqrs_status pgqrs_list_workflows(pgqrs_store *store, pgqrs_workflow_list **out);
+PGQRS_EXTERN size_t pgqrs_workflow_list_count(const pgqrs_workflow_list *l);
+PGQRS_EXTERN const pgqrs_workflow_info *pgqrs_workflow_list_at(const pgqrs_workflow_list *l, size_t i);
+PGQRS_EXTERN void pgqrs_workflow_list_free(pgqrs_workflow_list *l);
 
 /* Limits. */
 #define PGQRS_MAX_BATCH_LIMIT 10000      /* max_batch_size can not be raised past this */

@@ -122,10 +122,19 @@ pgqrs_status pgqrs__conn_open_sqlite(pgqrs_conn **out, const pgqrs__sqlite_optio
         pgqrs__conn_close(c);
         return PGQRS_ENOTSUPPORTED;
     }
-    if (c->q->session_setup(c) != PGQRS_OK) {
-        snprintf(err, errlen, "%s", c->msg);
-        pgqrs__conn_close(c);
-        return PGQRS_ECONN;
+    /* switching a new file to WAL needs a moment of exclusive access, and SQLite
+     * reports SQLITE_BUSY for it without calling the busy handler: retry it
+     * ourselves, with the same capped, jittered backoff, within busy_timeout */
+    {
+        int64_t deadline = pgqrs__now_us() + (int64_t)c->busy_timeout_ms * 1000;
+        pgqrs_status st;
+        for (int attempt = 0; (st = c->q->session_setup(c)) == PGQRS_EBUSY && pgqrs__now_us() < deadline; attempt++)
+            pgqrs__sleep_ms(pgqrs__backoff_ms(attempt, 1, 50, &c->rng));
+        if (st != PGQRS_OK) {
+            snprintf(err, errlen, "%s", c->msg);
+            pgqrs__conn_close(c);
+            return st == PGQRS_EBUSY ? PGQRS_EBUSY : PGQRS_ECONN;
+        }
     }
     *out = c;
     return PGQRS_OK;

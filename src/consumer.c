@@ -139,7 +139,8 @@ static pgqrs_status held_op(pgqrs_consumer *k, enum op op, const int64_t *ids, s
             st = c->q->message_release(&done, &ndone, c, &p);
         }
         if (st == PGQRS_OK && ndone < n) {
-            qsort(done, ndone, sizeof *done, cmp_i64);
+            if (ndone)
+                qsort(done, ndone, sizeof *done, cmp_i64);
             missing = pgqrs__malloc(n * sizeof *missing);
             if (!missing)
                 st = pgqrs__conn_oom(c);
@@ -154,7 +155,8 @@ static pgqrs_status held_op(pgqrs_consumer *k, enum op op, const int64_t *ids, s
     });
     if (st == PGQRS_OK) {
         pgqrs_status first = PGQRS_OK;
-        qsort(done, ndone, sizeof *done, cmp_i64);
+        if (ndone)
+            qsort(done, ndone, sizeof *done, cmp_i64);
         for (size_t i = 0; i < n; i++) {
             pgqrs_status r = contains(done, ndone, ids[i]) ? PGQRS_OK
                            : contains(live, nlive, ids[i]) ? PGQRS_ENOTOWNED : PGQRS_ENOTFOUND;

@@ -21,7 +21,11 @@ static pgqrs_status apply_one(pgqrs_conn *c, const pgqrs__migration *m, const pg
 {
     pgqrs_schema_version_row *rows = NULL;
     size_t nrows = 0;
+    /* lock first, then create the version table: two CREATE TABLE IF NOT EXISTS
+     * racing outside the lock can fail on PostgreSQL's catalog */
     pgqrs_status st = c->q->migration_lock(c);
+    if (st == PGQRS_OK)
+        st = c->q->schema_version_ensure(c);
     if (st == PGQRS_OK)
         st = c->q->schema_version_list(&rows, &nrows, c);
     for (size_t i = 0; st == PGQRS_OK && i < nrows; i++) {
@@ -55,7 +59,7 @@ static pgqrs_status apply_one(pgqrs_conn *c, const pgqrs__migration *m, const pg
 pgqrs_status pgqrs__migrate_with(pgqrs_conn *c, const pgqrs__migration *m, size_t n, int *applied_out)
 {
     int applied = 0;
-    pgqrs_status st = c->q->schema_version_ensure(c);
+    pgqrs_status st = PGQRS_OK;
     for (size_t i = 0; st == PGQRS_OK && i < n; i++) {
         int did = 0;
         st = c->q->tx_begin(c);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "workflow.h"
 
 enum { DEFAULT_POOL = 4, DEFAULT_BUSY_MS = 5000, DEFAULT_BATCH = 1000, DEFAULT_VT = 30, DEFAULT_CONNECT_S = 10,
        DEFAULT_HEARTBEAT_S = 10, DEFAULT_ZOMBIE_S = 300, DEFAULT_POOL_WAIT_MS = 30000 };
@@ -64,6 +65,7 @@ static void store_destroy(pgqrs_store *s)
     pgqrs__free(s->conns);
     pgqrs__free(s->busy);
     pgqrs__free(s->workers);
+    pgqrs__workflow_defs_free(s);
     pgqrs__dsn_clear(&s->dsn);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
@@ -358,6 +360,27 @@ void pgqrs__store_untrack_worker(pgqrs_store *s, int64_t id)
     pthread_mutex_unlock(&s->mu);
 }
 
+bool pgqrs__utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int len = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+        uint32_t cp;
+        if (!len || (len == 2 && *p < 0xc2) || (len == 4 && *p > 0xf4))
+            return false;
+        cp = len == 1 ? *p : *p & (0x7f >> len);
+        for (int i = 1; i < len; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false;   /* also stops at the terminating NUL */
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;   /* overlong or surrogate */
+        p += len;
+    }
+    return true;
+}
+
 pgqrs_status pgqrs__check_name(void *handle, const char *what, const char *name)
 {
     size_t n;
@@ -367,6 +390,8 @@ pgqrs_status pgqrs__check_name(void *handle, const char *what, const char *name)
     if (n == 0 || n > PGQRS_MAX_NAME_BYTES)
         return pgqrs__fail(handle, PGQRS_EINVAL, "%s name must be 1 to %d bytes, got %zu", what,
                            PGQRS_MAX_NAME_BYTES, n);
+    if (!pgqrs__utf8_valid(name))
+        return pgqrs__fail(handle, PGQRS_EINVAL, "%s name is not valid UTF-8", what);
     return PGQRS_OK;
 }
 

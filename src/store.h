@@ -27,6 +27,9 @@ struct pgqrs_store {
     pthread_cond_t hb_cv;
     int64_t *workers;
     size_t n_workers, cap_workers;
+    /* workflows defined through this store (pointers stay valid until free) */
+    struct pgqrs__wf_def **wf_defs;
+    size_t n_wf_defs;
 };
 
 /* Checks out a connection (opening one if the pool has room, else waiting up to
@@ -47,7 +50,9 @@ void pgqrs__store_untrack_worker(pgqrs_store *s, int64_t id);
 
 /* Looks a queue up by name with a validated name; ENOTFOUND says which. */
 pgqrs_status pgqrs__queue_lookup(pgqrs_store *s, pgqrs_conn *c, const char *name, pgqrs_queue_row *out);
-/* PGQRS_OK when name is 1..PGQRS_MAX_NAME_BYTES bytes; else EINVAL on the store. */
+/* true when s is well-formed UTF-8 (no overlongs, no surrogates). */
+bool pgqrs__utf8_valid(const char *s);
+/* PGQRS_OK when name is 1..PGQRS_MAX_NAME_BYTES bytes of UTF-8; else EINVAL. */
 pgqrs_status pgqrs__check_name(void *handle, const char *what, const char *name);
 
 /* Registers a worker row and tracks it for heartbeats. */

@@ -21,6 +21,8 @@ PGQRS_EXTERN const char *pgqrs_errstr(pgqrs_status st)
     case PGQRS_ENOMEM: return "out of memory";
     case PGQRS_ENOTSUPPORTED: return "not supported";
     case PGQRS_EMISUSE: return "misuse";
+    case PGQRS_ECANCELLED: return "cancelled";
+    case PGQRS_ESUSPENDED: return "suspended";
     }
     return "unknown status";
 }

@@ -77,7 +77,6 @@ CREATE TABLE pgqrs_workflow_runs (
     error           jsonb,
     idempotency_key text,
     attempts        integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
-    message_id      bigint,
     worker_id       bigint,
     retry_at        timestamp with time zone,
     cancel_reason   text,
@@ -98,6 +97,9 @@ CREATE TABLE pgqrs_workflow_steps (
     error        jsonb,
     attempts     integer NOT NULL DEFAULT 1 CHECK (attempts >= 0),
     retry_at     timestamp with time zone,
+    -- the worker executing a RUNNING step, and until when its claim holds
+    worker_id    bigint,
+    lease_until  timestamp with time zone,
     started_at   timestamp with time zone NOT NULL DEFAULT now(),
     completed_at timestamp with time zone,
     PRIMARY KEY (run_id, step_id)

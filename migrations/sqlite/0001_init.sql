@@ -72,7 +72,6 @@ CREATE TABLE pgqrs_workflow_runs (
     error           TEXT,
     idempotency_key TEXT,
     attempts        INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
-    message_id      INTEGER,
     worker_id       INTEGER,
     retry_at        INTEGER,
     cancel_reason   TEXT,
@@ -93,6 +92,9 @@ CREATE TABLE pgqrs_workflow_steps (
     error        TEXT,
     attempts     INTEGER NOT NULL DEFAULT 1 CHECK (attempts >= 0),
     retry_at     INTEGER,
+    -- the worker executing a RUNNING step, and until when its claim holds
+    worker_id    INTEGER,
+    lease_until  INTEGER,
     started_at   INTEGER NOT NULL,
     completed_at INTEGER,
     PRIMARY KEY (run_id, step_id)

@@ -77,6 +77,9 @@ typedef struct cli_group {
 /* commands.c: every top-level group in the order help lists them; NULL-terminated. */
 extern const cli_group *const cli_groups[];
 /* cmd_*.c */
+/* cmd_send_batch.c: `message send-batch`, listed in cmd_message.c's table. */
+extern const cli_option cli_send_batch_options[];
+int cli_send_batch_run(cli_ctx *ctx, const cli_args *a);
 extern const cli_group cli_group_install, cli_group_verify, cli_group_queue, cli_group_message, cli_group_dlq,
     cli_group_worker;
 
@@ -146,8 +149,9 @@ bool cli_table_row(cli_table *t, const char *const *cells);
 /* Prints the table (headers, then rows; columns two spaces apart) and frees it. */
 void cli_table_print(cli_table *t, FILE *f);
 void cli_table_free(cli_table *t);
-/* Prints the messages of a batch as a table (id, read count, enqueued, visible at, payload). */
-int cli_print_batch_table(const pgqrs_batch *b);
+/* Prints the messages of a batch as a table: ID, READS, ENQUEUED, VISIBLE_AT (or
+ * ARCHIVED_AT when archived), PAYLOAD (one line, cut at 60 characters). */
+int cli_print_batch_table(const pgqrs_batch *b, bool archived);
 
 /* ---- progress.c: a live line on stderr when it is a terminal, nothing when not ---- */
 typedef struct cli_progress {

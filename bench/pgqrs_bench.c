@@ -1,0 +1,316 @@
+/* bench/pgqrs_bench.c: the pgqrs-c side of `make bench`.
+ *   pgqrs_bench drain   DSN CONSUMERS BATCH MESSAGES TMPDIR
+ *   pgqrs_bench enqueue DSN PRODUCERS BATCH MESSAGES TMPDIR
+ *   pgqrs_bench latency DSN RATE SECONDS CONSUMERS BATCH POLL_MS TMPDIR
+ * The database behind DSN must be empty (a fresh schema or file): the driver
+ * installs pgqrs and creates the queue. Every consumer/producer is its own
+ * process with its own store (pgqrs_connect after fork). Prints one JSON line. */
+#include <signal.h>
+#include <stdint.h>
+#include "common.h"
+#include "pgqrs.h"
+
+#define QUEUE "bench"
+typedef struct { double end_us; long done; long errors; } child_result;
+
+static pgqrs_store *open_store(const char *dsn)
+{
+    pgqrs_connect_options o = PGQRS_CONNECT_OPTIONS_INIT;
+    o.pool_size = 1;
+    pgqrs_store *s = NULL;
+    if (pgqrs_connect(&s, dsn, &o) != PGQRS_OK) {
+        fprintf(stderr, "connect: %s\n", pgqrs_errmsg(NULL));
+        _exit(2);
+    }
+    return s;
+}
+
+static void setup(const char *dsn)
+{
+    pgqrs_store *s = open_store(dsn);
+    if (pgqrs_install(s) != PGQRS_OK || pgqrs_queue_create(s, QUEUE, NULL, NULL) != PGQRS_OK) {
+        fprintf(stderr, "setup: %s\n", pgqrs_errmsg(s));
+        exit(2);
+    }
+    pgqrs_store_free(s);
+}
+
+static void fmt_payload(char *buf, size_t len, long i) { snprintf(buf, len, "{\"task\":\"send_email\",\"n\":%ld}", i); }
+
+static void prefill(const char *dsn, long n)
+{
+    pgqrs_store *s = open_store(dsn);
+    pgqrs_producer *p;
+    if (pgqrs_producer_new(&p, s, QUEUE) != PGQRS_OK) { fprintf(stderr, "producer: %s\n", pgqrs_errmsg(s)); exit(2); }
+    enum { CHUNK = 1000 };
+    static char bufs[CHUNK][64];
+    const char *ptrs[CHUNK];
+    for (long i = 0; i < n;) {
+        size_t k = 0;
+        for (; k < CHUNK && i < n; k++, i++) { fmt_payload(bufs[k], sizeof bufs[k], i); ptrs[k] = bufs[k]; }
+        if (pgqrs_enqueue_batch(p, ptrs, k, 0, NULL) != PGQRS_OK) { fprintf(stderr, "prefill: %s\n", pgqrs_errmsg(p)); exit(2); }
+    }
+    pgqrs_producer_free(p);
+    pgqrs_store_free(s);
+}
+
+/* ---- drain ---- */
+static void drain_child(const char *dsn, int batch, const char *tmp, barrier *b, int ready_fd, int res_fd)
+{
+    pgqrs_store *s = open_store(dsn);
+    pgqrs_consumer *c;
+    if (pgqrs_consumer_new(&c, s, QUEUE) != PGQRS_OK) { fprintf(stderr, "consumer: %s\n", pgqrs_errmsg(s)); _exit(2); }
+    samples dq = {0}, ar = {0};
+    child_result r = {0};
+    int64_t *ids = malloc(sizeof(int64_t) * (size_t)batch);
+    if (write(ready_fd, "r", 1) != 1) _exit(2);
+    barrier_wait_child(b);
+    int empty_in_row = 0;
+    for (;;) {
+        pgqrs_batch *bt = NULL;
+        double t0 = now_us();
+        pgqrs_status st = pgqrs_dequeue(&bt, c, batch, 30);
+        double t1 = now_us();
+        if (st != PGQRS_OK) {
+            r.errors++;
+            fprintf(stderr, "dequeue: %s\n", pgqrs_errmsg(c));
+            if (r.errors > 100) break;
+            continue;
+        }
+        samples_add(&dq, t1 - t0);
+        size_t n = pgqrs_batch_count(bt);
+        if (n == 0) {
+            pgqrs_batch_free(bt);
+            /* SQLite: an empty claim is final; PostgreSQL SKIP LOCKED may skip rows another
+             * consumer is claiming right now, so look twice before leaving */
+            if (++empty_in_row >= 2) break;
+            usleep(2000);
+            continue;
+        }
+        empty_in_row = 0;
+        for (size_t i = 0; i < n; i++) ids[i] = pgqrs_batch_at(bt, i)->id;
+        pgqrs_batch_free(bt);
+        t0 = now_us();
+        st = pgqrs_archive_batch(c, ids, n, NULL);
+        t1 = now_us();
+        if (st != PGQRS_OK) { r.errors++; fprintf(stderr, "archive: %s\n", pgqrs_errmsg(c)); }
+        else r.done += (long)n;
+        samples_add(&ar, t1 - t0);
+        r.end_us = t1;
+    }
+    samples_save(&dq, tmp, "dequeue");
+    samples_save(&ar, tmp, "archive");
+    pgqrs_consumer_free(c);
+    pgqrs_store_free(s);
+    if (write(res_fd, &r, sizeof r) != sizeof r) _exit(2);
+    _exit(0);
+}
+
+static int run_children(int n, void (*fn)(void *, barrier *, int, int), void *arg, const char *what, const char *dsn,
+                        const char *backend_extra)
+{
+    (void)what; (void)dsn; (void)backend_extra;
+    barrier b;
+    barrier_init(&b);
+    int ready[2], res[2];
+    if (pipe(ready) || pipe(res)) { perror("pipe"); exit(2); }
+    for (int i = 0; i < n; i++) {
+        pid_t pid = fork();
+        if (pid < 0) { perror("fork"); exit(2); }
+        if (pid == 0) { close(ready[0]); close(res[0]); fn(arg, &b, ready[1], res[1]); _exit(0); }
+    }
+    close(ready[1]);
+    close(res[1]);
+    close(b.rd);
+    ready_wait(ready[0], n);
+    return res[0] * 0 + (b.wr << 16 | res[0]);   /* caller releases with release_children */
+}
+
+typedef struct { const char *dsn; int batch; const char *tmp; } drain_arg;
+static void drain_trampoline(void *a, barrier *b, int ready_fd, int res_fd)
+{
+    drain_arg *d = a;
+    drain_child(d->dsn, d->batch, d->tmp, b, ready_fd, res_fd);
+}
+
+static void collect(int res_fd, int n, double *end, long *done, long *errors)
+{
+    child_result r;
+    *end = 0; *done = 0; *errors = 0;
+    for (int i = 0; i < n; i++) {
+        if (read(res_fd, &r, sizeof r) != sizeof r) { (*errors)++; continue; }
+        if (r.end_us > *end) *end = r.end_us;
+        *done += r.done;
+        *errors += r.errors;
+    }
+}
+
+static int cmd_drain(const char *dsn, int consumers, int batch, long messages, const char *tmp)
+{
+    setup(dsn);
+    double p0 = now_us();
+    prefill(dsn, messages);
+    double prefill_s = (now_us() - p0) / 1e6;
+    drain_arg a = { dsn, batch, tmp };
+    int h = run_children(consumers, drain_trampoline, &a, "drain", dsn, NULL);
+    int bw = h >> 16, res = h & 0xffff;
+    double start = now_us();
+    close(bw);   /* go */
+    double end; long done, errors;
+    collect(res, consumers, &end, &done, &errors);
+    int bad = wait_children(consumers);
+    double secs = (end - start) / 1e6;
+    samples dq = {0}, ar = {0};
+    samples_load(&dq, tmp, "dequeue");
+    samples_load(&ar, tmp, "archive");
+    printf("{\"messages\":%ld,\"drained\":%ld,\"seconds\":%.3f,\"msgs_per_s\":%.1f,\"prefill_s\":%.2f,\"errors\":%ld",
+           messages, done, secs, done / secs, prefill_s, errors + bad + (done != messages));
+    print_lat(stdout, "dequeue", &dq);
+    print_lat(stdout, "archive", &ar);
+    printf("}\n");
+    return 0;
+}
+
+/* ---- enqueue ---- */
+typedef struct { const char *dsn; int batch; long per; const char *tmp; } enq_arg;
+static void enq_trampoline(void *a, barrier *b, int ready_fd, int res_fd)
+{
+    enq_arg *e = a;
+    pgqrs_store *s = open_store(e->dsn);
+    pgqrs_producer *p;
+    if (pgqrs_producer_new(&p, s, QUEUE) != PGQRS_OK) { fprintf(stderr, "producer: %s\n", pgqrs_errmsg(s)); _exit(2); }
+    char (*bufs)[64] = malloc(64 * (size_t)e->batch);
+    const char **ptrs = malloc(sizeof(char *) * (size_t)e->batch);
+    samples lat = {0};
+    child_result r = {0};
+    if (write(ready_fd, "r", 1) != 1) _exit(2);
+    barrier_wait_child(b);
+    for (long i = 0; i < e->per;) {
+        size_t k = 0;
+        for (; k < (size_t)e->batch && i < e->per; k++, i++) { fmt_payload(bufs[k], 64, i); ptrs[k] = bufs[k]; }
+        double t0 = now_us();
+        pgqrs_status st = k == 1 ? pgqrs_enqueue(p, ptrs[0], 0, NULL) : pgqrs_enqueue_batch(p, ptrs, k, 0, NULL);
+        double t1 = now_us();
+        samples_add(&lat, t1 - t0);
+        if (st != PGQRS_OK) { r.errors++; fprintf(stderr, "enqueue: %s\n", pgqrs_errmsg(p)); }
+        else r.done += (long)k;
+        r.end_us = t1;
+    }
+    samples_save(&lat, e->tmp, "enqueue");
+    pgqrs_producer_free(p);
+    pgqrs_store_free(s);
+    if (write(res_fd, &r, sizeof r) != sizeof r) _exit(2);
+    _exit(0);
+}
+
+static int cmd_enqueue(const char *dsn, int producers, int batch, long messages, const char *tmp)
+{
+    setup(dsn);
+    enq_arg a = { dsn, batch, messages / producers, tmp };
+    int h = run_children(producers, enq_trampoline, &a, "enqueue", dsn, NULL);
+    int bw = h >> 16, res = h & 0xffff;
+    double start = now_us();
+    close(bw);
+    double end; long done, errors;
+    collect(res, producers, &end, &done, &errors);
+    int bad = wait_children(producers);
+    double secs = (end - start) / 1e6;
+    samples lat = {0};
+    samples_load(&lat, tmp, "enqueue");
+    printf("{\"messages\":%ld,\"enqueued\":%ld,\"seconds\":%.3f,\"msgs_per_s\":%.1f,\"errors\":%ld", a.per * producers,
+           done, secs, done / secs, errors + bad);
+    print_lat(stdout, "call", &lat);
+    printf("}\n");
+    return 0;
+}
+
+/* ---- latency under steady load ---- */
+typedef struct { const char *dsn; int batch; int poll_ms; double stop_wall; const char *tmp; } lat_arg;
+static void lat_consumer(void *a, barrier *b, int ready_fd, int res_fd)
+{
+    lat_arg *l = a;
+    pgqrs_store *s = open_store(l->dsn);
+    pgqrs_consumer *c;
+    if (pgqrs_consumer_new(&c, s, QUEUE) != PGQRS_OK) { fprintf(stderr, "consumer: %s\n", pgqrs_errmsg(s)); _exit(2); }
+    samples e2e = {0};
+    child_result r = {0};
+    int64_t *ids = malloc(sizeof(int64_t) * (size_t)l->batch);
+    double *sent = malloc(sizeof(double) * (size_t)l->batch);
+    if (write(ready_fd, "r", 1) != 1) _exit(2);
+    barrier_wait_child(b);
+    for (;;) {
+        pgqrs_batch *bt = NULL;
+        if (pgqrs_dequeue(&bt, c, l->batch, 30) != PGQRS_OK) { r.errors++; usleep(1000); continue; }
+        size_t n = pgqrs_batch_count(bt);
+        if (n == 0) {
+            pgqrs_batch_free(bt);
+            if (wall_us() > l->stop_wall) break;
+            usleep((useconds_t)l->poll_ms * 1000);
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const pgqrs_message *m = pgqrs_batch_at(bt, i);
+            ids[i] = m->id;
+            const char *t = strstr(m->payload, "\"t\":");
+            sent[i] = t ? strtod(t + 4, NULL) : 0;
+        }
+        pgqrs_batch_free(bt);
+        if (pgqrs_archive_batch(c, ids, n, NULL) != PGQRS_OK) r.errors++;
+        double done_at = wall_us();
+        for (size_t i = 0; i < n; i++) samples_add(&e2e, done_at - sent[i]);
+        r.done += (long)n;
+    }
+    samples_save(&e2e, l->tmp, "e2e");
+    pgqrs_consumer_free(c);
+    pgqrs_store_free(s);
+    if (write(res_fd, &r, sizeof r) != sizeof r) _exit(2);
+    _exit(0);
+}
+
+static int cmd_latency(const char *dsn, int rate, int seconds, int consumers, int batch, int poll_ms, const char *tmp)
+{
+    setup(dsn);
+    lat_arg a = { dsn, batch, poll_ms, wall_us() + (seconds + 3) * 1e6 + 2e6, tmp };
+    int h = run_children(consumers, lat_consumer, &a, "latency", dsn, NULL);
+    int bw = h >> 16, res = h & 0xffff;
+    close(bw);
+    /* the producer: this process, one enqueue per tick at a fixed rate */
+    pgqrs_store *s = open_store(dsn);
+    pgqrs_producer *p;
+    if (pgqrs_producer_new(&p, s, QUEUE) != PGQRS_OK) { fprintf(stderr, "producer: %s\n", pgqrs_errmsg(s)); exit(2); }
+    long total = (long)rate * seconds, late = 0, perr = 0;
+    double start = now_us(), interval = 1e6 / rate;
+    char buf[128];
+    for (long i = 0; i < total; i++) {
+        double due = start + i * interval, now = now_us();
+        if (due > now) usleep((useconds_t)(due - now));
+        else if (now - due > 10000) late++;
+        snprintf(buf, sizeof buf, "{\"task\":\"send_email\",\"n\":%ld,\"t\":%.0f}", i, wall_us());
+        if (pgqrs_enqueue(p, buf, 0, NULL) != PGQRS_OK) perr++;
+    }
+    double achieved = total / ((now_us() - start) / 1e6);
+    pgqrs_producer_free(p);
+    pgqrs_store_free(s);
+    double end; long done, errors;
+    collect(res, consumers, &end, &done, &errors);
+    int bad = wait_children(consumers);
+    samples e2e = {0};
+    samples_load(&e2e, tmp, "e2e");
+    printf("{\"rate\":%d,\"achieved_rate\":%.1f,\"seconds\":%d,\"sent\":%ld,\"archived\":%ld,\"producer_late\":%ld,"
+           "\"errors\":%ld",
+           rate, achieved, seconds, total, done, late, errors + bad + perr + (done != total));
+    print_lat(stdout, "e2e", &e2e);
+    printf("}\n");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    if (argc == 7 && !strcmp(argv[1], "drain")) return cmd_drain(argv[2], atoi(argv[3]), atoi(argv[4]), atol(argv[5]), argv[6]);
+    if (argc == 7 && !strcmp(argv[1], "enqueue")) return cmd_enqueue(argv[2], atoi(argv[3]), atoi(argv[4]), atol(argv[5]), argv[6]);
+    if (argc == 9 && !strcmp(argv[1], "latency"))
+        return cmd_latency(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), atoi(argv[7]), argv[8]);
+    fprintf(stderr, "usage: see the top of bench/pgqrs_bench.c\n");
+    return 2;
+}

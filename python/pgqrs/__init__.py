@@ -1,0 +1,38 @@
+"""pgqrs: a durable job queue on PostgreSQL and SQLite, as a pure-Python
+(``ctypes``) binding of the C library ``libpgqrs``.
+
+    import pgqrs
+
+    with pgqrs.connect("sqlite:///tmp/app.db") as store:
+        admin = store.admin()
+        admin.install()
+        admin.create_queue("tasks", exist_ok=True)
+        with store.producer("tasks") as producer:
+            producer.enqueue({"task": "send_email", "to": "ada@example.com"})
+        with store.consumer("tasks") as consumer:
+            for msg in consumer.dequeue(batch_size=10, vt=30):
+                print(msg.id, msg.payload)
+                consumer.archive(msg.id)
+
+The library is found through ``PGQRS_LIBRARY``, next to this package
+(``make python``), or ``ctypes.util.find_library("pgqrs")``.
+"""
+
+from ._lib import BINDING_VERSION as __version__
+from ._lib import LibraryNotFound, library_path
+from .admin import Admin
+from .errors import (AlreadyExists, Busy, ConnectionError, DatabaseConnectionError, IllegalState, InvalidInput,
+                     Misuse, NotFound, NotOwned, NotSupported, OutOfMemory, PgqrsError, Status, Timeout)
+from .models import Message, QueueInfo, QueueMetrics, WorkerHealth, WorkerInfo
+from .queue import Consumer, Producer
+from .store import Store, connect, errstr, version
+
+__all__ = [
+    "connect", "version", "errstr", "library_path", "__version__",
+    "Store", "Admin", "Producer", "Consumer",
+    "Message", "QueueInfo", "QueueMetrics", "WorkerInfo", "WorkerHealth",
+    "Status", "PgqrsError", "NotFound", "AlreadyExists", "InvalidInput", "Busy", "NotOwned", "IllegalState",
+    "DatabaseConnectionError", "Timeout", "OutOfMemory", "NotSupported", "Misuse", "LibraryNotFound",
+]
+# `ConnectionError` is importable as pgqrs.ConnectionError but deliberately not in
+# __all__, so `from pgqrs import *` does not shadow the builtin.

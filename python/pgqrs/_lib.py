@@ -1,0 +1,303 @@
+"""Finding, loading and declaring libpgqrs.
+
+The shared library is looked for, in order:
+
+1. the path in the ``PGQRS_LIBRARY`` environment variable (an error if it is set
+   but cannot be loaded: it is never silently ignored);
+2. ``libpgqrs.so`` next to this package (``make python`` copies it there, and
+   ``pip install ./python`` ships it when it is there);
+3. ``ctypes.util.find_library("pgqrs")`` (e.g. after ``make install``).
+
+The library is loaded on first use, not at import, so ``import pgqrs`` always
+works; the first call that needs it raises :class:`LibraryNotFound` when it is
+missing. Every function used is declared here with its argtypes and restype, and
+the loaded library's ``pgqrs_version_number()`` is checked against the version
+this binding was written for.
+"""
+
+import ctypes
+import ctypes.util
+import os
+import sys
+import threading
+
+# The pgqrs.h this binding mirrors (PGQRS_VERSION_NUMBER = major*1e6 + minor*1e3 + patch).
+BINDING_VERSION_NUMBER = 1000
+BINDING_VERSION = "0.1.0"
+
+LIBRARY_ENV = "PGQRS_LIBRARY"
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_SONAME = "libpgqrs.dylib" if sys.platform == "darwin" else "libpgqrs.so"
+
+
+class LibraryNotFound(ImportError):
+    """libpgqrs could not be found or loaded, or is an incompatible version."""
+
+
+# ---- C types ------------------------------------------------------------------------
+c_status = ctypes.c_int          # enum pgqrs_status
+c_handle = ctypes.c_void_p       # every opaque handle (pgqrs_store *, pgqrs_batch *, ...)
+c_i64 = ctypes.c_int64
+c_i32 = ctypes.c_int32
+
+PGQRS_CONNECT_OPTIONS_VERSION = 1
+PGQRS_CAPABILITIES_VERSION = 1
+PGQRS_QUEUE_OPTIONS_VERSION = 1
+PGQRS_WORKER_HEALTH_VERSION = 1
+
+
+# Mirrors of the public structs, field for field and in the header's order.
+# Structs the library returns are only read through pointers, so a newer library
+# that appends fields stays compatible.
+class ConnectOptions(ctypes.Structure):
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("pool_size", ctypes.c_int),
+        ("busy_timeout_ms", ctypes.c_int),
+        ("schema", ctypes.c_char_p),
+        ("max_batch_size", ctypes.c_int),
+        ("default_vt_seconds", ctypes.c_int),
+        ("connect_timeout_s", ctypes.c_int),
+        ("heartbeat_interval_s", ctypes.c_int),
+        ("zombie_after_s", ctypes.c_int),
+        ("pool_wait_ms", ctypes.c_int),
+    ]
+
+
+class Capabilities(ctypes.Structure):
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("skip_locked", ctypes.c_int),
+        ("multi_process", ctypes.c_int),
+        ("transactions", ctypes.c_int),
+        ("database_clock", ctypes.c_int),
+        ("concurrency_model", ctypes.c_char_p),
+    ]
+
+
+class QueueInfoC(ctypes.Structure):
+    _fields_ = [
+        ("id", c_i64),
+        ("name", ctypes.c_char_p),
+        ("max_attempts", c_i32),
+        ("created_at_us", c_i64),
+    ]
+
+
+class QueueOptions(ctypes.Structure):
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("max_attempts", ctypes.c_int),
+        ("exist_ok", ctypes.c_int),
+    ]
+
+
+class QueueMetricsC(ctypes.Structure):
+    _fields_ = [
+        ("queue_id", c_i64),
+        ("name", ctypes.c_char_p),
+        ("pending", c_i64),
+        ("in_flight", c_i64),
+        ("delayed", c_i64),
+        ("archived", c_i64),
+        ("dead_lettered", c_i64),
+        ("oldest_pending_age_us", c_i64),
+    ]
+
+
+class MessageC(ctypes.Structure):
+    _fields_ = [
+        ("id", c_i64),
+        ("queue_id", c_i64),
+        ("payload", ctypes.c_char_p),
+        ("read_count", c_i32),
+        ("enqueued_at_us", c_i64),
+        ("vt_us", c_i64),
+        ("dequeued_at_us", c_i64),
+        ("producer_worker_id", c_i64),
+        ("consumer_worker_id", c_i64),
+        ("archived_at_us", c_i64),
+        ("state", ctypes.c_char_p),
+    ]
+
+
+class WorkerInfoC(ctypes.Structure):
+    _fields_ = [
+        ("id", c_i64),
+        ("queue_id", c_i64),
+        ("hostname", ctypes.c_char_p),
+        ("pid", c_i32),
+        ("kind", ctypes.c_char_p),
+        ("status", ctypes.c_char_p),
+        ("started_at_us", c_i64),
+        ("heartbeat_at_us", c_i64),
+        ("stopped_at_us", c_i64),
+    ]
+
+
+class WorkerHealthC(ctypes.Structure):
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("total", c_i64),
+        ("ready", c_i64),
+        ("suspended", c_i64),
+        ("stopped", c_i64),
+        ("stale", c_i64),
+    ]
+
+
+_P = ctypes.POINTER
+_pp = _P(c_handle)               # pgqrs_x **out
+_VOID = None
+
+# name: (restype, [argtypes])
+_SIGNATURES = {
+    "pgqrs_version": (ctypes.c_char_p, []),
+    "pgqrs_version_number": (ctypes.c_int, []),
+    "pgqrs_errstr": (ctypes.c_char_p, [c_status]),
+    "pgqrs_errmsg": (ctypes.c_char_p, [c_handle]),
+    # store
+    "pgqrs_connect_options_init": (c_status, [_P(ConnectOptions), ctypes.c_uint]),
+    "pgqrs_connect": (c_status, [_pp, ctypes.c_char_p, _P(ConnectOptions)]),
+    "pgqrs_store_free": (_VOID, [c_handle]),
+    "pgqrs_backend_name": (ctypes.c_char_p, [c_handle]),
+    "pgqrs_store_capabilities": (c_status, [c_handle, _P(Capabilities)]),
+    "pgqrs_store_set_time": (_VOID, [c_handle, c_i64]),
+    # schema
+    "pgqrs_install": (c_status, [c_handle]),
+    "pgqrs_verify": (c_status, [c_handle]),
+    # queues
+    "pgqrs_queue_create": (c_status, [c_handle, ctypes.c_char_p, _P(QueueOptions), _P(_P(QueueInfoC))]),
+    "pgqrs_queue_get": (c_status, [c_handle, ctypes.c_char_p, _P(_P(QueueInfoC))]),
+    "pgqrs_queue_info_free": (_VOID, [_P(QueueInfoC)]),
+    "pgqrs_list_queues": (c_status, [c_handle, _pp]),
+    "pgqrs_queue_list_count": (ctypes.c_size_t, [c_handle]),
+    "pgqrs_queue_list_at": (_P(QueueInfoC), [c_handle, ctypes.c_size_t]),
+    "pgqrs_queue_list_free": (_VOID, [c_handle]),
+    "pgqrs_queue_delete": (c_status, [c_handle, ctypes.c_char_p, ctypes.c_int]),
+    "pgqrs_queue_purge": (c_status, [c_handle, ctypes.c_char_p, _P(c_i64)]),
+    "pgqrs_archive_purge": (c_status, [c_handle, ctypes.c_char_p, c_i64, _P(c_i64)]),
+    "pgqrs_queue_metrics_get": (c_status, [c_handle, ctypes.c_char_p, _pp]),
+    "pgqrs_metrics_list_count": (ctypes.c_size_t, [c_handle]),
+    "pgqrs_metrics_list_at": (_P(QueueMetricsC), [c_handle, ctypes.c_size_t]),
+    "pgqrs_metrics_list_free": (_VOID, [c_handle]),
+    # messages
+    "pgqrs_batch_count": (ctypes.c_size_t, [c_handle]),
+    "pgqrs_batch_at": (_P(MessageC), [c_handle, ctypes.c_size_t]),
+    "pgqrs_batch_free": (_VOID, [c_handle]),
+    # producer
+    "pgqrs_producer_new": (c_status, [_pp, c_handle, ctypes.c_char_p]),
+    "pgqrs_producer_free": (_VOID, [c_handle]),
+    "pgqrs_producer_worker_id": (c_i64, [c_handle]),
+    "pgqrs_enqueue": (c_status, [c_handle, ctypes.c_char_p, ctypes.c_int, _P(c_i64)]),
+    "pgqrs_enqueue_batch": (c_status, [c_handle, _P(ctypes.c_char_p), ctypes.c_size_t, ctypes.c_int, _P(c_i64)]),
+    # consumer
+    "pgqrs_consumer_new": (c_status, [_pp, c_handle, ctypes.c_char_p]),
+    "pgqrs_consumer_free": (_VOID, [c_handle]),
+    "pgqrs_consumer_worker_id": (c_i64, [c_handle]),
+    "pgqrs_dequeue": (c_status, [_pp, c_handle, ctypes.c_int, ctypes.c_int]),
+    "pgqrs_extend_vt": (c_status, [c_handle, c_i64, ctypes.c_int, _P(c_i64)]),
+    "pgqrs_archive": (c_status, [c_handle, c_i64]),
+    "pgqrs_delete": (c_status, [c_handle, c_i64]),
+    "pgqrs_release": (c_status, [c_handle, c_i64, ctypes.c_int]),
+    "pgqrs_archive_batch": (c_status, [c_handle, _P(c_i64), ctypes.c_size_t, _P(c_status)]),
+    "pgqrs_delete_batch": (c_status, [c_handle, _P(c_i64), ctypes.c_size_t, _P(c_status)]),
+    "pgqrs_release_batch": (c_status, [c_handle, _P(c_i64), ctypes.c_size_t, ctypes.c_int, _P(c_status)]),
+    # dead letters and inspection
+    "pgqrs_dlq_list": (c_status, [c_handle, ctypes.c_char_p, c_i64, ctypes.c_int, _pp]),
+    "pgqrs_dlq_count": (c_status, [c_handle, ctypes.c_char_p, _P(c_i64)]),
+    "pgqrs_dlq_replay": (c_status, [c_handle, ctypes.c_char_p, c_i64]),
+    "pgqrs_dlq_replay_all": (c_status, [c_handle, ctypes.c_char_p, _P(c_i64)]),
+    "pgqrs_message_list": (c_status, [c_handle, ctypes.c_char_p, c_i64, ctypes.c_int, _pp]),
+    "pgqrs_archive_list": (c_status, [c_handle, ctypes.c_char_p, c_i64, ctypes.c_int, _pp]),
+    # workers
+    "pgqrs_consumer_heartbeat": (c_status, [c_handle]),
+    "pgqrs_consumer_suspend": (c_status, [c_handle]),
+    "pgqrs_consumer_resume": (c_status, [c_handle]),
+    "pgqrs_consumer_shutdown": (c_status, [c_handle, ctypes.c_int]),
+    "pgqrs_producer_heartbeat": (c_status, [c_handle]),
+    "pgqrs_producer_suspend": (c_status, [c_handle]),
+    "pgqrs_producer_resume": (c_status, [c_handle]),
+    "pgqrs_producer_shutdown": (c_status, [c_handle]),
+    "pgqrs_worker_get": (c_status, [c_handle, c_i64, _P(_P(WorkerInfoC))]),
+    "pgqrs_worker_info_free": (_VOID, [_P(WorkerInfoC)]),
+    "pgqrs_list_workers": (c_status, [c_handle, ctypes.c_char_p, _pp]),
+    "pgqrs_worker_list_count": (ctypes.c_size_t, [c_handle]),
+    "pgqrs_worker_list_at": (_P(WorkerInfoC), [c_handle, ctypes.c_size_t]),
+    "pgqrs_worker_list_free": (_VOID, [c_handle]),
+    "pgqrs_worker_health_get": (c_status, [c_handle, c_i64, _P(WorkerHealthC)]),
+    "pgqrs_reclaim_zombies": (c_status, [c_handle, c_i64, _P(c_i64)]),
+    "pgqrs_worker_purge_stale": (c_status, [c_handle, c_i64, _P(c_i64)]),
+}
+
+
+def _candidates():
+    """(description, path or name) pairs, in search order."""
+    env = os.environ.get(LIBRARY_ENV)
+    if env:
+        return [(LIBRARY_ENV, env)]
+    out = []
+    local = os.path.join(_HERE, _SONAME)
+    if os.path.exists(local):
+        out.append(("next to the package", local))
+    found = ctypes.util.find_library("pgqrs")
+    if found:
+        out.append(("ctypes.util.find_library", found))
+    return out
+
+
+def _declare(cdll):
+    for name, (restype, argtypes) in _SIGNATURES.items():
+        try:
+            fn = getattr(cdll, name)
+        except AttributeError:
+            raise LibraryNotFound("%s does not export %s (too old a libpgqrs?)" % (cdll._name, name)) from None
+        fn.restype = restype
+        fn.argtypes = argtypes
+
+
+def _check_version(cdll):
+    have = cdll.pgqrs_version_number()
+    want = BINDING_VERSION_NUMBER
+    # Same major; within 0.x the same minor too. A newer patch (or, from 1.0, a
+    # newer minor: the API is only appended to) is accepted.
+    same_line = have // 1000000 == want // 1000000 and (want >= 1000000 or have // 1000 == want // 1000)
+    if not same_line or have < want:
+        raise LibraryNotFound(
+            "%s is libpgqrs %s (version number %d); this binding needs %s-compatible (%d)"
+            % (cdll._name, cdll.pgqrs_version().decode(), have, BINDING_VERSION, want))
+
+
+_lock = threading.Lock()
+_cdll = None
+
+
+def load():
+    """The loaded, declared and version-checked library (loaded once)."""
+    global _cdll
+    if _cdll is not None:
+        return _cdll
+    with _lock:
+        if _cdll is not None:
+            return _cdll
+        tried = []
+        for how, path in _candidates():
+            try:
+                cdll = ctypes.CDLL(path)
+            except OSError as e:
+                tried.append("%s (%s): %s" % (path, how, e))
+                continue
+            _declare(cdll)
+            _check_version(cdll)
+            _cdll = cdll
+            return cdll
+        if not tried:
+            tried.append("no %s set, no %s in %s, ctypes.util.find_library('pgqrs') found nothing"
+                         % (LIBRARY_ENV, _SONAME, _HERE))
+        raise LibraryNotFound("libpgqrs could not be loaded: " + "; ".join(tried)
+                              + " (run `make python`, or set PGQRS_LIBRARY=/path/to/libpgqrs.so)")
+
+
+def library_path():
+    """The file the library was loaded from."""
+    return load()._name

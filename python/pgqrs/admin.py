@@ -1,0 +1,177 @@
+"""Administration: schema, queues, metrics, dead letters, inspection, workers.
+
+``store.admin()`` returns an :class:`Admin`; it holds no C handle and registers
+no worker row (every call goes through the store)."""
+
+import ctypes
+
+from . import _lib
+from ._core import I64_MAX, I64_MIN, check, encode_name, fetch_list, lib, to_int, to_seconds
+from .models import Message, QueueInfo, QueueMetrics, WorkerHealth, WorkerInfo
+from .queue import _batch_messages, _msg_id
+
+_P = ctypes.POINTER
+
+
+def _i64(v, what):
+    return to_int(v, what, I64_MIN, I64_MAX)
+
+
+class Admin:
+    def __init__(self, store):
+        self._store = store
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def close(self):
+        """Nothing to free (the store owns the connections)."""
+
+    @property
+    def store(self):
+        return self._store
+
+    def _call(self, fn, *args):
+        sp = self._store._ptr()
+        check(getattr(lib(), fn)(sp, *args), sp)
+
+    def _count(self, fn, *args):
+        n = ctypes.c_int64()
+        self._call(fn, *args, ctypes.byref(n))
+        return n.value
+
+    def _batch(self, fn, *args):
+        out = ctypes.c_void_p()
+        self._call(fn, *args, ctypes.byref(out))
+        return _batch_messages(out)
+
+    # ---- schema -----------------------------------------------------------------
+    def install(self):
+        """Applies the migrations not yet applied. Idempotent, safe concurrently."""
+        self._call("pgqrs_install")
+
+    def verify(self):
+        """Returns None when the schema is exactly this library's; raises
+        :class:`IllegalState` with the first problem otherwise."""
+        self._call("pgqrs_verify")
+
+    # ---- queues -----------------------------------------------------------------
+    def create_queue(self, name, *, max_attempts=None, exist_ok=False):
+        """Creates a queue and returns its :class:`QueueInfo`. `max_attempts`:
+        deliveries before a message is dead-lettered (None = the library default,
+        5). :class:`AlreadyExists` unless `exist_ok`; :class:`InvalidInput` for a
+        bad name (1 to 128 bytes of UTF-8)."""
+        opts = _lib.QueueOptions(_lib.PGQRS_QUEUE_OPTIONS_VERSION,
+                                 0 if max_attempts is None else to_int(max_attempts, "max_attempts"),
+                                 1 if exist_ok else 0)
+        out = _P(_lib.QueueInfoC)()
+        self._call("pgqrs_queue_create", encode_name(name), ctypes.byref(opts), ctypes.byref(out))
+        try:
+            return QueueInfo._from_c(out.contents)
+        finally:
+            lib().pgqrs_queue_info_free(out)
+
+    def get_queue(self, name):
+        """The queue's :class:`QueueInfo`; :class:`NotFound` if there is none."""
+        out = _P(_lib.QueueInfoC)()
+        self._call("pgqrs_queue_get", encode_name(name), ctypes.byref(out))
+        try:
+            return QueueInfo._from_c(out.contents)
+        finally:
+            lib().pgqrs_queue_info_free(out)
+
+    def list_queues(self):
+        """Every queue, by name."""
+        L, sp = lib(), self._store._ptr()
+        return fetch_list(lambda o: L.pgqrs_list_queues(sp, o), sp, L.pgqrs_queue_list_count,
+                          L.pgqrs_queue_list_at, L.pgqrs_queue_list_free, QueueInfo._from_c)
+
+    def delete_queue(self, name, *, force=False):
+        """Deletes the queue with its archive and dead letters. :class:`IllegalState`
+        while it holds live messages unless `force`."""
+        self._call("pgqrs_queue_delete", encode_name(name), 1 if force else 0)
+
+    def purge_queue(self, name):
+        """Deletes every live message of the queue; returns how many."""
+        return self._count("pgqrs_queue_purge", encode_name(name))
+
+    def purge_archive(self, name=None, *, older_than=0):
+        """Retention: deletes archived (not dead-lettered) messages archived more
+        than `older_than` seconds (or a timedelta) ago, of one queue or all."""
+        return self._count("pgqrs_archive_purge", encode_name(name, allow_none=True),
+                           to_seconds(older_than, "older_than", I64_MIN, I64_MAX))
+
+    def metrics(self, name=None):
+        """:class:`QueueMetrics` of one queue (a one-element list) or of all, by
+        name. :class:`NotFound` if the named queue is missing."""
+        L, sp = lib(), self._store._ptr()
+        n = encode_name(name, allow_none=True)
+        return fetch_list(lambda o: L.pgqrs_queue_metrics_get(sp, n, o), sp, L.pgqrs_metrics_list_count,
+                          L.pgqrs_metrics_list_at, L.pgqrs_metrics_list_free, QueueMetrics._from_c)
+
+    # ---- messages: inspection and dead letters ------------------------------------
+    def list_messages(self, queue, *, after_id=0, limit=100):
+        """Live messages of a queue in id order, without claiming them."""
+        return self._batch("pgqrs_message_list", encode_name(queue), _i64(after_id, "after_id"),
+                           to_int(limit, "limit"))
+
+    def list_archived(self, queue, *, after_id=0, limit=100):
+        """Archived (not dead-lettered) messages of a queue in id order."""
+        return self._batch("pgqrs_archive_list", encode_name(queue), _i64(after_id, "after_id"),
+                           to_int(limit, "limit"))
+
+    def dlq_list(self, queue, *, after_id=0, limit=100):
+        """Dead letters of a queue in id order, after `after_id`, at most `limit` (1..10000)."""
+        return self._batch("pgqrs_dlq_list", encode_name(queue), _i64(after_id, "after_id"),
+                           to_int(limit, "limit"))
+
+    def dlq_count(self, queue):
+        return self._count("pgqrs_dlq_count", encode_name(queue))
+
+    def dlq_replay(self, queue, message):
+        """Moves one dead letter (id or :class:`Message`) back to the queue as a
+        new pending message. :class:`NotFound` if it is no dead letter of `queue`."""
+        self._call("pgqrs_dlq_replay", encode_name(queue), _msg_id(message))
+
+    def dlq_replay_all(self, queue):
+        """Moves every dead letter of the queue back; returns how many."""
+        return self._count("pgqrs_dlq_replay_all", encode_name(queue))
+
+    # ---- workers ----------------------------------------------------------------
+    def list_workers(self, queue=None):
+        """Workers of one queue or of all, newest first (:class:`WorkerInfo`)."""
+        L, sp = lib(), self._store._ptr()
+        n = encode_name(queue, allow_none=True)
+        return fetch_list(lambda o: L.pgqrs_list_workers(sp, n, o), sp, L.pgqrs_worker_list_count,
+                          L.pgqrs_worker_list_at, L.pgqrs_worker_list_free, WorkerInfo._from_c)
+
+    def get_worker(self, worker_id):
+        out = _P(_lib.WorkerInfoC)()
+        self._call("pgqrs_worker_get", _i64(worker_id, "worker_id"), ctypes.byref(out))
+        try:
+            return WorkerInfo._from_c(out.contents)
+        finally:
+            lib().pgqrs_worker_info_free(out)
+
+    def worker_health(self, *, stale_after=0):
+        """:class:`WorkerHealth` counts; `stale_after` seconds (0 = the store's
+        zombie_after_s)."""
+        h = _lib.WorkerHealthC()
+        h.version = _lib.PGQRS_WORKER_HEALTH_VERSION
+        self._call("pgqrs_worker_health_get", to_seconds(stale_after, "stale_after", I64_MIN, I64_MAX),
+                   ctypes.byref(h))
+        return WorkerHealth(total=h.total, ready=h.ready, suspended=h.suspended, stopped=h.stopped, stale=h.stale)
+
+    def reclaim_zombies(self, *, older_than=0):
+        """Marks every worker silent for more than `older_than` seconds (0 = the
+        store's zombie_after_s) stopped and makes its messages pending; returns
+        the worker count."""
+        return self._count("pgqrs_reclaim_zombies", to_seconds(older_than, "older_than", I64_MIN, I64_MAX))
+
+    def purge_stale_workers(self, *, older_than):
+        """Deletes workers stopped (or silent) for more than `older_than` seconds
+        that hold no messages; returns how many."""
+        return self._count("pgqrs_worker_purge_stale", to_seconds(older_than, "older_than", I64_MIN, I64_MAX))

@@ -1,0 +1,248 @@
+"""Producers and consumers: the registered workers that enqueue and dequeue.
+
+Each is used by one thread at a time. ``close()`` (or leaving a ``with`` block)
+frees the C handle: a producer's worker is marked stopped; a consumer releases
+the messages it still holds, then stops. Closing the store closes them too.
+"""
+
+import ctypes
+import json
+
+from ._core import I64_MAX, I64_MIN, Handle, check, encode_name, lib, to_int, to_seconds, us_to_datetime
+from .errors import InvalidInput, Status
+from .models import Message
+
+
+def dumps(value):
+    """The JSON text for a payload (UTF-8, no NaN/Infinity: they are not JSON)."""
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as e:
+        raise InvalidInput("payload is not JSON-serialisable: %s" % e, Status.EINVAL) from e
+
+
+def _json_text(text):
+    if not isinstance(text, str):
+        raise InvalidInput("payload_json must be a str, not %s" % type(text).__name__, Status.EINVAL)
+    if "\0" in text:
+        raise InvalidInput("payload_json contains a NUL character", Status.EINVAL)
+    return text.encode("utf-8")
+
+
+def _msg_id(m):
+    return to_int(m.id if isinstance(m, Message) else m, "message id", I64_MIN, I64_MAX)
+
+
+def _batch_messages(batch):
+    """Converts and frees a pgqrs_batch."""
+    L = lib()
+    try:
+        return [Message._from_c(L.pgqrs_batch_at(batch, i).contents) for i in range(L.pgqrs_batch_count(batch))]
+    finally:
+        L.pgqrs_batch_free(batch)
+
+
+class _Worker:
+    _kind = "worker"
+    _new = _free = _worker_id = None   # names of the C functions
+
+    def __init__(self):
+        raise TypeError("use store.%s(queue)" % self._kind)
+
+    @classmethod
+    def _open(cls, store, queue):
+        L = lib()
+        name = encode_name(queue)
+        sp = store._ptr()
+        out = ctypes.c_void_p()
+        check(getattr(L, cls._new)(ctypes.byref(out), sp, name), sp)
+        self = object.__new__(cls)
+        self._store = store
+        self._queue = queue
+        self._h = Handle(out.value, getattr(L, cls._free), cls._kind)
+        store._adopt(self._h)
+        self._worker_id_value = getattr(L, cls._worker_id)(out.value)
+        return self
+
+    def _ptr(self):
+        return self._h.get()
+
+    def _call(self, fn, *args):
+        p = self._ptr()
+        check(getattr(lib(), fn)(p, *args), p)
+
+    @property
+    def queue(self):
+        """The queue's name."""
+        return self._queue
+
+    @property
+    def store(self):
+        return self._store
+
+    @property
+    def worker_id(self):
+        """The id of this handle's worker row."""
+        return self._worker_id_value
+
+    def worker(self):
+        """This worker's current row (:class:`WorkerInfo`)."""
+        return self._store.admin().get_worker(self._worker_id_value)
+
+    def close(self):
+        """Frees the handle (idempotent); see the module docstring."""
+        h = getattr(self, "_h", None)
+        if h is None or h.closed:
+            return
+        h.close()
+        self._store._forget(h)
+
+    @property
+    def closed(self):
+        return self._h.closed
+
+    def __enter__(self):
+        self._ptr()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:   # never raise from a finaliser (e.g. at interpreter shutdown)
+            pass
+
+    def __repr__(self):
+        return "<pgqrs.%s queue=%r worker=%s%s>" % (type(self).__name__, self._queue, self._worker_id_value,
+                                                  " closed" if self.closed else "")
+
+    # lifecycle of the worker row: ready <-> suspended, ready/suspended -> stopped
+    def heartbeat(self):
+        self._call("pgqrs_%s_heartbeat" % self._kind)
+
+    def suspend(self):
+        """ready -> suspended (:class:`IllegalState` otherwise)."""
+        self._call("pgqrs_%s_suspend" % self._kind)
+
+    def resume(self):
+        """suspended -> ready (:class:`IllegalState` otherwise)."""
+        self._call("pgqrs_%s_resume" % self._kind)
+
+
+class Producer(_Worker):
+    """Enqueues JSON payloads on one queue (``store.producer(queue)``)."""
+    _kind = "producer"
+    _new, _free, _worker_id = "pgqrs_producer_new", "pgqrs_producer_free", "pgqrs_producer_worker_id"
+
+    def enqueue(self, payload, *, delay=0):
+        """Enqueues any JSON-serialisable value, visible after `delay` (seconds
+        or a timedelta; 0 = now). Returns the message id."""
+        return self.enqueue_json(dumps(payload), delay=delay)
+
+    def enqueue_json(self, payload_json, *, delay=0):
+        """Enqueues pre-encoded JSON text as is (validated by the library:
+        :class:`InvalidInput` and nothing written if it is not JSON)."""
+        text = _json_text(payload_json)
+        d = to_seconds(delay, "delay")
+        mid = ctypes.c_int64()
+        p = self._ptr()
+        check(lib().pgqrs_enqueue(p, text, d, ctypes.byref(mid)), p)
+        return mid.value
+
+    def enqueue_batch(self, payloads, *, delay=0):
+        """Enqueues JSON-serialisable values in one statement: all or none.
+        Returns their ids in input order. At most the store's max_batch_size."""
+        return self._enqueue_batch([dumps(v).encode("utf-8") for v in payloads], delay)
+
+    def enqueue_batch_json(self, payloads_json, *, delay=0):
+        """Like :meth:`enqueue_batch` with pre-encoded JSON texts."""
+        return self._enqueue_batch([_json_text(t) for t in payloads_json], delay)
+
+    def _enqueue_batch(self, texts, delay):
+        d = to_seconds(delay, "delay")
+        n = len(texts)
+        if n == 0:
+            return []
+        arr = (ctypes.c_char_p * n)(*texts)
+        ids = (ctypes.c_int64 * n)()
+        p = self._ptr()
+        check(lib().pgqrs_enqueue_batch(p, arr, n, d, ids), p)
+        return list(ids)
+
+    def shutdown(self):
+        """Stops this producer's worker (the handle stays open until close())."""
+        self._call("pgqrs_producer_shutdown")
+
+
+class Consumer(_Worker):
+    """Claims and settles messages of one queue (``store.consumer(queue)``)."""
+    _kind = "consumer"
+    _new, _free, _worker_id = "pgqrs_consumer_new", "pgqrs_consumer_free", "pgqrs_consumer_worker_id"
+
+    def dequeue(self, batch_size=1, vt=None):
+        """Claims up to `batch_size` visible messages, each hidden from other
+        consumers for `vt` seconds (or a timedelta; None = the store default).
+        Messages already delivered max_attempts times go to the dead-letter queue
+        instead. Returns a list of :class:`Message` (empty when none is visible)."""
+        n = to_int(batch_size, "batch_size")
+        v = to_seconds(vt, "vt")
+        out = ctypes.c_void_p()
+        p = self._ptr()
+        check(lib().pgqrs_dequeue(ctypes.byref(out), p, n, v), p)
+        return _batch_messages(out)
+
+    def extend_vt(self, message, vt):
+        """Hides a held message for `vt` seconds from now; returns the new
+        visibility time (datetime)."""
+        out = ctypes.c_int64()
+        self._call("pgqrs_extend_vt", _msg_id(message), to_seconds(vt, "vt"), ctypes.byref(out))
+        return us_to_datetime(out.value)
+
+    def archive(self, message):
+        """Archives a held message (id or :class:`Message`). :class:`NotOwned` if
+        another worker holds it, :class:`NotFound` if it is not live."""
+        self._call("pgqrs_archive", _msg_id(message))
+
+    def delete(self, message):
+        """Deletes a held message."""
+        self._call("pgqrs_delete", _msg_id(message))
+
+    def release(self, message, *, delay=0):
+        """Puts a held message back to pending, visible after `delay`. Counts as a
+        delivery."""
+        self._call("pgqrs_release", _msg_id(message), to_seconds(delay, "delay"))
+
+    def _batch(self, fn, messages, *extra):
+        ids = [_msg_id(m) for m in messages]
+        n = len(ids)
+        if n == 0:
+            return []
+        arr = (ctypes.c_int64 * n)(*ids)
+        results = (ctypes.c_int * n)(*([1] * n))     # 1: not a status, "not filled in"
+        p = self._ptr()
+        st = getattr(lib(), fn)(p, arr, n, *extra, results)
+        out = list(results)
+        if st != Status.OK and (1 in out or st not in out):
+            check(st, p)                           # the call itself failed
+        return [Status(r) for r in out]
+
+    def archive_batch(self, messages):
+        """Archives held messages in one statement. Returns one :class:`Status`
+        per id (OK, ENOTOWNED or ENOTFOUND); the others are applied regardless.
+        Raises only when the call as a whole fails."""
+        return self._batch("pgqrs_archive_batch", messages)
+
+    def delete_batch(self, messages):
+        """Like :meth:`archive_batch`, deleting."""
+        return self._batch("pgqrs_delete_batch", messages)
+
+    def release_batch(self, messages, *, delay=0):
+        """Like :meth:`archive_batch`, releasing (visible after `delay`)."""
+        return self._batch("pgqrs_release_batch", messages, to_seconds(delay, "delay"))
+
+    def shutdown(self, *, release=False):
+        """Stops this consumer's worker. While it holds messages that is
+        :class:`IllegalState` unless `release`, which puts them back to pending."""
+        self._call("pgqrs_consumer_shutdown", 1 if release else 0)

@@ -1,0 +1,176 @@
+"""The store: a database and its connection pool (``pgqrs_store``)."""
+
+import ctypes
+import threading
+
+from . import _lib
+from ._core import Handle, check, datetime_to_us, decode, encode_name, lib, to_int
+from .errors import Status
+
+_CONNECT_OPTIONS = ("pool_size", "busy_timeout_ms", "max_batch_size", "default_vt_seconds",
+                    "connect_timeout_s", "heartbeat_interval_s", "zombie_after_s", "pool_wait_ms")
+
+
+def connect(dsn, *, schema=None, **options):
+    """Opens a store. The backend comes from the DSN:
+
+    - ``postgres://user:pass@host:port/db?schema=name`` (also ``postgresql://``)
+    - ``sqlite:///absolute/path.db``, ``sqlite://relative/path.db``, ``sqlite::memory:``
+
+    Keyword options mirror ``pgqrs_connect_options`` (0 = the library default):
+    ``schema``, ``pool_size``, ``busy_timeout_ms``, ``max_batch_size``,
+    ``default_vt_seconds``, ``connect_timeout_s``, ``heartbeat_interval_s``
+    (-1 = off), ``zombie_after_s``, ``pool_wait_ms``.
+
+    Does not install the schema (``store.admin().install()``). Raises
+    :class:`InvalidInput` for a malformed DSN, :class:`DatabaseConnectionError`
+    when the database cannot be reached (the message never holds the password).
+    """
+    L = lib()
+    dsn_b = encode_name(dsn, "dsn")
+    opts = _lib.ConnectOptions()
+    check(L.pgqrs_connect_options_init(ctypes.byref(opts), _lib.PGQRS_CONNECT_OPTIONS_VERSION), None)
+    for key, value in options.items():
+        if key not in _CONNECT_OPTIONS:
+            raise TypeError("connect() got an unexpected keyword argument %r" % key)
+        setattr(opts, key, to_int(value, key))
+    schema_b = encode_name(schema, "schema", allow_none=True)
+    opts.schema = schema_b                  # schema_b stays referenced for the call
+    out = ctypes.c_void_p()
+    st = L.pgqrs_connect(ctypes.byref(out), dsn_b, ctypes.byref(opts))
+    check(st, None)
+    return Store._wrap(out.value)
+
+
+class Store:
+    """A database and its connection pool. May be shared between threads; close
+    it (or use ``with``) after its producers and consumers, which ``close()``
+    closes first anyway."""
+
+    def __init__(self):
+        raise TypeError("use pgqrs.connect(dsn)")
+
+    @classmethod
+    def _wrap(cls, ptr):
+        self = object.__new__(cls)
+        L = lib()
+        self._h = Handle(ptr, L.pgqrs_store_free, "store")
+        self._children = {}                 # id(Handle) -> Handle of producers/consumers
+        self._children_lock = threading.Lock()
+        self._backend = decode(L.pgqrs_backend_name(ptr))
+        self._capabilities = None
+        return self
+
+    # ---- handle plumbing ----------------------------------------------------------
+    def _ptr(self):
+        return self._h.get()
+
+    def _adopt(self, handle):
+        with self._children_lock:
+            self._children[id(handle)] = handle
+
+    def _forget(self, handle):
+        with self._children_lock:
+            self._children.pop(id(handle), None)
+
+    def close(self):
+        """Closes every producer and consumer still open on this store, then the
+        store. Idempotent."""
+        h = getattr(self, "_h", None)
+        if h is None or h.closed:
+            return
+        with self._children_lock:
+            children = list(self._children.values())
+            self._children.clear()
+        for c in children:
+            c.close()
+        h.close()
+
+    @property
+    def closed(self):
+        return self._h.closed
+
+    def __enter__(self):
+        self._ptr()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:   # never raise from a finaliser (e.g. at interpreter shutdown)
+            pass
+
+    def __repr__(self):
+        return "<pgqrs.Store %s%s>" % (self._backend, " closed" if self.closed else "")
+
+    # ---- properties ---------------------------------------------------------------
+    @property
+    def backend(self):
+        """``"postgres"`` or ``"sqlite"``."""
+        return self._backend
+
+    @property
+    def capabilities(self):
+        """What this backend guarantees: a dict with ``skip_locked``,
+        ``multi_process``, ``transactions``, ``database_clock`` (bools) and
+        ``concurrency_model`` (``"multi-process"`` or ``"single-process"``)."""
+        if self._capabilities is None:
+            caps = _lib.Capabilities()
+            caps.version = _lib.PGQRS_CAPABILITIES_VERSION
+            p = self._ptr()
+            check(lib().pgqrs_store_capabilities(p, ctypes.byref(caps)), p)
+            self._capabilities = {
+                "skip_locked": bool(caps.skip_locked),
+                "multi_process": bool(caps.multi_process),
+                "transactions": bool(caps.transactions),
+                "database_clock": bool(caps.database_clock),
+                "concurrency_model": decode(caps.concurrency_model),
+            }
+        return dict(self._capabilities)
+
+    @property
+    def concurrency_model(self):
+        """``"multi-process"`` (PostgreSQL) or ``"single-process"`` (SQLite)."""
+        return self.capabilities["concurrency_model"]
+
+    # ---- testing aid --------------------------------------------------------------
+    def set_time(self, when):
+        """Testing aid (``pgqrs_store_set_time``): from now on every time the
+        library reads or writes is `when` (an aware datetime; naive is UTC), so
+        tests move time instead of sleeping. ``None`` restores the real clock."""
+        self.set_time_us(0 if when is None else datetime_to_us(when))
+
+    def set_time_us(self, now_us):
+        """Like :meth:`set_time`, in UTC microseconds since the epoch (0: real clock)."""
+        from ._core import I64_MAX, I64_MIN
+        lib().pgqrs_store_set_time(self._ptr(), to_int(now_us, "now_us", I64_MIN, I64_MAX))
+
+    # ---- factories ----------------------------------------------------------------
+    def admin(self):
+        """Schema, queue, dead-letter and worker administration (no worker row)."""
+        from .admin import Admin
+        self._ptr()
+        return Admin(self)
+
+    def producer(self, queue):
+        """Registers a producer worker on `queue` (:class:`NotFound` if missing)."""
+        from .queue import Producer
+        return Producer._open(self, queue)
+
+    def consumer(self, queue):
+        """Registers a consumer worker on `queue` (:class:`NotFound` if missing)."""
+        from .queue import Consumer
+        return Consumer._open(self, queue)
+
+
+def version():
+    """The loaded library's version string, e.g. ``"0.1.0"``."""
+    return lib().pgqrs_version().decode()
+
+
+def errstr(status):
+    """The library's short description of a status code."""
+    return decode(lib().pgqrs_errstr(int(Status(status))))

@@ -1,0 +1,261 @@
+/* cmd_queue.c: `pgqrs queue create|list|get|delete|purge|metrics`. */
+#include "cli.h"
+
+static int print_queue(const cli_ctx *ctx, const pgqrs_queue_info *q)
+{
+    char created[32];
+    if (ctx->json)
+        return cli_json_print(cli_queue_json(q));
+    cli_time_text(q->created_at_us, created, sizeof created);
+    printf("id            %lld\n", (long long)q->id);
+    printf("name          %s\n", q->name);
+    printf("max_attempts  %d\n", (int)q->max_attempts);
+    printf("created_at    %s\n", created);
+    return 0;
+}
+
+static int run_create(cli_ctx *ctx, const cli_args *a)
+{
+    pgqrs_queue_options opts = PGQRS_QUEUE_OPTIONS_INIT;
+    pgqrs_queue_info *q = NULL;
+    pgqrs_status st;
+    int64_t max_attempts;
+    int rc;
+    if (!cli_opt_int(ctx, a, "max-attempts", 0, 1, INT32_MAX, &max_attempts))
+        return CLI_EXIT_USAGE;
+    opts.max_attempts = (int)max_attempts;
+    opts.exist_ok = cli_flag(a, "exist-ok");
+    if ((st = pgqrs_queue_create(ctx->store, a->pos[0], &opts, &q)) != PGQRS_OK)
+        return cli_fail(ctx, st, ctx->store, "cannot create the queue");
+    rc = print_queue(ctx, q);
+    pgqrs_queue_info_free(q);
+    return rc;
+}
+
+static int run_get(cli_ctx *ctx, const cli_args *a)
+{
+    pgqrs_queue_info *q = NULL;
+    pgqrs_status st;
+    int rc;
+    if ((st = pgqrs_queue_get(ctx->store, a->pos[0], &q)) != PGQRS_OK)
+        return cli_fail(ctx, st, ctx->store, NULL);
+    rc = print_queue(ctx, q);
+    pgqrs_queue_info_free(q);
+    return rc;
+}
+
+static int run_list(cli_ctx *ctx, const cli_args *a)
+{
+    static const char *const hdr[] = { "ID", "NAME", "MAX_ATTEMPTS", "CREATED" };
+    pgqrs_queue_list *l = NULL;
+    pgqrs_status st;
+    size_t n;
+    if ((st = pgqrs_list_queues(ctx->store, &l)) != PGQRS_OK)
+        return cli_fail(ctx, st, ctx->store, "cannot list queues");
+    n = pgqrs_queue_list_count(l);
+    if (ctx->json) {
+        json_t *arr = json_array(), *o = json_object();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, cli_queue_json(pgqrs_queue_list_at(l, i)));
+        json_object_set_new(o, "queues", arr);
+        pgqrs_queue_list_free(l);
+        return cli_json_print(o);
+    }
+    cli_table *t = cli_table_new(4, hdr);
+    for (size_t i = 0; t && i < n; i++) {
+        const pgqrs_queue_info *q = pgqrs_queue_list_at(l, i);
+        char id[24], ma[16], created[32];
+        const char *row[] = { id, q->name, ma, created };
+        snprintf(id, sizeof id, "%lld", (long long)q->id);
+        snprintf(ma, sizeof ma, "%d", (int)q->max_attempts);
+        cli_time_text(q->created_at_us, created, sizeof created);
+        if (!cli_table_row(t, row)) {
+            cli_table_free(t);
+            t = NULL;
+        }
+    }
+    pgqrs_queue_list_free(l);
+    if (!t)
+        return cli_error(ctx, CLI_EXIT_INTERNAL, "out of memory");
+    cli_table_print(t, stdout);
+    return 0;
+}
+
+static int run_delete(cli_ctx *ctx, const cli_args *a)
+{
+    pgqrs_status st = pgqrs_queue_delete(ctx->store, a->pos[0], cli_flag(a, "force"));
+    if (st == PGQRS_ESTATE && !cli_flag(a, "force"))
+        return cli_error(ctx, CLI_EXIT_CONFLICT, "%s (--force deletes them too)", pgqrs_errmsg(ctx->store));
+    if (st != PGQRS_OK)
+        return cli_fail(ctx, st, ctx->store, NULL);
+    if (ctx->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "queue", json_string(a->pos[0]));
+        json_object_set_new(o, "deleted", json_true());
+        return cli_json_print(o);
+    }
+    printf("deleted queue %s\n", a->pos[0]);
+    return 0;
+}
+
+static int run_purge(cli_ctx *ctx, const cli_args *a)
+{
+    cli_progress prog;
+    int64_t purged = 0;
+    pgqrs_status st;
+    cli_progress_start(&prog);
+    cli_progress_update(&prog, true, "purging the live messages of %s ...", a->pos[0]);
+    st = pgqrs_queue_purge(ctx->store, a->pos[0], &purged);
+    cli_progress_end(&prog);
+    if (st != PGQRS_OK)
+        return cli_fail(ctx, st, ctx->store, NULL);
+    if (ctx->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "queue", json_string(a->pos[0]));
+        json_object_set_new(o, "purged", json_integer(purged));
+        return cli_json_print(o);
+    }
+    printf("purged %lld messages from %s\n", (long long)purged, a->pos[0]);
+    return 0;
+}
+
+static int run_metrics(cli_ctx *ctx, const cli_args *a)
+{
+    static const char *const hdr[] = { "QUEUE", "PENDING", "IN_FLIGHT", "DELAYED", "ARCHIVED", "DEAD", "OLDEST_PENDING" };
+    pgqrs_metrics_list *l = NULL;
+    pgqrs_status st;
+    size_t n;
+    if ((st = pgqrs_queue_metrics_get(ctx->store, a->npos ? a->pos[0] : NULL, &l)) != PGQRS_OK)
+        return cli_fail(ctx, st, ctx->store, NULL);
+    n = pgqrs_metrics_list_count(l);
+    if (ctx->json) {
+        json_t *arr = json_array(), *o = json_object();
+        for (size_t i = 0; i < n; i++) {
+            const pgqrs_queue_metrics *m = pgqrs_metrics_list_at(l, i);
+            json_t *e = json_object();
+            json_object_set_new(e, "queue_id", json_integer(m->queue_id));
+            json_object_set_new(e, "queue", json_string(m->name));
+            json_object_set_new(e, "pending", json_integer(m->pending));
+            json_object_set_new(e, "in_flight", json_integer(m->in_flight));
+            json_object_set_new(e, "delayed", json_integer(m->delayed));
+            json_object_set_new(e, "archived", json_integer(m->archived));
+            json_object_set_new(e, "dead_lettered", json_integer(m->dead_lettered));
+            json_object_set_new(e, "oldest_pending_age_seconds", json_real((double)m->oldest_pending_age_us / 1e6));
+            json_array_append_new(arr, e);
+        }
+        json_object_set_new(o, "metrics", arr);
+        pgqrs_metrics_list_free(l);
+        return cli_json_print(o);
+    }
+    cli_table *t = cli_table_new(7, hdr);
+    for (size_t i = 0; t && i < n; i++) {
+        const pgqrs_queue_metrics *m = pgqrs_metrics_list_at(l, i);
+        char c[6][24];
+        const char *row[] = { m->name, c[0], c[1], c[2], c[3], c[4], c[5] };
+        snprintf(c[0], sizeof c[0], "%lld", (long long)m->pending);
+        snprintf(c[1], sizeof c[1], "%lld", (long long)m->in_flight);
+        snprintf(c[2], sizeof c[2], "%lld", (long long)m->delayed);
+        snprintf(c[3], sizeof c[3], "%lld", (long long)m->archived);
+        snprintf(c[4], sizeof c[4], "%lld", (long long)m->dead_lettered);
+        if (m->pending)
+            cli_duration_text(m->oldest_pending_age_us, c[5], sizeof c[5]);
+        else
+            snprintf(c[5], sizeof c[5], "-");
+        if (!cli_table_row(t, row)) {
+            cli_table_free(t);
+            t = NULL;
+        }
+    }
+    pgqrs_metrics_list_free(l);
+    if (!t)
+        return cli_error(ctx, CLI_EXIT_INTERNAL, "out of memory");
+    cli_table_print(t, stdout);
+    return 0;
+}
+
+static const cli_option create_opts[] = {
+    { "max-attempts", "N", "Deliveries before a message is dead-lettered (default 5)." },
+    { "exist-ok", NULL, "An existing queue of that name is not an error; it is printed as is\n"
+                        "(its max attempts unchanged)." },
+    { NULL, NULL, NULL },
+};
+
+static const cli_option delete_opts[] = {
+    { "force", NULL, "Delete even while the queue holds live messages (they are lost)." },
+    { NULL, NULL, NULL },
+};
+
+static const cli_command queue_commands[] = {
+    {
+        .name = "create",
+        .summary = "create a queue",
+        .params = "NAME",
+        .description = "Creates the queue NAME (1 to 128 bytes of UTF-8) and prints it: id, name,\n"
+                       "max_attempts, created_at. With --json the queue object\n"
+                       "{\"id\", \"name\", \"max_attempts\", \"created_at\"}.\n"
+                       "A taken name is exit 5 unless --exist-ok.\n",
+        .options = create_opts,
+        .example = "pgqrs queue create emails --max-attempts 3\n",
+        .min_pos = 1, .max_pos = 1, .needs_store = true, .run = run_create,
+    },
+    {
+        .name = "list",
+        .summary = "list every queue",
+        .params = "",
+        .description = "Prints every queue by name: ID, NAME, MAX_ATTEMPTS, CREATED.\n"
+                       "With --json {\"queues\": [queue, ...]}.\n",
+        .example = "pgqrs queue list\n",
+        .min_pos = 0, .max_pos = 0, .needs_store = true, .run = run_list,
+    },
+    {
+        .name = "get",
+        .summary = "show one queue",
+        .params = "NAME",
+        .description = "Prints the queue NAME as for 'queue create'. No such queue is exit 2.\n",
+        .example = "pgqrs --json queue get emails\n",
+        .min_pos = 1, .max_pos = 1, .needs_store = true, .run = run_get,
+    },
+    {
+        .name = "delete",
+        .summary = "delete a queue with its archive and dead letters",
+        .params = "NAME",
+        .description = "Deletes the queue NAME with its archived and dead-lettered messages.\n"
+                       "Refused (exit 5) while it holds live messages, unless --force.\n"
+                       "With --json {\"queue\": NAME, \"deleted\": true}.\n",
+        .options = delete_opts,
+        .example = "pgqrs queue delete emails --force\n",
+        .min_pos = 1, .max_pos = 1, .needs_store = true, .run = run_delete,
+    },
+    {
+        .name = "purge",
+        .summary = "delete every live message of a queue",
+        .params = "NAME",
+        .description = "Deletes every live message (pending, delayed or in flight) of the queue\n"
+                       "NAME in one statement; archive and dead letters are kept. Prints how\n"
+                       "many; with --json {\"queue\": NAME, \"purged\": N}. Shows a status line on\n"
+                       "stderr while it runs when stderr is a terminal.\n",
+        .example = "pgqrs queue purge emails\n",
+        .min_pos = 1, .max_pos = 1, .needs_store = true, .run = run_purge,
+    },
+    {
+        .name = "metrics",
+        .summary = "message counts of one queue or of all",
+        .params = "[NAME]",
+        .description = "Prints, per queue: PENDING (visible now), IN_FLIGHT (held by a consumer),\n"
+                       "DELAYED (not yet visible), ARCHIVED, DEAD (dead-lettered) and the age of\n"
+                       "the oldest pending message. With --json {\"metrics\": [{\"queue_id\",\n"
+                       "\"queue\", \"pending\", \"in_flight\", \"delayed\", \"archived\",\n"
+                       "\"dead_lettered\", \"oldest_pending_age_seconds\"}, ...]}, also for one queue.\n",
+        .example = "pgqrs queue metrics\npgqrs --json queue metrics emails\n",
+        .min_pos = 0, .max_pos = 1, .needs_store = true, .run = run_metrics,
+    },
+    { .name = NULL },
+};
+
+const cli_group cli_group_queue = {
+    .name = "queue",
+    .summary = "create, list, inspect, purge and delete queues",
+    .description = "Queues hold live messages (pending, delayed, in flight), their archive and\n"
+                    "their dead letters. Names are any 1 to 128 bytes of UTF-8.\n",
+    .commands = queue_commands,
+};

@@ -1,0 +1,14 @@
+/* commands.c: the top-level command groups, in the order `pgqrs --help` lists
+ * them. A new group (e.g. `workflow`: list, runs, run get, cancel) is a new
+ * cmd_workflow.c defining cli_group_workflow, declared in cli.h, and one line here. */
+#include "cli.h"
+
+const cli_group *const cli_groups[] = {
+    &cli_group_install,
+    &cli_group_verify,
+    &cli_group_queue,
+    &cli_group_message,
+    &cli_group_dlq,
+    &cli_group_worker,
+    NULL,
+};

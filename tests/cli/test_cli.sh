@@ -1,0 +1,440 @@
+#!/usr/bin/env bash
+# End-to-end tests of the pgqrs command-line tool: runs the binary against a real
+# database and checks exit codes, stdout (text and JSON) and stderr.
+#   tests/cli/test_cli.sh sqlite
+#   tests/cli/test_cli.sh postgres        (needs PGQRS_TEST_PG_DSN, e.g. from scripts/with-postgres.sh)
+# PGQRS_BIN overrides the binary (default build/pgqrs). Prints one line
+# "cli: N passed, N failed" last and exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+backend=${1:-sqlite}
+bin=${PGQRS_BIN:-$PWD/build/pgqrs}
+passed=0
+failed=0
+tmp=$(mktemp -d /tmp/pgqrs-cli.XXXXXX)
+schema=""
+
+cleanup() {
+    if [ -n "$schema" ]; then
+        psql "$PGQRS_TEST_PG_DSN" -qAt -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+case "$backend" in
+sqlite)
+    DSN="sqlite://$tmp/cli.db"
+    ;;
+postgres)
+    if [ -z "${PGQRS_TEST_PG_DSN:-}" ]; then
+        echo "test_cli: PGQRS_TEST_PG_DSN is not set (run under scripts/with-postgres.sh)" >&2
+        echo "cli: 0 passed, 1 failed"
+        exit 1
+    fi
+    schema="cli_$$"
+    if ! psql "$PGQRS_TEST_PG_DSN" -qAt -c "CREATE SCHEMA $schema" >/dev/null; then
+        echo "cli: 0 passed, 1 failed"
+        exit 1
+    fi
+    case "$PGQRS_TEST_PG_DSN" in
+    *\?*) DSN="$PGQRS_TEST_PG_DSN&schema=$schema" ;;
+    *) DSN="$PGQRS_TEST_PG_DSN?schema=$schema" ;;
+    esac
+    ;;
+*)
+    echo "usage: $0 sqlite|postgres" >&2
+    exit 1
+    ;;
+esac
+export PGQRS_DSN="$DSN"
+[ -x "$bin" ] || { echo "test_cli: $bin not built (make cli)" >&2; echo "cli: 0 passed, 1 failed"; exit 1; }
+
+# ---- helpers ------------------------------------------------------------------------
+# run [ARGS...]: runs the binary with stdin from /dev/null; sets out, err, rc.
+# run_in INPUT [ARGS...]: the same with INPUT on stdin.
+run() {
+    "$bin" "$@" </dev/null >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    out=$(cat "$tmp/out")
+    err=$(cat "$tmp/err")
+}
+run_in() {
+    local input=$1
+    shift
+    printf '%s' "$input" | "$bin" "$@" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    out=$(cat "$tmp/out")
+    err=$(cat "$tmp/err")
+}
+run_file() {   # run_file FILE [ARGS...]: stdin from FILE
+    local file=$1
+    shift
+    "$bin" "$@" <"$file" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    out=$(cat "$tmp/out")
+    err=$(cat "$tmp/err")
+}
+
+pass() { passed=$((passed + 1)); }
+fail() {
+    failed=$((failed + 1))
+    echo "FAIL [$backend] $1" >&2
+    echo "    exit: $rc" >&2
+    [ -n "$out" ] && echo "    stdout: $(head -c 600 <<<"$out")" >&2
+    [ -n "$err" ] && echo "    stderr: $(head -c 600 <<<"$err")" >&2
+    return 0
+}
+# expect NAME RC: the last run exited RC; an error (RC != 0) is exactly one line on
+# stderr and, on success, nothing on stderr.
+expect() {
+    local name=$1 want=$2
+    if [ "$rc" != "$want" ]; then fail "$name: exit $rc, want $want"; return 1; fi
+    if [ "$want" = 0 ] && [ -n "$err" ]; then fail "$name: unexpected stderr"; return 1; fi
+    if [ "$want" != 0 ] && [ "$(printf '%s\n' "$err" | grep -c .)" != 1 ]; then
+        fail "$name: stderr is not exactly one line"; return 1
+    fi
+    pass
+}
+# has NAME TEXT: stdout contains TEXT. err_has NAME TEXT: stderr does.
+has() { if grep -qF -- "$2" <<<"$out"; then pass; else fail "$1: stdout lacks '$2'"; fi; }
+err_has() { if grep -qF -- "$2" <<<"$err"; then pass; else fail "$1: stderr lacks '$2'"; fi; }
+# json NAME PYEXPR: stdout is one JSON document d and PYEXPR (Python) is true.
+json() {
+    if python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+sys.exit(0 if eval(sys.argv[1]) else 1)' "$2" <<<"$out" 2>"$tmp/pyerr"; then
+        pass
+    else
+        fail "$1: JSON check failed: $2 $(cat "$tmp/pyerr")"
+    fi
+}
+# jget PYEXPR: prints PYEXPR evaluated on the stdout JSON document d.
+jget() { python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); print(eval(sys.argv[1]))' "$1" <<<"$out"; }
+
+# ---- version, help, usage ------------------------------------------------------------
+run --version
+expect "version" 0 && has "version" "pgqrs 0."
+run --json --version
+expect "version json" 0 && json "version json" 'd["version"].count(".") == 2 and d["version_number"] > 0'
+run --help
+expect "help" 0 && has "help" "EXIT STATUS" && has "help lists groups" "worker"
+run help queue create
+expect "help queue create" 0 && has "help queue create" "pgqrs queue create"
+
+for group in install verify queue message dlq worker; do
+    run "$group" --help
+    expect "$group --help" 0 && has "$group --help" "SYNOPSIS"
+done
+for cmd in "queue create" "queue list" "queue get" "queue delete" "queue purge" "queue metrics" \
+    "message send" "message send-batch" "message read" "message archive" "message delete" \
+    "message release" "dlq list" "dlq replay" "worker list" "worker health" "worker reclaim" \
+    "worker purge-stale"; do
+    # shellcheck disable=SC2086
+    run $cmd --help
+    if expect "$cmd --help" 0; then
+        for section in NAME SYNOPSIS DESCRIPTION OPTIONS "EXIT STATUS" EXAMPLE "pgqrs $cmd"; do
+            grep -qF "$section" <<<"$out" || { fail "$cmd --help lacks $section"; continue 2; }
+        done
+        pass
+    fi
+done
+# --help wins over missing arguments and needs no database
+PGQRS_DSN= run queue create --help
+expect "help without a database" 0
+
+run
+expect "no command" 1 && err_has "no command" "missing command"
+run frobnicate
+expect "unknown command" 1 && err_has "unknown command" "frobnicate"
+run queue
+expect "missing subcommand" 1 && err_has "missing subcommand" "one of: create"
+run queue frob
+expect "unknown subcommand" 1
+run queue list --frob
+expect "unknown option" 1 && err_has "unknown option" "--frob"
+run --frob queue list
+expect "unknown global option" 1
+run queue get
+expect "missing argument" 1 && err_has "missing argument names it" "missing NAME"
+run queue get a b
+expect "extra argument" 1
+run message read q --limit abc
+expect "malformed integer" 1 && err_has "malformed integer" "--limit"
+run queue list --dsn
+expect "--dsn without value" 1
+run queue list --json=1
+expect "flag with value" 1
+PGQRS_DSN= run queue list
+expect "no database" 1 && err_has "no database" "PGQRS_DSN"
+
+# ---- connection errors never show secrets ----------------------------------------------
+run --dsn 'postgres://u:hunter2@127.0.0.1:1/db' queue list
+expect "unreachable server" 3
+if grep -q hunter2 <<<"$out$err"; then fail "password leaked"; else pass; fi
+PGQRS_DSN='postgresql://u:hunter2@127.0.0.1:1/db?password=hunter3&connect_timeout=2' run --json queue list
+expect "unreachable server via env" 3
+if grep -qE 'hunter[23]' <<<"$out$err"; then fail "password leaked (env)"; else pass; fi
+[ -z "$out" ] && pass || fail "error printed a JSON document"
+run --dsn 'mysql://u:hunter2@host/db' queue list
+expect "unsupported DSN" 4
+if grep -q hunter2 <<<"$err"; then fail "password leaked (bad DSN)"; else pass; fi
+
+# ---- schema -------------------------------------------------------------------------------
+run verify
+expect "verify before install" 5
+run queue list
+expect "command before install" 5 && err_has "command before install" "pgqrs install"
+run install
+expect "install" 0 && has "install" "$backend"
+run install
+expect "install again" 0
+run --json verify
+expect "verify" 0 && json "verify json" "d['ok'] is True and d['backend'] == '$backend'"
+
+# ---- queues ----------------------------------------------------------------------------------
+run queue create emails --max-attempts 3
+expect "queue create" 0 && has "queue create" "emails"
+run --json queue create emails
+expect "queue create taken" 5 && err_has "queue create taken" "emails"
+[ -z "$out" ] && pass || fail "queue create taken printed JSON"
+run queue create emails --exist-ok --json
+expect "queue create exist-ok" 0 && json "exist-ok keeps the queue" 'd["name"] == "emails" and d["max_attempts"] == 3'
+run queue create reports --json
+expect "queue create 2" 0 && json "queue create json" 'd["name"] == "reports" and d["max_attempts"] == 5 and d["id"] > 0 and d["created_at"].endswith("Z")'
+run queue create "$(printf 'x%.0s' {1..129})"
+expect "queue name too long" 4
+run queue create ""
+expect "empty queue name" 4
+run queue create q --max-attempts 0
+expect "max-attempts 0" 1
+run queue create "naïve queue 日本"
+expect "unicode queue name" 0
+run queue list
+expect "queue list" 0 && has "queue list header" "MAX_ATTEMPTS" && has "queue list" "reports"
+run --json queue list
+expect "queue list json" 0 && json "queue list json" '[q["name"] for q in d["queues"]] == sorted([q["name"] for q in d["queues"]]) and len(d["queues"]) == 3'
+run queue list --json
+expect "--json after the command" 0 && json "--json after the command" 'len(d["queues"]) == 3'
+run queue get reports --json
+expect "queue get" 0 && json "queue get json" 'd["name"] == "reports"'
+run queue get nope
+expect "queue get missing" 2 && err_has "queue get missing" "nope"
+run queue delete "naïve queue 日本"
+expect "queue delete" 0
+
+# ---- messages ---------------------------------------------------------------------------------
+run --json message send emails '{"to":"ann@example.com","n":1}'
+expect "send" 0 && json "send json" 'd["queue"] == "emails" and isinstance(d["id"], int)'
+first_id=$(jget 'd["id"]')
+run message send emails '"plain"'
+expect "send text" 0 && has "send text" "sent message"
+run_in '{"from":"stdin","list":[1,2,3]}
+' message send emails
+expect "send from stdin" 0
+run_in '{"dash":true}' message send emails -
+expect "send from stdin with -" 0
+run_in '{"big":123456789012345678901234567890}' --json message send emails
+expect "send big integer" 0
+run message send emails '{"to":'
+expect "send invalid JSON" 4 && err_has "send invalid JSON" "JSON"
+run_in '' message send emails
+expect "send empty stdin" 4
+run message send nope '{}'
+expect "send to missing queue" 2 && err_has "send to missing queue" "nope"
+run message send emails '{}' --delay abc
+expect "send bad delay" 1
+run message send emails '{}' --delay 99999999
+expect "send delay out of range" 4
+run message send emails '{"later":true}' --delay 3600
+expect "send delayed" 0
+
+run --json message read emails
+expect "read" 0 && json "read json" 'len(d["messages"]) == 6 and d["messages"][0]["payload"] == {"to": "ann@example.com", "n": 1} and d["messages"][0]["state"] == "live" and d["messages"][0]["read_count"] == 0'
+json "read keeps payload types" 'd["messages"][1]["payload"] == "plain" and d["messages"][2]["payload"]["list"] == [1, 2, 3]'
+json "read ids ascending" '[m["id"] for m in d["messages"]] == sorted(m["id"] for m in d["messages"])'
+run message read emails
+expect "read text" 0 && has "read text header" "PAYLOAD" && has "read text payload" "ann@example.com"
+run --json message read emails --limit 2
+expect "read limit" 0 && json "read limit" "len(d['messages']) == 2"
+run --json message read emails --after "$first_id" --limit 100
+expect "read after" 0 && json "read after" "len(d['messages']) == 5 and all(m['id'] > $first_id for m in d['messages'])"
+run message read nope
+expect "read missing queue" 2
+run --json message read emails --limit 0
+expect "read limit 0" 1
+
+run --json queue metrics emails
+expect "metrics" 0 && json "metrics json" 'len(d["metrics"]) == 1 and d["metrics"][0]["queue"] == "emails" and d["metrics"][0]["pending"] == 5 and d["metrics"][0]["delayed"] == 1'
+run queue metrics
+expect "metrics all" 0 && has "metrics header" "IN_FLIGHT" && has "metrics all" "reports"
+run --json queue metrics
+expect "metrics all json" 0 && json "metrics all json" 'sorted(m["queue"] for m in d["metrics"]) == ["emails", "reports"]'
+run queue metrics nope
+expect "metrics missing queue" 2
+
+# take-and-act commands
+run --json message archive emails --max 2
+expect "archive" 0 && json "archive json" 'd["action"] == "archive" and d["count"] == 2 and len(d["messages"]) == 2 and all(m["result"] == "ok" for m in d["messages"])'
+archived_ids=$(jget '" ".join(str(m["id"]) for m in d["messages"])')
+run --json message read emails --archived
+expect "read archived" 0 && json "read archived" "sorted(m['id'] for m in d['messages']) == sorted(int(x) for x in '$archived_ids'.split()) and all(m['state'] == 'archived' and m['archived_at'] for m in d['messages'])"
+run message delete emails
+expect "delete" 0 && has "delete text" "deleted 1 of 1 messages from emails"
+run --json message release emails --max 1 --delay 3600
+expect "release delayed" 0 && json "release json" 'd["action"] == "release" and d["count"] == 1'
+run --json queue metrics emails
+expect "metrics after acting" 0 && json "metrics after acting" 'd["metrics"][0]["pending"] == 1 and d["metrics"][0]["delayed"] == 2 and d["metrics"][0]["archived"] == 2 and d["metrics"][0]["in_flight"] == 0'
+run message archive emails --max 10 --vt 60
+expect "archive the rest" 0 && has "archive the rest" "archived 1 of 1"
+run message archive emails
+expect "archive nothing visible" 0 && has "archive nothing visible" "no visible messages in emails"
+run --json message delete emails
+expect "delete nothing json" 0 && json "delete nothing json" 'd["count"] == 0 and d["messages"] == []'
+run message archive nope
+expect "archive missing queue" 2
+run message archive emails --max 0
+expect "archive max 0" 1
+run message archive emails --max 100000
+expect "archive max too big" 4
+run message release emails --vt 99999999
+expect "release vt too big" 4
+
+# ---- send-batch -------------------------------------------------------------------------------
+python3 -c '
+import json
+for i in range(2500):
+    print(json.dumps({"n": i, "s": "x" * (i % 7)}))
+    if i % 1000 == 3:
+        print()   # blank lines are skipped
+' >"$tmp/batch.jsonl"
+run_file "$tmp/batch.jsonl" --json message send-batch reports
+expect "send-batch json" 0 && json "send-batch json" 'd["count"] == 2500 and len(d["ids"]) == 2500 and d["ids"] == sorted(set(d["ids"]))'
+[ -z "$err" ] && pass || fail "send-batch printed progress to a non-terminal"
+run --json message read reports --limit 3
+expect "send-batch order" 0 && json "send-batch order" '[m["payload"]["n"] for m in d["messages"]] == [0, 1, 2]'
+run_file "$tmp/batch.jsonl" message send-batch reports --batch-size 700 --delay 60
+expect "send-batch text" 0 && has "send-batch text" "sent 2500 messages to reports"
+run --json queue metrics reports
+expect "send-batch metrics" 0 && json "send-batch metrics" 'd["metrics"][0]["pending"] == 2500 and d["metrics"][0]["delayed"] == 2500'
+# an invalid line: the chunks before it stay, the one holding it is not sent
+python3 -c '
+import json
+for i in range(1500):
+    print(json.dumps({"m": i}))
+print("{not json")
+for i in range(10):
+    print("{}")
+' >"$tmp/bad.jsonl"
+run_file "$tmp/bad.jsonl" message send-batch emails --batch-size 1000
+expect "send-batch invalid line" 4 && err_has "send-batch names the line" "line 1501" && err_has "send-batch says what was sent" "1000 messages were sent"
+run --json queue metrics emails
+expect "send-batch partial" 0 && json "send-batch partial" 'd["metrics"][0]["pending"] == 1000'
+run_in '' --json message send-batch emails
+expect "send-batch empty" 0 && json "send-batch empty" 'd["count"] == 0 and d["ids"] == []'
+run_in '{}' message send-batch nope
+expect "send-batch missing queue" 2
+run_in '{}' message send-batch emails --batch-size 0
+expect "send-batch batch-size 0" 1
+run message send-batch
+expect "send-batch missing queue argument" 1 && err_has "send-batch missing queue argument" "QUEUE"
+
+# progress: shown on a terminal, absent when stderr is not one
+if command -v script >/dev/null 2>&1; then
+    PGQRS_DSN="$DSN" script -qec "'$bin' message send-batch reports --batch-size 100 < '$tmp/batch.jsonl'" \
+        /dev/null >"$tmp/tty" 2>&1
+    if grep -q "sent 2500 messages to reports" "$tmp/tty" && grep -qaE 'sent [0-9]+ messages \([0-9]+%\)' "$tmp/tty"; then
+        pass
+    else
+        rc=?; out=$(cat "$tmp/tty"); err=""; fail "send-batch progress on a terminal"
+    fi
+fi
+run --json queue purge reports
+expect "purge" 0 && json "purge json" 'd["purged"] == 7500 and d["queue"] == "reports"'
+[ -z "$err" ] && pass || fail "purge printed progress to a non-terminal"
+run queue purge reports
+expect "purge empty" 0 && has "purge empty" "purged 0 messages from reports"
+run queue purge nope
+expect "purge missing queue" 2
+
+# ---- dead letters ------------------------------------------------------------------------------
+run queue create flaky --max-attempts 1
+expect "dlq queue" 0
+run_in '{"d":1}
+{"d":2}
+{"d":3}' message send-batch flaky
+expect "dlq send" 0
+run message release flaky --max 3
+expect "dlq first delivery" 0 && has "dlq first delivery" "released 3 of 3"
+run --json message archive flaky --max 3
+expect "dlq second delivery dead-letters" 0 && json "dlq second delivery dead-letters" 'd["count"] == 0'
+run --json dlq list flaky
+expect "dlq list" 0 && json "dlq list" 'd["total"] == 3 and len(d["messages"]) == 3 and all(m["state"] == "dead_letter" for m in d["messages"])'
+dead=$(jget '" ".join(str(m["id"]) for m in d["messages"])')
+read -r dead1 dead2 dead3 <<<"$dead"
+run dlq list flaky --limit 1
+expect "dlq list text" 0 && has "dlq list text" "ARCHIVED_AT" && [ "$(grep -c . <<<"$out")" = 2 ] && pass || fail "dlq list --limit 1 rows"
+run --json dlq list flaky --after "$dead1"
+expect "dlq list after" 0 && json "dlq list after" 'len(d["messages"]) == 2'
+run --json dlq replay flaky "$dead1"
+expect "dlq replay one" 0 && json "dlq replay one" "d['replayed'] == 1 and d['ids'] == [$dead1]"
+run dlq replay flaky "$dead1"
+expect "dlq replay again" 2
+run dlq replay flaky 999999999 "$dead2"
+expect "dlq replay partly missing" 2 && err_has "dlq replay names the id" "999999999"
+run dlq replay flaky abc
+expect "dlq replay bad id" 1
+run dlq replay flaky
+expect "dlq replay nothing" 1
+run dlq replay flaky "$dead3" --all
+expect "dlq replay ids and all" 1
+run --json dlq replay flaky --all
+expect "dlq replay all" 0 && json "dlq replay all" 'd["replayed"] == 1'
+run --json queue metrics flaky
+expect "dlq metrics" 0 && json "dlq metrics" 'd["metrics"][0]["dead_lettered"] == 0 and d["metrics"][0]["pending"] == 3'
+run dlq list nope
+expect "dlq list missing queue" 2
+run --json message read flaky
+expect "replayed read count" 0 && json "replayed read count" 'all(m["read_count"] == 0 for m in d["messages"])'
+
+# ---- workers ------------------------------------------------------------------------------------
+run --json worker list
+expect "worker list" 0 && json "worker list json" 'len(d["workers"]) > 0 and all(w["kind"] in ("producer", "consumer") and w["status"] == "stopped" for w in d["workers"])'
+nworkers=$(jget 'len(d["workers"])')
+run worker list
+expect "worker list text" 0 && has "worker list text" "HEARTBEAT"
+run --json worker list --queue flaky
+expect "worker list queue" 0 && json "worker list queue" 'len(d["workers"]) > 0 and all(w["queue"] == "flaky" for w in d["workers"])'
+run worker list --queue nope
+expect "worker list missing queue" 2
+run --json worker health
+expect "worker health" 0 && json "worker health" "d['total'] == $nworkers and d['stopped'] == $nworkers and d['ready'] == 0 and d['stale'] == 0"
+run worker health --stale-after 60
+expect "worker health text" 0 && has "worker health text" "stopped"
+run worker health --stale-after -1
+expect "worker health negative" 1
+run --json worker reclaim
+expect "worker reclaim" 0 && json "worker reclaim" 'd["reclaimed"] == 0'
+run worker reclaim --older-than 60
+expect "worker reclaim text" 0 && has "worker reclaim text" "reclaimed 0 workers"
+run --json worker purge-stale
+expect "worker purge-stale (recent)" 0 && json "worker purge-stale (recent)" 'd["purged"] == 0'
+sleep 2
+run --json worker purge-stale --older-than 1
+expect "worker purge-stale" 0 && json "worker purge-stale" 'd["purged"] > 0'
+run worker purge-stale --older-than x
+expect "worker purge-stale bad" 1
+
+# ---- deleting queues ------------------------------------------------------------------------------
+run queue delete flaky
+expect "delete queue with messages" 5 && err_has "delete queue with messages" "--force"
+run --json queue delete flaky --force
+expect "delete queue --force" 0 && json "delete queue --force" 'd["deleted"] is True'
+run queue get flaky
+expect "deleted queue is gone" 2
+run queue delete flaky
+expect "delete missing queue" 2
+
+echo "cli: $passed passed, $failed failed"
+[ "$failed" = 0 ]
