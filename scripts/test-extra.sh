@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The suites beyond the C ones; `make test` (scripts/test.sh) runs this after them.
+# Starts its own throwaway PostgreSQL cluster (scripts/with-postgres.sh; a preset
+# PGQRS_TEST_PG_DSN is used instead) that every suite shares.
+#
+# One section per suite. A suite is a function suite_NAME that runs its tests and
+# prints, as its last such line, "NAME: N passed, N failed"; its exit status is
+# non-zero on failure. To add one (Python bindings, doc examples, ...): write the
+# function and add NAME to SUITES. The last line of the whole run is
+# "extra: N passed, N failed", the sum over the suites (a suite that fails without
+# a count line counts as one failure). Exit status: 0 only if every suite passed.
+#   scripts/test-extra.sh            every suite
+#   scripts/test-extra.sh cli        only the named ones
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -z "${PGQRS_TEST_EXTRA_INNER:-}" ]; then
+    export PGQRS_TEST_EXTRA_INNER=1
+    exec scripts/with-postgres.sh "$0" "$@"
+fi
+
+SUITES=(cli)
+
+# ---- suite: cli -------------------------------------------------------------------
+# The pgqrs command-line tool end to end (tests/cli/test_cli.sh) on SQLite and PostgreSQL.
+suite_cli() {
+    local be line p=0 f=0 rc=0 log
+    make -s cli >/dev/null || { echo "cli: build failed"; echo "cli: 0 passed, 1 failed"; return 1; }
+    log=$(mktemp /tmp/pgqrs-extra-cli.XXXXXX)
+    for be in sqlite postgres; do
+        echo "-- cli on $be"
+        tests/cli/test_cli.sh "$be" 2>&1 | tee "$log"
+        [ "${PIPESTATUS[0]}" = 0 ] || rc=1
+        line=$(grep -E '^cli: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
+        if [ -z "$line" ]; then f=$((f + 1)); rc=1; continue; fi
+        p=$((p + $(sed -E 's/^cli: ([0-9]+) passed.*/\1/' <<<"$line")))
+        f=$((f + $(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$line")))
+    done
+    rm -f "$log"
+    echo "cli: $p passed, $f failed"
+    return $rc
+}
+
+# ---- driver -------------------------------------------------------------------------
+[ $# -gt 0 ] && SUITES=("$@")
+total_pass=0
+total_fail=0
+status=0
+log=$(mktemp /tmp/pgqrs-extra.XXXXXX)
+trap 'rm -f "$log"' EXIT
+for suite in "${SUITES[@]}"; do
+    printf '\n== extra suite: %s\n' "$suite"
+    if ! declare -F "suite_$suite" >/dev/null; then
+        echo "$suite: no such suite"
+        total_fail=$((total_fail + 1)); status=1; continue
+    fi
+    "suite_$suite" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    line=$(grep -E "^$suite: [0-9]+ passed, [0-9]+ failed$" "$log" | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "$suite: printed no count (exit $rc)"
+        total_fail=$((total_fail + 1)); status=1; continue
+    fi
+    p=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")
+    f=$(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$line")
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
+        total_fail=$((total_fail + 1))   # failed without saying so
+    fi
+    [ "$rc" = 0 ] && [ "$f" = 0 ] || status=1
+done
+echo
+echo "extra: $total_pass passed, $total_fail failed"
+exit $status
