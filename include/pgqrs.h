@@ -382,7 +382,7 @@ typedef struct pgqrs_workflow_options {
 /* Registers a workflow: creates it (and its queue) in the database if needed and
  * remembers handler and user in this store for pgqrs_workflow_worker_new. Defining
  * the same name again is idempotent (the stored retry policy is updated to opts').
- * Names follow queue names' rules (1 to 118 bytes). opts may be NULL.
+ * Names follow queue names' rules (1 to 119 bytes). opts may be NULL.
  * @return PGQRS_OK, PGQRS_EINVAL, PGQRS_EMISUSE */
 PGQRS_EXTERN pgqrs_status pgqrs_workflow_define(pgqrs_store *store, const char *name, pgqrs_workflow_fn handler,
                                                 void *user, const pgqrs_workflow_options *opts);
