@@ -538,6 +538,38 @@ PGQRS_EXTERN size_t pgqrs_workflow_list_count(const pgqrs_workflow_list *l);
 PGQRS_EXTERN const pgqrs_workflow_info *pgqrs_workflow_list_at(const pgqrs_workflow_list *l, size_t i);
 PGQRS_EXTERN void pgqrs_workflow_list_free(pgqrs_workflow_list *l);
 
+
+/* ---- Logging and counters --------------------------------------------------------- */
+typedef enum pgqrs_log_level {
+    PGQRS_LOG_DEBUG = 10,        /* includes payload sizes and ids; never payloads above this level */
+    PGQRS_LOG_INFO = 20,         /* state transitions: workers, zombie reclaim, DLQ replay, runs, steps */
+    PGQRS_LOG_WARN = 30,         /* retries with their delay, reconnects */
+    PGQRS_LOG_ERROR = 40,
+    PGQRS_LOG_OFF = 100
+} pgqrs_log_level;
+/* event is a stable dotted name ("worker.suspend", "run.retry", ...); message one
+ * line of text. Neither ever holds a password, token or payload. Called on the
+ * thread that caused the event (the heartbeat thread for heartbeat failures). */
+typedef void (*pgqrs_log_fn)(int level, const char *event, const char *message, void *user);
+/* Sends events at or above min_level to fn (NULL: silence). Without a callback a
+ * store logs to stderr when the environment has PGQRS_LOG=debug|info|warn|error. */
+PGQRS_EXTERN void pgqrs_set_log_callback(pgqrs_store *store, pgqrs_log_fn fn, void *user, int min_level);
+
+typedef struct pgqrs_counters {
+    unsigned int version;        /* set by the caller: PGQRS_COUNTERS_VERSION */
+    int64_t enqueued;            /* messages written by producers of this store */
+    int64_t dequeued;            /* messages delivered to consumers of this store */
+    int64_t archived;
+    int64_t deleted;
+    int64_t released;
+    int64_t replayed;            /* dead letters moved back */
+    int64_t retried;             /* workflow runs rescheduled after a failure */
+    int64_t errors[16];          /* failures by status: errors[-status], e.g. errors[-PGQRS_ECONN] */
+} pgqrs_counters;
+#define PGQRS_COUNTERS_VERSION 1
+/* A snapshot of this store's counters since pgqrs_connect (process-local). */
+PGQRS_EXTERN pgqrs_status pgqrs_store_counters(const pgqrs_store *store, pgqrs_counters *out);
+
 /* Limits. */
 #define PGQRS_MAX_BATCH_LIMIT 10000      /* max_batch_size can not be raised past this */
 #define PGQRS_MAX_VT_SECONDS 604800      /* 7 days */

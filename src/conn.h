@@ -32,6 +32,7 @@ struct pgqrs_conn {
     int busy_timeout_ms;
     int64_t busy_started_us;           /* start of the current busy wait */
     uint64_t rng;                      /* jitter for busy waits */
+    bool reconnected;                  /* set by pgqrs__conn_ensure, cleared by the store after logging */
     pgqrs_status last;
     char msg[PGQRS__MSG_LEN];
 };

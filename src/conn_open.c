@@ -146,6 +146,7 @@ pgqrs_status pgqrs__conn_ensure(pgqrs_conn *c)
         return PGQRS_OK;
     /* the session is gone, and with it every prepared statement */
     PQreset(c->pg);
+    c->reconnected = true;
     memset(c->pg_prepared, 0, c->q->stmt_slots);
     if (PQstatus(c->pg) != CONNECTION_OK) {
         const char *m = PQerrorMessage(c->pg);

@@ -91,6 +91,10 @@ PGQRS_EXTERN pgqrs_status pgqrs_dequeue(pgqrs_batch **out, pgqrs_consumer *k, in
     });
     if (st != PGQRS_OK)
         return st;
+    atomic_fetch_add(&k->w.store->n_dequeued, (int64_t)n);
+    if (n)
+        pgqrs__log(k->w.store, PGQRS_LOG_DEBUG, "message.dequeue", "%zu messages from '%.128s' to worker %lld", n,
+                   k->w.queue, (long long)k->w.worker_id);
     *out = pgqrs__batch_from_messages(rows, n);
     return *out ? PGQRS_OK : pgqrs__fail(k, PGQRS_ENOMEM, "out of memory");
 }
@@ -153,6 +157,10 @@ static pgqrs_status held_op(pgqrs_consumer *k, enum op op, const int64_t *ids, s
         if (st != PGQRS_OK)
             pgqrs__fail_conn(k, c, st);
     });
+    if (st == PGQRS_OK)
+        atomic_fetch_add(op == OP_ARCHIVE ? &k->w.store->n_archived : op == OP_DELETE ? &k->w.store->n_deleted
+                                                                                      : &k->w.store->n_released,
+                         (int64_t)ndone);
     if (st == PGQRS_OK) {
         pgqrs_status first = PGQRS_OK;
         if (ndone)

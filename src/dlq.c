@@ -104,6 +104,11 @@ static pgqrs_status replay(pgqrs_store *s, pgqrs_conn *c, int64_t queue_id, cons
     st = c->q->dlq_replay(&done, moved, c, &p);
     if (st != PGQRS_OK)
         pgqrs__fail_conn(s, c, st);
+    else if (*moved) {
+        atomic_fetch_add(&s->n_replayed, (int64_t)*moved);
+        pgqrs__log(s, PGQRS_LOG_INFO, "dlq.replay", "%zu dead letter(s) of queue %lld moved back", *moved,
+                   (long long)queue_id);
+    }
     pgqrs__free(done);
     return st;
 }

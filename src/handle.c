@@ -24,8 +24,21 @@ pgqrs_status pgqrs__fail(void *handle, pgqrs_status st, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(m, PGQRS__MSG_LEN, fmt, ap);
     va_end(ap);
-    if (handle)
+    if (handle) {
         ((pgqrs__handle *)handle)->last = st;
+        pgqrs__count_error(((pgqrs__handle *)handle)->store, st);
+    }
+    return st;
+}
+
+pgqrs_status pgqrs__copy_err(void *to, const void *from, pgqrs_status st)
+{
+    char *m = msg_of(to);
+    const char *src = pgqrs_errmsg(from);
+    if (m != src)
+        snprintf(m, PGQRS__MSG_LEN, "%s", src);
+    if (to)
+        ((pgqrs__handle *)to)->last = st;
     return st;
 }
 

@@ -19,8 +19,11 @@ enum {
     PGQRS__MAGIC_FREED = 0xdeadbeefu
 };
 
+struct pgqrs_store;
+
 typedef struct pgqrs__handle {
     uint32_t magic;
+    struct pgqrs_store *store;  /* the store this handle works through (itself for a store); NULL for lists */
     pgqrs_status last;
     char msg[PGQRS__MSG_LEN];   /* unused by the store: its message is per thread */
 } pgqrs__handle;
@@ -32,6 +35,10 @@ pgqrs_status pgqrs__fail(void *handle, pgqrs_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/* Passes a failure already recorded on `from` on to `to` (no new error is counted). */
+pgqrs_status pgqrs__copy_err(void *to, const void *from, pgqrs_status st);
+/* Counts a failure in the store's counters (defined in store.c). */
+void pgqrs__count_error(struct pgqrs_store *s, pgqrs_status st);
 /* Copies the connection's last message to the handle and returns st. */
 pgqrs_status pgqrs__fail_conn(void *handle, const pgqrs_conn *c, pgqrs_status st);
 /* PGQRS_OK when h is a live handle of that kind; else PGQRS_EMISUSE with a message. */

@@ -68,6 +68,11 @@ PGQRS_EXTERN pgqrs_status pgqrs_enqueue(pgqrs_producer *p, const char *payload_j
         if (st != PGQRS_OK)
             gone_or(p, c, st);
     });
+    if (st == PGQRS_OK) {
+        atomic_fetch_add(&p->w.store->n_enqueued, 1);
+        pgqrs__log(p->w.store, PGQRS_LOG_DEBUG, "message.enqueue", "message %lld (%zu bytes) into '%.128s'",
+                   (long long)id, strlen(payload_json), p->w.queue);
+    }
     if (st == PGQRS_OK && id_out)
         *id_out = id;
     return st;
@@ -106,6 +111,11 @@ PGQRS_EXTERN pgqrs_status pgqrs_enqueue_batch(pgqrs_producer *p, const char *con
         if (st != PGQRS_OK)
             gone_or(p, c, st);
     });
+    if (st == PGQRS_OK) {
+        atomic_fetch_add(&p->w.store->n_enqueued, (int64_t)nids);
+        pgqrs__log(p->w.store, PGQRS_LOG_DEBUG, "message.enqueue_batch", "%zu messages into '%.128s'", nids,
+                   p->w.queue);
+    }
     if (st == PGQRS_OK && nids != n)
         st = pgqrs__fail(p, PGQRS_ERROR, "batch enqueue returned %zu ids for %zu payloads", nids, n);
     if (st == PGQRS_OK && ids_out) {

@@ -114,6 +114,8 @@ PGQRS_EXTERN pgqrs_status pgqrs_connect(pgqrs_store **out, const char *dsn, cons
     pthread_cond_init(&s->cv, NULL);
     pthread_cond_init(&s->hb_cv, NULL);
     s->h.magic = PGQRS__MAGIC_STORE;
+    s->h.store = s;
+    pgqrs__log_init(s);
     st = resolve_options(&s->opts, opts);
     if (st != PGQRS_OK) {
         store_destroy(s);
@@ -263,6 +265,11 @@ pgqrs_status pgqrs__store_acquire(pgqrs_store *s, pgqrs_conn **out)
         }
     } else {
         st = pgqrs__conn_ensure(s->conns[slot]);
+        if (s->conns[slot]->reconnected) {
+            s->conns[slot]->reconnected = false;
+            pgqrs__log(s, PGQRS_LOG_WARN, "connection.reconnect", "%s",
+                       st == PGQRS_OK ? "lost PostgreSQL session re-established" : s->conns[slot]->msg);
+        }
         if (st != PGQRS_OK) {
             pgqrs__fail(s, st, "%s", s->conns[slot]->msg);
             pgqrs__store_release(s, s->conns[slot]);
@@ -422,6 +429,8 @@ pgqrs_status pgqrs__worker_register(pgqrs_store *s, pgqrs_conn *c, const int64_t
     if (st != PGQRS_OK)
         return pgqrs__fail_conn(s, c, st);
     *id_out = w.id;
+    pgqrs__log(s, PGQRS_LOG_INFO, "worker.register", "worker %lld registered: %s on %s pid %d",
+               (long long)w.id, pgqrs__worker_kind_str(kind), host, (int)p.pid);
     pgqrs__worker_row_clear(&w);
     return pgqrs__store_track_worker(s, *id_out);
 }

@@ -30,7 +30,23 @@ struct pgqrs_store {
     /* workflows defined through this store (pointers stay valid until free) */
     struct pgqrs__wf_def **wf_defs;
     size_t n_wf_defs;
+    /* logging: set once at connect or by pgqrs_set_log_callback */
+    pgqrs_log_fn log_fn;
+    void *log_user;
+    _Atomic int log_min;
+    /* counters (pgqrs_store_counters) */
+    _Atomic int64_t n_enqueued, n_dequeued, n_archived, n_deleted, n_released, n_replayed, n_retried;
+    _Atomic int64_t n_errors[16];
 };
+
+/* Logs an event when level >= the store's minimum; cheap when it is not. */
+void pgqrs__log(pgqrs_store *s, int level, const char *event, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+/* Sets up PGQRS_LOG from the environment for a new store. */
+void pgqrs__log_init(pgqrs_store *s);
 
 /* Checks out a connection (opening one if the pool has room, else waiting up to
  * pool_wait_ms). A broken PostgreSQL session is reconnected once here. On failure
@@ -69,7 +85,7 @@ pgqrs_status pgqrs__worker_register(pgqrs_store *s, pgqrs_conn *c, const int64_t
         if (st == PGQRS_OK)                                                   \
             st = pgqrs__store_acquire(s, &c);                                 \
         if (st != PGQRS_OK && (const void *)(h) != (const void *)(s))         \
-            pgqrs__fail(h, st, "%s", pgqrs_errmsg(s));                        \
+            pgqrs__copy_err(h, s, st);                                        \
         if (st == PGQRS_OK) {                                                 \
             __VA_ARGS__;                                                      \
             pgqrs__store_release(s, c);                                       \

@@ -10,6 +10,7 @@ pgqrs_status pgqrs__worker_handle_init(pgqrs__worker_handle *w, uint32_t magic, 
 {
     pgqrs_status st;
     w->h.magic = magic;
+    w->h.store = s;
     w->store = s;
     PGQRS__WITH_CONN(s, s, {
         pgqrs_queue_row q = { 0 };
@@ -24,7 +25,7 @@ pgqrs_status pgqrs__worker_handle_init(pgqrs__worker_handle *w, uint32_t magic, 
         pgqrs__queue_row_clear(&q);
     });
     if (st != PGQRS_OK)
-        pgqrs__fail(w, st, "%s", pgqrs_errmsg(s));
+        pgqrs__copy_err(w, s, st);
     return st;
 }
 
@@ -73,6 +74,9 @@ pgqrs_status pgqrs__worker_transition(pgqrs__worker_handle *w, pgqrs_db_worker_s
         pgqrs_worker_transition_params p = { w->worker_id, from, to, false, 0 };
         p.has_now = pgqrs__store_now(w->store, &p.now_us);
         st = c->q->worker_transition(&row, c, &p);
+        if (st == PGQRS_OK)
+            pgqrs__log(w->store, PGQRS_LOG_INFO, "worker.transition", "worker %lld: %s -> %s",
+                       (long long)w->worker_id, pgqrs__worker_status_str(from), pgqrs__worker_status_str(to));
         if (st == PGQRS_ENOTFOUND)
             st = explain_no_row(w, c, verb);
         else if (st != PGQRS_OK)
@@ -119,7 +123,10 @@ pgqrs_status pgqrs__worker_shutdown(pgqrs__worker_handle *w, bool release)
         }
         pgqrs__worker_row_clear(&row);
     });
-    if (st == PGQRS_OK)
+    if (st == PGQRS_OK) {
         pgqrs__store_untrack_worker(w->store, w->worker_id);
+        pgqrs__log(w->store, PGQRS_LOG_INFO, "worker.shutdown", "worker %lld stopped%s", (long long)w->worker_id,
+                   release ? " (its messages released)" : "");
+    }
     return st;
 }

@@ -92,6 +92,9 @@ PGQRS_EXTERN pgqrs_status pgqrs_reclaim_zombies(pgqrs_store *s, int64_t older_th
         if ((st = c->q->worker_reclaim(&ids, &n, c, &p)) != PGQRS_OK)
             pgqrs__fail_conn(s, c, st);
     });
+    for (size_t i = 0; st == PGQRS_OK && i < n; i++)
+        pgqrs__log(s, PGQRS_LOG_WARN, "worker.reclaim", "zombie worker %lld stopped, its messages released",
+                   (long long)ids[i]);
     pgqrs__free(ids);
     if (st == PGQRS_OK && reclaimed_out)
         *reclaimed_out = (int64_t)n;

@@ -195,6 +195,9 @@ PGQRS_EXTERN pgqrs_status pgqrs_workflow_define(pgqrs_store *s, const char *name
         }
     }
     pthread_mutex_unlock(&s->mu);
+    if (st == PGQRS_OK)
+        pgqrs__log(s, PGQRS_LOG_INFO, "workflow.define", "workflow '%.128s' defined (queue '" WORKFLOW_QUEUE_PREFIX "%.119s')", name,
+                   name);
     return st;
 }
 
@@ -247,6 +250,8 @@ PGQRS_EXTERN pgqrs_status pgqrs_workflow_trigger(pgqrs_store *s, const char *nam
         pgqrs__workflow_row_clear(&wf);
     });
     if (st == PGQRS_OK) {
+        pgqrs__log(s, PGQRS_LOG_INFO, "run.trigger", "run %lld of '%.128s' %s", (long long)out.run_id, name,
+                   out.created ? "created" : "already existed for this idempotency key");
         if (run_id_out)
             *run_id_out = out.run_id;
         if (created_out)

@@ -28,6 +28,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_workflow_worker_new(pgqrs_workflow_worker **out,
     if (!w)
         return pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
     w->h.magic = PGQRS__MAGIC_WF_WORKER;
+    w->h.store = s;
     w->def = def;
     atomic_init(&w->interrupted, 0);
     st = pgqrs__worker_handle_init(&w->consumer.w, PGQRS__MAGIC_CONSUMER, s, def->queue_name,
@@ -203,6 +204,8 @@ static pgqrs_status step_failed(pgqrs_run *run, const char *step_id, const pgqrs
         run->retry_at_us = retry_at;
     else
         run->fatal = true;
+    pgqrs__log(s, PGQRS_LOG_WARN, "step.error", "run %lld %s%s", (long long)run->id, msg,
+               retry ? "; the run will retry it" : "; no retries left");
     set_error(run, rc, msg);
     pgqrs__free(err);
     return st;
@@ -232,6 +235,8 @@ PGQRS_EXTERN pgqrs_status pgqrs_step_ex(pgqrs_run *run, const char *step_id, pgq
     st = acquire_step(run, step_id, &step, &acquired);
     if (st == PGQRS_OK && !acquired) {
         /* replay: the step succeeded in an earlier execution of this run */
+        pgqrs__log(store_of(run), PGQRS_LOG_DEBUG, "step.replay", "run %lld step '%.256s': stored output reused",
+                   (long long)run->id, step_id);
         if (output_json && !(*output_json = pgqrs__strdup(step.output ? step.output : "null")))
             st = pgqrs__fail(run, PGQRS_ENOMEM, "out of memory");
         pgqrs__step_row_clear(&step);
@@ -241,6 +246,8 @@ PGQRS_EXTERN pgqrs_status pgqrs_step_ex(pgqrs_run *run, const char *step_id, pgq
         pgqrs__step_row_clear(&step);
         return st;
     }
+    pgqrs__log(store_of(run), PGQRS_LOG_DEBUG, "step.start", "run %lld step '%.256s' attempt %d",
+               (long long)run->id, step_id, (int)step.attempts);
     rc = fn(run, &out, user);
     if (rc == PGQRS_OK && out && pgqrs__check_json(run, "step output", out) != PGQRS_OK)
         rc = PGQRS_EINVAL;
@@ -338,6 +345,10 @@ static pgqrs_status finish(pgqrs_run *run, pgqrs_db_run_status status, const cha
         }
         if (st != PGQRS_OK)
             pgqrs__fail_conn(run, c, st);
+        else
+            pgqrs__log(s, p.status == PGQRS_DB_RUN_STATUS_SUCCESS ? PGQRS_LOG_INFO : PGQRS_LOG_WARN, "run.finish",
+                       "run %lld of '%.128s' ended %s after %d attempt(s)", (long long)run->id, run->w->def->name,
+                       pgqrs__run_status_str(p.status), (int)run->attempt);
     });
     return st;
 }
@@ -354,6 +365,15 @@ static pgqrs_status reschedule(pgqrs_run *run, int64_t at_us, const char *error)
         if (st != PGQRS_OK)
             pgqrs__fail_conn(run, c, st);
     });
+    if (st == PGQRS_OK && error) {
+        atomic_fetch_add(&s->n_retried, 1);
+        pgqrs__log(s, PGQRS_LOG_WARN, "run.retry", "run %lld of '%.128s' failed attempt %d; retry in %lld ms",
+                   (long long)run->id, run->w->def->name, (int)run->attempt,
+                   (long long)((at_us - pgqrs__store_clock(s)) / 1000));
+    } else if (st == PGQRS_OK) {
+        pgqrs__log(s, PGQRS_LOG_INFO, "run.sleep", "run %lld of '%.128s' sleeps for %lld ms", (long long)run->id,
+                   run->w->def->name, (long long)((at_us - pgqrs__store_clock(s)) / 1000));
+    }
     if (st == PGQRS_ENOTFOUND)   /* cancelled while it worked: finalise instead */
         st = finish(run, PGQRS_DB_RUN_STATUS_CANCELLED, NULL, error);
     return st;
@@ -425,6 +445,7 @@ static pgqrs_status execute(pgqrs_workflow_worker *w, const pgqrs_message *m)
     char *output = NULL;
     memset(&run, 0, sizeof run);
     run.h.magic = PGQRS__MAGIC_RUN;
+    run.h.store = s;
     run.w = w;
     run.message_id = m->id;
     run.lease_at_us = pgqrs__store_clock(s);
@@ -455,7 +476,7 @@ static pgqrs_status execute(pgqrs_workflow_worker *w, const pgqrs_message *m)
         rc = w->def->fn(&run, row.input, &output, w->def->user);
         st = record_outcome(&run, &row, rc, output);
         if (st != PGQRS_OK)
-            pgqrs__fail(w, st, "%s", pgqrs_errmsg(&run));
+            pgqrs__copy_err(w, &run, st);
     }
     pgqrs_free(output);
     pgqrs__free(run.error_json);
@@ -474,7 +495,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_workflow_run_once(pgqrs_workflow_worker *w, int 
         return st;
     st = pgqrs_dequeue(&b, &w->consumer, 1, w->def->opts.vt_seconds);
     if (st != PGQRS_OK)
-        return pgqrs__fail(w, st, "%s", pgqrs_errmsg(&w->consumer));
+        return pgqrs__copy_err(w, &w->consumer, st);
     for (size_t i = 0; st == PGQRS_OK && i < pgqrs_batch_count(b); i++) {
         st = execute(w, pgqrs_batch_at(b, i));
         if (executed_out)

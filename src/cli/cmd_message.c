@@ -238,15 +238,18 @@ static const cli_option release_opts[] = {
     { NULL, NULL, NULL },
 };
 
-#define TAKE_DESCRIPTION(ACT)                                                                               \
-    "Takes the next N visible messages of QUEUE (N = --max, default 1) as a consumer would\n"               \
-    "- each delivery counts towards the queue's max attempts, and a message already\n"                       \
-    "delivered max-attempts times is moved to the dead-letter queue instead of taken -\n"                   \
-    "and " ACT " exactly those. A command-line process cannot hold messages between two\n"                   \
-    "invocations, so there is no form taking message ids: to inspect first, use\n"                          \
-    "'message read'. Prints the messages taken (ID, READS, ENQUEUED, VISIBLE_AT, PAYLOAD)\n"                \
-    "and a count line; 'no visible messages in QUEUE' (exit 0) when there are none.\n"                      \
-    "With --json {\"queue\", \"action\", \"count\", \"messages\": [message + \"result\"]}.\n"
+#define TAKE_DESCRIPTION(ACT, VERB)                                                     \
+    "Takes the next N visible messages of QUEUE (N = --max, default 1) the way a\n"     \
+    "consumer does, then " ACT " exactly those.\n"                                      \
+    "A command-line process cannot hold messages from one invocation to the next,\n"   \
+    "so these commands take no ids: use 'message read' to look first.\n"               \
+    "Taking is a delivery: it increments the read count, and a message already\n"       \
+    "delivered max-attempts times moves to the dead-letter queue instead of being\n"    \
+    "taken.\n"                                                                          \
+    "Prints the messages as taken (ID, READS, ENQUEUED, VISIBLE_AT, PAYLOAD) and\n"     \
+    "'" VERB " N of M messages from QUEUE'; 'no visible messages in QUEUE' (exit 0)\n"  \
+    "when there are none. With --json {\"queue\", \"action\", \"count\" (messages\n" \
+    "acted on), \"messages\": [message as taken + \"result\"]}.\n"
 
 static const cli_command message_commands[] = {
     {
@@ -297,7 +300,7 @@ static const cli_command message_commands[] = {
         .name = "archive",
         .summary = "take the next N messages and archive them",
         .params = "QUEUE",
-        .description = TAKE_DESCRIPTION("archives"),
+        .description = TAKE_DESCRIPTION("archives", "archived"),
         .options = take_opts,
         .example = "pgqrs message archive emails --max 10\n",
         .min_pos = 1, .max_pos = 1, .needs_store = true, .run = run_archive,
@@ -306,7 +309,7 @@ static const cli_command message_commands[] = {
         .name = "delete",
         .summary = "take the next N messages and delete them",
         .params = "QUEUE",
-        .description = TAKE_DESCRIPTION("deletes"),
+        .description = TAKE_DESCRIPTION("deletes", "deleted"),
         .options = take_opts,
         .example = "pgqrs message delete emails --max 100\n",
         .min_pos = 1, .max_pos = 1, .needs_store = true, .run = run_delete,
@@ -315,7 +318,7 @@ static const cli_command message_commands[] = {
         .name = "release",
         .summary = "take the next N messages and put them back (optionally delayed)",
         .params = "QUEUE",
-        .description = TAKE_DESCRIPTION("releases (puts back to pending, after --delay)"),
+        .description = TAKE_DESCRIPTION("puts back", "released"),
         .options = release_opts,
         .example = "pgqrs message release emails --max 5 --delay 300\n",
         .min_pos = 1, .max_pos = 1, .needs_store = true, .run = run_release,

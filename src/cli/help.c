@@ -7,18 +7,21 @@
 
 static const char exit_status[] =
     "    0  success\n"
-    "    1  usage error: unknown command or option, missing or malformed argument\n"
+    "    1  usage error: unknown command or option, missing argument, an option\n"
+    "       value that is not a number of the accepted form (e.g. negative)\n"
     "    2  not found: no such queue, message, dead letter or worker\n"
     "    3  database error: cannot connect, query failed, lock or pool timeout\n"
-    "    4  invalid input: invalid JSON, a value out of range, a bad name or DSN\n"
-    "    5  conflict: name taken, queue not empty, schema missing or mismatched,\n"
+    "    4  invalid input: invalid JSON, a value past a limit (e.g. --vt over 7\n"
+    "       days), a bad queue name or DSN\n"
+    "    5  conflict: name taken, queue not empty, schema missing or outdated,\n"
     "       message held by another worker\n"
-    "    6  internal error: out of memory\n";
+    "    6  internal error: out of memory, cannot write the output\n";
 
 static const char global_options[] =
     "    --dsn DSN\n"
-    "        The database (default: $PGQRS_DSN). postgres://user:pass@host:port/db?schema=NAME,\n"
-    "        postgresql://..., sqlite:///absolute/path.db, sqlite://relative/path.db.\n"
+    "        The database (default: $PGQRS_DSN):\n"
+    "        postgres://user:pass@host:port/db?schema=NAME (or postgresql://),\n"
+    "        sqlite:///absolute/path.db or sqlite://relative/path.db.\n"
     "        Never printed; error messages redact passwords and tokens.\n"
     "    --json\n"
     "        Machine-readable output: one JSON document on stdout.\n"
