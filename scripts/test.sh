@@ -45,6 +45,8 @@ scripts/with-postgres.sh bash -c '
     rc=0
     python3 codegen/verify_pg.py || rc=1
     scripts/run-suites.sh build postgres sqlite sqlite-memory || rc=1
+    echo; echo "== the same suites through PgBouncer (transaction pooling)"
+    scripts/with-pgbouncer.sh scripts/run-suites.sh build pgbouncer || rc=1
     echo; echo "== the same suites under ASan+UBSan"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
         scripts/run-suites.sh build-asan postgres sqlite || rc=1

@@ -156,6 +156,10 @@ static pgqrs_status parse_postgres(pgqrs__dsn *d, const char *dsn, const char *r
     }
     if (rc != 0)
         return pgqrs__buf_free(&uri), PGQRS_ENOMEM;
+    if (d->pgbouncer && d->schema)
+        return pgqrs__buf_free(&uri),
+               fail(err, errlen, dsn, "?schema= cannot pass through PgBouncer (it refuses the startup 'options' "
+                                      "parameter); set search_path on the role or database instead");
     d->uri = pgqrs__buf_detach(&uri);
     return d->uri ? PGQRS_OK : PGQRS_ENOMEM;
 }

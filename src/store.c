@@ -130,6 +130,11 @@ PGQRS_EXTERN pgqrs_status pgqrs_connect(pgqrs_store **out, const char *dsn, cons
         store_destroy(s);
         return pgqrs__fail(NULL, PGQRS_EINVAL, "connect options: schema must be an identifier");
     }
+    if (s->opts.schema && s->dsn.pgbouncer) {
+        store_destroy(s);
+        return pgqrs__fail(NULL, PGQRS_EINVAL, "connect options: schema cannot pass through PgBouncer "
+                                               "(?pgbouncer=true); set search_path on the role or database instead");
+    }
     s->opts.schema = NULL;   /* the caller's string need not outlive this call */
     if (opts && opts->schema) {
         pgqrs__free(s->dsn.schema);

@@ -14,7 +14,8 @@ static int db_seq;
 static PGconn *admin;   /* PostgreSQL: creates a schema per fresh database */
 
 const char *th_backend(void) { return backend; }
-bool th_is_postgres(void) { return strcmp(backend, "postgres") == 0; }
+bool th_is_postgres(void) { return strcmp(backend, "postgres") == 0 || th_is_pgbouncer(); }
+bool th_is_pgbouncer(void) { return strcmp(backend, "pgbouncer") == 0; }
 bool th_is_memory(void) { return strcmp(backend, "sqlite-memory") == 0; }
 const char *th_tmpdir(void) { return tmpdir; }
 const char *th_current_dsn(void) { return dsn; }
@@ -37,6 +38,20 @@ const char *th_fresh_dsn(void)
         snprintf(dsn, sizeof dsn, "sqlite::memory:");
     } else if (!th_is_postgres()) {
         snprintf(dsn, sizeof dsn, "sqlite://%s/db%d.sqlite", tmpdir, db_seq);
+    } else if (th_is_pgbouncer()) {
+        /* PgBouncer cannot carry ?schema= (startup options), so each test gets a
+         * fresh database, created directly on the server */
+        char sql[128];
+        PGresult *res;
+        snprintf(sql, sizeof sql, "CREATE DATABASE t%d_%d", (int)getpid(), db_seq);
+        res = PQexec(admin, sql);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            fprintf(stderr, "harness: %s: %s", sql, PQerrorMessage(admin));
+            exit(2);
+        }
+        PQclear(res);
+        snprintf(dsn, sizeof dsn, "postgresql://postgres@/t%d_%d?host=%s&port=%s&pgbouncer=true", (int)getpid(),
+                 db_seq, getenv("PGQRS_TEST_PGBOUNCER_DIR"), getenv("PGQRS_TEST_PGBOUNCER_PORT"));
     } else {
         char sql[128];
         PGresult *res;
@@ -79,6 +94,10 @@ int th_main(int argc, char **argv, const char *suite, const th_test *tests, size
         return 2;
     }
     atexit(cleanup_tmp);
+    if (th_is_pgbouncer() && !getenv("PGQRS_TEST_PGBOUNCER_DIR")) {
+        fprintf(stderr, "%s: PGQRS_TEST_PGBOUNCER_DIR is not set (run through scripts/with-pgbouncer.sh)\n", suite);
+        return 2;
+    }
     if (th_is_postgres()) {
         const char *base = getenv("PGQRS_TEST_PG_DSN");
         if (!base) {

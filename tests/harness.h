@@ -1,6 +1,6 @@
 /* harness.h: a minimal test runner. One binary per suite; the same source runs
  * against every backend, chosen by PGQRS_TEST_BACKEND (postgres, sqlite,
- * sqlite-memory). Each test gets a fresh database: a new schema on PostgreSQL,
+ * sqlite-memory, pgbouncer). Each test gets a fresh database: a new schema on PostgreSQL,
  * a new file on SQLite. Prints "N passed, N failed" and exits non-zero on failure.
  *   build/test_store              all tests
  *   build/test_store -s NAME      one test (libgit2's convention)
@@ -24,7 +24,8 @@ int th_main(int argc, char **argv, const char *suite, const th_test *tests, size
 
 /* The backend under test: "postgres" or "sqlite". */
 const char *th_backend(void);
-bool th_is_postgres(void);
+bool th_is_postgres(void);    /* also true through PgBouncer */
+bool th_is_pgbouncer(void);   /* PostgreSQL through PgBouncer transaction pooling */
 bool th_is_memory(void);
 /* A DSN for a fresh, empty database for the current test (owned by the harness,
  * valid until the test ends). Each call makes another fresh database. */
