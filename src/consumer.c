@@ -9,25 +9,8 @@
 
 PGQRS_EXTERN pgqrs_status pgqrs_consumer_new(pgqrs_consumer **out, pgqrs_store *s, const char *queue)
 {
-    pgqrs_consumer *k;
-    pgqrs_status st;
-    if (!out)
-        return pgqrs__fail(NULL, PGQRS_EMISUSE, "out is NULL");
-    *out = NULL;
-    st = pgqrs__check_handle(s, PGQRS__MAGIC_STORE, "store");
-    if (st != PGQRS_OK)
-        return st;
-    k = pgqrs__calloc(1, sizeof *k);
-    if (!k)
-        return pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
-    st = pgqrs__worker_handle_init(&k->w, PGQRS__MAGIC_CONSUMER, s, queue, PGQRS_DB_WORKER_KIND_CONSUMER);
-    if (st != PGQRS_OK) {
-        pgqrs__worker_handle_close(&k->w, false);
-        pgqrs__free(k);
-        return st;
-    }
-    *out = k;
-    return PGQRS_OK;
+    return pgqrs__worker_handle_new((void **)out, sizeof **out, PGQRS__MAGIC_CONSUMER, s, queue,
+                                    PGQRS_DB_WORKER_KIND_CONSUMER);
 }
 
 PGQRS_EXTERN void pgqrs_consumer_free(pgqrs_consumer *k)

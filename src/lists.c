@@ -5,18 +5,51 @@
 
 #include "alloc.h"
 
-static void *list_new(size_t size, size_t n, size_t item_size, void **items)
+void *pgqrs__list_new(size_t n, size_t item_size, void (*clear_item)(void *item))
 {
-    pgqrs__handle *h = pgqrs__calloc(1, size);
-    if (!h)
+    pgqrs__list *l = pgqrs__calloc(1, sizeof *l);
+    if (!l)
         return NULL;
-    h->magic = PGQRS__MAGIC_LIST;
-    *items = n ? pgqrs__calloc(n, item_size) : NULL;
-    if (n && !*items) {
-        pgqrs__free(h);
+    l->h.magic = PGQRS__MAGIC_LIST;
+    l->items = n ? pgqrs__calloc(n, item_size) : NULL;
+    if (n && !l->items) {
+        pgqrs__free(l);
         return NULL;
     }
-    return h;
+    l->n = n;
+    l->item_size = item_size;
+    l->clear_item = clear_item;
+    return l;
+}
+
+static const pgqrs__list *as_list(const void *list)
+{
+    const pgqrs__list *l = list;
+    return l && l->h.magic == PGQRS__MAGIC_LIST ? l : NULL;
+}
+
+size_t pgqrs__list_count(const void *list)
+{
+    const pgqrs__list *l = as_list(list);
+    return l ? l->n : 0;
+}
+
+const void *pgqrs__list_at(const void *list, size_t i)
+{
+    const pgqrs__list *l = as_list(list);
+    return l && i < l->n ? (const char *)l->items + i * l->item_size : NULL;
+}
+
+void pgqrs__list_free(void *list)
+{
+    pgqrs__list *l = (pgqrs__list *)as_list(list);
+    if (!l)
+        return;
+    for (size_t i = 0; l->clear_item && i < l->n; i++)
+        l->clear_item((char *)l->items + i * l->item_size);
+    pgqrs__free(l->items);
+    l->h.magic = PGQRS__MAGIC_FREED;
+    pgqrs__free(l);
 }
 
 static void message_from_row(pgqrs_message *m, pgqrs_message_row *r)
@@ -35,29 +68,23 @@ static void message_from_row(pgqrs_message *m, pgqrs_message_row *r)
     m->state = "live";
 }
 
+static void message_clear(void *item) { pgqrs__free((char *)((pgqrs_message *)item)->payload); }
+
 pgqrs_batch *pgqrs__batch_from_messages(pgqrs_message_row *rows, size_t n)
 {
-    void *items = NULL;
-    pgqrs_batch *b = list_new(sizeof *b, n, sizeof(pgqrs_message), &items);
-    if (b) {
-        b->items = items;
-        b->n = n;
-        for (size_t i = 0; i < n; i++)
-            message_from_row(&b->items[i], &rows[i]);
-    }
+    pgqrs_batch *b = pgqrs__list_new(n, sizeof(pgqrs_message), message_clear);
+    for (size_t i = 0; b && i < n; i++)
+        message_from_row((pgqrs_message *)b->l.items + i, &rows[i]);
     pgqrs__message_rows_free(rows, n);
     return b;
 }
 
 pgqrs_batch *pgqrs__batch_from_archive(pgqrs_archived_row *rows, size_t n)
 {
-    void *items = NULL;
-    pgqrs_batch *b = list_new(sizeof *b, n, sizeof(pgqrs_message), &items);
+    pgqrs_batch *b = pgqrs__list_new(n, sizeof(pgqrs_message), message_clear);
     if (b) {
-        b->items = items;
-        b->n = n;
         for (size_t i = 0; i < n; i++) {
-            pgqrs_message *m = &b->items[i];
+            pgqrs_message *m = (pgqrs_message *)b->l.items + i;
             pgqrs_archived_row *r = &rows[i];
             m->id = r->id;
             m->queue_id = r->queue_id;
@@ -77,26 +104,11 @@ pgqrs_batch *pgqrs__batch_from_archive(pgqrs_archived_row *rows, size_t n)
     return b;
 }
 
-PGQRS_EXTERN size_t pgqrs_batch_count(const pgqrs_batch *b)
-{
-    return b && b->h.magic == PGQRS__MAGIC_LIST ? b->n : 0;
-}
+PGQRS_EXTERN size_t pgqrs_batch_count(const pgqrs_batch *b) { return pgqrs__list_count(b); }
 
-PGQRS_EXTERN const pgqrs_message *pgqrs_batch_at(const pgqrs_batch *b, size_t i)
-{
-    return b && b->h.magic == PGQRS__MAGIC_LIST && i < b->n ? &b->items[i] : NULL;
-}
+PGQRS_EXTERN const pgqrs_message *pgqrs_batch_at(const pgqrs_batch *b, size_t i) { return pgqrs__list_at(b, i); }
 
-PGQRS_EXTERN void pgqrs_batch_free(pgqrs_batch *b)
-{
-    if (!b || b->h.magic != PGQRS__MAGIC_LIST)
-        return;
-    for (size_t i = 0; i < b->n; i++)
-        pgqrs__free((char *)b->items[i].payload);
-    pgqrs__free(b->items);
-    b->h.magic = PGQRS__MAGIC_FREED;
-    pgqrs__free(b);
-}
+PGQRS_EXTERN void pgqrs_batch_free(pgqrs_batch *b) { pgqrs__list_free(b); }
 
 static void queue_info_fill(pgqrs_queue_info *q, pgqrs_queue_row *r)
 {
@@ -124,50 +136,34 @@ PGQRS_EXTERN void pgqrs_queue_info_free(pgqrs_queue_info *q)
     pgqrs__free(q);
 }
 
+static void queue_info_clear(void *item) { pgqrs__free((char *)((pgqrs_queue_info *)item)->name); }
+
 pgqrs_queue_list *pgqrs__queue_list_from(pgqrs_queue_row *rows, size_t n)
 {
-    void *items = NULL;
-    pgqrs_queue_list *l = list_new(sizeof *l, n, sizeof(pgqrs_queue_info), &items);
-    if (l) {
-        l->items = items;
-        l->n = n;
-        for (size_t i = 0; i < n; i++)
-            queue_info_fill(&l->items[i], &rows[i]);
-    }
+    pgqrs_queue_list *l = pgqrs__list_new(n, sizeof(pgqrs_queue_info), queue_info_clear);
+    for (size_t i = 0; l && i < n; i++)
+        queue_info_fill((pgqrs_queue_info *)l->l.items + i, &rows[i]);
     pgqrs__queue_rows_free(rows, n);
     return l;
 }
 
-PGQRS_EXTERN size_t pgqrs_queue_list_count(const pgqrs_queue_list *l)
-{
-    return l && l->h.magic == PGQRS__MAGIC_LIST ? l->n : 0;
-}
+PGQRS_EXTERN size_t pgqrs_queue_list_count(const pgqrs_queue_list *l) { return pgqrs__list_count(l); }
 
 PGQRS_EXTERN const pgqrs_queue_info *pgqrs_queue_list_at(const pgqrs_queue_list *l, size_t i)
 {
-    return l && l->h.magic == PGQRS__MAGIC_LIST && i < l->n ? &l->items[i] : NULL;
+    return pgqrs__list_at(l, i);
 }
 
-PGQRS_EXTERN void pgqrs_queue_list_free(pgqrs_queue_list *l)
-{
-    if (!l || l->h.magic != PGQRS__MAGIC_LIST)
-        return;
-    for (size_t i = 0; i < l->n; i++)
-        pgqrs__free((char *)l->items[i].name);
-    pgqrs__free(l->items);
-    l->h.magic = PGQRS__MAGIC_FREED;
-    pgqrs__free(l);
-}
+PGQRS_EXTERN void pgqrs_queue_list_free(pgqrs_queue_list *l) { pgqrs__list_free(l); }
+
+static void metrics_clear(void *item) { pgqrs__free((char *)((pgqrs_queue_metrics *)item)->name); }
 
 pgqrs_metrics_list *pgqrs__metrics_list_from(pgqrs_queue_metrics_row *rows, size_t n, int64_t now_us)
 {
-    void *items = NULL;
-    pgqrs_metrics_list *l = list_new(sizeof *l, n, sizeof(pgqrs_queue_metrics), &items);
+    pgqrs_metrics_list *l = pgqrs__list_new(n, sizeof(pgqrs_queue_metrics), metrics_clear);
     if (l) {
-        l->items = items;
-        l->n = n;
         for (size_t i = 0; i < n; i++) {
-            pgqrs_queue_metrics *m = &l->items[i];
+            pgqrs_queue_metrics *m = (pgqrs_queue_metrics *)l->l.items + i;
             pgqrs_queue_metrics_row *r = &rows[i];
             m->queue_id = r->queue_id;
             m->name = r->name;
@@ -185,26 +181,14 @@ pgqrs_metrics_list *pgqrs__metrics_list_from(pgqrs_queue_metrics_row *rows, size
     return l;
 }
 
-PGQRS_EXTERN size_t pgqrs_metrics_list_count(const pgqrs_metrics_list *l)
-{
-    return l && l->h.magic == PGQRS__MAGIC_LIST ? l->n : 0;
-}
+PGQRS_EXTERN size_t pgqrs_metrics_list_count(const pgqrs_metrics_list *l) { return pgqrs__list_count(l); }
 
 PGQRS_EXTERN const pgqrs_queue_metrics *pgqrs_metrics_list_at(const pgqrs_metrics_list *l, size_t i)
 {
-    return l && l->h.magic == PGQRS__MAGIC_LIST && i < l->n ? &l->items[i] : NULL;
+    return pgqrs__list_at(l, i);
 }
 
-PGQRS_EXTERN void pgqrs_metrics_list_free(pgqrs_metrics_list *l)
-{
-    if (!l || l->h.magic != PGQRS__MAGIC_LIST)
-        return;
-    for (size_t i = 0; i < l->n; i++)
-        pgqrs__free((char *)l->items[i].name);
-    pgqrs__free(l->items);
-    l->h.magic = PGQRS__MAGIC_FREED;
-    pgqrs__free(l);
-}
+PGQRS_EXTERN void pgqrs_metrics_list_free(pgqrs_metrics_list *l) { pgqrs__list_free(l); }
 
 static void worker_fill(pgqrs_worker_info *w, pgqrs_worker_row *r)
 {
@@ -237,37 +221,22 @@ PGQRS_EXTERN void pgqrs_worker_info_free(pgqrs_worker_info *w)
     pgqrs__free(w);
 }
 
+static void worker_info_clear(void *item) { pgqrs__free((char *)((pgqrs_worker_info *)item)->hostname); }
+
 pgqrs_worker_list *pgqrs__worker_list_from(pgqrs_worker_row *rows, size_t n)
 {
-    void *items = NULL;
-    pgqrs_worker_list *l = list_new(sizeof *l, n, sizeof(pgqrs_worker_info), &items);
-    if (l) {
-        l->items = items;
-        l->n = n;
-        for (size_t i = 0; i < n; i++)
-            worker_fill(&l->items[i], &rows[i]);
-    }
+    pgqrs_worker_list *l = pgqrs__list_new(n, sizeof(pgqrs_worker_info), worker_info_clear);
+    for (size_t i = 0; l && i < n; i++)
+        worker_fill((pgqrs_worker_info *)l->l.items + i, &rows[i]);
     pgqrs__worker_rows_free(rows, n);
     return l;
 }
 
-PGQRS_EXTERN size_t pgqrs_worker_list_count(const pgqrs_worker_list *l)
-{
-    return l && l->h.magic == PGQRS__MAGIC_LIST ? l->n : 0;
-}
+PGQRS_EXTERN size_t pgqrs_worker_list_count(const pgqrs_worker_list *l) { return pgqrs__list_count(l); }
 
 PGQRS_EXTERN const pgqrs_worker_info *pgqrs_worker_list_at(const pgqrs_worker_list *l, size_t i)
 {
-    return l && l->h.magic == PGQRS__MAGIC_LIST && i < l->n ? &l->items[i] : NULL;
+    return pgqrs__list_at(l, i);
 }
 
-PGQRS_EXTERN void pgqrs_worker_list_free(pgqrs_worker_list *l)
-{
-    if (!l || l->h.magic != PGQRS__MAGIC_LIST)
-        return;
-    for (size_t i = 0; i < l->n; i++)
-        pgqrs__free((char *)l->items[i].hostname);
-    pgqrs__free(l->items);
-    l->h.magic = PGQRS__MAGIC_FREED;
-    pgqrs__free(l);
-}
+PGQRS_EXTERN void pgqrs_worker_list_free(pgqrs_worker_list *l) { pgqrs__list_free(l); }

@@ -5,29 +5,32 @@
 #include "handle.h"
 #include "pgqrs_rows.h"
 
-struct pgqrs_batch {
+/* Every result handle is one of these: a handle header and n items of one
+ * public struct type, with the function that frees what an item owns. */
+typedef struct pgqrs__list {
     pgqrs__handle h;
     size_t n;
-    pgqrs_message *items;   /* payloads owned */
-};
+    void *items;
+    size_t item_size;
+    void (*clear_item)(void *item);
+} pgqrs__list;
 
-struct pgqrs_queue_list {
-    pgqrs__handle h;
-    size_t n;
-    pgqrs_queue_info *items;   /* names owned */
-};
+struct pgqrs_batch { pgqrs__list l; };           /* pgqrs_message */
+struct pgqrs_queue_list { pgqrs__list l; };      /* pgqrs_queue_info */
+struct pgqrs_metrics_list { pgqrs__list l; };    /* pgqrs_queue_metrics */
+struct pgqrs_worker_list { pgqrs__list l; };     /* pgqrs_worker_info */
+struct pgqrs_run_list { pgqrs__list l; };        /* pgqrs_run_info */
+struct pgqrs_step_list { pgqrs__list l; };       /* pgqrs_step_info */
+struct pgqrs_workflow_list { pgqrs__list l; };   /* pgqrs_workflow_info */
 
-struct pgqrs_metrics_list {
-    pgqrs__handle h;
-    size_t n;
-    pgqrs_queue_metrics *items;
-};
-
-struct pgqrs_worker_list {
-    pgqrs__handle h;
-    size_t n;
-    pgqrs_worker_info *items;
-};
+/* A list of n zeroed items (NULL when out of memory). */
+void *pgqrs__list_new(size_t n, size_t item_size, void (*clear_item)(void *item));
+/* n, or 0 for NULL or a handle that is not a live list. */
+size_t pgqrs__list_count(const void *list);
+/* Item i, borrowed from the list; NULL when out of range or not a list. */
+const void *pgqrs__list_at(const void *list, size_t i);
+/* Clears every item and frees the list; NULL or a non-list: no-op. */
+void pgqrs__list_free(void *list);
 
 /* Each takes ownership of the rows' strings (the rows are freed) and returns a
  * handle, or NULL when out of memory (the rows are freed all the same). */

@@ -8,25 +8,8 @@
 
 PGQRS_EXTERN pgqrs_status pgqrs_producer_new(pgqrs_producer **out, pgqrs_store *s, const char *queue)
 {
-    pgqrs_producer *p;
-    pgqrs_status st;
-    if (!out)
-        return pgqrs__fail(NULL, PGQRS_EMISUSE, "out is NULL");
-    *out = NULL;
-    st = pgqrs__check_handle(s, PGQRS__MAGIC_STORE, "store");
-    if (st != PGQRS_OK)
-        return st;
-    p = pgqrs__calloc(1, sizeof *p);
-    if (!p)
-        return pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
-    st = pgqrs__worker_handle_init(&p->w, PGQRS__MAGIC_PRODUCER, s, queue, PGQRS_DB_WORKER_KIND_PRODUCER);
-    if (st != PGQRS_OK) {
-        pgqrs__worker_handle_close(&p->w, false);
-        pgqrs__free(p);
-        return st;   /* the store's message says why */
-    }
-    *out = p;
-    return PGQRS_OK;
+    return pgqrs__worker_handle_new((void **)out, sizeof **out, PGQRS__MAGIC_PRODUCER, s, queue,
+                                    PGQRS_DB_WORKER_KIND_PRODUCER);
 }
 
 PGQRS_EXTERN void pgqrs_producer_free(pgqrs_producer *p)

@@ -29,6 +29,29 @@ pgqrs_status pgqrs__worker_handle_init(pgqrs__worker_handle *w, uint32_t magic, 
     return st;
 }
 
+pgqrs_status pgqrs__worker_handle_new(void **out, size_t size, uint32_t magic, pgqrs_store *s, const char *queue,
+                                      pgqrs_db_worker_kind kind)
+{
+    pgqrs__worker_handle *w;
+    pgqrs_status st;
+    if (!out)
+        return pgqrs__fail(NULL, PGQRS_EMISUSE, "out is NULL");
+    *out = NULL;
+    if ((st = pgqrs__check_handle(s, PGQRS__MAGIC_STORE, "store")) != PGQRS_OK)
+        return st;
+    w = pgqrs__calloc(1, size);
+    if (!w)
+        return pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
+    st = pgqrs__worker_handle_init(w, magic, s, queue, kind);
+    if (st != PGQRS_OK) {
+        pgqrs__worker_handle_close(w, false);
+        pgqrs__free(w);
+        return st;   /* the store's message says why */
+    }
+    *out = w;
+    return PGQRS_OK;
+}
+
 void pgqrs__worker_handle_close(pgqrs__worker_handle *w, bool release)
 {
     pgqrs_status st;

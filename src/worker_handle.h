@@ -25,6 +25,10 @@ struct pgqrs_consumer {
 /* Looks the queue up and registers a worker of `kind` for it. */
 pgqrs_status pgqrs__worker_handle_init(pgqrs__worker_handle *w, uint32_t magic, pgqrs_store *s, const char *queue,
                                        pgqrs_db_worker_kind kind);
+/* Allocates a handle of `size` bytes starting with a worker handle, looks the
+ * queue up and registers the worker; the shared body of producer_new/consumer_new. */
+pgqrs_status pgqrs__worker_handle_new(void **out, size_t size, uint32_t magic, pgqrs_store *s, const char *queue,
+                                      pgqrs_db_worker_kind kind);
 /* Stops the worker row (releasing held messages when release) and frees fields. */
 void pgqrs__worker_handle_close(pgqrs__worker_handle *w, bool release);
 

@@ -5,24 +5,6 @@
 #include "lists.h"
 #include "workflow.h"
 
-struct pgqrs_run_list {
-    pgqrs__handle h;
-    size_t n;
-    pgqrs_run_info *items;
-};
-
-struct pgqrs_step_list {
-    pgqrs__handle h;
-    size_t n;
-    pgqrs_step_info *items;
-};
-
-struct pgqrs_workflow_list {
-    pgqrs__handle h;
-    size_t n;
-    pgqrs_workflow_info *items;
-};
-
 #define TAKE(dst, src) ((dst) = (src), (src) = NULL)
 #define TS(row, f) ((row)->has_##f ? (row)->f##_us : 0)
 
@@ -152,18 +134,21 @@ PGQRS_EXTERN pgqrs_status pgqrs_run_cancel(pgqrs_store *s, int64_t run_id, const
     return st;
 }
 
-static void *list_alloc(size_t size, size_t n, size_t item, void **items)
+static void run_info_clear_item(void *item) { run_info_clear(item); }
+
+static void step_info_clear(void *item)
 {
-    pgqrs__handle *h = pgqrs__calloc(1, size);
-    if (!h)
-        return NULL;
-    h->magic = PGQRS__MAGIC_LIST;
-    *items = n ? pgqrs__calloc(n, item) : NULL;
-    if (n && !*items) {
-        pgqrs__free(h);
-        return NULL;
-    }
-    return h;
+    pgqrs_step_info *si = item;
+    pgqrs__free((char *)si->step_id);
+    pgqrs__free((char *)si->output);
+    pgqrs__free((char *)si->error);
+}
+
+static void workflow_info_clear(void *item)
+{
+    pgqrs_workflow_info *wi = item;
+    pgqrs__free((char *)wi->name);
+    pgqrs__free((char *)wi->retry_policy);
 }
 
 PGQRS_EXTERN pgqrs_status pgqrs_list_runs(pgqrs_store *s, const pgqrs_run_filter *f, pgqrs_run_list **out)
@@ -205,13 +190,10 @@ PGQRS_EXTERN pgqrs_status pgqrs_list_runs(pgqrs_store *s, const pgqrs_run_filter
         pgqrs__workflow_row_clear(&wf);
     });
     if (st == PGQRS_OK) {
-        void *items = NULL;
-        pgqrs_run_list *l = list_alloc(sizeof *l, n, sizeof(pgqrs_run_info), &items);
+        pgqrs_run_list *l = pgqrs__list_new(n, sizeof(pgqrs_run_info), run_info_clear_item);
         if (l) {
-            l->items = items;
-            l->n = n;
             for (size_t i = 0; i < n; i++)
-                run_info_fill(&l->items[i], &rows[i]);
+                run_info_fill((pgqrs_run_info *)l->l.items + i, &rows[i]);
         } else {
             st = pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
         }
@@ -221,26 +203,11 @@ PGQRS_EXTERN pgqrs_status pgqrs_list_runs(pgqrs_store *s, const pgqrs_run_filter
     return st;
 }
 
-PGQRS_EXTERN size_t pgqrs_run_list_count(const pgqrs_run_list *l)
-{
-    return l && l->h.magic == PGQRS__MAGIC_LIST ? l->n : 0;
-}
+PGQRS_EXTERN size_t pgqrs_run_list_count(const pgqrs_run_list *l) { return pgqrs__list_count(l); }
 
-PGQRS_EXTERN const pgqrs_run_info *pgqrs_run_list_at(const pgqrs_run_list *l, size_t i)
-{
-    return l && l->h.magic == PGQRS__MAGIC_LIST && i < l->n ? &l->items[i] : NULL;
-}
+PGQRS_EXTERN const pgqrs_run_info *pgqrs_run_list_at(const pgqrs_run_list *l, size_t i) { return pgqrs__list_at(l, i); }
 
-PGQRS_EXTERN void pgqrs_run_list_free(pgqrs_run_list *l)
-{
-    if (!l || l->h.magic != PGQRS__MAGIC_LIST)
-        return;
-    for (size_t i = 0; i < l->n; i++)
-        run_info_clear(&l->items[i]);
-    pgqrs__free(l->items);
-    l->h.magic = PGQRS__MAGIC_FREED;
-    pgqrs__free(l);
-}
+PGQRS_EXTERN void pgqrs_run_list_free(pgqrs_run_list *l) { pgqrs__list_free(l); }
 
 PGQRS_EXTERN pgqrs_status pgqrs_list_steps(pgqrs_store *s, int64_t run_id, pgqrs_step_list **out)
 {
@@ -255,13 +222,10 @@ PGQRS_EXTERN pgqrs_status pgqrs_list_steps(pgqrs_store *s, int64_t run_id, pgqrs
             pgqrs__fail_conn(s, c, st);
     });
     if (st == PGQRS_OK) {
-        void *items = NULL;
-        pgqrs_step_list *l = list_alloc(sizeof *l, n, sizeof(pgqrs_step_info), &items);
+        pgqrs_step_list *l = pgqrs__list_new(n, sizeof(pgqrs_step_info), step_info_clear);
         if (l) {
-            l->items = items;
-            l->n = n;
             for (size_t i = 0; i < n; i++) {
-                pgqrs_step_info *si = &l->items[i];
+                pgqrs_step_info *si = (pgqrs_step_info *)l->l.items + i;
                 pgqrs_step_row *r = &rows[i];
                 si->run_id = r->run_id;
                 TAKE(si->step_id, r->step_id);
@@ -282,29 +246,11 @@ PGQRS_EXTERN pgqrs_status pgqrs_list_steps(pgqrs_store *s, int64_t run_id, pgqrs
     return st;
 }
 
-PGQRS_EXTERN size_t pgqrs_step_list_count(const pgqrs_step_list *l)
-{
-    return l && l->h.magic == PGQRS__MAGIC_LIST ? l->n : 0;
-}
+PGQRS_EXTERN size_t pgqrs_step_list_count(const pgqrs_step_list *l) { return pgqrs__list_count(l); }
 
-PGQRS_EXTERN const pgqrs_step_info *pgqrs_step_list_at(const pgqrs_step_list *l, size_t i)
-{
-    return l && l->h.magic == PGQRS__MAGIC_LIST && i < l->n ? &l->items[i] : NULL;
-}
+PGQRS_EXTERN const pgqrs_step_info *pgqrs_step_list_at(const pgqrs_step_list *l, size_t i) { return pgqrs__list_at(l, i); }
 
-PGQRS_EXTERN void pgqrs_step_list_free(pgqrs_step_list *l)
-{
-    if (!l || l->h.magic != PGQRS__MAGIC_LIST)
-        return;
-    for (size_t i = 0; i < l->n; i++) {
-        pgqrs__free((char *)l->items[i].step_id);
-        pgqrs__free((char *)l->items[i].output);
-        pgqrs__free((char *)l->items[i].error);
-    }
-    pgqrs__free(l->items);
-    l->h.magic = PGQRS__MAGIC_FREED;
-    pgqrs__free(l);
-}
+PGQRS_EXTERN void pgqrs_step_list_free(pgqrs_step_list *l) { pgqrs__list_free(l); }
 
 PGQRS_EXTERN pgqrs_status pgqrs_list_workflows(pgqrs_store *s, pgqrs_workflow_list **out)
 {
@@ -319,17 +265,15 @@ PGQRS_EXTERN pgqrs_status pgqrs_list_workflows(pgqrs_store *s, pgqrs_workflow_li
             pgqrs__fail_conn(s, c, st);
     });
     if (st == PGQRS_OK) {
-        void *items = NULL;
-        pgqrs_workflow_list *l = list_alloc(sizeof *l, n, sizeof(pgqrs_workflow_info), &items);
+        pgqrs_workflow_list *l = pgqrs__list_new(n, sizeof(pgqrs_workflow_info), workflow_info_clear);
         if (l) {
-            l->items = items;
-            l->n = n;
             for (size_t i = 0; i < n; i++) {
-                l->items[i].id = rows[i].id;
-                TAKE(l->items[i].name, rows[i].name);
-                l->items[i].queue_id = rows[i].queue_id;
-                TAKE(l->items[i].retry_policy, rows[i].retry_policy);
-                l->items[i].created_at_us = rows[i].created_at_us;
+                pgqrs_workflow_info *wi = (pgqrs_workflow_info *)l->l.items + i;
+                wi->id = rows[i].id;
+                TAKE(wi->name, rows[i].name);
+                wi->queue_id = rows[i].queue_id;
+                TAKE(wi->retry_policy, rows[i].retry_policy);
+                wi->created_at_us = rows[i].created_at_us;
             }
         } else {
             st = pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
@@ -340,25 +284,8 @@ PGQRS_EXTERN pgqrs_status pgqrs_list_workflows(pgqrs_store *s, pgqrs_workflow_li
     return st;
 }
 
-PGQRS_EXTERN size_t pgqrs_workflow_list_count(const pgqrs_workflow_list *l)
-{
-    return l && l->h.magic == PGQRS__MAGIC_LIST ? l->n : 0;
-}
+PGQRS_EXTERN size_t pgqrs_workflow_list_count(const pgqrs_workflow_list *l) { return pgqrs__list_count(l); }
 
-PGQRS_EXTERN const pgqrs_workflow_info *pgqrs_workflow_list_at(const pgqrs_workflow_list *l, size_t i)
-{
-    return l && l->h.magic == PGQRS__MAGIC_LIST && i < l->n ? &l->items[i] : NULL;
-}
+PGQRS_EXTERN const pgqrs_workflow_info *pgqrs_workflow_list_at(const pgqrs_workflow_list *l, size_t i) { return pgqrs__list_at(l, i); }
 
-PGQRS_EXTERN void pgqrs_workflow_list_free(pgqrs_workflow_list *l)
-{
-    if (!l || l->h.magic != PGQRS__MAGIC_LIST)
-        return;
-    for (size_t i = 0; i < l->n; i++) {
-        pgqrs__free((char *)l->items[i].name);
-        pgqrs__free((char *)l->items[i].retry_policy);
-    }
-    pgqrs__free(l->items);
-    l->h.magic = PGQRS__MAGIC_FREED;
-    pgqrs__free(l);
-}
+PGQRS_EXTERN void pgqrs_workflow_list_free(pgqrs_workflow_list *l) { pgqrs__list_free(l); }
