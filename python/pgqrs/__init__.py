@@ -21,8 +21,8 @@ The library is found through ``PGQRS_LIBRARY``, next to this package
 from ._lib import BINDING_VERSION as __version__
 from ._lib import LibraryNotFound, library_path
 from .admin import Admin
-from .errors import (AlreadyExists, Busy, ConnectionError, DatabaseConnectionError, IllegalState, InvalidInput,
-                     Misuse, NotFound, NotOwned, NotSupported, OutOfMemory, PgqrsError, Status, Timeout)
+from .errors import (AlreadyExists, Busy, DatabaseConnectionError, IllegalState, InvalidInput, Misuse, NotFound,
+                     NotOwned, NotSupported, OutOfMemory, PgqrsError, Status, Timeout)
 from .models import Message, QueueInfo, QueueMetrics, WorkerHealth, WorkerInfo
 from .queue import Consumer, Producer
 from .store import Store, connect, errstr, version
@@ -34,5 +34,6 @@ __all__ = [
     "Status", "PgqrsError", "NotFound", "AlreadyExists", "InvalidInput", "Busy", "NotOwned", "IllegalState",
     "DatabaseConnectionError", "Timeout", "OutOfMemory", "NotSupported", "Misuse", "LibraryNotFound",
 ]
-# `ConnectionError` is importable as pgqrs.ConnectionError but deliberately not in
-# __all__, so `from pgqrs import *` does not shadow the builtin.
+# pgqrs.ConnectionError is DatabaseConnectionError; deliberately not in __all__, so
+# `from pgqrs import *` does not shadow the builtin.
+ConnectionError = DatabaseConnectionError

@@ -37,14 +37,23 @@ def check(status, handle):
         raise make_error(status, msg)
 
 
+def utf8(text, what):
+    """A str as NUL-free UTF-8 bytes for a `const char *` (InvalidInput otherwise:
+    ctypes would cut at a NUL, and lone surrogates have no UTF-8)."""
+    if not isinstance(text, str):
+        raise InvalidInput("%s must be a str, not %s" % (what, type(text).__name__), Status.EINVAL)
+    if "\0" in text:
+        raise InvalidInput("%s contains a NUL character" % what, Status.EINVAL)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise InvalidInput("%s is not valid UTF-8: %s" % (what, e), Status.EINVAL) from None
+
+
 def encode_name(name, what="queue name", allow_none=False):
     if name is None and allow_none:
         return None
-    if not isinstance(name, str):
-        raise InvalidInput("%s must be a str, not %s" % (what, type(name).__name__), Status.EINVAL)
-    if "\0" in name:
-        raise InvalidInput("%s contains a NUL character" % what, Status.EINVAL)
-    return name.encode("utf-8")
+    return utf8(name, what)
 
 
 def to_int(value, what, lo=INT_MIN, hi=INT_MAX):

@@ -7,7 +7,7 @@ import ctypes
 
 from . import _lib
 from ._core import I64_MAX, I64_MIN, check, encode_name, fetch_list, lib, to_int, to_seconds
-from .models import Message, QueueInfo, QueueMetrics, WorkerHealth, WorkerInfo
+from .models import QueueInfo, QueueMetrics, WorkerHealth, WorkerInfo
 from .queue import _batch_messages, _msg_id
 
 _P = ctypes.POINTER

@@ -24,6 +24,8 @@ class Status(enum.IntEnum):
     ENOMEM = -10
     ENOTSUPPORTED = -11
     EMISUSE = -12
+    ECANCELLED = -13     # workflow run cancelled (workflow handlers only)
+    ESUSPENDED = -14     # workflow run sleeps or waits for a retry (workflow handlers only)
 
 
 class PgqrsError(Exception):

@@ -8,7 +8,7 @@ the messages it still holds, then stops. Closing the store closes them too.
 import ctypes
 import json
 
-from ._core import I64_MAX, I64_MIN, Handle, check, encode_name, lib, to_int, to_seconds, us_to_datetime
+from ._core import I64_MAX, I64_MIN, Handle, check, encode_name, lib, to_int, to_seconds, us_to_datetime, utf8
 from .errors import InvalidInput, Status
 from .models import Message
 
@@ -22,11 +22,7 @@ def dumps(value):
 
 
 def _json_text(text):
-    if not isinstance(text, str):
-        raise InvalidInput("payload_json must be a str, not %s" % type(text).__name__, Status.EINVAL)
-    if "\0" in text:
-        raise InvalidInput("payload_json contains a NUL character", Status.EINVAL)
-    return text.encode("utf-8")
+    return utf8(text, "payload_json")
 
 
 def _msg_id(m):
@@ -154,7 +150,7 @@ class Producer(_Worker):
     def enqueue_batch(self, payloads, *, delay=0):
         """Enqueues JSON-serialisable values in one statement: all or none.
         Returns their ids in input order. At most the store's max_batch_size."""
-        return self._enqueue_batch([dumps(v).encode("utf-8") for v in payloads], delay)
+        return self._enqueue_batch([utf8(dumps(v), "payload") for v in payloads], delay)
 
     def enqueue_batch_json(self, payloads_json, *, delay=0):
         """Like :meth:`enqueue_batch` with pre-encoded JSON texts."""

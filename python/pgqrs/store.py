@@ -4,7 +4,7 @@ import ctypes
 import threading
 
 from . import _lib
-from ._core import Handle, check, datetime_to_us, decode, encode_name, lib, to_int
+from ._core import I64_MAX, I64_MIN, Handle, check, datetime_to_us, decode, encode_name, lib, to_int
 from .errors import Status
 
 _CONNECT_OPTIONS = ("pool_size", "busy_timeout_ms", "max_batch_size", "default_vt_seconds",
@@ -145,7 +145,6 @@ class Store:
 
     def set_time_us(self, now_us):
         """Like :meth:`set_time`, in UTC microseconds since the epoch (0: real clock)."""
-        from ._core import I64_MAX, I64_MIN
         lib().pgqrs_store_set_time(self._ptr(), to_int(now_us, "now_us", I64_MIN, I64_MAX))
 
     # ---- factories ----------------------------------------------------------------

@@ -65,6 +65,10 @@ def test_bad_json_is_invalid_input_and_writes_nothing(store, admin, queue):
     with pytest.raises(pgqrs.InvalidInput):
         producer.enqueue_json(b"{}")
     with pytest.raises(pgqrs.InvalidInput):
+        producer.enqueue({"s": "\ud800"})                        # a lone surrogate has no UTF-8
+    with pytest.raises(pgqrs.InvalidInput):
+        producer.enqueue({"s": "a\u0000b"})                      # U+0000: refused by the library (jsonb has none)
+    with pytest.raises(pgqrs.InvalidInput):
         producer.enqueue_batch_json(['{"ok": 1}', "{bad"])       # all or none
     assert admin.metrics(queue)[0].pending == 0
     assert admin.list_messages(queue) == []
@@ -172,3 +176,36 @@ def test_dequeue_arguments(store, queue):
     with pytest.raises(pgqrs.InvalidInput):
         consumer.dequeue(batch_size="10")
     assert consumer.dequeue(batch_size=1000, vt=datetime.timedelta(seconds=5)) == []
+
+
+def test_threads_share_a_store(store, admin, queue):
+    """One store, a consumer per thread: every message is delivered exactly once."""
+    import threading
+    n = 200
+    store.producer(queue).enqueue_batch([{"n": i} for i in range(n)])
+    seen, errors = [], []
+    lock = threading.Lock()
+
+    def work():
+        try:
+            with store.consumer(queue) as c:
+                while True:
+                    msgs = c.dequeue(batch_size=7, vt=600)
+                    if not msgs:
+                        return
+                    for m in msgs:
+                        c.archive(m)
+                    with lock:
+                        seen.extend(m.payload["n"] for m in msgs)
+        except Exception as e:       # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert errors == []
+    assert sorted(seen) == list(range(n))
+    (mt,) = admin.metrics(queue)
+    assert mt.archived == n and mt.pending == 0 and mt.in_flight == 0
