@@ -227,6 +227,9 @@ PGQRS_EXTERN void pgqrs_producer_free(pgqrs_producer *p);
 PGQRS_EXTERN int64_t pgqrs_producer_worker_id(const pgqrs_producer *p);
 /* Enqueues one JSON payload (any JSON value, validated first: invalid JSON is
  * PGQRS_EINVAL and nothing is written), visible after delay_seconds (0 = now).
+ * Strings holding \u0000 are refused on every backend: PostgreSQL's jsonb cannot
+ * store them. Duplicate object keys are kept on SQLite and collapsed (last wins)
+ * by PostgreSQL's jsonb.
  * id_out may be NULL. @return PGQRS_OK, PGQRS_EINVAL, PGQRS_ENOTFOUND (queue deleted) */
 PGQRS_EXTERN pgqrs_status pgqrs_enqueue(pgqrs_producer *p, const char *payload_json, int delay_seconds, int64_t *id_out);
 /* Enqueues n payloads in one statement: all or none (one invalid payload: nothing
