@@ -62,6 +62,12 @@ if [ -x scripts/test-extra.sh ]; then
     [ "$extra_rc" = 0 ] || suite_rc=1
 fi
 
+step "every code block in README.md, docs/ and python/README.md"
+make -s python >/dev/null
+set +e; python3 scripts/test_docs.py build 2>&1 | tee "$log/docs"; docs_rc=${PIPESTATUS[0]}; set -e
+count "$log/docs"
+[ "$docs_rc" = 0 ] || suite_rc=1
+
 echo
 echo "all: $total_pass passed, $total_fail failed"
 [ "$suite_rc" = 0 ] && [ "$total_fail" = 0 ]
