@@ -62,6 +62,31 @@ if [ -x scripts/test-extra.sh ]; then
     [ "$extra_rc" = 0 ] || suite_rc=1
 fi
 
+step "make install, then a program built with pkg-config only"
+prefix=$(mktemp -d /tmp/pgqrs-prefix.XXXXXX)
+make -s install PREFIX="$prefix" >/dev/null
+cat > "$prefix/app.c" <<'APP'
+#include <stdio.h>
+#include <pgqrs.h>
+int main(void)
+{
+    pgqrs_store *s;
+    if (pgqrs_connect(&s, "sqlite::memory:", NULL) != PGQRS_OK || pgqrs_install(s) != PGQRS_OK)
+        return 1;
+    printf("pgqrs %s on %s\n", pgqrs_version(), pgqrs_backend_name(s));
+    pgqrs_store_free(s);
+    return 0;
+}
+APP
+if PKG_CONFIG_PATH="$prefix/lib/pkgconfig" cc "$prefix/app.c" -o "$prefix/app" \
+       $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs --static pgqrs) &&
+   LD_LIBRARY_PATH="$prefix/lib" "$prefix/app" && "$prefix/bin/pgqrs" --version >/dev/null; then
+    echo "install: 1 passed, 0 failed"; total_pass=$((total_pass + 1))
+else
+    echo "install: 0 passed, 1 failed"; total_fail=$((total_fail + 1)); suite_rc=1
+fi
+rm -rf "$prefix"
+
 step "every code block in README.md, docs/ and python/README.md"
 make -s python >/dev/null
 set +e; python3 scripts/test_docs.py build 2>&1 | tee "$log/docs"; docs_rc=${PIPESTATUS[0]}; set -e
