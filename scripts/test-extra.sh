@@ -19,7 +19,7 @@ if [ -z "${PGQRS_TEST_EXTRA_INNER:-}" ]; then
     exec scripts/with-postgres.sh "$0" "$@"
 fi
 
-SUITES=(cli)
+SUITES=(cli python)
 
 # ---- suite: cli -------------------------------------------------------------------
 # The pgqrs command-line tool end to end (tests/cli/test_cli.sh) on SQLite and PostgreSQL.
@@ -38,6 +38,30 @@ suite_cli() {
     done
     rm -f "$log"
     echo "cli: $p passed, $f failed"
+    return $rc
+}
+
+# ---- suite: python ------------------------------------------------------------------
+# The Python package (python/pgqrs, ctypes over libpgqrs.so) with Debian's pytest:
+# tests/python on SQLite (file and :memory:) and PostgreSQL (PGQRS_TEST_PG_DSN, one
+# fresh schema per test). Uses the library `make python` put next to the package.
+# pytest's exit status 5 (no tests collected) is a failure like any other non-zero.
+suite_python() {
+    local log rc summary p f e
+    make -s python >/dev/null || { echo "python: build failed"; echo "python: 0 passed, 1 failed"; return 1; }
+    log=$(mktemp /tmp/pgqrs-extra-python.XXXXXX)
+    env -u PGQRS_LIBRARY /usr/bin/python3 -m pytest -q -rfEs tests/python 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    # the last summary line, e.g. "2 failed, 109 passed, 1 error in 5.1s"
+    summary=$(grep -E '^=*[ ]*[0-9]+ (passed|failed|error|errors|skipped|deselected)|no tests ran' "$log" | tail -n 1)
+    rm -f "$log"
+    p=$(grep -Eo '[0-9]+ passed' <<<"$summary" | grep -Eo '[0-9]+' || echo 0)
+    f=$(grep -Eo '[0-9]+ failed' <<<"$summary" | grep -Eo '[0-9]+' || echo 0)
+    e=$(grep -Eo '[0-9]+ errors?' <<<"$summary" | grep -Eo '[0-9]+' || echo 0)
+    f=$((f + e))
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi   # exit 5 (no tests), crash, usage error, ...
+    if [ "$p" = 0 ] && [ "$rc" = 0 ]; then f=1; rc=1; fi
+    echo "python: $p passed, $f failed"
     return $rc
 }
 

@@ -50,6 +50,7 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
     pgqrs_queue_list *l = NULL;
     pgqrs_status st;
     size_t n;
+    (void)a;
     if ((st = pgqrs_list_queues(ctx->store, &l)) != PGQRS_OK)
         return cli_fail(ctx, st, ctx->store, "cannot list queues");
     n = pgqrs_queue_list_count(l);

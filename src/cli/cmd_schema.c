@@ -16,6 +16,7 @@ static int schema_result(cli_ctx *ctx, const char *text)
 static int run_install(cli_ctx *ctx, const cli_args *a)
 {
     pgqrs_status st = pgqrs_install(ctx->store);
+    (void)a;
     if (st != PGQRS_OK)
         return cli_fail(ctx, st, ctx->store, "install failed");
     return schema_result(ctx, "schema installed and up to date");
@@ -24,6 +25,7 @@ static int run_install(cli_ctx *ctx, const cli_args *a)
 static int run_verify(cli_ctx *ctx, const cli_args *a)
 {
     pgqrs_status st = pgqrs_verify(ctx->store);
+    (void)a;
     if (st != PGQRS_OK)
         return cli_fail(ctx, st, ctx->store, "schema check failed");
     return schema_result(ctx, "schema ok");
