@@ -358,7 +358,7 @@ typedef struct pgqrs_retry_policy {
     int max_attempts;            /* attempts in all, the first included; 0 = 3; 1 = never retry */
     int64_t initial_delay_ms;    /* delay before the first retry; 0 = 1000 */
     double multiplier;           /* growth per retry; 0 = 2.0 (at least 1.0) */
-    int64_t max_delay_ms;        /* cap; 0 = 300000 */
+    int64_t max_delay_ms;        /* cap; 0 = 300000; at most PGQRS_MAX_RETRY_DELAY_MS */
     double jitter;               /* fraction of each delay randomised down; 0 = 0.25, < 0 = none */
 } pgqrs_retry_policy;
 /* The delay before retry number `retry` (1 = the first retry), capped and
@@ -449,7 +449,8 @@ typedef struct pgqrs_step_options {
  * left (opts' policy, default 3 attempts) the run is rescheduled when the handler
  * returns. @return fn's status, PGQRS_ECANCELLED (the run is being cancelled: no
  * further step starts), PGQRS_EBUSY (another live worker is executing this step),
- * PGQRS_EINVAL (bad step_id or output) */
+ * PGQRS_ESTATE (this worker's lease on the step ran out and another worker took it
+ * over: its result stands), PGQRS_EINVAL (bad step_id or output) */
 PGQRS_EXTERN pgqrs_status pgqrs_step(pgqrs_run *run, const char *step_id, pgqrs_step_fn fn, void *user,
                                      char **output_json);
 PGQRS_EXTERN pgqrs_status pgqrs_step_ex(pgqrs_run *run, const char *step_id, pgqrs_step_fn fn, void *user,
@@ -522,7 +523,7 @@ typedef struct pgqrs_step_info {   /* read-only; fields are only ever appended *
     int64_t completed_at_us;     /* 0 = not finished */
     int64_t retry_at_us;         /* 0 = none */
 } pgqrs_step_info;
-/* The run's steps in start order. */
+/* The run's steps, by the start time of their latest attempt, then step id. */
 PGQRS_EXTERN pgqrs_status pgqrs_list_steps(pgqrs_store *store, int64_t run_id, pgqrs_step_list **out);
 PGQRS_EXTERN size_t pgqrs_step_list_count(const pgqrs_step_list *l);
 PGQRS_EXTERN const pgqrs_step_info *pgqrs_step_list_at(const pgqrs_step_list *l, size_t i);
@@ -578,6 +579,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_store_counters(const pgqrs_store *store, pgqrs_c
 #define PGQRS_MAX_VT_SECONDS 604800      /* 7 days */
 #define PGQRS_MAX_DELAY_SECONDS 31536000 /* 365 days */
 #define PGQRS_MAX_NAME_BYTES 128
+#define PGQRS_MAX_RETRY_DELAY_MS 31536000000LL  /* a retry delay is capped at 365 days */
 
 #ifdef __cplusplus
 }

@@ -108,7 +108,16 @@ PGQRS_EXTERN pgqrs_status pgqrs_queue_delete(pgqrs_store *s, const char *name, i
     pgqrs_status st;
     PGQRS__WITH_CONN(s, s, {
         pgqrs_queue_row q = { 0 };
+        pgqrs_workflow_row *wfs = NULL;
+        size_t nwf = 0;
         st = pgqrs__queue_lookup(s, c, name, &q);
+        if (st == PGQRS_OK && (st = c->q->workflow_list(&wfs, &nwf, c)) != PGQRS_OK)
+            pgqrs__fail_conn(s, c, st);
+        for (size_t i = 0; st == PGQRS_OK && i < nwf; i++)
+            if (wfs[i].queue_id == q.id)
+                st = pgqrs__fail(s, PGQRS_ESTATE, "queue '%.128s' belongs to workflow '%.128s'; it cannot be deleted",
+                                 name, wfs[i].name);
+        pgqrs__workflow_rows_free(wfs, nwf);
         if (st == PGQRS_OK) {
             int64_t affected = 0;
             pgqrs_queue_delete_params p = { q.id, force != 0 };

@@ -25,6 +25,10 @@ void pgqrs__retry_resolve(pgqrs_retry_policy *p)
         p->multiplier = 1.0;
     if (p->max_delay_ms <= 0)
         p->max_delay_ms = 300000;
+    if (p->max_delay_ms > PGQRS_MAX_RETRY_DELAY_MS)
+        p->max_delay_ms = PGQRS_MAX_RETRY_DELAY_MS;
+    if (p->initial_delay_ms > p->max_delay_ms)
+        p->initial_delay_ms = p->max_delay_ms;
     if (p->max_delay_ms < p->initial_delay_ms)
         p->max_delay_ms = p->initial_delay_ms;
     if (p->jitter == 0)

@@ -456,7 +456,18 @@ static pgqrs_status execute(pgqrs_workflow_worker *w, const pgqrs_message *m)
         char msg[128];
         snprintf(msg, sizeof msg, "run was delivered %d times without finishing (crash loop?)", (int)m->read_count);
         run.error_json = pgqrs__error_json(PGQRS_ERROR, msg);
-        st = finish(&run, PGQRS_DB_RUN_STATUS_ERROR, NULL, run.error_json);
+        /* only a RUNNING run can end in ERROR: a run whose deliveries all died
+         * before it started is PENDING, so start it first (counting the attempt) */
+        PGQRS__WITH_CONN(s, w, {
+            pgqrs_run_start_params p = { run.id, w->consumer.w.worker_id, false, 0 };
+            p.has_now = pgqrs__store_now(s, &p.now_us);
+            st = c->q->run_start(&row, c, &p);
+            if (st != PGQRS_OK && st != PGQRS_ENOTFOUND)
+                pgqrs__fail_conn(w, c, st);
+        });
+        pgqrs__run_row_clear(&row);
+        if (st == PGQRS_OK)
+            st = finish(&run, PGQRS_DB_RUN_STATUS_ERROR, NULL, run.error_json);
         if (st == PGQRS_ENOTFOUND)
             st = settle_unstartable(&run);
         pgqrs__free(run.error_json);
