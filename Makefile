@@ -12,7 +12,7 @@ WARN      = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissin
 PG_INC   := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Isrc -Igenerated -I$(PG_INC)
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(SANITIZE) -fPIC -fvisibility=hidden
-LIBS      = -lpq -lsqlite3 -ljansson -lpthread
+LIBS      = -lpq -lsqlite3 -ljansson -lcurl -lpthread
 LDFLAGS  += $(SANITIZE)
 
 LIB_SRC  := $(sort $(wildcard src/*.c)) $(sort $(wildcard generated/*.c))
@@ -72,6 +72,14 @@ verify-queries:
 test:
 	scripts/test.sh
 
+# Every C suite against Turso's own server (tursodb, installed into .tools/ by npm).
+.PHONY: test-turso
+test-turso: tests
+	scripts/with-turso.sh scripts/run-suites.sh $(BUILD) turso
+
+bench: lib
+	bench/run.sh $(if $(QUICK),--quick)
+
 run:
 	scripts/deps.sh
 	$(MAKE) -s examples
@@ -90,7 +98,24 @@ install: all
 clean:
 	rm -rf $(BUILD) build-*
 
-# The Python package (python/pgqrs, ctypes): the library next to it.
+# The Python package (python/pgqrs, ctypes): the library next to it. rm first, so a
+# process that has the old copy mapped keeps its inode instead of seeing it rewritten.
 .PHONY: python
 python: lib
+	rm -f python/pgqrs/libpgqrs.so
 	cp $(BUILD)/libpgqrs.so python/pgqrs/libpgqrs.so
+
+# ---- Reliability (docs/reliability.md): chaos runs, fuzzing, static analysis ----
+# `make chaos`: the long fault-injection runs (scripts/chaos.sh; `make test` runs
+# a short version). `make fuzz`: every libFuzzer target for FUZZ_SECONDS each
+# (scripts/fuzz.sh). `make lint`: cppcheck and clang-tidy over src/ and generated/.
+.PHONY: chaos chaos-bin fuzz lint
+chaos-bin: $(BUILD)/pgqrs-chaos
+$(BUILD)/pgqrs-chaos: $(BUILD)/obj/tests/chaos/chaos.o $(BUILD)/libpgqrs.a
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libpgqrs.a $(LIBS)
+chaos:
+	scripts/chaos.sh
+fuzz:
+	scripts/fuzz.sh
+lint:
+	scripts/lint.sh

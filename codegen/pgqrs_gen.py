@@ -17,6 +17,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pgqrs_codegen import check, emit_c, model  # noqa: E402
 
 BACKENDS = ("postgres", "sqlite")
+# Backends that speak another's SQL dialect: every query of the base backend, with
+# queries/<backend>/*.sql replacing some of them by name (the same interface check
+# applies). turso: the SQLite dialect sent over Hrana (HTTP) to a Turso/libSQL server.
+DERIVED = {"turso": "sqlite"}
+EMITTED = BACKENDS + tuple(DERIVED)
 BOOTSTRAP = "schema_version_ensure"
 
 
@@ -29,8 +34,17 @@ def build(root):
         for q in queries:
             model.placeholders(q, "$" if be == "postgres" else "?")
         by_backend[be] = queries
+    overrides = {}
+    for be, base in DERIVED.items():
+        queries = model.load_queries(root, be, schema, override_of=by_backend[base])
+        overrides[be] = [q for q in queries if q.backend == be]
+        for q in overrides[be]:
+            model.placeholders(q, "$" if base == "postgres" else "?")
+        by_backend[be] = queries
     check.check_backends(by_backend)
     migrations = {be: model.load_migrations(root, be) for be in BACKENDS}
+    for be, base in DERIVED.items():
+        migrations[be] = migrations[base]
 
     sq = {q.name: q for q in by_backend["sqlite"]}
     if BOOTSTRAP not in sq:
@@ -40,27 +54,29 @@ def build(root):
     probe = check.SqliteProbe(migrations["sqlite"], bootstrap)
     try:
         check.check_sqlite_queries(probe, by_backend["sqlite"])
+        check.check_sqlite_queries(probe, overrides["turso"])
     finally:
         probe.close()
 
     ref = by_backend["postgres"]
     ref_order = [q.name for q in ref]
     locations = {q.name: [] for q in ref}
-    for be in BACKENDS:
+    for be in EMITTED:
         for q in by_backend[be]:
-            locations[q.name].append(q)
+            if not any(q is seen for seen in locations[q.name]):
+                locations[q.name].append(q)
 
     def files_of(be):
         return sorted({q.path for q in by_backend[be]})
 
     schema_src = [schema.path]
-    all_query_src = files_of("postgres") + files_of("sqlite")
+    all_query_src = files_of("postgres") + files_of("sqlite") + sorted({q.path for q in overrides["turso"]})
     out = {}
     rows_h, rows_c = emit_c.emit_rows(schema, ref, schema_src + files_of("postgres"))
     out["generated/pgqrs_rows.h"] = rows_h
     out["generated/pgqrs_rows.c"] = rows_c
     out["generated/pgqrs_queries.h"] = emit_c.emit_interface(schema, ref, locations, schema_src + all_query_src)
-    for be in BACKENDS:
+    for be in EMITTED:
         srcs = schema_src + files_of(be) + [m.path for m in migrations[be]]
         out[f"generated/queries_{be}.c"] = emit_c.emit_backend(be, schema, by_backend[be], ref_order, migrations[be], srcs)
     return out

@@ -15,6 +15,8 @@
  *   queries/sqlite/transaction.sql
  *   queries/sqlite/workers.sql
  *   queries/sqlite/workflows.sql
+ *   queries/turso/messages.sql
+ *   queries/turso/workflows.sql
  * Change the sources and run `make generate`. */
 
 #ifndef PGQRS_GENERATED_QUERIES_H
@@ -41,10 +43,14 @@ typedef struct pgqrs__migration {
  * a transaction the caller opened; on SQLite a writing query that runs outside
  * one opens its own BEGIN IMMEDIATE transaction around all of its statements. */
 typedef struct pgqrs_queries {
-    const char *backend;              /* "postgres", "sqlite" */
+    const char *backend;              /* "postgres", "sqlite", "turso" */
     size_t stmt_slots;                /* prepared statements one connection caches */
     const pgqrs__migration *migrations;
     size_t n_migrations;
+    /* NULL, or (backends without interactive transactions) applies migration m as one
+     * atomic request: records its version row first, then runs its statements;
+     * PGQRS_EEXISTS when the version is already recorded, and nothing changed. */
+    pgqrs_status (*apply_migration)(pgqrs_conn *c, const pgqrs__migration *m);
     /* Runs a multi-statement DDL script (a migration) on the connection. */
     pgqrs_status (*exec_script)(pgqrs_conn *c, const char *sql);
 
@@ -87,7 +93,7 @@ typedef struct pgqrs_queries {
 
     /* message_enqueue_batch :many
      * One statement for the whole batch: all rows or none. Ids come back in input order.
-     * SQL: queries/postgres/messages.sql:13, queries/sqlite/messages.sql:15 */
+     * SQL: queries/postgres/messages.sql:13, queries/sqlite/messages.sql:15, queries/turso/messages.sql:5 */
     pgqrs_status (*message_enqueue_batch)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_enqueue_batch_params *p);
 
     /* message_dequeue :many
@@ -325,7 +331,7 @@ typedef struct pgqrs_queries {
      * whose worker is stopped (a crashed run resumed). No row when the step already
      * succeeded, another live worker holds it, or the run is not RUNNING: exactly one
      * worker executes a step at a time.
-     * SQL: queries/postgres/workflows.sql:167, queries/sqlite/workflows.sql:154 */
+     * SQL: queries/postgres/workflows.sql:167, queries/sqlite/workflows.sql:154, queries/turso/workflows.sql:5 */
     pgqrs_status (*step_acquire)(pgqrs_step_row *out, pgqrs_conn *c, const pgqrs_step_acquire_params *p);
 
     /* step_get :one
@@ -350,5 +356,6 @@ typedef struct pgqrs_queries {
 
 extern const pgqrs_queries pgqrs__queries_postgres;
 extern const pgqrs_queries pgqrs__queries_sqlite;
+extern const pgqrs_queries pgqrs__queries_turso;
 
 #endif

@@ -96,6 +96,17 @@ PGQRS_EXTERN pgqrs_status pgqrs_connect_options_init(pgqrs_connect_options *opts
  *   postgres://user:pass@host:port/db?schema=name  (also postgresql://, any libpq URI parameter;
  *                                                   ?pgbouncer=true: no named prepared statements)
  *   sqlite:///absolute/path.db, sqlite://relative/path.db, sqlite::memory:
+ *   libsql://host[:port][?tls=0], http://host:port, https://host[:port]
+ *                               Turso / libSQL over Hrana (HTTP): ?authToken=TOKEN or the
+ *                               PGQRS_TURSO_AUTH_TOKEN environment variable (sent only as
+ *                               "Authorization: Bearer", redacted from every message);
+ *                               ?connect_timeout=S (default: connect_timeout_s) and
+ *                               ?timeout=S (each request, default 30). Every call is one
+ *                               atomic request; busy/locked and HTTP 429/503 are retried
+ *                               within busy_timeout_ms, a write whose outcome is unknown
+ *                               (timeout, lost connection) is reported, never replayed.
+ *   turso:///absolute/path.db   a local Turso-format file (WAL mode) through SQLite; a
+ *                               file in Turso's MVCC mode is refused (PGQRS_ENOTSUPPORTED)
  * SQLite connections run in WAL mode with foreign keys enforced (checked) and a busy
  * handler with capped, jittered backoff. Does not install the schema (pgqrs_install).
  * On failure *out is NULL and pgqrs_errmsg(NULL) says why, with secrets redacted.
@@ -105,7 +116,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_connect(pgqrs_store **out, const char *dsn, cons
 /* Stops the heartbeat thread and closes every connection. Producers and consumers
  * must be freed first. NULL: no-op. */
 PGQRS_EXTERN void pgqrs_store_free(pgqrs_store *store);
-/* "postgres" or "sqlite". Static. */
+/* "postgres", "sqlite" or "turso" (libsql://, http(s)://, turso://). Static. */
 PGQRS_EXTERN const char *pgqrs_backend_name(const pgqrs_store *store);
 
 typedef struct pgqrs_capabilities {
@@ -114,11 +125,13 @@ typedef struct pgqrs_capabilities {
     int multi_process;           /* consumers in many processes/machines claim concurrently without blocking */
     int transactions;            /* multi-statement transactions across calls */
     int database_clock;          /* times come from the database server's clock */
-    const char *concurrency_model;   /* "multi-process" or "single-process"; static */
+    const char *concurrency_model;   /* "multi-process", "single-process" or "single-writer"; static */
 } pgqrs_capabilities;
 #define PGQRS_CAPABILITIES_VERSION 1
 /* What this backend guarantees. SQLite reports single-process: several processes on
  * one file are safe (each claim is one BEGIN IMMEDIATE transaction) but serialised.
+ * Turso (remote) reports single-writer, no skip-locked, no transactions across calls
+ * (each call is one Hrana batch), and the database server's clock.
  * @return PGQRS_OK, PGQRS_EMISUSE */
 PGQRS_EXTERN pgqrs_status pgqrs_store_capabilities(const pgqrs_store *store, pgqrs_capabilities *out);
 

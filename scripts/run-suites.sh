@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every C test binary in BUILD against each backend and prints one total.
 #   scripts/run-suites.sh BUILD [backends...]     (default: postgres sqlite sqlite-memory)
-# PostgreSQL needs PGQRS_TEST_PG_DSN (scripts/with-postgres.sh sets it).
+# PostgreSQL needs PGQRS_TEST_PG_DSN (scripts/with-postgres.sh sets it); turso
+# needs PGQRS_TURSODB (scripts/with-turso.sh sets it).
 # RUNNER (e.g. "valgrind ...") prefixes each run. Exit status: 0 only if all passed.
 set -uo pipefail
 build=$1; shift

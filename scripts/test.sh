@@ -2,7 +2,8 @@
 # `make test`: everything, from a fresh clone on a fresh Debian machine.
 # Installs missing packages, checks generated/ is fresh, runs the generator's own
 # tests, builds with gcc and clang (-Werror), runs every C suite against a
-# throwaway PostgreSQL cluster and SQLite (file and :memory:), then again under
+# throwaway PostgreSQL cluster, SQLite (file and :memory:) and Turso's own server
+# (tursodb, installed into .tools/ by npm), then again under
 # ASan+UBSan, verifies every PostgreSQL query against the live schema, and
 # prints one total line. Exits non-zero on any failure.
 set -euo pipefail
@@ -47,9 +48,13 @@ scripts/with-postgres.sh bash -c '
     scripts/run-suites.sh build postgres sqlite sqlite-memory || rc=1
     echo; echo "== the same suites through PgBouncer (transaction pooling)"
     scripts/with-pgbouncer.sh scripts/run-suites.sh build pgbouncer || rc=1
+    echo; echo "== the same suites on Turso (tursodb --sync-server: Hrana over HTTP)"
+    scripts/with-turso.sh scripts/run-suites.sh build turso || rc=1
     echo; echo "== the same suites under ASan+UBSan"
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
         scripts/run-suites.sh build-asan postgres sqlite || rc=1
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        scripts/with-turso.sh scripts/run-suites.sh build-asan turso || rc=1
     exit $rc' 2>&1 | tee "$log/suites" || suite_rc=1
 while read -r line; do
     total_pass=$((total_pass + $(sed -E 's/.* ([0-9]+) passed.*/\1/' <<<"$line")))

@@ -15,10 +15,12 @@
 struct pg_conn;
 struct sqlite3;
 struct sqlite3_stmt;
+struct pgqrs__hrana;
 
 typedef enum pgqrs__backend {
     PGQRS__BACKEND_POSTGRES,
-    PGQRS__BACKEND_SQLITE
+    PGQRS__BACKEND_SQLITE,
+    PGQRS__BACKEND_TURSO               /* Hrana over HTTP (driver_turso.c) */
 } pgqrs__backend;
 
 struct pgqrs_conn {
@@ -32,6 +34,7 @@ struct pgqrs_conn {
     int busy_timeout_ms;
     int64_t busy_started_us;           /* start of the current busy wait */
     uint64_t rng;                      /* jitter for busy waits */
+    struct pgqrs__hrana *tu;           /* Turso: the HTTP client and server traits */
     bool reconnected;                  /* set by pgqrs__conn_ensure, cleared by the store after logging */
     pgqrs_status last;
     char msg[PGQRS__MSG_LEN];

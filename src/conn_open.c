@@ -6,6 +6,7 @@
 
 #include "alloc.h"
 #include "conn.h"
+#include "driver_turso.h"
 
 static pgqrs_conn *conn_new(const pgqrs_queries *q, pgqrs__backend be)
 {
@@ -169,6 +170,7 @@ void pgqrs__conn_close(pgqrs_conn *c)
         sqlite3_close(c->db);
     if (c->pg)
         PQfinish(c->pg);
+    pgqrs__turso_close(c->tu);
     pgqrs__free(c->pg_prepared);
     pgqrs__free(c);
 }

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -164,6 +165,64 @@ static pgqrs_status parse_postgres(pgqrs__dsn *d, const char *dsn, const char *r
     return d->uri ? PGQRS_OK : PGQRS_ENOMEM;
 }
 
+/* libsql://host[:port][?tls=0], http://host:port, https://host[:port], with
+ * ?authToken=, ?connect_timeout=<s>, ?timeout=<s>. The token never goes into url. */
+static pgqrs_status parse_turso(pgqrs__dsn *d, const char *dsn, char *err, size_t errlen)
+{
+    const char *scheme_end = strstr(dsn, "://"), *host = scheme_end + 3, *q, *p;
+    size_t hlen = strcspn(host, "/?");
+    bool libsql = strncmp(dsn, "libsql://", 9) == 0, tls = strncmp(dsn, "http://", 7) != 0;
+    pgqrs_buf url = PGQRS_BUF_INIT;
+    const char *env = getenv("PGQRS_TURSO_AUTH_TOKEN");
+    d->backend = PGQRS__BACKEND_TURSO;
+    if (hlen == 0)
+        return fail(err, errlen, dsn, "no host");
+    if (memchr(host, '@', hlen))
+        return fail(err, errlen, dsn, "put the auth token in ?authToken= or PGQRS_TURSO_AUTH_TOKEN, not in the host");
+    p = host + hlen;
+    if (*p == '/' && p[1] && p[1] != '?')
+        return fail(err, errlen, dsn, "a Turso URL has no path");
+    q = strchr(host, '?');
+    for (p = q ? q + 1 : NULL; p && *p;) {
+        size_t len = strcspn(p, "&"), klen = strcspn(p, "=");
+        const char *v = klen < len ? p + klen + 1 : p + len;
+        size_t vlen = klen < len ? len - klen - 1 : 0;
+        if (klen > len)
+            klen = len;
+        if (klen == 9 && strncasecmp(p, "authToken", 9) == 0) {
+            pgqrs__free(d->auth_token);
+            d->auth_token = pgqrs__strndup(v, vlen);
+            if (!d->auth_token)
+                return PGQRS_ENOMEM;
+        } else if (klen == 3 && strncmp(p, "tls", 3) == 0) {
+            if (!libsql)
+                return fail(err, errlen, dsn, "tls= is for libsql:// (use http:// or https://)");
+            tls = !(vlen == 1 && (*v == '0')) && !(vlen == 5 && strncmp(v, "false", 5) == 0);
+        } else if ((klen == 15 && strncmp(p, "connect_timeout", 15) == 0) || (klen == 7 && strncmp(p, "timeout", 7) == 0)) {
+            long s = 0;
+            for (size_t i = 0; i < vlen; i++)
+                s = isdigit((unsigned char)v[i]) && s < 100000 ? s * 10 + (v[i] - '0') : -1;
+            if (vlen == 0 || s < 1 || s > 3600)
+                return fail(err, errlen, dsn, "connect_timeout and timeout are seconds, 1..3600");
+            if (klen == 7)
+                d->request_timeout_ms = (int)s * 1000;
+            else
+                d->connect_timeout_ms = (int)s * 1000;
+        } else if (len) {
+            return fail(err, errlen, dsn, "unknown parameter (Turso DSNs take authToken, tls, connect_timeout, timeout)");
+        }
+        p += len;
+        if (*p == '&')
+            p++;
+    }
+    if (!d->auth_token && env && *env && !(d->auth_token = pgqrs__strdup(env)))
+        return PGQRS_ENOMEM;
+    if (pgqrs__buf_puts(&url, tls ? "https://" : "http://") != 0 || pgqrs__buf_append(&url, host, hlen) != 0)
+        return pgqrs__buf_free(&url), PGQRS_ENOMEM;
+    d->url = pgqrs__buf_detach(&url);
+    return d->url ? PGQRS_OK : PGQRS_ENOMEM;
+}
+
 pgqrs_status pgqrs__dsn_parse(pgqrs__dsn *out, const char *dsn, char *err, size_t errlen)
 {
     pgqrs_status st;
@@ -189,8 +248,27 @@ pgqrs_status pgqrs__dsn_parse(pgqrs__dsn *out, const char *dsn, char *err, size_
             return fail(err, errlen, dsn, "SQLite DSNs take no parameters");
         out->path = pgqrs__strndup(path, n);
         st = out->path ? PGQRS_OK : PGQRS_ENOMEM;
+    } else if (strncmp(dsn, "turso://", 8) == 0) {
+        /* a local Turso-format file, opened through the SQLite backend */
+        const char *path = dsn + 8;
+        size_t n = strcspn(path, "?");
+        out->backend = PGQRS__BACKEND_SQLITE;
+        out->turso_local = true;
+        if (n == 0 || strcmp(path, ":memory:") == 0)
+            return fail(err, errlen, dsn, "no database path (turso:///abs/path.db; remote: libsql://, http://, https://)");
+        if (path[n] == '?' && path[n + 1])
+            return fail(err, errlen, dsn, "turso:// file DSNs take no parameters");
+        out->path = pgqrs__strndup(path, n);
+        st = out->path ? PGQRS_OK : PGQRS_ENOMEM;
+    } else if (strncmp(dsn, "libsql://", 9) == 0 || strncmp(dsn, "http://", 7) == 0 || strncmp(dsn, "https://", 8) == 0) {
+        st = parse_turso(out, dsn, err, errlen);
+        if (st == PGQRS_EINVAL) {
+            pgqrs__dsn_clear(out);
+            return st;
+        }
     } else {
-        return fail(err, errlen, dsn, "unsupported scheme (expected postgres://, postgresql://, sqlite://, sqlite::memory:)");
+        return fail(err, errlen, dsn, "unsupported scheme (expected postgres://, postgresql://, sqlite://, sqlite::memory:, "
+                                      "turso://, libsql://, http://, https://)");
     }
     if (st == PGQRS_ENOMEM)
         snprintf(err, errlen, "out of memory");
@@ -206,5 +284,10 @@ void pgqrs__dsn_clear(pgqrs__dsn *d)
     pgqrs__free(d->uri);
     pgqrs__free(d->schema);
     pgqrs__free(d->path);
+    pgqrs__free(d->url);
+    if (d->auth_token) {
+        memset(d->auth_token, 0, strlen(d->auth_token));
+        pgqrs__free(d->auth_token);
+    }
     memset(d, 0, sizeof *d);
 }

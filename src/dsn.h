@@ -16,6 +16,11 @@ typedef struct pgqrs__dsn {
     char *schema;       /* PostgreSQL: ?schema=, a validated identifier, or NULL */
     bool pgbouncer;     /* PostgreSQL: ?pgbouncer=true: no named prepared statements */
     char *path;         /* SQLite: a file path or ":memory:" */
+    bool turso_local;   /* SQLite: opened as turso:///path.db (a Turso-format file) */
+    char *url;          /* Turso: http(s)://host[:port], never with the token */
+    char *auth_token;   /* Turso: ?authToken= or $PGQRS_TURSO_AUTH_TOKEN, or NULL */
+    int connect_timeout_ms;   /* Turso: ?connect_timeout=<s>, 0: the connect options' */
+    int request_timeout_ms;   /* Turso: ?timeout=<s>, 0: 30 s */
 } pgqrs__dsn;
 
 /* Fills *out (zeroed first) or returns PGQRS_EINVAL / PGQRS_ENOMEM with a message

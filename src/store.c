@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "driver_turso.h"
 #include "workflow.h"
 
 enum { DEFAULT_POOL = 4, DEFAULT_BUSY_MS = 5000, DEFAULT_BATCH = 1000, DEFAULT_VT = 30, DEFAULT_CONNECT_S = 10,
@@ -82,9 +83,15 @@ static pgqrs_status open_conn(pgqrs_store *s, pgqrs_conn **out)
         pgqrs__pg_options o = { s->dsn.uri, s->opts.schema ? s->opts.schema : s->dsn.schema, s->dsn.pgbouncer,
                                 s->opts.connect_timeout_s };
         st = pgqrs__conn_open_postgres(out, &o, err, sizeof err);
+    } else if (s->dsn.backend == PGQRS__BACKEND_TURSO) {
+        pgqrs__turso_options o = { s->dsn.url, s->dsn.auth_token,
+                                   s->dsn.connect_timeout_ms ? s->dsn.connect_timeout_ms : s->opts.connect_timeout_s * 1000,
+                                   s->dsn.request_timeout_ms, s->opts.busy_timeout_ms, 0 };
+        st = pgqrs__conn_open_turso(out, &o, err, sizeof err);
     } else {
         pgqrs__sqlite_options o = { s->dsn.path, s->opts.busy_timeout_ms, false };
-        st = pgqrs__conn_open_sqlite(out, &o, err, sizeof err);
+        st = s->dsn.turso_local ? pgqrs__conn_open_turso_file(out, &o, err, sizeof err)
+                                : pgqrs__conn_open_sqlite(out, &o, err, sizeof err);
     }
     if (st != PGQRS_OK) {
         /* libpq's messages name host and user, never the password; redact anyway
@@ -177,7 +184,9 @@ PGQRS_EXTERN const char *pgqrs_backend_name(const pgqrs_store *s)
 {
     if (!s || s->h.magic != PGQRS__MAGIC_STORE)
         return "invalid";
-    return s->dsn.backend == PGQRS__BACKEND_POSTGRES ? "postgres" : "sqlite";
+    return s->dsn.backend == PGQRS__BACKEND_POSTGRES                    ? "postgres"
+         : s->dsn.backend == PGQRS__BACKEND_TURSO || s->dsn.turso_local ? "turso"
+                                                                        : "sqlite";
 }
 
 PGQRS_EXTERN pgqrs_status pgqrs_store_capabilities(const pgqrs_store *s, pgqrs_capabilities *out)
@@ -191,9 +200,9 @@ PGQRS_EXTERN pgqrs_status pgqrs_store_capabilities(const pgqrs_store *s, pgqrs_c
     pg = s->dsn.backend == PGQRS__BACKEND_POSTGRES;
     out->skip_locked = pg;
     out->multi_process = pg;
-    out->transactions = 1;
-    out->database_clock = pg;
-    out->concurrency_model = pg ? "multi-process" : "single-process";
+    out->transactions = s->dsn.backend != PGQRS__BACKEND_TURSO;   /* Turso over HTTP: each call is one batch */
+    out->database_clock = pg || s->dsn.backend == PGQRS__BACKEND_TURSO;
+    out->concurrency_model = pg ? "multi-process" : s->dsn.backend == PGQRS__BACKEND_TURSO ? "single-writer" : "single-process";
     return PGQRS_OK;
 }
 

@@ -1,9 +1,16 @@
 /* harness.c: backend selection, fresh databases, reporting. */
 #include "harness.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 int th_failed_now;
@@ -19,6 +26,139 @@ bool th_is_pgbouncer(void) { return strcmp(backend, "pgbouncer") == 0; }
 bool th_is_memory(void) { return strcmp(backend, "sqlite-memory") == 0; }
 const char *th_tmpdir(void) { return tmpdir; }
 const char *th_current_dsn(void) { return dsn; }
+bool th_is_turso(void) { return strcmp(backend, "turso") == 0; }
+
+/* ---- turso: a tursodb --sync-server per fresh database ---- */
+enum { MAX_TURSO = 32 };
+static struct { pid_t pid; int port; char path[300]; } turso[MAX_TURSO];
+static int n_turso;
+
+static const char *tursodb_bin(void)
+{
+    const char *b = getenv("PGQRS_TURSODB");
+    return b && *b ? b : ".tools/turso/node_modules/@tursodatabase/cli-linux-x64-gnu/tursodb";
+}
+
+static int free_port(void)
+{
+    struct sockaddr_in a = { 0 };
+    socklen_t len = sizeof a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+static bool port_open(int port)
+{
+    struct sockaddr_in a = { 0 };
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    bool ok;
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+static bool turso_spawn(int i)
+{
+    char addr[32], log[320];
+    pid_t pid;
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", turso[i].port);
+    snprintf(log, sizeof log, "%s.log", turso[i].path);
+    pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(tursodb_bin(), tursodb_bin(), turso[i].path, "--sync-server", addr, (char *)NULL);
+        _exit(127);
+    }
+    if (pid < 0)
+        return false;
+    turso[i].pid = pid;
+    for (int t = 0; t < 1000; t++) {   /* up to ~10 s */
+        struct timespec ts = { 0, 10000000L };
+        if (port_open(turso[i].port))
+            return true;
+        if (waitpid(pid, NULL, WNOHANG) == pid) {
+            turso[i].pid = 0;
+            return false;
+        }
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
+static void turso_stop(int i, int sig)
+{
+    if (turso[i].pid > 0) {
+        kill(turso[i].pid, sig);
+        waitpid(turso[i].pid, NULL, 0);
+        turso[i].pid = 0;
+    }
+}
+
+static pid_t turso_owner;   /* forked test processes must not stop the servers */
+
+static void turso_stop_all(void)
+{
+    if (getpid() != turso_owner)
+        return;
+    for (int i = 0; i < n_turso; i++)
+        turso_stop(i, SIGTERM);
+    n_turso = 0;
+}
+
+void th_turso_kill(void)
+{
+    if (n_turso > 0)
+        turso_stop(n_turso - 1, SIGKILL);
+}
+
+bool th_turso_restart(void)
+{
+    if (n_turso == 0)
+        return false;
+    turso_stop(n_turso - 1, SIGKILL);
+    for (int attempt = 0; attempt < 50; attempt++) {   /* the port may linger a moment */
+        struct timespec ts = { 0, 20000000L };
+        if (turso_spawn(n_turso - 1))
+            return true;
+        nanosleep(&ts, NULL);
+    }
+    return false;
+}
+
+static void turso_fresh(void)
+{
+    int i;
+    if (n_turso == MAX_TURSO) {
+        fprintf(stderr, "harness: more than %d turso databases in one test\n", MAX_TURSO);
+        exit(2);
+    }
+    i = n_turso++;
+    snprintf(turso[i].path, sizeof turso[i].path, "%s/db%d.turso", tmpdir, db_seq);
+    for (int attempt = 0; attempt < 5; attempt++) {
+        turso[i].port = free_port();
+        if (turso[i].port > 0 && turso_spawn(i)) {
+            snprintf(dsn, sizeof dsn, "http://127.0.0.1:%d", turso[i].port);
+            return;
+        }
+    }
+    fprintf(stderr, "harness: cannot start %s (set PGQRS_TURSODB, or run through scripts/with-turso.sh)\n",
+            tursodb_bin());
+    exit(2);
+}
 
 void th_fail(const char *file, int line, const char *fmt, ...)
 {
@@ -36,6 +176,8 @@ const char *th_fresh_dsn(void)
     db_seq++;
     if (th_is_memory()) {
         snprintf(dsn, sizeof dsn, "sqlite::memory:");
+    } else if (th_is_turso()) {
+        turso_fresh();
     } else if (!th_is_postgres()) {
         snprintf(dsn, sizeof dsn, "sqlite://%s/db%d.sqlite", tmpdir, db_seq);
     } else if (th_is_pgbouncer()) {
@@ -71,6 +213,7 @@ const char *th_fresh_dsn(void)
 static void cleanup_tmp(void)
 {
     char cmd[300];
+    turso_stop_all();
     if (tmpdir[0] && !getenv("PGQRS_TEST_KEEP")) {
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
         if (system(cmd) != 0)
@@ -93,6 +236,7 @@ int th_main(int argc, char **argv, const char *suite, const th_test *tests, size
         perror("mkdtemp");
         return 2;
     }
+    turso_owner = getpid();
     atexit(cleanup_tmp);
     if (th_is_pgbouncer() && !getenv("PGQRS_TEST_PGBOUNCER_DIR")) {
         fprintf(stderr, "%s: PGQRS_TEST_PGBOUNCER_DIR is not set (run through scripts/with-pgbouncer.sh)\n", suite);
@@ -115,6 +259,7 @@ int th_main(int argc, char **argv, const char *suite, const th_test *tests, size
             continue;
         th_failed_now = 0;
         tests[i].fn();
+        turso_stop_all();
         if (th_failed_now) {
             failed++;
             fprintf(stderr, "  FAIL %s[%s] %s\n", suite, backend, tests[i].name);

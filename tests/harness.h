@@ -34,6 +34,12 @@ const char *th_fresh_dsn(void);
 const char *th_current_dsn(void);
 /* A scratch directory that lives until the suite ends. */
 const char *th_tmpdir(void);
+/* turso: each fresh database is a new tursodb server (its own file, a free
+ * loopback port), stopped when the test ends. These stop (SIGKILL) and restart
+ * the current one on the same file and port. */
+bool th_is_turso(void);
+void th_turso_kill(void);
+bool th_turso_restart(void);
 
 void th_fail(const char *file, int line, const char *fmt, ...)
 #if defined(__GNUC__)

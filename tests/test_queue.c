@@ -2226,6 +2226,13 @@ static void test_capabilities__per_backend(void)
         CHECK_I64(1, caps.database_clock);
         CHECK_I64(1, caps.transactions);
         CHECK_STR("multi-process", caps.concurrency_model);
+    } else if (th_is_turso()) {
+        CHECK_STR("turso", pgqrs_backend_name(store));
+        CHECK_I64(0, caps.skip_locked);
+        CHECK_I64(0, caps.multi_process);
+        CHECK_I64(0, caps.transactions);   /* Hrana over HTTP: every call is one batch */
+        CHECK_I64(1, caps.database_clock);
+        CHECK_STR("single-writer", caps.concurrency_model);
     } else {
         CHECK_STR("sqlite", pgqrs_backend_name(store));
         CHECK_I64(0, caps.skip_locked);

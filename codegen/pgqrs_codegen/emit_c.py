@@ -1,7 +1,7 @@
 """Emits generated/*.{h,c} from the checked model. Pure functions of their inputs:
 the same model gives byte-identical text."""
 
-from .check import NO_AUTO_TX
+from .check import NO_AUTO_TX, TX_QUERIES
 
 GENERATOR = "codegen/pgqrs_gen.py"
 
@@ -249,10 +249,14 @@ def emit_interface(schema, ref_queries, backends, sources):
     h.append(" * a transaction the caller opened; on SQLite a writing query that runs outside")
     h.append(" * one opens its own BEGIN IMMEDIATE transaction around all of its statements. */")
     h.append("typedef struct pgqrs_queries {")
-    h.append('    const char *backend;              /* "postgres", "sqlite" */')
+    h.append('    const char *backend;              /* "postgres", "sqlite", "turso" */')
     h.append("    size_t stmt_slots;                /* prepared statements one connection caches */")
     h.append("    const pgqrs__migration *migrations;")
     h.append("    size_t n_migrations;")
+    h.append("    /* NULL, or (backends without interactive transactions) applies migration m as one")
+    h.append("     * atomic request: records its version row first, then runs its statements;")
+    h.append("     * PGQRS_EEXISTS when the version is already recorded, and nothing changed. */")
+    h.append("    pgqrs_status (*apply_migration)(pgqrs_conn *c, const pgqrs__migration *m);")
     h.append("    /* Runs a multi-statement DDL script (a migration) on the connection. */")
     h.append("    pgqrs_status (*exec_script)(pgqrs_conn *c, const char *sql);")
     for q in ref_queries:
@@ -265,7 +269,8 @@ def emit_interface(schema, ref_queries, backends, sources):
         h.append(f"    {slot_decl(q, shape)}")
     h.append("} pgqrs_queries;\n")
     h.append("extern const pgqrs_queries pgqrs__queries_postgres;")
-    h.append("extern const pgqrs_queries pgqrs__queries_sqlite;\n")
+    h.append("extern const pgqrs_queries pgqrs__queries_sqlite;")
+    h.append("extern const pgqrs_queries pgqrs__queries_turso;\n")
     h.append("#endif")
     return "\n".join(h) + "\n"
 
@@ -284,6 +289,9 @@ def _scan_call(backend, col, index, target, schema):
     if backend == "pg":
         src = "c, res, r, " + str(index)
         pre = "pgqrs__pg_get"
+    elif backend == "tu":
+        src = "call, r, " + str(index)
+        pre = "pgqrs__tu_get"
     else:
         src = "c, stmt, " + str(index)
         pre = "pgqrs__sq_get"
@@ -311,6 +319,8 @@ def emit_scanners(backend, schema, queries):
         cols = q.returns
         if backend == "pg":
             out.append(f"static pgqrs_status pg_scan_{shape.base}_row({shape.struct} *row, pgqrs_conn *c, const PGresult *res, int r)\n{{")
+        elif backend == "tu":
+            out.append(f"static pgqrs_status tu_scan_{shape.base}_row({shape.struct} *row, pgqrs__tu_call *call, size_t r)\n{{")
         else:
             out.append(f"static pgqrs_status sq_scan_{shape.base}_row({shape.struct} *row, pgqrs_conn *c, sqlite3_stmt *stmt)\n{{")
         out.append("    pgqrs_status st = PGQRS_OK;")
@@ -362,7 +372,7 @@ def _finish_lines(q, shape, indent="    "):
 def _scan_target(backend, shape):
     if shape.kind == "scalar":
         codec = {"int64_t": "i64", "int32_t": "i32", "bool": "bool"}[shape.ctype]
-        src = "c, res, r, 0" if backend == "pg" else "c, stmt, 0"
+        src = {"pg": "c, res, r, 0", "tu": "call, r, 0"}.get(backend, "c, stmt, 0")
         return codec, src
     return None, None
 
@@ -536,6 +546,97 @@ def emit_sq_function(q, schema, slot_of):
     return lines
 
 
+def emit_tu_function(q, schema):
+    """A Hrana accessor: the query's statements as one request (a plain `execute`
+    for a single read-only statement, else one `batch` wrapped in BEGIN IMMEDIATE
+    ... COMMIT, so each named query stays one atomic unit), typed parameters bound
+    as Hrana values, and the last statement's rows scanned into the same structs."""
+    shape = Shape(q, schema)
+    lines = [f"/* {q.name} {q.cardinality} ({q.path}:{q.line}) */", f"static {signature(q, shape, 'tu_' + q.name)}\n{{"]
+    if q.name in TX_QUERIES:
+        lines.append(f'    return pgqrs__conn_fail(c, PGQRS_ENOTSUPPORTED, "{q.name}: the turso backend has no interactive '
+                     f'transactions (every query is one atomic request)");')
+        lines.append("}\n")
+        return lines
+    writes = (getattr(q, "writes", False) or len(q.statements) > 1) and q.name not in NO_AUTO_TX
+    lines.append("    pgqrs_status st = PGQRS_OK;")
+    lines.append("    pgqrs__tu_call call;")
+    for p in q.params:
+        if p.is_array:
+            lines.append(f"    pgqrs_buf enc_{p.name} = PGQRS_BUF_INIT;")
+    if q.cardinality == ":many":
+        lines.append("    pgqrs__vec rows = PGQRS__VEC_INIT;")
+    lines += _init_outs(q, shape)
+    lines.append(f'    pgqrs__tu_start(&call, c, "{q.name}", {"true" if writes else "false"});')
+    lines += _null_checks(q, q.name)
+    for p in q.params:
+        if p.is_array:
+            base = p.type[:-2]
+            enc = {"i64": "pgqrs__enc_i64_array", "text": "pgqrs__enc_text_array", "json": "pgqrs__enc_json_array"}[base]
+            lines.append(f"    if (st == PGQRS_OK)")
+            lines.append(f"        st = {enc}(c, &enc_{p.name}, {pref(q, p)}, {pref(q, p)}_len);")
+    index = {p.name: i + 1 for i, p in enumerate(q.params)}
+    byname = {p.name: p for p in q.params}
+    for si, stmt in enumerate(q.statements):
+        const = f"SQL_{upper(q.name)}" + (f"_{si + 1}" if len(q.statements) > 1 else "")
+        nargs = max((index[n] for n in stmt.params), default=0)
+        lines.append("    if (st == PGQRS_OK)")
+        lines.append(f"        st = pgqrs__tu_stmt(&call, {const}, {nargs});")
+        for name in sorted(stmt.params, key=lambda n: index[n]):
+            p = byname[name]
+            f = pfield(q, p)
+            i = index[name]
+            if p.is_array:
+                call = f"pgqrs__tu_arg_text(&call, {i}, enc_{p.name}.data)"
+            elif p.type in POINTER_TYPES:
+                call = f"pgqrs__tu_arg_text(&call, {i}, {f})"
+            elif p.type.startswith("enum:"):
+                call = f"pgqrs__tu_arg_enum(&call, {i}, &pgqrs__{p.type[5:]}_desc, (int){f})"
+            else:
+                call = f"pgqrs__tu_arg_i64(&call, {i}, (int64_t){f})"
+            if p.nullable and p.type not in POINTER_TYPES:
+                call = f"{phas(q, p)} ? {call} : pgqrs__tu_arg_null(&call, {i})"
+            lines.append("    if (st == PGQRS_OK)")
+            lines.append(f"        st = {call};")
+    if q.cardinality == ":execrows":
+        # servers need not report affected_row_count (tursodb says 0): ask in the same transaction
+        lines.append("    if (st == PGQRS_OK)")
+        lines.append("        st = pgqrs__tu_stmt(&call, PGQRS__TU_CHANGES_SQL, 0);")
+    lines.append("    if (st == PGQRS_OK)")
+    lines.append("        st = pgqrs__tu_run(&call);")
+    codec, src = _scan_target("tu", shape)
+    if q.cardinality == ":one":
+        lines.append("    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)")
+        lines.append(f'        st = pgqrs__conn_not_found(c, "{q.name}");')
+        if shape.kind == "scalar":
+            lines.append("    else if (st == PGQRS_OK) {")
+            lines.append("        const size_t r = 0;")
+            lines.append(f"        st = pgqrs__tu_get_{codec}(out, NULL, &{src});")
+            lines.append("    }")
+        else:
+            lines.append("    else if (st == PGQRS_OK)")
+            lines.append(f"        st = tu_scan_{shape.base}_row(out, &call, 0);")
+    elif q.cardinality == ":many":
+        t = shape.ctype if shape.kind == "scalar" else shape.struct
+        lines.append("    for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {")
+        lines.append(f"        {t} *row = pgqrs__vec_push(&rows, sizeof *row);")
+        if shape.kind == "scalar":
+            lines.append(f"        st = row ? pgqrs__tu_get_{codec}(row, NULL, &{src}) : pgqrs__conn_oom(c);")
+        else:
+            lines.append(f"        st = row ? tu_scan_{shape.base}_row(row, &call, r) : pgqrs__conn_oom(c);")
+        lines.append("    }")
+    elif q.cardinality == ":execrows":
+        lines.append("    if (st == PGQRS_OK)")
+        lines.append("        st = pgqrs__tu_get_i64(affected_out, NULL, &call, 0, 0);")
+    lines.append("    pgqrs__tu_end(&call);")
+    for p in q.params:
+        if p.is_array:
+            lines.append(f"    pgqrs__buf_free(&enc_{p.name});")
+    lines += _finish_lines(q, shape)
+    lines.append("}\n")
+    return lines
+
+
 def emit_backend(backend, schema, queries, ref_order, migrations, sources):
     """backend: 'postgres' or 'sqlite'. queries: this backend's, by name."""
     byname = {q.name: q for q in queries}
@@ -556,6 +657,22 @@ def emit_backend(backend, schema, queries, ref_order, migrations, sources):
         for q in ordered:
             out += emit_pg_function(q, schema)
         prefix, slots, script = "pg", "PG__SLOTS", "pgqrs__pg_exec_script"
+    elif backend == "turso":
+        out.append('#include <string.h>\n\n#include "driver_turso.h"\n#include "pgqrs_queries.h"\n')
+        for q in ordered:
+            if q.name in TX_QUERIES:
+                continue   # never sent: no interactive transactions
+            for si, st in enumerate(q.statements):
+                suffix = f"_{si + 1}" if len(q.statements) > 1 else ""
+                label = f"-- name: {q.name} {q.cardinality}" + (f" (statement {si + 1} of {len(q.statements)})" if len(q.statements) > 1 else "")
+                out.append(f"static const char SQL_{upper(q.name)}{suffix}[] =")
+                out.append(f"    {c_string(label + chr(10) + st.sql)};")
+        out.append("")
+        out += emit_scanners("tu", schema, ordered)
+        for q in ordered:
+            out += emit_tu_function(q, schema)
+        out += _emit_tu_migrations(migrations, byname)
+        prefix, slots, script = "tu", "0", "pgqrs__tu_exec_script"
     else:
         out.append('#include <string.h>\n\n#include "driver_sqlite.h"\n#include "pgqrs_queries.h"\n')
         slot_of, names = {}, []
@@ -590,8 +707,60 @@ def emit_backend(backend, schema, queries, ref_order, migrations, sources):
     out.append(f"    .stmt_slots = {slots},")
     out.append(f"    .migrations = {prefix}_migrations,")
     out.append(f"    .n_migrations = {len(migrations)},")
+    if backend == "turso":
+        out.append(f"    .apply_migration = {prefix}_apply_migration,")
     out.append(f"    .exec_script = {script},")
     for q in ordered:
         out.append(f"    .{q.name} = {prefix}_{q.name},")
     out.append("};")
     return "\n".join(out) + "\n"
+
+
+def _emit_tu_migrations(migrations, byname):
+    """Each migration split into statements at generation time (the same splitter
+    as queries), and the accessor that applies one as a single batch: the version
+    row first (a concurrent install makes it fail on the primary key, before any
+    DDL runs), then every statement, all in one BEGIN IMMEDIATE ... COMMIT."""
+    from .model import _split_statements
+    out = []
+    for m in migrations:
+        out.append(f"static const char *const tu_migration_{m.version}[] = {{")
+        for _, text in _split_statements(m.sql):
+            out.append(f"    {c_string(text.strip())},")
+        out.append("};")
+    out.append("")
+    insert = byname.get("schema_version_insert")
+    if not insert or "schema_version_ensure" not in byname or \
+            {p.name for p in insert.params} - {"version", "name", "checksum"}:
+        # no version-row query of the expected shape: no batched migrations either
+        return ["/* no schema_version_insert (version, name, checksum): migrations are not batched */",
+                "#define tu_apply_migration NULL\n"]
+    index = {p.name: i + 1 for i, p in enumerate(insert.params)}
+    out.append("static pgqrs_status tu_apply_migration(pgqrs_conn *c, const pgqrs__migration *m)\n{")
+    out.append("    pgqrs_status st = PGQRS_OK;")
+    out.append("    const char *const *sql = NULL;")
+    out.append("    size_t n = 0;")
+    out.append("    pgqrs__tu_call call;")
+    out.append("    switch (m->version) {")
+    for m in migrations:
+        out.append(f"    case {m.version}: sql = tu_migration_{m.version}; n = sizeof tu_migration_{m.version} / sizeof *sql; break;")
+    out.append("    default: return pgqrs__conn_fail(c, PGQRS_EINVAL, \"migration %d is not embedded\", (int)m->version);")
+    out.append("    }")
+    out.append('    pgqrs__tu_start(&call, c, "migration", true);')
+    out.append("    st = pgqrs__tu_stmt(&call, SQL_SCHEMA_VERSION_ENSURE, 0);")
+    nargs = max(index.values())
+    out.append("    if (st == PGQRS_OK)")
+    out.append(f"        st = pgqrs__tu_stmt(&call, SQL_SCHEMA_VERSION_INSERT, {nargs});")
+    fields = {"version": "pgqrs__tu_arg_i64(&call, {i}, (int64_t)m->version)", "name": "pgqrs__tu_arg_text(&call, {i}, m->name)",
+              "checksum": "pgqrs__tu_arg_text(&call, {i}, m->checksum)"}
+    for p in insert.params:
+        out.append("    if (st == PGQRS_OK)")
+        out.append("        st = " + fields[p.name].format(i=index[p.name]) + ";")
+    out.append("    for (size_t i = 0; st == PGQRS_OK && i < n; i++)")
+    out.append("        st = pgqrs__tu_stmt(&call, sql[i], 0);")
+    out.append("    if (st == PGQRS_OK)")
+    out.append("        st = pgqrs__tu_run(&call);")
+    out.append("    pgqrs__tu_end(&call);")
+    out.append("    return st;")
+    out.append("}\n")
+    return out

@@ -389,7 +389,9 @@ def placeholders(query, style):
 
 def load_queries(root, backend, schema, override_of=None):
     """All queries of one backend, in file order then position. With override_of
-    (a dict name -> Query), files here replace those queries by name."""
+    (the base backend's [Query]), this backend is the base one with the queries
+    defined here replacing theirs by name, in the base's order; a query here that
+    replaces nothing is an error."""
     d = os.path.join(root, "queries", backend)
     found = {}
     order = []
@@ -402,7 +404,14 @@ def load_queries(root, backend, schema, override_of=None):
                 raise GenError(q.path, q.line, f"duplicate query name '{q.name}' (first defined at {prev.path}:{prev.line})")
             found[q.name] = q
             order.append(q.name)
-    return [found[n] for n in order]
+    if override_of is None:
+        return [found[n] for n in order]
+    base = {q.name for q in override_of}
+    for n in order:
+        if n not in base:
+            q = found[n]
+            raise GenError(q.path, q.line, f"query '{n}' overrides nothing: queries/{override_of[0].backend if override_of else '?'} has no such query")
+    return [found.get(q.name, q) for q in override_of]
 
 
 @dataclass

@@ -15,7 +15,7 @@ class FixtureTest(ProjectTestCase):
         out = self.build()
         self.assertEqual(sorted(out), [
             "generated/pgqrs_queries.h", "generated/pgqrs_rows.c", "generated/pgqrs_rows.h",
-            "generated/queries_postgres.c", "generated/queries_sqlite.c"])
+            "generated/queries_postgres.c", "generated/queries_sqlite.c", "generated/queries_turso.c"])
 
     def test_sqlite_query_may_have_several_statements(self):
         self.edit(SQQ, "SET label = @label\nWHERE id = @id;",
@@ -244,6 +244,43 @@ class MainReportsErrors(ProjectTestCase):
         self.assertEqual(err, f"{SQQ}:{self.line(SQQ, ':some')}: unknown cardinality ':some' "
                               "(expected one of :one, :many, :exec, :execrows)\n")
         self.assertFalse(os.path.exists(os.path.join(root, "generated")))
+
+
+TUQ = "queries/turso/items.sql"
+TURSO_RENAME = """\
+-- name: item_rename :execrows
+-- param: id i64, label text
+UPDATE t_items SET label = @label WHERE id = @id AND 1 = 1;
+"""
+
+
+class TursoOverrides(ProjectTestCase):
+    def test_turso_inherits_sqlite(self):
+        out = self.build()
+        tu = out["generated/queries_turso.c"]
+        self.assertIn("static pgqrs_status tu_item_rename(", tu)
+        self.assertIn("queries/sqlite/items.sql", tu)
+        self.assertIn("PGQRS__TU_CHANGES_SQL", tu)   # :execrows asks changes() in the batch
+
+    def test_override_replaces_by_name(self):
+        self.files[TUQ] = TURSO_RENAME
+        out = self.build()
+        tu = out["generated/queries_turso.c"]
+        self.assertIn("AND 1 = 1", tu)
+        self.assertNotIn("AND 1 = 1", out["generated/queries_sqlite.c"])
+        self.assertIn("queries/turso/items.sql", out["generated/pgqrs_queries.h"])
+
+    def test_override_of_unknown_query(self):
+        self.files[TUQ] = TURSO_RENAME.replace("item_rename", "item_nope")
+        self.assertGenError(TUQ, 1, "query 'item_nope' overrides nothing")
+
+    def test_override_keeps_the_interface(self):
+        self.files[TUQ] = TURSO_RENAME.replace("-- param: id i64, label text", "-- param: id i32, label text")
+        self.assertGenError(TUQ, 1, "item_rename: parameters differ")
+
+    def test_override_is_prepared_against_sqlite(self):
+        self.files[TUQ] = TURSO_RENAME.replace("UPDATE t_items", "UPDATE t_nope")
+        self.assertGenError(TUQ, 3, "SQLite cannot prepare it")
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ class Determinism(unittest.TestCase):
             subprocess.run([sys.executable, os.path.join(CODEGEN_DIR, "pgqrs_gen.py"), "--root", root],
                            check=True, env=env, stdout=subprocess.DEVNULL)
             outs.append(read_tree(os.path.join(root, "generated")))
-        self.assertEqual(len(outs[0]), 5)
+        self.assertEqual(len(outs[0]), 6)
         self.assertEqual(outs[0], outs[1])
 
 

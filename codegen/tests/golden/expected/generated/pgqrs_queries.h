@@ -31,10 +31,14 @@ typedef struct pgqrs__migration {
  * a transaction the caller opened; on SQLite a writing query that runs outside
  * one opens its own BEGIN IMMEDIATE transaction around all of its statements. */
 typedef struct pgqrs_queries {
-    const char *backend;              /* "postgres", "sqlite" */
+    const char *backend;              /* "postgres", "sqlite", "turso" */
     size_t stmt_slots;                /* prepared statements one connection caches */
     const pgqrs__migration *migrations;
     size_t n_migrations;
+    /* NULL, or (backends without interactive transactions) applies migration m as one
+     * atomic request: records its version row first, then runs its statements;
+     * PGQRS_EEXISTS when the version is already recorded, and nothing changed. */
+    pgqrs_status (*apply_migration)(pgqrs_conn *c, const pgqrs__migration *m);
     /* Runs a multi-statement DDL script (a migration) on the connection. */
     pgqrs_status (*exec_script)(pgqrs_conn *c, const char *sql);
 
@@ -125,5 +129,6 @@ typedef struct pgqrs_queries {
 
 extern const pgqrs_queries pgqrs__queries_postgres;
 extern const pgqrs_queries pgqrs__queries_sqlite;
+extern const pgqrs_queries pgqrs__queries_turso;
 
 #endif
