@@ -98,6 +98,42 @@ set +e; python3 scripts/test_docs.py build 2>&1 | tee "$log/docs"; docs_rc=${PIP
 count "$log/docs"
 [ "$docs_rc" = 0 ] || suite_rc=1
 
+# ---- reliability (issue 7, docs/reliability.md): each step's last "N passed, N
+# failed" line is added to the totals; a step that fails without one counts as one
+step_count() {   # step_count NAME LOG RC
+    if grep -qE '[0-9]+ passed, [0-9]+ failed' "$2"; then count "$2"; else total_fail=$((total_fail + 1)); fi
+    [ "$3" = 0 ] || suite_rc=1
+}
+
+step "public header alone: C99, C11, C++11 (-Wall -Wextra -Werror)"
+hdr_p=0; hdr_f=0
+for c in "gcc -std=c99 -x c" "gcc -std=c11 -x c" "clang -std=c11 -x c" "g++ -std=c++11 -x c++"; do
+    if printf '#include "pgqrs.h"\nint main(void) { return pgqrs_version_number() > 0 ? 0 : 1; }\n' |
+        $c -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only - ; then hdr_p=$((hdr_p + 1)); else
+        echo "header does not compile alone with: $c"; hdr_f=$((hdr_f + 1)); fi
+done
+echo "header: $hdr_p passed, $hdr_f failed" | tee "$log/header"
+step_count header "$log/header" "$hdr_f"
+
+step "C suites under valgrind memcheck (SQLite and PostgreSQL)"
+set +e
+scripts/with-postgres.sh env RUNNER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --track-origins=no -q --suppressions=tests/valgrind.supp" \
+    scripts/run-suites.sh build sqlite postgres 2>&1 | tee "$log/valgrind"
+rc=${PIPESTATUS[0]}; set -e
+step_count valgrind "$log/valgrind" "$rc"
+
+step "fuzz smoke: DSN, JSON payload, CLI arguments (12 s each)"
+set +e; scripts/fuzz.sh 12 2>&1 | tee "$log/fuzz"; rc=${PIPESTATUS[0]}; set -e
+step_count fuzz "$log/fuzz" "$rc"
+
+step "lint: cppcheck and clang-tidy (.clang-tidy)"
+set +e; scripts/lint.sh 2>&1 | tee "$log/lint"; rc=${PIPESTATUS[0]}; set -e
+step_count lint "$log/lint" "$rc"
+
+step "chaos, short: consumer kills, PostgreSQL restart, SQLITE_BUSY storm, workflow kills"
+set +e; scripts/chaos.sh --short 2>&1 | tee "$log/chaos"; rc=${PIPESTATUS[0]}; set -e
+step_count chaos "$log/chaos" "$rc"
+
 echo
 echo "all: $total_pass passed, $total_fail failed"
 [ "$suite_rc" = 0 ] && [ "$total_fail" = 0 ]

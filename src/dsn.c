@@ -144,7 +144,12 @@ static pgqrs_status parse_postgres(pgqrs__dsn *d, const char *dsn, const char *r
             } else if (klen == 9 && strncmp(p, "pgbouncer", 9) == 0) {
                 const char *v = p + 10;
                 size_t vlen = klen < len ? len - 10 : 0;
-                d->pgbouncer = vlen == 0 || (vlen == 4 && strncmp(v, "true", 4) == 0) || (vlen == 1 && *v == '1');
+                if (vlen == 0 || (vlen == 4 && strncmp(v, "true", 4) == 0) || (vlen == 1 && *v == '1'))
+                    d->pgbouncer = true;
+                else if ((vlen == 5 && strncmp(v, "false", 5) == 0) || (vlen == 1 && *v == '0'))
+                    d->pgbouncer = false;
+                else
+                    return pgqrs__buf_free(&uri), fail(err, errlen, dsn, "pgbouncer must be true, false, 1 or 0");
             } else if (len) {
                 rc |= pgqrs__buf_putc(&uri, first ? '?' : '&');
                 rc |= pgqrs__buf_append(&uri, p, len);

@@ -103,6 +103,12 @@ static pgqrs_status open_conn(pgqrs_store *s, pgqrs_conn **out)
     return PGQRS_OK;
 }
 
+pgqrs_status pgqrs__store_open_conn(pgqrs_store *s, pgqrs_conn **out)
+{
+    *out = NULL;
+    return open_conn(s, out);
+}
+
 PGQRS_EXTERN pgqrs_status pgqrs_connect(pgqrs_store **out, const char *dsn, const pgqrs_connect_options *opts)
 {
     char err[PGQRS__ERR_LEN];
@@ -327,7 +333,7 @@ static void *heartbeat_main(void *arg)
                 continue;
             memcpy(ids, s->workers, n * sizeof *ids);
             pthread_mutex_unlock(&s->mu);
-            if (pgqrs__store_acquire(s, &c) == PGQRS_OK) {
+            if (pgqrs__store_acquire(s, &c) == PGQRS_OK && c) {
                 int64_t affected = 0;
                 pgqrs_worker_heartbeat_params p = { ids, n, false, 0 };
                 p.has_now = pgqrs__store_now(s, &p.now_us);
