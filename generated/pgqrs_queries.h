@@ -142,6 +142,19 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/messages.sql:130, queries/sqlite/messages.sql:137 */
     pgqrs_status (*message_purge)(int64_t *affected_out, pgqrs_conn *c, int64_t queue_id);
 
+    /* message_next_vt :one
+     * When the queue's next message becomes visible (a delayed one, or an expired
+     * lease); NULL when the queue is empty. A min() over the dequeue index.
+     * SQL: queries/postgres/messages.sql:135, queries/sqlite/messages.sql:142 */
+    pgqrs_status (*message_next_vt)(pgqrs_message_next_vt_row *out, pgqrs_conn *c, int64_t queue_id);
+
+    /* queue_listen :exec
+     * Subscribes this session to the notifications of migration 0002 (every queue
+     * shares the channel; the payload is the queue id). Session-scoped: not used
+     * through PgBouncer.
+     * SQL: queries/postgres/messages.sql:142, queries/sqlite/messages.sql:149 */
+    pgqrs_status (*queue_listen)(pgqrs_conn *c);
+
     /* queue_create :one
      * Inserts the queue, or returns no row (PGQRS_ENOTFOUND) when the name is taken:
      * one statement, so two concurrent creates cannot both succeed.

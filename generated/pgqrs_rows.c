@@ -402,6 +402,34 @@ pgqrs_status pgqrs__message_extend_vt_rows_finish(pgqrs_message_extend_vt_row **
     return st;
 }
 
+void pgqrs__message_next_vt_row_clear(pgqrs_message_next_vt_row *row)
+{
+    if (!row)
+        return;
+    memset(row, 0, sizeof *row);
+}
+
+void pgqrs__message_next_vt_rows_free(pgqrs_message_next_vt_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        pgqrs__message_next_vt_row_clear(&rows[i]);
+    pgqrs__free(rows);
+}
+
+pgqrs_status pgqrs__message_next_vt_rows_finish(pgqrs_message_next_vt_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st)
+{
+    if (st != PGQRS_OK) {
+        pgqrs__message_next_vt_rows_free(rows->data, rows->n);
+        rows->data = NULL;
+        rows->n = 0;
+    }
+    *rows_out = rows->data;
+    *n_out = rows->n;
+    return st;
+}
+
 void pgqrs__table_list_row_clear(pgqrs_table_list_row *row)
 {
     if (!row)

@@ -283,6 +283,18 @@ void pgqrs__message_extend_vt_rows_free(pgqrs_message_extend_vt_row *rows, size_
 /* Hands the collected rows to the caller on success, frees them on failure. */
 pgqrs_status pgqrs__message_extend_vt_rows_finish(pgqrs_message_extend_vt_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
 
+/* result of message_next_vt */
+typedef struct pgqrs_message_next_vt_row {
+    bool has_next_vt;
+    int64_t next_vt_us;
+} pgqrs_message_next_vt_row;
+/* Frees what the row owns and zeroes it; NULL is a no-op. */
+void pgqrs__message_next_vt_row_clear(pgqrs_message_next_vt_row *row);
+/* Clears n rows and frees the array; NULL is a no-op. */
+void pgqrs__message_next_vt_rows_free(pgqrs_message_next_vt_row *rows, size_t n);
+/* Hands the collected rows to the caller on success, frees them on failure. */
+pgqrs_status pgqrs__message_next_vt_rows_finish(pgqrs_message_next_vt_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
+
 /* result of table_list */
 typedef struct pgqrs_table_list_row {
     char *name;  /* owned */

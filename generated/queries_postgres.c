@@ -9,6 +9,7 @@
  *   queries/postgres/workers.sql
  *   queries/postgres/workflows.sql
  *   migrations/postgres/0001_init.sql
+ *   migrations/postgres/0002_notify.sql
  * Change the sources and run `make generate`. */
 
 #include <string.h>
@@ -35,6 +36,8 @@ enum {
     PG_MESSAGE_GET,
     PG_MESSAGE_LIST,
     PG_MESSAGE_PURGE,
+    PG_MESSAGE_NEXT_VT,
+    PG_QUEUE_LISTEN,
     PG_QUEUE_CREATE,
     PG_QUEUE_GET_BY_NAME,
     PG_QUEUE_GET,
@@ -247,6 +250,12 @@ static const char SQL_MESSAGE_LIST[] =
 static const char SQL_MESSAGE_PURGE[] =
     "-- name: message_purge :execrows\n"
     "DELETE FROM pgqrs_messages WHERE queue_id = $1";
+static const char SQL_MESSAGE_NEXT_VT[] =
+    "-- name: message_next_vt :one\n"
+    "SELECT min(vt) AS next_vt FROM pgqrs_messages WHERE queue_id = $1";
+static const char SQL_QUEUE_LISTEN[] =
+    "-- name: queue_listen :exec\n"
+    "LISTEN pgqrs_messages";
 static const char SQL_QUEUE_CREATE[] =
     "-- name: queue_create :one\n"
     "INSERT INTO pgqrs_queues (name, max_attempts)\n"
@@ -639,6 +648,16 @@ static pgqrs_status pg_scan_message_extend_vt_row(pgqrs_message_extend_vt_row *r
         st = pgqrs__pg_get_ts(&row->vt_us, NULL, c, res, r, 0);
     if (st != PGQRS_OK)
         pgqrs__message_extend_vt_row_clear(row);
+    return st;
+}
+
+static pgqrs_status pg_scan_message_next_vt_row(pgqrs_message_next_vt_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->next_vt_us, &row->has_next_vt, c, res, r, 0);
+    if (st != PGQRS_OK)
+        pgqrs__message_next_vt_row_clear(row);
     return st;
 }
 
@@ -1318,6 +1337,42 @@ static pgqrs_status pg_message_purge(int64_t *affected_out, pgqrs_conn *c, int64
     }
     if (st == PGQRS_OK)
         *affected_out = pgqrs__pg_affected(res);
+    PQclear(res);
+    return st;
+}
+
+/* message_next_vt :one (queries/postgres/messages.sql:135) */
+static pgqrs_status pg_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_conn *c, int64_t queue_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[1];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    memset(out, 0, sizeof *out);
+    values[0] = pgqrs__pg_int(b_queue_id, queue_id);
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_MESSAGE_NEXT_VT, "message_next_vt", SQL_MESSAGE_NEXT_VT, 1, values);
+        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_next_vt");
+    }
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "message_next_vt");
+    else if (st == PGQRS_OK)
+        st = pg_scan_message_next_vt_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__message_next_vt_row_clear(out);
+    return st;
+}
+
+/* queue_listen :exec (queries/postgres/messages.sql:142) */
+static pgqrs_status pg_queue_listen(pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_QUEUE_LISTEN, "queue_listen", SQL_QUEUE_LISTEN, 0, NULL);
+        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "queue_listen");
+    }
     PQclear(res);
     return st;
 }
@@ -2401,13 +2456,46 @@ static const pgqrs__migration pg_migrations[] = {
       "    PRIMARY KEY (run_id, step_id)\n"
       ");\n"
       "" },
+    { 2, "0002_notify", "46969326852ab16bd4bb24b2d0d458096fd76103d208fa144f1e1fe4592c9f0a",
+      "-- Wake-up instead of polling (pgqrs_dequeue_wait): a message that becomes\n"
+      "-- visible notifies channel pgqrs_messages with its queue id as the payload.\n"
+      "-- Inserts notify once per statement and queue (a batch of 1,000 sends one\n"
+      "-- notification); PostgreSQL also folds identical notifications within a\n"
+      "-- transaction. A release that moves vt earlier notifies too; a dequeue, which\n"
+      "-- moves vt later, does not (the row trigger's WHEN skips it).\n"
+      "\n"
+      "CREATE FUNCTION pgqrs_notify_inserted() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+      "BEGIN\n"
+      "    PERFORM pg_notify('pgqrs_messages', q.queue_id::text)\n"
+      "    FROM (SELECT DISTINCT queue_id FROM inserted) q;\n"
+      "    RETURN NULL;\n"
+      "END\n"
+      "$$;\n"
+      "\n"
+      "CREATE TRIGGER pgqrs_messages_notify_insert\n"
+      "    AFTER INSERT ON pgqrs_messages\n"
+      "    REFERENCING NEW TABLE AS inserted\n"
+      "    FOR EACH STATEMENT EXECUTE FUNCTION pgqrs_notify_inserted();\n"
+      "\n"
+      "CREATE FUNCTION pgqrs_notify_released() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+      "BEGIN\n"
+      "    PERFORM pg_notify('pgqrs_messages', NEW.queue_id::text);\n"
+      "    RETURN NULL;\n"
+      "END\n"
+      "$$;\n"
+      "\n"
+      "CREATE TRIGGER pgqrs_messages_notify_release\n"
+      "    AFTER UPDATE OF vt ON pgqrs_messages\n"
+      "    FOR EACH ROW WHEN (NEW.vt < OLD.vt)\n"
+      "    EXECUTE FUNCTION pgqrs_notify_released();\n"
+      "" },
 };
 
 const pgqrs_queries pgqrs__queries_postgres = {
     .backend = "postgres",
     .stmt_slots = PG__SLOTS,
     .migrations = pg_migrations,
-    .n_migrations = 1,
+    .n_migrations = 2,
     .exec_script = pgqrs__pg_exec_script,
     .archive_list = pg_archive_list,
     .archive_get = pg_archive_get,
@@ -2426,6 +2514,8 @@ const pgqrs_queries pgqrs__queries_postgres = {
     .message_get = pg_message_get,
     .message_list = pg_message_list,
     .message_purge = pg_message_purge,
+    .message_next_vt = pg_message_next_vt,
+    .queue_listen = pg_queue_listen,
     .queue_create = pg_queue_create,
     .queue_get_by_name = pg_queue_get_by_name,
     .queue_get = pg_queue_get,

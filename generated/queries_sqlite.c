@@ -39,6 +39,8 @@ enum {
     SQ_MESSAGE_GET,
     SQ_MESSAGE_LIST,
     SQ_MESSAGE_PURGE,
+    SQ_MESSAGE_NEXT_VT,
+    SQ_QUEUE_LISTEN,
     SQ_QUEUE_CREATE,
     SQ_QUEUE_GET_BY_NAME,
     SQ_QUEUE_GET,
@@ -268,6 +270,12 @@ static const char SQL_MESSAGE_LIST[] =
 static const char SQL_MESSAGE_PURGE[] =
     "-- name: message_purge :execrows\n"
     "DELETE FROM pgqrs_messages WHERE queue_id = ?1";
+static const char SQL_MESSAGE_NEXT_VT[] =
+    "-- name: message_next_vt :one\n"
+    "SELECT min(vt) AS next_vt FROM pgqrs_messages WHERE queue_id = ?1";
+static const char SQL_QUEUE_LISTEN[] =
+    "-- name: queue_listen :exec\n"
+    "SELECT 1";
 static const char SQL_QUEUE_CREATE[] =
     "-- name: queue_create :one\n"
     "INSERT INTO pgqrs_queues (name, max_attempts, created_at)\n"
@@ -648,6 +656,16 @@ static pgqrs_status sq_scan_message_extend_vt_row(pgqrs_message_extend_vt_row *r
         st = pgqrs__sq_get_ts(&row->vt_us, NULL, c, stmt, 0);
     if (st != PGQRS_OK)
         pgqrs__message_extend_vt_row_clear(row);
+    return st;
+}
+
+static pgqrs_status sq_scan_message_next_vt_row(pgqrs_message_next_vt_row *row, pgqrs_conn *c, sqlite3_stmt *stmt)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->next_vt_us, &row->has_next_vt, c, stmt, 0);
+    if (st != PGQRS_OK)
+        pgqrs__message_next_vt_row_clear(row);
     return st;
 }
 
@@ -1420,6 +1438,42 @@ static pgqrs_status sq_message_purge(int64_t *affected_out, pgqrs_conn *c, int64
         *affected_out = pgqrs__sq_changes(c);
     pgqrs__sq_release(stmt);
     st = pgqrs__sq_write_end(c, own_tx, st);
+    return st;
+}
+
+/* message_next_vt :one (queries/sqlite/messages.sql:142) */
+static pgqrs_status sq_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_conn *c, int64_t queue_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_NEXT_VT, SQL_MESSAGE_NEXT_VT);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)queue_id);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_message_next_vt_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "message_next_vt")
+           : pgqrs__sq_fail(c, rc, "message_next_vt");
+    }
+    pgqrs__sq_release(stmt);
+    if (st != PGQRS_OK)
+        pgqrs__message_next_vt_row_clear(out);
+    return st;
+}
+
+/* queue_listen :exec (queries/sqlite/messages.sql:149) */
+static pgqrs_status sq_queue_listen(pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_LISTEN, SQL_QUEUE_LISTEN);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "queue_listen");
+    pgqrs__sq_release(stmt);
     return st;
 }
 
@@ -2692,6 +2746,8 @@ const pgqrs_queries pgqrs__queries_sqlite = {
     .message_get = sq_message_get,
     .message_list = sq_message_list,
     .message_purge = sq_message_purge,
+    .message_next_vt = sq_message_next_vt,
+    .queue_listen = sq_queue_listen,
     .queue_create = sq_queue_create,
     .queue_get_by_name = sq_queue_get_by_name,
     .queue_get = sq_queue_get,

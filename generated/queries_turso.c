@@ -193,6 +193,12 @@ static const char SQL_MESSAGE_LIST[] =
 static const char SQL_MESSAGE_PURGE[] =
     "-- name: message_purge :execrows\n"
     "DELETE FROM pgqrs_messages WHERE queue_id = ?1";
+static const char SQL_MESSAGE_NEXT_VT[] =
+    "-- name: message_next_vt :one\n"
+    "SELECT min(vt) AS next_vt FROM pgqrs_messages WHERE queue_id = ?1";
+static const char SQL_QUEUE_LISTEN[] =
+    "-- name: queue_listen :exec\n"
+    "SELECT 1";
 static const char SQL_QUEUE_CREATE[] =
     "-- name: queue_create :one\n"
     "INSERT INTO pgqrs_queues (name, max_attempts, created_at)\n"
@@ -574,6 +580,16 @@ static pgqrs_status tu_scan_message_extend_vt_row(pgqrs_message_extend_vt_row *r
         st = pgqrs__tu_get_ts(&row->vt_us, NULL, call, r, 0);
     if (st != PGQRS_OK)
         pgqrs__message_extend_vt_row_clear(row);
+    return st;
+}
+
+static pgqrs_status tu_scan_message_next_vt_row(pgqrs_message_next_vt_row *row, pgqrs__tu_call *call, size_t r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_ts(&row->next_vt_us, &row->has_next_vt, call, r, 0);
+    if (st != PGQRS_OK)
+        pgqrs__message_next_vt_row_clear(row);
     return st;
 }
 
@@ -1299,6 +1315,43 @@ static pgqrs_status tu_message_purge(int64_t *affected_out, pgqrs_conn *c, int64
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK)
         st = pgqrs__tu_get_i64(affected_out, NULL, &call, 0, 0);
+    pgqrs__tu_end(&call);
+    return st;
+}
+
+/* message_next_vt :one (queries/sqlite/messages.sql:142) */
+static pgqrs_status tu_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_conn *c, int64_t queue_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    memset(out, 0, sizeof *out);
+    pgqrs__tu_start(&call, c, "message_next_vt", false);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_NEXT_VT, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
+        st = pgqrs__conn_not_found(c, "message_next_vt");
+    else if (st == PGQRS_OK)
+        st = tu_scan_message_next_vt_row(out, &call, 0);
+    pgqrs__tu_end(&call);
+    if (st != PGQRS_OK)
+        pgqrs__message_next_vt_row_clear(out);
+    return st;
+}
+
+/* queue_listen :exec (queries/sqlite/messages.sql:149) */
+static pgqrs_status tu_queue_listen(pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    pgqrs__tu_start(&call, c, "queue_listen", false);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_QUEUE_LISTEN, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
     pgqrs__tu_end(&call);
     return st;
 }
@@ -2615,6 +2668,8 @@ const pgqrs_queries pgqrs__queries_turso = {
     .message_get = tu_message_get,
     .message_list = tu_message_list,
     .message_purge = tu_message_purge,
+    .message_next_vt = tu_message_next_vt,
+    .queue_listen = tu_queue_listen,
     .queue_create = tu_queue_create,
     .queue_get_by_name = tu_queue_get_by_name,
     .queue_get = tu_queue_get,

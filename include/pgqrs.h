@@ -262,6 +262,16 @@ PGQRS_EXTERN int64_t pgqrs_consumer_worker_id(const pgqrs_consumer *c);
  * An empty batch is PGQRS_OK with count 0. A suspended or stopped consumer gets
  * PGQRS_ESTATE. @return PGQRS_OK, PGQRS_EINVAL (max or vt out of range), PGQRS_ESTATE */
 PGQRS_EXTERN pgqrs_status pgqrs_dequeue(pgqrs_batch **out, pgqrs_consumer *c, int max, int vt_seconds);
+/* Like pgqrs_dequeue, but when nothing is visible it waits up to timeout_ms for a
+ * message and returns as soon as one can be claimed (an empty batch after the
+ * timeout is PGQRS_OK). PostgreSQL: woken by LISTEN/NOTIFY on a dedicated
+ * connection this consumer opens on first use (enqueues and releases notify);
+ * delayed messages wake it at their due time. SQLite, Turso and PostgreSQL through
+ * PgBouncer (?pgbouncer=true): polls with capped, jittered backoff (10 ms doubling
+ * to 250 ms), never past the next message's due time.
+ * @return as pgqrs_dequeue, plus PGQRS_EINVAL for a negative timeout */
+PGQRS_EXTERN pgqrs_status pgqrs_dequeue_wait(pgqrs_batch **out, pgqrs_consumer *c, int max, int vt_seconds,
+                                             int64_t timeout_ms);
 /* Makes a held message invisible for vt_seconds from now. *vt_us_out may be NULL.
  * @return PGQRS_OK, PGQRS_ENOTOWNED (held by another), PGQRS_ENOTFOUND */
 PGQRS_EXTERN pgqrs_status pgqrs_extend_vt(pgqrs_consumer *c, int64_t id, int vt_seconds, int64_t *vt_us_out);

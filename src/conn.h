@@ -61,6 +61,11 @@ void pgqrs__conn_close(pgqrs_conn *c);   /* NULL: no-op */
 /* Checks the connection is usable, reconnecting a broken PostgreSQL session once. */
 pgqrs_status pgqrs__conn_ensure(pgqrs_conn *c);
 
+/* PostgreSQL LISTEN sessions: waits up to timeout_ms for a notification whose
+ * payload is `payload`, consuming the others. 1: it arrived; 0: timed out;
+ * -1: the session failed (message on c). */
+int pgqrs__pg_wait_notify(pgqrs_conn *c, const char *payload, int64_t timeout_ms);
+
 /* Record a failure on c and return st. The message is one line. */
 pgqrs_status pgqrs__conn_fail(pgqrs_conn *c, pgqrs_status st, const char *fmt, ...)
 #if defined(__GNUC__)

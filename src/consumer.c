@@ -17,6 +17,7 @@ PGQRS_EXTERN void pgqrs_consumer_free(pgqrs_consumer *k)
 {
     if (!k || k->w.h.magic != PGQRS__MAGIC_CONSUMER)
         return;
+    pgqrs__conn_close(k->listener);
     pgqrs__worker_handle_close(&k->w, true);
     pgqrs__free(k);
 }
@@ -80,6 +81,94 @@ PGQRS_EXTERN pgqrs_status pgqrs_dequeue(pgqrs_batch **out, pgqrs_consumer *k, in
                    k->w.queue, (long long)k->w.worker_id);
     *out = pgqrs__batch_from_messages(rows, n);
     return *out ? PGQRS_OK : pgqrs__fail(k, PGQRS_ENOMEM, "out of memory");
+}
+
+/* Opens this consumer's LISTEN session on first use; false when waiting must
+ * poll instead (SQLite, Turso, PgBouncer, or LISTEN failed: logged once). */
+static bool ensure_listener(pgqrs_consumer *k)
+{
+    pgqrs_store *s = k->w.store;
+    pgqrs_status st;
+    if (k->listener)
+        return true;
+    if (k->no_listener)
+        return false;
+    k->no_listener = true;
+    if (s->dsn.backend != PGQRS__BACKEND_POSTGRES || s->dsn.pgbouncer)
+        return false;
+    st = pgqrs__store_open_conn(s, &k->listener);
+    if (st == PGQRS_OK && (st = k->listener->q->queue_listen(k->listener)) != PGQRS_OK)
+        pgqrs__log(s, PGQRS_LOG_WARN, "listen.failed", "falling back to polling: %s", k->listener->msg);
+    if (st != PGQRS_OK) {
+        pgqrs__conn_close(k->listener);
+        k->listener = NULL;
+        return false;
+    }
+    k->no_listener = false;
+    return true;
+}
+
+/* Milliseconds until the queue's next message is due, capped at cap_ms. */
+static int64_t until_next_due(pgqrs_consumer *k, int64_t cap_ms)
+{
+    pgqrs_status st;
+    pgqrs_message_next_vt_row next = { false, 0 };
+    int64_t ms = cap_ms;
+    PGQRS__WITH_CONN(k->w.store, k, {
+        st = c->q->message_next_vt(&next, c, k->w.queue_id);
+    });
+    if (st == PGQRS_OK && next.has_next_vt) {
+        int64_t due = (next.next_vt_us - pgqrs__store_clock(k->w.store)) / 1000 + 1;
+        if (due < ms)
+            ms = due > 0 ? due : 0;
+    }
+    return ms;
+}
+
+PGQRS_EXTERN pgqrs_status pgqrs_dequeue_wait(pgqrs_batch **out, pgqrs_consumer *k, int max, int vt_seconds,
+                                             int64_t timeout_ms)
+{
+    int64_t deadline;
+    int round = 0;
+    uint64_t rng = pgqrs__rng_seed(k);
+    char payload[24];
+    bool listening;
+    pgqrs_status st;
+    if (!out)
+        return pgqrs__fail(NULL, PGQRS_EMISUSE, "out is NULL");
+    *out = NULL;
+    if ((st = check_consumer(k)) != PGQRS_OK)
+        return st;
+    if ((st = pgqrs__check_range(k, "timeout_ms", timeout_ms, 0, (int64_t)PGQRS_MAX_VT_SECONDS * 1000)) != PGQRS_OK)
+        return st;
+    deadline = pgqrs__now_us() + timeout_ms * 1000;
+    snprintf(payload, sizeof payload, "%lld", (long long)k->w.queue_id);
+    /* subscribe before the first look, so a message enqueued in between wakes us */
+    listening = ensure_listener(k);
+    for (;;) {
+        int64_t left, wait;
+        st = pgqrs_dequeue(out, k, max, vt_seconds);
+        if (st != PGQRS_OK || pgqrs_batch_count(*out) > 0)
+            return st;
+        left = (deadline - pgqrs__now_us()) / 1000;
+        if (left <= 0)
+            return PGQRS_OK;   /* the empty batch */
+        pgqrs_batch_free(*out);
+        *out = NULL;
+        wait = until_next_due(k, left);
+        if (listening) {
+            if (pgqrs__pg_wait_notify(k->listener, payload, wait) < 0) {
+                pgqrs__log(k->w.store, PGQRS_LOG_WARN, "listen.failed", "falling back to polling: %s",
+                           k->listener->msg);
+                pgqrs__conn_close(k->listener);
+                k->listener = NULL;
+                listening = false;   /* k->no_listener stays false: the next call tries again */
+            }
+        } else {
+            int64_t nap = pgqrs__backoff_ms(round++, 10, 250, &rng);
+            pgqrs__sleep_ms(nap < wait ? nap : wait);
+        }
+    }
 }
 
 static int cmp_i64(const void *a, const void *b)

@@ -1,7 +1,9 @@
 /* driver_pg.c: libpq execution, error mapping and binary codecs. */
 #include "driver_pg.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +83,47 @@ pgqrs_status pgqrs__pg_exec_script(pgqrs_conn *c, const char *sql)
     pgqrs_status st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "migration");
     PQclear(res);
     return st;
+}
+
+/* Consumes pending notifications; 1 if one carried `payload`. */
+static int drain_notifies(pgqrs_conn *c, const char *payload)
+{
+    PGnotify *n;
+    int hit = 0;
+    while ((n = PQnotifies(c->pg)) != NULL) {
+        hit |= strcmp(n->extra, payload) == 0;
+        PQfreemem(n);
+    }
+    return hit;
+}
+
+int pgqrs__pg_wait_notify(pgqrs_conn *c, const char *payload, int64_t timeout_ms)
+{
+    int64_t deadline = pgqrs__now_us() + timeout_ms * 1000;
+    for (;;) {
+        struct pollfd pfd;
+        int64_t left;
+        if (!PQconsumeInput(c->pg)) {
+            pgqrs__conn_fail(c, PGQRS_ECONN, "listen: %s", PQerrorMessage(c->pg));
+            return -1;
+        }
+        if (drain_notifies(c, payload))
+            return 1;
+        left = (deadline - pgqrs__now_us()) / 1000;
+        if (left <= 0)
+            return 0;
+        pfd.fd = PQsocket(c->pg);
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        if (pfd.fd < 0) {
+            pgqrs__conn_fail(c, PGQRS_ECONN, "listen: the connection has no socket");
+            return -1;
+        }
+        if (poll(&pfd, 1, (int)(left > 1000 ? 1000 : left)) < 0 && errno != EINTR) {
+            pgqrs__conn_fail(c, PGQRS_ECONN, "listen: poll failed");
+            return -1;
+        }
+    }
 }
 
 const char *pgqrs__pg_int(char *buf, int64_t v)

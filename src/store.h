@@ -60,6 +60,10 @@ bool pgqrs__store_now(pgqrs_store *s, int64_t *now_us);
 /* The clock thresholds are computed from: the override, else the local clock. */
 int64_t pgqrs__store_clock(pgqrs_store *s);
 
+/* A connection outside the pool (e.g. a LISTEN session), opened like the pooled
+ * ones; the caller closes it with pgqrs__conn_close. */
+pgqrs_status pgqrs__store_open_conn(pgqrs_store *s, pgqrs_conn **out);
+
 /* Heartbeat bookkeeping for workers this store registered. */
 pgqrs_status pgqrs__store_track_worker(pgqrs_store *s, int64_t id);
 void pgqrs__store_untrack_worker(pgqrs_store *s, int64_t id);

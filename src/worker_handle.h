@@ -20,6 +20,8 @@ struct pgqrs_producer {
 
 struct pgqrs_consumer {
     pgqrs__worker_handle w;
+    pgqrs_conn *listener;      /* PostgreSQL LISTEN session of pgqrs_dequeue_wait, or NULL */
+    bool no_listener;          /* LISTEN is unavailable here: poll instead */
 };
 
 /* Looks the queue up and registers a worker of `kind` for it. */

@@ -131,3 +131,16 @@ LIMIT @limit;
 -- Deletes every live message of the queue.
 -- param: queue_id i64
 DELETE FROM pgqrs_messages WHERE queue_id = @queue_id;
+
+-- name: message_next_vt :one
+-- When the queue's next message becomes visible (a delayed one, or an expired
+-- lease); NULL when the queue is empty. A min() over the dequeue index.
+-- param: queue_id i64
+-- returns: next_vt timestamp?
+SELECT min(vt) AS next_vt FROM pgqrs_messages WHERE queue_id = @queue_id;
+
+-- name: queue_listen :exec
+-- Subscribes this session to the notifications of migration 0002 (every queue
+-- shares the channel; the payload is the queue id). Session-scoped: not used
+-- through PgBouncer.
+LISTEN pgqrs_messages;

@@ -138,3 +138,15 @@ LIMIT @limit;
 -- Deletes every live message of the queue.
 -- param: queue_id i64
 DELETE FROM pgqrs_messages WHERE queue_id = @queue_id;
+
+-- name: message_next_vt :one
+-- When the queue's next message becomes visible (a delayed one, or an expired
+-- lease); NULL when the queue is empty. A min() over the dequeue index.
+-- param: queue_id i64
+-- returns: next_vt timestamp?
+SELECT min(vt) AS next_vt FROM pgqrs_messages WHERE queue_id = @queue_id;
+
+-- name: queue_listen :exec
+-- SQLite has no notifications between processes: pgqrs_dequeue_wait polls with
+-- capped, jittered backoff instead, and this does nothing.
+SELECT 1;

@@ -1,0 +1,138 @@
+/* test_wait.c: pgqrs_dequeue_wait on every backend: returns at once when a
+ * message is there, wakes for one enqueued meanwhile (LISTEN/NOTIFY on
+ * PostgreSQL, polling elsewhere) or falling due, and returns an empty batch at
+ * the timeout. Time bounds here are loose correctness bounds ("woke before the
+ * timeout"), not performance figures: those are in make bench. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static pgqrs_store *store;
+static pgqrs_producer *producer;
+static pgqrs_consumer *consumer;
+
+const char *th_errmsg(const void *h) { return pgqrs_errmsg(h); }
+
+static int64_t ms_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void teardown(void)
+{
+    pgqrs_consumer_free(consumer);
+    pgqrs_producer_free(producer);
+    pgqrs_store_free(store);
+    consumer = NULL, producer = NULL, store = NULL;
+}
+
+#define SETUP()                                                                            \
+    do {                                                                                   \
+        pgqrs_connect_options o = PGQRS_CONNECT_OPTIONS_INIT;                              \
+        teardown();                                                                        \
+        o.heartbeat_interval_s = -1;                                                       \
+        CHECK_OK(pgqrs_connect(&store, th_fresh_dsn(), &o), NULL);                         \
+        CHECK_OK(pgqrs_install(store), store);                                             \
+        CHECK_OK(pgqrs_queue_create(store, "w", NULL, NULL), store);                       \
+        CHECK_OK(pgqrs_producer_new(&producer, store, "w"), store);                        \
+        CHECK_OK(pgqrs_consumer_new(&consumer, store, "w"), store);                        \
+    } while (0)
+
+static void test_wait__returns_available_message_at_once(void)
+{
+    pgqrs_batch *b = NULL;
+    int64_t id = 0;
+    SETUP();
+    CHECK_OK(pgqrs_enqueue(producer, "{\"a\":1}", 0, &id), producer);
+    CHECK_OK(pgqrs_dequeue_wait(&b, consumer, 10, 30, 60000), consumer);
+    CHECK_I64(1, (int64_t)pgqrs_batch_count(b));
+    CHECK_I64(id, pgqrs_batch_at(b, 0)->id);
+    pgqrs_batch_free(b);
+}
+
+static void test_wait__empty_batch_after_timeout(void)
+{
+    pgqrs_batch *b = NULL;
+    int64_t t0;
+    SETUP();
+    t0 = ms_now();
+    CHECK_OK(pgqrs_dequeue_wait(&b, consumer, 10, 30, 100), consumer);
+    CHECK(b != NULL);
+    CHECK_I64(0, (int64_t)pgqrs_batch_count(b));
+    CHECK(ms_now() - t0 >= 100);
+    pgqrs_batch_free(b);
+    /* a zero timeout is one plain dequeue */
+    CHECK_OK(pgqrs_dequeue_wait(&b, consumer, 10, 30, 0), consumer);
+    CHECK_I64(0, (int64_t)pgqrs_batch_count(b));
+    pgqrs_batch_free(b);
+}
+
+static void *enqueue_later(void *arg)
+{
+    (void)arg;
+    usleep(200 * 1000);
+    pgqrs_enqueue(producer, "{\"late\":true}", 0, NULL);
+    return NULL;
+}
+
+static void test_wait__wakes_for_a_message_enqueued_meanwhile(void)
+{
+    pgqrs_batch *b = NULL;
+    pthread_t t;
+    int64_t t0;
+    SETUP();
+    t0 = ms_now();
+    CHECK(pthread_create(&t, NULL, enqueue_later, NULL) == 0);
+    CHECK_OK(pgqrs_dequeue_wait(&b, consumer, 10, 30, 20000), consumer);
+    pthread_join(t, NULL);
+    CHECK_I64(1, (int64_t)pgqrs_batch_count(b));
+    CHECK(strstr(pgqrs_batch_at(b, 0)->payload, "late") != NULL);
+    /* woke for the message, long before the 20 s timeout */
+    CHECK_MSG(ms_now() - t0 < 10000, "took %lld ms", (long long)(ms_now() - t0));
+    pgqrs_batch_free(b);
+}
+
+static void test_wait__wakes_when_a_delayed_message_falls_due(void)
+{
+    pgqrs_batch *b = NULL;
+    int64_t t0;
+    SETUP();
+    CHECK_OK(pgqrs_enqueue(producer, "{\"delayed\":true}", 1, NULL), producer);
+    t0 = ms_now();
+    CHECK_OK(pgqrs_dequeue_wait(&b, consumer, 10, 30, 20000), consumer);
+    CHECK_I64(1, (int64_t)pgqrs_batch_count(b));
+    CHECK_MSG(ms_now() - t0 >= 800, "returned after %lld ms, before the delay", (long long)(ms_now() - t0));
+    CHECK_MSG(ms_now() - t0 < 10000, "took %lld ms", (long long)(ms_now() - t0));
+    pgqrs_batch_free(b);
+}
+
+static void test_wait__bad_arguments(void)
+{
+    pgqrs_batch *b = NULL;
+    SETUP();
+    CHECK_ST(PGQRS_EINVAL, pgqrs_dequeue_wait(&b, consumer, 10, 30, -1), consumer);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_dequeue_wait(&b, consumer, 0, 30, 10), consumer);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_dequeue_wait(NULL, consumer, 1, 30, 10), NULL);
+    CHECK_OK(pgqrs_consumer_suspend(consumer), consumer);
+    CHECK_ST(PGQRS_ESTATE, pgqrs_dequeue_wait(&b, consumer, 1, 30, 10), consumer);
+    CHECK(b == NULL);
+}
+
+int main(int argc, char **argv)
+{
+    static const th_test tests[] = {
+        { "wait__returns_available_message_at_once", test_wait__returns_available_message_at_once },
+        { "wait__empty_batch_after_timeout", test_wait__empty_batch_after_timeout },
+        { "wait__wakes_for_a_message_enqueued_meanwhile", test_wait__wakes_for_a_message_enqueued_meanwhile },
+        { "wait__wakes_when_a_delayed_message_falls_due", test_wait__wakes_when_a_delayed_message_falls_due },
+        { "wait__bad_arguments", test_wait__bad_arguments },
+    };
+    int rc = th_main(argc, argv, "test_wait", tests, sizeof tests / sizeof *tests);
+    teardown();
+    return rc;
+}
