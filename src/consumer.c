@@ -150,9 +150,10 @@ PGQRS_EXTERN pgqrs_status pgqrs_dequeue_wait(pgqrs_batch **out, pgqrs_consumer *
         st = pgqrs_dequeue(out, k, max, vt_seconds);
         if (st != PGQRS_OK || pgqrs_batch_count(*out) > 0)
             return st;
-        left = (deadline - pgqrs__now_us()) / 1000;
+        left = deadline - pgqrs__now_us();
         if (left <= 0)
             return PGQRS_OK;   /* the empty batch */
+        left = (left + 999) / 1000;   /* round up: never return before the timeout */
         pgqrs_batch_free(*out);
         *out = NULL;
         wait = until_next_due(k, left);
