@@ -12,14 +12,28 @@ WARN      = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissin
 PG_INC   := $(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Isrc -Igenerated -I$(PG_INC)
 ALL_CFLAGS = $(WARN) $(CFLAGS) $(SANITIZE) -fPIC -fvisibility=hidden
-LIBS      = -lpq -lsqlite3 -ljansson -lcurl -lpthread
 LDFLAGS  += $(SANITIZE)
 
-LIB_SRC  := $(sort $(wildcard src/*.c)) $(sort $(wildcard generated/*.c))
+# Backends (all on by default). One left out is neither compiled nor linked:
+# `make WITH_POSTGRES=0 WITH_TURSO=0` needs only libsqlite3 and libjansson, and
+# connecting with that backend's DSN returns PGQRS_ENOTSUPPORTED. Use a separate
+# BUILD directory per combination.
+WITH_POSTGRES ?= 1
+WITH_SQLITE   ?= 1
+WITH_TURSO    ?= 1
+on = $(filter 1,$(1))
+CPPFLAGS += -DPGQRS_WITH_POSTGRES=$(WITH_POSTGRES) -DPGQRS_WITH_SQLITE=$(WITH_SQLITE) -DPGQRS_WITH_TURSO=$(WITH_TURSO)
+LIBS      = $(if $(call on,$(WITH_POSTGRES)),-lpq) $(if $(call on,$(WITH_SQLITE)),-lsqlite3) -ljansson \
+            $(if $(call on,$(WITH_TURSO)),-lcurl) -lpthread
+BACKEND_OFF_SRC := $(if $(call on,$(WITH_POSTGRES)),,src/driver_pg.c src/conn_pg.c generated/queries_postgres.c) \
+                   $(if $(call on,$(WITH_SQLITE)),,src/driver_sqlite.c src/conn_sqlite.c generated/queries_sqlite.c tests/test_faults.c) \
+                   $(if $(call on,$(WITH_TURSO)),,src/driver_turso.c generated/queries_turso.c tests/test_turso.c)
+
+LIB_SRC  := $(filter-out $(BACKEND_OFF_SRC),$(sort $(wildcard src/*.c)) $(sort $(wildcard generated/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
-TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_SRC := $(filter-out $(BACKEND_OFF_SRC),$(sort $(wildcard tests/test_*.c)))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/%)
 TEST_SUPPORT := $(BUILD)/obj/tests/harness.o
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
@@ -71,6 +85,16 @@ verify-queries:
 
 test:
 	scripts/test.sh
+
+# One backend's C suites (with the build's WITH_* settings): PostgreSQL directly
+# and through PgBouncer, SQLite on a file and in memory.
+.PHONY: test-postgres test-sqlite
+test-postgres: tests
+	scripts/deps.sh
+	scripts/with-postgres.sh bash -c 'scripts/run-suites.sh $(BUILD) postgres && \
+	    scripts/with-pgbouncer.sh scripts/run-suites.sh $(BUILD) pgbouncer'
+test-sqlite: tests
+	scripts/run-suites.sh $(BUILD) sqlite sqlite-memory
 
 # Every C suite against Turso's own server (tursodb, installed into .tools/ by npm).
 .PHONY: test-turso

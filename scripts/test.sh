@@ -67,6 +67,11 @@ if [ -x scripts/test-extra.sh ]; then
     [ "$extra_rc" = 0 ] || suite_rc=1
 fi
 
+step "single-backend builds: WITH_POSTGRES / WITH_SQLITE / WITH_TURSO"
+set +e; scripts/test-variants.sh 2>&1 | tee "$log/variants"; variants_rc=${PIPESTATUS[0]}; set -e
+count "$log/variants"
+[ "$variants_rc" = 0 ] || suite_rc=1
+
 step "make install, then a program built with pkg-config only"
 prefix=$(mktemp -d /tmp/pgqrs-prefix.XXXXXX)
 make -s install PREFIX="$prefix" >/dev/null

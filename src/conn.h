@@ -53,6 +53,30 @@ typedef struct pgqrs__sqlite_options {
     bool synchronous_normal;   /* WAL + synchronous=NORMAL instead of FULL */
 } pgqrs__sqlite_options;
 
+/* Which backends this library is built with: make WITH_POSTGRES=0|1 ... sets
+ * them; a backend left out is neither compiled nor linked. */
+#ifndef PGQRS_WITH_POSTGRES
+#define PGQRS_WITH_POSTGRES 1
+#endif
+#ifndef PGQRS_WITH_SQLITE
+#define PGQRS_WITH_SQLITE 1
+#endif
+#ifndef PGQRS_WITH_TURSO
+#define PGQRS_WITH_TURSO 1
+#endif
+
+/* turso:///path.db: a Turso-format file is a SQLite file in WAL mode and opens
+ * through the SQLite backend; an MVCC-mode file is refused (ENOTSUPPORTED). */
+pgqrs_status pgqrs__conn_open_turso_file(pgqrs_conn **out, const pgqrs__sqlite_options *o, char *err, size_t errlen);
+
+/* Shared by the backends' openers (conn_open.c). */
+pgqrs_conn *pgqrs__conn_new(const pgqrs_queries *q, pgqrs__backend be);
+void pgqrs__first_line(char *err, size_t errlen, const char *prefix, const char *msg);
+/* The backends' own parts of pgqrs__conn_ensure and pgqrs__conn_close. */
+pgqrs_status pgqrs__pg_ensure(pgqrs_conn *c);
+void pgqrs__pg_close(pgqrs_conn *c);
+void pgqrs__sq_close(pgqrs_conn *c);
+
 /* Open a connection. On failure *out is NULL and err holds one redacted line. */
 pgqrs_status pgqrs__conn_open_postgres(pgqrs_conn **out, const pgqrs__pg_options *o, char *err, size_t errlen);
 pgqrs_status pgqrs__conn_open_sqlite(pgqrs_conn **out, const pgqrs__sqlite_options *o, char *err, size_t errlen);

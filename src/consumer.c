@@ -158,7 +158,12 @@ PGQRS_EXTERN pgqrs_status pgqrs_dequeue_wait(pgqrs_batch **out, pgqrs_consumer *
         *out = NULL;
         wait = until_next_due(k, left);
         if (listening) {
-            if (pgqrs__pg_wait_notify(k->listener, payload, wait) < 0) {
+#if PGQRS_WITH_POSTGRES
+            int woke = pgqrs__pg_wait_notify(k->listener, payload, wait);
+#else
+            int woke = -1;   /* unreachable: only PostgreSQL opens a listener */
+#endif
+            if (woke < 0) {
                 pgqrs__log(k->w.store, PGQRS_LOG_WARN, "listen.failed", "falling back to polling: %s",
                            k->listener->msg);
                 pgqrs__conn_close(k->listener);

@@ -27,6 +27,7 @@ struct pgqrs__hrana {
     size_t max_request_bytes;
     bool has_close;            /* the server keeps streams: close each one we open */
     pgqrs_buf body;            /* the last response */
+    bool body_oom;             /* the last response did not fit in memory */
     char curl_err[CURL_ERROR_SIZE];
 };
 
@@ -228,8 +229,11 @@ static json_t *build_body(pgqrs__tu_call *call)
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
-    pgqrs_buf *b = arg;
-    return pgqrs__buf_append(b, p, size * n) == 0 ? size * n : 0;
+    pgqrs__hrana *h = arg;
+    if (pgqrs__buf_append(&h->body, p, size * n) == 0)
+        return size * n;
+    h->body_oom = true;   /* aborts the transfer: reported as ENOMEM, not as a network failure */
+    return 0;
 }
 
 typedef enum { SENT_OK, NOT_SENT, OUTCOME_UNKNOWN } send_result;
@@ -242,6 +246,7 @@ static send_result post(pgqrs__hrana *h, const char *body, size_t len, bool writ
     long request_bytes = 0;
     *http = 0;
     pgqrs__buf_free(&h->body);
+    h->body_oom = false;
     curl_easy_setopt(h->curl, CURLOPT_URL, h->pipeline_url);
     curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -422,6 +427,9 @@ pgqrs_status pgqrs__tu_run(pgqrs__tu_call *call)
         send_result sr = post(h, text, len, call->write, &http, &rc);
         if (sr == NOT_SENT) {
             st = fail(c, PGQRS_ECONN, "%s: cannot reach the Turso server: %s", call->name, curl_msg(h, rc));
+        } else if (sr == OUTCOME_UNKNOWN && h->body_oom) {
+            st = pgqrs__conn_fail(c, PGQRS_ENOMEM, "%s: out of memory reading the response%s", call->name,
+                                  call->write ? " (the write may have run; it was not replayed)" : "");
         } else if (sr == OUTCOME_UNKNOWN) {
             /* the request may have run: a write is reported, never replayed */
             st = fail(c, rc == CURLE_OPERATION_TIMEDOUT ? PGQRS_ETIMEOUT : PGQRS_ECONN, "%s: %s%s", call->name,
@@ -674,7 +682,7 @@ pgqrs_status pgqrs__conn_open_turso(pgqrs_conn **out, const pgqrs__turso_options
     }
     curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, h->headers);
     curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &h->body);
+    curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, h);
     curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, h->curl_err);
     curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)h->connect_timeout_ms);
@@ -696,29 +704,3 @@ pgqrs_status pgqrs__conn_open_turso(pgqrs_conn **out, const pgqrs__turso_options
     return PGQRS_OK;
 }
 
-/* ---- turso:///path.db: a local Turso-format file through the SQLite backend ---- */
-
-pgqrs_status pgqrs__conn_open_turso_file(pgqrs_conn **out, const pgqrs__sqlite_options *o, char *err, size_t errlen)
-{
-    unsigned char hdr[100];
-    FILE *f = fopen(o->path, "rb");
-    *out = NULL;
-    if (f) {
-        size_t n = fread(hdr, 1, sizeof hdr, f);
-        fclose(f);
-        /* bytes 18 and 19 are the file format write and read versions: 1 legacy,
-         * 2 WAL (both SQLite-compatible); Turso's MVCC mode writes 255, and keeps
-         * its rows in a log SQLite cannot read */
-        if (n == sizeof hdr && memcmp(hdr, "SQLite format 3", 16) == 0 && (hdr[18] > 2 || hdr[19] > 2)) {
-            snprintf(err, errlen, "Turso database %s is in MVCC mode (file format %d/%d), which SQLite cannot read: "
-                     "switch it to WAL (PRAGMA journal_mode = 'wal' in tursodb) or serve it over Hrana (http://, libsql://)",
-                     o->path, hdr[18], hdr[19]);
-            return PGQRS_ENOTSUPPORTED;
-        }
-        if (n > 0 && (n < 16 || memcmp(hdr, "SQLite format 3", 16) != 0)) {
-            snprintf(err, errlen, "%s is not a Turso/SQLite database file", o->path);
-            return PGQRS_EINVAL;
-        }
-    }
-    return pgqrs__conn_open_sqlite(out, o, err, errlen);
-}

@@ -81,10 +81,6 @@ typedef struct pgqrs__turso_options {
  * keys are enforced. On failure err holds one line without the token. */
 pgqrs_status pgqrs__conn_open_turso(pgqrs_conn **out, const pgqrs__turso_options *o, char *err, size_t errlen);
 void pgqrs__turso_close(struct pgqrs__hrana *h);   /* NULL: no-op */
-/* turso:///path.db: a Turso-format file is a SQLite file in WAL mode and opens
- * through the SQLite backend; an MVCC-mode file is refused (ENOTSUPPORTED). */
-pgqrs_status pgqrs__conn_open_turso_file(pgqrs_conn **out, const pgqrs__sqlite_options *o, char *err, size_t errlen);
-
 /* Test hook: requests sent by this process (attempts included). */
 uint64_t pgqrs__turso_requests_sent(void);
 

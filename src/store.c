@@ -80,18 +80,31 @@ static pgqrs_status open_conn(pgqrs_store *s, pgqrs_conn **out)
     char err[PGQRS__ERR_LEN];
     pgqrs_status st;
     if (s->dsn.backend == PGQRS__BACKEND_POSTGRES) {
+#if PGQRS_WITH_POSTGRES
         pgqrs__pg_options o = { s->dsn.uri, s->opts.schema ? s->opts.schema : s->dsn.schema, s->dsn.pgbouncer,
                                 s->opts.connect_timeout_s };
         st = pgqrs__conn_open_postgres(out, &o, err, sizeof err);
+#else
+        return pgqrs__fail(s, PGQRS_ENOTSUPPORTED, "this libpgqrs was built without PostgreSQL (make WITH_POSTGRES=1)");
+#endif
     } else if (s->dsn.backend == PGQRS__BACKEND_TURSO) {
+#if PGQRS_WITH_TURSO
         pgqrs__turso_options o = { s->dsn.url, s->dsn.auth_token,
                                    s->dsn.connect_timeout_ms ? s->dsn.connect_timeout_ms : s->opts.connect_timeout_s * 1000,
                                    s->dsn.request_timeout_ms, s->opts.busy_timeout_ms, 0 };
         st = pgqrs__conn_open_turso(out, &o, err, sizeof err);
+#else
+        return pgqrs__fail(s, PGQRS_ENOTSUPPORTED, "this libpgqrs was built without Turso (make WITH_TURSO=1)");
+#endif
     } else {
+#if PGQRS_WITH_SQLITE
         pgqrs__sqlite_options o = { s->dsn.path, s->opts.busy_timeout_ms, false };
         st = s->dsn.turso_local ? pgqrs__conn_open_turso_file(out, &o, err, sizeof err)
                                 : pgqrs__conn_open_sqlite(out, &o, err, sizeof err);
+#else
+        return pgqrs__fail(s, PGQRS_ENOTSUPPORTED, "this libpgqrs was built without SQLite (make WITH_SQLITE=1)%s",
+                           s->dsn.turso_local ? "; turso:/// files are opened through SQLite" : "");
+#endif
     }
     if (st != PGQRS_OK) {
         /* libpq's messages name host and user, never the password; redact anyway

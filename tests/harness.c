@@ -3,7 +3,6 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -13,12 +12,33 @@
 #include <time.h>
 #include <unistd.h>
 
+#if PGQRS_WITH_POSTGRES
+#include <libpq-fe.h>
+static PGconn *admin;   /* PostgreSQL: creates a schema (or database) per fresh database */
+
+/* Runs one DDL statement on the server as the harness's admin connection. */
+static void admin_exec(const char *sql)
+{
+    PGresult *res = PQexec(admin, sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        fprintf(stderr, "harness: %s: %s", sql, PQerrorMessage(admin));
+        exit(2);
+    }
+    PQclear(res);
+}
+#else
+static void admin_exec(const char *sql)
+{
+    fprintf(stderr, "harness: %s: this build has no PostgreSQL (WITH_POSTGRES=0)\n", sql);
+    exit(2);
+}
+#endif
+
 int th_failed_now;
 static const char *backend;
 static char tmpdir[256];
 static char dsn[1024];
 static int db_seq;
-static PGconn *admin;   /* PostgreSQL: creates a schema per fresh database */
 
 const char *th_backend(void) { return backend; }
 bool th_is_postgres(void) { return strcmp(backend, "postgres") == 0 || th_is_pgbouncer(); }
@@ -184,27 +204,15 @@ const char *th_fresh_dsn(void)
         /* PgBouncer cannot carry ?schema= (startup options), so each test gets a
          * fresh database, created directly on the server */
         char sql[128];
-        PGresult *res;
         snprintf(sql, sizeof sql, "CREATE DATABASE t%d_%d", (int)getpid(), db_seq);
-        res = PQexec(admin, sql);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            fprintf(stderr, "harness: %s: %s", sql, PQerrorMessage(admin));
-            exit(2);
-        }
-        PQclear(res);
+        admin_exec(sql);
         snprintf(dsn, sizeof dsn, "postgresql://postgres@/t%d_%d?host=%s&port=%s&pgbouncer=true", (int)getpid(),
                  db_seq, getenv("PGQRS_TEST_PGBOUNCER_DIR"), getenv("PGQRS_TEST_PGBOUNCER_PORT"));
     } else {
         char sql[128];
-        PGresult *res;
         const char *base = getenv("PGQRS_TEST_PG_DSN");
         snprintf(sql, sizeof sql, "CREATE SCHEMA t%d_%d", (int)getpid(), db_seq);
-        res = PQexec(admin, sql);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            fprintf(stderr, "harness: %s: %s", sql, PQerrorMessage(admin));
-            exit(2);
-        }
-        PQclear(res);
+        admin_exec(sql);
         snprintf(dsn, sizeof dsn, "%s%sschema=t%d_%d", base, strchr(base, '?') ? "&" : "?", (int)getpid(), db_seq);
     }
     return dsn;
@@ -248,11 +256,16 @@ int th_main(int argc, char **argv, const char *suite, const th_test *tests, size
             fprintf(stderr, "%s: PGQRS_TEST_PG_DSN is not set (run through scripts/with-postgres.sh)\n", suite);
             return 2;
         }
+#if PGQRS_WITH_POSTGRES
         admin = PQconnectdb(base);
         if (PQstatus(admin) != CONNECTION_OK) {
             fprintf(stderr, "%s: cannot connect: %s", suite, PQerrorMessage(admin));
             return 2;
         }
+#else
+        fprintf(stderr, "%s: this build has no PostgreSQL (WITH_POSTGRES=0)\n", suite);
+        return 2;
+#endif
     }
     for (size_t i = 0; i < n; i++) {
         if (only && strcmp(only, tests[i].name) != 0)
@@ -269,8 +282,10 @@ int th_main(int argc, char **argv, const char *suite, const th_test *tests, size
                 fprintf(stderr, "  ok   %s[%s] %s\n", suite, backend, tests[i].name);
         }
     }
+#if PGQRS_WITH_POSTGRES
     if (admin)
         PQfinish(admin);
+#endif
     printf("%s[%s]: %d passed, %d failed\n", suite, backend, passed, failed);
     return failed ? 1 : 0;
 }

@@ -15,6 +15,17 @@
 
 #include "pgqrs.h"
 
+/* The backends this build has (make WITH_POSTGRES=0 ... sets them; all by default). */
+#ifndef PGQRS_WITH_POSTGRES
+#define PGQRS_WITH_POSTGRES 1
+#endif
+#ifndef PGQRS_WITH_SQLITE
+#define PGQRS_WITH_SQLITE 1
+#endif
+#ifndef PGQRS_WITH_TURSO
+#define PGQRS_WITH_TURSO 1
+#endif
+
 typedef struct th_test {
     const char *name;
     void (*fn)(void);
