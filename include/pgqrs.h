@@ -434,7 +434,8 @@ PGQRS_EXTERN pgqrs_status pgqrs_workflow_worker_new(pgqrs_workflow_worker **out,
 PGQRS_EXTERN void pgqrs_workflow_worker_free(pgqrs_workflow_worker *w);
 PGQRS_EXTERN int64_t pgqrs_workflow_worker_id(const pgqrs_workflow_worker *w);
 /* Asks pgqrs_workflow_poll to return after the run in progress. Safe from a signal
- * handler or another thread. */
+ * handler or another thread. Given while no poll runs, the next poll returns at
+ * once; each poll that returns consumes it. */
 PGQRS_EXTERN void pgqrs_worker_interrupt(pgqrs_workflow_worker *w);
 
 typedef struct pgqrs_poll_options {
@@ -446,13 +447,15 @@ typedef struct pgqrs_poll_options {
 #define PGQRS_POLL_OPTIONS_VERSION 1
 #define PGQRS_POLL_OPTIONS_INIT { PGQRS_POLL_OPTIONS_VERSION, 0, 0, 0 }
 /* The worker loop: dequeues run messages, runs the handler, records the outcome,
- * until interrupted, max_runs, or idle_timeout_ms. A failing handler ends its run
+ * until interrupted, max_runs (handler executions), or idle_timeout_ms. A failing handler ends its run
  * (ERROR, or a scheduled retry), never the loop; connection errors are retried
  * with capped, jittered backoff while not interrupted. *executed_out may be NULL.
  * @return PGQRS_OK, or the failure that stopped the loop */
 PGQRS_EXTERN pgqrs_status pgqrs_workflow_poll(pgqrs_workflow_worker *w, const pgqrs_poll_options *opts,
                                               int64_t *executed_out);
-/* One round: executes at most one due run. *executed_out: 1 or 0. */
+/* One round: executes at most one due run. *executed_out: 1 when a handler ran,
+ * 0 otherwise (also when a message of a finished or cancelled run was only
+ * settled). */
 PGQRS_EXTERN pgqrs_status pgqrs_workflow_run_once(pgqrs_workflow_worker *w, int *executed_out);
 
 /* ---- Inside a handler ---- */

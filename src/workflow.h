@@ -27,6 +27,8 @@ struct pgqrs_workflow_worker {
 struct pgqrs_run {
     pgqrs__handle h;
     pgqrs_workflow_worker *w;
+    pgqrs__wf_def def;             /* the definition as it was when the run started
+                                    * (a copy: pgqrs_workflow_define may change it) */
     int64_t id;
     int32_t attempt;
     int64_t message_id;
@@ -43,6 +45,9 @@ struct pgqrs_run {
 void pgqrs__retry_resolve(pgqrs_retry_policy *p);
 /* Frees the store's workflow definitions. */
 void pgqrs__workflow_defs_free(pgqrs_store *s);
+/* Copies the worker's definition under the store's lock (name and queue_name
+ * stay borrowed: they never change). */
+void pgqrs__workflow_def_snapshot(pgqrs_workflow_worker *w, pgqrs__wf_def *out);
 /* The definition registered under name in this store, or NULL. */
 pgqrs__wf_def *pgqrs__workflow_def_find(pgqrs_store *s, const char *name);
 /* {"message": ..., "status": ..., "code": ...} for a failure; NULL if out of memory. */

@@ -100,6 +100,14 @@ void pgqrs__workflow_defs_free(pgqrs_store *s)
     s->n_wf_defs = 0;
 }
 
+void pgqrs__workflow_def_snapshot(pgqrs_workflow_worker *w, pgqrs__wf_def *out)
+{
+    pgqrs_store *s = w->consumer.w.store;
+    pthread_mutex_lock(&s->mu);
+    *out = *w->def;
+    pthread_mutex_unlock(&s->mu);
+}
+
 pgqrs__wf_def *pgqrs__workflow_def_find(pgqrs_store *s, const char *name)
 {
     pgqrs__wf_def *found = NULL;

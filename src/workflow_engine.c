@@ -102,10 +102,10 @@ PGQRS_EXTERN pgqrs_status pgqrs_run_fail(pgqrs_run *run, const char *error_json,
 static void renew_lease(pgqrs_run *run)
 {
     pgqrs_store *s = store_of(run);
-    int64_t now = pgqrs__store_clock(s), vt_us = (int64_t)run->w->def->opts.vt_seconds * 1000000;
+    int64_t now = pgqrs__store_clock(s), vt_us = (int64_t)run->def.opts.vt_seconds * 1000000;
     if (now - run->lease_at_us < vt_us / 2)
         return;
-    if (pgqrs_extend_vt(&run->w->consumer, run->message_id, run->w->def->opts.vt_seconds, NULL) == PGQRS_OK)
+    if (pgqrs_extend_vt(&run->w->consumer, run->message_id, run->def.opts.vt_seconds, NULL) == PGQRS_OK)
         run->lease_at_us = now;
 }
 
@@ -148,7 +148,7 @@ static pgqrs_status acquire_step(pgqrs_run *run, const char *step_id, pgqrs_step
     pgqrs_status st;
     *acquired = false;
     PGQRS__WITH_CONN(s, run, {
-        pgqrs_step_acquire_params p = { run->id, step_id, worker_of(run), run->w->def->opts.step_lease_ms, false, 0 };
+        pgqrs_step_acquire_params p = { run->id, step_id, worker_of(run), run->def.opts.step_lease_ms, false, 0 };
         p.has_now = pgqrs__store_now(s, &p.now_us);
         st = c->q->step_acquire(step, c, &p);
         if (st == PGQRS_OK)
@@ -347,7 +347,7 @@ static pgqrs_status finish(pgqrs_run *run, pgqrs_db_run_status status, const cha
             pgqrs__fail_conn(run, c, st);
         else
             pgqrs__log(s, p.status == PGQRS_DB_RUN_STATUS_SUCCESS ? PGQRS_LOG_INFO : PGQRS_LOG_WARN, "run.finish",
-                       "run %lld of '%.128s' ended %s after %d attempt(s)", (long long)run->id, run->w->def->name,
+                       "run %lld of '%.128s' ended %s after %d attempt(s)", (long long)run->id, run->def.name,
                        pgqrs__run_status_str(p.status), (int)run->attempt);
     });
     return st;
@@ -368,11 +368,11 @@ static pgqrs_status reschedule(pgqrs_run *run, int64_t at_us, const char *error)
     if (st == PGQRS_OK && error) {
         atomic_fetch_add(&s->n_retried, 1);
         pgqrs__log(s, PGQRS_LOG_WARN, "run.retry", "run %lld of '%.128s' failed attempt %d; retry in %lld ms",
-                   (long long)run->id, run->w->def->name, (int)run->attempt,
+                   (long long)run->id, run->def.name, (int)run->attempt,
                    (long long)((at_us - pgqrs__store_clock(s)) / 1000));
     } else if (st == PGQRS_OK) {
         pgqrs__log(s, PGQRS_LOG_INFO, "run.sleep", "run %lld of '%.128s' sleeps for %lld ms", (long long)run->id,
-                   run->w->def->name, (long long)((at_us - pgqrs__store_clock(s)) / 1000));
+                   run->def.name, (long long)((at_us - pgqrs__store_clock(s)) / 1000));
     }
     if (st == PGQRS_ENOTFOUND)   /* cancelled while it worked: finalise instead */
         st = finish(run, PGQRS_DB_RUN_STATUS_CANCELLED, NULL, error);
@@ -383,7 +383,7 @@ static pgqrs_status reschedule(pgqrs_run *run, int64_t at_us, const char *error)
  * the run; only database failures come back from here. */
 static pgqrs_status record_outcome(pgqrs_run *run, const pgqrs_run_row *row, pgqrs_status rc, char *output)
 {
-    const pgqrs_retry_policy *policy = &run->w->def->opts.retry;
+    const pgqrs_retry_policy *policy = &run->def.opts.retry;
     if (run->abandoned)
         return PGQRS_OK;   /* another worker owns this run now; it records the outcome */
     if (rc == PGQRS_OK) {
@@ -436,7 +436,9 @@ static int64_t run_id_of(const char *payload)
     return id;
 }
 
-static pgqrs_status execute(pgqrs_workflow_worker *w, const pgqrs_message *m)
+/* Executes one run message; *ran is set when the handler was called (a message
+ * for a finished, cancelled or unknown run is only settled). */
+static pgqrs_status execute(pgqrs_workflow_worker *w, const pgqrs_message *m, bool *ran)
 {
     pgqrs_store *s = w->consumer.w.store;
     pgqrs_run run;
@@ -447,12 +449,14 @@ static pgqrs_status execute(pgqrs_workflow_worker *w, const pgqrs_message *m)
     run.h.magic = PGQRS__MAGIC_RUN;
     run.h.store = s;
     run.w = w;
+    pgqrs__workflow_def_snapshot(w, &run.def);
+    *ran = false;
     run.message_id = m->id;
     run.lease_at_us = pgqrs__store_clock(s);
     run.id = run_id_of(m->payload);
     if (run.id <= 0)
         return pgqrs_archive(&w->consumer, m->id);   /* not a run message: drop it from the queue */
-    if (m->read_count > w->def->opts.max_deliveries) {
+    if (m->read_count > run.def.opts.max_deliveries) {
         char msg[128];
         snprintf(msg, sizeof msg, "run was delivered %d times without finishing (crash loop?)", (int)m->read_count);
         run.error_json = pgqrs__error_json(PGQRS_ERROR, msg);
@@ -484,7 +488,8 @@ static pgqrs_status execute(pgqrs_workflow_worker *w, const pgqrs_message *m)
         st = settle_unstartable(&run);
     else if (st == PGQRS_OK) {
         run.attempt = row.attempts;
-        rc = w->def->fn(&run, row.input, &output, w->def->user);
+        *ran = true;
+        rc = run.def.fn(&run, row.input, &output, run.def.user);
         st = record_outcome(&run, &row, rc, output);
         if (st != PGQRS_OK)
             pgqrs__copy_err(w, &run, st);
@@ -504,12 +509,15 @@ PGQRS_EXTERN pgqrs_status pgqrs_workflow_run_once(pgqrs_workflow_worker *w, int 
         *executed_out = 0;
     if (st != PGQRS_OK)
         return st;
-    st = pgqrs_dequeue(&b, &w->consumer, 1, w->def->opts.vt_seconds);
+    pgqrs__wf_def def;
+    pgqrs__workflow_def_snapshot(w, &def);
+    st = pgqrs_dequeue(&b, &w->consumer, 1, def.opts.vt_seconds);
     if (st != PGQRS_OK)
         return pgqrs__copy_err(w, &w->consumer, st);
     for (size_t i = 0; st == PGQRS_OK && i < pgqrs_batch_count(b); i++) {
-        st = execute(w, pgqrs_batch_at(b, i));
-        if (executed_out)
+        bool ran = false;
+        st = execute(w, pgqrs_batch_at(b, i), &ran);
+        if (executed_out && ran)
             (*executed_out)++;
     }
     pgqrs_batch_free(b);
@@ -576,6 +584,8 @@ PGQRS_EXTERN pgqrs_status pgqrs_workflow_poll(pgqrs_workflow_worker *w, const pg
             break;
         idle_wait(w, pgqrs__backoff_ms(idle_round++, o.poll_interval_ms, 1000, &rng));
     }
+    /* the interrupt is consumed: a later poll runs again until interrupted anew */
+    atomic_store(&w->interrupted, 0);
     if (executed_out)
         *executed_out = executed;
     return st;
