@@ -39,7 +39,7 @@ TEST_SUPPORT := $(BUILD)/obj/tests/harness.o
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 GEN_INPUTS := $(wildcard schema/*.toml queries/*/*.sql migrations/*/*.sql codegen/*.py codegen/pgqrs_codegen/*.py)
 
-.PHONY: all lib cli tests examples generate check-generated verify-queries test test-quick run bench install clean codegen-test
+.PHONY: print-libs all lib cli tests examples generate check-generated verify-queries test test-quick run bench install clean codegen-test
 
 all: lib $(if $(CLI_SRC),cli) examples
 
@@ -69,6 +69,10 @@ $(BUILD)/test_%: $(BUILD)/obj/tests/test_%.o $(TEST_SUPPORT) $(BUILD)/libpgqrs.a
 $(BUILD)/examples/%: $(BUILD)/obj/examples/%.o $(BUILD)/libpgqrs.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libpgqrs.a $(LIBS)
+
+# The link line a program using build/libpgqrs.a needs (scripts read it from here).
+print-libs:
+	@echo $(LIBS)
 
 generate:
 	$(PYTHON) codegen/pgqrs_gen.py

@@ -13,7 +13,7 @@ secs=${1:-${FUZZ_SECONDS:-60}}
 B=build-fuzz
 SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 CPP="-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Isrc -Isrc/cli -Igenerated -I$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)"
-LIBS=$(sed -n 's/^LIBS *[:?]*= *//p' Makefile | head -n 1)   # the libraries the Makefile links with
+LIBS=$(make -s --no-print-directory print-libs)   # the libraries the Makefile links with
 [ -n "$LIBS" ] || LIBS="-lpq -lsqlite3 -ljansson -lpthread"
 pass=0; fail=0
 if ! make -s lib BUILD=$B CC=clang CFLAGS="-O1 -g" SANITIZE="$SAN" >/dev/null; then

@@ -14,6 +14,17 @@
                 print(msg.id, msg.payload)
                 consumer.archive(msg.id)
 
+Durable workflows (handlers and steps in Python, run by the C engine)::
+
+    @pgqrs.workflow(name="checkout")
+    def checkout(run, order):
+        return {"charge": run.step("charge", lambda run: {"id": "ch_1"})}
+
+    store.define(checkout)
+    run_id = store.trigger("checkout", {"order": 7})
+    with store.workflow_worker("checkout") as w:
+        w.run_once()
+
 The library is found through ``PGQRS_LIBRARY``, next to this package
 (``make python``), or ``ctypes.util.find_library("pgqrs")``.
 """
@@ -21,11 +32,14 @@ The library is found through ``PGQRS_LIBRARY``, next to this package
 from ._lib import BINDING_VERSION as __version__
 from ._lib import LibraryNotFound, library_path
 from .admin import Admin
-from .errors import (AlreadyExists, Busy, DatabaseConnectionError, IllegalState, InvalidInput, Misuse, NotFound,
-                     NotOwned, NotSupported, OutOfMemory, PgqrsError, Status, Timeout)
+from .errors import (AlreadyExists, Busy, DatabaseConnectionError, IllegalState, InvalidInput, Misuse, NonRetryable,
+                     NotFound, NotOwned, NotSupported, OutOfMemory, PgqrsError, RunCancelled, RunSuspended, Status,
+                     Timeout)
 from .models import Message, QueueInfo, QueueMetrics, WorkerHealth, WorkerInfo
 from .queue import Consumer, Producer
 from .store import Store, connect, errstr, version
+from .workflow import (RetryPolicy, Run, RunInfo, Step, StepInfo, Workflow, WorkflowInfo, WorkflowWorker, step,
+                       workflow)
 
 __all__ = [
     "connect", "version", "errstr", "library_path", "__version__",
@@ -33,6 +47,8 @@ __all__ = [
     "Message", "QueueInfo", "QueueMetrics", "WorkerInfo", "WorkerHealth",
     "Status", "PgqrsError", "NotFound", "AlreadyExists", "InvalidInput", "Busy", "NotOwned", "IllegalState",
     "DatabaseConnectionError", "Timeout", "OutOfMemory", "NotSupported", "Misuse", "LibraryNotFound",
+    "workflow", "step", "Workflow", "Step", "Run", "RetryPolicy", "WorkflowWorker", "RunInfo", "StepInfo",
+    "WorkflowInfo", "RunCancelled", "RunSuspended", "NonRetryable",
 ]
 # pgqrs.ConnectionError is DatabaseConnectionError; deliberately not in __all__, so
 # `from pgqrs import *` does not shadow the builtin.

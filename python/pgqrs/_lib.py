@@ -146,6 +146,117 @@ class WorkerHealthC(ctypes.Structure):
     ]
 
 
+# ---- workflows ----------------------------------------------------------------------
+PGQRS_WORKFLOW_OPTIONS_VERSION = 1
+PGQRS_TRIGGER_OPTIONS_VERSION = 1
+PGQRS_POLL_OPTIONS_VERSION = 1
+PGQRS_STEP_OPTIONS_VERSION = 1
+PGQRS_RUN_FILTER_VERSION = 1
+
+
+class RetryPolicyC(ctypes.Structure):
+    _fields_ = [
+        ("max_attempts", ctypes.c_int),
+        ("initial_delay_ms", c_i64),
+        ("multiplier", ctypes.c_double),
+        ("max_delay_ms", c_i64),
+        ("jitter", ctypes.c_double),
+    ]
+
+
+class WorkflowOptions(ctypes.Structure):
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("retry", RetryPolicyC),
+        ("max_deliveries", ctypes.c_int),
+        ("vt_seconds", ctypes.c_int),
+        ("step_lease_ms", c_i64),
+    ]
+
+
+class TriggerOptions(ctypes.Structure):
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("idempotency_key", ctypes.c_char_p),
+    ]
+
+
+class PollOptions(ctypes.Structure):
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("max_runs", ctypes.c_int),
+        ("idle_timeout_ms", c_i64),
+        ("poll_interval_ms", ctypes.c_int),
+    ]
+
+
+class StepOptions(ctypes.Structure):
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("retry", RetryPolicyC),
+    ]
+
+
+class RunFilter(ctypes.Structure):
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("workflow", ctypes.c_char_p),
+        ("status", ctypes.c_char_p),
+        ("since_us", c_i64),
+        ("limit", ctypes.c_int),
+    ]
+
+
+class RunInfoC(ctypes.Structure):
+    _fields_ = [
+        ("id", c_i64),
+        ("workflow_id", c_i64),
+        ("status", ctypes.c_char_p),
+        ("input", ctypes.c_char_p),
+        ("output", ctypes.c_char_p),
+        ("error", ctypes.c_char_p),
+        ("idempotency_key", ctypes.c_char_p),
+        ("attempts", c_i32),
+        ("created_at_us", c_i64),
+        ("started_at_us", c_i64),
+        ("completed_at_us", c_i64),
+        ("cancelled_at_us", c_i64),
+        ("retry_at_us", c_i64),
+        ("cancel_reason", ctypes.c_char_p),
+        ("updated_at_us", c_i64),
+    ]
+
+
+class StepInfoC(ctypes.Structure):
+    _fields_ = [
+        ("run_id", c_i64),
+        ("step_id", ctypes.c_char_p),
+        ("status", ctypes.c_char_p),
+        ("output", ctypes.c_char_p),
+        ("error", ctypes.c_char_p),
+        ("attempts", c_i32),
+        ("started_at_us", c_i64),
+        ("completed_at_us", c_i64),
+        ("retry_at_us", c_i64),
+    ]
+
+
+class WorkflowInfoC(ctypes.Structure):
+    _fields_ = [
+        ("id", c_i64),
+        ("name", ctypes.c_char_p),
+        ("queue_id", c_i64),
+        ("retry_policy", ctypes.c_char_p),
+        ("created_at_us", c_i64),
+    ]
+
+
+# Callback types. Output pointers are void ** so the pointer from pgqrs_strdup is
+# stored as is (a c_char_p would be copied into a Python bytes object).
+WORKFLOW_FN = ctypes.CFUNCTYPE(c_status, c_handle, ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p)
+STEP_FN = ctypes.CFUNCTYPE(c_status, c_handle, ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p)
+
+
 _P = ctypes.POINTER
 _pp = _P(c_handle)               # pgqrs_x **out
 _VOID = None
@@ -228,6 +339,42 @@ _SIGNATURES = {
     "pgqrs_worker_health_get": (c_status, [c_handle, c_i64, _P(WorkerHealthC)]),
     "pgqrs_reclaim_zombies": (c_status, [c_handle, c_i64, _P(c_i64)]),
     "pgqrs_worker_purge_stale": (c_status, [c_handle, c_i64, _P(c_i64)]),
+    # workflows
+    "pgqrs_strdup": (ctypes.c_void_p, [ctypes.c_char_p]),
+    "pgqrs_free": (_VOID, [ctypes.c_void_p]),
+    "pgqrs_retry_delay_ms": (c_i64, [_P(RetryPolicyC), ctypes.c_int]),
+    "pgqrs_workflow_define": (c_status, [c_handle, ctypes.c_char_p, WORKFLOW_FN, ctypes.c_void_p,
+                                         _P(WorkflowOptions)]),
+    "pgqrs_workflow_trigger": (c_status, [c_handle, ctypes.c_char_p, ctypes.c_char_p, _P(TriggerOptions),
+                                          _P(c_i64), _P(ctypes.c_int)]),
+    "pgqrs_workflow_worker_new": (c_status, [_pp, c_handle, ctypes.c_char_p]),
+    "pgqrs_workflow_worker_free": (_VOID, [c_handle]),
+    "pgqrs_workflow_worker_id": (c_i64, [c_handle]),
+    "pgqrs_worker_interrupt": (_VOID, [c_handle]),
+    "pgqrs_workflow_poll": (c_status, [c_handle, _P(PollOptions), _P(c_i64)]),
+    "pgqrs_workflow_run_once": (c_status, [c_handle, _P(ctypes.c_int)]),
+    "pgqrs_step_ex": (c_status, [c_handle, ctypes.c_char_p, STEP_FN, ctypes.c_void_p, _P(StepOptions),
+                                 _P(ctypes.c_void_p)]),
+    "pgqrs_sleep": (c_status, [c_handle, ctypes.c_char_p, c_i64]),
+    "pgqrs_run_fail": (c_status, [c_handle, ctypes.c_char_p, ctypes.c_int]),
+    "pgqrs_run_id": (c_i64, [c_handle]),
+    "pgqrs_run_attempt": (c_i32, [c_handle]),
+    "pgqrs_run_get": (c_status, [c_handle, c_i64, _P(_P(RunInfoC))]),
+    "pgqrs_run_wait": (c_status, [c_handle, c_i64, c_i64, _P(_P(RunInfoC))]),
+    "pgqrs_run_info_free": (_VOID, [_P(RunInfoC)]),
+    "pgqrs_run_cancel": (c_status, [c_handle, c_i64, ctypes.c_char_p]),
+    "pgqrs_list_runs": (c_status, [c_handle, _P(RunFilter), _pp]),
+    "pgqrs_run_list_count": (ctypes.c_size_t, [c_handle]),
+    "pgqrs_run_list_at": (_P(RunInfoC), [c_handle, ctypes.c_size_t]),
+    "pgqrs_run_list_free": (_VOID, [c_handle]),
+    "pgqrs_list_steps": (c_status, [c_handle, c_i64, _pp]),
+    "pgqrs_step_list_count": (ctypes.c_size_t, [c_handle]),
+    "pgqrs_step_list_at": (_P(StepInfoC), [c_handle, ctypes.c_size_t]),
+    "pgqrs_step_list_free": (_VOID, [c_handle]),
+    "pgqrs_list_workflows": (c_status, [c_handle, _pp]),
+    "pgqrs_workflow_list_count": (ctypes.c_size_t, [c_handle]),
+    "pgqrs_workflow_list_at": (_P(WorkflowInfoC), [c_handle, ctypes.c_size_t]),
+    "pgqrs_workflow_list_free": (_VOID, [c_handle]),
 }
 
 

@@ -109,9 +109,29 @@ class Misuse(PgqrsError):
     status = Status.EMISUSE
 
 
+class RunCancelled(PgqrsError):
+    """Raised by ``run.step()`` / ``run.sleep()`` inside a workflow handler when the
+    run is being cancelled (``PGQRS_ECANCELLED``): no further step starts. Let it
+    propagate out of the handler; the run then ends CANCELLED."""
+    status = Status.ECANCELLED
+
+
+class RunSuspended(PgqrsError):
+    """Raised by ``run.sleep()`` inside a workflow handler when the run goes to
+    sleep (``PGQRS_ESUSPENDED``): the run is rescheduled for the wake-up time and
+    holds no worker meanwhile. Let it propagate out of the handler."""
+    status = Status.ESUSPENDED
+
+
+class NonRetryable(Exception):
+    """Raise it (or a subclass) from a workflow handler or step to fail the run
+    for good: it ends in ERROR at once, whatever its retry policy says. Any other
+    exception fails the attempt, which is retried per the policy."""
+
+
 _BY_STATUS = {cls.status: cls for cls in (
     NotFound, AlreadyExists, InvalidInput, Busy, NotOwned, IllegalState,
-    DatabaseConnectionError, Timeout, OutOfMemory, NotSupported, Misuse)}
+    DatabaseConnectionError, Timeout, OutOfMemory, NotSupported, Misuse, RunCancelled, RunSuspended)}
 
 
 def error_class(status):

@@ -4,6 +4,7 @@ import ctypes
 import threading
 
 from . import _lib
+from . import workflow as _wf               # the module (pgqrs.workflow is the decorator once the package is loaded)
 from ._core import I64_MAX, I64_MIN, Handle, check, datetime_to_us, decode, encode_name, lib, to_int
 from .errors import Status
 
@@ -55,7 +56,8 @@ class Store:
         self = object.__new__(cls)
         L = lib()
         self._h = Handle(ptr, L.pgqrs_store_free, "store")
-        self._children = {}                 # id(Handle) -> Handle of producers/consumers
+        self._children = {}                 # id(Handle) -> Handle of producers/consumers/workflow workers
+        self._wf_callbacks = []             # ctypes callbacks of defined workflows: alive as long as the store
         self._children_lock = threading.Lock()
         self._backend = decode(L.pgqrs_backend_name(ptr))
         self._capabilities = None
@@ -74,8 +76,8 @@ class Store:
             self._children.pop(id(handle), None)
 
     def close(self):
-        """Closes every producer and consumer still open on this store, then the
-        store. Idempotent."""
+        """Closes every producer, consumer and workflow worker still open on this
+        store, then the store. Idempotent."""
         h = getattr(self, "_h", None)
         if h is None or h.closed:
             return
@@ -163,6 +165,64 @@ class Store:
         """Registers a consumer worker on `queue` (:class:`NotFound` if missing)."""
         from .queue import Consumer
         return Consumer._open(self, queue)
+
+    # ---- workflows (see pgqrs.workflow) ---------------------------------------------
+    def define(self, workflow, *, name=None, retry=None, max_deliveries=None, vt_seconds=None, step_lease=None):
+        """Registers a workflow: creates it (and its queue ``workflow:NAME``) in the
+        database if needed and remembers its handler in this store for
+        :meth:`workflow_worker`. `workflow`: a :func:`pgqrs.workflow`, or a handler
+        function ``fn(run, input)`` with the options given here. Defining the same
+        name again is idempotent (the latest handler and retry policy win).
+        Returns the :class:`pgqrs.Workflow`."""
+        return _wf.define(self, workflow, name=name, retry=retry, max_deliveries=max_deliveries,
+                          vt_seconds=vt_seconds, step_lease=step_lease)
+
+    def trigger(self, workflow, input=None, *, idempotency_key=None):
+        """Creates a PENDING run of `workflow` (a name or a Workflow) with `input`
+        (any JSON-serialisable value; None: no input) and enqueues it, atomically;
+        returns the run id. The workflow must exist (:class:`NotFound`), not
+        necessarily be defined in this process. A second trigger with the same
+        `idempotency_key` returns the first run's id."""
+        return _wf.trigger(self, workflow, input, idempotency_key)[0]
+
+    def trigger_ex(self, workflow, input=None, *, idempotency_key=None):
+        """Like :meth:`trigger`; returns ``(run_id, created)``, created False when
+        the idempotency key returned an existing run."""
+        return _wf.trigger(self, workflow, input, idempotency_key)
+
+    def workflow_worker(self, workflow):
+        """A :class:`pgqrs.WorkflowWorker` executing runs of `workflow`, which must be
+        defined in this store (:class:`NotFound` otherwise)."""
+        return _wf.WorkflowWorker._open(self, workflow if isinstance(workflow, str) else workflow.name)
+
+    def run_get(self, run_id):
+        """The run (:class:`pgqrs.RunInfo`); :class:`NotFound` if there is none."""
+        return _wf.run_get(self, run_id)
+
+    def run_wait(self, run_id, timeout=None):
+        """Waits until the run is SUCCESS, ERROR or CANCELLED (polling 10 ms doubling
+        to 250 ms) and returns it; at most `timeout` seconds (None: no limit), else
+        :class:`Timeout`."""
+        return _wf.run_wait(self, run_id, timeout)
+
+    def run_cancel(self, run_id, reason=None):
+        """A PENDING run becomes CANCELLED at once; a RUNNING one CANCELLING, and its
+        worker ends it CANCELLED at the next step boundary. :class:`IllegalState`
+        when it already finished or is cancelling, :class:`NotFound`."""
+        _wf.run_cancel(self, run_id, reason)
+
+    def list_runs(self, workflow=None, status=None, since=None, limit=None):
+        """Runs newest first, filtered by workflow name, status (any case), creation
+        time (`since`: a datetime) and `limit` (default 100, at most 10000)."""
+        return _wf.list_runs(self, workflow, status, since, limit)
+
+    def list_steps(self, run_id):
+        """The run's steps (:class:`pgqrs.StepInfo`) by start time; [] for an unknown run."""
+        return _wf.list_steps(self, run_id)
+
+    def list_workflows(self):
+        """Every workflow in the database (:class:`pgqrs.WorkflowInfo`), by name."""
+        return _wf.list_workflows(self)
 
 
 def version():

@@ -3,6 +3,8 @@
  * cmd_workflow.c defining cli_group_workflow, declared in cli.h, and one line here. */
 #include "cli.h"
 
+extern const cli_group cli_group_workflow;   /* cmd_workflow.c */
+
 const cli_group *const cli_groups[] = {
     &cli_group_install,
     &cli_group_verify,
@@ -10,5 +12,6 @@ const cli_group *const cli_groups[] = {
     &cli_group_message,
     &cli_group_dlq,
     &cli_group_worker,
+    &cli_group_workflow,
     NULL,
 };

@@ -9,7 +9,7 @@ static const char exit_status[] =
     "    0  success\n"
     "    1  usage error: unknown command or option, missing argument, an option\n"
     "       value that is not a number of the accepted form (e.g. negative)\n"
-    "    2  not found: no such queue, message, dead letter or worker\n"
+    "    2  not found: no such queue, message, dead letter, worker, workflow or run\n"
     "    3  database error: cannot connect, query failed, lock or pool timeout\n"
     "    4  invalid input: invalid JSON, a value past a limit (e.g. --vt over 7\n"
     "       days), a bad queue name or DSN\n"

@@ -123,14 +123,14 @@ expect "help" 0 && has "help" "EXIT STATUS" && has "help lists groups" "worker"
 run help queue create
 expect "help queue create" 0 && has "help queue create" "pgqrs queue create"
 
-for group in install verify queue message dlq worker; do
+for group in install verify queue message dlq worker workflow; do
     run "$group" --help
     expect "$group --help" 0 && has "$group --help" "SYNOPSIS"
 done
 for cmd in "queue create" "queue list" "queue get" "queue delete" "queue purge" "queue metrics" \
     "message send" "message send-batch" "message read" "message archive" "message delete" \
     "message release" "dlq list" "dlq replay" "worker list" "worker health" "worker reclaim" \
-    "worker purge-stale"; do
+    "worker purge-stale" "workflow list" "workflow runs" "workflow run" "workflow cancel" "workflow trigger"; do
     # shellcheck disable=SC2086
     run $cmd --help
     if expect "$cmd --help" 0; then
@@ -434,6 +434,151 @@ run --json worker purge-stale --older-than 1
 expect "worker purge-stale" 0 && json "worker purge-stale" 'd["purged"] > 0'
 run worker purge-stale --older-than x
 expect "worker purge-stale bad" 1
+
+# ---- workflows ------------------------------------------------------------------------------------
+# The CLI cannot define a handler: tests/cli/wf_helper.c defines the workflows (greet, nap,
+# selfcancel) and executes their runs, linked like the CLI (the Makefile's LIBS).
+libs=$(make -s --no-print-directory print-libs)
+# shellcheck disable=SC2086
+if ! cc -std=c11 -Wall -Wextra -Werror -Iinclude tests/cli/wf_helper.c build/libpgqrs.a $libs -lm \
+    -o "$tmp/wf_helper" 2>"$tmp/cc.err"; then
+    rc=1; out=""; err=$(cat "$tmp/cc.err"); fail "build tests/cli/wf_helper.c"
+else
+    helper() { PGQRS_BIN="$bin" WF_HELPER_OUT="$tmp/wf_cli_out" "$tmp/wf_helper" "$DSN" "$@" >"$tmp/hout" 2>"$tmp/herr"; }
+    run --json workflow list
+    expect "workflow list empty" 0 && json "workflow list empty" 'd == {"workflows": []}'
+    run --json workflow runs
+    expect "workflow runs empty" 0 && json "workflow runs empty" 'd == {"runs": []}'
+    run workflow trigger greet '{}'
+    expect "trigger unknown workflow" 2 && err_has "trigger unknown workflow" "greet"
+    if helper define; then pass; else rc=$?; out=$(cat "$tmp/hout"); err=$(cat "$tmp/herr"); fail "wf_helper define"; fi
+    run --json workflow list
+    expect "workflow list" 0 && json "workflow list" '[w["name"] for w in d["workflows"]] == ["greet", "nap", "selfcancel"] and all(w["id"] > 0 and w["queue"] == "workflow:" + w["name"] and w["retry_policy"]["max_attempts"] == 3 and w["created_at"].endswith("Z") for w in d["workflows"])'
+    run workflow list
+    expect "workflow list text" 0 && has "workflow list text" "RETRY_POLICY" && has "workflow list text" "selfcancel"
+
+    # triggers: idempotency key, inputs
+    run --json workflow trigger greet '{"who":"ann","n":[1,2]}' --key order-7
+    expect "trigger" 0 && json "trigger json" 'd["workflow"] == "greet" and d["created"] is True and d["id"] > 0'
+    ok_id=$(jget 'd["id"]')
+    run --json workflow trigger greet '{"who":"bob"}' --key order-7
+    expect "trigger same key" 0 && json "trigger same key: same run" "d['id'] == $ok_id and d['created'] is False"
+    run workflow trigger greet '{"x":1}' --key order-7
+    expect "trigger same key text" 0 && has "trigger same key text" "run $ok_id of greet already exists for key order-7"
+    run workflow trigger greet '{"fail":true}'
+    expect "trigger text" 0 && has "trigger text" "triggered run"
+    fail_id=$(grep -Eo '[0-9]+' <<<"$out" | head -n 1)
+    run_in '{"from":"stdin"}' --json workflow trigger greet -
+    expect "trigger from stdin" 0
+    stdin_id=$(jget 'd["id"]')
+    run --json workflow trigger greet
+    expect "trigger without input" 0
+    null_id=$(jget 'd["id"]')
+    run --json workflow trigger nap
+    expect "trigger nap" 0
+    nap_id=$(jget 'd["id"]')
+    run --json workflow trigger greet
+    expect "trigger pending" 0
+    pending_id=$(jget 'd["id"]')
+    run workflow trigger greet '{"bad":'
+    expect "trigger invalid JSON" 4
+    run workflow trigger greet '   '
+    expect "trigger blank input" 4
+    run workflow trigger ""
+    expect "trigger empty name" 4
+    run workflow trigger
+    expect "trigger missing name" 1 && err_has "trigger missing name" "NAME"
+
+    # cancel a pending run: CANCELLED; again: conflict; unknown: not found
+    run --json workflow cancel "$pending_id" --reason "changed my mind"
+    expect "cancel pending" 0 && json "cancel pending" "d == {'id': $pending_id, 'status': 'CANCELLED', 'cancel_reason': 'changed my mind'}"
+    run workflow cancel "$pending_id"
+    expect "cancel again" 5 && err_has "cancel again" "CANCELLED"
+    run --json workflow cancel 999999999
+    expect "cancel unknown" 2
+    [ -z "$out" ] && pass || fail "cancel unknown printed JSON"
+    run workflow cancel abc
+    expect "cancel bad id" 1
+
+    # execute: greet (success, non-retryable failure, inputs), nap (sleeps an hour)
+    # 4 handler executions; the cancelled run's message is settled without running it
+    if helper execute greet && [ "$(cat "$tmp/hout")" = 4 ]; then pass; else
+        rc=$?; out=$(cat "$tmp/hout"); err=$(cat "$tmp/herr"); fail "wf_helper execute greet: 4 executions"; fi
+    if helper execute nap && [ "$(cat "$tmp/hout")" = 1 ]; then pass; else
+        rc=$?; out=$(cat "$tmp/hout"); err=$(cat "$tmp/herr"); fail "wf_helper execute nap: 1 run"; fi
+    run --json workflow run get "$ok_id"
+    expect "run get" 0 && json "run get" "d['id'] == $ok_id and d['workflow'] == 'greet' and d['status'] == 'SUCCESS' and d['attempts'] == 1 and d['input'] == {'who': 'ann', 'n': [1, 2]} and d['output'] == {'a': {'step': 'a'}, 'b': [1, 2, 3], 'in': {'who': 'ann', 'n': [1, 2]}} and d['error'] is None and d['idempotency_key'] == 'order-7' and d['completed_at'].endswith('Z') and d['cancelled_at'] is None"
+    json "run get steps" "[(s['step_id'], s['status'], s['attempts'], s['output']) for s in d['steps']] == [('a', 'SUCCESS', 1, {'step': 'a'}), ('b', 'SUCCESS', 1, [1, 2, 3])] and all(s['error'] is None and s['completed_at'] for s in d['steps'])"
+    run workflow run get "$ok_id"
+    expect "run get text" 0 && has "run get text" "status           SUCCESS" && has "run get text steps" "STEP" && has "run get text output" 'ann'
+    run --json workflow run get "$fail_id"
+    expect "run get failed" 0 && json "run get failed" "d['status'] == 'ERROR' and d['error'] == {'why': 'asked to fail'} and d['output'] is None and [s['step_id'] for s in d['steps']] == ['a']"
+    run --json workflow run get "$stdin_id"
+    expect "run get stdin input" 0 && json "run get stdin input" "d['input'] == {'from': 'stdin'} and d['status'] == 'SUCCESS'"
+    run --json workflow run get "$null_id"
+    expect "run get null input" 0 && json "run get null input" "d['input'] is None and d['output']['in'] is None"
+    run --json workflow run get "$nap_id"
+    expect "run get sleeping" 0 && json "run get sleeping" "d['status'] == 'PENDING' and d['retry_at'] is not None and [s['step_id'] for s in d['steps']] == ['one', 'nap'] and 'wake_at_us' in d['steps'][1]['output']"
+    run --json workflow run get "$pending_id"
+    expect "run get cancelled" 0 && json "run get cancelled" "d['status'] == 'CANCELLED' and d['cancel_reason'] == 'changed my mind' and d['cancelled_at'] and d['attempts'] == 0 and d['steps'] == []"
+    run workflow run get 999999999
+    expect "run get unknown" 2
+    run workflow run get
+    expect "run get missing id" 1 && err_has "run get missing id" "ID"
+    run workflow run show 1
+    expect "run unknown subcommand" 1 && err_has "run unknown subcommand" "one of: get"
+    run workflow run get x
+    expect "run get bad id" 1
+
+    # a sleeping run is PENDING: cancelled at once
+    run workflow cancel "$nap_id"
+    expect "cancel sleeping" 0 && has "cancel sleeping" "run $nap_id is CANCELLED"
+    # a running run: cancelled by the CLI from inside its own step -> CANCELLING, then CANCELLED
+    run --json workflow trigger selfcancel
+    expect "trigger selfcancel" 0
+    self_id=$(jget 'd["id"]')
+    if helper execute selfcancel; then pass; else
+        rc=$?; out=$(cat "$tmp/hout"); err=$(cat "$tmp/herr"); fail "wf_helper execute selfcancel"; fi
+    out=$(cat "$tmp/wf_cli_out" 2>/dev/null); rc=0; err=""
+    json "cancel running -> CANCELLING" "d == {'id': $self_id, 'status': 'CANCELLING', 'cancel_reason': 'from-cli'}"
+    run --json workflow run get "$self_id"
+    expect "run get self-cancelled" 0 && json "run get self-cancelled" "d['status'] == 'CANCELLED' and d['cancel_reason'] == 'from-cli' and [(s['step_id'], s['output']) for s in d['steps']] == [('one', {'cli_exit': 0})]"
+    run workflow cancel "$self_id"
+    expect "cancel finished" 5
+
+    # listings and filters
+    run --json workflow runs
+    expect "workflow runs" 0 && json "workflow runs" "len(d['runs']) == 7 and [r['id'] for r in d['runs']] == sorted((r['id'] for r in d['runs']), reverse=True) and all(k in d['runs'][0] for k in ('id', 'workflow', 'status', 'input', 'output', 'error', 'attempts', 'created_at'))"
+    run --json workflow runs --workflow greet
+    expect "runs --workflow" 0 && json "runs --workflow" "len(d['runs']) == 5 and {r['workflow'] for r in d['runs']} == {'greet'}"
+    run --json workflow runs --status cancelled
+    expect "runs --status" 0 && json "runs --status" "sorted(r['id'] for r in d['runs']) == sorted([$pending_id, $nap_id, $self_id])"
+    run --json workflow runs --workflow greet --status SUCCESS --limit 2
+    expect "runs combined" 0 && json "runs combined" "len(d['runs']) == 2 and all(r['status'] == 'SUCCESS' for r in d['runs'])"
+    run --json workflow runs --since 3600
+    expect "runs --since seconds" 0 && json "runs --since seconds" "len(d['runs']) == 7"
+    run --json workflow runs --since 2999-01-01T00:00:00Z
+    expect "runs --since future" 0 && json "runs --since future" "d['runs'] == []"
+    run --json workflow runs --since 2000-01-01
+    expect "runs --since date" 0 && json "runs --since date" "len(d['runs']) == 7"
+    run --json workflow runs --since "2000-01-01T00:00:00.5+02:00"
+    expect "runs --since offset" 0 && json "runs --since offset" "len(d['runs']) == 7"
+    run workflow runs --since yesterday
+    expect "runs --since malformed" 1 && err_has "runs --since malformed" "--since"
+    run workflow runs --status bogus
+    expect "runs bad status" 4
+    run workflow runs --workflow nope
+    expect "runs unknown workflow" 2
+    run workflow runs --limit 0
+    expect "runs limit 0" 1
+    run workflow runs --limit 10001
+    expect "runs limit too big" 4
+    run workflow runs
+    expect "workflow runs text" 0 && has "workflow runs text" "ATTEMPTS" && has "workflow runs text" "order-7"
+    # a workflow's queue cannot be deleted
+    run queue delete workflow:greet --force
+    expect "workflow queue delete refused" 5
+fi
 
 # ---- deleting queues ------------------------------------------------------------------------------
 run queue delete flaky
