@@ -1,7 +1,8 @@
 /* bench/pgq_bench.c: PgQ (Skytools, Debian postgresql-15-pgq3) driven through its
  * SQL API from C via libpq, the same scenarios as pgqrs_bench.
- *   pgq_bench drain   CONNINFO CONSUMERS BATCH MESSAGES TMPDIR TAG
- *   pgq_bench enqueue CONNINFO PRODUCERS BATCH MESSAGES TMPDIR TAG
+ *   pgq_bench drain   CONNINFO CONSUMERS BATCH MESSAGES TAG TMPDIR
+ *   pgq_bench enqueue CONNINFO PRODUCERS BATCH MESSAGES TAG TMPDIR
+ * (TAG names the queues, e.g. d_1_10.)
  * Mapping (PgQ is batch/event oriented and every consumer sees every event):
  *  - batch B: the queue's ticker_max_count is B and the prefill ticks after every
  *    B events (pgq.ticker), so each pgq.next_batch returns exactly B events;
@@ -250,8 +251,8 @@ static int cmd_enqueue(const char *ci, int producers, int batch, long messages, 
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
-    if (argc == 8 && !strcmp(argv[1], "drain")) return cmd_drain(argv[2], atoi(argv[3]), atoi(argv[4]), atol(argv[5]), argv[6], argv[7]);
-    if (argc == 8 && !strcmp(argv[1], "enqueue")) return cmd_enqueue(argv[2], atoi(argv[3]), atoi(argv[4]), atol(argv[5]), argv[6], argv[7]);
+    if (argc == 8 && !strcmp(argv[1], "drain")) return cmd_drain(argv[2], atoi(argv[3]), atoi(argv[4]), atol(argv[5]), argv[7], argv[6]);
+    if (argc == 8 && !strcmp(argv[1], "enqueue")) return cmd_enqueue(argv[2], atoi(argv[3]), atoi(argv[4]), atol(argv[5]), argv[7], argv[6]);
     fprintf(stderr, "usage: see the top of bench/pgq_bench.c\n");
     return 2;
 }

@@ -43,7 +43,9 @@ command -v gnuplot >/dev/null || note gnuplot "NOT AVAILABLE: no charts"
 # ---- the C drivers -------------------------------------------------------------
 CC=${CC:-cc}
 CF="-O2 -g -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wall -Wextra"
-$CC $CF -Iinclude -o "$S/bin/pgqrs_bench" bench/pgqrs_bench.c build/libpgqrs.a -lpq -lsqlite3 -ljansson -lpthread
+# the library's link flags come from the Makefile (they grow with its backends)
+LIBS=$(make -s --no-print-directory print-libs)
+$CC $CF -Iinclude -o "$S/bin/pgqrs_bench" bench/pgqrs_bench.c build/libpgqrs.a ${LIBS:--lpq -lsqlite3 -ljansson -lpthread}
 $CC $CF -I"$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)" -o "$S/bin/pgq_bench" bench/pgq_bench.c -lpq
 $CC $CF -o "$S/bin/sqlite_bare" bench/sqlite_bare.c -lsqlite3
 

@@ -3,15 +3,21 @@
 // plainjob has no batch claim: a batch of B = B claims (getAndMarkJobAsProcessing,
 // one BEGIN IMMEDIATE each) + getJobById (the payload, as its worker does), then B
 // markJobAsDone. Each consumer is its own process on the file. plainjob sets
-// journal_mode WAL and synchronous NORMAL itself; we keep its settings
-// (pgqrs runs at SQLite's default synchronous FULL).
+// journal_mode WAL and synchronous NORMAL itself (no fsync per commit); with
+// PLAINJOB_SYNC=FULL the bench sets synchronous FULL after it, the setting pgqrs-c
+// runs at (SQLite's default), so both pay the same durability.
 import Database from 'better-sqlite3';
 import { defineQueue, better } from 'plainjob';
 import { runChildren, readyThenGo, summarise, now, payload } from './common.mjs';
 
 const [mode, a1, a2, a3, a4, a5] = process.argv.slice(2);
 const quiet = { error: console.error, warn: () => {}, info: () => {}, debug: () => {} };
-const open = (path) => defineQueue({ connection: better(new Database(path)), logger: quiet, timeout: 30000 });
+const open = (path) => {
+  const db = new Database(path);
+  const q = defineQueue({ connection: better(db), logger: quiet, timeout: 30000 });
+  if (process.env.PLAINJOB_SYNC) db.pragma(`synchronous = ${process.env.PLAINJOB_SYNC}`);
+  return q;
+};
 
 if (mode === 'drain') {
   const [path, c, bsz, n] = [a1, +a2, +a3, +a4];

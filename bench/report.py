@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""bench/report.py RUN_DIR RESULTS_DIR DOCS_MD: turns bench/scratch/run/{env.json,
+results.jsonl} into bench/results/<date>-<host>.{json,md}, gnuplot SVG charts
+(bench/results/<date>-<host>-<backend>-vs-{consumers,batch}.svg) and the latest
+table in docs/benchmarks.md (between the BEGIN/END RESULTS markers)."""
+import json, os, subprocess, sys
+
+run, outdir, docs = sys.argv[1:4]
+env = json.load(open(os.path.join(run, "env.json")))
+rows = [json.loads(l) for l in open(os.path.join(run, "results.jsonl")) if l.strip()]
+stamp = env["date"][:10] + "-" + env["host"] + ("-quick" if env["quick"] else "")
+os.makedirs(outdir, exist_ok=True)
+
+PEERS = {"postgres": ["pg-boss", "graphile-worker", "pgq", "pgbench"], "sqlite": ["plainjob", "plainjob-as-shipped", "sqlite-bare"]}
+REF = {("postgres", 1, 1): 149.5, ("postgres", 1, 50): 6817, ("postgres", 4, 50): 20176,
+       ("sqlite", 1, 1): 261, ("sqlite", 1, 50): 12630}
+
+def get(sc, be, sysname, c, b):
+    for r in rows:
+        if (r["scenario"], r["backend"], r["system"], r["consumers"], r["batch"]) == (sc, be, sysname, c, b):
+            return r
+    return None
+
+def rate(r):
+    return r["result"]["msgs_per_s"] if r and r.get("result") else None
+
+def fmt(x, d=0):
+    if x is None: return "—"
+    return f"{x:,.{d}f}"
+
+def lat(res, key):
+    l = res.get(key + "_ms") if res else None
+    return f"{l['p50']:.2f} / {l['p95']:.2f} / {l['p99']:.2f}" if l else "—"
+
+cells = sorted({(r["consumers"], r["batch"]) for r in rows if r["scenario"] == "drain"}, key=lambda x: (x[1], x[0]))
+md = []
+md.append(f"Run {env['date']} on `{env['host']}`: {env['cores']} cores ({env['cpu']}), {env['mem_gb']} GB, "
+          f"kernel {env['kernel']}, {env['disk']}. {env['n_messages']:,} messages per cell, one repetition"
+          + (" (QUICK smoke)" if env["quick"] else "") + ".")
+ps = env["postgres_settings"]
+md.append(f"PostgreSQL {env['postgres_version']}: " + ", ".join(f"`{k}={v}`" for k, v in sorted(ps.items())) + ".")
+md.append(f"SQLite {env['sqlite_version']}: {env['sqlite_settings']}.")
+md.append("Peers: " + ", ".join(f"{k} {v}" for k, v in env["peers"].items()) + ".")
+cr = [r for r in rows if r["scenario"] == "commit_rate"]
+if cr:
+    md.append("Commit rate of this machine (pgbench, one-row INSERT per transaction): " +
+              ", ".join(f"{fmt(r['result']['commits_per_s'])}/s with {r['consumers']} client(s)" for r in cr if r.get("result")) + ".")
+md.append("")
+
+for be in ["postgres", "sqlite"]:
+    md.append(f"### Scenario 1, drain: {'PostgreSQL' if be == 'postgres' else 'SQLite'} — pgqrs-c")
+    md.append("")
+    md.append("| C × B | msg/s | drain s | dequeue p50/p95/p99 ms | archive p50/p95/p99 ms | errors | published pgqrs (Rust) | vs published |")
+    md.append("|---|---:|---:|---|---|---:|---:|---:|")
+    for c, b in cells:
+        r = get("drain", be, "pgqrs", c, b)
+        res = r["result"] if r and r.get("result") else None
+        ref = REF.get((be, c, b))
+        me = rate(r)
+        md.append(f"| {c} × {b} | {fmt(me)} | {fmt(res['seconds'], 2) if res else '—'} | {lat(res, 'dequeue')} | "
+                  f"{lat(res, 'archive')} | {res['errors'] if res else (r['failure'] if r else '—')} | {fmt(ref)} | "
+                  f"{(fmt(me / ref, 1) + '×') if (me and ref) else '—'} |")
+    md.append("")
+    peers = [p for p in PEERS[be] if any(r["system"] == p and r["backend"] == be for r in rows)]
+    if peers:
+        md.append(f"### Scenario 1, drain: {'PostgreSQL' if be == 'postgres' else 'SQLite'} — pgqrs-c vs peers (msg/s; ratio = pgqrs-c / peer)")
+        md.append("")
+        md.append("| C × B | pgqrs-c | " + " | ".join(f"{p} | ratio" for p in peers) + " |")
+        md.append("|---|---:|" + "---:|---:|" * len(peers))
+        for c, b in cells:
+            me = rate(get("drain", be, "pgqrs", c, b))
+            line = f"| {c} × {b} | {fmt(me)} |"
+            for p in peers:
+                r = get("drain", be, p, c, b)
+                pr = rate(r)
+                if pr is None and r and r.get("failure"):
+                    line += f" failed: {r['failure'][:60]} | — |"
+                else:
+                    line += f" {fmt(pr)} | {(fmt(me / pr, 2) + '×') if (me and pr) else '—'} |"
+            md.append(line)
+        md.append("")
+        lats = [p for p in peers if p not in ("pgbench", "graphile-worker")]
+        if lats:
+            md.append("Peer latencies, dequeue / archive p50/p95/p99 ms (pgbench: average per statement; graphile-worker: not observable):")
+            md.append("")
+            md.append("| C × B | " + " | ".join(lats) + (" | pgbench claim / archive avg |" if "pgbench" in peers else " |"))
+            md.append("|---|" + "---|" * (len(lats) + ("pgbench" in peers)))
+            for c, b in cells:
+                line = f"| {c} × {b} |"
+                for p in lats:
+                    r = get("drain", be, p, c, b)
+                    res = r["result"] if r and r.get("result") else None
+                    line += f" {lat(res, 'dequeue')} ; {lat(res, 'archive')} |"
+                if "pgbench" in peers:
+                    r = get("drain", be, "pgbench", c, b)
+                    res = r["result"] if r and r.get("result") else None
+                    line += f" {res['claim_avg_ms']} / {res['archive_avg_ms']} |" if res else " — |"
+                md.append(line)
+            md.append("")
+
+enq = [r for r in rows if r["scenario"] == "enqueue"]
+if enq:
+    md.append("### Scenario 2, enqueue (msg/s; ratio = pgqrs-c PostgreSQL / peer)")
+    md.append("")
+    md.append("| producers × batch | pgqrs-c PostgreSQL | call p50/p95/p99 ms | pgqrs-c SQLite | call p50/p95/p99 ms | pg-boss (send / insert) | ratio | PgQ insert_event | ratio |")
+    md.append("|---|---:|---|---:|---|---:|---:|---:|---:|")
+    for p, b in sorted({(r["consumers"], r["batch"]) for r in enq}, key=lambda x: (x[1], x[0])):
+        pg, sq = get("enqueue", "postgres", "pgqrs", p, b), get("enqueue", "sqlite", "pgqrs", p, b)
+        pb, pq = get("enqueue", "postgres", "pg-boss", p, b), get("enqueue", "postgres", "pgq", p, b)
+        me = rate(pg)
+        md.append(f"| {p} × {b} | {fmt(me)} | {lat(pg['result'] if pg else None, 'call')} | {fmt(rate(sq))} | "
+                  f"{lat(sq['result'] if sq else None, 'call')} | {fmt(rate(pb))} | {(fmt(me / rate(pb), 2) + '×') if me and rate(pb) else '—'} | "
+                  f"{fmt(rate(pq))} | {(fmt(me / rate(pq), 2) + '×') if me and rate(pq) else '—'} |")
+    md.append("")
+lt = [r for r in rows if r["scenario"] == "latency"]
+if lt:
+    md.append("### Scenario 3, end-to-end latency under steady load (pgqrs-c, polling every 10 ms when empty)")
+    md.append("")
+    md.append("| backend | target rate | achieved | consumers × batch | sent | archived | enqueue→archive p50/p95/p99 ms | errors |")
+    md.append("|---|---:|---:|---|---:|---:|---|---:|")
+    for r in lt:
+        res = r.get("result")
+        if not res:
+            md.append(f"| {r['backend']} | — | — | {r['consumers']} × {r['batch']} | — | — | failed: {r['failure']} | — |")
+            continue
+        md.append(f"| {r['backend']} | {res['rate']} | {fmt(res['achieved_rate'])} | {r['consumers']} × {r['batch']} | {res['sent']} | "
+                  f"{res['archived']} | {lat(res, 'e2e')} | {res['errors']} |")
+    md.append("")
+    md.append("LISTEN/NOTIFY wake-up: `pgqrs_dequeue_wait` (LISTEN/NOTIFY on PostgreSQL) landed while this bench was written and is not measured yet; only polling is.")
+    md.append("")
+md.append("Scenario 4 (workflows): not measured yet — workflows have not landed.")
+md.append("")
+
+# ---- charts ---------------------------------------------------------------------------
+charts = []
+def chart(be, axis):
+    systems = ["pgqrs"] + PEERS[be]
+    name = f"{stamp}-{be}-vs-{axis}.svg"
+    dat = os.path.join(run, f"{be}-{axis}.dat")
+    xs = sorted({c for c, b in cells}) if axis == "consumers" else sorted({b for c, b in cells})
+    fixed = max(b for c, b in cells) if axis == "consumers" else 1
+    present = [s for s in systems if any(rate(get("drain", be, s, (x if axis == "consumers" else fixed), (fixed if axis == "consumers" else x))) for x in xs)]
+    if not present: return None
+    with open(dat, "w") as f:
+        for x in xs:
+            vals = []
+            for s in present:
+                v = rate(get("drain", be, s, x, fixed) if axis == "consumers" else get("drain", be, s, fixed, x))
+                vals.append(str(v) if v else "NaN")
+            f.write(f"{x} " + " ".join(vals) + "\n")
+    title = (f"{'PostgreSQL' if be == 'postgres' else 'SQLite'} drain, batch {fixed}: msg/s vs consumers" if axis == "consumers"
+             else f"{'PostgreSQL' if be == 'postgres' else 'SQLite'} drain, 1 consumer: msg/s vs batch size")
+    plot = ", ".join(f"'{dat}' using 1:{i + 2} with linespoints lw 2 title '{'pgqrs-c' if s == 'pgqrs' else s}'" for i, s in enumerate(present))
+    gp = (f"set terminal svg size 720,420 dynamic font 'sans,11' background '#ffffff'\nset output '{os.path.join(outdir, name)}'\n"
+          f"set title \"{title}\"\nset logscale y\nset grid\nset key outside right\nset xlabel '{'consumers' if axis == 'consumers' else 'batch size'}'\n"
+          f"set ylabel 'messages/s (log)'\nset xtics ({', '.join(str(x) for x in xs)})\n" + ("set logscale x\n" if axis == "batch" else "") +
+          f"plot {plot}\n")
+    try:
+        subprocess.run(["gnuplot"], input=gp.encode(), check=True)
+        return name
+    except Exception as e:
+        print(f"report: gnuplot failed: {e}", file=sys.stderr)
+        return None
+for be in ["postgres", "sqlite"]:
+    for axis in ["consumers", "batch"]:
+        n = chart(be, axis)
+        if n: charts.append(n)
+
+table = "\n".join(md)
+with open(os.path.join(outdir, stamp + ".md"), "w") as f:
+    f.write(f"# pgqrs-c benchmarks, {stamp}\n\n" + table + "\n" + "".join(f"![{c}]({c})\n" for c in charts))
+with open(os.path.join(outdir, stamp + ".json"), "w") as f:
+    json.dump({"env": env, "results": rows, "charts": charts}, f, indent=1)
+print(f"report: wrote {os.path.join(outdir, stamp)}.{{json,md}} and {len(charts)} charts", file=sys.stderr)
+print(table)
+
+if not env["quick"] and os.path.exists(docs):
+    text = open(docs).read()
+    b, e = "<!-- BEGIN RESULTS -->", "<!-- END RESULTS -->"
+    if b in text and e in text:
+        rel = os.path.relpath(outdir, os.path.dirname(docs))
+        new = (b + "\n\n" + f"Source: [`bench/results/{stamp}.json`]({rel}/{stamp}.json)\n\n" + table + "\n" +
+               "".join(f"![{c}]({rel}/{c})\n" for c in charts) + "\n" + e)
+        text = text[:text.index(b)] + new + text[text.index(e) + len(e):]
+        open(docs, "w").write(text)
+        print(f"report: updated {docs}", file=sys.stderr)

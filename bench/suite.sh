@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# bench/suite.sh: every scenario against the cluster of scripts/with-postgres.sh
+# --durable (PGQRS_TEST_PG_DSN/DIR/BIN) and SQLite files under bench/scratch/.
+# Called by bench/run.sh; appends one JSON line per cell to $BENCH_SCRATCH/run/results.jsonl.
+set -uo pipefail
+S=$BENCH_SCRATCH
+OUT=$S/run
+rm -rf "$OUT"; mkdir -p "$OUT"
+RES=$OUT/results.jsonl
+: > "$RES"
+DSN=$PGQRS_TEST_PG_DSN
+D=$PGQRS_TEST_PG_DIR
+BIN=$S/bin
+NODE=${BENCH_NODE:-}
+P=$S/peers
+psqlc() { psql -X -qAt "$DSN" "$@"; }
+
+if [ "$BENCH_QUICK" = 1 ]; then
+    N=5000; CONS="1 4"; BATCHES="1 50"; ENQ_CELLS="1:1 1:100"; LAT_S=5; CELL_TIMEOUT=60
+else
+    N=50000; CONS="1 2 4"; BATCHES="1 10 50"; ENQ_CELLS="1:1 1:100 4:1 4:100"; LAT_S=20; CELL_TIMEOUT=400
+fi
+has() { grep -q "^$1	" "$BENCH_STATUS" && ! grep -q "^$1	NOT" "$BENCH_STATUS"; }
+
+# rec SCENARIO BACKEND SYSTEM C B CMD...: runs one cell, appends its JSON line
+rec() {
+    local sc=$1 be=$2 sys=$3 c=$4 b=$5; shift 5
+    local tmp; tmp=$(mktemp -d "$OUT/cell.XXXX")
+    local t0=$SECONDS
+    echo "bench: $sc $be $sys C=$c B=$b" >&2
+    timeout "$CELL_TIMEOUT" bash -c '"$@"' _ "$@" "$tmp" > "$tmp/out" 2> "$tmp/err"
+    local rc=$? line
+    line=$(grep '^{' "$tmp/out" | tail -n 1)
+    local fail=null
+    if [ $rc -ne 0 ] || [ -z "$line" ]; then
+        [ $rc = 124 ] && fail="\"timed out after ${CELL_TIMEOUT} s\"" ||
+            fail=$(printf '"exit %s: %s"' "$rc" "$(tail -n 3 "$tmp/err" | tr -d '"\\' | tr '\n\t' '  ' | cut -c1-300)")
+        line=null
+    fi
+    printf '{"scenario":"%s","backend":"%s","system":"%s","consumers":%s,"batch":%s,"wall_s":%s,"failure":%s,"result":%s}\n' \
+        "$sc" "$be" "$sys" "$c" "$b" $((SECONDS - t0)) "$fail" "$line" >> "$RES"
+    echo "  -> $line $([ "$fail" != null ] && echo "FAILED: $fail")" >&2
+    rm -rf "$tmp"
+}
+# a tmp dir is always the last argument of the drivers; node peers ignore it
+node_peer() { local script=$1; shift; local n=$#; local args=("${@:1:$((n-1))}"); "$NODE" "$P/$script" "${args[@]}"; }
+newschema() { psqlc -c "CREATE SCHEMA $1" >/dev/null; echo "$DSN&schema=$1"; }
+sqlite_file() { rm -f "$S/$1.db" "$S/$1.db-wal" "$S/$1.db-shm"; echo "$S/$1.db"; }
+
+# ---- environment -------------------------------------------------------------------
+pgset() { psqlc -c "SELECT json_object_agg(name, setting) FROM pg_settings WHERE name IN ('fsync','synchronous_commit','full_page_writes','wal_sync_method','shared_buffers','max_connections','wal_level','max_wal_size','checkpoint_timeout','commit_delay')"; }
+{
+    printf '{"host":"%s","date":"%s","quick":%s,' "$(hostname)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$BENCH_QUICK"
+    printf '"cpu":"%s","cores":%s,"mem_gb":%s,"kernel":"%s",' "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //;s/"//g')" \
+        "$(nproc)" "$(awk '/MemTotal/{printf "%.1f", $2/1048576}' /proc/meminfo)" "$(uname -r)"
+    printf '"disk":"%s",' "$(df -T "$S" | awk 'NR==2{print $2" on "$1}')"
+    printf '"postgres_version":"%s","postgres_settings":%s,' "$(psqlc -c 'SHOW server_version')" "$(pgset)"
+    printf '"sqlite_version":"%s","sqlite_settings":"journal_mode=WAL; synchronous=%s (pgqrs and the bare loop: the SQLite default); plainjob sets synchronous=NORMAL (1) itself: measured both as shipped (plainjob-as-shipped) and at FULL (plainjob, the same setting as pgqrs-c)",' \
+        "$(sqlite3 --version | cut -d' ' -f1)" "$(sqlite3 "$(sqlite_file probe)" 'PRAGMA synchronous')"
+    printf '"n_messages":%s,"peers":{' "$N"
+    awk -F'\t' '{gsub(/"/,"",$2); printf "%s\"%s\":\"%s\"", (NR>1?",":""), $1, $2}' "$BENCH_STATUS"
+    printf '}}\n'
+} > "$OUT/env.json"
+echo "bench: PostgreSQL settings: $(pgset)" >&2
+
+# ---- machine commit rate (pgbench, one write transaction = one WAL flush) ------------------
+psqlc -c "CREATE TABLE IF NOT EXISTS bench_commit (id int)" >/dev/null
+printf 'INSERT INTO bench_commit VALUES (1);\n' > "$OUT/commit.sql"
+for c in 1 4; do
+    tps=$(pgbench -n -M prepared -f "$OUT/commit.sql" -c $c -j $c -T $([ "$BENCH_QUICK" = 1 ] && echo 3 || echo 10) "$DSN" 2>/dev/null |
+          sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+    printf '{"scenario":"commit_rate","backend":"postgres","system":"pgbench","consumers":%s,"batch":1,"failure":null,"result":{"commits_per_s":%s}}\n' \
+        $c "${tps:-null}" >> "$RES"
+    echo "bench: commit rate with $c clients: $tps/s" >&2
+done
+
+# ---- pgbench limit for the drain: the minimum work per message --------------------------
+pgbench_drain() {   # C B TMP
+    local c=$1 b=$2 tmp=$3
+    psqlc >/dev/null <<SQL
+DROP TABLE IF EXISTS pb_q, pb_a;
+CREATE TABLE pb_q (id bigserial PRIMARY KEY, payload jsonb NOT NULL, vt timestamptz NOT NULL DEFAULT now(),
+                   read_ct int NOT NULL DEFAULT 0, consumer int);
+CREATE INDEX ON pb_q (vt, id);
+CREATE TABLE pb_a (id bigint PRIMARY KEY, payload jsonb NOT NULL, read_ct int NOT NULL, consumer int, archived_at timestamptz NOT NULL);
+INSERT INTO pb_q (payload) SELECT jsonb_build_object('task','send_email','n',g) FROM generate_series(1,$N) g;
+VACUUM ANALYZE pb_q;
+SQL
+    cat > "$tmp/drain.sql" <<SQL
+WITH c AS (UPDATE pb_q SET vt = now() + interval '30 s', read_ct = read_ct + 1, consumer = :client_id
+           WHERE id IN (SELECT id FROM pb_q WHERE vt <= now() ORDER BY vt, id LIMIT $b FOR UPDATE SKIP LOCKED)
+           RETURNING id, payload)
+SELECT coalesce(array_agg(id), '{}')::text AS ids, count(payload) AS n FROM c \gset
+WITH m AS (DELETE FROM pb_q WHERE id = ANY(':ids'::bigint[]) AND consumer = :client_id RETURNING *)
+INSERT INTO pb_a SELECT id, payload, read_ct, consumer, now() FROM m;
+SQL
+    local per=$(( (N + c * b - 1) / (c * b) ))
+    local t0; t0=$(date +%s.%N)
+    pgbench -n -M simple -f "$tmp/drain.sql" -c "$c" -j "$c" -t "$per" -r "$DSN" > "$tmp/pgbench.out" 2>&1 || { cat "$tmp/pgbench.out" >&2; return 1; }
+    local t1; t1=$(date +%s.%N)
+    local tps left lat st1 st2
+    tps=$(sed -n 's/^tps = \([0-9.]*\) (without.*/\1/p' "$tmp/pgbench.out")
+    lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$tmp/pgbench.out")
+    st1=$(grep -E '^ +[0-9.]+ +[0-9]+ +WITH c AS' "$tmp/pgbench.out" | awk '{print $1}')
+    st2=$(grep -E '^ +[0-9.]+ +[0-9]+ +WITH m AS' "$tmp/pgbench.out" | awk '{print $1}')
+    left=$(psqlc -c "SELECT count(*) FROM pb_q")
+    printf '{"messages":%s,"drained":%s,"msgs_per_s":%.1f,"tps":%s,"script_latency_avg_ms":%s,"claim_avg_ms":%s,"archive_avg_ms":%s,"errors":%s}\n' \
+        "$N" $((N - left)) "$(echo "$tps * $b" | bc -l)" "$tps" "${lat:-null}" "${st1:-null}" "${st2:-null}" $([ "$left" = 0 ] && echo 0 || echo 1)
+}
+
+# ---- Scenario 1: drain ------------------------------------------------------------------
+PGQ_OK=0
+if has pgq; then
+    psqlc -c "CREATE DATABASE pgqbench" >/dev/null && psql -X -qAt "host=$D dbname=pgqbench user=postgres" -c "CREATE EXTENSION pgq" >/dev/null && PGQ_OK=1
+    printf "[pgqd]\nbase_connstr = host=%s user=postgres\ninitial_database = pgqbench\ndatabase_list = pgqbench\nlogfile = %s/pgqd.log\npidfile = %s/pgqd.pid\n" \
+        "$D" "$OUT" "$OUT" > "$OUT/pgqd.ini"
+fi
+PGQ_CI="host=$D dbname=pgqbench user=postgres"
+pgq_enq() { "$BIN/pgq_bench" enqueue "$PGQ_CI" "$1" "$2" "$N" "e_$1_$2" "$3"; }
+export N DSN NODE P BIN PGQ_CI BENCH_PGQD_CONF= PLAINJOB_SYNC=
+export -f psqlc pgbench_drain node_peer pgq_enq
+for b in $BATCHES; do
+    for c in $CONS; do
+        rec drain postgres pgqrs "$c" "$b" "$BIN/pgqrs_bench" drain "$(newschema "q_${c}_${b}")" "$c" "$b" "$N"
+        rec drain postgres pgbench "$c" "$b" pgbench_drain "$c" "$b"
+        if [ -n "$NODE" ] && has pg-boss; then
+            rec drain postgres pg-boss "$c" "$b" node_peer pgboss.mjs drain "$DSN" "pgboss_${c}_${b}" "$c" "$b" "$N"
+        fi
+        if [ -n "$NODE" ] && has graphile-worker; then
+            rec drain postgres graphile-worker "$c" "$b" node_peer graphile.mjs drain "$DSN" "gw_${c}_${b}" "$c" "$b" "$N"
+        fi
+        if [ "$PGQ_OK" = 1 ]; then
+            BENCH_PGQD_CONF=$OUT/pgqd.ini rec drain postgres pgq "$c" "$b" "$BIN/pgq_bench" drain "$PGQ_CI" "$c" "$b" "$N" "d_${c}_${b}"
+        fi
+        rec drain sqlite pgqrs "$c" "$b" "$BIN/pgqrs_bench" drain "sqlite://$(sqlite_file "q_${c}_${b}")" "$c" "$b" "$N"
+        rec drain sqlite sqlite-bare "$c" "$b" "$BIN/sqlite_bare" drain "$(sqlite_file "bare_${c}_${b}")" "$c" "$b" "$N"
+        if [ -n "$NODE" ] && has plainjob && has better-sqlite3; then
+            PLAINJOB_SYNC=FULL rec drain sqlite plainjob "$c" "$b" node_peer plainjob.mjs drain "$(sqlite_file "pj_${c}_${b}")" "$c" "$b" "$N"
+            PLAINJOB_SYNC= rec drain sqlite plainjob-as-shipped "$c" "$b" node_peer plainjob.mjs drain "$(sqlite_file "pjn_${c}_${b}")" "$c" "$b" "$N"
+        fi
+    done
+    # drop the finished schemas so the catalog and WAL stay small
+    for c in $CONS; do psqlc -c "DROP SCHEMA IF EXISTS q_${c}_${b}, pgboss_${c}_${b}, gw_${c}_${b} CASCADE" >/dev/null 2>&1; done
+    rm -f "$S"/*.db "$S"/*.db-wal "$S"/*.db-shm
+done
+
+# ---- Scenario 2: enqueue ----------------------------------------------------------------
+for cell in $ENQ_CELLS; do
+    p=${cell%:*}; b=${cell#*:}
+    rec enqueue postgres pgqrs "$p" "$b" "$BIN/pgqrs_bench" enqueue "$(newschema "e_${p}_${b}")" "$p" "$b" "$N"
+    rec enqueue sqlite pgqrs "$p" "$b" "$BIN/pgqrs_bench" enqueue "sqlite://$(sqlite_file "e_${p}_${b}")" "$p" "$b" "$N"
+    if [ -n "$NODE" ] && has pg-boss; then
+        rec enqueue postgres pg-boss "$p" "$b" node_peer pgboss.mjs enqueue "$DSN" "pgboss_e_${p}_${b}" "$p" "$b" "$N"
+    fi
+    [ "$PGQ_OK" = 1 ] && rec enqueue postgres pgq "$p" "$b" pgq_enq "$p" "$b"
+done
+rm -f "$S"/*.db "$S"/*.db-wal "$S"/*.db-shm
+
+# ---- Scenario 3: end-to-end latency under steady load --------------------------------------
+RATE=500
+rec latency postgres pgqrs 2 10 "$BIN/pgqrs_bench" latency "$(newschema lat)" "$RATE" "$LAT_S" 2 10 10
+rec latency sqlite pgqrs 2 10 "$BIN/pgqrs_bench" latency "sqlite://$(sqlite_file lat)" "$RATE" "$LAT_S" 2 10 10
+rm -f "$S"/*.db "$S"/*.db-wal "$S"/*.db-shm
+echo "bench: results in $RES" >&2
