@@ -407,6 +407,15 @@ typedef struct pgqrs_message_dequeue_params {
     int64_t now_us;
 } pgqrs_message_dequeue_params;
 
+/* parameters of message_dead_letter */
+typedef struct pgqrs_message_dead_letter_params {
+    int64_t queue_id;
+    int32_t max;
+    int32_t max_attempts;
+    bool has_now;
+    int64_t now_us;
+} pgqrs_message_dead_letter_params;
+
 /* parameters of message_extend_vt */
 typedef struct pgqrs_message_extend_vt_params {
     int64_t id;

@@ -28,6 +28,7 @@ enum {
     PG_MESSAGE_ENQUEUE,
     PG_MESSAGE_ENQUEUE_BATCH,
     PG_MESSAGE_DEQUEUE,
+    PG_MESSAGE_DEAD_LETTER,
     PG_MESSAGE_EXTEND_VT,
     PG_MESSAGE_RELEASE,
     PG_MESSAGE_ARCHIVE,
@@ -178,19 +179,6 @@ static const char SQL_MESSAGE_DEQUEUE[] =
     "    ORDER BY m.vt, m.id\n"
     "    LIMIT $3\n"
     "    FOR UPDATE OF m SKIP LOCKED\n"
-    "),\n"
-    "dead AS (\n"
-    "    DELETE FROM pgqrs_messages m\n"
-    "    USING win\n"
-    "    WHERE m.id = win.id AND win.read_ct >= $5\n"
-    "    RETURNING m.*\n"
-    "),\n"
-    "dlq AS (\n"
-    "    INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
-    "                               producer_worker_id, consumer_worker_id, reason, archived_at)\n"
-    "    SELECT d.id, d.queue_id, d.payload, d.enqueued_at, d.read_ct, d.dequeued_at,\n"
-    "           d.producer_worker_id, d.consumer_worker_id, 'dead_letter', t.now\n"
-    "    FROM dead d, t\n"
     ")\n"
     "UPDATE pgqrs_messages m\n"
     "SET vt = t.now + $4::bigint * interval '1 millisecond',\n"
@@ -201,6 +189,28 @@ static const char SQL_MESSAGE_DEQUEUE[] =
     "WHERE m.id = win.id AND win.read_ct < $5\n"
     "RETURNING m.id, m.queue_id, m.payload, m.vt, m.enqueued_at, m.read_ct, m.dequeued_at,\n"
     "          m.producer_worker_id, m.consumer_worker_id";
+static const char SQL_MESSAGE_DEAD_LETTER[] =
+    "-- name: message_dead_letter :execrows\n"
+    "WITH t AS (SELECT coalesce($4::timestamptz, now()) AS now),\n"
+    "win AS (\n"
+    "    SELECT m.id, m.read_ct\n"
+    "    FROM pgqrs_messages m\n"
+    "    WHERE m.queue_id = $1 AND m.vt <= coalesce($4::timestamptz, now())\n"
+    "    ORDER BY m.vt, m.id\n"
+    "    LIMIT $2\n"
+    "    FOR UPDATE OF m SKIP LOCKED\n"
+    "),\n"
+    "dead AS (\n"
+    "    DELETE FROM pgqrs_messages m\n"
+    "    USING win\n"
+    "    WHERE m.id = win.id AND win.read_ct >= $3\n"
+    "    RETURNING m.*\n"
+    ")\n"
+    "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
+    "                           producer_worker_id, consumer_worker_id, reason, archived_at)\n"
+    "SELECT d.id, d.queue_id, d.payload, d.enqueued_at, d.read_ct, d.dequeued_at,\n"
+    "       d.producer_worker_id, d.consumer_worker_id, 'dead_letter', t.now\n"
+    "FROM dead d, t";
 static const char SQL_MESSAGE_EXTEND_VT[] =
     "-- name: message_extend_vt :one\n"
     "UPDATE pgqrs_messages\n"
@@ -1119,7 +1129,32 @@ static pgqrs_status pg_message_dequeue(pgqrs_message_row **rows_out, size_t *n_o
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_extend_vt :one (queries/postgres/messages.sql:64) */
+/* message_dead_letter :execrows (queries/postgres/messages.sql:53) */
+static pgqrs_status pg_message_dead_letter(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_dead_letter_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[4];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    char b_max[PGQRS__PG_INT_LEN];
+    char b_max_attempts[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    *affected_out = 0;
+    values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
+    values[1] = pgqrs__pg_int(b_max, p->max);
+    values[2] = pgqrs__pg_int(b_max_attempts, p->max_attempts);
+    values[3] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_MESSAGE_DEAD_LETTER, "message_dead_letter", SQL_MESSAGE_DEAD_LETTER, 4, values);
+        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "message_dead_letter");
+    }
+    if (st == PGQRS_OK)
+        *affected_out = pgqrs__pg_affected(res);
+    PQclear(res);
+    return st;
+}
+
+/* message_extend_vt :one (queries/postgres/messages.sql:79) */
 static pgqrs_status pg_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs_conn *c, const pgqrs_message_extend_vt_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1148,7 +1183,7 @@ static pgqrs_status pg_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs
     return st;
 }
 
-/* message_release :many (queries/postgres/messages.sql:73) */
+/* message_release :many (queries/postgres/messages.sql:88) */
 static pgqrs_status pg_message_release(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_release_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1182,7 +1217,7 @@ static pgqrs_status pg_message_release(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_archive :many (queries/postgres/messages.sql:83) */
+/* message_archive :many (queries/postgres/messages.sql:98) */
 static pgqrs_status pg_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_archive_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1214,7 +1249,7 @@ static pgqrs_status pg_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_delete :many (queries/postgres/messages.sql:99) */
+/* message_delete :many (queries/postgres/messages.sql:114) */
 static pgqrs_status pg_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1244,7 +1279,7 @@ static pgqrs_status pg_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_c
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_existing :many (queries/postgres/messages.sql:107) */
+/* message_existing :many (queries/postgres/messages.sql:122) */
 static pgqrs_status pg_message_existing(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1272,7 +1307,7 @@ static pgqrs_status pg_message_existing(int64_t **rows_out, size_t *n_out, pgqrs
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_get :one (queries/postgres/messages.sql:113) */
+/* message_get :one (queries/postgres/messages.sql:128) */
 static pgqrs_status pg_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1295,7 +1330,7 @@ static pgqrs_status pg_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_
     return st;
 }
 
-/* message_list :many (queries/postgres/messages.sql:120) */
+/* message_list :many (queries/postgres/messages.sql:135) */
 static pgqrs_status pg_message_list(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_list_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1322,7 +1357,7 @@ static pgqrs_status pg_message_list(pgqrs_message_row **rows_out, size_t *n_out,
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_purge :execrows (queries/postgres/messages.sql:130) */
+/* message_purge :execrows (queries/postgres/messages.sql:145) */
 static pgqrs_status pg_message_purge(int64_t *affected_out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1341,7 +1376,7 @@ static pgqrs_status pg_message_purge(int64_t *affected_out, pgqrs_conn *c, int64
     return st;
 }
 
-/* message_next_vt :one (queries/postgres/messages.sql:135) */
+/* message_next_vt :one (queries/postgres/messages.sql:150) */
 static pgqrs_status pg_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1364,7 +1399,7 @@ static pgqrs_status pg_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_con
     return st;
 }
 
-/* queue_listen :exec (queries/postgres/messages.sql:142) */
+/* queue_listen :exec (queries/postgres/messages.sql:157) */
 static pgqrs_status pg_queue_listen(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2506,6 +2541,7 @@ const pgqrs_queries pgqrs__queries_postgres = {
     .message_enqueue = pg_message_enqueue,
     .message_enqueue_batch = pg_message_enqueue_batch,
     .message_dequeue = pg_message_dequeue,
+    .message_dead_letter = pg_message_dead_letter,
     .message_extend_vt = pg_message_extend_vt,
     .message_release = pg_message_release,
     .message_archive = pg_message_archive,

@@ -27,9 +27,9 @@ enum {
     SQ_QUEUE_METRICS,
     SQ_MESSAGE_ENQUEUE,
     SQ_MESSAGE_ENQUEUE_BATCH,
-    SQ_MESSAGE_DEQUEUE_1,
-    SQ_MESSAGE_DEQUEUE_2,
-    SQ_MESSAGE_DEQUEUE_3,
+    SQ_MESSAGE_DEQUEUE,
+    SQ_MESSAGE_DEAD_LETTER_1,
+    SQ_MESSAGE_DEAD_LETTER_2,
     SQ_MESSAGE_EXTEND_VT,
     SQ_MESSAGE_RELEASE,
     SQ_MESSAGE_ARCHIVE_1,
@@ -182,45 +182,38 @@ static const char SQL_MESSAGE_ENQUEUE_BATCH[] =
     "     json_each(?2) e\n"
     "ORDER BY e.key\n"
     "RETURNING id";
-static const char SQL_MESSAGE_DEQUEUE_1[] =
-    "-- name: message_dequeue :many (statement 1 of 3)\n"
-    "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
-    "                           producer_worker_id, consumer_worker_id, reason, archived_at)\n"
-    "SELECT m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at,\n"
-    "       m.producer_worker_id, m.consumer_worker_id, 'dead_letter', t.now\n"
-    "FROM pgqrs_messages m,\n"
-    "     (SELECT coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) AS now) t\n"
-    "WHERE m.id IN (SELECT w.id FROM pgqrs_messages w\n"
-    "               WHERE w.queue_id = ?1\n"
-    "                 AND w.vt <= coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
-    "               ORDER BY w.vt, w.id LIMIT ?3)\n"
-    "  AND m.read_ct >= ?5";
-static const char SQL_MESSAGE_DEQUEUE_2[] =
-    "-- name: message_dequeue :many (statement 2 of 3)\n"
-    "DELETE FROM pgqrs_messages\n"
-    "WHERE id IN (SELECT w.id FROM pgqrs_messages w\n"
-    "             WHERE w.queue_id = ?1\n"
-    "               AND w.vt <= coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
-    "             ORDER BY w.vt, w.id LIMIT ?3)\n"
-    "  AND read_ct >= ?5";
-static const char SQL_MESSAGE_DEQUEUE_3[] =
-    "-- name: message_dequeue :many (statement 3 of 3)\n"
+static const char SQL_MESSAGE_DEQUEUE[] =
+    "-- name: message_dequeue :many\n"
     "UPDATE pgqrs_messages\n"
     "SET vt = coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + ?4 * 1000,\n"
     "    read_ct = read_ct + 1,\n"
     "    dequeued_at = coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),\n"
     "    consumer_worker_id = ?2\n"
-    "-- the clock is inline (SQLite keeps 'now' fixed within one statement) so the\n"
-    "-- subquery is not correlated and runs once, as an index range scan\n"
-    "WHERE id IN (\n"
-    "    SELECT w.id FROM pgqrs_messages w\n"
-    "    WHERE w.queue_id = ?1\n"
-    "      AND w.vt <= coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
-    "      AND w.read_ct < ?5\n"
-    "    ORDER BY w.vt, w.id\n"
-    "    LIMIT ?3)\n"
+    "WHERE id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
+    "             WHERE w.queue_id = ?1 AND w.vt <= coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "             ORDER BY w.vt, w.id LIMIT ?3) win\n"
+    "             WHERE win.read_ct < ?5)\n"
     "  AND EXISTS (SELECT 1 FROM pgqrs_workers k WHERE k.id = ?2 AND k.status = 'ready')\n"
     "RETURNING id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id";
+static const char SQL_MESSAGE_DEAD_LETTER_1[] =
+    "-- name: message_dead_letter :execrows (statement 1 of 2)\n"
+    "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
+    "                           producer_worker_id, consumer_worker_id, reason, archived_at)\n"
+    "SELECT m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at,\n"
+    "       m.producer_worker_id, m.consumer_worker_id, 'dead_letter', coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "FROM pgqrs_messages m\n"
+    "WHERE m.id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
+    "             WHERE w.queue_id = ?1 AND w.vt <= coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "             ORDER BY w.vt, w.id LIMIT ?2) win\n"
+    "               WHERE win.read_ct >= ?3)";
+static const char SQL_MESSAGE_DEAD_LETTER_2[] =
+    "-- name: message_dead_letter :execrows (statement 2 of 2)\n"
+    "DELETE FROM pgqrs_messages\n"
+    "WHERE id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
+    "             WHERE w.queue_id = ?1 AND w.vt <= coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "             ORDER BY w.vt, w.id LIMIT ?2) win\n"
+    "             WHERE win.read_ct >= ?3)\n"
+    "  AND id IN (SELECT id FROM pgqrs_archive WHERE reason = 'dead_letter')";
 static const char SQL_MESSAGE_EXTEND_VT[] =
     "-- name: message_extend_vt :one\n"
     "UPDATE pgqrs_messages\n"
@@ -1134,35 +1127,7 @@ static pgqrs_status sq_message_dequeue(pgqrs_message_row **rows_out, size_t *n_o
     if (st == PGQRS_OK)
         st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_DEQUEUE_1, SQL_MESSAGE_DEQUEUE_1);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->queue_id);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->max);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 5, (int64_t)p->max_attempts);
-    if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 6, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 6);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_step_done(c, stmt, "message_dequeue");
-    pgqrs__sq_release(stmt);
-    stmt = NULL;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_DEQUEUE_2, SQL_MESSAGE_DEQUEUE_2);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->queue_id);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->max);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 5, (int64_t)p->max_attempts);
-    if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 6, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 6);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_step_done(c, stmt, "message_dequeue");
-    pgqrs__sq_release(stmt);
-    stmt = NULL;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_DEQUEUE_3, SQL_MESSAGE_DEQUEUE_3);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_DEQUEUE, SQL_MESSAGE_DEQUEUE);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->queue_id);
     if (st == PGQRS_OK)
@@ -1186,7 +1151,49 @@ static pgqrs_status sq_message_dequeue(pgqrs_message_row **rows_out, size_t *n_o
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_extend_vt :one (queries/sqlite/messages.sql:72) */
+/* message_dead_letter :execrows (queries/sqlite/messages.sql:52) */
+static pgqrs_status sq_message_dead_letter(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_dead_letter_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    *affected_out = 0;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_write_begin(c, &own_tx);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_DEAD_LETTER_1, SQL_MESSAGE_DEAD_LETTER_1);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->max);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->max_attempts);
+    if (st == PGQRS_OK)
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 4, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "message_dead_letter");
+    pgqrs__sq_release(stmt);
+    stmt = NULL;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_DEAD_LETTER_2, SQL_MESSAGE_DEAD_LETTER_2);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->max);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->max_attempts);
+    if (st == PGQRS_OK)
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 4, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "message_dead_letter");
+    if (st == PGQRS_OK)
+        *affected_out = pgqrs__sq_changes(c);
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    return st;
+}
+
+/* message_extend_vt :one (queries/sqlite/messages.sql:73) */
 static pgqrs_status sq_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs_conn *c, const pgqrs_message_extend_vt_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1219,7 +1226,7 @@ static pgqrs_status sq_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs
     return st;
 }
 
-/* message_release :many (queries/sqlite/messages.sql:81) */
+/* message_release :many (queries/sqlite/messages.sql:82) */
 static pgqrs_status sq_message_release(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_release_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1258,7 +1265,7 @@ static pgqrs_status sq_message_release(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_archive :many (queries/sqlite/messages.sql:91) */
+/* message_archive :many (queries/sqlite/messages.sql:92) */
 static pgqrs_status sq_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_archive_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1305,7 +1312,7 @@ static pgqrs_status sq_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_delete :many (queries/sqlite/messages.sql:106) */
+/* message_delete :many (queries/sqlite/messages.sql:107) */
 static pgqrs_status sq_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1340,7 +1347,7 @@ static pgqrs_status sq_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_c
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_existing :many (queries/sqlite/messages.sql:114) */
+/* message_existing :many (queries/sqlite/messages.sql:115) */
 static pgqrs_status sq_message_existing(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1369,7 +1376,7 @@ static pgqrs_status sq_message_existing(int64_t **rows_out, size_t *n_out, pgqrs
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_get :one (queries/sqlite/messages.sql:120) */
+/* message_get :one (queries/sqlite/messages.sql:121) */
 static pgqrs_status sq_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1392,7 +1399,7 @@ static pgqrs_status sq_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_
     return st;
 }
 
-/* message_list :many (queries/sqlite/messages.sql:127) */
+/* message_list :many (queries/sqlite/messages.sql:128) */
 static pgqrs_status sq_message_list(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_list_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1419,7 +1426,7 @@ static pgqrs_status sq_message_list(pgqrs_message_row **rows_out, size_t *n_out,
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_purge :execrows (queries/sqlite/messages.sql:137) */
+/* message_purge :execrows (queries/sqlite/messages.sql:138) */
 static pgqrs_status sq_message_purge(int64_t *affected_out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1441,7 +1448,7 @@ static pgqrs_status sq_message_purge(int64_t *affected_out, pgqrs_conn *c, int64
     return st;
 }
 
-/* message_next_vt :one (queries/sqlite/messages.sql:142) */
+/* message_next_vt :one (queries/sqlite/messages.sql:143) */
 static pgqrs_status sq_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1464,7 +1471,7 @@ static pgqrs_status sq_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_con
     return st;
 }
 
-/* queue_listen :exec (queries/sqlite/messages.sql:149) */
+/* queue_listen :exec (queries/sqlite/messages.sql:150) */
 static pgqrs_status sq_queue_listen(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2738,6 +2745,7 @@ const pgqrs_queries pgqrs__queries_sqlite = {
     .message_enqueue = sq_message_enqueue,
     .message_enqueue_batch = sq_message_enqueue_batch,
     .message_dequeue = sq_message_dequeue,
+    .message_dead_letter = sq_message_dead_letter,
     .message_extend_vt = sq_message_extend_vt,
     .message_release = sq_message_release,
     .message_archive = sq_message_archive,

@@ -105,45 +105,38 @@ static const char SQL_MESSAGE_ENQUEUE_BATCH[] =
     "     json_each(?2) e\n"
     "ORDER BY e.key\n"
     "RETURNING id";
-static const char SQL_MESSAGE_DEQUEUE_1[] =
-    "-- name: message_dequeue :many (statement 1 of 3)\n"
-    "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
-    "                           producer_worker_id, consumer_worker_id, reason, archived_at)\n"
-    "SELECT m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at,\n"
-    "       m.producer_worker_id, m.consumer_worker_id, 'dead_letter', t.now\n"
-    "FROM pgqrs_messages m,\n"
-    "     (SELECT coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) AS now) t\n"
-    "WHERE m.id IN (SELECT w.id FROM pgqrs_messages w\n"
-    "               WHERE w.queue_id = ?1\n"
-    "                 AND w.vt <= coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
-    "               ORDER BY w.vt, w.id LIMIT ?3)\n"
-    "  AND m.read_ct >= ?5";
-static const char SQL_MESSAGE_DEQUEUE_2[] =
-    "-- name: message_dequeue :many (statement 2 of 3)\n"
-    "DELETE FROM pgqrs_messages\n"
-    "WHERE id IN (SELECT w.id FROM pgqrs_messages w\n"
-    "             WHERE w.queue_id = ?1\n"
-    "               AND w.vt <= coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
-    "             ORDER BY w.vt, w.id LIMIT ?3)\n"
-    "  AND read_ct >= ?5";
-static const char SQL_MESSAGE_DEQUEUE_3[] =
-    "-- name: message_dequeue :many (statement 3 of 3)\n"
+static const char SQL_MESSAGE_DEQUEUE[] =
+    "-- name: message_dequeue :many\n"
     "UPDATE pgqrs_messages\n"
     "SET vt = coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + ?4 * 1000,\n"
     "    read_ct = read_ct + 1,\n"
     "    dequeued_at = coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),\n"
     "    consumer_worker_id = ?2\n"
-    "-- the clock is inline (SQLite keeps 'now' fixed within one statement) so the\n"
-    "-- subquery is not correlated and runs once, as an index range scan\n"
-    "WHERE id IN (\n"
-    "    SELECT w.id FROM pgqrs_messages w\n"
-    "    WHERE w.queue_id = ?1\n"
-    "      AND w.vt <= coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
-    "      AND w.read_ct < ?5\n"
-    "    ORDER BY w.vt, w.id\n"
-    "    LIMIT ?3)\n"
+    "WHERE id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
+    "             WHERE w.queue_id = ?1 AND w.vt <= coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "             ORDER BY w.vt, w.id LIMIT ?3) win\n"
+    "             WHERE win.read_ct < ?5)\n"
     "  AND EXISTS (SELECT 1 FROM pgqrs_workers k WHERE k.id = ?2 AND k.status = 'ready')\n"
     "RETURNING id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id";
+static const char SQL_MESSAGE_DEAD_LETTER_1[] =
+    "-- name: message_dead_letter :execrows (statement 1 of 2)\n"
+    "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
+    "                           producer_worker_id, consumer_worker_id, reason, archived_at)\n"
+    "SELECT m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at,\n"
+    "       m.producer_worker_id, m.consumer_worker_id, 'dead_letter', coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "FROM pgqrs_messages m\n"
+    "WHERE m.id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
+    "             WHERE w.queue_id = ?1 AND w.vt <= coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "             ORDER BY w.vt, w.id LIMIT ?2) win\n"
+    "               WHERE win.read_ct >= ?3)";
+static const char SQL_MESSAGE_DEAD_LETTER_2[] =
+    "-- name: message_dead_letter :execrows (statement 2 of 2)\n"
+    "DELETE FROM pgqrs_messages\n"
+    "WHERE id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
+    "             WHERE w.queue_id = ?1 AND w.vt <= coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "             ORDER BY w.vt, w.id LIMIT ?2) win\n"
+    "             WHERE win.read_ct >= ?3)\n"
+    "  AND id IN (SELECT id FROM pgqrs_archive WHERE reason = 'dead_letter')";
 static const char SQL_MESSAGE_EXTEND_VT[] =
     "-- name: message_extend_vt :one\n"
     "UPDATE pgqrs_messages\n"
@@ -1042,27 +1035,7 @@ static pgqrs_status tu_message_dequeue(pgqrs_message_row **rows_out, size_t *n_o
     *n_out = 0;
     pgqrs__tu_start(&call, c, "message_dequeue", true);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_DEQUEUE_1, 6);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->queue_id);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->max);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 5, (int64_t)p->max_attempts);
-    if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 6, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 6);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_DEQUEUE_2, 6);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->queue_id);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->max);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 5, (int64_t)p->max_attempts);
-    if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 6, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 6);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_DEQUEUE_3, 6);
+        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_DEQUEUE, 6);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->queue_id);
     if (st == PGQRS_OK)
@@ -1085,7 +1058,44 @@ static pgqrs_status tu_message_dequeue(pgqrs_message_row **rows_out, size_t *n_o
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_extend_vt :one (queries/sqlite/messages.sql:72) */
+/* message_dead_letter :execrows (queries/sqlite/messages.sql:52) */
+static pgqrs_status tu_message_dead_letter(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_dead_letter_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    *affected_out = 0;
+    pgqrs__tu_start(&call, c, "message_dead_letter", true);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_DEAD_LETTER_1, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->max);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->max_attempts);
+    if (st == PGQRS_OK)
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 4, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_DEAD_LETTER_2, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->max);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->max_attempts);
+    if (st == PGQRS_OK)
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 4, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, PGQRS__TU_CHANGES_SQL, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i64(affected_out, NULL, &call, 0, 0);
+    pgqrs__tu_end(&call);
+    return st;
+}
+
+/* message_extend_vt :one (queries/sqlite/messages.sql:73) */
 static pgqrs_status tu_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs_conn *c, const pgqrs_message_extend_vt_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1114,7 +1124,7 @@ static pgqrs_status tu_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs
     return st;
 }
 
-/* message_release :many (queries/sqlite/messages.sql:81) */
+/* message_release :many (queries/sqlite/messages.sql:82) */
 static pgqrs_status tu_message_release(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_release_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1149,7 +1159,7 @@ static pgqrs_status tu_message_release(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_archive :many (queries/sqlite/messages.sql:91) */
+/* message_archive :many (queries/sqlite/messages.sql:92) */
 static pgqrs_status tu_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_archive_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1188,7 +1198,7 @@ static pgqrs_status tu_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_delete :many (queries/sqlite/messages.sql:106) */
+/* message_delete :many (queries/sqlite/messages.sql:107) */
 static pgqrs_status tu_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1219,7 +1229,7 @@ static pgqrs_status tu_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_c
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_existing :many (queries/sqlite/messages.sql:114) */
+/* message_existing :many (queries/sqlite/messages.sql:115) */
 static pgqrs_status tu_message_existing(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1248,7 +1258,7 @@ static pgqrs_status tu_message_existing(int64_t **rows_out, size_t *n_out, pgqrs
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_get :one (queries/sqlite/messages.sql:120) */
+/* message_get :one (queries/sqlite/messages.sql:121) */
 static pgqrs_status tu_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1271,7 +1281,7 @@ static pgqrs_status tu_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_
     return st;
 }
 
-/* message_list :many (queries/sqlite/messages.sql:127) */
+/* message_list :many (queries/sqlite/messages.sql:128) */
 static pgqrs_status tu_message_list(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_list_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1298,7 +1308,7 @@ static pgqrs_status tu_message_list(pgqrs_message_row **rows_out, size_t *n_out,
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_purge :execrows (queries/sqlite/messages.sql:137) */
+/* message_purge :execrows (queries/sqlite/messages.sql:138) */
 static pgqrs_status tu_message_purge(int64_t *affected_out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1319,7 +1329,7 @@ static pgqrs_status tu_message_purge(int64_t *affected_out, pgqrs_conn *c, int64
     return st;
 }
 
-/* message_next_vt :one (queries/sqlite/messages.sql:142) */
+/* message_next_vt :one (queries/sqlite/messages.sql:143) */
 static pgqrs_status tu_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1342,7 +1352,7 @@ static pgqrs_status tu_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_con
     return st;
 }
 
-/* queue_listen :exec (queries/sqlite/messages.sql:149) */
+/* queue_listen :exec (queries/sqlite/messages.sql:150) */
 static pgqrs_status tu_queue_listen(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2660,6 +2670,7 @@ const pgqrs_queries pgqrs__queries_turso = {
     .message_enqueue = tu_message_enqueue,
     .message_enqueue_batch = tu_message_enqueue_batch,
     .message_dequeue = tu_message_dequeue,
+    .message_dead_letter = tu_message_dead_letter,
     .message_extend_vt = tu_message_extend_vt,
     .message_release = tu_message_release,
     .message_archive = tu_message_archive,

@@ -595,6 +595,7 @@ typedef struct pgqrs_counters {
     int64_t replayed;            /* dead letters moved back */
     int64_t retried;             /* workflow runs rescheduled after a failure */
     int64_t errors[16];          /* failures by status: errors[-status], e.g. errors[-PGQRS_ECONN] */
+    int64_t dead_lettered;       /* messages moved to the dead-letter queue by this store's consumers */
 } pgqrs_counters;
 #define PGQRS_COUNTERS_VERSION 1
 /* A snapshot of this store's counters since pgqrs_connect (process-local). */

@@ -40,16 +40,18 @@ int64_t pgqrs__now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-void pgqrs__sleep_ms(int64_t ms)
+void pgqrs__sleep_us(int64_t us)
 {
     struct timespec ts;
-    if (ms <= 0)
+    if (us <= 0)
         return;
-    ts.tv_sec = (time_t)(ms / 1000);
-    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+    ts.tv_sec = (time_t)(us / 1000000);
+    ts.tv_nsec = (long)(us % 1000000) * 1000L;
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
 }
+
+void pgqrs__sleep_ms(int64_t ms) { pgqrs__sleep_us(ms * 1000); }
 
 uint64_t pgqrs__rng_next(uint64_t *s)
 {

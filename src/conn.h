@@ -101,8 +101,9 @@ pgqrs_status pgqrs__conn_oom(pgqrs_conn *c);
 
 /* Microseconds since the Unix epoch, from CLOCK_REALTIME. */
 int64_t pgqrs__now_us(void);
-/* Sleep for ms milliseconds (interrupted sleeps resume). */
+/* Sleep for ms milliseconds / us microseconds (interrupted sleeps resume). */
 void pgqrs__sleep_ms(int64_t ms);
+void pgqrs__sleep_us(int64_t us);
 /* Capped exponential backoff with jitter: a delay in [d/2, d] where
  * d = min(cap_ms, base_ms * 2^attempt), computed without overflow. */
 int64_t pgqrs__backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms, uint64_t *rng);

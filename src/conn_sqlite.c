@@ -7,18 +7,21 @@
 #include "conn.h"
 
 /* Waits for a locked database with capped, jittered exponential backoff until
- * busy_timeout_ms has passed in total; then SQLite reports SQLITE_BUSY. */
+ * busy_timeout_ms has passed in total; then SQLite reports SQLITE_BUSY. A writer
+ * holds the lock for a fraction of a millisecond, so the first retries come after
+ * 50-100 us, doubling to a 10 ms cap: waiting in whole milliseconds would leave
+ * the lock idle and let a lucky process starve the others. */
 static int busy_wait(void *arg, int count)
 {
     pgqrs_conn *c = arg;
-    int64_t now = pgqrs__now_us(), left_ms, d;
+    int64_t now = pgqrs__now_us(), left_us, d_us;
     if (count == 0)
         c->busy_started_us = now;
-    left_ms = (int64_t)c->busy_timeout_ms - (now - c->busy_started_us) / 1000;
-    if (left_ms <= 0)
+    left_us = (int64_t)c->busy_timeout_ms * 1000 - (now - c->busy_started_us);
+    if (left_us <= 0)
         return 0;
-    d = pgqrs__backoff_ms(count, 1, 50, &c->rng);
-    pgqrs__sleep_ms(d < left_ms ? (d > 0 ? d : 1) : left_ms);
+    d_us = pgqrs__backoff_ms(count, 2, 200, &c->rng) * 50;   /* in units of 50 us */
+    pgqrs__sleep_us(d_us < left_us ? d_us : left_us);
     return 1;
 }
 

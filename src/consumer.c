@@ -68,6 +68,21 @@ PGQRS_EXTERN pgqrs_status pgqrs_dequeue(pgqrs_batch **out, pgqrs_consumer *k, in
                                            k->w.max_attempts, false, 0 };
         p.has_now = pgqrs__store_now(k->w.store, &p.now_us);
         st = c->q->message_dequeue(&rows, &n, c, &p);
+        if (st == PGQRS_OK && n < (size_t)max) {
+            /* a short claim: the window may hold poison messages, which are
+             * dead-lettered now, when they would have been delivered again */
+            int64_t dead = 0;
+            pgqrs_message_dead_letter_params d = { k->w.queue_id, max, k->w.max_attempts, p.has_now, p.now_us };
+            st = c->q->message_dead_letter(&dead, c, &d);
+            if (st == PGQRS_OK && dead > 0) {
+                atomic_fetch_add(&k->w.store->n_dead_lettered, dead);
+                pgqrs__log(k->w.store, PGQRS_LOG_WARN, "message.dead_letter",
+                           "%lld message(s) of '%.128s' reached max_attempts %d and moved to the dead-letter queue",
+                           (long long)dead, k->w.queue, (int)k->w.max_attempts);
+                if (n == 0)   /* the window held only poison: claim what follows it */
+                    st = c->q->message_dequeue(&rows, &n, c, &p);
+            }
+        }
         if (st != PGQRS_OK)
             pgqrs__fail_conn(k, c, st);
         else if (n == 0)

@@ -88,5 +88,6 @@ PGQRS_EXTERN pgqrs_status pgqrs_store_counters(const pgqrs_store *s, pgqrs_count
     out->retried = atomic_load(&m->n_retried);
     for (int i = 0; i < 16; i++)
         out->errors[i] = atomic_load(&m->n_errors[i]);
+    out->dead_lettered = atomic_load(&m->n_dead_lettered);
     return PGQRS_OK;
 }

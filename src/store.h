@@ -35,7 +35,7 @@ struct pgqrs_store {
     void *log_user;
     _Atomic int log_min;
     /* counters (pgqrs_store_counters) */
-    _Atomic int64_t n_enqueued, n_dequeued, n_archived, n_deleted, n_released, n_replayed, n_retried;
+    _Atomic int64_t n_enqueued, n_dequeued, n_archived, n_deleted, n_released, n_replayed, n_retried, n_dead_lettered;
     _Atomic int64_t n_errors[16];
 };
 

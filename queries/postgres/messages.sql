@@ -23,8 +23,10 @@ RETURNING id;
 
 -- name: message_dequeue :many
 -- Claims up to @max visible messages in (vt, id) order, skipping rows other
--- consumers hold locks on; nothing when the worker is not 'ready'. Rows in that window already delivered max_attempts
--- times are moved to the archive as dead letters instead of being delivered.
+-- consumers hold locks on; nothing when the worker is not 'ready'. The window is
+-- the next @max visible rows; those already delivered max_attempts times are
+-- left for message_dead_letter (the caller runs it when a claim comes back
+-- short), the others are claimed.
 -- param: queue_id i64, worker_id i64, max i32, vt_ms i64, max_attempts i32, now timestamp?
 -- returns: pgqrs_messages.*
 WITH t AS (SELECT coalesce(@now::timestamptz, now()) AS now),
@@ -37,19 +39,6 @@ win AS (
     ORDER BY m.vt, m.id
     LIMIT @max
     FOR UPDATE OF m SKIP LOCKED
-),
-dead AS (
-    DELETE FROM pgqrs_messages m
-    USING win
-    WHERE m.id = win.id AND win.read_ct >= @max_attempts
-    RETURNING m.*
-),
-dlq AS (
-    INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,
-                               producer_worker_id, consumer_worker_id, reason, archived_at)
-    SELECT d.id, d.queue_id, d.payload, d.enqueued_at, d.read_ct, d.dequeued_at,
-           d.producer_worker_id, d.consumer_worker_id, 'dead_letter', t.now
-    FROM dead d, t
 )
 UPDATE pgqrs_messages m
 SET vt = t.now + @vt_ms::bigint * interval '1 millisecond',
@@ -60,6 +49,32 @@ FROM win, t
 WHERE m.id = win.id AND win.read_ct < @max_attempts
 RETURNING m.id, m.queue_id, m.payload, m.vt, m.enqueued_at, m.read_ct, m.dequeued_at,
           m.producer_worker_id, m.consumer_worker_id;
+
+-- name: message_dead_letter :execrows
+-- Poison messages: in the next @max visible rows, those already delivered
+-- max_attempts times move to the archive as dead letters, in one statement, at
+-- the moment they would have been delivered again.
+-- param: queue_id i64, max i32, max_attempts i32, now timestamp?
+WITH t AS (SELECT coalesce(@now::timestamptz, now()) AS now),
+win AS (
+    SELECT m.id, m.read_ct
+    FROM pgqrs_messages m
+    WHERE m.queue_id = @queue_id AND m.vt <= coalesce(@now::timestamptz, now())
+    ORDER BY m.vt, m.id
+    LIMIT @max
+    FOR UPDATE OF m SKIP LOCKED
+),
+dead AS (
+    DELETE FROM pgqrs_messages m
+    USING win
+    WHERE m.id = win.id AND win.read_ct >= @max_attempts
+    RETURNING m.*
+)
+INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,
+                           producer_worker_id, consumer_worker_id, reason, archived_at)
+SELECT d.id, d.queue_id, d.payload, d.enqueued_at, d.read_ct, d.dequeued_at,
+       d.producer_worker_id, d.consumer_worker_id, 'dead_letter', t.now
+FROM dead d, t;
 
 -- name: message_extend_vt :one
 -- Sets the message's visibility to now + vt_ms, only while this worker holds it.

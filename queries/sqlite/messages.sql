@@ -30,44 +30,45 @@ RETURNING id;
 
 -- name: message_dequeue :many
 -- The window is the next @max visible messages in (vt, id) order (an index range
--- scan). Those already delivered max_attempts times move to the archive as dead
--- letters; the rest are claimed (nothing when the worker is not 'ready').
--- BEGIN IMMEDIATE makes the claim exclusive.
+-- scan); those already delivered max_attempts times are left for
+-- message_dead_letter (the caller runs it when a claim comes back short), the
+-- others are claimed, in one statement; nothing when the worker is not 'ready'.
+-- BEGIN IMMEDIATE makes the claim exclusive. The clock is inline (SQLite keeps
+-- 'now' fixed within one statement) so the subquery is not correlated.
 -- param: queue_id i64, worker_id i64, max i32, vt_ms i64, max_attempts i32, now timestamp?
 -- returns: pgqrs_messages.*
-INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,
-                           producer_worker_id, consumer_worker_id, reason, archived_at)
-SELECT m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at,
-       m.producer_worker_id, m.consumer_worker_id, 'dead_letter', t.now
-FROM pgqrs_messages m,
-     (SELECT coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) AS now) t
-WHERE m.id IN (SELECT w.id FROM pgqrs_messages w
-               WHERE w.queue_id = @queue_id
-                 AND w.vt <= coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
-               ORDER BY w.vt, w.id LIMIT @max)
-  AND m.read_ct >= @max_attempts;
-DELETE FROM pgqrs_messages
-WHERE id IN (SELECT w.id FROM pgqrs_messages w
-             WHERE w.queue_id = @queue_id
-               AND w.vt <= coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
-             ORDER BY w.vt, w.id LIMIT @max)
-  AND read_ct >= @max_attempts;
 UPDATE pgqrs_messages
 SET vt = coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + @vt_ms * 1000,
     read_ct = read_ct + 1,
     dequeued_at = coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),
     consumer_worker_id = @worker_id
--- the clock is inline (SQLite keeps 'now' fixed within one statement) so the
--- subquery is not correlated and runs once, as an index range scan
-WHERE id IN (
-    SELECT w.id FROM pgqrs_messages w
-    WHERE w.queue_id = @queue_id
-      AND w.vt <= coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
-      AND w.read_ct < @max_attempts
-    ORDER BY w.vt, w.id
-    LIMIT @max)
+WHERE id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w
+             WHERE w.queue_id = @queue_id AND w.vt <= coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
+             ORDER BY w.vt, w.id LIMIT @max) win
+             WHERE win.read_ct < @max_attempts)
   AND EXISTS (SELECT 1 FROM pgqrs_workers k WHERE k.id = @worker_id AND k.status = 'ready')
 RETURNING id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id;
+
+-- name: message_dead_letter :execrows
+-- Poison messages: in the next @max visible rows, those already delivered
+-- max_attempts times move to the archive as dead letters (both statements in one
+-- transaction), at the moment they would have been delivered again.
+-- param: queue_id i64, max i32, max_attempts i32, now timestamp?
+INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,
+                           producer_worker_id, consumer_worker_id, reason, archived_at)
+SELECT m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at,
+       m.producer_worker_id, m.consumer_worker_id, 'dead_letter', coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
+FROM pgqrs_messages m
+WHERE m.id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w
+             WHERE w.queue_id = @queue_id AND w.vt <= coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
+             ORDER BY w.vt, w.id LIMIT @max) win
+               WHERE win.read_ct >= @max_attempts);
+DELETE FROM pgqrs_messages
+WHERE id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w
+             WHERE w.queue_id = @queue_id AND w.vt <= coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
+             ORDER BY w.vt, w.id LIMIT @max) win
+             WHERE win.read_ct >= @max_attempts)
+  AND id IN (SELECT id FROM pgqrs_archive WHERE reason = 'dead_letter');
 
 -- name: message_extend_vt :one
 -- Sets the message's visibility to now + vt_ms, only while this worker holds it.
