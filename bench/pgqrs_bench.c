@@ -17,6 +17,9 @@ static pgqrs_store *open_store(const char *dsn)
 {
     pgqrs_connect_options o = PGQRS_CONNECT_OPTIONS_INIT;
     o.pool_size = 1;
+    /* PGQRS_BENCH_RELAXED=1: the relaxed_durability option (SQLite synchronous=NORMAL,
+     * PostgreSQL synchronous_commit=off), to compare with peers that run that way */
+    o.relaxed_durability = getenv("PGQRS_BENCH_RELAXED") && atoi(getenv("PGQRS_BENCH_RELAXED")) == 1;
     pgqrs_store *s = NULL;
     if (pgqrs_connect(&s, dsn, &o) != PGQRS_OK) {
         fprintf(stderr, "connect: %s\n", pgqrs_errmsg(NULL));

@@ -218,6 +218,14 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/schema.sql:35, queries/sqlite/schema.sql:35 */
     pgqrs_status (*session_setup)(pgqrs_conn *c);
 
+    /* session_relaxed_durability :exec
+     * Opt-in (pgqrs_connect_options.relaxed_durability): commits return before the
+     * WAL is flushed. A server crash can lose the last few hundred milliseconds of
+     * commits, never corrupt or half-apply one. Session-scoped, like every
+     * connection setting, so it is refused through PgBouncer.
+     * SQL: queries/postgres/schema.sql:41, queries/sqlite/schema.sql:41 */
+    pgqrs_status (*session_relaxed_durability)(pgqrs_conn *c);
+
     /* tx_begin :exec
      * SQL: queries/postgres/transaction.sql:4, queries/sqlite/transaction.sql:6 */
     pgqrs_status (*tx_begin)(pgqrs_conn *c);

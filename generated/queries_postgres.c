@@ -50,6 +50,7 @@ enum {
     PG_MIGRATION_LOCK,
     PG_TABLE_LIST,
     PG_SESSION_SETUP,
+    PG_SESSION_RELAXED_DURABILITY,
     PG_TX_BEGIN,
     PG_TX_COMMIT,
     PG_TX_ROLLBACK,
@@ -321,6 +322,9 @@ static const char SQL_TABLE_LIST[] =
 static const char SQL_SESSION_SETUP[] =
     "-- name: session_setup :exec\n"
     "SELECT 1";
+static const char SQL_SESSION_RELAXED_DURABILITY[] =
+    "-- name: session_relaxed_durability :exec\n"
+    "SELECT set_config('synchronous_commit', 'off', false)";
 static const char SQL_TX_BEGIN[] =
     "-- name: tx_begin :exec\n"
     "BEGIN";
@@ -1626,6 +1630,19 @@ static pgqrs_status pg_session_setup(pgqrs_conn *c)
     return st;
 }
 
+/* session_relaxed_durability :exec (queries/postgres/schema.sql:41) */
+static pgqrs_status pg_session_relaxed_durability(pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_SESSION_RELAXED_DURABILITY, "session_relaxed_durability", SQL_SESSION_RELAXED_DURABILITY, 0, NULL);
+        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "session_relaxed_durability");
+    }
+    PQclear(res);
+    return st;
+}
+
 /* tx_begin :exec (queries/postgres/transaction.sql:4) */
 static pgqrs_status pg_tx_begin(pgqrs_conn *c)
 {
@@ -2563,6 +2580,7 @@ const pgqrs_queries pgqrs__queries_postgres = {
     .migration_lock = pg_migration_lock,
     .table_list = pg_table_list,
     .session_setup = pg_session_setup,
+    .session_relaxed_durability = pg_session_relaxed_durability,
     .tx_begin = pg_tx_begin,
     .tx_commit = pg_tx_commit,
     .tx_rollback = pg_tx_rollback,

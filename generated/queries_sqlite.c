@@ -52,6 +52,7 @@ enum {
     SQ_MIGRATION_LOCK,
     SQ_TABLE_LIST,
     SQ_SESSION_SETUP,
+    SQ_SESSION_RELAXED_DURABILITY,
     SQ_TX_BEGIN,
     SQ_TX_COMMIT,
     SQ_TX_ROLLBACK,
@@ -324,6 +325,9 @@ static const char SQL_TABLE_LIST[] =
 static const char SQL_SESSION_SETUP[] =
     "-- name: session_setup :exec\n"
     "PRAGMA journal_mode = WAL";
+static const char SQL_SESSION_RELAXED_DURABILITY[] =
+    "-- name: session_relaxed_durability :exec\n"
+    "PRAGMA synchronous = NORMAL";
 static const char SQL_TX_BEGIN[] =
     "-- name: tx_begin :exec\n"
     "BEGIN IMMEDIATE";
@@ -1720,6 +1724,19 @@ static pgqrs_status sq_session_setup(pgqrs_conn *c)
     return st;
 }
 
+/* session_relaxed_durability :exec (queries/sqlite/schema.sql:41) */
+static pgqrs_status sq_session_relaxed_durability(pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_SESSION_RELAXED_DURABILITY, SQL_SESSION_RELAXED_DURABILITY);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "session_relaxed_durability");
+    pgqrs__sq_release(stmt);
+    return st;
+}
+
 /* tx_begin :exec (queries/sqlite/transaction.sql:6) */
 static pgqrs_status sq_tx_begin(pgqrs_conn *c)
 {
@@ -2767,6 +2784,7 @@ const pgqrs_queries pgqrs__queries_sqlite = {
     .migration_lock = sq_migration_lock,
     .table_list = sq_table_list,
     .session_setup = sq_session_setup,
+    .session_relaxed_durability = sq_session_relaxed_durability,
     .tx_begin = sq_tx_begin,
     .tx_commit = sq_tx_commit,
     .tx_rollback = sq_tx_rollback,

@@ -247,6 +247,9 @@ static const char SQL_TABLE_LIST[] =
 static const char SQL_SESSION_SETUP[] =
     "-- name: session_setup :exec\n"
     "PRAGMA journal_mode = WAL";
+static const char SQL_SESSION_RELAXED_DURABILITY[] =
+    "-- name: session_relaxed_durability :exec\n"
+    "PRAGMA synchronous = NORMAL";
 static const char SQL_WORKER_REGISTER[] =
     "-- name: worker_register :one\n"
     "INSERT INTO pgqrs_workers (queue_id, hostname, pid, kind, status, started_at, heartbeat_at)\n"
@@ -1593,6 +1596,20 @@ static pgqrs_status tu_session_setup(pgqrs_conn *c)
     return st;
 }
 
+/* session_relaxed_durability :exec (queries/sqlite/schema.sql:41) */
+static pgqrs_status tu_session_relaxed_durability(pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    pgqrs__tu_start(&call, c, "session_relaxed_durability", false);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_SESSION_RELAXED_DURABILITY, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    pgqrs__tu_end(&call);
+    return st;
+}
+
 /* tx_begin :exec (queries/sqlite/transaction.sql:6) */
 static pgqrs_status tu_tx_begin(pgqrs_conn *c)
 {
@@ -2692,6 +2709,7 @@ const pgqrs_queries pgqrs__queries_turso = {
     .migration_lock = tu_migration_lock,
     .table_list = tu_table_list,
     .session_setup = tu_session_setup,
+    .session_relaxed_durability = tu_session_relaxed_durability,
     .tx_begin = tu_tx_begin,
     .tx_commit = tu_tx_commit,
     .tx_rollback = tu_tx_rollback,

@@ -85,9 +85,13 @@ typedef struct pgqrs_connect_options {
     int heartbeat_interval_s;    /* background heartbeat of this store's workers; 0 = 10, -1 = off */
     int zombie_after_s;          /* a worker silent this long is a zombie; 0 = 300 (must exceed 2 heartbeats) */
     int pool_wait_ms;            /* longest wait for a free pooled connection; 0 = 30000 */
+    int relaxed_durability;      /* 1: commits are not flushed one by one (SQLite synchronous=NORMAL,
+                                  * PostgreSQL synchronous_commit=off): faster, and a crash of the
+                                  * machine (SQLite) or server (PostgreSQL) can lose the last commits,
+                                  * never corrupt; not through PgBouncer. 0 = full durability */
 } pgqrs_connect_options;
 #define PGQRS_CONNECT_OPTIONS_VERSION 1
-#define PGQRS_CONNECT_OPTIONS_INIT { PGQRS_CONNECT_OPTIONS_VERSION, 0, 0, NULL, 0, 0, 0, 0, 0, 0 }
+#define PGQRS_CONNECT_OPTIONS_INIT { PGQRS_CONNECT_OPTIONS_VERSION, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 0 }
 /* Fills opts with defaults for `version`; for bindings that cannot use the macro.
  * @return PGQRS_OK, PGQRS_EINVAL (unknown version), PGQRS_EMISUSE (NULL) */
 PGQRS_EXTERN pgqrs_status pgqrs_connect_options_init(pgqrs_connect_options *opts, unsigned int version);

@@ -36,6 +36,7 @@ struct pgqrs_conn {
     uint64_t rng;                      /* jitter for busy waits */
     struct pgqrs__hrana *tu;           /* Turso: the HTTP client and server traits */
     bool reconnected;                  /* set by pgqrs__conn_ensure, cleared by the store after logging */
+    bool relaxed_durability;           /* session_relaxed_durability runs after session_setup */
     pgqrs_status last;
     char msg[PGQRS__MSG_LEN];
 };
@@ -45,12 +46,13 @@ typedef struct pgqrs__pg_options {
     const char *schema;        /* NULL: the server's default search_path */
     bool unnamed_statements;   /* PgBouncer transaction pooling */
     int connect_timeout_s;     /* 0: libpq's default */
+    bool relaxed_durability;   /* synchronous_commit=off for this session */
 } pgqrs__pg_options;
 
 typedef struct pgqrs__sqlite_options {
     const char *path;          /* file path or ":memory:" */
     int busy_timeout_ms;       /* total time a write may wait for the lock */
-    bool synchronous_normal;   /* WAL + synchronous=NORMAL instead of FULL */
+    bool relaxed_durability;   /* WAL + synchronous=NORMAL instead of FULL */
 } pgqrs__sqlite_options;
 
 /* Which backends this library is built with: make WITH_POSTGRES=0|1 ... sets
@@ -70,6 +72,9 @@ typedef struct pgqrs__sqlite_options {
 pgqrs_status pgqrs__conn_open_turso_file(pgqrs_conn **out, const pgqrs__sqlite_options *o, char *err, size_t errlen);
 
 /* Shared by the backends' openers (conn_open.c). */
+/* Session setup for a new or re-established session: session_setup, then the
+ * opt-in session settings. */
+pgqrs_status pgqrs__conn_session_init(pgqrs_conn *c);
 pgqrs_conn *pgqrs__conn_new(const pgqrs_queries *q, pgqrs__backend be);
 void pgqrs__first_line(char *err, size_t errlen, const char *prefix, const char *msg);
 /* The backends' own parts of pgqrs__conn_ensure and pgqrs__conn_close. */

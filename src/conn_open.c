@@ -25,6 +25,14 @@ void pgqrs__first_line(char *err, size_t errlen, const char *prefix, const char 
     snprintf(err, errlen, "%s%.*s", prefix, (int)(n > 300 ? 300 : n), msg);
 }
 
+pgqrs_status pgqrs__conn_session_init(pgqrs_conn *c)
+{
+    pgqrs_status st = c->q->session_setup(c);
+    if (st == PGQRS_OK && c->relaxed_durability)
+        st = c->q->session_relaxed_durability(c);
+    return st;
+}
+
 pgqrs_status pgqrs__conn_ensure(pgqrs_conn *c)
 {
 #if PGQRS_WITH_POSTGRES

@@ -49,7 +49,8 @@ pgqrs_status pgqrs__conn_open_postgres(pgqrs_conn **out, const pgqrs__pg_options
         pgqrs__conn_close(c);
         return PGQRS_ECONN;
     }
-    if (c->q->session_setup(c) != PGQRS_OK) {
+    c->relaxed_durability = o->relaxed_durability;
+    if (pgqrs__conn_session_init(c) != PGQRS_OK) {
         snprintf(err, errlen, "%s", c->msg);
         pgqrs__conn_close(c);
         return PGQRS_ECONN;
@@ -71,7 +72,7 @@ pgqrs_status pgqrs__pg_ensure(pgqrs_conn *c)
         size_t n = strcspn(m, "\n");
         return pgqrs__conn_fail(c, PGQRS_ECONN, "connection lost: %.*s", (int)(n > 300 ? 300 : n), m);
     }
-    return c->q->session_setup(c);
+    return pgqrs__conn_session_init(c);
 }
 
 void pgqrs__pg_close(pgqrs_conn *c)

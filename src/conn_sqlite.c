@@ -61,7 +61,9 @@ pgqrs_status pgqrs__conn_open_sqlite(pgqrs_conn **out, const pgqrs__sqlite_optio
     {
         int64_t deadline = pgqrs__now_us() + (int64_t)c->busy_timeout_ms * 1000;
         pgqrs_status st;
-        for (int attempt = 0; (st = c->q->session_setup(c)) == PGQRS_EBUSY && pgqrs__now_us() < deadline; attempt++)
+        c->relaxed_durability = o->relaxed_durability;
+        for (int attempt = 0; (st = pgqrs__conn_session_init(c)) == PGQRS_EBUSY && pgqrs__now_us() < deadline;
+             attempt++)
             pgqrs__sleep_ms(pgqrs__backoff_ms(attempt, 1, 50, &c->rng));
         if (st != PGQRS_OK) {
             snprintf(err, errlen, "%s", c->msg);

@@ -51,6 +51,9 @@ static pgqrs_status resolve_options(pgqrs_connect_options *o, const pgqrs_connec
     DEFAULT(heartbeat_interval_s, DEFAULT_HEARTBEAT_S, -1, 86400);
     DEFAULT(zombie_after_s, DEFAULT_ZOMBIE_S, 1, 30 * 86400);
     DEFAULT(pool_wait_ms, DEFAULT_POOL_WAIT_MS, 1, 3600000);
+    if (o->relaxed_durability != 0 && o->relaxed_durability != 1)
+        return pgqrs__fail(NULL, PGQRS_EINVAL, "connect options: relaxed_durability must be 0 or 1, got %d",
+                           o->relaxed_durability);
 #undef DEFAULT
     if (o->heartbeat_interval_s > 0 && o->zombie_after_s <= 2 * o->heartbeat_interval_s)
         return pgqrs__fail(NULL, PGQRS_EINVAL,
@@ -82,7 +85,7 @@ static pgqrs_status open_conn(pgqrs_store *s, pgqrs_conn **out)
     if (s->dsn.backend == PGQRS__BACKEND_POSTGRES) {
 #if PGQRS_WITH_POSTGRES
         pgqrs__pg_options o = { s->dsn.uri, s->opts.schema ? s->opts.schema : s->dsn.schema, s->dsn.pgbouncer,
-                                s->opts.connect_timeout_s };
+                                s->opts.connect_timeout_s, s->opts.relaxed_durability != 0 };
         st = pgqrs__conn_open_postgres(out, &o, err, sizeof err);
 #else
         return pgqrs__fail(s, PGQRS_ENOTSUPPORTED, "this libpgqrs was built without PostgreSQL (make WITH_POSTGRES=1)");
@@ -98,7 +101,7 @@ static pgqrs_status open_conn(pgqrs_store *s, pgqrs_conn **out)
 #endif
     } else {
 #if PGQRS_WITH_SQLITE
-        pgqrs__sqlite_options o = { s->dsn.path, s->opts.busy_timeout_ms, false };
+        pgqrs__sqlite_options o = { s->dsn.path, s->opts.busy_timeout_ms, s->opts.relaxed_durability != 0 };
         st = s->dsn.turso_local ? pgqrs__conn_open_turso_file(out, &o, err, sizeof err)
                                 : pgqrs__conn_open_sqlite(out, &o, err, sizeof err);
 #else
@@ -155,6 +158,16 @@ PGQRS_EXTERN pgqrs_status pgqrs_connect(pgqrs_store **out, const char *dsn, cons
     if (s->opts.schema && !pgqrs__is_identifier(s->opts.schema)) {
         store_destroy(s);
         return pgqrs__fail(NULL, PGQRS_EINVAL, "connect options: schema must be an identifier");
+    }
+    if (s->opts.relaxed_durability && s->dsn.pgbouncer) {
+        store_destroy(s);
+        return pgqrs__fail(NULL, PGQRS_EINVAL, "connect options: relaxed_durability is a session setting, which "
+                                               "cannot pass through PgBouncer (?pgbouncer=true)");
+    }
+    if (s->opts.relaxed_durability && s->dsn.backend == PGQRS__BACKEND_TURSO) {
+        store_destroy(s);
+        return pgqrs__fail(NULL, PGQRS_ENOTSUPPORTED, "connect options: relaxed_durability is not available on "
+                                                      "Turso (the server decides its durability)");
     }
     if (s->opts.schema && s->dsn.pgbouncer) {
         store_destroy(s);

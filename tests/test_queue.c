@@ -2248,9 +2248,49 @@ static void test_capabilities__per_backend(void)
     CHECK(caps.transactions == 0 || caps.transactions == 1);
 }
 
+/* relaxed_durability: an opt-in session setting; where it exists the queue works
+ * the same, where it cannot apply it is refused instead of ignored. */
+static void test_options__relaxed_durability(void)
+{
+    pgqrs_connect_options o = PGQRS_CONNECT_OPTIONS_INIT;
+    pgqrs_store *s = NULL;
+    pgqrs_producer *p = NULL;
+    pgqrs_consumer *k = NULL;
+    pgqrs_batch *b = NULL;
+    pgqrs_status st;
+    cleanup();
+    o.heartbeat_interval_s = -1;
+    o.relaxed_durability = 2;
+    CHECK_ST(PGQRS_EINVAL, pgqrs_connect(&s, th_fresh_dsn(), &o), NULL);
+    o.relaxed_durability = 1;
+    st = pgqrs_connect(&s, th_current_dsn(), &o);
+    if (th_is_turso()) {
+        CHECK_I64(PGQRS_ENOTSUPPORTED, st);
+        return;
+    }
+    if (th_is_pgbouncer()) {
+        CHECK_I64(PGQRS_EINVAL, st);   /* a session setting cannot pass through transaction pooling */
+        return;
+    }
+    CHECK_MSG(st == PGQRS_OK, "connect: %s", pgqrs_errmsg(NULL));
+    if (pgqrs_install(s) != PGQRS_OK || pgqrs_queue_create(s, "relaxed", NULL, NULL) != PGQRS_OK ||
+        pgqrs_producer_new(&p, s, "relaxed") != PGQRS_OK || pgqrs_consumer_new(&k, s, "relaxed") != PGQRS_OK ||
+        pgqrs_enqueue(p, "{\"fast\":true}", 0, NULL) != PGQRS_OK || pgqrs_dequeue(&b, k, 10, 30) != PGQRS_OK) {
+        th_fail(__FILE__, __LINE__, "relaxed store: %s", pgqrs_errmsg(s));
+    } else {
+        CHECK_MSG(pgqrs_batch_count(b) == 1, "dequeued %zu", pgqrs_batch_count(b));
+        CHECK_OK(pgqrs_archive(k, pgqrs_batch_at(b, 0)->id), k);
+    }
+    pgqrs_batch_free(b);
+    pgqrs_consumer_free(k);
+    pgqrs_producer_free(p);
+    pgqrs_store_free(s);
+}
+
 int main(int argc, char **argv)
 {
     static const th_test tests[] = {
+        { "options__relaxed_durability", test_options__relaxed_durability },
         { "lifecycle__enqueue_dequeue_archive", test_lifecycle__enqueue_dequeue_archive },
         { "lifecycle__delete_removes_message", test_lifecycle__delete_removes_message },
         { "lifecycle__consumer_free_releases_held_messages", test_lifecycle__consumer_free_releases_held_messages },

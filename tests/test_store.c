@@ -24,7 +24,7 @@ static pgqrs_conn *open_fresh(void)
         ;
 #if PGQRS_WITH_POSTGRES
     else if (d.backend == PGQRS__BACKEND_POSTGRES) {
-        pgqrs__pg_options o = { d.uri, d.schema, d.pgbouncer, 10 };
+        pgqrs__pg_options o = { d.uri, d.schema, d.pgbouncer, 10, false };
         st = pgqrs__conn_open_postgres(&c, &o, err, sizeof err);
     }
 #endif

@@ -61,6 +61,7 @@ class ConnectOptions(ctypes.Structure):
         ("heartbeat_interval_s", ctypes.c_int),
         ("zombie_after_s", ctypes.c_int),
         ("pool_wait_ms", ctypes.c_int),
+        ("relaxed_durability", ctypes.c_int),
     ]
 
 

@@ -9,7 +9,8 @@ from ._core import I64_MAX, I64_MIN, Handle, check, datetime_to_us, decode, enco
 from .errors import Status
 
 _CONNECT_OPTIONS = ("pool_size", "busy_timeout_ms", "max_batch_size", "default_vt_seconds",
-                    "connect_timeout_s", "heartbeat_interval_s", "zombie_after_s", "pool_wait_ms")
+                    "connect_timeout_s", "heartbeat_interval_s", "zombie_after_s", "pool_wait_ms",
+                    "relaxed_durability")
 
 
 def connect(dsn, *, schema=None, **options):
@@ -21,7 +22,8 @@ def connect(dsn, *, schema=None, **options):
     Keyword options mirror ``pgqrs_connect_options`` (0 = the library default):
     ``schema``, ``pool_size``, ``busy_timeout_ms``, ``max_batch_size``,
     ``default_vt_seconds``, ``connect_timeout_s``, ``heartbeat_interval_s``
-    (-1 = off), ``zombie_after_s``, ``pool_wait_ms``.
+    (-1 = off), ``zombie_after_s``, ``pool_wait_ms``, ``relaxed_durability`` (1: commits are not
+    flushed one by one; see pgqrs.h).
 
     Does not install the schema (``store.admin().install()``). Raises
     :class:`InvalidInput` for a malformed DSN, :class:`DatabaseConnectionError`

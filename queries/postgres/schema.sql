@@ -37,3 +37,10 @@ ORDER BY table_name;
 -- the connection's options and results are decoded in binary, independent of
 -- DateStyle and TimeZone.
 SELECT 1;
+
+-- name: session_relaxed_durability :exec
+-- Opt-in (pgqrs_connect_options.relaxed_durability): commits return before the
+-- WAL is flushed. A server crash can lose the last few hundred milliseconds of
+-- commits, never corrupt or half-apply one. Session-scoped, like every
+-- connection setting, so it is refused through PgBouncer.
+SELECT set_config('synchronous_commit', 'off', false);

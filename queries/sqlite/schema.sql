@@ -37,3 +37,10 @@ ORDER BY name;
 -- writer and the writer never blocks readers in WAL mode. (Foreign keys are
 -- switched on through sqlite3_db_config, which also reports whether it took.)
 PRAGMA journal_mode = WAL;
+
+-- name: session_relaxed_durability :exec
+-- Opt-in (pgqrs_connect_options.relaxed_durability): in WAL mode, commits are
+-- not fsynced one by one (the WAL is synced at checkpoints). A power loss or OS
+-- crash can lose the last commits, never corrupt the file; a process crash loses
+-- nothing. This is what plainjob and many embedded queues run with.
+PRAGMA synchronous = NORMAL;
