@@ -2,6 +2,8 @@
  *   pgqrs_bench drain   DSN CONSUMERS BATCH MESSAGES TMPDIR
  *   pgqrs_bench enqueue DSN PRODUCERS BATCH MESSAGES TMPDIR
  *   pgqrs_bench latency DSN RATE SECONDS CONSUMERS BATCH POLL_MS TMPDIR
+ *       POLL_MS > 0: sleep that long when the queue is empty (fixed-interval polling);
+ *       POLL_MS = -1: pgqrs_dequeue_wait (LISTEN/NOTIFY on PostgreSQL, backoff polling on SQLite)
  * The database behind DSN must be empty (a fresh schema or file): the driver
  * installs pgqrs and creates the queue. Every consumer/producer is its own
  * process with its own store (pgqrs_connect after fork). Prints one JSON line. */
@@ -243,12 +245,15 @@ static void lat_consumer(void *a, barrier *b, int ready_fd, int res_fd)
     barrier_wait_child(b);
     for (;;) {
         pgqrs_batch *bt = NULL;
-        if (pgqrs_dequeue(&bt, c, l->batch, 30) != PGQRS_OK) { r.errors++; usleep(1000); continue; }
+        pgqrs_status st = l->poll_ms < 0 ? pgqrs_dequeue_wait(&bt, c, l->batch, 30, 1000)
+                                         : pgqrs_dequeue(&bt, c, l->batch, 30);
+        if (st != PGQRS_OK) { r.errors++; usleep(1000); continue; }
         size_t n = pgqrs_batch_count(bt);
         if (n == 0) {
             pgqrs_batch_free(bt);
             if (wall_us() > l->stop_wall) break;
-            usleep((useconds_t)l->poll_ms * 1000);
+            if (l->poll_ms > 0)
+                usleep((useconds_t)l->poll_ms * 1000);
             continue;
         }
         for (size_t i = 0; i < n; i++) {

@@ -160,5 +160,13 @@ rm -f "$S"/*.db "$S"/*.db-wal "$S"/*.db-shm
 RATE=500
 rec latency postgres pgqrs 2 10 "$BIN/pgqrs_bench" latency "$(newschema lat)" "$RATE" "$LAT_S" 2 10 10
 rec latency sqlite pgqrs 2 10 "$BIN/pgqrs_bench" latency "sqlite://$(sqlite_file lat)" "$RATE" "$LAT_S" 2 10 10
+rec latency postgres pgqrs-wait 2 10 "$BIN/pgqrs_bench" latency "$(newschema latw)" "$RATE" "$LAT_S" 2 10 -1
+rec latency sqlite pgqrs-wait 2 10 "$BIN/pgqrs_bench" latency "sqlite://$(sqlite_file latw)" "$RATE" "$LAT_S" 2 10 -1
+# a trickle (20 msg/s): the consumers mostly wait on an empty queue, so this
+# measures pickup latency: fixed 100 ms polling vs pgqrs_dequeue_wait
+rec latency postgres pgqrs-poll100-trickle 2 10 "$BIN/pgqrs_bench" latency "$(newschema latp20)" 20 "$LAT_S" 2 10 100
+rec latency postgres pgqrs-wait-trickle 2 10 "$BIN/pgqrs_bench" latency "$(newschema latw20)" 20 "$LAT_S" 2 10 -1
+rec latency sqlite pgqrs-poll100-trickle 2 10 "$BIN/pgqrs_bench" latency "sqlite://$(sqlite_file latp20)" 20 "$LAT_S" 2 10 100
+rec latency sqlite pgqrs-wait-trickle 2 10 "$BIN/pgqrs_bench" latency "sqlite://$(sqlite_file latw20)" 20 "$LAT_S" 2 10 -1
 rm -f "$S"/*.db "$S"/*.db-wal "$S"/*.db-shm
 echo "bench: results in $RES" >&2
