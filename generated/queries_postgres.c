@@ -911,10 +911,8 @@ static pgqrs_status pg_archive_get(pgqrs_archived_row *out, pgqrs_conn *c, int64
     char b_id[PGQRS__PG_INT_LEN];
     memset(out, 0, sizeof *out);
     values[0] = pgqrs__pg_int(b_id, id);
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_ARCHIVE_GET, "archive_get", SQL_ARCHIVE_GET, 1, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "archive_get");
-    }
+    res = pgqrs__pg_exec(c, PG_ARCHIVE_GET, "archive_get", SQL_ARCHIVE_GET, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "archive_get");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "archive_get");
     else if (st == PGQRS_OK)
@@ -966,8 +964,7 @@ static pgqrs_status pg_dlq_replay(int64_t **rows_out, size_t *n_out, pgqrs_conn 
     *n_out = 0;
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "dlq_replay: ids is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_i64_pgarray(c, &enc_ids, p->ids, p->ids_len);
+    st = pgqrs__enc_i64_pgarray(c, &enc_ids, p->ids, p->ids_len);
     values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
     values[1] = enc_ids.data;
     values[2] = (p->all ? "t" : "f");
@@ -997,10 +994,8 @@ static pgqrs_status pg_archive_purge(int64_t *affected_out, pgqrs_conn *c, const
     *affected_out = 0;
     values[0] = p->has_queue_id ? pgqrs__pg_int(b_queue_id, p->queue_id) : NULL;
     values[1] = pgqrs__pg_ts(b_before, p->before_us);
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_ARCHIVE_PURGE, "archive_purge", SQL_ARCHIVE_PURGE, 2, values);
-        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "archive_purge");
-    }
+    res = pgqrs__pg_exec(c, PG_ARCHIVE_PURGE, "archive_purge", SQL_ARCHIVE_PURGE, 2, values);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "archive_purge");
     if (st == PGQRS_OK)
         *affected_out = pgqrs__pg_affected(res);
     PQclear(res);
@@ -1020,10 +1015,8 @@ static pgqrs_status pg_queue_metrics(pgqrs_queue_metrics_row **rows_out, size_t 
     *n_out = 0;
     values[0] = p->has_queue_id ? pgqrs__pg_int(b_queue_id, p->queue_id) : NULL;
     values[1] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_QUEUE_METRICS, "queue_metrics", SQL_QUEUE_METRICS, 2, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "queue_metrics");
-    }
+    res = pgqrs__pg_exec(c, PG_QUEUE_METRICS, "queue_metrics", SQL_QUEUE_METRICS, 2, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "queue_metrics");
     for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
         pgqrs_queue_metrics_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? pg_scan_queue_metrics_row(row, c, res, r) : pgqrs__conn_oom(c);
@@ -1050,10 +1043,8 @@ static pgqrs_status pg_message_enqueue(int64_t *out, pgqrs_conn *c, const pgqrs_
     values[2] = pgqrs__pg_int(b_delay_ms, p->delay_ms);
     values[3] = p->has_producer_worker_id ? pgqrs__pg_int(b_producer_worker_id, p->producer_worker_id) : NULL;
     values[4] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_MESSAGE_ENQUEUE, "message_enqueue", SQL_MESSAGE_ENQUEUE, 5, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_enqueue");
-    }
+    res = pgqrs__pg_exec(c, PG_MESSAGE_ENQUEUE, "message_enqueue", SQL_MESSAGE_ENQUEUE, 5, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_enqueue");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "message_enqueue");
     else if (st == PGQRS_OK) {
@@ -1080,8 +1071,7 @@ static pgqrs_status pg_message_enqueue_batch(int64_t **rows_out, size_t *n_out, 
     *n_out = 0;
     if (!p->payloads && p->payloads_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue_batch: payloads is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_json_array(c, &enc_payloads, p->payloads, p->payloads_len);
+    st = pgqrs__enc_json_array(c, &enc_payloads, p->payloads, p->payloads_len);
     values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
     values[1] = enc_payloads.data;
     values[2] = pgqrs__pg_int(b_delay_ms, p->delay_ms);
@@ -1121,10 +1111,8 @@ static pgqrs_status pg_message_dequeue(pgqrs_message_row **rows_out, size_t *n_o
     values[3] = pgqrs__pg_int(b_vt_ms, p->vt_ms);
     values[4] = pgqrs__pg_int(b_max_attempts, p->max_attempts);
     values[5] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_MESSAGE_DEQUEUE, "message_dequeue", SQL_MESSAGE_DEQUEUE, 6, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_dequeue");
-    }
+    res = pgqrs__pg_exec(c, PG_MESSAGE_DEQUEUE, "message_dequeue", SQL_MESSAGE_DEQUEUE, 6, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_dequeue");
     for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
         pgqrs_message_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? pg_scan_message_row(row, c, res, r) : pgqrs__conn_oom(c);
@@ -1148,10 +1136,8 @@ static pgqrs_status pg_message_dead_letter(int64_t *affected_out, pgqrs_conn *c,
     values[1] = pgqrs__pg_int(b_max, p->max);
     values[2] = pgqrs__pg_int(b_max_attempts, p->max_attempts);
     values[3] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_MESSAGE_DEAD_LETTER, "message_dead_letter", SQL_MESSAGE_DEAD_LETTER, 4, values);
-        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "message_dead_letter");
-    }
+    res = pgqrs__pg_exec(c, PG_MESSAGE_DEAD_LETTER, "message_dead_letter", SQL_MESSAGE_DEAD_LETTER, 4, values);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "message_dead_letter");
     if (st == PGQRS_OK)
         *affected_out = pgqrs__pg_affected(res);
     PQclear(res);
@@ -1173,10 +1159,8 @@ static pgqrs_status pg_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs
     values[1] = pgqrs__pg_int(b_worker_id, p->worker_id);
     values[2] = pgqrs__pg_int(b_vt_ms, p->vt_ms);
     values[3] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_MESSAGE_EXTEND_VT, "message_extend_vt", SQL_MESSAGE_EXTEND_VT, 4, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_extend_vt");
-    }
+    res = pgqrs__pg_exec(c, PG_MESSAGE_EXTEND_VT, "message_extend_vt", SQL_MESSAGE_EXTEND_VT, 4, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_extend_vt");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "message_extend_vt");
     else if (st == PGQRS_OK)
@@ -1202,8 +1186,7 @@ static pgqrs_status pg_message_release(int64_t **rows_out, size_t *n_out, pgqrs_
     *n_out = 0;
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_release: ids is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_i64_pgarray(c, &enc_ids, p->ids, p->ids_len);
+    st = pgqrs__enc_i64_pgarray(c, &enc_ids, p->ids, p->ids_len);
     values[0] = enc_ids.data;
     values[1] = pgqrs__pg_int(b_worker_id, p->worker_id);
     values[2] = pgqrs__pg_int(b_delay_ms, p->delay_ms);
@@ -1235,8 +1218,7 @@ static pgqrs_status pg_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_
     *n_out = 0;
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_archive: ids is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_i64_pgarray(c, &enc_ids, p->ids, p->ids_len);
+    st = pgqrs__enc_i64_pgarray(c, &enc_ids, p->ids, p->ids_len);
     values[0] = enc_ids.data;
     values[1] = pgqrs__pg_int(b_worker_id, p->worker_id);
     values[2] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
@@ -1266,8 +1248,7 @@ static pgqrs_status pg_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_c
     *n_out = 0;
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_delete: ids is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_i64_pgarray(c, &enc_ids, p->ids, p->ids_len);
+    st = pgqrs__enc_i64_pgarray(c, &enc_ids, p->ids, p->ids_len);
     values[0] = enc_ids.data;
     values[1] = pgqrs__pg_int(b_worker_id, p->worker_id);
     if (st == PGQRS_OK) {
@@ -1295,8 +1276,7 @@ static pgqrs_status pg_message_existing(int64_t **rows_out, size_t *n_out, pgqrs
     *n_out = 0;
     if (!ids && ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_existing: ids is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_i64_pgarray(c, &enc_ids, ids, ids_len);
+    st = pgqrs__enc_i64_pgarray(c, &enc_ids, ids, ids_len);
     values[0] = enc_ids.data;
     if (st == PGQRS_OK) {
         res = pgqrs__pg_exec(c, PG_MESSAGE_EXISTING, "message_existing", SQL_MESSAGE_EXISTING, 1, values);
@@ -1320,10 +1300,8 @@ static pgqrs_status pg_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_
     char b_id[PGQRS__PG_INT_LEN];
     memset(out, 0, sizeof *out);
     values[0] = pgqrs__pg_int(b_id, id);
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_MESSAGE_GET, "message_get", SQL_MESSAGE_GET, 1, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_get");
-    }
+    res = pgqrs__pg_exec(c, PG_MESSAGE_GET, "message_get", SQL_MESSAGE_GET, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_get");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "message_get");
     else if (st == PGQRS_OK)
@@ -1349,10 +1327,8 @@ static pgqrs_status pg_message_list(pgqrs_message_row **rows_out, size_t *n_out,
     values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
     values[1] = pgqrs__pg_int(b_after_id, p->after_id);
     values[2] = pgqrs__pg_int(b_limit, p->limit);
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_MESSAGE_LIST, "message_list", SQL_MESSAGE_LIST, 3, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_list");
-    }
+    res = pgqrs__pg_exec(c, PG_MESSAGE_LIST, "message_list", SQL_MESSAGE_LIST, 3, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_list");
     for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
         pgqrs_message_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? pg_scan_message_row(row, c, res, r) : pgqrs__conn_oom(c);
@@ -1370,10 +1346,8 @@ static pgqrs_status pg_message_purge(int64_t *affected_out, pgqrs_conn *c, int64
     char b_queue_id[PGQRS__PG_INT_LEN];
     *affected_out = 0;
     values[0] = pgqrs__pg_int(b_queue_id, queue_id);
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_MESSAGE_PURGE, "message_purge", SQL_MESSAGE_PURGE, 1, values);
-        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "message_purge");
-    }
+    res = pgqrs__pg_exec(c, PG_MESSAGE_PURGE, "message_purge", SQL_MESSAGE_PURGE, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "message_purge");
     if (st == PGQRS_OK)
         *affected_out = pgqrs__pg_affected(res);
     PQclear(res);
@@ -1389,10 +1363,8 @@ static pgqrs_status pg_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_con
     char b_queue_id[PGQRS__PG_INT_LEN];
     memset(out, 0, sizeof *out);
     values[0] = pgqrs__pg_int(b_queue_id, queue_id);
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_MESSAGE_NEXT_VT, "message_next_vt", SQL_MESSAGE_NEXT_VT, 1, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_next_vt");
-    }
+    res = pgqrs__pg_exec(c, PG_MESSAGE_NEXT_VT, "message_next_vt", SQL_MESSAGE_NEXT_VT, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_next_vt");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "message_next_vt");
     else if (st == PGQRS_OK)
@@ -1408,10 +1380,8 @@ static pgqrs_status pg_queue_listen(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     PGresult *res = NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_QUEUE_LISTEN, "queue_listen", SQL_QUEUE_LISTEN, 0, NULL);
-        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "queue_listen");
-    }
+    res = pgqrs__pg_exec(c, PG_QUEUE_LISTEN, "queue_listen", SQL_QUEUE_LISTEN, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "queue_listen");
     PQclear(res);
     return st;
 }
@@ -1428,10 +1398,8 @@ static pgqrs_status pg_queue_create(pgqrs_queue_row *out, pgqrs_conn *c, const p
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "queue_create: name is NULL");
     values[0] = p->name;
     values[1] = pgqrs__pg_int(b_max_attempts, p->max_attempts);
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_QUEUE_CREATE, "queue_create", SQL_QUEUE_CREATE, 2, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "queue_create");
-    }
+    res = pgqrs__pg_exec(c, PG_QUEUE_CREATE, "queue_create", SQL_QUEUE_CREATE, 2, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "queue_create");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "queue_create");
     else if (st == PGQRS_OK)
@@ -1452,10 +1420,8 @@ static pgqrs_status pg_queue_get_by_name(pgqrs_queue_row *out, pgqrs_conn *c, co
     if (!name)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "queue_get_by_name: name is NULL");
     values[0] = name;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_QUEUE_GET_BY_NAME, "queue_get_by_name", SQL_QUEUE_GET_BY_NAME, 1, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "queue_get_by_name");
-    }
+    res = pgqrs__pg_exec(c, PG_QUEUE_GET_BY_NAME, "queue_get_by_name", SQL_QUEUE_GET_BY_NAME, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "queue_get_by_name");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "queue_get_by_name");
     else if (st == PGQRS_OK)
@@ -1475,10 +1441,8 @@ static pgqrs_status pg_queue_get(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id
     char b_id[PGQRS__PG_INT_LEN];
     memset(out, 0, sizeof *out);
     values[0] = pgqrs__pg_int(b_id, id);
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_QUEUE_GET, "queue_get", SQL_QUEUE_GET, 1, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "queue_get");
-    }
+    res = pgqrs__pg_exec(c, PG_QUEUE_GET, "queue_get", SQL_QUEUE_GET, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "queue_get");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "queue_get");
     else if (st == PGQRS_OK)
@@ -1497,10 +1461,8 @@ static pgqrs_status pg_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgq
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_QUEUE_LIST, "queue_list", SQL_QUEUE_LIST, 0, NULL);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "queue_list");
-    }
+    res = pgqrs__pg_exec(c, PG_QUEUE_LIST, "queue_list", SQL_QUEUE_LIST, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "queue_list");
     for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
         pgqrs_queue_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? pg_scan_queue_row(row, c, res, r) : pgqrs__conn_oom(c);
@@ -1519,10 +1481,8 @@ static pgqrs_status pg_queue_delete(int64_t *affected_out, pgqrs_conn *c, const 
     *affected_out = 0;
     values[0] = pgqrs__pg_int(b_id, p->id);
     values[1] = (p->force ? "t" : "f");
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_QUEUE_DELETE, "queue_delete", SQL_QUEUE_DELETE, 2, values);
-        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "queue_delete");
-    }
+    res = pgqrs__pg_exec(c, PG_QUEUE_DELETE, "queue_delete", SQL_QUEUE_DELETE, 2, values);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "queue_delete");
     if (st == PGQRS_OK)
         *affected_out = pgqrs__pg_affected(res);
     PQclear(res);
@@ -1534,10 +1494,8 @@ static pgqrs_status pg_schema_version_ensure(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     PGresult *res = NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_SCHEMA_VERSION_ENSURE, "schema_version_ensure", SQL_SCHEMA_VERSION_ENSURE, 0, NULL);
-        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "schema_version_ensure");
-    }
+    res = pgqrs__pg_exec(c, PG_SCHEMA_VERSION_ENSURE, "schema_version_ensure", SQL_SCHEMA_VERSION_ENSURE, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "schema_version_ensure");
     PQclear(res);
     return st;
 }
@@ -1550,10 +1508,8 @@ static pgqrs_status pg_schema_version_list(pgqrs_schema_version_row **rows_out, 
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_SCHEMA_VERSION_LIST, "schema_version_list", SQL_SCHEMA_VERSION_LIST, 0, NULL);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "schema_version_list");
-    }
+    res = pgqrs__pg_exec(c, PG_SCHEMA_VERSION_LIST, "schema_version_list", SQL_SCHEMA_VERSION_LIST, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "schema_version_list");
     for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
         pgqrs_schema_version_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? pg_scan_schema_version_row(row, c, res, r) : pgqrs__conn_oom(c);
@@ -1576,10 +1532,8 @@ static pgqrs_status pg_schema_version_insert(pgqrs_conn *c, const pgqrs_schema_v
     values[0] = pgqrs__pg_int(b_version, p->version);
     values[1] = p->name;
     values[2] = p->checksum;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_SCHEMA_VERSION_INSERT, "schema_version_insert", SQL_SCHEMA_VERSION_INSERT, 3, values);
-        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "schema_version_insert");
-    }
+    res = pgqrs__pg_exec(c, PG_SCHEMA_VERSION_INSERT, "schema_version_insert", SQL_SCHEMA_VERSION_INSERT, 3, values);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "schema_version_insert");
     PQclear(res);
     return st;
 }
@@ -1589,10 +1543,8 @@ static pgqrs_status pg_migration_lock(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     PGresult *res = NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_MIGRATION_LOCK, "migration_lock", SQL_MIGRATION_LOCK, 0, NULL);
-        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "migration_lock");
-    }
+    res = pgqrs__pg_exec(c, PG_MIGRATION_LOCK, "migration_lock", SQL_MIGRATION_LOCK, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "migration_lock");
     PQclear(res);
     return st;
 }
@@ -1605,10 +1557,8 @@ static pgqrs_status pg_table_list(pgqrs_table_list_row **rows_out, size_t *n_out
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_TABLE_LIST, "table_list", SQL_TABLE_LIST, 0, NULL);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "table_list");
-    }
+    res = pgqrs__pg_exec(c, PG_TABLE_LIST, "table_list", SQL_TABLE_LIST, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "table_list");
     for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
         pgqrs_table_list_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? pg_scan_table_list_row(row, c, res, r) : pgqrs__conn_oom(c);
@@ -1622,10 +1572,8 @@ static pgqrs_status pg_session_setup(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     PGresult *res = NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_SESSION_SETUP, "session_setup", SQL_SESSION_SETUP, 0, NULL);
-        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "session_setup");
-    }
+    res = pgqrs__pg_exec(c, PG_SESSION_SETUP, "session_setup", SQL_SESSION_SETUP, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "session_setup");
     PQclear(res);
     return st;
 }
@@ -1635,10 +1583,8 @@ static pgqrs_status pg_session_relaxed_durability(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     PGresult *res = NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_SESSION_RELAXED_DURABILITY, "session_relaxed_durability", SQL_SESSION_RELAXED_DURABILITY, 0, NULL);
-        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "session_relaxed_durability");
-    }
+    res = pgqrs__pg_exec(c, PG_SESSION_RELAXED_DURABILITY, "session_relaxed_durability", SQL_SESSION_RELAXED_DURABILITY, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "session_relaxed_durability");
     PQclear(res);
     return st;
 }
@@ -1648,10 +1594,8 @@ static pgqrs_status pg_tx_begin(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     PGresult *res = NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_TX_BEGIN, "tx_begin", SQL_TX_BEGIN, 0, NULL);
-        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "tx_begin");
-    }
+    res = pgqrs__pg_exec(c, PG_TX_BEGIN, "tx_begin", SQL_TX_BEGIN, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "tx_begin");
     PQclear(res);
     return st;
 }
@@ -1661,10 +1605,8 @@ static pgqrs_status pg_tx_commit(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     PGresult *res = NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_TX_COMMIT, "tx_commit", SQL_TX_COMMIT, 0, NULL);
-        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "tx_commit");
-    }
+    res = pgqrs__pg_exec(c, PG_TX_COMMIT, "tx_commit", SQL_TX_COMMIT, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "tx_commit");
     PQclear(res);
     return st;
 }
@@ -1674,10 +1616,8 @@ static pgqrs_status pg_tx_rollback(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     PGresult *res = NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_TX_ROLLBACK, "tx_rollback", SQL_TX_ROLLBACK, 0, NULL);
-        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "tx_rollback");
-    }
+    res = pgqrs__pg_exec(c, PG_TX_ROLLBACK, "tx_rollback", SQL_TX_ROLLBACK, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "tx_rollback");
     PQclear(res);
     return st;
 }
@@ -1724,10 +1664,8 @@ static pgqrs_status pg_worker_get(pgqrs_worker_row *out, pgqrs_conn *c, int64_t 
     char b_id[PGQRS__PG_INT_LEN];
     memset(out, 0, sizeof *out);
     values[0] = pgqrs__pg_int(b_id, id);
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_WORKER_GET, "worker_get", SQL_WORKER_GET, 1, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "worker_get");
-    }
+    res = pgqrs__pg_exec(c, PG_WORKER_GET, "worker_get", SQL_WORKER_GET, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "worker_get");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "worker_get");
     else if (st == PGQRS_OK)
@@ -1749,10 +1687,8 @@ static pgqrs_status pg_worker_list(pgqrs_worker_row **rows_out, size_t *n_out, p
     *rows_out = NULL;
     *n_out = 0;
     values[0] = p->has_queue_id ? pgqrs__pg_int(b_queue_id, p->queue_id) : NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_WORKER_LIST, "worker_list", SQL_WORKER_LIST, 1, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "worker_list");
-    }
+    res = pgqrs__pg_exec(c, PG_WORKER_LIST, "worker_list", SQL_WORKER_LIST, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "worker_list");
     for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
         pgqrs_worker_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? pg_scan_worker_row(row, c, res, r) : pgqrs__conn_oom(c);
@@ -1772,8 +1708,7 @@ static pgqrs_status pg_worker_heartbeat(int64_t *affected_out, pgqrs_conn *c, co
     *affected_out = 0;
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "worker_heartbeat: ids is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_i64_pgarray(c, &enc_ids, p->ids, p->ids_len);
+    st = pgqrs__enc_i64_pgarray(c, &enc_ids, p->ids, p->ids_len);
     values[0] = enc_ids.data;
     values[1] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
     if (st == PGQRS_OK) {
@@ -1830,10 +1765,8 @@ static pgqrs_status pg_worker_shutdown(pgqrs_worker_row *out, pgqrs_conn *c, con
     values[0] = pgqrs__pg_int(b_id, p->id);
     values[1] = (p->release ? "t" : "f");
     values[2] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_WORKER_SHUTDOWN, "worker_shutdown", SQL_WORKER_SHUTDOWN, 3, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "worker_shutdown");
-    }
+    res = pgqrs__pg_exec(c, PG_WORKER_SHUTDOWN, "worker_shutdown", SQL_WORKER_SHUTDOWN, 3, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "worker_shutdown");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "worker_shutdown");
     else if (st == PGQRS_OK)
@@ -1853,10 +1786,8 @@ static pgqrs_status pg_worker_held_count(int64_t *out, pgqrs_conn *c, int64_t id
     char b_id[PGQRS__PG_INT_LEN];
     memset(out, 0, sizeof *out);
     values[0] = pgqrs__pg_int(b_id, id);
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_WORKER_HELD_COUNT, "worker_held_count", SQL_WORKER_HELD_COUNT, 1, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "worker_held_count");
-    }
+    res = pgqrs__pg_exec(c, PG_WORKER_HELD_COUNT, "worker_held_count", SQL_WORKER_HELD_COUNT, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "worker_held_count");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "worker_held_count");
     else if (st == PGQRS_OK) {
@@ -1876,10 +1807,8 @@ static pgqrs_status pg_worker_health(pgqrs_worker_health_row *out, pgqrs_conn *c
     char b_stale_before[PGQRS__PG_TS_LEN];
     memset(out, 0, sizeof *out);
     values[0] = pgqrs__pg_ts(b_stale_before, stale_before_us);
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_WORKER_HEALTH, "worker_health", SQL_WORKER_HEALTH, 1, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "worker_health");
-    }
+    res = pgqrs__pg_exec(c, PG_WORKER_HEALTH, "worker_health", SQL_WORKER_HEALTH, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "worker_health");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "worker_health");
     else if (st == PGQRS_OK)
@@ -1903,10 +1832,8 @@ static pgqrs_status pg_worker_reclaim(int64_t **rows_out, size_t *n_out, pgqrs_c
     *n_out = 0;
     values[0] = pgqrs__pg_ts(b_stale_before, p->stale_before_us);
     values[1] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_WORKER_RECLAIM, "worker_reclaim", SQL_WORKER_RECLAIM, 2, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "worker_reclaim");
-    }
+    res = pgqrs__pg_exec(c, PG_WORKER_RECLAIM, "worker_reclaim", SQL_WORKER_RECLAIM, 2, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "worker_reclaim");
     for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
         int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? pgqrs__pg_get_i64(row, NULL, c, res, r, 0) : pgqrs__conn_oom(c);
@@ -1924,10 +1851,8 @@ static pgqrs_status pg_worker_purge_stale(int64_t *affected_out, pgqrs_conn *c, 
     char b_before[PGQRS__PG_TS_LEN];
     *affected_out = 0;
     values[0] = pgqrs__pg_ts(b_before, before_us);
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_WORKER_PURGE_STALE, "worker_purge_stale", SQL_WORKER_PURGE_STALE, 1, values);
-        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "worker_purge_stale");
-    }
+    res = pgqrs__pg_exec(c, PG_WORKER_PURGE_STALE, "worker_purge_stale", SQL_WORKER_PURGE_STALE, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "worker_purge_stale");
     if (st == PGQRS_OK)
         *affected_out = pgqrs__pg_affected(res);
     PQclear(res);
@@ -1950,10 +1875,8 @@ static pgqrs_status pg_workflow_upsert(pgqrs_workflow_row *out, pgqrs_conn *c, c
     values[0] = p->name;
     values[1] = p->queue_name;
     values[2] = p->retry_policy;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_WORKFLOW_UPSERT, "workflow_upsert", SQL_WORKFLOW_UPSERT, 3, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "workflow_upsert");
-    }
+    res = pgqrs__pg_exec(c, PG_WORKFLOW_UPSERT, "workflow_upsert", SQL_WORKFLOW_UPSERT, 3, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "workflow_upsert");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "workflow_upsert");
     else if (st == PGQRS_OK)
@@ -1974,10 +1897,8 @@ static pgqrs_status pg_workflow_get_by_name(pgqrs_workflow_row *out, pgqrs_conn 
     if (!name)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "workflow_get_by_name: name is NULL");
     values[0] = name;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_WORKFLOW_GET_BY_NAME, "workflow_get_by_name", SQL_WORKFLOW_GET_BY_NAME, 1, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "workflow_get_by_name");
-    }
+    res = pgqrs__pg_exec(c, PG_WORKFLOW_GET_BY_NAME, "workflow_get_by_name", SQL_WORKFLOW_GET_BY_NAME, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "workflow_get_by_name");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "workflow_get_by_name");
     else if (st == PGQRS_OK)
@@ -1997,10 +1918,8 @@ static pgqrs_status pg_workflow_get(pgqrs_workflow_row *out, pgqrs_conn *c, int6
     char b_id[PGQRS__PG_INT_LEN];
     memset(out, 0, sizeof *out);
     values[0] = pgqrs__pg_int(b_id, id);
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_WORKFLOW_GET, "workflow_get", SQL_WORKFLOW_GET, 1, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "workflow_get");
-    }
+    res = pgqrs__pg_exec(c, PG_WORKFLOW_GET, "workflow_get", SQL_WORKFLOW_GET, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "workflow_get");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "workflow_get");
     else if (st == PGQRS_OK)
@@ -2019,10 +1938,8 @@ static pgqrs_status pg_workflow_list(pgqrs_workflow_row **rows_out, size_t *n_ou
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_WORKFLOW_LIST, "workflow_list", SQL_WORKFLOW_LIST, 0, NULL);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "workflow_list");
-    }
+    res = pgqrs__pg_exec(c, PG_WORKFLOW_LIST, "workflow_list", SQL_WORKFLOW_LIST, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "workflow_list");
     for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
         pgqrs_workflow_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? pg_scan_workflow_row(row, c, res, r) : pgqrs__conn_oom(c);
@@ -2046,10 +1963,8 @@ static pgqrs_status pg_run_trigger(pgqrs_run_trigger_row *out, pgqrs_conn *c, co
     values[2] = p->input;
     values[3] = p->idempotency_key;
     values[4] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_RUN_TRIGGER, "run_trigger", SQL_RUN_TRIGGER, 5, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_trigger");
-    }
+    res = pgqrs__pg_exec(c, PG_RUN_TRIGGER, "run_trigger", SQL_RUN_TRIGGER, 5, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_trigger");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "run_trigger");
     else if (st == PGQRS_OK)
@@ -2069,10 +1984,8 @@ static pgqrs_status pg_run_get(pgqrs_run_row *out, pgqrs_conn *c, int64_t id)
     char b_id[PGQRS__PG_INT_LEN];
     memset(out, 0, sizeof *out);
     values[0] = pgqrs__pg_int(b_id, id);
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_RUN_GET, "run_get", SQL_RUN_GET, 1, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_get");
-    }
+    res = pgqrs__pg_exec(c, PG_RUN_GET, "run_get", SQL_RUN_GET, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_get");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "run_get");
     else if (st == PGQRS_OK)
@@ -2095,10 +2008,8 @@ static pgqrs_status pg_run_get_by_key(pgqrs_run_row *out, pgqrs_conn *c, const p
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "run_get_by_key: idempotency_key is NULL");
     values[0] = pgqrs__pg_int(b_workflow_id, p->workflow_id);
     values[1] = p->idempotency_key;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_RUN_GET_BY_KEY, "run_get_by_key", SQL_RUN_GET_BY_KEY, 2, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_get_by_key");
-    }
+    res = pgqrs__pg_exec(c, PG_RUN_GET_BY_KEY, "run_get_by_key", SQL_RUN_GET_BY_KEY, 2, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_get_by_key");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "run_get_by_key");
     else if (st == PGQRS_OK)
@@ -2152,10 +2063,8 @@ static pgqrs_status pg_run_start(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_
     values[0] = pgqrs__pg_int(b_id, p->id);
     values[1] = pgqrs__pg_int(b_worker_id, p->worker_id);
     values[2] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_RUN_START, "run_start", SQL_RUN_START, 3, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_start");
-    }
+    res = pgqrs__pg_exec(c, PG_RUN_START, "run_start", SQL_RUN_START, 3, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_start");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "run_start");
     else if (st == PGQRS_OK)
@@ -2218,10 +2127,8 @@ static pgqrs_status pg_run_reschedule(int64_t *out, pgqrs_conn *c, const pgqrs_r
     values[3] = pgqrs__pg_ts(b_retry_at, p->retry_at_us);
     values[4] = p->error;
     values[5] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_RUN_RESCHEDULE, "run_reschedule", SQL_RUN_RESCHEDULE, 6, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_reschedule");
-    }
+    res = pgqrs__pg_exec(c, PG_RUN_RESCHEDULE, "run_reschedule", SQL_RUN_RESCHEDULE, 6, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_reschedule");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "run_reschedule");
     else if (st == PGQRS_OK) {
@@ -2244,10 +2151,8 @@ static pgqrs_status pg_run_cancel(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs
     values[0] = pgqrs__pg_int(b_id, p->id);
     values[1] = p->reason;
     values[2] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_RUN_CANCEL, "run_cancel", SQL_RUN_CANCEL, 3, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_cancel");
-    }
+    res = pgqrs__pg_exec(c, PG_RUN_CANCEL, "run_cancel", SQL_RUN_CANCEL, 3, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_cancel");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "run_cancel");
     else if (st == PGQRS_OK)
@@ -2276,10 +2181,8 @@ static pgqrs_status pg_step_acquire(pgqrs_step_row *out, pgqrs_conn *c, const pg
     values[2] = pgqrs__pg_int(b_worker_id, p->worker_id);
     values[3] = pgqrs__pg_int(b_lease_ms, p->lease_ms);
     values[4] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_STEP_ACQUIRE, "step_acquire", SQL_STEP_ACQUIRE, 5, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "step_acquire");
-    }
+    res = pgqrs__pg_exec(c, PG_STEP_ACQUIRE, "step_acquire", SQL_STEP_ACQUIRE, 5, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "step_acquire");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "step_acquire");
     else if (st == PGQRS_OK)
@@ -2302,10 +2205,8 @@ static pgqrs_status pg_step_get(pgqrs_step_row *out, pgqrs_conn *c, const pgqrs_
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_get: step_id is NULL");
     values[0] = pgqrs__pg_int(b_run_id, p->run_id);
     values[1] = p->step_id;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_STEP_GET, "step_get", SQL_STEP_GET, 2, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "step_get");
-    }
+    res = pgqrs__pg_exec(c, PG_STEP_GET, "step_get", SQL_STEP_GET, 2, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "step_get");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "step_get");
     else if (st == PGQRS_OK)
@@ -2335,10 +2236,8 @@ static pgqrs_status pg_step_complete(int64_t *affected_out, pgqrs_conn *c, const
     values[2] = pgqrs__pg_int(b_worker_id, p->worker_id);
     values[3] = p->output;
     values[4] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_STEP_COMPLETE, "step_complete", SQL_STEP_COMPLETE, 5, values);
-        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "step_complete");
-    }
+    res = pgqrs__pg_exec(c, PG_STEP_COMPLETE, "step_complete", SQL_STEP_COMPLETE, 5, values);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "step_complete");
     if (st == PGQRS_OK)
         *affected_out = pgqrs__pg_affected(res);
     PQclear(res);
@@ -2366,10 +2265,8 @@ static pgqrs_status pg_step_fail(int64_t *affected_out, pgqrs_conn *c, const pgq
     values[3] = p->error;
     values[4] = p->has_retry_at ? pgqrs__pg_ts(b_retry_at, p->retry_at_us) : NULL;
     values[5] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_STEP_FAIL, "step_fail", SQL_STEP_FAIL, 6, values);
-        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "step_fail");
-    }
+    res = pgqrs__pg_exec(c, PG_STEP_FAIL, "step_fail", SQL_STEP_FAIL, 6, values);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "step_fail");
     if (st == PGQRS_OK)
         *affected_out = pgqrs__pg_affected(res);
     PQclear(res);
@@ -2387,10 +2284,8 @@ static pgqrs_status pg_step_list(pgqrs_step_row **rows_out, size_t *n_out, pgqrs
     *rows_out = NULL;
     *n_out = 0;
     values[0] = pgqrs__pg_int(b_run_id, run_id);
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_STEP_LIST, "step_list", SQL_STEP_LIST, 1, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "step_list");
-    }
+    res = pgqrs__pg_exec(c, PG_STEP_LIST, "step_list", SQL_STEP_LIST, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "step_list");
     for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
         pgqrs_step_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? pg_scan_step_row(row, c, res, r) : pgqrs__conn_oom(c);

@@ -872,14 +872,13 @@ static pgqrs_status sq_archive_list(pgqrs_archived_row **rows_out, size_t *n_out
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
+    st = pgqrs__sq_stmt(&stmt, c, SQ_ARCHIVE_LIST, SQL_ARCHIVE_LIST);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_ARCHIVE_LIST, SQL_ARCHIVE_LIST);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->queue_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_enum(c, stmt, 2, &pgqrs__archive_reason_desc, (int)p->reason);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->after_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->after_id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 4, (int64_t)p->limit);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -899,10 +898,9 @@ static pgqrs_status sq_archive_get(pgqrs_archived_row *out, pgqrs_conn *c, int64
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_ARCHIVE_GET, SQL_ARCHIVE_GET);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_ARCHIVE_GET, SQL_ARCHIVE_GET);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, id);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_archived_row(out, c, stmt)
@@ -922,10 +920,9 @@ static pgqrs_status sq_archive_count(int64_t *out, pgqrs_conn *c, const pgqrs_ar
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_ARCHIVE_COUNT, SQL_ARCHIVE_COUNT);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_ARCHIVE_COUNT, SQL_ARCHIVE_COUNT);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->queue_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_enum(c, stmt, 2, &pgqrs__archive_reason_desc, (int)p->reason);
     if (st == PGQRS_OK) {
@@ -951,14 +948,13 @@ static pgqrs_status sq_dlq_replay(int64_t **rows_out, size_t *n_out, pgqrs_conn 
     *n_out = 0;
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "dlq_replay: ids is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
     if (st == PGQRS_OK)
         st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_DLQ_REPLAY_1, SQL_DLQ_REPLAY_1);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->queue_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 2, enc_ids.data);
     if (st == PGQRS_OK)
@@ -966,7 +962,7 @@ static pgqrs_status sq_dlq_replay(int64_t **rows_out, size_t *n_out, pgqrs_conn 
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 4, (int64_t)p->limit);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "dlq_replay");
     pgqrs__sq_release(stmt);
@@ -974,7 +970,7 @@ static pgqrs_status sq_dlq_replay(int64_t **rows_out, size_t *n_out, pgqrs_conn 
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_DLQ_REPLAY_2, SQL_DLQ_REPLAY_2);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->queue_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 2, enc_ids.data);
     if (st == PGQRS_OK)
@@ -1000,14 +996,13 @@ static pgqrs_status sq_archive_purge(int64_t *affected_out, pgqrs_conn *c, const
     sqlite3_stmt *stmt = NULL;
     bool own_tx = false;
     *affected_out = 0;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_ARCHIVE_PURGE, SQL_ARCHIVE_PURGE);
     if (st == PGQRS_OK)
-        st = p->has_queue_id ? pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->queue_id) : pgqrs__sq_bind_null(c, stmt, 1);
+        st = p->has_queue_id ? pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id) : pgqrs__sq_bind_null(c, stmt, 1);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->before_us);
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->before_us);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "archive_purge");
     if (st == PGQRS_OK)
@@ -1026,12 +1021,11 @@ static pgqrs_status sq_queue_metrics(pgqrs_queue_metrics_row **rows_out, size_t 
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
+    st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_METRICS, SQL_QUEUE_METRICS);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_METRICS, SQL_QUEUE_METRICS);
+        st = p->has_queue_id ? pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id) : pgqrs__sq_bind_null(c, stmt, 1);
     if (st == PGQRS_OK)
-        st = p->has_queue_id ? pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->queue_id) : pgqrs__sq_bind_null(c, stmt, 1);
-    if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 2);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 2, p->now_us) : pgqrs__sq_bind_null(c, stmt, 2);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         pgqrs_queue_metrics_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? sq_scan_queue_metrics_row(row, c, stmt) : pgqrs__conn_oom(c);
@@ -1052,20 +1046,19 @@ static pgqrs_status sq_message_enqueue(int64_t *out, pgqrs_conn *c, const pgqrs_
     memset(out, 0, sizeof *out);
     if (!p->payload)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue: payload is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_ENQUEUE, SQL_MESSAGE_ENQUEUE);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->queue_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 2, p->payload);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->delay_ms);
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->delay_ms);
     if (st == PGQRS_OK)
-        st = p->has_producer_worker_id ? pgqrs__sq_bind_i64(c, stmt, 4, (int64_t)p->producer_worker_id) : pgqrs__sq_bind_null(c, stmt, 4);
+        st = p->has_producer_worker_id ? pgqrs__sq_bind_i64(c, stmt, 4, p->producer_worker_id) : pgqrs__sq_bind_null(c, stmt, 4);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? pgqrs__sq_get_i64(out, NULL, c, stmt, 0)
@@ -1090,22 +1083,21 @@ static pgqrs_status sq_message_enqueue_batch(int64_t **rows_out, size_t *n_out, 
     *n_out = 0;
     if (!p->payloads && p->payloads_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue_batch: payloads is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_json_array(c, &enc_payloads, p->payloads, p->payloads_len);
+    st = pgqrs__enc_json_array(c, &enc_payloads, p->payloads, p->payloads_len);
     if (st == PGQRS_OK)
         st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_ENQUEUE_BATCH, SQL_MESSAGE_ENQUEUE_BATCH);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->queue_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 2, enc_payloads.data);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->delay_ms);
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->delay_ms);
     if (st == PGQRS_OK)
-        st = p->has_producer_worker_id ? pgqrs__sq_bind_i64(c, stmt, 4, (int64_t)p->producer_worker_id) : pgqrs__sq_bind_null(c, stmt, 4);
+        st = p->has_producer_worker_id ? pgqrs__sq_bind_i64(c, stmt, 4, p->producer_worker_id) : pgqrs__sq_bind_null(c, stmt, 4);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? pgqrs__sq_get_i64(row, NULL, c, stmt, 0) : pgqrs__conn_oom(c);
@@ -1128,22 +1120,21 @@ static pgqrs_status sq_message_dequeue(pgqrs_message_row **rows_out, size_t *n_o
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_DEQUEUE, SQL_MESSAGE_DEQUEUE);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->queue_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->worker_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->worker_id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->max);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 4, (int64_t)p->vt_ms);
+        st = pgqrs__sq_bind_i64(c, stmt, 4, p->vt_ms);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 5, (int64_t)p->max_attempts);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 6, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 6);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 6, p->now_us) : pgqrs__sq_bind_null(c, stmt, 6);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         pgqrs_message_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? sq_scan_message_row(row, c, stmt) : pgqrs__conn_oom(c);
@@ -1162,18 +1153,17 @@ static pgqrs_status sq_message_dead_letter(int64_t *affected_out, pgqrs_conn *c,
     sqlite3_stmt *stmt = NULL;
     bool own_tx = false;
     *affected_out = 0;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_DEAD_LETTER_1, SQL_MESSAGE_DEAD_LETTER_1);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->queue_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->max);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->max_attempts);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 4, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 4);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 4, p->now_us) : pgqrs__sq_bind_null(c, stmt, 4);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "message_dead_letter");
     pgqrs__sq_release(stmt);
@@ -1181,13 +1171,13 @@ static pgqrs_status sq_message_dead_letter(int64_t *affected_out, pgqrs_conn *c,
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_DEAD_LETTER_2, SQL_MESSAGE_DEAD_LETTER_2);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->queue_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->max);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->max_attempts);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 4, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 4);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 4, p->now_us) : pgqrs__sq_bind_null(c, stmt, 4);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "message_dead_letter");
     if (st == PGQRS_OK)
@@ -1205,18 +1195,17 @@ static pgqrs_status sq_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs
     bool own_tx = false;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_EXTEND_VT, SQL_MESSAGE_EXTEND_VT);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->worker_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->worker_id);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->vt_ms);
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->vt_ms);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 4, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 4);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 4, p->now_us) : pgqrs__sq_bind_null(c, stmt, 4);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_message_extend_vt_row(out, c, stmt)
@@ -1243,8 +1232,7 @@ static pgqrs_status sq_message_release(int64_t **rows_out, size_t *n_out, pgqrs_
     *n_out = 0;
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_release: ids is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
     if (st == PGQRS_OK)
         st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
@@ -1252,11 +1240,11 @@ static pgqrs_status sq_message_release(int64_t **rows_out, size_t *n_out, pgqrs_
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 1, enc_ids.data);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->worker_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->worker_id);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->delay_ms);
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->delay_ms);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 4, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 4);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 4, p->now_us) : pgqrs__sq_bind_null(c, stmt, 4);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? pgqrs__sq_get_i64(row, NULL, c, stmt, 0) : pgqrs__conn_oom(c);
@@ -1282,8 +1270,7 @@ static pgqrs_status sq_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_
     *n_out = 0;
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_archive: ids is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
     if (st == PGQRS_OK)
         st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
@@ -1291,9 +1278,9 @@ static pgqrs_status sq_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 1, enc_ids.data);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->worker_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->worker_id);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 3);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 3, p->now_us) : pgqrs__sq_bind_null(c, stmt, 3);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "message_archive");
     pgqrs__sq_release(stmt);
@@ -1303,7 +1290,7 @@ static pgqrs_status sq_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 1, enc_ids.data);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->worker_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->worker_id);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? pgqrs__sq_get_i64(row, NULL, c, stmt, 0) : pgqrs__conn_oom(c);
@@ -1329,8 +1316,7 @@ static pgqrs_status sq_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_c
     *n_out = 0;
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_delete: ids is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
     if (st == PGQRS_OK)
         st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
@@ -1338,7 +1324,7 @@ static pgqrs_status sq_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_c
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 1, enc_ids.data);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->worker_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->worker_id);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? pgqrs__sq_get_i64(row, NULL, c, stmt, 0) : pgqrs__conn_oom(c);
@@ -1363,8 +1349,7 @@ static pgqrs_status sq_message_existing(int64_t **rows_out, size_t *n_out, pgqrs
     *n_out = 0;
     if (!ids && ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_existing: ids is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_i64_array(c, &enc_ids, ids, ids_len);
+    st = pgqrs__enc_i64_array(c, &enc_ids, ids, ids_len);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_EXISTING, SQL_MESSAGE_EXISTING);
     if (st == PGQRS_OK)
@@ -1387,10 +1372,9 @@ static pgqrs_status sq_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_GET, SQL_MESSAGE_GET);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_GET, SQL_MESSAGE_GET);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, id);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_message_row(out, c, stmt)
@@ -1412,12 +1396,11 @@ static pgqrs_status sq_message_list(pgqrs_message_row **rows_out, size_t *n_out,
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
+    st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_LIST, SQL_MESSAGE_LIST);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_LIST, SQL_MESSAGE_LIST);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->queue_id);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->after_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->after_id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->limit);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -1437,12 +1420,11 @@ static pgqrs_status sq_message_purge(int64_t *affected_out, pgqrs_conn *c, int64
     sqlite3_stmt *stmt = NULL;
     bool own_tx = false;
     *affected_out = 0;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_PURGE, SQL_MESSAGE_PURGE);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)queue_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, queue_id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "message_purge");
     if (st == PGQRS_OK)
@@ -1459,10 +1441,9 @@ static pgqrs_status sq_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_con
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_NEXT_VT, SQL_MESSAGE_NEXT_VT);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_NEXT_VT, SQL_MESSAGE_NEXT_VT);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)queue_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, queue_id);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_message_next_vt_row(out, c, stmt)
@@ -1480,8 +1461,7 @@ static pgqrs_status sq_queue_listen(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_LISTEN, SQL_QUEUE_LISTEN);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_LISTEN, SQL_QUEUE_LISTEN);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "queue_listen");
     pgqrs__sq_release(stmt);
@@ -1498,8 +1478,7 @@ static pgqrs_status sq_queue_create(pgqrs_queue_row *out, pgqrs_conn *c, const p
     memset(out, 0, sizeof *out);
     if (!p->name)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "queue_create: name is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_CREATE, SQL_QUEUE_CREATE);
     if (st == PGQRS_OK)
@@ -1528,8 +1507,7 @@ static pgqrs_status sq_queue_get_by_name(pgqrs_queue_row *out, pgqrs_conn *c, co
     memset(out, 0, sizeof *out);
     if (!name)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "queue_get_by_name: name is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_GET_BY_NAME, SQL_QUEUE_GET_BY_NAME);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_GET_BY_NAME, SQL_QUEUE_GET_BY_NAME);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 1, name);
     if (st == PGQRS_OK) {
@@ -1551,10 +1529,9 @@ static pgqrs_status sq_queue_get(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_GET, SQL_QUEUE_GET);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_GET, SQL_QUEUE_GET);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, id);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_queue_row(out, c, stmt)
@@ -1576,8 +1553,7 @@ static pgqrs_status sq_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgq
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_LIST, SQL_QUEUE_LIST);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_LIST, SQL_QUEUE_LIST);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         pgqrs_queue_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? sq_scan_queue_row(row, c, stmt) : pgqrs__conn_oom(c);
@@ -1595,12 +1571,11 @@ static pgqrs_status sq_queue_delete(int64_t *affected_out, pgqrs_conn *c, const 
     sqlite3_stmt *stmt = NULL;
     bool own_tx = false;
     *affected_out = 0;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_DELETE, SQL_QUEUE_DELETE);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->force);
     if (st == PGQRS_OK)
@@ -1618,8 +1593,7 @@ static pgqrs_status sq_schema_version_ensure(pgqrs_conn *c)
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
     bool own_tx = false;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEMA_VERSION_ENSURE, SQL_SCHEMA_VERSION_ENSURE);
     if (st == PGQRS_OK)
@@ -1638,8 +1612,7 @@ static pgqrs_status sq_schema_version_list(pgqrs_schema_version_row **rows_out, 
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEMA_VERSION_LIST, SQL_SCHEMA_VERSION_LIST);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEMA_VERSION_LIST, SQL_SCHEMA_VERSION_LIST);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         pgqrs_schema_version_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? sq_scan_schema_version_row(row, c, stmt) : pgqrs__conn_oom(c);
@@ -1660,8 +1633,7 @@ static pgqrs_status sq_schema_version_insert(pgqrs_conn *c, const pgqrs_schema_v
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "schema_version_insert: name is NULL");
     if (!p->checksum)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "schema_version_insert: checksum is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEMA_VERSION_INSERT, SQL_SCHEMA_VERSION_INSERT);
     if (st == PGQRS_OK)
@@ -1682,8 +1654,7 @@ static pgqrs_status sq_migration_lock(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_MIGRATION_LOCK, SQL_MIGRATION_LOCK);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_MIGRATION_LOCK, SQL_MIGRATION_LOCK);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "migration_lock");
     pgqrs__sq_release(stmt);
@@ -1699,8 +1670,7 @@ static pgqrs_status sq_table_list(pgqrs_table_list_row **rows_out, size_t *n_out
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_TABLE_LIST, SQL_TABLE_LIST);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_TABLE_LIST, SQL_TABLE_LIST);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         pgqrs_table_list_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? sq_scan_table_list_row(row, c, stmt) : pgqrs__conn_oom(c);
@@ -1716,8 +1686,7 @@ static pgqrs_status sq_session_setup(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_SESSION_SETUP, SQL_SESSION_SETUP);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_SESSION_SETUP, SQL_SESSION_SETUP);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "session_setup");
     pgqrs__sq_release(stmt);
@@ -1729,8 +1698,7 @@ static pgqrs_status sq_session_relaxed_durability(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_SESSION_RELAXED_DURABILITY, SQL_SESSION_RELAXED_DURABILITY);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_SESSION_RELAXED_DURABILITY, SQL_SESSION_RELAXED_DURABILITY);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "session_relaxed_durability");
     pgqrs__sq_release(stmt);
@@ -1742,8 +1710,7 @@ static pgqrs_status sq_tx_begin(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_TX_BEGIN, SQL_TX_BEGIN);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_TX_BEGIN, SQL_TX_BEGIN);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "tx_begin");
     pgqrs__sq_release(stmt);
@@ -1755,8 +1722,7 @@ static pgqrs_status sq_tx_commit(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_TX_COMMIT, SQL_TX_COMMIT);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_TX_COMMIT, SQL_TX_COMMIT);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "tx_commit");
     pgqrs__sq_release(stmt);
@@ -1768,8 +1734,7 @@ static pgqrs_status sq_tx_rollback(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_TX_ROLLBACK, SQL_TX_ROLLBACK);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_TX_ROLLBACK, SQL_TX_ROLLBACK);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "tx_rollback");
     pgqrs__sq_release(stmt);
@@ -1786,12 +1751,11 @@ static pgqrs_status sq_worker_register(pgqrs_worker_row *out, pgqrs_conn *c, con
     memset(out, 0, sizeof *out);
     if (!p->hostname)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "worker_register: hostname is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_REGISTER, SQL_WORKER_REGISTER);
     if (st == PGQRS_OK)
-        st = p->has_queue_id ? pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->queue_id) : pgqrs__sq_bind_null(c, stmt, 1);
+        st = p->has_queue_id ? pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id) : pgqrs__sq_bind_null(c, stmt, 1);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 2, p->hostname);
     if (st == PGQRS_OK)
@@ -1799,7 +1763,7 @@ static pgqrs_status sq_worker_register(pgqrs_worker_row *out, pgqrs_conn *c, con
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_enum(c, stmt, 4, &pgqrs__worker_kind_desc, (int)p->kind);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_worker_row(out, c, stmt)
@@ -1820,10 +1784,9 @@ static pgqrs_status sq_worker_get(pgqrs_worker_row *out, pgqrs_conn *c, int64_t 
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_GET, SQL_WORKER_GET);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_GET, SQL_WORKER_GET);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, id);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_worker_row(out, c, stmt)
@@ -1845,10 +1808,9 @@ static pgqrs_status sq_worker_list(pgqrs_worker_row **rows_out, size_t *n_out, p
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
+    st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_LIST, SQL_WORKER_LIST);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_LIST, SQL_WORKER_LIST);
-    if (st == PGQRS_OK)
-        st = p->has_queue_id ? pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->queue_id) : pgqrs__sq_bind_null(c, stmt, 1);
+        st = p->has_queue_id ? pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id) : pgqrs__sq_bind_null(c, stmt, 1);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         pgqrs_worker_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? sq_scan_worker_row(row, c, stmt) : pgqrs__conn_oom(c);
@@ -1869,8 +1831,7 @@ static pgqrs_status sq_worker_heartbeat(int64_t *affected_out, pgqrs_conn *c, co
     *affected_out = 0;
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "worker_heartbeat: ids is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
     if (st == PGQRS_OK)
         st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
@@ -1878,7 +1839,7 @@ static pgqrs_status sq_worker_heartbeat(int64_t *affected_out, pgqrs_conn *c, co
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 1, enc_ids.data);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 2);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 2, p->now_us) : pgqrs__sq_bind_null(c, stmt, 2);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "worker_heartbeat");
     if (st == PGQRS_OK)
@@ -1897,18 +1858,17 @@ static pgqrs_status sq_worker_transition(pgqrs_worker_row *out, pgqrs_conn *c, c
     bool own_tx = false;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_TRANSITION, SQL_WORKER_TRANSITION);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_enum(c, stmt, 2, &pgqrs__worker_status_desc, (int)p->from_status);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_enum(c, stmt, 3, &pgqrs__worker_status_desc, (int)p->to_status);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 4, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 4);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 4, p->now_us) : pgqrs__sq_bind_null(c, stmt, 4);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_worker_row(out, c, stmt)
@@ -1930,16 +1890,15 @@ static pgqrs_status sq_worker_shutdown(pgqrs_worker_row *out, pgqrs_conn *c, con
     bool own_tx = false;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_SHUTDOWN_1, SQL_WORKER_SHUTDOWN_1);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->release);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 3);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 3, p->now_us) : pgqrs__sq_bind_null(c, stmt, 3);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "worker_shutdown");
     pgqrs__sq_release(stmt);
@@ -1947,9 +1906,9 @@ static pgqrs_status sq_worker_shutdown(pgqrs_worker_row *out, pgqrs_conn *c, con
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_SHUTDOWN_2, SQL_WORKER_SHUTDOWN_2);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 3);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 3, p->now_us) : pgqrs__sq_bind_null(c, stmt, 3);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_worker_row(out, c, stmt)
@@ -1970,10 +1929,9 @@ static pgqrs_status sq_worker_held_count(int64_t *out, pgqrs_conn *c, int64_t id
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_HELD_COUNT, SQL_WORKER_HELD_COUNT);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_HELD_COUNT, SQL_WORKER_HELD_COUNT);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, id);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? pgqrs__sq_get_i64(out, NULL, c, stmt, 0)
@@ -1991,10 +1949,9 @@ static pgqrs_status sq_worker_health(pgqrs_worker_health_row *out, pgqrs_conn *c
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_HEALTH, SQL_WORKER_HEALTH);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_HEALTH, SQL_WORKER_HEALTH);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)stale_before_us);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, stale_before_us);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_worker_health_row(out, c, stmt)
@@ -2017,14 +1974,13 @@ static pgqrs_status sq_worker_reclaim(int64_t **rows_out, size_t *n_out, pgqrs_c
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_RECLAIM_1, SQL_WORKER_RECLAIM_1);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->stale_before_us);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->stale_before_us);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 2);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 2, p->now_us) : pgqrs__sq_bind_null(c, stmt, 2);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "worker_reclaim");
     pgqrs__sq_release(stmt);
@@ -2032,9 +1988,9 @@ static pgqrs_status sq_worker_reclaim(int64_t **rows_out, size_t *n_out, pgqrs_c
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_RECLAIM_2, SQL_WORKER_RECLAIM_2);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->stale_before_us);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->stale_before_us);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 2);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 2, p->now_us) : pgqrs__sq_bind_null(c, stmt, 2);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? pgqrs__sq_get_i64(row, NULL, c, stmt, 0) : pgqrs__conn_oom(c);
@@ -2053,12 +2009,11 @@ static pgqrs_status sq_worker_purge_stale(int64_t *affected_out, pgqrs_conn *c, 
     sqlite3_stmt *stmt = NULL;
     bool own_tx = false;
     *affected_out = 0;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_PURGE_STALE, SQL_WORKER_PURGE_STALE);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)before_us);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, before_us);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "worker_purge_stale");
     if (st == PGQRS_OK)
@@ -2082,8 +2037,7 @@ static pgqrs_status sq_workflow_upsert(pgqrs_workflow_row *out, pgqrs_conn *c, c
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "workflow_upsert: queue_name is NULL");
     if (!p->retry_policy)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "workflow_upsert: retry_policy is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_WORKFLOW_UPSERT_1, SQL_WORKFLOW_UPSERT_1);
     if (st == PGQRS_OK)
@@ -2122,8 +2076,7 @@ static pgqrs_status sq_workflow_get_by_name(pgqrs_workflow_row *out, pgqrs_conn 
     memset(out, 0, sizeof *out);
     if (!name)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "workflow_get_by_name: name is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKFLOW_GET_BY_NAME, SQL_WORKFLOW_GET_BY_NAME);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_WORKFLOW_GET_BY_NAME, SQL_WORKFLOW_GET_BY_NAME);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 1, name);
     if (st == PGQRS_OK) {
@@ -2145,10 +2098,9 @@ static pgqrs_status sq_workflow_get(pgqrs_workflow_row *out, pgqrs_conn *c, int6
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_WORKFLOW_GET, SQL_WORKFLOW_GET);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKFLOW_GET, SQL_WORKFLOW_GET);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, id);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_workflow_row(out, c, stmt)
@@ -2170,8 +2122,7 @@ static pgqrs_status sq_workflow_list(pgqrs_workflow_row **rows_out, size_t *n_ou
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKFLOW_LIST, SQL_WORKFLOW_LIST);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_WORKFLOW_LIST, SQL_WORKFLOW_LIST);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         pgqrs_workflow_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? sq_scan_workflow_row(row, c, stmt) : pgqrs__conn_oom(c);
@@ -2190,18 +2141,17 @@ static pgqrs_status sq_run_trigger(pgqrs_run_trigger_row *out, pgqrs_conn *c, co
     bool own_tx = false;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_TRIGGER_1, SQL_RUN_TRIGGER_1);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->workflow_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->workflow_id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 3, p->input);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 4, p->idempotency_key);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "run_trigger");
     pgqrs__sq_release(stmt);
@@ -2209,9 +2159,9 @@ static pgqrs_status sq_run_trigger(pgqrs_run_trigger_row *out, pgqrs_conn *c, co
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_TRIGGER_2, SQL_RUN_TRIGGER_2);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->queue_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->queue_id);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "run_trigger");
     pgqrs__sq_release(stmt);
@@ -2219,7 +2169,7 @@ static pgqrs_status sq_run_trigger(pgqrs_run_trigger_row *out, pgqrs_conn *c, co
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_TRIGGER_3, SQL_RUN_TRIGGER_3);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->workflow_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->workflow_id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 4, p->idempotency_key);
     if (st == PGQRS_OK) {
@@ -2242,10 +2192,9 @@ static pgqrs_status sq_run_get(pgqrs_run_row *out, pgqrs_conn *c, int64_t id)
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_GET, SQL_RUN_GET);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_GET, SQL_RUN_GET);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, id);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_run_row(out, c, stmt)
@@ -2267,10 +2216,9 @@ static pgqrs_status sq_run_get_by_key(pgqrs_run_row *out, pgqrs_conn *c, const p
     memset(out, 0, sizeof *out);
     if (!p->idempotency_key)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "run_get_by_key: idempotency_key is NULL");
+    st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_GET_BY_KEY, SQL_RUN_GET_BY_KEY);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_GET_BY_KEY, SQL_RUN_GET_BY_KEY);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->workflow_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->workflow_id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 2, p->idempotency_key);
     if (st == PGQRS_OK) {
@@ -2294,14 +2242,13 @@ static pgqrs_status sq_run_list(pgqrs_run_row **rows_out, size_t *n_out, pgqrs_c
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
+    st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_LIST, SQL_RUN_LIST);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_LIST, SQL_RUN_LIST);
-    if (st == PGQRS_OK)
-        st = p->has_workflow_id ? pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->workflow_id) : pgqrs__sq_bind_null(c, stmt, 1);
+        st = p->has_workflow_id ? pgqrs__sq_bind_i64(c, stmt, 1, p->workflow_id) : pgqrs__sq_bind_null(c, stmt, 1);
     if (st == PGQRS_OK)
         st = p->has_status ? pgqrs__sq_bind_enum(c, stmt, 2, &pgqrs__run_status_desc, (int)p->status) : pgqrs__sq_bind_null(c, stmt, 2);
     if (st == PGQRS_OK)
-        st = p->has_since ? pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->since_us) : pgqrs__sq_bind_null(c, stmt, 3);
+        st = p->has_since ? pgqrs__sq_bind_i64(c, stmt, 3, p->since_us) : pgqrs__sq_bind_null(c, stmt, 3);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 4, (int64_t)p->limit);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -2322,16 +2269,15 @@ static pgqrs_status sq_run_start(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_
     bool own_tx = false;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_START, SQL_RUN_START);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->worker_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->worker_id);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 3);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 3, p->now_us) : pgqrs__sq_bind_null(c, stmt, 3);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_run_row(out, c, stmt)
@@ -2353,20 +2299,19 @@ static pgqrs_status sq_run_finish(int64_t *out, pgqrs_conn *c, const pgqrs_run_f
     bool own_tx = false;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_FINISH_1, SQL_RUN_FINISH_1);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->message_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->message_id);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->worker_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->worker_id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_enum(c, stmt, 4, &pgqrs__run_status_desc, (int)p->status);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 7, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 7);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 7, p->now_us) : pgqrs__sq_bind_null(c, stmt, 7);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "run_finish");
     pgqrs__sq_release(stmt);
@@ -2374,11 +2319,11 @@ static pgqrs_status sq_run_finish(int64_t *out, pgqrs_conn *c, const pgqrs_run_f
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_FINISH_2, SQL_RUN_FINISH_2);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->message_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->message_id);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->worker_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->worker_id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_enum(c, stmt, 4, &pgqrs__run_status_desc, (int)p->status);
     if (st == PGQRS_OK)
@@ -2388,7 +2333,7 @@ static pgqrs_status sq_run_finish(int64_t *out, pgqrs_conn *c, const pgqrs_run_f
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_FINISH_3, SQL_RUN_FINISH_3);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_enum(c, stmt, 4, &pgqrs__run_status_desc, (int)p->status);
     if (st == PGQRS_OK)
@@ -2396,7 +2341,7 @@ static pgqrs_status sq_run_finish(int64_t *out, pgqrs_conn *c, const pgqrs_run_f
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 6, p->error);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 7, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 7);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 7, p->now_us) : pgqrs__sq_bind_null(c, stmt, 7);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? pgqrs__sq_get_i64(out, NULL, c, stmt, 0)
@@ -2416,18 +2361,17 @@ static pgqrs_status sq_run_reschedule(int64_t *out, pgqrs_conn *c, const pgqrs_r
     bool own_tx = false;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_RESCHEDULE_1, SQL_RUN_RESCHEDULE_1);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->message_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->message_id);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->worker_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->worker_id);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 4, (int64_t)p->retry_at_us);
+        st = pgqrs__sq_bind_i64(c, stmt, 4, p->retry_at_us);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "run_reschedule");
     pgqrs__sq_release(stmt);
@@ -2435,13 +2379,13 @@ static pgqrs_status sq_run_reschedule(int64_t *out, pgqrs_conn *c, const pgqrs_r
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_RESCHEDULE_2, SQL_RUN_RESCHEDULE_2);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 4, (int64_t)p->retry_at_us);
+        st = pgqrs__sq_bind_i64(c, stmt, 4, p->retry_at_us);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 5, p->error);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 6, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 6);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 6, p->now_us) : pgqrs__sq_bind_null(c, stmt, 6);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? pgqrs__sq_get_i64(out, NULL, c, stmt, 0)
@@ -2461,16 +2405,15 @@ static pgqrs_status sq_run_cancel(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs
     bool own_tx = false;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_CANCEL, SQL_RUN_CANCEL);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 2, p->reason);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 3);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 3, p->now_us) : pgqrs__sq_bind_null(c, stmt, 3);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_run_row(out, c, stmt)
@@ -2494,20 +2437,19 @@ static pgqrs_status sq_step_acquire(pgqrs_step_row *out, pgqrs_conn *c, const pg
     memset(out, 0, sizeof *out);
     if (!p->step_id)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_acquire: step_id is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_STEP_ACQUIRE, SQL_STEP_ACQUIRE);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->run_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->run_id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 2, p->step_id);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->worker_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->worker_id);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 4, (int64_t)p->lease_ms);
+        st = pgqrs__sq_bind_i64(c, stmt, 4, p->lease_ms);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_step_row(out, c, stmt)
@@ -2530,10 +2472,9 @@ static pgqrs_status sq_step_get(pgqrs_step_row *out, pgqrs_conn *c, const pgqrs_
     memset(out, 0, sizeof *out);
     if (!p->step_id)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_get: step_id is NULL");
+    st = pgqrs__sq_stmt(&stmt, c, SQ_STEP_GET, SQL_STEP_GET);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_STEP_GET, SQL_STEP_GET);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->run_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->run_id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 2, p->step_id);
     if (st == PGQRS_OK) {
@@ -2559,20 +2500,19 @@ static pgqrs_status sq_step_complete(int64_t *affected_out, pgqrs_conn *c, const
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_complete: step_id is NULL");
     if (!p->output)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_complete: output is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_STEP_COMPLETE, SQL_STEP_COMPLETE);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->run_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->run_id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 2, p->step_id);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->worker_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->worker_id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 4, p->output);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "step_complete");
     if (st == PGQRS_OK)
@@ -2593,22 +2533,21 @@ static pgqrs_status sq_step_fail(int64_t *affected_out, pgqrs_conn *c, const pgq
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_fail: step_id is NULL");
     if (!p->error)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_fail: error is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_STEP_FAIL, SQL_STEP_FAIL);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->run_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->run_id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 2, p->step_id);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->worker_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->worker_id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 4, p->error);
     if (st == PGQRS_OK)
-        st = p->has_retry_at ? pgqrs__sq_bind_i64(c, stmt, 5, (int64_t)p->retry_at_us) : pgqrs__sq_bind_null(c, stmt, 5);
+        st = p->has_retry_at ? pgqrs__sq_bind_i64(c, stmt, 5, p->retry_at_us) : pgqrs__sq_bind_null(c, stmt, 5);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 6, (int64_t)p->now_us) : pgqrs__sq_bind_null(c, stmt, 6);
+        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 6, p->now_us) : pgqrs__sq_bind_null(c, stmt, 6);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "step_fail");
     if (st == PGQRS_OK)
@@ -2627,10 +2566,9 @@ static pgqrs_status sq_step_list(pgqrs_step_row **rows_out, size_t *n_out, pgqrs
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
+    st = pgqrs__sq_stmt(&stmt, c, SQ_STEP_LIST, SQL_STEP_LIST);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_STEP_LIST, SQL_STEP_LIST);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)run_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, run_id);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         pgqrs_step_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? sq_scan_step_row(row, c, stmt) : pgqrs__conn_oom(c);

@@ -795,14 +795,13 @@ static pgqrs_status tu_archive_list(pgqrs_archived_row **rows_out, size_t *n_out
     *rows_out = NULL;
     *n_out = 0;
     pgqrs__tu_start(&call, c, "archive_list", false);
+    st = pgqrs__tu_stmt(&call, SQL_ARCHIVE_LIST, 4);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_ARCHIVE_LIST, 4);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->queue_id);
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_enum(&call, 2, &pgqrs__archive_reason_desc, (int)p->reason);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->after_id);
+        st = pgqrs__tu_arg_i64(&call, 3, p->after_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 4, (int64_t)p->limit);
     if (st == PGQRS_OK)
@@ -822,10 +821,9 @@ static pgqrs_status tu_archive_get(pgqrs_archived_row *out, pgqrs_conn *c, int64
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "archive_get", false);
+    st = pgqrs__tu_stmt(&call, SQL_ARCHIVE_GET, 1);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_ARCHIVE_GET, 1);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)id);
+        st = pgqrs__tu_arg_i64(&call, 1, id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -845,10 +843,9 @@ static pgqrs_status tu_archive_count(int64_t *out, pgqrs_conn *c, const pgqrs_ar
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "archive_count", false);
+    st = pgqrs__tu_stmt(&call, SQL_ARCHIVE_COUNT, 2);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_ARCHIVE_COUNT, 2);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->queue_id);
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_enum(&call, 2, &pgqrs__archive_reason_desc, (int)p->reason);
     if (st == PGQRS_OK)
@@ -875,12 +872,11 @@ static pgqrs_status tu_dlq_replay(int64_t **rows_out, size_t *n_out, pgqrs_conn 
     pgqrs__tu_start(&call, c, "dlq_replay", true);
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "dlq_replay: ids is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_DLQ_REPLAY_1, 5);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->queue_id);
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 2, enc_ids.data);
     if (st == PGQRS_OK)
@@ -888,11 +884,11 @@ static pgqrs_status tu_dlq_replay(int64_t **rows_out, size_t *n_out, pgqrs_conn 
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 4, (int64_t)p->limit);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 5);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, p->now_us) : pgqrs__tu_arg_null(&call, 5);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_DLQ_REPLAY_2, 4);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->queue_id);
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 2, enc_ids.data);
     if (st == PGQRS_OK)
@@ -917,12 +913,11 @@ static pgqrs_status tu_archive_purge(int64_t *affected_out, pgqrs_conn *c, const
     pgqrs__tu_call call;
     *affected_out = 0;
     pgqrs__tu_start(&call, c, "archive_purge", true);
+    st = pgqrs__tu_stmt(&call, SQL_ARCHIVE_PURGE, 2);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_ARCHIVE_PURGE, 2);
+        st = p->has_queue_id ? pgqrs__tu_arg_i64(&call, 1, p->queue_id) : pgqrs__tu_arg_null(&call, 1);
     if (st == PGQRS_OK)
-        st = p->has_queue_id ? pgqrs__tu_arg_i64(&call, 1, (int64_t)p->queue_id) : pgqrs__tu_arg_null(&call, 1);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->before_us);
+        st = pgqrs__tu_arg_i64(&call, 2, p->before_us);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, PGQRS__TU_CHANGES_SQL, 0);
     if (st == PGQRS_OK)
@@ -942,12 +937,11 @@ static pgqrs_status tu_queue_metrics(pgqrs_queue_metrics_row **rows_out, size_t 
     *rows_out = NULL;
     *n_out = 0;
     pgqrs__tu_start(&call, c, "queue_metrics", false);
+    st = pgqrs__tu_stmt(&call, SQL_QUEUE_METRICS, 2);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_QUEUE_METRICS, 2);
+        st = p->has_queue_id ? pgqrs__tu_arg_i64(&call, 1, p->queue_id) : pgqrs__tu_arg_null(&call, 1);
     if (st == PGQRS_OK)
-        st = p->has_queue_id ? pgqrs__tu_arg_i64(&call, 1, (int64_t)p->queue_id) : pgqrs__tu_arg_null(&call, 1);
-    if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 2, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 2);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 2, p->now_us) : pgqrs__tu_arg_null(&call, 2);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
@@ -967,18 +961,17 @@ static pgqrs_status tu_message_enqueue(int64_t *out, pgqrs_conn *c, const pgqrs_
     pgqrs__tu_start(&call, c, "message_enqueue", true);
     if (!p->payload)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue: payload is NULL");
+    st = pgqrs__tu_stmt(&call, SQL_MESSAGE_ENQUEUE, 5);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_ENQUEUE, 5);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->queue_id);
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 2, p->payload);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->delay_ms);
+        st = pgqrs__tu_arg_i64(&call, 3, p->delay_ms);
     if (st == PGQRS_OK)
-        st = p->has_producer_worker_id ? pgqrs__tu_arg_i64(&call, 4, (int64_t)p->producer_worker_id) : pgqrs__tu_arg_null(&call, 4);
+        st = p->has_producer_worker_id ? pgqrs__tu_arg_i64(&call, 4, p->producer_worker_id) : pgqrs__tu_arg_null(&call, 4);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 5);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, p->now_us) : pgqrs__tu_arg_null(&call, 5);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -1003,20 +996,19 @@ static pgqrs_status tu_message_enqueue_batch(int64_t **rows_out, size_t *n_out, 
     pgqrs__tu_start(&call, c, "message_enqueue_batch", true);
     if (!p->payloads && p->payloads_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue_batch: payloads is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_json_array(c, &enc_payloads, p->payloads, p->payloads_len);
+    st = pgqrs__enc_json_array(c, &enc_payloads, p->payloads, p->payloads_len);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_MESSAGE_ENQUEUE_BATCH, 5);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->queue_id);
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 2, enc_payloads.data);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->delay_ms);
+        st = pgqrs__tu_arg_i64(&call, 3, p->delay_ms);
     if (st == PGQRS_OK)
-        st = p->has_producer_worker_id ? pgqrs__tu_arg_i64(&call, 4, (int64_t)p->producer_worker_id) : pgqrs__tu_arg_null(&call, 4);
+        st = p->has_producer_worker_id ? pgqrs__tu_arg_i64(&call, 4, p->producer_worker_id) : pgqrs__tu_arg_null(&call, 4);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 5);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, p->now_us) : pgqrs__tu_arg_null(&call, 5);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
@@ -1037,20 +1029,19 @@ static pgqrs_status tu_message_dequeue(pgqrs_message_row **rows_out, size_t *n_o
     *rows_out = NULL;
     *n_out = 0;
     pgqrs__tu_start(&call, c, "message_dequeue", true);
+    st = pgqrs__tu_stmt(&call, SQL_MESSAGE_DEQUEUE, 6);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_DEQUEUE, 6);
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->queue_id);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->worker_id);
+        st = pgqrs__tu_arg_i64(&call, 2, p->worker_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->max);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 4, (int64_t)p->vt_ms);
+        st = pgqrs__tu_arg_i64(&call, 4, p->vt_ms);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 5, (int64_t)p->max_attempts);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 6, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 6);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 6, p->now_us) : pgqrs__tu_arg_null(&call, 6);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
@@ -1068,26 +1059,25 @@ static pgqrs_status tu_message_dead_letter(int64_t *affected_out, pgqrs_conn *c,
     pgqrs__tu_call call;
     *affected_out = 0;
     pgqrs__tu_start(&call, c, "message_dead_letter", true);
+    st = pgqrs__tu_stmt(&call, SQL_MESSAGE_DEAD_LETTER_1, 4);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_DEAD_LETTER_1, 4);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->queue_id);
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->max);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->max_attempts);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 4, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 4);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 4, p->now_us) : pgqrs__tu_arg_null(&call, 4);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_MESSAGE_DEAD_LETTER_2, 4);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->queue_id);
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->max);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->max_attempts);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 4, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 4);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 4, p->now_us) : pgqrs__tu_arg_null(&call, 4);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, PGQRS__TU_CHANGES_SQL, 0);
     if (st == PGQRS_OK)
@@ -1105,16 +1095,15 @@ static pgqrs_status tu_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "message_extend_vt", true);
+    st = pgqrs__tu_stmt(&call, SQL_MESSAGE_EXTEND_VT, 4);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_EXTEND_VT, 4);
+        st = pgqrs__tu_arg_i64(&call, 1, p->id);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->id);
+        st = pgqrs__tu_arg_i64(&call, 2, p->worker_id);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->worker_id);
+        st = pgqrs__tu_arg_i64(&call, 3, p->vt_ms);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->vt_ms);
-    if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 4, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 4);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 4, p->now_us) : pgqrs__tu_arg_null(&call, 4);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -1139,18 +1128,17 @@ static pgqrs_status tu_message_release(int64_t **rows_out, size_t *n_out, pgqrs_
     pgqrs__tu_start(&call, c, "message_release", true);
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_release: ids is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_MESSAGE_RELEASE, 4);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 1, enc_ids.data);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->worker_id);
+        st = pgqrs__tu_arg_i64(&call, 2, p->worker_id);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->delay_ms);
+        st = pgqrs__tu_arg_i64(&call, 3, p->delay_ms);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 4, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 4);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 4, p->now_us) : pgqrs__tu_arg_null(&call, 4);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
@@ -1174,22 +1162,21 @@ static pgqrs_status tu_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_
     pgqrs__tu_start(&call, c, "message_archive", true);
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_archive: ids is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_MESSAGE_ARCHIVE_1, 3);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 1, enc_ids.data);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->worker_id);
+        st = pgqrs__tu_arg_i64(&call, 2, p->worker_id);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 3, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 3);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 3, p->now_us) : pgqrs__tu_arg_null(&call, 3);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_MESSAGE_ARCHIVE_2, 2);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 1, enc_ids.data);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->worker_id);
+        st = pgqrs__tu_arg_i64(&call, 2, p->worker_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
@@ -1213,14 +1200,13 @@ static pgqrs_status tu_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_c
     pgqrs__tu_start(&call, c, "message_delete", true);
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_delete: ids is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_MESSAGE_DELETE, 2);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 1, enc_ids.data);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->worker_id);
+        st = pgqrs__tu_arg_i64(&call, 2, p->worker_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
@@ -1244,8 +1230,7 @@ static pgqrs_status tu_message_existing(int64_t **rows_out, size_t *n_out, pgqrs
     pgqrs__tu_start(&call, c, "message_existing", false);
     if (!ids && ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_existing: ids is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_i64_array(c, &enc_ids, ids, ids_len);
+    st = pgqrs__enc_i64_array(c, &enc_ids, ids, ids_len);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_MESSAGE_EXISTING, 1);
     if (st == PGQRS_OK)
@@ -1268,10 +1253,9 @@ static pgqrs_status tu_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "message_get", false);
+    st = pgqrs__tu_stmt(&call, SQL_MESSAGE_GET, 1);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_GET, 1);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)id);
+        st = pgqrs__tu_arg_i64(&call, 1, id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -1293,12 +1277,11 @@ static pgqrs_status tu_message_list(pgqrs_message_row **rows_out, size_t *n_out,
     *rows_out = NULL;
     *n_out = 0;
     pgqrs__tu_start(&call, c, "message_list", false);
+    st = pgqrs__tu_stmt(&call, SQL_MESSAGE_LIST, 3);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_LIST, 3);
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->queue_id);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->after_id);
+        st = pgqrs__tu_arg_i64(&call, 2, p->after_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->limit);
     if (st == PGQRS_OK)
@@ -1318,10 +1301,9 @@ static pgqrs_status tu_message_purge(int64_t *affected_out, pgqrs_conn *c, int64
     pgqrs__tu_call call;
     *affected_out = 0;
     pgqrs__tu_start(&call, c, "message_purge", true);
+    st = pgqrs__tu_stmt(&call, SQL_MESSAGE_PURGE, 1);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_PURGE, 1);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)queue_id);
+        st = pgqrs__tu_arg_i64(&call, 1, queue_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, PGQRS__TU_CHANGES_SQL, 0);
     if (st == PGQRS_OK)
@@ -1339,10 +1321,9 @@ static pgqrs_status tu_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_con
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "message_next_vt", false);
+    st = pgqrs__tu_stmt(&call, SQL_MESSAGE_NEXT_VT, 1);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_NEXT_VT, 1);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)queue_id);
+        st = pgqrs__tu_arg_i64(&call, 1, queue_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -1361,8 +1342,7 @@ static pgqrs_status tu_queue_listen(pgqrs_conn *c)
     pgqrs_status st = PGQRS_OK;
     pgqrs__tu_call call;
     pgqrs__tu_start(&call, c, "queue_listen", false);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_QUEUE_LISTEN, 0);
+    st = pgqrs__tu_stmt(&call, SQL_QUEUE_LISTEN, 0);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     pgqrs__tu_end(&call);
@@ -1378,8 +1358,7 @@ static pgqrs_status tu_queue_create(pgqrs_queue_row *out, pgqrs_conn *c, const p
     pgqrs__tu_start(&call, c, "queue_create", true);
     if (!p->name)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "queue_create: name is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_QUEUE_CREATE, 2);
+    st = pgqrs__tu_stmt(&call, SQL_QUEUE_CREATE, 2);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 1, p->name);
     if (st == PGQRS_OK)
@@ -1405,8 +1384,7 @@ static pgqrs_status tu_queue_get_by_name(pgqrs_queue_row *out, pgqrs_conn *c, co
     pgqrs__tu_start(&call, c, "queue_get_by_name", false);
     if (!name)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "queue_get_by_name: name is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_QUEUE_GET_BY_NAME, 1);
+    st = pgqrs__tu_stmt(&call, SQL_QUEUE_GET_BY_NAME, 1);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 1, name);
     if (st == PGQRS_OK)
@@ -1428,10 +1406,9 @@ static pgqrs_status tu_queue_get(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "queue_get", false);
+    st = pgqrs__tu_stmt(&call, SQL_QUEUE_GET, 1);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_QUEUE_GET, 1);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)id);
+        st = pgqrs__tu_arg_i64(&call, 1, id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -1453,8 +1430,7 @@ static pgqrs_status tu_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgq
     *rows_out = NULL;
     *n_out = 0;
     pgqrs__tu_start(&call, c, "queue_list", false);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_QUEUE_LIST, 0);
+    st = pgqrs__tu_stmt(&call, SQL_QUEUE_LIST, 0);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
@@ -1472,10 +1448,9 @@ static pgqrs_status tu_queue_delete(int64_t *affected_out, pgqrs_conn *c, const 
     pgqrs__tu_call call;
     *affected_out = 0;
     pgqrs__tu_start(&call, c, "queue_delete", true);
+    st = pgqrs__tu_stmt(&call, SQL_QUEUE_DELETE, 2);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_QUEUE_DELETE, 2);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->id);
+        st = pgqrs__tu_arg_i64(&call, 1, p->id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->force);
     if (st == PGQRS_OK)
@@ -1494,8 +1469,7 @@ static pgqrs_status tu_schema_version_ensure(pgqrs_conn *c)
     pgqrs_status st = PGQRS_OK;
     pgqrs__tu_call call;
     pgqrs__tu_start(&call, c, "schema_version_ensure", true);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_SCHEMA_VERSION_ENSURE, 0);
+    st = pgqrs__tu_stmt(&call, SQL_SCHEMA_VERSION_ENSURE, 0);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     pgqrs__tu_end(&call);
@@ -1511,8 +1485,7 @@ static pgqrs_status tu_schema_version_list(pgqrs_schema_version_row **rows_out, 
     *rows_out = NULL;
     *n_out = 0;
     pgqrs__tu_start(&call, c, "schema_version_list", false);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_SCHEMA_VERSION_LIST, 0);
+    st = pgqrs__tu_stmt(&call, SQL_SCHEMA_VERSION_LIST, 0);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
@@ -1533,8 +1506,7 @@ static pgqrs_status tu_schema_version_insert(pgqrs_conn *c, const pgqrs_schema_v
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "schema_version_insert: name is NULL");
     if (!p->checksum)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "schema_version_insert: checksum is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_SCHEMA_VERSION_INSERT, 3);
+    st = pgqrs__tu_stmt(&call, SQL_SCHEMA_VERSION_INSERT, 3);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->version);
     if (st == PGQRS_OK)
@@ -1553,8 +1525,7 @@ static pgqrs_status tu_migration_lock(pgqrs_conn *c)
     pgqrs_status st = PGQRS_OK;
     pgqrs__tu_call call;
     pgqrs__tu_start(&call, c, "migration_lock", false);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_MIGRATION_LOCK, 0);
+    st = pgqrs__tu_stmt(&call, SQL_MIGRATION_LOCK, 0);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     pgqrs__tu_end(&call);
@@ -1570,8 +1541,7 @@ static pgqrs_status tu_table_list(pgqrs_table_list_row **rows_out, size_t *n_out
     *rows_out = NULL;
     *n_out = 0;
     pgqrs__tu_start(&call, c, "table_list", false);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_TABLE_LIST, 0);
+    st = pgqrs__tu_stmt(&call, SQL_TABLE_LIST, 0);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
@@ -1588,8 +1558,7 @@ static pgqrs_status tu_session_setup(pgqrs_conn *c)
     pgqrs_status st = PGQRS_OK;
     pgqrs__tu_call call;
     pgqrs__tu_start(&call, c, "session_setup", false);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_SESSION_SETUP, 0);
+    st = pgqrs__tu_stmt(&call, SQL_SESSION_SETUP, 0);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     pgqrs__tu_end(&call);
@@ -1602,8 +1571,7 @@ static pgqrs_status tu_session_relaxed_durability(pgqrs_conn *c)
     pgqrs_status st = PGQRS_OK;
     pgqrs__tu_call call;
     pgqrs__tu_start(&call, c, "session_relaxed_durability", false);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_SESSION_RELAXED_DURABILITY, 0);
+    st = pgqrs__tu_stmt(&call, SQL_SESSION_RELAXED_DURABILITY, 0);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     pgqrs__tu_end(&call);
@@ -1637,10 +1605,9 @@ static pgqrs_status tu_worker_register(pgqrs_worker_row *out, pgqrs_conn *c, con
     pgqrs__tu_start(&call, c, "worker_register", true);
     if (!p->hostname)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "worker_register: hostname is NULL");
+    st = pgqrs__tu_stmt(&call, SQL_WORKER_REGISTER, 5);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_WORKER_REGISTER, 5);
-    if (st == PGQRS_OK)
-        st = p->has_queue_id ? pgqrs__tu_arg_i64(&call, 1, (int64_t)p->queue_id) : pgqrs__tu_arg_null(&call, 1);
+        st = p->has_queue_id ? pgqrs__tu_arg_i64(&call, 1, p->queue_id) : pgqrs__tu_arg_null(&call, 1);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 2, p->hostname);
     if (st == PGQRS_OK)
@@ -1648,7 +1615,7 @@ static pgqrs_status tu_worker_register(pgqrs_worker_row *out, pgqrs_conn *c, con
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_enum(&call, 4, &pgqrs__worker_kind_desc, (int)p->kind);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 5);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, p->now_us) : pgqrs__tu_arg_null(&call, 5);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -1668,10 +1635,9 @@ static pgqrs_status tu_worker_get(pgqrs_worker_row *out, pgqrs_conn *c, int64_t 
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "worker_get", false);
+    st = pgqrs__tu_stmt(&call, SQL_WORKER_GET, 1);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_WORKER_GET, 1);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)id);
+        st = pgqrs__tu_arg_i64(&call, 1, id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -1693,10 +1659,9 @@ static pgqrs_status tu_worker_list(pgqrs_worker_row **rows_out, size_t *n_out, p
     *rows_out = NULL;
     *n_out = 0;
     pgqrs__tu_start(&call, c, "worker_list", false);
+    st = pgqrs__tu_stmt(&call, SQL_WORKER_LIST, 1);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_WORKER_LIST, 1);
-    if (st == PGQRS_OK)
-        st = p->has_queue_id ? pgqrs__tu_arg_i64(&call, 1, (int64_t)p->queue_id) : pgqrs__tu_arg_null(&call, 1);
+        st = p->has_queue_id ? pgqrs__tu_arg_i64(&call, 1, p->queue_id) : pgqrs__tu_arg_null(&call, 1);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
@@ -1717,14 +1682,13 @@ static pgqrs_status tu_worker_heartbeat(int64_t *affected_out, pgqrs_conn *c, co
     pgqrs__tu_start(&call, c, "worker_heartbeat", true);
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "worker_heartbeat: ids is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_WORKER_HEARTBEAT, 2);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 1, enc_ids.data);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 2, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 2);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 2, p->now_us) : pgqrs__tu_arg_null(&call, 2);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, PGQRS__TU_CHANGES_SQL, 0);
     if (st == PGQRS_OK)
@@ -1743,16 +1707,15 @@ static pgqrs_status tu_worker_transition(pgqrs_worker_row *out, pgqrs_conn *c, c
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "worker_transition", true);
+    st = pgqrs__tu_stmt(&call, SQL_WORKER_TRANSITION, 4);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_WORKER_TRANSITION, 4);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->id);
+        st = pgqrs__tu_arg_i64(&call, 1, p->id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_enum(&call, 2, &pgqrs__worker_status_desc, (int)p->from_status);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_enum(&call, 3, &pgqrs__worker_status_desc, (int)p->to_status);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 4, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 4);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 4, p->now_us) : pgqrs__tu_arg_null(&call, 4);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -1772,20 +1735,19 @@ static pgqrs_status tu_worker_shutdown(pgqrs_worker_row *out, pgqrs_conn *c, con
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "worker_shutdown", true);
+    st = pgqrs__tu_stmt(&call, SQL_WORKER_SHUTDOWN_1, 3);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_WORKER_SHUTDOWN_1, 3);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->id);
+        st = pgqrs__tu_arg_i64(&call, 1, p->id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->release);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 3, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 3);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 3, p->now_us) : pgqrs__tu_arg_null(&call, 3);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_WORKER_SHUTDOWN_2, 3);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->id);
+        st = pgqrs__tu_arg_i64(&call, 1, p->id);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 3, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 3);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 3, p->now_us) : pgqrs__tu_arg_null(&call, 3);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -1805,10 +1767,9 @@ static pgqrs_status tu_worker_held_count(int64_t *out, pgqrs_conn *c, int64_t id
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "worker_held_count", false);
+    st = pgqrs__tu_stmt(&call, SQL_WORKER_HELD_COUNT, 1);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_WORKER_HELD_COUNT, 1);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)id);
+        st = pgqrs__tu_arg_i64(&call, 1, id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -1828,10 +1789,9 @@ static pgqrs_status tu_worker_health(pgqrs_worker_health_row *out, pgqrs_conn *c
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "worker_health", false);
+    st = pgqrs__tu_stmt(&call, SQL_WORKER_HEALTH, 1);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_WORKER_HEALTH, 1);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)stale_before_us);
+        st = pgqrs__tu_arg_i64(&call, 1, stale_before_us);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -1853,18 +1813,17 @@ static pgqrs_status tu_worker_reclaim(int64_t **rows_out, size_t *n_out, pgqrs_c
     *rows_out = NULL;
     *n_out = 0;
     pgqrs__tu_start(&call, c, "worker_reclaim", true);
+    st = pgqrs__tu_stmt(&call, SQL_WORKER_RECLAIM_1, 2);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_WORKER_RECLAIM_1, 2);
+        st = pgqrs__tu_arg_i64(&call, 1, p->stale_before_us);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->stale_before_us);
-    if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 2, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 2);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 2, p->now_us) : pgqrs__tu_arg_null(&call, 2);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_WORKER_RECLAIM_2, 2);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->stale_before_us);
+        st = pgqrs__tu_arg_i64(&call, 1, p->stale_before_us);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 2, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 2);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 2, p->now_us) : pgqrs__tu_arg_null(&call, 2);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
@@ -1882,10 +1841,9 @@ static pgqrs_status tu_worker_purge_stale(int64_t *affected_out, pgqrs_conn *c, 
     pgqrs__tu_call call;
     *affected_out = 0;
     pgqrs__tu_start(&call, c, "worker_purge_stale", true);
+    st = pgqrs__tu_stmt(&call, SQL_WORKER_PURGE_STALE, 1);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_WORKER_PURGE_STALE, 1);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)before_us);
+        st = pgqrs__tu_arg_i64(&call, 1, before_us);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, PGQRS__TU_CHANGES_SQL, 0);
     if (st == PGQRS_OK)
@@ -1909,8 +1867,7 @@ static pgqrs_status tu_workflow_upsert(pgqrs_workflow_row *out, pgqrs_conn *c, c
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "workflow_upsert: queue_name is NULL");
     if (!p->retry_policy)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "workflow_upsert: retry_policy is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_WORKFLOW_UPSERT_1, 2);
+    st = pgqrs__tu_stmt(&call, SQL_WORKFLOW_UPSERT_1, 2);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 2, p->queue_name);
     if (st == PGQRS_OK)
@@ -1942,8 +1899,7 @@ static pgqrs_status tu_workflow_get_by_name(pgqrs_workflow_row *out, pgqrs_conn 
     pgqrs__tu_start(&call, c, "workflow_get_by_name", false);
     if (!name)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "workflow_get_by_name: name is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_WORKFLOW_GET_BY_NAME, 1);
+    st = pgqrs__tu_stmt(&call, SQL_WORKFLOW_GET_BY_NAME, 1);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 1, name);
     if (st == PGQRS_OK)
@@ -1965,10 +1921,9 @@ static pgqrs_status tu_workflow_get(pgqrs_workflow_row *out, pgqrs_conn *c, int6
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "workflow_get", false);
+    st = pgqrs__tu_stmt(&call, SQL_WORKFLOW_GET, 1);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_WORKFLOW_GET, 1);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)id);
+        st = pgqrs__tu_arg_i64(&call, 1, id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -1990,8 +1945,7 @@ static pgqrs_status tu_workflow_list(pgqrs_workflow_row **rows_out, size_t *n_ou
     *rows_out = NULL;
     *n_out = 0;
     pgqrs__tu_start(&call, c, "workflow_list", false);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_WORKFLOW_LIST, 0);
+    st = pgqrs__tu_stmt(&call, SQL_WORKFLOW_LIST, 0);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
@@ -2009,26 +1963,25 @@ static pgqrs_status tu_run_trigger(pgqrs_run_trigger_row *out, pgqrs_conn *c, co
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "run_trigger", true);
+    st = pgqrs__tu_stmt(&call, SQL_RUN_TRIGGER_1, 5);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_RUN_TRIGGER_1, 5);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->workflow_id);
+        st = pgqrs__tu_arg_i64(&call, 1, p->workflow_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 3, p->input);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 4, p->idempotency_key);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 5);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, p->now_us) : pgqrs__tu_arg_null(&call, 5);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_RUN_TRIGGER_2, 5);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->queue_id);
+        st = pgqrs__tu_arg_i64(&call, 2, p->queue_id);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 5);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, p->now_us) : pgqrs__tu_arg_null(&call, 5);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_RUN_TRIGGER_3, 4);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->workflow_id);
+        st = pgqrs__tu_arg_i64(&call, 1, p->workflow_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 4, p->idempotency_key);
     if (st == PGQRS_OK)
@@ -2050,10 +2003,9 @@ static pgqrs_status tu_run_get(pgqrs_run_row *out, pgqrs_conn *c, int64_t id)
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "run_get", false);
+    st = pgqrs__tu_stmt(&call, SQL_RUN_GET, 1);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_RUN_GET, 1);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)id);
+        st = pgqrs__tu_arg_i64(&call, 1, id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -2075,10 +2027,9 @@ static pgqrs_status tu_run_get_by_key(pgqrs_run_row *out, pgqrs_conn *c, const p
     pgqrs__tu_start(&call, c, "run_get_by_key", false);
     if (!p->idempotency_key)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "run_get_by_key: idempotency_key is NULL");
+    st = pgqrs__tu_stmt(&call, SQL_RUN_GET_BY_KEY, 2);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_RUN_GET_BY_KEY, 2);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->workflow_id);
+        st = pgqrs__tu_arg_i64(&call, 1, p->workflow_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 2, p->idempotency_key);
     if (st == PGQRS_OK)
@@ -2102,14 +2053,13 @@ static pgqrs_status tu_run_list(pgqrs_run_row **rows_out, size_t *n_out, pgqrs_c
     *rows_out = NULL;
     *n_out = 0;
     pgqrs__tu_start(&call, c, "run_list", false);
+    st = pgqrs__tu_stmt(&call, SQL_RUN_LIST, 4);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_RUN_LIST, 4);
-    if (st == PGQRS_OK)
-        st = p->has_workflow_id ? pgqrs__tu_arg_i64(&call, 1, (int64_t)p->workflow_id) : pgqrs__tu_arg_null(&call, 1);
+        st = p->has_workflow_id ? pgqrs__tu_arg_i64(&call, 1, p->workflow_id) : pgqrs__tu_arg_null(&call, 1);
     if (st == PGQRS_OK)
         st = p->has_status ? pgqrs__tu_arg_enum(&call, 2, &pgqrs__run_status_desc, (int)p->status) : pgqrs__tu_arg_null(&call, 2);
     if (st == PGQRS_OK)
-        st = p->has_since ? pgqrs__tu_arg_i64(&call, 3, (int64_t)p->since_us) : pgqrs__tu_arg_null(&call, 3);
+        st = p->has_since ? pgqrs__tu_arg_i64(&call, 3, p->since_us) : pgqrs__tu_arg_null(&call, 3);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 4, (int64_t)p->limit);
     if (st == PGQRS_OK)
@@ -2129,14 +2079,13 @@ static pgqrs_status tu_run_start(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "run_start", true);
+    st = pgqrs__tu_stmt(&call, SQL_RUN_START, 3);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_RUN_START, 3);
+        st = pgqrs__tu_arg_i64(&call, 1, p->id);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->id);
+        st = pgqrs__tu_arg_i64(&call, 2, p->worker_id);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->worker_id);
-    if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 3, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 3);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 3, p->now_us) : pgqrs__tu_arg_null(&call, 3);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -2156,32 +2105,31 @@ static pgqrs_status tu_run_finish(int64_t *out, pgqrs_conn *c, const pgqrs_run_f
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "run_finish", true);
+    st = pgqrs__tu_stmt(&call, SQL_RUN_FINISH_1, 7);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_RUN_FINISH_1, 7);
+        st = pgqrs__tu_arg_i64(&call, 1, p->id);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->id);
+        st = pgqrs__tu_arg_i64(&call, 2, p->message_id);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->message_id);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->worker_id);
+        st = pgqrs__tu_arg_i64(&call, 3, p->worker_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_enum(&call, 4, &pgqrs__run_status_desc, (int)p->status);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 7, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 7);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 7, p->now_us) : pgqrs__tu_arg_null(&call, 7);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_RUN_FINISH_2, 4);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->id);
+        st = pgqrs__tu_arg_i64(&call, 1, p->id);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->message_id);
+        st = pgqrs__tu_arg_i64(&call, 2, p->message_id);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->worker_id);
+        st = pgqrs__tu_arg_i64(&call, 3, p->worker_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_enum(&call, 4, &pgqrs__run_status_desc, (int)p->status);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_RUN_FINISH_3, 7);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->id);
+        st = pgqrs__tu_arg_i64(&call, 1, p->id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_enum(&call, 4, &pgqrs__run_status_desc, (int)p->status);
     if (st == PGQRS_OK)
@@ -2189,7 +2137,7 @@ static pgqrs_status tu_run_finish(int64_t *out, pgqrs_conn *c, const pgqrs_run_f
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 6, p->error);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 7, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 7);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 7, p->now_us) : pgqrs__tu_arg_null(&call, 7);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -2209,26 +2157,25 @@ static pgqrs_status tu_run_reschedule(int64_t *out, pgqrs_conn *c, const pgqrs_r
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "run_reschedule", true);
+    st = pgqrs__tu_stmt(&call, SQL_RUN_RESCHEDULE_1, 4);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_RUN_RESCHEDULE_1, 4);
+        st = pgqrs__tu_arg_i64(&call, 1, p->id);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->id);
+        st = pgqrs__tu_arg_i64(&call, 2, p->message_id);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->message_id);
+        st = pgqrs__tu_arg_i64(&call, 3, p->worker_id);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->worker_id);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 4, (int64_t)p->retry_at_us);
+        st = pgqrs__tu_arg_i64(&call, 4, p->retry_at_us);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_RUN_RESCHEDULE_2, 6);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->id);
+        st = pgqrs__tu_arg_i64(&call, 1, p->id);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 4, (int64_t)p->retry_at_us);
+        st = pgqrs__tu_arg_i64(&call, 4, p->retry_at_us);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 5, p->error);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 6, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 6);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 6, p->now_us) : pgqrs__tu_arg_null(&call, 6);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -2248,14 +2195,13 @@ static pgqrs_status tu_run_cancel(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "run_cancel", true);
+    st = pgqrs__tu_stmt(&call, SQL_RUN_CANCEL, 3);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_RUN_CANCEL, 3);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->id);
+        st = pgqrs__tu_arg_i64(&call, 1, p->id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 2, p->reason);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 3, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 3);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 3, p->now_us) : pgqrs__tu_arg_null(&call, 3);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -2277,38 +2223,37 @@ static pgqrs_status tu_step_acquire(pgqrs_step_row *out, pgqrs_conn *c, const pg
     pgqrs__tu_start(&call, c, "step_acquire", true);
     if (!p->step_id)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_acquire: step_id is NULL");
+    st = pgqrs__tu_stmt(&call, SQL_STEP_ACQUIRE_1, 5);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_STEP_ACQUIRE_1, 5);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->run_id);
+        st = pgqrs__tu_arg_i64(&call, 1, p->run_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 2, p->step_id);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->worker_id);
+        st = pgqrs__tu_arg_i64(&call, 3, p->worker_id);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 4, (int64_t)p->lease_ms);
+        st = pgqrs__tu_arg_i64(&call, 4, p->lease_ms);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 5);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, p->now_us) : pgqrs__tu_arg_null(&call, 5);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_STEP_ACQUIRE_2, 5);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->run_id);
+        st = pgqrs__tu_arg_i64(&call, 1, p->run_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 2, p->step_id);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->worker_id);
+        st = pgqrs__tu_arg_i64(&call, 3, p->worker_id);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 4, (int64_t)p->lease_ms);
+        st = pgqrs__tu_arg_i64(&call, 4, p->lease_ms);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 5);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, p->now_us) : pgqrs__tu_arg_null(&call, 5);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_STEP_ACQUIRE_3, 3);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->run_id);
+        st = pgqrs__tu_arg_i64(&call, 1, p->run_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 2, p->step_id);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->worker_id);
+        st = pgqrs__tu_arg_i64(&call, 3, p->worker_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -2330,10 +2275,9 @@ static pgqrs_status tu_step_get(pgqrs_step_row *out, pgqrs_conn *c, const pgqrs_
     pgqrs__tu_start(&call, c, "step_get", false);
     if (!p->step_id)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_get: step_id is NULL");
+    st = pgqrs__tu_stmt(&call, SQL_STEP_GET, 2);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_STEP_GET, 2);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->run_id);
+        st = pgqrs__tu_arg_i64(&call, 1, p->run_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 2, p->step_id);
     if (st == PGQRS_OK)
@@ -2359,18 +2303,17 @@ static pgqrs_status tu_step_complete(int64_t *affected_out, pgqrs_conn *c, const
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_complete: step_id is NULL");
     if (!p->output)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_complete: output is NULL");
+    st = pgqrs__tu_stmt(&call, SQL_STEP_COMPLETE, 5);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_STEP_COMPLETE, 5);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->run_id);
+        st = pgqrs__tu_arg_i64(&call, 1, p->run_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 2, p->step_id);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->worker_id);
+        st = pgqrs__tu_arg_i64(&call, 3, p->worker_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 4, p->output);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 5);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, p->now_us) : pgqrs__tu_arg_null(&call, 5);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, PGQRS__TU_CHANGES_SQL, 0);
     if (st == PGQRS_OK)
@@ -2392,20 +2335,19 @@ static pgqrs_status tu_step_fail(int64_t *affected_out, pgqrs_conn *c, const pgq
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_fail: step_id is NULL");
     if (!p->error)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_fail: error is NULL");
+    st = pgqrs__tu_stmt(&call, SQL_STEP_FAIL, 6);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_STEP_FAIL, 6);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->run_id);
+        st = pgqrs__tu_arg_i64(&call, 1, p->run_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 2, p->step_id);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->worker_id);
+        st = pgqrs__tu_arg_i64(&call, 3, p->worker_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 4, p->error);
     if (st == PGQRS_OK)
-        st = p->has_retry_at ? pgqrs__tu_arg_i64(&call, 5, (int64_t)p->retry_at_us) : pgqrs__tu_arg_null(&call, 5);
+        st = p->has_retry_at ? pgqrs__tu_arg_i64(&call, 5, p->retry_at_us) : pgqrs__tu_arg_null(&call, 5);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 6, (int64_t)p->now_us) : pgqrs__tu_arg_null(&call, 6);
+        st = p->has_now ? pgqrs__tu_arg_i64(&call, 6, p->now_us) : pgqrs__tu_arg_null(&call, 6);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, PGQRS__TU_CHANGES_SQL, 0);
     if (st == PGQRS_OK)
@@ -2425,10 +2367,9 @@ static pgqrs_status tu_step_list(pgqrs_step_row **rows_out, size_t *n_out, pgqrs
     *rows_out = NULL;
     *n_out = 0;
     pgqrs__tu_start(&call, c, "step_list", false);
+    st = pgqrs__tu_stmt(&call, SQL_STEP_LIST, 1);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_STEP_LIST, 1);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)run_id);
+        st = pgqrs__tu_arg_i64(&call, 1, run_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {

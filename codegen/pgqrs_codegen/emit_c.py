@@ -377,6 +377,39 @@ def _scan_target(backend, shape):
     return None, None
 
 
+
+def drop_first_guard(lines):
+    """Removes the `if (st == PGQRS_OK)` in front of the first assignment to st:
+    st is still PGQRS_OK there, so the test can only mislead a reader."""
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith("pgqrs_status st = PGQRS_OK;"):
+            continue
+        if stripped in ("if (st == PGQRS_OK)", "if (st == PGQRS_OK) {"):
+            block = stripped.endswith("{")
+            j = i + 1
+            body = []
+            if block:
+                depth = 1
+                while depth:
+                    depth += lines[j].count("{") - lines[j].count("}")
+                    if depth:
+                        body.append(lines[j])
+                    j += 1
+            else:
+                while True:
+                    body.append(lines[j])
+                    j += 1
+                    if body[-1].rstrip().endswith(";"):
+                        break
+            return lines[:i] + [b[4:] if b.startswith("        ") else b for b in body] + lines[j:]
+        if "st = " in line or "return " in stripped:
+            if stripped.startswith("return ") or stripped.startswith("if (!"):
+                continue   # argument checks return early without touching st
+            return lines
+    return lines
+
+
 def emit_pg_function(q, schema):
     shape = Shape(q, schema)
     lines = [f"/* {q.name} {q.cardinality} ({q.path}:{q.line}) */", f"static {signature(q, shape, 'pg_' + q.name)}\n{{"]
@@ -456,7 +489,7 @@ def emit_pg_function(q, schema):
             lines.append(f"    pgqrs__buf_free(&enc_{p.name});")
     lines += _finish_lines(q, shape)
     lines.append("}\n")
-    return lines
+    return drop_first_guard(lines)
 
 
 def emit_sq_function(q, schema, slot_of):
@@ -503,7 +536,8 @@ def emit_sq_function(q, schema, slot_of):
             elif p.type.startswith("enum:"):
                 call = f"pgqrs__sq_bind_enum(c, stmt, {i}, &pgqrs__{p.type[5:]}_desc, (int){f})"
             else:
-                call = f"pgqrs__sq_bind_i64(c, stmt, {i}, (int64_t){f})"
+                conv = "" if p.type in ("i64", "timestamp") else "(int64_t)"
+                call = f"pgqrs__sq_bind_i64(c, stmt, {i}, {conv}{f})"
             if p.nullable and p.type not in POINTER_TYPES:
                 call = f"{phas(q, p)} ? {call} : pgqrs__sq_bind_null(c, stmt, {i})"
             lines.append("    if (st == PGQRS_OK)")
@@ -543,7 +577,7 @@ def emit_sq_function(q, schema, slot_of):
             lines.append(f"    pgqrs__buf_free(&enc_{p.name});")
     lines += _finish_lines(q, shape)
     lines.append("}\n")
-    return lines
+    return drop_first_guard(lines)
 
 
 def emit_tu_function(q, schema):
@@ -593,7 +627,8 @@ def emit_tu_function(q, schema):
             elif p.type.startswith("enum:"):
                 call = f"pgqrs__tu_arg_enum(&call, {i}, &pgqrs__{p.type[5:]}_desc, (int){f})"
             else:
-                call = f"pgqrs__tu_arg_i64(&call, {i}, (int64_t){f})"
+                conv = "" if p.type in ("i64", "timestamp") else "(int64_t)"
+                call = f"pgqrs__tu_arg_i64(&call, {i}, {conv}{f})"
             if p.nullable and p.type not in POINTER_TYPES:
                 call = f"{phas(q, p)} ? {call} : pgqrs__tu_arg_null(&call, {i})"
             lines.append("    if (st == PGQRS_OK)")
@@ -634,7 +669,7 @@ def emit_tu_function(q, schema):
             lines.append(f"    pgqrs__buf_free(&enc_{p.name});")
     lines += _finish_lines(q, shape)
     lines.append("}\n")
-    return lines
+    return drop_first_guard(lines)
 
 
 def emit_backend(backend, schema, queries, ref_order, migrations, sources):

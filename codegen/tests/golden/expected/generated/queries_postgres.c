@@ -204,10 +204,8 @@ static pgqrs_status pg_tx_begin(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     PGresult *res = NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_TX_BEGIN, "tx_begin", SQL_TX_BEGIN, 0, NULL);
-        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "tx_begin");
-    }
+    res = pgqrs__pg_exec(c, PG_TX_BEGIN, "tx_begin", SQL_TX_BEGIN, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "tx_begin");
     PQclear(res);
     return st;
 }
@@ -217,10 +215,8 @@ static pgqrs_status pg_tx_commit(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     PGresult *res = NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_TX_COMMIT, "tx_commit", SQL_TX_COMMIT, 0, NULL);
-        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "tx_commit");
-    }
+    res = pgqrs__pg_exec(c, PG_TX_COMMIT, "tx_commit", SQL_TX_COMMIT, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "tx_commit");
     PQclear(res);
     return st;
 }
@@ -230,10 +226,8 @@ static pgqrs_status pg_tx_rollback(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     PGresult *res = NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_TX_ROLLBACK, "tx_rollback", SQL_TX_ROLLBACK, 0, NULL);
-        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "tx_rollback");
-    }
+    res = pgqrs__pg_exec(c, PG_TX_ROLLBACK, "tx_rollback", SQL_TX_ROLLBACK, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "tx_rollback");
     PQclear(res);
     return st;
 }
@@ -243,10 +237,8 @@ static pgqrs_status pg_session_setup(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     PGresult *res = NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_SESSION_SETUP, "session_setup", SQL_SESSION_SETUP, 0, NULL);
-        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "session_setup");
-    }
+    res = pgqrs__pg_exec(c, PG_SESSION_SETUP, "session_setup", SQL_SESSION_SETUP, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "session_setup");
     PQclear(res);
     return st;
 }
@@ -256,10 +248,8 @@ static pgqrs_status pg_schema_version_ensure(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     PGresult *res = NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_SCHEMA_VERSION_ENSURE, "schema_version_ensure", SQL_SCHEMA_VERSION_ENSURE, 0, NULL);
-        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "schema_version_ensure");
-    }
+    res = pgqrs__pg_exec(c, PG_SCHEMA_VERSION_ENSURE, "schema_version_ensure", SQL_SCHEMA_VERSION_ENSURE, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "schema_version_ensure");
     PQclear(res);
     return st;
 }
@@ -272,10 +262,8 @@ static pgqrs_status pg_version_list(pgqrs_version_row **rows_out, size_t *n_out,
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_VERSION_LIST, "version_list", SQL_VERSION_LIST, 0, NULL);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "version_list");
-    }
+    res = pgqrs__pg_exec(c, PG_VERSION_LIST, "version_list", SQL_VERSION_LIST, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "version_list");
     for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
         pgqrs_version_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? pg_scan_version_row(row, c, res, r) : pgqrs__conn_oom(c);
@@ -295,10 +283,8 @@ static pgqrs_status pg_version_insert(pgqrs_conn *c, const pgqrs_version_insert_
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "version_insert: name is NULL");
     values[0] = pgqrs__pg_int(b_version, p->version);
     values[1] = p->name;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_VERSION_INSERT, "version_insert", SQL_VERSION_INSERT, 2, values);
-        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "version_insert");
-    }
+    res = pgqrs__pg_exec(c, PG_VERSION_INSERT, "version_insert", SQL_VERSION_INSERT, 2, values);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "version_insert");
     PQclear(res);
     return st;
 }
@@ -347,10 +333,8 @@ static pgqrs_status pg_job_get(pgqrs_job_row *out, pgqrs_conn *c, int64_t id)
     char b_id[PGQRS__PG_INT_LEN];
     memset(out, 0, sizeof *out);
     values[0] = pgqrs__pg_int(b_id, id);
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_JOB_GET, "job_get", SQL_JOB_GET, 1, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "job_get");
-    }
+    res = pgqrs__pg_exec(c, PG_JOB_GET, "job_get", SQL_JOB_GET, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "job_get");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "job_get");
     else if (st == PGQRS_OK)
@@ -369,10 +353,8 @@ static pgqrs_status pg_job_count(int64_t *out, pgqrs_conn *c, const char *queue)
     const char *values[1];
     memset(out, 0, sizeof *out);
     values[0] = queue;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_JOB_COUNT, "job_count", SQL_JOB_COUNT, 1, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "job_count");
-    }
+    res = pgqrs__pg_exec(c, PG_JOB_COUNT, "job_count", SQL_JOB_COUNT, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "job_count");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "job_count");
     else if (st == PGQRS_OK) {
@@ -392,10 +374,8 @@ static pgqrs_status pg_job_exists(bool *out, pgqrs_conn *c, int64_t id)
     char b_id[PGQRS__PG_INT_LEN];
     memset(out, 0, sizeof *out);
     values[0] = pgqrs__pg_int(b_id, id);
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_JOB_EXISTS, "job_exists", SQL_JOB_EXISTS, 1, values);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "job_exists");
-    }
+    res = pgqrs__pg_exec(c, PG_JOB_EXISTS, "job_exists", SQL_JOB_EXISTS, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "job_exists");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "job_exists");
     else if (st == PGQRS_OK) {
@@ -412,10 +392,8 @@ static pgqrs_status pg_job_max_owner(pgqrs_job_max_owner_row *out, pgqrs_conn *c
     pgqrs_status st = PGQRS_OK;
     PGresult *res = NULL;
     memset(out, 0, sizeof *out);
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_JOB_MAX_OWNER, "job_max_owner", SQL_JOB_MAX_OWNER, 0, NULL);
-        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "job_max_owner");
-    }
+    res = pgqrs__pg_exec(c, PG_JOB_MAX_OWNER, "job_max_owner", SQL_JOB_MAX_OWNER, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "job_max_owner");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "job_max_owner");
     else if (st == PGQRS_OK)
@@ -463,8 +441,7 @@ static pgqrs_status pg_job_summary(pgqrs_job_summary_row **rows_out, size_t *n_o
     *n_out = 0;
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "job_summary: ids is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_i64_pgarray(c, &enc_ids, p->ids, p->ids_len);
+    st = pgqrs__enc_i64_pgarray(c, &enc_ids, p->ids, p->ids_len);
     values[0] = enc_ids.data;
     values[1] = pgqrs__pg_ts(b_now, p->now_us);
     if (st == PGQRS_OK) {
@@ -491,8 +468,7 @@ static pgqrs_status pg_job_finish(int64_t *affected_out, pgqrs_conn *c, const pg
     *affected_out = 0;
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "job_finish: ids is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_i64_pgarray(c, &enc_ids, p->ids, p->ids_len);
+    st = pgqrs__enc_i64_pgarray(c, &enc_ids, p->ids, p->ids_len);
     values[0] = enc_ids.data;
     values[1] = p->has_finished_at ? pgqrs__pg_ts(b_finished_at, p->finished_at_us) : NULL;
     if (st == PGQRS_OK) {
@@ -516,8 +492,7 @@ static pgqrs_status pg_job_tag(pgqrs_conn *c, const pgqrs_job_tag_params *p)
     pgqrs_buf enc_tags = PGQRS_BUF_INIT;
     if (!p->tags && p->tags_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "job_tag: tags is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_text_pgarray(c, &enc_tags, p->tags, p->tags_len);
+    st = pgqrs__enc_text_pgarray(c, &enc_tags, p->tags, p->tags_len);
     values[0] = pgqrs__pg_int(b_id, p->id);
     values[1] = enc_tags.data;
     if (st == PGQRS_OK) {
@@ -541,8 +516,7 @@ static pgqrs_status pg_job_bulk_create(int64_t *affected_out, pgqrs_conn *c, con
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "job_bulk_create: queue is NULL");
     if (!p->payloads && p->payloads_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "job_bulk_create: payloads is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_json_array(c, &enc_payloads, p->payloads, p->payloads_len);
+    st = pgqrs__enc_json_array(c, &enc_payloads, p->payloads, p->payloads_len);
     values[0] = p->queue;
     values[1] = enc_payloads.data;
     if (st == PGQRS_OK) {
@@ -565,10 +539,8 @@ static pgqrs_status pg_job_clear_owner(int64_t *affected_out, pgqrs_conn *c, con
     char b_owner_id[PGQRS__PG_INT_LEN];
     *affected_out = 0;
     values[0] = p->has_owner_id ? pgqrs__pg_int(b_owner_id, p->owner_id) : NULL;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_JOB_CLEAR_OWNER, "job_clear_owner", SQL_JOB_CLEAR_OWNER, 1, values);
-        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "job_clear_owner");
-    }
+    res = pgqrs__pg_exec(c, PG_JOB_CLEAR_OWNER, "job_clear_owner", SQL_JOB_CLEAR_OWNER, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "job_clear_owner");
     if (st == PGQRS_OK)
         *affected_out = pgqrs__pg_affected(res);
     PQclear(res);
@@ -584,10 +556,8 @@ static pgqrs_status pg_job_purge_owner(int64_t *affected_out, pgqrs_conn *c, int
     char b_owner_id[PGQRS__PG_INT_LEN];
     *affected_out = 0;
     values[0] = pgqrs__pg_int(b_owner_id, owner_id);
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_JOB_PURGE_OWNER, "job_purge_owner", SQL_JOB_PURGE_OWNER, 1, values);
-        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "job_purge_owner");
-    }
+    res = pgqrs__pg_exec(c, PG_JOB_PURGE_OWNER, "job_purge_owner", SQL_JOB_PURGE_OWNER, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "job_purge_owner");
     if (st == PGQRS_OK)
         *affected_out = pgqrs__pg_affected(res);
     PQclear(res);

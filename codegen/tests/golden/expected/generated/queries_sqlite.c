@@ -204,8 +204,7 @@ static pgqrs_status sq_tx_begin(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_TX_BEGIN, SQL_TX_BEGIN);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_TX_BEGIN, SQL_TX_BEGIN);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "tx_begin");
     pgqrs__sq_release(stmt);
@@ -217,8 +216,7 @@ static pgqrs_status sq_tx_commit(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_TX_COMMIT, SQL_TX_COMMIT);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_TX_COMMIT, SQL_TX_COMMIT);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "tx_commit");
     pgqrs__sq_release(stmt);
@@ -230,8 +228,7 @@ static pgqrs_status sq_tx_rollback(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_TX_ROLLBACK, SQL_TX_ROLLBACK);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_TX_ROLLBACK, SQL_TX_ROLLBACK);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "tx_rollback");
     pgqrs__sq_release(stmt);
@@ -243,8 +240,7 @@ static pgqrs_status sq_session_setup(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_SESSION_SETUP, SQL_SESSION_SETUP);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_SESSION_SETUP, SQL_SESSION_SETUP);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "session_setup");
     pgqrs__sq_release(stmt);
@@ -257,8 +253,7 @@ static pgqrs_status sq_schema_version_ensure(pgqrs_conn *c)
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
     bool own_tx = false;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEMA_VERSION_ENSURE, SQL_SCHEMA_VERSION_ENSURE);
     if (st == PGQRS_OK)
@@ -277,8 +272,7 @@ static pgqrs_status sq_version_list(pgqrs_version_row **rows_out, size_t *n_out,
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_VERSION_LIST, SQL_VERSION_LIST);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_VERSION_LIST, SQL_VERSION_LIST);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         pgqrs_version_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? sq_scan_version_row(row, c, stmt) : pgqrs__conn_oom(c);
@@ -297,8 +291,7 @@ static pgqrs_status sq_version_insert(pgqrs_conn *c, const pgqrs_version_insert_
     bool own_tx = false;
     if (!p->name)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "version_insert: name is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_VERSION_INSERT, SQL_VERSION_INSERT);
     if (st == PGQRS_OK)
@@ -324,8 +317,7 @@ static pgqrs_status sq_job_create(pgqrs_job_row *out, pgqrs_conn *c, const pgqrs
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "job_create: queue is NULL");
     if (!p->payload)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "job_create: payload is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_CREATE, SQL_JOB_CREATE);
     if (st == PGQRS_OK)
@@ -337,9 +329,9 @@ static pgqrs_status sq_job_create(pgqrs_job_row *out, pgqrs_conn *c, const pgqrs
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 4, (int64_t)p->urgent);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 5, (int64_t)p->run_at_us);
+        st = pgqrs__sq_bind_i64(c, stmt, 5, p->run_at_us);
     if (st == PGQRS_OK)
-        st = p->has_owner_id ? pgqrs__sq_bind_i64(c, stmt, 6, (int64_t)p->owner_id) : pgqrs__sq_bind_null(c, stmt, 6);
+        st = p->has_owner_id ? pgqrs__sq_bind_i64(c, stmt, 6, p->owner_id) : pgqrs__sq_bind_null(c, stmt, 6);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_job_row(out, c, stmt)
@@ -360,10 +352,9 @@ static pgqrs_status sq_job_get(pgqrs_job_row *out, pgqrs_conn *c, int64_t id)
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_GET, SQL_JOB_GET);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_GET, SQL_JOB_GET);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, id);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_job_row(out, c, stmt)
@@ -383,8 +374,7 @@ static pgqrs_status sq_job_count(int64_t *out, pgqrs_conn *c, const char *queue)
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_COUNT, SQL_JOB_COUNT);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_COUNT, SQL_JOB_COUNT);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 1, queue);
     if (st == PGQRS_OK) {
@@ -404,10 +394,9 @@ static pgqrs_status sq_job_exists(bool *out, pgqrs_conn *c, int64_t id)
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_EXISTS, SQL_JOB_EXISTS);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_EXISTS, SQL_JOB_EXISTS);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, id);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? pgqrs__sq_get_bool(out, NULL, c, stmt, 0)
@@ -425,8 +414,7 @@ static pgqrs_status sq_job_max_owner(pgqrs_job_max_owner_row *out, pgqrs_conn *c
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_MAX_OWNER, SQL_JOB_MAX_OWNER);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_MAX_OWNER, SQL_JOB_MAX_OWNER);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_job_max_owner_row(out, c, stmt)
@@ -448,8 +436,7 @@ static pgqrs_status sq_job_ids_in_state(int64_t **rows_out, size_t *n_out, pgqrs
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_IDS_IN_STATE, SQL_JOB_IDS_IN_STATE);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_IDS_IN_STATE, SQL_JOB_IDS_IN_STATE);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_enum(c, stmt, 1, &pgqrs__job_state_desc, (int)state);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -474,14 +461,13 @@ static pgqrs_status sq_job_summary(pgqrs_job_summary_row **rows_out, size_t *n_o
     *n_out = 0;
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "job_summary: ids is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_SUMMARY, SQL_JOB_SUMMARY);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 1, enc_ids.data);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->now_us);
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->now_us);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         pgqrs_job_summary_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? sq_scan_job_summary_row(row, c, stmt) : pgqrs__conn_oom(c);
@@ -503,8 +489,7 @@ static pgqrs_status sq_job_finish(int64_t *affected_out, pgqrs_conn *c, const pg
     *affected_out = 0;
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "job_finish: ids is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
     if (st == PGQRS_OK)
         st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
@@ -512,7 +497,7 @@ static pgqrs_status sq_job_finish(int64_t *affected_out, pgqrs_conn *c, const pg
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 1, enc_ids.data);
     if (st == PGQRS_OK)
-        st = p->has_finished_at ? pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->finished_at_us) : pgqrs__sq_bind_null(c, stmt, 2);
+        st = p->has_finished_at ? pgqrs__sq_bind_i64(c, stmt, 2, p->finished_at_us) : pgqrs__sq_bind_null(c, stmt, 2);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "job_finish");
     if (st == PGQRS_OK)
@@ -532,14 +517,13 @@ static pgqrs_status sq_job_tag(pgqrs_conn *c, const pgqrs_job_tag_params *p)
     pgqrs_buf enc_tags = PGQRS_BUF_INIT;
     if (!p->tags && p->tags_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "job_tag: tags is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_text_array(c, &enc_tags, p->tags, p->tags_len);
+    st = pgqrs__enc_text_array(c, &enc_tags, p->tags, p->tags_len);
     if (st == PGQRS_OK)
         st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_TAG, SQL_JOB_TAG);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 2, enc_tags.data);
     if (st == PGQRS_OK)
@@ -562,8 +546,7 @@ static pgqrs_status sq_job_bulk_create(int64_t *affected_out, pgqrs_conn *c, con
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "job_bulk_create: queue is NULL");
     if (!p->payloads && p->payloads_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "job_bulk_create: payloads is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_json_array(c, &enc_payloads, p->payloads, p->payloads_len);
+    st = pgqrs__enc_json_array(c, &enc_payloads, p->payloads, p->payloads_len);
     if (st == PGQRS_OK)
         st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
@@ -589,12 +572,11 @@ static pgqrs_status sq_job_clear_owner(int64_t *affected_out, pgqrs_conn *c, con
     sqlite3_stmt *stmt = NULL;
     bool own_tx = false;
     *affected_out = 0;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_CLEAR_OWNER, SQL_JOB_CLEAR_OWNER);
     if (st == PGQRS_OK)
-        st = p->has_owner_id ? pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->owner_id) : pgqrs__sq_bind_null(c, stmt, 1);
+        st = p->has_owner_id ? pgqrs__sq_bind_i64(c, stmt, 1, p->owner_id) : pgqrs__sq_bind_null(c, stmt, 1);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "job_clear_owner");
     if (st == PGQRS_OK)
@@ -611,12 +593,11 @@ static pgqrs_status sq_job_purge_owner(int64_t *affected_out, pgqrs_conn *c, int
     sqlite3_stmt *stmt = NULL;
     bool own_tx = false;
     *affected_out = 0;
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_PURGE_OWNER_1, SQL_JOB_PURGE_OWNER_1);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)owner_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, owner_id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "job_purge_owner");
     pgqrs__sq_release(stmt);
@@ -624,7 +605,7 @@ static pgqrs_status sq_job_purge_owner(int64_t *affected_out, pgqrs_conn *c, int
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_PURGE_OWNER_2, SQL_JOB_PURGE_OWNER_2);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)owner_id);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, owner_id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "job_purge_owner");
     if (st == PGQRS_OK)

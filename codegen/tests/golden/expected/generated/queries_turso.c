@@ -189,8 +189,7 @@ static pgqrs_status tu_session_setup(pgqrs_conn *c)
     pgqrs_status st = PGQRS_OK;
     pgqrs__tu_call call;
     pgqrs__tu_start(&call, c, "session_setup", false);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_SESSION_SETUP, 0);
+    st = pgqrs__tu_stmt(&call, SQL_SESSION_SETUP, 0);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     pgqrs__tu_end(&call);
@@ -203,8 +202,7 @@ static pgqrs_status tu_schema_version_ensure(pgqrs_conn *c)
     pgqrs_status st = PGQRS_OK;
     pgqrs__tu_call call;
     pgqrs__tu_start(&call, c, "schema_version_ensure", true);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_SCHEMA_VERSION_ENSURE, 0);
+    st = pgqrs__tu_stmt(&call, SQL_SCHEMA_VERSION_ENSURE, 0);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     pgqrs__tu_end(&call);
@@ -220,8 +218,7 @@ static pgqrs_status tu_version_list(pgqrs_version_row **rows_out, size_t *n_out,
     *rows_out = NULL;
     *n_out = 0;
     pgqrs__tu_start(&call, c, "version_list", false);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_VERSION_LIST, 0);
+    st = pgqrs__tu_stmt(&call, SQL_VERSION_LIST, 0);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
@@ -240,8 +237,7 @@ static pgqrs_status tu_version_insert(pgqrs_conn *c, const pgqrs_version_insert_
     pgqrs__tu_start(&call, c, "version_insert", true);
     if (!p->name)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "version_insert: name is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_VERSION_INSERT, 2);
+    st = pgqrs__tu_stmt(&call, SQL_VERSION_INSERT, 2);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->version);
     if (st == PGQRS_OK)
@@ -263,8 +259,7 @@ static pgqrs_status tu_job_create(pgqrs_job_row *out, pgqrs_conn *c, const pgqrs
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "job_create: queue is NULL");
     if (!p->payload)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "job_create: payload is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_JOB_CREATE, 6);
+    st = pgqrs__tu_stmt(&call, SQL_JOB_CREATE, 6);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 1, p->queue);
     if (st == PGQRS_OK)
@@ -274,9 +269,9 @@ static pgqrs_status tu_job_create(pgqrs_job_row *out, pgqrs_conn *c, const pgqrs
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 4, (int64_t)p->urgent);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 5, (int64_t)p->run_at_us);
+        st = pgqrs__tu_arg_i64(&call, 5, p->run_at_us);
     if (st == PGQRS_OK)
-        st = p->has_owner_id ? pgqrs__tu_arg_i64(&call, 6, (int64_t)p->owner_id) : pgqrs__tu_arg_null(&call, 6);
+        st = p->has_owner_id ? pgqrs__tu_arg_i64(&call, 6, p->owner_id) : pgqrs__tu_arg_null(&call, 6);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -296,10 +291,9 @@ static pgqrs_status tu_job_get(pgqrs_job_row *out, pgqrs_conn *c, int64_t id)
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "job_get", false);
+    st = pgqrs__tu_stmt(&call, SQL_JOB_GET, 1);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_JOB_GET, 1);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)id);
+        st = pgqrs__tu_arg_i64(&call, 1, id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -319,8 +313,7 @@ static pgqrs_status tu_job_count(int64_t *out, pgqrs_conn *c, const char *queue)
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "job_count", false);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_JOB_COUNT, 1);
+    st = pgqrs__tu_stmt(&call, SQL_JOB_COUNT, 1);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 1, queue);
     if (st == PGQRS_OK)
@@ -342,10 +335,9 @@ static pgqrs_status tu_job_exists(bool *out, pgqrs_conn *c, int64_t id)
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "job_exists", false);
+    st = pgqrs__tu_stmt(&call, SQL_JOB_EXISTS, 1);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_JOB_EXISTS, 1);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)id);
+        st = pgqrs__tu_arg_i64(&call, 1, id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -365,8 +357,7 @@ static pgqrs_status tu_job_max_owner(pgqrs_job_max_owner_row *out, pgqrs_conn *c
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "job_max_owner", false);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_JOB_MAX_OWNER, 0);
+    st = pgqrs__tu_stmt(&call, SQL_JOB_MAX_OWNER, 0);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -388,8 +379,7 @@ static pgqrs_status tu_job_ids_in_state(int64_t **rows_out, size_t *n_out, pgqrs
     *rows_out = NULL;
     *n_out = 0;
     pgqrs__tu_start(&call, c, "job_ids_in_state", false);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_JOB_IDS_IN_STATE, 1);
+    st = pgqrs__tu_stmt(&call, SQL_JOB_IDS_IN_STATE, 1);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_enum(&call, 1, &pgqrs__job_state_desc, (int)state);
     if (st == PGQRS_OK)
@@ -414,14 +404,13 @@ static pgqrs_status tu_job_summary(pgqrs_job_summary_row **rows_out, size_t *n_o
     pgqrs__tu_start(&call, c, "job_summary", false);
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "job_summary: ids is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_JOB_SUMMARY, 2);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 1, enc_ids.data);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->now_us);
+        st = pgqrs__tu_arg_i64(&call, 2, p->now_us);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
@@ -443,14 +432,13 @@ static pgqrs_status tu_job_finish(int64_t *affected_out, pgqrs_conn *c, const pg
     pgqrs__tu_start(&call, c, "job_finish", true);
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "job_finish: ids is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_JOB_FINISH, 2);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 1, enc_ids.data);
     if (st == PGQRS_OK)
-        st = p->has_finished_at ? pgqrs__tu_arg_i64(&call, 2, (int64_t)p->finished_at_us) : pgqrs__tu_arg_null(&call, 2);
+        st = p->has_finished_at ? pgqrs__tu_arg_i64(&call, 2, p->finished_at_us) : pgqrs__tu_arg_null(&call, 2);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, PGQRS__TU_CHANGES_SQL, 0);
     if (st == PGQRS_OK)
@@ -471,12 +459,11 @@ static pgqrs_status tu_job_tag(pgqrs_conn *c, const pgqrs_job_tag_params *p)
     pgqrs__tu_start(&call, c, "job_tag", true);
     if (!p->tags && p->tags_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "job_tag: tags is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_text_array(c, &enc_tags, p->tags, p->tags_len);
+    st = pgqrs__enc_text_array(c, &enc_tags, p->tags, p->tags_len);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_JOB_TAG, 2);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)p->id);
+        st = pgqrs__tu_arg_i64(&call, 1, p->id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 2, enc_tags.data);
     if (st == PGQRS_OK)
@@ -498,8 +485,7 @@ static pgqrs_status tu_job_bulk_create(int64_t *affected_out, pgqrs_conn *c, con
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "job_bulk_create: queue is NULL");
     if (!p->payloads && p->payloads_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "job_bulk_create: payloads is NULL");
-    if (st == PGQRS_OK)
-        st = pgqrs__enc_json_array(c, &enc_payloads, p->payloads, p->payloads_len);
+    st = pgqrs__enc_json_array(c, &enc_payloads, p->payloads, p->payloads_len);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_JOB_BULK_CREATE, 2);
     if (st == PGQRS_OK)
@@ -524,10 +510,9 @@ static pgqrs_status tu_job_clear_owner(int64_t *affected_out, pgqrs_conn *c, con
     pgqrs__tu_call call;
     *affected_out = 0;
     pgqrs__tu_start(&call, c, "job_clear_owner", true);
+    st = pgqrs__tu_stmt(&call, SQL_JOB_CLEAR_OWNER, 1);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_JOB_CLEAR_OWNER, 1);
-    if (st == PGQRS_OK)
-        st = p->has_owner_id ? pgqrs__tu_arg_i64(&call, 1, (int64_t)p->owner_id) : pgqrs__tu_arg_null(&call, 1);
+        st = p->has_owner_id ? pgqrs__tu_arg_i64(&call, 1, p->owner_id) : pgqrs__tu_arg_null(&call, 1);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, PGQRS__TU_CHANGES_SQL, 0);
     if (st == PGQRS_OK)
@@ -545,14 +530,13 @@ static pgqrs_status tu_job_purge_owner(int64_t *affected_out, pgqrs_conn *c, int
     pgqrs__tu_call call;
     *affected_out = 0;
     pgqrs__tu_start(&call, c, "job_purge_owner", true);
+    st = pgqrs__tu_stmt(&call, SQL_JOB_PURGE_OWNER_1, 1);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_JOB_PURGE_OWNER_1, 1);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)owner_id);
+        st = pgqrs__tu_arg_i64(&call, 1, owner_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_JOB_PURGE_OWNER_2, 1);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, (int64_t)owner_id);
+        st = pgqrs__tu_arg_i64(&call, 1, owner_id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, PGQRS__TU_CHANGES_SQL, 0);
     if (st == PGQRS_OK)
