@@ -27,7 +27,8 @@ make -s check-generated
 
 step "generator tests"
 set +e
-(cd codegen && python3 -m unittest discover -s tests -t . 2>&1) | tee "$log/codegen"
+# inside a throwaway cluster, so the tests of verify_pg.py run too
+scripts/with-postgres.sh bash -c 'cd codegen && python3 -m unittest discover -s tests -t .' 2>&1 | tee "$log/codegen"
 rc=${PIPESTATUS[0]}
 set -e
 n=$(grep -Eo 'Ran [0-9]+ test' "$log/codegen" | grep -Eo '[0-9]+' || echo 0)
