@@ -112,6 +112,20 @@ if enq:
                   f"{lat(sq['result'] if sq else None, 'call')} | {fmt(rate(pb))} | {(fmt(me / rate(pb), 2) + '×') if me and rate(pb) else '—'} | "
                   f"{fmt(rate(pq))} | {(fmt(me / rate(pq), 2) + '×') if me and rate(pq) else '—'} |")
     md.append("")
+tu = [r for r in rows if r["scenario"] == "drain" and r["backend"] == "turso"]
+if tu:
+    md.append("### Scenario 1 on Turso: pgqrs-c over Hrana/HTTP (tursodb) vs the same drain on SQLite")
+    md.append("")
+    md.append("tursodb is Turso's local test server, not Turso Cloud; the messages per cell are fewer (see the JSON).")
+    md.append("")
+    md.append("| C × B | Turso msg/s | SQLite msg/s (same cell size) | Turso / SQLite |")
+    md.append("|---|---:|---:|---:|")
+    for r in [x for x in tu if x["system"] == "pgqrs"]:
+        c, b = r["consumers"], r["batch"]
+        t, q = rate(r), rate(get("drain", "turso", "pgqrs-sqlite", c, b))
+        md.append(f"| {c} × {b} | {fmt(t)} | {fmt(q)} | {(fmt(t / q, 3) + '×') if (t and q) else '—'} |")
+    md.append("")
+
 lt = [r for r in rows if r["scenario"] == "latency"]
 if lt:
     md.append("### Scenario 3, end-to-end latency under steady load")

@@ -76,6 +76,6 @@ export BENCH_NODE=$NODE BENCH_STATUS=$STATUS
 
 # ---- run -------------------------------------------------------------------------
 t0=$(date +%s)
-scripts/with-postgres.sh --durable bash bench/suite.sh
+scripts/with-postgres.sh --durable scripts/with-turso.sh bash bench/suite.sh
 echo "bench: suite took $(( $(date +%s) - t0 )) s" >&2
 python3 bench/report.py "$S/run" "$ROOT/bench/results" "$ROOT/docs/benchmarks.md"

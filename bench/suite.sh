@@ -144,6 +144,17 @@ for b in $BATCHES; do
     rm -f "$S"/*.db "$S"/*.db-wal "$S"/*.db-shm
 done
 
+# ---- Scenario 1 on Turso: the same drain over Hrana/HTTP against tursodb ----------------
+# tursodb is Turso's local test server (about 10 ms per request here), not Turso
+# Cloud: these cells show the protocol's cost relative to SQLite on one machine.
+TURSO_N=$([ "$BENCH_QUICK" = 1 ] && echo 500 || echo 5000)
+for cell in 1:1 1:10 1:50 2:10; do
+    c=${cell%:*}; b=${cell#*:}
+    rec drain turso pgqrs "$c" "$b" bench/turso_drain.sh "$BIN/pgqrs_bench" "$c" "$b" "$TURSO_N"
+    rec drain turso pgqrs-sqlite "$c" "$b" "$BIN/pgqrs_bench" drain "sqlite://$(sqlite_file "tq_${c}_${b}")" "$c" "$b" "$TURSO_N"
+done
+rm -f "$S"/*.db "$S"/*.db-wal "$S"/*.db-shm
+
 # ---- Scenario 2: enqueue ----------------------------------------------------------------
 for cell in $ENQ_CELLS; do
     p=${cell%:*}; b=${cell#*:}
