@@ -45,7 +45,7 @@ static char *uri_password(const char *s)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *s, *pw, err[PGQRS__ERR_LEN], *red;
+    char *s, *pw, err[PGQRS__ERR_LEN], small[16], *red;
     size_t redlen;
     pgqrs__dsn d;
     pgqrs_status st;
@@ -69,7 +69,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     pgqrs__dsn_redact(s, red, redlen);
-    pgqrs__dsn_redact(s, err + 200, 16);   /* a short buffer: truncated, terminated, in bounds */
+    /* a short buffer: truncated, terminated, in bounds. Its own buffer: written
+     * into err it spliced text that could fake a password match below */
+    pgqrs__dsn_redact(s, small, sizeof small);
+    if (strlen(small) >= sizeof small)
+        abort();
     (void)pgqrs__is_identifier(s);
     pw = uri_password(s);
     if (pw && strlen(pw) >= 3 && !strchr(pw, '*') && count_occurrences(s, pw) == 1) {
