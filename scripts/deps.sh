@@ -8,6 +8,8 @@ for p in build-essential clang libpq-dev libsqlite3-dev libjansson-dev libcurl4-
          postgresql postgresql-contrib python3 python3-pytest valgrind pgbouncer pkg-config; do
     have "$p" || need+=("$p")
 done
+# npm installs Turso's test server (tursodb) into .tools/ for the Turso suites
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if ((${#need[@]})); then
     if [ "$(id -u)" != 0 ]; then
         echo "deps: missing packages: ${need[*]} (run as root, or install them)" >&2
