@@ -226,6 +226,12 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/schema.sql:41, queries/sqlite/schema.sql:41 */
     pgqrs_status (*session_relaxed_durability)(pgqrs_conn *c);
 
+    /* session_foreign_keys :one
+     * Whether foreign keys are enforced for this session (connecting fails when
+     * not). PostgreSQL always enforces them.
+     * SQL: queries/postgres/schema.sql:48, queries/sqlite/schema.sql:48 */
+    pgqrs_status (*session_foreign_keys)(int64_t *out, pgqrs_conn *c);
+
     /* tx_begin :exec
      * SQL: queries/postgres/transaction.sql:4, queries/sqlite/transaction.sql:6 */
     pgqrs_status (*tx_begin)(pgqrs_conn *c);

@@ -51,6 +51,7 @@ enum {
     PG_TABLE_LIST,
     PG_SESSION_SETUP,
     PG_SESSION_RELAXED_DURABILITY,
+    PG_SESSION_FOREIGN_KEYS,
     PG_TX_BEGIN,
     PG_TX_COMMIT,
     PG_TX_ROLLBACK,
@@ -325,6 +326,9 @@ static const char SQL_SESSION_SETUP[] =
 static const char SQL_SESSION_RELAXED_DURABILITY[] =
     "-- name: session_relaxed_durability :exec\n"
     "SELECT set_config('synchronous_commit', 'off', false)";
+static const char SQL_SESSION_FOREIGN_KEYS[] =
+    "-- name: session_foreign_keys :one\n"
+    "SELECT 1::bigint AS foreign_keys";
 static const char SQL_TX_BEGIN[] =
     "-- name: tx_begin :exec\n"
     "BEGIN";
@@ -1589,6 +1593,24 @@ static pgqrs_status pg_session_relaxed_durability(pgqrs_conn *c)
     return st;
 }
 
+/* session_foreign_keys :one (queries/postgres/schema.sql:48) */
+static pgqrs_status pg_session_foreign_keys(int64_t *out, pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    memset(out, 0, sizeof *out);
+    res = pgqrs__pg_exec(c, PG_SESSION_FOREIGN_KEYS, "session_foreign_keys", SQL_SESSION_FOREIGN_KEYS, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "session_foreign_keys");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "session_foreign_keys");
+    else if (st == PGQRS_OK) {
+        const int r = 0;
+        st = pgqrs__pg_get_i64(out, NULL, c, res, r, 0);
+    }
+    PQclear(res);
+    return st;
+}
+
 /* tx_begin :exec (queries/postgres/transaction.sql:4) */
 static pgqrs_status pg_tx_begin(pgqrs_conn *c)
 {
@@ -2476,6 +2498,7 @@ const pgqrs_queries pgqrs__queries_postgres = {
     .table_list = pg_table_list,
     .session_setup = pg_session_setup,
     .session_relaxed_durability = pg_session_relaxed_durability,
+    .session_foreign_keys = pg_session_foreign_keys,
     .tx_begin = pg_tx_begin,
     .tx_commit = pg_tx_commit,
     .tx_rollback = pg_tx_rollback,

@@ -53,6 +53,8 @@ enum {
     SQ_TABLE_LIST,
     SQ_SESSION_SETUP,
     SQ_SESSION_RELAXED_DURABILITY,
+    SQ_SESSION_FOREIGN_KEYS_1,
+    SQ_SESSION_FOREIGN_KEYS_2,
     SQ_TX_BEGIN,
     SQ_TX_COMMIT,
     SQ_TX_ROLLBACK,
@@ -328,6 +330,12 @@ static const char SQL_SESSION_SETUP[] =
 static const char SQL_SESSION_RELAXED_DURABILITY[] =
     "-- name: session_relaxed_durability :exec\n"
     "PRAGMA synchronous = NORMAL";
+static const char SQL_SESSION_FOREIGN_KEYS_1[] =
+    "-- name: session_foreign_keys :one (statement 1 of 2)\n"
+    "PRAGMA foreign_keys = ON";
+static const char SQL_SESSION_FOREIGN_KEYS_2[] =
+    "-- name: session_foreign_keys :one (statement 2 of 2)\n"
+    "PRAGMA foreign_keys";
 static const char SQL_TX_BEGIN[] =
     "-- name: tx_begin :exec\n"
     "BEGIN IMMEDIATE";
@@ -1705,6 +1713,30 @@ static pgqrs_status sq_session_relaxed_durability(pgqrs_conn *c)
     return st;
 }
 
+/* session_foreign_keys :one (queries/sqlite/schema.sql:48) */
+static pgqrs_status sq_session_foreign_keys(int64_t *out, pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_SESSION_FOREIGN_KEYS_1, SQL_SESSION_FOREIGN_KEYS_1);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "session_foreign_keys");
+    pgqrs__sq_release(stmt);
+    stmt = NULL;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_SESSION_FOREIGN_KEYS_2, SQL_SESSION_FOREIGN_KEYS_2);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? pgqrs__sq_get_i64(out, NULL, c, stmt, 0)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "session_foreign_keys")
+           : pgqrs__sq_fail(c, rc, "session_foreign_keys");
+    }
+    pgqrs__sq_release(stmt);
+    return st;
+}
+
 /* tx_begin :exec (queries/sqlite/transaction.sql:6) */
 static pgqrs_status sq_tx_begin(pgqrs_conn *c)
 {
@@ -2723,6 +2755,7 @@ const pgqrs_queries pgqrs__queries_sqlite = {
     .table_list = sq_table_list,
     .session_setup = sq_session_setup,
     .session_relaxed_durability = sq_session_relaxed_durability,
+    .session_foreign_keys = sq_session_foreign_keys,
     .tx_begin = sq_tx_begin,
     .tx_commit = sq_tx_commit,
     .tx_rollback = sq_tx_rollback,

@@ -250,6 +250,12 @@ static const char SQL_SESSION_SETUP[] =
 static const char SQL_SESSION_RELAXED_DURABILITY[] =
     "-- name: session_relaxed_durability :exec\n"
     "PRAGMA synchronous = NORMAL";
+static const char SQL_SESSION_FOREIGN_KEYS_1[] =
+    "-- name: session_foreign_keys :one (statement 1 of 2)\n"
+    "PRAGMA foreign_keys = ON";
+static const char SQL_SESSION_FOREIGN_KEYS_2[] =
+    "-- name: session_foreign_keys :one (statement 2 of 2)\n"
+    "PRAGMA foreign_keys";
 static const char SQL_WORKER_REGISTER[] =
     "-- name: worker_register :one\n"
     "INSERT INTO pgqrs_workers (queue_id, hostname, pid, kind, status, started_at, heartbeat_at)\n"
@@ -487,6 +493,11 @@ static const char SQL_STEP_LIST[] =
     "-- name: step_list :many\n"
     "SELECT run_id, step_id, status, output, error, attempts, retry_at, worker_id, lease_until, started_at, completed_at\n"
     "FROM pgqrs_workflow_steps WHERE run_id = ?1 ORDER BY started_at, step_id";
+/* Statements the Turso transport (src/driver_turso.c) puts around each write batch. */
+const char pgqrs__turso_sql_begin[] = "BEGIN IMMEDIATE";
+const char pgqrs__turso_sql_commit[] = "COMMIT";
+const char pgqrs__turso_sql_rollback[] = "ROLLBACK";
+const char pgqrs__turso_sql_foreign_keys[] = "PRAGMA foreign_keys = ON";
 
 static pgqrs_status tu_scan_archived_row(pgqrs_archived_row *row, pgqrs__tu_call *call, size_t r)
 {
@@ -1578,6 +1589,28 @@ static pgqrs_status tu_session_relaxed_durability(pgqrs_conn *c)
     return st;
 }
 
+/* session_foreign_keys :one (queries/sqlite/schema.sql:48) */
+static pgqrs_status tu_session_foreign_keys(int64_t *out, pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    memset(out, 0, sizeof *out);
+    pgqrs__tu_start(&call, c, "session_foreign_keys", false);
+    st = pgqrs__tu_stmt(&call, SQL_SESSION_FOREIGN_KEYS_1, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_SESSION_FOREIGN_KEYS_2, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
+        st = pgqrs__conn_not_found(c, "session_foreign_keys");
+    else if (st == PGQRS_OK) {
+        const size_t r = 0;
+        st = pgqrs__tu_get_i64(out, NULL, &call, r, 0);
+    }
+    pgqrs__tu_end(&call);
+    return st;
+}
+
 /* tx_begin :exec (queries/sqlite/transaction.sql:6) */
 static pgqrs_status tu_tx_begin(pgqrs_conn *c)
 {
@@ -2651,6 +2684,7 @@ const pgqrs_queries pgqrs__queries_turso = {
     .table_list = tu_table_list,
     .session_setup = tu_session_setup,
     .session_relaxed_durability = tu_session_relaxed_durability,
+    .session_foreign_keys = tu_session_foreign_keys,
     .tx_begin = tu_tx_begin,
     .tx_commit = tu_tx_commit,
     .tx_rollback = tu_tx_rollback,

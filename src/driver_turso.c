@@ -202,17 +202,17 @@ static json_t *build_body(pgqrs__tu_call *call)
     if (call->write) {
         json_t *steps = json_array();
         bad |= !steps;
-        bad |= json_array_append_new(steps, json_pack("{s:{s:s}}", "stmt", "sql", "PRAGMA foreign_keys=ON")) != 0;
+        bad |= json_array_append_new(steps, json_pack("{s:{s:s}}", "stmt", "sql", pgqrs__turso_sql_foreign_keys)) != 0;
         bad |= json_array_append_new(steps, json_pack("{s:o,s:{s:s}}", "condition", cond_ok(0), "stmt", "sql",
-                                                      "BEGIN IMMEDIATE")) != 0;
+                                                      pgqrs__turso_sql_begin)) != 0;
         for (size_t i = 0; i < n; i++)
             bad |= json_array_append_new(steps, json_pack("{s:o,s:O}", "condition", cond_ok(i + 1), "stmt",
                                                           json_array_get(call->stmts, i))) != 0;
         bad |= json_array_append_new(steps, json_pack("{s:o,s:{s:s}}", "condition", cond_ok(n + 1), "stmt", "sql",
-                                                      "COMMIT")) != 0;
+                                                      pgqrs__turso_sql_commit)) != 0;
         bad |= json_array_append_new(
                    steps, json_pack("{s:{s:s,s:[o,{s:s,s:o}]},s:{s:s}}", "condition", "type", "and", "conds", cond_ok(1),
-                                    "type", "not", "cond", cond_ok(n + 2), "stmt", "sql", "ROLLBACK")) != 0;
+                                    "type", "not", "cond", cond_ok(n + 2), "stmt", "sql", pgqrs__turso_sql_rollback)) != 0;
         bad |= json_array_append_new(reqs, json_pack("{s:s,s:{s:o}}", "type", "batch", "batch", "steps", steps)) != 0;
     } else {
         for (size_t i = 0; i < n; i++)
@@ -611,18 +611,8 @@ static pgqrs_status probe(pgqrs_conn *c)
 
 static pgqrs_status check_foreign_keys(pgqrs_conn *c)
 {
-    pgqrs__tu_call call;
     int64_t on = 0;
-    pgqrs_status st;
-    pgqrs__tu_start(&call, c, "connect", false);
-    st = pgqrs__tu_stmt(&call, "PRAGMA foreign_keys=ON", 0);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, "PRAGMA foreign_keys", 0);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_run(&call);
-    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 1)
-        st = pgqrs__tu_get_i64(&on, NULL, &call, 0, 0);
-    pgqrs__tu_end(&call);
+    pgqrs_status st = c->q->session_foreign_keys(&on, c);
     if (st == PGQRS_OK && on != 1)
         st = pgqrs__conn_fail(c, PGQRS_ENOTSUPPORTED, "the Turso server does not enforce foreign keys");
     return st;

@@ -81,6 +81,13 @@ typedef struct pgqrs__turso_options {
  * keys are enforced. On failure err holds one line without the token. */
 pgqrs_status pgqrs__conn_open_turso(pgqrs_conn **out, const pgqrs__turso_options *o, char *err, size_t errlen);
 void pgqrs__turso_close(struct pgqrs__hrana *h);   /* NULL: no-op */
+/* Generated from the SQLite dialect's queries (generated/queries_turso.c): the
+ * statements around every write batch. */
+extern const char pgqrs__turso_sql_begin[];
+extern const char pgqrs__turso_sql_commit[];
+extern const char pgqrs__turso_sql_rollback[];
+extern const char pgqrs__turso_sql_foreign_keys[];
+
 /* Test hook: requests sent by this process (attempts included). */
 uint64_t pgqrs__turso_requests_sent(void);
 

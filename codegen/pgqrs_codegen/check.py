@@ -11,7 +11,7 @@ from .model import GenError
 TX_QUERIES = ("tx_begin", "tx_commit", "tx_rollback")
 # Never wrapped in a write transaction: transaction control itself, and session
 # setup (PRAGMA journal_mode cannot change inside a transaction).
-NO_AUTO_TX = TX_QUERIES + ("session_setup", "session_relaxed_durability")
+NO_AUTO_TX = TX_QUERIES + ("session_setup", "session_relaxed_durability", "session_foreign_keys")
 
 
 def _sig(q):

@@ -702,6 +702,14 @@ def emit_backend(backend, schema, queries, ref_order, migrations, sources):
                 label = f"-- name: {q.name} {q.cardinality}" + (f" (statement {si + 1} of {len(q.statements)})" if len(q.statements) > 1 else "")
                 out.append(f"static const char SQL_{upper(q.name)}{suffix}[] =")
                 out.append(f"    {c_string(label + chr(10) + st.sql)};")
+        # what the hand-written transport wraps every write batch in, taken from
+        # the dialect's own queries so that no SQL lives in src/
+        out.append("/* Statements the Turso transport (src/driver_turso.c) puts around each write batch. */")
+        wrap = [("begin", "tx_begin", 0), ("commit", "tx_commit", 0), ("rollback", "tx_rollback", 0),
+                ("foreign_keys", "session_foreign_keys", 0)]
+        for cname, qname, si in wrap:
+            if qname in byname:
+                out.append(f"const char pgqrs__turso_sql_{cname}[] = {c_string(byname[qname].statements[si].sql)};")
         out.append("")
         out += emit_scanners("tu", schema, ordered)
         for q in ordered:

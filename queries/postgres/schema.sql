@@ -44,3 +44,9 @@ SELECT 1;
 -- commits, never corrupt or half-apply one. Session-scoped, like every
 -- connection setting, so it is refused through PgBouncer.
 SELECT set_config('synchronous_commit', 'off', false);
+
+-- name: session_foreign_keys :one
+-- Whether foreign keys are enforced for this session (connecting fails when
+-- not). PostgreSQL always enforces them.
+-- returns: foreign_keys i64
+SELECT 1::bigint AS foreign_keys;

@@ -44,3 +44,13 @@ PRAGMA journal_mode = WAL;
 -- crash can lose the last commits, never corrupt the file; a process crash loses
 -- nothing. This is what plainjob and many embedded queues run with.
 PRAGMA synchronous = NORMAL;
+
+-- name: session_foreign_keys :one
+-- Switches foreign-key enforcement on for the session and reports whether it is
+-- on (connecting fails when not: a build without them would leave orphans
+-- silently). Outside any transaction, where the pragma has no effect. The Turso
+-- backend also starts every write batch with the first statement, because
+-- tursodb shares one connection between clients.
+-- returns: foreign_keys i64
+PRAGMA foreign_keys = ON;
+PRAGMA foreign_keys;

@@ -93,6 +93,10 @@ static const char SQL_JOB_PURGE_OWNER_2[] =
     "-- name: job_purge_owner :execrows (statement 2 of 2)\n"
     "DELETE FROM g_jobs\n"
     "WHERE owner_id = ?1";
+/* Statements the Turso transport (src/driver_turso.c) puts around each write batch. */
+const char pgqrs__turso_sql_begin[] = "BEGIN IMMEDIATE";
+const char pgqrs__turso_sql_commit[] = "COMMIT";
+const char pgqrs__turso_sql_rollback[] = "ROLLBACK";
 
 static pgqrs_status tu_scan_version_row(pgqrs_version_row *row, pgqrs__tu_call *call, size_t r)
 {
