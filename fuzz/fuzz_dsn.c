@@ -40,6 +40,12 @@ static char *uri_password(const char *s)
     colon = memchr(auth, ':', (size_t)(at - auth));
     if (!colon)
         return NULL;
+    /* a URI password holds no raw '@' (it must be percent-encoded), and a
+     * "password" of separators and quotes can be spelled by the error message's
+     * own framing ("invalid DSN '...': ..."): check only real-looking ones */
+    for (const char *p = colon + 1; p < at; p++)
+        if (strchr("@:'/?#[] ", *p))
+            return NULL;
     return strndup(colon + 1, (size_t)(at - colon - 1));
 }
 
