@@ -4,6 +4,10 @@
  *   pgqrs_bench latency DSN RATE SECONDS CONSUMERS BATCH POLL_MS TMPDIR
  *       POLL_MS > 0: sleep that long when the queue is empty (fixed-interval polling);
  *       POLL_MS = -1: pgqrs_dequeue_wait (LISTEN/NOTIFY on PostgreSQL, backoff polling on SQLite)
+ *   pgqrs_bench workflow DSN WORKERS RUNS REPLAY TMPDIR
+ *       RUNS runs of a 3-step workflow executed by WORKERS processes; REPLAY = 1: the
+ *       first attempt of every run fails after its 3 steps (retry due in 1 ms), so
+ *       the second attempt replays 3 completed steps before it succeeds
  * The database behind DSN must be empty (a fresh schema or file): the driver
  * installs pgqrs and creates the queue. Every consumer/producer is its own
  * process with its own store (pgqrs_connect after fork). Prints one JSON line. */
@@ -70,11 +74,17 @@ static void drain_child(const char *dsn, int batch, const char *tmp, barrier *b,
     int64_t *ids = malloc(sizeof(int64_t) * (size_t)batch);
     if (write(ready_fd, "r", 1) != 1) _exit(2);
     barrier_wait_child(b);
+    /* PGQRS_BENCH_PIPELINE=1: archive each batch in the call that claims the next
+     * (pgqrs_archive_and_dequeue: one commit per batch); its latency is recorded
+     * as the dequeue's */
+    int pipeline = getenv("PGQRS_BENCH_PIPELINE") && atoi(getenv("PGQRS_BENCH_PIPELINE")) == 1;
+    size_t held = 0;
     int empty_in_row = 0;
     for (;;) {
         pgqrs_batch *bt = NULL;
         double t0 = now_us();
-        pgqrs_status st = pgqrs_dequeue(&bt, c, batch, 30);
+        pgqrs_status st = pipeline ? pgqrs_archive_and_dequeue(&bt, c, ids, held, NULL, batch, 30)
+                                   : pgqrs_dequeue(&bt, c, batch, 30);
         double t1 = now_us();
         if (st != PGQRS_OK) {
             r.errors++;
@@ -83,6 +93,11 @@ static void drain_child(const char *dsn, int batch, const char *tmp, barrier *b,
             continue;
         }
         samples_add(&dq, t1 - t0);
+        if (held) {   /* this call archived the last batch */
+            r.done += (long)held;
+            r.end_us = t1;
+            held = 0;
+        }
         size_t n = pgqrs_batch_count(bt);
         if (n == 0) {
             pgqrs_batch_free(bt);
@@ -95,6 +110,10 @@ static void drain_child(const char *dsn, int batch, const char *tmp, barrier *b,
         empty_in_row = 0;
         for (size_t i = 0; i < n; i++) ids[i] = pgqrs_batch_at(bt, i)->id;
         pgqrs_batch_free(bt);
+        if (pipeline) {
+            held = n;
+            continue;
+        }
         t0 = now_us();
         st = pgqrs_archive_batch(c, ids, n, NULL);
         t1 = now_us();
@@ -312,6 +331,140 @@ static int cmd_latency(const char *dsn, int rate, int seconds, int consumers, in
     return 0;
 }
 
+/* ---- workflows: a 3-step workflow, runs/s and the cost of a replayed step ---- */
+#define WORKFLOW "bench_wf"
+static int step_ran;              /* set by the step body: this pgqrs_step call executed it */
+static int replay_mode;
+static samples step_exec, step_replay;
+
+static pgqrs_status bench_step(pgqrs_run *run, char **out, void *user)
+{
+    (void)run, (void)user;
+    step_ran = 1;
+    *out = pgqrs_strdup("{\"ok\":true}");
+    return *out ? PGQRS_OK : PGQRS_ENOMEM;
+}
+
+static pgqrs_status bench_handler(pgqrs_run *run, const char *input, char **output, void *user)
+{
+    static const char *const ids[] = { "fetch", "transform", "store" };
+    (void)input, (void)user;
+    for (size_t i = 0; i < 3; i++) {
+        step_ran = 0;
+        double t0 = now_us();
+        pgqrs_status st = pgqrs_step(run, ids[i], bench_step, NULL, NULL);
+        double t1 = now_us();
+        if (st != PGQRS_OK)
+            return st;
+        samples_add(step_ran ? &step_exec : &step_replay, t1 - t0);
+    }
+    if (replay_mode && pgqrs_run_attempt(run) == 1) {
+        pgqrs_run_fail(run, "{\"bench\":\"fail the first attempt to replay its steps\"}", 1);
+        return PGQRS_ERROR;
+    }
+    *output = pgqrs_strdup("{\"done\":true}");
+    return PGQRS_OK;
+}
+
+static void define_workflow(pgqrs_store *s)
+{
+    pgqrs_workflow_options o = PGQRS_WORKFLOW_OPTIONS_INIT;
+    o.retry.max_attempts = 3;
+    o.retry.initial_delay_ms = 1;
+    o.retry.jitter = -1;
+    if (pgqrs_workflow_define(s, WORKFLOW, bench_handler, NULL, &o) != PGQRS_OK) {
+        fprintf(stderr, "define: %s\n", pgqrs_errmsg(s));
+        _exit(2);
+    }
+}
+
+typedef struct { const char *dsn; const char *tmp; } wf_arg;
+static void wf_worker(void *a, barrier *b, int ready_fd, int res_fd)
+{
+    wf_arg *w = a;
+    pgqrs_store *s = open_store(w->dsn);
+    define_workflow(s);
+    pgqrs_workflow_worker *wk;
+    if (pgqrs_workflow_worker_new(&wk, s, WORKFLOW) != PGQRS_OK) { fprintf(stderr, "worker: %s\n", pgqrs_errmsg(s)); _exit(2); }
+    child_result r = {0};
+    if (write(ready_fd, "r", 1) != 1) _exit(2);
+    barrier_wait_child(b);
+    /* idle three times in a row (5 ms apart) = done: retries are due 1 ms after a failure */
+    for (int idle = 0; idle < 3;) {
+        int executed = 0;
+        pgqrs_status st = pgqrs_workflow_run_once(wk, &executed);
+        if (st != PGQRS_OK) {
+            fprintf(stderr, "run_once: %s\n", pgqrs_errmsg(wk));
+            if (++r.errors > 100) break;
+            continue;
+        }
+        if (!executed) { idle++; usleep(5000); continue; }
+        idle = 0;
+        r.done++;
+        r.end_us = now_us();
+    }
+    samples_save(&step_exec, w->tmp, "step_exec");
+    samples_save(&step_replay, w->tmp, "step_replay");
+    pgqrs_workflow_worker_free(wk);
+    pgqrs_store_free(s);
+    if (write(res_fd, &r, sizeof r) != sizeof r) _exit(2);
+    _exit(0);
+}
+
+static long count_runs(const char *dsn, const char *status)
+{
+    pgqrs_store *s = open_store(dsn);
+    pgqrs_run_filter f = PGQRS_RUN_FILTER_INIT;
+    pgqrs_run_list *l = NULL;
+    f.workflow = WORKFLOW;
+    f.status = status;
+    f.limit = 10000;
+    long n = pgqrs_list_runs(s, &f, &l) == PGQRS_OK ? (long)pgqrs_run_list_count(l) : -1;
+    pgqrs_run_list_free(l);
+    pgqrs_store_free(s);
+    return n;
+}
+
+static int cmd_workflow(const char *dsn, int workers, long runs, int replay, const char *tmp)
+{
+    if (runs < 1 || runs > 10000) { fprintf(stderr, "workflow: RUNS must be 1..10000\n"); return 2; }
+    replay_mode = replay;
+    setup(dsn);
+    pgqrs_store *s = open_store(dsn);
+    define_workflow(s);
+    double t0 = now_us();
+    for (long i = 0; i < runs; i++) {
+        char in[64];
+        snprintf(in, sizeof in, "{\"n\":%ld}", i);
+        if (pgqrs_workflow_trigger(s, WORKFLOW, in, NULL, NULL, NULL) != PGQRS_OK) {
+            fprintf(stderr, "trigger: %s\n", pgqrs_errmsg(s));
+            exit(2);
+        }
+    }
+    double trigger_s = (now_us() - t0) / 1e6;
+    pgqrs_store_free(s);
+    wf_arg a = { dsn, tmp };
+    int h = run_children(workers, wf_worker, &a, "workflow", dsn, NULL);
+    int bw = h >> 16, res = h & 0xffff;
+    double start = now_us();
+    close(bw);
+    double end; long executed, errors;
+    collect(res, workers, &end, &executed, &errors);
+    int bad = wait_children(workers);
+    double secs = (end - start) / 1e6;
+    long ok = count_runs(dsn, "SUCCESS");
+    samples ex = {0}, rp = {0};
+    samples_load(&ex, tmp, "step_exec");
+    samples_load(&rp, tmp, "step_replay");
+    printf("{\"runs\":%ld,\"succeeded\":%ld,\"executions\":%ld,\"seconds\":%.3f,\"runs_per_s\":%.1f,"
+           "\"triggers_per_s\":%.1f,\"errors\":%ld",
+           runs, ok, executed, secs, ok / secs, runs / trigger_s, errors + bad + (ok != runs));
+    print_lat(stdout, "step_exec", &ex);
+    print_lat(stdout, "step_replay", &rp);
+    printf("}\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -319,6 +472,8 @@ int main(int argc, char **argv)
     if (argc == 7 && !strcmp(argv[1], "enqueue")) return cmd_enqueue(argv[2], atoi(argv[3]), atoi(argv[4]), atol(argv[5]), argv[6]);
     if (argc == 9 && !strcmp(argv[1], "latency"))
         return cmd_latency(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), atoi(argv[7]), argv[8]);
+    if (argc == 7 && !strcmp(argv[1], "workflow"))
+        return cmd_workflow(argv[2], atoi(argv[3]), atol(argv[4]), atoi(argv[5]), argv[6]);
     fprintf(stderr, "usage: see the top of bench/pgqrs_bench.c\n");
     return 2;
 }

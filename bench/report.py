@@ -98,6 +98,31 @@ for be in ["postgres", "sqlite"]:
                 md.append(line)
             md.append("")
 
+pl = [r for r in rows if r["scenario"] == "drain" and r["system"] == "pgqrs-pipelined"]
+if pl:
+    md.append("### Scenario 1, drain with `pgqrs_archive_and_dequeue` (each batch archived in the transaction that claims the next: one commit per batch)")
+    md.append("")
+    md.append("Same cells; `vs separate` = this / pgqrs-c with `pgqrs_dequeue` + `pgqrs_archive_batch` (two commits per batch) "
+              "in the same run; the peer ratios are this / peer. Latency is the combined call's.")
+    md.append("")
+    for be in ["postgres", "sqlite"]:
+        peers = [p for p in PEERS[be] if any(r["system"] == p and r["backend"] == be for r in rows)]
+        md.append(f"{'PostgreSQL' if be == 'postgres' else 'SQLite'}:")
+        md.append("")
+        md.append("| C × B | msg/s | call p50/p95/p99 ms | vs separate | " + " | ".join(f"vs {p}" for p in peers) + " |")
+        md.append("|---|---:|---|---:|" + "---:|" * len(peers))
+        for c, b in cells:
+            r = get("drain", be, "pgqrs-pipelined", c, b)
+            me = rate(r)
+            sep = rate(get("drain", be, "pgqrs", c, b))
+            line = f"| {c} × {b} | {fmt(me)} | {lat(r['result'] if r and r.get('result') else None, 'dequeue')} | " \
+                   f"{(fmt(me / sep, 2) + '×') if (me and sep) else '—'} |"
+            for p in peers:
+                pr = rate(get("drain", be, p, c, b))
+                line += f" {(fmt(me / pr, 2) + '×') if (me and pr) else '—'} |"
+            md.append(line)
+        md.append("")
+
 enq = [r for r in rows if r["scenario"] == "enqueue"]
 if enq:
     md.append("### Scenario 2, enqueue (msg/s; ratio = pgqrs-c PostgreSQL / peer)")
@@ -146,13 +171,31 @@ if lt:
                   f"{res['archived']} | {lat(res, 'e2e')} | {res['errors']} |")
     md.append("")
 
-md.append("Scenario 4 (workflows): not measured yet — workflows have not landed.")
-md.append("")
+wf = [r for r in rows if r["scenario"] == "workflow"]
+if wf:
+    md.append("### Scenario 4, workflows: a 3-step workflow (runs/s) and the cost of a replayed step")
+    md.append("")
+    md.append("`pgqrs-replay`: each run's first attempt fails after its 3 steps and is retried 1 ms later, "
+              "so the second attempt replays 3 completed steps (their stored outputs are returned, the step "
+              "bodies do not run). A step call's latency when it executes (`exec`: records RUNNING, runs the "
+              "body, stores SUCCESS) against when it replays is the replay overhead.")
+    md.append("")
+    md.append("| backend | mode | workers | runs | succeeded | runs/s | triggers/s | step exec p50/p95/p99 ms | step replay p50/p95/p99 ms | errors |")
+    md.append("|---|---|---:|---:|---:|---:|---:|---|---|---:|")
+    for r in sorted(wf, key=lambda x: (x["backend"], x["system"], x["consumers"])):
+        res = r.get("result")
+        if not res:
+            md.append(f"| {r['backend']} | {r['system']} | {r['consumers']} | — | — | — | — | failed: {r['failure']} | — | — |")
+            continue
+        rp = res.get("step_replay_ms", {})
+        md.append(f"| {r['backend']} | {r['system']} | {r['consumers']} | {res['runs']} | {res['succeeded']} | {fmt(res['runs_per_s'])} | "
+                  f"{fmt(res['triggers_per_s'])} | {lat(res, 'step_exec')} | {lat(res, 'step_replay') if rp.get('n') else '—'} | {res['errors']} |")
+    md.append("")
 
 # ---- charts ---------------------------------------------------------------------------
 charts = []
 def chart(be, axis):
-    systems = ["pgqrs"] + PEERS[be]
+    systems = ["pgqrs", "pgqrs-pipelined"] + PEERS[be]
     name = f"{stamp}-{be}-vs-{axis}.svg"
     dat = os.path.join(run, f"{be}-{axis}.dat")
     xs = sorted({c for c, b in cells}) if axis == "consumers" else sorted({b for c, b in cells})
@@ -168,7 +211,7 @@ def chart(be, axis):
             f.write(f"{x} " + " ".join(vals) + "\n")
     title = (f"{'PostgreSQL' if be == 'postgres' else 'SQLite'} drain, batch {fixed}: msg/s vs consumers" if axis == "consumers"
              else f"{'PostgreSQL' if be == 'postgres' else 'SQLite'} drain, 1 consumer: msg/s vs batch size")
-    plot = ", ".join(f"'{dat}' using 1:{i + 2} with linespoints lw 2 title '{'pgqrs-c' if s == 'pgqrs' else s}'" for i, s in enumerate(present))
+    plot = ", ".join(f"'{dat}' using 1:{i + 2} with linespoints lw 2 title '{'pgqrs-c' if s == 'pgqrs' else ('pgqrs-c archive_and_dequeue' if s == 'pgqrs-pipelined' else s)}'" for i, s in enumerate(present))
     gp = (f"set terminal svg size 720,420 dynamic font 'sans,11' background '#ffffff'\nset output '{os.path.join(outdir, name)}'\n"
           f"set title \"{title}\"\nset logscale y\nset grid\nset key outside right\nset xlabel '{'consumers' if axis == 'consumers' else 'batch size'}'\n"
           f"set ylabel 'messages/s (log)'\nset xtics ({', '.join(str(x) for x in xs)})\n" + ("set logscale x\n" if axis == "batch" else "") +

@@ -117,11 +117,12 @@ if has pgq; then
 fi
 PGQ_CI="host=$D dbname=pgqbench user=postgres"
 pgq_enq() { "$BIN/pgq_bench" enqueue "$PGQ_CI" "$1" "$2" "$N" "e_$1_$2" "$3"; }
-export N DSN NODE P BIN PGQ_CI BENCH_PGQD_CONF= PLAINJOB_SYNC=
+export N DSN NODE P BIN PGQ_CI BENCH_PGQD_CONF= PLAINJOB_SYNC= PGQRS_BENCH_PIPELINE=
 export -f psqlc pgbench_drain node_peer pgq_enq
 for b in $BATCHES; do
     for c in $CONS; do
         rec drain postgres pgqrs "$c" "$b" "$BIN/pgqrs_bench" drain "$(newschema "q_${c}_${b}")" "$c" "$b" "$N"
+        PGQRS_BENCH_PIPELINE=1 rec drain postgres pgqrs-pipelined "$c" "$b" "$BIN/pgqrs_bench" drain "$(newschema "qp_${c}_${b}")" "$c" "$b" "$N"
         rec drain postgres pgbench "$c" "$b" pgbench_drain "$c" "$b"
         if [ -n "$NODE" ] && has pg-boss; then
             rec drain postgres pg-boss "$c" "$b" node_peer pgboss.mjs drain "$DSN" "pgboss_${c}_${b}" "$c" "$b" "$N"
@@ -133,6 +134,7 @@ for b in $BATCHES; do
             BENCH_PGQD_CONF=$OUT/pgqd.ini rec drain postgres pgq "$c" "$b" "$BIN/pgq_bench" drain "$PGQ_CI" "$c" "$b" "$N" "d_${c}_${b}"
         fi
         rec drain sqlite pgqrs "$c" "$b" "$BIN/pgqrs_bench" drain "sqlite://$(sqlite_file "q_${c}_${b}")" "$c" "$b" "$N"
+        PGQRS_BENCH_PIPELINE=1 rec drain sqlite pgqrs-pipelined "$c" "$b" "$BIN/pgqrs_bench" drain "sqlite://$(sqlite_file "qp_${c}_${b}")" "$c" "$b" "$N"
         rec drain sqlite sqlite-bare "$c" "$b" "$BIN/sqlite_bare" drain "$(sqlite_file "bare_${c}_${b}")" "$c" "$b" "$N"
         if [ -n "$NODE" ] && has plainjob && has better-sqlite3; then
             PLAINJOB_SYNC=FULL rec drain sqlite plainjob "$c" "$b" node_peer plainjob.mjs drain "$(sqlite_file "pj_${c}_${b}")" "$c" "$b" "$N"
@@ -140,7 +142,7 @@ for b in $BATCHES; do
         fi
     done
     # drop the finished schemas so the catalog and WAL stay small
-    for c in $CONS; do psqlc -c "DROP SCHEMA IF EXISTS q_${c}_${b}, pgboss_${c}_${b}, gw_${c}_${b} CASCADE" >/dev/null 2>&1; done
+    for c in $CONS; do psqlc -c "DROP SCHEMA IF EXISTS q_${c}_${b}, qp_${c}_${b}, pgboss_${c}_${b}, gw_${c}_${b} CASCADE" >/dev/null 2>&1; done
     rm -f "$S"/*.db "$S"/*.db-wal "$S"/*.db-shm
 done
 
@@ -179,5 +181,18 @@ rec latency postgres pgqrs-poll100-trickle 2 10 "$BIN/pgqrs_bench" latency "$(ne
 rec latency postgres pgqrs-wait-trickle 2 10 "$BIN/pgqrs_bench" latency "$(newschema latw20)" 20 "$LAT_S" 2 10 -1
 rec latency sqlite pgqrs-poll100-trickle 2 10 "$BIN/pgqrs_bench" latency "sqlite://$(sqlite_file latp20)" 20 "$LAT_S" 2 10 100
 rec latency sqlite pgqrs-wait-trickle 2 10 "$BIN/pgqrs_bench" latency "sqlite://$(sqlite_file latw20)" 20 "$LAT_S" 2 10 -1
+rm -f "$S"/*.db "$S"/*.db-wal "$S"/*.db-shm
+
+# ---- Scenario 4: workflows ---------------------------------------------------------------
+# a 3-step workflow; "consumers" = worker processes, "batch" = 0 (runs are taken one at a
+# time). pgqrs-replay: every run's first attempt fails after its 3 steps, so the second
+# attempt replays them: step_replay_ms against step_exec_ms is the replay overhead.
+WF_RUNS=$([ "$BENCH_QUICK" = 1 ] && echo 200 || echo 2000)
+for w in 1 4; do
+    rec workflow postgres pgqrs "$w" 0 "$BIN/pgqrs_bench" workflow "$(newschema "wf_$w")" "$w" "$WF_RUNS" 0
+    rec workflow sqlite pgqrs "$w" 0 "$BIN/pgqrs_bench" workflow "sqlite://$(sqlite_file "wf_$w")" "$w" "$WF_RUNS" 0
+done
+rec workflow postgres pgqrs-replay 1 0 "$BIN/pgqrs_bench" workflow "$(newschema wfr)" 1 "$WF_RUNS" 1
+rec workflow sqlite pgqrs-replay 1 0 "$BIN/pgqrs_bench" workflow "sqlite://$(sqlite_file wfr)" 1 "$WF_RUNS" 1
 rm -f "$S"/*.db "$S"/*.db-wal "$S"/*.db-shm
 echo "bench: results in $RES" >&2

@@ -293,6 +293,17 @@ PGQRS_EXTERN pgqrs_status pgqrs_archive_batch(pgqrs_consumer *c, const int64_t *
 PGQRS_EXTERN pgqrs_status pgqrs_delete_batch(pgqrs_consumer *c, const int64_t *ids, size_t n, pgqrs_status *results_out);
 PGQRS_EXTERN pgqrs_status pgqrs_release_batch(pgqrs_consumer *c, const int64_t *ids, size_t n, int delay_seconds,
                                               pgqrs_status *results_out);
+/* Archives the n messages of the last batch and claims the next one (as
+ * pgqrs_dequeue) in one transaction: one commit per batch instead of two, which
+ * is what bounds a small-batch consumer on a durable database. All or nothing:
+ * when any id is not held by this consumer, nothing is archived or claimed,
+ * results_out (may be NULL) says which, and *out stays NULL. n = 0 is a plain
+ * dequeue. Without transactions (capabilities.transactions == 0: Turso) it is
+ * pgqrs_archive_batch, then pgqrs_dequeue once that fully succeeded: an archive
+ * can then commit while the claim after it fails.
+ * @return PGQRS_OK, PGQRS_ENOTOWNED, PGQRS_ENOTFOUND, PGQRS_EINVAL, PGQRS_ESTATE, PGQRS_ECONN, PGQRS_EBUSY */
+PGQRS_EXTERN pgqrs_status pgqrs_archive_and_dequeue(pgqrs_batch **out, pgqrs_consumer *c, const int64_t *ids, size_t n,
+                                                    pgqrs_status *results_out, int max, int vt_seconds);
 
 /* ---- Dead letters and inspection --------------------------------------------------- */
 /* Dead letters of a queue in id order, after after_id (0 = from the start), at most limit (1..10000). */

@@ -33,6 +33,16 @@ pgqrs_status pgqrs__conn_oom(pgqrs_conn *c)
     return pgqrs__conn_fail(c, PGQRS_ENOMEM, "out of memory");
 }
 
+pgqrs_status pgqrs__conn_rollback_keep(pgqrs_conn *c, pgqrs_status st)
+{
+    char msg[PGQRS__MSG_LEN];
+    memcpy(msg, c->msg, sizeof msg);
+    c->q->tx_rollback(c);
+    memcpy(c->msg, msg, sizeof msg);
+    c->last = st;
+    return st;
+}
+
 int64_t pgqrs__now_us(void)
 {
     struct timespec ts;

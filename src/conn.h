@@ -103,6 +103,9 @@ pgqrs_status pgqrs__conn_fail(pgqrs_conn *c, pgqrs_status st, const char *fmt, .
     ;
 pgqrs_status pgqrs__conn_not_found(pgqrs_conn *c, const char *what);
 pgqrs_status pgqrs__conn_oom(pgqrs_conn *c);
+/* Rolls back the open transaction and returns st, keeping st and its message as
+ * the connection's error (not the rollback's). */
+pgqrs_status pgqrs__conn_rollback_keep(pgqrs_conn *c, pgqrs_status st);
 
 /* Microseconds since the Unix epoch, from CLOCK_REALTIME. */
 int64_t pgqrs__now_us(void);

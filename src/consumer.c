@@ -48,6 +48,61 @@ static pgqrs_status empty_or_refused(pgqrs_consumer *k, pgqrs_conn *c)
     return st;
 }
 
+static pgqrs_status check_claim_args(pgqrs_consumer *k, int max, int *vt_seconds)
+{
+    pgqrs_status st;
+    if (*vt_seconds == 0)
+        *vt_seconds = k->w.store->opts.default_vt_seconds;
+    if ((st = pgqrs__check_range(k, "max", max, 1, k->w.store->opts.max_batch_size)) != PGQRS_OK ||
+        (st = pgqrs__check_range(k, "vt_seconds", *vt_seconds, 1, PGQRS_MAX_VT_SECONDS)) != PGQRS_OK)
+        return st;
+    return PGQRS_OK;
+}
+
+/* The claim on an acquired connection; a failure's message is on k. */
+static pgqrs_status claim_on(pgqrs_consumer *k, pgqrs_conn *c, int max, int vt_seconds, pgqrs_message_row **rows,
+                             size_t *n)
+{
+    pgqrs_message_dequeue_params p = { k->w.queue_id, k->w.worker_id, max, (int64_t)vt_seconds * 1000,
+                                       k->w.max_attempts, false, 0 };
+    pgqrs_status st;
+    p.has_now = pgqrs__store_now(k->w.store, &p.now_us);
+    st = c->q->message_dequeue(rows, n, c, &p);
+    if (st == PGQRS_OK && *n < (size_t)max) {
+        /* a short claim: the window may hold poison messages, which are
+         * dead-lettered now, when they would have been delivered again */
+        int64_t dead = 0;
+        pgqrs_message_dead_letter_params d = { k->w.queue_id, max, k->w.max_attempts, p.has_now, p.now_us };
+        st = c->q->message_dead_letter(&dead, c, &d);
+        if (st == PGQRS_OK && dead > 0) {
+            atomic_fetch_add(&k->w.store->n_dead_lettered, dead);
+            pgqrs__log(k->w.store, PGQRS_LOG_WARN, "message.dead_letter",
+                       "%lld message(s) of '%.128s' reached max_attempts %d and moved to the dead-letter queue",
+                       (long long)dead, k->w.queue, (int)k->w.max_attempts);
+            if (*n == 0) {   /* the window held only poison: claim what follows it */
+                pgqrs__message_rows_free(*rows, *n);
+                st = c->q->message_dequeue(rows, n, c, &p);
+            }
+        }
+    }
+    if (st != PGQRS_OK)
+        pgqrs__fail_conn(k, c, st);
+    else if (*n == 0)
+        st = empty_or_refused(k, c);
+    return st;
+}
+
+/* Hands claimed rows to the caller as a batch (rows are consumed). */
+static pgqrs_status deliver(pgqrs_batch **out, pgqrs_consumer *k, pgqrs_message_row *rows, size_t n)
+{
+    atomic_fetch_add(&k->w.store->n_dequeued, (int64_t)n);
+    if (n)
+        pgqrs__log(k->w.store, PGQRS_LOG_DEBUG, "message.dequeue", "%zu messages from '%.128s' to worker %lld", n,
+                   k->w.queue, (long long)k->w.worker_id);
+    *out = pgqrs__batch_from_messages(rows, n);
+    return *out ? PGQRS_OK : pgqrs__fail(k, PGQRS_ENOMEM, "out of memory");
+}
+
 PGQRS_EXTERN pgqrs_status pgqrs_dequeue(pgqrs_batch **out, pgqrs_consumer *k, int max, int vt_seconds)
 {
     pgqrs_message_row *rows = NULL;
@@ -56,46 +111,14 @@ PGQRS_EXTERN pgqrs_status pgqrs_dequeue(pgqrs_batch **out, pgqrs_consumer *k, in
     if (!out)
         return pgqrs__fail(NULL, PGQRS_EMISUSE, "out is NULL");
     *out = NULL;
-    if ((st = check_consumer(k)) != PGQRS_OK)
+    if ((st = check_consumer(k)) != PGQRS_OK || (st = check_claim_args(k, max, &vt_seconds)) != PGQRS_OK)
         return st;
-    if (vt_seconds == 0)
-        vt_seconds = k->w.store->opts.default_vt_seconds;
-    if ((st = pgqrs__check_range(k, "max", max, 1, k->w.store->opts.max_batch_size)) != PGQRS_OK ||
-        (st = pgqrs__check_range(k, "vt_seconds", vt_seconds, 1, PGQRS_MAX_VT_SECONDS)) != PGQRS_OK)
+    PGQRS__WITH_CONN(k->w.store, k, { st = claim_on(k, c, max, vt_seconds, &rows, &n); });
+    if (st != PGQRS_OK) {
+        pgqrs__message_rows_free(rows, n);
         return st;
-    PGQRS__WITH_CONN(k->w.store, k, {
-        pgqrs_message_dequeue_params p = { k->w.queue_id, k->w.worker_id, max, (int64_t)vt_seconds * 1000,
-                                           k->w.max_attempts, false, 0 };
-        p.has_now = pgqrs__store_now(k->w.store, &p.now_us);
-        st = c->q->message_dequeue(&rows, &n, c, &p);
-        if (st == PGQRS_OK && n < (size_t)max) {
-            /* a short claim: the window may hold poison messages, which are
-             * dead-lettered now, when they would have been delivered again */
-            int64_t dead = 0;
-            pgqrs_message_dead_letter_params d = { k->w.queue_id, max, k->w.max_attempts, p.has_now, p.now_us };
-            st = c->q->message_dead_letter(&dead, c, &d);
-            if (st == PGQRS_OK && dead > 0) {
-                atomic_fetch_add(&k->w.store->n_dead_lettered, dead);
-                pgqrs__log(k->w.store, PGQRS_LOG_WARN, "message.dead_letter",
-                           "%lld message(s) of '%.128s' reached max_attempts %d and moved to the dead-letter queue",
-                           (long long)dead, k->w.queue, (int)k->w.max_attempts);
-                if (n == 0)   /* the window held only poison: claim what follows it */
-                    st = c->q->message_dequeue(&rows, &n, c, &p);
-            }
-        }
-        if (st != PGQRS_OK)
-            pgqrs__fail_conn(k, c, st);
-        else if (n == 0)
-            st = empty_or_refused(k, c);
-    });
-    if (st != PGQRS_OK)
-        return st;
-    atomic_fetch_add(&k->w.store->n_dequeued, (int64_t)n);
-    if (n)
-        pgqrs__log(k->w.store, PGQRS_LOG_DEBUG, "message.dequeue", "%zu messages from '%.128s' to worker %lld", n,
-                   k->w.queue, (long long)k->w.worker_id);
-    *out = pgqrs__batch_from_messages(rows, n);
-    return *out ? PGQRS_OK : pgqrs__fail(k, PGQRS_ENOMEM, "out of memory");
+    }
+    return deliver(out, k, rows, n);
 }
 
 /* Opens this consumer's LISTEN session on first use; false when waiting must
@@ -206,77 +229,162 @@ static bool contains(const int64_t *sorted, size_t n, int64_t id)
 enum op { OP_ARCHIVE, OP_DELETE, OP_RELEASE };
 static const char *const op_verb[] = { "archive", "delete", "release" };
 
-/* Runs one batch statement that touches only messages this worker holds, then
- * explains each id it did not touch: held by another worker, or not live. */
-static pgqrs_status held_op(pgqrs_consumer *k, enum op op, const int64_t *ids, size_t n, int delay_seconds,
-                            pgqrs_status *results)
+/* What one held-message statement did: the ids it touched (done), and of the
+ * others, those that are live (held by another worker); the rest do not exist. */
+typedef struct {
+    int64_t *done, *live, *missing;
+    size_t ndone, nlive, nmissing;
+} held_outcome;
+
+static void held_outcome_clear(held_outcome *o)
 {
-    int64_t *done = NULL, *live = NULL, *missing = NULL;
-    size_t ndone = 0, nlive = 0, nmissing = 0;
+    pgqrs__free(o->done);
+    pgqrs__free(o->live);
+    pgqrs__free(o->missing);
+    memset(o, 0, sizeof *o);
+}
+
+static pgqrs_status check_held_args(pgqrs_consumer *k, const int64_t *ids, size_t n, int delay_seconds)
+{
     pgqrs_status st;
-    if ((st = check_consumer(k)) != PGQRS_OK)
-        return st;
     if (!ids)
         return pgqrs__fail(k, PGQRS_EMISUSE, "ids is NULL");
     if ((st = pgqrs__check_range(k, "batch size", (int64_t)n, 1, k->w.store->opts.max_batch_size)) != PGQRS_OK ||
         (st = pgqrs__check_range(k, "delay_seconds", delay_seconds, 0, PGQRS_MAX_DELAY_SECONDS)) != PGQRS_OK)
         return st;
-    PGQRS__WITH_CONN(k->w.store, k, {
-        bool has_now;
-        int64_t now = 0;
-        has_now = pgqrs__store_now(k->w.store, &now);
-        if (op == OP_ARCHIVE) {
-            pgqrs_message_archive_params p = { ids, n, k->w.worker_id, has_now, now };
-            st = c->q->message_archive(&done, &ndone, c, &p);
-        } else if (op == OP_DELETE) {
-            pgqrs_message_delete_params p = { ids, n, k->w.worker_id };
-            st = c->q->message_delete(&done, &ndone, c, &p);
-        } else {
-            pgqrs_message_release_params p = { ids, n, k->w.worker_id, (int64_t)delay_seconds * 1000, has_now, now };
-            st = c->q->message_release(&done, &ndone, c, &p);
-        }
-        if (st == PGQRS_OK && ndone < n) {
-            if (ndone)
-                qsort(done, ndone, sizeof *done, cmp_i64);
-            missing = pgqrs__malloc(n * sizeof *missing);
-            if (!missing)
-                st = pgqrs__conn_oom(c);
-            for (size_t i = 0; missing && i < n; i++)
-                if (!contains(done, ndone, ids[i]))
-                    missing[nmissing++] = ids[i];
-            if (st == PGQRS_OK)
-                st = c->q->message_existing(&live, &nlive, c, missing, nmissing);
-        }
-        if (st != PGQRS_OK)
-            pgqrs__fail_conn(k, c, st);
-    });
-    if (st == PGQRS_OK)
-        atomic_fetch_add(op == OP_ARCHIVE ? &k->w.store->n_archived : op == OP_DELETE ? &k->w.store->n_deleted
-                                                                                      : &k->w.store->n_released,
-                         (int64_t)ndone);
-    if (st == PGQRS_OK) {
-        pgqrs_status first = PGQRS_OK;
-        if (ndone)
-            qsort(done, ndone, sizeof *done, cmp_i64);
-        for (size_t i = 0; i < n; i++) {
-            pgqrs_status r = contains(done, ndone, ids[i]) ? PGQRS_OK
-                           : contains(live, nlive, ids[i]) ? PGQRS_ENOTOWNED : PGQRS_ENOTFOUND;
-            if (results)
-                results[i] = r;
-            if (r != PGQRS_OK && first == PGQRS_OK) {
-                first = r;
-                if (r == PGQRS_ENOTOWNED)
-                    pgqrs__fail(k, r, "cannot %s message %lld: it is not held by this consumer (worker %lld)",
-                                op_verb[op], (long long)ids[i], (long long)k->w.worker_id);
-                else
-                    pgqrs__fail(k, r, "cannot %s message %lld: no such live message", op_verb[op], (long long)ids[i]);
-            }
-        }
-        st = first;
+    return PGQRS_OK;
+}
+
+/* Runs one batch statement that touches only messages this worker holds, then
+ * looks up which of the untouched ids are live, on an acquired connection. */
+static pgqrs_status held_apply_on(pgqrs_consumer *k, pgqrs_conn *c, enum op op, const int64_t *ids, size_t n,
+                                  int delay_seconds, held_outcome *o)
+{
+    pgqrs_status st;
+    int64_t now = 0;
+    bool has_now = pgqrs__store_now(k->w.store, &now);
+    if (op == OP_ARCHIVE) {
+        pgqrs_message_archive_params p = { ids, n, k->w.worker_id, has_now, now };
+        st = c->q->message_archive(&o->done, &o->ndone, c, &p);
+    } else if (op == OP_DELETE) {
+        pgqrs_message_delete_params p = { ids, n, k->w.worker_id };
+        st = c->q->message_delete(&o->done, &o->ndone, c, &p);
+    } else {
+        pgqrs_message_release_params p = { ids, n, k->w.worker_id, (int64_t)delay_seconds * 1000, has_now, now };
+        st = c->q->message_release(&o->done, &o->ndone, c, &p);
     }
-    pgqrs__free(done);
-    pgqrs__free(live);
-    pgqrs__free(missing);
+    if (st == PGQRS_OK && o->ndone)
+        qsort(o->done, o->ndone, sizeof *o->done, cmp_i64);
+    if (st == PGQRS_OK && o->ndone < n) {
+        o->missing = pgqrs__malloc(n * sizeof *o->missing);
+        if (!o->missing)
+            st = pgqrs__conn_oom(c);
+        for (size_t i = 0; o->missing && i < n; i++)
+            if (!contains(o->done, o->ndone, ids[i]))
+                o->missing[o->nmissing++] = ids[i];
+        if (st == PGQRS_OK)
+            st = c->q->message_existing(&o->live, &o->nlive, c, o->missing, o->nmissing);
+    }
+    if (st != PGQRS_OK)
+        pgqrs__fail_conn(k, c, st);
+    return st;
+}
+
+/* Each id's outcome into results (may be NULL); the first failure's status,
+ * with its message on k, or PGQRS_OK. */
+static pgqrs_status held_report(pgqrs_consumer *k, enum op op, const int64_t *ids, size_t n, const held_outcome *o,
+                                pgqrs_status *results)
+{
+    pgqrs_status first = PGQRS_OK;
+    for (size_t i = 0; i < n; i++) {
+        pgqrs_status r = contains(o->done, o->ndone, ids[i])   ? PGQRS_OK
+                       : contains(o->live, o->nlive, ids[i]) ? PGQRS_ENOTOWNED
+                                                               : PGQRS_ENOTFOUND;
+        if (results)
+            results[i] = r;
+        if (r != PGQRS_OK && first == PGQRS_OK) {
+            first = r;
+            if (r == PGQRS_ENOTOWNED)
+                pgqrs__fail(k, r, "cannot %s message %lld: it is not held by this consumer (worker %lld)", op_verb[op],
+                            (long long)ids[i], (long long)k->w.worker_id);
+            else
+                pgqrs__fail(k, r, "cannot %s message %lld: no such live message", op_verb[op], (long long)ids[i]);
+        }
+    }
+    return first;
+}
+
+static void count_held(pgqrs_consumer *k, enum op op, size_t ndone)
+{
+    atomic_fetch_add(op == OP_ARCHIVE  ? &k->w.store->n_archived
+                     : op == OP_DELETE ? &k->w.store->n_deleted
+                                       : &k->w.store->n_released,
+                     (int64_t)ndone);
+}
+
+static pgqrs_status held_op(pgqrs_consumer *k, enum op op, const int64_t *ids, size_t n, int delay_seconds,
+                            pgqrs_status *results)
+{
+    held_outcome o = { 0 };
+    pgqrs_status st;
+    if ((st = check_consumer(k)) != PGQRS_OK || (st = check_held_args(k, ids, n, delay_seconds)) != PGQRS_OK)
+        return st;
+    PGQRS__WITH_CONN(k->w.store, k, { st = held_apply_on(k, c, op, ids, n, delay_seconds, &o); });
+    if (st == PGQRS_OK) {
+        count_held(k, op, o.ndone);
+        st = held_report(k, op, ids, n, &o, results);
+    }
+    held_outcome_clear(&o);
+    return st;
+}
+
+PGQRS_EXTERN pgqrs_status pgqrs_archive_and_dequeue(pgqrs_batch **out, pgqrs_consumer *k, const int64_t *ids, size_t n,
+                                                    pgqrs_status *results_out, int max, int vt_seconds)
+{
+    pgqrs_capabilities caps = { PGQRS_CAPABILITIES_VERSION, 0, 0, 0, 0, NULL };
+    pgqrs_message_row *rows = NULL;
+    size_t nrows = 0;
+    held_outcome o = { 0 };
+    pgqrs_status st;
+    if (!out)
+        return pgqrs__fail(NULL, PGQRS_EMISUSE, "out is NULL");
+    *out = NULL;
+    if ((st = check_consumer(k)) != PGQRS_OK)
+        return st;
+    if (n == 0)
+        return pgqrs_dequeue(out, k, max, vt_seconds);
+    if ((st = check_held_args(k, ids, n, 0)) != PGQRS_OK || (st = check_claim_args(k, max, &vt_seconds)) != PGQRS_OK)
+        return st;
+    pgqrs_store_capabilities(k->w.store, &caps);
+    if (!caps.transactions) {
+        /* no transaction can span the two (Turso over HTTP): two atomic calls */
+        if ((st = held_op(k, OP_ARCHIVE, ids, n, 0, results_out)) != PGQRS_OK)
+            return st;
+        return pgqrs_dequeue(out, k, max, vt_seconds);
+    }
+    PGQRS__WITH_CONN(k->w.store, k, {
+        st = c->q->tx_begin(c);
+        if (st != PGQRS_OK) {
+            pgqrs__fail_conn(k, c, st);
+        } else {
+            st = held_apply_on(k, c, OP_ARCHIVE, ids, n, 0, &o);
+            if (st == PGQRS_OK)
+                st = held_report(k, OP_ARCHIVE, ids, n, &o, results_out);
+            if (st == PGQRS_OK)
+                st = claim_on(k, c, max, vt_seconds, &rows, &nrows);
+            if (st == PGQRS_OK && (st = c->q->tx_commit(c)) != PGQRS_OK)
+                pgqrs__fail_conn(k, c, st);
+            if (st != PGQRS_OK)
+                pgqrs__conn_rollback_keep(c, st);
+        }
+    });
+    if (st == PGQRS_OK) {
+        count_held(k, OP_ARCHIVE, o.ndone);
+        st = deliver(out, k, rows, nrows);
+    } else {
+        pgqrs__message_rows_free(rows, nrows);
+    }
+    held_outcome_clear(&o);
     return st;
 }
 

@@ -117,14 +117,8 @@ pgqrs_status pgqrs__sq_write_end(pgqrs_conn *c, bool own, pgqrs_status st)
         if (st == PGQRS_OK)
             return st;
     }
-    if (!sqlite3_get_autocommit(c->db)) {
-        /* keep the failure that got us here, not the rollback's */
-        char msg[PGQRS__MSG_LEN];
-        memcpy(msg, c->msg, sizeof msg);
-        c->q->tx_rollback(c);
-        memcpy(c->msg, msg, sizeof msg);
-        c->last = st;
-    }
+    if (!sqlite3_get_autocommit(c->db))
+        pgqrs__conn_rollback_keep(c, st);   /* the failure that got us here, not the rollback's */
     return st;
 }
 

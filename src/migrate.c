@@ -5,16 +5,6 @@
 
 #include "alloc.h"
 
-static pgqrs_status rollback_keep(pgqrs_conn *c, pgqrs_status st)
-{
-    char msg[PGQRS__MSG_LEN];
-    memcpy(msg, c->msg, sizeof msg);
-    c->q->tx_rollback(c);
-    memcpy(c->msg, msg, sizeof msg);
-    c->last = st;
-    return st;
-}
-
 /* Applies m unless recorded; *did = 1 when applied. Runs inside the caller's transaction. */
 static pgqrs_status apply_one(pgqrs_conn *c, const pgqrs__migration *m, const pgqrs__migration *all, size_t n,
                               int *did)
@@ -85,7 +75,7 @@ pgqrs_status pgqrs__migrate_with(pgqrs_conn *c, const pgqrs__migration *m, size_
             break;
         st = apply_one(c, &m[i], m, n, &did);
         if (st != PGQRS_OK) {
-            rollback_keep(c, st);
+            pgqrs__conn_rollback_keep(c, st);
             break;
         }
         st = c->q->tx_commit(c);

@@ -1179,6 +1179,158 @@ static void test_ownership__batch_release_and_delete_mixed(void)
 
 /* ---- Workers ------------------------------------------------------------------------------ */
 
+/* ---- archive_and_dequeue: one commit per batch ------------------------------------ */
+
+#define ARCH_DEQ(var, c, ids, n, res, max, vt) do { (var) = NULL; \
+    CHECK_OK(pgqrs_archive_and_dequeue(&(var), (c), (ids), (n), (res), (max), (vt)), (c)); \
+    CHECK((var) != NULL); defer(free_batch, (var)); } while (0)
+
+static size_t batch_ids(const pgqrs_batch *b, int64_t *ids)
+{
+    size_t n = pgqrs_batch_count(b);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = pgqrs_batch_at(b, i)->id;
+    return n;
+}
+
+static void test_pipeline__archive_and_dequeue_drains_in_order(void)
+{
+    pgqrs_producer *p;
+    pgqrs_consumer *c;
+    pgqrs_batch *b, *l;
+    int64_t id[5], held[5];
+    pgqrs_status res[5] = { 99, 99, 99, 99, 99 };
+    size_t n;
+    SETUP();
+    QUEUE("q", 0);
+    PRODUCER(p, "q");
+    CONSUMER(c, "q");
+    for (int i = 0; i < 5; i++)
+        ENQ(p, "{\"n\":1}", 0, &id[i]);
+    /* n = 0 is a plain dequeue */
+    ARCH_DEQ(b, c, NULL, 0, NULL, 2, 30);
+    n = batch_ids(b, held);
+    CHECK_I64(2, n);
+    CHECK_I64(id[0], held[0]);
+    CHECK_I64(id[1], held[1]);
+    ARCH_DEQ(b, c, held, n, res, 2, 30);
+    CHECK_I64(PGQRS_OK, res[0]);
+    CHECK_I64(PGQRS_OK, res[1]);
+    CHECK_I64(2, pgqrs_batch_count(b));
+    CHECK_I64(id[2], pgqrs_batch_at(b, 0)->id);
+    CHECK_I64(id[3], pgqrs_batch_at(b, 1)->id);
+    CHECK_I64(1, pgqrs_batch_at(b, 0)->read_count);
+    CHECK_I64(pgqrs_consumer_worker_id(c), pgqrs_batch_at(b, 1)->consumer_worker_id);
+    CHECK_METRICS("q", 1, 2, 0, 2, 0);
+    n = batch_ids(b, held);
+    ARCH_DEQ(b, c, held, n, NULL, 5, 30);
+    CHECK_I64(1, pgqrs_batch_count(b));
+    CHECK_I64(id[4], pgqrs_batch_at(b, 0)->id);
+    n = batch_ids(b, held);
+    ARCH_DEQ(b, c, held, n, NULL, 5, 30);
+    CHECK_I64(0, pgqrs_batch_count(b));
+    CHECK_METRICS("q", 0, 0, 0, 5, 0);
+    ARCH_LIST(l, "q");
+    CHECK_I64(5, pgqrs_batch_count(l));
+    for (int i = 0; i < 5; i++)
+        CHECK(find_msg(l, id[i]) != NULL);
+}
+
+/* An id this consumer does not hold: nothing is claimed; with transactions
+ * nothing is archived either, without them (Turso) the held ones are. */
+static void test_pipeline__not_held_ids_claim_nothing(void)
+{
+    pgqrs_producer *p;
+    pgqrs_consumer *c1, *c2;
+    pgqrs_batch *b, *out = (pgqrs_batch *)&out;
+    pgqrs_capabilities caps = { PGQRS_CAPABILITIES_VERSION, 0, 0, 0, 0, NULL };
+    int64_t a = 0, foreign = 0, waiting = 0, ids[3];
+    pgqrs_status res[3] = { 99, 99, 99 };
+    SETUP();
+    CHECK_OK(pgqrs_store_capabilities(store, &caps), store);
+    QUEUE("q", 0);
+    PRODUCER(p, "q");
+    CONSUMER(c1, "q");
+    CONSUMER(c2, "q");
+    ENQ(p, "\"a\"", 0, &a);
+    DEQ(b, c1, 1, 30);
+    ENQ(p, "\"foreign\"", 0, &foreign);
+    DEQ(b, c2, 1, 30);
+    ENQ(p, "\"waiting\"", 0, &waiting);
+    ids[0] = a;
+    ids[1] = foreign;
+    ids[2] = waiting + 1000;
+    CHECK_ST(PGQRS_ENOTOWNED, pgqrs_archive_and_dequeue(&out, c1, ids, 3, res, 5, 30), c1);
+    CHECK(out == NULL);
+    CHECK(strstr(pgqrs_errmsg(c1), "not held") != NULL);
+    CHECK_I64(PGQRS_OK, res[0]);
+    CHECK_I64(PGQRS_ENOTOWNED, res[1]);
+    CHECK_I64(PGQRS_ENOTFOUND, res[2]);
+    if (caps.transactions)
+        CHECK_METRICS("q", 1, 2, 0, 0, 0);   /* a still held by c1, foreign by c2 */
+    else
+        CHECK_METRICS("q", 1, 1, 0, 1, 0);   /* a archived by the first of two calls */
+    /* the waiting message was not claimed: c2 gets it */
+    DEQ(b, c2, 5, 30);
+    CHECK_I64(1, pgqrs_batch_count(b));
+    CHECK_I64(waiting, pgqrs_batch_at(b, 0)->id);
+}
+
+/* The claim fails after the archive succeeded (the worker is suspended): with
+ * transactions the archive is rolled back with it. */
+static void test_pipeline__failed_claim_rolls_back_archive(void)
+{
+    pgqrs_producer *p;
+    pgqrs_consumer *c;
+    pgqrs_batch *b, *out = NULL;
+    pgqrs_capabilities caps = { PGQRS_CAPABILITIES_VERSION, 0, 0, 0, 0, NULL };
+    int64_t a = 0;
+    SETUP();
+    CHECK_OK(pgqrs_store_capabilities(store, &caps), store);
+    QUEUE("q", 0);
+    PRODUCER(p, "q");
+    CONSUMER(c, "q");
+    ENQ(p, "\"a\"", 0, &a);
+    ENQ(p, "\"b\"", 0, NULL);
+    DEQ(b, c, 1, 30);
+    CHECK_OK(pgqrs_consumer_suspend(c), c);
+    CHECK_ST(PGQRS_ESTATE, pgqrs_archive_and_dequeue(&out, c, &a, 1, NULL, 1, 30), c);
+    CHECK(out == NULL);
+    CHECK(strstr(pgqrs_errmsg(c), "suspended") != NULL);
+    if (caps.transactions)
+        CHECK_METRICS("q", 1, 1, 0, 0, 0);
+    else
+        CHECK_METRICS("q", 1, 0, 0, 1, 0);
+    CHECK_OK(pgqrs_consumer_resume(c), c);
+    if (caps.transactions) {
+        ARCH_DEQ(b, c, &a, 1, NULL, 1, 30);
+        CHECK_I64(1, pgqrs_batch_count(b));
+        CHECK_METRICS("q", 0, 1, 0, 1, 0);
+    }
+}
+
+static void test_pipeline__bad_arguments_change_nothing(void)
+{
+    pgqrs_producer *p;
+    pgqrs_consumer *c;
+    pgqrs_batch *b, *out = NULL;
+    int64_t a = 0;
+    SETUP();
+    QUEUE("q", 0);
+    PRODUCER(p, "q");
+    CONSUMER(c, "q");
+    ENQ(p, "\"a\"", 0, &a);
+    DEQ(b, c, 1, 30);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_archive_and_dequeue(&out, c, &a, 1, NULL, 0, 30), c);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_archive_and_dequeue(&out, c, &a, 1, NULL, 1, -1), c);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_archive_and_dequeue(&out, c, &a, 1001, NULL, 1, 30), c);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_archive_and_dequeue(&out, c, NULL, 1, NULL, 1, 30), c);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_archive_and_dequeue(NULL, c, &a, 1, NULL, 1, 30), c);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_archive_and_dequeue(&out, NULL, &a, 1, NULL, 1, 30), c);
+    CHECK(out == NULL);
+    CHECK_METRICS("q", 0, 1, 0, 0, 0);
+}
+
 static void test_worker__suspend_resume(void)
 {
     pgqrs_producer *p;
@@ -2317,6 +2469,10 @@ int main(int argc, char **argv)
         { "dlq__lists_page_in_id_order", test_dlq__lists_page_in_id_order },
         { "ownership__single_ops_on_foreign_and_unknown", test_ownership__single_ops_on_foreign_and_unknown },
         { "ownership__batch_archive_mixed", test_ownership__batch_archive_mixed },
+        { "pipeline__archive_and_dequeue_drains_in_order", test_pipeline__archive_and_dequeue_drains_in_order },
+        { "pipeline__not_held_ids_claim_nothing", test_pipeline__not_held_ids_claim_nothing },
+        { "pipeline__failed_claim_rolls_back_archive", test_pipeline__failed_claim_rolls_back_archive },
+        { "pipeline__bad_arguments_change_nothing", test_pipeline__bad_arguments_change_nothing },
         { "ownership__batch_release_and_delete_mixed", test_ownership__batch_release_and_delete_mixed },
         { "worker__suspend_resume", test_worker__suspend_resume },
         { "worker__shutdown_while_holding_messages", test_worker__shutdown_while_holding_messages },

@@ -315,6 +315,8 @@ _SIGNATURES = {
     "pgqrs_archive_batch": (c_status, [c_handle, _P(c_i64), ctypes.c_size_t, _P(c_status)]),
     "pgqrs_delete_batch": (c_status, [c_handle, _P(c_i64), ctypes.c_size_t, _P(c_status)]),
     "pgqrs_release_batch": (c_status, [c_handle, _P(c_i64), ctypes.c_size_t, ctypes.c_int, _P(c_status)]),
+    "pgqrs_archive_and_dequeue": (c_status, [_pp, c_handle, _P(c_i64), ctypes.c_size_t, _P(c_status), ctypes.c_int,
+                                             ctypes.c_int]),
     # dead letters and inspection
     "pgqrs_dlq_list": (c_status, [c_handle, ctypes.c_char_p, c_i64, ctypes.c_int, _pp]),
     "pgqrs_dlq_count": (c_status, [c_handle, ctypes.c_char_p, _P(c_i64)]),

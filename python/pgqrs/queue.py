@@ -189,6 +189,22 @@ class Consumer(_Worker):
         check(lib().pgqrs_dequeue(ctypes.byref(out), p, n, v), p)
         return _batch_messages(out)
 
+    def archive_and_dequeue(self, messages, batch_size=1, vt=None):
+        """Archives the held `messages` (ids or :class:`Message`) and claims the
+        next batch, as :meth:`dequeue`, in one transaction: one commit instead of
+        two. All or nothing: when one of them is not held (:class:`NotOwned`,
+        :class:`NotFound`), nothing is archived or claimed. Without transactions
+        (Turso) it is :meth:`archive_batch`, then :meth:`dequeue` when that fully
+        succeeded. Returns the claimed messages."""
+        ids = [_msg_id(m) for m in messages]
+        n = len(ids)
+        arr = (ctypes.c_int64 * max(n, 1))(*ids)
+        out = ctypes.c_void_p()
+        p = self._ptr()
+        check(lib().pgqrs_archive_and_dequeue(ctypes.byref(out), p, arr if n else None, n, None,
+                                              to_int(batch_size, "batch_size"), to_seconds(vt, "vt")), p)
+        return _batch_messages(out)
+
     def extend_vt(self, message, vt):
         """Hides a held message for `vt` seconds from now; returns the new
         visibility time (datetime)."""

@@ -365,13 +365,21 @@ static int child_producer(char **av)
         fprintf(stderr, "producer %d: connect: %s: %s\n", idx, pgqrs_errstr(st), pgqrs_errmsg(NULL));
         return 81;
     }
-    for (int a = 0; (st = pgqrs_producer_new(&p, s, queue)) != PGQRS_OK; a++) {
+    for (int a = 0;; a++) {
+        double t0 = now_s();
+        if ((st = pgqrs_producer_new(&p, s, queue)) == PGQRS_OK)
+            break;
         if (!transient(st) || a > 200) {
             fprintf(stderr, "producer %d: producer_new: %s: %s\n", idx, pgqrs_errstr(st), pgqrs_errmsg(s));
             return 82;
         }
         errors++;
-        ebusy += st == PGQRS_EBUSY;
+        if (st == PGQRS_EBUSY) {
+            double d = now_s() - t0;
+            ebusy++;
+            busy_min = d < busy_min ? d : busy_min;
+            busy_max = d > busy_max ? d : busy_max;
+        }
         backoff(a);
     }
     for (int j = 0; j < count; j++) {
@@ -391,10 +399,8 @@ static int child_producer(char **av)
             if (st == PGQRS_EBUSY) {
                 double d = now_s() - t0;
                 ebusy++;
-                if (d < busy_min)
-                    busy_min = d;
-                if (d > busy_max)
-                    busy_max = d;
+                busy_min = d < busy_min ? d : busy_min;
+                busy_max = d > busy_max ? d : busy_max;
             }
             if (st == PGQRS_ECONN)
                 econn++;
@@ -428,16 +434,20 @@ static int child_producer(char **av)
     return 0;
 }
 
-/* child: lockholder PATH MS: holds SQLite's write lock (BEGIN IMMEDIATE) for MS ms. */
+/* child: lockholder PATH MS READY: holds SQLite's write lock (BEGIN IMMEDIATE) for
+ * MS ms; creates the file READY once it holds it. */
 static int child_lockholder(char **av)
 {
     sqlite3 *db = NULL;
-    int ms = atoi(av[1]);
+    int ms = atoi(av[1]), fd;
     if (sqlite3_open(av[0], &db) != SQLITE_OK)
         return 70;
     sqlite3_busy_timeout(db, 10000);
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return 71;
+    if ((fd = open(av[2], O_WRONLY | O_CREAT, 0600)) < 0)
+        return 72;
+    close(fd);
     sleep_ms(ms);
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     sqlite3_close(db);
@@ -1012,22 +1022,29 @@ static int mode_busy_storm(void)
         fprintf(stderr, "setup: %s\n", s ? pgqrs_errmsg(s) : pgqrs_errmsg(NULL));
         return 1;
     }
+    /* the storm: one process holds the write lock for hold_ms, far past every
+     * writer's busy_timeout_ms, and the writers start while it does (so the storm
+     * cannot miss them, however fast they are): each writer's call must come back
+     * with PGQRS_EBUSY after about busy_timeout_ms (not hang, not spin), be
+     * retried, and succeed once the lock is gone */
+    {
+        char ms[16], ready[1100];
+        snprintf(ms, sizeof ms, "%d", hold_ms);
+        snprintf(ready, sizeof ready, "%s/busy.locked", tmpdir);
+        char *av[] = { self_exe, "--child", "lockholder", path, ms, ready, NULL };
+        holder = spawn(av);
+        for (int i = 0; i < 500 && access(ready, F_OK) != 0; i++)
+            sleep_ms(10);
+        if (access(ready, F_OK) != 0) {
+            fprintf(stderr, "busy-storm: the lock holder never took the lock\n");
+            bad++;
+        }
+    }
     t0 = now_s();
     for (int i = 0; i < writers; i++) {
         snprintf(idx[i], sizeof idx[i], "%d", i);
         char *av[] = { self_exe, "--child", "producer", dsn, "jobs", idx[i], count, busy, stats, "0", NULL };
         pids[i] = spawn(av);
-    }
-    /* the storm: after a moment, one process holds the write lock for hold_ms, far
-     * past every writer's busy_timeout_ms: each writer's call must come back with
-     * PGQRS_EBUSY after about busy_timeout_ms (not hang, not spin), be retried, and
-     * succeed once the lock is gone */
-    sleep_ms(200);
-    {
-        char ms[16];
-        snprintf(ms, sizeof ms, "%d", hold_ms);
-        char *av[] = { self_exe, "--child", "lockholder", path, ms, NULL };
-        holder = spawn(av);
     }
     bad += wait_bounded(holder, 30) != 0;
     for (int i = 0; i < writers; i++) {
@@ -1284,7 +1301,7 @@ int main(int argc, char **argv)
             return child_consumer(argv + 3);
         if (strcmp(argv[2], "producer") == 0 && argc >= 10)
             return child_producer(argv + 3);
-        if (strcmp(argv[2], "lockholder") == 0 && argc >= 5)
+        if (strcmp(argv[2], "lockholder") == 0 && argc >= 6)
             return child_lockholder(argv + 3);
         if (strcmp(argv[2], "wfworker") == 0 && argc >= 5)
             return child_wfworker(argv + 3);

@@ -168,6 +168,24 @@ def test_batch_settle_statuses(store, admin, queue):
     assert [m.id for m in admin.list_archived(queue)] == [ids[0]]
 
 
+def test_archive_and_dequeue(store, admin, queue):
+    producer, consumer = store.producer(queue), store.consumer(queue)
+    store.set_time(T0)
+    ids = producer.enqueue_batch([{"n": i} for i in range(3)])
+    held = consumer.archive_and_dequeue([], batch_size=2, vt=30)
+    assert [m.id for m in held] == ids[:2]
+    held = consumer.archive_and_dequeue(held, batch_size=2, vt=30)
+    assert [m.id for m in held] == ids[2:]
+    assert consumer.archive_and_dequeue([m.id for m in held], batch_size=2) == []
+    assert sorted(m.id for m in admin.list_archived(queue)) == ids
+    # not held: nothing claimed (and, with transactions, nothing archived)
+    producer.enqueue({"n": 9})
+    with pytest.raises(pgqrs.NotFound):
+        consumer.archive_and_dequeue([424242])
+    (m,) = admin.metrics(queue)
+    assert m.pending == 1 and m.in_flight == 0
+
+
 def test_dequeue_arguments(store, queue):
     consumer = store.consumer(queue)
     for kwargs in ({"batch_size": 0}, {"batch_size": 100000}, {"vt": -1}, {"vt": 604801}):
