@@ -148,15 +148,33 @@ static pgqrs_status acquire_step(pgqrs_run *run, const char *step_id, pgqrs_step
     pgqrs_status st;
     *acquired = false;
     PGQRS__WITH_CONN(s, run, {
-        pgqrs_step_acquire_params p = { run->id, step_id, worker_of(run), run->def.opts.step_lease_ms, false, 0 };
-        p.has_now = pgqrs__store_now(s, &p.now_us);
-        st = c->q->step_acquire(step, c, &p);
-        if (st == PGQRS_OK)
-            *acquired = true;
-        else if (st == PGQRS_ENOTFOUND)
-            st = step_not_acquired(run, c, step_id, step);
-        else
-            pgqrs__fail_conn(run, c, st);
+        bool replayed = false;
+        st = PGQRS_OK;
+        if (run->attempt > 1) {
+            /* a retried or resumed run: its completed steps replay from a read,
+             * not from the acquire's write (on PostgreSQL that write is a row
+             * lock, a WAL record and a commit to flush) */
+            pgqrs_step_get_params g = { run->id, step_id };
+            st = c->q->step_get(step, c, &g);
+            replayed = st == PGQRS_OK && step->status == PGQRS_DB_STEP_STATUS_SUCCESS;
+            if (!replayed)
+                pgqrs__step_row_clear(step);
+            if (st == PGQRS_ENOTFOUND || (st == PGQRS_OK && !replayed))
+                st = PGQRS_OK;
+            else if (st != PGQRS_OK)
+                pgqrs__fail_conn(run, c, st);
+        }
+        if (st == PGQRS_OK && !replayed) {
+            pgqrs_step_acquire_params p = { run->id, step_id, worker_of(run), run->def.opts.step_lease_ms, false, 0 };
+            p.has_now = pgqrs__store_now(s, &p.now_us);
+            st = c->q->step_acquire(step, c, &p);
+            if (st == PGQRS_OK)
+                *acquired = true;
+            else if (st == PGQRS_ENOTFOUND)
+                st = step_not_acquired(run, c, step_id, step);
+            else
+                pgqrs__fail_conn(run, c, st);
+        }
     });
     return st;
 }
