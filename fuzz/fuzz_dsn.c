@@ -2,14 +2,38 @@
  * Checks, besides what ASan/UBSan catch: pgqrs__dsn_parse's error message and
  * pgqrs__dsn_redact's output never contain the password of a postgres:// URI.
  * Sound, not complete: the check is made only when the password occurs once in
- * the input, has no '*' (the mask) and is at least 3 bytes long, so that it
- * cannot appear in the output by coincidence. */
+ * the input, has no '*' (the mask) and is at least 3 bytes long, and in an
+ * error only the echoed input is searched, so that it cannot appear in the
+ * output by coincidence. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dsn.h"
+
+/* Whether the part of a parse error that echoes the input holds needle.
+ * Errors read "invalid DSN '<redacted input>': <reason>", the reason a fixed
+ * string from src/dsn.c: only the echo can leak, and a short password can be
+ * spelled by the reason's words ("ort" in "empty port"). */
+static int echo_contains(const char *err, const char *needle)
+{
+    static const char prefix[] = "invalid DSN '";
+    const char *start = err, *end = err + strlen(err), *p;
+    char *echo;
+    int found;
+    if (strncmp(err, prefix, sizeof prefix - 1) == 0) {
+        start = err + sizeof prefix - 1;
+        for (p = start; (p = strstr(p, "': ")) != NULL; p++)
+            end = p;
+    }
+    echo = strndup(start, (size_t)(end - start));
+    if (!echo)
+        return 0;
+    found = strstr(echo, needle) != NULL;
+    free(echo);
+    return found;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -87,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fprintf(stderr, "redact leaks the password '%s' of '%s': '%s'\n", pw, s, red);
             abort();
         }
-        if (st != PGQRS_OK && strstr(err, pw)) {
+        if (st != PGQRS_OK && echo_contains(err, pw)) {
             fprintf(stderr, "parse error leaks the password '%s' of '%s': '%s'\n", pw, s, err);
             abort();
         }
