@@ -527,9 +527,7 @@ def test_run_wait(wstore):
     assert wstore.run_wait(other).status == "CANCELLED"     # no limit; already final
 
 
-def test_run_wait_while_a_thread_polls(wstore, backend):
-    if backend == "sqlite-memory":
-        pytest.skip(":memory: has one connection: the waiter and the worker would take turns")
+def test_run_wait_while_a_thread_polls(wstore):
     wstore.set_time(None)
     wstore.define(lambda run, data: run.step("s", lambda run: data + 1), name="bg")
     rid = wstore.trigger("bg", 41)
