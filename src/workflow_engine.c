@@ -111,15 +111,26 @@ static void renew_lease(pgqrs_run *run)
 
 /* The step could not be acquired: it succeeded before (replay), the run is
  * being cancelled, or another live worker holds it. */
+/* Reads step_id's stored row into step; *succeeded: it is a SUCCESS to replay.
+ * A step not stored yet is PGQRS_OK with *succeeded false. */
+static pgqrs_status read_step(pgqrs_run *run, pgqrs_conn *c, const char *step_id, pgqrs_step_row *step,
+                              bool *succeeded)
+{
+    pgqrs_step_get_params g = { run->id, step_id };
+    pgqrs_status st = c->q->step_get(step, c, &g);
+    *succeeded = st == PGQRS_OK && step->status == PGQRS_DB_STEP_STATUS_SUCCESS;
+    if (st == PGQRS_ENOTFOUND)
+        return PGQRS_OK;
+    return st == PGQRS_OK ? st : pgqrs__fail_conn(run, c, st);
+}
+
 static pgqrs_status step_not_acquired(pgqrs_run *run, pgqrs_conn *c, const char *step_id, pgqrs_step_row *step)
 {
     pgqrs_run_row r = { 0 };
-    pgqrs_step_get_params g = { run->id, step_id };
-    pgqrs_status st = c->q->step_get(step, c, &g);
-    if (st == PGQRS_OK && step->status == PGQRS_DB_STEP_STATUS_SUCCESS)
-        return PGQRS_OK;
-    if (st != PGQRS_OK && st != PGQRS_ENOTFOUND)
-        return pgqrs__fail_conn(run, c, st);
+    bool succeeded;
+    pgqrs_status st = read_step(run, c, step_id, step, &succeeded);
+    if (st != PGQRS_OK || succeeded)
+        return st;
     st = c->q->run_get(&r, c, run->id);
     if (st == PGQRS_OK && r.status == PGQRS_DB_RUN_STATUS_CANCELLING) {
         run->cancelled = true;
@@ -149,21 +160,12 @@ static pgqrs_status acquire_step(pgqrs_run *run, const char *step_id, pgqrs_step
     *acquired = false;
     PGQRS__WITH_CONN(s, run, {
         bool replayed = false;
-        st = PGQRS_OK;
-        if (run->attempt > 1) {
-            /* a retried or resumed run: its completed steps replay from a read,
-             * not from the acquire's write (on PostgreSQL that write is a row
-             * lock, a WAL record and a commit to flush) */
-            pgqrs_step_get_params g = { run->id, step_id };
-            st = c->q->step_get(step, c, &g);
-            replayed = st == PGQRS_OK && step->status == PGQRS_DB_STEP_STATUS_SUCCESS;
-            if (!replayed)
-                pgqrs__step_row_clear(step);
-            if (st == PGQRS_ENOTFOUND || (st == PGQRS_OK && !replayed))
-                st = PGQRS_OK;
-            else if (st != PGQRS_OK)
-                pgqrs__fail_conn(run, c, st);
-        }
+        /* a retried or resumed run: its completed steps replay from a read,
+         * not from the acquire's write (on PostgreSQL that write is a row
+         * lock, a WAL record and a commit to flush) */
+        st = run->attempt > 1 ? read_step(run, c, step_id, step, &replayed) : PGQRS_OK;
+        if (!replayed)
+            pgqrs__step_row_clear(step);
         if (st == PGQRS_OK && !replayed) {
             pgqrs_step_acquire_params p = { run->id, step_id, worker_of(run), run->def.opts.step_lease_ms, false, 0 };
             p.has_now = pgqrs__store_now(s, &p.now_us);
