@@ -341,6 +341,14 @@ static int child_consumer(char **av)
     return 0;
 }
 
+/* Counts one PGQRS_EBUSY that took d seconds to come back. */
+static void note_busy(double d, long *n, double *min, double *max)
+{
+    (*n)++;
+    *min = d < *min ? d : *min;
+    *max = d > *max ? d : *max;
+}
+
 /* child: producer DSN QUEUE IDX COUNT BUSY_MS STATSFILE PACE_MS
  * Enqueues COUNT payloads {"p":IDX,"i":j} one by one, retrying every failure with
  * backoff, and records the API-level busy errors and how long each took. */
@@ -374,12 +382,8 @@ static int child_producer(char **av)
             return 82;
         }
         errors++;
-        if (st == PGQRS_EBUSY) {
-            double d = now_s() - t0;
-            ebusy++;
-            busy_min = d < busy_min ? d : busy_min;
-            busy_max = d > busy_max ? d : busy_max;
-        }
+        if (st == PGQRS_EBUSY)
+            note_busy(now_s() - t0, &ebusy, &busy_min, &busy_max);
         backoff(a);
     }
     for (int j = 0; j < count; j++) {
@@ -396,12 +400,8 @@ static int child_producer(char **av)
                 return 83;
             }
             errors++;
-            if (st == PGQRS_EBUSY) {
-                double d = now_s() - t0;
-                ebusy++;
-                busy_min = d < busy_min ? d : busy_min;
-                busy_max = d > busy_max ? d : busy_max;
-            }
+            if (st == PGQRS_EBUSY)
+                note_busy(now_s() - t0, &ebusy, &busy_min, &busy_max);
             if (st == PGQRS_ECONN)
                 econn++;
             if (!first_fail)
