@@ -294,8 +294,9 @@ PGQRS_EXTERN pgqrs_status pgqrs_delete_batch(pgqrs_consumer *c, const int64_t *i
 PGQRS_EXTERN pgqrs_status pgqrs_release_batch(pgqrs_consumer *c, const int64_t *ids, size_t n, int delay_seconds,
                                               pgqrs_status *results_out);
 /* Archives the n messages of the last batch and claims the next one (as
- * pgqrs_dequeue) in one transaction: one commit per batch instead of two, which
- * is what bounds a small-batch consumer on a durable database. All or nothing:
+ * pgqrs_dequeue) in one transaction: one commit per batch instead of two (it
+ * pays where the commit bounds the consumer, e.g. SQLite at synchronous=FULL;
+ * docs/operations.md). All or nothing:
  * when any id is not held by this consumer, nothing is archived or claimed,
  * results_out (may be NULL) says which, and *out stays NULL. n = 0 is a plain
  * dequeue. Without transactions (capabilities.transactions == 0: Turso) it is
