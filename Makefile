@@ -25,11 +25,13 @@ on = $(filter 1,$(1))
 CPPFLAGS += -DPGQRS_WITH_POSTGRES=$(WITH_POSTGRES) -DPGQRS_WITH_SQLITE=$(WITH_SQLITE) -DPGQRS_WITH_TURSO=$(WITH_TURSO)
 LIBS      = $(if $(call on,$(WITH_POSTGRES)),-lpq) $(if $(call on,$(WITH_SQLITE)),-lsqlite3) -ljansson \
             $(if $(call on,$(WITH_TURSO)),-lcurl) -lpthread
-BACKEND_OFF_SRC := $(if $(call on,$(WITH_POSTGRES)),,src/driver_pg.c src/conn_pg.c generated/queries_postgres.c) \
-                   $(if $(call on,$(WITH_SQLITE)),,src/driver_sqlite.c src/conn_sqlite.c generated/queries_sqlite.c tests/test_faults.c) \
-                   $(if $(call on,$(WITH_TURSO)),,src/driver_turso.c generated/queries_turso.c tests/test_turso.c)
+BACKEND_OFF_SRC := $(if $(call on,$(WITH_POSTGRES)),,$(wildcard src/drivers/postgres*.c) generated/queries_postgres.c) \
+                   $(if $(call on,$(WITH_SQLITE)),,$(wildcard src/drivers/sqlite*.c) generated/queries_sqlite.c tests/test_faults.c) \
+                   $(if $(call on,$(WITH_TURSO)),,$(wildcard src/drivers/turso*.c) generated/queries_turso.c tests/test_turso.c)
 
-LIB_SRC  := $(filter-out $(BACKEND_OFF_SRC),$(sort $(wildcard src/*.c)) $(sort $(wildcard generated/*.c)))
+# src/<layer>/*.c is the library (src/cli is the tool); see src/README.md for the layers.
+LIB_DIRS := base drivers queue workflow runtime server
+LIB_SRC  := $(filter-out $(BACKEND_OFF_SRC),$(sort $(foreach d,$(LIB_DIRS),$(wildcard src/$(d)/*.c))) $(sort $(wildcard generated/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -48,7 +50,7 @@ cli: $(BUILD)/pgqrs
 tests: $(TEST_BIN)
 examples: $(EXAMPLES)
 
-$(BUILD)/obj/%.o: %.c $(wildcard include/*.h src/*.h generated/*.h tests/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard include/*.h src/*/*.h generated/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dsn.h"
+#include "drivers/dsn.h"
 
 /* Whether the part of a parse error that echoes the input holds needle.
  * Errors read "invalid DSN '<redacted input>': <reason>", the reason a fixed

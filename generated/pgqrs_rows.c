@@ -14,8 +14,8 @@
 
 #include <string.h>
 
-#include "alloc.h"
-#include "vec.h"
+#include "base/alloc.h"
+#include "base/vec.h"
 
 static const char *const worker_kind_names[] = { "producer", "consumer", "admin", "workflow" };
 const pgqrs__enum_desc pgqrs__worker_kind_desc = { "worker_kind", worker_kind_names, 4 };

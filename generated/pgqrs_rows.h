@@ -18,8 +18,8 @@
 #include <stdint.h>
 
 #include "pgqrs.h"
-#include "enum_desc.h"
-#include "vec.h"
+#include "base/enum_desc.h"
+#include "base/vec.h"
 
 /* enum worker_kind: What a worker row stands for. */
 typedef enum pgqrs_db_worker_kind {

@@ -15,7 +15,7 @@
 
 #include <string.h>
 
-#include "driver_turso.h"
+#include "drivers/turso.h"
 #include "pgqrs_queries.h"
 
 static const char SQL_ARCHIVE_LIST[] =

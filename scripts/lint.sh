@@ -26,7 +26,7 @@ else
 fi
 
 if [ -n "$tidy" ]; then
-    ls src/*.c src/cli/*.c generated/*.c | xargs -P"$jobs" -I{} sh -c \
+    ls src/*/*.c generated/*.c | xargs -P"$jobs" -I{} sh -c \
         "'$tidy' -quiet '{}' -- -std=c11 ${DEFS[*]} >'$log/tidy.'\$(echo '{}' | tr / _) 2>/dev/null"
     cat "$log"/tidy.* | grep -E '^[^ ]+:[0-9]+:[0-9]+: (warning|error):' | sort -u >"$log/tidy"
     n=$(wc -l <"$log/tidy")

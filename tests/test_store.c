@@ -2,12 +2,12 @@
  * accessors through the query-interface struct, one source for every backend. */
 #include <stdlib.h>
 
-#include "alloc.h"
-#include "conn.h"
-#include "driver_turso.h"
-#include "dsn.h"
+#include "base/alloc.h"
+#include "drivers/conn.h"
+#include "drivers/turso.h"
+#include "drivers/dsn.h"
 #include "harness.h"
-#include "migrate.h"
+#include "queue/migrate.h"
 
 static pgqrs_conn *conn;
 

@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "conn.h"
-#include "driver_turso.h"
-#include "dsn.h"
+#include "drivers/conn.h"
+#include "drivers/turso.h"
+#include "drivers/dsn.h"
 #include "harness.h"
-#include "migrate.h"
-#include "store.h"
+#include "queue/migrate.h"
+#include "queue/store.h"
 
 #define TOKEN "tok-SEKRIT-4f1c9a77"
 

@@ -142,8 +142,8 @@ def emit_rows(schema, ref_queries, sources):
     h, c = [header(sources)], [header(sources)]
     h.append("#ifndef PGQRS_GENERATED_ROWS_H\n#define PGQRS_GENERATED_ROWS_H\n")
     h.append("#include <stdbool.h>\n#include <stddef.h>\n#include <stdint.h>\n")
-    h.append('#include "pgqrs.h"\n#include "enum_desc.h"\n#include "vec.h"\n')
-    c.append('#include "pgqrs_rows.h"\n\n#include <string.h>\n\n#include "alloc.h"\n#include "vec.h"\n')
+    h.append('#include "pgqrs.h"\n#include "base/enum_desc.h"\n#include "base/vec.h"\n')
+    c.append('#include "pgqrs_rows.h"\n\n#include <string.h>\n\n#include "base/alloc.h"\n#include "base/vec.h"\n')
 
     for e in schema.enums.values():
         t = enum_type(e.name)
@@ -678,7 +678,7 @@ def emit_backend(backend, schema, queries, ref_order, migrations, sources):
     ordered = [byname[n] for n in ref_order]
     out = [header(sources)]
     if backend == "postgres":
-        out.append('#include <string.h>\n\n#include "driver_pg.h"\n#include "pgqrs_queries.h"\n')
+        out.append('#include <string.h>\n\n#include "drivers/postgres.h"\n#include "pgqrs_queries.h"\n')
         out.append("/* prepared statement slots, one per query */")
         out.append("enum {")
         for q in ordered:
@@ -693,7 +693,7 @@ def emit_backend(backend, schema, queries, ref_order, migrations, sources):
             out += emit_pg_function(q, schema)
         prefix, slots, script = "pg", "PG__SLOTS", "pgqrs__pg_exec_script"
     elif backend == "turso":
-        out.append('#include <string.h>\n\n#include "driver_turso.h"\n#include "pgqrs_queries.h"\n')
+        out.append('#include <string.h>\n\n#include "drivers/turso.h"\n#include "pgqrs_queries.h"\n')
         for q in ordered:
             if q.name in TX_QUERIES:
                 continue   # never sent: no interactive transactions
@@ -717,7 +717,7 @@ def emit_backend(backend, schema, queries, ref_order, migrations, sources):
         out += _emit_tu_migrations(migrations, byname)
         prefix, slots, script = "tu", "0", "pgqrs__tu_exec_script"
     else:
-        out.append('#include <string.h>\n\n#include "driver_sqlite.h"\n#include "pgqrs_queries.h"\n')
+        out.append('#include <string.h>\n\n#include "drivers/sqlite.h"\n#include "pgqrs_queries.h"\n')
         slot_of, names = {}, []
         for q in ordered:
             for si in range(len(q.statements)):

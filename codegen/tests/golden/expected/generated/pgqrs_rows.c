@@ -9,8 +9,8 @@
 
 #include <string.h>
 
-#include "alloc.h"
-#include "vec.h"
+#include "base/alloc.h"
+#include "base/vec.h"
 
 static const char *const job_state_names[] = { "new", "running", "done" };
 const pgqrs__enum_desc pgqrs__job_state_desc = { "job_state", job_state_names, 3 };

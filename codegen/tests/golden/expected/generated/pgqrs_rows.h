@@ -13,8 +13,8 @@
 #include <stdint.h>
 
 #include "pgqrs.h"
-#include "enum_desc.h"
-#include "vec.h"
+#include "base/enum_desc.h"
+#include "base/vec.h"
 
 /* enum job_state: Where a job is. */
 typedef enum pgqrs_db_job_state {

@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "driver_pg.h"
+#include "drivers/postgres.h"
 #include "pgqrs_queries.h"
 
 /* prepared statement slots, one per query */

@@ -9,7 +9,7 @@
 
 #include <string.h>
 
-#include "driver_sqlite.h"
+#include "drivers/sqlite.h"
 #include "pgqrs_queries.h"
 
 /* prepared statement slots, one per statement */

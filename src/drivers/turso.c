@@ -1,0 +1,696 @@
+/* driver_turso.c: the Hrana-over-HTTP transport (libcurl + jansson), request
+ * building for generated accessors, error mapping, retries and codecs. */
+#include "drivers/turso.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef struct pgqrs__hrana pgqrs__hrana;
+
+enum { MAX_ATTEMPTS = 10, BACKOFF_BASE_MS = 10, BACKOFF_CAP_MS = 1000 };
+
+struct pgqrs__hrana {
+    CURL *curl;
+    struct curl_slist *headers;
+    char *pipeline_url;        /* <url>/v2/pipeline: never holds the token */
+    char *token;               /* only to scrub it from messages */
+    int connect_timeout_ms, request_timeout_ms, busy_timeout_ms;
+    size_t max_request_bytes;
+    bool has_close;            /* the server keeps streams: close each one we open */
+    pgqrs_buf body;            /* the last response */
+    bool body_oom;             /* the last response did not fit in memory */
+    char curl_err[CURL_ERROR_SIZE];
+};
+
+static _Atomic uint64_t requests_sent;
+
+uint64_t pgqrs__turso_requests_sent(void) { return atomic_load(&requests_sent); }
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+/* ---- messages -------------------------------------------------------------------- */
+
+/* The token must never reach a message, whatever a server echoes. */
+static void scrub(pgqrs_conn *c)
+{
+    const char *t = c && c->tu ? c->tu->token : NULL;
+    char *p;
+    size_t n;
+    if (!t || strlen(t) < 4)
+        return;
+    n = strlen(t);
+    while ((p = strstr(c->msg, t)) != NULL) {
+        memcpy(p, "***", 3);
+        memmove(p + 3, p + n, strlen(p + n) + 1);
+    }
+}
+
+static pgqrs_status fail(pgqrs_conn *c, pgqrs_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static pgqrs_status fail(pgqrs_conn *c, pgqrs_status st, const char *fmt, ...)
+{
+    char msg[PGQRS__MSG_LEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    pgqrs__conn_fail(c, st, "%s", msg);
+    scrub(c);
+    return st;
+}
+
+/* ---- building a call ---------------------------------------------------------------- */
+
+void pgqrs__tu_start(pgqrs__tu_call *call, pgqrs_conn *c, const char *name, bool write)
+{
+    memset(call, 0, sizeof *call);
+    call->c = c;
+    call->name = name;
+    call->write = write;
+}
+
+pgqrs_status pgqrs__tu_stmt(pgqrs__tu_call *call, const char *sql, int nargs)
+{
+    json_t *stmt, *args;
+    if (!call->stmts && !(call->stmts = json_array()))
+        return pgqrs__conn_oom(call->c);
+    args = json_array();
+    stmt = json_object();
+    for (int i = 0; args && i < nargs; i++)
+        if (json_array_append_new(args, json_pack("{s:s}", "type", "null")) != 0) {
+            json_decref(args);
+            args = NULL;
+        }
+    if (!args || !stmt || json_object_set_new(stmt, "sql", json_string(sql)) != 0 ||
+        json_object_set_new(stmt, "want_rows", json_true()) != 0 || json_object_set(stmt, "args", args) != 0 ||
+        json_array_append(call->stmts, stmt) != 0) {
+        json_decref(args);
+        json_decref(stmt);
+        return pgqrs__conn_oom(call->c);
+    }
+    json_decref(stmt);
+    call->args = args;   /* borrowed: owned by stmt, which the array owns */
+    json_decref(args);
+    return PGQRS_OK;
+}
+
+static pgqrs_status set_arg(pgqrs__tu_call *call, int idx, json_t *v)
+{
+    if (!v)
+        return pgqrs__conn_oom(call->c);
+    if (!call->args || idx < 1 || (size_t)idx > json_array_size(call->args)) {
+        json_decref(v);
+        return pgqrs__conn_fail(call->c, PGQRS_ERROR, "%s: parameter %d out of range", call->name, idx);
+    }
+    return json_array_set_new(call->args, (size_t)idx - 1, v) == 0 ? PGQRS_OK : pgqrs__conn_oom(call->c);
+}
+
+pgqrs_status pgqrs__tu_arg_i64(pgqrs__tu_call *call, int idx, int64_t v)
+{
+    char num[24];
+    snprintf(num, sizeof num, "%" PRId64, v);   /* Hrana integers are decimal strings: no double rounding */
+    return set_arg(call, idx, json_pack("{s:s,s:s}", "type", "integer", "value", num));
+}
+
+pgqrs_status pgqrs__tu_arg_text(pgqrs__tu_call *call, int idx, const char *v)
+{
+    if (!v)
+        return pgqrs__tu_arg_null(call, idx);
+    return set_arg(call, idx, json_pack("{s:s,s:s}", "type", "text", "value", v));
+}
+
+pgqrs_status pgqrs__tu_arg_null(pgqrs__tu_call *call, int idx)
+{
+    return set_arg(call, idx, json_pack("{s:s}", "type", "null"));
+}
+
+pgqrs_status pgqrs__tu_arg_enum(pgqrs__tu_call *call, int idx, const pgqrs__enum_desc *d, int v)
+{
+    const char *name = pgqrs__enum_str(d, v);
+    if (!name)
+        return pgqrs__conn_fail(call->c, PGQRS_EINVAL, "parameter %d: %d is not a %s", idx, v, d->name);
+    return pgqrs__tu_arg_text(call, idx, name);
+}
+
+pgqrs_status pgqrs__tu_arg_blob(pgqrs__tu_call *call, int idx, const void *data, size_t n)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *p = data;
+    char *out = pgqrs__malloc(4 * ((n + 2) / 3) + 1), *o = out;
+    json_t *v;
+    if (!out)
+        return pgqrs__conn_oom(call->c);
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t x = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
+        *o++ = b64[x >> 18 & 63];
+        *o++ = b64[x >> 12 & 63];
+        *o++ = i + 1 < n ? b64[x >> 6 & 63] : '=';
+        *o++ = i + 2 < n ? b64[x & 63] : '=';
+    }
+    *o = '\0';
+    v = json_pack("{s:s,s:s}", "type", "blob", "base64", out);
+    pgqrs__free(out);
+    return set_arg(call, idx, v);
+}
+
+size_t pgqrs__tu_nrows(const pgqrs__tu_call *call) { return call->rows ? json_array_size(call->rows) : 0; }
+
+void pgqrs__tu_end(pgqrs__tu_call *call)
+{
+    json_decref(call->stmts);
+    json_decref(call->resp);
+    call->stmts = call->resp = call->rows = call->cols = call->args = NULL;
+}
+
+pgqrs_status pgqrs__tu_exec_script(pgqrs_conn *c, const char *sql)
+{
+    (void)sql;
+    return pgqrs__conn_fail(c, PGQRS_ENOTSUPPORTED, "migration: the turso backend applies migrations as one batch each "
+                                                    "(apply_migration), not as scripts");
+}
+
+/* ---- the request ------------------------------------------------------------------ */
+
+static json_t *cond_ok(size_t step) { return json_pack("{s:s,s:I}", "type", "ok", "step", (json_int_t)step); }
+
+/* The pipeline body for the call. A write is one batch:
+ *   0 PRAGMA foreign_keys=ON   (a no-op inside a transaction, so before BEGIN; a
+ *                               server may give every pipeline a new connection)
+ *   1 BEGIN IMMEDIATE          if 0 ok
+ *   2..n+1 the statements      each if the previous ok
+ *   n+2 COMMIT                 if n+1 ok
+ *   n+3 ROLLBACK               if 1 ok and n+2 not ok */
+static json_t *build_body(pgqrs__tu_call *call)
+{
+    json_t *reqs = json_array(), *body;
+    size_t n = json_array_size(call->stmts);
+    int bad = !reqs;
+    if (call->write) {
+        json_t *steps = json_array();
+        bad |= !steps;
+        bad |= json_array_append_new(steps, json_pack("{s:{s:s}}", "stmt", "sql", pgqrs__turso_sql_foreign_keys)) != 0;
+        bad |= json_array_append_new(steps, json_pack("{s:o,s:{s:s}}", "condition", cond_ok(0), "stmt", "sql",
+                                                      pgqrs__turso_sql_begin)) != 0;
+        for (size_t i = 0; i < n; i++)
+            bad |= json_array_append_new(steps, json_pack("{s:o,s:O}", "condition", cond_ok(i + 1), "stmt",
+                                                          json_array_get(call->stmts, i))) != 0;
+        bad |= json_array_append_new(steps, json_pack("{s:o,s:{s:s}}", "condition", cond_ok(n + 1), "stmt", "sql",
+                                                      pgqrs__turso_sql_commit)) != 0;
+        bad |= json_array_append_new(
+                   steps, json_pack("{s:{s:s,s:[o,{s:s,s:o}]},s:{s:s}}", "condition", "type", "and", "conds", cond_ok(1),
+                                    "type", "not", "cond", cond_ok(n + 2), "stmt", "sql", pgqrs__turso_sql_rollback)) != 0;
+        bad |= json_array_append_new(reqs, json_pack("{s:s,s:{s:o}}", "type", "batch", "batch", "steps", steps)) != 0;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            bad |= json_array_append_new(reqs, json_pack("{s:s,s:O}", "type", "execute", "stmt",
+                                                         json_array_get(call->stmts, i))) != 0;
+    }
+    if (call->c->tu->has_close)
+        bad |= json_array_append_new(reqs, json_pack("{s:s}", "type", "close")) != 0;
+    body = bad ? NULL : json_pack("{s:n,s:o}", "baton", "requests", reqs);
+    if (!body)
+        json_decref(reqs);
+    return body;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+    pgqrs__hrana *h = arg;
+    if (pgqrs__buf_append(&h->body, p, size * n) == 0)
+        return size * n;
+    h->body_oom = true;   /* aborts the transfer: reported as ENOMEM, not as a network failure */
+    return 0;
+}
+
+typedef enum { SENT_OK, NOT_SENT, OUTCOME_UNKNOWN } send_result;
+
+/* POSTs body. *http is the status (0 on a transport failure). A write uses a new
+ * TCP connection: libcurl resends a request transparently when a reused
+ * connection turns out dead, which for a write the server may have run. */
+static send_result post(pgqrs__hrana *h, const char *body, size_t len, bool write, long *http, CURLcode *rc)
+{
+    long request_bytes = 0;
+    *http = 0;
+    pgqrs__buf_free(&h->body);
+    h->body_oom = false;
+    curl_easy_setopt(h->curl, CURLOPT_URL, h->pipeline_url);
+    curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    curl_easy_setopt(h->curl, CURLOPT_FRESH_CONNECT, write ? 1L : 0L);
+    h->curl_err[0] = '\0';
+    atomic_fetch_add(&requests_sent, 1);
+    *rc = curl_easy_perform(h->curl);
+    if (*rc == CURLE_OK) {
+        curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, http);
+        return SENT_OK;
+    }
+    if (*rc == CURLE_COULDNT_CONNECT || *rc == CURLE_COULDNT_RESOLVE_HOST || *rc == CURLE_COULDNT_RESOLVE_PROXY)
+        return NOT_SENT;
+    /* a connect timeout or a failed TLS handshake: no request byte went out */
+    if (curl_easy_getinfo(h->curl, CURLINFO_REQUEST_SIZE, &request_bytes) == CURLE_OK && request_bytes == 0)
+        return NOT_SENT;
+    return OUTCOME_UNKNOWN;
+}
+
+static const char *curl_msg(pgqrs__hrana *h, CURLcode rc)
+{
+    return h->curl_err[0] ? h->curl_err : curl_easy_strerror(rc);
+}
+
+/* Maps a Hrana error (code, message) to a status. Codes differ between servers
+ * (sqld: SQLITE_CONSTRAINT_UNIQUE, SQLITE_BUSY, ...; tursodb: EXECUTE_ERROR,
+ * BATCH_STEP_ERROR, ...), so the message is read too. */
+static pgqrs_status map_error(const char *code, const char *msg, bool *busy)
+{
+    const char *m = msg ? msg : "";
+    const char *k = code ? code : "";
+    *busy = false;
+    if (strstr(k, "BUSY") || strstr(k, "LOCKED") || strstr(m, "database is locked") || strstr(m, "is locked") ||
+        strstr(m, "database is busy") || strstr(m, "SQLITE_BUSY") || strstr(m, "SQLITE_LOCKED") ||
+        strstr(m, "cannot start a transaction within a transaction")) {
+        *busy = true;
+        return PGQRS_EBUSY;
+    }
+    if (strstr(k, "CONSTRAINT_UNIQUE") || strstr(k, "CONSTRAINT_PRIMARYKEY") || strstr(m, "UNIQUE constraint failed") ||
+        strstr(m, "PRIMARY KEY constraint failed"))
+        return PGQRS_EEXISTS;
+    if (strstr(k, "CONSTRAINT_FOREIGNKEY") || strstr(m, "FOREIGN KEY constraint failed"))
+        return PGQRS_ENOTFOUND;   /* a referenced queue, worker or run is gone */
+    if (strstr(k, "CONSTRAINT") || strstr(m, "constraint failed") || strstr(k, "MISMATCH") ||
+        strstr(m, "datatype mismatch") || strstr(k, "TOOBIG") || strstr(m, "too big"))
+        return PGQRS_EINVAL;
+    if (strstr(k, "NOMEM"))
+        return PGQRS_ENOMEM;
+    if (strstr(k, "INTERRUPT"))
+        return PGQRS_ETIMEOUT;
+    return PGQRS_ERROR;
+}
+
+static const char *err_field(json_t *err, const char *key)
+{
+    const char *s = json_string_value(json_object_get(err, key));
+    return s ? s : "";
+}
+
+/* Reads the response of a call. *retry is set when the failure is transient and
+ * nothing was committed (busy/locked before COMMIT succeeded). */
+static pgqrs_status read_response(pgqrs__tu_call *call, bool *retry)
+{
+    pgqrs_conn *c = call->c;
+    json_error_t jerr;
+    json_t *results, *r0, *res = NULL;
+    bool busy = false;
+    *retry = false;
+    json_decref(call->resp);
+    call->rows = call->cols = NULL;
+    call->resp = json_loadb(c->tu->body.data ? c->tu->body.data : "", c->tu->body.len, 0, &jerr);
+    results = json_object_get(call->resp, "results");
+    if (!json_is_array(results))
+        return fail(c, PGQRS_ERROR, "%s: malformed Hrana response: %s", call->name,
+                    call->resp ? "no results" : jerr.text);
+    if (call->write) {
+        json_t *b, *steps, *errs;
+        size_t n = json_array_size(call->stmts), commit = n + 2;
+        r0 = json_array_get(results, 0);
+        if (strcmp(json_string_value(json_object_get(r0, "type")) ? json_string_value(json_object_get(r0, "type")) : "",
+                   "ok") != 0) {
+            json_t *e = json_object_get(r0, "error");
+            pgqrs_status st = map_error(err_field(e, "code"), err_field(e, "message"), &busy);
+            *retry = busy;   /* the whole batch was refused */
+            return fail(c, st, "%s: %s", call->name, err_field(e, "message"));
+        }
+        b = json_object_get(json_object_get(r0, "response"), "result");
+        steps = json_object_get(b, "step_results");
+        errs = json_object_get(b, "step_errors");
+        for (size_t i = 0; i <= commit; i++) {
+            json_t *e = json_array_get(errs, i);
+            if (json_is_object(e)) {
+                pgqrs_status st = map_error(err_field(e, "code"), err_field(e, "message"), &busy);
+                /* a step before COMMIT failed: the ROLLBACK step ran, nothing was written */
+                *retry = busy && !json_is_object(json_array_get(steps, commit));
+                return fail(c, st, "%s: %s", call->name, err_field(e, "message"));
+            }
+        }
+        if (!json_is_object(json_array_get(steps, commit)))
+            return fail(c, PGQRS_ERROR, "%s: the batch did not commit (no step failed)", call->name);
+        res = json_array_get(steps, n + 1);
+    } else {
+        size_t n = json_array_size(call->stmts);
+        for (size_t i = 0; i < n; i++) {
+            json_t *ri = json_array_get(results, i);
+            const char *type = json_string_value(json_object_get(ri, "type"));
+            if (!type || strcmp(type, "ok") != 0) {
+                json_t *e = json_object_get(ri, "error");
+                pgqrs_status st = map_error(err_field(e, "code"), err_field(e, "message"), &busy);
+                *retry = busy;   /* reads only: nothing to undo */
+                return fail(c, st, "%s: %s", call->name, e ? err_field(e, "message") : "no result");
+            }
+        }
+        res = json_object_get(json_object_get(json_array_get(results, n - 1), "response"), "result");
+    }
+    call->rows = json_object_get(res, "rows");
+    call->cols = json_object_get(res, "cols");
+    if (!json_is_array(call->rows))
+        return fail(c, PGQRS_ERROR, "%s: malformed Hrana result (no rows)", call->name);
+    return PGQRS_OK;
+}
+
+static pgqrs_status http_status(pgqrs__tu_call *call, long http, bool *retry)
+{
+    pgqrs_conn *c = call->c;
+    pgqrs__hrana *h = c->tu;
+    char snippet[160];
+    size_t n = h->body.len < sizeof snippet - 1 ? h->body.len : sizeof snippet - 1;
+    memcpy(snippet, h->body.data ? h->body.data : "", n);
+    snippet[n] = '\0';
+    *retry = http == 429 || http == 503;   /* refused before it ran */
+    switch (http) {
+    case 401: case 403:
+        return fail(c, PGQRS_ECONN, "%s: the Turso server refused the auth token (HTTP %ld)", call->name, http);
+    case 404:
+        return fail(c, PGQRS_ENOTSUPPORTED, "%s: no Hrana endpoint (HTTP 404 for /v2/pipeline): not a libSQL/Turso server?",
+                    call->name);
+    case 408: case 504:
+        return fail(c, PGQRS_ETIMEOUT, "%s: the Turso server timed out (HTTP %ld)%s", call->name, http,
+                    call->write ? "; the write's outcome is unknown, it was not replayed" : "");
+    case 429:
+        return fail(c, PGQRS_EBUSY, "%s: the Turso server is rate limiting (HTTP 429)", call->name);
+    case 400:
+        return fail(c, PGQRS_EINVAL, "%s: the Turso server rejected the request (HTTP 400): %s", call->name, snippet);
+    default:
+        return fail(c, http >= 500 ? PGQRS_ECONN : PGQRS_ERROR, "%s: the Turso server answered HTTP %ld: %s", call->name,
+                    http, snippet);
+    }
+}
+
+pgqrs_status pgqrs__tu_run(pgqrs__tu_call *call)
+{
+    pgqrs_conn *c = call->c;
+    pgqrs__hrana *h = c->tu;
+    json_t *body;
+    char *text;
+    size_t len;
+    pgqrs_status st = PGQRS_OK;
+    int64_t deadline;
+    if (!call->stmts || json_array_size(call->stmts) == 0)
+        return pgqrs__conn_fail(c, PGQRS_ERROR, "%s: no statement", call->name);
+    body = build_body(call);
+    text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text)
+        return pgqrs__conn_oom(c);
+    len = strlen(text);
+    if (len > h->max_request_bytes) {
+        free(text);
+        return pgqrs__conn_fail(c, PGQRS_EINVAL, "%s: the request is %zu bytes, over the limit of %zu (nothing was sent)",
+                                call->name, len, h->max_request_bytes);
+    }
+    deadline = pgqrs__now_us() + (int64_t)h->busy_timeout_ms * 1000;
+    for (int attempt = 0;; attempt++) {
+        long http = 0;
+        CURLcode rc;
+        bool retry = false;
+        send_result sr = post(h, text, len, call->write, &http, &rc);
+        if (sr == NOT_SENT) {
+            st = fail(c, PGQRS_ECONN, "%s: cannot reach the Turso server: %s", call->name, curl_msg(h, rc));
+        } else if (sr == OUTCOME_UNKNOWN && h->body_oom) {
+            st = pgqrs__conn_fail(c, PGQRS_ENOMEM, "%s: out of memory reading the response%s", call->name,
+                                  call->write ? " (the write may have run; it was not replayed)" : "");
+        } else if (sr == OUTCOME_UNKNOWN) {
+            /* the request may have run: a write is reported, never replayed */
+            st = fail(c, rc == CURLE_OPERATION_TIMEDOUT ? PGQRS_ETIMEOUT : PGQRS_ECONN, "%s: %s%s", call->name,
+                      curl_msg(h, rc), call->write ? " (the write's outcome is unknown; it was not replayed)" : "");
+        } else if (http != 200) {
+            st = http_status(call, http, &retry);
+        } else {
+            st = read_response(call, &retry);
+        }
+        if (st == PGQRS_OK || !retry || attempt + 1 >= MAX_ATTEMPTS || pgqrs__now_us() >= deadline)
+            break;
+        {
+            int64_t left_ms = (deadline - pgqrs__now_us()) / 1000;
+            int64_t d = pgqrs__backoff_ms(attempt, BACKOFF_BASE_MS, BACKOFF_CAP_MS, &c->rng);
+            pgqrs__sleep_ms(d < left_ms ? d : left_ms);
+        }
+    }
+    free(text);
+    return st;
+}
+
+/* ---- codecs ------------------------------------------------------------------------ */
+
+static const char *col_name(pgqrs__tu_call *call, int col)
+{
+    const char *s = json_string_value(json_object_get(json_array_get(call->cols, (size_t)col), "name"));
+    return s ? s : "?";
+}
+
+static json_t *cell(pgqrs__tu_call *call, size_t r, int col, const char **type)
+{
+    json_t *v = json_array_get(json_array_get(call->rows, r), (size_t)col);
+    *type = json_string_value(json_object_get(v, "type"));
+    if (!*type)
+        *type = "";
+    return v;
+}
+
+pgqrs_status pgqrs__tu_get_i64(int64_t *out, bool *has, pgqrs__tu_call *call, size_t r, int col)
+{
+    const char *type, *s;
+    json_t *v = cell(call, r, col, &type);
+    char *end;
+    long long x;
+    *out = 0;
+    if (has)
+        *has = false;
+    if (!v)
+        return pgqrs__conn_fail(call->c, PGQRS_ERROR, "%s: no column %d in the result", call->name, col);
+    if (strcmp(type, "null") == 0) {
+        if (has)
+            return PGQRS_OK;
+        return pgqrs__conn_fail(call->c, PGQRS_ERROR, "column %s is NULL", col_name(call, col));
+    }
+    s = json_string_value(json_object_get(v, "value"));
+    if (strcmp(type, "integer") != 0 || !s)
+        return pgqrs__conn_fail(call->c, PGQRS_ERROR, "column %s is not an integer", col_name(call, col));
+    errno = 0;
+    x = strtoll(s, &end, 10);
+    if (errno || end == s || *end)
+        return pgqrs__conn_fail(call->c, PGQRS_ERROR, "column %s: '%.40s' is not a 64-bit integer", col_name(call, col), s);
+    *out = (int64_t)x;
+    if (has)
+        *has = true;
+    return PGQRS_OK;
+}
+
+pgqrs_status pgqrs__tu_get_i32(int32_t *out, bool *has, pgqrs__tu_call *call, size_t r, int col)
+{
+    int64_t v = 0;
+    pgqrs_status st = pgqrs__tu_get_i64(&v, has, call, r, col);
+    if (st == PGQRS_OK && (v < INT32_MIN || v > INT32_MAX))
+        st = pgqrs__conn_fail(call->c, PGQRS_ERROR, "column %s: %" PRId64 " does not fit in 32 bits", col_name(call, col), v);
+    *out = st == PGQRS_OK ? (int32_t)v : 0;
+    return st;
+}
+
+pgqrs_status pgqrs__tu_get_bool(bool *out, bool *has, pgqrs__tu_call *call, size_t r, int col)
+{
+    int64_t v = 0;
+    pgqrs_status st = pgqrs__tu_get_i64(&v, has, call, r, col);
+    *out = v != 0;
+    return st;
+}
+
+pgqrs_status pgqrs__tu_get_ts(int64_t *out, bool *has, pgqrs__tu_call *call, size_t r, int col)
+{
+    return pgqrs__tu_get_i64(out, has, call, r, col);
+}
+
+pgqrs_status pgqrs__tu_get_text(char **out, bool nullable, pgqrs__tu_call *call, size_t r, int col)
+{
+    const char *type, *s;
+    json_t *v = cell(call, r, col, &type);
+    *out = NULL;
+    if (!v)
+        return pgqrs__conn_fail(call->c, PGQRS_ERROR, "%s: no column %d in the result", call->name, col);
+    if (strcmp(type, "null") == 0) {
+        if (nullable)
+            return PGQRS_OK;
+        return pgqrs__conn_fail(call->c, PGQRS_ERROR, "column %s is NULL", col_name(call, col));
+    }
+    s = json_string_value(json_object_get(v, "value"));
+    if (strcmp(type, "text") != 0 || !s)
+        return pgqrs__conn_fail(call->c, PGQRS_ERROR, "column %s is not text", col_name(call, col));
+    *out = pgqrs__strndup(s, json_string_length(json_object_get(v, "value")));
+    return *out ? PGQRS_OK : pgqrs__conn_oom(call->c);
+}
+
+pgqrs_status pgqrs__tu_get_json(char **out, bool nullable, pgqrs__tu_call *call, size_t r, int col)
+{
+    return pgqrs__tu_get_text(out, nullable, call, r, col);
+}
+
+pgqrs_status pgqrs__tu_get_enum(int *out, const pgqrs__enum_desc *d, pgqrs__tu_call *call, size_t r, int col)
+{
+    char *s = NULL;
+    pgqrs_status st = pgqrs__tu_get_text(&s, false, call, r, col);
+    *out = 0;
+    if (st != PGQRS_OK)
+        return st;
+    *out = pgqrs__enum_parse(d, s);
+    if (*out < 0) {
+        *out = 0;
+        st = pgqrs__conn_fail(call->c, PGQRS_ERROR, "column %s: '%.64s' is not a %s", col_name(call, col), s, d->name);
+    }
+    pgqrs__free(s);
+    return st;
+}
+
+/* ---- connecting -------------------------------------------------------------------- */
+
+void pgqrs__turso_close(pgqrs__hrana *h)
+{
+    if (!h)
+        return;
+    if (h->curl)
+        curl_easy_cleanup(h->curl);
+    curl_slist_free_all(h->headers);
+    pgqrs__free(h->pipeline_url);
+    if (h->token) {
+        memset(h->token, 0, strlen(h->token));
+        pgqrs__free(h->token);
+    }
+    pgqrs__buf_free(&h->body);
+    pgqrs__free(h);
+}
+
+/* Does the server keep streams (sqld, Turso Cloud: `close` is understood) or is it
+ * a minimal Hrana server (tursodb --sync-server: only execute and batch)? Also the
+ * first contact: an unreachable server or a refused token fails here. */
+static pgqrs_status probe(pgqrs_conn *c)
+{
+    pgqrs__hrana *h = c->tu;
+    static const char body[] = "{\"baton\":null,\"requests\":[{\"type\":\"close\"}]}";
+    long http = 0;
+    CURLcode rc;
+    send_result sr = post(h, body, sizeof body - 1, false, &http, &rc);
+    if (sr != SENT_OK)
+        return fail(c, rc == CURLE_OPERATION_TIMEDOUT ? PGQRS_ETIMEOUT : PGQRS_ECONN,
+                    "cannot connect to the Turso server: %s", curl_msg(h, rc));
+    if (http == 401 || http == 403)
+        return fail(c, PGQRS_ECONN, "the Turso server refused the auth token (HTTP %ld)", http);
+    if (http == 404)
+        return fail(c, PGQRS_ECONN, "no Hrana endpoint at /v2/pipeline (HTTP 404): not a libSQL/Turso server?");
+    if (http == 200) {
+        json_t *resp = json_loadb(h->body.data ? h->body.data : "", h->body.len, 0, NULL);
+        const char *type = json_string_value(json_object_get(json_array_get(json_object_get(resp, "results"), 0), "type"));
+        h->has_close = type && strcmp(type, "ok") == 0;
+        json_decref(resp);
+        return PGQRS_OK;
+    }
+    if (http == 400 || http == 500) {
+        h->has_close = false;   /* "unknown variant `close`": execute and batch only */
+        return PGQRS_OK;
+    }
+    return fail(c, PGQRS_ECONN, "the Turso server answered the probe with HTTP %ld", http);
+}
+
+static pgqrs_status check_foreign_keys(pgqrs_conn *c)
+{
+    int64_t on = 0;
+    pgqrs_status st = c->q->session_foreign_keys(&on, c);
+    if (st == PGQRS_OK && on != 1)
+        st = pgqrs__conn_fail(c, PGQRS_ENOTSUPPORTED, "the Turso server does not enforce foreign keys");
+    return st;
+}
+
+pgqrs_status pgqrs__conn_open_turso(pgqrs_conn **out, const pgqrs__turso_options *o, char *err, size_t errlen)
+{
+    pgqrs_conn *c;
+    pgqrs__hrana *h;
+    pgqrs_buf b = PGQRS_BUF_INIT;
+    pgqrs_status st;
+    *out = NULL;
+    pthread_once(&curl_once, curl_init);
+    if (curl_init_rc != CURLE_OK) {
+        snprintf(err, errlen, "libcurl failed to initialise: %s", curl_easy_strerror(curl_init_rc));
+        return PGQRS_ERROR;
+    }
+    c = pgqrs__calloc(1, sizeof *c);
+    h = pgqrs__calloc(1, sizeof *h);
+    if (!c || !h) {
+        pgqrs__free(c);
+        pgqrs__free(h);
+        snprintf(err, errlen, "out of memory");
+        return PGQRS_ENOMEM;
+    }
+    c->q = &pgqrs__queries_turso;
+    c->backend = PGQRS__BACKEND_TURSO;
+    c->rng = pgqrs__rng_seed(c);
+    c->tu = h;
+    h->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000;
+    h->request_timeout_ms = o->request_timeout_ms > 0 ? o->request_timeout_ms : 30000;
+    h->busy_timeout_ms = o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 5000;
+    h->max_request_bytes = o->max_request_bytes ? o->max_request_bytes : (size_t)10 << 20;
+    h->curl = curl_easy_init();
+    if (pgqrs__buf_printf(&b, "%s/v2/pipeline", o->url) == 0)
+        h->pipeline_url = pgqrs__buf_detach(&b);
+    h->headers = curl_slist_append(NULL, "Content-Type: application/json");
+    /* libcurl otherwise sends "Expect: 100-continue" for bodies over 1 MB and
+     * waits up to a second for a server that never answers it */
+    if (h->headers)
+        h->headers = curl_slist_append(h->headers, "Expect:");
+    if (h->headers && o->auth_token && *o->auth_token) {
+        pgqrs_buf a = PGQRS_BUF_INIT;
+        struct curl_slist *l = NULL;
+        h->token = pgqrs__strdup(o->auth_token);
+        if (h->token && pgqrs__buf_printf(&a, "Authorization: Bearer %s", o->auth_token) == 0)
+            l = curl_slist_append(h->headers, a.data);
+        if (a.data)
+            memset(a.data, 0, a.len);
+        pgqrs__buf_free(&a);
+        h->headers = l;
+    }
+    if (!h->curl || !h->pipeline_url || !h->headers || (o->auth_token && *o->auth_token && !h->token)) {
+        pgqrs__conn_close(c);
+        snprintf(err, errlen, "out of memory");
+        return PGQRS_ENOMEM;
+    }
+    curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, h->headers);
+    curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, h);
+    curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, h->curl_err);
+    curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)h->connect_timeout_ms);
+    curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, (long)h->request_timeout_ms);
+    curl_easy_setopt(h->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h->curl, CURLOPT_FOLLOWLOCATION, 0L);   /* never resend the token elsewhere */
+    curl_easy_setopt(h->curl, CURLOPT_TCP_KEEPALIVE, 1L);
+    st = probe(c);
+    if (st == PGQRS_OK)
+        st = c->q->session_setup(c);
+    if (st == PGQRS_OK)
+        st = check_foreign_keys(c);
+    if (st != PGQRS_OK) {
+        snprintf(err, errlen, "%s", c->msg);
+        pgqrs__conn_close(c);
+        return st;
+    }
+    *out = c;
+    return PGQRS_OK;
+}
+
