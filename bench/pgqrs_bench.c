@@ -37,7 +37,7 @@ static pgqrs_store *open_store(const char *dsn)
 static void setup(const char *dsn)
 {
     pgqrs_store *s = open_store(dsn);
-    if (pgqrs_install(s) != PGQRS_OK || pgqrs_queue_create(s, QUEUE, NULL, NULL) != PGQRS_OK) {
+    if (pgqrs_schema_install(s) != PGQRS_OK || pgqrs_queue_create(NULL, s, QUEUE, NULL) != PGQRS_OK) {
         fprintf(stderr, "setup: %s\n", pgqrs_errmsg(s));
         exit(2);
     }
@@ -57,7 +57,7 @@ static void prefill(const char *dsn, long n)
     for (long i = 0; i < n;) {
         size_t k = 0;
         for (; k < CHUNK && i < n; k++, i++) { fmt_payload(bufs[k], sizeof bufs[k], i); ptrs[k] = bufs[k]; }
-        if (pgqrs_enqueue_batch(p, ptrs, k, 0, NULL) != PGQRS_OK) { fprintf(stderr, "prefill: %s\n", pgqrs_errmsg(p)); exit(2); }
+        if (pgqrs_enqueue_batch(NULL, p, ptrs, k, 0) != PGQRS_OK) { fprintf(stderr, "prefill: %s\n", pgqrs_errmsg(p)); exit(2); }
     }
     pgqrs_producer_free(p);
     pgqrs_store_free(s);
@@ -83,7 +83,7 @@ static void drain_child(const char *dsn, int batch, const char *tmp, barrier *b,
     for (;;) {
         pgqrs_batch *bt = NULL;
         double t0 = now_us();
-        pgqrs_status st = pipeline ? pgqrs_archive_and_dequeue(&bt, c, ids, held, NULL, batch, 30)
+        pgqrs_status st = pipeline ? pgqrs_archive_and_dequeue(&bt, NULL, c, ids, held, batch, 30)
                                    : pgqrs_dequeue(&bt, c, batch, 30);
         double t1 = now_us();
         if (st != PGQRS_OK) {
@@ -115,7 +115,7 @@ static void drain_child(const char *dsn, int batch, const char *tmp, barrier *b,
             continue;
         }
         t0 = now_us();
-        st = pgqrs_archive_batch(c, ids, n, NULL);
+        st = pgqrs_archive_batch(NULL, c, ids, n);
         t1 = now_us();
         if (st != PGQRS_OK) { r.errors++; fprintf(stderr, "archive: %s\n", pgqrs_errmsg(c)); }
         else r.done += (long)n;
@@ -213,7 +213,7 @@ static void enq_trampoline(void *a, barrier *b, int ready_fd, int res_fd)
         size_t k = 0;
         for (; k < (size_t)e->batch && i < e->per; k++, i++) { fmt_payload(bufs[k], 64, i); ptrs[k] = bufs[k]; }
         double t0 = now_us();
-        pgqrs_status st = k == 1 ? pgqrs_enqueue(p, ptrs[0], 0, NULL) : pgqrs_enqueue_batch(p, ptrs, k, 0, NULL);
+        pgqrs_status st = k == 1 ? pgqrs_enqueue(NULL, p, ptrs[0], 0) : pgqrs_enqueue_batch(NULL, p, ptrs, k, 0);
         double t1 = now_us();
         samples_add(&lat, t1 - t0);
         if (st != PGQRS_OK) { r.errors++; fprintf(stderr, "enqueue: %s\n", pgqrs_errmsg(p)); }
@@ -282,7 +282,7 @@ static void lat_consumer(void *a, barrier *b, int ready_fd, int res_fd)
             sent[i] = t ? strtod(t + 4, NULL) : 0;
         }
         pgqrs_batch_free(bt);
-        if (pgqrs_archive_batch(c, ids, n, NULL) != PGQRS_OK) r.errors++;
+        if (pgqrs_archive_batch(NULL, c, ids, n) != PGQRS_OK) r.errors++;
         double done_at = wall_us();
         for (size_t i = 0; i < n; i++) samples_add(&e2e, done_at - sent[i]);
         r.done += (long)n;
@@ -313,7 +313,7 @@ static int cmd_latency(const char *dsn, int rate, int seconds, int consumers, in
         if (due > now) usleep((useconds_t)(due - now));
         else if (now - due > 10000) late++;
         snprintf(buf, sizeof buf, "{\"task\":\"send_email\",\"n\":%ld,\"t\":%.0f}", i, wall_us());
-        if (pgqrs_enqueue(p, buf, 0, NULL) != PGQRS_OK) perr++;
+        if (pgqrs_enqueue(NULL, p, buf, 0) != PGQRS_OK) perr++;
     }
     double achieved = total / ((now_us() - start) / 1e6);
     pgqrs_producer_free(p);
@@ -352,7 +352,7 @@ static pgqrs_status bench_handler(pgqrs_run *run, const char *input, char **outp
     for (size_t i = 0; i < 3; i++) {
         step_ran = 0;
         double t0 = now_us();
-        pgqrs_status st = pgqrs_step(run, ids[i], bench_step, NULL, NULL);
+        pgqrs_status st = pgqrs_run_step(NULL, run, ids[i], bench_step, NULL, NULL);
         double t1 = now_us();
         if (st != PGQRS_OK)
             return st;
@@ -392,7 +392,7 @@ static void wf_worker(void *a, barrier *b, int ready_fd, int res_fd)
     /* idle three times in a row (5 ms apart) = done: retries are due 1 ms after a failure */
     for (int idle = 0; idle < 3;) {
         int executed = 0;
-        pgqrs_status st = pgqrs_workflow_run_once(wk, &executed);
+        pgqrs_status st = pgqrs_workflow_worker_run_once(&executed, wk);
         if (st != PGQRS_OK) {
             fprintf(stderr, "run_once: %s\n", pgqrs_errmsg(wk));
             if (++r.errors > 100) break;
@@ -415,12 +415,12 @@ static long count_runs(const char *dsn, const char *status)
 {
     pgqrs_store *s = open_store(dsn);
     pgqrs_run_filter f = PGQRS_RUN_FILTER_INIT;
-    pgqrs_run_list *l = NULL;
+    pgqrs_runs *l = NULL;
     f.workflow = WORKFLOW;
     f.status = status;
     f.limit = 10000;
-    long n = pgqrs_list_runs(s, &f, &l) == PGQRS_OK ? (long)pgqrs_run_list_count(l) : -1;
-    pgqrs_run_list_free(l);
+    long n = pgqrs_run_list(&l, s, &f) == PGQRS_OK ? (long)pgqrs_runs_count(l) : -1;
+    pgqrs_runs_free(l);
     pgqrs_store_free(s);
     return n;
 }
@@ -436,7 +436,7 @@ static int cmd_workflow(const char *dsn, int workers, long runs, int replay, con
     for (long i = 0; i < runs; i++) {
         char in[64];
         snprintf(in, sizeof in, "{\"n\":%ld}", i);
-        if (pgqrs_workflow_trigger(s, WORKFLOW, in, NULL, NULL, NULL) != PGQRS_OK) {
+        if (pgqrs_workflow_trigger(NULL, NULL, s, WORKFLOW, in, NULL) != PGQRS_OK) {
             fprintf(stderr, "trigger: %s\n", pgqrs_errmsg(s));
             exit(2);
         }

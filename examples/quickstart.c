@@ -21,7 +21,7 @@ int main(int argc, char **argv)
     pgqrs_store *store = NULL;
     pgqrs_producer *producer = NULL;
     pgqrs_consumer *consumer = NULL;
-    pgqrs_metrics_list *metrics = NULL;
+    pgqrs_metrics *metrics = NULL;
     pgqrs_queue_options qopts = PGQRS_QUEUE_OPTIONS_INIT;
     static char bodies[N][64];
     static const char *payloads[N];
@@ -29,10 +29,10 @@ int main(int argc, char **argv)
 
     if (pgqrs_connect(&store, dsn, NULL) != PGQRS_OK)
         return fail("connect", NULL);
-    if (pgqrs_install(store) != PGQRS_OK)
+    if (pgqrs_schema_install(store) != PGQRS_OK)
         return fail("install", store);
     qopts.exist_ok = 1;
-    if (pgqrs_queue_create(store, "emails", &qopts, NULL) != PGQRS_OK)
+    if (pgqrs_queue_create(NULL, store, "emails", &qopts) != PGQRS_OK)
         return fail("queue create", store);
     if (pgqrs_producer_new(&producer, store, "emails") != PGQRS_OK)
         return fail("producer", store);
@@ -41,9 +41,9 @@ int main(int argc, char **argv)
         payloads[i] = bodies[i];
     }
     for (int i = 0; i < N; i += 500)
-        if (pgqrs_enqueue_batch(producer, payloads + i, 500, 0, NULL) != PGQRS_OK)
+        if (pgqrs_enqueue_batch(NULL, producer, payloads + i, 500, 0) != PGQRS_OK)
             return fail("enqueue", producer);
-    printf("enqueued %d messages on %s\n", N, pgqrs_backend_name(store));
+    printf("enqueued %d messages on %s\n", N, pgqrs_store_backend(store));
 
     if (pgqrs_consumer_new(&consumer, store, "emails") != PGQRS_OK)
         return fail("consumer", store);
@@ -59,7 +59,7 @@ int main(int argc, char **argv)
         pgqrs_batch_free(batch);
         if (n == 0)
             break;
-        if (pgqrs_archive_batch(consumer, ids, n, NULL) != PGQRS_OK)
+        if (pgqrs_archive_batch(NULL, consumer, ids, n) != PGQRS_OK)
             return fail("archive", consumer);
         done += (int)n;
         if (isatty(2))   /* a live progress line on a terminal, quiet when piped */
@@ -69,15 +69,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "\n");
     printf("processed %d messages\n", done);
 
-    if (pgqrs_queue_metrics_get(store, "emails", &metrics) != PGQRS_OK)
+    if (pgqrs_metrics_list(&metrics, store, "emails") != PGQRS_OK)
         return fail("metrics", store);
-    for (size_t i = 0; i < pgqrs_metrics_list_count(metrics); i++) {
-        const pgqrs_queue_metrics *m = pgqrs_metrics_list_at(metrics, i);
+    for (size_t i = 0; i < pgqrs_metrics_count(metrics); i++) {
+        const pgqrs_queue_metrics *m = pgqrs_metrics_at(metrics, i);
         printf("queue %s: pending=%lld in_flight=%lld delayed=%lld archived=%lld dead_lettered=%lld\n", m->name,
                (long long)m->pending, (long long)m->in_flight, (long long)m->delayed, (long long)m->archived,
                (long long)m->dead_lettered);
     }
-    pgqrs_metrics_list_free(metrics);
+    pgqrs_metrics_free(metrics);
     pgqrs_consumer_free(consumer);
     pgqrs_producer_free(producer);
     pgqrs_store_free(store);

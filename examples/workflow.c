@@ -29,15 +29,15 @@ static pgqrs_status checkout(pgqrs_run *run, const char *input, char **output, v
     (void)user;
     printf("run %lld (attempt %d), input %s\n", (long long)pgqrs_run_id(run), (int)pgqrs_run_attempt(run),
            input ? input : "null");
-    if ((st = pgqrs_step(run, "charge", charge_card, NULL, &charge)) != PGQRS_OK)
+    if ((st = pgqrs_run_step(&charge, run, "charge", charge_card, NULL, NULL)) != PGQRS_OK)
         return st;
     /* a durable sleep of 0 s: with a real delay the run would be rescheduled and
      * free the worker, surviving restarts */
-    if ((st = pgqrs_sleep(run, "cool-off", 0)) != PGQRS_OK) {
+    if ((st = pgqrs_run_sleep(run, "cool-off", 0)) != PGQRS_OK) {
         pgqrs_free(charge);
         return st;
     }
-    st = pgqrs_step(run, "receipt", send_receipt, NULL, NULL);
+    st = pgqrs_run_step(NULL, run, "receipt", send_receipt, NULL, NULL);
     if (st == PGQRS_OK)
         *output = charge;   /* handed to the library, which frees it */
     else
@@ -54,9 +54,9 @@ int main(int argc, char **argv)
     pgqrs_poll_options poll = PGQRS_POLL_OPTIONS_INIT;
     int64_t run_id = 0;
 
-    if (pgqrs_connect(&store, dsn, NULL) != PGQRS_OK || pgqrs_install(store) != PGQRS_OK ||
+    if (pgqrs_connect(&store, dsn, NULL) != PGQRS_OK || pgqrs_schema_install(store) != PGQRS_OK ||
         pgqrs_workflow_define(store, "checkout", checkout, NULL, NULL) != PGQRS_OK ||
-        pgqrs_workflow_trigger(store, "checkout", "{\"order\":7}", NULL, &run_id, NULL) != PGQRS_OK ||
+        pgqrs_workflow_trigger(&run_id, NULL, store, "checkout", "{\"order\":7}", NULL) != PGQRS_OK ||
         pgqrs_workflow_worker_new(&worker, store, "checkout") != PGQRS_OK) {
         fprintf(stderr, "workflow: %s\n", pgqrs_errmsg(store));
         pgqrs_store_free(store);
@@ -64,8 +64,8 @@ int main(int argc, char **argv)
     }
     poll.max_runs = 1;
     poll.idle_timeout_ms = 5000;
-    if (pgqrs_workflow_poll(worker, &poll, NULL) != PGQRS_OK ||
-        pgqrs_run_wait(store, run_id, 5000, &info) != PGQRS_OK) {
+    if (pgqrs_workflow_worker_poll(NULL, worker, &poll) != PGQRS_OK ||
+        pgqrs_run_wait(&info, store, run_id, 5000) != PGQRS_OK) {
         fprintf(stderr, "workflow: %s\n", pgqrs_errmsg(worker));
         return 1;
     }

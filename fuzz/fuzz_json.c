@@ -21,8 +21,8 @@ static void setup(void)
 {
     pgqrs_connect_options o = PGQRS_CONNECT_OPTIONS_INIT;
     o.heartbeat_interval_s = -1;
-    if (pgqrs_connect(&store, "sqlite::memory:", &o) != PGQRS_OK || pgqrs_install(store) != PGQRS_OK ||
-        pgqrs_queue_create(store, "fuzz", NULL, NULL) != PGQRS_OK ||
+    if (pgqrs_connect(&store, "sqlite::memory:", &o) != PGQRS_OK || pgqrs_schema_install(store) != PGQRS_OK ||
+        pgqrs_queue_create(NULL, store, "fuzz", NULL) != PGQRS_OK ||
         pgqrs_producer_new(&prod, store, "fuzz") != PGQRS_OK || pgqrs_consumer_new(&cons, store, "fuzz") != PGQRS_OK) {
         fprintf(stderr, "fuzz_json setup failed: %s\n", pgqrs_errmsg(store));
         abort();
@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(s, data, size);
     s[size] = 0;
     want = json_loads(s, JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &e);
-    st = pgqrs_enqueue(prod, s, 0, &id);
+    st = pgqrs_enqueue(&id, prod, s, 0);
     if (st != (want ? PGQRS_OK : PGQRS_EINVAL)) {
         fprintf(stderr, "enqueue('%s'): status %d, jansson %s: %s\n", s, (int)st, want ? "accepts" : "rejects",
                 pgqrs_errmsg(prod));

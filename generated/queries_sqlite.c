@@ -880,7 +880,7 @@ static pgqrs_status sq_archive_list(pgqrs_archived_row **rows_out, size_t *n_out
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    st = pgqrs__sq_stmt(&stmt, c, SQ_ARCHIVE_LIST, SQL_ARCHIVE_LIST);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_ARCHIVE_LIST, SQL_ARCHIVE_LIST, "archive_list");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
     if (st == PGQRS_OK)
@@ -906,7 +906,7 @@ static pgqrs_status sq_archive_get(pgqrs_archived_row *out, pgqrs_conn *c, int64
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
-    st = pgqrs__sq_stmt(&stmt, c, SQ_ARCHIVE_GET, SQL_ARCHIVE_GET);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_ARCHIVE_GET, SQL_ARCHIVE_GET, "archive_get");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, id);
     if (st == PGQRS_OK) {
@@ -928,7 +928,7 @@ static pgqrs_status sq_archive_count(int64_t *out, pgqrs_conn *c, const pgqrs_ar
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
-    st = pgqrs__sq_stmt(&stmt, c, SQ_ARCHIVE_COUNT, SQL_ARCHIVE_COUNT);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_ARCHIVE_COUNT, SQL_ARCHIVE_COUNT, "archive_count");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
     if (st == PGQRS_OK)
@@ -960,7 +960,7 @@ static pgqrs_status sq_dlq_replay(int64_t **rows_out, size_t *n_out, pgqrs_conn 
     if (st == PGQRS_OK)
         st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_DLQ_REPLAY_1, SQL_DLQ_REPLAY_1);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_DLQ_REPLAY_1, SQL_DLQ_REPLAY_1, "dlq_replay");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
     if (st == PGQRS_OK)
@@ -976,7 +976,7 @@ static pgqrs_status sq_dlq_replay(int64_t **rows_out, size_t *n_out, pgqrs_conn 
     pgqrs__sq_release(stmt);
     stmt = NULL;
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_DLQ_REPLAY_2, SQL_DLQ_REPLAY_2);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_DLQ_REPLAY_2, SQL_DLQ_REPLAY_2, "dlq_replay");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
     if (st == PGQRS_OK)
@@ -1006,7 +1006,7 @@ static pgqrs_status sq_archive_purge(int64_t *affected_out, pgqrs_conn *c, const
     *affected_out = 0;
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_ARCHIVE_PURGE, SQL_ARCHIVE_PURGE);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_ARCHIVE_PURGE, SQL_ARCHIVE_PURGE, "archive_purge");
     if (st == PGQRS_OK)
         st = p->has_queue_id ? pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id) : pgqrs__sq_bind_null(c, stmt, 1);
     if (st == PGQRS_OK)
@@ -1029,7 +1029,7 @@ static pgqrs_status sq_queue_metrics(pgqrs_queue_metrics_row **rows_out, size_t 
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_METRICS, SQL_QUEUE_METRICS);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_METRICS, SQL_QUEUE_METRICS, "queue_metrics");
     if (st == PGQRS_OK)
         st = p->has_queue_id ? pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id) : pgqrs__sq_bind_null(c, stmt, 1);
     if (st == PGQRS_OK)
@@ -1056,7 +1056,7 @@ static pgqrs_status sq_message_enqueue(int64_t *out, pgqrs_conn *c, const pgqrs_
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue: payload is NULL");
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_ENQUEUE, SQL_MESSAGE_ENQUEUE);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_ENQUEUE, SQL_MESSAGE_ENQUEUE, "message_enqueue");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
     if (st == PGQRS_OK)
@@ -1095,7 +1095,7 @@ static pgqrs_status sq_message_enqueue_batch(int64_t **rows_out, size_t *n_out, 
     if (st == PGQRS_OK)
         st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_ENQUEUE_BATCH, SQL_MESSAGE_ENQUEUE_BATCH);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_ENQUEUE_BATCH, SQL_MESSAGE_ENQUEUE_BATCH, "message_enqueue_batch");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
     if (st == PGQRS_OK)
@@ -1130,7 +1130,7 @@ static pgqrs_status sq_message_dequeue(pgqrs_message_row **rows_out, size_t *n_o
     *n_out = 0;
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_DEQUEUE, SQL_MESSAGE_DEQUEUE);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_DEQUEUE, SQL_MESSAGE_DEQUEUE, "message_dequeue");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
     if (st == PGQRS_OK)
@@ -1163,7 +1163,7 @@ static pgqrs_status sq_message_dead_letter(int64_t *affected_out, pgqrs_conn *c,
     *affected_out = 0;
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_DEAD_LETTER_1, SQL_MESSAGE_DEAD_LETTER_1);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_DEAD_LETTER_1, SQL_MESSAGE_DEAD_LETTER_1, "message_dead_letter");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
     if (st == PGQRS_OK)
@@ -1177,7 +1177,7 @@ static pgqrs_status sq_message_dead_letter(int64_t *affected_out, pgqrs_conn *c,
     pgqrs__sq_release(stmt);
     stmt = NULL;
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_DEAD_LETTER_2, SQL_MESSAGE_DEAD_LETTER_2);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_DEAD_LETTER_2, SQL_MESSAGE_DEAD_LETTER_2, "message_dead_letter");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
     if (st == PGQRS_OK)
@@ -1205,7 +1205,7 @@ static pgqrs_status sq_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs
     memset(out, 0, sizeof *out);
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_EXTEND_VT, SQL_MESSAGE_EXTEND_VT);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_EXTEND_VT, SQL_MESSAGE_EXTEND_VT, "message_extend_vt");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
@@ -1244,7 +1244,7 @@ static pgqrs_status sq_message_release(int64_t **rows_out, size_t *n_out, pgqrs_
     if (st == PGQRS_OK)
         st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_RELEASE, SQL_MESSAGE_RELEASE);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_RELEASE, SQL_MESSAGE_RELEASE, "message_release");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 1, enc_ids.data);
     if (st == PGQRS_OK)
@@ -1282,7 +1282,7 @@ static pgqrs_status sq_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_
     if (st == PGQRS_OK)
         st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_ARCHIVE_1, SQL_MESSAGE_ARCHIVE_1);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_ARCHIVE_1, SQL_MESSAGE_ARCHIVE_1, "message_archive");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 1, enc_ids.data);
     if (st == PGQRS_OK)
@@ -1294,7 +1294,7 @@ static pgqrs_status sq_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_
     pgqrs__sq_release(stmt);
     stmt = NULL;
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_ARCHIVE_2, SQL_MESSAGE_ARCHIVE_2);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_ARCHIVE_2, SQL_MESSAGE_ARCHIVE_2, "message_archive");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 1, enc_ids.data);
     if (st == PGQRS_OK)
@@ -1328,7 +1328,7 @@ static pgqrs_status sq_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_c
     if (st == PGQRS_OK)
         st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_DELETE, SQL_MESSAGE_DELETE);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_DELETE, SQL_MESSAGE_DELETE, "message_delete");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 1, enc_ids.data);
     if (st == PGQRS_OK)
@@ -1359,7 +1359,7 @@ static pgqrs_status sq_message_existing(int64_t **rows_out, size_t *n_out, pgqrs
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_existing: ids is NULL");
     st = pgqrs__enc_i64_array(c, &enc_ids, ids, ids_len);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_EXISTING, SQL_MESSAGE_EXISTING);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_EXISTING, SQL_MESSAGE_EXISTING, "message_existing");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 1, enc_ids.data);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -1380,7 +1380,7 @@ static pgqrs_status sq_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
-    st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_GET, SQL_MESSAGE_GET);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_GET, SQL_MESSAGE_GET, "message_get");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, id);
     if (st == PGQRS_OK) {
@@ -1404,7 +1404,7 @@ static pgqrs_status sq_message_list(pgqrs_message_row **rows_out, size_t *n_out,
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_LIST, SQL_MESSAGE_LIST);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_LIST, SQL_MESSAGE_LIST, "message_list");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
     if (st == PGQRS_OK)
@@ -1430,7 +1430,7 @@ static pgqrs_status sq_message_purge(int64_t *affected_out, pgqrs_conn *c, int64
     *affected_out = 0;
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_PURGE, SQL_MESSAGE_PURGE);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_PURGE, SQL_MESSAGE_PURGE, "message_purge");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, queue_id);
     if (st == PGQRS_OK)
@@ -1449,7 +1449,7 @@ static pgqrs_status sq_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_con
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
-    st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_NEXT_VT, SQL_MESSAGE_NEXT_VT);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_NEXT_VT, SQL_MESSAGE_NEXT_VT, "message_next_vt");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, queue_id);
     if (st == PGQRS_OK) {
@@ -1469,7 +1469,7 @@ static pgqrs_status sq_queue_listen(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
-    st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_LISTEN, SQL_QUEUE_LISTEN);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_LISTEN, SQL_QUEUE_LISTEN, "queue_listen");
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "queue_listen");
     pgqrs__sq_release(stmt);
@@ -1488,7 +1488,7 @@ static pgqrs_status sq_queue_create(pgqrs_queue_row *out, pgqrs_conn *c, const p
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "queue_create: name is NULL");
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_CREATE, SQL_QUEUE_CREATE);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_CREATE, SQL_QUEUE_CREATE, "queue_create");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 1, p->name);
     if (st == PGQRS_OK)
@@ -1515,7 +1515,7 @@ static pgqrs_status sq_queue_get_by_name(pgqrs_queue_row *out, pgqrs_conn *c, co
     memset(out, 0, sizeof *out);
     if (!name)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "queue_get_by_name: name is NULL");
-    st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_GET_BY_NAME, SQL_QUEUE_GET_BY_NAME);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_GET_BY_NAME, SQL_QUEUE_GET_BY_NAME, "queue_get_by_name");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 1, name);
     if (st == PGQRS_OK) {
@@ -1537,7 +1537,7 @@ static pgqrs_status sq_queue_get(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
-    st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_GET, SQL_QUEUE_GET);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_GET, SQL_QUEUE_GET, "queue_get");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, id);
     if (st == PGQRS_OK) {
@@ -1561,7 +1561,7 @@ static pgqrs_status sq_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgq
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_LIST, SQL_QUEUE_LIST);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_LIST, SQL_QUEUE_LIST, "queue_list");
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         pgqrs_queue_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? sq_scan_queue_row(row, c, stmt) : pgqrs__conn_oom(c);
@@ -1581,7 +1581,7 @@ static pgqrs_status sq_queue_delete(int64_t *affected_out, pgqrs_conn *c, const 
     *affected_out = 0;
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_DELETE, SQL_QUEUE_DELETE);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_DELETE, SQL_QUEUE_DELETE, "queue_delete");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
@@ -1603,7 +1603,7 @@ static pgqrs_status sq_schema_version_ensure(pgqrs_conn *c)
     bool own_tx = false;
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEMA_VERSION_ENSURE, SQL_SCHEMA_VERSION_ENSURE);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEMA_VERSION_ENSURE, SQL_SCHEMA_VERSION_ENSURE, "schema_version_ensure");
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "schema_version_ensure");
     pgqrs__sq_release(stmt);
@@ -1620,7 +1620,7 @@ static pgqrs_status sq_schema_version_list(pgqrs_schema_version_row **rows_out, 
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEMA_VERSION_LIST, SQL_SCHEMA_VERSION_LIST);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEMA_VERSION_LIST, SQL_SCHEMA_VERSION_LIST, "schema_version_list");
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         pgqrs_schema_version_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? sq_scan_schema_version_row(row, c, stmt) : pgqrs__conn_oom(c);
@@ -1643,7 +1643,7 @@ static pgqrs_status sq_schema_version_insert(pgqrs_conn *c, const pgqrs_schema_v
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "schema_version_insert: checksum is NULL");
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEMA_VERSION_INSERT, SQL_SCHEMA_VERSION_INSERT);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEMA_VERSION_INSERT, SQL_SCHEMA_VERSION_INSERT, "schema_version_insert");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->version);
     if (st == PGQRS_OK)
@@ -1662,7 +1662,7 @@ static pgqrs_status sq_migration_lock(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
-    st = pgqrs__sq_stmt(&stmt, c, SQ_MIGRATION_LOCK, SQL_MIGRATION_LOCK);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_MIGRATION_LOCK, SQL_MIGRATION_LOCK, "migration_lock");
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "migration_lock");
     pgqrs__sq_release(stmt);
@@ -1678,7 +1678,7 @@ static pgqrs_status sq_table_list(pgqrs_table_list_row **rows_out, size_t *n_out
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    st = pgqrs__sq_stmt(&stmt, c, SQ_TABLE_LIST, SQL_TABLE_LIST);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_TABLE_LIST, SQL_TABLE_LIST, "table_list");
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         pgqrs_table_list_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? sq_scan_table_list_row(row, c, stmt) : pgqrs__conn_oom(c);
@@ -1694,7 +1694,7 @@ static pgqrs_status sq_session_setup(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
-    st = pgqrs__sq_stmt(&stmt, c, SQ_SESSION_SETUP, SQL_SESSION_SETUP);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_SESSION_SETUP, SQL_SESSION_SETUP, "session_setup");
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "session_setup");
     pgqrs__sq_release(stmt);
@@ -1706,7 +1706,7 @@ static pgqrs_status sq_session_relaxed_durability(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
-    st = pgqrs__sq_stmt(&stmt, c, SQ_SESSION_RELAXED_DURABILITY, SQL_SESSION_RELAXED_DURABILITY);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_SESSION_RELAXED_DURABILITY, SQL_SESSION_RELAXED_DURABILITY, "session_relaxed_durability");
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "session_relaxed_durability");
     pgqrs__sq_release(stmt);
@@ -1720,13 +1720,13 @@ static pgqrs_status sq_session_foreign_keys(int64_t *out, pgqrs_conn *c)
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
-    st = pgqrs__sq_stmt(&stmt, c, SQ_SESSION_FOREIGN_KEYS_1, SQL_SESSION_FOREIGN_KEYS_1);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_SESSION_FOREIGN_KEYS_1, SQL_SESSION_FOREIGN_KEYS_1, "session_foreign_keys");
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "session_foreign_keys");
     pgqrs__sq_release(stmt);
     stmt = NULL;
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_SESSION_FOREIGN_KEYS_2, SQL_SESSION_FOREIGN_KEYS_2);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_SESSION_FOREIGN_KEYS_2, SQL_SESSION_FOREIGN_KEYS_2, "session_foreign_keys");
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? pgqrs__sq_get_i64(out, NULL, c, stmt, 0)
@@ -1742,7 +1742,7 @@ static pgqrs_status sq_tx_begin(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
-    st = pgqrs__sq_stmt(&stmt, c, SQ_TX_BEGIN, SQL_TX_BEGIN);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_TX_BEGIN, SQL_TX_BEGIN, "tx_begin");
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "tx_begin");
     pgqrs__sq_release(stmt);
@@ -1754,7 +1754,7 @@ static pgqrs_status sq_tx_commit(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
-    st = pgqrs__sq_stmt(&stmt, c, SQ_TX_COMMIT, SQL_TX_COMMIT);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_TX_COMMIT, SQL_TX_COMMIT, "tx_commit");
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "tx_commit");
     pgqrs__sq_release(stmt);
@@ -1766,7 +1766,7 @@ static pgqrs_status sq_tx_rollback(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
-    st = pgqrs__sq_stmt(&stmt, c, SQ_TX_ROLLBACK, SQL_TX_ROLLBACK);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_TX_ROLLBACK, SQL_TX_ROLLBACK, "tx_rollback");
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "tx_rollback");
     pgqrs__sq_release(stmt);
@@ -1785,7 +1785,7 @@ static pgqrs_status sq_worker_register(pgqrs_worker_row *out, pgqrs_conn *c, con
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "worker_register: hostname is NULL");
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_REGISTER, SQL_WORKER_REGISTER);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_REGISTER, SQL_WORKER_REGISTER, "worker_register");
     if (st == PGQRS_OK)
         st = p->has_queue_id ? pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id) : pgqrs__sq_bind_null(c, stmt, 1);
     if (st == PGQRS_OK)
@@ -1816,7 +1816,7 @@ static pgqrs_status sq_worker_get(pgqrs_worker_row *out, pgqrs_conn *c, int64_t 
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
-    st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_GET, SQL_WORKER_GET);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_GET, SQL_WORKER_GET, "worker_get");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, id);
     if (st == PGQRS_OK) {
@@ -1840,7 +1840,7 @@ static pgqrs_status sq_worker_list(pgqrs_worker_row **rows_out, size_t *n_out, p
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_LIST, SQL_WORKER_LIST);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_LIST, SQL_WORKER_LIST, "worker_list");
     if (st == PGQRS_OK)
         st = p->has_queue_id ? pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id) : pgqrs__sq_bind_null(c, stmt, 1);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -1867,7 +1867,7 @@ static pgqrs_status sq_worker_heartbeat(int64_t *affected_out, pgqrs_conn *c, co
     if (st == PGQRS_OK)
         st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_HEARTBEAT, SQL_WORKER_HEARTBEAT);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_HEARTBEAT, SQL_WORKER_HEARTBEAT, "worker_heartbeat");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 1, enc_ids.data);
     if (st == PGQRS_OK)
@@ -1892,7 +1892,7 @@ static pgqrs_status sq_worker_transition(pgqrs_worker_row *out, pgqrs_conn *c, c
     memset(out, 0, sizeof *out);
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_TRANSITION, SQL_WORKER_TRANSITION);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_TRANSITION, SQL_WORKER_TRANSITION, "worker_transition");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
@@ -1924,7 +1924,7 @@ static pgqrs_status sq_worker_shutdown(pgqrs_worker_row *out, pgqrs_conn *c, con
     memset(out, 0, sizeof *out);
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_SHUTDOWN_1, SQL_WORKER_SHUTDOWN_1);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_SHUTDOWN_1, SQL_WORKER_SHUTDOWN_1, "worker_shutdown");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
@@ -1936,7 +1936,7 @@ static pgqrs_status sq_worker_shutdown(pgqrs_worker_row *out, pgqrs_conn *c, con
     pgqrs__sq_release(stmt);
     stmt = NULL;
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_SHUTDOWN_2, SQL_WORKER_SHUTDOWN_2);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_SHUTDOWN_2, SQL_WORKER_SHUTDOWN_2, "worker_shutdown");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
@@ -1961,7 +1961,7 @@ static pgqrs_status sq_worker_held_count(int64_t *out, pgqrs_conn *c, int64_t id
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
-    st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_HELD_COUNT, SQL_WORKER_HELD_COUNT);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_HELD_COUNT, SQL_WORKER_HELD_COUNT, "worker_held_count");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, id);
     if (st == PGQRS_OK) {
@@ -1981,7 +1981,7 @@ static pgqrs_status sq_worker_health(pgqrs_worker_health_row *out, pgqrs_conn *c
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
-    st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_HEALTH, SQL_WORKER_HEALTH);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_HEALTH, SQL_WORKER_HEALTH, "worker_health");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, stale_before_us);
     if (st == PGQRS_OK) {
@@ -2008,7 +2008,7 @@ static pgqrs_status sq_worker_reclaim(int64_t **rows_out, size_t *n_out, pgqrs_c
     *n_out = 0;
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_RECLAIM_1, SQL_WORKER_RECLAIM_1);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_RECLAIM_1, SQL_WORKER_RECLAIM_1, "worker_reclaim");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->stale_before_us);
     if (st == PGQRS_OK)
@@ -2018,7 +2018,7 @@ static pgqrs_status sq_worker_reclaim(int64_t **rows_out, size_t *n_out, pgqrs_c
     pgqrs__sq_release(stmt);
     stmt = NULL;
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_RECLAIM_2, SQL_WORKER_RECLAIM_2);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_RECLAIM_2, SQL_WORKER_RECLAIM_2, "worker_reclaim");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->stale_before_us);
     if (st == PGQRS_OK)
@@ -2043,7 +2043,7 @@ static pgqrs_status sq_worker_purge_stale(int64_t *affected_out, pgqrs_conn *c, 
     *affected_out = 0;
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_PURGE_STALE, SQL_WORKER_PURGE_STALE);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_PURGE_STALE, SQL_WORKER_PURGE_STALE, "worker_purge_stale");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, before_us);
     if (st == PGQRS_OK)
@@ -2071,7 +2071,7 @@ static pgqrs_status sq_workflow_upsert(pgqrs_workflow_row *out, pgqrs_conn *c, c
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "workflow_upsert: retry_policy is NULL");
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKFLOW_UPSERT_1, SQL_WORKFLOW_UPSERT_1);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKFLOW_UPSERT_1, SQL_WORKFLOW_UPSERT_1, "workflow_upsert");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 2, p->queue_name);
     if (st == PGQRS_OK)
@@ -2079,7 +2079,7 @@ static pgqrs_status sq_workflow_upsert(pgqrs_workflow_row *out, pgqrs_conn *c, c
     pgqrs__sq_release(stmt);
     stmt = NULL;
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKFLOW_UPSERT_2, SQL_WORKFLOW_UPSERT_2);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_WORKFLOW_UPSERT_2, SQL_WORKFLOW_UPSERT_2, "workflow_upsert");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 1, p->name);
     if (st == PGQRS_OK)
@@ -2108,7 +2108,7 @@ static pgqrs_status sq_workflow_get_by_name(pgqrs_workflow_row *out, pgqrs_conn 
     memset(out, 0, sizeof *out);
     if (!name)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "workflow_get_by_name: name is NULL");
-    st = pgqrs__sq_stmt(&stmt, c, SQ_WORKFLOW_GET_BY_NAME, SQL_WORKFLOW_GET_BY_NAME);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_WORKFLOW_GET_BY_NAME, SQL_WORKFLOW_GET_BY_NAME, "workflow_get_by_name");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 1, name);
     if (st == PGQRS_OK) {
@@ -2130,7 +2130,7 @@ static pgqrs_status sq_workflow_get(pgqrs_workflow_row *out, pgqrs_conn *c, int6
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
-    st = pgqrs__sq_stmt(&stmt, c, SQ_WORKFLOW_GET, SQL_WORKFLOW_GET);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_WORKFLOW_GET, SQL_WORKFLOW_GET, "workflow_get");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, id);
     if (st == PGQRS_OK) {
@@ -2154,7 +2154,7 @@ static pgqrs_status sq_workflow_list(pgqrs_workflow_row **rows_out, size_t *n_ou
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    st = pgqrs__sq_stmt(&stmt, c, SQ_WORKFLOW_LIST, SQL_WORKFLOW_LIST);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_WORKFLOW_LIST, SQL_WORKFLOW_LIST, "workflow_list");
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         pgqrs_workflow_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? sq_scan_workflow_row(row, c, stmt) : pgqrs__conn_oom(c);
@@ -2175,7 +2175,7 @@ static pgqrs_status sq_run_trigger(pgqrs_run_trigger_row *out, pgqrs_conn *c, co
     memset(out, 0, sizeof *out);
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_TRIGGER_1, SQL_RUN_TRIGGER_1);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_TRIGGER_1, SQL_RUN_TRIGGER_1, "run_trigger");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->workflow_id);
     if (st == PGQRS_OK)
@@ -2189,7 +2189,7 @@ static pgqrs_status sq_run_trigger(pgqrs_run_trigger_row *out, pgqrs_conn *c, co
     pgqrs__sq_release(stmt);
     stmt = NULL;
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_TRIGGER_2, SQL_RUN_TRIGGER_2);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_TRIGGER_2, SQL_RUN_TRIGGER_2, "run_trigger");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 2, p->queue_id);
     if (st == PGQRS_OK)
@@ -2199,7 +2199,7 @@ static pgqrs_status sq_run_trigger(pgqrs_run_trigger_row *out, pgqrs_conn *c, co
     pgqrs__sq_release(stmt);
     stmt = NULL;
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_TRIGGER_3, SQL_RUN_TRIGGER_3);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_TRIGGER_3, SQL_RUN_TRIGGER_3, "run_trigger");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->workflow_id);
     if (st == PGQRS_OK)
@@ -2224,7 +2224,7 @@ static pgqrs_status sq_run_get(pgqrs_run_row *out, pgqrs_conn *c, int64_t id)
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
-    st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_GET, SQL_RUN_GET);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_GET, SQL_RUN_GET, "run_get");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, id);
     if (st == PGQRS_OK) {
@@ -2248,7 +2248,7 @@ static pgqrs_status sq_run_get_by_key(pgqrs_run_row *out, pgqrs_conn *c, const p
     memset(out, 0, sizeof *out);
     if (!p->idempotency_key)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "run_get_by_key: idempotency_key is NULL");
-    st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_GET_BY_KEY, SQL_RUN_GET_BY_KEY);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_GET_BY_KEY, SQL_RUN_GET_BY_KEY, "run_get_by_key");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->workflow_id);
     if (st == PGQRS_OK)
@@ -2274,7 +2274,7 @@ static pgqrs_status sq_run_list(pgqrs_run_row **rows_out, size_t *n_out, pgqrs_c
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_LIST, SQL_RUN_LIST);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_LIST, SQL_RUN_LIST, "run_list");
     if (st == PGQRS_OK)
         st = p->has_workflow_id ? pgqrs__sq_bind_i64(c, stmt, 1, p->workflow_id) : pgqrs__sq_bind_null(c, stmt, 1);
     if (st == PGQRS_OK)
@@ -2303,7 +2303,7 @@ static pgqrs_status sq_run_start(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_
     memset(out, 0, sizeof *out);
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_START, SQL_RUN_START);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_START, SQL_RUN_START, "run_start");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
@@ -2333,7 +2333,7 @@ static pgqrs_status sq_run_finish(int64_t *out, pgqrs_conn *c, const pgqrs_run_f
     memset(out, 0, sizeof *out);
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_FINISH_1, SQL_RUN_FINISH_1);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_FINISH_1, SQL_RUN_FINISH_1, "run_finish");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
@@ -2349,7 +2349,7 @@ static pgqrs_status sq_run_finish(int64_t *out, pgqrs_conn *c, const pgqrs_run_f
     pgqrs__sq_release(stmt);
     stmt = NULL;
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_FINISH_2, SQL_RUN_FINISH_2);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_FINISH_2, SQL_RUN_FINISH_2, "run_finish");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
@@ -2363,7 +2363,7 @@ static pgqrs_status sq_run_finish(int64_t *out, pgqrs_conn *c, const pgqrs_run_f
     pgqrs__sq_release(stmt);
     stmt = NULL;
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_FINISH_3, SQL_RUN_FINISH_3);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_FINISH_3, SQL_RUN_FINISH_3, "run_finish");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
@@ -2395,7 +2395,7 @@ static pgqrs_status sq_run_reschedule(int64_t *out, pgqrs_conn *c, const pgqrs_r
     memset(out, 0, sizeof *out);
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_RESCHEDULE_1, SQL_RUN_RESCHEDULE_1);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_RESCHEDULE_1, SQL_RUN_RESCHEDULE_1, "run_reschedule");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
@@ -2409,7 +2409,7 @@ static pgqrs_status sq_run_reschedule(int64_t *out, pgqrs_conn *c, const pgqrs_r
     pgqrs__sq_release(stmt);
     stmt = NULL;
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_RESCHEDULE_2, SQL_RUN_RESCHEDULE_2);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_RESCHEDULE_2, SQL_RUN_RESCHEDULE_2, "run_reschedule");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
@@ -2439,7 +2439,7 @@ static pgqrs_status sq_run_cancel(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs
     memset(out, 0, sizeof *out);
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_CANCEL, SQL_RUN_CANCEL);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_CANCEL, SQL_RUN_CANCEL, "run_cancel");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
@@ -2471,7 +2471,7 @@ static pgqrs_status sq_step_acquire(pgqrs_step_row *out, pgqrs_conn *c, const pg
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_acquire: step_id is NULL");
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_STEP_ACQUIRE, SQL_STEP_ACQUIRE);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_STEP_ACQUIRE, SQL_STEP_ACQUIRE, "step_acquire");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->run_id);
     if (st == PGQRS_OK)
@@ -2504,7 +2504,7 @@ static pgqrs_status sq_step_get(pgqrs_step_row *out, pgqrs_conn *c, const pgqrs_
     memset(out, 0, sizeof *out);
     if (!p->step_id)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_get: step_id is NULL");
-    st = pgqrs__sq_stmt(&stmt, c, SQ_STEP_GET, SQL_STEP_GET);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_STEP_GET, SQL_STEP_GET, "step_get");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->run_id);
     if (st == PGQRS_OK)
@@ -2534,7 +2534,7 @@ static pgqrs_status sq_step_complete(int64_t *affected_out, pgqrs_conn *c, const
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_complete: output is NULL");
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_STEP_COMPLETE, SQL_STEP_COMPLETE);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_STEP_COMPLETE, SQL_STEP_COMPLETE, "step_complete");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->run_id);
     if (st == PGQRS_OK)
@@ -2567,7 +2567,7 @@ static pgqrs_status sq_step_fail(int64_t *affected_out, pgqrs_conn *c, const pgq
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_fail: error is NULL");
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_STEP_FAIL, SQL_STEP_FAIL);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_STEP_FAIL, SQL_STEP_FAIL, "step_fail");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->run_id);
     if (st == PGQRS_OK)
@@ -2598,7 +2598,7 @@ static pgqrs_status sq_step_list(pgqrs_step_row **rows_out, size_t *n_out, pgqrs
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    st = pgqrs__sq_stmt(&stmt, c, SQ_STEP_LIST, SQL_STEP_LIST);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_STEP_LIST, SQL_STEP_LIST, "step_list");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, run_id);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {

@@ -1,13 +1,45 @@
-/* pgqrs.h: durable queues and workflows on PostgreSQL and SQLite.
+/* pgqrs.h: durable queues and workflows on PostgreSQL, SQLite and Turso.
+ *
+ * The rules every declaration in this header follows (bindings rely on them):
+ *  1. Names are pgqrs_<object>_<verb>: pgqrs_queue_create, pgqrs_worker_get,
+ *     pgqrs_run_cancel. A call that returns a list is pgqrs_<object>_list; the
+ *     list it returns has the plural type (pgqrs_queues) with _count, _at and
+ *     _free. The message verbs every program calls are named by the verb alone
+ *     and act on the handle that does them: pgqrs_enqueue and pgqrs_enqueue_batch
+ *     on a producer; pgqrs_dequeue, pgqrs_archive, pgqrs_delete, pgqrs_release,
+ *     pgqrs_extend_vt and their _batch forms on a consumer. The few calls outside
+ *     any object are pgqrs_connect, pgqrs_version*, pgqrs_errmsg, pgqrs_errstr,
+ *     pgqrs_strdup, pgqrs_free and pgqrs_retry_delay_ms.
+ *  2. Outputs come first: pgqrs_queue_get(&info, store, "emails"). An output is
+ *     named out or <what>_out; each call says which outputs may be NULL.
+ *  3. Every call returns a pgqrs_status, zero on success, except field getters
+ *     (pgqrs_run_id, pgqrs_producer_worker_id, ...), _count and _at (0 / NULL for
+ *     a bad handle) and _free (void; NULL is a no-op). Each call lists the
+ *     statuses it returns; PGQRS_EMISUSE (a NULL or freed handle or a NULL
+ *     required argument) and PGQRS_ENOMEM are possible everywhere and not repeated.
+ *     A call that needs the database can also return PGQRS_ECONN (the database
+ *     could not be reached), PGQRS_ETIMEOUT (no pooled connection became free in
+ *     time) and PGQRS_EBUSY (still locked after bounded, jittered retries).
+ *  4. What comes back through an `out` pointer is the caller's, with its own
+ *     _free (strings: pgqrs_free); a returned const pointer is borrowed from its
+ *     parent handle and lives as long as it.
+ *  5. Every struct the caller fills in or provides starts with
+ *     `unsigned int version`: options, filters, and the outputs the caller
+ *     allocates (pgqrs_capabilities, pgqrs_counters, pgqrs_worker_health).
+ *     Initialise it with its PGQRS_X_INIT macro, which sets only the version, or
+ *     with pgqrs_x_init(&x, PGQRS_X_VERSION) from a binding. Zero means "the
+ *     default" in every other field. A struct whose version this library does not
+ *     know is refused with PGQRS_EINVAL and nothing happens. Fields are only ever
+ *     appended, with a version bump.
+ *  6. Structs the library hands out (pgqrs_message, pgqrs_queue_info, ...) are
+ *     reached through pointers only, so appending a field breaks nobody.
  *
  * Threads: a pgqrs_store may be shared between threads; every other handle is
  * used by one thread at a time.
- * Errors: every call returns a pgqrs_status; zero is success. Each handle keeps
- * the message of its last failure (pgqrs_errmsg); a failure before any handle
- * exists is read with pgqrs_errmsg(NULL). No message ever holds a password or
- * token. Test the status, never the message text.
- * Ownership: what comes back through an `out` pointer is the caller's and has its
- * own _free; a returned `const` pointer is borrowed from its parent handle. */
+ * Errors: zero is success. Each handle keeps the message of its last failure
+ * (pgqrs_errmsg); a failure before any handle exists is read with
+ * pgqrs_errmsg(NULL). No message ever holds a password or token. Test the
+ * status, never the message text; a message may be stale after a success. */
 #ifndef PGQRS_H
 #define PGQRS_H
 
@@ -26,8 +58,8 @@
 extern "C" {
 #endif
 
-#define PGQRS_VERSION "0.1.0"
-#define PGQRS_VERSION_NUMBER 1000   /* major * 1000000 + minor * 1000 + patch */
+#define PGQRS_VERSION "0.2.0"
+#define PGQRS_VERSION_NUMBER 2000   /* major * 1000000 + minor * 1000 + patch */
 
 /* Status codes. Append only: bindings mirror the numbers. */
 typedef enum pgqrs_status {
@@ -48,12 +80,24 @@ typedef enum pgqrs_status {
     PGQRS_ESUSPENDED = -14     /* the run sleeps or waits for a retry: return it from the handler */
 } pgqrs_status;
 
-/* The library's version string, e.g. "0.1.0". Static. */
+/* The library's version string, e.g. "0.2.0". Static. */
 PGQRS_EXTERN const char *pgqrs_version(void);
 /* PGQRS_VERSION_NUMBER of the library actually loaded. */
 PGQRS_EXTERN int pgqrs_version_number(void);
 /* A short static description of a status code, e.g. "not found". Never NULL. */
 PGQRS_EXTERN const char *pgqrs_errstr(pgqrs_status st);
+
+/* PGQRS_X_INIT: a versioned struct with only its version set (rule 5). In C a
+ * designated initializer; in C++ (no designated initializers before C++20) a
+ * value-initialised copy. */
+#ifdef __cplusplus
+#define PGQRS__INIT(type, ver) (pgqrs__init_##type())
+#define PGQRS__DEFINE_INIT(type, ver) \
+    static inline type pgqrs__init_##type(void) { type o = type(); o.version = (ver); return o; }
+#else
+#define PGQRS__INIT(type, ver) { .version = (ver) }
+#define PGQRS__DEFINE_INIT(type, ver)
+#endif
 
 /* ---- Handles -------------------------------------------------------------------
  * Every handle starts with a common header, so pgqrs_errmsg() takes any of them and
@@ -63,37 +107,38 @@ typedef struct pgqrs_store pgqrs_store;         /* a database and its connection
 typedef struct pgqrs_producer pgqrs_producer;   /* a registered worker that enqueues */
 typedef struct pgqrs_consumer pgqrs_consumer;   /* a registered worker that dequeues */
 typedef struct pgqrs_batch pgqrs_batch;         /* messages; owns them */
-typedef struct pgqrs_queue_list pgqrs_queue_list;
-typedef struct pgqrs_metrics_list pgqrs_metrics_list;
-typedef struct pgqrs_worker_list pgqrs_worker_list;
+typedef struct pgqrs_queues pgqrs_queues;       /* pgqrs_queue_info items */
+typedef struct pgqrs_metrics pgqrs_metrics;     /* pgqrs_queue_metrics items */
+typedef struct pgqrs_workers pgqrs_workers;     /* pgqrs_worker_info items */
 
 /* The message of the handle's last failure; for a store, of the calling thread's
  * last failure on it; NULL: the calling thread's last failure before any handle
- * existed (pgqrs_connect). Never NULL; valid until the next call on that handle
- * (or thread). Never holds a password or token. */
+ * existed (pgqrs_connect, pgqrs_x_init). Never NULL; valid until the next call on
+ * that handle (or thread). Never holds a password or token. */
 PGQRS_EXTERN const char *pgqrs_errmsg(const void *handle);
 
 /* ---- Store --------------------------------------------------------------------- */
 typedef struct pgqrs_connect_options {
     unsigned int version;        /* PGQRS_CONNECT_OPTIONS_VERSION */
     int pool_size;               /* connections; 0 = 4 (SQLite ":memory:" is always 1) */
-    int busy_timeout_ms;         /* SQLite: longest wait for the write lock; 0 = 5000 */
+    int busy_timeout_ms;         /* SQLite, Turso: longest wait for the write lock; 0 = 5000 */
     const char *schema;          /* PostgreSQL schema; NULL = the DSN's ?schema= or the server's search_path */
     int max_batch_size;          /* largest batch for enqueue/dequeue/archive/delete; 0 = 1000, at most 10000 */
     int default_vt_seconds;      /* visibility timeout when a call passes 0; 0 = 30 */
-    int connect_timeout_s;       /* PostgreSQL connect timeout; 0 = 10 */
+    int connect_timeout_s;       /* PostgreSQL and Turso connect timeout; 0 = 10 */
     int heartbeat_interval_s;    /* background heartbeat of this store's workers; 0 = 10, -1 = off */
     int zombie_after_s;          /* a worker silent this long is a zombie; 0 = 300 (must exceed 2 heartbeats) */
     int pool_wait_ms;            /* longest wait for a free pooled connection; 0 = 30000 */
     int relaxed_durability;      /* 1: commits are not flushed one by one (SQLite synchronous=NORMAL,
                                   * PostgreSQL synchronous_commit=off): faster, and a crash of the
                                   * machine (SQLite) or server (PostgreSQL) can lose the last commits,
-                                  * never corrupt; not through PgBouncer. 0 = full durability */
+                                  * never corrupt; not through PgBouncer, not on Turso. 0 = full durability */
 } pgqrs_connect_options;
 #define PGQRS_CONNECT_OPTIONS_VERSION 1
-#define PGQRS_CONNECT_OPTIONS_INIT { PGQRS_CONNECT_OPTIONS_VERSION, 0, 0, NULL, 0, 0, 0, 0, 0, 0, 0 }
-/* Fills opts with defaults for `version`; for bindings that cannot use the macro.
- * @return PGQRS_OK, PGQRS_EINVAL (unknown version), PGQRS_EMISUSE (NULL) */
+#define PGQRS_CONNECT_OPTIONS_INIT PGQRS__INIT(pgqrs_connect_options, PGQRS_CONNECT_OPTIONS_VERSION)
+PGQRS__DEFINE_INIT(pgqrs_connect_options, PGQRS_CONNECT_OPTIONS_VERSION)
+/* Zeroes opts and sets its version, as the macro does; for bindings.
+ * @return PGQRS_OK, PGQRS_EINVAL (a version this library does not know) */
 PGQRS_EXTERN pgqrs_status pgqrs_connect_options_init(pgqrs_connect_options *opts, unsigned int version);
 
 /* Opens a store. The backend comes from the DSN:
@@ -112,47 +157,57 @@ PGQRS_EXTERN pgqrs_status pgqrs_connect_options_init(pgqrs_connect_options *opts
  *   turso:///absolute/path.db   a local Turso-format file (WAL mode) through SQLite; a
  *                               file in Turso's MVCC mode is refused (PGQRS_ENOTSUPPORTED)
  * SQLite connections run in WAL mode with foreign keys enforced (checked) and a busy
- * handler with capped, jittered backoff. Does not install the schema (pgqrs_install).
- * On failure *out is NULL and pgqrs_errmsg(NULL) says why, with secrets redacted.
- * @return PGQRS_OK, PGQRS_EINVAL (malformed DSN or options), PGQRS_ECONN, PGQRS_ENOMEM,
- *         PGQRS_ENOTSUPPORTED (backend not built in), PGQRS_EMISUSE (NULL out or dsn) */
+ * handler with capped, jittered backoff. Does not install the schema (pgqrs_schema_install).
+ * opts may be NULL. On failure *out is NULL and pgqrs_errmsg(NULL) says why, with
+ * secrets redacted.
+ * @return PGQRS_OK, PGQRS_EINVAL (malformed DSN or options), PGQRS_ECONN, PGQRS_EBUSY,
+ *         PGQRS_ENOTSUPPORTED (backend not built in, or an option it cannot honour) */
 PGQRS_EXTERN pgqrs_status pgqrs_connect(pgqrs_store **out, const char *dsn, const pgqrs_connect_options *opts);
-/* Stops the heartbeat thread and closes every connection. Producers and consumers
- * must be freed first. NULL: no-op. */
+/* Stops the heartbeat thread and closes every connection. Producers, consumers
+ * and workflow workers must be freed first. NULL: no-op. */
 PGQRS_EXTERN void pgqrs_store_free(pgqrs_store *store);
-/* "postgres", "sqlite" or "turso" (libsql://, http(s)://, turso://). Static. */
-PGQRS_EXTERN const char *pgqrs_backend_name(const pgqrs_store *store);
+/* "postgres", "sqlite" or "turso" (libsql://, http(s)://, turso://); "invalid"
+ * for a bad handle. Static. */
+PGQRS_EXTERN const char *pgqrs_store_backend(const pgqrs_store *store);
 
 typedef struct pgqrs_capabilities {
-    unsigned int version;        /* set by the caller: PGQRS_CAPABILITIES_VERSION */
+    unsigned int version;        /* PGQRS_CAPABILITIES_VERSION, set by the caller */
     int skip_locked;             /* dequeue skips rows other consumers lock (PostgreSQL) */
     int multi_process;           /* consumers in many processes/machines claim concurrently without blocking */
     int transactions;            /* multi-statement transactions across calls */
     int database_clock;          /* times come from the database server's clock */
     const char *concurrency_model;   /* "multi-process", "single-process" or "single-writer"; static */
+    int notifications;           /* waiting consumers are woken by the database (PostgreSQL LISTEN/NOTIFY,
+                                  * not through PgBouncer); 0: they poll with backoff */
 } pgqrs_capabilities;
 #define PGQRS_CAPABILITIES_VERSION 1
+#define PGQRS_CAPABILITIES_INIT PGQRS__INIT(pgqrs_capabilities, PGQRS_CAPABILITIES_VERSION)
+PGQRS__DEFINE_INIT(pgqrs_capabilities, PGQRS_CAPABILITIES_VERSION)
+/* @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
+PGQRS_EXTERN pgqrs_status pgqrs_capabilities_init(pgqrs_capabilities *caps, unsigned int version);
 /* What this backend guarantees. SQLite reports single-process: several processes on
  * one file are safe (each claim is one BEGIN IMMEDIATE transaction) but serialised.
  * Turso (remote) reports single-writer, no skip-locked, no transactions across calls
  * (each call is one Hrana batch), and the database server's clock.
- * @return PGQRS_OK, PGQRS_EMISUSE */
-PGQRS_EXTERN pgqrs_status pgqrs_store_capabilities(const pgqrs_store *store, pgqrs_capabilities *out);
+ * @return PGQRS_OK, PGQRS_EINVAL (out->version unknown) */
+PGQRS_EXTERN pgqrs_status pgqrs_store_capabilities(pgqrs_capabilities *out, const pgqrs_store *store);
 
 /* Testing aid: when now_us is non-zero every time the library reads or writes
  * (visibility, delays, heartbeats, zombie and retention thresholds) is now_us,
- * so tests move time instead of sleeping. 0 restores the real clock. */
+ * so tests move time instead of sleeping. 0 restores the real clock. A bad
+ * handle is ignored. */
 PGQRS_EXTERN void pgqrs_store_set_time(pgqrs_store *store, int64_t now_us);
 
 /* ---- Schema --------------------------------------------------------------------- */
 /* Applies the embedded migrations not yet applied, each in its own transaction,
  * and records them with their checksums. Safe to run again and from several
  * processes at once. @return PGQRS_OK, PGQRS_ESTATE (an applied migration differs
- * from this library's, or the database is newer), PGQRS_ECONN, PGQRS_ERROR */
-PGQRS_EXTERN pgqrs_status pgqrs_install(pgqrs_store *store);
+ * from this library's, or the database is newer), PGQRS_ERROR (a migration failed) */
+PGQRS_EXTERN pgqrs_status pgqrs_schema_install(pgqrs_store *store);
 /* PGQRS_OK when every table exists and the applied migrations are exactly this
- * library's; PGQRS_ESTATE with the first problem found otherwise. */
-PGQRS_EXTERN pgqrs_status pgqrs_verify(pgqrs_store *store);
+ * library's. @return PGQRS_OK, PGQRS_ESTATE (the first problem found: a missing
+ * table or schema, a missing or changed migration) */
+PGQRS_EXTERN pgqrs_status pgqrs_schema_verify(pgqrs_store *store);
 
 /* ---- Queues --------------------------------------------------------------------- */
 typedef struct pgqrs_queue_info {   /* read-only; fields are only ever appended */
@@ -168,36 +223,43 @@ typedef struct pgqrs_queue_options {
     int exist_ok;                /* non-zero: an existing queue of that name is not an error */
 } pgqrs_queue_options;
 #define PGQRS_QUEUE_OPTIONS_VERSION 1
-#define PGQRS_QUEUE_OPTIONS_INIT { PGQRS_QUEUE_OPTIONS_VERSION, 0, 0 }
+#define PGQRS_QUEUE_OPTIONS_INIT PGQRS__INIT(pgqrs_queue_options, PGQRS_QUEUE_OPTIONS_VERSION)
+PGQRS__DEFINE_INIT(pgqrs_queue_options, PGQRS_QUEUE_OPTIONS_VERSION)
+/* @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
+PGQRS_EXTERN pgqrs_status pgqrs_queue_options_init(pgqrs_queue_options *opts, unsigned int version);
 
 /* Queue names are 1 to 128 bytes of UTF-8 (any characters; they are bound, never
  * spliced into SQL). */
 
 /* Creates a queue atomically (one statement: two concurrent creates cannot both
- * succeed). `opts` may be NULL. `out` may be NULL; else it gets the queue, freed
- * with pgqrs_queue_info_free. @return PGQRS_OK, PGQRS_EEXISTS (unless exist_ok),
- * PGQRS_EINVAL (bad name or options), PGQRS_EMISUSE */
-PGQRS_EXTERN pgqrs_status pgqrs_queue_create(pgqrs_store *store, const char *name, const pgqrs_queue_options *opts,
-                                             pgqrs_queue_info **out);
-/* @return PGQRS_OK, PGQRS_ENOTFOUND */
-PGQRS_EXTERN pgqrs_status pgqrs_queue_get(pgqrs_store *store, const char *name, pgqrs_queue_info **out);
+ * succeed). out may be NULL; else it gets the queue (the existing one with
+ * exist_ok), freed with pgqrs_queue_info_free. opts may be NULL.
+ * @return PGQRS_OK, PGQRS_EEXISTS (unless exist_ok), PGQRS_EINVAL (bad name or options) */
+PGQRS_EXTERN pgqrs_status pgqrs_queue_create(pgqrs_queue_info **out, pgqrs_store *store, const char *name,
+                                             const pgqrs_queue_options *opts);
+/* *out is freed with pgqrs_queue_info_free.
+ * @return PGQRS_OK, PGQRS_ENOTFOUND, PGQRS_EINVAL (bad name) */
+PGQRS_EXTERN pgqrs_status pgqrs_queue_get(pgqrs_queue_info **out, pgqrs_store *store, const char *name);
 PGQRS_EXTERN void pgqrs_queue_info_free(pgqrs_queue_info *q);   /* NULL: no-op */
-/* All queues by name. */
-PGQRS_EXTERN pgqrs_status pgqrs_list_queues(pgqrs_store *store, pgqrs_queue_list **out);
-PGQRS_EXTERN size_t pgqrs_queue_list_count(const pgqrs_queue_list *l);
+/* All queues by name. @return PGQRS_OK */
+PGQRS_EXTERN pgqrs_status pgqrs_queue_list(pgqrs_queues **out, pgqrs_store *store);
+PGQRS_EXTERN size_t pgqrs_queues_count(const pgqrs_queues *l);
 /* Borrowed from l; NULL when i is out of range. */
-PGQRS_EXTERN const pgqrs_queue_info *pgqrs_queue_list_at(const pgqrs_queue_list *l, size_t i);
-PGQRS_EXTERN void pgqrs_queue_list_free(pgqrs_queue_list *l);
-/* Deletes the queue with its archive and dead letters. Refused with PGQRS_ESTATE
- * while it holds live messages, unless force; always refused while a workflow uses it.
- * @return PGQRS_OK, PGQRS_ENOTFOUND, PGQRS_ESTATE */
+PGQRS_EXTERN const pgqrs_queue_info *pgqrs_queues_at(const pgqrs_queues *l, size_t i);
+PGQRS_EXTERN void pgqrs_queues_free(pgqrs_queues *l);
+/* Deletes the queue with its archive and dead letters. Refused while it holds live
+ * messages, unless force; always refused while a workflow uses it.
+ * @return PGQRS_OK, PGQRS_ENOTFOUND, PGQRS_ESTATE (live messages, or a workflow's queue),
+ *         PGQRS_EINVAL (bad name) */
 PGQRS_EXTERN pgqrs_status pgqrs_queue_delete(pgqrs_store *store, const char *name, int force);
-/* Deletes every live message of the queue; *purged_out (may be NULL) gets how many. */
-PGQRS_EXTERN pgqrs_status pgqrs_queue_purge(pgqrs_store *store, const char *name, int64_t *purged_out);
+/* Deletes every live message of the queue; purged_out (may be NULL) gets how many.
+ * @return PGQRS_OK, PGQRS_ENOTFOUND, PGQRS_EINVAL (bad name) */
+PGQRS_EXTERN pgqrs_status pgqrs_queue_purge(int64_t *purged_out, pgqrs_store *store, const char *name);
 /* Retention: deletes archived (not dead-lettered) messages archived more than
- * older_than_s seconds ago, of one queue or (name NULL) of all. */
-PGQRS_EXTERN pgqrs_status pgqrs_archive_purge(pgqrs_store *store, const char *name, int64_t older_than_s,
-                                              int64_t *purged_out);
+ * older_than_s seconds ago, of one queue or (name NULL) of all. purged_out may be NULL.
+ * @return PGQRS_OK, PGQRS_ENOTFOUND (named queue missing), PGQRS_EINVAL (older_than_s < 0) */
+PGQRS_EXTERN pgqrs_status pgqrs_archive_purge(int64_t *purged_out, pgqrs_store *store, const char *name,
+                                              int64_t older_than_s);
 
 typedef struct pgqrs_queue_metrics {   /* read-only; fields are only ever appended */
     int64_t queue_id;
@@ -210,11 +272,12 @@ typedef struct pgqrs_queue_metrics {   /* read-only; fields are only ever append
     int64_t oldest_pending_age_us;  /* age of the oldest pending message; 0 when none */
 } pgqrs_queue_metrics;
 /* Metrics of one queue (name) or of all (name NULL), by queue name.
- * @return PGQRS_OK, PGQRS_ENOTFOUND (named queue missing) */
-PGQRS_EXTERN pgqrs_status pgqrs_queue_metrics_get(pgqrs_store *store, const char *name, pgqrs_metrics_list **out);
-PGQRS_EXTERN size_t pgqrs_metrics_list_count(const pgqrs_metrics_list *l);
-PGQRS_EXTERN const pgqrs_queue_metrics *pgqrs_metrics_list_at(const pgqrs_metrics_list *l, size_t i);
-PGQRS_EXTERN void pgqrs_metrics_list_free(pgqrs_metrics_list *l);
+ * @return PGQRS_OK, PGQRS_ENOTFOUND (named queue missing), PGQRS_EINVAL (bad name) */
+PGQRS_EXTERN pgqrs_status pgqrs_metrics_list(pgqrs_metrics **out, pgqrs_store *store, const char *name);
+PGQRS_EXTERN size_t pgqrs_metrics_count(const pgqrs_metrics *l);
+/* Borrowed from l; NULL when i is out of range. */
+PGQRS_EXTERN const pgqrs_queue_metrics *pgqrs_metrics_at(const pgqrs_metrics *l, size_t i);
+PGQRS_EXTERN void pgqrs_metrics_free(pgqrs_metrics *l);
 
 /* ---- Messages ------------------------------------------------------------------- */
 typedef struct pgqrs_message {   /* read-only; fields are only ever appended */
@@ -237,62 +300,71 @@ PGQRS_EXTERN void pgqrs_batch_free(pgqrs_batch *b);   /* NULL: no-op */
 
 /* ---- Producer ------------------------------------------------------------------- */
 /* Registers a producer worker (hostname, pid) for the queue.
- * @return PGQRS_OK, PGQRS_ENOTFOUND (no such queue), PGQRS_EINVAL, PGQRS_EMISUSE */
+ * @return PGQRS_OK, PGQRS_ENOTFOUND (no such queue), PGQRS_EINVAL (bad name) */
 PGQRS_EXTERN pgqrs_status pgqrs_producer_new(pgqrs_producer **out, pgqrs_store *store, const char *queue);
 /* Marks the worker stopped and frees the handle. NULL: no-op. */
 PGQRS_EXTERN void pgqrs_producer_free(pgqrs_producer *p);
-PGQRS_EXTERN int64_t pgqrs_producer_worker_id(const pgqrs_producer *p);
+PGQRS_EXTERN int64_t pgqrs_producer_worker_id(const pgqrs_producer *p);   /* 0 for a bad handle */
 /* Enqueues one JSON payload (any JSON value, validated first: invalid JSON is
  * PGQRS_EINVAL and nothing is written), visible after delay_seconds (0 = now).
  * Strings holding \u0000 are refused on every backend: PostgreSQL's jsonb cannot
  * store them. Duplicate object keys are kept on SQLite and collapsed (last wins)
- * by PostgreSQL's jsonb.
- * id_out may be NULL. @return PGQRS_OK, PGQRS_EINVAL, PGQRS_ENOTFOUND (queue deleted) */
-PGQRS_EXTERN pgqrs_status pgqrs_enqueue(pgqrs_producer *p, const char *payload_json, int delay_seconds, int64_t *id_out);
+ * by PostgreSQL's jsonb. id_out may be NULL.
+ * @return PGQRS_OK, PGQRS_EINVAL (payload or delay), PGQRS_ENOTFOUND (queue deleted),
+ *         PGQRS_ESTATE (the producer is suspended or stopped) */
+PGQRS_EXTERN pgqrs_status pgqrs_enqueue(int64_t *id_out, pgqrs_producer *p, const char *payload_json,
+                                        int delay_seconds);
 /* Enqueues n payloads in one statement: all or none (one invalid payload: nothing
- * written). n must be 1..max_batch_size. ids_out (may be NULL) gets n ids in input order. */
-PGQRS_EXTERN pgqrs_status pgqrs_enqueue_batch(pgqrs_producer *p, const char *const *payloads, size_t n, int delay_seconds,
-                                              int64_t *ids_out);
+ * written). n must be 1..max_batch_size. ids_out (may be NULL) gets n ids in input
+ * order. @return as pgqrs_enqueue */
+PGQRS_EXTERN pgqrs_status pgqrs_enqueue_batch(int64_t *ids_out, pgqrs_producer *p, const char *const *payloads,
+                                              size_t n, int delay_seconds);
 
 /* ---- Consumer ------------------------------------------------------------------- */
-/* Registers a consumer worker for the queue. @return PGQRS_OK, PGQRS_ENOTFOUND, PGQRS_EMISUSE */
+/* Registers a consumer worker for the queue.
+ * @return PGQRS_OK, PGQRS_ENOTFOUND (no such queue), PGQRS_EINVAL (bad name) */
 PGQRS_EXTERN pgqrs_status pgqrs_consumer_new(pgqrs_consumer **out, pgqrs_store *store, const char *queue);
 /* Releases the messages it still holds, marks the worker stopped, frees. NULL: no-op. */
 PGQRS_EXTERN void pgqrs_consumer_free(pgqrs_consumer *c);
-PGQRS_EXTERN int64_t pgqrs_consumer_worker_id(const pgqrs_consumer *c);
+PGQRS_EXTERN int64_t pgqrs_consumer_worker_id(const pgqrs_consumer *c);   /* 0 for a bad handle */
 /* Claims up to max visible messages, each hidden from other consumers for
  * vt_seconds (0 = the store default) and its read count incremented. A message
  * already delivered max_attempts times is moved to the dead-letter queue instead.
- * An empty batch is PGQRS_OK with count 0. A suspended or stopped consumer gets
- * PGQRS_ESTATE. @return PGQRS_OK, PGQRS_EINVAL (max or vt out of range), PGQRS_ESTATE */
+ * An empty batch is PGQRS_OK with count 0.
+ * @return PGQRS_OK, PGQRS_EINVAL (max or vt out of range), PGQRS_ESTATE (the
+ *         consumer is suspended or stopped) */
 PGQRS_EXTERN pgqrs_status pgqrs_dequeue(pgqrs_batch **out, pgqrs_consumer *c, int max, int vt_seconds);
 /* Like pgqrs_dequeue, but when nothing is visible it waits up to timeout_ms for a
  * message and returns as soon as one can be claimed (an empty batch after the
- * timeout is PGQRS_OK). PostgreSQL: woken by LISTEN/NOTIFY on a dedicated
- * connection this consumer opens on first use (enqueues and releases notify);
- * delayed messages wake it at their due time. SQLite, Turso and PostgreSQL through
- * PgBouncer (?pgbouncer=true): polls with capped, jittered backoff (10 ms doubling
+ * timeout is PGQRS_OK). With capabilities.notifications (PostgreSQL, not through
+ * PgBouncer) it is woken by LISTEN/NOTIFY on a dedicated connection this consumer
+ * opens on first use (enqueues and releases notify); delayed messages wake it at
+ * their due time. Otherwise it polls with capped, jittered backoff (10 ms doubling
  * to 250 ms), never past the next message's due time.
  * @return as pgqrs_dequeue, plus PGQRS_EINVAL for a negative timeout */
 PGQRS_EXTERN pgqrs_status pgqrs_dequeue_wait(pgqrs_batch **out, pgqrs_consumer *c, int max, int vt_seconds,
                                              int64_t timeout_ms);
-/* Makes a held message invisible for vt_seconds from now. *vt_us_out may be NULL.
- * @return PGQRS_OK, PGQRS_ENOTOWNED (held by another), PGQRS_ENOTFOUND */
-PGQRS_EXTERN pgqrs_status pgqrs_extend_vt(pgqrs_consumer *c, int64_t id, int vt_seconds, int64_t *vt_us_out);
+/* Makes a held message invisible for vt_seconds from now. vt_us_out (may be NULL)
+ * gets the new visibility time.
+ * @return PGQRS_OK, PGQRS_ENOTOWNED (held by another), PGQRS_ENOTFOUND, PGQRS_EINVAL (vt) */
+PGQRS_EXTERN pgqrs_status pgqrs_extend_vt(int64_t *vt_us_out, pgqrs_consumer *c, int64_t id, int vt_seconds);
 /* Single-message operations on a held message.
  * @return PGQRS_OK, PGQRS_ENOTOWNED (held by another worker), PGQRS_ENOTFOUND (no such live message) */
 PGQRS_EXTERN pgqrs_status pgqrs_archive(pgqrs_consumer *c, int64_t id);
 PGQRS_EXTERN pgqrs_status pgqrs_delete(pgqrs_consumer *c, int64_t id);
-/* Back to pending, visible after delay_seconds (0 = now). Counts as a delivery. */
+/* Back to pending, visible after delay_seconds (0 = now). Counts as a delivery.
+ * @return as pgqrs_archive, plus PGQRS_EINVAL (delay out of range) */
 PGQRS_EXTERN pgqrs_status pgqrs_release(pgqrs_consumer *c, int64_t id, int delay_seconds);
 /* Batch forms: one statement each; only the messages this consumer holds are
  * touched. results_out (may be NULL) gets n statuses: PGQRS_OK, PGQRS_ENOTOWNED or
  * PGQRS_ENOTFOUND. Returns PGQRS_OK when all succeeded, else the first failure's
- * status (the others were still applied). */
-PGQRS_EXTERN pgqrs_status pgqrs_archive_batch(pgqrs_consumer *c, const int64_t *ids, size_t n, pgqrs_status *results_out);
-PGQRS_EXTERN pgqrs_status pgqrs_delete_batch(pgqrs_consumer *c, const int64_t *ids, size_t n, pgqrs_status *results_out);
-PGQRS_EXTERN pgqrs_status pgqrs_release_batch(pgqrs_consumer *c, const int64_t *ids, size_t n, int delay_seconds,
-                                              pgqrs_status *results_out);
+ * status (the others were still applied); PGQRS_EINVAL for n out of 1..max_batch_size. */
+PGQRS_EXTERN pgqrs_status pgqrs_archive_batch(pgqrs_status *results_out, pgqrs_consumer *c, const int64_t *ids,
+                                              size_t n);
+PGQRS_EXTERN pgqrs_status pgqrs_delete_batch(pgqrs_status *results_out, pgqrs_consumer *c, const int64_t *ids,
+                                             size_t n);
+PGQRS_EXTERN pgqrs_status pgqrs_release_batch(pgqrs_status *results_out, pgqrs_consumer *c, const int64_t *ids,
+                                              size_t n, int delay_seconds);
 /* Archives the n messages of the last batch and claims the next one (as
  * pgqrs_dequeue) in one transaction: one commit per batch instead of two (it
  * pays where the commit bounds the consumer, e.g. SQLite at synchronous=FULL;
@@ -302,26 +374,30 @@ PGQRS_EXTERN pgqrs_status pgqrs_release_batch(pgqrs_consumer *c, const int64_t *
  * dequeue. Without transactions (capabilities.transactions == 0: Turso) it is
  * pgqrs_archive_batch, then pgqrs_dequeue once that fully succeeded: an archive
  * can then commit while the claim after it fails.
- * @return PGQRS_OK, PGQRS_ENOTOWNED, PGQRS_ENOTFOUND, PGQRS_EINVAL, PGQRS_ESTATE, PGQRS_ECONN, PGQRS_EBUSY */
-PGQRS_EXTERN pgqrs_status pgqrs_archive_and_dequeue(pgqrs_batch **out, pgqrs_consumer *c, const int64_t *ids, size_t n,
-                                                    pgqrs_status *results_out, int max, int vt_seconds);
+ * @return PGQRS_OK, PGQRS_ENOTOWNED, PGQRS_ENOTFOUND, PGQRS_EINVAL, PGQRS_ESTATE */
+PGQRS_EXTERN pgqrs_status pgqrs_archive_and_dequeue(pgqrs_batch **out, pgqrs_status *results_out, pgqrs_consumer *c,
+                                                    const int64_t *ids, size_t n, int max, int vt_seconds);
 
 /* ---- Dead letters and inspection --------------------------------------------------- */
-/* Dead letters of a queue in id order, after after_id (0 = from the start), at most limit (1..10000). */
-PGQRS_EXTERN pgqrs_status pgqrs_dlq_list(pgqrs_store *store, const char *queue, int64_t after_id, int limit,
-                                         pgqrs_batch **out);
-PGQRS_EXTERN pgqrs_status pgqrs_dlq_count(pgqrs_store *store, const char *queue, int64_t *count_out);
+/* Dead letters of a queue in id order, after after_id (0 = from the start), at most
+ * limit (1..10000). @return PGQRS_OK, PGQRS_ENOTFOUND (no such queue), PGQRS_EINVAL */
+PGQRS_EXTERN pgqrs_status pgqrs_dlq_list(pgqrs_batch **out, pgqrs_store *store, const char *queue, int64_t after_id,
+                                         int limit);
+/* @return PGQRS_OK, PGQRS_ENOTFOUND (no such queue), PGQRS_EINVAL (bad name) */
+PGQRS_EXTERN pgqrs_status pgqrs_dlq_count(int64_t *count_out, pgqrs_store *store, const char *queue);
 /* Moves one dead letter back to the queue as a new pending message (read count 0).
- * @return PGQRS_OK, PGQRS_ENOTFOUND (no such dead letter in this queue) */
+ * @return PGQRS_OK, PGQRS_ENOTFOUND (no such queue, or no such dead letter in it) */
 PGQRS_EXTERN pgqrs_status pgqrs_dlq_replay(pgqrs_store *store, const char *queue, int64_t id);
-/* Moves every dead letter of the queue back (in chunks of max_batch_size). */
-PGQRS_EXTERN pgqrs_status pgqrs_dlq_replay_all(pgqrs_store *store, const char *queue, int64_t *replayed_out);
-/* Live messages of a queue in id order without claiming them (after_id, limit as above). */
-PGQRS_EXTERN pgqrs_status pgqrs_message_list(pgqrs_store *store, const char *queue, int64_t after_id, int limit,
-                                             pgqrs_batch **out);
-/* Archived (not dead-lettered) messages, likewise. */
-PGQRS_EXTERN pgqrs_status pgqrs_archive_list(pgqrs_store *store, const char *queue, int64_t after_id, int limit,
-                                             pgqrs_batch **out);
+/* Moves every dead letter of the queue back (in chunks of max_batch_size);
+ * replayed_out may be NULL. @return PGQRS_OK, PGQRS_ENOTFOUND (no such queue) */
+PGQRS_EXTERN pgqrs_status pgqrs_dlq_replay_all(int64_t *replayed_out, pgqrs_store *store, const char *queue);
+/* Live messages of a queue in id order without claiming them (after_id, limit as
+ * above). @return as pgqrs_dlq_list */
+PGQRS_EXTERN pgqrs_status pgqrs_message_list(pgqrs_batch **out, pgqrs_store *store, const char *queue,
+                                             int64_t after_id, int limit);
+/* Archived (not dead-lettered) messages, likewise. @return as pgqrs_dlq_list */
+PGQRS_EXTERN pgqrs_status pgqrs_archive_list(pgqrs_batch **out, pgqrs_store *store, const char *queue,
+                                             int64_t after_id, int limit);
 
 /* ---- Workers -------------------------------------------------------------------- */
 typedef struct pgqrs_worker_info {   /* read-only; fields are only ever appended */
@@ -338,7 +414,7 @@ typedef struct pgqrs_worker_info {   /* read-only; fields are only ever appended
 
 /* Lifecycle of the worker behind a producer or consumer. Transitions are checked
  * in SQL: ready <-> suspended, ready/suspended -> stopped; anything else is
- * PGQRS_ESTATE and changes nothing. */
+ * PGQRS_ESTATE and changes nothing. @return PGQRS_OK, PGQRS_ESTATE */
 PGQRS_EXTERN pgqrs_status pgqrs_consumer_heartbeat(pgqrs_consumer *c);
 PGQRS_EXTERN pgqrs_status pgqrs_consumer_suspend(pgqrs_consumer *c);
 PGQRS_EXTERN pgqrs_status pgqrs_consumer_resume(pgqrs_consumer *c);
@@ -349,50 +425,63 @@ PGQRS_EXTERN pgqrs_status pgqrs_producer_heartbeat(pgqrs_producer *p);
 PGQRS_EXTERN pgqrs_status pgqrs_producer_suspend(pgqrs_producer *p);
 PGQRS_EXTERN pgqrs_status pgqrs_producer_resume(pgqrs_producer *p);
 PGQRS_EXTERN pgqrs_status pgqrs_producer_shutdown(pgqrs_producer *p);
-/* The worker's current row. *out is freed with pgqrs_worker_info_free. */
-PGQRS_EXTERN pgqrs_status pgqrs_worker_get(pgqrs_store *store, int64_t id, pgqrs_worker_info **out);
-PGQRS_EXTERN void pgqrs_worker_info_free(pgqrs_worker_info *w);
-/* Workers of one queue (queue non-NULL) or all, newest first. */
-PGQRS_EXTERN pgqrs_status pgqrs_list_workers(pgqrs_store *store, const char *queue, pgqrs_worker_list **out);
-PGQRS_EXTERN size_t pgqrs_worker_list_count(const pgqrs_worker_list *l);
-PGQRS_EXTERN const pgqrs_worker_info *pgqrs_worker_list_at(const pgqrs_worker_list *l, size_t i);
-PGQRS_EXTERN void pgqrs_worker_list_free(pgqrs_worker_list *l);
+/* The worker's current row. *out is freed with pgqrs_worker_info_free.
+ * @return PGQRS_OK, PGQRS_ENOTFOUND */
+PGQRS_EXTERN pgqrs_status pgqrs_worker_get(pgqrs_worker_info **out, pgqrs_store *store, int64_t id);
+PGQRS_EXTERN void pgqrs_worker_info_free(pgqrs_worker_info *w);   /* NULL: no-op */
+/* Workers of one queue (queue non-NULL) or all, newest first.
+ * @return PGQRS_OK, PGQRS_ENOTFOUND (named queue missing), PGQRS_EINVAL (bad name) */
+PGQRS_EXTERN pgqrs_status pgqrs_worker_list(pgqrs_workers **out, pgqrs_store *store, const char *queue);
+PGQRS_EXTERN size_t pgqrs_workers_count(const pgqrs_workers *l);
+/* Borrowed from l; NULL when i is out of range. */
+PGQRS_EXTERN const pgqrs_worker_info *pgqrs_workers_at(const pgqrs_workers *l, size_t i);
+PGQRS_EXTERN void pgqrs_workers_free(pgqrs_workers *l);
 
 typedef struct pgqrs_worker_health {
-    unsigned int version;        /* set by the caller: PGQRS_WORKER_HEALTH_VERSION */
+    unsigned int version;        /* PGQRS_WORKER_HEALTH_VERSION, set by the caller */
     int64_t total, ready, suspended, stopped;
     int64_t stale;               /* not stopped, no heartbeat for stale_after_s */
 } pgqrs_worker_health;
 #define PGQRS_WORKER_HEALTH_VERSION 1
-/* stale_after_s 0 = the store's zombie_after_s. */
-PGQRS_EXTERN pgqrs_status pgqrs_worker_health_get(pgqrs_store *store, int64_t stale_after_s, pgqrs_worker_health *out);
+#define PGQRS_WORKER_HEALTH_INIT PGQRS__INIT(pgqrs_worker_health, PGQRS_WORKER_HEALTH_VERSION)
+PGQRS__DEFINE_INIT(pgqrs_worker_health, PGQRS_WORKER_HEALTH_VERSION)
+/* @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
+PGQRS_EXTERN pgqrs_status pgqrs_worker_health_init(pgqrs_worker_health *health, unsigned int version);
+/* Counts of every worker row by status. stale_after_s 0 = the store's zombie_after_s.
+ * @return PGQRS_OK, PGQRS_EINVAL (out->version unknown, stale_after_s < 0) */
+PGQRS_EXTERN pgqrs_status pgqrs_worker_health_get(pgqrs_worker_health *out, pgqrs_store *store,
+                                                  int64_t stale_after_s);
 /* Zombie reclaim: every worker not stopped whose last heartbeat is older than
  * older_than_s (0 = zombie_after_s) is marked stopped and its messages become
- * pending now, atomically. *reclaimed_out (may be NULL) gets the worker count. */
-PGQRS_EXTERN pgqrs_status pgqrs_reclaim_zombies(pgqrs_store *store, int64_t older_than_s, int64_t *reclaimed_out);
-/* Deletes workers stopped (or silent) for more than older_than_s that hold no messages. */
-PGQRS_EXTERN pgqrs_status pgqrs_worker_purge_stale(pgqrs_store *store, int64_t older_than_s, int64_t *purged_out);
+ * pending now, atomically. reclaimed_out (may be NULL) gets the worker count.
+ * @return PGQRS_OK, PGQRS_EINVAL (older_than_s < 0) */
+PGQRS_EXTERN pgqrs_status pgqrs_worker_reclaim_zombies(int64_t *reclaimed_out, pgqrs_store *store,
+                                                       int64_t older_than_s);
+/* Deletes workers stopped (or silent) for more than older_than_s that hold no
+ * messages. purged_out may be NULL. @return PGQRS_OK, PGQRS_EINVAL (older_than_s < 0) */
+PGQRS_EXTERN pgqrs_status pgqrs_worker_purge_stale(int64_t *purged_out, pgqrs_store *store, int64_t older_than_s);
 
 
 /* ---- Workflows -------------------------------------------------------------------
  * A workflow is a C handler run durably: each run is persisted (PENDING, RUNNING,
  * SUCCESS, ERROR, CANCELLING, CANCELLED) and its message sits in the workflow's own
- * queue. Inside the handler, pgqrs_step() checkpoints each step: a step that
+ * queue. Inside the handler, pgqrs_run_step() checkpoints each step: a step that
  * succeeded is never executed again for that run; its stored output is returned.
  * After a crash the run is delivered again (visibility timeout or zombie reclaim)
  * and resumes from its last completed step. See docs/workflows.md for the exact
  * guarantees (a step running when its worker died is executed again). */
 typedef struct pgqrs_run pgqrs_run;                       /* a run being executed; valid in the handler */
 typedef struct pgqrs_workflow_worker pgqrs_workflow_worker;
-typedef struct pgqrs_run_list pgqrs_run_list;
-typedef struct pgqrs_step_list pgqrs_step_list;
-typedef struct pgqrs_workflow_list pgqrs_workflow_list;
+typedef struct pgqrs_runs pgqrs_runs;                     /* pgqrs_run_info items */
+typedef struct pgqrs_steps pgqrs_steps;                   /* pgqrs_step_info items */
+typedef struct pgqrs_workflows pgqrs_workflows;           /* pgqrs_workflow_info items */
 
 /* Memory the library frees (a handler's *output_json) must come from here; strings
  * the library hands out (step outputs) are freed with pgqrs_free. */
 PGQRS_EXTERN char *pgqrs_strdup(const char *s);   /* NULL in or out of memory: NULL */
 PGQRS_EXTERN void pgqrs_free(void *p);            /* NULL: no-op */
 
+/* Not versioned on its own: it is a field of versioned options. */
 typedef struct pgqrs_retry_policy {
     int max_attempts;            /* attempts in all, the first included; 0 = 3; 1 = never retry */
     int64_t initial_delay_ms;    /* delay before the first retry; 0 = 1000 */
@@ -419,13 +508,16 @@ typedef struct pgqrs_workflow_options {
     int64_t step_lease_ms;       /* another worker may take over a step held this long by a live worker; 0 = 600000 */
 } pgqrs_workflow_options;
 #define PGQRS_WORKFLOW_OPTIONS_VERSION 1
-#define PGQRS_WORKFLOW_OPTIONS_INIT { PGQRS_WORKFLOW_OPTIONS_VERSION, { 0, 0, 0, 0, 0 }, 0, 0, 0 }
+#define PGQRS_WORKFLOW_OPTIONS_INIT PGQRS__INIT(pgqrs_workflow_options, PGQRS_WORKFLOW_OPTIONS_VERSION)
+PGQRS__DEFINE_INIT(pgqrs_workflow_options, PGQRS_WORKFLOW_OPTIONS_VERSION)
+/* @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
+PGQRS_EXTERN pgqrs_status pgqrs_workflow_options_init(pgqrs_workflow_options *opts, unsigned int version);
 
 /* Registers a workflow: creates it (and its queue) in the database if needed and
  * remembers handler and user in this store for pgqrs_workflow_worker_new. Defining
  * the same name again is idempotent (the stored retry policy is updated to opts').
  * Names follow queue names' rules (1 to 119 bytes). opts may be NULL.
- * @return PGQRS_OK, PGQRS_EINVAL, PGQRS_EMISUSE */
+ * @return PGQRS_OK, PGQRS_EINVAL (bad name or options) */
 PGQRS_EXTERN pgqrs_status pgqrs_workflow_define(pgqrs_store *store, const char *name, pgqrs_workflow_fn handler,
                                                 void *user, const pgqrs_workflow_options *opts);
 
@@ -434,25 +526,29 @@ typedef struct pgqrs_trigger_options {
     const char *idempotency_key; /* a second trigger with the same key returns the first run */
 } pgqrs_trigger_options;
 #define PGQRS_TRIGGER_OPTIONS_VERSION 1
-#define PGQRS_TRIGGER_OPTIONS_INIT { PGQRS_TRIGGER_OPTIONS_VERSION, NULL }
+#define PGQRS_TRIGGER_OPTIONS_INIT PGQRS__INIT(pgqrs_trigger_options, PGQRS_TRIGGER_OPTIONS_VERSION)
+PGQRS__DEFINE_INIT(pgqrs_trigger_options, PGQRS_TRIGGER_OPTIONS_VERSION)
+/* @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
+PGQRS_EXTERN pgqrs_status pgqrs_trigger_options_init(pgqrs_trigger_options *opts, unsigned int version);
 /* Creates a PENDING run with input_json (NULL: no input; else validated JSON) and
  * enqueues it, atomically. Works from any process; the handler need not be
- * defined here, only the workflow must exist. *created_out (may be NULL) is 0 when
- * the idempotency key returned an existing run.
- * @return PGQRS_OK, PGQRS_ENOTFOUND (no such workflow), PGQRS_EINVAL */
-PGQRS_EXTERN pgqrs_status pgqrs_workflow_trigger(pgqrs_store *store, const char *name, const char *input_json,
-                                                 const pgqrs_trigger_options *opts, int64_t *run_id_out,
-                                                 int *created_out);
+ * defined here, only the workflow must exist. created_out (may be NULL) is 0 when
+ * the idempotency key returned an existing run; run_id_out may be NULL. opts may be NULL.
+ * @return PGQRS_OK, PGQRS_ENOTFOUND (no such workflow), PGQRS_EINVAL (name, input or key) */
+PGQRS_EXTERN pgqrs_status pgqrs_workflow_trigger(int64_t *run_id_out, int *created_out, pgqrs_store *store,
+                                                 const char *name, const char *input_json,
+                                                 const pgqrs_trigger_options *opts);
 
-/* A worker that executes runs of one workflow defined in this store. */
+/* A worker that executes runs of one workflow defined in this store.
+ * @return PGQRS_OK, PGQRS_ENOTFOUND (not defined in this store), PGQRS_EINVAL (bad name) */
 PGQRS_EXTERN pgqrs_status pgqrs_workflow_worker_new(pgqrs_workflow_worker **out, pgqrs_store *store, const char *name);
 /* Releases the run it holds, stops its worker row, frees. NULL: no-op. */
 PGQRS_EXTERN void pgqrs_workflow_worker_free(pgqrs_workflow_worker *w);
-PGQRS_EXTERN int64_t pgqrs_workflow_worker_id(const pgqrs_workflow_worker *w);
-/* Asks pgqrs_workflow_poll to return after the run in progress. Safe from a signal
- * handler or another thread. Given while no poll runs, the next poll returns at
- * once; each poll that returns consumes it. */
-PGQRS_EXTERN void pgqrs_worker_interrupt(pgqrs_workflow_worker *w);
+PGQRS_EXTERN int64_t pgqrs_workflow_worker_id(const pgqrs_workflow_worker *w);   /* 0 for a bad handle */
+/* Asks pgqrs_workflow_worker_poll to return after the run in progress. Safe from a
+ * signal handler or another thread. Given while no poll runs, the next poll returns
+ * at once; each poll that returns consumes it. A bad handle is ignored. */
+PGQRS_EXTERN void pgqrs_workflow_worker_interrupt(pgqrs_workflow_worker *w);
 
 typedef struct pgqrs_poll_options {
     unsigned int version;        /* PGQRS_POLL_OPTIONS_VERSION */
@@ -461,18 +557,22 @@ typedef struct pgqrs_poll_options {
     int poll_interval_ms;        /* first wait when idle, doubling to 1 s (jittered); 0 = 50 */
 } pgqrs_poll_options;
 #define PGQRS_POLL_OPTIONS_VERSION 1
-#define PGQRS_POLL_OPTIONS_INIT { PGQRS_POLL_OPTIONS_VERSION, 0, 0, 0 }
+#define PGQRS_POLL_OPTIONS_INIT PGQRS__INIT(pgqrs_poll_options, PGQRS_POLL_OPTIONS_VERSION)
+PGQRS__DEFINE_INIT(pgqrs_poll_options, PGQRS_POLL_OPTIONS_VERSION)
+/* @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
+PGQRS_EXTERN pgqrs_status pgqrs_poll_options_init(pgqrs_poll_options *opts, unsigned int version);
 /* The worker loop: dequeues run messages, runs the handler, records the outcome,
- * until interrupted, max_runs (handler executions), or idle_timeout_ms. A failing handler ends its run
- * (ERROR, or a scheduled retry), never the loop; connection errors are retried
- * with capped, jittered backoff while not interrupted. *executed_out may be NULL.
- * @return PGQRS_OK, or the failure that stopped the loop */
-PGQRS_EXTERN pgqrs_status pgqrs_workflow_poll(pgqrs_workflow_worker *w, const pgqrs_poll_options *opts,
-                                              int64_t *executed_out);
-/* One round: executes at most one due run. *executed_out: 1 when a handler ran,
- * 0 otherwise (also when a message of a finished or cancelled run was only
- * settled). */
-PGQRS_EXTERN pgqrs_status pgqrs_workflow_run_once(pgqrs_workflow_worker *w, int *executed_out);
+ * until interrupted, max_runs (handler executions), or idle_timeout_ms. A failing
+ * handler ends its run (ERROR, or a scheduled retry), never the loop; connection
+ * errors are retried with capped, jittered backoff while not interrupted.
+ * executed_out and opts may be NULL.
+ * @return PGQRS_OK, PGQRS_EINVAL (options), or the failure that stopped the loop */
+PGQRS_EXTERN pgqrs_status pgqrs_workflow_worker_poll(int64_t *executed_out, pgqrs_workflow_worker *w,
+                                                     const pgqrs_poll_options *opts);
+/* One round: executes at most one due run. *executed_out (may be NULL): 1 when a
+ * handler ran, 0 otherwise (also when a message of a finished or cancelled run was
+ * only settled). @return PGQRS_OK, or the failure of the round */
+PGQRS_EXTERN pgqrs_status pgqrs_workflow_worker_run_once(int *executed_out, pgqrs_workflow_worker *w);
 
 /* ---- Inside a handler ---- */
 typedef pgqrs_status (*pgqrs_step_fn)(pgqrs_run *run, char **output_json, void *user);
@@ -481,32 +581,35 @@ typedef struct pgqrs_step_options {
     pgqrs_retry_policy retry;    /* of this step: a failed attempt reschedules the run to its delay */
 } pgqrs_step_options;
 #define PGQRS_STEP_OPTIONS_VERSION 1
-#define PGQRS_STEP_OPTIONS_INIT { PGQRS_STEP_OPTIONS_VERSION, { 0, 0, 0, 0, 0 } }
+#define PGQRS_STEP_OPTIONS_INIT PGQRS__INIT(pgqrs_step_options, PGQRS_STEP_OPTIONS_VERSION)
+PGQRS__DEFINE_INIT(pgqrs_step_options, PGQRS_STEP_OPTIONS_VERSION)
+/* @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
+PGQRS_EXTERN pgqrs_status pgqrs_step_options_init(pgqrs_step_options *opts, unsigned int version);
 /* Runs fn once per run under step_id (1 to 256 bytes, unique within the run).
  * If the step already succeeded in this run, its stored output is returned and fn
  * is not called. Otherwise fn runs and its output (JSON from pgqrs_strdup; NULL =
  * null) is stored as SUCCESS in the statement that marks the step done.
- * *output_json (may be NULL) gets a copy, freed with pgqrs_free.
+ * output_out (may be NULL) gets a copy, freed with pgqrs_free. opts may be NULL.
  * When fn fails, the step is recorded ERROR and fn's status returned; with retries
  * left (opts' policy, default 3 attempts) the run is rescheduled when the handler
  * returns. @return fn's status, PGQRS_ECANCELLED (the run is being cancelled: no
  * further step starts), PGQRS_EBUSY (another live worker is executing this step),
  * PGQRS_ESTATE (this worker's lease on the step ran out and another worker took it
- * over: its result stands), PGQRS_EINVAL (bad step_id or output) */
-PGQRS_EXTERN pgqrs_status pgqrs_step(pgqrs_run *run, const char *step_id, pgqrs_step_fn fn, void *user,
-                                     char **output_json);
-PGQRS_EXTERN pgqrs_status pgqrs_step_ex(pgqrs_run *run, const char *step_id, pgqrs_step_fn fn, void *user,
-                                        const pgqrs_step_options *opts, char **output_json);
+ * over: its result stands), PGQRS_EINVAL (bad step_id, options or output) */
+PGQRS_EXTERN pgqrs_status pgqrs_run_step(char **output_out, pgqrs_run *run, const char *step_id, pgqrs_step_fn fn,
+                                         void *user, const pgqrs_step_options *opts);
 /* Durable sleep: the first call records the wake-up time under step_id and returns
  * PGQRS_ESUSPENDED, which the handler returns; the run is rescheduled and holds no
  * worker meanwhile, surviving restarts. When it runs again after the deadline the
- * same call returns PGQRS_OK. */
-PGQRS_EXTERN pgqrs_status pgqrs_sleep(pgqrs_run *run, const char *step_id, int64_t seconds);
+ * same call returns PGQRS_OK.
+ * @return PGQRS_OK, PGQRS_ESUSPENDED, PGQRS_ECANCELLED, PGQRS_EINVAL (step_id, seconds) */
+PGQRS_EXTERN pgqrs_status pgqrs_run_sleep(pgqrs_run *run, const char *step_id, int64_t seconds);
 /* Records why this attempt fails (error_json: JSON; NULL = a generic error) and
- * whether it may be retried; the handler then returns a failure status. */
+ * whether it may be retried; the handler then returns a failure status.
+ * @return PGQRS_OK, PGQRS_EINVAL (error_json is not JSON) */
 PGQRS_EXTERN pgqrs_status pgqrs_run_fail(pgqrs_run *run, const char *error_json, int retryable);
-PGQRS_EXTERN int64_t pgqrs_run_id(const pgqrs_run *run);
-PGQRS_EXTERN int32_t pgqrs_run_attempt(const pgqrs_run *run);   /* 1 for the first attempt */
+PGQRS_EXTERN int64_t pgqrs_run_id(const pgqrs_run *run);        /* 0 for a bad handle */
+PGQRS_EXTERN int32_t pgqrs_run_attempt(const pgqrs_run *run);   /* 1 for the first attempt; 0 for a bad handle */
 
 /* ---- Runs from outside ---- */
 typedef struct pgqrs_run_info {   /* read-only; fields are only ever appended */
@@ -526,13 +629,14 @@ typedef struct pgqrs_run_info {   /* read-only; fields are only ever appended */
     const char *cancel_reason;    /* or NULL */
     int64_t updated_at_us;
 } pgqrs_run_info;
-/* @return PGQRS_OK, PGQRS_ENOTFOUND */
-PGQRS_EXTERN pgqrs_status pgqrs_run_get(pgqrs_store *store, int64_t run_id, pgqrs_run_info **out);
+/* *out is freed with pgqrs_run_info_free. @return PGQRS_OK, PGQRS_ENOTFOUND */
+PGQRS_EXTERN pgqrs_status pgqrs_run_get(pgqrs_run_info **out, pgqrs_store *store, int64_t run_id);
 /* Waits until the run is SUCCESS, ERROR or CANCELLED, polling with backoff (10 ms
  * doubling to 250 ms), at most timeout_ms (< 0: no limit). *out is the final run.
  * @return PGQRS_OK, PGQRS_ETIMEOUT (*out NULL), PGQRS_ENOTFOUND */
-PGQRS_EXTERN pgqrs_status pgqrs_run_wait(pgqrs_store *store, int64_t run_id, int64_t timeout_ms, pgqrs_run_info **out);
-PGQRS_EXTERN void pgqrs_run_info_free(pgqrs_run_info *r);
+PGQRS_EXTERN pgqrs_status pgqrs_run_wait(pgqrs_run_info **out, pgqrs_store *store, int64_t run_id,
+                                         int64_t timeout_ms);
+PGQRS_EXTERN void pgqrs_run_info_free(pgqrs_run_info *r);   /* NULL: no-op */
 /* A PENDING run becomes CANCELLED at once; a RUNNING one CANCELLING, and its
  * worker finalises it as CANCELLED at the next step boundary (the step in progress
  * finishes; no further step starts). reason may be NULL.
@@ -547,12 +651,17 @@ typedef struct pgqrs_run_filter {
     int limit;                   /* 0 = 100, at most 10000 */
 } pgqrs_run_filter;
 #define PGQRS_RUN_FILTER_VERSION 1
-#define PGQRS_RUN_FILTER_INIT { PGQRS_RUN_FILTER_VERSION, NULL, NULL, 0, 0 }
-/* Runs newest first. filter may be NULL. */
-PGQRS_EXTERN pgqrs_status pgqrs_list_runs(pgqrs_store *store, const pgqrs_run_filter *filter, pgqrs_run_list **out);
-PGQRS_EXTERN size_t pgqrs_run_list_count(const pgqrs_run_list *l);
-PGQRS_EXTERN const pgqrs_run_info *pgqrs_run_list_at(const pgqrs_run_list *l, size_t i);
-PGQRS_EXTERN void pgqrs_run_list_free(pgqrs_run_list *l);
+#define PGQRS_RUN_FILTER_INIT PGQRS__INIT(pgqrs_run_filter, PGQRS_RUN_FILTER_VERSION)
+PGQRS__DEFINE_INIT(pgqrs_run_filter, PGQRS_RUN_FILTER_VERSION)
+/* @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
+PGQRS_EXTERN pgqrs_status pgqrs_run_filter_init(pgqrs_run_filter *filter, unsigned int version);
+/* Runs newest first. filter may be NULL.
+ * @return PGQRS_OK, PGQRS_ENOTFOUND (named workflow missing), PGQRS_EINVAL (filter) */
+PGQRS_EXTERN pgqrs_status pgqrs_run_list(pgqrs_runs **out, pgqrs_store *store, const pgqrs_run_filter *filter);
+PGQRS_EXTERN size_t pgqrs_runs_count(const pgqrs_runs *l);
+/* Borrowed from l; NULL when i is out of range. */
+PGQRS_EXTERN const pgqrs_run_info *pgqrs_runs_at(const pgqrs_runs *l, size_t i);
+PGQRS_EXTERN void pgqrs_runs_free(pgqrs_runs *l);
 
 typedef struct pgqrs_step_info {   /* read-only; fields are only ever appended */
     int64_t run_id;
@@ -565,11 +674,13 @@ typedef struct pgqrs_step_info {   /* read-only; fields are only ever appended *
     int64_t completed_at_us;     /* 0 = not finished */
     int64_t retry_at_us;         /* 0 = none */
 } pgqrs_step_info;
-/* The run's steps, by the start time of their latest attempt, then step id. */
-PGQRS_EXTERN pgqrs_status pgqrs_list_steps(pgqrs_store *store, int64_t run_id, pgqrs_step_list **out);
-PGQRS_EXTERN size_t pgqrs_step_list_count(const pgqrs_step_list *l);
-PGQRS_EXTERN const pgqrs_step_info *pgqrs_step_list_at(const pgqrs_step_list *l, size_t i);
-PGQRS_EXTERN void pgqrs_step_list_free(pgqrs_step_list *l);
+/* The run's steps, by the start time of their latest attempt, then step id.
+ * @return PGQRS_OK, PGQRS_ENOTFOUND (no such run) */
+PGQRS_EXTERN pgqrs_status pgqrs_step_list(pgqrs_steps **out, pgqrs_store *store, int64_t run_id);
+PGQRS_EXTERN size_t pgqrs_steps_count(const pgqrs_steps *l);
+/* Borrowed from l; NULL when i is out of range. */
+PGQRS_EXTERN const pgqrs_step_info *pgqrs_steps_at(const pgqrs_steps *l, size_t i);
+PGQRS_EXTERN void pgqrs_steps_free(pgqrs_steps *l);
 
 typedef struct pgqrs_workflow_info {   /* read-only; fields are only ever appended */
     int64_t id;
@@ -578,11 +689,12 @@ typedef struct pgqrs_workflow_info {   /* read-only; fields are only ever append
     const char *retry_policy;    /* JSON */
     int64_t created_at_us;
 } pgqrs_workflow_info;
-/* Every workflow in the database, by name. */
-PGQRS_EXTERN pgqrs_status pgqrs_list_workflows(pgqrs_store *store, pgqrs_workflow_list **out);
-PGQRS_EXTERN size_t pgqrs_workflow_list_count(const pgqrs_workflow_list *l);
-PGQRS_EXTERN const pgqrs_workflow_info *pgqrs_workflow_list_at(const pgqrs_workflow_list *l, size_t i);
-PGQRS_EXTERN void pgqrs_workflow_list_free(pgqrs_workflow_list *l);
+/* Every workflow in the database, by name. @return PGQRS_OK */
+PGQRS_EXTERN pgqrs_status pgqrs_workflow_list(pgqrs_workflows **out, pgqrs_store *store);
+PGQRS_EXTERN size_t pgqrs_workflows_count(const pgqrs_workflows *l);
+/* Borrowed from l; NULL when i is out of range. */
+PGQRS_EXTERN const pgqrs_workflow_info *pgqrs_workflows_at(const pgqrs_workflows *l, size_t i);
+PGQRS_EXTERN void pgqrs_workflows_free(pgqrs_workflows *l);
 
 
 /* ---- Logging and counters --------------------------------------------------------- */
@@ -593,16 +705,18 @@ typedef enum pgqrs_log_level {
     PGQRS_LOG_ERROR = 40,
     PGQRS_LOG_OFF = 100
 } pgqrs_log_level;
-/* event is a stable dotted name ("worker.suspend", "run.retry", ...); message one
- * line of text. Neither ever holds a password, token or payload. Called on the
- * thread that caused the event (the heartbeat thread for heartbeat failures). */
+/* event is a stable dotted name ("worker.suspend", "run.retry", ...; the list is
+ * in docs/operations.md); message one line of text. Neither ever holds a password,
+ * token or payload. Called on the thread that caused the event (the heartbeat
+ * thread for heartbeat failures). */
 typedef void (*pgqrs_log_fn)(int level, const char *event, const char *message, void *user);
 /* Sends events at or above min_level to fn (NULL: silence). Without a callback a
- * store logs to stderr when the environment has PGQRS_LOG=debug|info|warn|error. */
-PGQRS_EXTERN void pgqrs_set_log_callback(pgqrs_store *store, pgqrs_log_fn fn, void *user, int min_level);
+ * store logs to stderr when the environment has PGQRS_LOG=debug|info|warn|error.
+ * A bad handle is ignored. */
+PGQRS_EXTERN void pgqrs_store_set_log_callback(pgqrs_store *store, pgqrs_log_fn fn, void *user, int min_level);
 
 typedef struct pgqrs_counters {
-    unsigned int version;        /* set by the caller: PGQRS_COUNTERS_VERSION */
+    unsigned int version;        /* PGQRS_COUNTERS_VERSION, set by the caller */
     int64_t enqueued;            /* messages written by producers of this store */
     int64_t dequeued;            /* messages delivered to consumers of this store */
     int64_t archived;
@@ -610,12 +724,17 @@ typedef struct pgqrs_counters {
     int64_t released;
     int64_t replayed;            /* dead letters moved back */
     int64_t retried;             /* workflow runs rescheduled after a failure */
-    int64_t errors[16];          /* failures by status: errors[-status], e.g. errors[-PGQRS_ECONN] */
+    int64_t errors[16];          /* failed calls by status: errors[-status], e.g. errors[-PGQRS_ECONN] */
     int64_t dead_lettered;       /* messages moved to the dead-letter queue by this store's consumers */
 } pgqrs_counters;
 #define PGQRS_COUNTERS_VERSION 1
-/* A snapshot of this store's counters since pgqrs_connect (process-local). */
-PGQRS_EXTERN pgqrs_status pgqrs_store_counters(const pgqrs_store *store, pgqrs_counters *out);
+#define PGQRS_COUNTERS_INIT PGQRS__INIT(pgqrs_counters, PGQRS_COUNTERS_VERSION)
+PGQRS__DEFINE_INIT(pgqrs_counters, PGQRS_COUNTERS_VERSION)
+/* @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
+PGQRS_EXTERN pgqrs_status pgqrs_counters_init(pgqrs_counters *counters, unsigned int version);
+/* A snapshot of this store's counters since pgqrs_connect (process-local).
+ * @return PGQRS_OK, PGQRS_EINVAL (out->version unknown) */
+PGQRS_EXTERN pgqrs_status pgqrs_store_counters(pgqrs_counters *out, const pgqrs_store *store);
 
 /* Limits. */
 #define PGQRS_MAX_BATCH_LIMIT 10000      /* max_batch_size can not be raised past this */

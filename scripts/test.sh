@@ -82,9 +82,9 @@ cat > "$prefix/app.c" <<'APP'
 int main(void)
 {
     pgqrs_store *s;
-    if (pgqrs_connect(&s, "sqlite::memory:", NULL) != PGQRS_OK || pgqrs_install(s) != PGQRS_OK)
+    if (pgqrs_connect(&s, "sqlite::memory:", NULL) != PGQRS_OK || pgqrs_schema_install(s) != PGQRS_OK)
         return 1;
-    printf("pgqrs %s on %s\n", pgqrs_version(), pgqrs_backend_name(s));
+    printf("pgqrs %s on %s\n", pgqrs_version(), pgqrs_store_backend(s));
     pgqrs_store_free(s);
     return 0;
 }

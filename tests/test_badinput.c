@@ -60,16 +60,16 @@ static pgqrs_status setup(void)
     o.heartbeat_interval_s = -1;
     qo.max_attempts = 1;
     teardown();
-    if ((st = pgqrs_connect(&store, th_fresh_dsn(), &o)) != PGQRS_OK || (st = pgqrs_install(store)) != PGQRS_OK ||
-        (st = pgqrs_queue_create(store, "q", &qo, NULL)) != PGQRS_OK ||
-        (st = pgqrs_queue_create(store, "other", NULL, NULL)) != PGQRS_OK ||
+    if ((st = pgqrs_connect(&store, th_fresh_dsn(), &o)) != PGQRS_OK || (st = pgqrs_schema_install(store)) != PGQRS_OK ||
+        (st = pgqrs_queue_create(NULL, store, "q", &qo)) != PGQRS_OK ||
+        (st = pgqrs_queue_create(NULL, store, "other", NULL)) != PGQRS_OK ||
         (st = pgqrs_producer_new(&prod, store, "q")) != PGQRS_OK ||
         (st = pgqrs_consumer_new(&c1, store, "q")) != PGQRS_OK ||
         (st = pgqrs_consumer_new(&c2, store, "q")) != PGQRS_OK ||
         (st = pgqrs_workflow_define(store, "wf", noop_wf, NULL, NULL)) != PGQRS_OK)
         return st;
     /* a dead letter: delivered once with max_attempts 1, then due again */
-    if ((st = pgqrs_enqueue(prod, "{\"dead\":1}", 0, &dead_id)) != PGQRS_OK ||
+    if ((st = pgqrs_enqueue(&dead_id, prod, "{\"dead\":1}", 0)) != PGQRS_OK ||
         (st = pgqrs_dequeue(&b, c1, 1, 0)) != PGQRS_OK)
         return st;
     pgqrs_batch_free(b);
@@ -78,7 +78,7 @@ static pgqrs_status setup(void)
         return st;
     pgqrs_batch_free(b);
     b = NULL;
-    if ((st = pgqrs_enqueue(prod, "{\"held\":1}", 0, &held_id)) != PGQRS_OK ||
+    if ((st = pgqrs_enqueue(&held_id, prod, "{\"held\":1}", 0)) != PGQRS_OK ||
         (st = pgqrs_dequeue(&b, c1, 1, 300)) != PGQRS_OK)
         return st;
     if (pgqrs_batch_count(b) != 1 || pgqrs_batch_at(b, 0)->id != held_id) {
@@ -86,8 +86,8 @@ static pgqrs_status setup(void)
         return PGQRS_ERROR;
     }
     pgqrs_batch_free(b);
-    if ((st = pgqrs_enqueue(prod, "{\"free\":1}", 0, &free_id)) != PGQRS_OK ||
-        (st = pgqrs_enqueue(prod, "{\"delayed\":1}", 3600, NULL)) != PGQRS_OK)
+    if ((st = pgqrs_enqueue(&free_id, prod, "{\"free\":1}", 0)) != PGQRS_OK ||
+        (st = pgqrs_enqueue(NULL, prod, "{\"delayed\":1}", 3600)) != PGQRS_OK)
         return st;
     return PGQRS_OK;
 }
@@ -99,40 +99,40 @@ typedef struct snap {
 
 static pgqrs_status take_snapshot(snap *s)
 {
-    pgqrs_metrics_list *ml = NULL;
-    pgqrs_worker_list *wl = NULL;
-    pgqrs_run_list *rl = NULL;
-    pgqrs_queue_list *ql = NULL;
+    pgqrs_metrics *ml = NULL;
+    pgqrs_workers *wl = NULL;
+    pgqrs_runs *rl = NULL;
+    pgqrs_queues *ql = NULL;
     pgqrs_status st;
     size_t off = 0;
     s->text[0] = 0;
-    if ((st = pgqrs_queue_metrics_get(store, NULL, &ml)) != PGQRS_OK)
+    if ((st = pgqrs_metrics_list(&ml, store, NULL)) != PGQRS_OK)
         return st;
-    for (size_t i = 0; i < pgqrs_metrics_list_count(ml); i++) {
-        const pgqrs_queue_metrics *m = pgqrs_metrics_list_at(ml, i);
+    for (size_t i = 0; i < pgqrs_metrics_count(ml); i++) {
+        const pgqrs_queue_metrics *m = pgqrs_metrics_at(ml, i);
         off += (size_t)snprintf(s->text + off, sizeof s->text - off, "%s:%" PRId64 "/%" PRId64 "/%" PRId64 "/%" PRId64
                                 "/%" PRId64 " ", m->name, m->pending, m->in_flight, m->delayed, m->archived,
                                 m->dead_lettered);
         if (off >= sizeof s->text)
             break;
     }
-    pgqrs_metrics_list_free(ml);
-    if ((st = pgqrs_list_queues(store, &ql)) != PGQRS_OK)
+    pgqrs_metrics_free(ml);
+    if ((st = pgqrs_queue_list(&ql, store)) != PGQRS_OK)
         return st;
     if (off < sizeof s->text)
-        off += (size_t)snprintf(s->text + off, sizeof s->text - off, "queues=%zu ", pgqrs_queue_list_count(ql));
-    pgqrs_queue_list_free(ql);
-    if ((st = pgqrs_list_workers(store, NULL, &wl)) != PGQRS_OK)
+        off += (size_t)snprintf(s->text + off, sizeof s->text - off, "queues=%zu ", pgqrs_queues_count(ql));
+    pgqrs_queues_free(ql);
+    if ((st = pgqrs_worker_list(&wl, store, NULL)) != PGQRS_OK)
         return st;
-    for (size_t i = 0; i < pgqrs_worker_list_count(wl) && off < sizeof s->text; i++)
+    for (size_t i = 0; i < pgqrs_workers_count(wl) && off < sizeof s->text; i++)
         off += (size_t)snprintf(s->text + off, sizeof s->text - off, "w%" PRId64 "=%s ",
-                                pgqrs_worker_list_at(wl, i)->id, pgqrs_worker_list_at(wl, i)->status);
-    pgqrs_worker_list_free(wl);
-    if ((st = pgqrs_list_runs(store, NULL, &rl)) != PGQRS_OK)
+                                pgqrs_workers_at(wl, i)->id, pgqrs_workers_at(wl, i)->status);
+    pgqrs_workers_free(wl);
+    if ((st = pgqrs_run_list(&rl, store, NULL)) != PGQRS_OK)
         return st;
     if (off < sizeof s->text)
-        snprintf(s->text + off, sizeof s->text - off, "runs=%zu", pgqrs_run_list_count(rl));
-    pgqrs_run_list_free(rl);
+        snprintf(s->text + off, sizeof s->text - off, "runs=%zu", pgqrs_runs_count(rl));
+    pgqrs_runs_free(rl);
     return PGQRS_OK;
 }
 
@@ -254,17 +254,17 @@ static pgqrs_status run_case(size_t i)
 {
     pgqrs_batch *b = NULL;
     pgqrs_queue_info *qi = NULL;
-    pgqrs_metrics_list *ml = NULL;
+    pgqrs_metrics *ml = NULL;
     pgqrs_run_info *ri = NULL;
     pgqrs_worker_info *wi = NULL;
     pgqrs_producer *p = NULL;
     pgqrs_consumer *c = NULL;
     pgqrs_store *s = NULL;
-    pgqrs_run_list *rl = NULL;
+    pgqrs_runs *rl = NULL;
     pgqrs_connect_options o = PGQRS_CONNECT_OPTIONS_INIT;
     pgqrs_run_filter rf = PGQRS_RUN_FILTER_INIT;
     pgqrs_queue_options qo = PGQRS_QUEUE_OPTIONS_INIT;
-    pgqrs_worker_health wh = { PGQRS_WORKER_HEALTH_VERSION, 0, 0, 0, 0, 0 };
+    pgqrs_worker_health wh = PGQRS_WORKER_HEALTH_INIT;
     pgqrs_status res[2];
     int64_t n64 = 0, run = 0, two[2] = { held_id, held_id };
     const char *name = cases[i].name;
@@ -272,84 +272,84 @@ static pgqrs_status run_case(size_t i)
     o.heartbeat_interval_s = -1;
 
 #define IS(s_) (strcmp(name, (s_)) == 0)
-    if (IS("enqueue empty string")) st = pgqrs_enqueue(prod, "", 0, NULL);
-    else if (IS("enqueue unterminated object")) st = pgqrs_enqueue(prod, "{\"a\":1", 0, NULL);
-    else if (IS("enqueue single quotes")) st = pgqrs_enqueue(prod, "{'a':1}", 0, NULL);
-    else if (IS("enqueue trailing comma")) st = pgqrs_enqueue(prod, "[1,2,]", 0, NULL);
-    else if (IS("enqueue trailing garbage")) st = pgqrs_enqueue(prod, "{\"a\":1} x", 0, NULL);
-    else if (IS("enqueue bare word")) st = pgqrs_enqueue(prod, "hello", 0, NULL);
-    else if (IS("enqueue NaN")) st = pgqrs_enqueue(prod, "NaN", 0, NULL);
-    else if (IS("enqueue number overflow 1e999")) st = pgqrs_enqueue(prod, "{\"n\":1e999}", 0, NULL);
-    else if (IS("enqueue lone surrogate")) st = pgqrs_enqueue(prod, "\"\\ud800\"", 0, NULL);
-    else if (IS("enqueue escaped NUL")) st = pgqrs_enqueue(prod, "\"a\\u0000b\"", 0, NULL);
-    else if (IS("enqueue invalid UTF-8")) st = pgqrs_enqueue(prod, "\"\xff\xfe\"", 0, NULL);
-    else if (IS("enqueue 100000-deep nesting")) st = pgqrs_enqueue(prod, deep_json, 0, NULL);
-    else if (IS("enqueue NULL payload")) st = pgqrs_enqueue(prod, NULL, 0, NULL);
-    else if (IS("enqueue_batch one invalid in the middle")) st = pgqrs_enqueue_batch(prod, payloads_bad_mid, 3, 0, NULL);
-    else if (IS("enqueue_batch NULL in the middle")) st = pgqrs_enqueue_batch(prod, payloads_null_mid, 3, 0, NULL);
-    else if (IS("trigger invalid input JSON")) st = pgqrs_workflow_trigger(store, "wf", "{x}", NULL, &run, NULL);
-    else if (IS("enqueue_batch n=0")) st = pgqrs_enqueue_batch(prod, payloads_one, 0, 0, NULL);
-    else if (IS("enqueue_batch n=1001 > max_batch_size")) st = pgqrs_enqueue_batch(prod, payloads_many, 1001, 0, ids_many);
-    else if (IS("enqueue_batch n=SIZE_MAX")) st = pgqrs_enqueue_batch(prod, payloads_one, SIZE_MAX, 0, NULL);
+    if (IS("enqueue empty string")) st = pgqrs_enqueue(NULL, prod, "", 0);
+    else if (IS("enqueue unterminated object")) st = pgqrs_enqueue(NULL, prod, "{\"a\":1", 0);
+    else if (IS("enqueue single quotes")) st = pgqrs_enqueue(NULL, prod, "{'a':1}", 0);
+    else if (IS("enqueue trailing comma")) st = pgqrs_enqueue(NULL, prod, "[1,2,]", 0);
+    else if (IS("enqueue trailing garbage")) st = pgqrs_enqueue(NULL, prod, "{\"a\":1} x", 0);
+    else if (IS("enqueue bare word")) st = pgqrs_enqueue(NULL, prod, "hello", 0);
+    else if (IS("enqueue NaN")) st = pgqrs_enqueue(NULL, prod, "NaN", 0);
+    else if (IS("enqueue number overflow 1e999")) st = pgqrs_enqueue(NULL, prod, "{\"n\":1e999}", 0);
+    else if (IS("enqueue lone surrogate")) st = pgqrs_enqueue(NULL, prod, "\"\\ud800\"", 0);
+    else if (IS("enqueue escaped NUL")) st = pgqrs_enqueue(NULL, prod, "\"a\\u0000b\"", 0);
+    else if (IS("enqueue invalid UTF-8")) st = pgqrs_enqueue(NULL, prod, "\"\xff\xfe\"", 0);
+    else if (IS("enqueue 100000-deep nesting")) st = pgqrs_enqueue(NULL, prod, deep_json, 0);
+    else if (IS("enqueue NULL payload")) st = pgqrs_enqueue(NULL, prod, NULL, 0);
+    else if (IS("enqueue_batch one invalid in the middle")) st = pgqrs_enqueue_batch(NULL, prod, payloads_bad_mid, 3, 0);
+    else if (IS("enqueue_batch NULL in the middle")) st = pgqrs_enqueue_batch(NULL, prod, payloads_null_mid, 3, 0);
+    else if (IS("trigger invalid input JSON")) st = pgqrs_workflow_trigger(&run, NULL, store, "wf", "{x}", NULL);
+    else if (IS("enqueue_batch n=0")) st = pgqrs_enqueue_batch(NULL, prod, payloads_one, 0, 0);
+    else if (IS("enqueue_batch n=1001 > max_batch_size")) st = pgqrs_enqueue_batch(ids_many, prod, payloads_many, 1001, 0);
+    else if (IS("enqueue_batch n=SIZE_MAX")) st = pgqrs_enqueue_batch(NULL, prod, payloads_one, SIZE_MAX, 0);
     else if (IS("dequeue max=0")) st = pgqrs_dequeue(&b, c1, 0, 30);
     else if (IS("dequeue max=-1")) st = pgqrs_dequeue(&b, c1, -1, 30);
     else if (IS("dequeue max=1001")) st = pgqrs_dequeue(&b, c1, 1001, 30);
     else if (IS("dequeue max=INT_MAX")) st = pgqrs_dequeue(&b, c1, INT_MAX, 30);
-    else if (IS("archive_batch n=1001")) st = pgqrs_archive_batch(c1, ids_many, 1001, NULL);
-    else if (IS("delete_batch n=SIZE_MAX")) st = pgqrs_delete_batch(c1, ids_many, SIZE_MAX, NULL);
-    else if (IS("message_list limit=0")) st = pgqrs_message_list(store, "q", 0, 0, &b);
-    else if (IS("message_list limit=10001")) st = pgqrs_message_list(store, "q", 0, 10001, &b);
-    else if (IS("dlq_list limit=-1")) st = pgqrs_dlq_list(store, "q", 0, -1, &b);
-    else if (IS("enqueue delay=-1")) st = pgqrs_enqueue(prod, "{}", -1, NULL);
-    else if (IS("enqueue delay=INT_MAX")) st = pgqrs_enqueue(prod, "{}", INT_MAX, NULL);
+    else if (IS("archive_batch n=1001")) st = pgqrs_archive_batch(NULL, c1, ids_many, 1001);
+    else if (IS("delete_batch n=SIZE_MAX")) st = pgqrs_delete_batch(NULL, c1, ids_many, SIZE_MAX);
+    else if (IS("message_list limit=0")) st = pgqrs_message_list(&b, store, "q", 0, 0);
+    else if (IS("message_list limit=10001")) st = pgqrs_message_list(&b, store, "q", 0, 10001);
+    else if (IS("dlq_list limit=-1")) st = pgqrs_dlq_list(&b, store, "q", 0, -1);
+    else if (IS("enqueue delay=-1")) st = pgqrs_enqueue(NULL, prod, "{}", -1);
+    else if (IS("enqueue delay=INT_MAX")) st = pgqrs_enqueue(NULL, prod, "{}", INT_MAX);
     else if (IS("dequeue vt=-1")) st = pgqrs_dequeue(&b, c1, 1, -1);
     else if (IS("dequeue vt=INT_MAX")) st = pgqrs_dequeue(&b, c1, 1, INT_MAX);
-    else if (IS("extend_vt vt=-5")) st = pgqrs_extend_vt(c1, held_id, -5, NULL);
-    else if (IS("extend_vt vt=INT_MAX")) st = pgqrs_extend_vt(c1, held_id, INT_MAX, NULL);
+    else if (IS("extend_vt vt=-5")) st = pgqrs_extend_vt(NULL, c1, held_id, -5);
+    else if (IS("extend_vt vt=INT_MAX")) st = pgqrs_extend_vt(NULL, c1, held_id, INT_MAX);
     else if (IS("release delay=-1")) st = pgqrs_release(c1, held_id, -1);
-    else if (IS("release_batch delay=INT_MIN")) st = pgqrs_release_batch(c1, &held_id, 1, INT_MIN, NULL);
-    else if (IS("archive_purge older_than=-1")) st = pgqrs_archive_purge(store, "q", -1, &n64);
-    else if (IS("reclaim_zombies older_than=-1")) st = pgqrs_reclaim_zombies(store, -1, &n64);
-    else if (IS("worker_purge_stale older_than=-1")) st = pgqrs_worker_purge_stale(store, -1, &n64);
-    else if (IS("worker_health stale_after=-1")) st = pgqrs_worker_health_get(store, -1, &wh);
+    else if (IS("release_batch delay=INT_MIN")) st = pgqrs_release_batch(NULL, c1, &held_id, 1, INT_MIN);
+    else if (IS("archive_purge older_than=-1")) st = pgqrs_archive_purge(&n64, store, "q", -1);
+    else if (IS("reclaim_zombies older_than=-1")) st = pgqrs_worker_reclaim_zombies(&n64, store, -1);
+    else if (IS("worker_purge_stale older_than=-1")) st = pgqrs_worker_purge_stale(&n64, store, -1);
+    else if (IS("worker_health stale_after=-1")) st = pgqrs_worker_health_get(&wh, store, -1);
     else if (IS("connect pool_size=-1")) { o.pool_size = -1; st = pgqrs_connect(&s, th_current_dsn(), &o); }
     else if (IS("connect connect_timeout_s=-1")) { o.connect_timeout_s = -1; st = pgqrs_connect(&s, th_current_dsn(), &o); }
     else if (IS("connect pool_wait_ms=INT_MIN")) { o.pool_wait_ms = INT_MIN; st = pgqrs_connect(&s, th_current_dsn(), &o); }
     else if (IS("connect default_vt_seconds=INT_MAX")) { o.default_vt_seconds = INT_MAX; st = pgqrs_connect(&s, th_current_dsn(), &o); }
-    else if (IS("queue_get unknown")) st = pgqrs_queue_get(store, "nope", &qi);
+    else if (IS("queue_get unknown")) st = pgqrs_queue_get(&qi, store, "nope");
     else if (IS("queue_delete unknown")) st = pgqrs_queue_delete(store, "nope", 1);
-    else if (IS("queue_purge unknown")) st = pgqrs_queue_purge(store, "nope", &n64);
-    else if (IS("metrics unknown queue")) st = pgqrs_queue_metrics_get(store, "nope", &ml);
-    else if (IS("message_list unknown queue")) st = pgqrs_message_list(store, "nope", 0, 10, &b);
+    else if (IS("queue_purge unknown")) st = pgqrs_queue_purge(&n64, store, "nope");
+    else if (IS("metrics unknown queue")) st = pgqrs_metrics_list(&ml, store, "nope");
+    else if (IS("message_list unknown queue")) st = pgqrs_message_list(&b, store, "nope", 0, 10);
     else if (IS("dlq_replay unknown queue")) st = pgqrs_dlq_replay(store, "nope", dead_id);
-    else if (IS("dlq_replay_all unknown queue")) st = pgqrs_dlq_replay_all(store, "nope", &n64);
+    else if (IS("dlq_replay_all unknown queue")) st = pgqrs_dlq_replay_all(&n64, store, "nope");
     else if (IS("producer_new unknown queue")) st = pgqrs_producer_new(&p, store, "nope");
     else if (IS("consumer_new unknown queue")) st = pgqrs_consumer_new(&c, store, "nope");
     else if (IS("dlq_replay unknown id")) st = pgqrs_dlq_replay(store, "q", dead_id + 1000000);
     else if (IS("dlq_replay id of another queue's message")) st = pgqrs_dlq_replay(store, "other", dead_id);
-    else if (IS("run_get unknown")) st = pgqrs_run_get(store, 987654321, &ri);
+    else if (IS("run_get unknown")) st = pgqrs_run_get(&ri, store, 987654321);
     else if (IS("run_cancel unknown")) st = pgqrs_run_cancel(store, 987654321, "x");
     else if (IS("run_cancel negative id")) st = pgqrs_run_cancel(store, -1, "x");
-    else if (IS("trigger unknown workflow")) st = pgqrs_workflow_trigger(store, "nope", "{}", NULL, &run, NULL);
-    else if (IS("worker_get unknown")) st = pgqrs_worker_get(store, 987654321, &wi);
+    else if (IS("trigger unknown workflow")) st = pgqrs_workflow_trigger(&run, NULL, store, "nope", "{}", NULL);
+    else if (IS("worker_get unknown")) st = pgqrs_worker_get(&wi, store, 987654321);
     else if (IS("archive unknown id")) st = pgqrs_archive(c1, held_id + 1000000);
     else if (IS("archive id 0")) st = pgqrs_archive(c1, 0);
     else if (IS("archive INT64_MIN")) st = pgqrs_archive(c1, INT64_MIN);
     else if (IS("archive a message c1 holds, from c2")) st = pgqrs_archive(c2, held_id);
     else if (IS("delete a message c1 holds, from c2")) st = pgqrs_delete(c2, held_id);
     else if (IS("release a message c1 holds, from c2")) st = pgqrs_release(c2, held_id, 0);
-    else if (IS("extend_vt a message c1 holds, from c2")) st = pgqrs_extend_vt(c2, held_id, 10, NULL);
+    else if (IS("extend_vt a message c1 holds, from c2")) st = pgqrs_extend_vt(NULL, c2, held_id, 10);
     else if (IS("archive a pending message nobody holds")) st = pgqrs_archive(c2, free_id);
-    else if (IS("archive_batch of c1's ids, from c2")) st = pgqrs_archive_batch(c2, two, 2, res);
+    else if (IS("archive_batch of c1's ids, from c2")) st = pgqrs_archive_batch(res, c2, two, 2);
     else if (IS("archive a dead letter")) st = pgqrs_archive(c1, dead_id);
-    else if (IS("queue_create empty name")) st = pgqrs_queue_create(store, "", NULL, NULL);
-    else if (IS("queue_create 129-byte name")) st = pgqrs_queue_create(store, long_name, NULL, NULL);
-    else if (IS("queue_create 299-byte name")) st = pgqrs_queue_create(store, big_name, NULL, NULL);
-    else if (IS("queue_create invalid UTF-8 name")) st = pgqrs_queue_create(store, "q\x80", NULL, NULL);
-    else if (IS("queue_create overlong UTF-8 encoding")) st = pgqrs_queue_create(store, "\xc0\xaf", NULL, NULL);
-    else if (IS("queue_create NULL name")) st = pgqrs_queue_create(store, NULL, NULL, NULL);
-    else if (IS("queue_create max_attempts=-1")) { qo.max_attempts = -1; st = pgqrs_queue_create(store, "neg", &qo, NULL); }
-    else if (IS("queue_create existing name")) st = pgqrs_queue_create(store, "q", NULL, NULL);
+    else if (IS("queue_create empty name")) st = pgqrs_queue_create(NULL, store, "", NULL);
+    else if (IS("queue_create 129-byte name")) st = pgqrs_queue_create(NULL, store, long_name, NULL);
+    else if (IS("queue_create 299-byte name")) st = pgqrs_queue_create(NULL, store, big_name, NULL);
+    else if (IS("queue_create invalid UTF-8 name")) st = pgqrs_queue_create(NULL, store, "q\x80", NULL);
+    else if (IS("queue_create overlong UTF-8 encoding")) st = pgqrs_queue_create(NULL, store, "\xc0\xaf", NULL);
+    else if (IS("queue_create NULL name")) st = pgqrs_queue_create(NULL, store, NULL, NULL);
+    else if (IS("queue_create max_attempts=-1")) { qo.max_attempts = -1; st = pgqrs_queue_create(NULL, store, "neg", &qo); }
+    else if (IS("queue_create existing name")) st = pgqrs_queue_create(NULL, store, "q", NULL);
     else if (IS("producer_new empty name")) st = pgqrs_producer_new(&p, store, "");
     else if (IS("consumer_new 129-byte name")) st = pgqrs_consumer_new(&c, store, long_name);
     else if (IS("workflow_define empty name")) st = pgqrs_workflow_define(store, "", noop_wf, NULL, NULL);
@@ -360,10 +360,10 @@ static pgqrs_status run_case(size_t i)
         st = pgqrs_workflow_define(store, n120, noop_wf, NULL, NULL);
     }
     else if (IS("workflow_define NULL handler")) st = pgqrs_workflow_define(store, "wf2", NULL, NULL, NULL);
-    else if (IS("trigger empty workflow name")) st = pgqrs_workflow_trigger(store, "", "{}", NULL, &run, NULL);
-    else if (IS("list_runs unknown status")) { rf.status = "RUNNING'; --"; st = pgqrs_list_runs(store, &rf, &rl); }
-    else if (IS("list_runs limit=-1")) { rf.limit = -1; st = pgqrs_list_runs(store, &rf, &rl); }
-    else if (IS("enqueue on a NULL producer")) st = pgqrs_enqueue(NULL, "{}", 0, NULL);
+    else if (IS("trigger empty workflow name")) st = pgqrs_workflow_trigger(&run, NULL, store, "", "{}", NULL);
+    else if (IS("list_runs unknown status")) { rf.status = "RUNNING'; --"; st = pgqrs_run_list(&rl, store, &rf); }
+    else if (IS("list_runs limit=-1")) { rf.limit = -1; st = pgqrs_run_list(&rl, store, &rf); }
+    else if (IS("enqueue on a NULL producer")) st = pgqrs_enqueue(NULL, NULL, "{}", 0);
     else if (IS("dequeue on a store passed as a consumer")) st = pgqrs_dequeue(&b, (pgqrs_consumer *)(void *)store, 1, 30);
     else if (IS("dequeue NULL out")) st = pgqrs_dequeue(NULL, c1, 1, 30);
     else fprintf(stderr, "    no such case: %s\n", name);
@@ -375,13 +375,13 @@ static pgqrs_status run_case(size_t i)
     }
     pgqrs_batch_free(b);
     pgqrs_queue_info_free(qi);
-    pgqrs_metrics_list_free(ml);
+    pgqrs_metrics_free(ml);
     pgqrs_run_info_free(ri);
     pgqrs_worker_info_free(wi);
     pgqrs_producer_free(p);
     pgqrs_consumer_free(c);
     pgqrs_store_free(s);
-    pgqrs_run_list_free(rl);
+    pgqrs_runs_free(rl);
     return st;
 }
 
@@ -508,7 +508,7 @@ static pgqrs_status hostile_wf(pgqrs_run *run, const char *in, char **out, void 
     (void)user;
     for (size_t i = 0; i < sizeof hostile / sizeof *hostile; i++) {
         char *o = NULL;
-        pgqrs_status st = pgqrs_step(run, hostile[i], echo_step, (void *)in, &o);
+        pgqrs_status st = pgqrs_run_step(&o, run, hostile[i], echo_step, (void *)in, NULL);
         if (st != PGQRS_OK)
             return st;
         pgqrs_free(o);
@@ -523,7 +523,7 @@ static void test_badinput__sql_metacharacters_round_trip(void)
     o.heartbeat_interval_s = -1;
     teardown();
     CHECK_OK(pgqrs_connect(&store, th_fresh_dsn(), &o), NULL);
-    CHECK_OK(pgqrs_install(store), store);
+    CHECK_OK(pgqrs_schema_install(store), store);
     for (size_t i = 0; i < sizeof hostile / sizeof *hostile; i++) {
         char payload[512], *esc = payload;
         pgqrs_producer *p = NULL;
@@ -531,7 +531,7 @@ static void test_badinput__sql_metacharacters_round_trip(void)
         pgqrs_batch *b = NULL;
         pgqrs_workflow_worker *w = NULL;
         pgqrs_run_info *ri = NULL;
-        pgqrs_step_list *sl = NULL;
+        pgqrs_steps *sl = NULL;
         int64_t id = 0, run = 0;
         int executed = 0;
         /* the name itself as a JSON string (escape quotes and backslashes) */
@@ -543,9 +543,9 @@ static void test_badinput__sql_metacharacters_round_trip(void)
             *esc++ = *q;
         }
         strcpy(esc, "\"}");
-        CHECK_OK(pgqrs_queue_create(store, hostile[i], NULL, NULL), store);
+        CHECK_OK(pgqrs_queue_create(NULL, store, hostile[i], NULL), store);
         CHECK_OK(pgqrs_producer_new(&p, store, hostile[i]), store);
-        CHECK_OK(pgqrs_enqueue(p, payload, 0, &id), p);
+        CHECK_OK(pgqrs_enqueue(&id, p, payload, 0), p);
         pgqrs_producer_free(p);
         CHECK_OK(pgqrs_consumer_new(&c, store, hostile[i]), store);
         if (pgqrs_dequeue(&b, c, 10, 30) != PGQRS_OK || pgqrs_batch_count(b) != 1 ||
@@ -567,39 +567,39 @@ static void test_badinput__sql_metacharacters_round_trip(void)
         /* the same name as a workflow, its input, and every step id */
         if (strlen(hostile[i]) <= 119) {
             CHECK_OK(pgqrs_workflow_define(store, hostile[i], hostile_wf, NULL, NULL), store);
-            CHECK_OK(pgqrs_workflow_trigger(store, hostile[i], payload, NULL, &run, NULL), store);
+            CHECK_OK(pgqrs_workflow_trigger(&run, NULL, store, hostile[i], payload, NULL), store);
             CHECK_OK(pgqrs_workflow_worker_new(&w, store, hostile[i]), store);
-            pgqrs_status st = pgqrs_workflow_run_once(w, &executed);
+            pgqrs_status st = pgqrs_workflow_worker_run_once(&executed, w);
             pgqrs_workflow_worker_free(w);
             CHECK_MSG(st == PGQRS_OK && executed == 1, "workflow %s: run_once %d executed %d", hostile[i], (int)st,
                       executed);
-            CHECK_OK(pgqrs_run_get(store, run, &ri), store);
+            CHECK_OK(pgqrs_run_get(&ri, store, run), store);
             CHECK_MSG(strcmp(ri->status, "SUCCESS") == 0, "run status %s", ri->status);
             pgqrs_run_info_free(ri);
-            CHECK_OK(pgqrs_list_steps(store, run, &sl), store);
-            CHECK_I64((int64_t)(sizeof hostile / sizeof *hostile), pgqrs_step_list_count(sl));
-            for (size_t k = 0; k < pgqrs_step_list_count(sl); k++) {
+            CHECK_OK(pgqrs_step_list(&sl, store, run), store);
+            CHECK_I64((int64_t)(sizeof hostile / sizeof *hostile), pgqrs_steps_count(sl));
+            for (size_t k = 0; k < pgqrs_steps_count(sl); k++) {
                 bool found = false;
                 for (size_t m = 0; m < sizeof hostile / sizeof *hostile; m++)
-                    found = found || strcmp(pgqrs_step_list_at(sl, k)->step_id, hostile[m]) == 0;
+                    found = found || strcmp(pgqrs_steps_at(sl, k)->step_id, hostile[m]) == 0;
                 if (!found)
-                    th_fail(__FILE__, __LINE__, "step id changed: %s", pgqrs_step_list_at(sl, k)->step_id);
+                    th_fail(__FILE__, __LINE__, "step id changed: %s", pgqrs_steps_at(sl, k)->step_id);
             }
-            pgqrs_step_list_free(sl);
+            pgqrs_steps_free(sl);
         }
     }
     {   /* every table is still there, every queue name listed unchanged */
-        pgqrs_queue_list *ql = NULL;
-        CHECK_OK(pgqrs_verify(store), store);
-        CHECK_OK(pgqrs_list_queues(store, &ql), store);
+        pgqrs_queues *ql = NULL;
+        CHECK_OK(pgqrs_schema_verify(store), store);
+        CHECK_OK(pgqrs_queue_list(&ql, store), store);
         for (size_t i = 0; i < sizeof hostile / sizeof *hostile; i++) {
             bool found = false;
-            for (size_t k = 0; k < pgqrs_queue_list_count(ql); k++)
-                found = found || strcmp(pgqrs_queue_list_at(ql, k)->name, hostile[i]) == 0;
+            for (size_t k = 0; k < pgqrs_queues_count(ql); k++)
+                found = found || strcmp(pgqrs_queues_at(ql, k)->name, hostile[i]) == 0;
             if (!found)
                 th_fail(__FILE__, __LINE__, "queue %s not listed unchanged", hostile[i]);
         }
-        pgqrs_queue_list_free(ql);
+        pgqrs_queues_free(ql);
     }
     teardown();
 }
@@ -767,7 +767,7 @@ static void test_badinput__real_server_errors_hide_secrets(void)
     st = pgqrs_connect(&s, dsn, &o);
     if (st == PGQRS_OK) {
         /* trust auth connects lazily? then the first call must fail */
-        pgqrs_status st2 = pgqrs_install(s);
+        pgqrs_status st2 = pgqrs_schema_install(s);
         msg = pgqrs_errmsg(s);
         CHECK_MSG(st2 != PGQRS_OK, "a role that does not exist could install");
         CHECK_MSG(!strstr(msg, "Hunter2-QQ"), "message leaks the password: %s", msg);
@@ -793,11 +793,11 @@ static void test_badinput__real_server_errors_hide_secrets(void)
         snprintf(dsn, sizeof dsn, "%.*spostgres:Hunter2-QQ@%s", (int)(at - fresh), fresh, at + strlen("postgres@"));
         s = NULL;
         CHECK_OK(pgqrs_connect(&s, dsn, &o), NULL);
-        st = pgqrs_queue_get(s, "nope", &qi);
+        st = pgqrs_queue_get(&qi, s, "nope");
         msg = pgqrs_errmsg(s);
         CHECK_MSG(!strstr(msg, "Hunter2-QQ"), "message leaks the password: %s", msg);
-        st = pgqrs_install(s);
-        st = pgqrs_queue_create(s, "", NULL, NULL);
+        st = pgqrs_schema_install(s);
+        st = pgqrs_queue_create(NULL, s, "", NULL);
         msg = pgqrs_errmsg(s);
         CHECK_MSG(!strstr(msg, "Hunter2-QQ"), "message leaks the password: %s", msg);
         pgqrs_store_free(s);

@@ -156,7 +156,7 @@ static void drain_child(int idx, const char *dsn, const char *path)
             }
         }
         pgqrs_batch_free(b);
-        st = pgqrs_archive_batch(c, ids, n, res);
+        st = pgqrs_archive_batch(res, c, ids, n);
         if (st != PGQRS_OK) {
             fprintf(stderr, "    child %d: archive_batch: %s: %s\n", idx, pgqrs_errstr(st), pgqrs_errmsg(c));
             for (size_t i = 0; i < n; i++)
@@ -186,7 +186,7 @@ static void test_concurrency__four_processes_drain_exactly_once(void)
     pgqrs_connect_options o = PGQRS_CONNECT_OPTIONS_INIT;
     pgqrs_store *s = NULL;
     pgqrs_producer *p = NULL;
-    pgqrs_metrics_list *ml = NULL;
+    pgqrs_metrics *ml = NULL;
     static int64_t enq[N_MESSAGES], got[N_MESSAGES * 2];
     static char payload_buf[1000][48];
     const char *payloads[1000];
@@ -205,15 +205,15 @@ static void test_concurrency__four_processes_drain_exactly_once(void)
     dsn = th_fresh_dsn();
     snprintf(dsn_copy, sizeof dsn_copy, "%s", dsn);
     CHECK_OK(pgqrs_connect(&s, dsn_copy, &o), NULL);
-    CHECK_OK(pgqrs_install(s), s);
-    CHECK_OK(pgqrs_queue_create(s, "jobs", NULL, NULL), s);
+    CHECK_OK(pgqrs_schema_install(s), s);
+    CHECK_OK(pgqrs_queue_create(NULL, s, "jobs", NULL), s);
     CHECK_OK(pgqrs_producer_new(&p, s, "jobs"), s);
     for (int chunk = 0; chunk < N_MESSAGES / 1000; chunk++) {
         for (int i = 0; i < 1000; i++) {
             snprintf(payload_buf[i], sizeof payload_buf[i], "{\"n\": %d}", chunk * 1000 + i);
             payloads[i] = payload_buf[i];
         }
-        pgqrs_status st = pgqrs_enqueue_batch(p, payloads, 1000, 0, enq + chunk * 1000);
+        pgqrs_status st = pgqrs_enqueue_batch(enq + chunk * 1000, p, payloads, 1000, 0);
         if (st != PGQRS_OK) {
             th_fail(__FILE__, __LINE__, "enqueue_batch: %s: %s", pgqrs_errstr(st), pgqrs_errmsg(p));
             pgqrs_producer_free(p);
@@ -295,7 +295,7 @@ static void test_concurrency__four_processes_drain_exactly_once(void)
     for (;;) {
         pgqrs_batch *b = NULL;
         size_t n;
-        pgqrs_status st = pgqrs_archive_list(s, "jobs", after, 1000, &b);
+        pgqrs_status st = pgqrs_archive_list(&b, s, "jobs", after, 1000);
         if (st != PGQRS_OK) {
             th_fail(__FILE__, __LINE__, "archive_list: %s: %s", pgqrs_errstr(st), pgqrs_errmsg(s));
             pgqrs_store_free(s);
@@ -313,16 +313,16 @@ static void test_concurrency__four_processes_drain_exactly_once(void)
         if (n < 1000)
             break;
     }
-    if (pgqrs_queue_metrics_get(s, "jobs", &ml) != PGQRS_OK || pgqrs_metrics_list_count(ml) != 1) {
+    if (pgqrs_metrics_list(&ml, s, "jobs") != PGQRS_OK || pgqrs_metrics_count(ml) != 1) {
         th_fail(__FILE__, __LINE__, "metrics: %s", pgqrs_errmsg(s));
-        pgqrs_metrics_list_free(ml);
+        pgqrs_metrics_free(ml);
         pgqrs_store_free(s);
         return;
     }
     {
-        const pgqrs_queue_metrics *m = pgqrs_metrics_list_at(ml, 0);
+        const pgqrs_queue_metrics *m = pgqrs_metrics_at(ml, 0);
         int64_t pending = m->pending, in_flight = m->in_flight, archived = m->archived, dead = m->dead_lettered;
-        pgqrs_metrics_list_free(ml);
+        pgqrs_metrics_free(ml);
         pgqrs_store_free(s);
         CHECK_I64(N_MESSAGES, in_archive);
         CHECK_I64(0, extra);
@@ -355,7 +355,7 @@ static void test_concurrency__install_from_many_processes(void)
             gate_wait();
             st = pgqrs_connect(&s, dsn, &o);
             if (st == PGQRS_OK)
-                st = pgqrs_install(s);
+                st = pgqrs_schema_install(s);
             if (st != PGQRS_OK)
                 fprintf(stderr, "    child %d: %s: %s\n", i, pgqrs_errstr(st), s ? pgqrs_errmsg(s) : pgqrs_errmsg(NULL));
             pgqrs_store_free(s);
@@ -368,7 +368,7 @@ static void test_concurrency__install_from_many_processes(void)
         CHECK_MSG(codes[i] == 0, "child %d exited with %d", i, codes[i]);
     CHECK_OK(pgqrs_connect(&s, dsn, &o), NULL);
     {
-        pgqrs_status st = pgqrs_verify(s);
+        pgqrs_status st = pgqrs_schema_verify(s);
         if (st != PGQRS_OK)
             th_fail(__FILE__, __LINE__, "verify: %s: %s", pgqrs_errstr(st), pgqrs_errmsg(s));
     }
@@ -379,7 +379,7 @@ static void test_concurrency__queue_create_race_has_one_winner(void)
 {
     pgqrs_connect_options o = PGQRS_CONNECT_OPTIONS_INIT;
     pgqrs_store *s = NULL;
-    pgqrs_queue_list *ql = NULL;
+    pgqrs_queues *ql = NULL;
     pid_t pids[N_PROCS];
     int codes[N_PROCS], ok = 0, exists = 0;
     char dsn[1024];
@@ -387,7 +387,7 @@ static void test_concurrency__queue_create_race_has_one_winner(void)
         return;   /* invalid: see the top of the file */
     snprintf(dsn, sizeof dsn, "%s", th_fresh_dsn());
     CHECK_OK(pgqrs_connect(&s, dsn, &o), NULL);
-    if (pgqrs_install(s) != PGQRS_OK) {
+    if (pgqrs_schema_install(s) != PGQRS_OK) {
         th_fail(__FILE__, __LINE__, "install: %s", pgqrs_errmsg(s));
         pgqrs_store_free(s);
         return;
@@ -404,7 +404,7 @@ static void test_concurrency__queue_create_race_has_one_winner(void)
             gate_wait();
             st = pgqrs_connect(&s, dsn, &o);
             if (st == PGQRS_OK)
-                st = pgqrs_queue_create(s, "race", NULL, NULL);
+                st = pgqrs_queue_create(NULL, s, "race", NULL);
             if (st != PGQRS_OK && st != PGQRS_EEXISTS)
                 fprintf(stderr, "    child %d: %s: %s\n", i, pgqrs_errstr(st), s ? pgqrs_errmsg(s) : pgqrs_errmsg(NULL));
             pgqrs_store_free(s);
@@ -421,13 +421,13 @@ static void test_concurrency__queue_create_race_has_one_winner(void)
     CHECK_I64(1, ok);
     CHECK_I64(N_PROCS - 1, exists);
     CHECK_OK(pgqrs_connect(&s, dsn, &o), NULL);
-    if (pgqrs_list_queues(s, &ql) != PGQRS_OK) {
+    if (pgqrs_queue_list(&ql, s) != PGQRS_OK) {
         th_fail(__FILE__, __LINE__, "list_queues: %s", pgqrs_errmsg(s));
         pgqrs_store_free(s);
         return;
     }
-    ok = (int)pgqrs_queue_list_count(ql);
-    pgqrs_queue_list_free(ql);
+    ok = (int)pgqrs_queues_count(ql);
+    pgqrs_queues_free(ql);
     pgqrs_store_free(s);
     CHECK_I64(1, ok);
 }
@@ -473,7 +473,7 @@ static void *drain_thread(void *arg)
         pgqrs_batch_free(b);
         if (n == 0)
             continue;
-        st = pgqrs_archive_batch(c, ids, n, NULL);
+        st = pgqrs_archive_batch(NULL, c, ids, n);
         if (st != PGQRS_OK) {
             snprintf(d->msg, sizeof d->msg, "archive_batch: %s: %s", pgqrs_errstr(st), pgqrs_errmsg(c));
             d->failed = 1;
@@ -494,7 +494,7 @@ static void test_concurrency__threads_share_one_store(void)
     pgqrs_connect_options o = PGQRS_CONNECT_OPTIONS_INIT;
     pgqrs_store *s = NULL;
     pgqrs_producer *p = NULL;
-    pgqrs_metrics_list *ml = NULL;
+    pgqrs_metrics *ml = NULL;
     static drainer ds[T_THREADS];
     static int64_t enq[T_MESSAGES], got[T_MESSAGES * T_THREADS];
     static char buf[1000][32];
@@ -505,9 +505,9 @@ static void test_concurrency__threads_share_one_store(void)
     pgqrs_status st = PGQRS_OK;
 
     CHECK_OK(pgqrs_connect(&s, th_fresh_dsn(), &o), NULL);
-    st = pgqrs_install(s);
+    st = pgqrs_schema_install(s);
     if (st == PGQRS_OK)
-        st = pgqrs_queue_create(s, "jobs", NULL, NULL);
+        st = pgqrs_queue_create(NULL, s, "jobs", NULL);
     if (st == PGQRS_OK)
         st = pgqrs_producer_new(&p, s, "jobs");
     for (int chunk = 0; st == PGQRS_OK && chunk < T_MESSAGES / 1000; chunk++) {
@@ -515,7 +515,7 @@ static void test_concurrency__threads_share_one_store(void)
             snprintf(buf[i], sizeof buf[i], "%d", chunk * 1000 + i);
             payloads[i] = buf[i];
         }
-        st = pgqrs_enqueue_batch(p, payloads, 1000, 0, enq + chunk * 1000);
+        st = pgqrs_enqueue_batch(enq + chunk * 1000, p, payloads, 1000, 0);
     }
     pgqrs_producer_free(p);
     if (st != PGQRS_OK) {
@@ -534,11 +534,11 @@ static void test_concurrency__threads_share_one_store(void)
     for (int i = 0; i < T_THREADS; i++)
         if (!pthread_equal(tids[i], pthread_self()))
             pthread_join(tids[i], NULL);
-    if (pgqrs_queue_metrics_get(s, "jobs", &ml) == PGQRS_OK && pgqrs_metrics_list_count(ml) == 1) {
-        pending = pgqrs_metrics_list_at(ml, 0)->pending + pgqrs_metrics_list_at(ml, 0)->in_flight;
-        archived = pgqrs_metrics_list_at(ml, 0)->archived;
+    if (pgqrs_metrics_list(&ml, s, "jobs") == PGQRS_OK && pgqrs_metrics_count(ml) == 1) {
+        pending = pgqrs_metrics_at(ml, 0)->pending + pgqrs_metrics_at(ml, 0)->in_flight;
+        archived = pgqrs_metrics_at(ml, 0)->archived;
     }
-    pgqrs_metrics_list_free(ml);
+    pgqrs_metrics_free(ml);
     pgqrs_store_free(s);
     for (int i = 0; i < T_THREADS; i++) {
         CHECK_MSG(!ds[i].failed, "thread %d: %s", i, ds[i].msg[0] ? ds[i].msg : "failed");

@@ -69,13 +69,13 @@ static bool integrity_ok(const char *path, char *why, size_t len)
 
 static pgqrs_status counts(pgqrs_store *s, int64_t *pending, int64_t *archived)
 {
-    pgqrs_metrics_list *ml = NULL;
-    pgqrs_status st = pgqrs_queue_metrics_get(s, "q", &ml);
+    pgqrs_metrics *ml = NULL;
+    pgqrs_status st = pgqrs_metrics_list(&ml, s, "q");
     if (st == PGQRS_OK) {
-        *pending = pgqrs_metrics_list_at(ml, 0)->pending;
-        *archived = pgqrs_metrics_list_at(ml, 0)->archived;
+        *pending = pgqrs_metrics_at(ml, 0)->pending;
+        *archived = pgqrs_metrics_at(ml, 0)->archived;
     }
-    pgqrs_metrics_list_free(ml);
+    pgqrs_metrics_free(ml);
     return st;
 }
 
@@ -98,9 +98,9 @@ static void test_faults__disk_full_then_space_returns(void)
     o.heartbeat_interval_s = -1;
     st = pgqrs_connect(&s, dsn, &o);
     if (st == PGQRS_OK)
-        st = pgqrs_install(s);
+        st = pgqrs_schema_install(s);
     if (st == PGQRS_OK)
-        st = pgqrs_queue_create(s, "q", NULL, NULL);
+        st = pgqrs_queue_create(NULL, s, "q", NULL);
     if (st == PGQRS_OK)
         st = pgqrs_producer_new(&p, s, "q");
     if (st != PGQRS_OK) {
@@ -112,7 +112,7 @@ static void test_faults__disk_full_then_space_returns(void)
     payload[1000] = '"';
     payload[1001] = 0;
     for (int i = 0; i < 5000; i++) {
-        st = pgqrs_enqueue(p, payload, 0, NULL);
+        st = pgqrs_enqueue(NULL, p, payload, 0);
         if (st != PGQRS_OK)
             break;
         ok++;
@@ -130,7 +130,7 @@ static void test_faults__disk_full_then_space_returns(void)
     if (!strstr(full_msg, "full"))
         th_fail(__FILE__, __LINE__, "disk full: the message does not say so: %s", full_msg);
     /* a second write fails the same way, not with a crash or a hang */
-    st = pgqrs_enqueue(p, "{}", 0, NULL);
+    st = pgqrs_enqueue(NULL, p, "{}", 0);
     if (st == PGQRS_OK)
         ok++;
     /* nothing lost, nothing half-written */
@@ -146,7 +146,7 @@ static void test_faults__disk_full_then_space_returns(void)
         goto out;
     }
     for (int i = 0; i < 10; i++) {
-        st = pgqrs_enqueue(p, "{\"after\":true}", 0, NULL);
+        st = pgqrs_enqueue(NULL, p, "{\"after\":true}", 0);
         if (st != PGQRS_OK) {
             th_fail(__FILE__, __LINE__, "enqueue after space returned: %s: %s", pgqrs_errstr(st), pgqrs_errmsg(p));
             goto out;
@@ -167,7 +167,7 @@ static void test_faults__disk_full_then_space_returns(void)
         pgqrs_batch_free(b);
         if (n == 0)
             break;
-        st = pgqrs_archive_batch(c, ids, n, NULL);
+        st = pgqrs_archive_batch(NULL, c, ids, n);
         drained += (int64_t)n;
     }
     if (st != PGQRS_OK)
@@ -207,13 +207,13 @@ static void test_faults__read_only_filesystem(void)
     o.heartbeat_interval_s = -1;
     st = pgqrs_connect(&s, dsn, &o);
     if (st == PGQRS_OK)
-        st = pgqrs_install(s);
+        st = pgqrs_schema_install(s);
     if (st == PGQRS_OK)
-        st = pgqrs_queue_create(s, "q", NULL, NULL);
+        st = pgqrs_queue_create(NULL, s, "q", NULL);
     if (st == PGQRS_OK)
         st = pgqrs_producer_new(&p, s, "q");
     for (int i = 0; st == PGQRS_OK && i < 5; i++)
-        st = pgqrs_enqueue(p, "{\"keep\":1}", 0, NULL);
+        st = pgqrs_enqueue(NULL, p, "{\"keep\":1}", 0);
     pgqrs_producer_free(p);
     p = NULL;
     pgqrs_store_free(s);
@@ -239,7 +239,7 @@ static void test_faults__read_only_filesystem(void)
         /* opened (SQLite falls back to read-only): every write must fail, clearly */
         st = pgqrs_producer_new(&p, s, "q");
         if (st == PGQRS_OK)
-            st = pgqrs_enqueue(p, "{\"lost\":1}", 0, NULL);
+            st = pgqrs_enqueue(NULL, p, "{\"lost\":1}", 0);
         if (getenv("PGQRS_TEST_VERBOSE"))
             fprintf(stderr, "    read-only: write %s: %s\n", pgqrs_errstr(st), p ? pgqrs_errmsg(p) : pgqrs_errmsg(s));
         if (st == PGQRS_OK)
@@ -258,14 +258,14 @@ static void test_faults__read_only_filesystem(void)
         th_fail(__FILE__, __LINE__, "integrity_check: %s", why);
     st = pgqrs_connect(&s, dsn, &o);
     if (st == PGQRS_OK)
-        st = pgqrs_verify(s);
+        st = pgqrs_schema_verify(s);
     if (st == PGQRS_OK)
         st = counts(s, &pending, &archived);
     if (st != PGQRS_OK || pending != 5)
         th_fail(__FILE__, __LINE__, "after read-write again: %s, pending %" PRId64 " want 5: %s", pgqrs_errstr(st),
                 pending, s ? pgqrs_errmsg(s) : pgqrs_errmsg(NULL));
     if (st == PGQRS_OK && (st = pgqrs_producer_new(&p, s, "q")) == PGQRS_OK)
-        st = pgqrs_enqueue(p, "{}", 0, NULL);
+        st = pgqrs_enqueue(NULL, p, "{}", 0);
     if (st != PGQRS_OK)
         th_fail(__FILE__, __LINE__, "write after read-write again: %s", pgqrs_errstr(st));
     pgqrs_producer_free(p);

@@ -66,10 +66,10 @@ static void free_producer(void *p) { pgqrs_producer_free(p); }
 static void free_consumer(void *p) { pgqrs_consumer_free(p); }
 static void free_batch(void *p) { pgqrs_batch_free(p); }
 static void free_queue_info(void *p) { pgqrs_queue_info_free(p); }
-static void free_queue_list(void *p) { pgqrs_queue_list_free(p); }
-static void free_metrics(void *p) { pgqrs_metrics_list_free(p); }
+static void free_queue_list(void *p) { pgqrs_queues_free(p); }
+static void free_metrics(void *p) { pgqrs_metrics_free(p); }
 static void free_worker_info(void *p) { pgqrs_worker_info_free(p); }
-static void free_worker_list(void *p) { pgqrs_worker_list_free(p); }
+static void free_worker_list(void *p) { pgqrs_workers_free(p); }
 
 /* Options every test starts from: the background heartbeat is off so that the
  * fixed clock alone decides heartbeats and zombies. */
@@ -90,7 +90,7 @@ static pgqrs_status open_store(const pgqrs_connect_options *opts)
     if (st != PGQRS_OK)
         return st;
     defer(free_store, store);
-    st = pgqrs_install(store);
+    st = pgqrs_schema_install(store);
     if (st != PGQRS_OK)
         return st;
     T0 = (int64_t)time(NULL) * SEC;
@@ -105,21 +105,21 @@ static pgqrs_status open_store(const pgqrs_connect_options *opts)
 static void at(int64_t s) { pgqrs_store_set_time(store, T0 + s * SEC); }
 
 #define QUEUE(name, max_att) do { pgqrs_queue_options qo_ = PGQRS_QUEUE_OPTIONS_INIT; qo_.max_attempts = (max_att); \
-    CHECK_OK(pgqrs_queue_create(store, (name), &qo_, NULL), store); } while (0)
+    CHECK_OK(pgqrs_queue_create(NULL, store, (name), &qo_), store); } while (0)
 #define PRODUCER(var, q) do { (var) = NULL; CHECK_OK(pgqrs_producer_new(&(var), store, (q)), store); \
     CHECK((var) != NULL); defer(free_producer, (var)); } while (0)
 #define CONSUMER(var, q) do { (var) = NULL; CHECK_OK(pgqrs_consumer_new(&(var), store, (q)), store); \
     CHECK((var) != NULL); defer(free_consumer, (var)); } while (0)
 #define DEQ(var, c, max, vt) do { (var) = NULL; CHECK_OK(pgqrs_dequeue(&(var), (c), (max), (vt)), (c)); \
     CHECK((var) != NULL); defer(free_batch, (var)); } while (0)
-#define ENQ(p, json, delay, idp) CHECK_OK(pgqrs_enqueue((p), (json), (delay), (idp)), (p))
+#define ENQ(p, json, delay, idp) CHECK_OK(pgqrs_enqueue((idp), (p), (json), (delay)), (p))
 
 /* Message lists through the store, deferred. */
-#define MSG_LIST(var, q) do { (var) = NULL; CHECK_OK(pgqrs_message_list(store, (q), 0, 10000, &(var)), store); \
+#define MSG_LIST(var, q) do { (var) = NULL; CHECK_OK(pgqrs_message_list(&(var), store, (q), 0, 10000), store); \
     defer(free_batch, (var)); } while (0)
-#define ARCH_LIST(var, q) do { (var) = NULL; CHECK_OK(pgqrs_archive_list(store, (q), 0, 10000, &(var)), store); \
+#define ARCH_LIST(var, q) do { (var) = NULL; CHECK_OK(pgqrs_archive_list(&(var), store, (q), 0, 10000), store); \
     defer(free_batch, (var)); } while (0)
-#define DLQ_LIST(var, q) do { (var) = NULL; CHECK_OK(pgqrs_dlq_list(store, (q), 0, 10000, &(var)), store); \
+#define DLQ_LIST(var, q) do { (var) = NULL; CHECK_OK(pgqrs_dlq_list(&(var), store, (q), 0, 10000), store); \
     defer(free_batch, (var)); } while (0)
 
 static const pgqrs_message *find_msg(const pgqrs_batch *b, int64_t id)
@@ -157,15 +157,15 @@ typedef struct mx {
 
 static pgqrs_status metrics_of(const char *q, mx *out)
 {
-    pgqrs_metrics_list *l = NULL;
+    pgqrs_metrics *l = NULL;
     const pgqrs_queue_metrics *m;
-    pgqrs_status st = pgqrs_queue_metrics_get(store, q, &l);
+    pgqrs_status st = pgqrs_metrics_list(&l, store, q);
     memset(out, 0, sizeof *out);
     if (st != PGQRS_OK)
         return st;
-    if (pgqrs_metrics_list_count(l) != 1 || !(m = pgqrs_metrics_list_at(l, 0))) {
-        fprintf(stderr, "    metrics of %s: %zu rows, want 1\n", q, pgqrs_metrics_list_count(l));
-        pgqrs_metrics_list_free(l);
+    if (pgqrs_metrics_count(l) != 1 || !(m = pgqrs_metrics_at(l, 0))) {
+        fprintf(stderr, "    metrics of %s: %zu rows, want 1\n", q, pgqrs_metrics_count(l));
+        pgqrs_metrics_free(l);
         return PGQRS_ERROR;
     }
     out->queue_id = m->queue_id;
@@ -176,7 +176,7 @@ static pgqrs_status metrics_of(const char *q, mx *out)
     out->dead = m->dead_lettered;
     out->oldest = m->oldest_pending_age_us;
     snprintf(out->name, sizeof out->name, "%s", m->name ? m->name : "(null)");
-    pgqrs_metrics_list_free(l);
+    pgqrs_metrics_free(l);
     return PGQRS_OK;
 }
 
@@ -185,14 +185,14 @@ static pgqrs_status metrics_of(const char *q, mx *out)
     CHECK_I64((arch), m_.archived); CHECK_I64((dl), m_.dead); } while (0)
 
 /* Counts a paged listing (message_list, archive_list or dlq_list) page by page. */
-typedef pgqrs_status (*list_fn)(pgqrs_store *, const char *, int64_t, int, pgqrs_batch **);
+typedef pgqrs_status (*list_fn)(pgqrs_batch **, pgqrs_store *, const char *, int64_t, int);
 static pgqrs_status count_pages(list_fn fn, const char *q, int page, int64_t *n_out)
 {
     int64_t after = 0, n = 0;
     for (;;) {
         pgqrs_batch *b = NULL;
         size_t cnt;
-        pgqrs_status st = fn(store, q, after, page, &b);
+        pgqrs_status st = fn(&b, store, q, after, page);
         if (st != PGQRS_OK)
             return st;
         cnt = pgqrs_batch_count(b);
@@ -217,7 +217,7 @@ static pgqrs_status count_pages(list_fn fn, const char *q, int page, int64_t *n_
 static pgqrs_status worker_status(int64_t id, char *buf, size_t n)
 {
     pgqrs_worker_info *w = NULL;
-    pgqrs_status st = pgqrs_worker_get(store, id, &w);
+    pgqrs_status st = pgqrs_worker_get(&w, store, id);
     buf[0] = 0;
     if (st == PGQRS_OK) {
         snprintf(buf, n, "%s", w->status ? w->status : "(null)");
@@ -242,7 +242,7 @@ static void test_lifecycle__enqueue_dequeue_archive(void)
     int64_t id = 0;
     SETUP_WITH(o);
     QUEUE("jobs", 0);
-    CHECK_OK(pgqrs_queue_get(store, "jobs", &qi), store);
+    CHECK_OK(pgqrs_queue_get(&qi, store, "jobs"), store);
     defer(free_queue_info, qi);
     PRODUCER(p, "jobs");
     CONSUMER(c, "jobs");
@@ -492,9 +492,9 @@ static void test_vt__extend_postpones_redelivery(void)
     CHECK_I64(1, pgqrs_batch_count(b));
 
     at(10);
-    CHECK_OK(pgqrs_extend_vt(c1, id, 60, &vt), c1);
+    CHECK_OK(pgqrs_extend_vt(&vt, c1, id, 60), c1);
     CHECK_I64(T0 + 70 * SEC, vt);
-    CHECK_OK(pgqrs_extend_vt(c1, id, 60, NULL), c1);   /* vt_us_out may be NULL */
+    CHECK_OK(pgqrs_extend_vt(NULL, c1, id, 60), c1);   /* vt_us_out may be NULL */
     MSG_LIST(l, "q");
     CHECK_I64(1, pgqrs_batch_count(l));
     CHECK_I64(T0 + 70 * SEC, pgqrs_batch_at(l, 0)->vt_us);
@@ -527,14 +527,14 @@ static void test_vt__extend_ownership_and_ranges(void)
     CONSUMER(c2, "q");
     ENQ(p, "{}", 0, &id);
     DEQ(b, c1, 1, 30);
-    CHECK_ST(PGQRS_ENOTOWNED, pgqrs_extend_vt(c2, id, 60, &vt), c2);
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_extend_vt(c1, id + 1000, 60, &vt), c1);
-    CHECK_ST(PGQRS_EINVAL, pgqrs_extend_vt(c1, id, -1, &vt), c1);
-    CHECK_ST(PGQRS_EINVAL, pgqrs_extend_vt(c1, id, PGQRS_MAX_VT_SECONDS + 1, &vt), c1);
+    CHECK_ST(PGQRS_ENOTOWNED, pgqrs_extend_vt(&vt, c2, id, 60), c2);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_extend_vt(&vt, c1, id + 1000, 60), c1);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_extend_vt(&vt, c1, id, -1), c1);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_extend_vt(&vt, c1, id, PGQRS_MAX_VT_SECONDS + 1), c1);
     MSG_LIST(l, "q");
     CHECK_I64(T0 + 30 * SEC, pgqrs_batch_at(l, 0)->vt_us);
     CHECK_I64(pgqrs_consumer_worker_id(c1), pgqrs_batch_at(l, 0)->consumer_worker_id);
-    CHECK_OK(pgqrs_extend_vt(c1, id, PGQRS_MAX_VT_SECONDS, &vt), c1);
+    CHECK_OK(pgqrs_extend_vt(&vt, c1, id, PGQRS_MAX_VT_SECONDS), c1);
     CHECK_I64(T0 + (int64_t)PGQRS_MAX_VT_SECONDS * SEC, vt);
 }
 
@@ -553,7 +553,7 @@ static void test_delay__invisible_until_due(void)
     PRODUCER(p, "q");
     CONSUMER(c, "q");
     ENQ(p, "{\"k\":0}", 60, &id);
-    CHECK_OK(pgqrs_enqueue_batch(p, pl, 2, 120, ids), p);
+    CHECK_OK(pgqrs_enqueue_batch(ids, p, pl, 2, 120), p);
     CHECK_METRICS("q", 0, 0, 3, 0, 0);
     CHECK_OK(metrics_of("q", &m), store);
     CHECK_I64(0, m.oldest);
@@ -628,7 +628,7 @@ static void test_batch__ids_in_input_order_and_payloads_round_trip(void)
     PRODUCER(p, "q");
     CONSUMER(c, "q");
     memset(ids, 0, sizeof ids);
-    CHECK_OK(pgqrs_enqueue_batch(p, pl, n, 0, ids), p);
+    CHECK_OK(pgqrs_enqueue_batch(ids, p, pl, n, 0), p);
     for (size_t i = 0; i < n; i++) {
         CHECK(ids[i] > 0);
         for (size_t j = 0; j < i; j++)
@@ -658,7 +658,7 @@ static void test_batch__ids_in_input_order_and_payloads_round_trip(void)
         CHECK_JSON(pl[i], m->payload);
     }
     /* ids_out may be NULL */
-    CHECK_OK(pgqrs_enqueue_batch(p, pl, 2, 0, NULL), p);
+    CHECK_OK(pgqrs_enqueue_batch(NULL, p, pl, 2, 0), p);
     CHECK_METRICS("q", 2, (int64_t)n, 0, 0, 0);
 }
 
@@ -678,7 +678,7 @@ static void test_batch__ids_in_input_order_large(void)
         snprintf(buf[i], sizeof buf[i], "{\"seq\": %d}", i);
         pl[i] = buf[i];
     }
-    CHECK_OK(pgqrs_enqueue_batch(p, pl, N, 0, ids), p);
+    CHECK_OK(pgqrs_enqueue_batch(ids, p, pl, N, 0), p);
     MSG_LIST(l, "q");
     CHECK_I64(N, pgqrs_batch_count(l));
     for (int i = 0; i < N; i++) {
@@ -700,7 +700,7 @@ static void test_batch__json_scalars_round_trip(void)
     SETUP();
     QUEUE("q", 0);
     PRODUCER(p, "q");
-    CHECK_OK(pgqrs_enqueue_batch(p, pl, n, 0, ids), p);
+    CHECK_OK(pgqrs_enqueue_batch(ids, p, pl, n, 0), p);
     MSG_LIST(l, "q");
     CHECK_I64((int64_t)n, pgqrs_batch_count(l));
     for (size_t i = 0; i < n; i++) {
@@ -713,7 +713,7 @@ static void test_batch__json_scalars_round_trip(void)
         pgqrs_batch *l2 = NULL;
         const pgqrs_message *m;
         ENQ(p, pl[i], 0, &one);
-        CHECK_OK(pgqrs_message_list(store, "q", one - 1, 1, &l2), store);
+        CHECK_OK(pgqrs_message_list(&l2, store, "q", one - 1, 1), store);
         defer(free_batch, l2);
         CHECK_I64(1, pgqrs_batch_count(l2));
         m = pgqrs_batch_at(l2, 0);
@@ -731,19 +731,19 @@ static void test_batch__one_invalid_payload_writes_nothing(void)
     SETUP();
     QUEUE("q", 0);
     PRODUCER(p, "q");
-    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue_batch(p, pl, 4, 0, NULL), p);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue_batch(NULL, p, pl, 4, 0), p);
     CHECK_METRICS("q", 0, 0, 0, 0, 0);
     pl[2] = "";
-    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue_batch(p, pl, 4, 0, NULL), p);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue_batch(NULL, p, pl, 4, 0), p);
     pl[2] = "1 2";
-    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue_batch(p, pl, 4, 0, NULL), p);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue_batch(NULL, p, pl, 4, 0), p);
     pl[2] = "{\"a\":1}, {\"b\":2}";   /* would splice into two elements */
-    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue_batch(p, pl, 4, 0, NULL), p);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue_batch(NULL, p, pl, 4, 0), p);
     pl[2] = "]";
-    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue_batch(p, pl, 4, 0, NULL), p);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue_batch(NULL, p, pl, 4, 0), p);
     CHECK_METRICS("q", 0, 0, 0, 0, 0);
     {
-        pgqrs_status st = pgqrs_enqueue_batch(p, pl_null, 2, 0, NULL);
+        pgqrs_status st = pgqrs_enqueue_batch(NULL, p, pl_null, 2, 0);
         CHECK_MSG(st == PGQRS_EMISUSE || st == PGQRS_EINVAL, "NULL payload in batch: got %d (%s)", (int)st,
                   pgqrs_errstr(st));
     }
@@ -763,11 +763,11 @@ static void test_enqueue__invalid_json_writes_nothing(void)
     QUEUE("q", 0);
     PRODUCER(p, "q");
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        pgqrs_status st = pgqrs_enqueue(p, bad[i], 0, &id);
+        pgqrs_status st = pgqrs_enqueue(&id, p, bad[i], 0);
         CHECK_MSG(st == PGQRS_EINVAL, "enqueue(%s): got %d (%s), want EINVAL: %s", bad[i], (int)st, pgqrs_errstr(st),
                   pgqrs_errmsg(p));
     }
-    CHECK_ST(PGQRS_EMISUSE, pgqrs_enqueue(p, NULL, 0, &id), p);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_enqueue(&id, p, NULL, 0), p);
     CHECK_METRICS("q", 0, 0, 0, 0, 0);
     MSG_LIST(l, "q");
     CHECK_I64(0, pgqrs_batch_count(l));
@@ -790,10 +790,10 @@ static void test_batch__oversize_rejected(void)
     QUEUE("q", 0);
     PRODUCER(p, "q");
     CONSUMER(c, "q");
-    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue_batch(p, pl, 6, 0, ids), p);
-    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue_batch(p, pl, 0, 0, ids), p);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue_batch(ids, p, pl, 6, 0), p);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue_batch(ids, p, pl, 0, 0), p);
     CHECK_METRICS("q", 0, 0, 0, 0, 0);
-    CHECK_OK(pgqrs_enqueue_batch(p, pl, 5, 0, ids), p);
+    CHECK_OK(pgqrs_enqueue_batch(ids, p, pl, 5, 0), p);
     CHECK_METRICS("q", 5, 0, 0, 0, 0);
     CHECK_ST(PGQRS_EINVAL, pgqrs_dequeue(&b, c, 6, 30), c);
     CHECK(b == NULL);
@@ -805,11 +805,11 @@ static void test_batch__oversize_rejected(void)
     DEQ(b, c, 5, 30);
     CHECK_I64(5, pgqrs_batch_count(b));
     ids[5] = ids[4] + 1000;
-    CHECK_ST(PGQRS_EINVAL, pgqrs_archive_batch(c, ids, 6, res), c);
-    CHECK_ST(PGQRS_EINVAL, pgqrs_delete_batch(c, ids, 6, res), c);
-    CHECK_ST(PGQRS_EINVAL, pgqrs_release_batch(c, ids, 6, 0, res), c);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_archive_batch(res, c, ids, 6), c);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_delete_batch(res, c, ids, 6), c);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_release_batch(res, c, ids, 6, 0), c);
     CHECK_METRICS("q", 0, 5, 0, 0, 0);
-    CHECK_OK(pgqrs_archive_batch(c, ids, 5, NULL), c);
+    CHECK_OK(pgqrs_archive_batch(NULL, c, ids, 5), c);
     CHECK_METRICS("q", 0, 0, 0, 5, 0);
 }
 
@@ -830,9 +830,9 @@ static void test_batch__default_limit_is_1000(void)
     defer(free, pl);
     for (int i = 0; i < N; i++)
         pl[i] = "{}";
-    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue_batch(p, pl, N, 0, NULL), p);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue_batch(NULL, p, pl, N, 0), p);
     CHECK_METRICS("q", 0, 0, 0, 0, 0);
-    CHECK_OK(pgqrs_enqueue_batch(p, pl, N - 1, 0, NULL), p);
+    CHECK_OK(pgqrs_enqueue_batch(NULL, p, pl, N - 1, 0), p);
     st = pgqrs_dequeue(&b, c, N, 30);
     defer(free_batch, b);
     CHECK_I64(PGQRS_EINVAL, st);
@@ -853,7 +853,7 @@ static void test_dlq__max_attempts_moves_to_dead_letters(void)
     mx mm;
     SETUP();
     QUEUE("q", 2);
-    CHECK_OK(pgqrs_queue_get(store, "q", &qi), store);
+    CHECK_OK(pgqrs_queue_get(&qi, store, "q"), store);
     defer(free_queue_info, qi);
     CHECK_I64(2, qi->max_attempts);
     PRODUCER(p, "q");
@@ -869,11 +869,11 @@ static void test_dlq__max_attempts_moves_to_dead_letters(void)
     at(62);
     /* dead-lettered at its next dequeue, not before: until then it is pending */
     CHECK_METRICS("q", 1, 0, 0, 0, 0);
-    CHECK_OK(pgqrs_dlq_count(store, "q", &cnt), store);
+    CHECK_OK(pgqrs_dlq_count(&cnt, store, "q"), store);
     CHECK_I64(0, cnt);
     DEQ(b, c, 1, 30);
     CHECK_I64(0, pgqrs_batch_count(b));
-    CHECK_OK(pgqrs_dlq_count(store, "q", &cnt), store);
+    CHECK_OK(pgqrs_dlq_count(&cnt, store, "q"), store);
     CHECK_I64(1, cnt);
     CHECK_METRICS("q", 0, 0, 0, 0, 1);
     CHECK_OK(metrics_of("q", &mm), store);
@@ -913,17 +913,17 @@ static void test_dlq__replay_one(void)
     at(31);
     DEQ(b, c, 10, 30);
     CHECK_I64(0, pgqrs_batch_count(b));
-    CHECK_OK(pgqrs_dlq_count(store, "q", &cnt), store);
+    CHECK_OK(pgqrs_dlq_count(&cnt, store, "q"), store);
     CHECK_I64(2, cnt);
 
     CHECK_ST(PGQRS_ENOTFOUND, pgqrs_dlq_replay(store, "q", other + id + 1000), store);
     CHECK_ST(PGQRS_ENOTFOUND, pgqrs_dlq_replay(store, "other", id), store);   /* not this queue's */
-    CHECK_OK(pgqrs_dlq_count(store, "q", &cnt), store);
+    CHECK_OK(pgqrs_dlq_count(&cnt, store, "q"), store);
     CHECK_I64(2, cnt);
 
     at(40);
     CHECK_OK(pgqrs_dlq_replay(store, "q", id), store);
-    CHECK_OK(pgqrs_dlq_count(store, "q", &cnt), store);
+    CHECK_OK(pgqrs_dlq_count(&cnt, store, "q"), store);
     CHECK_I64(1, cnt);
     CHECK_ST(PGQRS_ENOTFOUND, pgqrs_dlq_replay(store, "q", id), store);   /* already replayed */
     CHECK_METRICS("q", 1, 0, 0, 0, 1);
@@ -955,9 +955,9 @@ static void test_dlq__replay_all(void)
     QUEUE("keep", 1);
     PRODUCER(p, "q");
     CONSUMER(c, "q");
-    CHECK_OK(pgqrs_enqueue_batch(p, pl, 3, 0, NULL), p);
-    CHECK_OK(pgqrs_enqueue_batch(p, pl + 3, 3, 0, NULL), p);
-    CHECK_OK(pgqrs_enqueue_batch(p, pl + 6, 1, 0, NULL), p);
+    CHECK_OK(pgqrs_enqueue_batch(NULL, p, pl, 3, 0), p);
+    CHECK_OK(pgqrs_enqueue_batch(NULL, p, pl + 3, 3, 0), p);
+    CHECK_OK(pgqrs_enqueue_batch(NULL, p, pl + 6, 1, 0), p);
     for (int i = 0; i < 3; i++) {
         DEQ(b, c, 3, 30);
         CHECK_I64(i < 2 ? 3 : 1, pgqrs_batch_count(b));
@@ -967,18 +967,18 @@ static void test_dlq__replay_all(void)
         DEQ(b, c, 3, 30);
         CHECK_I64(0, pgqrs_batch_count(b));
     }
-    CHECK_OK(pgqrs_dlq_count(store, "q", &cnt), store);
+    CHECK_OK(pgqrs_dlq_count(&cnt, store, "q"), store);
     CHECK_I64(7, cnt);
-    CHECK_OK(pgqrs_dlq_replay_all(store, "keep", &replayed), store);
+    CHECK_OK(pgqrs_dlq_replay_all(&replayed, store, "keep"), store);
     CHECK_I64(0, replayed);
-    CHECK_OK(pgqrs_dlq_replay_all(store, "q", &replayed), store);
+    CHECK_OK(pgqrs_dlq_replay_all(&replayed, store, "q"), store);
     CHECK_I64(7, replayed);
-    CHECK_OK(pgqrs_dlq_count(store, "q", &cnt), store);
+    CHECK_OK(pgqrs_dlq_count(&cnt, store, "q"), store);
     CHECK_I64(0, cnt);
     CHECK_METRICS("q", 7, 0, 0, 0, 0);
-    CHECK_OK(pgqrs_dlq_replay_all(store, "q", &replayed), store);
+    CHECK_OK(pgqrs_dlq_replay_all(&replayed, store, "q"), store);
     CHECK_I64(0, replayed);
-    CHECK_OK(pgqrs_dlq_replay_all(store, "q", NULL), store);
+    CHECK_OK(pgqrs_dlq_replay_all(NULL, store, "q"), store);
 }
 
 static void test_dlq__release_counts_as_delivery(void)
@@ -1006,7 +1006,7 @@ static void test_dlq__release_counts_as_delivery(void)
     CHECK_OK(pgqrs_release(c, id, 0), c);
     DEQ(b, c, 1, 30);
     CHECK_I64(0, pgqrs_batch_count(b));
-    CHECK_OK(pgqrs_dlq_count(store, "q", &cnt), store);
+    CHECK_OK(pgqrs_dlq_count(&cnt, store, "q"), store);
     CHECK_I64(1, cnt);
 }
 
@@ -1021,23 +1021,23 @@ static void test_dlq__lists_page_in_id_order(void)
     QUEUE("q", 1);
     PRODUCER(p, "q");
     CONSUMER(c, "q");
-    CHECK_OK(pgqrs_enqueue_batch(p, pl, 5, 0, ids), p);
+    CHECK_OK(pgqrs_enqueue_batch(ids, p, pl, 5, 0), p);
     DEQ(b, c, 5, 30);
     at(31);
     DEQ(b, c, 5, 30);
     CHECK_I64(0, pgqrs_batch_count(b));
     CHECK_OK(count_pages(pgqrs_dlq_list, "q", 2, &n), store);
     CHECK_I64(5, n);
-    CHECK_OK(pgqrs_dlq_list(store, "q", ids[2], 10, &b), store);
+    CHECK_OK(pgqrs_dlq_list(&b, store, "q", ids[2], 10), store);
     defer(free_batch, b);
     CHECK_I64(2, pgqrs_batch_count(b));
     CHECK_I64(ids[3], pgqrs_batch_at(b, 0)->id);
     CHECK_I64(ids[4], pgqrs_batch_at(b, 1)->id);
     b = NULL;
-    CHECK_ST(PGQRS_EINVAL, pgqrs_dlq_list(store, "q", 0, 0, &b), store);
-    CHECK_ST(PGQRS_EINVAL, pgqrs_dlq_list(store, "q", 0, 10001, &b), store);
-    CHECK_ST(PGQRS_EINVAL, pgqrs_message_list(store, "q", 0, 0, &b), store);
-    CHECK_ST(PGQRS_EINVAL, pgqrs_archive_list(store, "q", 0, -1, &b), store);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_dlq_list(&b, store, "q", 0, 0), store);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_dlq_list(&b, store, "q", 0, 10001), store);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_message_list(&b, store, "q", 0, 0), store);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_archive_list(&b, store, "q", 0, -1), store);
 }
 
 /* ---- Ownership -------------------------------------------------------------------------- */
@@ -1063,11 +1063,11 @@ static void test_ownership__single_ops_on_foreign_and_unknown(void)
     CHECK_ST(PGQRS_ENOTOWNED, pgqrs_archive(c2, id), c2);
     CHECK_ST(PGQRS_ENOTOWNED, pgqrs_delete(c2, id), c2);
     CHECK_ST(PGQRS_ENOTOWNED, pgqrs_release(c2, id, 0), c2);
-    CHECK_ST(PGQRS_ENOTOWNED, pgqrs_extend_vt(c2, id, 100, &vt), c2);
+    CHECK_ST(PGQRS_ENOTOWNED, pgqrs_extend_vt(&vt, c2, id, 100), c2);
     CHECK_ST(PGQRS_ENOTFOUND, pgqrs_archive(c2, unknown), c2);
     CHECK_ST(PGQRS_ENOTFOUND, pgqrs_delete(c2, unknown), c2);
     CHECK_ST(PGQRS_ENOTFOUND, pgqrs_release(c2, unknown, 0), c2);
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_extend_vt(c2, unknown, 100, &vt), c2);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_extend_vt(&vt, c2, unknown, 100), c2);
     /* a live message nobody holds is not this consumer's either */
     CHECK_ST(PGQRS_ENOTOWNED, pgqrs_archive(c1, unheld), c1);
     CHECK_ST(PGQRS_ENOTOWNED, pgqrs_delete(c1, unheld), c1);
@@ -1113,7 +1113,7 @@ static void test_ownership__batch_archive_mixed(void)
     ids[1] = foreign;
     ids[2] = foreign + 1000;
     ids[3] = bb;
-    CHECK_ST(PGQRS_ENOTOWNED, pgqrs_archive_batch(c1, ids, 4, res), c1);
+    CHECK_ST(PGQRS_ENOTOWNED, pgqrs_archive_batch(res, c1, ids, 4), c1);
     CHECK_I64(PGQRS_OK, res[0]);
     CHECK_I64(PGQRS_ENOTOWNED, res[1]);
     CHECK_I64(PGQRS_ENOTFOUND, res[2]);
@@ -1129,10 +1129,10 @@ static void test_ownership__batch_archive_mixed(void)
     /* first failure is what is returned; NULL results allowed */
     ids[0] = foreign + 1000;
     ids[1] = foreign;
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_archive_batch(c1, ids, 2, NULL), c1);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_archive_batch(NULL, c1, ids, 2), c1);
     /* all owned: OK */
     ids[0] = foreign;
-    CHECK_OK(pgqrs_archive_batch(c2, ids, 1, res), c2);
+    CHECK_OK(pgqrs_archive_batch(res, c2, ids, 1), c2);
     CHECK_I64(PGQRS_OK, res[0]);
     CHECK_METRICS("q", 0, 0, 0, 3, 0);
 }
@@ -1158,7 +1158,7 @@ static void test_ownership__batch_release_and_delete_mixed(void)
     ids[0] = foreign + 1000;
     ids[1] = x;
     ids[2] = foreign;
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_release_batch(c1, ids, 3, 0, res), c1);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_release_batch(res, c1, ids, 3, 0), c1);
     CHECK_I64(PGQRS_ENOTFOUND, res[0]);
     CHECK_I64(PGQRS_OK, res[1]);
     CHECK_I64(PGQRS_ENOTOWNED, res[2]);
@@ -1166,7 +1166,7 @@ static void test_ownership__batch_release_and_delete_mixed(void)
     ids[0] = y;
     ids[1] = foreign;
     ids[2] = x;   /* released above: not held any more */
-    CHECK_ST(PGQRS_ENOTOWNED, pgqrs_delete_batch(c1, ids, 3, res), c1);
+    CHECK_ST(PGQRS_ENOTOWNED, pgqrs_delete_batch(res, c1, ids, 3), c1);
     CHECK_I64(PGQRS_OK, res[0]);
     CHECK_I64(PGQRS_ENOTOWNED, res[1]);
     CHECK_I64(PGQRS_ENOTOWNED, res[2]);
@@ -1182,7 +1182,7 @@ static void test_ownership__batch_release_and_delete_mixed(void)
 /* ---- archive_and_dequeue: one commit per batch ------------------------------------ */
 
 #define ARCH_DEQ(var, c, ids, n, res, max, vt) do { (var) = NULL; \
-    CHECK_OK(pgqrs_archive_and_dequeue(&(var), (c), (ids), (n), (res), (max), (vt)), (c)); \
+    CHECK_OK(pgqrs_archive_and_dequeue(&(var), (res), (c), (ids), (n), (max), (vt)), (c)); \
     CHECK((var) != NULL); defer(free_batch, (var)); } while (0)
 
 static size_t batch_ids(const pgqrs_batch *b, int64_t *ids)
@@ -1243,11 +1243,11 @@ static void test_pipeline__not_held_ids_claim_nothing(void)
     pgqrs_producer *p;
     pgqrs_consumer *c1, *c2;
     pgqrs_batch *b, *out = (pgqrs_batch *)&out;
-    pgqrs_capabilities caps = { PGQRS_CAPABILITIES_VERSION, 0, 0, 0, 0, NULL };
+    pgqrs_capabilities caps = PGQRS_CAPABILITIES_INIT;
     int64_t a = 0, foreign = 0, waiting = 0, ids[3];
     pgqrs_status res[3] = { 99, 99, 99 };
     SETUP();
-    CHECK_OK(pgqrs_store_capabilities(store, &caps), store);
+    CHECK_OK(pgqrs_store_capabilities(&caps, store), store);
     QUEUE("q", 0);
     PRODUCER(p, "q");
     CONSUMER(c1, "q");
@@ -1260,7 +1260,7 @@ static void test_pipeline__not_held_ids_claim_nothing(void)
     ids[0] = a;
     ids[1] = foreign;
     ids[2] = waiting + 1000;
-    CHECK_ST(PGQRS_ENOTOWNED, pgqrs_archive_and_dequeue(&out, c1, ids, 3, res, 5, 30), c1);
+    CHECK_ST(PGQRS_ENOTOWNED, pgqrs_archive_and_dequeue(&out, res, c1, ids, 3, 5, 30), c1);
     CHECK(out == NULL);
     CHECK(strstr(pgqrs_errmsg(c1), "not held") != NULL);
     CHECK_I64(PGQRS_OK, res[0]);
@@ -1283,10 +1283,10 @@ static void test_pipeline__failed_claim_rolls_back_archive(void)
     pgqrs_producer *p;
     pgqrs_consumer *c;
     pgqrs_batch *b, *out = NULL;
-    pgqrs_capabilities caps = { PGQRS_CAPABILITIES_VERSION, 0, 0, 0, 0, NULL };
+    pgqrs_capabilities caps = PGQRS_CAPABILITIES_INIT;
     int64_t a = 0;
     SETUP();
-    CHECK_OK(pgqrs_store_capabilities(store, &caps), store);
+    CHECK_OK(pgqrs_store_capabilities(&caps, store), store);
     QUEUE("q", 0);
     PRODUCER(p, "q");
     CONSUMER(c, "q");
@@ -1294,7 +1294,7 @@ static void test_pipeline__failed_claim_rolls_back_archive(void)
     ENQ(p, "\"b\"", 0, NULL);
     DEQ(b, c, 1, 30);
     CHECK_OK(pgqrs_consumer_suspend(c), c);
-    CHECK_ST(PGQRS_ESTATE, pgqrs_archive_and_dequeue(&out, c, &a, 1, NULL, 1, 30), c);
+    CHECK_ST(PGQRS_ESTATE, pgqrs_archive_and_dequeue(&out, NULL, c, &a, 1, 1, 30), c);
     CHECK(out == NULL);
     CHECK(strstr(pgqrs_errmsg(c), "suspended") != NULL);
     if (caps.transactions)
@@ -1321,12 +1321,12 @@ static void test_pipeline__bad_arguments_change_nothing(void)
     CONSUMER(c, "q");
     ENQ(p, "\"a\"", 0, &a);
     DEQ(b, c, 1, 30);
-    CHECK_ST(PGQRS_EINVAL, pgqrs_archive_and_dequeue(&out, c, &a, 1, NULL, 0, 30), c);
-    CHECK_ST(PGQRS_EINVAL, pgqrs_archive_and_dequeue(&out, c, &a, 1, NULL, 1, -1), c);
-    CHECK_ST(PGQRS_EINVAL, pgqrs_archive_and_dequeue(&out, c, &a, 1001, NULL, 1, 30), c);
-    CHECK_ST(PGQRS_EMISUSE, pgqrs_archive_and_dequeue(&out, c, NULL, 1, NULL, 1, 30), c);
-    CHECK_ST(PGQRS_EMISUSE, pgqrs_archive_and_dequeue(NULL, c, &a, 1, NULL, 1, 30), c);
-    CHECK_ST(PGQRS_EMISUSE, pgqrs_archive_and_dequeue(&out, NULL, &a, 1, NULL, 1, 30), c);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_archive_and_dequeue(&out, NULL, c, &a, 1, 0, 30), c);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_archive_and_dequeue(&out, NULL, c, &a, 1, 1, -1), c);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_archive_and_dequeue(&out, NULL, c, &a, 1001, 1, 30), c);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_archive_and_dequeue(&out, NULL, c, NULL, 1, 1, 30), c);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_archive_and_dequeue(NULL, NULL, c, &a, 1, 1, 30), c);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_archive_and_dequeue(&out, NULL, NULL, &a, 1, 1, 30), c);
     CHECK(out == NULL);
     CHECK_METRICS("q", 0, 1, 0, 0, 0);
 }
@@ -1395,7 +1395,7 @@ static void test_worker__shutdown_while_holding_messages(void)
     CHECK_ST(PGQRS_ESTATE, pgqrs_consumer_shutdown(c, 0), c);
     CHECK_WSTATUS("suspended", w);
     CHECK_OK(pgqrs_consumer_shutdown(c, 1), c);
-    CHECK_OK(pgqrs_worker_get(store, w, &wi), store);
+    CHECK_OK(pgqrs_worker_get(&wi, store, w), store);
     defer(free_worker_info, wi);
     CHECK_STR("stopped", wi->status);
     CHECK_I64(T0 + 5 * SEC, wi->stopped_at_us);
@@ -1435,20 +1435,20 @@ static void test_worker__get_and_list(void)
     pgqrs_producer *p;
     pgqrs_consumer *c;
     pgqrs_worker_info *wi = NULL;
-    pgqrs_worker_list *wl = NULL;
+    pgqrs_workers *wl = NULL;
     pgqrs_queue_info *qi = NULL;
     int64_t pw, cw;
     SETUP();
     QUEUE("q", 0);
     QUEUE("other", 0);
-    CHECK_OK(pgqrs_queue_get(store, "q", &qi), store);
+    CHECK_OK(pgqrs_queue_get(&qi, store, "q"), store);
     defer(free_queue_info, qi);
     PRODUCER(p, "q");
     CONSUMER(c, "q");
     pw = pgqrs_producer_worker_id(p);
     cw = pgqrs_consumer_worker_id(c);
     CHECK(cw > pw);
-    CHECK_OK(pgqrs_worker_get(store, pw, &wi), store);
+    CHECK_OK(pgqrs_worker_get(&wi, store, pw), store);
     defer(free_worker_info, wi);
     CHECK_I64(pw, wi->id);
     CHECK_I64(qi->id, wi->queue_id);
@@ -1460,34 +1460,34 @@ static void test_worker__get_and_list(void)
     CHECK_I64(T0, wi->heartbeat_at_us);
     CHECK_I64(0, wi->stopped_at_us);
     wi = NULL;
-    CHECK_OK(pgqrs_worker_get(store, cw, &wi), store);
+    CHECK_OK(pgqrs_worker_get(&wi, store, cw), store);
     defer(free_worker_info, wi);
     CHECK_STR("consumer", wi->kind);
     CHECK_STR("ready", wi->status);
     wi = NULL;
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_worker_get(store, cw + 1000, &wi), store);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_worker_get(&wi, store, cw + 1000), store);
     CHECK(wi == NULL);
 
-    CHECK_OK(pgqrs_list_workers(store, "q", &wl), store);
+    CHECK_OK(pgqrs_worker_list(&wl, store, "q"), store);
     defer(free_worker_list, wl);
-    CHECK_I64(2, pgqrs_worker_list_count(wl));
-    CHECK_I64(cw, pgqrs_worker_list_at(wl, 0)->id);   /* newest first */
-    CHECK_I64(pw, pgqrs_worker_list_at(wl, 1)->id);
-    CHECK(pgqrs_worker_list_at(wl, 2) == NULL);
+    CHECK_I64(2, pgqrs_workers_count(wl));
+    CHECK_I64(cw, pgqrs_workers_at(wl, 0)->id);   /* newest first */
+    CHECK_I64(pw, pgqrs_workers_at(wl, 1)->id);
+    CHECK(pgqrs_workers_at(wl, 2) == NULL);
     wl = NULL;
-    CHECK_OK(pgqrs_list_workers(store, "other", &wl), store);
+    CHECK_OK(pgqrs_worker_list(&wl, store, "other"), store);
     defer(free_worker_list, wl);
-    CHECK_I64(0, pgqrs_worker_list_count(wl));
+    CHECK_I64(0, pgqrs_workers_count(wl));
     wl = NULL;
-    CHECK_OK(pgqrs_list_workers(store, NULL, &wl), store);
+    CHECK_OK(pgqrs_worker_list(&wl, store, NULL), store);
     defer(free_worker_list, wl);
-    CHECK(pgqrs_worker_list_count(wl) >= 2);
+    CHECK(pgqrs_workers_count(wl) >= 2);
     wl = NULL;
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_list_workers(store, "nope", &wl), store);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_worker_list(&wl, store, "nope"), store);
 
     at(7);
     release_now(p);   /* producer_free marks the worker stopped */
-    CHECK_OK(pgqrs_worker_get(store, pw, &wi), store);
+    CHECK_OK(pgqrs_worker_get(&wi, store, pw), store);
     defer(free_worker_info, wi);
     CHECK_STR("stopped", wi->status);
     CHECK_I64(T0 + 7 * SEC, wi->stopped_at_us);
@@ -1512,12 +1512,12 @@ static void test_zombie__reclaim_returns_messages(void)
     CHECK_I64(1, pgqrs_batch_count(b));
 
     at(59);
-    CHECK_OK(pgqrs_reclaim_zombies(store, 0, &n), store);
+    CHECK_OK(pgqrs_worker_reclaim_zombies(&n, store, 0), store);
     CHECK_I64(0, n);
     CHECK_WSTATUS("ready", w1);
 
     at(61);
-    CHECK_OK(pgqrs_reclaim_zombies(store, 0, &n), store);
+    CHECK_OK(pgqrs_worker_reclaim_zombies(&n, store, 0), store);
     CHECK_I64(1, n);
     CHECK_WSTATUS("stopped", w1);
     CHECK_METRICS("q", 1, 0, 0, 0, 0);
@@ -1531,8 +1531,8 @@ static void test_zombie__reclaim_returns_messages(void)
     b = NULL;
     CHECK_ST(PGQRS_ESTATE, pgqrs_dequeue(&b, c1, 1, 30), c1);
     CHECK(b == NULL);
-    CHECK_OK(pgqrs_reclaim_zombies(store, 0, NULL), store);
-    CHECK_OK(pgqrs_reclaim_zombies(store, 0, &n), store);
+    CHECK_OK(pgqrs_worker_reclaim_zombies(NULL, store, 0), store);
+    CHECK_OK(pgqrs_worker_reclaim_zombies(&n, store, 0), store);
     CHECK_I64(0, n);
 }
 
@@ -1544,9 +1544,9 @@ static void test_zombie__explicit_threshold(void)
     QUEUE("q", 0);
     CONSUMER(c, "q");
     at(100);
-    CHECK_OK(pgqrs_reclaim_zombies(store, 0, &n), store);
+    CHECK_OK(pgqrs_worker_reclaim_zombies(&n, store, 0), store);
     CHECK_I64(0, n);
-    CHECK_OK(pgqrs_reclaim_zombies(store, 50, &n), store);
+    CHECK_OK(pgqrs_worker_reclaim_zombies(&n, store, 50), store);
     CHECK_I64(1, n);
     CHECK_WSTATUS("stopped", pgqrs_consumer_worker_id(c));
 }
@@ -1570,11 +1570,11 @@ static void test_heartbeat__keeps_worker_from_reclaim(void)
     at(50);
     CHECK_OK(pgqrs_consumer_heartbeat(c1), c1);
     CHECK_OK(pgqrs_producer_heartbeat(p), p);
-    CHECK_OK(pgqrs_worker_get(store, pgqrs_consumer_worker_id(c1), &wi), store);
+    CHECK_OK(pgqrs_worker_get(&wi, store, pgqrs_consumer_worker_id(c1)), store);
     defer(free_worker_info, wi);
     CHECK_I64(T0 + 50 * SEC, wi->heartbeat_at_us);
     at(100);
-    CHECK_OK(pgqrs_reclaim_zombies(store, 0, &n), store);
+    CHECK_OK(pgqrs_worker_reclaim_zombies(&n, store, 0), store);
     CHECK_I64(1, n);   /* c2 only */
     CHECK_WSTATUS("ready", pgqrs_consumer_worker_id(c1));
     CHECK_WSTATUS("ready", pgqrs_producer_worker_id(p));
@@ -1584,7 +1584,7 @@ static void test_heartbeat__keeps_worker_from_reclaim(void)
     (void)pgqrs_consumer_heartbeat(c2);
     CHECK_WSTATUS("stopped", pgqrs_consumer_worker_id(c2));
     at(111);
-    CHECK_OK(pgqrs_reclaim_zombies(store, 0, &n), store);
+    CHECK_OK(pgqrs_worker_reclaim_zombies(&n, store, 0), store);
     CHECK_I64(2, n);
     CHECK_METRICS("q", 1, 0, 0, 0, 0);
 }
@@ -1606,22 +1606,22 @@ static void test_worker__health_counts(void)
     CHECK_OK(pgqrs_consumer_shutdown(c3, 0), c3);
     memset(&h, 0xff, sizeof h);
     h.version = PGQRS_WORKER_HEALTH_VERSION;
-    CHECK_OK(pgqrs_worker_health_get(store, 0, &h), store);
+    CHECK_OK(pgqrs_worker_health_get(&h, store, 0), store);
     CHECK_I64(4, h.total);
     CHECK_I64(2, h.ready);
     CHECK_I64(1, h.suspended);
     CHECK_I64(1, h.stopped);
     CHECK_I64(0, h.stale);
     at(61);
-    CHECK_OK(pgqrs_worker_health_get(store, 0, &h), store);
+    CHECK_OK(pgqrs_worker_health_get(&h, store, 0), store);
     CHECK_I64(3, h.stale);   /* p, c1, c2; c3 is stopped */
     CHECK_OK(pgqrs_consumer_heartbeat(c1), c1);
-    CHECK_OK(pgqrs_worker_health_get(store, 0, &h), store);
+    CHECK_OK(pgqrs_worker_health_get(&h, store, 0), store);
     CHECK_I64(2, h.stale);
     at(75);
-    CHECK_OK(pgqrs_worker_health_get(store, 10, &h), store);
+    CHECK_OK(pgqrs_worker_health_get(&h, store, 10), store);
     CHECK_I64(3, h.stale);   /* c1's heartbeat is 14 s old */
-    CHECK_OK(pgqrs_worker_health_get(store, 20, &h), store);
+    CHECK_OK(pgqrs_worker_health_get(&h, store, 20), store);
     CHECK_I64(2, h.stale);
     CHECK_I64(4, h.total);
 }
@@ -1648,19 +1648,19 @@ static void test_worker__purge_stale(void)
     CHECK_OK(pgqrs_consumer_shutdown(c1, 0), c1);   /* stopped at T0 */
     DEQ(b, c2, 1, 3600);                         /* silent, but holds a message */
     at(10);
-    CHECK_OK(pgqrs_worker_purge_stale(store, 50, &n), store);
+    CHECK_OK(pgqrs_worker_purge_stale(&n, store, 50), store);
     CHECK_I64(0, n);
     at(90);
     CHECK_OK(pgqrs_consumer_heartbeat(c3), c3);   /* recent */
     at(100);
-    CHECK_OK(pgqrs_worker_purge_stale(store, 50, &n), store);
+    CHECK_OK(pgqrs_worker_purge_stale(&n, store, 50), store);
     CHECK_I64(2, n);
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_worker_get(store, pw, &wi), store);
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_worker_get(store, w1, &wi), store);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_worker_get(&wi, store, pw), store);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_worker_get(&wi, store, w1), store);
     CHECK_WSTATUS("ready", w2);
     CHECK_WSTATUS("ready", w3);
     CHECK_METRICS("q", 0, 1, 0, 0, 0);
-    CHECK_OK(pgqrs_worker_purge_stale(store, 50, NULL), store);
+    CHECK_OK(pgqrs_worker_purge_stale(NULL, store, 50), store);
 }
 
 /* ---- Metrics ------------------------------------------------------------------------------ */
@@ -1686,7 +1686,7 @@ static void test_metrics__exact_for_one_queue(void)
     DEQ(b, c, 2, 30);   /* m1, m2: lease until T0+31 */
     CHECK_I64(2, pgqrs_batch_count(b));
     at(2);
-    CHECK_OK(pgqrs_enqueue_batch(p, later, 3, 0, NULL), p);
+    CHECK_OK(pgqrs_enqueue_batch(NULL, p, later, 3, 0), p);
     ENQ(p, "\"d1\"", 100, NULL);
     ENQ(p, "\"d2\"", 100, NULL);   /* visible at T0+102 */
     at(5);
@@ -1717,7 +1717,7 @@ static void test_metrics__exact_for_one_queue(void)
 static void test_metrics__all_queues_by_name(void)
 {
     static const char *const names[] = { "bravo", "alpha", "charlie" };
-    pgqrs_metrics_list *l = NULL;
+    pgqrs_metrics *l = NULL;
     pgqrs_producer *pb, *pc;
     SETUP();
     for (size_t i = 0; i < 3; i++)
@@ -1728,23 +1728,23 @@ static void test_metrics__all_queues_by_name(void)
     ENQ(pb, "2", 0, NULL);
     ENQ(pc, "3", 10, NULL);
     at(4);
-    CHECK_OK(pgqrs_queue_metrics_get(store, NULL, &l), store);
+    CHECK_OK(pgqrs_metrics_list(&l, store, NULL), store);
     defer(free_metrics, l);
-    CHECK_I64(3, pgqrs_metrics_list_count(l));
-    CHECK(pgqrs_metrics_list_at(l, 3) == NULL);
-    CHECK_STR("alpha", pgqrs_metrics_list_at(l, 0)->name);
-    CHECK_STR("bravo", pgqrs_metrics_list_at(l, 1)->name);
-    CHECK_STR("charlie", pgqrs_metrics_list_at(l, 2)->name);
-    CHECK_I64(0, pgqrs_metrics_list_at(l, 0)->pending);
-    CHECK_I64(0, pgqrs_metrics_list_at(l, 0)->oldest_pending_age_us);
-    CHECK_I64(2, pgqrs_metrics_list_at(l, 1)->pending);
-    CHECK_I64(4 * SEC, pgqrs_metrics_list_at(l, 1)->oldest_pending_age_us);
-    CHECK_I64(0, pgqrs_metrics_list_at(l, 2)->pending);
-    CHECK_I64(1, pgqrs_metrics_list_at(l, 2)->delayed);
+    CHECK_I64(3, pgqrs_metrics_count(l));
+    CHECK(pgqrs_metrics_at(l, 3) == NULL);
+    CHECK_STR("alpha", pgqrs_metrics_at(l, 0)->name);
+    CHECK_STR("bravo", pgqrs_metrics_at(l, 1)->name);
+    CHECK_STR("charlie", pgqrs_metrics_at(l, 2)->name);
+    CHECK_I64(0, pgqrs_metrics_at(l, 0)->pending);
+    CHECK_I64(0, pgqrs_metrics_at(l, 0)->oldest_pending_age_us);
+    CHECK_I64(2, pgqrs_metrics_at(l, 1)->pending);
+    CHECK_I64(4 * SEC, pgqrs_metrics_at(l, 1)->oldest_pending_age_us);
+    CHECK_I64(0, pgqrs_metrics_at(l, 2)->pending);
+    CHECK_I64(1, pgqrs_metrics_at(l, 2)->delayed);
     for (size_t i = 0; i < 3; i++) {
         pgqrs_queue_info *qi = NULL;
-        const pgqrs_queue_metrics *m = pgqrs_metrics_list_at(l, i);
-        CHECK_OK(pgqrs_queue_get(store, m->name, &qi), store);
+        const pgqrs_queue_metrics *m = pgqrs_metrics_at(l, i);
+        CHECK_OK(pgqrs_queue_get(&qi, store, m->name), store);
         defer(free_queue_info, qi);
         CHECK_I64(qi->id, m->queue_id);
     }
@@ -1755,42 +1755,42 @@ static void test_metrics__all_queues_by_name(void)
 static void test_queue__create_exists_and_exist_ok(void)
 {
     pgqrs_queue_info *q1 = NULL, *q2 = NULL;
-    pgqrs_queue_list *ql = NULL;
+    pgqrs_queues *ql = NULL;
     pgqrs_queue_options o = PGQRS_QUEUE_OPTIONS_INIT;
     SETUP();
-    CHECK_OK(pgqrs_queue_create(store, "q", NULL, &q1), store);
+    CHECK_OK(pgqrs_queue_create(&q1, store, "q", NULL), store);
     defer(free_queue_info, q1);
     CHECK(q1->id > 0);
     CHECK_STR("q", q1->name);
     CHECK_I64(5, q1->max_attempts);   /* 0 = 5 */
     CHECK(q1->created_at_us > 0);
-    CHECK_ST(PGQRS_EEXISTS, pgqrs_queue_create(store, "q", NULL, &q2), store);
+    CHECK_ST(PGQRS_EEXISTS, pgqrs_queue_create(&q2, store, "q", NULL), store);
     CHECK(q2 == NULL);
-    CHECK_ST(PGQRS_EEXISTS, pgqrs_queue_create(store, "q", &o, NULL), store);
+    CHECK_ST(PGQRS_EEXISTS, pgqrs_queue_create(NULL, store, "q", &o), store);
     o.exist_ok = 1;
-    CHECK_OK(pgqrs_queue_create(store, "q", &o, &q2), store);
+    CHECK_OK(pgqrs_queue_create(&q2, store, "q", &o), store);
     defer(free_queue_info, q2);
     CHECK_I64(q1->id, q2->id);
     CHECK_STR("q", q2->name);
-    CHECK_OK(pgqrs_queue_create(store, "q", &o, NULL), store);
+    CHECK_OK(pgqrs_queue_create(NULL, store, "q", &o), store);
     o.exist_ok = 0;
     o.max_attempts = 3;
     q2 = NULL;
-    CHECK_OK(pgqrs_queue_create(store, "three", &o, &q2), store);
+    CHECK_OK(pgqrs_queue_create(&q2, store, "three", &o), store);
     defer(free_queue_info, q2);
     CHECK_I64(3, q2->max_attempts);
     CHECK(q2->id != q1->id);
     o.max_attempts = -1;
-    CHECK_ST(PGQRS_EINVAL, pgqrs_queue_create(store, "neg", &o, NULL), store);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_queue_create(NULL, store, "neg", &o), store);
     o.max_attempts = 0;
     o.version = 99;
-    CHECK_ST(PGQRS_EINVAL, pgqrs_queue_create(store, "badversion", &o, NULL), store);
-    CHECK_OK(pgqrs_list_queues(store, &ql), store);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_queue_create(NULL, store, "badversion", &o), store);
+    CHECK_OK(pgqrs_queue_list(&ql, store), store);
     defer(free_queue_list, ql);
-    CHECK_I64(2, pgqrs_queue_list_count(ql));
-    CHECK_STR("q", pgqrs_queue_list_at(ql, 0)->name);
-    CHECK_STR("three", pgqrs_queue_list_at(ql, 1)->name);
-    CHECK(pgqrs_queue_list_at(ql, 2) == NULL);
+    CHECK_I64(2, pgqrs_queues_count(ql));
+    CHECK_STR("q", pgqrs_queues_at(ql, 0)->name);
+    CHECK_STR("three", pgqrs_queues_at(ql, 1)->name);
+    CHECK(pgqrs_queues_at(ql, 2) == NULL);
 }
 
 static void test_queue__purge(void)
@@ -1811,17 +1811,17 @@ static void test_queue__purge(void)
     ENQ(p, "\"held\"", 0, &held);
     DEQ(b, c, 1, 30);
     CHECK_I64(held, pgqrs_batch_at(b, 0)->id);
-    CHECK_OK(pgqrs_enqueue_batch(p, pl, 2, 0, NULL), p);
-    CHECK_OK(pgqrs_enqueue_batch(p, pl, 1, 60, NULL), p);
+    CHECK_OK(pgqrs_enqueue_batch(NULL, p, pl, 2, 0), p);
+    CHECK_OK(pgqrs_enqueue_batch(NULL, p, pl, 1, 60), p);
     CHECK_METRICS("q", 2, 1, 1, 1, 0);
-    CHECK_OK(pgqrs_queue_purge(store, "other", &n), store);
+    CHECK_OK(pgqrs_queue_purge(&n, store, "other"), store);
     CHECK_I64(0, n);
-    CHECK_OK(pgqrs_queue_purge(store, "q", &n), store);
+    CHECK_OK(pgqrs_queue_purge(&n, store, "q"), store);
     CHECK_I64(4, n);
     CHECK_METRICS("q", 0, 0, 0, 1, 0);   /* the archive stays */
     CHECK_ST(PGQRS_ENOTFOUND, pgqrs_archive(c, held), c);
-    CHECK_OK(pgqrs_queue_purge(store, "q", NULL), store);
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_queue_purge(store, "nope", &n), store);
+    CHECK_OK(pgqrs_queue_purge(NULL, store, "q"), store);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_queue_purge(&n, store, "nope"), store);
     /* still usable */
     ENQ(p, "{}", 0, NULL);
     CHECK_METRICS("q", 1, 0, 0, 1, 0);
@@ -1840,12 +1840,12 @@ static void test_queue__delete_refused_with_messages(void)
     PRODUCER(p, "q");
     ENQ(p, "{}", 0, NULL);
     CHECK_ST(PGQRS_ESTATE, pgqrs_queue_delete(store, "q", 0), store);
-    CHECK_OK(pgqrs_queue_get(store, "q", &qi), store);
+    CHECK_OK(pgqrs_queue_get(&qi, store, "q"), store);
     defer(free_queue_info, qi);
     CHECK_METRICS("q", 1, 0, 0, 0, 0);
     CHECK_OK(pgqrs_queue_delete(store, "q", 1), store);
     qi = NULL;
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_queue_get(store, "q", &qi), store);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_queue_get(&qi, store, "q"), store);
     CHECK(qi == NULL);
     CHECK_ST(PGQRS_ENOTFOUND, pgqrs_queue_delete(store, "q", 0), store);
     CHECK_ST(PGQRS_ENOTFOUND, pgqrs_queue_delete(store, "q", 1), store);
@@ -1878,11 +1878,11 @@ static void test_queue__enqueue_after_queue_deleted(void)
     PRODUCER(p, "q");
     CONSUMER(c, "q");
     CHECK_OK(pgqrs_queue_delete(store, "q", 0), store);
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_enqueue(p, "{}", 0, &id), p);
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_enqueue_batch(p, pl, 1, 0, NULL), p);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_enqueue(&id, p, "{}", 0), p);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_enqueue_batch(NULL, p, pl, 1, 0), p);
     /* a new queue of the same name is a different queue */
     QUEUE("q", 0);
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_enqueue(p, "{}", 0, &id), p);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_enqueue(&id, p, "{}", 0), p);
     CHECK_METRICS("q", 0, 0, 0, 0, 0);
 }
 
@@ -1908,23 +1908,23 @@ static void test_queue__archive_purge_retention(void)
     CHECK_OK(pgqrs_release(c, dead, 0), c);   /* delivered once = max_attempts */
     DEQ(b, c, 1, 30);
     CHECK_I64(0, pgqrs_batch_count(b));
-    CHECK_OK(pgqrs_dlq_count(store, "q", &cnt), store);
+    CHECK_OK(pgqrs_dlq_count(&cnt, store, "q"), store);
     CHECK_I64(1, cnt);
     at(200);
-    CHECK_OK(pgqrs_archive_purge(store, "other", 0, &n), store);
+    CHECK_OK(pgqrs_archive_purge(&n, store, "other", 0), store);
     CHECK_I64(0, n);
-    CHECK_OK(pgqrs_archive_purge(store, "q", 150, &n), store);
+    CHECK_OK(pgqrs_archive_purge(&n, store, "q", 150), store);
     CHECK_I64(1, n);   /* a1 only */
     ARCH_LIST(l, "q");
     CHECK_I64(1, pgqrs_batch_count(l));
     CHECK_I64(a2, pgqrs_batch_at(l, 0)->id);
-    CHECK_OK(pgqrs_archive_purge(store, NULL, 50, &n), store);
+    CHECK_OK(pgqrs_archive_purge(&n, store, NULL, 50), store);
     CHECK_I64(1, n);   /* a2; dead letters are not archive */
-    CHECK_OK(pgqrs_dlq_count(store, "q", &cnt), store);
+    CHECK_OK(pgqrs_dlq_count(&cnt, store, "q"), store);
     CHECK_I64(1, cnt);
     CHECK_METRICS("q", 0, 0, 0, 0, 1);
-    CHECK_OK(pgqrs_archive_purge(store, NULL, 0, NULL), store);
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_archive_purge(store, "nope", 0, &n), store);
+    CHECK_OK(pgqrs_archive_purge(NULL, store, NULL, 0), store);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_archive_purge(&n, store, "nope", 0), store);
 }
 
 static void test_queue__archive_list_pages(void)
@@ -1939,16 +1939,16 @@ static void test_queue__archive_list_pages(void)
     QUEUE("q", 0);
     PRODUCER(p, "q");
     CONSUMER(c, "q");
-    CHECK_OK(pgqrs_enqueue_batch(p, pl, 5, 0, ids), p);
+    CHECK_OK(pgqrs_enqueue_batch(ids, p, pl, 5, 0), p);
     DEQ(b, c, 5, 30);
-    CHECK_OK(pgqrs_archive_batch(c, ids, 5, res), c);
+    CHECK_OK(pgqrs_archive_batch(res, c, ids, 5), c);
     for (int i = 0; i < 5; i++)
         CHECK_I64(PGQRS_OK, res[i]);
     CHECK_OK(count_pages(pgqrs_archive_list, "q", 2, &n), store);
     CHECK_I64(5, n);
     CHECK_OK(count_pages(pgqrs_archive_list, "q", 1, &n), store);
     CHECK_I64(5, n);
-    CHECK_OK(pgqrs_archive_list(store, "q", ids[1], 2, &b), store);
+    CHECK_OK(pgqrs_archive_list(&b, store, "q", ids[1], 2), store);
     defer(free_batch, b);
     CHECK_I64(2, pgqrs_batch_count(b));
     CHECK_I64(ids[2], pgqrs_batch_at(b, 0)->id);
@@ -1962,10 +1962,10 @@ static void test_schema__install_twice_is_noop_and_verifies(void)
 {
     SETUP();
     QUEUE("kept", 0);
-    CHECK_OK(pgqrs_verify(store), store);
-    CHECK_OK(pgqrs_install(store), store);
-    CHECK_OK(pgqrs_install(store), store);
-    CHECK_OK(pgqrs_verify(store), store);
+    CHECK_OK(pgqrs_schema_verify(store), store);
+    CHECK_OK(pgqrs_schema_install(store), store);
+    CHECK_OK(pgqrs_schema_install(store), store);
+    CHECK_OK(pgqrs_schema_verify(store), store);
     CHECK_METRICS("kept", 0, 0, 0, 0, 0);   /* data survives */
 }
 
@@ -1975,9 +1975,9 @@ static void test_schema__verify_before_install(void)
     cleanup();
     CHECK_OK(pgqrs_connect(&store, th_fresh_dsn(), &o), NULL);
     defer(free_store, store);
-    CHECK_ST(PGQRS_ESTATE, pgqrs_verify(store), store);
-    CHECK_OK(pgqrs_install(store), store);
-    CHECK_OK(pgqrs_verify(store), store);
+    CHECK_ST(PGQRS_ESTATE, pgqrs_schema_verify(store), store);
+    CHECK_OK(pgqrs_schema_install(store), store);
+    CHECK_OK(pgqrs_schema_verify(store), store);
 }
 
 static void test_schema__second_store_on_same_database(void)
@@ -1998,8 +1998,8 @@ static void test_schema__second_store_on_same_database(void)
     ENQ(p, "{\"shared\": true}", 0, &id);
     CHECK_OK(pgqrs_connect(&s2, th_current_dsn(), &o), NULL);
     defer(free_store, s2);
-    CHECK_OK(pgqrs_verify(s2), s2);
-    CHECK_OK(pgqrs_install(s2), s2);   /* concurrent-safe and a no-op */
+    CHECK_OK(pgqrs_schema_verify(s2), s2);
+    CHECK_OK(pgqrs_schema_install(s2), s2);   /* concurrent-safe and a no-op */
     pgqrs_store_set_time(s2, T0);
     CHECK_OK(pgqrs_consumer_new(&c2, s2, "q"), s2);
     defer(free_consumer, c2);
@@ -2026,7 +2026,7 @@ static void test_notfound__unknown_queue(void)
     pgqrs_producer *p = (pgqrs_producer *)1;
     pgqrs_consumer *c = (pgqrs_consumer *)1;
     pgqrs_queue_info *qi = (pgqrs_queue_info *)1;
-    pgqrs_metrics_list *ml = NULL;
+    pgqrs_metrics *ml = NULL;
     pgqrs_batch *b = NULL;
     int64_t n = -1;
     SETUP();
@@ -2035,24 +2035,24 @@ static void test_notfound__unknown_queue(void)
     CHECK(p == NULL);
     CHECK_ST(PGQRS_ENOTFOUND, pgqrs_consumer_new(&c, store, "nope"), store);
     CHECK(c == NULL);
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_queue_get(store, "nope", &qi), store);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_queue_get(&qi, store, "nope"), store);
     CHECK(qi == NULL);
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_dlq_count(store, "nope", &n), store);
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_queue_metrics_get(store, "nope", &ml), store);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_dlq_count(&n, store, "nope"), store);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_metrics_list(&ml, store, "nope"), store);
     CHECK(ml == NULL);
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_dlq_list(store, "nope", 0, 10, &b), store);
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_message_list(store, "nope", 0, 10, &b), store);
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_archive_list(store, "nope", 0, 10, &b), store);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_dlq_list(&b, store, "nope", 0, 10), store);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_message_list(&b, store, "nope", 0, 10), store);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_archive_list(&b, store, "nope", 0, 10), store);
     CHECK(b == NULL);
     CHECK_ST(PGQRS_ENOTFOUND, pgqrs_dlq_replay(store, "nope", 1), store);
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_dlq_replay_all(store, "nope", &n), store);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_dlq_replay_all(&n, store, "nope"), store);
     CHECK_ST(PGQRS_ENOTFOUND, pgqrs_queue_delete(store, "nope", 1), store);
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_queue_purge(store, "nope", &n), store);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_queue_purge(&n, store, "nope"), store);
     /* names are exact: no case folding, no trimming */
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_queue_get(store, "EXISTS", &qi), store);
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_queue_get(store, "exists ", &qi), store);
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_queue_get(store, "exist%", &qi), store);
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_queue_get(store, "exist_", &qi), store);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_queue_get(&qi, store, "EXISTS"), store);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_queue_get(&qi, store, "exists "), store);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_queue_get(&qi, store, "exist%"), store);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_queue_get(&qi, store, "exist_"), store);
 }
 
 static void test_args__null_handles_and_outs(void)
@@ -2062,8 +2062,8 @@ static void test_args__null_handles_and_outs(void)
     pgqrs_producer *p, *px = NULL;
     pgqrs_consumer *c, *cx = NULL;
     pgqrs_batch *b = NULL;
-    pgqrs_capabilities caps = { PGQRS_CAPABILITIES_VERSION, 0, 0, 0, 0, NULL };
-    pgqrs_worker_health h = { PGQRS_WORKER_HEALTH_VERSION, 0, 0, 0, 0, 0 };
+    pgqrs_capabilities caps = PGQRS_CAPABILITIES_INIT;
+    pgqrs_worker_health h = PGQRS_WORKER_HEALTH_INIT;
     int64_t n = 0;
     CHECK_ST(PGQRS_EMISUSE, pgqrs_connect(NULL, "sqlite::memory:", &o), NULL);
     CHECK_ST(PGQRS_EMISUSE, pgqrs_connect(&s, NULL, &o), NULL);
@@ -2078,16 +2078,16 @@ static void test_args__null_handles_and_outs(void)
     PRODUCER(p, "q");
     CONSUMER(c, "q");
 
-    CHECK_ST(PGQRS_EMISUSE, pgqrs_install(NULL), NULL);
-    CHECK_ST(PGQRS_EMISUSE, pgqrs_verify(NULL), NULL);
-    CHECK_ST(PGQRS_EMISUSE, pgqrs_store_capabilities(NULL, &caps), NULL);
-    CHECK_ST(PGQRS_EMISUSE, pgqrs_store_capabilities(store, NULL), store);
-    CHECK_ST(PGQRS_EMISUSE, pgqrs_queue_create(NULL, "x", NULL, NULL), NULL);
-    CHECK_ST(PGQRS_EMISUSE, pgqrs_queue_create(store, NULL, NULL, NULL), store);
-    CHECK_ST(PGQRS_EMISUSE, pgqrs_queue_get(store, "q", NULL), store);
-    CHECK_ST(PGQRS_EMISUSE, pgqrs_queue_get(NULL, "q", NULL), NULL);
-    CHECK_ST(PGQRS_EMISUSE, pgqrs_list_queues(store, NULL), store);
-    CHECK_ST(PGQRS_EMISUSE, pgqrs_queue_metrics_get(store, "q", NULL), store);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_schema_install(NULL), NULL);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_schema_verify(NULL), NULL);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_store_capabilities(&caps, NULL), NULL);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_store_capabilities(NULL, store), store);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_queue_create(NULL, NULL, "x", NULL), NULL);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_queue_create(NULL, store, NULL, NULL), store);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_queue_get(NULL, store, "q"), store);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_queue_get(NULL, NULL, "q"), NULL);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_queue_list(NULL, store), store);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_metrics_list(NULL, store, "q"), store);
     CHECK_ST(PGQRS_EMISUSE, pgqrs_producer_new(NULL, store, "q"), store);
     CHECK_ST(PGQRS_EMISUSE, pgqrs_producer_new(&px, NULL, "q"), NULL);
     CHECK(px == NULL);
@@ -2095,26 +2095,26 @@ static void test_args__null_handles_and_outs(void)
     CHECK_ST(PGQRS_EMISUSE, pgqrs_consumer_new(NULL, store, "q"), store);
     CHECK_ST(PGQRS_EMISUSE, pgqrs_consumer_new(&cx, NULL, "q"), NULL);
     CHECK(cx == NULL);
-    CHECK_ST(PGQRS_EMISUSE, pgqrs_enqueue(NULL, "{}", 0, NULL), NULL);
-    CHECK_ST(PGQRS_EMISUSE, pgqrs_enqueue_batch(NULL, NULL, 1, 0, NULL), NULL);
-    CHECK_ST(PGQRS_EMISUSE, pgqrs_enqueue_batch(p, NULL, 1, 0, NULL), p);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_enqueue(NULL, NULL, "{}", 0), NULL);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_enqueue_batch(NULL, NULL, NULL, 1, 0), NULL);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_enqueue_batch(NULL, p, NULL, 1, 0), p);
     CHECK_ST(PGQRS_EMISUSE, pgqrs_dequeue(NULL, c, 1, 30), c);
     CHECK_ST(PGQRS_EMISUSE, pgqrs_dequeue(&b, NULL, 1, 30), NULL);
     CHECK(b == NULL);
     CHECK_ST(PGQRS_EMISUSE, pgqrs_archive(NULL, 1), NULL);
-    CHECK_ST(PGQRS_EMISUSE, pgqrs_archive_batch(c, NULL, 1, NULL), c);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_archive_batch(NULL, c, NULL, 1), c);
     CHECK_ST(PGQRS_EMISUSE, pgqrs_consumer_suspend(NULL), NULL);
     CHECK_ST(PGQRS_EMISUSE, pgqrs_producer_heartbeat(NULL), NULL);
-    CHECK_ST(PGQRS_EMISUSE, pgqrs_worker_get(store, 1, NULL), store);
-    CHECK_ST(PGQRS_EMISUSE, pgqrs_worker_health_get(store, 0, NULL), store);
-    CHECK_ST(PGQRS_EMISUSE, pgqrs_worker_health_get(NULL, 0, &h), NULL);
-    CHECK_ST(PGQRS_EMISUSE, pgqrs_dlq_count(store, "q", NULL), store);
-    CHECK_ST(PGQRS_EMISUSE, pgqrs_message_list(store, "q", 0, 10, NULL), store);
-    CHECK_ST(PGQRS_EMISUSE, pgqrs_reclaim_zombies(NULL, 0, &n), NULL);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_worker_get(NULL, store, 1), store);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_worker_health_get(NULL, store, 0), store);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_worker_health_get(&h, NULL, 0), NULL);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_dlq_count(NULL, store, "q"), store);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_message_list(NULL, store, "q", 0, 10), store);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_worker_reclaim_zombies(&n, NULL, 0), NULL);
     /* a handle of the wrong type is detected through the common header */
     CHECK_ST(PGQRS_EMISUSE, pgqrs_dequeue(&b, (pgqrs_consumer *)(void *)p, 1, 30), p);
-    CHECK_ST(PGQRS_EMISUSE, pgqrs_enqueue((pgqrs_producer *)(void *)c, "{}", 0, NULL), c);
-    CHECK_ST(PGQRS_EMISUSE, pgqrs_queue_get((pgqrs_store *)(void *)p, "q", NULL), p);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_enqueue(NULL, (pgqrs_producer *)(void *)c, "{}", 0), c);
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_queue_get(NULL, (pgqrs_store *)(void *)p, "q"), p);
     CHECK(pgqrs_errmsg(p) != NULL);
     CHECK(pgqrs_errmsg(store) != NULL);
     /* frees of NULL are no-ops */
@@ -2123,10 +2123,10 @@ static void test_args__null_handles_and_outs(void)
     pgqrs_consumer_free(NULL);
     pgqrs_batch_free(NULL);
     pgqrs_queue_info_free(NULL);
-    pgqrs_queue_list_free(NULL);
-    pgqrs_metrics_list_free(NULL);
+    pgqrs_queues_free(NULL);
+    pgqrs_metrics_free(NULL);
     pgqrs_worker_info_free(NULL);
-    pgqrs_worker_list_free(NULL);
+    pgqrs_workers_free(NULL);
     CHECK_METRICS("q", 0, 0, 0, 0, 0);
     /* static strings */
     CHECK(pgqrs_errstr(PGQRS_ENOTFOUND) != NULL);
@@ -2146,10 +2146,10 @@ static void test_args__vt_and_delay_ranges(void)
     QUEUE("q", 0);
     PRODUCER(p, "q");
     CONSUMER(c, "q");
-    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue(p, "{}", -1, NULL), p);
-    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue(p, "{}", PGQRS_MAX_DELAY_SECONDS + 1, NULL), p);
-    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue_batch(p, pl, 1, -1, NULL), p);
-    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue_batch(p, pl, 1, PGQRS_MAX_DELAY_SECONDS + 1, NULL), p);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue(NULL, p, "{}", -1), p);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue(NULL, p, "{}", PGQRS_MAX_DELAY_SECONDS + 1), p);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue_batch(NULL, p, pl, 1, -1), p);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue_batch(NULL, p, pl, 1, PGQRS_MAX_DELAY_SECONDS + 1), p);
     CHECK_METRICS("q", 0, 0, 0, 0, 0);
     ENQ(p, "{}", PGQRS_MAX_DELAY_SECONDS, NULL);
     CHECK_METRICS("q", 0, 0, 1, 0, 0);
@@ -2164,7 +2164,7 @@ static void test_args__vt_and_delay_ranges(void)
     CHECK_I64(T0 + (int64_t)PGQRS_MAX_VT_SECONDS * SEC, pgqrs_batch_at(b, 0)->vt_us);
     CHECK_ST(PGQRS_EINVAL, pgqrs_release(c, id, -1), c);
     CHECK_ST(PGQRS_EINVAL, pgqrs_release(c, id, PGQRS_MAX_DELAY_SECONDS + 1), c);
-    CHECK_ST(PGQRS_EINVAL, pgqrs_release_batch(c, &id, 1, -1, NULL), c);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_release_batch(NULL, c, &id, 1, -1), c);
     CHECK_METRICS("q", 0, 1, 1, 0, 0);   /* still held */
     CHECK_OK(pgqrs_release(c, id, 0), c);
     CHECK_METRICS("q", 1, 0, 1, 0, 0);
@@ -2181,18 +2181,18 @@ static void test_args__queue_names(void)
     n128[128] = 0;
     memset(n129, 'y', 129);
     n129[129] = 0;
-    CHECK_ST(PGQRS_EINVAL, pgqrs_queue_create(store, "", NULL, NULL), store);
-    CHECK_ST(PGQRS_EINVAL, pgqrs_queue_create(store, n129, NULL, NULL), store);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_queue_create(NULL, store, "", NULL), store);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_queue_create(NULL, store, n129, NULL), store);
     /* 129 bytes but 65 characters: the limit is in bytes */
     utf[0] = 0;
     for (int i = 0; i < 64; i++)
         strcat(utf, "\xc3\xa9");
     strcat(utf, "z");
     CHECK_I64(129, (int64_t)strlen(utf));
-    CHECK_ST(PGQRS_EINVAL, pgqrs_queue_create(store, utf, NULL, NULL), store);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_queue_create(NULL, store, utf, NULL), store);
     /* not UTF-8 */
-    CHECK_ST(PGQRS_EINVAL, pgqrs_queue_create(store, "bad\xff", NULL, NULL), store);
-    CHECK_ST(PGQRS_EINVAL, pgqrs_queue_create(store, "trunc\xc3", NULL, NULL), store);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_queue_create(NULL, store, "bad\xff", NULL), store);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_queue_create(NULL, store, "trunc\xc3", NULL), store);
     CHECK_ST(PGQRS_EINVAL, pgqrs_producer_new(&p, store, ""), store);
     CHECK(p == NULL);
     CHECK_ST(PGQRS_EINVAL, pgqrs_producer_new(&p, store, n129), store);
@@ -2203,17 +2203,17 @@ static void test_args__queue_names(void)
         CHECK(c == NULL);
     }
     {
-        pgqrs_queue_list *ql = NULL;
-        CHECK_OK(pgqrs_list_queues(store, &ql), store);
+        pgqrs_queues *ql = NULL;
+        CHECK_OK(pgqrs_queue_list(&ql, store), store);
         defer(free_queue_list, ql);
-        CHECK_I64(0, pgqrs_queue_list_count(ql));
+        CHECK_I64(0, pgqrs_queues_count(ql));
     }
-    CHECK_OK(pgqrs_queue_create(store, n128, NULL, &qi), store);
+    CHECK_OK(pgqrs_queue_create(&qi, store, n128, NULL), store);
     defer(free_queue_info, qi);
     CHECK_STR(n128, qi->name);
     utf[strlen(utf) - 1] = 0;   /* 128 bytes of é */
     qi = NULL;
-    CHECK_OK(pgqrs_queue_create(store, utf, NULL, &qi), store);
+    CHECK_OK(pgqrs_queue_create(&qi, store, utf, NULL), store);
     defer(free_queue_info, qi);
     CHECK_STR(utf, qi->name);
     PRODUCER(p, n128);
@@ -2233,7 +2233,7 @@ static void test_args__names_and_payloads_round_trip(void)
         "{\"k'ey\": \"v;al\", \"$1\": \"?\", \"\\\\\": \"\\/\"}",
         "\"'\"",
     };
-    pgqrs_queue_list *ql = NULL;
+    pgqrs_queues *ql = NULL;
     SETUP();
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         pgqrs_queue_info *qi = NULL;
@@ -2242,18 +2242,18 @@ static void test_args__names_and_payloads_round_trip(void)
         pgqrs_batch *b;
         int64_t ids[sizeof payloads / sizeof *payloads];
         mx m;
-        CHECK_OK(pgqrs_queue_create(store, names[i], NULL, &qi), store);
+        CHECK_OK(pgqrs_queue_create(&qi, store, names[i], NULL), store);
         defer(free_queue_info, qi);
         CHECK_STR(names[i], qi->name);
         qi = NULL;
-        CHECK_OK(pgqrs_queue_get(store, names[i], &qi), store);
+        CHECK_OK(pgqrs_queue_get(&qi, store, names[i]), store);
         defer(free_queue_info, qi);
         CHECK_STR(names[i], qi->name);
         PRODUCER(p, names[i]);
         CONSUMER(c, names[i]);
         for (size_t j = 0; j < sizeof payloads / sizeof *payloads; j++)
             ENQ(p, payloads[j], 0, &ids[j]);
-        CHECK_OK(pgqrs_enqueue_batch(p, payloads, sizeof payloads / sizeof *payloads, 0, NULL), p);
+        CHECK_OK(pgqrs_enqueue_batch(NULL, p, payloads, sizeof payloads / sizeof *payloads, 0), p);
         DEQ(b, c, 100, 30);
         CHECK_I64(2 * (int64_t)(sizeof payloads / sizeof *payloads), pgqrs_batch_count(b));
         for (size_t j = 0; j < sizeof payloads / sizeof *payloads; j++) {
@@ -2266,13 +2266,13 @@ static void test_args__names_and_payloads_round_trip(void)
         CHECK_I64(qi->id, m.queue_id);
         CHECK_I64(2 * (int64_t)(sizeof payloads / sizeof *payloads), m.in_flight);
     }
-    CHECK_OK(pgqrs_list_queues(store, &ql), store);
+    CHECK_OK(pgqrs_queue_list(&ql, store), store);
     defer(free_queue_list, ql);
-    CHECK_I64((int64_t)(sizeof names / sizeof *names), pgqrs_queue_list_count(ql));
+    CHECK_I64((int64_t)(sizeof names / sizeof *names), pgqrs_queues_count(ql));
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         bool found = false;
-        for (size_t j = 0; j < pgqrs_queue_list_count(ql); j++)
-            found = found || strcmp(pgqrs_queue_list_at(ql, j)->name, names[i]) == 0;
+        for (size_t j = 0; j < pgqrs_queues_count(ql); j++)
+            found = found || strcmp(pgqrs_queues_at(ql, j)->name, names[i]) == 0;
         CHECK_MSG(found, "queue %s not listed", names[i]);
     }
 }
@@ -2374,24 +2374,24 @@ static void test_capabilities__per_backend(void)
     SETUP();
     memset(&caps, 0xff, sizeof caps);
     caps.version = PGQRS_CAPABILITIES_VERSION;
-    CHECK_OK(pgqrs_store_capabilities(store, &caps), store);
+    CHECK_OK(pgqrs_store_capabilities(&caps, store), store);
     CHECK(caps.concurrency_model != NULL);
     if (th_is_postgres()) {
-        CHECK_STR("postgres", pgqrs_backend_name(store));
+        CHECK_STR("postgres", pgqrs_store_backend(store));
         CHECK_I64(1, caps.skip_locked);
         CHECK_I64(1, caps.multi_process);
         CHECK_I64(1, caps.database_clock);
         CHECK_I64(1, caps.transactions);
         CHECK_STR("multi-process", caps.concurrency_model);
     } else if (th_is_turso()) {
-        CHECK_STR("turso", pgqrs_backend_name(store));
+        CHECK_STR("turso", pgqrs_store_backend(store));
         CHECK_I64(0, caps.skip_locked);
         CHECK_I64(0, caps.multi_process);
         CHECK_I64(0, caps.transactions);   /* Hrana over HTTP: every call is one batch */
         CHECK_I64(1, caps.database_clock);
         CHECK_STR("single-writer", caps.concurrency_model);
     } else {
-        CHECK_STR("sqlite", pgqrs_backend_name(store));
+        CHECK_STR("sqlite", pgqrs_store_backend(store));
         CHECK_I64(0, caps.skip_locked);
         CHECK_I64(0, caps.multi_process);
         CHECK_I64(0, caps.database_clock);
@@ -2425,9 +2425,9 @@ static void test_options__relaxed_durability(void)
         return;
     }
     CHECK_MSG(st == PGQRS_OK, "connect: %s", pgqrs_errmsg(NULL));
-    if (pgqrs_install(s) != PGQRS_OK || pgqrs_queue_create(s, "relaxed", NULL, NULL) != PGQRS_OK ||
+    if (pgqrs_schema_install(s) != PGQRS_OK || pgqrs_queue_create(NULL, s, "relaxed", NULL) != PGQRS_OK ||
         pgqrs_producer_new(&p, s, "relaxed") != PGQRS_OK || pgqrs_consumer_new(&k, s, "relaxed") != PGQRS_OK ||
-        pgqrs_enqueue(p, "{\"fast\":true}", 0, NULL) != PGQRS_OK || pgqrs_dequeue(&b, k, 10, 30) != PGQRS_OK) {
+        pgqrs_enqueue(NULL, p, "{\"fast\":true}", 0) != PGQRS_OK || pgqrs_dequeue(&b, k, 10, 30) != PGQRS_OK) {
         th_fail(__FILE__, __LINE__, "relaxed store: %s", pgqrs_errmsg(s));
     } else {
         CHECK_MSG(pgqrs_batch_count(b) == 1, "dequeued %zu", pgqrs_batch_count(b));

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "base/alloc.h"
-#include "drivers/conn.h"
+#include "drivers/driver.h"
 #include "drivers/turso.h"
 #include "drivers/dsn.h"
 #include "harness.h"
@@ -20,30 +20,8 @@ static pgqrs_conn *open_fresh(void)
     char err[PGQRS__ERR_LEN];
     pgqrs_conn *c = NULL;
     pgqrs_status st = pgqrs__dsn_parse(&d, th_fresh_dsn(), err, sizeof err);
-    if (st != PGQRS_OK)
-        ;
-#if PGQRS_WITH_POSTGRES
-    else if (d.backend == PGQRS__BACKEND_POSTGRES) {
-        pgqrs__pg_options o = { d.uri, d.schema, d.pgbouncer, 10, false };
-        st = pgqrs__conn_open_postgres(&c, &o, err, sizeof err);
-    }
-#endif
-#if PGQRS_WITH_TURSO
-    else if (d.backend == PGQRS__BACKEND_TURSO) {
-        pgqrs__turso_options o = { d.url, d.auth_token, 10000, 30000, 5000, 0 };
-        st = pgqrs__conn_open_turso(&c, &o, err, sizeof err);
-    }
-#endif
-#if PGQRS_WITH_SQLITE
-    else if (d.backend == PGQRS__BACKEND_SQLITE) {
-        pgqrs__sqlite_options o = { d.path, 5000, false };
-        st = pgqrs__conn_open_sqlite(&c, &o, err, sizeof err);
-    }
-#endif
-    else {
-        snprintf(err, sizeof err, "backend not built in");
-        st = PGQRS_ENOTSUPPORTED;
-    }
+    if (st == PGQRS_OK)
+        st = pgqrs__conn_open_dsn(&c, &d, NULL, NULL, err, sizeof err);
     if (st != PGQRS_OK)
         fprintf(stderr, "open_fresh: %s\n", err);
     pgqrs__dsn_clear(&d);
@@ -206,20 +184,20 @@ static void test_queue__write_rolls_back_as_a_whole(void)
     pgqrs_queue_row q = { 0 };
     pgqrs_queue_create_params p = { "tx", 1 };
     INSTALL();
-    if (conn->backend == PGQRS__BACKEND_TURSO) {
+    if (th_is_turso()) {
         /* the capability Turso documents: no interactive transactions; every
          * accessor is one atomic request instead, and nothing was begun */
-        CHECK_ST(PGQRS_ENOTSUPPORTED, conn->q->tx_begin(conn), conn);
+        CHECK_ST(PGQRS_ENOTSUPPORTED, pgqrs__tx_begin(conn), conn);
         CHECK_OK(conn->q->queue_create(&q, conn, &p), conn);
         pgqrs__queue_row_clear(&q);
         CHECK_OK(conn->q->queue_get_by_name(&q, conn, "tx"), conn);
         pgqrs__queue_row_clear(&q);
         return;
     }
-    CHECK_OK(conn->q->tx_begin(conn), conn);
+    CHECK_OK(pgqrs__tx_begin(conn), conn);
     CHECK_OK(conn->q->queue_create(&q, conn, &p), conn);
     pgqrs__queue_row_clear(&q);
-    CHECK_OK(conn->q->tx_rollback(conn), conn);
+    CHECK_OK(pgqrs__tx_rollback(conn), conn);
     CHECK_ST(PGQRS_ENOTFOUND, conn->q->queue_get_by_name(&q, conn, "tx"), conn);
 }
 

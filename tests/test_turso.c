@@ -44,7 +44,7 @@ static void test_dsn__turso_forms(void)
     char err[PGQRS__ERR_LEN], red[256];
     pgqrs__dsn d;
     CHECK_I64(PGQRS_OK, pgqrs__dsn_parse(&d, "libsql://db-org.turso.io?authToken=" TOKEN, err, sizeof err));
-    CHECK_I64(PGQRS__BACKEND_TURSO, d.backend);
+    CHECK_STR("turso", d.backend);
     CHECK_STR("https://db-org.turso.io", d.url);
     CHECK_STR(TOKEN, d.auth_token);
     pgqrs__dsn_clear(&d);
@@ -68,7 +68,7 @@ static void test_dsn__turso_forms(void)
     pgqrs__dsn_clear(&d);
     unsetenv("PGQRS_TURSO_AUTH_TOKEN");
     CHECK_I64(PGQRS_OK, pgqrs__dsn_parse(&d, "turso:///tmp/x.db", err, sizeof err));
-    CHECK_I64(PGQRS__BACKEND_SQLITE, d.backend);
+    CHECK_STR("turso", d.backend);
     CHECK(d.turso_local);
     CHECK_STR("/tmp/x.db", d.path);
     pgqrs__dsn_clear(&d);
@@ -104,9 +104,9 @@ static void test_turso_file__wal_opens_mvcc_refused(void)
     snprintf(path, sizeof path, "%s/local.turso", th_tmpdir());
     snprintf(dsn, sizeof dsn, "turso://%s", path);
     CHECK_OK(pgqrs_connect(&s, dsn, &o), NULL);
-    CHECK_STR("turso", pgqrs_backend_name(s));
-    CHECK_OK(pgqrs_install(s), s);
-    CHECK_OK(pgqrs_queue_create(s, "q", NULL, NULL), s);
+    CHECK_STR("turso", pgqrs_store_backend(s));
+    CHECK_OK(pgqrs_schema_install(s), s);
+    CHECK_OK(pgqrs_queue_create(NULL, s, "q", NULL), s);
     pgqrs_store_free(s);
     /* an MVCC-mode file: format versions 255 (as tursodb writes them) */
     snprintf(path, sizeof path, "%s/mvcc.turso", th_tmpdir());
@@ -154,18 +154,18 @@ static void test_token__never_in_an_error(void)
         return;
     with_token(dsn, sizeof dsn, th_fresh_dsn());
     CHECK_OK(pgqrs_connect(&s, dsn, &o), NULL);   /* tursodb ignores the token */
-    CHECK_OK(pgqrs_install(s), s);
-    CHECK_OK(pgqrs_queue_create(s, "q", NULL, NULL), s);
-    CHECK_ST(PGQRS_EEXISTS, pgqrs_queue_create(s, "q", NULL, NULL), s);
+    CHECK_OK(pgqrs_schema_install(s), s);
+    CHECK_OK(pgqrs_queue_create(NULL, s, "q", NULL), s);
+    CHECK_ST(PGQRS_EEXISTS, pgqrs_queue_create(NULL, s, "q", NULL), s);
     CHECK_MSG(!strstr(pgqrs_errmsg(s), TOKEN), "token in: %s", pgqrs_errmsg(s));
     CHECK_OK(pgqrs_producer_new(&p, s, "q"), s);
-    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue(p, "{not json", 0, NULL), p);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue(NULL, p, "{not json", 0), p);
     CHECK_MSG(!strstr(pgqrs_errmsg(p), TOKEN), "token in: %s", pgqrs_errmsg(p));
     /* the server goes away: transport errors name the URL, never the token */
     th_turso_kill();
-    CHECK(pgqrs_enqueue(p, "{}", 0, NULL) == PGQRS_ECONN);
+    CHECK(pgqrs_enqueue(NULL, p, "{}", 0) == PGQRS_ECONN);
     CHECK_MSG(!strstr(pgqrs_errmsg(p), TOKEN), "token in: %s", pgqrs_errmsg(p));
-    CHECK(pgqrs_queue_create(s, "r", NULL, NULL) == PGQRS_ECONN);
+    CHECK(pgqrs_queue_create(NULL, s, "r", NULL) == PGQRS_ECONN);
     CHECK_MSG(!strstr(pgqrs_errmsg(s), TOKEN), "token in: %s", pgqrs_errmsg(s));
     pgqrs_producer_free(p);
     pgqrs_store_free(s);
@@ -181,8 +181,8 @@ static void test_fk__enforced(void)
     if (th_is_postgres())
         return;   /* PostgreSQL always enforces them */
     CHECK_OK(pgqrs_connect(&s, th_fresh_dsn(), &o), NULL);
-    CHECK_OK(pgqrs_install(s), s);
-    CHECK_OK(pgqrs__store_acquire(s, &c), s);
+    CHECK_OK(pgqrs_schema_install(s), s);
+    CHECK_OK(pgqrs__store_acquire(s, NULL, &c), s);
     {
         /* a message for a queue that does not exist */
         pgqrs_message_enqueue_params p = { 424242, "{}", 0, false, 0, false, 0 };
@@ -204,7 +204,7 @@ static void test_migrations__tracked_and_idempotent(void)
     int applied = -1;
     pgqrs_status st;
     CHECK_OK(pgqrs_connect(&s, th_fresh_dsn(), &o), NULL);
-    CHECK_OK(pgqrs__store_acquire(s, &c), s);
+    CHECK_OK(pgqrs__store_acquire(s, NULL, &c), s);
     st = pgqrs__migrate(c, &applied);
     CHECK_MSG(st == PGQRS_OK, "migrate: %s", c->msg);
     CHECK_I64((int64_t)c->q->n_migrations, applied);
@@ -219,7 +219,7 @@ static void test_migrations__tracked_and_idempotent(void)
     pgqrs__schema_version_rows_free(rows, n);
     CHECK_MSG(pgqrs__verify_schema(c) == PGQRS_OK, "verify: %s", c->msg);
     pgqrs__store_release(s, c);
-    CHECK_OK(pgqrs_install(s), s);
+    CHECK_OK(pgqrs_schema_install(s), s);
     pgqrs_store_free(s);
 }
 
@@ -232,7 +232,7 @@ static void *install_main(void *arg)
     pgqrs_connect_options o = quiet_options();
     a->st = pgqrs_connect(&s, a->dsn, &o);
     if (a->st == PGQRS_OK)
-        a->st = pgqrs_install(s);
+        a->st = pgqrs_schema_install(s);
     snprintf(a->msg, sizeof a->msg, "%s", pgqrs_errmsg(s));
     pgqrs_store_free(s);
     return NULL;
@@ -258,7 +258,7 @@ static void test_migrations__concurrent_installs(void)
     for (int i = 0; i < N; i++)
         CHECK_MSG(a[i].st == PGQRS_OK, "install %d: %s", i, a[i].msg);
     CHECK_OK(pgqrs_connect(&s, dsn, &o), NULL);
-    CHECK_OK(pgqrs_verify(s), s);
+    CHECK_OK(pgqrs_schema_verify(s), s);
     pgqrs_store_free(s);
 }
 
@@ -275,8 +275,8 @@ static void test_limits__refused_before_sending(void)
         return;
     o.max_batch_size = 50;
     CHECK_OK(pgqrs_connect(&s, th_fresh_dsn(), &o), NULL);
-    CHECK_OK(pgqrs_install(s), s);
-    CHECK_OK(pgqrs_queue_create(s, "q", NULL, NULL), s);
+    CHECK_OK(pgqrs_schema_install(s), s);
+    CHECK_OK(pgqrs_queue_create(NULL, s, "q", NULL), s);
     CHECK_OK(pgqrs_producer_new(&p, s, "q"), s);
     n = 51;
     many = calloc(n, sizeof *many);
@@ -284,7 +284,7 @@ static void test_limits__refused_before_sending(void)
     for (size_t i = 0; i < n; i++)
         many[i] = "{}";
     before = pgqrs__turso_requests_sent();
-    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue_batch(p, many, n, 0, NULL), p);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue_batch(NULL, p, many, n, 0), p);
     CHECK_I64((int64_t)before, (int64_t)pgqrs__turso_requests_sent());
     free(many);
     /* a request body over the transport limit (10 MiB) is refused unsent too */
@@ -296,7 +296,7 @@ static void test_limits__refused_before_sending(void)
     big[(11u << 20) - 1] = '\0';
     before = pgqrs__turso_requests_sent();
     {
-        pgqrs_status st = pgqrs_enqueue(p, big, 0, NULL);
+        pgqrs_status st = pgqrs_enqueue(NULL, p, big, 0);
         free(big);
         CHECK_MSG(st == PGQRS_EINVAL, "got %d: %s", (int)st, pgqrs_errmsg(p));
     }
@@ -340,8 +340,8 @@ static void test_restart__no_lost_or_duplicated_messages(void)
     }
     CHECK(ok && seen);
     CHECK_OK(pgqrs_connect(&s, th_fresh_dsn(), &o), NULL);
-    CHECK_OK(pgqrs_install(s), s);
-    CHECK_OK(pgqrs_queue_create(s, "q", NULL, NULL), s);
+    CHECK_OK(pgqrs_schema_install(s), s);
+    CHECK_OK(pgqrs_queue_create(NULL, s, "q", NULL), s);
     CHECK_OK(pgqrs_producer_new(&p, s, "q"), s);
     pthread_create(&t, NULL, chaos_main, &a);
     /* enqueue until well after the restart; a failed enqueue is not retried */
@@ -349,7 +349,7 @@ static void test_restart__no_lost_or_duplicated_messages(void)
         char payload[64];
         pgqrs_status st;
         snprintf(payload, sizeof payload, "{\"seq\":%d}", n);
-        st = pgqrs_enqueue(p, payload, 0, NULL);
+        st = pgqrs_enqueue(NULL, p, payload, 0);
         if (st == PGQRS_OK)
             ok[n] = 1, n_ok++;
         else if (st == PGQRS_ECONN || st == PGQRS_ETIMEOUT)

@@ -37,8 +37,8 @@ static void teardown(void)
         teardown();                                                                        \
         o.heartbeat_interval_s = -1;                                                       \
         CHECK_OK(pgqrs_connect(&store, th_fresh_dsn(), &o), NULL);                         \
-        CHECK_OK(pgqrs_install(store), store);                                             \
-        CHECK_OK(pgqrs_queue_create(store, "w", NULL, NULL), store);                       \
+        CHECK_OK(pgqrs_schema_install(store), store);                                             \
+        CHECK_OK(pgqrs_queue_create(NULL, store, "w", NULL), store);                       \
         CHECK_OK(pgqrs_producer_new(&producer, store, "w"), store);                        \
         CHECK_OK(pgqrs_consumer_new(&consumer, store, "w"), store);                        \
     } while (0)
@@ -48,7 +48,7 @@ static void test_wait__returns_available_message_at_once(void)
     pgqrs_batch *b = NULL;
     int64_t id = 0;
     SETUP();
-    CHECK_OK(pgqrs_enqueue(producer, "{\"a\":1}", 0, &id), producer);
+    CHECK_OK(pgqrs_enqueue(&id, producer, "{\"a\":1}", 0), producer);
     CHECK_OK(pgqrs_dequeue_wait(&b, consumer, 10, 30, 60000), consumer);
     CHECK_I64(1, (int64_t)pgqrs_batch_count(b));
     CHECK_I64(id, pgqrs_batch_at(b, 0)->id);
@@ -76,7 +76,7 @@ static void *enqueue_later(void *arg)
 {
     (void)arg;
     usleep(200 * 1000);
-    pgqrs_enqueue(producer, "{\"late\":true}", 0, NULL);
+    pgqrs_enqueue(NULL, producer, "{\"late\":true}", 0);
     return NULL;
 }
 
@@ -102,7 +102,7 @@ static void test_wait__wakes_when_a_delayed_message_falls_due(void)
     pgqrs_batch *b = NULL;
     int64_t t0;
     SETUP();
-    CHECK_OK(pgqrs_enqueue(producer, "{\"delayed\":true}", 1, NULL), producer);
+    CHECK_OK(pgqrs_enqueue(NULL, producer, "{\"delayed\":true}", 1), producer);
     t0 = ms_now();
     CHECK_OK(pgqrs_dequeue_wait(&b, consumer, 10, 30, 20000), consumer);
     CHECK_I64(1, (int64_t)pgqrs_batch_count(b));

@@ -70,9 +70,9 @@ static void free_consumer(void *p) { pgqrs_consumer_free(p); }
 static void free_batch(void *p) { pgqrs_batch_free(p); }
 static void free_worker(void *p) { pgqrs_workflow_worker_free(p); }
 static void free_run_info(void *p) { pgqrs_run_info_free(p); }
-static void free_run_list(void *p) { pgqrs_run_list_free(p); }
-static void free_step_list(void *p) { pgqrs_step_list_free(p); }
-static void free_wf_list(void *p) { pgqrs_workflow_list_free(p); }
+static void free_run_list(void *p) { pgqrs_runs_free(p); }
+static void free_step_list(void *p) { pgqrs_steps_free(p); }
+static void free_wf_list(void *p) { pgqrs_workflows_free(p); }
 static void free_queue_info(void *p) { pgqrs_queue_info_free(p); }
 
 static pgqrs_connect_options test_opts(void)
@@ -92,7 +92,7 @@ static pgqrs_status open_store(void)
     if (st != PGQRS_OK)
         return st;
     defer(free_store, store);
-    st = pgqrs_install(store);
+    st = pgqrs_schema_install(store);
     if (st != PGQRS_OK)
         return st;
     T0 = (int64_t)time(NULL) * SEC;
@@ -114,13 +114,13 @@ static pgqrs_workflow_options wf_opts(void)
 #define DEFINE(name, fn, user, optp) CHECK_OK(pgqrs_workflow_define(store, (name), (fn), (user), (optp)), store)
 #define WORKER(var, name) do { (var) = NULL; CHECK_OK(pgqrs_workflow_worker_new(&(var), store, (name)), store); \
     CHECK((var) != NULL); defer(free_worker, (var)); } while (0)
-#define TRIGGER(name, input, idp) CHECK_OK(pgqrs_workflow_trigger(store, (name), (input), NULL, (idp), NULL), store)
+#define TRIGGER(name, input, idp) CHECK_OK(pgqrs_workflow_trigger((idp), NULL, store, (name), (input), NULL), store)
 /* One worker round; checks how many runs it picked up. */
-#define RUN_ONCE(w, want) do { int ex_ = -1; CHECK_OK(pgqrs_workflow_run_once((w), &ex_), (w)); \
+#define RUN_ONCE(w, want) do { int ex_ = -1; CHECK_OK(pgqrs_workflow_worker_run_once(&ex_, (w)), (w)); \
     CHECK_I64((want), ex_); } while (0)
-#define RUN_GET(var, id) do { (var) = NULL; CHECK_OK(pgqrs_run_get(store, (id), &(var)), store); \
+#define RUN_GET(var, id) do { (var) = NULL; CHECK_OK(pgqrs_run_get(&(var), store, (id)), store); \
     CHECK((var) != NULL); defer(free_run_info, (var)); } while (0)
-#define STEPS(var, id) do { (var) = NULL; CHECK_OK(pgqrs_list_steps(store, (id), &(var)), store); \
+#define STEPS(var, id) do { (var) = NULL; CHECK_OK(pgqrs_step_list(&(var), store, (id)), store); \
     CHECK((var) != NULL); defer(free_step_list, (var)); } while (0)
 #define CHECK_STATUS(want, id) do { pgqrs_run_info *ri_; RUN_GET(ri_, (id)); CHECK_STR((want), ri_->status); \
     } while (0)
@@ -158,14 +158,14 @@ typedef struct mx {
 
 static pgqrs_status metrics_of(const char *q, mx *out)
 {
-    pgqrs_metrics_list *l = NULL;
+    pgqrs_metrics *l = NULL;
     const pgqrs_queue_metrics *m;
-    pgqrs_status st = pgqrs_queue_metrics_get(store, q, &l);
+    pgqrs_status st = pgqrs_metrics_list(&l, store, q);
     memset(out, 0, sizeof *out);
     if (st != PGQRS_OK)
         return st;
-    if (pgqrs_metrics_list_count(l) != 1 || !(m = pgqrs_metrics_list_at(l, 0))) {
-        pgqrs_metrics_list_free(l);
+    if (pgqrs_metrics_count(l) != 1 || !(m = pgqrs_metrics_at(l, 0))) {
+        pgqrs_metrics_free(l);
         return PGQRS_ERROR;
     }
     out->pending = m->pending;
@@ -173,7 +173,7 @@ static pgqrs_status metrics_of(const char *q, mx *out)
     out->delayed = m->delayed;
     out->archived = m->archived;
     out->dead = m->dead_lettered;
-    pgqrs_metrics_list_free(l);
+    pgqrs_metrics_free(l);
     return PGQRS_OK;
 }
 /* Live messages of a workflow's queue: pending, in flight, delayed. */
@@ -182,18 +182,18 @@ static pgqrs_status metrics_of(const char *q, mx *out)
 
 static size_t count_runs(const pgqrs_run_filter *f, pgqrs_status *st_out)
 {
-    pgqrs_run_list *l = NULL;
+    pgqrs_runs *l = NULL;
     size_t n;
-    *st_out = pgqrs_list_runs(store, f, &l);
-    n = pgqrs_run_list_count(l);
-    pgqrs_run_list_free(l);
+    *st_out = pgqrs_run_list(&l, store, f);
+    n = pgqrs_runs_count(l);
+    pgqrs_runs_free(l);
     return n;
 }
 
-static const pgqrs_step_info *find_step(const pgqrs_step_list *l, const char *step_id)
+static const pgqrs_step_info *find_step(const pgqrs_steps *l, const char *step_id)
 {
-    for (size_t i = 0; i < pgqrs_step_list_count(l); i++) {
-        const pgqrs_step_info *si = pgqrs_step_list_at(l, i);
+    for (size_t i = 0; i < pgqrs_steps_count(l); i++) {
+        const pgqrs_step_info *si = pgqrs_steps_at(l, i);
         if (si && si->step_id && strcmp(si->step_id, step_id) == 0)
             return si;
     }
@@ -207,7 +207,7 @@ typedef struct ctx {
     int calls;                   /* handler invocations */
     int n[8];                    /* executions of step function i */
     int fail_first;              /* step 0 fails this many times */
-    pgqrs_status got[8];         /* what pgqrs_step / pgqrs_sleep returned, per slot */
+    pgqrs_status got[8];         /* what pgqrs_step / pgqrs_run_sleep returned, per slot */
     char seen[4][8][128];        /* per attempt: outputs the handler received */
     char status_inside[32];      /* the run's status read from inside a step */
 } ctx;
@@ -234,9 +234,9 @@ static pgqrs_status two_steps(pgqrs_run *run, const char *input, char **output, 
     char *a = NULL, *b = NULL, buf[512];
     pgqrs_status st;
     c->calls++;
-    if ((st = pgqrs_step(run, "a", step0, c, &a)) != PGQRS_OK)
+    if ((st = pgqrs_run_step(&a, run, "a", step0, c, NULL)) != PGQRS_OK)
         return st;
-    if ((st = pgqrs_step(run, "b", step1, c, &b)) != PGQRS_OK) {
+    if ((st = pgqrs_run_step(&b, run, "b", step1, c, NULL)) != PGQRS_OK) {
         pgqrs_free(a);
         return st;
     }
@@ -252,13 +252,13 @@ static void test_run__lifecycle(void)
     ctx c = { 0 };
     pgqrs_workflow_worker *w;
     pgqrs_run_info *ri;
-    pgqrs_step_list *sl;
+    pgqrs_steps *sl;
     const pgqrs_step_info *si;
     int64_t id = 0;
     int created = -1;
     SETUP();
     DEFINE("greet", two_steps, &c, NULL);
-    CHECK_OK(pgqrs_workflow_trigger(store, "greet", "{\"who\": \"world\", \"n\": [1, 2]}", NULL, &id, &created),
+    CHECK_OK(pgqrs_workflow_trigger(&id, &created, store, "greet", "{\"who\": \"world\", \"n\": [1, 2]}", NULL),
              store);
     CHECK(id > 0);
     CHECK_I64(1, created);
@@ -298,8 +298,8 @@ static void test_run__lifecycle(void)
                ri->output);
 
     STEPS(sl, id);
-    CHECK_I64(2, pgqrs_step_list_count(sl));
-    si = pgqrs_step_list_at(sl, 0);
+    CHECK_I64(2, pgqrs_steps_count(sl));
+    si = pgqrs_steps_at(sl, 0);
     CHECK(si != NULL);
     CHECK_STR("a", si->step_id);
     CHECK_STR("SUCCESS", si->status);
@@ -309,12 +309,12 @@ static void test_run__lifecycle(void)
     CHECK_I64(1, si->attempts);
     CHECK_I64(T0 + 3 * SEC, si->started_at_us);
     CHECK_I64(T0 + 3 * SEC, si->completed_at_us);
-    si = pgqrs_step_list_at(sl, 1);
+    si = pgqrs_steps_at(sl, 1);
     CHECK(si != NULL);
     CHECK_STR("b", si->step_id);
     CHECK_STR("SUCCESS", si->status);
     CHECK_JSON("{\"step\":1,\"n\":1}", si->output);
-    CHECK(pgqrs_step_list_at(sl, 2) == NULL);
+    CHECK(pgqrs_steps_at(sl, 2) == NULL);
 
     /* the run's message is archived: nothing left to execute */
     CHECK_QUEUE("workflow:greet", 0, 0, 0);
@@ -355,11 +355,11 @@ static pgqrs_status fail_once_after_two(pgqrs_run *run, const char *input, char 
     c->calls++;
     if (att < 1 || att > 3)
         return PGQRS_ERROR;
-    if ((st = pgqrs_step(run, "a", step0, c, &a)) != PGQRS_OK)
+    if ((st = pgqrs_run_step(&a, run, "a", step0, c, NULL)) != PGQRS_OK)
         return st;
     snprintf(c->seen[att][0], sizeof c->seen[att][0], "%s", a ? a : "(null)");
     pgqrs_free(a);
-    if ((st = pgqrs_step(run, "b", step1, c, &b)) != PGQRS_OK)
+    if ((st = pgqrs_run_step(&b, run, "b", step1, c, NULL)) != PGQRS_OK)
         return st;
     snprintf(c->seen[att][1], sizeof c->seen[att][1], "%s", b ? b : "(null)");
     pgqrs_free(b);
@@ -377,7 +377,7 @@ static void test_replay__completed_steps_run_once(void)
     pgqrs_workflow_options o = wf_opts();
     pgqrs_workflow_worker *w;
     pgqrs_run_info *ri;
-    pgqrs_step_list *sl;
+    pgqrs_steps *sl;
     int64_t id = 0;
     o.retry.initial_delay_ms = 5000;
     o.retry.jitter = -1;
@@ -415,9 +415,9 @@ static void test_replay__completed_steps_run_once(void)
     CHECK_I64(T0, ri->started_at_us);   /* the first start */
     CHECK_JSON("{\"done\":true}", ri->output);
     STEPS(sl, id);
-    CHECK_I64(2, pgqrs_step_list_count(sl));
-    CHECK_I64(1, pgqrs_step_list_at(sl, 0)->attempts);
-    CHECK_I64(1, pgqrs_step_list_at(sl, 1)->attempts);
+    CHECK_I64(2, pgqrs_steps_count(sl));
+    CHECK_I64(1, pgqrs_steps_at(sl, 0)->attempts);
+    CHECK_I64(1, pgqrs_steps_at(sl, 1)->attempts);
     CHECK_QUEUE("workflow:replay", 0, 0, 0);
 }
 
@@ -429,9 +429,9 @@ static pgqrs_status same_step_twice(pgqrs_run *run, const char *input, char **ou
     pgqrs_status st;
     (void)input;
     c->calls++;
-    if ((st = pgqrs_step(run, "once", step0, c, &x)) != PGQRS_OK)
+    if ((st = pgqrs_run_step(&x, run, "once", step0, c, NULL)) != PGQRS_OK)
         return st;
-    st = pgqrs_step(run, "once", step0, c, &y);
+    st = pgqrs_run_step(&y, run, "once", step0, c, NULL);
     c->got[0] = st;
     snprintf(c->seen[0][0], sizeof c->seen[0][0], "%s", x ? x : "(null)");
     snprintf(c->seen[0][1], sizeof c->seen[0][1], "%s", y ? y : "(null)");
@@ -489,11 +489,11 @@ static pgqrs_status flaky_handler(pgqrs_run *run, const char *input, char **outp
     so.retry.initial_delay_ms = 10000;
     so.retry.multiplier = 2;
     so.retry.jitter = -1;
-    st = pgqrs_step_ex(run, "flaky", flaky_fn, c, &so, NULL);
+    st = pgqrs_run_step(NULL, run, "flaky", flaky_fn, c, &so);
     c->got[c->calls < 8 ? c->calls : 7] = st;
     if (st != PGQRS_OK)
         return st;
-    if ((st = pgqrs_step(run, "after", step1, c, NULL)) != PGQRS_OK)
+    if ((st = pgqrs_run_step(NULL, run, "after", step1, c, NULL)) != PGQRS_OK)
         return st;
     *output = pgqrs_strdup("\"finished\"");
     return PGQRS_OK;
@@ -504,7 +504,7 @@ static void test_retry__step_failure_honours_schedule(void)
     ctx c = { 0 };
     pgqrs_workflow_worker *w;
     pgqrs_run_info *ri;
-    pgqrs_step_list *sl;
+    pgqrs_steps *sl;
     const pgqrs_step_info *si;
     int64_t id = 0;
     c.fail_first = 2;
@@ -522,8 +522,8 @@ static void test_retry__step_failure_honours_schedule(void)
     CHECK_I64(1, ri->attempts);
     CHECK_JSON("{\"code\":\"boom\",\"n\":1}", ri->error);
     STEPS(sl, id);
-    CHECK_I64(1, pgqrs_step_list_count(sl));
-    si = pgqrs_step_list_at(sl, 0);
+    CHECK_I64(1, pgqrs_steps_count(sl));
+    si = pgqrs_steps_at(sl, 0);
     CHECK_STR("flaky", si->step_id);
     CHECK_STR("ERROR", si->status);
     CHECK_I64(1, si->attempts);
@@ -559,7 +559,7 @@ static void test_retry__step_failure_honours_schedule(void)
     CHECK_I64(3, ri->attempts);
     CHECK_JSON("\"finished\"", ri->output);
     STEPS(sl, id);
-    CHECK_I64(2, pgqrs_step_list_count(sl));
+    CHECK_I64(2, pgqrs_steps_count(sl));
     /* both (re)started at T0+31 on the fixed clock: find by id, not position */
     si = find_step(sl, "flaky");
     CHECK(si != NULL);
@@ -575,7 +575,7 @@ static void test_retry__step_exhaustion_ends_in_error(void)
     ctx c = { 0 };
     pgqrs_workflow_worker *w;
     pgqrs_run_info *ri;
-    pgqrs_step_list *sl;
+    pgqrs_steps *sl;
     int64_t id = 0;
     c.fail_first = 1000;
     SETUP();
@@ -596,9 +596,9 @@ static void test_retry__step_exhaustion_ends_in_error(void)
     CHECK(is_json(ri->error));
     CHECK_JSON("{\"code\":\"boom\",\"n\":3}", ri->error);
     STEPS(sl, id);
-    CHECK_STR("ERROR", pgqrs_step_list_at(sl, 0)->status);
-    CHECK_I64(3, pgqrs_step_list_at(sl, 0)->attempts);
-    CHECK_I64(0, pgqrs_step_list_at(sl, 0)->retry_at_us);
+    CHECK_STR("ERROR", pgqrs_steps_at(sl, 0)->status);
+    CHECK_I64(3, pgqrs_steps_at(sl, 0)->attempts);
+    CHECK_I64(0, pgqrs_steps_at(sl, 0)->retry_at_us);
     /* ended: its message is gone, nothing runs again */
     CHECK_QUEUE("workflow:flaky", 0, 0, 0);
     at(100000);
@@ -621,7 +621,7 @@ static pgqrs_status plain_fail_handler(pgqrs_run *run, const char *input, char *
     (void)input, (void)output;
     so.retry.max_attempts = 1;
     ((ctx *)user)->calls++;
-    ((ctx *)user)->got[0] = pgqrs_step_ex(run, "s", plain_fail_fn, user, &so, NULL);
+    ((ctx *)user)->got[0] = pgqrs_run_step(NULL, run, "s", plain_fail_fn, user, &so);
     return ((ctx *)user)->got[0];
 }
 
@@ -656,7 +656,7 @@ static pgqrs_status fatal_handler(pgqrs_run *run, const char *input, char **outp
     pgqrs_status st;
     (void)input, (void)output;
     c->calls++;
-    if ((st = pgqrs_step(run, "a", step0, c, NULL)) != PGQRS_OK)
+    if ((st = pgqrs_run_step(NULL, run, "a", step0, c, NULL)) != PGQRS_OK)
         return st;
     c->got[0] = pgqrs_run_fail(run, "{\"fatal\":\"card declined\"}", 0);
     return PGQRS_ERROR;
@@ -698,7 +698,7 @@ static void test_retry__workflow_policy_honoured(void)
     ctx c = { 0 };
     pgqrs_workflow_options o = wf_opts();
     pgqrs_workflow_worker *w;
-    pgqrs_workflow_list *wl = NULL;
+    pgqrs_workflows *wl = NULL;
     pgqrs_run_info *ri;
     json_t *j;
     int64_t id = 0;
@@ -707,10 +707,10 @@ static void test_retry__workflow_policy_honoured(void)
     o.retry.jitter = -1;
     SETUP();
     DEFINE("twice", always_fail, &c, &o);
-    CHECK_OK(pgqrs_list_workflows(store, &wl), store);
+    CHECK_OK(pgqrs_workflow_list(&wl, store), store);
     defer(free_wf_list, wl);
-    CHECK_I64(1, pgqrs_workflow_list_count(wl));
-    j = json_loads(pgqrs_workflow_list_at(wl, 0)->retry_policy, 0, NULL);
+    CHECK_I64(1, pgqrs_workflows_count(wl));
+    j = json_loads(pgqrs_workflows_at(wl, 0)->retry_policy, 0, NULL);
     CHECK(j != NULL);
     CHECK_I64(2, json_integer_value(json_object_get(j, "max_attempts")));
     CHECK_I64(7000, json_integer_value(json_object_get(j, "initial_delay_ms")));
@@ -749,7 +749,7 @@ static void test_retry__default_workflow_policy_is_3_attempts(void)
     for (int i = 0; i < 6; i++) {
         at(1000 * (i + 1));   /* past any default delay (cap 300 s) */
         int ex = 0;
-        CHECK_OK(pgqrs_workflow_run_once(w, &ex), w);
+        CHECK_OK(pgqrs_workflow_worker_run_once(&ex, w), w);
     }
     CHECK_I64(3, c.calls);
     RUN_GET(ri, id);
@@ -789,7 +789,7 @@ static void test_poll__handler_errors_never_end_the_loop(void)
     po.max_runs = 3;
     po.idle_timeout_ms = 3000;
     po.poll_interval_ms = 5;
-    CHECK_OK(pgqrs_workflow_poll(w, &po, &executed), w);
+    CHECK_OK(pgqrs_workflow_worker_poll(&executed, w, &po), w);
     CHECK_I64(3, executed);
     CHECK_I64(3, c.calls);
     CHECK_STATUS("ERROR", a);
@@ -808,15 +808,15 @@ static void test_poll__idle_timeout_and_interrupt(void)
     WORKER(w, "idle");
     po.idle_timeout_ms = 100;
     po.poll_interval_ms = 5;
-    CHECK_OK(pgqrs_workflow_poll(w, &po, &executed), w);
+    CHECK_OK(pgqrs_workflow_worker_poll(&executed, w, &po), w);
     CHECK_I64(0, executed);
     /* interrupted before it starts: returns at once */
-    pgqrs_worker_interrupt(w);
+    pgqrs_workflow_worker_interrupt(w);
     po.idle_timeout_ms = 0;
-    CHECK_OK(pgqrs_workflow_poll(w, &po, &executed), w);
+    CHECK_OK(pgqrs_workflow_worker_poll(&executed, w, &po), w);
     CHECK_I64(0, executed);
     po.version = 99;
-    CHECK_ST(PGQRS_EINVAL, pgqrs_workflow_poll(w, &po, NULL), w);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_workflow_worker_poll(NULL, w, &po), w);
 }
 
 /* ---- Cancellation ------------------------------------------------------------------ */
@@ -844,7 +844,7 @@ static void test_cancel__pending_run(void)
     WORKER(w, "greet");
     {
         int ex = 0;
-        CHECK_OK(pgqrs_workflow_run_once(w, &ex), w);
+        CHECK_OK(pgqrs_workflow_worker_run_once(&ex, w), w);
     }
     CHECK_I64(0, c.calls);
     CHECK_I64(0, c.n[0]);
@@ -863,7 +863,7 @@ static pgqrs_status cancel_self(pgqrs_run *run, char **out, void *user)
     pgqrs_run_info *ri = NULL;
     c->n[0]++;
     c->got[0] = pgqrs_run_cancel(c->store, pgqrs_run_id(run), "from inside");
-    if (pgqrs_run_get(c->store, pgqrs_run_id(run), &ri) == PGQRS_OK)
+    if (pgqrs_run_get(&ri, c->store, pgqrs_run_id(run)) == PGQRS_OK)
         snprintf(c->status_inside, sizeof c->status_inside, "%s", ri->status);
     pgqrs_run_info_free(ri);
     c->got[1] = pgqrs_run_cancel(c->store, pgqrs_run_id(run), "twice");
@@ -877,9 +877,9 @@ static pgqrs_status cancels_itself(pgqrs_run *run, const char *input, char **out
     pgqrs_status st;
     (void)input;
     c->calls++;
-    if ((st = pgqrs_step(run, "one", cancel_self, c, NULL)) != PGQRS_OK)
+    if ((st = pgqrs_run_step(NULL, run, "one", cancel_self, c, NULL)) != PGQRS_OK)
         return st;
-    st = c->got[2] = pgqrs_step(run, "two", step1, c, NULL);
+    st = c->got[2] = pgqrs_run_step(NULL, run, "two", step1, c, NULL);
     if (st != PGQRS_OK)
         return st;
     *output = pgqrs_strdup("\"should not finish\"");
@@ -891,7 +891,7 @@ static void test_cancel__running_run_stops_at_next_step(void)
     ctx c = { 0 };
     pgqrs_workflow_worker *w;
     pgqrs_run_info *ri;
-    pgqrs_step_list *sl;
+    pgqrs_steps *sl;
     int64_t id = 0;
     SETUP();
     c.store = store;
@@ -912,10 +912,10 @@ static void test_cancel__running_run_stops_at_next_step(void)
     CHECK_I64(T0 + 1 * SEC, ri->cancelled_at_us);
     CHECK(ri->output == NULL);
     STEPS(sl, id);
-    CHECK_I64(1, pgqrs_step_list_count(sl));
-    CHECK_STR("one", pgqrs_step_list_at(sl, 0)->step_id);
-    CHECK_STR("SUCCESS", pgqrs_step_list_at(sl, 0)->status);
-    CHECK_JSON("{\"one\":1}", pgqrs_step_list_at(sl, 0)->output);
+    CHECK_I64(1, pgqrs_steps_count(sl));
+    CHECK_STR("one", pgqrs_steps_at(sl, 0)->step_id);
+    CHECK_STR("SUCCESS", pgqrs_steps_at(sl, 0)->status);
+    CHECK_JSON("{\"one\":1}", pgqrs_steps_at(sl, 0)->output);
     CHECK_QUEUE("workflow:selfcancel", 0, 0, 0);
     CHECK_ST(PGQRS_ESTATE, pgqrs_run_cancel(store, id, NULL), store);
     at(10000);
@@ -940,9 +940,9 @@ static void test_cancel__finished_and_unknown(void)
     CHECK(ri->cancel_reason == NULL);
     CHECK_I64(0, ri->cancelled_at_us);
     CHECK_ST(PGQRS_ENOTFOUND, pgqrs_run_cancel(store, id + 1000, NULL), store);
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_run_get(store, id + 1000, &ri), store);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_run_get(&ri, store, id + 1000), store);
     CHECK(ri == NULL);
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_run_wait(store, id + 1000, 100, &ri), store);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_run_wait(&ri, store, id + 1000, 100), store);
     CHECK(ri == NULL);
 }
 
@@ -967,7 +967,7 @@ static pgqrs_status race_s(pgqrs_run *run, char **out, void *user)
     if (!r->nested) {
         r->nested = 1;
         at(r->move_to_s);
-        if (pgqrs_workflow_run_once(r->other, &r->b_executed) != PGQRS_OK)
+        if (pgqrs_workflow_worker_run_once(&r->b_executed, r->other) != PGQRS_OK)
             r->b_executed = -1;
         r->nested = 0;
     }
@@ -991,14 +991,14 @@ static pgqrs_status race_handler(pgqrs_run *run, const char *input, char **outpu
     pgqrs_status st;
     (void)input;
     r->calls++;
-    st = pgqrs_step(run, "s", race_s, r, &o);
+    st = pgqrs_run_step(&o, run, "s", race_s, r, NULL);
     if (nested)
         r->b_st = st;
     else
         r->a_st = st;
     if (st != PGQRS_OK)
         return st;
-    if ((st = pgqrs_step(run, "t", race_t, r, NULL)) != PGQRS_OK) {
+    if ((st = pgqrs_run_step(NULL, run, "t", race_t, r, NULL)) != PGQRS_OK) {
         pgqrs_free(o);
         return st;
     }
@@ -1012,7 +1012,7 @@ static void test_takeover__live_step_is_busy(void)
     pgqrs_workflow_options o = wf_opts();
     pgqrs_workflow_worker *a, *b;
     pgqrs_run_info *ri;
-    pgqrs_step_list *sl;
+    pgqrs_steps *sl;
     int64_t id = 0;
     o.vt_seconds = 10;   /* the run's message lease ends while step s still runs... */
     SETUP();             /* ...but the step's lease (default 10 min) does not */
@@ -1033,15 +1033,15 @@ static void test_takeover__live_step_is_busy(void)
     CHECK_STR("SUCCESS", ri->status);
     CHECK_JSON("{\"n\":1}", ri->output);
     STEPS(sl, id);
-    CHECK_I64(2, pgqrs_step_list_count(sl));
+    CHECK_I64(2, pgqrs_steps_count(sl));
     CHECK_STR("SUCCESS", find_step(sl, "s")->status);
     CHECK_I64(1, find_step(sl, "s")->attempts);
     /* whatever message B was left holding: nothing runs again */
     at(1000);
     {
         int ex = 0;
-        CHECK_OK(pgqrs_workflow_run_once(a, &ex), a);
-        CHECK_OK(pgqrs_workflow_run_once(b, &ex), b);
+        CHECK_OK(pgqrs_workflow_worker_run_once(&ex, a), a);
+        CHECK_OK(pgqrs_workflow_worker_run_once(&ex, b), b);
     }
     CHECK_I64(2, r.calls);
     CHECK_QUEUE("workflow:race", 0, 0, 0);
@@ -1054,7 +1054,7 @@ static void test_takeover__expired_step_lease(void)
     pgqrs_workflow_options o = wf_opts();
     pgqrs_workflow_worker *a, *b;
     pgqrs_run_info *ri;
-    pgqrs_step_list *sl;
+    pgqrs_steps *sl;
     int64_t id = 0;
     o.vt_seconds = 10;
     o.step_lease_ms = 5000;   /* A holds step s past its lease: B may take it over */
@@ -1100,15 +1100,15 @@ static pgqrs_status bad_outputs(pgqrs_run *run, const char *input, char **output
     (void)input;
     c->calls++;
     so.retry.max_attempts = 1;
-    c->got[0] = pgqrs_step(run, NULL, step1, c, NULL);
+    c->got[0] = pgqrs_run_step(NULL, run, NULL, step1, c, NULL);
     memset(id, 'x', 257);
     id[257] = 0;
-    c->got[1] = pgqrs_step(run, id, step1, c, NULL);
-    c->got[2] = pgqrs_step(run, "", step1, c, NULL);
+    c->got[1] = pgqrs_run_step(NULL, run, id, step1, c, NULL);
+    c->got[2] = pgqrs_run_step(NULL, run, "", step1, c, NULL);
     id[256] = 0;
-    c->got[3] = pgqrs_step(run, id, step1, c, NULL);   /* 256 bytes: fine */
-    c->got[4] = pgqrs_step(run, "nofn", NULL, c, NULL);
-    c->got[5] = pgqrs_step_ex(run, "bad", bad_step_out, c, &so, NULL);
+    c->got[3] = pgqrs_run_step(NULL, run, id, step1, c, NULL);   /* 256 bytes: fine */
+    c->got[4] = pgqrs_run_step(NULL, run, "nofn", NULL, c, NULL);
+    c->got[5] = pgqrs_run_step(NULL, run, "bad", bad_step_out, c, &so);
     *output = pgqrs_strdup("{also not json");
     return PGQRS_OK;
 }
@@ -1118,7 +1118,7 @@ static void test_output__invalid_json_rejected(void)
     ctx c = { 0 };
     pgqrs_workflow_worker *w;
     pgqrs_run_info *ri;
-    pgqrs_step_list *sl;
+    pgqrs_steps *sl;
     int64_t id = 0;
     SETUP();
     DEFINE("bad", bad_outputs, &c, NULL);
@@ -1176,13 +1176,13 @@ static pgqrs_status sleeper(pgqrs_run *run, const char *input, char **output, vo
     pgqrs_status st;
     (void)input;
     c->calls++;
-    if ((st = pgqrs_step(run, "one", step0, c, NULL)) != PGQRS_OK)
+    if ((st = pgqrs_run_step(NULL, run, "one", step0, c, NULL)) != PGQRS_OK)
         return st;
-    st = pgqrs_sleep(run, "nap", 60);
+    st = pgqrs_run_sleep(run, "nap", 60);
     c->got[c->calls < 8 ? c->calls : 7] = st;
     if (st != PGQRS_OK)
         return st;
-    if ((st = pgqrs_step(run, "two", step1, c, NULL)) != PGQRS_OK)
+    if ((st = pgqrs_run_step(NULL, run, "two", step1, c, NULL)) != PGQRS_OK)
         return st;
     *output = pgqrs_strdup("{\"slept\":true}");
     return PGQRS_OK;
@@ -1216,7 +1216,7 @@ static void test_sleep__survives_reopen(void)
         store = NULL;
         CHECK_OK(pgqrs_connect(&store, th_current_dsn(), &co), NULL);
         defer(free_store, store);
-        CHECK_OK(pgqrs_install(store), store);
+        CHECK_OK(pgqrs_schema_install(store), store);
     }
     DEFINE("nap", sleeper, &c, NULL);
     WORKER(w, "nap");
@@ -1259,7 +1259,7 @@ static void test_sleep__cancel_while_sleeping(void)
     at(61);
     {
         int ex = 0;
-        CHECK_OK(pgqrs_workflow_run_once(w, &ex), w);
+        CHECK_OK(pgqrs_workflow_worker_run_once(&ex, w), w);
     }
     CHECK_I64(1, c.calls);   /* not woken up */
     CHECK_I64(0, c.n[1]);
@@ -1272,8 +1272,8 @@ static pgqrs_status zero_sleep(pgqrs_run *run, const char *input, char **output,
     ctx *c = user;
     (void)input;
     c->calls++;
-    c->got[0] = pgqrs_sleep(run, "z", 0);
-    c->got[1] = pgqrs_sleep(run, "neg", -1);
+    c->got[0] = pgqrs_run_sleep(run, "z", 0);
+    c->got[1] = pgqrs_run_sleep(run, "neg", -1);
     *output = NULL;
     return c->got[0];
 }
@@ -1305,10 +1305,10 @@ static void test_trigger__idempotency_key(void)
     SETUP();
     DEFINE("idem", two_steps, &c, NULL);
     to.idempotency_key = "order-7";
-    CHECK_OK(pgqrs_workflow_trigger(store, "idem", "{\"v\":1}", &to, &a, &created), store);
+    CHECK_OK(pgqrs_workflow_trigger(&a, &created, store, "idem", "{\"v\":1}", &to), store);
     CHECK(a > 0);
     CHECK_I64(1, created);
-    CHECK_OK(pgqrs_workflow_trigger(store, "idem", "{\"v\":2}", &to, &b, &created), store);
+    CHECK_OK(pgqrs_workflow_trigger(&b, &created, store, "idem", "{\"v\":2}", &to), store);
     CHECK_I64(a, b);
     CHECK_I64(0, created);
     CHECK_QUEUE("workflow:idem", 1, 0, 0);
@@ -1317,15 +1317,15 @@ static void test_trigger__idempotency_key(void)
     CHECK_JSON("{\"v\":1}", ri->input);   /* the first trigger's input stands */
 
     to.idempotency_key = "order-8";
-    CHECK_OK(pgqrs_workflow_trigger(store, "idem", "{\"v\":3}", &to, &d, &created), store);
+    CHECK_OK(pgqrs_workflow_trigger(&d, &created, store, "idem", "{\"v\":3}", &to), store);
     CHECK(d > 0 && d != a);
     CHECK_I64(1, created);
     CHECK_QUEUE("workflow:idem", 2, 0, 0);
     /* no key: always a new run */
-    CHECK_OK(pgqrs_workflow_trigger(store, "idem", NULL, NULL, &b, &created), store);
+    CHECK_OK(pgqrs_workflow_trigger(&b, &created, store, "idem", NULL, NULL), store);
     CHECK_I64(1, created);
     CHECK(b != a && b != d);
-    CHECK_OK(pgqrs_workflow_trigger(store, "idem", NULL, NULL, &d, &created), store);
+    CHECK_OK(pgqrs_workflow_trigger(&d, &created, store, "idem", NULL, NULL), store);
     CHECK_I64(1, created);
     CHECK_QUEUE("workflow:idem", 4, 0, 0);
 }
@@ -1340,9 +1340,9 @@ static void test_trigger__same_key_in_two_workflows(void)
     DEFINE("w1", two_steps, &c, NULL);
     DEFINE("w2", two_steps, &c, NULL);
     to.idempotency_key = "k";
-    CHECK_OK(pgqrs_workflow_trigger(store, "w1", NULL, &to, &a, &created), store);
+    CHECK_OK(pgqrs_workflow_trigger(&a, &created, store, "w1", NULL, &to), store);
     CHECK_I64(1, created);
-    CHECK_OK(pgqrs_workflow_trigger(store, "w2", NULL, &to, &b, &created), store);
+    CHECK_OK(pgqrs_workflow_trigger(&b, &created, store, "w2", NULL, &to), store);
     CHECK_I64(1, created);
     CHECK(a != b);
 }
@@ -1351,31 +1351,31 @@ static void test_define__twice_is_idempotent(void)
 {
     ctx c = { 0 };
     pgqrs_workflow_options o = wf_opts();
-    pgqrs_workflow_list *l1 = NULL, *l2 = NULL;
+    pgqrs_workflows *l1 = NULL, *l2 = NULL;
     pgqrs_queue_info *qi = NULL;
     json_t *j;
     int64_t wf_id;
     SETUP();
     DEFINE("dup", two_steps, &c, NULL);
-    CHECK_OK(pgqrs_list_workflows(store, &l1), store);
+    CHECK_OK(pgqrs_workflow_list(&l1, store), store);
     defer(free_wf_list, l1);
-    CHECK_I64(1, pgqrs_workflow_list_count(l1));
-    CHECK_STR("dup", pgqrs_workflow_list_at(l1, 0)->name);
-    wf_id = pgqrs_workflow_list_at(l1, 0)->id;
+    CHECK_I64(1, pgqrs_workflows_count(l1));
+    CHECK_STR("dup", pgqrs_workflows_at(l1, 0)->name);
+    wf_id = pgqrs_workflows_at(l1, 0)->id;
     CHECK(wf_id > 0);
-    CHECK_OK(pgqrs_queue_get(store, "workflow:dup", &qi), store);
+    CHECK_OK(pgqrs_queue_get(&qi, store, "workflow:dup"), store);
     defer(free_queue_info, qi);
-    CHECK_I64(qi->id, pgqrs_workflow_list_at(l1, 0)->queue_id);
-    CHECK(is_json(pgqrs_workflow_list_at(l1, 0)->retry_policy));
+    CHECK_I64(qi->id, pgqrs_workflows_at(l1, 0)->queue_id);
+    CHECK(is_json(pgqrs_workflows_at(l1, 0)->retry_policy));
 
     o.retry.max_attempts = 5;
     DEFINE("dup", two_steps, &c, &o);
-    CHECK_OK(pgqrs_list_workflows(store, &l2), store);
+    CHECK_OK(pgqrs_workflow_list(&l2, store), store);
     defer(free_wf_list, l2);
-    CHECK_I64(1, pgqrs_workflow_list_count(l2));
-    CHECK_I64(wf_id, pgqrs_workflow_list_at(l2, 0)->id);
-    CHECK_I64(qi->id, pgqrs_workflow_list_at(l2, 0)->queue_id);
-    j = json_loads(pgqrs_workflow_list_at(l2, 0)->retry_policy, 0, NULL);
+    CHECK_I64(1, pgqrs_workflows_count(l2));
+    CHECK_I64(wf_id, pgqrs_workflows_at(l2, 0)->id);
+    CHECK_I64(qi->id, pgqrs_workflows_at(l2, 0)->queue_id);
+    j = json_loads(pgqrs_workflows_at(l2, 0)->retry_policy, 0, NULL);
     CHECK(j != NULL);
     CHECK_I64(5, json_integer_value(json_object_get(j, "max_attempts")));
     json_decref(j);
@@ -1395,7 +1395,7 @@ static void test_define__queue_delete_refused_while_used(void)
     st = pgqrs_queue_delete(store, "workflow:used", 1);
     CHECK_MSG(st != PGQRS_OK, "the queue of a workflow was deleted");
     /* nothing changed: the queue, its message and the run are intact */
-    CHECK_OK(pgqrs_queue_get(store, "workflow:used", &qi), store);
+    CHECK_OK(pgqrs_queue_get(&qi, store, "workflow:used"), store);
     defer(free_queue_info, qi);
     CHECK_QUEUE("workflow:used", 1, 0, 0);
     CHECK_ST(PGQRS_ESTATE, pgqrs_queue_delete(store, "workflow:used", 1), store);
@@ -1415,7 +1415,7 @@ static void test_trigger__unknown_and_invalid(void)
     int64_t id = 77;
     int created = 77;
     SETUP();
-    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_workflow_trigger(store, "nope", NULL, NULL, &id, &created), store);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_workflow_trigger(&id, &created, store, "nope", NULL, NULL), store);
     CHECK_I64(0, id);
     CHECK_I64(0, created);
     /* a worker needs the workflow defined in this store */
@@ -1424,13 +1424,13 @@ static void test_trigger__unknown_and_invalid(void)
     DEFINE("strict", two_steps, &c, NULL);
     static const char *const bad[] = { "", "{", "{'a': 1}", "[1,]", "{\"a\":1} x", "nan" };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        CHECK_ST(PGQRS_EINVAL, pgqrs_workflow_trigger(store, "strict", bad[i], NULL, &id, NULL), store);
+        CHECK_ST(PGQRS_EINVAL, pgqrs_workflow_trigger(&id, NULL, store, "strict", bad[i], NULL), store);
     CHECK_I64(0, count_runs(&f, &st));
     CHECK_I64(PGQRS_OK, st);
     CHECK_QUEUE("workflow:strict", 0, 0, 0);
     /* names */
     CHECK_ST(PGQRS_EINVAL, pgqrs_workflow_define(store, "", two_steps, &c, NULL), store);
-    CHECK_ST(PGQRS_EINVAL, pgqrs_workflow_trigger(store, "", NULL, NULL, &id, NULL), store);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_workflow_trigger(&id, NULL, store, "", NULL, NULL), store);
     CHECK_ST(PGQRS_EMISUSE, pgqrs_workflow_define(store, "nofn", NULL, &c, NULL), store);
     CHECK_ST(PGQRS_EMISUSE, pgqrs_workflow_define(NULL, "x", two_steps, &c, NULL), NULL);
 }
@@ -1444,7 +1444,7 @@ static void test_define__name_length_limit(void)
     memset(name, 'x', sizeof name);
     name[119] = 0;
     CHECK_OK(pgqrs_workflow_define(store, name, two_steps, &c, NULL), store);
-    CHECK_OK(pgqrs_workflow_trigger(store, name, NULL, NULL, NULL, NULL), store);
+    CHECK_OK(pgqrs_workflow_trigger(NULL, NULL, store, name, NULL, NULL), store);
     name[119] = 'x';
     name[150] = 0;
     CHECK_ST(PGQRS_EINVAL, pgqrs_workflow_define(store, name, two_steps, &c, NULL), store);
@@ -1465,7 +1465,7 @@ static void test_finished__no_further_transitions(void)
     WORKER(w, "greet");
     TRIGGER("greet", NULL, &id);
     RUN_ONCE(w, 1);
-    CHECK_OK(pgqrs_run_wait(store, id, 5000, &ri), store);
+    CHECK_OK(pgqrs_run_wait(&ri, store, id, 5000), store);
     CHECK(ri != NULL);
     defer(free_run_info, ri);
     CHECK_STR("SUCCESS", ri->status);
@@ -1486,14 +1486,14 @@ static void test_wait__timeout(void)
     SETUP();
     DEFINE("greet", two_steps, &c, NULL);
     TRIGGER("greet", NULL, &id);
-    CHECK_ST(PGQRS_ETIMEOUT, pgqrs_run_wait(store, id, 60, &ri), store);
+    CHECK_ST(PGQRS_ETIMEOUT, pgqrs_run_wait(&ri, store, id, 60), store);
     CHECK(ri == NULL);
     ri = (pgqrs_run_info *)&c;
-    CHECK_ST(PGQRS_ETIMEOUT, pgqrs_run_wait(store, id, 0, &ri), store);
+    CHECK_ST(PGQRS_ETIMEOUT, pgqrs_run_wait(&ri, store, id, 0), store);
     CHECK(ri == NULL);
     /* cancelled: wait returns the final state at once */
     CHECK_OK(pgqrs_run_cancel(store, id, NULL), store);
-    CHECK_OK(pgqrs_run_wait(store, id, 0, &ri), store);
+    CHECK_OK(pgqrs_run_wait(&ri, store, id, 0), store);
     CHECK(ri != NULL);
     defer(free_run_info, ri);
     CHECK_STR("CANCELLED", ri->status);
@@ -1505,7 +1505,7 @@ static void test_list__runs_filters(void)
 {
     ctx c = { 0 };
     pgqrs_run_filter f = PGQRS_RUN_FILTER_INIT;
-    pgqrs_run_list *l = NULL;
+    pgqrs_runs *l = NULL;
     pgqrs_status st;
     int64_t r1 = 0, r2 = 0, r3 = 0, r4 = 0;
     SETUP();
@@ -1519,29 +1519,29 @@ static void test_list__runs_filters(void)
     TRIGGER("wb", NULL, &r4);
     CHECK_OK(pgqrs_run_cancel(store, r2, NULL), store);
 
-    CHECK_OK(pgqrs_list_runs(store, NULL, &l), store);
+    CHECK_OK(pgqrs_run_list(&l, store, NULL), store);
     defer(free_run_list, l);
-    CHECK_I64(4, pgqrs_run_list_count(l));
-    CHECK_I64(r4, pgqrs_run_list_at(l, 0)->id);   /* newest first */
-    CHECK_I64(r3, pgqrs_run_list_at(l, 1)->id);
-    CHECK_I64(r2, pgqrs_run_list_at(l, 2)->id);
-    CHECK_I64(r1, pgqrs_run_list_at(l, 3)->id);
-    CHECK(pgqrs_run_list_at(l, 4) == NULL);
+    CHECK_I64(4, pgqrs_runs_count(l));
+    CHECK_I64(r4, pgqrs_runs_at(l, 0)->id);   /* newest first */
+    CHECK_I64(r3, pgqrs_runs_at(l, 1)->id);
+    CHECK_I64(r2, pgqrs_runs_at(l, 2)->id);
+    CHECK_I64(r1, pgqrs_runs_at(l, 3)->id);
+    CHECK(pgqrs_runs_at(l, 4) == NULL);
 
     f.workflow = "wa";
-    CHECK_OK(pgqrs_list_runs(store, &f, &l), store);
+    CHECK_OK(pgqrs_run_list(&l, store, &f), store);
     defer(free_run_list, l);
-    CHECK_I64(2, pgqrs_run_list_count(l));
-    CHECK_I64(r2, pgqrs_run_list_at(l, 0)->id);
-    CHECK_I64(r1, pgqrs_run_list_at(l, 1)->id);
+    CHECK_I64(2, pgqrs_runs_count(l));
+    CHECK_I64(r2, pgqrs_runs_at(l, 0)->id);
+    CHECK_I64(r1, pgqrs_runs_at(l, 1)->id);
 
     f.workflow = NULL;
     f.status = "CANCELLED";
-    CHECK_OK(pgqrs_list_runs(store, &f, &l), store);
+    CHECK_OK(pgqrs_run_list(&l, store, &f), store);
     defer(free_run_list, l);
-    CHECK_I64(1, pgqrs_run_list_count(l));
-    CHECK_I64(r2, pgqrs_run_list_at(l, 0)->id);
-    CHECK_STR("CANCELLED", pgqrs_run_list_at(l, 0)->status);
+    CHECK_I64(1, pgqrs_runs_count(l));
+    CHECK_I64(r2, pgqrs_runs_at(l, 0)->id);
+    CHECK_STR("CANCELLED", pgqrs_runs_at(l, 0)->status);
     f.status = "PENDING";
     CHECK_I64(3, count_runs(&f, &st));
     CHECK_I64(PGQRS_OK, st);
@@ -1554,18 +1554,18 @@ static void test_list__runs_filters(void)
     CHECK_I64(3, count_runs(&f, &st));
     CHECK_I64(PGQRS_OK, st);
     f.since_us = T0 + 15 * SEC;
-    CHECK_OK(pgqrs_list_runs(store, &f, &l), store);
+    CHECK_OK(pgqrs_run_list(&l, store, &f), store);
     defer(free_run_list, l);
-    CHECK_I64(1, pgqrs_run_list_count(l));
-    CHECK_I64(r4, pgqrs_run_list_at(l, 0)->id);
+    CHECK_I64(1, pgqrs_runs_count(l));
+    CHECK_I64(r4, pgqrs_runs_at(l, 0)->id);
 
     f.since_us = 0;
     f.limit = 2;
-    CHECK_OK(pgqrs_list_runs(store, &f, &l), store);
+    CHECK_OK(pgqrs_run_list(&l, store, &f), store);
     defer(free_run_list, l);
-    CHECK_I64(2, pgqrs_run_list_count(l));
-    CHECK_I64(r4, pgqrs_run_list_at(l, 0)->id);
-    CHECK_I64(r3, pgqrs_run_list_at(l, 1)->id);
+    CHECK_I64(2, pgqrs_runs_count(l));
+    CHECK_I64(r4, pgqrs_runs_at(l, 0)->id);
+    CHECK_I64(r3, pgqrs_runs_at(l, 1)->id);
 
     /* combined */
     f.limit = 0;
@@ -1603,11 +1603,11 @@ static void test_list__runs_filters(void)
 
 static void test_list__steps_of_unknown_run_is_empty(void)
 {
-    pgqrs_step_list *sl;
+    pgqrs_steps *sl;
     SETUP();
     STEPS(sl, 12345);
-    CHECK_I64(0, pgqrs_step_list_count(sl));
-    CHECK(pgqrs_step_list_at(sl, 0) == NULL);
+    CHECK_I64(0, pgqrs_steps_count(sl));
+    CHECK(pgqrs_steps_at(sl, 0) == NULL);
 }
 
 /* ---- Retry delays ------------------------------------------------------------------- */
@@ -1693,7 +1693,7 @@ static void test_crash__delivered_too_often_ends_in_error(void)
     WORKER(w, "loop");
     {
         int ex = 0;
-        CHECK_OK(pgqrs_workflow_run_once(w, &ex), w);
+        CHECK_OK(pgqrs_workflow_worker_run_once(&ex, w), w);
     }
     CHECK_I64(0, c.calls);   /* the handler is not called again */
     RUN_GET(ri, id);
@@ -1746,9 +1746,9 @@ static pgqrs_status three_naps(pgqrs_run *run, const char *input, char **output,
     (void)input;
     c->calls++;
     for (int i = 0; i < 3; i++)
-        if ((st = pgqrs_sleep(run, naps[i], 10)) != PGQRS_OK)
+        if ((st = pgqrs_run_sleep(run, naps[i], 10)) != PGQRS_OK)
             return st;
-    if ((st = pgqrs_step(run, "end", step2, c, NULL)) != PGQRS_OK)
+    if ((st = pgqrs_run_step(NULL, run, "end", step2, c, NULL)) != PGQRS_OK)
         return st;
     *output = pgqrs_strdup("\"rested\"");
     return PGQRS_OK;

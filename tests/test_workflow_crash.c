@@ -123,7 +123,7 @@ static pgqrs_status five_steps(pgqrs_run *run, const char *input, char **output,
     pgqrs_status st;
     (void)input, (void)user;
     for (int i = 1; i <= N_STEPS; i++)
-        if ((st = pgqrs_step(run, step_names[i], logged_step, &step_index[i], NULL)) != PGQRS_OK)
+        if ((st = pgqrs_run_step(NULL, run, step_names[i], logged_step, &step_index[i], NULL)) != PGQRS_OK)
             return st;
     *output = pgqrs_strdup("{\"steps\":5}");
     return PGQRS_OK;
@@ -171,7 +171,7 @@ static void worker_child(const char *name, pgqrs_workflow_fn fn, int gen)
     }
     for (;;) {
         int ex = 0;
-        st = pgqrs_workflow_run_once(w, &ex);
+        st = pgqrs_workflow_worker_run_once(&ex, w);
         if (st != PGQRS_OK) {
             fprintf(stderr, "    child: run_once: %s: %s\n", pgqrs_errstr(st), pgqrs_errmsg(w));
             rc = 22;
@@ -227,9 +227,9 @@ static pgqrs_status prepare(const char *name, pgqrs_workflow_fn fn, int n, int64
         fprintf(stderr, "    connect: %s\n", pgqrs_errmsg(NULL));
         return st;
     }
-    if ((st = pgqrs_install(s)) == PGQRS_OK && (st = pgqrs_workflow_define(s, name, fn, NULL, &o)) == PGQRS_OK)
+    if ((st = pgqrs_schema_install(s)) == PGQRS_OK && (st = pgqrs_workflow_define(s, name, fn, NULL, &o)) == PGQRS_OK)
         for (int i = 0; i < n && st == PGQRS_OK; i++)
-            st = pgqrs_workflow_trigger(s, name, "{}", NULL, &ids[i], NULL);
+            st = pgqrs_workflow_trigger(&ids[i], NULL, s, name, "{}", NULL);
     if (st != PGQRS_OK)
         fprintf(stderr, "    prepare: %s\n", pgqrs_errmsg(s));
     pgqrs_store_free(s);
@@ -260,7 +260,7 @@ static pgqrs_status run_status(int64_t id, char *buf, size_t n, int32_t *attempt
     pgqrs_run_info *ri = NULL;
     pgqrs_status st = open_db(&s);
     buf[0] = 0;
-    if (st == PGQRS_OK && (st = pgqrs_run_get(s, id, &ri)) == PGQRS_OK) {
+    if (st == PGQRS_OK && (st = pgqrs_run_get(&ri, s, id)) == PGQRS_OK) {
         snprintf(buf, n, "%s", ri->status);
         if (attempts)
             *attempts = ri->attempts;
@@ -399,12 +399,12 @@ static pgqrs_status race_handler(pgqrs_run *run, const char *input, char **outpu
     char line[64];
     pgqrs_status st;
     (void)input, (void)user;
-    st = pgqrs_step(run, "s", slow_step, NULL, NULL);
+    st = pgqrs_run_step(NULL, run, "s", slow_step, NULL, NULL);
     snprintf(line, sizeof line, "%d %d\n", (int)getpid(), (int)st);
     append_file(status_path, line);
     if (st != PGQRS_OK)
         return st;
-    if ((st = pgqrs_step(run, "t", fast_step, NULL, NULL)) != PGQRS_OK)
+    if ((st = pgqrs_run_step(NULL, run, "t", fast_step, NULL, NULL)) != PGQRS_OK)
         return st;
     *output = pgqrs_strdup("\"raced\"");
     return PGQRS_OK;
@@ -437,7 +437,7 @@ static void race_child(int is_b)
         _exit(21);
     }
     for (;;) {
-        pgqrs_status st = pgqrs_workflow_run_once(w, &ex);
+        pgqrs_status st = pgqrs_workflow_worker_run_once(&ex, w);
         if (st != PGQRS_OK) {
             fprintf(stderr, "    race child %c: run_once: %s: %s\n", is_b ? 'B' : 'A', pgqrs_errstr(st),
                     pgqrs_errmsg(w));
@@ -489,7 +489,7 @@ static void test_crash__two_workers_one_step(void)
         pgqrs_workflow_options o = race_opts();
         CHECK_OK(open_db(&s), NULL);
         if (pgqrs_workflow_define(s, "race", race_handler, NULL, &o) != PGQRS_OK ||
-            pgqrs_workflow_trigger(s, "race", NULL, NULL, &id, NULL) != PGQRS_OK) {
+            pgqrs_workflow_trigger(&id, NULL, s, "race", NULL, NULL) != PGQRS_OK) {
             th_fail(__FILE__, __LINE__, "trigger: %s", pgqrs_errmsg(s));
             pgqrs_store_free(s);
             return;
@@ -543,7 +543,7 @@ static void test_crash__two_workers_one_step(void)
     {
         pgqrs_store *s = NULL;
         pgqrs_workflow_worker *w = NULL;
-        pgqrs_metrics_list *ml = NULL;
+        pgqrs_metrics *ml = NULL;
         pgqrs_workflow_options o = race_opts();
         int ex = 0;
         int64_t live = -1;
@@ -552,12 +552,12 @@ static void test_crash__two_workers_one_step(void)
         if (pgqrs_workflow_define(s, "race", never_called, &parent_calls, &o) == PGQRS_OK &&
             pgqrs_workflow_worker_new(&w, s, "race") == PGQRS_OK) {
             for (int i = 0; i < 3; i++)
-                pgqrs_workflow_run_once(w, &ex);
-            if (pgqrs_queue_metrics_get(s, "workflow:race", &ml) == PGQRS_OK && pgqrs_metrics_list_count(ml) == 1)
-                live = pgqrs_metrics_list_at(ml, 0)->pending + pgqrs_metrics_list_at(ml, 0)->in_flight +
-                       pgqrs_metrics_list_at(ml, 0)->delayed;
+                pgqrs_workflow_worker_run_once(&ex, w);
+            if (pgqrs_metrics_list(&ml, s, "workflow:race") == PGQRS_OK && pgqrs_metrics_count(ml) == 1)
+                live = pgqrs_metrics_at(ml, 0)->pending + pgqrs_metrics_at(ml, 0)->in_flight +
+                       pgqrs_metrics_at(ml, 0)->delayed;
         }
-        pgqrs_metrics_list_free(ml);
+        pgqrs_metrics_free(ml);
         pgqrs_workflow_worker_free(w);
         pgqrs_store_free(s);
         CHECK_I64(0, parent_calls);
@@ -573,7 +573,7 @@ static pgqrs_status crash_loop_handler(pgqrs_run *run, const char *input, char *
 {
     pgqrs_status st;
     (void)input, (void)user;
-    if ((st = pgqrs_step(run, "s1", logged_step, &step_index[1], NULL)) != PGQRS_OK)
+    if ((st = pgqrs_run_step(NULL, run, "s1", logged_step, &step_index[1], NULL)) != PGQRS_OK)
         return st;
     *output = pgqrs_strdup("1");
     return PGQRS_OK;
@@ -603,7 +603,7 @@ static void test_crash__crash_loop_ends_in_error(void)
         pgqrs_store *s = NULL;
         pgqrs_run_info *ri = NULL;
         CHECK_OK(open_db(&s), NULL);
-        if (pgqrs_run_get(s, id, &ri) == PGQRS_OK) {
+        if (pgqrs_run_get(&ri, s, id) == PGQRS_OK) {
             snprintf(status, sizeof status, "%s", ri->status);
             if (!ri->error || !strstr(ri->error, "crash"))
                 snprintf(status, sizeof status, "no crash message");

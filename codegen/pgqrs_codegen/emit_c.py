@@ -524,7 +524,7 @@ def emit_sq_function(q, schema, slot_of):
         last = si == len(q.statements) - 1
         const = f"SQL_{upper(q.name)}" + (f"_{si + 1}" if len(q.statements) > 1 else "")
         lines.append("    if (st == PGQRS_OK)")
-        lines.append(f"        st = pgqrs__sq_stmt(&stmt, c, {slot_of[(q.name, si)]}, {const});")
+        lines.append(f"        st = pgqrs__sq_stmt(&stmt, c, {slot_of[(q.name, si)]}, {const}, \"{q.name}\");")
         for name in sorted(stmt.params, key=lambda n: index[n]):
             p = byname[name]
             f = pfield(q, p)

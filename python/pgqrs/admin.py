@@ -51,12 +51,12 @@ class Admin:
     # ---- schema -----------------------------------------------------------------
     def install(self):
         """Applies the migrations not yet applied. Idempotent, safe concurrently."""
-        self._call("pgqrs_install")
+        self._call("pgqrs_schema_install")
 
     def verify(self):
         """Returns None when the schema is exactly this library's; raises
         :class:`IllegalState` with the first problem otherwise."""
-        self._call("pgqrs_verify")
+        self._call("pgqrs_schema_verify")
 
     # ---- queues -----------------------------------------------------------------
     def create_queue(self, name, *, max_attempts=None, exist_ok=False):
@@ -86,8 +86,8 @@ class Admin:
     def list_queues(self):
         """Every queue, by name."""
         L, sp = lib(), self._store._ptr()
-        return fetch_list(lambda o: L.pgqrs_list_queues(sp, o), sp, L.pgqrs_queue_list_count,
-                          L.pgqrs_queue_list_at, L.pgqrs_queue_list_free, QueueInfo._from_c)
+        return fetch_list(lambda o: L.pgqrs_queue_list(o, sp), sp, L.pgqrs_queues_count,
+                          L.pgqrs_queues_at, L.pgqrs_queues_free, QueueInfo._from_c)
 
     def delete_queue(self, name, *, force=False):
         """Deletes the queue with its archive and dead letters. :class:`IllegalState`
@@ -109,8 +109,8 @@ class Admin:
         name. :class:`NotFound` if the named queue is missing."""
         L, sp = lib(), self._store._ptr()
         n = encode_name(name, allow_none=True)
-        return fetch_list(lambda o: L.pgqrs_queue_metrics_get(sp, n, o), sp, L.pgqrs_metrics_list_count,
-                          L.pgqrs_metrics_list_at, L.pgqrs_metrics_list_free, QueueMetrics._from_c)
+        return fetch_list(lambda o: L.pgqrs_metrics_list(o, sp, n), sp, L.pgqrs_metrics_count,
+                          L.pgqrs_metrics_at, L.pgqrs_metrics_free, QueueMetrics._from_c)
 
     # ---- messages: inspection and dead letters ------------------------------------
     def list_messages(self, queue, *, after_id=0, limit=100):
@@ -145,8 +145,8 @@ class Admin:
         """Workers of one queue or of all, newest first (:class:`WorkerInfo`)."""
         L, sp = lib(), self._store._ptr()
         n = encode_name(queue, allow_none=True)
-        return fetch_list(lambda o: L.pgqrs_list_workers(sp, n, o), sp, L.pgqrs_worker_list_count,
-                          L.pgqrs_worker_list_at, L.pgqrs_worker_list_free, WorkerInfo._from_c)
+        return fetch_list(lambda o: L.pgqrs_worker_list(o, sp, n), sp, L.pgqrs_workers_count,
+                          L.pgqrs_workers_at, L.pgqrs_workers_free, WorkerInfo._from_c)
 
     def get_worker(self, worker_id):
         out = _P(_lib.WorkerInfoC)()

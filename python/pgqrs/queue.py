@@ -144,7 +144,7 @@ class Producer(_Worker):
         d = to_seconds(delay, "delay")
         mid = ctypes.c_int64()
         p = self._ptr()
-        check(lib().pgqrs_enqueue(p, text, d, ctypes.byref(mid)), p)
+        check(lib().pgqrs_enqueue(ctypes.byref(mid), p, text, d), p)
         return mid.value
 
     def enqueue_batch(self, payloads, *, delay=0):
@@ -164,7 +164,7 @@ class Producer(_Worker):
         arr = (ctypes.c_char_p * n)(*texts)
         ids = (ctypes.c_int64 * n)()
         p = self._ptr()
-        check(lib().pgqrs_enqueue_batch(p, arr, n, d, ids), p)
+        check(lib().pgqrs_enqueue_batch(ids, p, arr, n, d), p)
         return list(ids)
 
     def shutdown(self):
@@ -201,8 +201,7 @@ class Consumer(_Worker):
         arr = (ctypes.c_int64 * max(n, 1))(*ids)
         out = ctypes.c_void_p()
         p = self._ptr()
-        check(lib().pgqrs_archive_and_dequeue(ctypes.byref(out), p, arr if n else None, n, None,
-                                              to_int(batch_size, "batch_size"), to_seconds(vt, "vt")), p)
+        check(lib().pgqrs_archive_and_dequeue(ctypes.byref(out), None, p, arr if n else None, n, to_int(batch_size, "batch_size"), to_seconds(vt, "vt")), p)
         return _batch_messages(out)
 
     def extend_vt(self, message, vt):

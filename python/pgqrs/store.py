@@ -61,7 +61,7 @@ class Store:
         self._children = {}                 # id(Handle) -> Handle of producers/consumers/workflow workers
         self._wf_callbacks = []             # ctypes callbacks of defined workflows: alive as long as the store
         self._children_lock = threading.Lock()
-        self._backend = decode(L.pgqrs_backend_name(ptr))
+        self._backend = decode(L.pgqrs_store_backend(ptr))
         self._capabilities = None
         return self
 
@@ -125,7 +125,7 @@ class Store:
             caps = _lib.Capabilities()
             caps.version = _lib.PGQRS_CAPABILITIES_VERSION
             p = self._ptr()
-            check(lib().pgqrs_store_capabilities(p, ctypes.byref(caps)), p)
+            check(lib().pgqrs_store_capabilities(ctypes.byref(caps), p), p)
             self._capabilities = {
                 "skip_locked": bool(caps.skip_locked),
                 "multi_process": bool(caps.multi_process),

@@ -406,8 +406,7 @@ class Run:
         out = ctypes.c_void_p()
         L = lib()
         try:
-            st = L.pgqrs_step_ex(p, sid, _STEP_TRAMPOLINE, key, ctypes.byref(opts) if opts else None,
-                                 ctypes.byref(out))
+            st = L.pgqrs_run_step(ctypes.byref(out), p, sid, _STEP_TRAMPOLINE, key, ctypes.byref(opts) if opts else None)
         finally:
             _step_calls.pop(key, None)
         text = None
@@ -433,7 +432,7 @@ class Run:
             seconds = seconds.total_seconds()
         if isinstance(seconds, float):
             seconds = int(math.ceil(seconds))
-        st = lib().pgqrs_sleep(p, utf8(step_id, "step_id"), to_int(seconds, "seconds", I64_MIN, I64_MAX))
+        st = lib().pgqrs_run_sleep(p, utf8(step_id, "step_id"), to_int(seconds, "seconds", I64_MIN, I64_MAX))
         if st != Status.OK:
             self._raise_status(st)
 
@@ -563,7 +562,7 @@ class WorkflowWorker:
         n = ctypes.c_int()
         prev = self._enter()
         try:
-            st = lib().pgqrs_workflow_run_once(p, ctypes.byref(n))
+            st = lib().pgqrs_workflow_worker_run_once(ctypes.byref(n), p)
         finally:
             self._leave(prev)
         check(st, p)
@@ -599,7 +598,7 @@ class WorkflowWorker:
             n = ctypes.c_int64()
             prev = self._enter()
             try:
-                st = L.pgqrs_workflow_poll(p, ctypes.byref(opts), ctypes.byref(n))
+                st = L.pgqrs_workflow_worker_poll(ctypes.byref(n), p, ctypes.byref(opts))
             finally:
                 self._leave(prev)
             check(st, p)
@@ -617,7 +616,7 @@ class WorkflowWorker:
         h = self._h
         p = h._ptr
         if p is not None:
-            lib().pgqrs_worker_interrupt(p)
+            lib().pgqrs_workflow_worker_interrupt(p)
 
     def close(self):
         """Releases the run it holds, stops its worker row, frees (idempotent)."""
@@ -680,7 +679,7 @@ def trigger(store, name, input=None, idempotency_key=None):
     rid = ctypes.c_int64()
     created = ctypes.c_int()
     sp = store._ptr()
-    check(lib().pgqrs_workflow_trigger(sp, nb, inb, ctypes.byref(opts), ctypes.byref(rid), ctypes.byref(created)), sp)
+    check(lib().pgqrs_workflow_trigger(ctypes.byref(rid), ctypes.byref(created), sp, nb, inb, ctypes.byref(opts)), sp)
     return rid.value, bool(created.value)
 
 
@@ -712,7 +711,7 @@ def _run_info(store, call):
 
 def run_get(store, run_id):
     rid = _run_id(run_id)
-    return _run_info(store, lambda sp, o: lib().pgqrs_run_get(sp, rid, o))
+    return _run_info(store, lambda sp, o: lib().pgqrs_run_get(o, sp, rid))
 
 
 def run_wait(store, run_id, timeout=None):
@@ -725,7 +724,7 @@ def run_wait(store, run_id, timeout=None):
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
             raise InvalidInput("timeout must be a non-negative number of seconds or None", Status.EINVAL)
         ms = int(math.ceil(timeout * 1000))
-    return _run_info(store, lambda sp, o: lib().pgqrs_run_wait(sp, rid, ms, o))
+    return _run_info(store, lambda sp, o: lib().pgqrs_run_wait(o, sp, rid, ms))
 
 
 def run_cancel(store, run_id, reason=None):
@@ -748,21 +747,21 @@ def list_runs(store, workflow=None, status=None, since=None, limit=None):
         f.limit = to_int(limit, "limit", 1)
     L = lib()
     sp = store._ptr()
-    return fetch_list(lambda o: L.pgqrs_list_runs(sp, ctypes.byref(f), o), sp, L.pgqrs_run_list_count,
-                      L.pgqrs_run_list_at, L.pgqrs_run_list_free, RunInfo._from_c)
+    return fetch_list(lambda o: L.pgqrs_run_list(o, sp, ctypes.byref(f)), sp, L.pgqrs_runs_count,
+                      L.pgqrs_runs_at, L.pgqrs_runs_free, RunInfo._from_c)
 
 
 def list_steps(store, run_id):
     L = lib()
     sp = store._ptr()
     rid = _run_id(run_id)
-    return fetch_list(lambda o: L.pgqrs_list_steps(sp, rid, o), sp, L.pgqrs_step_list_count,
-                      L.pgqrs_step_list_at, L.pgqrs_step_list_free, StepInfo._from_c)
+    return fetch_list(lambda o: L.pgqrs_step_list(o, sp, rid), sp, L.pgqrs_steps_count,
+                      L.pgqrs_steps_at, L.pgqrs_steps_free, StepInfo._from_c)
 
 
 def list_workflows(store):
     L = lib()
     sp = store._ptr()
-    return fetch_list(lambda o: L.pgqrs_list_workflows(sp, o), sp, L.pgqrs_workflow_list_count,
-                      L.pgqrs_workflow_list_at, L.pgqrs_workflow_list_free, WorkflowInfo._from_c)
+    return fetch_list(lambda o: L.pgqrs_workflow_list(o, sp), sp, L.pgqrs_workflows_count,
+                      L.pgqrs_workflows_at, L.pgqrs_workflows_free, WorkflowInfo._from_c)
 

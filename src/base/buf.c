@@ -58,32 +58,6 @@ int pgqrs__buf_printf(pgqrs_buf *b, const char *fmt, ...)
     return 0;
 }
 
-int pgqrs__buf_json_string(pgqrs_buf *b, const char *s)
-{
-    size_t start = b->len;
-    const unsigned char *p = (const unsigned char *)s;
-    if (pgqrs__buf_putc(b, '"') != 0)
-        return -1;
-    for (; *p; p++) {
-        int rc;
-        switch (*p) {
-        case '"': rc = pgqrs__buf_append(b, "\\\"", 2); break;
-        case '\\': rc = pgqrs__buf_append(b, "\\\\", 2); break;
-        case '\n': rc = pgqrs__buf_append(b, "\\n", 2); break;
-        case '\r': rc = pgqrs__buf_append(b, "\\r", 2); break;
-        case '\t': rc = pgqrs__buf_append(b, "\\t", 2); break;
-        default:
-            rc = *p < 0x20 ? pgqrs__buf_printf(b, "\\u%04x", *p) : pgqrs__buf_putc(b, (char)*p);
-        }
-        if (rc != 0) {
-            b->len = start;
-            b->data[start] = '\0';
-            return -1;
-        }
-    }
-    return pgqrs__buf_putc(b, '"');
-}
-
 char *pgqrs__buf_detach(pgqrs_buf *b)
 {
     char *out = b->data;

@@ -23,8 +23,6 @@ int pgqrs__buf_printf(pgqrs_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-/* Appends s as a JSON string literal, quotes included. */
-int pgqrs__buf_json_string(pgqrs_buf *b, const char *s);
 /* Hands the data to the caller (never NULL on success: "" for an empty buffer). */
 char *pgqrs__buf_detach(pgqrs_buf *b);
 void pgqrs__buf_free(pgqrs_buf *b);   /* resets to PGQRS_BUF_INIT */

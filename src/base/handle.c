@@ -1,13 +1,16 @@
-/* handle.c: per-handle and per-thread error messages. */
+/* handle.c: per-handle and per-thread error messages, and the error counters. */
 #include "base/handle.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 /* the message of pgqrs_errmsg(NULL) and of stores: one per thread, so threads
  * sharing a store never read each other's failures */
 static _Thread_local char thread_msg[PGQRS__MSG_LEN] = "";
+/* whether the public call in progress on this thread has counted its failure */
+static _Thread_local bool call_counted;
 
 static char *msg_of(void *handle)
 {
@@ -17,17 +20,37 @@ static char *msg_of(void *handle)
     return h->msg;
 }
 
+void pgqrs__count_failure(void *handle, pgqrs_status st)
+{
+    pgqrs__handle *h = handle;
+    if (h && h->errs && !call_counted && st < 0 && -st < 16) {
+        atomic_fetch_add(&h->errs->by_status[-st], 1);
+        call_counted = true;
+    }
+}
+
+pgqrs_status pgqrs__record(void *handle, pgqrs_status st, const char *msg)
+{
+    char *m = msg_of(handle);
+    char *nl;
+    if (m != msg)
+        snprintf(m, PGQRS__MSG_LEN, "%s", msg);
+    while ((nl = strpbrk(m, "\r\n")) != NULL)
+        *nl = ' ';   /* one line, whatever a server sent */
+    if (handle)
+        ((pgqrs__handle *)handle)->last = st;
+    return st;
+}
+
 pgqrs_status pgqrs__fail(void *handle, pgqrs_status st, const char *fmt, ...)
 {
+    char msg[PGQRS__MSG_LEN];
     va_list ap;
-    char *m = msg_of(handle);
     va_start(ap, fmt);
-    vsnprintf(m, PGQRS__MSG_LEN, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (handle) {
-        ((pgqrs__handle *)handle)->last = st;
-        pgqrs__count_error(((pgqrs__handle *)handle)->store, st);
-    }
+    pgqrs__record(handle, st, msg);
+    pgqrs__count_failure(handle, st);
     return st;
 }
 
@@ -42,18 +65,34 @@ pgqrs_status pgqrs__copy_err(void *to, const void *from, pgqrs_status st)
     return st;
 }
 
-pgqrs_status pgqrs__fail_conn(void *handle, const pgqrs_conn *c, pgqrs_status st)
-{
-    return pgqrs__fail(handle, st, "%s", c->msg);
-}
-
 pgqrs_status pgqrs__check_handle(const void *h, uint32_t magic, const char *what)
 {
     const pgqrs__handle *hh = h;
+    call_counted = false;
     if (!hh)
         return pgqrs__fail(NULL, PGQRS_EMISUSE, "%s is NULL", what);
     if (hh->magic != magic)
         return pgqrs__fail(NULL, PGQRS_EMISUSE, "%s is not a live %s handle (freed or wrong type)", what, what);
+    return PGQRS_OK;
+}
+
+pgqrs_status pgqrs__check_version(void *handle, const char *what, unsigned int got, unsigned int want)
+{
+    if (got == want)
+        return PGQRS_OK;
+    return pgqrs__fail(handle, PGQRS_EINVAL, "%s: version %u is not %u (initialise it with its _INIT macro or _init())",
+                       what, got, want);
+}
+
+pgqrs_status pgqrs__struct_init(void *p, size_t size, unsigned int version, unsigned int want, const char *what)
+{
+    call_counted = false;
+    if (!p)
+        return pgqrs__fail(NULL, PGQRS_EMISUSE, "%s is NULL", what);
+    if (version != want)
+        return pgqrs__fail(NULL, PGQRS_EINVAL, "%s: unknown version %u (this library has %u)", what, version, want);
+    memset(p, 0, size);
+    memcpy(p, &version, sizeof version);   /* every versioned struct starts with it */
     return PGQRS_OK;
 }
 

@@ -36,3 +36,9 @@ pgqrs_status pgqrs__vec_finish(void **out, size_t *n_out, pgqrs__vec *v, pgqrs_s
     *n_out = v->n;
     return st;
 }
+
+int pgqrs__cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}

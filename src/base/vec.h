@@ -20,4 +20,7 @@ void *pgqrs__vec_push(pgqrs__vec *v, size_t size);
 /* For arrays of plain values: hands them over on success, frees them on failure. */
 pgqrs_status pgqrs__vec_finish(void **out, size_t *n_out, pgqrs__vec *v, pgqrs_status st);
 
+/* qsort/bsearch comparator of int64_t ids. */
+int pgqrs__cmp_i64(const void *a, const void *b);
+
 #endif

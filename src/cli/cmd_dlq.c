@@ -13,11 +13,11 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
     if (!cli_opt_int(ctx, a, "limit", 100, 1, INT32_MAX, &limit) ||
         !cli_opt_int(ctx, a, "after", 0, 0, INT64_MAX, &after))
         return CLI_EXIT_USAGE;
-    if ((st = pgqrs_dlq_list(ctx->store, queue, after, (int)limit, &b)) != PGQRS_OK)
+    if ((st = pgqrs_dlq_list(&b, ctx->store, queue, after, (int)limit)) != PGQRS_OK)
         return cli_fail(ctx, st, ctx->store, NULL);
     if (ctx->json) {
         json_t *o = json_object(), *arr = json_array();
-        if ((st = pgqrs_dlq_count(ctx->store, queue, &total)) != PGQRS_OK) {
+        if ((st = pgqrs_dlq_count(&total, ctx->store, queue)) != PGQRS_OK) {
             json_decref(o);
             json_decref(arr);
             pgqrs_batch_free(b);
@@ -52,7 +52,7 @@ static int run_replay(cli_ctx *ctx, const cli_args *a)
         cli_progress prog;
         cli_progress_start(&prog);
         cli_progress_update(&prog, true, "replaying the dead letters of %s ...", queue);
-        st = pgqrs_dlq_replay_all(ctx->store, queue, &replayed);
+        st = pgqrs_dlq_replay_all(&replayed, ctx->store, queue);
         cli_progress_end(&prog);
         if (st != PGQRS_OK)
             return cli_fail(ctx, st, ctx->store, NULL);

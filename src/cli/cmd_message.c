@@ -67,7 +67,7 @@ static int run_send(cli_ctx *ctx, const cli_args *a)
         free(owned);
         return cli_fail(ctx, st, ctx->store, NULL);
     }
-    st = pgqrs_enqueue(p, payload, (int)delay, &id);
+    st = pgqrs_enqueue(&id, p, payload, (int)delay);
     free(owned);
     if (st != PGQRS_OK) {
         int rc = cli_fail(ctx, st, p, "cannot send");
@@ -104,8 +104,8 @@ static int run_read(cli_ctx *ctx, const cli_args *a)
     if (!cli_opt_int(ctx, a, "limit", 100, 1, INT32_MAX, &limit) ||
         !cli_opt_int(ctx, a, "after", 0, 0, INT64_MAX, &after))
         return CLI_EXIT_USAGE;
-    st = archived ? pgqrs_archive_list(ctx->store, queue, after, (int)limit, &b)
-                  : pgqrs_message_list(ctx->store, queue, after, (int)limit, &b);
+    st = archived ? pgqrs_archive_list(&b, ctx->store, queue, after, (int)limit)
+                  : pgqrs_message_list(&b, ctx->store, queue, after, (int)limit);
     if (st != PGQRS_OK)
         return cli_fail(ctx, st, ctx->store, NULL);
     if (ctx->json) {
@@ -154,11 +154,11 @@ static int take_and_apply(cli_ctx *ctx, const cli_args *a, action act)
         for (size_t i = 0; i < n; i++)
             ids[i] = pgqrs_batch_at(b, i)->id;
         if (act == ACT_ARCHIVE)
-            st = pgqrs_archive_batch(c, ids, n, results);
+            st = pgqrs_archive_batch(results, c, ids, n);
         else if (act == ACT_DELETE)
-            st = pgqrs_delete_batch(c, ids, n, results);
+            st = pgqrs_delete_batch(results, c, ids, n);
         else
-            st = pgqrs_release_batch(c, ids, n, (int)delay, results);
+            st = pgqrs_release_batch(results, c, ids, n, (int)delay);
         if (st != PGQRS_OK && st != PGQRS_ENOTOWNED && st != PGQRS_ENOTFOUND) {
             /* the statement itself failed: nothing was applied; freeing the consumer releases them */
             rc = cli_fail(ctx, st, c, NULL);

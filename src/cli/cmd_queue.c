@@ -25,7 +25,7 @@ static int run_create(cli_ctx *ctx, const cli_args *a)
         return CLI_EXIT_USAGE;
     opts.max_attempts = (int)max_attempts;
     opts.exist_ok = cli_flag(a, "exist-ok");
-    if ((st = pgqrs_queue_create(ctx->store, a->pos[0], &opts, &q)) != PGQRS_OK)
+    if ((st = pgqrs_queue_create(&q, ctx->store, a->pos[0], &opts)) != PGQRS_OK)
         return cli_fail(ctx, st, ctx->store, "cannot create the queue");
     rc = print_queue(ctx, q);
     pgqrs_queue_info_free(q);
@@ -37,7 +37,7 @@ static int run_get(cli_ctx *ctx, const cli_args *a)
     pgqrs_queue_info *q = NULL;
     pgqrs_status st;
     int rc;
-    if ((st = pgqrs_queue_get(ctx->store, a->pos[0], &q)) != PGQRS_OK)
+    if ((st = pgqrs_queue_get(&q, ctx->store, a->pos[0])) != PGQRS_OK)
         return cli_fail(ctx, st, ctx->store, NULL);
     rc = print_queue(ctx, q);
     pgqrs_queue_info_free(q);
@@ -47,24 +47,24 @@ static int run_get(cli_ctx *ctx, const cli_args *a)
 static int run_list(cli_ctx *ctx, const cli_args *a)
 {
     static const char *const hdr[] = { "ID", "NAME", "MAX_ATTEMPTS", "CREATED" };
-    pgqrs_queue_list *l = NULL;
+    pgqrs_queues *l = NULL;
     pgqrs_status st;
     size_t n;
     (void)a;
-    if ((st = pgqrs_list_queues(ctx->store, &l)) != PGQRS_OK)
+    if ((st = pgqrs_queue_list(&l, ctx->store)) != PGQRS_OK)
         return cli_fail(ctx, st, ctx->store, "cannot list queues");
-    n = pgqrs_queue_list_count(l);
+    n = pgqrs_queues_count(l);
     if (ctx->json) {
         json_t *arr = json_array(), *o = json_object();
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(arr, cli_queue_json(pgqrs_queue_list_at(l, i)));
+            json_array_append_new(arr, cli_queue_json(pgqrs_queues_at(l, i)));
         json_object_set_new(o, "queues", arr);
-        pgqrs_queue_list_free(l);
+        pgqrs_queues_free(l);
         return cli_json_print(o);
     }
     cli_table *t = cli_table_new(4, hdr);
     for (size_t i = 0; t && i < n; i++) {
-        const pgqrs_queue_info *q = pgqrs_queue_list_at(l, i);
+        const pgqrs_queue_info *q = pgqrs_queues_at(l, i);
         char id[24], ma[16], created[32];
         const char *row[] = { id, q->name, ma, created };
         snprintf(id, sizeof id, "%lld", (long long)q->id);
@@ -75,7 +75,7 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
             t = NULL;
         }
     }
-    pgqrs_queue_list_free(l);
+    pgqrs_queues_free(l);
     if (!t)
         return cli_error(ctx, CLI_EXIT_INTERNAL, "out of memory");
     cli_table_print(t, stdout);
@@ -106,7 +106,7 @@ static int run_purge(cli_ctx *ctx, const cli_args *a)
     pgqrs_status st;
     cli_progress_start(&prog);
     cli_progress_update(&prog, true, "purging the live messages of %s ...", a->pos[0]);
-    st = pgqrs_queue_purge(ctx->store, a->pos[0], &purged);
+    st = pgqrs_queue_purge(&purged, ctx->store, a->pos[0]);
     cli_progress_end(&prog);
     if (st != PGQRS_OK)
         return cli_fail(ctx, st, ctx->store, NULL);
@@ -123,16 +123,16 @@ static int run_purge(cli_ctx *ctx, const cli_args *a)
 static int run_metrics(cli_ctx *ctx, const cli_args *a)
 {
     static const char *const hdr[] = { "QUEUE", "PENDING", "IN_FLIGHT", "DELAYED", "ARCHIVED", "DEAD", "OLDEST_PENDING" };
-    pgqrs_metrics_list *l = NULL;
+    pgqrs_metrics *l = NULL;
     pgqrs_status st;
     size_t n;
-    if ((st = pgqrs_queue_metrics_get(ctx->store, a->npos ? a->pos[0] : NULL, &l)) != PGQRS_OK)
+    if ((st = pgqrs_metrics_list(&l, ctx->store, a->npos ? a->pos[0] : NULL)) != PGQRS_OK)
         return cli_fail(ctx, st, ctx->store, NULL);
-    n = pgqrs_metrics_list_count(l);
+    n = pgqrs_metrics_count(l);
     if (ctx->json) {
         json_t *arr = json_array(), *o = json_object();
         for (size_t i = 0; i < n; i++) {
-            const pgqrs_queue_metrics *m = pgqrs_metrics_list_at(l, i);
+            const pgqrs_queue_metrics *m = pgqrs_metrics_at(l, i);
             json_t *e = json_object();
             json_object_set_new(e, "queue_id", json_integer(m->queue_id));
             json_object_set_new(e, "queue", json_string(m->name));
@@ -145,12 +145,12 @@ static int run_metrics(cli_ctx *ctx, const cli_args *a)
             json_array_append_new(arr, e);
         }
         json_object_set_new(o, "metrics", arr);
-        pgqrs_metrics_list_free(l);
+        pgqrs_metrics_free(l);
         return cli_json_print(o);
     }
     cli_table *t = cli_table_new(7, hdr);
     for (size_t i = 0; t && i < n; i++) {
-        const pgqrs_queue_metrics *m = pgqrs_metrics_list_at(l, i);
+        const pgqrs_queue_metrics *m = pgqrs_metrics_at(l, i);
         char c[6][24];
         const char *row[] = { m->name, c[0], c[1], c[2], c[3], c[4], c[5] };
         snprintf(c[0], sizeof c[0], "%lld", (long long)m->pending);
@@ -167,7 +167,7 @@ static int run_metrics(cli_ctx *ctx, const cli_args *a)
             t = NULL;
         }
     }
-    pgqrs_metrics_list_free(l);
+    pgqrs_metrics_free(l);
     if (!t)
         return cli_error(ctx, CLI_EXIT_INTERNAL, "out of memory");
     cli_table_print(t, stdout);

@@ -6,16 +6,16 @@ static int schema_result(cli_ctx *ctx, const char *text)
     if (ctx->json) {
         json_t *o = json_object();
         json_object_set_new(o, "ok", json_true());
-        json_object_set_new(o, "backend", json_string(pgqrs_backend_name(ctx->store)));
+        json_object_set_new(o, "backend", json_string(pgqrs_store_backend(ctx->store)));
         return cli_json_print(o);
     }
-    printf("%s (%s)\n", text, pgqrs_backend_name(ctx->store));
+    printf("%s (%s)\n", text, pgqrs_store_backend(ctx->store));
     return 0;
 }
 
 static int run_install(cli_ctx *ctx, const cli_args *a)
 {
-    pgqrs_status st = pgqrs_install(ctx->store);
+    pgqrs_status st = pgqrs_schema_install(ctx->store);
     (void)a;
     if (st != PGQRS_OK)
         return cli_fail(ctx, st, ctx->store, "install failed");
@@ -24,7 +24,7 @@ static int run_install(cli_ctx *ctx, const cli_args *a)
 
 static int run_verify(cli_ctx *ctx, const cli_args *a)
 {
-    pgqrs_status st = pgqrs_verify(ctx->store);
+    pgqrs_status st = pgqrs_schema_verify(ctx->store);
     (void)a;
     if (st != PGQRS_OK)
         return cli_fail(ctx, st, ctx->store, "schema check failed");

@@ -51,8 +51,7 @@ static int flush_chunk(sender *s, long long last_line)
         s->ids = nids;
         s->ids_cap = cap;
     }
-    st = pgqrs_enqueue_batch(s->producer, (const char *const *)s->lines, s->n, s->delay,
-                             s->ctx->json ? s->ids + s->sent : NULL);
+    st = pgqrs_enqueue_batch(s->ctx->json ? s->ids + s->sent : NULL, s->producer, (const char *const *)s->lines, s->n, s->delay);
     if (st != PGQRS_OK) {
         char what[160];
         cli_progress_end(&s->progress);

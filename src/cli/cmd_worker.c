@@ -4,45 +4,45 @@
 #include "cli.h"
 
 /* The name of queue id in l, or "" (also for id 0: no queue). */
-static const char *queue_name(const pgqrs_queue_list *l, int64_t id)
+static const char *queue_name(const pgqrs_queues *l, int64_t id)
 {
-    for (size_t i = 0; id && i < pgqrs_queue_list_count(l); i++)
-        if (pgqrs_queue_list_at(l, i)->id == id)
-            return pgqrs_queue_list_at(l, i)->name;
+    for (size_t i = 0; id && i < pgqrs_queues_count(l); i++)
+        if (pgqrs_queues_at(l, i)->id == id)
+            return pgqrs_queues_at(l, i)->name;
     return "";
 }
 
 static int run_list(cli_ctx *ctx, const cli_args *a)
 {
     static const char *const hdr[] = { "ID", "KIND", "STATUS", "QUEUE", "HOST", "PID", "STARTED", "HEARTBEAT" };
-    pgqrs_worker_list *l = NULL;
-    pgqrs_queue_list *queues = NULL;
+    pgqrs_workers *l = NULL;
+    pgqrs_queues *queues = NULL;
     pgqrs_status st;
     size_t n;
-    if ((st = pgqrs_list_workers(ctx->store, cli_opt(a, "queue"), &l)) != PGQRS_OK)
+    if ((st = pgqrs_worker_list(&l, ctx->store, cli_opt(a, "queue"))) != PGQRS_OK)
         return cli_fail(ctx, st, ctx->store, NULL);
-    if ((st = pgqrs_list_queues(ctx->store, &queues)) != PGQRS_OK) {
-        pgqrs_worker_list_free(l);
+    if ((st = pgqrs_queue_list(&queues, ctx->store)) != PGQRS_OK) {
+        pgqrs_workers_free(l);
         return cli_fail(ctx, st, ctx->store, NULL);
     }
-    n = pgqrs_worker_list_count(l);
+    n = pgqrs_workers_count(l);
     if (ctx->json) {
         json_t *o = json_object(), *arr = json_array();
         for (size_t i = 0; i < n; i++) {
-            const pgqrs_worker_info *w = pgqrs_worker_list_at(l, i);
+            const pgqrs_worker_info *w = pgqrs_workers_at(l, i);
             json_t *e = cli_worker_json(w);
             const char *qn = queue_name(queues, w->queue_id);
             json_object_set_new(e, "queue", *qn ? json_string(qn) : json_null());
             json_array_append_new(arr, e);
         }
         json_object_set_new(o, "workers", arr);
-        pgqrs_worker_list_free(l);
-        pgqrs_queue_list_free(queues);
+        pgqrs_workers_free(l);
+        pgqrs_queues_free(queues);
         return cli_json_print(o);
     }
     cli_table *t = cli_table_new(8, hdr);
     for (size_t i = 0; t && i < n; i++) {
-        const pgqrs_worker_info *w = pgqrs_worker_list_at(l, i);
+        const pgqrs_worker_info *w = pgqrs_workers_at(l, i);
         char id[24], pid[16], started[32], beat[32];
         const char *row[] = { id, w->kind, w->status, queue_name(queues, w->queue_id), w->hostname, pid, started, beat };
         snprintf(id, sizeof id, "%lld", (long long)w->id);
@@ -54,8 +54,8 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
             t = NULL;
         }
     }
-    pgqrs_worker_list_free(l);
-    pgqrs_queue_list_free(queues);
+    pgqrs_workers_free(l);
+    pgqrs_queues_free(queues);
     if (!t)
         return cli_error(ctx, CLI_EXIT_INTERNAL, "out of memory");
     cli_table_print(t, stdout);
@@ -71,7 +71,7 @@ static int run_health(cli_ctx *ctx, const cli_args *a)
         return CLI_EXIT_USAGE;
     memset(&h, 0, sizeof h);
     h.version = PGQRS_WORKER_HEALTH_VERSION;
-    if ((st = pgqrs_worker_health_get(ctx->store, stale_after, &h)) != PGQRS_OK)
+    if ((st = pgqrs_worker_health_get(&h, ctx->store, stale_after)) != PGQRS_OK)
         return cli_fail(ctx, st, ctx->store, NULL);
     if (ctx->json) {
         json_t *o = json_object();
@@ -107,7 +107,7 @@ static int run_reclaim(cli_ctx *ctx, const cli_args *a)
     pgqrs_status st;
     if (!cli_opt_int(ctx, a, "older-than", 0, 0, INT64_MAX / 1000000, &older))
         return CLI_EXIT_USAGE;
-    if ((st = pgqrs_reclaim_zombies(ctx->store, older, &n)) != PGQRS_OK)
+    if ((st = pgqrs_worker_reclaim_zombies(&n, ctx->store, older)) != PGQRS_OK)
         return cli_fail(ctx, st, ctx->store, NULL);
     return count_result(ctx, "reclaimed", "reclaimed", n);
 }
@@ -118,7 +118,7 @@ static int run_purge_stale(cli_ctx *ctx, const cli_args *a)
     pgqrs_status st;
     if (!cli_opt_int(ctx, a, "older-than", 0, 0, INT64_MAX / 1000000, &older))
         return CLI_EXIT_USAGE;
-    if ((st = pgqrs_worker_purge_stale(ctx->store, older, &n)) != PGQRS_OK)
+    if ((st = pgqrs_worker_purge_stale(&n, ctx->store, older)) != PGQRS_OK)
         return cli_fail(ctx, st, ctx->store, NULL);
     return count_result(ctx, "purged", "purged", n);
 }

@@ -17,11 +17,11 @@ static json_t *str_or_null(const char *s)
 }
 
 /* The name of workflow id in l, or NULL. */
-static const char *workflow_name(const pgqrs_workflow_list *l, int64_t id)
+static const char *workflow_name(const pgqrs_workflows *l, int64_t id)
 {
-    for (size_t i = 0; i < pgqrs_workflow_list_count(l); i++)
-        if (pgqrs_workflow_list_at(l, i)->id == id)
-            return pgqrs_workflow_list_at(l, i)->name;
+    for (size_t i = 0; i < pgqrs_workflows_count(l); i++)
+        if (pgqrs_workflows_at(l, i)->id == id)
+            return pgqrs_workflows_at(l, i)->name;
     return NULL;
 }
 
@@ -82,9 +82,9 @@ static void one_line(const char *text, size_t max_chars, char *out, size_t outle
 }
 
 /* Lists the workflows for the id -> name mapping; prints the error on failure. */
-static int load_workflows(cli_ctx *ctx, pgqrs_workflow_list **out)
+static int load_workflows(cli_ctx *ctx, pgqrs_workflows **out)
 {
-    pgqrs_status st = pgqrs_list_workflows(ctx->store, out);
+    pgqrs_status st = pgqrs_workflow_list(out, ctx->store);
     return st == PGQRS_OK ? 0 : cli_fail(ctx, st, ctx->store, "cannot list workflows");
 }
 
@@ -93,18 +93,18 @@ static int load_workflows(cli_ctx *ctx, pgqrs_workflow_list **out)
 static int run_list(cli_ctx *ctx, const cli_args *a)
 {
     static const char *const hdr[] = { "ID", "NAME", "QUEUE_ID", "CREATED", "RETRY_POLICY" };
-    pgqrs_workflow_list *l = NULL;
+    pgqrs_workflows *l = NULL;
     cli_table *t;
     size_t n;
     int rc;
     (void)a;
     if ((rc = load_workflows(ctx, &l)) != 0)
         return rc;
-    n = pgqrs_workflow_list_count(l);
+    n = pgqrs_workflows_count(l);
     if (ctx->json) {
         json_t *o = json_object(), *arr = json_array();
         for (size_t i = 0; i < n; i++) {
-            const pgqrs_workflow_info *w = pgqrs_workflow_list_at(l, i);
+            const pgqrs_workflow_info *w = pgqrs_workflows_at(l, i);
             json_t *e = json_object();
             json_object_set_new(e, "id", json_integer(w->id));
             json_object_set_new(e, "name", json_string(w->name));
@@ -117,12 +117,12 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
             json_array_append_new(arr, e);
         }
         json_object_set_new(o, "workflows", arr);
-        pgqrs_workflow_list_free(l);
+        pgqrs_workflows_free(l);
         return cli_json_print(o);
     }
     t = cli_table_new(5, hdr);
     for (size_t i = 0; t && i < n; i++) {
-        const pgqrs_workflow_info *w = pgqrs_workflow_list_at(l, i);
+        const pgqrs_workflow_info *w = pgqrs_workflows_at(l, i);
         char id[24], qid[24], created[32], policy[256];
         const char *row[] = { id, w->name, qid, created, policy };
         snprintf(id, sizeof id, "%lld", (long long)w->id);
@@ -134,7 +134,7 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
             t = NULL;
         }
     }
-    pgqrs_workflow_list_free(l);
+    pgqrs_workflows_free(l);
     if (!t)
         return cli_error(ctx, CLI_EXIT_INTERNAL, "out of memory");
     cli_table_print(t, stdout);
@@ -241,8 +241,8 @@ static int run_runs(cli_ctx *ctx, const cli_args *a)
 {
     static const char *const hdr[] = { "ID", "WORKFLOW", "STATUS", "ATTEMPTS", "CREATED", "FINISHED", "KEY" };
     pgqrs_run_filter f = PGQRS_RUN_FILTER_INIT;
-    pgqrs_workflow_list *wl = NULL;
-    pgqrs_run_list *l = NULL;
+    pgqrs_workflows *wl = NULL;
+    pgqrs_runs *l = NULL;
     const char *since = cli_opt(a, "since"), *status = cli_opt(a, "status");
     char status_up[32];
     int64_t limit;
@@ -264,27 +264,27 @@ static int run_runs(cli_ctx *ctx, const cli_args *a)
     }
     f.workflow = cli_opt(a, "workflow");
     f.limit = (int)limit;
-    if ((st = pgqrs_list_runs(ctx->store, &f, &l)) != PGQRS_OK)
+    if ((st = pgqrs_run_list(&l, ctx->store, &f)) != PGQRS_OK)
         return cli_fail(ctx, st, ctx->store, "cannot list runs");
     if ((rc = load_workflows(ctx, &wl)) != 0) {
-        pgqrs_run_list_free(l);
+        pgqrs_runs_free(l);
         return rc;
     }
-    n = pgqrs_run_list_count(l);
+    n = pgqrs_runs_count(l);
     if (ctx->json) {
         json_t *o = json_object(), *arr = json_array();
         for (size_t i = 0; i < n; i++) {
-            const pgqrs_run_info *r = pgqrs_run_list_at(l, i);
+            const pgqrs_run_info *r = pgqrs_runs_at(l, i);
             json_array_append_new(arr, run_json(r, workflow_name(wl, r->workflow_id)));
         }
         json_object_set_new(o, "runs", arr);
-        pgqrs_run_list_free(l);
-        pgqrs_workflow_list_free(wl);
+        pgqrs_runs_free(l);
+        pgqrs_workflows_free(wl);
         return cli_json_print(o);
     }
     t = cli_table_new(7, hdr);
     for (size_t i = 0; t && i < n; i++) {
-        const pgqrs_run_info *r = pgqrs_run_list_at(l, i);
+        const pgqrs_run_info *r = pgqrs_runs_at(l, i);
         const char *wf = workflow_name(wl, r->workflow_id);
         char id[24], attempts[16], created[32], finished[32], key[160];
         const char *row[] = { id, wf ? wf : "", r->status, attempts, created, finished, key };
@@ -298,8 +298,8 @@ static int run_runs(cli_ctx *ctx, const cli_args *a)
             t = NULL;
         }
     }
-    pgqrs_run_list_free(l);
-    pgqrs_workflow_list_free(wl);
+    pgqrs_runs_free(l);
+    pgqrs_workflows_free(wl);
     if (!t)
         return cli_error(ctx, CLI_EXIT_INTERNAL, "out of memory");
     cli_table_print(t, stdout);
@@ -327,7 +327,7 @@ static void kv_json(const char *key, const char *json)
     kv(key, buf);
 }
 
-static int print_run_text(const pgqrs_run_info *r, const char *workflow, const pgqrs_step_list *sl)
+static int print_run_text(const pgqrs_run_info *r, const char *workflow, const pgqrs_steps *sl)
 {
     static const char *const hdr[] = { "STEP", "STATUS", "ATTEMPTS", "STARTED", "COMPLETED", "OUTPUT" };
     char num[24];
@@ -350,8 +350,8 @@ static int print_run_text(const pgqrs_run_info *r, const char *workflow, const p
     kv("cancel_reason", r->cancel_reason);
     printf("\n");
     t = cli_table_new(6, hdr);
-    for (size_t i = 0; t && i < pgqrs_step_list_count(sl); i++) {
-        const pgqrs_step_info *s = pgqrs_step_list_at(sl, i);
+    for (size_t i = 0; t && i < pgqrs_steps_count(sl); i++) {
+        const pgqrs_step_info *s = pgqrs_steps_at(sl, i);
         char attempts[16], started[32], completed[32], out[512];
         const char *row[] = { s->step_id, s->status, attempts, started, completed, out };
         snprintf(attempts, sizeof attempts, "%d", (int)s->attempts);
@@ -372,8 +372,8 @@ static int print_run_text(const pgqrs_run_info *r, const char *workflow, const p
 static int run_run(cli_ctx *ctx, const cli_args *a)
 {
     pgqrs_run_info *r = NULL;
-    pgqrs_step_list *sl = NULL;
-    pgqrs_workflow_list *wl = NULL;
+    pgqrs_steps *sl = NULL;
+    pgqrs_workflows *wl = NULL;
     pgqrs_status st;
     int64_t id;
     int rc;
@@ -385,21 +385,21 @@ static int run_run(cli_ctx *ctx, const cli_args *a)
         return cli_usage(ctx, "missing ID");
     if (!cli_parse_id(ctx, a->pos[1], &id))
         return CLI_EXIT_USAGE;
-    if ((st = pgqrs_run_get(ctx->store, id, &r)) != PGQRS_OK)
+    if ((st = pgqrs_run_get(&r, ctx->store, id)) != PGQRS_OK)
         return cli_fail(ctx, st, ctx->store, NULL);
-    if ((st = pgqrs_list_steps(ctx->store, id, &sl)) != PGQRS_OK) {
+    if ((st = pgqrs_step_list(&sl, ctx->store, id)) != PGQRS_OK) {
         pgqrs_run_info_free(r);
         return cli_fail(ctx, st, ctx->store, "cannot list the steps");
     }
     if ((rc = load_workflows(ctx, &wl)) != 0) {
         pgqrs_run_info_free(r);
-        pgqrs_step_list_free(sl);
+        pgqrs_steps_free(sl);
         return rc;
     }
     if (ctx->json) {
         json_t *o = run_json(r, workflow_name(wl, r->workflow_id)), *arr = json_array();
-        for (size_t i = 0; i < pgqrs_step_list_count(sl); i++)
-            json_array_append_new(arr, step_json(pgqrs_step_list_at(sl, i)));
+        for (size_t i = 0; i < pgqrs_steps_count(sl); i++)
+            json_array_append_new(arr, step_json(pgqrs_steps_at(sl, i)));
         json_object_set_new(o, "steps", arr);
         rc = cli_json_print(o);
     } else {
@@ -408,8 +408,8 @@ static int run_run(cli_ctx *ctx, const cli_args *a)
             rc = cli_error(ctx, rc, "out of memory");
     }
     pgqrs_run_info_free(r);
-    pgqrs_step_list_free(sl);
-    pgqrs_workflow_list_free(wl);
+    pgqrs_steps_free(sl);
+    pgqrs_workflows_free(wl);
     return rc;
 }
 
@@ -424,7 +424,7 @@ static int run_cancel(cli_ctx *ctx, const cli_args *a)
         return CLI_EXIT_USAGE;
     if ((st = pgqrs_run_cancel(ctx->store, id, cli_opt(a, "reason"))) != PGQRS_OK)
         return cli_fail(ctx, st, ctx->store, "cannot cancel the run");
-    if ((st = pgqrs_run_get(ctx->store, id, &r)) != PGQRS_OK)
+    if ((st = pgqrs_run_get(&r, ctx->store, id)) != PGQRS_OK)
         return cli_fail(ctx, st, ctx->store, NULL);
     if (ctx->json) {
         json_t *o = json_object();
@@ -492,7 +492,7 @@ static int run_trigger(cli_ctx *ctx, const cli_args *a)
         return cli_error(ctx, CLI_EXIT_INVALID, "the input is empty (give a JSON value, or no INPUT for none)");
     }
     opts.idempotency_key = cli_opt(a, "key");
-    st = pgqrs_workflow_trigger(ctx->store, name, input, &opts, &id, &created);
+    st = pgqrs_workflow_trigger(&id, &created, ctx->store, name, input, &opts);
     free(owned);
     if (st != PGQRS_OK)
         return cli_fail(ctx, st, ctx->store, "cannot trigger");

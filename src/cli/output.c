@@ -169,7 +169,7 @@ int cli_fail(const cli_ctx *ctx, pgqrs_status st, const void *handle, const char
     else
         snprintf(line, sizeof line, "%s", msg);
     /* A failed query on a database without (or with an outdated) schema: say so. */
-    if (st == PGQRS_ERROR && ctx->store && pgqrs_verify(ctx->store) == PGQRS_ESTATE) {
+    if (st == PGQRS_ERROR && ctx->store && pgqrs_schema_verify(ctx->store) == PGQRS_ESTATE) {
         size_t l = strlen(line);
         snprintf(line + l, sizeof line - l, " (the schema is missing or outdated: run 'pgqrs install')");
         code = CLI_EXIT_CONFLICT;

@@ -1,25 +1,40 @@
-/* conn.c: backend-neutral parts of a connection: errors, time, backoff. */
+/* conn.c: what every driver's connection shares: recording failures on the
+ * owning handle, the `now` rule, session setup, the query-backed transactions. */
 #include "drivers/conn.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "drivers/driver.h"
+#include "drivers/dsn.h"
+
+void pgqrs__conn_init(pgqrs_conn *c, const pgqrs__driver *drv, const pgqrs__conn_env *env)
+{
+    c->drv = drv;
+    c->q = drv->q;
+    c->clock = env ? env->clock : NULL;
+    c->log = env ? env->log : NULL;
+    c->owner = NULL;
+    c->rng = pgqrs__rng_seed(c);
+}
 
 pgqrs_status pgqrs__conn_fail(pgqrs_conn *c, pgqrs_status st, const char *fmt, ...)
 {
+    char raw[PGQRS__MSG_LEN], red[PGQRS__MSG_LEN];
     va_list ap;
-    char *nl;
-    if (!c)
+    if (!c || c->mute)
         return st;
     va_start(ap, fmt);
-    vsnprintf(c->msg, sizeof c->msg, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
-    while ((nl = strpbrk(c->msg, "\r\n")) != NULL)
+    /* a server may echo a conninfo string or URI back; no message leaves with a secret */
+    pgqrs__redact_text(raw, red, sizeof red);
+    if (c->owner)
+        return pgqrs__record(c->owner, st, red);
+    snprintf(c->msg, sizeof c->msg, "%s", red);
+    for (char *nl; (nl = strpbrk(c->msg, "\r\n")) != NULL;)
         *nl = ' ';
-    c->last = st;
     return st;
 }
 
@@ -28,67 +43,45 @@ pgqrs_status pgqrs__conn_not_found(pgqrs_conn *c, const char *what)
     return pgqrs__conn_fail(c, PGQRS_ENOTFOUND, "%s: no matching row", what);
 }
 
-pgqrs_status pgqrs__conn_oom(pgqrs_conn *c)
+pgqrs_status pgqrs__conn_oom(pgqrs_conn *c) { return pgqrs__conn_fail(c, PGQRS_ENOMEM, "out of memory"); }
+
+const char *pgqrs__conn_msg(const pgqrs_conn *c)
 {
-    return pgqrs__conn_fail(c, PGQRS_ENOMEM, "out of memory");
+    return c->owner ? pgqrs_errmsg(c->owner) : c->msg;
 }
 
 pgqrs_status pgqrs__conn_rollback_keep(pgqrs_conn *c, pgqrs_status st)
 {
-    char msg[PGQRS__MSG_LEN];
-    memcpy(msg, c->msg, sizeof msg);
-    c->q->tx_rollback(c);
-    memcpy(c->msg, msg, sizeof msg);
-    c->last = st;
+    bool was = c->mute;
+    c->mute = true;
+    c->drv->tx_rollback(c);
+    c->mute = was;
     return st;
 }
 
-int64_t pgqrs__now_us(void)
+bool pgqrs__conn_now(const pgqrs_conn *c, int64_t *now_us)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    int64_t o = c->clock ? atomic_load(&((pgqrs__clock *)c->clock)->override_us) : 0;
+    if (o) {
+        *now_us = o;
+        return true;
+    }
+    if (!c->drv->database_clock) {
+        *now_us = pgqrs__now_us();
+        return true;
+    }
+    *now_us = 0;
+    return false;
 }
 
-void pgqrs__sleep_us(int64_t us)
+pgqrs_status pgqrs__conn_session_init(pgqrs_conn *c, bool relaxed_durability)
 {
-    struct timespec ts;
-    if (us <= 0)
-        return;
-    ts.tv_sec = (time_t)(us / 1000000);
-    ts.tv_nsec = (long)(us % 1000000) * 1000L;
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
+    pgqrs_status st = c->q->session_setup(c);
+    if (st == PGQRS_OK && relaxed_durability)
+        st = c->q->session_relaxed_durability(c);
+    return st;
 }
 
-void pgqrs__sleep_ms(int64_t ms) { pgqrs__sleep_us(ms * 1000); }
-
-uint64_t pgqrs__rng_next(uint64_t *s)
-{
-    /* xorshift64*: jitter only, not for anything secret */
-    uint64_t x = *s ? *s : 0x9e3779b97f4a7c15ULL;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545f4914f6cdd1dULL;
-}
-
-uint64_t pgqrs__rng_seed(const void *salt)
-{
-    uint64_t s = (uint64_t)pgqrs__now_us() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)salt;
-    pgqrs__rng_next(&s);
-    return s ? s : 1;
-}
-
-int64_t pgqrs__backoff_ms(int attempt, int64_t base_ms, int64_t cap_ms, uint64_t *rng)
-{
-    int64_t d = base_ms > 0 ? base_ms : 1;
-    if (cap_ms < d)
-        cap_ms = d;
-    for (int i = 0; i < attempt && d < cap_ms; i++)
-        d = d > cap_ms / 2 ? cap_ms : d * 2;
-    if (d > cap_ms)
-        d = cap_ms;
-    return d / 2 + (int64_t)(pgqrs__rng_next(rng) % (uint64_t)(d / 2 + 1));
-}
+pgqrs_status pgqrs__tx_begin_query(pgqrs_conn *c) { return c->q->tx_begin(c); }
+pgqrs_status pgqrs__tx_commit_query(pgqrs_conn *c) { return c->q->tx_commit(c); }
+pgqrs_status pgqrs__tx_rollback_query(pgqrs_conn *c) { return c->q->tx_rollback(c); }

@@ -83,7 +83,75 @@ void pgqrs__dsn_redact(const char *dsn, char *out, size_t outlen)
     pgqrs__buf_free(&b);
 }
 
-static pgqrs_status fail(char *err, size_t errlen, const char *dsn, const char *why)
+static bool starts_secret_key(const char *p, const char **value)
+{
+    for (int i = 0; secret_keys[i]; i++) {
+        size_t n = strlen(secret_keys[i]);
+        if (strncasecmp(p, secret_keys[i], n) == 0) {
+            const char *v = p + n;
+            while (*v == ' ')
+                v++;
+            if (*v == '=') {
+                *value = v + 1;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+void pgqrs__redact_text(const char *msg, char *out, size_t outlen)
+{
+    static const char stop[] = " \t\r\n&'\";,)";
+    size_t o = 0;
+    const char *p = msg ? msg : "";
+    if (!outlen)
+        return;
+#define PUT(ch) do { if (o + 1 < outlen) out[o++] = (ch); } while (0)
+    while (*p) {
+        const char *v;
+        bool word_start = p == msg || !(isalnum((unsigned char)p[-1]) || p[-1] == '_');
+        if (word_start && starts_secret_key(p, &v)) {
+            while (p < v)
+                PUT(*p++);
+            if (*p == '\'' || *p == '"') {   /* key='value' */
+                char q = *p;
+                PUT(*p++);
+                while (*p && *p != q)
+                    p++;
+            } else {
+                while (*p && !strchr(stop, *p))
+                    p++;
+            }
+            PUT('*'); PUT('*'); PUT('*');
+            continue;
+        }
+        if (p[0] == ':' && p[1] == '/' && p[2] == '/') {
+            /* scheme://user:password@host: the authority ends at the path, query or a space */
+            const char *a = p + 3, *end = a, *at = NULL, *colon = NULL;
+            while (*end && !strchr("/?# \t\r\n'\"", *end))
+                end++;
+            for (const char *s = a; s < end; s++)
+                if (*s == '@')
+                    at = s;
+            if (at)
+                colon = memchr(a, ':', (size_t)(at - a));
+            PUT(*p++); PUT(*p++); PUT(*p++);
+            if (colon) {
+                while (p <= colon)
+                    PUT(*p++);
+                PUT('*'); PUT('*'); PUT('*');
+                p = at;
+            }
+            continue;
+        }
+        PUT(*p++);
+    }
+#undef PUT
+    out[o] = '\0';
+}
+
+pgqrs_status pgqrs__dsn_invalid(char *err, size_t errlen, const char *dsn, const char *why)
 {
     char red[256];
     pgqrs__dsn_redact(dsn, red, sizeof red);
@@ -91,8 +159,9 @@ static pgqrs_status fail(char *err, size_t errlen, const char *dsn, const char *
     return PGQRS_EINVAL;
 }
 
-static pgqrs_status parse_postgres(pgqrs__dsn *d, const char *dsn, const char *rest, char *err, size_t errlen)
+pgqrs_status pgqrs__dsn_parse_postgres(pgqrs__dsn *d, const char *dsn, char *err, size_t errlen)
 {
+    const char *rest = strstr(dsn, "://") + 3;
     pgqrs_buf uri = PGQRS_BUF_INIT;
     const char *q = strchr(rest, '?'), *hostport, *host_end, *p;
     size_t auth_len = q ? (size_t)(q - rest) : strlen(rest);
@@ -110,17 +179,17 @@ static pgqrs_status parse_postgres(pgqrs__dsn *d, const char *dsn, const char *r
         if (*h == '[') {   /* IPv6 literal */
             const char *rb = memchr(h, ']', (size_t)(end - h));
             if (!rb)
-                return fail(err, errlen, dsn, "unterminated IPv6 address");
+                return pgqrs__dsn_invalid(err, errlen, dsn, "unterminated IPv6 address");
             colon = rb + 1 < end && rb[1] == ':' ? rb + 1 : NULL;
         } else {
             colon = memchr(h, ':', (size_t)(end - h));
         }
         if (colon) {
             if (colon + 1 == end)
-                return fail(err, errlen, dsn, "empty port");
+                return pgqrs__dsn_invalid(err, errlen, dsn, "empty port");
             for (const char *c = colon + 1; c < end; c++)
                 if (!isdigit((unsigned char)*c))
-                    return fail(err, errlen, dsn, "port is not a number");
+                    return pgqrs__dsn_invalid(err, errlen, dsn, "port is not a number");
         }
         h = comma ? comma + 1 : host_end;
     }
@@ -133,14 +202,14 @@ static pgqrs_status parse_postgres(pgqrs__dsn *d, const char *dsn, const char *r
                 klen = len;
             if (klen == 6 && strncmp(p, "schema", 6) == 0) {
                 if (klen == len)
-                    return pgqrs__buf_free(&uri), fail(err, errlen, dsn, "schema needs a value");
+                    return pgqrs__buf_free(&uri), pgqrs__dsn_invalid(err, errlen, dsn, "schema needs a value");
                 pgqrs__free(d->schema);
                 d->schema = pgqrs__strndup(p + 7, len - 7);
                 if (!d->schema)
                     return pgqrs__buf_free(&uri), PGQRS_ENOMEM;
                 if (!pgqrs__is_identifier(d->schema))
                     return pgqrs__buf_free(&uri),
-                           fail(err, errlen, dsn, "schema must be an identifier ([A-Za-z_][A-Za-z0-9_]*, at most 63)");
+                           pgqrs__dsn_invalid(err, errlen, dsn, "schema must be an identifier ([A-Za-z_][A-Za-z0-9_]*, at most 63)");
             } else if (klen == 9 && strncmp(p, "pgbouncer", 9) == 0) {
                 const char *v = p + 10;
                 size_t vlen = klen < len ? len - 10 : 0;
@@ -149,7 +218,7 @@ static pgqrs_status parse_postgres(pgqrs__dsn *d, const char *dsn, const char *r
                 else if ((vlen == 5 && strncmp(v, "false", 5) == 0) || (vlen == 1 && *v == '0'))
                     d->pgbouncer = false;
                 else
-                    return pgqrs__buf_free(&uri), fail(err, errlen, dsn, "pgbouncer must be true, false, 1 or 0");
+                    return pgqrs__buf_free(&uri), pgqrs__dsn_invalid(err, errlen, dsn, "pgbouncer must be true, false, 1 or 0");
             } else if (len) {
                 rc |= pgqrs__buf_putc(&uri, first ? '?' : '&');
                 rc |= pgqrs__buf_append(&uri, p, len);
@@ -164,7 +233,7 @@ static pgqrs_status parse_postgres(pgqrs__dsn *d, const char *dsn, const char *r
         return pgqrs__buf_free(&uri), PGQRS_ENOMEM;
     if (d->pgbouncer && d->schema)
         return pgqrs__buf_free(&uri),
-               fail(err, errlen, dsn, "?schema= cannot pass through PgBouncer (it refuses the startup 'options' "
+               pgqrs__dsn_invalid(err, errlen, dsn, "?schema= cannot pass through PgBouncer (it refuses the startup 'options' "
                                       "parameter); set search_path on the role or database instead");
     d->uri = pgqrs__buf_detach(&uri);
     return d->uri ? PGQRS_OK : PGQRS_ENOMEM;
@@ -172,21 +241,20 @@ static pgqrs_status parse_postgres(pgqrs__dsn *d, const char *dsn, const char *r
 
 /* libsql://host[:port][?tls=0], http://host:port, https://host[:port], with
  * ?authToken=, ?connect_timeout=<s>, ?timeout=<s>. The token never goes into url. */
-static pgqrs_status parse_turso(pgqrs__dsn *d, const char *dsn, char *err, size_t errlen)
+pgqrs_status pgqrs__dsn_parse_turso(pgqrs__dsn *d, const char *dsn, char *err, size_t errlen)
 {
     const char *scheme_end = strstr(dsn, "://"), *host = scheme_end + 3, *q, *p;
     size_t hlen = strcspn(host, "/?");
     bool libsql = strncmp(dsn, "libsql://", 9) == 0, tls = strncmp(dsn, "http://", 7) != 0;
     pgqrs_buf url = PGQRS_BUF_INIT;
     const char *env = getenv("PGQRS_TURSO_AUTH_TOKEN");
-    d->backend = PGQRS__BACKEND_TURSO;
     if (hlen == 0)
-        return fail(err, errlen, dsn, "no host");
+        return pgqrs__dsn_invalid(err, errlen, dsn, "no host");
     if (memchr(host, '@', hlen))
-        return fail(err, errlen, dsn, "put the auth token in ?authToken= or PGQRS_TURSO_AUTH_TOKEN, not in the host");
+        return pgqrs__dsn_invalid(err, errlen, dsn, "put the auth token in ?authToken= or PGQRS_TURSO_AUTH_TOKEN, not in the host");
     p = host + hlen;
     if (*p == '/' && p[1] && p[1] != '?')
-        return fail(err, errlen, dsn, "a Turso URL has no path");
+        return pgqrs__dsn_invalid(err, errlen, dsn, "a Turso URL has no path");
     q = strchr(host, '?');
     for (p = q ? q + 1 : NULL; p && *p;) {
         size_t len = strcspn(p, "&"), klen = strcspn(p, "=");
@@ -201,20 +269,20 @@ static pgqrs_status parse_turso(pgqrs__dsn *d, const char *dsn, char *err, size_
                 return PGQRS_ENOMEM;
         } else if (klen == 3 && strncmp(p, "tls", 3) == 0) {
             if (!libsql)
-                return fail(err, errlen, dsn, "tls= is for libsql:// (use http:// or https://)");
+                return pgqrs__dsn_invalid(err, errlen, dsn, "tls= is for libsql:// (use http:// or https://)");
             tls = !(vlen == 1 && (*v == '0')) && !(vlen == 5 && strncmp(v, "false", 5) == 0);
         } else if ((klen == 15 && strncmp(p, "connect_timeout", 15) == 0) || (klen == 7 && strncmp(p, "timeout", 7) == 0)) {
             long s = 0;
             for (size_t i = 0; i < vlen; i++)
                 s = isdigit((unsigned char)v[i]) && s < 100000 ? s * 10 + (v[i] - '0') : -1;
             if (vlen == 0 || s < 1 || s > 3600)
-                return fail(err, errlen, dsn, "connect_timeout and timeout are seconds, 1..3600");
+                return pgqrs__dsn_invalid(err, errlen, dsn, "connect_timeout and timeout are seconds, 1..3600");
             if (klen == 7)
                 d->request_timeout_ms = (int)s * 1000;
             else
                 d->connect_timeout_ms = (int)s * 1000;
         } else if (len) {
-            return fail(err, errlen, dsn, "unknown parameter (Turso DSNs take authToken, tls, connect_timeout, timeout)");
+            return pgqrs__dsn_invalid(err, errlen, dsn, "unknown parameter (Turso DSNs take authToken, tls, connect_timeout, timeout)");
         }
         p += len;
         if (*p == '&')
@@ -228,58 +296,37 @@ static pgqrs_status parse_turso(pgqrs__dsn *d, const char *dsn, char *err, size_
     return d->url ? PGQRS_OK : PGQRS_ENOMEM;
 }
 
-pgqrs_status pgqrs__dsn_parse(pgqrs__dsn *out, const char *dsn, char *err, size_t errlen)
+pgqrs_status pgqrs__dsn_parse_sqlite(pgqrs__dsn *d, const char *dsn, char *err, size_t errlen)
 {
-    pgqrs_status st;
-    memset(out, 0, sizeof *out);
-    if (!dsn || !*dsn) {
-        snprintf(err, errlen, "invalid DSN: empty");
-        return PGQRS_EINVAL;
+    const char *path = dsn + strlen("sqlite:");
+    size_t n;
+    if (strcmp(path, ":memory:") == 0 || strcmp(path, "//:memory:") == 0) {
+        d->path = pgqrs__strdup(":memory:");
+        return d->path ? PGQRS_OK : PGQRS_ENOMEM;
     }
-    if (strncmp(dsn, "postgres://", 11) == 0 || strncmp(dsn, "postgresql://", 13) == 0) {
-        out->backend = PGQRS__BACKEND_POSTGRES;
-        st = parse_postgres(out, dsn, strstr(dsn, "://") + 3, err, errlen);
-    } else if (strcmp(dsn, "sqlite::memory:") == 0 || strcmp(dsn, "sqlite://:memory:") == 0) {
-        out->backend = PGQRS__BACKEND_SQLITE;
-        out->path = pgqrs__strdup(":memory:");
-        st = out->path ? PGQRS_OK : PGQRS_ENOMEM;
-    } else if (strncmp(dsn, "sqlite://", 9) == 0) {
-        const char *path = dsn + 9;
-        size_t n = strcspn(path, "?");
-        out->backend = PGQRS__BACKEND_SQLITE;
-        if (n == 0)
-            return fail(err, errlen, dsn, "no database path (sqlite:///abs/path.db, sqlite://rel/path.db or sqlite::memory:)");
-        if (path[n] == '?' && path[n + 1])
-            return fail(err, errlen, dsn, "SQLite DSNs take no parameters");
-        out->path = pgqrs__strndup(path, n);
-        st = out->path ? PGQRS_OK : PGQRS_ENOMEM;
-    } else if (strncmp(dsn, "turso://", 8) == 0) {
-        /* a local Turso-format file, opened through the SQLite backend */
-        const char *path = dsn + 8;
-        size_t n = strcspn(path, "?");
-        out->backend = PGQRS__BACKEND_SQLITE;
-        out->turso_local = true;
-        if (n == 0 || strcmp(path, ":memory:") == 0)
-            return fail(err, errlen, dsn, "no database path (turso:///abs/path.db; remote: libsql://, http://, https://)");
-        if (path[n] == '?' && path[n + 1])
-            return fail(err, errlen, dsn, "turso:// file DSNs take no parameters");
-        out->path = pgqrs__strndup(path, n);
-        st = out->path ? PGQRS_OK : PGQRS_ENOMEM;
-    } else if (strncmp(dsn, "libsql://", 9) == 0 || strncmp(dsn, "http://", 7) == 0 || strncmp(dsn, "https://", 8) == 0) {
-        st = parse_turso(out, dsn, err, errlen);
-        if (st == PGQRS_EINVAL) {
-            pgqrs__dsn_clear(out);
-            return st;
-        }
-    } else {
-        return fail(err, errlen, dsn, "unsupported scheme (expected postgres://, postgresql://, sqlite://, sqlite::memory:, "
-                                      "turso://, libsql://, http://, https://)");
-    }
-    if (st == PGQRS_ENOMEM)
-        snprintf(err, errlen, "out of memory");
-    if (st != PGQRS_OK)
-        pgqrs__dsn_clear(out);
-    return st;
+    if (strncmp(path, "//", 2) != 0)
+        return pgqrs__dsn_invalid(err, errlen, dsn, "expected sqlite:///abs/path.db, sqlite://rel/path.db or sqlite::memory:");
+    path += 2;
+    n = strcspn(path, "?");
+    if (n == 0)
+        return pgqrs__dsn_invalid(err, errlen, dsn, "no database path (sqlite:///abs/path.db, sqlite://rel/path.db or sqlite::memory:)");
+    if (path[n] == '?' && path[n + 1])
+        return pgqrs__dsn_invalid(err, errlen, dsn, "SQLite DSNs take no parameters");
+    d->path = pgqrs__strndup(path, n);
+    return d->path ? PGQRS_OK : PGQRS_ENOMEM;
+}
+
+pgqrs_status pgqrs__dsn_parse_turso_file(pgqrs__dsn *d, const char *dsn, char *err, size_t errlen)
+{
+    const char *path = dsn + strlen("turso://");
+    size_t n = strcspn(path, "?");
+    d->turso_local = true;
+    if (n == 0 || strcmp(path, ":memory:") == 0)
+        return pgqrs__dsn_invalid(err, errlen, dsn, "no database path (turso:///abs/path.db; remote: libsql://, http://, https://)");
+    if (path[n] == '?' && path[n + 1])
+        return pgqrs__dsn_invalid(err, errlen, dsn, "turso:// file DSNs take no parameters");
+    d->path = pgqrs__strndup(path, n);
+    return d->path ? PGQRS_OK : PGQRS_ENOMEM;
 }
 
 void pgqrs__dsn_clear(pgqrs__dsn *d)

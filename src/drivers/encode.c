@@ -23,22 +23,6 @@ pgqrs_status pgqrs__enc_i64_pgarray(pgqrs_conn *c, pgqrs_buf *out, const int64_t
     return enc_ints(c, out, v, n, '{', '}');
 }
 
-pgqrs_status pgqrs__enc_text_array(pgqrs_conn *c, pgqrs_buf *out, const char *const *v, size_t n)
-{
-    int rc = pgqrs__buf_putc(out, '[');
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (!v[i])
-            return pgqrs__conn_fail(c, PGQRS_EMISUSE, "array element %zu is NULL", i);
-        if (i)
-            rc = pgqrs__buf_putc(out, ',');
-        if (rc == 0)
-            rc = pgqrs__buf_json_string(out, v[i]);
-    }
-    if (rc == 0)
-        rc = pgqrs__buf_putc(out, ']');
-    return rc == 0 ? PGQRS_OK : pgqrs__conn_oom(c);
-}
-
 pgqrs_status pgqrs__enc_json_array(pgqrs_conn *c, pgqrs_buf *out, const char *const *v, size_t n)
 {
     int rc = pgqrs__buf_putc(out, '[');
@@ -55,24 +39,3 @@ pgqrs_status pgqrs__enc_json_array(pgqrs_conn *c, pgqrs_buf *out, const char *co
     return rc == 0 ? PGQRS_OK : pgqrs__conn_oom(c);
 }
 
-pgqrs_status pgqrs__enc_text_pgarray(pgqrs_conn *c, pgqrs_buf *out, const char *const *v, size_t n)
-{
-    /* array literal elements: double-quoted, with " and \ backslash-escaped */
-    int rc = pgqrs__buf_putc(out, '{');
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (!v[i])
-            return pgqrs__conn_fail(c, PGQRS_EMISUSE, "array element %zu is NULL", i);
-        rc = pgqrs__buf_puts(out, i ? ",\"" : "\"");
-        for (const char *p = v[i]; rc == 0 && *p; p++) {
-            if (*p == '"' || *p == '\\')
-                rc = pgqrs__buf_putc(out, '\\');
-            if (rc == 0)
-                rc = pgqrs__buf_putc(out, *p);
-        }
-        if (rc == 0)
-            rc = pgqrs__buf_putc(out, '"');
-    }
-    if (rc == 0)
-        rc = pgqrs__buf_putc(out, '}');
-    return rc == 0 ? PGQRS_OK : pgqrs__conn_oom(c);
-}

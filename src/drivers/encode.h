@@ -11,10 +11,8 @@
 #include "drivers/conn.h"
 
 pgqrs_status pgqrs__enc_i64_array(pgqrs_conn *c, pgqrs_buf *out, const int64_t *v, size_t n);
-pgqrs_status pgqrs__enc_text_array(pgqrs_conn *c, pgqrs_buf *out, const char *const *v, size_t n);
 /* Each element must already be valid JSON text (the producer validates payloads). */
 pgqrs_status pgqrs__enc_json_array(pgqrs_conn *c, pgqrs_buf *out, const char *const *v, size_t n);
 pgqrs_status pgqrs__enc_i64_pgarray(pgqrs_conn *c, pgqrs_buf *out, const int64_t *v, size_t n);
-pgqrs_status pgqrs__enc_text_pgarray(pgqrs_conn *c, pgqrs_buf *out, const char *const *v, size_t n);
 
 #endif

@@ -1,7 +1,7 @@
-/* driver_pg.h: what generated PostgreSQL accessors call: execution with
- * per-connection prepared statements, SQLSTATE mapping, and one codec per
- * logical type. Results come back in binary format, so decoding does not
- * depend on DateStyle, TimeZone or extra_float_digits. */
+/* postgres.h: the PostgreSQL driver's connection, and what generated PostgreSQL
+ * accessors call: execution with per-connection prepared statements, SQLSTATE
+ * mapping, and one codec per logical type. Results come back in binary format, so
+ * decoding does not depend on DateStyle, TimeZone or extra_float_digits. */
 #ifndef PGQRS_DRIVER_PG_H
 #define PGQRS_DRIVER_PG_H
 
@@ -10,9 +10,20 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/vec.h"
 #include "drivers/conn.h"
 #include "drivers/encode.h"
-#include "base/vec.h"
+
+/* A PostgreSQL connection: the common part, then libpq's session. */
+typedef struct pgqrs__pg_conn {
+    pgqrs_conn base;
+    PGconn *pg;
+    unsigned char *prepared;     /* per query slot: its named statement exists on this session */
+    bool unnamed;                /* PgBouncer transaction mode: no named statements */
+    bool relaxed_durability;     /* re-applied after a reconnect */
+} pgqrs__pg_conn;
+
+static inline pgqrs__pg_conn *pgqrs__pg(pgqrs_conn *c) { return (pgqrs__pg_conn *)c; }
 
 #define PGQRS__PG_INT_LEN 24
 #define PGQRS__PG_TS_LEN 48

@@ -1,13 +1,13 @@
-/* driver_pg.c: libpq execution, error mapping and binary codecs. */
+/* postgres_codec.c: libpq execution, error mapping and binary codecs. */
 #include "drivers/postgres.h"
 
-#include <errno.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "base/text.h"
 
 /* type OIDs from pg_type.dat; stable across server versions */
 enum {
@@ -20,7 +20,8 @@ enum {
 
 static pgqrs_status map_sqlstate(const char *s, pgqrs_conn *c)
 {
-    if (c->pg && PQstatus(c->pg) == CONNECTION_BAD)
+    PGconn *pg = pgqrs__pg(c)->pg;
+    if (pg && PQstatus(pg) == CONNECTION_BAD)
         return PGQRS_ECONN;
     if (!s)
         return PGQRS_ERROR;
@@ -44,12 +45,14 @@ static pgqrs_status fail_from(pgqrs_conn *c, const PGresult *res, const char *na
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     pgqrs_status st = map_sqlstate(state, c);
+    PGconn *pg = pgqrs__pg(c)->pg;
     if (!primary || !*primary) {
         /* no result or no server message: libpq's own, first line only */
-        const char *m = c->pg ? PQerrorMessage(c->pg) : "";
-        size_t n = strcspn(m, "\n");
-        return pgqrs__conn_fail(c, st == PGQRS_ERROR && c->pg && PQstatus(c->pg) == CONNECTION_BAD ? PGQRS_ECONN : st,
-                                "%s: %.*s", name, (int)(n > 300 ? 300 : n), *m ? m : "no result from server");
+        char line[PGQRS__MSG_LEN];
+        const char *m = pg ? PQerrorMessage(pg) : "";
+        pgqrs__first_line(line, sizeof line, "", *m ? m : "no result from server");
+        return pgqrs__conn_fail(c, st == PGQRS_ERROR && pg && PQstatus(pg) == CONNECTION_BAD ? PGQRS_ECONN : st,
+                                "%s: %s", name, line);
     }
     return pgqrs__conn_fail(c, st, "%s: %s", name, primary);
 }
@@ -57,16 +60,17 @@ static pgqrs_status fail_from(pgqrs_conn *c, const PGresult *res, const char *na
 PGresult *pgqrs__pg_exec(pgqrs_conn *c, int slot, const char *name, const char *sql, int n,
                          const char *const *values)
 {
-    if (c->pg_unnamed)
-        return PQexecParams(c->pg, sql, n, NULL, values, NULL, NULL, 1);
-    if (!c->pg_prepared[slot]) {
-        PGresult *res = PQprepare(c->pg, name, sql, n, NULL);
+    pgqrs__pg_conn *p = pgqrs__pg(c);
+    if (p->unnamed)
+        return PQexecParams(p->pg, sql, n, NULL, values, NULL, NULL, 1);
+    if (!p->prepared[slot]) {
+        PGresult *res = PQprepare(p->pg, name, sql, n, NULL);
         if (PQresultStatus(res) != PGRES_COMMAND_OK)
             return res;   /* the caller's pgqrs__pg_expect reports it */
         PQclear(res);
-        c->pg_prepared[slot] = 1;
+        p->prepared[slot] = 1;
     }
-    return PQexecPrepared(c->pg, name, n, values, NULL, NULL, 1);
+    return PQexecPrepared(p->pg, name, n, values, NULL, NULL, 1);
 }
 
 pgqrs_status pgqrs__pg_expect(pgqrs_conn *c, const PGresult *res, ExecStatusType want, const char *name)
@@ -79,51 +83,10 @@ pgqrs_status pgqrs__pg_expect(pgqrs_conn *c, const PGresult *res, ExecStatusType
 
 pgqrs_status pgqrs__pg_exec_script(pgqrs_conn *c, const char *sql)
 {
-    PGresult *res = PQexec(c->pg, sql);
+    PGresult *res = PQexec(pgqrs__pg(c)->pg, sql);
     pgqrs_status st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "migration");
     PQclear(res);
     return st;
-}
-
-/* Consumes pending notifications; 1 if one carried `payload`. */
-static int drain_notifies(pgqrs_conn *c, const char *payload)
-{
-    PGnotify *n;
-    int hit = 0;
-    while ((n = PQnotifies(c->pg)) != NULL) {
-        hit |= strcmp(n->extra, payload) == 0;
-        PQfreemem(n);
-    }
-    return hit;
-}
-
-int pgqrs__pg_wait_notify(pgqrs_conn *c, const char *payload, int64_t timeout_ms)
-{
-    int64_t deadline = pgqrs__now_us() + timeout_ms * 1000;
-    for (;;) {
-        struct pollfd pfd;
-        int64_t left;
-        if (!PQconsumeInput(c->pg)) {
-            pgqrs__conn_fail(c, PGQRS_ECONN, "listen: %s", PQerrorMessage(c->pg));
-            return -1;
-        }
-        if (drain_notifies(c, payload))
-            return 1;
-        left = (deadline - pgqrs__now_us()) / 1000;
-        if (left <= 0)
-            return 0;
-        pfd.fd = PQsocket(c->pg);
-        pfd.events = POLLIN;
-        pfd.revents = 0;
-        if (pfd.fd < 0) {
-            pgqrs__conn_fail(c, PGQRS_ECONN, "listen: the connection has no socket");
-            return -1;
-        }
-        if (poll(&pfd, 1, (int)(left > 1000 ? 1000 : left)) < 0 && errno != EINTR) {
-            pgqrs__conn_fail(c, PGQRS_ECONN, "listen: poll failed");
-            return -1;
-        }
-    }
 }
 
 const char *pgqrs__pg_int(char *buf, int64_t v)

@@ -1,6 +1,7 @@
-/* driver_sqlite.h: what generated SQLite accessors call: a per-connection cache
- * of persistent prepared statements, binders, extended-code mapping, one codec per
- * logical type, and the write transaction a generated writer opens for itself. */
+/* sqlite.h: the SQLite driver's connection, and what generated SQLite accessors
+ * call: a per-connection cache of persistent prepared statements, binders,
+ * extended-code mapping, one codec per logical type, and the write transaction a
+ * generated writer opens for itself. */
 #ifndef PGQRS_DRIVER_SQLITE_H
 #define PGQRS_DRIVER_SQLITE_H
 
@@ -9,12 +10,24 @@
 
 #include "base/alloc.h"
 #include "base/buf.h"
+#include "base/vec.h"
 #include "drivers/conn.h"
 #include "drivers/encode.h"
-#include "base/vec.h"
 
-/* The statement of `slot`, prepared on first use (SQLITE_PREPARE_PERSISTENT). */
-pgqrs_status pgqrs__sq_stmt(sqlite3_stmt **out, pgqrs_conn *c, int slot, const char *sql);
+/* A SQLite connection: the common part, then the database handle. */
+typedef struct pgqrs__sq_conn {
+    pgqrs_conn base;
+    sqlite3 *db;
+    sqlite3_stmt **stmts;        /* per query slot, prepared on first use */
+    int busy_timeout_ms;
+    int64_t busy_started_us;     /* start of the current busy wait */
+} pgqrs__sq_conn;
+
+static inline pgqrs__sq_conn *pgqrs__sq(pgqrs_conn *c) { return (pgqrs__sq_conn *)c; }
+
+/* The statement of `slot`, prepared on first use (SQLITE_PREPARE_PERSISTENT);
+ * name is the query's, for messages. */
+pgqrs_status pgqrs__sq_stmt(sqlite3_stmt **out, pgqrs_conn *c, int slot, const char *sql, const char *name);
 /* sqlite3_reset + sqlite3_clear_bindings; NULL: no-op. */
 void pgqrs__sq_release(sqlite3_stmt *stmt);
 

@@ -1,4 +1,4 @@
-/* driver_sqlite.c: SQLite statement cache, binders, error mapping and codecs. */
+/* sqlite_codec.c: SQLite statement cache, binders, error mapping and codecs. */
 #include "drivers/sqlite.h"
 
 #include <inttypes.h>
@@ -26,25 +26,22 @@ pgqrs_status pgqrs__sq_fail(pgqrs_conn *c, int rc, const char *name)
         st = (rc & 0xff) == SQLITE_CONSTRAINT || rc == SQLITE_MISMATCH || rc == SQLITE_TOOBIG ? PGQRS_EINVAL
            : (rc & 0xff) == SQLITE_BUSY ? PGQRS_EBUSY : PGQRS_ERROR;
     }
-    return pgqrs__conn_fail(c, st, "%s: %s (%s)", name, sqlite3_errmsg(c->db), sqlite3_errstr(rc));
+    return pgqrs__conn_fail(c, st, "%s: %s (%s)", name, sqlite3_errmsg(pgqrs__sq(c)->db), sqlite3_errstr(rc));
 }
 
-pgqrs_status pgqrs__sq_stmt(sqlite3_stmt **out, pgqrs_conn *c, int slot, const char *sql)
+pgqrs_status pgqrs__sq_stmt(sqlite3_stmt **out, pgqrs_conn *c, int slot, const char *sql, const char *name)
 {
-    *out = c->stmts[slot];
+    pgqrs__sq_conn *q = pgqrs__sq(c);
+    int rc;
+    *out = q->stmts[slot];
     if (*out)
         return PGQRS_OK;
-    int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->stmts[slot], NULL);
+    rc = sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &q->stmts[slot], NULL);
     if (rc != SQLITE_OK) {
-        /* the query's name is on its first line: "-- name: x :one" */
-        const char *nl = strchr(sql, '\n');
-        char name[96];
-        int n = nl ? (int)(nl - sql) : 0;
-        snprintf(name, sizeof name, "%.*s", n > 9 ? n - 9 : 0, sql + 9);
-        c->stmts[slot] = NULL;
+        q->stmts[slot] = NULL;
         return pgqrs__sq_fail(c, rc, name);
     }
-    *out = c->stmts[slot];
+    *out = q->stmts[slot];
     return PGQRS_OK;
 }
 
@@ -95,13 +92,13 @@ pgqrs_status pgqrs__sq_step_done(pgqrs_conn *c, sqlite3_stmt *s, const char *nam
     return rc == SQLITE_DONE ? PGQRS_OK : pgqrs__sq_fail(c, rc, name);
 }
 
-int64_t pgqrs__sq_changes(pgqrs_conn *c) { return (int64_t)sqlite3_changes64(c->db); }
+int64_t pgqrs__sq_changes(pgqrs_conn *c) { return (int64_t)sqlite3_changes64(pgqrs__sq(c)->db); }
 
 pgqrs_status pgqrs__sq_write_begin(pgqrs_conn *c, bool *own)
 {
     pgqrs_status st;
     *own = false;
-    if (!sqlite3_get_autocommit(c->db))
+    if (!sqlite3_get_autocommit(pgqrs__sq(c)->db))
         return PGQRS_OK;
     st = c->q->tx_begin(c);
     *own = st == PGQRS_OK;
@@ -117,7 +114,7 @@ pgqrs_status pgqrs__sq_write_end(pgqrs_conn *c, bool own, pgqrs_status st)
         if (st == PGQRS_OK)
             return st;
     }
-    if (!sqlite3_get_autocommit(c->db))
+    if (!sqlite3_get_autocommit(pgqrs__sq(c)->db))
         pgqrs__conn_rollback_keep(c, st);   /* the failure that got us here, not the rollback's */
     return st;
 }
@@ -125,10 +122,10 @@ pgqrs_status pgqrs__sq_write_end(pgqrs_conn *c, bool own, pgqrs_status st)
 pgqrs_status pgqrs__sq_exec_script(pgqrs_conn *c, const char *sql)
 {
     char *err = NULL;
-    int rc = sqlite3_exec(c->db, sql, NULL, NULL, &err);
+    int rc = sqlite3_exec(pgqrs__sq(c)->db, sql, NULL, NULL, &err);
     pgqrs_status st = PGQRS_OK;
     if (rc != SQLITE_OK) {
-        st = pgqrs__sq_fail(c, sqlite3_extended_errcode(c->db), "migration");
+        st = pgqrs__sq_fail(c, sqlite3_extended_errcode(pgqrs__sq(c)->db), "migration");
         if (err)
             pgqrs__conn_fail(c, st, "migration: %s", err);
     }

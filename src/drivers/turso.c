@@ -1,5 +1,6 @@
-/* driver_turso.c: the Hrana-over-HTTP transport (libcurl + jansson), request
- * building for generated accessors, error mapping, retries and codecs. */
+/* turso.c: the Turso / libSQL driver: the Hrana-over-HTTP transport (libcurl +
+ * jansson), request building for generated accessors, error mapping, retries,
+ * codecs, connecting, and what a remote Turso database guarantees. */
 #include "drivers/turso.h"
 
 #include <curl/curl.h>
@@ -13,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "drivers/driver.h"
 
 typedef struct pgqrs__hrana pgqrs__hrana;
 
@@ -31,6 +34,14 @@ struct pgqrs__hrana {
     char curl_err[CURL_ERROR_SIZE];
 };
 
+/* A Turso connection: the common part, then the HTTP client. */
+typedef struct tu_conn {
+    pgqrs_conn base;
+    pgqrs__hrana h;
+} tu_conn;
+
+static pgqrs__hrana *hrana(pgqrs_conn *c) { return &((tu_conn *)c)->h; }
+
 static _Atomic uint64_t requests_sent;
 
 uint64_t pgqrs__turso_requests_sent(void) { return atomic_load(&requests_sent); }
@@ -42,15 +53,15 @@ static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAUL
 /* ---- messages -------------------------------------------------------------------- */
 
 /* The token must never reach a message, whatever a server echoes. */
-static void scrub(pgqrs_conn *c)
+static void scrub(pgqrs_conn *c, char *msg)
 {
-    const char *t = c && c->tu ? c->tu->token : NULL;
+    const char *t = c ? hrana(c)->token : NULL;
     char *p;
     size_t n;
     if (!t || strlen(t) < 4)
         return;
     n = strlen(t);
-    while ((p = strstr(c->msg, t)) != NULL) {
+    while ((p = strstr(msg, t)) != NULL) {
         memcpy(p, "***", 3);
         memmove(p + 3, p + n, strlen(p + n) + 1);
     }
@@ -68,9 +79,8 @@ static pgqrs_status fail(pgqrs_conn *c, pgqrs_status st, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    pgqrs__conn_fail(c, st, "%s", msg);
-    scrub(c);
-    return st;
+    scrub(c, msg);
+    return pgqrs__conn_fail(c, st, "%s", msg);
 }
 
 /* ---- building a call ---------------------------------------------------------------- */
@@ -146,27 +156,6 @@ pgqrs_status pgqrs__tu_arg_enum(pgqrs__tu_call *call, int idx, const pgqrs__enum
     return pgqrs__tu_arg_text(call, idx, name);
 }
 
-pgqrs_status pgqrs__tu_arg_blob(pgqrs__tu_call *call, int idx, const void *data, size_t n)
-{
-    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const unsigned char *p = data;
-    char *out = pgqrs__malloc(4 * ((n + 2) / 3) + 1), *o = out;
-    json_t *v;
-    if (!out)
-        return pgqrs__conn_oom(call->c);
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t x = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
-        *o++ = b64[x >> 18 & 63];
-        *o++ = b64[x >> 12 & 63];
-        *o++ = i + 1 < n ? b64[x >> 6 & 63] : '=';
-        *o++ = i + 2 < n ? b64[x & 63] : '=';
-    }
-    *o = '\0';
-    v = json_pack("{s:s,s:s}", "type", "blob", "base64", out);
-    pgqrs__free(out);
-    return set_arg(call, idx, v);
-}
-
 size_t pgqrs__tu_nrows(const pgqrs__tu_call *call) { return call->rows ? json_array_size(call->rows) : 0; }
 
 void pgqrs__tu_end(pgqrs__tu_call *call)
@@ -219,7 +208,7 @@ static json_t *build_body(pgqrs__tu_call *call)
             bad |= json_array_append_new(reqs, json_pack("{s:s,s:O}", "type", "execute", "stmt",
                                                          json_array_get(call->stmts, i))) != 0;
     }
-    if (call->c->tu->has_close)
+    if (hrana(call->c)->has_close)
         bad |= json_array_append_new(reqs, json_pack("{s:s}", "type", "close")) != 0;
     body = bad ? NULL : json_pack("{s:n,s:o}", "baton", "requests", reqs);
     if (!body)
@@ -317,7 +306,7 @@ static pgqrs_status read_response(pgqrs__tu_call *call, bool *retry)
     *retry = false;
     json_decref(call->resp);
     call->rows = call->cols = NULL;
-    call->resp = json_loadb(c->tu->body.data ? c->tu->body.data : "", c->tu->body.len, 0, &jerr);
+    call->resp = json_loadb(hrana(c)->body.data ? hrana(c)->body.data : "", hrana(c)->body.len, 0, &jerr);
     results = json_object_get(call->resp, "results");
     if (!json_is_array(results))
         return fail(c, PGQRS_ERROR, "%s: malformed Hrana response: %s", call->name,
@@ -372,7 +361,7 @@ static pgqrs_status read_response(pgqrs__tu_call *call, bool *retry)
 static pgqrs_status http_status(pgqrs__tu_call *call, long http, bool *retry)
 {
     pgqrs_conn *c = call->c;
-    pgqrs__hrana *h = c->tu;
+    pgqrs__hrana *h = hrana(c);
     char snippet[160];
     size_t n = h->body.len < sizeof snippet - 1 ? h->body.len : sizeof snippet - 1;
     memcpy(snippet, h->body.data ? h->body.data : "", n);
@@ -400,7 +389,7 @@ static pgqrs_status http_status(pgqrs__tu_call *call, long http, bool *retry)
 pgqrs_status pgqrs__tu_run(pgqrs__tu_call *call)
 {
     pgqrs_conn *c = call->c;
-    pgqrs__hrana *h = c->tu;
+    pgqrs__hrana *h = hrana(c);
     json_t *body;
     char *text;
     size_t len;
@@ -444,7 +433,11 @@ pgqrs_status pgqrs__tu_run(pgqrs__tu_call *call)
         {
             int64_t left_ms = (deadline - pgqrs__now_us()) / 1000;
             int64_t d = pgqrs__backoff_ms(attempt, BACKOFF_BASE_MS, BACKOFF_CAP_MS, &c->rng);
-            pgqrs__sleep_ms(d < left_ms ? d : left_ms);
+            if (d > left_ms)
+                d = left_ms;
+            pgqrs__logf(c->log, PGQRS_LOG_WARN, "turso.retry", "%s; retry %d of %d in %lld ms", pgqrs__conn_msg(c),
+                        attempt + 2, (int)MAX_ATTEMPTS, (long long)d);
+            pgqrs__sleep_ms(d);
         }
     }
     free(text);
@@ -562,10 +555,12 @@ pgqrs_status pgqrs__tu_get_enum(int *out, const pgqrs__enum_desc *d, pgqrs__tu_c
 
 /* ---- connecting -------------------------------------------------------------------- */
 
-void pgqrs__turso_close(pgqrs__hrana *h)
+static void tu_close(pgqrs_conn *c)
 {
-    if (!h)
+    pgqrs__hrana *h;
+    if (!c)
         return;
+    h = hrana(c);
     if (h->curl)
         curl_easy_cleanup(h->curl);
     curl_slist_free_all(h->headers);
@@ -575,7 +570,7 @@ void pgqrs__turso_close(pgqrs__hrana *h)
         pgqrs__free(h->token);
     }
     pgqrs__buf_free(&h->body);
-    pgqrs__free(h);
+    pgqrs__free(c);
 }
 
 /* Does the server keep streams (sqld, Turso Cloud: `close` is understood) or is it
@@ -583,7 +578,7 @@ void pgqrs__turso_close(pgqrs__hrana *h)
  * first contact: an unreachable server or a refused token fails here. */
 static pgqrs_status probe(pgqrs_conn *c)
 {
-    pgqrs__hrana *h = c->tu;
+    pgqrs__hrana *h = hrana(c);
     static const char body[] = "{\"baton\":null,\"requests\":[{\"type\":\"close\"}]}";
     long http = 0;
     CURLcode rc;
@@ -618,55 +613,58 @@ static pgqrs_status check_foreign_keys(pgqrs_conn *c)
     return st;
 }
 
-pgqrs_status pgqrs__conn_open_turso(pgqrs_conn **out, const pgqrs__turso_options *o, char *err, size_t errlen)
+static pgqrs_status tu_open(pgqrs_conn **out, const pgqrs__dsn *d, const pgqrs__open_opts *o,
+                            const pgqrs__conn_env *env, char *err, size_t errlen)
 {
+    tu_conn *t;
     pgqrs_conn *c;
     pgqrs__hrana *h;
     pgqrs_buf b = PGQRS_BUF_INIT;
     pgqrs_status st;
+    const char *token = d->auth_token;
     *out = NULL;
     pthread_once(&curl_once, curl_init);
     if (curl_init_rc != CURLE_OK) {
         snprintf(err, errlen, "libcurl failed to initialise: %s", curl_easy_strerror(curl_init_rc));
         return PGQRS_ERROR;
     }
-    c = pgqrs__calloc(1, sizeof *c);
-    h = pgqrs__calloc(1, sizeof *h);
-    if (!c || !h) {
-        pgqrs__free(c);
-        pgqrs__free(h);
+    t = pgqrs__calloc(1, sizeof *t);
+    if (!t) {
         snprintf(err, errlen, "out of memory");
         return PGQRS_ENOMEM;
     }
-    c->q = &pgqrs__queries_turso;
-    c->backend = PGQRS__BACKEND_TURSO;
-    c->rng = pgqrs__rng_seed(c);
-    c->tu = h;
-    h->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 10000;
-    h->request_timeout_ms = o->request_timeout_ms > 0 ? o->request_timeout_ms : 30000;
+    c = &t->base;
+    h = &t->h;
+    pgqrs__conn_init(c, &pgqrs__driver_turso, env);
+    h->connect_timeout_ms = d->connect_timeout_ms > 0 ? d->connect_timeout_ms
+                          : o->connect_timeout_s > 0  ? o->connect_timeout_s * 1000
+                                                      : 10000;
+    h->request_timeout_ms = d->request_timeout_ms > 0 ? d->request_timeout_ms : 30000;
     h->busy_timeout_ms = o->busy_timeout_ms > 0 ? o->busy_timeout_ms : 5000;
-    h->max_request_bytes = o->max_request_bytes ? o->max_request_bytes : (size_t)10 << 20;
+    h->max_request_bytes = (size_t)10 << 20;   /* larger requests are refused before they are sent */
     h->curl = curl_easy_init();
-    if (pgqrs__buf_printf(&b, "%s/v2/pipeline", o->url) == 0)
+    if (pgqrs__buf_printf(&b, "%s/v2/pipeline", d->url) == 0)
         h->pipeline_url = pgqrs__buf_detach(&b);
     h->headers = curl_slist_append(NULL, "Content-Type: application/json");
     /* libcurl otherwise sends "Expect: 100-continue" for bodies over 1 MB and
      * waits up to a second for a server that never answers it */
     if (h->headers)
         h->headers = curl_slist_append(h->headers, "Expect:");
-    if (h->headers && o->auth_token && *o->auth_token) {
+    if (h->headers && token && *token) {
         pgqrs_buf a = PGQRS_BUF_INIT;
         struct curl_slist *l = NULL;
-        h->token = pgqrs__strdup(o->auth_token);
-        if (h->token && pgqrs__buf_printf(&a, "Authorization: Bearer %s", o->auth_token) == 0)
+        h->token = pgqrs__strdup(token);
+        if (h->token && pgqrs__buf_printf(&a, "Authorization: Bearer %s", token) == 0)
             l = curl_slist_append(h->headers, a.data);
         if (a.data)
             memset(a.data, 0, a.len);
         pgqrs__buf_free(&a);
+        if (!l)
+            curl_slist_free_all(h->headers);
         h->headers = l;
     }
-    if (!h->curl || !h->pipeline_url || !h->headers || (o->auth_token && *o->auth_token && !h->token)) {
-        pgqrs__conn_close(c);
+    if (!h->curl || !h->pipeline_url || !h->headers || (token && *token && !h->token)) {
+        tu_close(c);
         snprintf(err, errlen, "out of memory");
         return PGQRS_ENOMEM;
     }
@@ -687,10 +685,60 @@ pgqrs_status pgqrs__conn_open_turso(pgqrs_conn **out, const pgqrs__turso_options
         st = check_foreign_keys(c);
     if (st != PGQRS_OK) {
         snprintf(err, errlen, "%s", c->msg);
-        pgqrs__conn_close(c);
+        tu_close(c);
         return st;
     }
     *out = c;
     return PGQRS_OK;
 }
 
+static pgqrs_status tu_check(const pgqrs__dsn *d, const pgqrs__open_opts *o, char *err, size_t errlen)
+{
+    (void)d;
+    if (o->relaxed_durability) {
+        snprintf(err, errlen, "connect options: relaxed_durability is not available on Turso (the server decides "
+                              "its durability)");
+        return PGQRS_ENOTSUPPORTED;
+    }
+    return PGQRS_OK;
+}
+
+static int tu_pool_limit(const pgqrs__dsn *d)
+{
+    (void)d;
+    return 0;
+}
+
+/* Each call is one Hrana request: there is no session a transaction could span. */
+static pgqrs_status tu_no_tx(pgqrs_conn *c)
+{
+    return pgqrs__conn_fail(c, PGQRS_ENOTSUPPORTED, "Turso over HTTP has no transactions across calls");
+}
+
+static void tu_capabilities(const pgqrs__dsn *d, pgqrs_capabilities *out)
+{
+    (void)d;
+    out->skip_locked = 0;
+    out->multi_process = 0;
+    out->transactions = 0;
+    out->database_clock = 1;
+    out->concurrency_model = "single-writer";
+    out->notifications = 0;
+}
+
+const pgqrs__driver pgqrs__driver_turso = {
+    .name = "turso",
+    .q = &pgqrs__queries_turso,
+    .database_clock = true,
+    .check = tu_check,
+    .pool_limit = tu_pool_limit,
+    .open = tu_open,
+    .ensure = NULL,
+    .close = tu_close,
+    .tx_begin = tu_no_tx,
+    .tx_commit = tu_no_tx,
+    .tx_rollback = tu_no_tx,
+    .listen = NULL,
+    .wait_notify = NULL,
+    .capabilities = tu_capabilities,
+};

@@ -1,11 +1,11 @@
-/* driver_turso.h: what generated Turso accessors call. A query is one Hrana
+/* turso.h: what generated Turso accessors call. A query is one Hrana
  * pipeline request (POST /v2/pipeline, JSON, through libcurl): a plain `execute`
  * for a single read-only statement, else one `batch` whose steps are
  *   PRAGMA foreign_keys=ON; BEGIN IMMEDIATE; stmt 1..n; COMMIT; ROLLBACK
  * each step running only if the previous one succeeded (ROLLBACK only if BEGIN
  * succeeded and COMMIT did not), so a named query stays one atomic unit without
  * a server-side session. Parameters are Hrana values (integers as decimal
- * strings, blobs as base64); rows come back as Hrana values and are decoded by
+ * strings); rows come back as Hrana values and are decoded by
  * one codec per logical type, like the other drivers. */
 #ifndef PGQRS_DRIVER_TURSO_H
 #define PGQRS_DRIVER_TURSO_H
@@ -45,7 +45,6 @@ pgqrs_status pgqrs__tu_arg_i64(pgqrs__tu_call *call, int idx, int64_t v);
 pgqrs_status pgqrs__tu_arg_text(pgqrs__tu_call *call, int idx, const char *v);
 pgqrs_status pgqrs__tu_arg_null(pgqrs__tu_call *call, int idx);
 pgqrs_status pgqrs__tu_arg_enum(pgqrs__tu_call *call, int idx, const pgqrs__enum_desc *d, int v);
-pgqrs_status pgqrs__tu_arg_blob(pgqrs__tu_call *call, int idx, const void *data, size_t n);
 /* Sends the request (retrying busy/locked and HTTP 429/503 with capped, jittered
  * backoff, never a write whose outcome is unknown) and keeps the last statement's
  * rows. Failures are mapped to a status with "name: message" on the connection. */
@@ -66,21 +65,6 @@ pgqrs_status pgqrs__tu_get_enum(int *out, const pgqrs__enum_desc *d, pgqrs__tu_c
  * migrations go through apply_migration, one batch each. Always ENOTSUPPORTED. */
 pgqrs_status pgqrs__tu_exec_script(pgqrs_conn *c, const char *sql);
 
-/* ---- the transport (driver_turso.c), used by conn_open.c ---- */
-
-typedef struct pgqrs__turso_options {
-    const char *url;           /* http://host:port or https://host[:port], no path, no token */
-    const char *auth_token;    /* NULL or "": no Authorization header */
-    int connect_timeout_ms;
-    int request_timeout_ms;
-    int busy_timeout_ms;       /* total time busy/locked/429/503 are retried */
-    size_t max_request_bytes;  /* a larger request is refused before it is sent */
-} pgqrs__turso_options;
-
-/* Connects: probes the server (does it keep streams: `close`), and checks foreign
- * keys are enforced. On failure err holds one line without the token. */
-pgqrs_status pgqrs__conn_open_turso(pgqrs_conn **out, const pgqrs__turso_options *o, char *err, size_t errlen);
-void pgqrs__turso_close(struct pgqrs__hrana *h);   /* NULL: no-op */
 /* Generated from the SQLite dialect's queries (generated/queries_turso.c): the
  * statements around every write batch. */
 extern const char pgqrs__turso_sql_begin[];

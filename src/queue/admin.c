@@ -6,30 +6,32 @@
 #include "queue/migrate.h"
 #include "queue/store.h"
 
-PGQRS_EXTERN pgqrs_status pgqrs_install(pgqrs_store *s)
+PGQRS_EXTERN pgqrs_status pgqrs_schema_install(pgqrs_store *s)
 {
     pgqrs_status st;
+    PGQRS__CHECK_STORE(s);
     PGQRS__WITH_CONN(s, s, {
         st = pgqrs__migrate(c, NULL);
-        if (st != PGQRS_OK)
-            pgqrs__fail_conn(s, c, st);
     });
     return st;
 }
 
-PGQRS_EXTERN pgqrs_status pgqrs_verify(pgqrs_store *s)
+PGQRS_EXTERN pgqrs_status pgqrs_schema_verify(pgqrs_store *s)
 {
     pgqrs_status st;
+    PGQRS__CHECK_STORE(s);
     PGQRS__WITH_CONN(s, s, {
         st = pgqrs__verify_schema(c);
-        if (st != PGQRS_OK)
-            pgqrs__fail_conn(s, c, st);
     });
     return st;
 }
 
-PGQRS_EXTERN pgqrs_status pgqrs_queue_create(pgqrs_store *s, const char *name, const pgqrs_queue_options *opts,
-                                             pgqrs_queue_info **out)
+PGQRS_EXTERN pgqrs_status pgqrs_queue_options_init(pgqrs_queue_options *opts, unsigned int version)
+{
+    return pgqrs__struct_init(opts, sizeof *opts, version, PGQRS_QUEUE_OPTIONS_VERSION, "queue options");
+}
+
+PGQRS_EXTERN pgqrs_status pgqrs_queue_create(pgqrs_queue_info **out, pgqrs_store *s, const char *name, const pgqrs_queue_options *opts)
 {
     pgqrs_status st;
     pgqrs_queue_row row = { 0 };
@@ -39,9 +41,8 @@ PGQRS_EXTERN pgqrs_status pgqrs_queue_create(pgqrs_store *s, const char *name, c
     st = pgqrs__check_handle(s, PGQRS__MAGIC_STORE, "store");
     if (st != PGQRS_OK)
         return st;
-    if (opts && opts->version != PGQRS_QUEUE_OPTIONS_VERSION)
-        return pgqrs__fail(s, PGQRS_EINVAL, "queue options: version %u is not %d", opts->version,
-                           PGQRS_QUEUE_OPTIONS_VERSION);
+    if (opts && (st = pgqrs__check_version(s, "queue options", opts->version, PGQRS_QUEUE_OPTIONS_VERSION)) != PGQRS_OK)
+        return st;
     if (max_attempts < 1 || max_attempts > 1000000)
         return pgqrs__fail(s, PGQRS_EINVAL, "max_attempts must be 1..1000000, got %d", max_attempts);
     st = pgqrs__check_name(s, "queue", name);
@@ -53,11 +54,9 @@ PGQRS_EXTERN pgqrs_status pgqrs_queue_create(pgqrs_store *s, const char *name, c
         if (st == PGQRS_ENOTFOUND) {
             /* ON CONFLICT DO NOTHING gave no row: the name is taken */
             if (opts && opts->exist_ok)
-                st = pgqrs__queue_lookup(s, c, name, &row);
+                st = pgqrs__queue_lookup(c, name, &row);
             else
                 st = pgqrs__fail(s, PGQRS_EEXISTS, "queue '%.128s' already exists", name);
-        } else if (st != PGQRS_OK) {
-            pgqrs__fail_conn(s, c, st);
         }
     });
     if (st == PGQRS_OK && out) {
@@ -69,14 +68,15 @@ PGQRS_EXTERN pgqrs_status pgqrs_queue_create(pgqrs_store *s, const char *name, c
     return st;
 }
 
-PGQRS_EXTERN pgqrs_status pgqrs_queue_get(pgqrs_store *s, const char *name, pgqrs_queue_info **out)
+PGQRS_EXTERN pgqrs_status pgqrs_queue_get(pgqrs_queue_info **out, pgqrs_store *s, const char *name)
 {
     pgqrs_status st;
     pgqrs_queue_row row = { 0 };
     if (!out)
         return pgqrs__fail(NULL, PGQRS_EMISUSE, "out is NULL");
     *out = NULL;
-    PGQRS__WITH_CONN(s, s, st = pgqrs__queue_lookup(s, c, name, &row));
+    PGQRS__CHECK_STORE(s);
+    PGQRS__WITH_CONN(s, s, st = pgqrs__queue_lookup(c, name, &row));
     if (st == PGQRS_OK) {
         *out = pgqrs__queue_info_from(&row);
         if (!*out)
@@ -85,7 +85,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_queue_get(pgqrs_store *s, const char *name, pgqr
     return st;
 }
 
-PGQRS_EXTERN pgqrs_status pgqrs_list_queues(pgqrs_store *s, pgqrs_queue_list **out)
+PGQRS_EXTERN pgqrs_status pgqrs_queue_list(pgqrs_queues **out, pgqrs_store *s)
 {
     pgqrs_status st;
     pgqrs_queue_row *rows = NULL;
@@ -93,10 +93,9 @@ PGQRS_EXTERN pgqrs_status pgqrs_list_queues(pgqrs_store *s, pgqrs_queue_list **o
     if (!out)
         return pgqrs__fail(NULL, PGQRS_EMISUSE, "out is NULL");
     *out = NULL;
+    PGQRS__CHECK_STORE(s);
     PGQRS__WITH_CONN(s, s, {
         st = c->q->queue_list(&rows, &n, c);
-        if (st != PGQRS_OK)
-            pgqrs__fail_conn(s, c, st);
     });
     if (st == PGQRS_OK && !(*out = pgqrs__queue_list_from(rows, n)))
         st = pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
@@ -106,13 +105,14 @@ PGQRS_EXTERN pgqrs_status pgqrs_list_queues(pgqrs_store *s, pgqrs_queue_list **o
 PGQRS_EXTERN pgqrs_status pgqrs_queue_delete(pgqrs_store *s, const char *name, int force)
 {
     pgqrs_status st;
+    PGQRS__CHECK_STORE(s);
     PGQRS__WITH_CONN(s, s, {
         pgqrs_queue_row q = { 0 };
         pgqrs_workflow_row *wfs = NULL;
         size_t nwf = 0;
-        st = pgqrs__queue_lookup(s, c, name, &q);
-        if (st == PGQRS_OK && (st = c->q->workflow_list(&wfs, &nwf, c)) != PGQRS_OK)
-            pgqrs__fail_conn(s, c, st);
+        st = pgqrs__queue_lookup(c, name, &q);
+        if (st == PGQRS_OK)
+            st = c->q->workflow_list(&wfs, &nwf, c);
         for (size_t i = 0; st == PGQRS_OK && i < nwf; i++)
             if (wfs[i].queue_id == q.id)
                 st = pgqrs__fail(s, PGQRS_ESTATE, "queue '%.128s' belongs to workflow '%.128s'; it cannot be deleted",
@@ -125,9 +125,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_queue_delete(pgqrs_store *s, const char *name, i
             if (st == PGQRS_ENOTFOUND)   /* a foreign key still points here: a workflow's queue */
                 st = pgqrs__fail(s, PGQRS_ESTATE, "queue '%.128s' is used by a workflow; delete the workflow first",
                                  name);
-            else if (st != PGQRS_OK)
-                pgqrs__fail_conn(s, c, st);
-            else if (affected == 0)
+            else if (st == PGQRS_OK && affected == 0)
                 st = pgqrs__fail(s, PGQRS_ESTATE, "queue '%.128s' still has live messages; purge it or force the delete",
                                  name);
         }
@@ -136,15 +134,16 @@ PGQRS_EXTERN pgqrs_status pgqrs_queue_delete(pgqrs_store *s, const char *name, i
     return st;
 }
 
-PGQRS_EXTERN pgqrs_status pgqrs_queue_purge(pgqrs_store *s, const char *name, int64_t *purged_out)
+PGQRS_EXTERN pgqrs_status pgqrs_queue_purge(int64_t *purged_out, pgqrs_store *s, const char *name)
 {
     pgqrs_status st;
     int64_t affected = 0;
+    PGQRS__CHECK_STORE(s);
     PGQRS__WITH_CONN(s, s, {
         pgqrs_queue_row q = { 0 };
-        st = pgqrs__queue_lookup(s, c, name, &q);
-        if (st == PGQRS_OK && (st = c->q->message_purge(&affected, c, q.id)) != PGQRS_OK)
-            pgqrs__fail_conn(s, c, st);
+        st = pgqrs__queue_lookup(c, name, &q);
+        if (st == PGQRS_OK)
+            st = c->q->message_purge(&affected, c, q.id);
         pgqrs__queue_row_clear(&q);
     });
     if (purged_out)
@@ -152,13 +151,13 @@ PGQRS_EXTERN pgqrs_status pgqrs_queue_purge(pgqrs_store *s, const char *name, in
     return st;
 }
 
-PGQRS_EXTERN pgqrs_status pgqrs_archive_purge(pgqrs_store *s, const char *name, int64_t older_than_s,
-                                              int64_t *purged_out)
+PGQRS_EXTERN pgqrs_status pgqrs_archive_purge(int64_t *purged_out, pgqrs_store *s, const char *name, int64_t older_than_s)
 {
     pgqrs_status st;
     int64_t affected = 0;
     if (purged_out)
         *purged_out = 0;
+    PGQRS__CHECK_STORE(s);
     if (older_than_s < 0)
         return pgqrs__fail(s, PGQRS_EINVAL, "older_than_s must be >= 0, got %lld", (long long)older_than_s);
     PGQRS__WITH_CONN(s, s, {
@@ -166,13 +165,13 @@ PGQRS_EXTERN pgqrs_status pgqrs_archive_purge(pgqrs_store *s, const char *name, 
         pgqrs_archive_purge_params p = { false, 0, 0 };
         st = PGQRS_OK;
         if (name) {
-            st = pgqrs__queue_lookup(s, c, name, &q);
+            st = pgqrs__queue_lookup(c, name, &q);
             p.has_queue_id = true;
             p.queue_id = q.id;
         }
         p.before_us = pgqrs__store_clock(s) - older_than_s * 1000000;
-        if (st == PGQRS_OK && (st = c->q->archive_purge(&affected, c, &p)) != PGQRS_OK)
-            pgqrs__fail_conn(s, c, st);
+        if (st == PGQRS_OK)
+            st = c->q->archive_purge(&affected, c, &p);
         pgqrs__queue_row_clear(&q);
     });
     if (purged_out && st == PGQRS_OK)
@@ -180,7 +179,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_archive_purge(pgqrs_store *s, const char *name, 
     return st;
 }
 
-PGQRS_EXTERN pgqrs_status pgqrs_queue_metrics_get(pgqrs_store *s, const char *name, pgqrs_metrics_list **out)
+PGQRS_EXTERN pgqrs_status pgqrs_metrics_list(pgqrs_metrics **out, pgqrs_store *s, const char *name)
 {
     pgqrs_status st;
     pgqrs_queue_metrics_row *rows = NULL;
@@ -188,18 +187,19 @@ PGQRS_EXTERN pgqrs_status pgqrs_queue_metrics_get(pgqrs_store *s, const char *na
     if (!out)
         return pgqrs__fail(NULL, PGQRS_EMISUSE, "out is NULL");
     *out = NULL;
+    PGQRS__CHECK_STORE(s);
     PGQRS__WITH_CONN(s, s, {
         pgqrs_queue_row q = { 0 };
         pgqrs_queue_metrics_params p = { false, 0, false, 0 };
         st = PGQRS_OK;
         if (name) {
-            st = pgqrs__queue_lookup(s, c, name, &q);
+            st = pgqrs__queue_lookup(c, name, &q);
             p.has_queue_id = true;
             p.queue_id = q.id;
         }
         p.has_now = pgqrs__store_now(s, &p.now_us);
-        if (st == PGQRS_OK && (st = c->q->queue_metrics(&rows, &n, c, &p)) != PGQRS_OK)
-            pgqrs__fail_conn(s, c, st);
+        if (st == PGQRS_OK)
+            st = c->q->queue_metrics(&rows, &n, c, &p);
         pgqrs__queue_row_clear(&q);
     });
     if (st == PGQRS_OK && !(*out = pgqrs__metrics_list_from(rows, n, pgqrs__store_clock(s))))

@@ -42,8 +42,6 @@ static pgqrs_status empty_or_refused(pgqrs_consumer *k, pgqrs_conn *c)
                          (long long)k->w.worker_id, pgqrs__worker_status_str(row.status));
     else if (st == PGQRS_ENOTFOUND)
         st = pgqrs__fail(k, PGQRS_ESTATE, "consumer worker %lld no longer exists", (long long)k->w.worker_id);
-    else if (st != PGQRS_OK)
-        pgqrs__fail_conn(k, c, st);
     pgqrs__worker_row_clear(&row);
     return st;
 }
@@ -85,9 +83,7 @@ static pgqrs_status claim_on(pgqrs_consumer *k, pgqrs_conn *c, int max, int vt_s
             }
         }
     }
-    if (st != PGQRS_OK)
-        pgqrs__fail_conn(k, c, st);
-    else if (*n == 0)
+    if (st == PGQRS_OK && *n == 0)
         st = empty_or_refused(k, c);
     return st;
 }
@@ -122,21 +118,25 @@ PGQRS_EXTERN pgqrs_status pgqrs_dequeue(pgqrs_batch **out, pgqrs_consumer *k, in
 }
 
 /* Opens this consumer's LISTEN session on first use; false when waiting must
- * poll instead (SQLite, Turso, PgBouncer, or LISTEN failed: logged once). */
+ * poll instead (the backend cannot notify, or LISTEN failed: logged once). */
 static bool ensure_listener(pgqrs_consumer *k)
 {
     pgqrs_store *s = k->w.store;
+    pgqrs_capabilities caps = PGQRS_CAPABILITIES_INIT;
     pgqrs_status st;
     if (k->listener)
         return true;
     if (k->no_listener)
         return false;
     k->no_listener = true;
-    if (s->dsn.backend != PGQRS__BACKEND_POSTGRES || s->dsn.pgbouncer)
+    pgqrs__store_caps(s, &caps);
+    if (!caps.notifications || !s->drv->listen || !s->drv->wait_notify)
         return false;
-    st = pgqrs__store_open_conn(s, &k->listener);
-    if (st == PGQRS_OK && (st = k->listener->q->queue_listen(k->listener)) != PGQRS_OK)
-        pgqrs__log(s, PGQRS_LOG_WARN, "listen.failed", "falling back to polling: %s", k->listener->msg);
+    st = pgqrs__store_open_conn(s, k, &k->listener);
+    if (st == PGQRS_OK)
+        st = s->drv->listen(k->listener);
+    if (st != PGQRS_OK)
+        pgqrs__log(s, PGQRS_LOG_WARN, "listen.failed", "falling back to polling: %s", pgqrs_errmsg(k));
     if (st != PGQRS_OK) {
         pgqrs__conn_close(k->listener);
         k->listener = NULL;
@@ -196,14 +196,10 @@ PGQRS_EXTERN pgqrs_status pgqrs_dequeue_wait(pgqrs_batch **out, pgqrs_consumer *
         *out = NULL;
         wait = until_next_due(k, left);
         if (listening) {
-#if PGQRS_WITH_POSTGRES
-            int woke = pgqrs__pg_wait_notify(k->listener, payload, wait);
-#else
-            int woke = -1;   /* unreachable: only PostgreSQL opens a listener */
-#endif
+            int woke = k->w.store->drv->wait_notify(k->listener, payload, wait);
             if (woke < 0) {
                 pgqrs__log(k->w.store, PGQRS_LOG_WARN, "listen.failed", "falling back to polling: %s",
-                           k->listener->msg);
+                           pgqrs_errmsg(k));
                 pgqrs__conn_close(k->listener);
                 k->listener = NULL;
                 listening = false;   /* k->no_listener stays false: the next call tries again */
@@ -215,15 +211,9 @@ PGQRS_EXTERN pgqrs_status pgqrs_dequeue_wait(pgqrs_batch **out, pgqrs_consumer *
     }
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
 static bool contains(const int64_t *sorted, size_t n, int64_t id)
 {
-    return n && bsearch(&id, sorted, n, sizeof id, cmp_i64) != NULL;
+    return n && bsearch(&id, sorted, n, sizeof id, pgqrs__cmp_i64) != NULL;
 }
 
 enum op { OP_ARCHIVE, OP_DELETE, OP_RELEASE };
@@ -274,7 +264,7 @@ static pgqrs_status held_apply_on(pgqrs_consumer *k, pgqrs_conn *c, enum op op, 
         st = c->q->message_release(&o->done, &o->ndone, c, &p);
     }
     if (st == PGQRS_OK && o->ndone)
-        qsort(o->done, o->ndone, sizeof *o->done, cmp_i64);
+        qsort(o->done, o->ndone, sizeof *o->done, pgqrs__cmp_i64);
     if (st == PGQRS_OK && o->ndone < n) {
         o->missing = pgqrs__malloc(n * sizeof *o->missing);
         if (!o->missing)
@@ -285,8 +275,6 @@ static pgqrs_status held_apply_on(pgqrs_consumer *k, pgqrs_conn *c, enum op op, 
         if (st == PGQRS_OK)
             st = c->q->message_existing(&o->live, &o->nlive, c, o->missing, o->nmissing);
     }
-    if (st != PGQRS_OK)
-        pgqrs__fail_conn(k, c, st);
     return st;
 }
 
@@ -338,10 +326,9 @@ static pgqrs_status held_op(pgqrs_consumer *k, enum op op, const int64_t *ids, s
     return st;
 }
 
-PGQRS_EXTERN pgqrs_status pgqrs_archive_and_dequeue(pgqrs_batch **out, pgqrs_consumer *k, const int64_t *ids, size_t n,
-                                                    pgqrs_status *results_out, int max, int vt_seconds)
+PGQRS_EXTERN pgqrs_status pgqrs_archive_and_dequeue(pgqrs_batch **out, pgqrs_status *results_out, pgqrs_consumer *k, const int64_t *ids, size_t n, int max, int vt_seconds)
 {
-    pgqrs_capabilities caps = { PGQRS_CAPABILITIES_VERSION, 0, 0, 0, 0, NULL };
+    pgqrs_capabilities caps = PGQRS_CAPABILITIES_INIT;
     pgqrs_message_row *rows = NULL;
     size_t nrows = 0;
     held_outcome o = { 0 };
@@ -355,7 +342,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_archive_and_dequeue(pgqrs_batch **out, pgqrs_con
         return pgqrs_dequeue(out, k, max, vt_seconds);
     if ((st = check_held_args(k, ids, n, 0)) != PGQRS_OK || (st = check_claim_args(k, max, &vt_seconds)) != PGQRS_OK)
         return st;
-    pgqrs_store_capabilities(k->w.store, &caps);
+    pgqrs__store_caps(k->w.store, &caps);
     if (!caps.transactions) {
         /* no transaction can span the two (Turso over HTTP): two atomic calls */
         if ((st = held_op(k, OP_ARCHIVE, ids, n, 0, results_out)) != PGQRS_OK)
@@ -363,17 +350,15 @@ PGQRS_EXTERN pgqrs_status pgqrs_archive_and_dequeue(pgqrs_batch **out, pgqrs_con
         return pgqrs_dequeue(out, k, max, vt_seconds);
     }
     PGQRS__WITH_CONN(k->w.store, k, {
-        st = c->q->tx_begin(c);
-        if (st != PGQRS_OK) {
-            pgqrs__fail_conn(k, c, st);
-        } else {
+        st = pgqrs__tx_begin(c);
+        if (st == PGQRS_OK) {
             st = held_apply_on(k, c, OP_ARCHIVE, ids, n, 0, &o);
             if (st == PGQRS_OK)
                 st = held_report(k, OP_ARCHIVE, ids, n, &o, results_out);
             if (st == PGQRS_OK)
                 st = claim_on(k, c, max, vt_seconds, &rows, &nrows);
-            if (st == PGQRS_OK && (st = c->q->tx_commit(c)) != PGQRS_OK)
-                pgqrs__fail_conn(k, c, st);
+            if (st == PGQRS_OK)
+                st = pgqrs__tx_commit(c);
             if (st != PGQRS_OK)
                 pgqrs__conn_rollback_keep(c, st);
         }
@@ -396,23 +381,22 @@ PGQRS_EXTERN pgqrs_status pgqrs_release(pgqrs_consumer *k, int64_t id, int delay
     return held_op(k, OP_RELEASE, &id, 1, delay_seconds, NULL);
 }
 
-PGQRS_EXTERN pgqrs_status pgqrs_archive_batch(pgqrs_consumer *k, const int64_t *ids, size_t n, pgqrs_status *results_out)
+PGQRS_EXTERN pgqrs_status pgqrs_archive_batch(pgqrs_status *results_out, pgqrs_consumer *k, const int64_t *ids, size_t n)
 {
     return held_op(k, OP_ARCHIVE, ids, n, 0, results_out);
 }
 
-PGQRS_EXTERN pgqrs_status pgqrs_delete_batch(pgqrs_consumer *k, const int64_t *ids, size_t n, pgqrs_status *results_out)
+PGQRS_EXTERN pgqrs_status pgqrs_delete_batch(pgqrs_status *results_out, pgqrs_consumer *k, const int64_t *ids, size_t n)
 {
     return held_op(k, OP_DELETE, ids, n, 0, results_out);
 }
 
-PGQRS_EXTERN pgqrs_status pgqrs_release_batch(pgqrs_consumer *k, const int64_t *ids, size_t n, int delay_seconds,
-                                              pgqrs_status *results_out)
+PGQRS_EXTERN pgqrs_status pgqrs_release_batch(pgqrs_status *results_out, pgqrs_consumer *k, const int64_t *ids, size_t n, int delay_seconds)
 {
     return held_op(k, OP_RELEASE, ids, n, delay_seconds, results_out);
 }
 
-PGQRS_EXTERN pgqrs_status pgqrs_extend_vt(pgqrs_consumer *k, int64_t id, int vt_seconds, int64_t *vt_us_out)
+PGQRS_EXTERN pgqrs_status pgqrs_extend_vt(int64_t *vt_us_out, pgqrs_consumer *k, int64_t id, int vt_seconds)
 {
     pgqrs_status st;
     pgqrs_message_extend_vt_row vt = { 0 };
@@ -429,16 +413,12 @@ PGQRS_EXTERN pgqrs_status pgqrs_extend_vt(pgqrs_consumer *k, int64_t id, int vt_
             int64_t *live = NULL;
             size_t nlive = 0;
             st = c->q->message_existing(&live, &nlive, c, &id, 1);
-            if (st != PGQRS_OK)
-                pgqrs__fail_conn(k, c, st);
-            else if (nlive)
+            if (st == PGQRS_OK && nlive)
                 st = pgqrs__fail(k, PGQRS_ENOTOWNED, "cannot extend message %lld: it is not held by this consumer",
                                  (long long)id);
-            else
+            else if (st == PGQRS_OK)
                 st = pgqrs__fail(k, PGQRS_ENOTFOUND, "cannot extend message %lld: no such live message", (long long)id);
             pgqrs__free(live);
-        } else if (st != PGQRS_OK) {
-            pgqrs__fail_conn(k, c, st);
         }
     });
     if (st == PGQRS_OK && vt_us_out)

@@ -138,29 +138,29 @@ PGQRS_EXTERN void pgqrs_queue_info_free(pgqrs_queue_info *q)
 
 static void queue_info_clear(void *item) { pgqrs__free((char *)((pgqrs_queue_info *)item)->name); }
 
-pgqrs_queue_list *pgqrs__queue_list_from(pgqrs_queue_row *rows, size_t n)
+pgqrs_queues *pgqrs__queue_list_from(pgqrs_queue_row *rows, size_t n)
 {
-    pgqrs_queue_list *l = pgqrs__list_new(n, sizeof(pgqrs_queue_info), queue_info_clear);
+    pgqrs_queues *l = pgqrs__list_new(n, sizeof(pgqrs_queue_info), queue_info_clear);
     for (size_t i = 0; l && i < n; i++)
         queue_info_fill((pgqrs_queue_info *)l->l.items + i, &rows[i]);
     pgqrs__queue_rows_free(rows, n);
     return l;
 }
 
-PGQRS_EXTERN size_t pgqrs_queue_list_count(const pgqrs_queue_list *l) { return pgqrs__list_count(l); }
+PGQRS_EXTERN size_t pgqrs_queues_count(const pgqrs_queues *l) { return pgqrs__list_count(l); }
 
-PGQRS_EXTERN const pgqrs_queue_info *pgqrs_queue_list_at(const pgqrs_queue_list *l, size_t i)
+PGQRS_EXTERN const pgqrs_queue_info *pgqrs_queues_at(const pgqrs_queues *l, size_t i)
 {
     return pgqrs__list_at(l, i);
 }
 
-PGQRS_EXTERN void pgqrs_queue_list_free(pgqrs_queue_list *l) { pgqrs__list_free(l); }
+PGQRS_EXTERN void pgqrs_queues_free(pgqrs_queues *l) { pgqrs__list_free(l); }
 
 static void metrics_clear(void *item) { pgqrs__free((char *)((pgqrs_queue_metrics *)item)->name); }
 
-pgqrs_metrics_list *pgqrs__metrics_list_from(pgqrs_queue_metrics_row *rows, size_t n, int64_t now_us)
+pgqrs_metrics *pgqrs__metrics_list_from(pgqrs_queue_metrics_row *rows, size_t n, int64_t now_us)
 {
-    pgqrs_metrics_list *l = pgqrs__list_new(n, sizeof(pgqrs_queue_metrics), metrics_clear);
+    pgqrs_metrics *l = pgqrs__list_new(n, sizeof(pgqrs_queue_metrics), metrics_clear);
     if (l) {
         for (size_t i = 0; i < n; i++) {
             pgqrs_queue_metrics *m = (pgqrs_queue_metrics *)l->l.items + i;
@@ -181,14 +181,14 @@ pgqrs_metrics_list *pgqrs__metrics_list_from(pgqrs_queue_metrics_row *rows, size
     return l;
 }
 
-PGQRS_EXTERN size_t pgqrs_metrics_list_count(const pgqrs_metrics_list *l) { return pgqrs__list_count(l); }
+PGQRS_EXTERN size_t pgqrs_metrics_count(const pgqrs_metrics *l) { return pgqrs__list_count(l); }
 
-PGQRS_EXTERN const pgqrs_queue_metrics *pgqrs_metrics_list_at(const pgqrs_metrics_list *l, size_t i)
+PGQRS_EXTERN const pgqrs_queue_metrics *pgqrs_metrics_at(const pgqrs_metrics *l, size_t i)
 {
     return pgqrs__list_at(l, i);
 }
 
-PGQRS_EXTERN void pgqrs_metrics_list_free(pgqrs_metrics_list *l) { pgqrs__list_free(l); }
+PGQRS_EXTERN void pgqrs_metrics_free(pgqrs_metrics *l) { pgqrs__list_free(l); }
 
 static void worker_fill(pgqrs_worker_info *w, pgqrs_worker_row *r)
 {
@@ -223,20 +223,20 @@ PGQRS_EXTERN void pgqrs_worker_info_free(pgqrs_worker_info *w)
 
 static void worker_info_clear(void *item) { pgqrs__free((char *)((pgqrs_worker_info *)item)->hostname); }
 
-pgqrs_worker_list *pgqrs__worker_list_from(pgqrs_worker_row *rows, size_t n)
+pgqrs_workers *pgqrs__worker_list_from(pgqrs_worker_row *rows, size_t n)
 {
-    pgqrs_worker_list *l = pgqrs__list_new(n, sizeof(pgqrs_worker_info), worker_info_clear);
+    pgqrs_workers *l = pgqrs__list_new(n, sizeof(pgqrs_worker_info), worker_info_clear);
     for (size_t i = 0; l && i < n; i++)
         worker_fill((pgqrs_worker_info *)l->l.items + i, &rows[i]);
     pgqrs__worker_rows_free(rows, n);
     return l;
 }
 
-PGQRS_EXTERN size_t pgqrs_worker_list_count(const pgqrs_worker_list *l) { return pgqrs__list_count(l); }
+PGQRS_EXTERN size_t pgqrs_workers_count(const pgqrs_workers *l) { return pgqrs__list_count(l); }
 
-PGQRS_EXTERN const pgqrs_worker_info *pgqrs_worker_list_at(const pgqrs_worker_list *l, size_t i)
+PGQRS_EXTERN const pgqrs_worker_info *pgqrs_workers_at(const pgqrs_workers *l, size_t i)
 {
     return pgqrs__list_at(l, i);
 }
 
-PGQRS_EXTERN void pgqrs_worker_list_free(pgqrs_worker_list *l) { pgqrs__list_free(l); }
+PGQRS_EXTERN void pgqrs_workers_free(pgqrs_workers *l) { pgqrs__list_free(l); }

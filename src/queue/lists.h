@@ -16,12 +16,12 @@ typedef struct pgqrs__list {
 } pgqrs__list;
 
 struct pgqrs_batch { pgqrs__list l; };           /* pgqrs_message */
-struct pgqrs_queue_list { pgqrs__list l; };      /* pgqrs_queue_info */
-struct pgqrs_metrics_list { pgqrs__list l; };    /* pgqrs_queue_metrics */
-struct pgqrs_worker_list { pgqrs__list l; };     /* pgqrs_worker_info */
-struct pgqrs_run_list { pgqrs__list l; };        /* pgqrs_run_info */
-struct pgqrs_step_list { pgqrs__list l; };       /* pgqrs_step_info */
-struct pgqrs_workflow_list { pgqrs__list l; };   /* pgqrs_workflow_info */
+struct pgqrs_queues { pgqrs__list l; };      /* pgqrs_queue_info */
+struct pgqrs_metrics { pgqrs__list l; };    /* pgqrs_queue_metrics */
+struct pgqrs_workers { pgqrs__list l; };     /* pgqrs_worker_info */
+struct pgqrs_runs { pgqrs__list l; };        /* pgqrs_run_info */
+struct pgqrs_steps { pgqrs__list l; };       /* pgqrs_step_info */
+struct pgqrs_workflows { pgqrs__list l; };   /* pgqrs_workflow_info */
 
 /* A list of n zeroed items (NULL when out of memory). */
 void *pgqrs__list_new(size_t n, size_t item_size, void (*clear_item)(void *item));
@@ -36,9 +36,9 @@ void pgqrs__list_free(void *list);
  * handle, or NULL when out of memory (the rows are freed all the same). */
 pgqrs_batch *pgqrs__batch_from_messages(pgqrs_message_row *rows, size_t n);
 pgqrs_batch *pgqrs__batch_from_archive(pgqrs_archived_row *rows, size_t n);
-pgqrs_queue_list *pgqrs__queue_list_from(pgqrs_queue_row *rows, size_t n);
-pgqrs_metrics_list *pgqrs__metrics_list_from(pgqrs_queue_metrics_row *rows, size_t n, int64_t now_us);
-pgqrs_worker_list *pgqrs__worker_list_from(pgqrs_worker_row *rows, size_t n);
+pgqrs_queues *pgqrs__queue_list_from(pgqrs_queue_row *rows, size_t n);
+pgqrs_metrics *pgqrs__metrics_list_from(pgqrs_queue_metrics_row *rows, size_t n, int64_t now_us);
+pgqrs_workers *pgqrs__worker_list_from(pgqrs_worker_row *rows, size_t n);
 /* One converted value; the row keeps nothing (its strings move). NULL: out of memory. */
 pgqrs_queue_info *pgqrs__queue_info_from(pgqrs_queue_row *row);
 pgqrs_worker_info *pgqrs__worker_info_from(pgqrs_worker_row *row);

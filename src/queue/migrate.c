@@ -70,7 +70,7 @@ pgqrs_status pgqrs__migrate_with(pgqrs_conn *c, const pgqrs__migration *m, size_
                 applied++;
             continue;
         }
-        st = c->q->tx_begin(c);
+        st = pgqrs__tx_begin(c);
         if (st != PGQRS_OK)
             break;
         st = apply_one(c, &m[i], m, n, &did);
@@ -78,7 +78,7 @@ pgqrs_status pgqrs__migrate_with(pgqrs_conn *c, const pgqrs__migration *m, size_
             pgqrs__conn_rollback_keep(c, st);
             break;
         }
-        st = c->q->tx_commit(c);
+        st = pgqrs__tx_commit(c);
         if (st == PGQRS_OK && did == 1)
             applied++;
     }

@@ -3,7 +3,7 @@
 #ifndef PGQRS_MIGRATE_H
 #define PGQRS_MIGRATE_H
 
-#include "drivers/conn.h"
+#include "drivers/driver.h"
 
 /* Applies the backend's embedded migrations that are not yet recorded.
  * *applied_out (may be NULL) gets how many were applied now (0: already current).

@@ -29,10 +29,10 @@ static pgqrs_status gone_or(pgqrs_producer *p, pgqrs_conn *c, pgqrs_status st)
 {
     if (st == PGQRS_ENOTFOUND)   /* foreign key: the queue was deleted meanwhile */
         return pgqrs__fail(p, st, "queue '%.128s' no longer exists", p->w.queue);
-    return pgqrs__fail_conn(p, c, st);
+    return st;
 }
 
-PGQRS_EXTERN pgqrs_status pgqrs_enqueue(pgqrs_producer *p, const char *payload_json, int delay_seconds, int64_t *id_out)
+PGQRS_EXTERN pgqrs_status pgqrs_enqueue(int64_t *id_out, pgqrs_producer *p, const char *payload_json, int delay_seconds)
 {
     pgqrs_status st = pgqrs__check_handle(p, PGQRS__MAGIC_PRODUCER, "producer");
     int64_t id = 0;
@@ -61,14 +61,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_enqueue(pgqrs_producer *p, const char *payload_j
     return st;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-PGQRS_EXTERN pgqrs_status pgqrs_enqueue_batch(pgqrs_producer *p, const char *const *payloads, size_t n, int delay_seconds,
-                                              int64_t *ids_out)
+PGQRS_EXTERN pgqrs_status pgqrs_enqueue_batch(int64_t *ids_out, pgqrs_producer *p, const char *const *payloads, size_t n, int delay_seconds)
 {
     pgqrs_status st = pgqrs__check_handle(p, PGQRS__MAGIC_PRODUCER, "producer");
     int64_t *ids = NULL;
@@ -103,7 +96,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_enqueue_batch(pgqrs_producer *p, const char *con
         st = pgqrs__fail(p, PGQRS_ERROR, "batch enqueue returned %zu ids for %zu payloads", nids, n);
     if (st == PGQRS_OK && ids_out) {
         /* ids are assigned in input order within the statement */
-        qsort(ids, nids, sizeof *ids, cmp_i64);
+        qsort(ids, nids, sizeof *ids, pgqrs__cmp_i64);
         memcpy(ids_out, ids, n * sizeof *ids);
     }
     pgqrs__free(ids);

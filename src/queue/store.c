@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "base/alloc.h"
-#include "drivers/turso.h"
+#include "base/text.h"
 #include "workflow/workflow.h"
 
 enum { DEFAULT_POOL = 4, DEFAULT_BUSY_MS = 5000, DEFAULT_BATCH = 1000, DEFAULT_VT = 30, DEFAULT_CONNECT_S = 10,
@@ -15,21 +15,20 @@ enum { DEFAULT_POOL = 4, DEFAULT_BUSY_MS = 5000, DEFAULT_BATCH = 1000, DEFAULT_V
 
 PGQRS_EXTERN pgqrs_status pgqrs_connect_options_init(pgqrs_connect_options *opts, unsigned int version)
 {
-    if (!opts)
-        return pgqrs__fail(NULL, PGQRS_EMISUSE, "options is NULL");
-    if (version != PGQRS_CONNECT_OPTIONS_VERSION)
-        return pgqrs__fail(NULL, PGQRS_EINVAL, "unknown connect options version %u", version);
-    memset(opts, 0, sizeof *opts);
-    opts->version = version;
-    return PGQRS_OK;
+    return pgqrs__struct_init(opts, sizeof *opts, version, PGQRS_CONNECT_OPTIONS_VERSION, "connect options");
+}
+
+PGQRS_EXTERN pgqrs_status pgqrs_capabilities_init(pgqrs_capabilities *caps, unsigned int version)
+{
+    return pgqrs__struct_init(caps, sizeof *caps, version, PGQRS_CAPABILITIES_VERSION, "capabilities");
 }
 
 static pgqrs_status resolve_options(pgqrs_connect_options *o, const pgqrs_connect_options *in)
 {
     if (in) {
-        if (in->version != PGQRS_CONNECT_OPTIONS_VERSION)
-            return pgqrs__fail(NULL, PGQRS_EINVAL, "connect options: version %u is not %d (use PGQRS_CONNECT_OPTIONS_INIT)",
-                               in->version, PGQRS_CONNECT_OPTIONS_VERSION);
+        pgqrs_status st = pgqrs__check_version(NULL, "connect options", in->version, PGQRS_CONNECT_OPTIONS_VERSION);
+        if (st != PGQRS_OK)
+            return st;
         *o = *in;
     } else {
         memset(o, 0, sizeof *o);
@@ -59,6 +58,8 @@ static pgqrs_status resolve_options(pgqrs_connect_options *o, const pgqrs_connec
         return pgqrs__fail(NULL, PGQRS_EINVAL,
                            "connect options: zombie_after_s (%d) must exceed two heartbeat intervals (%d s each)",
                            o->zombie_after_s, o->heartbeat_interval_s);
+    if (o->schema && !pgqrs__is_identifier(o->schema))
+        return pgqrs__fail(NULL, PGQRS_EINVAL, "connect options: schema must be an identifier");
     return PGQRS_OK;
 }
 
@@ -70,59 +71,35 @@ static void store_destroy(pgqrs_store *s)
     pgqrs__free(s->busy);
     pgqrs__free(s->workers);
     pgqrs__workflow_defs_free(s);
+    pgqrs__free((char *)s->open_opts.schema);
     pgqrs__dsn_clear(&s->dsn);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     pthread_cond_destroy(&s->hb_cv);
+    pgqrs__logger_destroy(&s->logger);
     s->h.magic = PGQRS__MAGIC_FREED;
     pgqrs__free(s);
 }
 
-static pgqrs_status open_conn(pgqrs_store *s, pgqrs_conn **out)
+static pgqrs_status open_conn(pgqrs_store *s, void *owner, pgqrs_conn **out)
 {
-    char err[PGQRS__ERR_LEN];
-    pgqrs_status st;
-    if (s->dsn.backend == PGQRS__BACKEND_POSTGRES) {
-#if PGQRS_WITH_POSTGRES
-        pgqrs__pg_options o = { s->dsn.uri, s->opts.schema ? s->opts.schema : s->dsn.schema, s->dsn.pgbouncer,
-                                s->opts.connect_timeout_s, s->opts.relaxed_durability != 0 };
-        st = pgqrs__conn_open_postgres(out, &o, err, sizeof err);
-#else
-        return pgqrs__fail(s, PGQRS_ENOTSUPPORTED, "this libpgqrs was built without PostgreSQL (make WITH_POSTGRES=1)");
-#endif
-    } else if (s->dsn.backend == PGQRS__BACKEND_TURSO) {
-#if PGQRS_WITH_TURSO
-        pgqrs__turso_options o = { s->dsn.url, s->dsn.auth_token,
-                                   s->dsn.connect_timeout_ms ? s->dsn.connect_timeout_ms : s->opts.connect_timeout_s * 1000,
-                                   s->dsn.request_timeout_ms, s->opts.busy_timeout_ms, 0 };
-        st = pgqrs__conn_open_turso(out, &o, err, sizeof err);
-#else
-        return pgqrs__fail(s, PGQRS_ENOTSUPPORTED, "this libpgqrs was built without Turso (make WITH_TURSO=1)");
-#endif
-    } else {
-#if PGQRS_WITH_SQLITE
-        pgqrs__sqlite_options o = { s->dsn.path, s->opts.busy_timeout_ms, s->opts.relaxed_durability != 0 };
-        st = s->dsn.turso_local ? pgqrs__conn_open_turso_file(out, &o, err, sizeof err)
-                                : pgqrs__conn_open_sqlite(out, &o, err, sizeof err);
-#else
-        return pgqrs__fail(s, PGQRS_ENOTSUPPORTED, "this libpgqrs was built without SQLite (make WITH_SQLITE=1)%s",
-                           s->dsn.turso_local ? "; turso:/// files are opened through SQLite" : "");
-#endif
-    }
+    char err[PGQRS__ERR_LEN], red[PGQRS__ERR_LEN];
+    pgqrs__conn_env env = { &s->clock, &s->logger };
+    pgqrs_status st = s->drv->open(out, &s->dsn, &s->open_opts, &env, err, sizeof err);
     if (st != PGQRS_OK) {
         /* libpq's messages name host and user, never the password; redact anyway
          * in case a server echoes a conninfo string */
-        char red[PGQRS__ERR_LEN];
-        pgqrs__dsn_redact(err, red, sizeof red);
-        return pgqrs__fail(s, st, "%s", red);
+        pgqrs__redact_text(err, red, sizeof red);
+        return pgqrs__fail(owner, st, "%s", red);
     }
+    (*out)->owner = owner;
     return PGQRS_OK;
 }
 
-pgqrs_status pgqrs__store_open_conn(pgqrs_store *s, pgqrs_conn **out)
+pgqrs_status pgqrs__store_open_conn(pgqrs_store *s, void *owner, pgqrs_conn **out)
 {
     *out = NULL;
-    return open_conn(s, out);
+    return open_conn(s, owner, out);
 }
 
 PGQRS_EXTERN pgqrs_status pgqrs_connect(pgqrs_store **out, const char *dsn, const pgqrs_connect_options *opts)
@@ -131,6 +108,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_connect(pgqrs_store **out, const char *dsn, cons
     pgqrs_store *s;
     pgqrs_conn *first = NULL;
     pgqrs_status st;
+    int limit;
     if (!out)
         return pgqrs__fail(NULL, PGQRS_EMISUSE, "out is NULL");
     *out = NULL;
@@ -142,9 +120,9 @@ PGQRS_EXTERN pgqrs_status pgqrs_connect(pgqrs_store **out, const char *dsn, cons
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     pthread_cond_init(&s->hb_cv, NULL);
+    pgqrs__logger_init(&s->logger);
     s->h.magic = PGQRS__MAGIC_STORE;
-    s->h.store = s;
-    pgqrs__log_init(s);
+    s->h.errs = &s->errs;
     st = resolve_options(&s->opts, opts);
     if (st != PGQRS_OK) {
         store_destroy(s);
@@ -155,44 +133,44 @@ PGQRS_EXTERN pgqrs_status pgqrs_connect(pgqrs_store **out, const char *dsn, cons
         store_destroy(s);
         return pgqrs__fail(NULL, st, "%s", err);
     }
-    if (s->opts.schema && !pgqrs__is_identifier(s->opts.schema)) {
+    s->drv = s->dsn.driver;
+    if (!s->drv) {
         store_destroy(s);
-        return pgqrs__fail(NULL, PGQRS_EINVAL, "connect options: schema must be an identifier");
+        return pgqrs__fail(NULL, PGQRS_ENOTSUPPORTED, "this libpgqrs was built without %s (make %s)",
+                           s->dsn.backend, s->dsn.build_flag);
     }
-    if (s->opts.relaxed_durability && s->dsn.pgbouncer) {
+    s->open_opts.busy_timeout_ms = s->opts.busy_timeout_ms;
+    s->open_opts.connect_timeout_s = s->opts.connect_timeout_s;
+    s->open_opts.relaxed_durability = s->opts.relaxed_durability != 0;
+    s->open_opts.schema = s->opts.schema;
+    st = s->drv->check(&s->dsn, &s->open_opts, err, sizeof err);
+    s->open_opts.schema = NULL;
+    if (st != PGQRS_OK) {
         store_destroy(s);
-        return pgqrs__fail(NULL, PGQRS_EINVAL, "connect options: relaxed_durability is a session setting, which "
-                                               "cannot pass through PgBouncer (?pgbouncer=true)");
+        return pgqrs__fail(NULL, st, "%s", err);
     }
-    if (s->opts.relaxed_durability && s->dsn.backend == PGQRS__BACKEND_TURSO) {
+    /* the caller's strings need not outlive this call */
+    s->opts.schema = NULL;
+    if (opts && opts->schema && !(s->open_opts.schema = pgqrs__strdup(opts->schema))) {
         store_destroy(s);
-        return pgqrs__fail(NULL, PGQRS_ENOTSUPPORTED, "connect options: relaxed_durability is not available on "
-                                                      "Turso (the server decides its durability)");
+        return pgqrs__fail(NULL, PGQRS_ENOMEM, "out of memory");
     }
-    if (s->opts.schema && s->dsn.pgbouncer) {
-        store_destroy(s);
-        return pgqrs__fail(NULL, PGQRS_EINVAL, "connect options: schema cannot pass through PgBouncer "
-                                               "(?pgbouncer=true); set search_path on the role or database instead");
-    }
-    s->opts.schema = NULL;   /* the caller's string need not outlive this call */
-    if (opts && opts->schema) {
-        pgqrs__free(s->dsn.schema);
-        s->dsn.schema = pgqrs__strdup(opts->schema);
-    }
-    if (s->dsn.backend == PGQRS__BACKEND_SQLITE && strcmp(s->dsn.path, ":memory:") == 0)
-        s->opts.pool_size = 1;   /* every connection to :memory: is a separate database */
+    limit = s->drv->pool_limit(&s->dsn);
+    if (limit > 0 && s->opts.pool_size > limit)
+        s->opts.pool_size = limit;
     s->conns = pgqrs__calloc((size_t)s->opts.pool_size, sizeof *s->conns);
     s->busy = pgqrs__calloc((size_t)s->opts.pool_size, sizeof *s->busy);
-    if (!s->conns || !s->busy || (opts && opts->schema && !s->dsn.schema)) {
+    if (!s->conns || !s->busy) {
         store_destroy(s);
         return pgqrs__fail(NULL, PGQRS_ENOMEM, "out of memory");
     }
     /* connect once now, so a bad DSN or an unreachable server fails here */
-    st = open_conn(s, &first);
+    st = open_conn(s, NULL, &first);
     if (st != PGQRS_OK) {
         store_destroy(s);
         return st;   /* the message is already in the thread's buffer */
     }
+    first->owner = NULL;
     s->conns[0] = first;
     s->n_conns = 1;
     *out = s;
@@ -212,46 +190,46 @@ PGQRS_EXTERN void pgqrs_store_free(pgqrs_store *s)
     store_destroy(s);
 }
 
-PGQRS_EXTERN const char *pgqrs_backend_name(const pgqrs_store *s)
+PGQRS_EXTERN const char *pgqrs_store_backend(const pgqrs_store *s)
 {
     if (!s || s->h.magic != PGQRS__MAGIC_STORE)
         return "invalid";
-    return s->dsn.backend == PGQRS__BACKEND_POSTGRES                    ? "postgres"
-         : s->dsn.backend == PGQRS__BACKEND_TURSO || s->dsn.turso_local ? "turso"
-                                                                        : "sqlite";
+    return s->drv->name;
 }
 
-PGQRS_EXTERN pgqrs_status pgqrs_store_capabilities(const pgqrs_store *s, pgqrs_capabilities *out)
+void pgqrs__store_caps(const pgqrs_store *s, pgqrs_capabilities *out)
 {
-    bool pg;
+    out->version = PGQRS_CAPABILITIES_VERSION;
+    s->drv->capabilities(&s->dsn, out);
+}
+
+PGQRS_EXTERN pgqrs_status pgqrs_store_capabilities(pgqrs_capabilities *out, const pgqrs_store *s)
+{
     pgqrs_status st = pgqrs__check_handle(s, PGQRS__MAGIC_STORE, "store");
     if (st != PGQRS_OK)
         return st;
     if (!out)
         return pgqrs__fail((void *)s, PGQRS_EMISUSE, "out is NULL");
-    pg = s->dsn.backend == PGQRS__BACKEND_POSTGRES;
-    out->skip_locked = pg;
-    out->multi_process = pg;
-    out->transactions = s->dsn.backend != PGQRS__BACKEND_TURSO;   /* Turso over HTTP: each call is one batch */
-    out->database_clock = pg || s->dsn.backend == PGQRS__BACKEND_TURSO;
-    out->concurrency_model = pg ? "multi-process" : s->dsn.backend == PGQRS__BACKEND_TURSO ? "single-writer" : "single-process";
+    if ((st = pgqrs__check_version((void *)s, "capabilities", out->version, PGQRS_CAPABILITIES_VERSION)) != PGQRS_OK)
+        return st;
+    pgqrs__store_caps(s, out);
     return PGQRS_OK;
 }
 
 PGQRS_EXTERN void pgqrs_store_set_time(pgqrs_store *s, int64_t now_us)
 {
     if (s && s->h.magic == PGQRS__MAGIC_STORE)
-        atomic_store(&s->time_override_us, now_us);
+        atomic_store(&s->clock.override_us, now_us);
 }
 
 bool pgqrs__store_now(pgqrs_store *s, int64_t *now_us)
 {
-    int64_t o = atomic_load(&s->time_override_us);
+    int64_t o = atomic_load(&s->clock.override_us);
     if (o) {
         *now_us = o;
         return true;
     }
-    if (s->dsn.backend == PGQRS__BACKEND_SQLITE) {
+    if (!s->drv->database_clock) {
         *now_us = pgqrs__now_us();
         return true;
     }
@@ -259,11 +237,7 @@ bool pgqrs__store_now(pgqrs_store *s, int64_t *now_us)
     return false;
 }
 
-int64_t pgqrs__store_clock(pgqrs_store *s)
-{
-    int64_t o = atomic_load(&s->time_override_us);
-    return o ? o : pgqrs__now_us();
-}
+int64_t pgqrs__store_clock(pgqrs_store *s) { return pgqrs__clock_now(&s->clock); }
 
 static void deadline_after_ms(struct timespec *ts, int64_t ms)
 {
@@ -276,11 +250,19 @@ static void deadline_after_ms(struct timespec *ts, int64_t ms)
     }
 }
 
-pgqrs_status pgqrs__store_acquire(pgqrs_store *s, pgqrs_conn **out)
+static void free_slot(pgqrs_store *s, int slot)
+{
+    pthread_mutex_lock(&s->mu);
+    s->busy[slot] = false;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+pgqrs_status pgqrs__store_acquire(pgqrs_store *s, void *owner, pgqrs_conn **out)
 {
     struct timespec deadline;
     int slot = -1;
-    pgqrs_status st;
+    pgqrs_status st = PGQRS_OK;
     *out = NULL;
     deadline_after_ms(&deadline, s->opts.pool_wait_ms);
     pthread_mutex_lock(&s->mu);
@@ -294,33 +276,24 @@ pgqrs_status pgqrs__store_acquire(pgqrs_store *s, pgqrs_conn **out)
             break;
         if (pthread_cond_timedwait(&s->cv, &s->mu, &deadline) == ETIMEDOUT) {
             pthread_mutex_unlock(&s->mu);
-            return pgqrs__fail(s, PGQRS_ETIMEOUT, "no free connection in the pool after %d ms (pool_size %d)",
+            return pgqrs__fail(owner, PGQRS_ETIMEOUT, "no free connection in the pool after %d ms (pool_size %d)",
                                s->opts.pool_wait_ms, s->opts.pool_size);
         }
     }
     s->busy[slot] = true;
     pthread_mutex_unlock(&s->mu);
     if (!s->conns[slot]) {
-        st = open_conn(s, &s->conns[slot]);
-        if (st != PGQRS_OK) {
-            pthread_mutex_lock(&s->mu);
-            s->busy[slot] = false;
-            pthread_cond_signal(&s->cv);
-            pthread_mutex_unlock(&s->mu);
-            return st;
-        }
+        st = open_conn(s, owner, &s->conns[slot]);
     } else {
-        st = pgqrs__conn_ensure(s->conns[slot]);
-        if (s->conns[slot]->reconnected) {
-            s->conns[slot]->reconnected = false;
-            pgqrs__log(s, PGQRS_LOG_WARN, "connection.reconnect", "%s",
-                       st == PGQRS_OK ? "lost PostgreSQL session re-established" : s->conns[slot]->msg);
-        }
-        if (st != PGQRS_OK) {
-            pgqrs__fail(s, st, "%s", s->conns[slot]->msg);
-            pgqrs__store_release(s, s->conns[slot]);
-            return st;
-        }
+        s->conns[slot]->owner = owner;
+        if (s->drv->ensure)
+            st = s->drv->ensure(s->conns[slot]);
+    }
+    if (st != PGQRS_OK) {
+        if (s->conns[slot])
+            s->conns[slot]->owner = NULL;
+        free_slot(s, slot);
+        return st;
     }
     *out = s->conns[slot];
     return PGQRS_OK;
@@ -330,6 +303,7 @@ void pgqrs__store_release(pgqrs_store *s, pgqrs_conn *c)
 {
     if (!c)
         return;
+    c->owner = NULL;
     pthread_mutex_lock(&s->mu);
     for (int i = 0; i < s->n_conns; i++)
         if (s->conns[i] == c)
@@ -359,14 +333,18 @@ static void *heartbeat_main(void *arg)
                 continue;
             memcpy(ids, s->workers, n * sizeof *ids);
             pthread_mutex_unlock(&s->mu);
-            if (pgqrs__store_acquire(s, &c) == PGQRS_OK && c) {
+            /* no handle owns this: a failure is logged, and retried at the next
+             * interval (the zombie threshold spans several) */
+            if (pgqrs__store_acquire(s, NULL, &c) == PGQRS_OK) {
                 int64_t affected = 0;
                 pgqrs_worker_heartbeat_params p = { ids, n, false, 0 };
                 p.has_now = pgqrs__store_now(s, &p.now_us);
-                /* a failed heartbeat is retried at the next interval; the zombie
-                 * threshold spans several intervals */
-                c->q->worker_heartbeat(&affected, c, &p);
+                if (c->q->worker_heartbeat(&affected, c, &p) != PGQRS_OK)
+                    pgqrs__log(s, PGQRS_LOG_WARN, "worker.heartbeat", "background heartbeat of %zu worker(s) failed: %s",
+                               n, c->msg);
                 pgqrs__store_release(s, c);
+            } else {
+                pgqrs__log(s, PGQRS_LOG_WARN, "worker.heartbeat", "background heartbeat: %s", pgqrs_errmsg(NULL));
             }
             pgqrs__free(ids);
             pthread_mutex_lock(&s->mu);
@@ -413,27 +391,6 @@ void pgqrs__store_untrack_worker(pgqrs_store *s, int64_t id)
     pthread_mutex_unlock(&s->mu);
 }
 
-bool pgqrs__utf8_valid(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        int len = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
-        uint32_t cp;
-        if (!len || (len == 2 && *p < 0xc2) || (len == 4 && *p > 0xf4))
-            return false;
-        cp = len == 1 ? *p : *p & (0x7f >> len);
-        for (int i = 1; i < len; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return false;   /* also stops at the terminating NUL */
-            cp = (cp << 6) | (p[i] & 0x3f);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;   /* overlong or surrogate */
-        p += len;
-    }
-    return true;
-}
-
 pgqrs_status pgqrs__check_name(void *handle, const char *what, const char *name)
 {
     size_t n;
@@ -448,15 +405,15 @@ pgqrs_status pgqrs__check_name(void *handle, const char *what, const char *name)
     return PGQRS_OK;
 }
 
-pgqrs_status pgqrs__queue_lookup(pgqrs_store *s, pgqrs_conn *c, const char *name, pgqrs_queue_row *out)
+pgqrs_status pgqrs__queue_lookup(pgqrs_conn *c, const char *name, pgqrs_queue_row *out)
 {
-    pgqrs_status st = pgqrs__check_name(s, "queue", name);
+    pgqrs_status st = pgqrs__check_name(c->owner, "queue", name);
     if (st != PGQRS_OK)
         return st;
     st = c->q->queue_get_by_name(out, c, name);
     if (st == PGQRS_ENOTFOUND)
-        return pgqrs__fail(s, st, "queue '%.128s' does not exist", name);
-    return st == PGQRS_OK ? st : pgqrs__fail_conn(s, c, st);
+        return pgqrs__fail(c->owner, st, "queue '%.128s' does not exist", name);
+    return st;
 }
 
 pgqrs_status pgqrs__worker_register(pgqrs_store *s, pgqrs_conn *c, const int64_t *queue_id,
@@ -473,7 +430,7 @@ pgqrs_status pgqrs__worker_register(pgqrs_store *s, pgqrs_conn *c, const int64_t
     p.has_now = pgqrs__store_now(s, &p.now_us);
     st = c->q->worker_register(&w, c, &p);
     if (st != PGQRS_OK)
-        return pgqrs__fail_conn(s, c, st);
+        return st;
     *id_out = w.id;
     pgqrs__log(s, PGQRS_LOG_INFO, "worker.register", "worker %lld registered: %s on %s pid %d",
                (long long)w.id, pgqrs__worker_kind_str(kind), host, (int)p.pid);

@@ -10,11 +10,11 @@ pgqrs_status pgqrs__worker_handle_init(pgqrs__worker_handle *w, uint32_t magic, 
 {
     pgqrs_status st;
     w->h.magic = magic;
-    w->h.store = s;
+    w->h.errs = &s->errs;
     w->store = s;
     PGQRS__WITH_CONN(s, s, {
         pgqrs_queue_row q = { 0 };
-        st = pgqrs__queue_lookup(s, c, queue, &q);
+        st = pgqrs__queue_lookup(c, queue, &q);
         if (st == PGQRS_OK) {
             w->queue_id = q.id;
             w->max_attempts = q.max_attempts;
@@ -79,9 +79,7 @@ static pgqrs_status explain_no_row(pgqrs__worker_handle *w, pgqrs_conn *c, const
     pgqrs_status st = c->q->worker_get(&row, c, w->worker_id);
     if (st == PGQRS_ENOTFOUND)
         st = pgqrs__fail(w, st, "worker %lld no longer exists", (long long)w->worker_id);
-    else if (st != PGQRS_OK)
-        st = pgqrs__fail_conn(w, c, st);
-    else
+    else if (st == PGQRS_OK)
         st = pgqrs__fail(w, PGQRS_ESTATE, "cannot %s worker %lld: it is %s", verb, (long long)w->worker_id,
                          pgqrs__worker_status_str(row.status));
     pgqrs__worker_row_clear(&row);
@@ -102,8 +100,6 @@ pgqrs_status pgqrs__worker_transition(pgqrs__worker_handle *w, pgqrs_db_worker_s
                        (long long)w->worker_id, pgqrs__worker_status_str(from), pgqrs__worker_status_str(to));
         if (st == PGQRS_ENOTFOUND)
             st = explain_no_row(w, c, verb);
-        else if (st != PGQRS_OK)
-            pgqrs__fail_conn(w, c, st);
         pgqrs__worker_row_clear(&row);
     });
     return st;
@@ -117,9 +113,7 @@ pgqrs_status pgqrs__worker_heartbeat(pgqrs__worker_handle *w)
         pgqrs_worker_heartbeat_params p = { &w->worker_id, 1, false, 0 };
         p.has_now = pgqrs__store_now(w->store, &p.now_us);
         st = c->q->worker_heartbeat(&affected, c, &p);
-        if (st != PGQRS_OK)
-            pgqrs__fail_conn(w, c, st);
-        else if (affected == 0)
+        if (st == PGQRS_OK && affected == 0)
             st = explain_no_row(w, c, "heartbeat");
     });
     return st;
@@ -141,8 +135,6 @@ pgqrs_status pgqrs__worker_shutdown(pgqrs__worker_handle *w, bool release)
                                  (long long)w->worker_id, (long long)held);
             else
                 st = explain_no_row(w, c, "shut down");
-        } else if (st != PGQRS_OK) {
-            pgqrs__fail_conn(w, c, st);
         }
         pgqrs__worker_row_clear(&row);
     });

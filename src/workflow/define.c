@@ -8,11 +8,6 @@
 
 #define WORKFLOW_QUEUE_PREFIX "workflow:"
 
-struct pgqrs__wf_registry {
-    pgqrs__wf_def **defs;
-    size_t n;
-};
-
 void pgqrs__retry_resolve(pgqrs_retry_policy *p)
 {
     if (p->max_attempts <= 0)
@@ -128,6 +123,16 @@ static pgqrs_status check_workflow_name(pgqrs_store *s, const char *name)
     return st;
 }
 
+PGQRS_EXTERN pgqrs_status pgqrs_workflow_options_init(pgqrs_workflow_options *opts, unsigned int version)
+{
+    return pgqrs__struct_init(opts, sizeof *opts, version, PGQRS_WORKFLOW_OPTIONS_VERSION, "workflow options");
+}
+
+PGQRS_EXTERN pgqrs_status pgqrs_trigger_options_init(pgqrs_trigger_options *opts, unsigned int version)
+{
+    return pgqrs__struct_init(opts, sizeof *opts, version, PGQRS_TRIGGER_OPTIONS_VERSION, "trigger options");
+}
+
 PGQRS_EXTERN pgqrs_status pgqrs_workflow_define(pgqrs_store *s, const char *name, pgqrs_workflow_fn handler,
                                                 void *user, const pgqrs_workflow_options *opts)
 {
@@ -140,9 +145,8 @@ PGQRS_EXTERN pgqrs_status pgqrs_workflow_define(pgqrs_store *s, const char *name
         return st;
     if (!handler)
         return pgqrs__fail(s, PGQRS_EMISUSE, "handler is NULL");
-    if (opts && opts->version != PGQRS_WORKFLOW_OPTIONS_VERSION)
-        return pgqrs__fail(s, PGQRS_EINVAL, "workflow options: version %u is not %d", opts->version,
-                           PGQRS_WORKFLOW_OPTIONS_VERSION);
+    if (opts && (st = pgqrs__check_version(s, "workflow options", opts->version, PGQRS_WORKFLOW_OPTIONS_VERSION)) != PGQRS_OK)
+        return st;
     d = pgqrs__calloc(1, sizeof *d);
     if (!d)
         return pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
@@ -173,8 +177,6 @@ PGQRS_EXTERN pgqrs_status pgqrs_workflow_define(pgqrs_store *s, const char *name
         pgqrs_workflow_row row = { 0 };
         pgqrs_workflow_upsert_params p = { name, d->queue_name, policy };
         st = c->q->workflow_upsert(&row, c, &p);
-        if (st != PGQRS_OK)
-            pgqrs__fail_conn(s, c, st);
         d->id = row.id;
         d->queue_id = row.queue_id;
         pgqrs__workflow_row_clear(&row);
@@ -213,9 +215,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_workflow_define(pgqrs_store *s, const char *name
     return st;
 }
 
-PGQRS_EXTERN pgqrs_status pgqrs_workflow_trigger(pgqrs_store *s, const char *name, const char *input_json,
-                                                 const pgqrs_trigger_options *opts, int64_t *run_id_out,
-                                                 int *created_out)
+PGQRS_EXTERN pgqrs_status pgqrs_workflow_trigger(int64_t *run_id_out, int *created_out, pgqrs_store *s, const char *name, const char *input_json, const pgqrs_trigger_options *opts)
 {
     pgqrs_status st;
     pgqrs_run_trigger_row out = { 0, false };
@@ -227,9 +227,8 @@ PGQRS_EXTERN pgqrs_status pgqrs_workflow_trigger(pgqrs_store *s, const char *nam
         return st;
     if ((st = check_workflow_name(s, name)) != PGQRS_OK)
         return st;
-    if (opts && opts->version != PGQRS_TRIGGER_OPTIONS_VERSION)
-        return pgqrs__fail(s, PGQRS_EINVAL, "trigger options: version %u is not %d", opts->version,
-                           PGQRS_TRIGGER_OPTIONS_VERSION);
+    if (opts && (st = pgqrs__check_version(s, "trigger options", opts->version, PGQRS_TRIGGER_OPTIONS_VERSION)) != PGQRS_OK)
+        return st;
     if (input_json && (st = pgqrs__check_json(s, "input", input_json)) != PGQRS_OK)
         return st;
     if (opts && opts->idempotency_key && (st = pgqrs__check_name(s, "idempotency key", opts->idempotency_key)) != PGQRS_OK)
@@ -239,8 +238,6 @@ PGQRS_EXTERN pgqrs_status pgqrs_workflow_trigger(pgqrs_store *s, const char *nam
         st = c->q->workflow_get_by_name(&wf, c, name);
         if (st == PGQRS_ENOTFOUND)
             pgqrs__fail(s, st, "workflow '%.128s' does not exist", name);
-        else if (st != PGQRS_OK)
-            pgqrs__fail_conn(s, c, st);
         if (st == PGQRS_OK) {
             pgqrs_run_trigger_params p = { wf.id, wf.queue_id, input_json, opts ? opts->idempotency_key : NULL,
                                            false, 0 };
@@ -256,8 +253,6 @@ PGQRS_EXTERN pgqrs_status pgqrs_workflow_trigger(pgqrs_store *s, const char *nam
                 out.created = false;
                 pgqrs__run_row_clear(&r);
             }
-            if (st != PGQRS_OK)
-                pgqrs__fail_conn(s, c, st);
         }
         pgqrs__workflow_row_clear(&wf);
     });

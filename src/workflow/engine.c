@@ -28,7 +28,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_workflow_worker_new(pgqrs_workflow_worker **out,
     if (!w)
         return pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
     w->h.magic = PGQRS__MAGIC_WF_WORKER;
-    w->h.store = s;
+    w->h.errs = &s->errs;
     w->def = def;
     atomic_init(&w->interrupted, 0);
     st = pgqrs__worker_handle_init(&w->consumer.w, PGQRS__MAGIC_CONSUMER, s, def->queue_name,
@@ -56,7 +56,7 @@ PGQRS_EXTERN int64_t pgqrs_workflow_worker_id(const pgqrs_workflow_worker *w)
     return w && w->h.magic == PGQRS__MAGIC_WF_WORKER ? w->consumer.w.worker_id : 0;
 }
 
-PGQRS_EXTERN void pgqrs_worker_interrupt(pgqrs_workflow_worker *w)
+PGQRS_EXTERN void pgqrs_workflow_worker_interrupt(pgqrs_workflow_worker *w)
 {
     if (w)
         atomic_store(&w->interrupted, 1);
@@ -105,7 +105,7 @@ static void renew_lease(pgqrs_run *run)
     int64_t now = pgqrs__store_clock(s), vt_us = (int64_t)run->def.opts.vt_seconds * 1000000;
     if (now - run->lease_at_us < vt_us / 2)
         return;
-    if (pgqrs_extend_vt(&run->w->consumer, run->message_id, run->def.opts.vt_seconds, NULL) == PGQRS_OK)
+    if (pgqrs_extend_vt(NULL, &run->w->consumer, run->message_id, run->def.opts.vt_seconds) == PGQRS_OK)
         run->lease_at_us = now;
 }
 
@@ -121,7 +121,7 @@ static pgqrs_status read_step(pgqrs_run *run, pgqrs_conn *c, const char *step_id
     *succeeded = st == PGQRS_OK && step->status == PGQRS_DB_STEP_STATUS_SUCCESS;
     if (st == PGQRS_ENOTFOUND)
         return PGQRS_OK;
-    return st == PGQRS_OK ? st : pgqrs__fail_conn(run, c, st);
+    return st;
 }
 
 static pgqrs_status step_not_acquired(pgqrs_run *run, pgqrs_conn *c, const char *step_id, pgqrs_step_row *step)
@@ -144,8 +144,6 @@ static pgqrs_status step_not_acquired(pgqrs_run *run, pgqrs_conn *c, const char 
         run->abandoned = true;
         st = pgqrs__fail(run, PGQRS_ESTATE, "run %lld is %s; step '%.256s' not started", (long long)run->id,
                          pgqrs__run_status_str(r.status), step_id);
-    } else {
-        pgqrs__fail_conn(run, c, st);
     }
     pgqrs__run_row_clear(&r);
     return st;
@@ -174,8 +172,6 @@ static pgqrs_status acquire_step(pgqrs_run *run, const char *step_id, pgqrs_step
                 *acquired = true;
             else if (st == PGQRS_ENOTFOUND)
                 st = step_not_acquired(run, c, step_id, step);
-            else
-                pgqrs__fail_conn(run, c, st);
         }
     });
     return st;
@@ -217,8 +213,7 @@ static pgqrs_status step_failed(pgqrs_run *run, const char *step_id, const pgqrs
         int64_t affected = 0;
         pgqrs_step_fail_params p = { run->id, step_id, worker_of(run), err, retry, retry_at, false, 0 };
         p.has_now = pgqrs__store_now(s, &p.now_us);
-        if ((st = c->q->step_fail(&affected, c, &p)) != PGQRS_OK)
-            pgqrs__fail_conn(run, c, st);
+        st = c->q->step_fail(&affected, c, &p);
     });
     if (retry)
         run->retry_at_us = retry_at;
@@ -231,8 +226,17 @@ static pgqrs_status step_failed(pgqrs_run *run, const char *step_id, const pgqrs
     return st;
 }
 
-PGQRS_EXTERN pgqrs_status pgqrs_step_ex(pgqrs_run *run, const char *step_id, pgqrs_step_fn fn, void *user,
-                                        const pgqrs_step_options *opts, char **output_json)
+PGQRS_EXTERN pgqrs_status pgqrs_step_options_init(pgqrs_step_options *opts, unsigned int version)
+{
+    return pgqrs__struct_init(opts, sizeof *opts, version, PGQRS_STEP_OPTIONS_VERSION, "step options");
+}
+
+PGQRS_EXTERN pgqrs_status pgqrs_poll_options_init(pgqrs_poll_options *opts, unsigned int version)
+{
+    return pgqrs__struct_init(opts, sizeof *opts, version, PGQRS_POLL_OPTIONS_VERSION, "poll options");
+}
+
+PGQRS_EXTERN pgqrs_status pgqrs_run_step(char **output_json, pgqrs_run *run, const char *step_id, pgqrs_step_fn fn, void *user, const pgqrs_step_options *opts)
 {
     pgqrs_step_row step = { 0 };
     pgqrs_retry_policy policy = { 0, 0, 0, 0, 0 };
@@ -245,9 +249,8 @@ PGQRS_EXTERN pgqrs_status pgqrs_step_ex(pgqrs_run *run, const char *step_id, pgq
         return st;
     if (!fn)
         return pgqrs__fail(run, PGQRS_EMISUSE, "step function is NULL");
-    if (opts && opts->version != PGQRS_STEP_OPTIONS_VERSION)
-        return pgqrs__fail(run, PGQRS_EINVAL, "step options: version %u is not %d", opts->version,
-                           PGQRS_STEP_OPTIONS_VERSION);
+    if (opts && (st = pgqrs__check_version(run, "step options", opts->version, PGQRS_STEP_OPTIONS_VERSION)) != PGQRS_OK)
+        return st;
     if (opts)
         policy = opts->retry;
     pgqrs__retry_resolve(&policy);
@@ -284,9 +287,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_step_ex(pgqrs_run *run, const char *step_id, pgq
         pgqrs_step_complete_params p = { run->id, step_id, worker_of(run), out ? out : "null", false, 0 };
         p.has_now = pgqrs__store_now(store_of(run), &p.now_us);
         st = c->q->step_complete(&affected, c, &p);
-        if (st != PGQRS_OK)
-            pgqrs__fail_conn(run, c, st);
-        else if (affected == 0) {
+        if (st == PGQRS_OK && affected == 0) {
             /* another worker took the step over (our lease ran out): its result stands */
             run->abandoned = true;
             st = pgqrs__fail(run, PGQRS_ESTATE, "step '%.256s' of run %lld was taken over by another worker",
@@ -300,13 +301,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_step_ex(pgqrs_run *run, const char *step_id, pgq
     return st;
 }
 
-PGQRS_EXTERN pgqrs_status pgqrs_step(pgqrs_run *run, const char *step_id, pgqrs_step_fn fn, void *user,
-                                     char **output_json)
-{
-    return pgqrs_step_ex(run, step_id, fn, user, NULL, output_json);
-}
-
-PGQRS_EXTERN pgqrs_status pgqrs_sleep(pgqrs_run *run, const char *step_id, int64_t seconds)
+PGQRS_EXTERN pgqrs_status pgqrs_run_sleep(pgqrs_run *run, const char *step_id, int64_t seconds)
 {
     pgqrs_step_row step = { 0 };
     pgqrs_status st;
@@ -326,8 +321,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_sleep(pgqrs_run *run, const char *step_id, int64
             int64_t affected = 0;
             pgqrs_step_complete_params p = { run->id, step_id, worker_of(run), out, false, 0 };
             p.has_now = pgqrs__store_now(store_of(run), &p.now_us);
-            if ((st = c->q->step_complete(&affected, c, &p)) != PGQRS_OK)
-                pgqrs__fail_conn(run, c, st);
+            st = c->q->step_complete(&affected, c, &p);
         });
     } else if (st == PGQRS_OK) {
         json_t *j = json_loads(step.output ? step.output : "", 0, NULL);
@@ -363,9 +357,7 @@ static pgqrs_status finish(pgqrs_run *run, pgqrs_db_run_status status, const cha
             p.status = PGQRS_DB_RUN_STATUS_CANCELLED;
             st = c->q->run_finish(&id, c, &p);
         }
-        if (st != PGQRS_OK)
-            pgqrs__fail_conn(run, c, st);
-        else
+        if (st == PGQRS_OK)
             pgqrs__log(s, p.status == PGQRS_DB_RUN_STATUS_SUCCESS ? PGQRS_LOG_INFO : PGQRS_LOG_WARN, "run.finish",
                        "run %lld of '%.128s' ended %s after %d attempt(s)", (long long)run->id, run->def.name,
                        pgqrs__run_status_str(p.status), (int)run->attempt);
@@ -382,8 +374,6 @@ static pgqrs_status reschedule(pgqrs_run *run, int64_t at_us, const char *error)
         pgqrs_run_reschedule_params p = { run->id, run->message_id, worker_of(run), at_us, error, false, 0 };
         p.has_now = pgqrs__store_now(s, &p.now_us);
         st = c->q->run_reschedule(&id, c, &p);
-        if (st != PGQRS_OK)
-            pgqrs__fail_conn(run, c, st);
     });
     if (st == PGQRS_OK && error) {
         atomic_fetch_add(&s->n_retried, 1);
@@ -436,8 +426,6 @@ static pgqrs_status settle_unstartable(pgqrs_run *run)
     pgqrs_status st;
     PGQRS__WITH_CONN(s, run, {
         st = c->q->run_get(&r, c, run->id);
-        if (st != PGQRS_OK && st != PGQRS_ENOTFOUND)
-            pgqrs__fail_conn(run, c, st);
     });
     if (st == PGQRS_OK && r.status == PGQRS_DB_RUN_STATUS_CANCELLING)
         st = finish(run, PGQRS_DB_RUN_STATUS_CANCELLED, NULL, NULL);
@@ -467,7 +455,7 @@ static pgqrs_status execute(pgqrs_workflow_worker *w, const pgqrs_message *m, bo
     char *output = NULL;
     memset(&run, 0, sizeof run);
     run.h.magic = PGQRS__MAGIC_RUN;
-    run.h.store = s;
+    run.h.errs = &s->errs;
     run.w = w;
     pgqrs__workflow_def_snapshot(w, &run.def);
     *ran = false;
@@ -486,8 +474,6 @@ static pgqrs_status execute(pgqrs_workflow_worker *w, const pgqrs_message *m, bo
             pgqrs_run_start_params p = { run.id, w->consumer.w.worker_id, false, 0 };
             p.has_now = pgqrs__store_now(s, &p.now_us);
             st = c->q->run_start(&row, c, &p);
-            if (st != PGQRS_OK && st != PGQRS_ENOTFOUND)
-                pgqrs__fail_conn(w, c, st);
         });
         pgqrs__run_row_clear(&row);
         if (st == PGQRS_OK)
@@ -501,8 +487,6 @@ static pgqrs_status execute(pgqrs_workflow_worker *w, const pgqrs_message *m, bo
         pgqrs_run_start_params p = { run.id, w->consumer.w.worker_id, false, 0 };
         p.has_now = pgqrs__store_now(s, &p.now_us);
         st = c->q->run_start(&row, c, &p);
-        if (st != PGQRS_OK && st != PGQRS_ENOTFOUND)
-            pgqrs__fail_conn(w, c, st);
     });
     if (st == PGQRS_ENOTFOUND)
         st = settle_unstartable(&run);
@@ -521,7 +505,7 @@ static pgqrs_status execute(pgqrs_workflow_worker *w, const pgqrs_message *m, bo
     return st;
 }
 
-PGQRS_EXTERN pgqrs_status pgqrs_workflow_run_once(pgqrs_workflow_worker *w, int *executed_out)
+PGQRS_EXTERN pgqrs_status pgqrs_workflow_worker_run_once(int *executed_out, pgqrs_workflow_worker *w)
 {
     pgqrs_batch *b = NULL;
     pgqrs_status st = pgqrs__check_handle(w, PGQRS__MAGIC_WF_WORKER, "workflow worker");
@@ -559,8 +543,7 @@ static void idle_wait(pgqrs_workflow_worker *w, int64_t ms)
     }
 }
 
-PGQRS_EXTERN pgqrs_status pgqrs_workflow_poll(pgqrs_workflow_worker *w, const pgqrs_poll_options *opts,
-                                              int64_t *executed_out)
+PGQRS_EXTERN pgqrs_status pgqrs_workflow_worker_poll(int64_t *executed_out, pgqrs_workflow_worker *w, const pgqrs_poll_options *opts)
 {
     pgqrs_poll_options o = PGQRS_POLL_OPTIONS_INIT;
     pgqrs_status st = pgqrs__check_handle(w, PGQRS__MAGIC_WF_WORKER, "workflow worker");
@@ -572,9 +555,8 @@ PGQRS_EXTERN pgqrs_status pgqrs_workflow_poll(pgqrs_workflow_worker *w, const pg
     if (st != PGQRS_OK)
         return st;
     if (opts) {
-        if (opts->version != PGQRS_POLL_OPTIONS_VERSION)
-            return pgqrs__fail(w, PGQRS_EINVAL, "poll options: version %u is not %d", opts->version,
-                               PGQRS_POLL_OPTIONS_VERSION);
+        if ((st = pgqrs__check_version(w, "poll options", opts->version, PGQRS_POLL_OPTIONS_VERSION)) != PGQRS_OK)
+            return st;
         o = *opts;
     }
     if (o.poll_interval_ms <= 0)
@@ -582,7 +564,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_workflow_poll(pgqrs_workflow_worker *w, const pg
     idle_since = pgqrs__now_us();
     while (!atomic_load(&w->interrupted)) {
         int n = 0;
-        st = pgqrs_workflow_run_once(w, &n);
+        st = pgqrs_workflow_worker_run_once(&n, w);
         if (st != PGQRS_OK && !transient(st))
             break;
         if (st != PGQRS_OK) {

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
+#include "base/text.h"
 #include "queue/lists.h"
 #include "workflow/workflow.h"
 
@@ -47,12 +48,11 @@ PGQRS_EXTERN void pgqrs_run_info_free(pgqrs_run_info *r)
 static pgqrs_status run_get(pgqrs_store *s, int64_t run_id, pgqrs_run_row *row)
 {
     pgqrs_status st;
+    PGQRS__CHECK_STORE(s);
     PGQRS__WITH_CONN(s, s, {
         st = c->q->run_get(row, c, run_id);
         if (st == PGQRS_ENOTFOUND)
             pgqrs__fail(s, st, "run %lld does not exist", (long long)run_id);
-        else if (st != PGQRS_OK)
-            pgqrs__fail_conn(s, c, st);
     });
     return st;
 }
@@ -66,7 +66,7 @@ static pgqrs_status to_info(pgqrs_store *s, pgqrs_run_row *row, pgqrs_run_info *
     return *out ? PGQRS_OK : pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
 }
 
-PGQRS_EXTERN pgqrs_status pgqrs_run_get(pgqrs_store *s, int64_t run_id, pgqrs_run_info **out)
+PGQRS_EXTERN pgqrs_status pgqrs_run_get(pgqrs_run_info **out, pgqrs_store *s, int64_t run_id)
 {
     pgqrs_run_row row = { 0 };
     pgqrs_status st;
@@ -82,7 +82,7 @@ static bool terminal(pgqrs_db_run_status st)
     return st == PGQRS_DB_RUN_STATUS_SUCCESS || st == PGQRS_DB_RUN_STATUS_ERROR || st == PGQRS_DB_RUN_STATUS_CANCELLED;
 }
 
-PGQRS_EXTERN pgqrs_status pgqrs_run_wait(pgqrs_store *s, int64_t run_id, int64_t timeout_ms, pgqrs_run_info **out)
+PGQRS_EXTERN pgqrs_status pgqrs_run_wait(pgqrs_run_info **out, pgqrs_store *s, int64_t run_id, int64_t timeout_ms)
 {
     int64_t deadline = timeout_ms < 0 ? 0 : pgqrs__now_us() + timeout_ms * 1000, delay = 10;
     if (!out)
@@ -109,6 +109,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_run_wait(pgqrs_store *s, int64_t run_id, int64_t
 PGQRS_EXTERN pgqrs_status pgqrs_run_cancel(pgqrs_store *s, int64_t run_id, const char *reason)
 {
     pgqrs_status st;
+    PGQRS__CHECK_STORE(s);
     if (reason && !pgqrs__utf8_valid(reason))
         return pgqrs__fail(s, PGQRS_EINVAL, "reason is not valid UTF-8");
     PGQRS__WITH_CONN(s, s, {
@@ -124,10 +125,6 @@ PGQRS_EXTERN pgqrs_status pgqrs_run_cancel(pgqrs_store *s, int64_t run_id, const
             else if (st == PGQRS_OK)
                 st = pgqrs__fail(s, PGQRS_ESTATE, "run %lld is %s; only PENDING or RUNNING runs can be cancelled",
                                  (long long)run_id, pgqrs__run_status_str(row.status));
-            else
-                pgqrs__fail_conn(s, c, st);
-        } else if (st != PGQRS_OK) {
-            pgqrs__fail_conn(s, c, st);
         }
         pgqrs__run_row_clear(&row);
     });
@@ -151,7 +148,12 @@ static void workflow_info_clear(void *item)
     pgqrs__free((char *)wi->retry_policy);
 }
 
-PGQRS_EXTERN pgqrs_status pgqrs_list_runs(pgqrs_store *s, const pgqrs_run_filter *f, pgqrs_run_list **out)
+PGQRS_EXTERN pgqrs_status pgqrs_run_filter_init(pgqrs_run_filter *filter, unsigned int version)
+{
+    return pgqrs__struct_init(filter, sizeof *filter, version, PGQRS_RUN_FILTER_VERSION, "run filter");
+}
+
+PGQRS_EXTERN pgqrs_status pgqrs_run_list(pgqrs_runs **out, pgqrs_store *s, const pgqrs_run_filter *f)
 {
     pgqrs_run_filter flt = PGQRS_RUN_FILTER_INIT;
     pgqrs_run_row *rows = NULL;
@@ -161,9 +163,10 @@ PGQRS_EXTERN pgqrs_status pgqrs_list_runs(pgqrs_store *s, const pgqrs_run_filter
     if (!out)
         return pgqrs__fail(NULL, PGQRS_EMISUSE, "out is NULL");
     *out = NULL;
+    PGQRS__CHECK_STORE(s);
     if (f) {
-        if (f->version != PGQRS_RUN_FILTER_VERSION)
-            return pgqrs__fail(s, PGQRS_EINVAL, "run filter: version %u is not %d", f->version, PGQRS_RUN_FILTER_VERSION);
+        if ((st = pgqrs__check_version(s, "run filter", f->version, PGQRS_RUN_FILTER_VERSION)) != PGQRS_OK)
+            return st;
         flt = *f;
     }
     if (flt.limit == 0)
@@ -185,12 +188,10 @@ PGQRS_EXTERN pgqrs_status pgqrs_list_runs(pgqrs_store *s, const pgqrs_run_filter
         }
         if (st == PGQRS_OK)
             st = c->q->run_list(&rows, &n, c, &p);
-        if (st != PGQRS_OK && st != PGQRS_ENOTFOUND)
-            pgqrs__fail_conn(s, c, st);
         pgqrs__workflow_row_clear(&wf);
     });
     if (st == PGQRS_OK) {
-        pgqrs_run_list *l = pgqrs__list_new(n, sizeof(pgqrs_run_info), run_info_clear_item);
+        pgqrs_runs *l = pgqrs__list_new(n, sizeof(pgqrs_run_info), run_info_clear_item);
         if (l) {
             for (size_t i = 0; i < n; i++)
                 run_info_fill((pgqrs_run_info *)l->l.items + i, &rows[i]);
@@ -203,13 +204,13 @@ PGQRS_EXTERN pgqrs_status pgqrs_list_runs(pgqrs_store *s, const pgqrs_run_filter
     return st;
 }
 
-PGQRS_EXTERN size_t pgqrs_run_list_count(const pgqrs_run_list *l) { return pgqrs__list_count(l); }
+PGQRS_EXTERN size_t pgqrs_runs_count(const pgqrs_runs *l) { return pgqrs__list_count(l); }
 
-PGQRS_EXTERN const pgqrs_run_info *pgqrs_run_list_at(const pgqrs_run_list *l, size_t i) { return pgqrs__list_at(l, i); }
+PGQRS_EXTERN const pgqrs_run_info *pgqrs_runs_at(const pgqrs_runs *l, size_t i) { return pgqrs__list_at(l, i); }
 
-PGQRS_EXTERN void pgqrs_run_list_free(pgqrs_run_list *l) { pgqrs__list_free(l); }
+PGQRS_EXTERN void pgqrs_runs_free(pgqrs_runs *l) { pgqrs__list_free(l); }
 
-PGQRS_EXTERN pgqrs_status pgqrs_list_steps(pgqrs_store *s, int64_t run_id, pgqrs_step_list **out)
+PGQRS_EXTERN pgqrs_status pgqrs_step_list(pgqrs_steps **out, pgqrs_store *s, int64_t run_id)
 {
     pgqrs_step_row *rows = NULL;
     size_t n = 0;
@@ -217,12 +218,12 @@ PGQRS_EXTERN pgqrs_status pgqrs_list_steps(pgqrs_store *s, int64_t run_id, pgqrs
     if (!out)
         return pgqrs__fail(NULL, PGQRS_EMISUSE, "out is NULL");
     *out = NULL;
+    PGQRS__CHECK_STORE(s);
     PGQRS__WITH_CONN(s, s, {
-        if ((st = c->q->step_list(&rows, &n, c, run_id)) != PGQRS_OK)
-            pgqrs__fail_conn(s, c, st);
+        st = c->q->step_list(&rows, &n, c, run_id);
     });
     if (st == PGQRS_OK) {
-        pgqrs_step_list *l = pgqrs__list_new(n, sizeof(pgqrs_step_info), step_info_clear);
+        pgqrs_steps *l = pgqrs__list_new(n, sizeof(pgqrs_step_info), step_info_clear);
         if (l) {
             for (size_t i = 0; i < n; i++) {
                 pgqrs_step_info *si = (pgqrs_step_info *)l->l.items + i;
@@ -246,13 +247,13 @@ PGQRS_EXTERN pgqrs_status pgqrs_list_steps(pgqrs_store *s, int64_t run_id, pgqrs
     return st;
 }
 
-PGQRS_EXTERN size_t pgqrs_step_list_count(const pgqrs_step_list *l) { return pgqrs__list_count(l); }
+PGQRS_EXTERN size_t pgqrs_steps_count(const pgqrs_steps *l) { return pgqrs__list_count(l); }
 
-PGQRS_EXTERN const pgqrs_step_info *pgqrs_step_list_at(const pgqrs_step_list *l, size_t i) { return pgqrs__list_at(l, i); }
+PGQRS_EXTERN const pgqrs_step_info *pgqrs_steps_at(const pgqrs_steps *l, size_t i) { return pgqrs__list_at(l, i); }
 
-PGQRS_EXTERN void pgqrs_step_list_free(pgqrs_step_list *l) { pgqrs__list_free(l); }
+PGQRS_EXTERN void pgqrs_steps_free(pgqrs_steps *l) { pgqrs__list_free(l); }
 
-PGQRS_EXTERN pgqrs_status pgqrs_list_workflows(pgqrs_store *s, pgqrs_workflow_list **out)
+PGQRS_EXTERN pgqrs_status pgqrs_workflow_list(pgqrs_workflows **out, pgqrs_store *s)
 {
     pgqrs_workflow_row *rows = NULL;
     size_t n = 0;
@@ -260,12 +261,12 @@ PGQRS_EXTERN pgqrs_status pgqrs_list_workflows(pgqrs_store *s, pgqrs_workflow_li
     if (!out)
         return pgqrs__fail(NULL, PGQRS_EMISUSE, "out is NULL");
     *out = NULL;
+    PGQRS__CHECK_STORE(s);
     PGQRS__WITH_CONN(s, s, {
-        if ((st = c->q->workflow_list(&rows, &n, c)) != PGQRS_OK)
-            pgqrs__fail_conn(s, c, st);
+        st = c->q->workflow_list(&rows, &n, c);
     });
     if (st == PGQRS_OK) {
-        pgqrs_workflow_list *l = pgqrs__list_new(n, sizeof(pgqrs_workflow_info), workflow_info_clear);
+        pgqrs_workflows *l = pgqrs__list_new(n, sizeof(pgqrs_workflow_info), workflow_info_clear);
         if (l) {
             for (size_t i = 0; i < n; i++) {
                 pgqrs_workflow_info *wi = (pgqrs_workflow_info *)l->l.items + i;
@@ -284,8 +285,8 @@ PGQRS_EXTERN pgqrs_status pgqrs_list_workflows(pgqrs_store *s, pgqrs_workflow_li
     return st;
 }
 
-PGQRS_EXTERN size_t pgqrs_workflow_list_count(const pgqrs_workflow_list *l) { return pgqrs__list_count(l); }
+PGQRS_EXTERN size_t pgqrs_workflows_count(const pgqrs_workflows *l) { return pgqrs__list_count(l); }
 
-PGQRS_EXTERN const pgqrs_workflow_info *pgqrs_workflow_list_at(const pgqrs_workflow_list *l, size_t i) { return pgqrs__list_at(l, i); }
+PGQRS_EXTERN const pgqrs_workflow_info *pgqrs_workflows_at(const pgqrs_workflows *l, size_t i) { return pgqrs__list_at(l, i); }
 
-PGQRS_EXTERN void pgqrs_workflow_list_free(pgqrs_workflow_list *l) { pgqrs__list_free(l); }
+PGQRS_EXTERN void pgqrs_workflows_free(pgqrs_workflows *l) { pgqrs__list_free(l); }

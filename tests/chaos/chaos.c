@@ -222,7 +222,7 @@ static void on_term(int sig)
     (void)sig;
     stop_flag = 1;
     if (the_worker)
-        pgqrs_worker_interrupt(the_worker);
+        pgqrs_workflow_worker_interrupt(the_worker);
 }
 
 static void install_term(void)
@@ -311,7 +311,7 @@ static int child_consumer(char **av)
             sleep_ms(work_ms);
         for (size_t i = 0; i < n; i++)
             res[i] = PGQRS_ERROR;
-        st = pgqrs_archive_batch(c, ids, n, res);
+        st = pgqrs_archive_batch(res, c, ids, n);
         if (st == PGQRS_OK || st == PGQRS_ENOTOWNED || st == PGQRS_ENOTFOUND) {
             int64_t ok[10];
             size_t k = 0;
@@ -392,7 +392,7 @@ static int child_producer(char **av)
         snprintf(payload, sizeof payload, "{\"p\":%d,\"i\":%d}", idx, j);
         for (int a = 0;; a++) {
             double t0 = now_s();
-            st = pgqrs_enqueue(p, payload, 0, NULL);
+            st = pgqrs_enqueue(NULL, p, payload, 0);
             if (st == PGQRS_OK)
                 break;
             if (!transient(st)) {
@@ -496,7 +496,7 @@ static pgqrs_status wf_handler(pgqrs_run *run, const char *input, char **output,
         char id[16], *out = NULL;
         pgqrs_status st;
         snprintf(id, sizeof id, "s%d", k);
-        st = pgqrs_step(run, id, wf_step, (void *)(intptr_t)k, &out);
+        st = pgqrs_run_step(&out, run, id, wf_step, (void *)(intptr_t)k, NULL);
         if (st != PGQRS_OK)
             return st;
         wf_log("C", pgqrs_run_id(run), k, token_of(out));
@@ -553,7 +553,7 @@ static int child_wfworker(char **av)
     the_worker = w;
     po.poll_interval_ms = 20;
     while (!stop_flag) {
-        st = pgqrs_workflow_poll(w, &po, NULL);
+        st = pgqrs_workflow_worker_poll(NULL, w, &po);
         if (st != PGQRS_OK && !stop_flag)
             backoff(3);
     }
@@ -581,7 +581,7 @@ static pgqrs_status read_archive(pgqrs_store *s, const char *queue, arch *a, boo
         size_t n;
         pgqrs_status st = PGQRS_OK;
         for (int t = 0; t < 50; t++) {
-            st = pgqrs_archive_list(s, queue, after, 1000, &b);
+            st = pgqrs_archive_list(&b, s, queue, after, 1000);
             if (st == PGQRS_OK || !transient(st))
                 break;
             backoff(t);
@@ -622,15 +622,15 @@ static void arch_free(arch *a)
 
 static pgqrs_status metrics(pgqrs_store *s, const char *queue, pgqrs_queue_metrics *out)
 {
-    pgqrs_metrics_list *ml = NULL;
-    pgqrs_status st = pgqrs_queue_metrics_get(s, queue, &ml);
-    if (st == PGQRS_OK && pgqrs_metrics_list_count(ml) == 1) {
-        *out = *pgqrs_metrics_list_at(ml, 0);
+    pgqrs_metrics *ml = NULL;
+    pgqrs_status st = pgqrs_metrics_list(&ml, s, queue);
+    if (st == PGQRS_OK && pgqrs_metrics_count(ml) == 1) {
+        *out = *pgqrs_metrics_at(ml, 0);
         out->name = NULL;
     } else if (st == PGQRS_OK) {
         st = PGQRS_ERROR;
     }
-    pgqrs_metrics_list_free(ml);
+    pgqrs_metrics_free(ml);
     return st;
 }
 
@@ -682,8 +682,8 @@ static int mode_consumer_crash(void)
     snprintf(stats, sizeof stats, "%s/crash.stats", tmpdir);
     o.heartbeat_interval_s = -1;
     qo.max_attempts = 100;   /* a message killed with its consumer several times is not dead-lettered */
-    if (pgqrs_connect(&s, dsn, &o) != PGQRS_OK || pgqrs_install(s) != PGQRS_OK ||
-        pgqrs_queue_create(s, "jobs", &qo, NULL) != PGQRS_OK || pgqrs_producer_new(&p, s, "jobs") != PGQRS_OK) {
+    if (pgqrs_connect(&s, dsn, &o) != PGQRS_OK || pgqrs_schema_install(s) != PGQRS_OK ||
+        pgqrs_queue_create(NULL, s, "jobs", &qo) != PGQRS_OK || pgqrs_producer_new(&p, s, "jobs") != PGQRS_OK) {
         fprintf(stderr, "setup: %s\n", s ? pgqrs_errmsg(s) : pgqrs_errmsg(NULL));
         return 1;
     }
@@ -697,7 +697,7 @@ static int mode_consumer_crash(void)
                 snprintf(buf[i], sizeof buf[i], "{\"n\":%d}", c + i);
                 pl[i] = buf[i];
             }
-            if (pgqrs_enqueue_batch(p, pl, (size_t)k, 0, enq + c) != PGQRS_OK) {
+            if (pgqrs_enqueue_batch(enq + c, p, pl, (size_t)k, 0) != PGQRS_OK) {
                 fprintf(stderr, "enqueue: %s\n", pgqrs_errmsg(p));
                 return 1;
             }
@@ -733,7 +733,7 @@ static int mode_consumer_crash(void)
         }
         if (t >= next_reclaim) {
             int64_t r = 0;
-            if (pgqrs_reclaim_zombies(s, 3, &r) == PGQRS_OK)
+            if (pgqrs_worker_reclaim_zombies(&r, s, 3) == PGQRS_OK)
                 reclaimed += r;
             if (metrics(s, "jobs", &m) == PGQRS_OK && m.pending + m.in_flight + m.delayed == 0) {
                 drained = true;
@@ -783,7 +783,7 @@ static int mode_consumer_crash(void)
         redeliveries += a.reads[i] > 1 ? a.reads[i] - 1 : 0;
         redelivered_msgs += a.reads[i] > 1;
     }
-    pgqrs_dlq_count(s, "jobs", &dlq);
+    pgqrs_dlq_count(&dlq, s, "jobs");
     memset(&m, 0, sizeof m);
     metrics(s, "jobs", &m);
     printf("chaos consumer-crash[%s]: messages=%d consumers=%d kills=%d redeliveries=%" PRId64
@@ -856,8 +856,8 @@ static int mode_pg_restart(void)
     o.heartbeat_interval_s = -1;
     o.connect_timeout_s = 2;
     qo.max_attempts = 100;
-    if (pgqrs_connect(&s, dsn, &o) != PGQRS_OK || pgqrs_install(s) != PGQRS_OK ||
-        pgqrs_queue_create(s, "jobs", &qo, NULL) != PGQRS_OK) {
+    if (pgqrs_connect(&s, dsn, &o) != PGQRS_OK || pgqrs_schema_install(s) != PGQRS_OK ||
+        pgqrs_queue_create(NULL, s, "jobs", &qo) != PGQRS_OK) {
         fprintf(stderr, "setup: %s\n", s ? pgqrs_errmsg(s) : pgqrs_errmsg(NULL));
         return 1;
     }
@@ -1017,8 +1017,8 @@ static int mode_busy_storm(void)
     snprintf(count, sizeof count, "%d", per);
     snprintf(busy, sizeof busy, "%d", busy_ms);
     o.heartbeat_interval_s = -1;
-    if (pgqrs_connect(&s, dsn, &o) != PGQRS_OK || pgqrs_install(s) != PGQRS_OK ||
-        pgqrs_queue_create(s, "jobs", NULL, NULL) != PGQRS_OK) {
+    if (pgqrs_connect(&s, dsn, &o) != PGQRS_OK || pgqrs_schema_install(s) != PGQRS_OK ||
+        pgqrs_queue_create(NULL, s, "jobs", NULL) != PGQRS_OK) {
         fprintf(stderr, "setup: %s\n", s ? pgqrs_errmsg(s) : pgqrs_errmsg(NULL));
         return 1;
     }
@@ -1089,7 +1089,7 @@ static int mode_busy_storm(void)
         for (;;) {
             pgqrs_batch *b = NULL;
             size_t n;
-            if (pgqrs_message_list(s, "jobs", after, 1000, &b) != PGQRS_OK)
+            if (pgqrs_message_list(&b, s, "jobs", after, 1000) != PGQRS_OK)
                 return 1;
             n = pgqrs_batch_count(b);
             for (size_t i = 0; i < n; i++) {
@@ -1152,7 +1152,7 @@ static int mode_workflow_crash(void)
     fresh_dsn(dsn, sizeof dsn, "wf");
     snprintf(logpath, sizeof logpath, "%s/wf.log", tmpdir);
     o.heartbeat_interval_s = -1;
-    if (pgqrs_connect(&s, dsn, &o) != PGQRS_OK || pgqrs_install(s) != PGQRS_OK ||
+    if (pgqrs_connect(&s, dsn, &o) != PGQRS_OK || pgqrs_schema_install(s) != PGQRS_OK ||
         pgqrs_workflow_define(s, "chaos_wf", wf_handler, NULL, &wo) != PGQRS_OK) {
         fprintf(stderr, "setup: %s\n", s ? pgqrs_errmsg(s) : pgqrs_errmsg(NULL));
         return 1;
@@ -1160,7 +1160,7 @@ static int mode_workflow_crash(void)
     for (int i = 0; i < n_runs; i++) {
         char in[32];
         snprintf(in, sizeof in, "{\"n\":%d}", i);
-        if (pgqrs_workflow_trigger(s, "chaos_wf", in, NULL, &run_ids[i], NULL) != PGQRS_OK) {
+        if (pgqrs_workflow_trigger(&run_ids[i], NULL, s, "chaos_wf", in, NULL) != PGQRS_OK) {
             fprintf(stderr, "trigger: %s\n", pgqrs_errmsg(s));
             return 1;
         }
@@ -1185,12 +1185,12 @@ static int mode_workflow_crash(void)
         }
         if (t >= next_check) {
             int64_t r = 0;
-            if (pgqrs_reclaim_zombies(s, 3, &r) == PGQRS_OK)
+            if (pgqrs_worker_reclaim_zombies(&r, s, 3) == PGQRS_OK)
                 reclaimed += r;
             terminal = success = errored = cancelled = 0;
             for (int i = 0; i < n_runs; i++) {
                 pgqrs_run_info *ri = NULL;
-                if (pgqrs_run_get(s, run_ids[i], &ri) == PGQRS_OK) {
+                if (pgqrs_run_get(&ri, s, run_ids[i]) == PGQRS_OK) {
                     bool ok = strcmp(ri->status, "SUCCESS") == 0, er = strcmp(ri->status, "ERROR") == 0,
                          ca = strcmp(ri->status, "CANCELLED") == 0;
                     terminal += ok || er || ca;
@@ -1248,22 +1248,22 @@ static int mode_workflow_crash(void)
         if (f)
             fclose(f);
         for (int i = 0; i < n_runs; i++) {
-            pgqrs_step_list *sl = NULL;
+            pgqrs_steps *sl = NULL;
             int done = 0;
             for (int k = 0; k < WF_STEPS; k++) {
                 reexecuted += execs[i][k] > 1 ? execs[i][k] - 1 : 0;
                 stored[i][k] = -1;
             }
-            if (pgqrs_list_steps(s, run_ids[i], &sl) == PGQRS_OK) {
-                for (size_t k = 0; k < pgqrs_step_list_count(sl); k++) {
-                    const pgqrs_step_info *si = pgqrs_step_list_at(sl, k);
+            if (pgqrs_step_list(&sl, s, run_ids[i]) == PGQRS_OK) {
+                for (size_t k = 0; k < pgqrs_steps_count(sl); k++) {
+                    const pgqrs_step_info *si = pgqrs_steps_at(sl, k);
                     if (strcmp(si->status, "SUCCESS") == 0)
                         done++;
                     if (si->step_id[0] == 's' && si->step_id[1] >= '0' && si->step_id[1] < '0' + WF_STEPS)
                         stored[i][si->step_id[1] - '0'] = token_of(si->output);
                 }
             }
-            pgqrs_step_list_free(sl);
+            pgqrs_steps_free(sl);
             lost_runs += done != WF_STEPS;
             for (int k = 0; k < WF_STEPS; k++)
                 wrong_token += stored[i][k] < 0;

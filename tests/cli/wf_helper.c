@@ -34,14 +34,14 @@ static pgqrs_status greet(pgqrs_run *run, const char *input, char **output, void
     char *a = NULL, *b = NULL, buf[4096];
     pgqrs_status st;
     (void)user;
-    if ((st = pgqrs_step(run, "a", step_a, NULL, &a)) != PGQRS_OK)
+    if ((st = pgqrs_run_step(&a, run, "a", step_a, NULL, NULL)) != PGQRS_OK)
         return st;
     if (input && strstr(input, "\"fail\"")) {
         pgqrs_free(a);
         pgqrs_run_fail(run, "{\"why\":\"asked to fail\"}", 0);
         return PGQRS_ERROR;
     }
-    if ((st = pgqrs_step(run, "b", step_b, NULL, &b)) != PGQRS_OK) {
+    if ((st = pgqrs_run_step(&b, run, "b", step_b, NULL, NULL)) != PGQRS_OK) {
         pgqrs_free(a);
         return st;
     }
@@ -56,9 +56,9 @@ static pgqrs_status nap(pgqrs_run *run, const char *input, char **output, void *
 {
     pgqrs_status st;
     (void)input, (void)user;
-    if ((st = pgqrs_step(run, "one", step_a, NULL, NULL)) != PGQRS_OK)
+    if ((st = pgqrs_run_step(NULL, run, "one", step_a, NULL, NULL)) != PGQRS_OK)
         return st;
-    if ((st = pgqrs_sleep(run, "nap", 3600)) != PGQRS_OK)
+    if ((st = pgqrs_run_sleep(run, "nap", 3600)) != PGQRS_OK)
         return st;
     *output = pgqrs_strdup("\"rested\"");
     return PGQRS_OK;
@@ -84,9 +84,9 @@ static pgqrs_status selfcancel(pgqrs_run *run, const char *input, char **output,
 {
     pgqrs_status st;
     (void)input, (void)user;
-    if ((st = pgqrs_step(run, "one", cancel_via_cli, NULL, NULL)) != PGQRS_OK)
+    if ((st = pgqrs_run_step(NULL, run, "one", cancel_via_cli, NULL, NULL)) != PGQRS_OK)
         return st;
-    if ((st = pgqrs_step(run, "two", step_b, NULL, NULL)) != PGQRS_OK)
+    if ((st = pgqrs_run_step(NULL, run, "two", step_b, NULL, NULL)) != PGQRS_OK)
         return st;
     *output = pgqrs_strdup("\"not cancelled\"");
     return PGQRS_OK;
@@ -125,7 +125,7 @@ int main(int argc, char **argv)
             return rc;
         }
         do {
-            if (pgqrs_workflow_run_once(w, &n) != PGQRS_OK) {
+            if (pgqrs_workflow_worker_run_once(&n, w) != PGQRS_OK) {
                 int rc = die("run_once", w);
                 pgqrs_workflow_worker_free(w);
                 pgqrs_store_free(store);
