@@ -52,16 +52,16 @@ static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAUL
 
 /* ---- messages -------------------------------------------------------------------- */
 
-/* The token must never reach a message, whatever a server echoes. */
-static void scrub(pgqrs_conn *c, char *msg)
+/* The token must never reach a message, whatever a server echoes: s is scrubbed
+ * whole, before any cut, so no piece of the token survives at a cut. */
+static void scrub_text(const char *t, char *s)
 {
-    const char *t = c ? hrana(c)->token : NULL;
     char *p;
     size_t n;
     if (!t || strlen(t) < 4)
         return;
     n = strlen(t);
-    while ((p = strstr(msg, t)) != NULL) {
+    while ((p = strstr(s, t)) != NULL) {
         memcpy(p, "***", 3);
         memmove(p + 3, p + n, strlen(p + n) + 1);
     }
@@ -74,13 +74,25 @@ static pgqrs_status fail(pgqrs_conn *c, pgqrs_status st, const char *fmt, ...)
     ;
 static pgqrs_status fail(pgqrs_conn *c, pgqrs_status st, const char *fmt, ...)
 {
-    char msg[PGQRS__MSG_LEN];
+    char small[PGQRS__MSG_LEN], *msg = small;
     va_list ap;
+    int n;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
-    scrub(c, msg);
-    return pgqrs__conn_fail(c, st, "%s", msg);
+    if (n >= (int)sizeof small && (msg = pgqrs__malloc((size_t)n + 1)) != NULL) {
+        va_start(ap, fmt);   /* the whole text, scrubbed before the connection's buffer cuts it */
+        vsnprintf(msg, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    if (!msg)
+        msg = small;
+    if (c)
+        scrub_text(hrana(c)->token, msg);
+    pgqrs__conn_fail(c, st, "%s", msg);
+    if (msg != small)
+        pgqrs__free(msg);
+    return st;
 }
 
 /* ---- building a call ---------------------------------------------------------------- */
@@ -358,15 +370,39 @@ static pgqrs_status read_response(pgqrs__tu_call *call, bool *retry)
     return PGQRS_OK;
 }
 
-static pgqrs_status http_status(pgqrs__tu_call *call, long http, bool *retry)
+/* The server refused the Hrana stream before it ran any of the pipeline (sqld:
+ * HTTP 400 "Received an invalid baton" or "... a baton that has already been
+ * used" from its baton check, HTTP 500 {"code":"STREAM_EXPIRED"} from its stream
+ * lookup; both come before the first request runs). */
+static bool stream_refused(long http, const char *body)
+{
+    return (http == 400 && (strstr(body, "invalid baton") || strstr(body, "baton that has already been used"))) ||
+           (http >= 400 && (strstr(body, "STREAM_EXPIRED") || strstr(body, "stream has expired")));
+}
+
+static pgqrs_status http_status(pgqrs__tu_call *call, long http, bool *retry, bool *stream)
 {
     pgqrs_conn *c = call->c;
     pgqrs__hrana *h = hrana(c);
-    char snippet[160];
-    size_t n = h->body.len < sizeof snippet - 1 ? h->body.len : sizeof snippet - 1;
-    memcpy(snippet, h->body.data ? h->body.data : "", n);
-    snippet[n] = '\0';
+    char snippet[160], *body;
+    /* the body's head, scrubbed before it is cut to the snippet: a token the
+     * server echoes across the cut must not leave a piece of itself behind */
+    size_t cap = 1024 + (h->token ? strlen(h->token) : 0), n = h->body.len < cap ? h->body.len : cap;
+    body = pgqrs__malloc(n + 1);
+    if (body) {
+        memcpy(body, h->body.data ? h->body.data : "", n);
+        body[n] = '\0';
+        scrub_text(h->token, body);
+    }
+    snprintf(snippet, sizeof snippet, "%s", body ? body : "");
+    *stream = stream_refused(http, body ? body : "");
+    pgqrs__free(body);
     *retry = http == 429 || http == 503;   /* refused before it ran */
+    if (*stream) {
+        *retry = true;   /* nothing ran: the caller sends it again, on a new stream, once */
+        return fail(c, PGQRS_ECONN, "%s: the Turso server refused a new Hrana stream (HTTP %ld: %s); nothing ran",
+                    call->name, http, snippet);
+    }
     switch (http) {
     case 401: case 403:
         return fail(c, PGQRS_ECONN, "%s: the Turso server refused the auth token (HTTP %ld)", call->name, http);
@@ -384,6 +420,23 @@ static pgqrs_status http_status(pgqrs__tu_call *call, long http, bool *retry)
         return fail(c, http >= 500 ? PGQRS_ECONN : PGQRS_ERROR, "%s: the Turso server answered HTTP %ld: %s", call->name,
                     http, snippet);
     }
+}
+
+/* Sleeps before attempt + 1 (capped exponential backoff with jitter, cut to the
+ * deadline), logging why at WARN. False: no attempt left (MAX_ATTEMPTS made, or
+ * busy_timeout_ms spent). */
+static bool backoff(pgqrs_conn *c, int attempt, int64_t deadline)
+{
+    int64_t left_us, d_us;
+    if (attempt + 1 >= MAX_ATTEMPTS || (left_us = deadline - pgqrs__now_us()) <= 0)
+        return false;
+    d_us = pgqrs__backoff_ms(attempt, BACKOFF_BASE_MS, BACKOFF_CAP_MS, &c->rng) * 1000;
+    if (d_us > left_us)
+        d_us = left_us;   /* cut to the deadline: the next attempt is the last */
+    pgqrs__logf(c->log, PGQRS_LOG_WARN, "turso.retry", "%s; attempt %d of at most %d in %lld ms",
+                pgqrs__conn_msg(c), attempt + 2, (int)MAX_ATTEMPTS, (long long)(d_us / 1000));
+    pgqrs__sleep_us(d_us);
+    return true;
 }
 
 pgqrs_status pgqrs__tu_run(pgqrs__tu_call *call)
@@ -409,10 +462,10 @@ pgqrs_status pgqrs__tu_run(pgqrs__tu_call *call)
                                 call->name, len, h->max_request_bytes);
     }
     deadline = pgqrs__now_us() + (int64_t)h->busy_timeout_ms * 1000;
-    for (int attempt = 0;; attempt++) {
+    for (int attempt = 0, stream_retries = 0;; attempt++) {
         long http = 0;
         CURLcode rc;
-        bool retry = false;
+        bool retry = false, stream = false;
         send_result sr = post(h, text, len, call->write, &http, &rc);
         if (sr == NOT_SENT) {
             st = fail(c, PGQRS_ECONN, "%s: cannot reach the Turso server: %s", call->name, curl_msg(h, rc));
@@ -424,21 +477,14 @@ pgqrs_status pgqrs__tu_run(pgqrs__tu_call *call)
             st = fail(c, rc == CURLE_OPERATION_TIMEDOUT ? PGQRS_ETIMEOUT : PGQRS_ECONN, "%s: %s%s", call->name,
                       curl_msg(h, rc), call->write ? " (the write's outcome is unknown; it was not replayed)" : "");
         } else if (http != 200) {
-            st = http_status(call, http, &retry);
+            st = http_status(call, http, &retry, &stream);
+            if (stream)
+                retry = stream_retries++ == 0;   /* a new stream once; refused again: reported */
         } else {
             st = read_response(call, &retry);
         }
-        if (st == PGQRS_OK || !retry || attempt + 1 >= MAX_ATTEMPTS || pgqrs__now_us() >= deadline)
+        if (st == PGQRS_OK || !retry || !backoff(c, attempt, deadline))
             break;
-        {
-            int64_t left_ms = (deadline - pgqrs__now_us()) / 1000;
-            int64_t d = pgqrs__backoff_ms(attempt, BACKOFF_BASE_MS, BACKOFF_CAP_MS, &c->rng);
-            if (d > left_ms)
-                d = left_ms;
-            pgqrs__logf(c->log, PGQRS_LOG_WARN, "turso.retry", "%s; retry %d of %d in %lld ms", pgqrs__conn_msg(c),
-                        attempt + 2, (int)MAX_ATTEMPTS, (long long)d);
-            pgqrs__sleep_ms(d);
-        }
     }
     free(text);
     return st;
@@ -582,7 +628,14 @@ static pgqrs_status probe(pgqrs_conn *c)
     static const char body[] = "{\"baton\":null,\"requests\":[{\"type\":\"close\"}]}";
     long http = 0;
     CURLcode rc;
-    send_result sr = post(h, body, sizeof body - 1, false, &http, &rc);
+    send_result sr;
+    int64_t deadline = pgqrs__now_us() + (int64_t)h->busy_timeout_ms * 1000;
+    /* 429/503 refuse it before it runs: retried as a call's are */
+    for (int attempt = 0;; attempt++) {
+        sr = post(h, body, sizeof body - 1, false, &http, &rc);
+        if (sr != SENT_OK || (http != 429 && http != 503) || !backoff(c, attempt, deadline))
+            break;
+    }
     if (sr != SENT_OK)
         return fail(c, rc == CURLE_OPERATION_TIMEDOUT ? PGQRS_ETIMEOUT : PGQRS_ECONN,
                     "cannot connect to the Turso server: %s", curl_msg(h, rc));

@@ -46,8 +46,10 @@ pgqrs_status pgqrs__tu_arg_text(pgqrs__tu_call *call, int idx, const char *v);
 pgqrs_status pgqrs__tu_arg_null(pgqrs__tu_call *call, int idx);
 pgqrs_status pgqrs__tu_arg_enum(pgqrs__tu_call *call, int idx, const pgqrs__enum_desc *d, int v);
 /* Sends the request (retrying busy/locked and HTTP 429/503 with capped, jittered
- * backoff, never a write whose outcome is unknown) and keeps the last statement's
- * rows. Failures are mapped to a status with "name: message" on the connection. */
+ * backoff within busy_timeout_ms, logged at WARN, and a stream the server refused
+ * before running anything once; never a request whose outcome is unknown) and
+ * keeps the last statement's rows. Failures are mapped to a status with
+ * "name: message" on the connection, with no piece of the token in it. */
 pgqrs_status pgqrs__tu_run(pgqrs__tu_call *call);
 size_t pgqrs__tu_nrows(const pgqrs__tu_call *call);
 void pgqrs__tu_end(pgqrs__tu_call *call);   /* frees everything the call holds */
