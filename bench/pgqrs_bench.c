@@ -333,7 +333,7 @@ static int cmd_latency(const char *dsn, int rate, int seconds, int consumers, in
 
 /* ---- workflows: a 3-step workflow, runs/s and the cost of a replayed step ---- */
 #define WORKFLOW "bench_wf"
-static int step_ran;              /* set by the step body: this pgqrs_step call executed it */
+static int step_ran;              /* set by the step body: this pgqrs_run_step call executed it */
 static int replay_mode;
 static samples step_exec, step_replay;
 

@@ -207,7 +207,7 @@ typedef struct ctx {
     int calls;                   /* handler invocations */
     int n[8];                    /* executions of step function i */
     int fail_first;              /* step 0 fails this many times */
-    pgqrs_status got[8];         /* what pgqrs_step / pgqrs_run_sleep returned, per slot */
+    pgqrs_status got[8];         /* what pgqrs_run_step / pgqrs_run_sleep returned, per slot */
     char seen[4][8][128];        /* per attempt: outputs the handler received */
     char status_inside[32];      /* the run's status read from inside a step */
 } ctx;

@@ -22,8 +22,8 @@ import sys
 import threading
 
 # The pgqrs.h this binding mirrors (PGQRS_VERSION_NUMBER = major*1e6 + minor*1e3 + patch).
-BINDING_VERSION_NUMBER = 1000
-BINDING_VERSION = "0.1.0"
+BINDING_VERSION_NUMBER = 2000
+BINDING_VERSION = "0.2.0"
 
 LIBRARY_ENV = "PGQRS_LIBRARY"
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -73,6 +73,7 @@ class Capabilities(ctypes.Structure):
         ("transactions", ctypes.c_int),
         ("database_clock", ctypes.c_int),
         ("concurrency_model", ctypes.c_char_p),
+        ("notifications", ctypes.c_int),
     ]
 
 

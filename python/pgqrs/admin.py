@@ -35,17 +35,23 @@ class Admin:
         return self._store
 
     def _call(self, fn, *args):
+        """fn(store, *args): a call without outputs."""
         sp = self._store._ptr()
         check(getattr(lib(), fn)(sp, *args), sp)
 
+    def _call_out(self, fn, out, *args):
+        """fn(out, store, *args): outputs come first (pgqrs.h, rule 2)."""
+        sp = self._store._ptr()
+        check(getattr(lib(), fn)(out, sp, *args), sp)
+
     def _count(self, fn, *args):
         n = ctypes.c_int64()
-        self._call(fn, *args, ctypes.byref(n))
+        self._call_out(fn, ctypes.byref(n), *args)
         return n.value
 
     def _batch(self, fn, *args):
         out = ctypes.c_void_p()
-        self._call(fn, *args, ctypes.byref(out))
+        self._call_out(fn, ctypes.byref(out), *args)
         return _batch_messages(out)
 
     # ---- schema -----------------------------------------------------------------
@@ -68,7 +74,7 @@ class Admin:
                                  0 if max_attempts is None else to_int(max_attempts, "max_attempts"),
                                  1 if exist_ok else 0)
         out = _P(_lib.QueueInfoC)()
-        self._call("pgqrs_queue_create", encode_name(name), ctypes.byref(opts), ctypes.byref(out))
+        self._call_out("pgqrs_queue_create", ctypes.byref(out), encode_name(name), ctypes.byref(opts))
         try:
             return QueueInfo._from_c(out.contents)
         finally:
@@ -77,7 +83,7 @@ class Admin:
     def get_queue(self, name):
         """The queue's :class:`QueueInfo`; :class:`NotFound` if there is none."""
         out = _P(_lib.QueueInfoC)()
-        self._call("pgqrs_queue_get", encode_name(name), ctypes.byref(out))
+        self._call_out("pgqrs_queue_get", ctypes.byref(out), encode_name(name))
         try:
             return QueueInfo._from_c(out.contents)
         finally:
@@ -150,7 +156,7 @@ class Admin:
 
     def get_worker(self, worker_id):
         out = _P(_lib.WorkerInfoC)()
-        self._call("pgqrs_worker_get", _i64(worker_id, "worker_id"), ctypes.byref(out))
+        self._call_out("pgqrs_worker_get", ctypes.byref(out), _i64(worker_id, "worker_id"))
         try:
             return WorkerInfo._from_c(out.contents)
         finally:
@@ -161,15 +167,15 @@ class Admin:
         zombie_after_s)."""
         h = _lib.WorkerHealthC()
         h.version = _lib.PGQRS_WORKER_HEALTH_VERSION
-        self._call("pgqrs_worker_health_get", to_seconds(stale_after, "stale_after", I64_MIN, I64_MAX),
-                   ctypes.byref(h))
+        self._call_out("pgqrs_worker_health_get", ctypes.byref(h),
+                       to_seconds(stale_after, "stale_after", I64_MIN, I64_MAX))
         return WorkerHealth(total=h.total, ready=h.ready, suspended=h.suspended, stopped=h.stopped, stale=h.stale)
 
     def reclaim_zombies(self, *, older_than=0):
         """Marks every worker silent for more than `older_than` seconds (0 = the
         store's zombie_after_s) stopped and makes its messages pending; returns
         the worker count."""
-        return self._count("pgqrs_reclaim_zombies", to_seconds(older_than, "older_than", I64_MIN, I64_MAX))
+        return self._count("pgqrs_worker_reclaim_zombies", to_seconds(older_than, "older_than", I64_MIN, I64_MAX))
 
     def purge_stale_workers(self, *, older_than):
         """Deletes workers stopped (or silent) for more than `older_than` seconds

@@ -64,8 +64,14 @@ class _Worker:
         return self._h.get()
 
     def _call(self, fn, *args):
+        """fn(handle, *args): a call without outputs."""
         p = self._ptr()
         check(getattr(lib(), fn)(p, *args), p)
+
+    def _call_out(self, fn, out, *args):
+        """fn(out, handle, *args): outputs come first (pgqrs.h, rule 2)."""
+        p = self._ptr()
+        check(getattr(lib(), fn)(out, p, *args), p)
 
     @property
     def queue(self):
@@ -208,7 +214,7 @@ class Consumer(_Worker):
         """Hides a held message for `vt` seconds from now; returns the new
         visibility time (datetime)."""
         out = ctypes.c_int64()
-        self._call("pgqrs_extend_vt", _msg_id(message), to_seconds(vt, "vt"), ctypes.byref(out))
+        self._call_out("pgqrs_extend_vt", ctypes.byref(out), _msg_id(message), to_seconds(vt, "vt"))
         return us_to_datetime(out.value)
 
     def archive(self, message):
@@ -233,7 +239,7 @@ class Consumer(_Worker):
         arr = (ctypes.c_int64 * n)(*ids)
         results = (ctypes.c_int * n)(*([1] * n))     # 1: not a status, "not filled in"
         p = self._ptr()
-        st = getattr(lib(), fn)(p, arr, n, *extra, results)
+        st = getattr(lib(), fn)(results, p, arr, n, *extra)
         out = list(results)
         if st != Status.OK and (1 in out or st not in out):
             check(st, p)                           # the call itself failed

@@ -129,6 +129,9 @@ int cli_error(const cli_ctx *ctx, int code, const char *fmt, ...)
 int cli_open_store(cli_ctx *ctx);
 /* Prints a JSON document on stdout and frees it. Returns 0 or CLI_EXIT_INTERNAL. */
 int cli_json_print(json_t *doc);
+/* Reads all of f into a NUL-terminated string (malloc; the caller frees it);
+ * NULL when out of memory. */
+char *cli_read_all(FILE *f, size_t *len_out);
 /* "2024-05-01T12:00:00.123456Z" for microseconds since the epoch; "" for 0 (text)
  * or null (JSON). */
 void cli_time_text(int64_t us, char *buf, size_t len);

@@ -5,30 +5,6 @@
 
 #include "cli.h"
 
-/* Reads all of stdin into a NUL-terminated string; NULL when out of memory. */
-static char *read_stdin(size_t *len_out)
-{
-    size_t cap = 4096, len = 0, n;
-    char *buf = malloc(cap);
-    while (buf && (n = fread(buf + len, 1, cap - len - 1, stdin)) > 0) {
-        len += n;
-        if (cap - len - 1 == 0) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                return NULL;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    if (buf) {
-        buf[len] = '\0';
-        *len_out = len;
-    }
-    return buf;
-}
-
 static bool blank(const char *s)
 {
     return s[strspn(s, " \t\r\n")] == '\0';
@@ -48,7 +24,7 @@ static int run_send(cli_ctx *ctx, const cli_args *a)
         payload = a->pos[1];
     } else {
         size_t len;
-        if (!(owned = read_stdin(&len)))
+        if (!(owned = cli_read_all(stdin, &len)))
             return cli_error(ctx, CLI_EXIT_INTERNAL, "out of memory reading stdin");
         if (strlen(owned) != len) {
             free(owned);

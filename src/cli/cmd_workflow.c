@@ -444,29 +444,6 @@ static int run_cancel(cli_ctx *ctx, const cli_args *a)
 
 /* ---- workflow trigger ---- */
 
-static char *read_all(FILE *f, size_t *len_out)
-{
-    size_t cap = 4096, len = 0, n;
-    char *buf = malloc(cap);
-    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += n;
-        if (cap - len - 1 == 0) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                return NULL;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    if (buf) {
-        buf[len] = '\0';
-        *len_out = len;
-    }
-    return buf;
-}
-
 static int run_trigger(cli_ctx *ctx, const cli_args *a)
 {
     pgqrs_trigger_options opts = PGQRS_TRIGGER_OPTIONS_INIT;
@@ -477,7 +454,7 @@ static int run_trigger(cli_ctx *ctx, const cli_args *a)
     pgqrs_status st;
     if (a->npos == 2 && strcmp(a->pos[1], "-") == 0) {
         size_t len;
-        if (!(owned = read_all(stdin, &len)))
+        if (!(owned = cli_read_all(stdin, &len)))
             return cli_error(ctx, CLI_EXIT_INTERNAL, "out of memory reading stdin");
         if (strlen(owned) != len) {
             free(owned);

@@ -468,3 +468,26 @@ int cli_print_batch_table(const pgqrs_batch *b, bool archived)
     cli_table_print(t, stdout);
     return 0;
 }
+
+char *cli_read_all(FILE *f, size_t *len_out)
+{
+    size_t cap = 4096, len = 0, n;
+    char *buf = malloc(cap);
+    while (buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len - 1 == 0) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                return NULL;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    if (buf) {
+        buf[len] = '\0';
+        *len_out = len;
+    }
+    return buf;
+}

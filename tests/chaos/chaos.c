@@ -1216,7 +1216,7 @@ static int mode_workflow_crash(void)
     double wall = now_s() - t0;
 
     /* the log: "E run step token" when a step function starts, "C run step token"
-     * after pgqrs_step returned OK (its completion committed). A step function that
+     * after pgqrs_run_step returned OK (its completion committed). A step function that
      * starts after a C of the same step is a duplicated completed step. */
     int64_t executions = 0, dup_completed = 0, reexecuted = 0, wrong_token = 0, lost_runs = 0;
     {

@@ -14,7 +14,7 @@ from conftest import PG_DSN, ROOT, T0, run_python, with_param
 
 
 def test_version_and_library():
-    assert pgqrs.version() == pgqrs.__version__ == "0.1.0"
+    assert pgqrs.version() == pgqrs.__version__ == "0.2.0"
     assert os.path.exists(pgqrs.library_path())
     assert pgqrs.errstr(pgqrs.Status.ENOTFOUND)
 
