@@ -493,6 +493,11 @@ static pgqrs_status execute(pgqrs_workflow_worker *w, const pgqrs_message *m, bo
     else if (st == PGQRS_OK) {
         run.attempt = row.attempts;
         *ran = true;
+        /* attempt 1 is the run's first execution; a later one resumes it after a
+         * retry, a durable sleep or a crash, replaying its completed steps */
+        pgqrs__log(s, PGQRS_LOG_INFO, run.attempt == 1 ? "run.start" : "run.resume",
+                   "run %lld of '%.128s' %s on worker %lld (attempt %d)", (long long)run.id, run.def.name,
+                   run.attempt == 1 ? "started" : "resumed", (long long)w->consumer.w.worker_id, (int)run.attempt);
         rc = run.def.fn(&run, row.input, &output, run.def.user);
         st = record_outcome(&run, &row, rc, output);
         if (st != PGQRS_OK)

@@ -117,6 +117,9 @@ PGQRS_EXTERN pgqrs_status pgqrs_run_cancel(pgqrs_store *s, int64_t run_id, const
         pgqrs_run_cancel_params p = { run_id, reason, false, 0 };
         p.has_now = pgqrs__store_now(s, &p.now_us);
         st = c->q->run_cancel(&row, c, &p);
+        if (st == PGQRS_OK)
+            pgqrs__log(s, PGQRS_LOG_INFO, "run.cancel", "run %lld: cancel requested%s%.200s%s; it is %s", (long long)run_id,
+                       reason ? " (" : "", reason ? reason : "", reason ? ")" : "", pgqrs__run_status_str(row.status));
         if (st == PGQRS_ENOTFOUND) {
             /* no transition from here: unknown, finished, or already cancelling */
             st = c->q->run_get(&row, c, run_id);
