@@ -5,6 +5,28 @@
 
 #include "alloc.h"
 
+#if PGQRS_WITH_POSTGRES
+#include <libpq-fe.h>
+
+/* A search_path naming no existing schema (a ?schema= never created) leaves
+ * current_schema() NULL: every table then looks missing, and install cannot
+ * create them ("no schema has been selected to create in"), so say that. */
+static pgqrs_status pg_check_schema(pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *r;
+    if (c->backend != PGQRS__BACKEND_POSTGRES || !c->pg)
+        return PGQRS_OK;
+    r = PQexec(c->pg, "SELECT current_schema() IS NULL, current_setting('search_path')");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0)
+        st = pgqrs__conn_fail(c, PGQRS_ESTATE,
+                              "schema %.100s does not exist (search_path); create it with CREATE SCHEMA, then install",
+                              PQgetvalue(r, 0, 1));
+    PQclear(r);
+    return st;
+}
+#endif
+
 /* Applies m unless recorded; *did = 1 when applied. Runs inside the caller's transaction. */
 static pgqrs_status apply_one(pgqrs_conn *c, const pgqrs__migration *m, const pgqrs__migration *all, size_t n,
                               int *did)
@@ -98,6 +120,10 @@ pgqrs_status pgqrs__verify_schema(pgqrs_conn *c)
     pgqrs_schema_version_row *versions = NULL;
     size_t nt = 0, nv = 0;
     pgqrs_status st = c->q->table_list(&tables, &nt, c);
+#if PGQRS_WITH_POSTGRES
+    if (st == PGQRS_OK && nt == 0)
+        st = pg_check_schema(c);
+#endif
     for (size_t i = 0; st == PGQRS_OK && i < pgqrs__schema_table_count; i++) {
         bool found = false;
         for (size_t j = 0; j < nt && !found; j++)

@@ -2184,6 +2184,41 @@ static void test_schema__verify_before_install(void)
     CHECK_OK(pgqrs_verify(store), store);
 }
 
+/* ?schema= naming a schema that does not exist: connecting works (the name is
+ * only a search_path), and pgqrs_verify says the schema is missing instead of
+ * sending the caller to install (which cannot create tables in it). */
+static void test_schema__nonexistent_postgres_schema(void)
+{
+    pgqrs_connect_options o = test_opts();
+    const char *base = getenv("PGQRS_TEST_PG_DSN");
+    char dsn[1200], name[64];
+    const char *msg;
+    cleanup();
+    if (!th_is_postgres())
+        SKIP("?schema= is a PostgreSQL DSN parameter");
+    if (th_is_pgbouncer()) {
+        /* documented: the schema cannot pass through PgBouncer's startup packet */
+        snprintf(dsn, sizeof dsn, "%s&schema=does_not_exist", th_fresh_dsn());
+        store = (pgqrs_store *)1;
+        CHECK_ST(PGQRS_EINVAL, pgqrs_connect(&store, dsn, &o), NULL);
+        CHECK(store == NULL);
+        CHECK_MSG(strstr(pgqrs_errmsg(NULL), "PgBouncer") != NULL, "message: %s", pgqrs_errmsg(NULL));
+        return;
+    }
+    CHECK(base != NULL);
+    snprintf(name, sizeof name, "does_not_exist_%d", (int)getpid());
+    snprintf(dsn, sizeof dsn, "%s%sschema=%s", base, strchr(base, '?') ? "&" : "?", name);
+    CHECK_OK(pgqrs_connect(&store, dsn, &o), NULL);
+    defer(free_store, store);
+    CHECK_ST(PGQRS_ESTATE, pgqrs_verify(store), store);
+    msg = pgqrs_errmsg(store);
+    CHECK_MSG(strstr(msg, name) != NULL && strstr(msg, "does not exist") != NULL && strstr(msg, "CREATE SCHEMA"),
+              "verify's message does not say the schema is missing: %s", msg);
+    /* install cannot fix it, and says so without crashing */
+    CHECK(pgqrs_install(store) != PGQRS_OK);
+    CHECK_MSG(*pgqrs_errmsg(store) != 0, "install failed without a message");
+}
+
 static void test_schema__second_store_on_same_database(void)
 {
     pgqrs_store *s2 = NULL;
@@ -2709,6 +2744,7 @@ int main(int argc, char **argv)
         { "schema__install_twice_is_noop_and_verifies", test_schema__install_twice_is_noop_and_verifies },
         { "schema__verify_before_install", test_schema__verify_before_install },
         { "schema__second_store_on_same_database", test_schema__second_store_on_same_database },
+        { "schema__nonexistent_postgres_schema", test_schema__nonexistent_postgres_schema },
         { "notfound__unknown_queue", test_notfound__unknown_queue },
         { "args__null_handles_and_outs", test_args__null_handles_and_outs },
         { "args__vt_and_delay_ranges", test_args__vt_and_delay_ranges },
