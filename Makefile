@@ -41,7 +41,7 @@ TEST_SUPPORT := $(BUILD)/obj/tests/harness.o
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 GEN_INPUTS := $(wildcard schema/*.toml queries/*/*.sql migrations/*/*.sql codegen/*.py codegen/pgqrs_codegen/*.py)
 
-.PHONY: print-libs all lib cli tests examples generate check-generated verify-queries test test-quick run bench install clean codegen-test
+.PHONY: print-libs all lib cli tests examples generate check-generated verify-queries test run bench install clean codegen-test
 
 all: lib $(if $(CLI_SRC),cli) examples
 

@@ -211,11 +211,17 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/schema.sql:27, queries/sqlite/schema.sql:27 */
     pgqrs_status (*table_list)(pgqrs_table_list_row **rows_out, size_t *n_out, pgqrs_conn *c);
 
+    /* schema_selected :one
+     * Whether the session has a schema to create tables in: a search_path naming no
+     * existing schema (a ?schema= never created) leaves current_schema() NULL.
+     * SQL: queries/postgres/schema.sql:35, queries/sqlite/schema.sql:35 */
+    pgqrs_status (*schema_selected)(pgqrs_schema_selected_row *out, pgqrs_conn *c);
+
     /* session_setup :exec
      * Run once per new session. Nothing to set on PostgreSQL: the schema comes from
      * the connection's options and results are decoded in binary, independent of
      * DateStyle and TimeZone.
-     * SQL: queries/postgres/schema.sql:35, queries/sqlite/schema.sql:35 */
+     * SQL: queries/postgres/schema.sql:41, queries/sqlite/schema.sql:40 */
     pgqrs_status (*session_setup)(pgqrs_conn *c);
 
     /* session_relaxed_durability :exec
@@ -223,13 +229,13 @@ typedef struct pgqrs_queries {
      * WAL is flushed. A server crash can lose the last few hundred milliseconds of
      * commits, never corrupt or half-apply one. Session-scoped, like every
      * connection setting, so it is refused through PgBouncer.
-     * SQL: queries/postgres/schema.sql:41, queries/sqlite/schema.sql:41 */
+     * SQL: queries/postgres/schema.sql:47, queries/sqlite/schema.sql:46 */
     pgqrs_status (*session_relaxed_durability)(pgqrs_conn *c);
 
     /* session_foreign_keys :one
      * Whether foreign keys are enforced for this session (connecting fails when
      * not). PostgreSQL always enforces them.
-     * SQL: queries/postgres/schema.sql:48, queries/sqlite/schema.sql:48 */
+     * SQL: queries/postgres/schema.sql:54, queries/sqlite/schema.sql:53 */
     pgqrs_status (*session_foreign_keys)(int64_t *out, pgqrs_conn *c);
 
     /* tx_begin :exec

@@ -459,6 +459,35 @@ pgqrs_status pgqrs__table_list_rows_finish(pgqrs_table_list_row **rows_out, size
     return st;
 }
 
+void pgqrs__schema_selected_row_clear(pgqrs_schema_selected_row *row)
+{
+    if (!row)
+        return;
+    pgqrs__free(row->search_path);
+    memset(row, 0, sizeof *row);
+}
+
+void pgqrs__schema_selected_rows_free(pgqrs_schema_selected_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        pgqrs__schema_selected_row_clear(&rows[i]);
+    pgqrs__free(rows);
+}
+
+pgqrs_status pgqrs__schema_selected_rows_finish(pgqrs_schema_selected_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st)
+{
+    if (st != PGQRS_OK) {
+        pgqrs__schema_selected_rows_free(rows->data, rows->n);
+        rows->data = NULL;
+        rows->n = 0;
+    }
+    *rows_out = rows->data;
+    *n_out = rows->n;
+    return st;
+}
+
 void pgqrs__worker_health_row_clear(pgqrs_worker_health_row *row)
 {
     if (!row)

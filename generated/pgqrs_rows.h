@@ -306,6 +306,18 @@ void pgqrs__table_list_rows_free(pgqrs_table_list_row *rows, size_t n);
 /* Hands the collected rows to the caller on success, frees them on failure. */
 pgqrs_status pgqrs__table_list_rows_finish(pgqrs_table_list_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
 
+/* result of schema_selected */
+typedef struct pgqrs_schema_selected_row {
+    bool selected;
+    char *search_path;  /* owned */
+} pgqrs_schema_selected_row;
+/* Frees what the row owns and zeroes it; NULL is a no-op. */
+void pgqrs__schema_selected_row_clear(pgqrs_schema_selected_row *row);
+/* Clears n rows and frees the array; NULL is a no-op. */
+void pgqrs__schema_selected_rows_free(pgqrs_schema_selected_row *rows, size_t n);
+/* Hands the collected rows to the caller on success, frees them on failure. */
+pgqrs_status pgqrs__schema_selected_rows_finish(pgqrs_schema_selected_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
+
 /* result of worker_health */
 typedef struct pgqrs_worker_health_row {
     int64_t total;

@@ -49,6 +49,7 @@ enum {
     PG_SCHEMA_VERSION_INSERT,
     PG_MIGRATION_LOCK,
     PG_TABLE_LIST,
+    PG_SCHEMA_SELECTED,
     PG_SESSION_SETUP,
     PG_SESSION_RELAXED_DURABILITY,
     PG_SESSION_FOREIGN_KEYS,
@@ -320,6 +321,9 @@ static const char SQL_TABLE_LIST[] =
     "FROM information_schema.tables\n"
     "WHERE table_schema = current_schema() AND table_name LIKE 'pgqrs\\_%'\n"
     "ORDER BY table_name";
+static const char SQL_SCHEMA_SELECTED[] =
+    "-- name: schema_selected :one\n"
+    "SELECT current_schema() IS NOT NULL AS selected, current_setting('search_path') AS search_path";
 static const char SQL_SESSION_SETUP[] =
     "-- name: session_setup :exec\n"
     "SELECT 1";
@@ -718,6 +722,18 @@ static pgqrs_status pg_scan_table_list_row(pgqrs_table_list_row *row, pgqrs_conn
         st = pgqrs__pg_get_text(&row->name, false, c, res, r, 0);
     if (st != PGQRS_OK)
         pgqrs__table_list_row_clear(row);
+    return st;
+}
+
+static pgqrs_status pg_scan_schema_selected_row(pgqrs_schema_selected_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_bool(&row->selected, NULL, c, res, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_text(&row->search_path, false, c, res, r, 1);
+    if (st != PGQRS_OK)
+        pgqrs__schema_selected_row_clear(row);
     return st;
 }
 
@@ -1571,7 +1587,25 @@ static pgqrs_status pg_table_list(pgqrs_table_list_row **rows_out, size_t *n_out
     return pgqrs__table_list_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* session_setup :exec (queries/postgres/schema.sql:35) */
+/* schema_selected :one (queries/postgres/schema.sql:35) */
+static pgqrs_status pg_schema_selected(pgqrs_schema_selected_row *out, pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    memset(out, 0, sizeof *out);
+    res = pgqrs__pg_exec(c, PG_SCHEMA_SELECTED, "schema_selected", SQL_SCHEMA_SELECTED, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "schema_selected");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "schema_selected");
+    else if (st == PGQRS_OK)
+        st = pg_scan_schema_selected_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__schema_selected_row_clear(out);
+    return st;
+}
+
+/* session_setup :exec (queries/postgres/schema.sql:41) */
 static pgqrs_status pg_session_setup(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1582,7 +1616,7 @@ static pgqrs_status pg_session_setup(pgqrs_conn *c)
     return st;
 }
 
-/* session_relaxed_durability :exec (queries/postgres/schema.sql:41) */
+/* session_relaxed_durability :exec (queries/postgres/schema.sql:47) */
 static pgqrs_status pg_session_relaxed_durability(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1593,7 +1627,7 @@ static pgqrs_status pg_session_relaxed_durability(pgqrs_conn *c)
     return st;
 }
 
-/* session_foreign_keys :one (queries/postgres/schema.sql:48) */
+/* session_foreign_keys :one (queries/postgres/schema.sql:54) */
 static pgqrs_status pg_session_foreign_keys(int64_t *out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2496,6 +2530,7 @@ const pgqrs_queries pgqrs__queries_postgres = {
     .schema_version_insert = pg_schema_version_insert,
     .migration_lock = pg_migration_lock,
     .table_list = pg_table_list,
+    .schema_selected = pg_schema_selected,
     .session_setup = pg_session_setup,
     .session_relaxed_durability = pg_session_relaxed_durability,
     .session_foreign_keys = pg_session_foreign_keys,

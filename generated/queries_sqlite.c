@@ -51,6 +51,7 @@ enum {
     SQ_SCHEMA_VERSION_INSERT,
     SQ_MIGRATION_LOCK,
     SQ_TABLE_LIST,
+    SQ_SCHEMA_SELECTED,
     SQ_SESSION_SETUP,
     SQ_SESSION_RELAXED_DURABILITY,
     SQ_SESSION_FOREIGN_KEYS_1,
@@ -324,6 +325,9 @@ static const char SQL_TABLE_LIST[] =
     "FROM sqlite_master\n"
     "WHERE type = 'table' AND name LIKE 'pgqrs\\_%' ESCAPE '\\'\n"
     "ORDER BY name";
+static const char SQL_SCHEMA_SELECTED[] =
+    "-- name: schema_selected :one\n"
+    "SELECT 1 AS selected, 'main' AS search_path";
 static const char SQL_SESSION_SETUP[] =
     "-- name: session_setup :exec\n"
     "PRAGMA journal_mode = WAL";
@@ -713,6 +717,18 @@ static pgqrs_status sq_scan_table_list_row(pgqrs_table_list_row *row, pgqrs_conn
         st = pgqrs__sq_get_text(&row->name, false, c, stmt, 0);
     if (st != PGQRS_OK)
         pgqrs__table_list_row_clear(row);
+    return st;
+}
+
+static pgqrs_status sq_scan_schema_selected_row(pgqrs_schema_selected_row *row, pgqrs_conn *c, sqlite3_stmt *stmt)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_bool(&row->selected, NULL, c, stmt, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_text(&row->search_path, false, c, stmt, 1);
+    if (st != PGQRS_OK)
+        pgqrs__schema_selected_row_clear(row);
     return st;
 }
 
@@ -1689,7 +1705,27 @@ static pgqrs_status sq_table_list(pgqrs_table_list_row **rows_out, size_t *n_out
     return pgqrs__table_list_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* session_setup :exec (queries/sqlite/schema.sql:35) */
+/* schema_selected :one (queries/sqlite/schema.sql:35) */
+static pgqrs_status sq_schema_selected(pgqrs_schema_selected_row *out, pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEMA_SELECTED, SQL_SCHEMA_SELECTED, "schema_selected");
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_schema_selected_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "schema_selected")
+           : pgqrs__sq_fail(c, rc, "schema_selected");
+    }
+    pgqrs__sq_release(stmt);
+    if (st != PGQRS_OK)
+        pgqrs__schema_selected_row_clear(out);
+    return st;
+}
+
+/* session_setup :exec (queries/sqlite/schema.sql:40) */
 static pgqrs_status sq_session_setup(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1701,7 +1737,7 @@ static pgqrs_status sq_session_setup(pgqrs_conn *c)
     return st;
 }
 
-/* session_relaxed_durability :exec (queries/sqlite/schema.sql:41) */
+/* session_relaxed_durability :exec (queries/sqlite/schema.sql:46) */
 static pgqrs_status sq_session_relaxed_durability(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1713,7 +1749,7 @@ static pgqrs_status sq_session_relaxed_durability(pgqrs_conn *c)
     return st;
 }
 
-/* session_foreign_keys :one (queries/sqlite/schema.sql:48) */
+/* session_foreign_keys :one (queries/sqlite/schema.sql:53) */
 static pgqrs_status sq_session_foreign_keys(int64_t *out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2753,6 +2789,7 @@ const pgqrs_queries pgqrs__queries_sqlite = {
     .schema_version_insert = sq_schema_version_insert,
     .migration_lock = sq_migration_lock,
     .table_list = sq_table_list,
+    .schema_selected = sq_schema_selected,
     .session_setup = sq_session_setup,
     .session_relaxed_durability = sq_session_relaxed_durability,
     .session_foreign_keys = sq_session_foreign_keys,

@@ -244,6 +244,9 @@ static const char SQL_TABLE_LIST[] =
     "FROM sqlite_master\n"
     "WHERE type = 'table' AND name LIKE 'pgqrs\\_%' ESCAPE '\\'\n"
     "ORDER BY name";
+static const char SQL_SCHEMA_SELECTED[] =
+    "-- name: schema_selected :one\n"
+    "SELECT 1 AS selected, 'main' AS search_path";
 static const char SQL_SESSION_SETUP[] =
     "-- name: session_setup :exec\n"
     "PRAGMA journal_mode = WAL";
@@ -639,6 +642,18 @@ static pgqrs_status tu_scan_table_list_row(pgqrs_table_list_row *row, pgqrs__tu_
         st = pgqrs__tu_get_text(&row->name, false, call, r, 0);
     if (st != PGQRS_OK)
         pgqrs__table_list_row_clear(row);
+    return st;
+}
+
+static pgqrs_status tu_scan_schema_selected_row(pgqrs_schema_selected_row *row, pgqrs__tu_call *call, size_t r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_bool(&row->selected, NULL, call, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_text(&row->search_path, false, call, r, 1);
+    if (st != PGQRS_OK)
+        pgqrs__schema_selected_row_clear(row);
     return st;
 }
 
@@ -1563,7 +1578,27 @@ static pgqrs_status tu_table_list(pgqrs_table_list_row **rows_out, size_t *n_out
     return pgqrs__table_list_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* session_setup :exec (queries/sqlite/schema.sql:35) */
+/* schema_selected :one (queries/sqlite/schema.sql:35) */
+static pgqrs_status tu_schema_selected(pgqrs_schema_selected_row *out, pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    memset(out, 0, sizeof *out);
+    pgqrs__tu_start(&call, c, "schema_selected", false);
+    st = pgqrs__tu_stmt(&call, SQL_SCHEMA_SELECTED, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
+        st = pgqrs__conn_not_found(c, "schema_selected");
+    else if (st == PGQRS_OK)
+        st = tu_scan_schema_selected_row(out, &call, 0);
+    pgqrs__tu_end(&call);
+    if (st != PGQRS_OK)
+        pgqrs__schema_selected_row_clear(out);
+    return st;
+}
+
+/* session_setup :exec (queries/sqlite/schema.sql:40) */
 static pgqrs_status tu_session_setup(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1576,7 +1611,7 @@ static pgqrs_status tu_session_setup(pgqrs_conn *c)
     return st;
 }
 
-/* session_relaxed_durability :exec (queries/sqlite/schema.sql:41) */
+/* session_relaxed_durability :exec (queries/sqlite/schema.sql:46) */
 static pgqrs_status tu_session_relaxed_durability(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1589,7 +1624,7 @@ static pgqrs_status tu_session_relaxed_durability(pgqrs_conn *c)
     return st;
 }
 
-/* session_foreign_keys :one (queries/sqlite/schema.sql:48) */
+/* session_foreign_keys :one (queries/sqlite/schema.sql:53) */
 static pgqrs_status tu_session_foreign_keys(int64_t *out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2682,6 +2717,7 @@ const pgqrs_queries pgqrs__queries_turso = {
     .schema_version_insert = tu_schema_version_insert,
     .migration_lock = tu_migration_lock,
     .table_list = tu_table_list,
+    .schema_selected = tu_schema_selected,
     .session_setup = tu_session_setup,
     .session_relaxed_durability = tu_session_relaxed_durability,
     .session_foreign_keys = tu_session_foreign_keys,

@@ -6,7 +6,7 @@
 # its committed seed corpus (fuzz/corpus/NAME; new inputs are not written back).
 #   scripts/fuzz.sh [SECONDS]     default 60 per target (make fuzz); make test: 15
 # Prints one line per target (execs, seconds, crashes) and
-# "fuzz: N passed, N failed". A crash leaves its input in build-fuzz/crash-NAME-*.
+# "fuzz: N passed, N failed, 0 skipped". A crash leaves its input in build-fuzz/crash-NAME-*.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-${FUZZ_SECONDS:-60}}
@@ -17,7 +17,7 @@ LIBS=$(make -s --no-print-directory print-libs)   # the libraries the Makefile l
 [ -n "$LIBS" ] || LIBS="-lpq -lsqlite3 -ljansson -lpthread"
 pass=0; fail=0
 if ! make -s lib BUILD=$B CC=clang CFLAGS="-O1 -g" SANITIZE="$SAN" >/dev/null; then
-    echo "fuzz: library build failed"; echo "fuzz: 0 passed, 1 failed"; exit 1
+    echo "fuzz: library build failed"; echo "fuzz: 0 passed, 1 failed, 0 skipped"; exit 1
 fi
 cli_objs=()
 for f in src/cli/*.c; do
@@ -51,5 +51,5 @@ for t in dsn json cli; do
         fail=$((fail + 1)); tail -n 40 "$log"
     fi
 done
-echo "fuzz: $pass passed, $fail failed"
+echo "fuzz: $pass passed, $fail failed, 0 skipped"
 [ "$fail" = 0 ]

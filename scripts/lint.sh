@@ -3,7 +3,8 @@
 # with the checked-in .clang-tidy (bugprone-*, clang-analyzer-*, cert-*, minus the
 # documented exceptions) over src/, src/cli/ and generated/. Every finding fails.
 # Prints the findings, one "lint <tool>: N findings" line per tool and
-# "lint: N passed, N failed" (one count per tool).
+# "lint: N passed, N failed, 0 skipped" (one count per tool; a tool that is not
+# installed is a failure: scripts/deps.sh installs both).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -36,5 +37,5 @@ if [ -n "$tidy" ]; then
 else
     echo "lint clang-tidy: not installed"; fail=$((fail + 1))
 fi
-echo "lint: $pass passed, $fail failed"
+echo "lint: $pass passed, $fail failed, 0 skipped"
 [ "$fail" = 0 ]

@@ -3,31 +3,43 @@
 #   scripts/run-suites.sh BUILD [backends...]     (default: postgres sqlite sqlite-memory)
 # PostgreSQL needs PGQRS_TEST_PG_DSN (scripts/with-postgres.sh sets it); turso
 # needs PGQRS_TURSODB (scripts/with-turso.sh sets it).
-# RUNNER (e.g. "valgrind ...") prefixes each run. Exit status: 0 only if all passed.
+# RUNNER (e.g. "valgrind ...") prefixes each run. Each suite prints
+# "SUITE[BACKEND]: N passed, N failed, N skipped" last and one "SKIP ..." line per
+# skipped test (echoed here with its reason). A run that prints no such line
+# (crash, hang killed by a signal, usage error) counts as one failure, and so does
+# a non-zero exit without a counted failure. The last line is
+# "C suites (BUILD): N passed, N failed, N skipped". Exit status: 0 only if all passed.
 set -uo pipefail
 build=$1; shift
 backends=("$@")
 ((${#backends[@]})) || backends=(postgres sqlite sqlite-memory)
-passed=0; failed=0; broken=0
+passed=0; failed=0; skipped=0; broken=0; runs=0
+summary='^[^ ]+: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$'
 for bin in "$build"/test_*; do
     [ -x "$bin" ] || continue
     for be in "${backends[@]}"; do
+        runs=$((runs + 1))
         out=$(PGQRS_TEST_BACKEND=$be ${RUNNER:-} "$bin" 2>&1)
         rc=$?
-        line=$(printf '%s\n' "$out" | grep -E '^[^ ]+: [0-9]+ passed, [0-9]+ failed$' | tail -n 1)
+        line=$(printf '%s\n' "$out" | grep -E "$summary" | tail -n 1)
         if [ -z "$line" ]; then
             printf '%s\n' "$out" >&2
             echo "$(basename "$bin")[$be]: crashed or printed no summary (exit $rc)" >&2
             broken=$((broken + 1)); continue
         fi
-        p=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line"); f=$(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$line")
-        passed=$((passed + p)); failed=$((failed + f))
+        read -r p f s < <(sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/' <<<"$line")
+        passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
         if [ "$rc" != 0 ] || [ "$f" != 0 ]; then printf '%s\n' "$out" >&2; fi
         echo "  $line"
+        printf '%s\n' "$out" | grep -E '^  SKIP ' | sed 's/^/  /' || true
         if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
             echo "  $(basename "$bin")[$be]: exit $rc" >&2; broken=$((broken + 1))
         fi
     done
 done
-echo "C suites ($build): $passed passed, $((failed + broken)) failed"
+if [ "$runs" = 0 ]; then
+    echo "run-suites: no test binaries in $build (make tests BUILD=$build)" >&2
+    broken=1
+fi
+echo "C suites ($build): $passed passed, $((failed + broken)) failed, $skipped skipped"
 [ "$failed" = 0 ] && [ "$broken" = 0 ]

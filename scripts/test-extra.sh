@@ -4,11 +4,12 @@
 # PGQRS_TEST_PG_DSN is used instead) that every suite shares.
 #
 # One section per suite. A suite is a function suite_NAME that runs its tests and
-# prints, as its last such line, "NAME: N passed, N failed"; its exit status is
-# non-zero on failure. To add one (Python bindings, doc examples, ...): write the
-# function and add NAME to SUITES. The last line of the whole run is
-# "extra: N passed, N failed", the sum over the suites (a suite that fails without
-# a count line counts as one failure). Exit status: 0 only if every suite passed.
+# prints, as its last such line, "NAME: N passed, N failed, N skipped"; its exit
+# status is non-zero on failure. To add one (Python bindings, doc examples, ...):
+# write the function and add NAME to SUITES. The last line of the whole run is
+# "extra: N passed, N failed, N skipped", the sum over the suites (a suite that
+# prints no count line, or fails without counting a failure, counts as one
+# failure). Exit status: 0 only if every suite passed.
 #   scripts/test-extra.sh            every suite
 #   scripts/test-extra.sh cli        only the named ones
 set -uo pipefail
@@ -24,20 +25,22 @@ SUITES=(cli python)
 # ---- suite: cli -------------------------------------------------------------------
 # The pgqrs command-line tool end to end (tests/cli/test_cli.sh) on SQLite and PostgreSQL.
 suite_cli() {
-    local be line p=0 f=0 rc=0 log
-    make -s cli >/dev/null || { echo "cli: build failed"; echo "cli: 0 passed, 1 failed"; return 1; }
+    local be line p=0 f=0 s=0 rc=0 brc log
+    make -s cli >/dev/null || { echo "cli: build failed"; echo "cli: 0 passed, 1 failed, 0 skipped"; return 1; }
     log=$(mktemp /tmp/pgqrs-extra-cli.XXXXXX)
     for be in sqlite postgres; do
         echo "-- cli on $be"
         tests/cli/test_cli.sh "$be" 2>&1 | tee "$log"
-        [ "${PIPESTATUS[0]}" = 0 ] || rc=1
-        line=$(grep -E '^cli: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
-        if [ -z "$line" ]; then f=$((f + 1)); rc=1; continue; fi
-        p=$((p + $(sed -E 's/^cli: ([0-9]+) passed.*/\1/' <<<"$line")))
-        f=$((f + $(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$line")))
+        brc=${PIPESTATUS[0]}
+        [ "$brc" = 0 ] || rc=1
+        line=$(grep -E '^cli: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -n 1)
+        if [ -z "$line" ]; then echo "cli on $be: no summary line (exit $brc)"; f=$((f + 1)); rc=1; continue; fi
+        read -r lp lf ls < <(sed -E 's/^cli: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/' <<<"$line")
+        [ "$brc" = 0 ] || [ "$lf" != 0 ] || lf=1   # failed without saying so
+        p=$((p + lp)); f=$((f + lf)); s=$((s + ls))
     done
     rm -f "$log"
-    echo "cli: $p passed, $f failed"
+    echo "cli: $p passed, $f failed, $s skipped"
     return $rc
 }
 
@@ -47,8 +50,8 @@ suite_cli() {
 # fresh schema per test). Uses the library `make python` put next to the package.
 # pytest's exit status 5 (no tests collected) is a failure like any other non-zero.
 suite_python() {
-    local log rc summary p f e
-    make -s python >/dev/null || { echo "python: build failed"; echo "python: 0 passed, 1 failed"; return 1; }
+    local log rc summary p f e sk
+    make -s python >/dev/null || { echo "python: build failed"; echo "python: 0 passed, 1 failed, 0 skipped"; return 1; }
     log=$(mktemp /tmp/pgqrs-extra-python.XXXXXX)
     env -u PGQRS_LIBRARY /usr/bin/python3 -m pytest -q -rfEs tests/python 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
@@ -58,10 +61,11 @@ suite_python() {
     p=$(grep -Eo '[0-9]+ passed' <<<"$summary" | grep -Eo '[0-9]+' || echo 0)
     f=$(grep -Eo '[0-9]+ failed' <<<"$summary" | grep -Eo '[0-9]+' || echo 0)
     e=$(grep -Eo '[0-9]+ errors?' <<<"$summary" | grep -Eo '[0-9]+' || echo 0)
+    sk=$(grep -Eo '[0-9]+ skipped' <<<"$summary" | grep -Eo '[0-9]+' || echo 0)
     f=$((f + e))
     if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi   # exit 5 (no tests), crash, usage error, ...
     if [ "$p" = 0 ] && [ "$rc" = 0 ]; then f=1; rc=1; fi
-    echo "python: $p passed, $f failed"
+    echo "python: $p passed, $f failed, $sk skipped"
     return $rc
 }
 
@@ -69,6 +73,7 @@ suite_python() {
 [ $# -gt 0 ] && SUITES=("$@")
 total_pass=0
 total_fail=0
+total_skip=0
 status=0
 log=$(mktemp /tmp/pgqrs-extra.XXXXXX)
 trap 'rm -f "$log"' EXIT
@@ -80,20 +85,23 @@ for suite in "${SUITES[@]}"; do
     fi
     "suite_$suite" 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
-    line=$(grep -E "^$suite: [0-9]+ passed, [0-9]+ failed$" "$log" | tail -n 1)
+    line=$(grep -E "^$suite: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$" "$log" | tail -n 1)
     if [ -z "$line" ]; then
         echo "$suite: printed no count (exit $rc)"
+        echo "$suite: 0 passed, 1 failed, 0 skipped"
         total_fail=$((total_fail + 1)); status=1; continue
     fi
-    p=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")
-    f=$(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$line")
+    read -r p f s < <(sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/' <<<"$line")
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then   # failed without saying so: the last line says it
+        f=1
+        echo "$suite: exit $rc without a counted failure"
+        echo "$suite: $p passed, $f failed, $s skipped"
+    fi
     total_pass=$((total_pass + p))
     total_fail=$((total_fail + f))
-    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
-        total_fail=$((total_fail + 1))   # failed without saying so
-    fi
+    total_skip=$((total_skip + s))
     [ "$rc" = 0 ] && [ "$f" = 0 ] || status=1
 done
 echo
-echo "extra: $total_pass passed, $total_fail failed"
+echo "extra: $total_pass passed, $total_fail failed, $total_skip skipped"
 exit $status

@@ -14,8 +14,9 @@ Rules, per fenced block, by its language tag:
           code written after `# exit` at the end of the line. Other sh lines
           (make, cc, pip ...) are not run: they are the commands the test itself uses.
   other   (sql, toml, text, console ...) not executed.
-A block preceded by `<!-- doctest: skip (reason) -->` is skipped and counted.
-Prints `docs: N passed, N failed` and exits non-zero on any failure.
+A block preceded by `<!-- doctest: skip (reason) -->` is skipped, counted and
+printed as `SKIP file:line (lang): reason`.
+Prints `docs: N passed, N failed, N skipped` and exits non-zero on any failure.
 """
 
 import os
@@ -134,6 +135,9 @@ def main():
                 where = f"{rel}:{line}"
                 if marker.startswith("<!-- doctest: skip"):
                     skipped += 1
+                    m = re.match(r"<!--\s*doctest:\s*skip\s*\(?(.*?)\)?\s*-->", marker)
+                    reason = m.group(1).strip() if m and m.group(1).strip() else "(no reason given)"
+                    print(f"SKIP {where} ({lang or 'text'}): {reason}")
                     continue
                 err, state = None, {}
                 if lang == "c":
@@ -160,7 +164,7 @@ def main():
                 else:
                     passed += 1
                     print(f"  ok {where} ({lang})")
-    print(f"docs: {passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+    print(f"docs: {passed} passed, {failed} failed, {skipped} skipped")
     return 1 if failed else 0
 
 

@@ -35,6 +35,8 @@ static void admin_exec(const char *sql)
 #endif
 
 int th_failed_now;
+int th_skipped_now;
+static char skip_reason[512];
 static const char *backend;
 static char tmpdir[256];
 static char dsn[1024];
@@ -191,6 +193,15 @@ void th_fail(const char *file, int line, const char *fmt, ...)
     th_failed_now = 1;
 }
 
+void th_skip(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(skip_reason, sizeof skip_reason, fmt, ap);
+    va_end(ap);
+    th_skipped_now = 1;
+}
+
 const char *th_fresh_dsn(void)
 {
     db_seq++;
@@ -232,7 +243,7 @@ static void cleanup_tmp(void)
 int th_main(int argc, char **argv, const char *suite, const th_test *tests, size_t n)
 {
     const char *only = NULL;
-    int passed = 0, failed = 0;
+    int passed = 0, failed = 0, skipped = 0;
     backend = getenv("PGQRS_TEST_BACKEND");
     if (!backend || !*backend)
         backend = "sqlite";
@@ -271,11 +282,18 @@ int th_main(int argc, char **argv, const char *suite, const th_test *tests, size
         if (only && strcmp(only, tests[i].name) != 0)
             continue;
         th_failed_now = 0;
+        th_skipped_now = 0;
+        skip_reason[0] = 0;
         tests[i].fn();
         turso_stop_all();
         if (th_failed_now) {
             failed++;
             fprintf(stderr, "  FAIL %s[%s] %s\n", suite, backend, tests[i].name);
+        } else if (th_skipped_now) {
+            skipped++;
+            fflush(stderr);
+            printf("  SKIP %s[%s] %s: %s\n", suite, backend, tests[i].name, skip_reason[0] ? skip_reason : "(no reason)");
+            fflush(stdout);
         } else {
             passed++;
             if (getenv("PGQRS_TEST_VERBOSE"))
@@ -286,6 +304,10 @@ int th_main(int argc, char **argv, const char *suite, const th_test *tests, size
     if (admin)
         PQfinish(admin);
 #endif
-    printf("%s[%s]: %d passed, %d failed\n", suite, backend, passed, failed);
+    if (only && passed + failed + skipped == 0) {
+        fprintf(stderr, "%s: no test named %s\n", suite, only);
+        failed++;
+    }
+    printf("%s[%s]: %d passed, %d failed, %d skipped\n", suite, backend, passed, failed, skipped);
     return failed ? 1 : 0;
 }

@@ -1,9 +1,14 @@
 /* harness.h: a minimal test runner. One binary per suite; the same source runs
  * against every backend, chosen by PGQRS_TEST_BACKEND (postgres, sqlite,
  * sqlite-memory, pgbouncer). Each test gets a fresh database: a new schema on PostgreSQL,
- * a new file on SQLite. Prints "N passed, N failed" and exits non-zero on failure.
+ * a new file on SQLite. Prints "SUITE[BACKEND]: N passed, N failed, N skipped" last
+ * and exits non-zero on failure.
  *   build/test_store              all tests
  *   build/test_store -s NAME      one test (libgit2's convention)
+ * A test that does not apply to the backend under test says so with SKIP("why"):
+ * it is counted as skipped, not passed, and "SKIP SUITE[BACKEND] NAME: why" is
+ * printed. A backend difference the library documents (pgqrs_store_capabilities,
+ * a refused option) is asserted instead, where that is cheap.
  */
 #ifndef PGQRS_TEST_HARNESS_H
 #define PGQRS_TEST_HARNESS_H
@@ -58,6 +63,19 @@ void th_fail(const char *file, int line, const char *fmt, ...)
 #endif
     ;
 extern int th_failed_now;
+
+/* Marks the current test skipped with a reason (printf format). A failure
+ * already recorded wins over the skip. */
+void th_skip(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+extern int th_skipped_now;
+
+/* SKIP returns from the test function: call it from the test's own body (a
+ * helper that calls it must return at once too; th_skipped_now says so). */
+#define SKIP(...) do { th_skip(__VA_ARGS__); return; } while (0)
 
 /* Each CHECK returns from the test function on failure. */
 #define CHECK(cond) do { if (!(cond)) { th_fail(__FILE__, __LINE__, "CHECK(%s)", #cond); return; } } while (0)

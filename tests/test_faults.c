@@ -11,8 +11,10 @@
  * intact and usable.
  *
  * Needs root for mount(8) (make test runs as root on the CI machine); without it
- * the tests say "skipped" on stderr and pass. PostgreSQL and sqlite::memory: have
- * no file to fill: no-op passes there (the PostgreSQL faults are in tests/chaos). */
+ * the tests SKIP. They exercise SQLite's file driver, so they run on the sqlite
+ * backend only and SKIP elsewhere: PostgreSQL and sqlite::memory: have no file to
+ * fill (the PostgreSQL faults are in tests/chaos), and Turso's file belongs to
+ * its server. */
 #include <errno.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -30,18 +32,23 @@ static int sh(const char *fmt, const char *a, const char *b)
     return system(cmd);
 }
 
-/* Mounts a tmpfs of `size` on a new directory under the suite's tmpdir. */
-static bool mount_tmpfs(char *dir, size_t len, const char *name, const char *size)
+/* Mounts a tmpfs of `size` on a new directory under the suite's tmpdir; NULL,
+ * or why not (the caller SKIPs with it). */
+static const char *mount_tmpfs(char *dir, size_t len, const char *name, const char *size)
 {
     snprintf(dir, len, "%s/%s", th_tmpdir(), name);
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return false;
-    if (geteuid() != 0 || sh("mount -t tmpfs -o size=%s tmpfs '%s' 2>/dev/null", size, dir) != 0) {
-        fprintf(stderr, "    skipped: cannot mount a tmpfs (needs root)\n");
-        return false;
-    }
-    return true;
+        return "cannot create the mount point";
+    if (geteuid() != 0)
+        return "cannot mount a tmpfs: needs root";
+    if (sh("mount -t tmpfs -o size=%s tmpfs '%s' 2>/dev/null", size, dir) != 0)
+        return "cannot mount a tmpfs (mount -t tmpfs failed: no CAP_SYS_ADMIN?)";
+    return NULL;
 }
+
+/* The SQLite file tests apply to the sqlite backend only. */
+#define SQLITE_FILE_ONLY() do { if (strcmp(th_backend(), "sqlite") != 0) \
+    SKIP("a SQLite file fault: runs on the sqlite backend (this backend has no local database file)"); } while (0)
 
 static void unmount(const char *dir)
 {
@@ -89,10 +96,10 @@ static void test_faults__disk_full_then_space_returns(void)
     pgqrs_status st = PGQRS_OK, st_full;
     int64_t ok = 0, pending = -1, archived = -1, drained = 0;
     char full_msg[512] = "";
-    if (th_is_postgres() || th_is_memory())
-        return;   /* no file to fill */
-    if (!mount_tmpfs(dir, sizeof dir, "full", "1m"))
-        return;
+    const char *why_not;
+    SQLITE_FILE_ONLY();
+    if ((why_not = mount_tmpfs(dir, sizeof dir, "full", "1m")) != NULL)
+        SKIP("%s", why_not);
     snprintf(path, sizeof path, "%s/q.db", dir);
     snprintf(dsn, sizeof dsn, "sqlite://%s", path);
     o.heartbeat_interval_s = -1;
@@ -198,10 +205,10 @@ static void test_faults__read_only_filesystem(void)
     pgqrs_producer *p = NULL;
     pgqrs_status st;
     int64_t pending = -1, archived = -1;
-    if (th_is_postgres() || th_is_memory())
-        return;
-    if (!mount_tmpfs(dir, sizeof dir, "ro", "8m"))
-        return;
+    const char *why_not;
+    SQLITE_FILE_ONLY();
+    if ((why_not = mount_tmpfs(dir, sizeof dir, "ro", "8m")) != NULL)
+        SKIP("%s", why_not);
     snprintf(path, sizeof path, "%s/q.db", dir);
     snprintf(dsn, sizeof dsn, "sqlite://%s", path);
     o.heartbeat_interval_s = -1;

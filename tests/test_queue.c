@@ -1090,6 +1090,55 @@ static void test_ownership__single_ops_on_foreign_and_unknown(void)
     CHECK_METRICS("q", 1, 0, 0, 1, 0);
 }
 
+/* A consumer whose lease ran out and whose message another consumer then claimed
+ * is a stale owner: every single-message call it still makes on that message is
+ * PGQRS_ENOTOWNED and changes nothing; the new holder keeps it. */
+static void test_ownership__stale_owner_after_takeover(void)
+{
+    pgqrs_producer *p;
+    pgqrs_consumer *a, *b;
+    pgqrs_batch *ba, *bb, *l;
+    const pgqrs_message *m;
+    pgqrs_status res[1] = { PGQRS_OK };
+    int64_t id = 0, vt = -1;
+    SETUP();
+    QUEUE("q", 0);
+    PRODUCER(p, "q");
+    CONSUMER(a, "q");
+    CONSUMER(b, "q");
+    ENQ(p, "{\"job\": \"takeover\"}", 0, &id);
+    DEQ(ba, a, 1, 5);
+    CHECK_I64(1, pgqrs_batch_count(ba));
+    CHECK_I64(id, pgqrs_batch_at(ba, 0)->id);
+    at(6);   /* A's 5 s lease has run out; A does not know */
+    DEQ(bb, b, 1, 30);
+    CHECK_I64(1, pgqrs_batch_count(bb));
+    CHECK_I64(id, pgqrs_batch_at(bb, 0)->id);
+    CHECK_I64(pgqrs_consumer_worker_id(b), pgqrs_batch_at(bb, 0)->consumer_worker_id);
+
+    CHECK_ST(PGQRS_ENOTOWNED, pgqrs_delete(a, id), a);
+    CHECK_ST(PGQRS_ENOTOWNED, pgqrs_archive(a, id), a);
+    CHECK_ST(PGQRS_ENOTOWNED, pgqrs_release(a, id, 0), a);
+    CHECK_ST(PGQRS_ENOTOWNED, pgqrs_extend_vt(&vt, a, id, 600), a);
+    CHECK_ST(PGQRS_ENOTOWNED, pgqrs_delete_batch(res, a, &id, 1), a);
+    CHECK_I64(PGQRS_ENOTOWNED, res[0]);
+
+    /* intact, and still B's: same payload, B's lease (T0+6+30), read twice */
+    CHECK_METRICS("q", 0, 1, 0, 0, 0);
+    MSG_LIST(l, "q");
+    CHECK_I64(1, pgqrs_batch_count(l));
+    m = find_msg(l, id);
+    CHECK(m != NULL);
+    CHECK_STR("live", m->state);
+    CHECK_I64(pgqrs_consumer_worker_id(b), m->consumer_worker_id);
+    CHECK_I64(T0 + 36 * SEC, m->vt_us);
+    CHECK_I64(2, m->read_count);
+    CHECK_JSON("{\"job\": \"takeover\"}", m->payload);
+    CHECK_OK(pgqrs_archive(b, id), b);
+    CHECK_METRICS("q", 0, 0, 0, 1, 0);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_delete(a, id), a);   /* gone: not found, no longer not-owned */
+}
+
 static void test_ownership__batch_archive_mixed(void)
 {
     pgqrs_producer *p;
@@ -1589,6 +1638,78 @@ static void test_heartbeat__keeps_worker_from_reclaim(void)
     CHECK_METRICS("q", 1, 0, 0, 0, 0);
 }
 
+/* The background heartbeat thread (heartbeat_interval_s > 0) keeps a consumer
+ * that never calls pgqrs_consumer_heartbeat alive; with -1 nothing beats. The one
+ * test here that waits on the real clock (2.5 s, both stores at once): a thread
+ * cannot be driven by pgqrs_store_set_time. stale_after_s is 2 rather than the
+ * store's zombie_after_s (3): after 2.5 s a worker nobody beat for is stale by 2 s
+ * but not yet by 3, so only 2 tells the two stores apart. */
+static void test_heartbeat__background_thread_keeps_consumer_fresh(void)
+{
+    pgqrs_connect_options on = PGQRS_CONNECT_OPTIONS_INIT, off = PGQRS_CONNECT_OPTIONS_INIT;
+    pgqrs_store *s_on = NULL, *s_off = NULL;
+    pgqrs_consumer *c_on = NULL, *c_off = NULL;
+    pgqrs_worker_info *wi = NULL;
+    pgqrs_worker_health h;
+    int64_t on_before, off_before, n = -1;
+    struct timespec wait = { 2, 500000000L };
+    cleanup();
+    on.heartbeat_interval_s = 1;
+    on.zombie_after_s = 3;
+    off.heartbeat_interval_s = -1;
+    off.zombie_after_s = 3;
+    CHECK_OK(pgqrs_connect(&s_on, th_fresh_dsn(), &on), NULL);
+    defer(free_store, s_on);
+    CHECK_OK(pgqrs_connect(&s_off, th_fresh_dsn(), &off), NULL);
+    defer(free_store, s_off);
+    CHECK_OK(pgqrs_schema_install(s_on), s_on);
+    CHECK_OK(pgqrs_schema_install(s_off), s_off);
+    CHECK_OK(pgqrs_queue_create(NULL, s_on, "q", NULL), s_on);
+    CHECK_OK(pgqrs_queue_create(NULL, s_off, "q", NULL), s_off);
+    CHECK_OK(pgqrs_consumer_new(&c_on, s_on, "q"), s_on);
+    defer(free_consumer, c_on);
+    CHECK_OK(pgqrs_consumer_new(&c_off, s_off, "q"), s_off);
+    defer(free_consumer, c_off);
+    CHECK_OK(pgqrs_worker_get(&wi, s_on, pgqrs_consumer_worker_id(c_on)), s_on);
+    on_before = wi->heartbeat_at_us;
+    pgqrs_worker_info_free(wi);
+    wi = NULL;
+    CHECK_OK(pgqrs_worker_get(&wi, s_off, pgqrs_consumer_worker_id(c_off)), s_off);
+    off_before = wi->heartbeat_at_us;
+    pgqrs_worker_info_free(wi);
+    wi = NULL;
+
+    while (nanosleep(&wait, &wait) != 0)
+        ;
+
+    /* on: beaten by the thread at least once (its first beat comes after 1 s) */
+    CHECK_OK(pgqrs_worker_get(&wi, s_on, pgqrs_consumer_worker_id(c_on)), s_on);
+    defer(free_worker_info, wi);
+    CHECK_MSG(wi->heartbeat_at_us - on_before >= 900000, "heartbeat_at moved by %" PRId64 " us in 2.5 s",
+              wi->heartbeat_at_us - on_before);
+    CHECK_STR("ready", wi->status);
+    memset(&h, 0xff, sizeof h);
+    h.version = PGQRS_WORKER_HEALTH_VERSION;
+    CHECK_OK(pgqrs_worker_health_get(&h, s_on, 2), s_on);
+    CHECK_I64(1, h.total);
+    CHECK_I64(1, h.ready);
+    CHECK_I64(0, h.stale);
+    CHECK_OK(pgqrs_worker_reclaim_zombies(&n, s_on, 2), s_on);
+    CHECK_I64(0, n);
+
+    /* off: the row is as the registration left it, and stale by 2 s */
+    CHECK_OK(pgqrs_worker_get(&wi, s_off, pgqrs_consumer_worker_id(c_off)), s_off);
+    defer(free_worker_info, wi);
+    CHECK_I64(off_before, wi->heartbeat_at_us);
+    memset(&h, 0xff, sizeof h);
+    h.version = PGQRS_WORKER_HEALTH_VERSION;
+    CHECK_OK(pgqrs_worker_health_get(&h, s_off, 2), s_off);
+    CHECK_I64(1, h.total);
+    CHECK_I64(1, h.stale);
+    CHECK_OK(pgqrs_worker_reclaim_zombies(&n, s_off, 2), s_off);
+    CHECK_I64(1, n);
+}
+
 static void test_worker__health_counts(void)
 {
     pgqrs_connect_options o = test_opts();
@@ -1712,6 +1833,89 @@ static void test_metrics__exact_for_one_queue(void)
     CHECK_I64(0, m.delayed);
     CHECK_I64(103 * SEC, m.oldest);
     CHECK_I64(1, m.archived);
+}
+
+/* pgqrs_store_counters after a known sequence: every counter exact. A failure is
+ * counted once in errors[-status] on the store whose handle reported it. */
+static void test_counters__exact_after_known_sequence(void)
+{
+    const char *pl[3] = { "1", "2", "3" };
+    pgqrs_producer *p, *pp;
+    pgqrs_consumer *c, *c2, *cp;
+    pgqrs_batch *b;
+    pgqrs_counters k;
+    int64_t ids[5], poison = 0, unknown;
+    pgqrs_status res[2];
+    SETUP();
+    memset(&k, 0xff, sizeof k);
+    k.version = PGQRS_COUNTERS_VERSION;
+    CHECK_OK(pgqrs_store_counters(&k, store), store);
+    CHECK_I64(0, k.enqueued);   /* install counts nothing */
+    CHECK_I64(0, k.dequeued);
+    for (int i = 0; i < 16; i++)
+        CHECK_I64(0, k.errors[i]);
+
+    QUEUE("q", 0);
+    QUEUE("poison", 1);
+    PRODUCER(p, "q");
+    PRODUCER(pp, "poison");
+    CONSUMER(c, "q");
+    CONSUMER(c2, "q");
+    CONSUMER(cp, "poison");
+    CHECK_OK(pgqrs_enqueue_batch(ids, p, pl, 3, 0), p);               /* enqueued 3 */
+    ENQ(p, "4", 0, &ids[3]);
+    ENQ(p, "5", 0, &ids[4]);                                          /* enqueued 5 */
+    unknown = ids[4] + 1000;
+    DEQ(b, c, 10, 30);                                                /* dequeued 5 */
+    CHECK_I64(5, pgqrs_batch_count(b));
+    CHECK_OK(pgqrs_archive_batch(res, c, ids, 2), c);                 /* archived 2 */
+    CHECK_OK(pgqrs_delete(c, ids[2]), c);                             /* deleted 1 */
+    CHECK_OK(pgqrs_release(c, ids[3], 0), c);                         /* released 1 */
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_archive(c, unknown), c);         /* errors[ENOTFOUND] 1 */
+    CHECK_ST(PGQRS_ENOTOWNED, pgqrs_archive(c2, ids[4]), c2);        /* errors[ENOTOWNED] 1 */
+    CHECK_ST(PGQRS_EINVAL, pgqrs_enqueue(NULL, p, "{bad", 0), p);    /* errors[EINVAL] 1, nothing enqueued */
+    ENQ(pp, "\"poison\"", 0, &poison);                                /* enqueued 6 */
+    DEQ(b, cp, 1, 30);                                                /* dequeued 6 */
+    CHECK_I64(1, pgqrs_batch_count(b));
+    at(31);
+    DEQ(b, cp, 1, 30);                                                /* dead_lettered 1, dequeued still 6 */
+    CHECK_I64(0, pgqrs_batch_count(b));
+    CHECK_OK(pgqrs_dlq_replay(store, "poison", poison), store);       /* replayed 1 */
+
+    memset(&k, 0xff, sizeof k);
+    k.version = PGQRS_COUNTERS_VERSION;
+    CHECK_OK(pgqrs_store_counters(&k, store), store);
+    CHECK_I64(6, k.enqueued);
+    CHECK_I64(6, k.dequeued);
+    CHECK_I64(2, k.archived);
+    CHECK_I64(1, k.deleted);
+    CHECK_I64(1, k.released);
+    CHECK_I64(1, k.replayed);
+    CHECK_I64(0, k.retried);   /* no workflow ran */
+    CHECK_I64(1, k.dead_lettered);
+    for (int i = 0; i < 16; i++)
+        CHECK_MSG(k.errors[i] == (i == -PGQRS_ENOTFOUND || i == -PGQRS_ENOTOWNED || i == -PGQRS_EINVAL ? 1 : 0),
+                  "errors[%d] (%s) = %" PRId64, i, pgqrs_errstr((pgqrs_status)-i), k.errors[i]);
+
+    /* a wrong version is refused before anything is written to out, and that
+     * refusal is itself a counted EINVAL of this store */
+    for (unsigned int v = 0; v < 3; v += 2) {   /* 0 and 2: below and above PGQRS_COUNTERS_VERSION (1) */
+        memset(&k, 0x5a, sizeof k);
+        k.version = v;
+        CHECK_ST(PGQRS_EINVAL, pgqrs_store_counters(&k, store), store);
+        CHECK_MSG(strstr(pgqrs_errmsg(store), "version") != NULL, "message: %s", pgqrs_errmsg(store));
+        CHECK_I64(v, k.version);
+        CHECK_I64(0x5a5a5a5a5a5a5a5aLL, k.enqueued);
+        CHECK_I64(0x5a5a5a5a5a5a5a5aLL, k.dead_lettered);
+    }
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_store_counters(NULL, store), store);   /* errors[EMISUSE] 1 */
+    CHECK_ST(PGQRS_EMISUSE, pgqrs_store_counters(&k, NULL), NULL);     /* no store: counted nowhere */
+    memset(&k, 0, sizeof k);
+    k.version = PGQRS_COUNTERS_VERSION;
+    CHECK_OK(pgqrs_store_counters(&k, store), store);
+    CHECK_I64(3, k.errors[-PGQRS_EINVAL]);
+    CHECK_I64(1, k.errors[-PGQRS_EMISUSE]);
+    CHECK_I64(6, k.enqueued);
 }
 
 static void test_metrics__all_queues_by_name(void)
@@ -1980,18 +2184,61 @@ static void test_schema__verify_before_install(void)
     CHECK_OK(pgqrs_schema_verify(store), store);
 }
 
+/* ?schema= naming a schema that does not exist: connecting works (the name is
+ * only a search_path), and pgqrs_schema_verify says the schema is missing instead of
+ * sending the caller to install (which cannot create tables in it). */
+static void test_schema__nonexistent_postgres_schema(void)
+{
+    pgqrs_connect_options o = test_opts();
+    const char *base = getenv("PGQRS_TEST_PG_DSN");
+    char dsn[1200], name[64];
+    const char *msg;
+    cleanup();
+    if (!th_is_postgres())
+        SKIP("?schema= is a PostgreSQL DSN parameter");
+    if (th_is_pgbouncer()) {
+        /* documented: the schema cannot pass through PgBouncer's startup packet */
+        snprintf(dsn, sizeof dsn, "%s&schema=does_not_exist", th_fresh_dsn());
+        store = (pgqrs_store *)1;
+        CHECK_ST(PGQRS_EINVAL, pgqrs_connect(&store, dsn, &o), NULL);
+        CHECK(store == NULL);
+        CHECK_MSG(strstr(pgqrs_errmsg(NULL), "PgBouncer") != NULL, "message: %s", pgqrs_errmsg(NULL));
+        return;
+    }
+    CHECK(base != NULL);
+    snprintf(name, sizeof name, "does_not_exist_%d", (int)getpid());
+    snprintf(dsn, sizeof dsn, "%s%sschema=%s", base, strchr(base, '?') ? "&" : "?", name);
+    CHECK_OK(pgqrs_connect(&store, dsn, &o), NULL);
+    defer(free_store, store);
+    CHECK_ST(PGQRS_ESTATE, pgqrs_schema_verify(store), store);
+    msg = pgqrs_errmsg(store);
+    CHECK_MSG(strstr(msg, name) != NULL && strstr(msg, "does not exist") != NULL && strstr(msg, "CREATE SCHEMA"),
+              "verify's message does not say the schema is missing: %s", msg);
+    /* install cannot fix it, and says so without crashing */
+    CHECK(pgqrs_schema_install(store) != PGQRS_OK);
+    CHECK_MSG(*pgqrs_errmsg(store) != 0, "install failed without a message");
+}
+
 static void test_schema__second_store_on_same_database(void)
 {
-    /* invalid on sqlite::memory: a second connection is a different database */
     pgqrs_store *s2 = NULL;
     pgqrs_connect_options o = test_opts();
     pgqrs_producer *p;
     pgqrs_consumer *c1, *c2 = NULL;
     pgqrs_batch *b, *b2 = NULL;
     int64_t id = 0;
-    if (th_is_memory())
-        return;
     SETUP();
+    if (th_is_memory()) {
+        /* documented: every connection to sqlite::memory: is a database of its
+         * own, so a second store sees nothing of the first */
+        QUEUE("q", 0);
+        CHECK_OK(pgqrs_connect(&s2, th_current_dsn(), &o), NULL);
+        defer(free_store, s2);
+        CHECK_ST(PGQRS_ESTATE, pgqrs_schema_verify(s2), s2);
+        CHECK_OK(pgqrs_schema_install(s2), s2);
+        CHECK_ST(PGQRS_ENOTFOUND, pgqrs_consumer_new(&c2, s2, "q"), s2);
+        return;
+    }
     QUEUE("q", 0);
     PRODUCER(p, "q");
     CONSUMER(c1, "q");
@@ -2468,6 +2715,7 @@ int main(int argc, char **argv)
         { "dlq__release_counts_as_delivery", test_dlq__release_counts_as_delivery },
         { "dlq__lists_page_in_id_order", test_dlq__lists_page_in_id_order },
         { "ownership__single_ops_on_foreign_and_unknown", test_ownership__single_ops_on_foreign_and_unknown },
+        { "ownership__stale_owner_after_takeover", test_ownership__stale_owner_after_takeover },
         { "ownership__batch_archive_mixed", test_ownership__batch_archive_mixed },
         { "pipeline__archive_and_dequeue_drains_in_order", test_pipeline__archive_and_dequeue_drains_in_order },
         { "pipeline__not_held_ids_claim_nothing", test_pipeline__not_held_ids_claim_nothing },
@@ -2483,8 +2731,10 @@ int main(int argc, char **argv)
         { "zombie__reclaim_returns_messages", test_zombie__reclaim_returns_messages },
         { "zombie__explicit_threshold", test_zombie__explicit_threshold },
         { "heartbeat__keeps_worker_from_reclaim", test_heartbeat__keeps_worker_from_reclaim },
+        { "heartbeat__background_thread_keeps_consumer_fresh", test_heartbeat__background_thread_keeps_consumer_fresh },
         { "metrics__exact_for_one_queue", test_metrics__exact_for_one_queue },
         { "metrics__all_queues_by_name", test_metrics__all_queues_by_name },
+        { "counters__exact_after_known_sequence", test_counters__exact_after_known_sequence },
         { "queue__create_exists_and_exist_ok", test_queue__create_exists_and_exist_ok },
         { "queue__purge", test_queue__purge },
         { "queue__delete_refused_with_messages", test_queue__delete_refused_with_messages },
@@ -2494,6 +2744,7 @@ int main(int argc, char **argv)
         { "schema__install_twice_is_noop_and_verifies", test_schema__install_twice_is_noop_and_verifies },
         { "schema__verify_before_install", test_schema__verify_before_install },
         { "schema__second_store_on_same_database", test_schema__second_store_on_same_database },
+        { "schema__nonexistent_postgres_schema", test_schema__nonexistent_postgres_schema },
         { "notfound__unknown_queue", test_notfound__unknown_queue },
         { "args__null_handles_and_outs", test_args__null_handles_and_outs },
         { "args__vt_and_delay_ranges", test_args__vt_and_delay_ranges },

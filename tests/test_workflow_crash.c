@@ -17,9 +17,12 @@
  *   two_workers_one_step           a second worker reaches a step another live worker
  *                                  is executing: PGQRS_EBUSY, the step runs once
  *   crash_loop_ends_in_error       a run that kills every worker ends in ERROR
+ *   kill_between_steps_no_rerun    5 runs, each killed once in the handler after step k
+ *                                  committed and before step k+1 started (k = 1..5; 5:
+ *                                  before the run's completion): no step runs twice
  *
  * sqlite::memory: is one private database per connection, so separate processes
- * cannot share it: these tests are no-op passes there. */
+ * cannot share it: these tests SKIP there. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -102,6 +105,27 @@ static void maybe_die(int64_t run_id, int step)
     raise(SIGKILL);
 }
 
+/* Kill plan of kill_between_steps_no_rerun: run plan_run[i] dies (once, a marker
+ * file) right after pgqrs_run_step returned OK for step plan_between[i]. */
+static int plan_between[64];
+
+static void maybe_die_between(int64_t run_id, int step)
+{
+    char marker[700];
+    int fd;
+    for (int i = 0; i < plan_n; i++) {
+        if (plan_run[i] != run_id || plan_between[i] != step)
+            continue;
+        snprintf(marker, sizeof marker, "%s/killed-between.%lld", dir, (long long)run_id);
+        fd = open(marker, O_WRONLY | O_CREAT | O_EXCL, 0644);
+        if (fd < 0)
+            return;   /* killed here before: this execution goes on */
+        fsync(fd);
+        close(fd);
+        raise(SIGKILL);
+    }
+}
+
 static const char *const step_names[N_STEPS + 1] = { "", "s1", "s2", "s3", "s4", "s5" };
 static int step_index[N_STEPS + 1] = { 0, 1, 2, 3, 4, 5 };
 
@@ -125,6 +149,21 @@ static pgqrs_status five_steps(pgqrs_run *run, const char *input, char **output,
     for (int i = 1; i <= N_STEPS; i++)
         if ((st = pgqrs_run_step(NULL, run, step_names[i], logged_step, &step_index[i], NULL)) != PGQRS_OK)
             return st;
+    *output = pgqrs_strdup("{\"steps\":5}");
+    return PGQRS_OK;
+}
+
+/* five_steps with a kill point after each step's commit (its pgqrs_run_step returned
+ * OK: its SUCCESS row is committed) and before the next step is claimed. */
+static pgqrs_status five_steps_between(pgqrs_run *run, const char *input, char **output, void *user)
+{
+    pgqrs_status st;
+    (void)input, (void)user;
+    for (int i = 1; i <= N_STEPS; i++) {
+        if ((st = pgqrs_run_step(NULL, run, step_names[i], logged_step, &step_index[i], NULL)) != PGQRS_OK)
+            return st;
+        maybe_die_between(pgqrs_run_id(run), i);
+    }
     *output = pgqrs_strdup("{\"steps\":5}");
     return PGQRS_OK;
 }
@@ -223,6 +262,7 @@ static pgqrs_status prepare(const char *name, pgqrs_workflow_fn fn, int n, int64
         return PGQRS_ERROR;
     snprintf(logpath, sizeof logpath, "%s/exec.log", dir);
     plan_n = 0;
+    memset(plan_between, 0, sizeof plan_between);
     if ((st = open_db(&s)) != PGQRS_OK) {
         fprintf(stderr, "    connect: %s\n", pgqrs_errmsg(NULL));
         return st;
@@ -272,7 +312,8 @@ static pgqrs_status run_status(int64_t id, char *buf, size_t n, int32_t *attempt
     return st;
 }
 
-#define SKIP_ON_MEMORY() do { if (th_is_memory()) return; } while (0)
+#define SKIP_ON_MEMORY() do { if (th_is_memory()) \
+    SKIP("forks worker processes: sqlite::memory: is private to one connection of one process"); } while (0)
 
 /* ---- (1) one run killed right after step 3 committed ------------------------------- */
 
@@ -355,6 +396,45 @@ static void test_crash__random_kills_20_runs(void)
     CHECK_I64(0, duplicated);
     CHECK_I64(0, missing);
     CHECK_I64(0, lost);
+}
+
+/* ---- (2b) killed between one step's commit and the next step's start ------------ */
+
+static void test_crash__kill_between_steps_no_rerun(void)
+{
+    enum { RUNS = N_STEPS };
+    int64_t ids[RUNS];
+    int kills = 0, gens = 0, r = 1;
+    SKIP_ON_MEMORY();
+    CHECK_OK(prepare("between", five_steps_between, RUNS, ids), NULL);
+    for (int i = 0; i < RUNS; i++) {
+        plan_run[i] = ids[i];
+        plan_step[i] = 0;           /* never inside a step */
+        plan_between[i] = i + 1;    /* after step i+1 committed */
+    }
+    plan_n = RUNS;
+    while (r != 0 && gens < MAX_GENERATIONS) {
+        r = run_generation("between", five_steps_between, gens++);
+        CHECK_MSG(r >= 0, "worker generation %d failed", gens - 1);
+        kills += r;
+    }
+    CHECK_MSG(r == 0, "workers still being killed after %d generations", gens);
+    CHECK_I64(RUNS, kills);
+    for (int i = 0; i < RUNS; i++) {
+        char status[32];
+        int32_t attempts = 0;
+        /* the execution log is written outside the database (fsync'd appends), so
+         * it survives the SIGKILL: the committed step (i+1) and every other step
+         * started and completed exactly once */
+        for (int k = 1; k <= N_STEPS; k++) {
+            int started = count_log(ids[i], step_names[k], "start"), done = count_log(ids[i], step_names[k], "done");
+            CHECK_MSG(started == 1 && done == 1, "run %lld (killed after step %d): step %d started %d, done %d times",
+                      (long long)ids[i], i + 1, k, started, done);
+        }
+        CHECK_OK(run_status(ids[i], status, sizeof status, &attempts), NULL);
+        CHECK_STR("SUCCESS", status);
+        CHECK_I64(2, attempts);   /* the killed attempt and the resumed one */
+    }
 }
 
 /* ---- (3) two live workers, one step --------------------------------------------------- */
@@ -619,6 +699,7 @@ int main(int argc, char **argv)
     static const th_test tests[] = {
         { "step4_kill_resumes_once", test_crash__step4_kill_resumes_once },
         { "random_kills_20_runs", test_crash__random_kills_20_runs },
+        { "kill_between_steps_no_rerun", test_crash__kill_between_steps_no_rerun },
         { "two_workers_one_step", test_crash__two_workers_one_step },
         { "crash_loop_ends_in_error", test_crash__crash_loop_ends_in_error },
     };

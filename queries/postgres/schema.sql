@@ -32,6 +32,12 @@ FROM information_schema.tables
 WHERE table_schema = current_schema() AND table_name LIKE 'pgqrs\_%'
 ORDER BY table_name;
 
+-- name: schema_selected :one
+-- Whether the session has a schema to create tables in: a search_path naming no
+-- existing schema (a ?schema= never created) leaves current_schema() NULL.
+-- returns: selected bool, search_path text
+SELECT current_schema() IS NOT NULL AS selected, current_setting('search_path') AS search_path;
+
 -- name: session_setup :exec
 -- Run once per new session. Nothing to set on PostgreSQL: the schema comes from
 -- the connection's options and results are decoded in binary, independent of

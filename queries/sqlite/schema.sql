@@ -32,6 +32,11 @@ FROM sqlite_master
 WHERE type = 'table' AND name LIKE 'pgqrs\_%' ESCAPE '\'
 ORDER BY name;
 
+-- name: schema_selected :one
+-- A SQLite database always has its main schema.
+-- returns: selected bool, search_path text
+SELECT 1 AS selected, 'main' AS search_path;
+
 -- name: session_setup :exec
 -- Run once per new connection, outside any transaction: readers never block the
 -- writer and the writer never blocks readers in WAL mode. (Foreign keys are

@@ -5,6 +5,21 @@
 
 #include "base/alloc.h"
 
+/* A session without a schema to create tables in (PostgreSQL: a search_path
+ * naming no existing schema) sees every table missing, and install cannot create
+ * them ("no schema has been selected to create in"): say that instead. */
+static pgqrs_status check_schema_selected(pgqrs_conn *c)
+{
+    pgqrs_schema_selected_row r = { 0 };
+    pgqrs_status st = c->q->schema_selected(&r, c);
+    if (st == PGQRS_OK && !r.selected)
+        st = pgqrs__conn_fail(c, PGQRS_ESTATE,
+                              "schema %.100s does not exist (search_path); create it with CREATE SCHEMA, then install",
+                              r.search_path);
+    pgqrs__schema_selected_row_clear(&r);
+    return st;
+}
+
 /* Applies m unless recorded; *did = 1 when applied. Runs inside the caller's transaction. */
 static pgqrs_status apply_one(pgqrs_conn *c, const pgqrs__migration *m, const pgqrs__migration *all, size_t n,
                               int *did)
@@ -98,6 +113,8 @@ pgqrs_status pgqrs__verify_schema(pgqrs_conn *c)
     pgqrs_schema_version_row *versions = NULL;
     size_t nt = 0, nv = 0;
     pgqrs_status st = c->q->table_list(&tables, &nt, c);
+    if (st == PGQRS_OK && nt == 0)
+        st = check_schema_selected(c);
     for (size_t i = 0; st == PGQRS_OK && i < pgqrs__schema_table_count; i++) {
         bool found = false;
         for (size_t j = 0; j < nt && !found; j++)

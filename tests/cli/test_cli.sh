@@ -3,14 +3,16 @@
 # database and checks exit codes, stdout (text and JSON) and stderr.
 #   tests/cli/test_cli.sh sqlite
 #   tests/cli/test_cli.sh postgres        (needs PGQRS_TEST_PG_DSN, e.g. from scripts/with-postgres.sh)
-# PGQRS_BIN overrides the binary (default build/pgqrs). Prints one line
-# "cli: N passed, N failed" last and exits non-zero on any failure.
+# PGQRS_BIN overrides the binary (default build/pgqrs). A check that cannot run
+# here prints "SKIP cli[BACKEND] NAME: why" and is counted as skipped. Prints one
+# line "cli: N passed, N failed, N skipped" last and exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 backend=${1:-sqlite}
 bin=${PGQRS_BIN:-$PWD/build/pgqrs}
 passed=0
 failed=0
+skipped=0
 tmp=$(mktemp -d /tmp/pgqrs-cli.XXXXXX)
 schema=""
 
@@ -29,12 +31,12 @@ sqlite)
 postgres)
     if [ -z "${PGQRS_TEST_PG_DSN:-}" ]; then
         echo "test_cli: PGQRS_TEST_PG_DSN is not set (run under scripts/with-postgres.sh)" >&2
-        echo "cli: 0 passed, 1 failed"
+        echo "cli: 0 passed, 1 failed, 0 skipped"
         exit 1
     fi
     schema="cli_$$"
     if ! psql "$PGQRS_TEST_PG_DSN" -qAt -c "CREATE SCHEMA $schema" >/dev/null; then
-        echo "cli: 0 passed, 1 failed"
+        echo "cli: 0 passed, 1 failed, 0 skipped"
         exit 1
     fi
     case "$PGQRS_TEST_PG_DSN" in
@@ -48,7 +50,7 @@ postgres)
     ;;
 esac
 export PGQRS_DSN="$DSN"
-[ -x "$bin" ] || { echo "test_cli: $bin not built (make cli)" >&2; echo "cli: 0 passed, 1 failed"; exit 1; }
+[ -x "$bin" ] || { echo "test_cli: $bin not built (make cli)" >&2; echo "cli: 0 passed, 1 failed, 0 skipped"; exit 1; }
 
 # ---- helpers ------------------------------------------------------------------------
 # run [ARGS...]: runs the binary with stdin from /dev/null; sets out, err, rc.
@@ -77,6 +79,7 @@ run_file() {   # run_file FILE [ARGS...]: stdin from FILE
 }
 
 pass() { passed=$((passed + 1)); }
+skip() { skipped=$((skipped + 1)); echo "SKIP cli[$backend] $1: $2"; }
 fail() {
     failed=$((failed + 1))
     echo "FAIL [$backend] $1" >&2
@@ -355,6 +358,8 @@ if command -v script >/dev/null 2>&1; then
     else
         rc=?; out=$(cat "$tmp/tty"); err=""; fail "send-batch progress on a terminal"
     fi
+else
+    skip "send-batch progress on a terminal" "script(1) from util-linux is not installed (no pseudo-terminal)"
 fi
 run --json queue purge reports
 expect "purge" 0 && json "purge json" 'd["purged"] == 7500 and d["queue"] == "reports"'
@@ -590,5 +595,5 @@ expect "deleted queue is gone" 2
 run queue delete flaky
 expect "delete missing queue" 2
 
-echo "cli: $passed passed, $failed failed"
+echo "cli: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]
