@@ -125,6 +125,29 @@ def run_sh(text, build, scratch, state):
     return None
 
 
+def check_logged_events():
+    """Every event the library logs (pgqrs__log / pgqrs__logf with a literal name)
+    is in the events table of docs/operations.md; tests/test_events.c checks the
+    other way, that every documented event fires."""
+    logged = set()
+    for d, _, files in os.walk(os.path.join(ROOT, "src")):
+        for f in files:
+            if f.endswith(".c"):
+                with open(os.path.join(d, f)) as fh:
+                    text = fh.read()
+                for call in re.findall(r'pgqrs__logf?\((.*?)\);', text, re.S):
+                    logged |= set(re.findall(r'"([a-z_]+\.[a-z_]+)"', call))
+    with open(os.path.join(ROOT, "docs", "operations.md")) as fh:
+        documented = set()
+        for line in fh:
+            if line.startswith("| `"):
+                documented |= set(re.findall(r"`([a-z_]+\.[a-z_]+)`", line.split("|")[1]))
+    missing = sorted(logged - documented)
+    if not logged:
+        return "found no pgqrs__log calls in src/"
+    return "logged but not in docs/operations.md: " + ", ".join(missing) if missing else None
+
+
 def main():
     build = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build"))
     passed = failed = skipped = 0
@@ -164,6 +187,13 @@ def main():
                 else:
                     passed += 1
                     print(f"  ok {where} ({lang})")
+    err = check_logged_events()
+    if err:
+        failed += 1
+        print(f"FAIL docs/operations.md (events): {err}", file=sys.stderr)
+    else:
+        passed += 1
+        print("  ok docs/operations.md (events): every logged event is documented")
     print(f"docs: {passed} passed, {failed} failed, {skipped} skipped")
     return 1 if failed else 0
 

@@ -26,12 +26,28 @@ static void admin_exec(const char *sql)
     }
     PQclear(res);
 }
+
+int th_pg_terminate_sessions(void)
+{
+    PGresult *res;
+    int n = -1;
+    if (!admin)
+        return -1;
+    res = PQexec(admin, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE application_name = 'pgqrs' AND pid <> pg_backend_pid()");
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        n = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return n;
+}
 #else
 static void admin_exec(const char *sql)
 {
     fprintf(stderr, "harness: %s: this build has no PostgreSQL (WITH_POSTGRES=0)\n", sql);
     exit(2);
 }
+
+int th_pg_terminate_sessions(void) { return -1; }
 #endif
 
 int th_failed_now;

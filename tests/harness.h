@@ -54,6 +54,9 @@ const char *th_tmpdir(void);
  * loopback port), stopped when the test ends. These stop (SIGKILL) and restart
  * the current one on the same file and port. */
 bool th_is_turso(void);
+/* PostgreSQL: terminates every session the library opened (application_name
+ * "pgqrs"), as a server restart or a DBA would; the count, or -1 elsewhere. */
+int th_pg_terminate_sessions(void);
 void th_turso_kill(void);
 bool th_turso_restart(void);
 

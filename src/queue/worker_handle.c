@@ -63,10 +63,12 @@ void pgqrs__worker_handle_close(pgqrs__worker_handle *w, bool release)
             p.has_now = pgqrs__store_now(w->store, &p.now_us);
             /* no row: already stopped, or still holding messages (a producer
              * holds none); either way nothing more to do when freeing */
-            c->q->worker_shutdown(&row, c, &p);
+            st = c->q->worker_shutdown(&row, c, &p);
+            if (st == PGQRS_OK)
+                pgqrs__log(w->store, PGQRS_LOG_INFO, "worker.shutdown", "worker %lld stopped as its handle was freed%s",
+                           (long long)w->worker_id, release ? " (its messages released)" : "");
             pgqrs__worker_row_clear(&row);
         });
-        (void)st;
     }
     pgqrs__free(w->queue);
     w->h.magic = PGQRS__MAGIC_FREED;

@@ -1,0 +1,475 @@
+/* test_events.c: every log event docs/operations.md lists fires, with its
+ * level, on every backend where it can happen; where it cannot, the test says
+ * why (SKIP) and asserts the capability that makes it so. The list of events
+ * is read from docs/operations.md itself, so a documented event without a test
+ * here fails; scripts/test_docs.py checks the other way (every event the code
+ * logs is documented). */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#if PGQRS_WITH_SQLITE
+#include <sqlite3.h>
+#endif
+
+#include "harness.h"
+#include "proxy.h"
+
+const char *th_errmsg(const void *h) { return pgqrs_errmsg(h); }
+
+/* ---- what the store logged ---- */
+
+enum { MAX_SEEN = 4096 };
+static struct {
+    pthread_mutex_t mu;
+    int n;
+    char event[MAX_SEEN][40];
+    int level[MAX_SEEN];
+} seen = { PTHREAD_MUTEX_INITIALIZER, 0, { { 0 } }, { 0 } };
+
+static void on_log(int level, const char *event, const char *message, void *user)
+{
+    (void)message;
+    (void)user;
+    pthread_mutex_lock(&seen.mu);
+    if (seen.n < MAX_SEEN) {
+        snprintf(seen.event[seen.n], sizeof seen.event[0], "%s", event);
+        seen.level[seen.n++] = level;
+    }
+    pthread_mutex_unlock(&seen.mu);
+}
+
+static void forget(void)
+{
+    pthread_mutex_lock(&seen.mu);
+    seen.n = 0;
+    pthread_mutex_unlock(&seen.mu);
+}
+
+/* The level event was logged at, or -1 if it was not. */
+static int logged(const char *event)
+{
+    int level = -1;
+    pthread_mutex_lock(&seen.mu);
+    for (int i = 0; i < seen.n && level < 0; i++)
+        if (strcmp(seen.event[i], event) == 0)
+            level = seen.level[i];
+    pthread_mutex_unlock(&seen.mu);
+    return level;
+}
+
+#define CHECK_LOGGED(event, lvl)                                                                           \
+    do {                                                                                                   \
+        int got_ = logged(event);                                                                          \
+        CHECK_MSG(got_ >= 0, "event %s was not logged", event);                                            \
+        CHECK_MSG(got_ == (lvl), "event %s logged at level %d, documented at %d", event, got_, (int)(lvl)); \
+    } while (0)
+
+/* A store that logs everything to on_log; no background heartbeat unless asked. */
+static pgqrs_store *open_store(const char *dsn, int heartbeat_s, int busy_ms)
+{
+    pgqrs_connect_options o = PGQRS_CONNECT_OPTIONS_INIT;
+    pgqrs_store *s = NULL;
+    o.heartbeat_interval_s = heartbeat_s ? heartbeat_s : -1;
+    if (heartbeat_s > 0)
+        o.zombie_after_s = 3 * heartbeat_s;
+    o.busy_timeout_ms = busy_ms;
+    if (pgqrs_connect(&s, dsn, &o) != PGQRS_OK) {
+        fprintf(stderr, "connect: %s\n", pgqrs_errmsg(NULL));
+        return NULL;
+    }
+    pgqrs_store_set_log_callback(s, on_log, NULL, PGQRS_LOG_DEBUG);
+    forget();
+    return s;
+}
+
+static const int64_t T0 = INT64_C(1900000000000000);   /* a fixed instant, 2030 */
+#define SEC INT64_C(1000000)
+
+/* ---- the events of the queue and its workers ---- */
+
+static void test_events__queue_and_workers(void)
+{
+    pgqrs_store *s = open_store(th_fresh_dsn(), 0, 0);
+    pgqrs_producer *p = NULL;
+    pgqrs_consumer *c = NULL, *c2 = NULL;
+    pgqrs_batch *b = NULL;
+    pgqrs_queue_options qo = PGQRS_QUEUE_OPTIONS_INIT;
+    const char *payloads[2] = { "{\"n\":1}", "{\"n\":2}" };
+    int64_t id = 0, n = 0;
+    CHECK(s);
+    CHECK_OK(pgqrs_schema_install(s), s);
+    qo.max_attempts = 1;
+    CHECK_OK(pgqrs_queue_create(NULL, s, "q", &qo), s);
+    pgqrs_store_set_time(s, T0);
+    CHECK_OK(pgqrs_producer_new(&p, s, "q"), s);
+    CHECK_LOGGED("worker.register", PGQRS_LOG_INFO);
+    CHECK_OK(pgqrs_enqueue(&id, p, "{\"n\":0}", 0), p);
+    CHECK_LOGGED("message.enqueue", PGQRS_LOG_DEBUG);
+    CHECK_OK(pgqrs_enqueue_batch(NULL, p, payloads, 2, 0), p);
+    CHECK_LOGGED("message.enqueue_batch", PGQRS_LOG_DEBUG);
+    CHECK_OK(pgqrs_consumer_new(&c, s, "q"), s);
+    CHECK_OK(pgqrs_dequeue(&b, c, 1, 5), c);
+    CHECK_LOGGED("message.dequeue", PGQRS_LOG_DEBUG);
+    pgqrs_batch_free(b);
+    /* delivered once, max_attempts 1: at its next delivery it is dead-lettered */
+    pgqrs_store_set_time(s, T0 + 10 * SEC);
+    CHECK_OK(pgqrs_dequeue(&b, c, 3, 5), c);
+    pgqrs_batch_free(b);
+    CHECK_LOGGED("message.dead_letter", PGQRS_LOG_WARN);
+    CHECK_OK(pgqrs_dlq_replay_all(&n, s, "q"), s);
+    CHECK_I64(1, n);
+    CHECK_LOGGED("dlq.replay", PGQRS_LOG_INFO);
+    CHECK_OK(pgqrs_consumer_suspend(c), c);
+    CHECK_LOGGED("worker.transition", PGQRS_LOG_INFO);
+    CHECK_OK(pgqrs_consumer_resume(c), c);
+    CHECK_OK(pgqrs_consumer_new(&c2, s, "q"), s);
+    pgqrs_consumer_free(c2);
+    CHECK_LOGGED("worker.shutdown", PGQRS_LOG_INFO);
+    /* the consumer holds two messages and stops beating: a zombie */
+    pgqrs_store_set_time(s, T0 + 1000 * SEC);
+    CHECK_OK(pgqrs_worker_reclaim_zombies(&n, s, 60), s);
+    CHECK_MSG(n >= 1, "reclaimed %lld", (long long)n);
+    CHECK_LOGGED("worker.reclaim", PGQRS_LOG_WARN);
+    pgqrs_consumer_free(c);
+    pgqrs_producer_free(p);
+    pgqrs_store_free(s);
+}
+
+/* ---- the events of workflows ---- */
+
+static int attempts_seen;
+
+static pgqrs_status ok_step(pgqrs_run *run, char **out, void *user)
+{
+    (void)run;
+    (void)user;
+    *out = pgqrs_strdup("1");
+    return PGQRS_OK;
+}
+
+static pgqrs_status failing_step(pgqrs_run *run, char **out, void *user)
+{
+    (void)run;
+    (void)out;
+    (void)user;
+    return PGQRS_ERROR;
+}
+
+/* attempt 1: step a succeeds, step b fails (the run is retried); attempt 2: a is
+ * replayed, b succeeds, then a durable sleep; attempt 3 finishes */
+static pgqrs_status flow(pgqrs_run *run, const char *input, char **output, void *user)
+{
+    pgqrs_step_options so = PGQRS_STEP_OPTIONS_INIT;
+    pgqrs_status st;
+    (void)input;
+    (void)user;
+    attempts_seen = pgqrs_run_attempt(run);
+    if ((st = pgqrs_run_step(NULL, run, "a", ok_step, NULL, NULL)) != PGQRS_OK)
+        return st;
+    so.retry.max_attempts = 3;
+    so.retry.initial_delay_ms = 1000;
+    so.retry.jitter = -1;
+    st = pgqrs_run_step(NULL, run, "b", pgqrs_run_attempt(run) == 1 ? failing_step : ok_step, NULL, &so);
+    if (st != PGQRS_OK)
+        return st;
+    if ((st = pgqrs_run_sleep(run, "nap", 5)) != PGQRS_OK)
+        return st;
+    *output = pgqrs_strdup("\"done\"");
+    return PGQRS_OK;
+}
+
+static pgqrs_status forever(pgqrs_run *run, const char *input, char **output, void *user)
+{
+    (void)run;
+    (void)input;
+    (void)output;
+    (void)user;
+    return PGQRS_OK;
+}
+
+static void test_events__workflows(void)
+{
+    pgqrs_store *s = open_store(th_fresh_dsn(), 0, 0);
+    pgqrs_workflow_worker *w = NULL;
+    pgqrs_run_info *r = NULL;
+    int64_t run_id = 0, other = 0;
+    int ran = 0;
+    CHECK(s);
+    CHECK_OK(pgqrs_schema_install(s), s);
+    pgqrs_store_set_time(s, T0);
+    CHECK_OK(pgqrs_workflow_define(s, "flow", flow, NULL, NULL), s);
+    CHECK_LOGGED("workflow.define", PGQRS_LOG_INFO);
+    CHECK_OK(pgqrs_workflow_trigger(&run_id, NULL, s, "flow", NULL, NULL), s);
+    CHECK_LOGGED("run.trigger", PGQRS_LOG_INFO);
+    CHECK_OK(pgqrs_workflow_worker_new(&w, s, "flow"), s);
+    CHECK_OK(pgqrs_workflow_worker_run_once(&ran, w), w);
+    CHECK_I64(1, ran);
+    CHECK_LOGGED("run.start", PGQRS_LOG_INFO);
+    CHECK_LOGGED("step.start", PGQRS_LOG_DEBUG);
+    CHECK_LOGGED("step.error", PGQRS_LOG_WARN);
+    CHECK_LOGGED("run.retry", PGQRS_LOG_WARN);
+    pgqrs_store_set_time(s, T0 + 60 * SEC);
+    CHECK_OK(pgqrs_workflow_worker_run_once(&ran, w), w);
+    CHECK_I64(1, ran);
+    CHECK_I64(2, attempts_seen);
+    CHECK_LOGGED("run.resume", PGQRS_LOG_INFO);
+    CHECK_LOGGED("step.replay", PGQRS_LOG_DEBUG);
+    CHECK_LOGGED("run.sleep", PGQRS_LOG_INFO);
+    pgqrs_store_set_time(s, T0 + 120 * SEC);
+    CHECK_OK(pgqrs_workflow_worker_run_once(&ran, w), w);
+    CHECK_I64(1, ran);
+    CHECK_OK(pgqrs_run_get(&r, s, run_id), s);
+    CHECK_STR("SUCCESS", r->status);
+    pgqrs_run_info_free(r);
+    CHECK_LOGGED("run.finish", PGQRS_LOG_INFO);
+    /* a cancel is logged where it is asked for */
+    CHECK_OK(pgqrs_workflow_define(s, "other", forever, NULL, NULL), s);
+    CHECK_OK(pgqrs_workflow_trigger(&other, NULL, s, "other", NULL, NULL), s);
+    forget();
+    CHECK_OK(pgqrs_run_cancel(s, other, "not needed"), s);
+    CHECK_LOGGED("run.cancel", PGQRS_LOG_INFO);
+    pgqrs_workflow_worker_free(w);
+    pgqrs_store_free(s);
+}
+
+/* ---- the events of connections, busy databases and the heartbeat thread ---- */
+
+static void test_events__connection_reconnect(void)
+{
+    pgqrs_store *s;
+    pgqrs_queues *l = NULL;
+    pgqrs_status st;
+    if (!th_is_postgres())
+        SKIP("a lost session is a PostgreSQL event: SQLite has no session, and each Turso call is its own request");
+    if (th_is_pgbouncer())
+        SKIP("through PgBouncer the client session survives a lost server connection (PgBouncer opens another)");
+    CHECK((s = open_store(th_fresh_dsn(), 0, 0)));
+    CHECK_OK(pgqrs_schema_install(s), s);
+    CHECK_MSG(th_pg_terminate_sessions() >= 1, "no session was terminated");
+    /* the first call may meet the dead session; the next re-establishes it */
+    st = pgqrs_queue_list(&l, s);
+    pgqrs_queues_free(l);
+    l = NULL;
+    if (st != PGQRS_OK)
+        CHECK_OK(pgqrs_queue_list(&l, s), s);
+    pgqrs_queues_free(l);
+    CHECK_LOGGED("connection.reconnect", PGQRS_LOG_WARN);
+    pgqrs_store_free(s);
+}
+
+static void test_events__listen_failed(void)
+{
+    pgqrs_capabilities caps = PGQRS_CAPABILITIES_INIT;
+    pgqrs_store *s;
+    pgqrs_consumer *c = NULL;
+    pgqrs_batch *b = NULL;
+    CHECK((s = open_store(th_fresh_dsn(), 0, 0)));
+    CHECK_OK(pgqrs_store_capabilities(&caps, s), s);
+    if (!caps.notifications) {
+        pgqrs_store_free(s);
+        SKIP("capabilities.notifications is 0 here: pgqrs_dequeue_wait polls and never LISTENs");
+    }
+    CHECK_OK(pgqrs_schema_install(s), s);
+    CHECK_OK(pgqrs_queue_create(NULL, s, "q", NULL), s);
+    CHECK_OK(pgqrs_consumer_new(&c, s, "q"), s);
+    CHECK_OK(pgqrs_dequeue_wait(&b, c, 1, 30, 50), c);   /* opens the LISTEN session */
+    pgqrs_batch_free(b);
+    b = NULL;
+    CHECK(logged("listen.failed") < 0);
+    CHECK_MSG(th_pg_terminate_sessions() >= 1, "no session was terminated");
+    /* the pooled session comes back at the first or second call; the LISTEN
+     * session is only found gone when the wait uses it */
+    if (pgqrs_dequeue(&b, c, 1, 30) != PGQRS_OK)
+        CHECK_OK(pgqrs_dequeue(&b, c, 1, 30), c);
+    pgqrs_batch_free(b);
+    b = NULL;
+    CHECK_OK(pgqrs_dequeue_wait(&b, c, 1, 30, 300), c);   /* the LISTEN session is gone: polls */
+    pgqrs_batch_free(b);
+    CHECK_LOGGED("listen.failed", PGQRS_LOG_WARN);
+    pgqrs_consumer_free(c);
+    pgqrs_store_free(s);
+}
+
+#if PGQRS_WITH_SQLITE
+/* Holds SQLite's write lock on the current database from a connection of its own. */
+static sqlite3 *lock_sqlite_file(void)
+{
+    sqlite3 *db = NULL;
+    const char *dsn = th_current_dsn();
+    const char *path = strncmp(dsn, "sqlite://", 9) == 0 ? dsn + 9 : NULL;
+    if (!path || sqlite3_open(path, &db) != SQLITE_OK || sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
+#endif
+
+static void test_events__sqlite_busy(void)
+{
+#if PGQRS_WITH_SQLITE
+    pgqrs_store *s;
+    pgqrs_producer *p = NULL;
+    sqlite3 *lock;
+    if (strcmp(th_backend(), "sqlite") != 0)
+        SKIP("the SQLite busy handler: a SQLite file shared by connections (not :memory:, not a server)");
+    CHECK((s = open_store(th_fresh_dsn(), 0, 200)));
+    CHECK_OK(pgqrs_schema_install(s), s);
+    CHECK_OK(pgqrs_queue_create(NULL, s, "q", NULL), s);
+    CHECK_OK(pgqrs_producer_new(&p, s, "q"), s);
+    CHECK((lock = lock_sqlite_file()));
+    CHECK_ST(PGQRS_EBUSY, pgqrs_enqueue(NULL, p, "{}", 0), p);
+    sqlite3_exec(lock, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(lock);
+    CHECK_LOGGED("sqlite.busy", PGQRS_LOG_WARN);
+    pgqrs_producer_free(p);
+    pgqrs_store_free(s);
+#else
+    SKIP("built without SQLite");
+#endif
+}
+
+static void test_events__turso_retry(void)
+{
+    proxy px = { 0, -1, -1, 0 };
+    char upstream[256], dsn[300];
+    pgqrs_store *direct = NULL, *s = NULL;
+    pgqrs_queues *l = NULL;
+    if (!th_is_turso())
+        SKIP("the Turso driver's retries: needs a tursodb server (PGQRS_TEST_BACKEND=turso)");
+    snprintf(upstream, sizeof upstream, "%s", th_fresh_dsn());
+    CHECK((direct = open_store(upstream, 0, 0)));
+    CHECK_OK(pgqrs_schema_install(direct), direct);
+    CHECK_MSG(proxy_start(&px, upstream), "cannot start tests/turso_proxy.py");
+    snprintf(dsn, sizeof dsn, "http://127.0.0.1:%d", px.port);
+    s = open_store(dsn, 0, 0);
+    if (s && proxy_cmd(&px, NULL, 0, "fault status 2 503")) {
+        forget();
+        if (pgqrs_queue_list(&l, s) != PGQRS_OK)
+            fprintf(stderr, "queue_list through the proxy: %s\n", pgqrs_errmsg(s));
+        pgqrs_queues_free(l);
+    }
+    pgqrs_store_free(s);
+    pgqrs_store_free(direct);
+    proxy_stop(&px);
+    CHECK(s);
+    CHECK_LOGGED("turso.retry", PGQRS_LOG_WARN);
+}
+
+static void test_events__worker_heartbeat_failure(void)
+{
+    pgqrs_store *s;
+    pgqrs_consumer *c = NULL;
+    bool failing = false;
+#if PGQRS_WITH_SQLITE
+    sqlite3 *lock = NULL;
+#endif
+    if (th_is_memory())
+        SKIP("sqlite::memory: is private to its connection: nothing outside can make a heartbeat fail");
+    if (th_is_pgbouncer())
+        SKIP("through PgBouncer a lost server connection is replaced unseen: the heartbeat does not fail");
+    CHECK((s = open_store(th_fresh_dsn(), 1, 100)));
+    CHECK_OK(pgqrs_schema_install(s), s);
+    CHECK_OK(pgqrs_queue_create(NULL, s, "q", NULL), s);
+    CHECK_OK(pgqrs_consumer_new(&c, s, "q"), s);
+    forget();
+    /* make the database unusable for longer than a heartbeat interval */
+    if (th_is_postgres()) {
+        failing = th_pg_terminate_sessions() >= 1;
+    } else if (th_is_turso()) {
+        th_turso_kill();
+        failing = true;
+    } else {
+#if PGQRS_WITH_SQLITE
+        failing = (lock = lock_sqlite_file()) != NULL;
+#endif
+    }
+    for (int i = 0; failing && i < 40 && logged("worker.heartbeat") < 0; i++)
+        usleep(100000);
+#if PGQRS_WITH_SQLITE
+    if (lock) {
+        sqlite3_exec(lock, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close(lock);
+    }
+#endif
+    if (th_is_turso())
+        th_turso_restart();
+    CHECK(failing);
+    CHECK_LOGGED("worker.heartbeat", PGQRS_LOG_WARN);
+    pgqrs_consumer_free(c);
+    pgqrs_store_free(s);
+}
+
+/* ---- the list in docs/operations.md ---- */
+
+/* Every event named in the first column of the events table of
+ * docs/operations.md, and the test above that fires it. */
+static const struct { const char *event; const char *test; } covered[] = {
+    { "worker.register", "queue_and_workers" }, { "worker.transition", "queue_and_workers" },
+    { "worker.shutdown", "queue_and_workers" }, { "worker.reclaim", "queue_and_workers" },
+    { "message.dead_letter", "queue_and_workers" }, { "dlq.replay", "queue_and_workers" },
+    { "message.enqueue", "queue_and_workers" }, { "message.enqueue_batch", "queue_and_workers" },
+    { "message.dequeue", "queue_and_workers" },
+    { "workflow.define", "workflows" }, { "run.trigger", "workflows" }, { "run.start", "workflows" },
+    { "run.resume", "workflows" }, { "run.cancel", "workflows" }, { "run.retry", "workflows" },
+    { "run.sleep", "workflows" }, { "run.finish", "workflows" }, { "step.start", "workflows" },
+    { "step.replay", "workflows" }, { "step.error", "workflows" },
+    { "connection.reconnect", "connection_reconnect" }, { "sqlite.busy", "sqlite_busy" },
+    { "turso.retry", "turso_retry" }, { "worker.heartbeat", "worker_heartbeat_failure" },
+    { "listen.failed", "listen_failed" },
+};
+
+static void test_events__every_documented_event_has_a_test(void)
+{
+    FILE *f = fopen("docs/operations.md", "r");
+    char line[1024];
+    int in_table = 0, documented = 0;
+    CHECK_MSG(f, "cannot open docs/operations.md (run from the repository root)");
+    while (fgets(line, sizeof line, f)) {
+        char *p = line, *end;
+        if (strncmp(line, "| event |", 9) == 0) {
+            in_table = 1;
+            continue;
+        }
+        if (in_table && line[0] != '|')
+            break;
+        if (!in_table || strncmp(line, "|---", 4) == 0)
+            continue;
+        end = strchr(line + 1, '|');   /* the first cell */
+        while (end && (p = strchr(p, '`')) != NULL && p < end) {
+            char *q = strchr(p + 1, '`');
+            bool found = false;
+            if (!q)
+                break;
+            *q = '\0';
+            for (size_t i = 0; i < sizeof covered / sizeof covered[0] && !found; i++)
+                found = strcmp(covered[i].event, p + 1) == 0;
+            documented++;
+            if (!found) {
+                fclose(f);
+                CHECK_MSG(found, "docs/operations.md lists event %s, and no test here fires it", p + 1);
+            }
+            p = q + 1;
+        }
+    }
+    fclose(f);
+    CHECK_I64((int64_t)(sizeof covered / sizeof covered[0]), documented);
+}
+
+int main(int argc, char **argv)
+{
+    static const th_test tests[] = {
+        { "events__queue_and_workers", test_events__queue_and_workers },
+        { "events__workflows", test_events__workflows },
+        { "events__connection_reconnect", test_events__connection_reconnect },
+        { "events__listen_failed", test_events__listen_failed },
+        { "events__sqlite_busy", test_events__sqlite_busy },
+        { "events__turso_retry", test_events__turso_retry },
+        { "events__worker_heartbeat_failure", test_events__worker_heartbeat_failure },
+        { "events__every_documented_event_has_a_test", test_events__every_documented_event_has_a_test },
+    };
+    return th_main(argc, argv, "test_events", tests, sizeof tests / sizeof *tests);
+}
