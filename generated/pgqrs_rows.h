@@ -354,8 +354,6 @@ typedef struct pgqrs_dlq_replay_params {
     size_t ids_len;
     bool all;
     int32_t limit;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_dlq_replay_params;
 
 /* parameters of archive_purge */
@@ -369,8 +367,6 @@ typedef struct pgqrs_archive_purge_params {
 typedef struct pgqrs_queue_metrics_params {
     bool has_queue_id;
     int64_t queue_id;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_queue_metrics_params;
 
 /* parameters of message_enqueue */
@@ -380,8 +376,6 @@ typedef struct pgqrs_message_enqueue_params {
     int64_t delay_ms;
     bool has_producer_worker_id;
     int64_t producer_worker_id;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_message_enqueue_params;
 
 /* parameters of message_enqueue_batch */
@@ -392,8 +386,6 @@ typedef struct pgqrs_message_enqueue_batch_params {
     int64_t delay_ms;
     bool has_producer_worker_id;
     int64_t producer_worker_id;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_message_enqueue_batch_params;
 
 /* parameters of message_dequeue */
@@ -403,8 +395,6 @@ typedef struct pgqrs_message_dequeue_params {
     int32_t max;
     int64_t vt_ms;
     int32_t max_attempts;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_message_dequeue_params;
 
 /* parameters of message_dead_letter */
@@ -412,8 +402,6 @@ typedef struct pgqrs_message_dead_letter_params {
     int64_t queue_id;
     int32_t max;
     int32_t max_attempts;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_message_dead_letter_params;
 
 /* parameters of message_extend_vt */
@@ -421,8 +409,6 @@ typedef struct pgqrs_message_extend_vt_params {
     int64_t id;
     int64_t worker_id;
     int64_t vt_ms;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_message_extend_vt_params;
 
 /* parameters of message_release */
@@ -431,8 +417,6 @@ typedef struct pgqrs_message_release_params {
     size_t ids_len;
     int64_t worker_id;
     int64_t delay_ms;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_message_release_params;
 
 /* parameters of message_archive */
@@ -440,8 +424,6 @@ typedef struct pgqrs_message_archive_params {
     const int64_t *ids;
     size_t ids_len;
     int64_t worker_id;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_message_archive_params;
 
 /* parameters of message_delete */
@@ -484,8 +466,6 @@ typedef struct pgqrs_worker_register_params {
     const char *hostname;
     int32_t pid;
     pgqrs_db_worker_kind kind;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_worker_register_params;
 
 /* parameters of worker_list */
@@ -494,37 +474,18 @@ typedef struct pgqrs_worker_list_params {
     int64_t queue_id;
 } pgqrs_worker_list_params;
 
-/* parameters of worker_heartbeat */
-typedef struct pgqrs_worker_heartbeat_params {
-    const int64_t *ids;
-    size_t ids_len;
-    bool has_now;
-    int64_t now_us;
-} pgqrs_worker_heartbeat_params;
-
 /* parameters of worker_transition */
 typedef struct pgqrs_worker_transition_params {
     int64_t id;
     pgqrs_db_worker_status from_status;
     pgqrs_db_worker_status to_status;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_worker_transition_params;
 
 /* parameters of worker_shutdown */
 typedef struct pgqrs_worker_shutdown_params {
     int64_t id;
     bool release;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_worker_shutdown_params;
-
-/* parameters of worker_reclaim */
-typedef struct pgqrs_worker_reclaim_params {
-    int64_t stale_before_us;
-    bool has_now;
-    int64_t now_us;
-} pgqrs_worker_reclaim_params;
 
 /* parameters of workflow_upsert */
 typedef struct pgqrs_workflow_upsert_params {
@@ -539,8 +500,6 @@ typedef struct pgqrs_run_trigger_params {
     int64_t queue_id;
     const char *input;
     const char *idempotency_key;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_run_trigger_params;
 
 /* parameters of run_get_by_key */
@@ -564,8 +523,6 @@ typedef struct pgqrs_run_list_params {
 typedef struct pgqrs_run_start_params {
     int64_t id;
     int64_t worker_id;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_run_start_params;
 
 /* parameters of run_finish */
@@ -576,8 +533,6 @@ typedef struct pgqrs_run_finish_params {
     pgqrs_db_run_status status;
     const char *output;
     const char *error;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_run_finish_params;
 
 /* parameters of run_reschedule */
@@ -587,16 +542,12 @@ typedef struct pgqrs_run_reschedule_params {
     int64_t worker_id;
     int64_t retry_at_us;
     const char *error;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_run_reschedule_params;
 
 /* parameters of run_cancel */
 typedef struct pgqrs_run_cancel_params {
     int64_t id;
     const char *reason;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_run_cancel_params;
 
 /* parameters of step_acquire */
@@ -605,8 +556,6 @@ typedef struct pgqrs_step_acquire_params {
     const char *step_id;
     int64_t worker_id;
     int64_t lease_ms;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_step_acquire_params;
 
 /* parameters of step_get */
@@ -621,8 +570,6 @@ typedef struct pgqrs_step_complete_params {
     const char *step_id;
     int64_t worker_id;
     const char *output;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_step_complete_params;
 
 /* parameters of step_fail */
@@ -633,8 +580,6 @@ typedef struct pgqrs_step_fail_params {
     const char *error;
     bool has_retry_at;
     int64_t retry_at_us;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_step_fail_params;
 
 #endif
