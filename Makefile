@@ -39,7 +39,7 @@ TEST_SRC := $(filter-out $(BACKEND_OFF_SRC),$(sort $(wildcard tests/test_*.c)))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/%)
 TEST_SUPPORT := $(BUILD)/obj/tests/harness.o $(BUILD)/obj/tests/proxy.o
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
-GEN_INPUTS := $(wildcard schema/*.toml queries/*/*.sql migrations/*/*.sql codegen/*.py codegen/pgqrs_codegen/*.py)
+GEN_INPUTS := $(wildcard include/pgqrs.h schema/*.toml queries/*/*.sql migrations/*/*.sql codegen/*.py codegen/pgqrs_codegen/*.py)
 
 .PHONY: print-libs all lib cli tests examples generate check-generated verify-queries test run bench install clean codegen-test
 

@@ -41,7 +41,9 @@ typedef struct pgqrs__migration {
  * :one returns PGQRS_ENOTFOUND when no row matched, :many hands over an array
  * the caller frees with the row type's _rows_free. Accessors never BEGIN or COMMIT
  * a transaction the caller opened; on SQLite a writing query that runs outside
- * one opens its own BEGIN IMMEDIATE transaction around all of its statements. */
+ * one opens its own BEGIN IMMEDIATE transaction around all of its statements.
+ * A query's `now` parameter is in no signature: the accessor binds it from
+ * pgqrs__conn_now() (drivers/conn.h), NULL meaning the database's clock. */
 typedef struct pgqrs_queries {
     const char *backend;              /* "postgres", "sqlite", "turso" */
     size_t stmt_slots;                /* prepared statements one connection caches */
@@ -266,7 +268,7 @@ typedef struct pgqrs_queries {
     /* worker_heartbeat :execrows
      * Refreshes the heartbeat of these workers unless they are stopped.
      * SQL: queries/postgres/workers.sql:28, queries/sqlite/workers.sql:28 */
-    pgqrs_status (*worker_heartbeat)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_worker_heartbeat_params *p);
+    pgqrs_status (*worker_heartbeat)(int64_t *affected_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len);
 
     /* worker_transition :one
      * Moves a worker from one status to another; no row when it is not in `from`
@@ -295,7 +297,7 @@ typedef struct pgqrs_queries {
      * Zombies: workers not stopped whose heartbeat is older than stale_before. Their
      * messages go back to pending now and they are marked stopped, in one statement.
      * SQL: queries/postgres/workers.sql:85, queries/sqlite/workers.sql:83 */
-    pgqrs_status (*worker_reclaim)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_worker_reclaim_params *p);
+    pgqrs_status (*worker_reclaim)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, int64_t stale_before_us);
 
     /* worker_purge_stale :execrows
      * Deletes workers that are stopped, or silent since before, and hold no messages.

@@ -366,8 +366,6 @@ typedef struct pgqrs_dlq_replay_params {
     size_t ids_len;
     bool all;
     int32_t limit;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_dlq_replay_params;
 
 /* parameters of archive_purge */
@@ -381,8 +379,6 @@ typedef struct pgqrs_archive_purge_params {
 typedef struct pgqrs_queue_metrics_params {
     bool has_queue_id;
     int64_t queue_id;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_queue_metrics_params;
 
 /* parameters of message_enqueue */
@@ -392,8 +388,6 @@ typedef struct pgqrs_message_enqueue_params {
     int64_t delay_ms;
     bool has_producer_worker_id;
     int64_t producer_worker_id;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_message_enqueue_params;
 
 /* parameters of message_enqueue_batch */
@@ -404,8 +398,6 @@ typedef struct pgqrs_message_enqueue_batch_params {
     int64_t delay_ms;
     bool has_producer_worker_id;
     int64_t producer_worker_id;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_message_enqueue_batch_params;
 
 /* parameters of message_dequeue */
@@ -415,8 +407,6 @@ typedef struct pgqrs_message_dequeue_params {
     int32_t max;
     int64_t vt_ms;
     int32_t max_attempts;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_message_dequeue_params;
 
 /* parameters of message_dead_letter */
@@ -424,8 +414,6 @@ typedef struct pgqrs_message_dead_letter_params {
     int64_t queue_id;
     int32_t max;
     int32_t max_attempts;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_message_dead_letter_params;
 
 /* parameters of message_extend_vt */
@@ -433,8 +421,6 @@ typedef struct pgqrs_message_extend_vt_params {
     int64_t id;
     int64_t worker_id;
     int64_t vt_ms;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_message_extend_vt_params;
 
 /* parameters of message_release */
@@ -443,8 +429,6 @@ typedef struct pgqrs_message_release_params {
     size_t ids_len;
     int64_t worker_id;
     int64_t delay_ms;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_message_release_params;
 
 /* parameters of message_archive */
@@ -452,8 +436,6 @@ typedef struct pgqrs_message_archive_params {
     const int64_t *ids;
     size_t ids_len;
     int64_t worker_id;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_message_archive_params;
 
 /* parameters of message_delete */
@@ -496,8 +478,6 @@ typedef struct pgqrs_worker_register_params {
     const char *hostname;
     int32_t pid;
     pgqrs_db_worker_kind kind;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_worker_register_params;
 
 /* parameters of worker_list */
@@ -506,37 +486,18 @@ typedef struct pgqrs_worker_list_params {
     int64_t queue_id;
 } pgqrs_worker_list_params;
 
-/* parameters of worker_heartbeat */
-typedef struct pgqrs_worker_heartbeat_params {
-    const int64_t *ids;
-    size_t ids_len;
-    bool has_now;
-    int64_t now_us;
-} pgqrs_worker_heartbeat_params;
-
 /* parameters of worker_transition */
 typedef struct pgqrs_worker_transition_params {
     int64_t id;
     pgqrs_db_worker_status from_status;
     pgqrs_db_worker_status to_status;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_worker_transition_params;
 
 /* parameters of worker_shutdown */
 typedef struct pgqrs_worker_shutdown_params {
     int64_t id;
     bool release;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_worker_shutdown_params;
-
-/* parameters of worker_reclaim */
-typedef struct pgqrs_worker_reclaim_params {
-    int64_t stale_before_us;
-    bool has_now;
-    int64_t now_us;
-} pgqrs_worker_reclaim_params;
 
 /* parameters of workflow_upsert */
 typedef struct pgqrs_workflow_upsert_params {
@@ -551,8 +512,6 @@ typedef struct pgqrs_run_trigger_params {
     int64_t queue_id;
     const char *input;
     const char *idempotency_key;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_run_trigger_params;
 
 /* parameters of run_get_by_key */
@@ -576,8 +535,6 @@ typedef struct pgqrs_run_list_params {
 typedef struct pgqrs_run_start_params {
     int64_t id;
     int64_t worker_id;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_run_start_params;
 
 /* parameters of run_finish */
@@ -588,8 +545,6 @@ typedef struct pgqrs_run_finish_params {
     pgqrs_db_run_status status;
     const char *output;
     const char *error;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_run_finish_params;
 
 /* parameters of run_reschedule */
@@ -599,16 +554,12 @@ typedef struct pgqrs_run_reschedule_params {
     int64_t worker_id;
     int64_t retry_at_us;
     const char *error;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_run_reschedule_params;
 
 /* parameters of run_cancel */
 typedef struct pgqrs_run_cancel_params {
     int64_t id;
     const char *reason;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_run_cancel_params;
 
 /* parameters of step_acquire */
@@ -617,8 +568,6 @@ typedef struct pgqrs_step_acquire_params {
     const char *step_id;
     int64_t worker_id;
     int64_t lease_ms;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_step_acquire_params;
 
 /* parameters of step_get */
@@ -633,8 +582,6 @@ typedef struct pgqrs_step_complete_params {
     const char *step_id;
     int64_t worker_id;
     const char *output;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_step_complete_params;
 
 /* parameters of step_fail */
@@ -645,8 +592,6 @@ typedef struct pgqrs_step_fail_params {
     const char *error;
     bool has_retry_at;
     int64_t retry_at_us;
-    bool has_now;
-    int64_t now_us;
 } pgqrs_step_fail_params;
 
 #endif

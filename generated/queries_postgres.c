@@ -984,12 +984,14 @@ static pgqrs_status pg_dlq_replay(int64_t **rows_out, size_t *n_out, pgqrs_conn 
     *n_out = 0;
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "dlq_replay: ids is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     st = pgqrs__enc_i64_pgarray(c, &enc_ids, p->ids, p->ids_len);
     values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
     values[1] = enc_ids.data;
     values[2] = (p->all ? "t" : "f");
     values[3] = pgqrs__pg_int(b_limit, p->limit);
-    values[4] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    values[4] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
     if (st == PGQRS_OK) {
         res = pgqrs__pg_exec(c, PG_DLQ_REPLAY, "dlq_replay", SQL_DLQ_REPLAY, 5, values);
         st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "dlq_replay");
@@ -1033,8 +1035,10 @@ static pgqrs_status pg_queue_metrics(pgqrs_queue_metrics_row **rows_out, size_t 
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     values[0] = p->has_queue_id ? pgqrs__pg_int(b_queue_id, p->queue_id) : NULL;
-    values[1] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    values[1] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
     res = pgqrs__pg_exec(c, PG_QUEUE_METRICS, "queue_metrics", SQL_QUEUE_METRICS, 2, values);
     st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "queue_metrics");
     for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
@@ -1058,11 +1062,13 @@ static pgqrs_status pg_message_enqueue(int64_t *out, pgqrs_conn *c, const pgqrs_
     memset(out, 0, sizeof *out);
     if (!p->payload)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue: payload is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
     values[1] = p->payload;
     values[2] = pgqrs__pg_int(b_delay_ms, p->delay_ms);
     values[3] = p->has_producer_worker_id ? pgqrs__pg_int(b_producer_worker_id, p->producer_worker_id) : NULL;
-    values[4] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    values[4] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
     res = pgqrs__pg_exec(c, PG_MESSAGE_ENQUEUE, "message_enqueue", SQL_MESSAGE_ENQUEUE, 5, values);
     st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_enqueue");
     if (st == PGQRS_OK && PQntuples(res) == 0)
@@ -1091,12 +1097,14 @@ static pgqrs_status pg_message_enqueue_batch(int64_t **rows_out, size_t *n_out, 
     *n_out = 0;
     if (!p->payloads && p->payloads_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue_batch: payloads is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     st = pgqrs__enc_json_array(c, &enc_payloads, p->payloads, p->payloads_len);
     values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
     values[1] = enc_payloads.data;
     values[2] = pgqrs__pg_int(b_delay_ms, p->delay_ms);
     values[3] = p->has_producer_worker_id ? pgqrs__pg_int(b_producer_worker_id, p->producer_worker_id) : NULL;
-    values[4] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    values[4] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
     if (st == PGQRS_OK) {
         res = pgqrs__pg_exec(c, PG_MESSAGE_ENQUEUE_BATCH, "message_enqueue_batch", SQL_MESSAGE_ENQUEUE_BATCH, 5, values);
         st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_enqueue_batch");
@@ -1125,12 +1133,14 @@ static pgqrs_status pg_message_dequeue(pgqrs_message_row **rows_out, size_t *n_o
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
     values[1] = pgqrs__pg_int(b_worker_id, p->worker_id);
     values[2] = pgqrs__pg_int(b_max, p->max);
     values[3] = pgqrs__pg_int(b_vt_ms, p->vt_ms);
     values[4] = pgqrs__pg_int(b_max_attempts, p->max_attempts);
-    values[5] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    values[5] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
     res = pgqrs__pg_exec(c, PG_MESSAGE_DEQUEUE, "message_dequeue", SQL_MESSAGE_DEQUEUE, 6, values);
     st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_dequeue");
     for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
@@ -1152,10 +1162,12 @@ static pgqrs_status pg_message_dead_letter(int64_t *affected_out, pgqrs_conn *c,
     char b_max_attempts[PGQRS__PG_INT_LEN];
     char b_now[PGQRS__PG_TS_LEN];
     *affected_out = 0;
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
     values[1] = pgqrs__pg_int(b_max, p->max);
     values[2] = pgqrs__pg_int(b_max_attempts, p->max_attempts);
-    values[3] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    values[3] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
     res = pgqrs__pg_exec(c, PG_MESSAGE_DEAD_LETTER, "message_dead_letter", SQL_MESSAGE_DEAD_LETTER, 4, values);
     st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "message_dead_letter");
     if (st == PGQRS_OK)
@@ -1175,10 +1187,12 @@ static pgqrs_status pg_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs
     char b_vt_ms[PGQRS__PG_INT_LEN];
     char b_now[PGQRS__PG_TS_LEN];
     memset(out, 0, sizeof *out);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     values[0] = pgqrs__pg_int(b_id, p->id);
     values[1] = pgqrs__pg_int(b_worker_id, p->worker_id);
     values[2] = pgqrs__pg_int(b_vt_ms, p->vt_ms);
-    values[3] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    values[3] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
     res = pgqrs__pg_exec(c, PG_MESSAGE_EXTEND_VT, "message_extend_vt", SQL_MESSAGE_EXTEND_VT, 4, values);
     st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_extend_vt");
     if (st == PGQRS_OK && PQntuples(res) == 0)
@@ -1206,11 +1220,13 @@ static pgqrs_status pg_message_release(int64_t **rows_out, size_t *n_out, pgqrs_
     *n_out = 0;
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_release: ids is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     st = pgqrs__enc_i64_pgarray(c, &enc_ids, p->ids, p->ids_len);
     values[0] = enc_ids.data;
     values[1] = pgqrs__pg_int(b_worker_id, p->worker_id);
     values[2] = pgqrs__pg_int(b_delay_ms, p->delay_ms);
-    values[3] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    values[3] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
     if (st == PGQRS_OK) {
         res = pgqrs__pg_exec(c, PG_MESSAGE_RELEASE, "message_release", SQL_MESSAGE_RELEASE, 4, values);
         st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_release");
@@ -1238,10 +1254,12 @@ static pgqrs_status pg_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_
     *n_out = 0;
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_archive: ids is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     st = pgqrs__enc_i64_pgarray(c, &enc_ids, p->ids, p->ids_len);
     values[0] = enc_ids.data;
     values[1] = pgqrs__pg_int(b_worker_id, p->worker_id);
-    values[2] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    values[2] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
     if (st == PGQRS_OK) {
         res = pgqrs__pg_exec(c, PG_MESSAGE_ARCHIVE, "message_archive", SQL_MESSAGE_ARCHIVE, 3, values);
         st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_archive");
@@ -1690,13 +1708,15 @@ static pgqrs_status pg_worker_register(pgqrs_worker_row *out, pgqrs_conn *c, con
     memset(out, 0, sizeof *out);
     if (!p->hostname)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "worker_register: hostname is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     values[0] = p->has_queue_id ? pgqrs__pg_int(b_queue_id, p->queue_id) : NULL;
     values[1] = p->hostname;
     values[2] = pgqrs__pg_int(b_pid, p->pid);
     values[3] = pgqrs__worker_kind_str(p->kind);
     if (st == PGQRS_OK && !values[3])
         st = pgqrs__conn_fail(c, PGQRS_EINVAL, "worker_register: kind is not a worker_kind");
-    values[4] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    values[4] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
     if (st == PGQRS_OK) {
         res = pgqrs__pg_exec(c, PG_WORKER_REGISTER, "worker_register", SQL_WORKER_REGISTER, 5, values);
         st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "worker_register");
@@ -1754,7 +1774,7 @@ static pgqrs_status pg_worker_list(pgqrs_worker_row **rows_out, size_t *n_out, p
 }
 
 /* worker_heartbeat :execrows (queries/postgres/workers.sql:28) */
-static pgqrs_status pg_worker_heartbeat(int64_t *affected_out, pgqrs_conn *c, const pgqrs_worker_heartbeat_params *p)
+static pgqrs_status pg_worker_heartbeat(int64_t *affected_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len)
 {
     pgqrs_status st = PGQRS_OK;
     PGresult *res = NULL;
@@ -1762,11 +1782,13 @@ static pgqrs_status pg_worker_heartbeat(int64_t *affected_out, pgqrs_conn *c, co
     pgqrs_buf enc_ids = PGQRS_BUF_INIT;
     char b_now[PGQRS__PG_TS_LEN];
     *affected_out = 0;
-    if (!p->ids && p->ids_len > 0)
+    if (!ids && ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "worker_heartbeat: ids is NULL");
-    st = pgqrs__enc_i64_pgarray(c, &enc_ids, p->ids, p->ids_len);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__enc_i64_pgarray(c, &enc_ids, ids, ids_len);
     values[0] = enc_ids.data;
-    values[1] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    values[1] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
     if (st == PGQRS_OK) {
         res = pgqrs__pg_exec(c, PG_WORKER_HEARTBEAT, "worker_heartbeat", SQL_WORKER_HEARTBEAT, 2, values);
         st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "worker_heartbeat");
@@ -1787,6 +1809,8 @@ static pgqrs_status pg_worker_transition(pgqrs_worker_row *out, pgqrs_conn *c, c
     char b_id[PGQRS__PG_INT_LEN];
     char b_now[PGQRS__PG_TS_LEN];
     memset(out, 0, sizeof *out);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     values[0] = pgqrs__pg_int(b_id, p->id);
     values[1] = pgqrs__worker_status_str(p->from_status);
     if (st == PGQRS_OK && !values[1])
@@ -1794,7 +1818,7 @@ static pgqrs_status pg_worker_transition(pgqrs_worker_row *out, pgqrs_conn *c, c
     values[2] = pgqrs__worker_status_str(p->to_status);
     if (st == PGQRS_OK && !values[2])
         st = pgqrs__conn_fail(c, PGQRS_EINVAL, "worker_transition: to_status is not a worker_status");
-    values[3] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    values[3] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
     if (st == PGQRS_OK) {
         res = pgqrs__pg_exec(c, PG_WORKER_TRANSITION, "worker_transition", SQL_WORKER_TRANSITION, 4, values);
         st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "worker_transition");
@@ -1818,9 +1842,11 @@ static pgqrs_status pg_worker_shutdown(pgqrs_worker_row *out, pgqrs_conn *c, con
     char b_id[PGQRS__PG_INT_LEN];
     char b_now[PGQRS__PG_TS_LEN];
     memset(out, 0, sizeof *out);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     values[0] = pgqrs__pg_int(b_id, p->id);
     values[1] = (p->release ? "t" : "f");
-    values[2] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    values[2] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
     res = pgqrs__pg_exec(c, PG_WORKER_SHUTDOWN, "worker_shutdown", SQL_WORKER_SHUTDOWN, 3, values);
     st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "worker_shutdown");
     if (st == PGQRS_OK && PQntuples(res) == 0)
@@ -1876,7 +1902,7 @@ static pgqrs_status pg_worker_health(pgqrs_worker_health_row *out, pgqrs_conn *c
 }
 
 /* worker_reclaim :many (queries/postgres/workers.sql:85) */
-static pgqrs_status pg_worker_reclaim(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_worker_reclaim_params *p)
+static pgqrs_status pg_worker_reclaim(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, int64_t stale_before_us)
 {
     pgqrs_status st = PGQRS_OK;
     PGresult *res = NULL;
@@ -1886,8 +1912,10 @@ static pgqrs_status pg_worker_reclaim(int64_t **rows_out, size_t *n_out, pgqrs_c
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    values[0] = pgqrs__pg_ts(b_stale_before, p->stale_before_us);
-    values[1] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_ts(b_stale_before, stale_before_us);
+    values[1] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
     res = pgqrs__pg_exec(c, PG_WORKER_RECLAIM, "worker_reclaim", SQL_WORKER_RECLAIM, 2, values);
     st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "worker_reclaim");
     for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
@@ -2014,11 +2042,13 @@ static pgqrs_status pg_run_trigger(pgqrs_run_trigger_row *out, pgqrs_conn *c, co
     char b_queue_id[PGQRS__PG_INT_LEN];
     char b_now[PGQRS__PG_TS_LEN];
     memset(out, 0, sizeof *out);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     values[0] = pgqrs__pg_int(b_workflow_id, p->workflow_id);
     values[1] = pgqrs__pg_int(b_queue_id, p->queue_id);
     values[2] = p->input;
     values[3] = p->idempotency_key;
-    values[4] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    values[4] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
     res = pgqrs__pg_exec(c, PG_RUN_TRIGGER, "run_trigger", SQL_RUN_TRIGGER, 5, values);
     st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_trigger");
     if (st == PGQRS_OK && PQntuples(res) == 0)
@@ -2116,9 +2146,11 @@ static pgqrs_status pg_run_start(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_
     char b_worker_id[PGQRS__PG_INT_LEN];
     char b_now[PGQRS__PG_TS_LEN];
     memset(out, 0, sizeof *out);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     values[0] = pgqrs__pg_int(b_id, p->id);
     values[1] = pgqrs__pg_int(b_worker_id, p->worker_id);
-    values[2] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    values[2] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
     res = pgqrs__pg_exec(c, PG_RUN_START, "run_start", SQL_RUN_START, 3, values);
     st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_start");
     if (st == PGQRS_OK && PQntuples(res) == 0)
@@ -2142,6 +2174,8 @@ static pgqrs_status pg_run_finish(int64_t *out, pgqrs_conn *c, const pgqrs_run_f
     char b_worker_id[PGQRS__PG_INT_LEN];
     char b_now[PGQRS__PG_TS_LEN];
     memset(out, 0, sizeof *out);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     values[0] = pgqrs__pg_int(b_id, p->id);
     values[1] = pgqrs__pg_int(b_message_id, p->message_id);
     values[2] = pgqrs__pg_int(b_worker_id, p->worker_id);
@@ -2150,7 +2184,7 @@ static pgqrs_status pg_run_finish(int64_t *out, pgqrs_conn *c, const pgqrs_run_f
         st = pgqrs__conn_fail(c, PGQRS_EINVAL, "run_finish: status is not a run_status");
     values[4] = p->output;
     values[5] = p->error;
-    values[6] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    values[6] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
     if (st == PGQRS_OK) {
         res = pgqrs__pg_exec(c, PG_RUN_FINISH, "run_finish", SQL_RUN_FINISH, 7, values);
         st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_finish");
@@ -2177,12 +2211,14 @@ static pgqrs_status pg_run_reschedule(int64_t *out, pgqrs_conn *c, const pgqrs_r
     char b_retry_at[PGQRS__PG_TS_LEN];
     char b_now[PGQRS__PG_TS_LEN];
     memset(out, 0, sizeof *out);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     values[0] = pgqrs__pg_int(b_id, p->id);
     values[1] = pgqrs__pg_int(b_message_id, p->message_id);
     values[2] = pgqrs__pg_int(b_worker_id, p->worker_id);
     values[3] = pgqrs__pg_ts(b_retry_at, p->retry_at_us);
     values[4] = p->error;
-    values[5] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    values[5] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
     res = pgqrs__pg_exec(c, PG_RUN_RESCHEDULE, "run_reschedule", SQL_RUN_RESCHEDULE, 6, values);
     st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_reschedule");
     if (st == PGQRS_OK && PQntuples(res) == 0)
@@ -2204,9 +2240,11 @@ static pgqrs_status pg_run_cancel(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs
     char b_id[PGQRS__PG_INT_LEN];
     char b_now[PGQRS__PG_TS_LEN];
     memset(out, 0, sizeof *out);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     values[0] = pgqrs__pg_int(b_id, p->id);
     values[1] = p->reason;
-    values[2] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    values[2] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
     res = pgqrs__pg_exec(c, PG_RUN_CANCEL, "run_cancel", SQL_RUN_CANCEL, 3, values);
     st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_cancel");
     if (st == PGQRS_OK && PQntuples(res) == 0)
@@ -2232,11 +2270,13 @@ static pgqrs_status pg_step_acquire(pgqrs_step_row *out, pgqrs_conn *c, const pg
     memset(out, 0, sizeof *out);
     if (!p->step_id)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_acquire: step_id is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     values[0] = pgqrs__pg_int(b_run_id, p->run_id);
     values[1] = p->step_id;
     values[2] = pgqrs__pg_int(b_worker_id, p->worker_id);
     values[3] = pgqrs__pg_int(b_lease_ms, p->lease_ms);
-    values[4] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    values[4] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
     res = pgqrs__pg_exec(c, PG_STEP_ACQUIRE, "step_acquire", SQL_STEP_ACQUIRE, 5, values);
     st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "step_acquire");
     if (st == PGQRS_OK && PQntuples(res) == 0)
@@ -2287,11 +2327,13 @@ static pgqrs_status pg_step_complete(int64_t *affected_out, pgqrs_conn *c, const
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_complete: step_id is NULL");
     if (!p->output)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_complete: output is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     values[0] = pgqrs__pg_int(b_run_id, p->run_id);
     values[1] = p->step_id;
     values[2] = pgqrs__pg_int(b_worker_id, p->worker_id);
     values[3] = p->output;
-    values[4] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    values[4] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
     res = pgqrs__pg_exec(c, PG_STEP_COMPLETE, "step_complete", SQL_STEP_COMPLETE, 5, values);
     st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "step_complete");
     if (st == PGQRS_OK)
@@ -2315,12 +2357,14 @@ static pgqrs_status pg_step_fail(int64_t *affected_out, pgqrs_conn *c, const pgq
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_fail: step_id is NULL");
     if (!p->error)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_fail: error is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     values[0] = pgqrs__pg_int(b_run_id, p->run_id);
     values[1] = p->step_id;
     values[2] = pgqrs__pg_int(b_worker_id, p->worker_id);
     values[3] = p->error;
     values[4] = p->has_retry_at ? pgqrs__pg_ts(b_retry_at, p->retry_at_us) : NULL;
-    values[5] = p->has_now ? pgqrs__pg_ts(b_now, p->now_us) : NULL;
+    values[5] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
     res = pgqrs__pg_exec(c, PG_STEP_FAIL, "step_fail", SQL_STEP_FAIL, 6, values);
     st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "step_fail");
     if (st == PGQRS_OK)

@@ -975,6 +975,8 @@ static pgqrs_status sq_dlq_replay(int64_t **rows_out, size_t *n_out, pgqrs_conn 
     st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
     if (st == PGQRS_OK)
         st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_DLQ_REPLAY_1, SQL_DLQ_REPLAY_1, "dlq_replay");
     if (st == PGQRS_OK)
@@ -986,7 +988,7 @@ static pgqrs_status sq_dlq_replay(int64_t **rows_out, size_t *n_out, pgqrs_conn 
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 4, (int64_t)p->limit);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 5, now_us) : pgqrs__sq_bind_null(c, stmt, 5);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "dlq_replay");
     pgqrs__sq_release(stmt);
@@ -1045,11 +1047,13 @@ static pgqrs_status sq_queue_metrics(pgqrs_queue_metrics_row **rows_out, size_t 
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_METRICS, SQL_QUEUE_METRICS, "queue_metrics");
     if (st == PGQRS_OK)
         st = p->has_queue_id ? pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id) : pgqrs__sq_bind_null(c, stmt, 1);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 2, p->now_us) : pgqrs__sq_bind_null(c, stmt, 2);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 2, now_us) : pgqrs__sq_bind_null(c, stmt, 2);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         pgqrs_queue_metrics_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? sq_scan_queue_metrics_row(row, c, stmt) : pgqrs__conn_oom(c);
@@ -1071,6 +1075,8 @@ static pgqrs_status sq_message_enqueue(int64_t *out, pgqrs_conn *c, const pgqrs_
     if (!p->payload)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue: payload is NULL");
     st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_ENQUEUE, SQL_MESSAGE_ENQUEUE, "message_enqueue");
     if (st == PGQRS_OK)
@@ -1082,7 +1088,7 @@ static pgqrs_status sq_message_enqueue(int64_t *out, pgqrs_conn *c, const pgqrs_
     if (st == PGQRS_OK)
         st = p->has_producer_worker_id ? pgqrs__sq_bind_i64(c, stmt, 4, p->producer_worker_id) : pgqrs__sq_bind_null(c, stmt, 4);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 5, now_us) : pgqrs__sq_bind_null(c, stmt, 5);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? pgqrs__sq_get_i64(out, NULL, c, stmt, 0)
@@ -1110,6 +1116,8 @@ static pgqrs_status sq_message_enqueue_batch(int64_t **rows_out, size_t *n_out, 
     st = pgqrs__enc_json_array(c, &enc_payloads, p->payloads, p->payloads_len);
     if (st == PGQRS_OK)
         st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_ENQUEUE_BATCH, SQL_MESSAGE_ENQUEUE_BATCH, "message_enqueue_batch");
     if (st == PGQRS_OK)
@@ -1121,7 +1129,7 @@ static pgqrs_status sq_message_enqueue_batch(int64_t **rows_out, size_t *n_out, 
     if (st == PGQRS_OK)
         st = p->has_producer_worker_id ? pgqrs__sq_bind_i64(c, stmt, 4, p->producer_worker_id) : pgqrs__sq_bind_null(c, stmt, 4);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 5, now_us) : pgqrs__sq_bind_null(c, stmt, 5);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? pgqrs__sq_get_i64(row, NULL, c, stmt, 0) : pgqrs__conn_oom(c);
@@ -1145,6 +1153,8 @@ static pgqrs_status sq_message_dequeue(pgqrs_message_row **rows_out, size_t *n_o
     *rows_out = NULL;
     *n_out = 0;
     st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_DEQUEUE, SQL_MESSAGE_DEQUEUE, "message_dequeue");
     if (st == PGQRS_OK)
@@ -1158,7 +1168,7 @@ static pgqrs_status sq_message_dequeue(pgqrs_message_row **rows_out, size_t *n_o
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 5, (int64_t)p->max_attempts);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 6, p->now_us) : pgqrs__sq_bind_null(c, stmt, 6);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 6, now_us) : pgqrs__sq_bind_null(c, stmt, 6);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         pgqrs_message_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? sq_scan_message_row(row, c, stmt) : pgqrs__conn_oom(c);
@@ -1178,6 +1188,8 @@ static pgqrs_status sq_message_dead_letter(int64_t *affected_out, pgqrs_conn *c,
     bool own_tx = false;
     *affected_out = 0;
     st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_DEAD_LETTER_1, SQL_MESSAGE_DEAD_LETTER_1, "message_dead_letter");
     if (st == PGQRS_OK)
@@ -1187,7 +1199,7 @@ static pgqrs_status sq_message_dead_letter(int64_t *affected_out, pgqrs_conn *c,
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->max_attempts);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 4, p->now_us) : pgqrs__sq_bind_null(c, stmt, 4);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 4, now_us) : pgqrs__sq_bind_null(c, stmt, 4);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "message_dead_letter");
     pgqrs__sq_release(stmt);
@@ -1201,7 +1213,7 @@ static pgqrs_status sq_message_dead_letter(int64_t *affected_out, pgqrs_conn *c,
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->max_attempts);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 4, p->now_us) : pgqrs__sq_bind_null(c, stmt, 4);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 4, now_us) : pgqrs__sq_bind_null(c, stmt, 4);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "message_dead_letter");
     if (st == PGQRS_OK)
@@ -1220,6 +1232,8 @@ static pgqrs_status sq_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
     st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_EXTEND_VT, SQL_MESSAGE_EXTEND_VT, "message_extend_vt");
     if (st == PGQRS_OK)
@@ -1229,7 +1243,7 @@ static pgqrs_status sq_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 3, p->vt_ms);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 4, p->now_us) : pgqrs__sq_bind_null(c, stmt, 4);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 4, now_us) : pgqrs__sq_bind_null(c, stmt, 4);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_message_extend_vt_row(out, c, stmt)
@@ -1259,6 +1273,8 @@ static pgqrs_status sq_message_release(int64_t **rows_out, size_t *n_out, pgqrs_
     st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
     if (st == PGQRS_OK)
         st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_RELEASE, SQL_MESSAGE_RELEASE, "message_release");
     if (st == PGQRS_OK)
@@ -1268,7 +1284,7 @@ static pgqrs_status sq_message_release(int64_t **rows_out, size_t *n_out, pgqrs_
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 3, p->delay_ms);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 4, p->now_us) : pgqrs__sq_bind_null(c, stmt, 4);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 4, now_us) : pgqrs__sq_bind_null(c, stmt, 4);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? pgqrs__sq_get_i64(row, NULL, c, stmt, 0) : pgqrs__conn_oom(c);
@@ -1297,6 +1313,8 @@ static pgqrs_status sq_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_
     st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
     if (st == PGQRS_OK)
         st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_ARCHIVE_1, SQL_MESSAGE_ARCHIVE_1, "message_archive");
     if (st == PGQRS_OK)
@@ -1304,7 +1322,7 @@ static pgqrs_status sq_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 2, p->worker_id);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 3, p->now_us) : pgqrs__sq_bind_null(c, stmt, 3);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 3, now_us) : pgqrs__sq_bind_null(c, stmt, 3);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "message_archive");
     pgqrs__sq_release(stmt);
@@ -1820,6 +1838,8 @@ static pgqrs_status sq_worker_register(pgqrs_worker_row *out, pgqrs_conn *c, con
     if (!p->hostname)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "worker_register: hostname is NULL");
     st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_REGISTER, SQL_WORKER_REGISTER, "worker_register");
     if (st == PGQRS_OK)
@@ -1831,7 +1851,7 @@ static pgqrs_status sq_worker_register(pgqrs_worker_row *out, pgqrs_conn *c, con
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_enum(c, stmt, 4, &pgqrs__worker_kind_desc, (int)p->kind);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 5, now_us) : pgqrs__sq_bind_null(c, stmt, 5);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_worker_row(out, c, stmt)
@@ -1890,24 +1910,26 @@ static pgqrs_status sq_worker_list(pgqrs_worker_row **rows_out, size_t *n_out, p
 }
 
 /* worker_heartbeat :execrows (queries/sqlite/workers.sql:28) */
-static pgqrs_status sq_worker_heartbeat(int64_t *affected_out, pgqrs_conn *c, const pgqrs_worker_heartbeat_params *p)
+static pgqrs_status sq_worker_heartbeat(int64_t *affected_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
     bool own_tx = false;
     pgqrs_buf enc_ids = PGQRS_BUF_INIT;
     *affected_out = 0;
-    if (!p->ids && p->ids_len > 0)
+    if (!ids && ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "worker_heartbeat: ids is NULL");
-    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    st = pgqrs__enc_i64_array(c, &enc_ids, ids, ids_len);
     if (st == PGQRS_OK)
         st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_HEARTBEAT, SQL_WORKER_HEARTBEAT, "worker_heartbeat");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 1, enc_ids.data);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 2, p->now_us) : pgqrs__sq_bind_null(c, stmt, 2);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 2, now_us) : pgqrs__sq_bind_null(c, stmt, 2);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "worker_heartbeat");
     if (st == PGQRS_OK)
@@ -1927,6 +1949,8 @@ static pgqrs_status sq_worker_transition(pgqrs_worker_row *out, pgqrs_conn *c, c
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
     st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_TRANSITION, SQL_WORKER_TRANSITION, "worker_transition");
     if (st == PGQRS_OK)
@@ -1936,7 +1960,7 @@ static pgqrs_status sq_worker_transition(pgqrs_worker_row *out, pgqrs_conn *c, c
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_enum(c, stmt, 3, &pgqrs__worker_status_desc, (int)p->to_status);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 4, p->now_us) : pgqrs__sq_bind_null(c, stmt, 4);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 4, now_us) : pgqrs__sq_bind_null(c, stmt, 4);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_worker_row(out, c, stmt)
@@ -1959,6 +1983,8 @@ static pgqrs_status sq_worker_shutdown(pgqrs_worker_row *out, pgqrs_conn *c, con
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
     st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_SHUTDOWN_1, SQL_WORKER_SHUTDOWN_1, "worker_shutdown");
     if (st == PGQRS_OK)
@@ -1966,7 +1992,7 @@ static pgqrs_status sq_worker_shutdown(pgqrs_worker_row *out, pgqrs_conn *c, con
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->release);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 3, p->now_us) : pgqrs__sq_bind_null(c, stmt, 3);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 3, now_us) : pgqrs__sq_bind_null(c, stmt, 3);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "worker_shutdown");
     pgqrs__sq_release(stmt);
@@ -1976,7 +2002,7 @@ static pgqrs_status sq_worker_shutdown(pgqrs_worker_row *out, pgqrs_conn *c, con
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 3, p->now_us) : pgqrs__sq_bind_null(c, stmt, 3);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 3, now_us) : pgqrs__sq_bind_null(c, stmt, 3);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_worker_row(out, c, stmt)
@@ -2033,7 +2059,7 @@ static pgqrs_status sq_worker_health(pgqrs_worker_health_row *out, pgqrs_conn *c
 }
 
 /* worker_reclaim :many (queries/sqlite/workers.sql:83) */
-static pgqrs_status sq_worker_reclaim(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_worker_reclaim_params *p)
+static pgqrs_status sq_worker_reclaim(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, int64_t stale_before_us)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
@@ -2043,12 +2069,14 @@ static pgqrs_status sq_worker_reclaim(int64_t **rows_out, size_t *n_out, pgqrs_c
     *rows_out = NULL;
     *n_out = 0;
     st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_RECLAIM_1, SQL_WORKER_RECLAIM_1, "worker_reclaim");
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, p->stale_before_us);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, stale_before_us);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 2, p->now_us) : pgqrs__sq_bind_null(c, stmt, 2);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 2, now_us) : pgqrs__sq_bind_null(c, stmt, 2);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "worker_reclaim");
     pgqrs__sq_release(stmt);
@@ -2056,9 +2084,9 @@ static pgqrs_status sq_worker_reclaim(int64_t **rows_out, size_t *n_out, pgqrs_c
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_RECLAIM_2, SQL_WORKER_RECLAIM_2, "worker_reclaim");
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, p->stale_before_us);
+        st = pgqrs__sq_bind_i64(c, stmt, 1, stale_before_us);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 2, p->now_us) : pgqrs__sq_bind_null(c, stmt, 2);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 2, now_us) : pgqrs__sq_bind_null(c, stmt, 2);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? pgqrs__sq_get_i64(row, NULL, c, stmt, 0) : pgqrs__conn_oom(c);
@@ -2210,6 +2238,8 @@ static pgqrs_status sq_run_trigger(pgqrs_run_trigger_row *out, pgqrs_conn *c, co
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
     st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_TRIGGER_1, SQL_RUN_TRIGGER_1, "run_trigger");
     if (st == PGQRS_OK)
@@ -2219,7 +2249,7 @@ static pgqrs_status sq_run_trigger(pgqrs_run_trigger_row *out, pgqrs_conn *c, co
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 4, p->idempotency_key);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 5, now_us) : pgqrs__sq_bind_null(c, stmt, 5);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "run_trigger");
     pgqrs__sq_release(stmt);
@@ -2229,7 +2259,7 @@ static pgqrs_status sq_run_trigger(pgqrs_run_trigger_row *out, pgqrs_conn *c, co
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 2, p->queue_id);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 5, now_us) : pgqrs__sq_bind_null(c, stmt, 5);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "run_trigger");
     pgqrs__sq_release(stmt);
@@ -2338,6 +2368,8 @@ static pgqrs_status sq_run_start(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
     st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_START, SQL_RUN_START, "run_start");
     if (st == PGQRS_OK)
@@ -2345,7 +2377,7 @@ static pgqrs_status sq_run_start(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 2, p->worker_id);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 3, p->now_us) : pgqrs__sq_bind_null(c, stmt, 3);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 3, now_us) : pgqrs__sq_bind_null(c, stmt, 3);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_run_row(out, c, stmt)
@@ -2368,6 +2400,8 @@ static pgqrs_status sq_run_finish(int64_t *out, pgqrs_conn *c, const pgqrs_run_f
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
     st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_FINISH_1, SQL_RUN_FINISH_1, "run_finish");
     if (st == PGQRS_OK)
@@ -2379,7 +2413,7 @@ static pgqrs_status sq_run_finish(int64_t *out, pgqrs_conn *c, const pgqrs_run_f
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_enum(c, stmt, 4, &pgqrs__run_status_desc, (int)p->status);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 7, p->now_us) : pgqrs__sq_bind_null(c, stmt, 7);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 7, now_us) : pgqrs__sq_bind_null(c, stmt, 7);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "run_finish");
     pgqrs__sq_release(stmt);
@@ -2409,7 +2443,7 @@ static pgqrs_status sq_run_finish(int64_t *out, pgqrs_conn *c, const pgqrs_run_f
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 6, p->error);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 7, p->now_us) : pgqrs__sq_bind_null(c, stmt, 7);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 7, now_us) : pgqrs__sq_bind_null(c, stmt, 7);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? pgqrs__sq_get_i64(out, NULL, c, stmt, 0)
@@ -2430,6 +2464,8 @@ static pgqrs_status sq_run_reschedule(int64_t *out, pgqrs_conn *c, const pgqrs_r
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
     st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_RESCHEDULE_1, SQL_RUN_RESCHEDULE_1, "run_reschedule");
     if (st == PGQRS_OK)
@@ -2453,7 +2489,7 @@ static pgqrs_status sq_run_reschedule(int64_t *out, pgqrs_conn *c, const pgqrs_r
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 5, p->error);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 6, p->now_us) : pgqrs__sq_bind_null(c, stmt, 6);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 6, now_us) : pgqrs__sq_bind_null(c, stmt, 6);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? pgqrs__sq_get_i64(out, NULL, c, stmt, 0)
@@ -2474,6 +2510,8 @@ static pgqrs_status sq_run_cancel(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
     st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_CANCEL, SQL_RUN_CANCEL, "run_cancel");
     if (st == PGQRS_OK)
@@ -2481,7 +2519,7 @@ static pgqrs_status sq_run_cancel(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 2, p->reason);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 3, p->now_us) : pgqrs__sq_bind_null(c, stmt, 3);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 3, now_us) : pgqrs__sq_bind_null(c, stmt, 3);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_run_row(out, c, stmt)
@@ -2506,6 +2544,8 @@ static pgqrs_status sq_step_acquire(pgqrs_step_row *out, pgqrs_conn *c, const pg
     if (!p->step_id)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_acquire: step_id is NULL");
     st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_STEP_ACQUIRE, SQL_STEP_ACQUIRE, "step_acquire");
     if (st == PGQRS_OK)
@@ -2517,7 +2557,7 @@ static pgqrs_status sq_step_acquire(pgqrs_step_row *out, pgqrs_conn *c, const pg
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 4, p->lease_ms);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 5, now_us) : pgqrs__sq_bind_null(c, stmt, 5);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_step_row(out, c, stmt)
@@ -2569,6 +2609,8 @@ static pgqrs_status sq_step_complete(int64_t *affected_out, pgqrs_conn *c, const
     if (!p->output)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_complete: output is NULL");
     st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_STEP_COMPLETE, SQL_STEP_COMPLETE, "step_complete");
     if (st == PGQRS_OK)
@@ -2580,7 +2622,7 @@ static pgqrs_status sq_step_complete(int64_t *affected_out, pgqrs_conn *c, const
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 4, p->output);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 5, p->now_us) : pgqrs__sq_bind_null(c, stmt, 5);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 5, now_us) : pgqrs__sq_bind_null(c, stmt, 5);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "step_complete");
     if (st == PGQRS_OK)
@@ -2602,6 +2644,8 @@ static pgqrs_status sq_step_fail(int64_t *affected_out, pgqrs_conn *c, const pgq
     if (!p->error)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_fail: error is NULL");
     st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_STEP_FAIL, SQL_STEP_FAIL, "step_fail");
     if (st == PGQRS_OK)
@@ -2615,7 +2659,7 @@ static pgqrs_status sq_step_fail(int64_t *affected_out, pgqrs_conn *c, const pgq
     if (st == PGQRS_OK)
         st = p->has_retry_at ? pgqrs__sq_bind_i64(c, stmt, 5, p->retry_at_us) : pgqrs__sq_bind_null(c, stmt, 5);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__sq_bind_i64(c, stmt, 6, p->now_us) : pgqrs__sq_bind_null(c, stmt, 6);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 6, now_us) : pgqrs__sq_bind_null(c, stmt, 6);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "step_fail");
     if (st == PGQRS_OK)

@@ -9,6 +9,7 @@
  *   queries/sqlite/workers.sql
  *   queries/sqlite/workflows.sql
  *   queries/turso/messages.sql
+ *   queries/turso/transport.sql
  *   queries/turso/workflows.sql
  *   migrations/sqlite/0001_init.sql
  * Change the sources and run `make generate`. */
@@ -496,11 +497,18 @@ static const char SQL_STEP_LIST[] =
     "-- name: step_list :many\n"
     "SELECT run_id, step_id, status, output, error, attempts, retry_at, worker_id, lease_until, started_at, completed_at\n"
     "FROM pgqrs_workflow_steps WHERE run_id = ?1 ORDER BY started_at, step_id";
-/* Statements the Turso transport (src/driver_turso.c) puts around each write batch. */
+/* Statements the Turso transport (src/drivers/turso.c) puts around each write batch. */
 const char pgqrs__turso_sql_begin[] = "BEGIN IMMEDIATE";
 const char pgqrs__turso_sql_commit[] = "COMMIT";
 const char pgqrs__turso_sql_rollback[] = "ROLLBACK";
 const char pgqrs__turso_sql_foreign_keys[] = "PRAGMA foreign_keys = ON";
+
+/* Statements the accessors below send of their own (-- statement: blocks). */
+/* changes (queries/turso/transport.sql:5)
+ * Appended to every :execrows request, in the same batch and transaction:
+ * servers need not fill affected_row_count (tursodb always says 0), and
+ * changes() right after the statement is exact. */
+static const char STMT_CHANGES[] = "SELECT changes()";
 
 static pgqrs_status tu_scan_archived_row(pgqrs_archived_row *row, pgqrs__tu_call *call, size_t r)
 {
@@ -898,6 +906,8 @@ static pgqrs_status tu_dlq_replay(int64_t **rows_out, size_t *n_out, pgqrs_conn 
     pgqrs__tu_start(&call, c, "dlq_replay", true);
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "dlq_replay: ids is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_DLQ_REPLAY_1, 5);
@@ -910,7 +920,7 @@ static pgqrs_status tu_dlq_replay(int64_t **rows_out, size_t *n_out, pgqrs_conn 
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 4, (int64_t)p->limit);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, p->now_us) : pgqrs__tu_arg_null(&call, 5);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 5, now_us) : pgqrs__tu_arg_null(&call, 5);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_DLQ_REPLAY_2, 4);
     if (st == PGQRS_OK)
@@ -945,7 +955,7 @@ static pgqrs_status tu_archive_purge(int64_t *affected_out, pgqrs_conn *c, const
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 2, p->before_us);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, PGQRS__TU_CHANGES_SQL, 0);
+        st = pgqrs__tu_stmt(&call, STMT_CHANGES, 0);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK)
@@ -963,11 +973,13 @@ static pgqrs_status tu_queue_metrics(pgqrs_queue_metrics_row **rows_out, size_t 
     *rows_out = NULL;
     *n_out = 0;
     pgqrs__tu_start(&call, c, "queue_metrics", false);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     st = pgqrs__tu_stmt(&call, SQL_QUEUE_METRICS, 2);
     if (st == PGQRS_OK)
         st = p->has_queue_id ? pgqrs__tu_arg_i64(&call, 1, p->queue_id) : pgqrs__tu_arg_null(&call, 1);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 2, p->now_us) : pgqrs__tu_arg_null(&call, 2);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 2, now_us) : pgqrs__tu_arg_null(&call, 2);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
@@ -987,6 +999,8 @@ static pgqrs_status tu_message_enqueue(int64_t *out, pgqrs_conn *c, const pgqrs_
     pgqrs__tu_start(&call, c, "message_enqueue", true);
     if (!p->payload)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue: payload is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     st = pgqrs__tu_stmt(&call, SQL_MESSAGE_ENQUEUE, 5);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
@@ -997,7 +1011,7 @@ static pgqrs_status tu_message_enqueue(int64_t *out, pgqrs_conn *c, const pgqrs_
     if (st == PGQRS_OK)
         st = p->has_producer_worker_id ? pgqrs__tu_arg_i64(&call, 4, p->producer_worker_id) : pgqrs__tu_arg_null(&call, 4);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, p->now_us) : pgqrs__tu_arg_null(&call, 5);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 5, now_us) : pgqrs__tu_arg_null(&call, 5);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -1022,6 +1036,8 @@ static pgqrs_status tu_message_enqueue_batch(int64_t **rows_out, size_t *n_out, 
     pgqrs__tu_start(&call, c, "message_enqueue_batch", true);
     if (!p->payloads && p->payloads_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue_batch: payloads is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     st = pgqrs__enc_json_array(c, &enc_payloads, p->payloads, p->payloads_len);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_MESSAGE_ENQUEUE_BATCH, 5);
@@ -1034,7 +1050,7 @@ static pgqrs_status tu_message_enqueue_batch(int64_t **rows_out, size_t *n_out, 
     if (st == PGQRS_OK)
         st = p->has_producer_worker_id ? pgqrs__tu_arg_i64(&call, 4, p->producer_worker_id) : pgqrs__tu_arg_null(&call, 4);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, p->now_us) : pgqrs__tu_arg_null(&call, 5);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 5, now_us) : pgqrs__tu_arg_null(&call, 5);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
@@ -1055,6 +1071,8 @@ static pgqrs_status tu_message_dequeue(pgqrs_message_row **rows_out, size_t *n_o
     *rows_out = NULL;
     *n_out = 0;
     pgqrs__tu_start(&call, c, "message_dequeue", true);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     st = pgqrs__tu_stmt(&call, SQL_MESSAGE_DEQUEUE, 6);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
@@ -1067,7 +1085,7 @@ static pgqrs_status tu_message_dequeue(pgqrs_message_row **rows_out, size_t *n_o
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 5, (int64_t)p->max_attempts);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 6, p->now_us) : pgqrs__tu_arg_null(&call, 6);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 6, now_us) : pgqrs__tu_arg_null(&call, 6);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
@@ -1085,6 +1103,8 @@ static pgqrs_status tu_message_dead_letter(int64_t *affected_out, pgqrs_conn *c,
     pgqrs__tu_call call;
     *affected_out = 0;
     pgqrs__tu_start(&call, c, "message_dead_letter", true);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     st = pgqrs__tu_stmt(&call, SQL_MESSAGE_DEAD_LETTER_1, 4);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
@@ -1093,7 +1113,7 @@ static pgqrs_status tu_message_dead_letter(int64_t *affected_out, pgqrs_conn *c,
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->max_attempts);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 4, p->now_us) : pgqrs__tu_arg_null(&call, 4);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 4, now_us) : pgqrs__tu_arg_null(&call, 4);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_MESSAGE_DEAD_LETTER_2, 4);
     if (st == PGQRS_OK)
@@ -1103,9 +1123,9 @@ static pgqrs_status tu_message_dead_letter(int64_t *affected_out, pgqrs_conn *c,
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->max_attempts);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 4, p->now_us) : pgqrs__tu_arg_null(&call, 4);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 4, now_us) : pgqrs__tu_arg_null(&call, 4);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, PGQRS__TU_CHANGES_SQL, 0);
+        st = pgqrs__tu_stmt(&call, STMT_CHANGES, 0);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK)
@@ -1121,6 +1141,8 @@ static pgqrs_status tu_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "message_extend_vt", true);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     st = pgqrs__tu_stmt(&call, SQL_MESSAGE_EXTEND_VT, 4);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 1, p->id);
@@ -1129,7 +1151,7 @@ static pgqrs_status tu_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 3, p->vt_ms);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 4, p->now_us) : pgqrs__tu_arg_null(&call, 4);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 4, now_us) : pgqrs__tu_arg_null(&call, 4);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -1154,6 +1176,8 @@ static pgqrs_status tu_message_release(int64_t **rows_out, size_t *n_out, pgqrs_
     pgqrs__tu_start(&call, c, "message_release", true);
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_release: ids is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_MESSAGE_RELEASE, 4);
@@ -1164,7 +1188,7 @@ static pgqrs_status tu_message_release(int64_t **rows_out, size_t *n_out, pgqrs_
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 3, p->delay_ms);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 4, p->now_us) : pgqrs__tu_arg_null(&call, 4);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 4, now_us) : pgqrs__tu_arg_null(&call, 4);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
@@ -1188,6 +1212,8 @@ static pgqrs_status tu_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_
     pgqrs__tu_start(&call, c, "message_archive", true);
     if (!p->ids && p->ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_archive: ids is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_MESSAGE_ARCHIVE_1, 3);
@@ -1196,7 +1222,7 @@ static pgqrs_status tu_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 2, p->worker_id);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 3, p->now_us) : pgqrs__tu_arg_null(&call, 3);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 3, now_us) : pgqrs__tu_arg_null(&call, 3);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_MESSAGE_ARCHIVE_2, 2);
     if (st == PGQRS_OK)
@@ -1331,7 +1357,7 @@ static pgqrs_status tu_message_purge(int64_t *affected_out, pgqrs_conn *c, int64
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 1, queue_id);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, PGQRS__TU_CHANGES_SQL, 0);
+        st = pgqrs__tu_stmt(&call, STMT_CHANGES, 0);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK)
@@ -1480,7 +1506,7 @@ static pgqrs_status tu_queue_delete(int64_t *affected_out, pgqrs_conn *c, const 
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->force);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, PGQRS__TU_CHANGES_SQL, 0);
+        st = pgqrs__tu_stmt(&call, STMT_CHANGES, 0);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK)
@@ -1673,6 +1699,8 @@ static pgqrs_status tu_worker_register(pgqrs_worker_row *out, pgqrs_conn *c, con
     pgqrs__tu_start(&call, c, "worker_register", true);
     if (!p->hostname)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "worker_register: hostname is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     st = pgqrs__tu_stmt(&call, SQL_WORKER_REGISTER, 5);
     if (st == PGQRS_OK)
         st = p->has_queue_id ? pgqrs__tu_arg_i64(&call, 1, p->queue_id) : pgqrs__tu_arg_null(&call, 1);
@@ -1683,7 +1711,7 @@ static pgqrs_status tu_worker_register(pgqrs_worker_row *out, pgqrs_conn *c, con
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_enum(&call, 4, &pgqrs__worker_kind_desc, (int)p->kind);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, p->now_us) : pgqrs__tu_arg_null(&call, 5);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 5, now_us) : pgqrs__tu_arg_null(&call, 5);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -1741,24 +1769,26 @@ static pgqrs_status tu_worker_list(pgqrs_worker_row **rows_out, size_t *n_out, p
 }
 
 /* worker_heartbeat :execrows (queries/sqlite/workers.sql:28) */
-static pgqrs_status tu_worker_heartbeat(int64_t *affected_out, pgqrs_conn *c, const pgqrs_worker_heartbeat_params *p)
+static pgqrs_status tu_worker_heartbeat(int64_t *affected_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len)
 {
     pgqrs_status st = PGQRS_OK;
     pgqrs__tu_call call;
     pgqrs_buf enc_ids = PGQRS_BUF_INIT;
     *affected_out = 0;
     pgqrs__tu_start(&call, c, "worker_heartbeat", true);
-    if (!p->ids && p->ids_len > 0)
+    if (!ids && ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "worker_heartbeat: ids is NULL");
-    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__enc_i64_array(c, &enc_ids, ids, ids_len);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_WORKER_HEARTBEAT, 2);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 1, enc_ids.data);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 2, p->now_us) : pgqrs__tu_arg_null(&call, 2);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 2, now_us) : pgqrs__tu_arg_null(&call, 2);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, PGQRS__TU_CHANGES_SQL, 0);
+        st = pgqrs__tu_stmt(&call, STMT_CHANGES, 0);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK)
@@ -1775,6 +1805,8 @@ static pgqrs_status tu_worker_transition(pgqrs_worker_row *out, pgqrs_conn *c, c
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "worker_transition", true);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     st = pgqrs__tu_stmt(&call, SQL_WORKER_TRANSITION, 4);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 1, p->id);
@@ -1783,7 +1815,7 @@ static pgqrs_status tu_worker_transition(pgqrs_worker_row *out, pgqrs_conn *c, c
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_enum(&call, 3, &pgqrs__worker_status_desc, (int)p->to_status);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 4, p->now_us) : pgqrs__tu_arg_null(&call, 4);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 4, now_us) : pgqrs__tu_arg_null(&call, 4);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -1803,19 +1835,21 @@ static pgqrs_status tu_worker_shutdown(pgqrs_worker_row *out, pgqrs_conn *c, con
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "worker_shutdown", true);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     st = pgqrs__tu_stmt(&call, SQL_WORKER_SHUTDOWN_1, 3);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 1, p->id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->release);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 3, p->now_us) : pgqrs__tu_arg_null(&call, 3);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 3, now_us) : pgqrs__tu_arg_null(&call, 3);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_WORKER_SHUTDOWN_2, 3);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 1, p->id);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 3, p->now_us) : pgqrs__tu_arg_null(&call, 3);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 3, now_us) : pgqrs__tu_arg_null(&call, 3);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -1873,7 +1907,7 @@ static pgqrs_status tu_worker_health(pgqrs_worker_health_row *out, pgqrs_conn *c
 }
 
 /* worker_reclaim :many (queries/sqlite/workers.sql:83) */
-static pgqrs_status tu_worker_reclaim(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_worker_reclaim_params *p)
+static pgqrs_status tu_worker_reclaim(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, int64_t stale_before_us)
 {
     pgqrs_status st = PGQRS_OK;
     pgqrs__tu_call call;
@@ -1881,17 +1915,19 @@ static pgqrs_status tu_worker_reclaim(int64_t **rows_out, size_t *n_out, pgqrs_c
     *rows_out = NULL;
     *n_out = 0;
     pgqrs__tu_start(&call, c, "worker_reclaim", true);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     st = pgqrs__tu_stmt(&call, SQL_WORKER_RECLAIM_1, 2);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, p->stale_before_us);
+        st = pgqrs__tu_arg_i64(&call, 1, stale_before_us);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 2, p->now_us) : pgqrs__tu_arg_null(&call, 2);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 2, now_us) : pgqrs__tu_arg_null(&call, 2);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_WORKER_RECLAIM_2, 2);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, p->stale_before_us);
+        st = pgqrs__tu_arg_i64(&call, 1, stale_before_us);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 2, p->now_us) : pgqrs__tu_arg_null(&call, 2);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 2, now_us) : pgqrs__tu_arg_null(&call, 2);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
@@ -1913,7 +1949,7 @@ static pgqrs_status tu_worker_purge_stale(int64_t *affected_out, pgqrs_conn *c, 
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 1, before_us);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, PGQRS__TU_CHANGES_SQL, 0);
+        st = pgqrs__tu_stmt(&call, STMT_CHANGES, 0);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK)
@@ -2031,6 +2067,8 @@ static pgqrs_status tu_run_trigger(pgqrs_run_trigger_row *out, pgqrs_conn *c, co
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "run_trigger", true);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     st = pgqrs__tu_stmt(&call, SQL_RUN_TRIGGER_1, 5);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 1, p->workflow_id);
@@ -2039,13 +2077,13 @@ static pgqrs_status tu_run_trigger(pgqrs_run_trigger_row *out, pgqrs_conn *c, co
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 4, p->idempotency_key);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, p->now_us) : pgqrs__tu_arg_null(&call, 5);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 5, now_us) : pgqrs__tu_arg_null(&call, 5);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_RUN_TRIGGER_2, 5);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 2, p->queue_id);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, p->now_us) : pgqrs__tu_arg_null(&call, 5);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 5, now_us) : pgqrs__tu_arg_null(&call, 5);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_RUN_TRIGGER_3, 4);
     if (st == PGQRS_OK)
@@ -2147,13 +2185,15 @@ static pgqrs_status tu_run_start(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "run_start", true);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     st = pgqrs__tu_stmt(&call, SQL_RUN_START, 3);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 1, p->id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 2, p->worker_id);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 3, p->now_us) : pgqrs__tu_arg_null(&call, 3);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 3, now_us) : pgqrs__tu_arg_null(&call, 3);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -2173,6 +2213,8 @@ static pgqrs_status tu_run_finish(int64_t *out, pgqrs_conn *c, const pgqrs_run_f
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "run_finish", true);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     st = pgqrs__tu_stmt(&call, SQL_RUN_FINISH_1, 7);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 1, p->id);
@@ -2183,7 +2225,7 @@ static pgqrs_status tu_run_finish(int64_t *out, pgqrs_conn *c, const pgqrs_run_f
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_enum(&call, 4, &pgqrs__run_status_desc, (int)p->status);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 7, p->now_us) : pgqrs__tu_arg_null(&call, 7);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 7, now_us) : pgqrs__tu_arg_null(&call, 7);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_RUN_FINISH_2, 4);
     if (st == PGQRS_OK)
@@ -2205,7 +2247,7 @@ static pgqrs_status tu_run_finish(int64_t *out, pgqrs_conn *c, const pgqrs_run_f
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 6, p->error);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 7, p->now_us) : pgqrs__tu_arg_null(&call, 7);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 7, now_us) : pgqrs__tu_arg_null(&call, 7);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -2225,6 +2267,8 @@ static pgqrs_status tu_run_reschedule(int64_t *out, pgqrs_conn *c, const pgqrs_r
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "run_reschedule", true);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     st = pgqrs__tu_stmt(&call, SQL_RUN_RESCHEDULE_1, 4);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 1, p->id);
@@ -2243,7 +2287,7 @@ static pgqrs_status tu_run_reschedule(int64_t *out, pgqrs_conn *c, const pgqrs_r
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 5, p->error);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 6, p->now_us) : pgqrs__tu_arg_null(&call, 6);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 6, now_us) : pgqrs__tu_arg_null(&call, 6);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -2263,13 +2307,15 @@ static pgqrs_status tu_run_cancel(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "run_cancel", true);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     st = pgqrs__tu_stmt(&call, SQL_RUN_CANCEL, 3);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 1, p->id);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 2, p->reason);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 3, p->now_us) : pgqrs__tu_arg_null(&call, 3);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 3, now_us) : pgqrs__tu_arg_null(&call, 3);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -2291,6 +2337,8 @@ static pgqrs_status tu_step_acquire(pgqrs_step_row *out, pgqrs_conn *c, const pg
     pgqrs__tu_start(&call, c, "step_acquire", true);
     if (!p->step_id)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_acquire: step_id is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     st = pgqrs__tu_stmt(&call, SQL_STEP_ACQUIRE_1, 5);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 1, p->run_id);
@@ -2301,7 +2349,7 @@ static pgqrs_status tu_step_acquire(pgqrs_step_row *out, pgqrs_conn *c, const pg
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 4, p->lease_ms);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, p->now_us) : pgqrs__tu_arg_null(&call, 5);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 5, now_us) : pgqrs__tu_arg_null(&call, 5);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_STEP_ACQUIRE_2, 5);
     if (st == PGQRS_OK)
@@ -2313,7 +2361,7 @@ static pgqrs_status tu_step_acquire(pgqrs_step_row *out, pgqrs_conn *c, const pg
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 4, p->lease_ms);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, p->now_us) : pgqrs__tu_arg_null(&call, 5);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 5, now_us) : pgqrs__tu_arg_null(&call, 5);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_STEP_ACQUIRE_3, 3);
     if (st == PGQRS_OK)
@@ -2371,6 +2419,8 @@ static pgqrs_status tu_step_complete(int64_t *affected_out, pgqrs_conn *c, const
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_complete: step_id is NULL");
     if (!p->output)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_complete: output is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     st = pgqrs__tu_stmt(&call, SQL_STEP_COMPLETE, 5);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 1, p->run_id);
@@ -2381,9 +2431,9 @@ static pgqrs_status tu_step_complete(int64_t *affected_out, pgqrs_conn *c, const
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 4, p->output);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 5, p->now_us) : pgqrs__tu_arg_null(&call, 5);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 5, now_us) : pgqrs__tu_arg_null(&call, 5);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, PGQRS__TU_CHANGES_SQL, 0);
+        st = pgqrs__tu_stmt(&call, STMT_CHANGES, 0);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK)
@@ -2403,6 +2453,8 @@ static pgqrs_status tu_step_fail(int64_t *affected_out, pgqrs_conn *c, const pgq
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_fail: step_id is NULL");
     if (!p->error)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_fail: error is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     st = pgqrs__tu_stmt(&call, SQL_STEP_FAIL, 6);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 1, p->run_id);
@@ -2415,9 +2467,9 @@ static pgqrs_status tu_step_fail(int64_t *affected_out, pgqrs_conn *c, const pgq
     if (st == PGQRS_OK)
         st = p->has_retry_at ? pgqrs__tu_arg_i64(&call, 5, p->retry_at_us) : pgqrs__tu_arg_null(&call, 5);
     if (st == PGQRS_OK)
-        st = p->has_now ? pgqrs__tu_arg_i64(&call, 6, p->now_us) : pgqrs__tu_arg_null(&call, 6);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 6, now_us) : pgqrs__tu_arg_null(&call, 6);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, PGQRS__TU_CHANGES_SQL, 0);
+        st = pgqrs__tu_stmt(&call, STMT_CHANGES, 0);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK)

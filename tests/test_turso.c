@@ -198,7 +198,7 @@ static void test_fk__enforced(void)
     CHECK_OK(pgqrs__store_acquire(s, NULL, &c), s);
     {
         /* a message for a queue that does not exist */
-        pgqrs_message_enqueue_params p = { 424242, "{}", 0, false, 0, false, 0 };
+        pgqrs_message_enqueue_params p = { 424242, "{}", 0, false, 0 };
         st = c->q->message_enqueue(&id, c, &p);
     }
     pgqrs__store_release(s, c);

@@ -2,6 +2,7 @@
 the same model gives byte-identical text."""
 
 from .check import NO_AUTO_TX, TX_QUERIES
+from .model import NOW_PARAM
 
 GENERATOR = "codegen/pgqrs_gen.py"
 
@@ -77,11 +78,30 @@ def out_params(q, shape):
     return [f"{t} **rows_out", "size_t *n_out"]
 
 
+def caller_params(q):
+    """The parameters the caller passes: all but `now`, which the accessor binds
+    from pgqrs__conn_now() (the store's override, the local clock for a database
+    without one, else NULL: the database's clock)."""
+    return [p for p in q.params if p.name != NOW_PARAM]
+
+
+def takes_now(q):
+    return any(p.name == NOW_PARAM for p in q.params)
+
+
+def now_lines(q, indent="    "):
+    """Declares and fills now_us / has_now in an accessor of a query that takes `now`."""
+    if not takes_now(q):
+        return []
+    return [f"{indent}int64_t now_us = 0;", f"{indent}const bool has_now = pgqrs__conn_now(c, &now_us);"]
+
+
 def uses_params_struct(q):
-    if len(q.params) >= 2:
+    params = caller_params(q)
+    if len(params) >= 2:
         return True
-    if len(q.params) == 1:
-        p = q.params[0]
+    if len(params) == 1:
+        p = params[0]
         return p.nullable and p.type not in POINTER_TYPES
     return False
 
@@ -105,11 +125,12 @@ def param_c_decl(p):
 
 
 def in_params(q):
-    if not q.params:
+    params = caller_params(q)
+    if not params:
         return []
     if uses_params_struct(q):
         return [f"const pgqrs_{q.name}_params *p"]
-    return param_c_decl(q.params[0])
+    return param_c_decl(params[0])
 
 
 def signature(q, shape, fname):
@@ -129,14 +150,31 @@ def pref(q, p):
 
 def pfield(q, p):
     n = field_name(p.name, p.type)
+    if p.name == NOW_PARAM:
+        return n
     return f"p->{n}" if uses_params_struct(q) else n
 
 
 def phas(q, p):
+    if p.name == NOW_PARAM:
+        return f"has_{p.name}"
     return f"p->has_{p.name}" if uses_params_struct(q) else None
 
 
 # ---- rows header / source ----------------------------------------------------------
+
+def row_shapes(schema, ref_queries):
+    """Every row struct: [(struct, base, columns, doc)], tables first, then the ad hoc
+    results of queries, in order."""
+    structs = []
+    for t in schema.tables.values():
+        structs.append((f"pgqrs_{t.row}_row", t.row, t.columns, f"table {t.name}, in column order"))
+    for q in ref_queries:
+        shape = Shape(q, schema)
+        if shape.kind == "struct" and not q.row_table:
+            structs.append((shape.struct, q.name, q.returns, f"result of {q.name}"))
+    return structs
+
 
 def emit_rows(schema, ref_queries, sources):
     h, c = [header(sources)], [header(sources)]
@@ -174,14 +212,7 @@ def emit_rows(schema, ref_queries, sources):
     c.append(f"const char *const pgqrs__schema_tables[] = {{ {names} }};")
     c.append(f"const size_t pgqrs__schema_table_count = {len(schema.tables)};\n")
 
-    structs = []   # (struct, base, columns, doc)
-    for t in schema.tables.values():
-        structs.append((f"pgqrs_{t.row}_row", t.row, t.columns, f"table {t.name}, in column order"))
-    for q in ref_queries:
-        shape = Shape(q, schema)
-        if shape.kind == "struct" and not q.row_table:
-            structs.append((shape.struct, q.name, q.returns, f"result of {q.name}"))
-    for struct, base, cols, doc in structs:
+    for struct, base, cols, doc in row_shapes(schema, ref_queries):
         h.append(f"/* {doc} */")
         h.append(f"typedef struct {struct} {{")
         for col in cols:
@@ -223,7 +254,7 @@ def emit_rows(schema, ref_queries, sources):
             continue
         h.append(f"/* parameters of {q.name} */")
         h.append(f"typedef struct pgqrs_{q.name}_params {{")
-        for p in q.params:
+        for p in caller_params(q):
             for d in param_c_decl(p):
                 h.append(f"    {d};")
         h.append(f"}} pgqrs_{q.name}_params;\n")
@@ -247,7 +278,9 @@ def emit_interface(schema, ref_queries, backends, sources):
     h.append(" * :one returns PGQRS_ENOTFOUND when no row matched, :many hands over an array")
     h.append(" * the caller frees with the row type's _rows_free. Accessors never BEGIN or COMMIT")
     h.append(" * a transaction the caller opened; on SQLite a writing query that runs outside")
-    h.append(" * one opens its own BEGIN IMMEDIATE transaction around all of its statements. */")
+    h.append(" * one opens its own BEGIN IMMEDIATE transaction around all of its statements.")
+    h.append(" * A query's `now` parameter is in no signature: the accessor binds it from")
+    h.append(" * pgqrs__conn_now() (drivers/conn.h), NULL meaning the database's clock. */")
     h.append("typedef struct pgqrs_queries {")
     h.append('    const char *backend;              /* "postgres", "sqlite", "turso" */')
     h.append("    size_t stmt_slots;                /* prepared statements one connection caches */")
@@ -428,10 +461,11 @@ def emit_pg_function(q, schema):
         lines.append("    pgqrs__vec rows = PGQRS__VEC_INIT;")
     lines += _init_outs(q, shape)
     lines += _null_checks(q, q.name)
+    lines += now_lines(q)
     for p in q.params:
         if p.is_array:
             base = p.type[:-2]
-            enc = {"i64": "pgqrs__enc_i64_pgarray", "text": "pgqrs__enc_text_pgarray", "json": "pgqrs__enc_json_array"}[base]
+            enc = {"i64": "pgqrs__enc_i64_pgarray", "json": "pgqrs__enc_json_array"}[base]
             lines.append(f"    if (st == PGQRS_OK)")
             lines.append(f"        st = {enc}(c, &enc_{p.name}, {pref(q, p)}, {pref(q, p)}_len);")
     for i, p in enumerate(q.params):
@@ -512,12 +546,14 @@ def emit_sq_function(q, schema, slot_of):
     for p in q.params:
         if p.is_array:
             base = p.type[:-2]
-            enc = {"i64": "pgqrs__enc_i64_array", "text": "pgqrs__enc_text_array", "json": "pgqrs__enc_json_array"}[base]
+            enc = {"i64": "pgqrs__enc_i64_array", "json": "pgqrs__enc_json_array"}[base]
             lines.append(f"    if (st == PGQRS_OK)")
             lines.append(f"        st = {enc}(c, &enc_{p.name}, {pref(q, p)}, {pref(q, p)}_len);")
     if writes:
         lines.append("    if (st == PGQRS_OK)")
         lines.append("        st = pgqrs__sq_write_begin(c, &own_tx);")
+    # read once the write lock is held: a busy wait does not age the query's `now`
+    lines += now_lines(q)
     index = {p.name: i + 1 for i, p in enumerate(q.params)}
     byname = {p.name: p for p in q.params}
     for si, stmt in enumerate(q.statements):
@@ -580,7 +616,7 @@ def emit_sq_function(q, schema, slot_of):
     return drop_first_guard(lines)
 
 
-def emit_tu_function(q, schema):
+def emit_tu_function(q, schema, statements):
     """A Hrana accessor: the query's statements as one request (a plain `execute`
     for a single read-only statement, else one `batch` wrapped in BEGIN IMMEDIATE
     ... COMMIT, so each named query stays one atomic unit), typed parameters bound
@@ -603,10 +639,11 @@ def emit_tu_function(q, schema):
     lines += _init_outs(q, shape)
     lines.append(f'    pgqrs__tu_start(&call, c, "{q.name}", {"true" if writes else "false"});')
     lines += _null_checks(q, q.name)
+    lines += now_lines(q)
     for p in q.params:
         if p.is_array:
             base = p.type[:-2]
-            enc = {"i64": "pgqrs__enc_i64_array", "text": "pgqrs__enc_text_array", "json": "pgqrs__enc_json_array"}[base]
+            enc = {"i64": "pgqrs__enc_i64_array", "json": "pgqrs__enc_json_array"}[base]
             lines.append(f"    if (st == PGQRS_OK)")
             lines.append(f"        st = {enc}(c, &enc_{p.name}, {pref(q, p)}, {pref(q, p)}_len);")
     index = {p.name: i + 1 for i, p in enumerate(q.params)}
@@ -636,7 +673,7 @@ def emit_tu_function(q, schema):
     if q.cardinality == ":execrows":
         # servers need not report affected_row_count (tursodb says 0): ask in the same transaction
         lines.append("    if (st == PGQRS_OK)")
-        lines.append("        st = pgqrs__tu_stmt(&call, PGQRS__TU_CHANGES_SQL, 0);")
+        lines.append(f"        st = pgqrs__tu_stmt(&call, {statement_const(statements['changes'])}, 0);")
     lines.append("    if (st == PGQRS_OK)")
     lines.append("        st = pgqrs__tu_run(&call);")
     codec, src = _scan_target("tu", shape)
@@ -672,8 +709,13 @@ def emit_tu_function(q, schema):
     return drop_first_guard(lines)
 
 
-def emit_backend(backend, schema, queries, ref_order, migrations, sources):
-    """backend: 'postgres' or 'sqlite'. queries: this backend's, by name."""
+def statement_const(st):
+    return f"STMT_{upper(st.name)}"
+
+
+def emit_backend(backend, schema, queries, ref_order, migrations, sources, statements=None):
+    """backend: 'postgres', 'sqlite' or 'turso'. queries: this backend's, by name.
+    statements: the backend's '-- statement:' blocks by name (turso: changes)."""
     byname = {q.name: q for q in queries}
     ordered = [byname[n] for n in ref_order]
     out = [header(sources)]
@@ -704,16 +746,25 @@ def emit_backend(backend, schema, queries, ref_order, migrations, sources):
                 out.append(f"    {c_string(label + chr(10) + st.sql)};")
         # what the hand-written transport wraps every write batch in, taken from
         # the dialect's own queries so that no SQL lives in src/
-        out.append("/* Statements the Turso transport (src/driver_turso.c) puts around each write batch. */")
+        out.append("/* Statements the Turso transport (src/drivers/turso.c) puts around each write batch. */")
         wrap = [("begin", "tx_begin", 0), ("commit", "tx_commit", 0), ("rollback", "tx_rollback", 0),
                 ("foreign_keys", "session_foreign_keys", 0)]
         for cname, qname, si in wrap:
             if qname in byname:
                 out.append(f"const char pgqrs__turso_sql_{cname}[] = {c_string(byname[qname].statements[si].sql)};")
         out.append("")
+        out.append("/* Statements the accessors below send of their own (-- statement: blocks). */")
+        for name in sorted(statements):
+            st = statements[name]
+            out.append(f"/* {name} ({st.path}:{st.line})")
+            for d in st.doc:
+                out.append(f" * {d}".rstrip())
+            out[-1] += " */"
+            out.append(f"static const char {statement_const(st)}[] = {c_string(st.statements[0].sql)};")
+        out.append("")
         out += emit_scanners("tu", schema, ordered)
         for q in ordered:
-            out += emit_tu_function(q, schema)
+            out += emit_tu_function(q, schema, statements)
         out += _emit_tu_migrations(migrations, byname)
         prefix, slots, script = "tu", "0", "pgqrs__tu_exec_script"
     else:

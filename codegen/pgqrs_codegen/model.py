@@ -8,8 +8,17 @@ import tomllib
 from dataclasses import dataclass, field
 
 SCALAR_TYPES = ("i64", "i32", "text", "json", "timestamp", "bool")
-ARRAY_TYPES = ("i64[]", "text[]", "json[]")
+ARRAY_TYPES = ("i64[]", "json[]")
+# Array types the generator once bound and no longer does: nothing used them, and
+# their encoders left src/drivers/encode.c. Named so the error can say so.
+DROPPED_ARRAY_TYPES = ("text[]",)
 CARDINALITIES = (":one", ":many", ":exec", ":execrows")
+# `-- statement: <name>` blocks: SQL a driver's transport sends itself (not a query
+# of the interface), one statement without parameters. STATEMENT marks them.
+STATEMENT = ":statement"
+# A parameter of this name is the query's clock: bound by every accessor from
+# pgqrs__conn_now(), never passed by the caller (docs/pipeline.md, "Time").
+NOW_PARAM = "now"
 ANNOTATIONS = ("name", "param", "returns")
 IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -160,6 +169,9 @@ def _parse_type(token, enums, path, line, what, allow_array):
     if t.startswith("enum:"):
         if t[5:] not in enums:
             raise GenError(path, line, f"{what}: unknown enum '{t[5:]}'")
+    elif t in DROPPED_ARRAY_TYPES:
+        raise GenError(path, line, f"{what}: array type '{t}' is not supported (only {', '.join(ARRAY_TYPES)}: "
+                                   "no driver encodes a text array; pass JSON text as json[])")
     elif t in ARRAY_TYPES:
         if not allow_array:
             raise GenError(path, line, f"{what}: array type '{t}' is only allowed for parameters")
@@ -235,6 +247,16 @@ def parse_query_file(root, relpath, backend, schema):
     pending_doc = []
     for lineno, line in enumerate(lines, 1):
         m = re.match(r"^--\s*([a-z_][a-z0-9_-]*):\s*(.*)$", line)
+        if m and m.group(1) == "statement":
+            if cur:
+                queries.append(cur)
+            name = m.group(2).strip()
+            if not IDENT.match(name):
+                raise GenError(relpath, lineno, "expected '-- statement: <snake_case_name>'")
+            cur = dict(name=name, card=STATEMENT, params=[], returns=None, doc=pending_doc,
+                       body=[], line=lineno, params_line=lineno, returns_line=lineno)
+            pending_doc, header = [], True
+            continue
         if m and m.group(1) == "name":
             if cur:
                 queries.append(cur)
@@ -251,6 +273,9 @@ def parse_query_file(root, relpath, backend, schema):
             key, val = m.group(1), m.group(2).strip()
             if key not in ANNOTATIONS:
                 raise GenError(relpath, lineno, f"unknown annotation '{key}' (expected one of {', '.join(ANNOTATIONS)})")
+            if cur["card"] == STATEMENT:
+                raise GenError(relpath, lineno, f"statement {cur['name']}: a '-- statement:' takes no '-- {key}:' "
+                                                "(it is sent as written, without parameters or result shape)")
             if key == "param":
                 for item in filter(None, (x.strip() for x in val.split(","))):
                     bits = item.split()
@@ -259,6 +284,10 @@ def parse_query_file(root, relpath, backend, schema):
                     t, nullable = _parse_type(bits[1], schema.enums, relpath, lineno, f"parameter {bits[0]}", True)
                     if any(p.name == bits[0] for p in cur["params"]):
                         raise GenError(relpath, lineno, f"parameter {bits[0]} declared twice")
+                    if bits[0] == NOW_PARAM and (t != "timestamp" or not nullable):
+                        raise GenError(relpath, lineno, f"parameter {NOW_PARAM} is the connection's clock, bound by the "
+                                                        f"accessor: declare it '{NOW_PARAM} timestamp?' (NULL: the "
+                                                        "database's clock), or rename it")
                     cur["params"].append(Param(bits[0], t, nullable))
                 cur["params_line"] = lineno
             elif key == "returns":
@@ -334,7 +363,9 @@ def _resolve_returns(spec, schema, relpath, line):
 
 def _finish_query(q, relpath, backend, schema):
     card = q["card"]
-    if card in (":one", ":many"):
+    if card == STATEMENT:
+        returns, row_table = [], ""
+    elif card in (":one", ":many"):
         if q["returns"] is None:
             raise GenError(relpath, q["line"], f"{q['name']}: {card} needs a '-- returns:' line")
         returns, row_table = _resolve_returns(q["returns"][0], schema, relpath, q["returns"][1])
@@ -367,6 +398,8 @@ def _finish_query(q, relpath, backend, schema):
             if name not in used:
                 used.append(name)
         statements.append(Statement(sql="", raw=raw, line=stmt_line, params=names))
+    if card == STATEMENT and len(statements) != 1:
+        raise GenError(relpath, statements[1].line, f"statement {q['name']}: one SQL statement per '-- statement:'")
     for p in q["params"]:
         if p.name not in used:
             raise GenError(relpath, q["params_line"], f"{q['name']}: parameter {p.name} is never used")
@@ -387,11 +420,12 @@ def placeholders(query, style):
         st.sql = "".join(out)
 
 
-def load_queries(root, backend, schema, override_of=None):
+def load_queries(root, backend, schema, override_of=None, statements=None):
     """All queries of one backend, in file order then position. With override_of
     (the base backend's [Query]), this backend is the base one with the queries
     defined here replacing theirs by name, in the base's order; a query here that
-    replaces nothing is an error."""
+    replaces nothing is an error. The backend's '-- statement:' blocks are
+    appended to `statements` (a dict name -> Query); without it they are an error."""
     d = os.path.join(root, "queries", backend)
     found = {}
     order = []
@@ -399,6 +433,15 @@ def load_queries(root, backend, schema, override_of=None):
         if not fname.endswith(".sql"):
             continue
         for q in parse_query_file(root, f"queries/{backend}/{fname}", backend, schema):
+            if q.cardinality == STATEMENT:
+                if statements is None:
+                    raise GenError(q.path, q.line, f"statement {q.name}: backend {backend} reads no '-- statement:' "
+                                                   "blocks (only a transport that sends SQL of its own does)")
+                if q.name in statements:
+                    prev = statements[q.name]
+                    raise GenError(q.path, q.line, f"duplicate statement '{q.name}' (first defined at {prev.path}:{prev.line})")
+                statements[q.name] = q
+                continue
             if q.name in found:
                 prev = found[q.name]
                 raise GenError(q.path, q.line, f"duplicate query name '{q.name}' (first defined at {prev.path}:{prev.line})")

@@ -130,8 +130,57 @@ SET label = @label
 WHERE id = @id;
 """
 
+TURSO_TRANSPORT = """\
+-- statement: changes
+-- The affected row count, asked in the same batch.
+SELECT changes();
+"""
+
+HEADER = """\
+/* The fixture's public header: the structs python/pgqrs/_structs.py mirrors. */
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct pgqrs_items pgqrs_items;
+
+typedef struct pgqrs_item_info {   /* handed out: filled from t_items */
+    int64_t id;
+    const char *label;            /* moved out of the row */
+    const char *color;            /* static */
+    const char *meta;             /* JSON or NULL */
+    int done;
+} pgqrs_item_info;
+PGQRS_EXTERN size_t pgqrs_items_count(const pgqrs_items *l);
+PGQRS_EXTERN const pgqrs_item_info *pgqrs_items_at(const pgqrs_items *l, size_t i);
+PGQRS_EXTERN void pgqrs_items_free(pgqrs_items *l);
+PGQRS_EXTERN void pgqrs_item_info_free(pgqrs_item_info *info);
+
+typedef struct pgqrs_item_options {
+    unsigned int version;        /* PGQRS_ITEM_OPTIONS_VERSION */
+    int64_t limit;
+} pgqrs_item_options;
+#define PGQRS_ITEM_OPTIONS_VERSION 1
+"""
+
+MAPPING = """\
+single = ["pgqrs_item_info"]
+
+[lists]
+pgqrs_items = "pgqrs_item_info"
+
+[convert.pgqrs_item_info.item]
+id = "id"
+label = "label"
+color = "color"
+meta = "meta"
+done = "done"
+"""
+
 FILES = {
     "schema/pgqrs.toml": SCHEMA,
+    "schema/public.toml": MAPPING,
+    "include/pgqrs.h": HEADER,
+    "queries/turso/transport.sql": TURSO_TRANSPORT,
     "migrations/postgres/0001_init.sql": PG_MIGRATION,
     "migrations/sqlite/0001_init.sql": SQLITE_MIGRATION,
     "queries/postgres/base.sql": BASE_QUERIES.format(int="integer", ts="timestamp with time zone"),

@@ -14,8 +14,10 @@ class FixtureTest(ProjectTestCase):
     def test_fixture_builds(self):
         out = self.build()
         self.assertEqual(sorted(out), [
+            "generated/pgqrs_public.c", "generated/pgqrs_public.h",
             "generated/pgqrs_queries.h", "generated/pgqrs_rows.c", "generated/pgqrs_rows.h",
-            "generated/queries_postgres.c", "generated/queries_sqlite.c", "generated/queries_turso.c"])
+            "generated/queries_postgres.c", "generated/queries_sqlite.c", "generated/queries_turso.c",
+            "python/pgqrs/_structs.py"])
 
     def test_sqlite_query_may_have_several_statements(self):
         self.edit(SQQ, "SET label = @label\nWHERE id = @id;",
@@ -235,6 +237,175 @@ class SchemaErrors(ProjectTestCase):
         self.assertNotIn("Traceback", msg)
 
 
+class ParameterRules(ProjectTestCase):
+    def test_text_array_parameter_is_refused(self):
+        self.edit(PGQ, "-- param: id i64, label text", "-- param: id i64, label text[]")
+        self.assertGenError(PGQ, self.line(PGQ, "label text[]"),
+                            "parameter label: array type 'text[]' is not supported (only i64[], json[]")
+
+    def test_now_must_be_a_nullable_timestamp(self):
+        for decl in ("now timestamp", "now i64?"):
+            with self.subTest(decl=decl):
+                self.files = dict(self.files)
+                self.edit(SQQ, "-- param: id i64\n", f"-- param: id i64, {decl}\n")
+                self.assertGenError(SQQ, self.line(SQQ, decl), "parameter now is the connection's clock")
+                self.edit(SQQ, f"-- param: id i64, {decl}\n", "-- param: id i64\n")
+
+    def test_now_is_bound_by_the_accessor(self):
+        for rel in (PGQ, SQQ):
+            self.edit(rel, "-- param: id i64, label text\nUPDATE t_items\nSET label = @label\nWHERE id = @id;",
+                      "-- param: id i64, label text, now timestamp?\nUPDATE t_items\nSET label = @label\n"
+                      "WHERE id = @id AND coalesce(@now, 0) >= 0;")
+        out = self.build()
+        rows_h = out["generated/pgqrs_rows.h"]
+        self.assertIn("typedef struct pgqrs_item_rename_params {\n    int64_t id;\n    const char *label;\n}", rows_h)
+        for be in ("postgres", "sqlite", "turso"):
+            c = out[f"generated/queries_{be}.c"]
+            self.assertIn("const bool has_now = pgqrs__conn_now(c, &now_us);", c, be)
+            self.assertIn("has_now ? ", c, be)
+
+
+class StatementErrors(ProjectTestCase):
+    TU = "queries/turso/transport.sql"
+
+    def test_turso_needs_the_changes_statement(self):
+        del self.files[self.TU]
+        self.assertGenError("queries/turso", 1, "backend turso must define '-- statement: changes'")
+
+    def test_unknown_statement(self):
+        self.edit(self.TU, "-- statement: changes", "-- statement: rows_changed")
+        self.assertGenError(self.TU, 1, "statement rows_changed: the turso transport sends no such statement")
+
+    def test_statement_takes_no_parameters(self):
+        self.edit(self.TU, "-- The affected row count", "-- param: x i64\n-- The affected row count")
+        self.assertGenError(self.TU, 2, "statement changes: a '-- statement:' takes no '-- param:'")
+
+    def test_statement_is_one_sql_statement(self):
+        self.edit(self.TU, "SELECT changes();", "SELECT changes();\nSELECT 1;")
+        self.assertGenError(self.TU, self.line(self.TU, "SELECT 1;"), "one SQL statement per '-- statement:'")
+
+    def test_statement_only_where_a_transport_reads_it(self):
+        self.files["queries/sqlite/transport.sql"] = self.files[self.TU]
+        self.assertGenError("queries/sqlite/transport.sql", 1, "backend sqlite reads no '-- statement:' blocks")
+
+    def test_statement_is_prepared_against_sqlite(self):
+        self.edit(self.TU, "SELECT changes();", "SELECT changez();")
+        self.assertGenError(self.TU, self.line(self.TU, "changez"), "SQLite cannot prepare it")
+
+
+PUB, HDR = "schema/public.toml", "include/pgqrs.h"
+
+
+class PublicMappingErrors(ProjectTestCase):
+    def test_fixture_converters(self):
+        out = self.build()
+        pub = out["generated/pgqrs_public.c"]
+        self.assertIn("pgqrs_items *pgqrs__items_from_item_rows(pgqrs_item_row *rows, size_t n)", pub)
+        self.assertIn("pgqrs_item_info *pgqrs__item_info_from_item_row(pgqrs_item_row *row)", pub)
+        self.assertIn("v->color = pgqrs__color_str(r->color);", pub)
+        self.assertIn("v->label = r->label;\n    r->label = NULL;", pub)
+        self.assertIn("PGQRS_EXTERN size_t pgqrs_items_count(const pgqrs_items *l)", pub)
+        self.assertIn("PGQRS_EXTERN void pgqrs_item_info_free(pgqrs_item_info *v)\n{\n    if (!v)\n        return;", pub)
+        py = out["python/pgqrs/_structs.py"]
+        self.assertIn("class ItemOptionsC(ctypes.Structure):", py)
+        self.assertIn("PGQRS_ITEM_OPTIONS_VERSION = 1", py)
+
+    def test_unknown_row(self):
+        self.edit(PUB, "[convert.pgqrs_item_info.item]", "[convert.pgqrs_item_info.itme]")
+        self.assertGenError(PUB, self.line(PUB, ".itme]"), "convert.pgqrs_item_info.itme: unknown row 'itme'")
+
+    def test_unknown_column(self):
+        self.edit(PUB, 'label = "label"', 'label = "lable"')
+        self.assertGenError(PUB, self.line(PUB, '"lable"'), "pgqrs_item_info.label: pgqrs_item_row has no column 'lable'")
+
+    def test_type_mismatch(self):
+        self.edit(PUB, 'done = "done"', 'done = "label"')
+        self.assertGenError(PUB, self.line(PUB, 'done = "label"'),
+                            "pgqrs_item_info.done: type mismatch: the field is int, column label is text")
+
+    def test_string_into_an_integer(self):
+        self.edit(PUB, 'id = "id"', "id = '\"seven\"'")
+        self.assertGenError(PUB, self.line(PUB, "seven"), "pgqrs_item_info.id: a string constant needs a const char * field")
+
+    def test_age_of_a_column_that_is_not_a_timestamp(self):
+        self.edit(PUB, 'id = "id"', 'id = "age(id)"')
+        self.assertGenError(PUB, self.line(PUB, "age(id)"), "age() of id, which is i64, not a timestamp")
+
+    def test_unknown_source_expression(self):
+        self.edit(PUB, 'id = "id"', 'id = "id + 1"')
+        self.assertGenError(PUB, self.line(PUB, "id + 1"), "pgqrs_item_info.id: unknown source 'id + 1'")
+
+    def test_field_without_a_source(self):
+        self.edit(PUB, 'done = "done"\n', "")
+        self.assertGenError(PUB, self.line(PUB, "[convert.pgqrs_item_info.item]"),
+                            f"convert.pgqrs_item_info.item: no source for field 'done' ({HDR}:{self.line(HDR, 'int done;')})")
+
+    def test_field_added_to_the_header_but_not_to_the_mapping(self):
+        self.edit(HDR, "    int done;\n", "    int done;\n    int64_t extra;\n")
+        self.assertGenError(PUB, self.line(PUB, "[convert.pgqrs_item_info.item]"), "no source for field 'extra'")
+
+    def test_source_for_a_field_the_struct_lacks(self):
+        self.edit(PUB, 'done = "done"\n', 'done = "done"\nextra = "id"\n')
+        self.assertGenError(PUB, self.line(PUB, "extra ="), f"pgqrs_item_info has no field 'extra' in {HDR}")
+
+    def test_unknown_struct(self):
+        self.edit(PUB, 'pgqrs_items = "pgqrs_item_info"', 'pgqrs_items = "pgqrs_thing"')
+        self.assertGenError(PUB, self.line(PUB, "pgqrs_thing"), f"list pgqrs_items: 'pgqrs_thing' is not a struct of {HDR}")
+
+    def test_list_accessor_not_declared(self):
+        self.edit(HDR, "PGQRS_EXTERN const pgqrs_item_info *pgqrs_items_at(const pgqrs_items *l, size_t i);\n", "")
+        self.assertGenError(PUB, self.line(PUB, "pgqrs_items ="), f"list pgqrs_items: {HDR} does not declare pgqrs_items_at")
+
+    def test_single_free_not_declared(self):
+        self.edit(HDR, "PGQRS_EXTERN void pgqrs_item_info_free(pgqrs_item_info *info);\n", "")
+        self.assertGenError(PUB, self.line(PUB, "single ="), f"does not declare pgqrs_item_info_free")
+
+    def test_converter_nobody_uses(self):
+        self.edit(PUB, 'single = ["pgqrs_item_info"]\n', "")
+        self.edit(PUB, 'pgqrs_items = "pgqrs_item_info"\n', "")
+        self.assertGenError(PUB, self.line(PUB, "[convert.pgqrs_item_info.item]"), "nothing would use this converter")
+
+    def test_owned_and_static_in_one_field(self):
+        self.files[PUB] += ('\n[convert.pgqrs_item_info.item_labels]\nid = "id"\nlabel = \'"x"\'\ncolor = "0"\n'
+                            'meta = "0"\ndone = "0"\n')
+        self.assertGenError(PUB, self.line(PUB, "label = '\"x\"'"), "pgqrs_item_info.label: a static string here")
+
+    def test_unknown_top_level_key(self):
+        self.files[PUB] = "singles = []\n" + self.files[PUB]
+        self.assertGenError(PUB, 1, "unknown key 'singles'")
+
+    def test_invalid_toml(self):
+        self.edit(PUB, 'id = "id"', 'id = "id')
+        self.assertGenError(PUB, self.line(PUB, 'id = "id'), "invalid TOML")
+
+    def test_missing_mapping(self):
+        del self.files[PUB]
+        self.assertGenError(PUB, 1, "the mapping of the public structs is missing")
+
+
+class PublicHeaderErrors(ProjectTestCase):
+    def test_field_type_a_binding_cannot_mirror(self):
+        self.edit(HDR, "    int64_t limit;\n", "    int64_t limit;\n    int *count;\n")
+        self.assertGenError(HDR, self.line(HDR, "int *count;"), "struct pgqrs_item_options.count: pointer to int: "
+                            "only const char * is allowed")
+
+    def test_field_of_unknown_type(self):
+        self.edit(HDR, "    int64_t limit;\n", "    int64_t limit;\n    long legacy;\n")
+        self.assertGenError(HDR, self.line(HDR, "long legacy;"), "field 'long legacy': a binding cannot mirror it")
+
+    def test_nested_struct_defined_later(self):
+        self.edit(HDR, "    int64_t limit;\n", "    int64_t limit;\n    pgqrs_later later;\n")
+        self.assertGenError(HDR, self.line(HDR, "pgqrs_later later;"), "pgqrs_later is not a struct defined above it")
+
+    def test_multi_line_comment_keeps_line_numbers(self):
+        self.edit(HDR, "    int64_t limit;\n", "    int64_t limit;   /* one\n                    * two */\n    float f;\n")
+        self.assertGenError(HDR, self.line(HDR, "float f;"), "field 'float f'")
+
+    def test_missing_header(self):
+        del self.files[HDR]
+        self.assertGenError(HDR, 1, "the public header is missing")
+
+
 class MainReportsErrors(ProjectTestCase):
     def test_main_prints_the_error_and_returns_2(self):
         self.edit(SQQ, "-- name: item_labels :many", "-- name: item_labels :some")
@@ -260,7 +431,8 @@ class TursoOverrides(ProjectTestCase):
         tu = out["generated/queries_turso.c"]
         self.assertIn("static pgqrs_status tu_item_rename(", tu)
         self.assertIn("queries/sqlite/items.sql", tu)
-        self.assertIn("PGQRS__TU_CHANGES_SQL", tu)   # :execrows asks changes() in the batch
+        self.assertIn("st = pgqrs__tu_stmt(&call, STMT_CHANGES, 0);", tu)   # :execrows asks changes() in the batch
+        self.assertIn('static const char STMT_CHANGES[] = "SELECT changes()";', tu)
 
     def test_override_replaces_by_name(self):
         self.files[TUQ] = TURSO_RENAME

@@ -44,11 +44,28 @@ class GoldenOutput(unittest.TestCase):
         self.assertIn("typedef struct pgqrs_job_clear_owner_params", rows_h)
         self.assertIn("PGQRS_DB_JOB_STATE_RUNNING", rows_h)
         self.assertIn("pgqrs__enc_i64_pgarray", pg)
-        self.assertIn("pgqrs__enc_text_pgarray", pg)
         self.assertIn("pgqrs__enc_json_array", pg)
         self.assertIn("SQL_JOB_PURGE_OWNER_2", sq)                          # two SQLite statements
         self.assertIn("pgqrs__sq_write_begin", sq)
         self.assertIn("static pgqrs_status pg_job_count(int64_t *out", pg)  # scalar result
+        # `now` is bound by the accessor: not in any params struct or signature
+        self.assertNotIn("has_now;", rows_h)
+        self.assertIn("pg_job_summary(pgqrs_job_summary_row **rows_out, size_t *n_out, pgqrs_conn *c, "
+                      "const int64_t *ids, size_t ids_len)", pg)
+        self.assertIn("const bool has_now = pgqrs__conn_now(c, &now_us);", sq)
+        self.assertIn("STMT_CHANGES", files["generated/queries_turso.c"])
+        pub, py = files["generated/pgqrs_public.c"], files["python/pgqrs/_structs.py"]
+        self.assertIn("v->state = pgqrs__job_state_str(r->state);", pub)          # enum
+        self.assertIn("r->payload = NULL;", pub)                                  # moved string
+        self.assertIn("v->owner_id = r->has_owner_id ? r->owner_id : 0;", pub)    # nullable
+        self.assertIn('v->kind = "job";', pub)                                    # constant
+        self.assertIn("now_us > r->run_at_us ? now_us - r->run_at_us : 0;", pub)  # age()
+        self.assertIn("pgqrs__summaries_from_job_summary_rows", pub)              # ad hoc row
+        self.assertIn("PGQRS_EXTERN void pgqrs_job_info_free(", pub)              # single
+        self.assertIn('("retry", JobRetryC),', py)                                # nested struct
+        self.assertIn('("counts", ctypes.c_int64 * 4),', py)                      # array
+        self.assertIn('("high", ctypes.c_int64),', py)                            # a, b on one line
+        self.assertIn("PGQRS_JOB_OPTIONS_VERSION = 2", py)
 
 
 class Determinism(unittest.TestCase):
@@ -66,7 +83,7 @@ class Determinism(unittest.TestCase):
             subprocess.run([sys.executable, os.path.join(CODEGEN_DIR, "pgqrs_gen.py"), "--root", root],
                            check=True, env=env, stdout=subprocess.DEVNULL)
             outs.append(read_tree(os.path.join(root, "generated")))
-        self.assertEqual(len(outs[0]), 6)
+        self.assertEqual(len(outs[0]), 8)
         self.assertEqual(outs[0], outs[1])
 
 

@@ -11,7 +11,8 @@ class CheckMode(ProjectTestCase):
         root = self.new_root()
         status, out, err = run_main(["--root", root])
         self.assertEqual((status, err), (0, ""))
-        self.assertEqual(out.count("wrote generated/"), 6)
+        self.assertEqual(out.count("wrote generated/"), 8)
+        self.assertEqual(out.count("wrote python/pgqrs/_structs.py"), 1)
         return root
 
     def check(self, root):
@@ -21,7 +22,7 @@ class CheckMode(ProjectTestCase):
         root = self.generate()
         status, out, err = self.check(root)
         self.assertEqual(status, 0, err)
-        self.assertEqual(out, "generated/ is up to date (6 files)\n")
+        self.assertEqual(out, "generated/ and python/pgqrs/_structs.py are up to date (9 files)\n")
 
     def test_second_write_changes_nothing(self):
         root = self.generate()
@@ -60,7 +61,7 @@ class CheckMode(ProjectTestCase):
     def test_missing_directory_fails(self):
         status, _, err = self.check(self.new_root())
         self.assertEqual(status, 1)
-        self.assertEqual(err.count(": stale"), 6)
+        self.assertEqual(err.count(": stale"), 9)
 
     def test_leftover_file_fails(self):
         root = self.generate()

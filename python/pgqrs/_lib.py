@@ -21,6 +21,17 @@ import os
 import sys
 import threading
 
+# The ctypes mirrors of the header's structs and its PGQRS_*_VERSION numbers,
+# generated from include/pgqrs.h (codegen/pgqrs_gen.py); re-exported from here for
+# the other modules. tests/python/test_layout.py checks them against the compiler.
+from ._structs import (  # noqa: F401
+    PGQRS_CAPABILITIES_VERSION, PGQRS_CONNECT_OPTIONS_VERSION, PGQRS_COUNTERS_VERSION, PGQRS_POLL_OPTIONS_VERSION,
+    PGQRS_QUEUE_OPTIONS_VERSION, PGQRS_RUN_FILTER_VERSION, PGQRS_STEP_OPTIONS_VERSION, PGQRS_TRIGGER_OPTIONS_VERSION,
+    PGQRS_WORKER_HEALTH_VERSION, PGQRS_WORKFLOW_OPTIONS_VERSION,
+    CapabilitiesC, ConnectOptionsC, CountersC, MessageC, PollOptionsC, QueueInfoC, QueueMetricsC, QueueOptionsC,
+    RetryPolicyC, RunFilterC, RunInfoC, StepInfoC, StepOptionsC, TriggerOptionsC, WorkerHealthC, WorkerInfoC,
+    WorkflowInfoC, WorkflowOptionsC)
+
 # The pgqrs.h this binding mirrors (PGQRS_VERSION_NUMBER = major*1e6 + minor*1e3 + patch).
 BINDING_VERSION_NUMBER = 2000
 BINDING_VERSION = "0.2.0"
@@ -40,219 +51,6 @@ c_handle = ctypes.c_void_p       # every opaque handle (pgqrs_store *, pgqrs_bat
 c_i64 = ctypes.c_int64
 c_i32 = ctypes.c_int32
 
-PGQRS_CONNECT_OPTIONS_VERSION = 1
-PGQRS_CAPABILITIES_VERSION = 1
-PGQRS_QUEUE_OPTIONS_VERSION = 1
-PGQRS_WORKER_HEALTH_VERSION = 1
-
-
-# Mirrors of the public structs, field for field and in the header's order.
-# Structs the library returns are only read through pointers, so a newer library
-# that appends fields stays compatible.
-class ConnectOptions(ctypes.Structure):
-    _fields_ = [
-        ("version", ctypes.c_uint),
-        ("pool_size", ctypes.c_int),
-        ("busy_timeout_ms", ctypes.c_int),
-        ("schema", ctypes.c_char_p),
-        ("max_batch_size", ctypes.c_int),
-        ("default_vt_seconds", ctypes.c_int),
-        ("connect_timeout_s", ctypes.c_int),
-        ("heartbeat_interval_s", ctypes.c_int),
-        ("zombie_after_s", ctypes.c_int),
-        ("pool_wait_ms", ctypes.c_int),
-        ("relaxed_durability", ctypes.c_int),
-    ]
-
-
-class Capabilities(ctypes.Structure):
-    _fields_ = [
-        ("version", ctypes.c_uint),
-        ("skip_locked", ctypes.c_int),
-        ("multi_process", ctypes.c_int),
-        ("transactions", ctypes.c_int),
-        ("database_clock", ctypes.c_int),
-        ("concurrency_model", ctypes.c_char_p),
-        ("notifications", ctypes.c_int),
-    ]
-
-
-class QueueInfoC(ctypes.Structure):
-    _fields_ = [
-        ("id", c_i64),
-        ("name", ctypes.c_char_p),
-        ("max_attempts", c_i32),
-        ("created_at_us", c_i64),
-    ]
-
-
-class QueueOptions(ctypes.Structure):
-    _fields_ = [
-        ("version", ctypes.c_uint),
-        ("max_attempts", ctypes.c_int),
-        ("exist_ok", ctypes.c_int),
-    ]
-
-
-class QueueMetricsC(ctypes.Structure):
-    _fields_ = [
-        ("queue_id", c_i64),
-        ("name", ctypes.c_char_p),
-        ("pending", c_i64),
-        ("in_flight", c_i64),
-        ("delayed", c_i64),
-        ("archived", c_i64),
-        ("dead_lettered", c_i64),
-        ("oldest_pending_age_us", c_i64),
-    ]
-
-
-class MessageC(ctypes.Structure):
-    _fields_ = [
-        ("id", c_i64),
-        ("queue_id", c_i64),
-        ("payload", ctypes.c_char_p),
-        ("read_count", c_i32),
-        ("enqueued_at_us", c_i64),
-        ("vt_us", c_i64),
-        ("dequeued_at_us", c_i64),
-        ("producer_worker_id", c_i64),
-        ("consumer_worker_id", c_i64),
-        ("archived_at_us", c_i64),
-        ("state", ctypes.c_char_p),
-    ]
-
-
-class WorkerInfoC(ctypes.Structure):
-    _fields_ = [
-        ("id", c_i64),
-        ("queue_id", c_i64),
-        ("hostname", ctypes.c_char_p),
-        ("pid", c_i32),
-        ("kind", ctypes.c_char_p),
-        ("status", ctypes.c_char_p),
-        ("started_at_us", c_i64),
-        ("heartbeat_at_us", c_i64),
-        ("stopped_at_us", c_i64),
-    ]
-
-
-class WorkerHealthC(ctypes.Structure):
-    _fields_ = [
-        ("version", ctypes.c_uint),
-        ("total", c_i64),
-        ("ready", c_i64),
-        ("suspended", c_i64),
-        ("stopped", c_i64),
-        ("stale", c_i64),
-    ]
-
-
-# ---- workflows ----------------------------------------------------------------------
-PGQRS_WORKFLOW_OPTIONS_VERSION = 1
-PGQRS_TRIGGER_OPTIONS_VERSION = 1
-PGQRS_POLL_OPTIONS_VERSION = 1
-PGQRS_STEP_OPTIONS_VERSION = 1
-PGQRS_RUN_FILTER_VERSION = 1
-
-
-class RetryPolicyC(ctypes.Structure):
-    _fields_ = [
-        ("max_attempts", ctypes.c_int),
-        ("initial_delay_ms", c_i64),
-        ("multiplier", ctypes.c_double),
-        ("max_delay_ms", c_i64),
-        ("jitter", ctypes.c_double),
-    ]
-
-
-class WorkflowOptions(ctypes.Structure):
-    _fields_ = [
-        ("version", ctypes.c_uint),
-        ("retry", RetryPolicyC),
-        ("max_deliveries", ctypes.c_int),
-        ("vt_seconds", ctypes.c_int),
-        ("step_lease_ms", c_i64),
-    ]
-
-
-class TriggerOptions(ctypes.Structure):
-    _fields_ = [
-        ("version", ctypes.c_uint),
-        ("idempotency_key", ctypes.c_char_p),
-    ]
-
-
-class PollOptions(ctypes.Structure):
-    _fields_ = [
-        ("version", ctypes.c_uint),
-        ("max_runs", ctypes.c_int),
-        ("idle_timeout_ms", c_i64),
-        ("poll_interval_ms", ctypes.c_int),
-    ]
-
-
-class StepOptions(ctypes.Structure):
-    _fields_ = [
-        ("version", ctypes.c_uint),
-        ("retry", RetryPolicyC),
-    ]
-
-
-class RunFilter(ctypes.Structure):
-    _fields_ = [
-        ("version", ctypes.c_uint),
-        ("workflow", ctypes.c_char_p),
-        ("status", ctypes.c_char_p),
-        ("since_us", c_i64),
-        ("limit", ctypes.c_int),
-    ]
-
-
-class RunInfoC(ctypes.Structure):
-    _fields_ = [
-        ("id", c_i64),
-        ("workflow_id", c_i64),
-        ("status", ctypes.c_char_p),
-        ("input", ctypes.c_char_p),
-        ("output", ctypes.c_char_p),
-        ("error", ctypes.c_char_p),
-        ("idempotency_key", ctypes.c_char_p),
-        ("attempts", c_i32),
-        ("created_at_us", c_i64),
-        ("started_at_us", c_i64),
-        ("completed_at_us", c_i64),
-        ("cancelled_at_us", c_i64),
-        ("retry_at_us", c_i64),
-        ("cancel_reason", ctypes.c_char_p),
-        ("updated_at_us", c_i64),
-    ]
-
-
-class StepInfoC(ctypes.Structure):
-    _fields_ = [
-        ("run_id", c_i64),
-        ("step_id", ctypes.c_char_p),
-        ("status", ctypes.c_char_p),
-        ("output", ctypes.c_char_p),
-        ("error", ctypes.c_char_p),
-        ("attempts", c_i32),
-        ("started_at_us", c_i64),
-        ("completed_at_us", c_i64),
-        ("retry_at_us", c_i64),
-    ]
-
-
-class WorkflowInfoC(ctypes.Structure):
-    _fields_ = [
-        ("id", c_i64),
-        ("name", ctypes.c_char_p),
-        ("queue_id", c_i64),
-        ("retry_policy", ctypes.c_char_p),
-        ("created_at_us", c_i64),
-    ]
-
-
 # Callback types. Output pointers are void ** so the pointer from pgqrs_strdup is
 # stored as is (a c_char_p would be copied into a Python bytes object).
 WORKFLOW_FN = ctypes.CFUNCTYPE(c_status, c_handle, ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p)
@@ -270,17 +68,17 @@ _SIGNATURES = {
     "pgqrs_errstr": (ctypes.c_char_p, [c_status]),
     "pgqrs_errmsg": (ctypes.c_char_p, [c_handle]),
     # store
-    "pgqrs_connect_options_init": (c_status, [_P(ConnectOptions), ctypes.c_uint]),
-    "pgqrs_connect": (c_status, [_pp, ctypes.c_char_p, _P(ConnectOptions)]),
+    "pgqrs_connect_options_init": (c_status, [_P(ConnectOptionsC), ctypes.c_uint]),
+    "pgqrs_connect": (c_status, [_pp, ctypes.c_char_p, _P(ConnectOptionsC)]),
     "pgqrs_store_free": (_VOID, [c_handle]),
     "pgqrs_store_backend": (ctypes.c_char_p, [c_handle]),
-    "pgqrs_store_capabilities": (c_status, [_P(Capabilities), c_handle]),
+    "pgqrs_store_capabilities": (c_status, [_P(CapabilitiesC), c_handle]),
     "pgqrs_store_set_time": (_VOID, [c_handle, c_i64]),
     # schema
     "pgqrs_schema_install": (c_status, [c_handle]),
     "pgqrs_schema_verify": (c_status, [c_handle]),
     # queues
-    "pgqrs_queue_create": (c_status, [_P(_P(QueueInfoC)), c_handle, ctypes.c_char_p, _P(QueueOptions)]),
+    "pgqrs_queue_create": (c_status, [_P(_P(QueueInfoC)), c_handle, ctypes.c_char_p, _P(QueueOptionsC)]),
     "pgqrs_queue_get": (c_status, [_P(_P(QueueInfoC)), c_handle, ctypes.c_char_p]),
     "pgqrs_queue_info_free": (_VOID, [_P(QueueInfoC)]),
     "pgqrs_queue_list": (c_status, [_pp, c_handle]),
@@ -347,15 +145,15 @@ _SIGNATURES = {
     "pgqrs_free": (_VOID, [ctypes.c_void_p]),
     "pgqrs_retry_delay_ms": (c_i64, [_P(RetryPolicyC), ctypes.c_int]),
     "pgqrs_workflow_define": (c_status, [c_handle, ctypes.c_char_p, WORKFLOW_FN, ctypes.c_void_p,
-                                         _P(WorkflowOptions)]),
-    "pgqrs_workflow_trigger": (c_status, [_P(c_i64), _P(ctypes.c_int), c_handle, ctypes.c_char_p, ctypes.c_char_p, _P(TriggerOptions)]),
+                                         _P(WorkflowOptionsC)]),
+    "pgqrs_workflow_trigger": (c_status, [_P(c_i64), _P(ctypes.c_int), c_handle, ctypes.c_char_p, ctypes.c_char_p, _P(TriggerOptionsC)]),
     "pgqrs_workflow_worker_new": (c_status, [_pp, c_handle, ctypes.c_char_p]),
     "pgqrs_workflow_worker_free": (_VOID, [c_handle]),
     "pgqrs_workflow_worker_id": (c_i64, [c_handle]),
     "pgqrs_workflow_worker_interrupt": (_VOID, [c_handle]),
-    "pgqrs_workflow_worker_poll": (c_status, [_P(c_i64), c_handle, _P(PollOptions)]),
+    "pgqrs_workflow_worker_poll": (c_status, [_P(c_i64), c_handle, _P(PollOptionsC)]),
     "pgqrs_workflow_worker_run_once": (c_status, [_P(ctypes.c_int), c_handle]),
-    "pgqrs_run_step": (c_status, [_P(ctypes.c_void_p), c_handle, ctypes.c_char_p, STEP_FN, ctypes.c_void_p, _P(StepOptions)]),
+    "pgqrs_run_step": (c_status, [_P(ctypes.c_void_p), c_handle, ctypes.c_char_p, STEP_FN, ctypes.c_void_p, _P(StepOptionsC)]),
     "pgqrs_run_sleep": (c_status, [c_handle, ctypes.c_char_p, c_i64]),
     "pgqrs_run_fail": (c_status, [c_handle, ctypes.c_char_p, ctypes.c_int]),
     "pgqrs_run_id": (c_i64, [c_handle]),
@@ -364,7 +162,7 @@ _SIGNATURES = {
     "pgqrs_run_wait": (c_status, [_P(_P(RunInfoC)), c_handle, c_i64, c_i64]),
     "pgqrs_run_info_free": (_VOID, [_P(RunInfoC)]),
     "pgqrs_run_cancel": (c_status, [c_handle, c_i64, ctypes.c_char_p]),
-    "pgqrs_run_list": (c_status, [_pp, c_handle, _P(RunFilter)]),
+    "pgqrs_run_list": (c_status, [_pp, c_handle, _P(RunFilterC)]),
     "pgqrs_runs_count": (ctypes.c_size_t, [c_handle]),
     "pgqrs_runs_at": (_P(RunInfoC), [c_handle, ctypes.c_size_t]),
     "pgqrs_runs_free": (_VOID, [c_handle]),

@@ -70,7 +70,7 @@ class Admin:
         deliveries before a message is dead-lettered (None = the library default,
         5). :class:`AlreadyExists` unless `exist_ok`; :class:`InvalidInput` for a
         bad name (1 to 128 bytes of UTF-8)."""
-        opts = _lib.QueueOptions(_lib.PGQRS_QUEUE_OPTIONS_VERSION,
+        opts = _lib.QueueOptionsC(_lib.PGQRS_QUEUE_OPTIONS_VERSION,
                                  0 if max_attempts is None else to_int(max_attempts, "max_attempts"),
                                  1 if exist_ok else 0)
         out = _P(_lib.QueueInfoC)()

@@ -31,7 +31,7 @@ def connect(dsn, *, schema=None, **options):
     """
     L = lib()
     dsn_b = encode_name(dsn, "dsn")
-    opts = _lib.ConnectOptions()
+    opts = _lib.ConnectOptionsC()
     check(L.pgqrs_connect_options_init(ctypes.byref(opts), _lib.PGQRS_CONNECT_OPTIONS_VERSION), None)
     for key, value in options.items():
         if key not in _CONNECT_OPTIONS:
@@ -122,7 +122,7 @@ class Store:
         ``multi_process``, ``transactions``, ``database_clock`` (bools) and
         ``concurrency_model`` (``"multi-process"`` or ``"single-process"``)."""
         if self._capabilities is None:
-            caps = _lib.Capabilities()
+            caps = _lib.CapabilitiesC()
             caps.version = _lib.PGQRS_CAPABILITIES_VERSION
             p = self._ptr()
             check(lib().pgqrs_store_capabilities(ctypes.byref(caps), p), p)

@@ -250,7 +250,7 @@ class Workflow:
         return "<pgqrs.Workflow %r>" % self.name
 
     def _options(self):
-        o = _lib.WorkflowOptions()
+        o = _lib.WorkflowOptionsC()
         o.version = _lib.PGQRS_WORKFLOW_OPTIONS_VERSION
         if self.retry is not None:
             if not isinstance(self.retry, RetryPolicy):
@@ -396,7 +396,7 @@ class Run:
         if retry is not None:
             if not isinstance(retry, RetryPolicy):
                 raise TypeError("retry must be a pgqrs.RetryPolicy")
-            opts = _lib.StepOptions()
+            opts = _lib.StepOptionsC()
             opts.version = _lib.PGQRS_STEP_OPTIONS_VERSION
             opts.retry = retry._to_c()
         sid = utf8(step_id, "step_id")
@@ -579,7 +579,7 @@ class WorkflowWorker:
         max_runs = to_int(max_runs, "max_runs", 0)
         if idle_timeout is not None and (not isinstance(idle_timeout, (int, float)) or idle_timeout < 0):
             raise InvalidInput("idle_timeout must be a non-negative number of seconds", Status.EINVAL)
-        opts = _lib.PollOptions()
+        opts = _lib.PollOptionsC()
         opts.version = _lib.PGQRS_POLL_OPTIONS_VERSION
         if poll_interval is not None:
             opts.poll_interval_ms = to_int(max(1, int(poll_interval * 1000)), "poll_interval")
@@ -672,7 +672,7 @@ def trigger(store, name, input=None, idempotency_key=None):
         name = name.name
     nb = encode_name(name, "workflow name")
     inb = None if input is None else utf8(_dumps_input(input), "input")
-    opts = _lib.TriggerOptions()
+    opts = _lib.TriggerOptionsC()
     opts.version = _lib.PGQRS_TRIGGER_OPTIONS_VERSION
     key = encode_name(idempotency_key, "idempotency_key", allow_none=True)
     opts.idempotency_key = key
@@ -733,7 +733,7 @@ def run_cancel(store, run_id, reason=None):
 
 
 def list_runs(store, workflow=None, status=None, since=None, limit=None):
-    f = _lib.RunFilter()
+    f = _lib.RunFilterC()
     f.version = _lib.PGQRS_RUN_FILTER_VERSION
     if isinstance(workflow, Workflow):
         workflow = workflow.name

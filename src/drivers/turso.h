@@ -21,10 +21,6 @@
 #include "base/enum_desc.h"
 #include "base/vec.h"
 
-/* Appended by :execrows accessors: servers need not fill affected_row_count
- * (tursodb always says 0), changes() in the same transaction is exact. */
-#define PGQRS__TU_CHANGES_SQL "SELECT changes()"
-
 typedef struct pgqrs__tu_call {
     pgqrs_conn *c;
     const char *name;          /* the query's name, for messages */

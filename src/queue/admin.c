@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
-#include "queue/lists.h"
+#include "pgqrs_public.h"
 #include "queue/migrate.h"
 #include "queue/store.h"
 
@@ -60,7 +60,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_queue_create(pgqrs_queue_info **out, pgqrs_store
         }
     });
     if (st == PGQRS_OK && out) {
-        *out = pgqrs__queue_info_from(&row);
+        *out = pgqrs__queue_info_from_queue_row(&row);
         if (!*out)
             st = pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
     }
@@ -78,7 +78,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_queue_get(pgqrs_queue_info **out, pgqrs_store *s
     PGQRS__CHECK_STORE(s);
     PGQRS__WITH_CONN(s, s, st = pgqrs__queue_lookup(c, name, &row));
     if (st == PGQRS_OK) {
-        *out = pgqrs__queue_info_from(&row);
+        *out = pgqrs__queue_info_from_queue_row(&row);
         if (!*out)
             st = pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
     }
@@ -97,7 +97,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_queue_list(pgqrs_queues **out, pgqrs_store *s)
     PGQRS__WITH_CONN(s, s, {
         st = c->q->queue_list(&rows, &n, c);
     });
-    if (st == PGQRS_OK && !(*out = pgqrs__queue_list_from(rows, n)))
+    if (st == PGQRS_OK && !(*out = pgqrs__queues_from_queue_rows(rows, n)))
         st = pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
     return st;
 }
@@ -190,19 +190,18 @@ PGQRS_EXTERN pgqrs_status pgqrs_metrics_list(pgqrs_metrics **out, pgqrs_store *s
     PGQRS__CHECK_STORE(s);
     PGQRS__WITH_CONN(s, s, {
         pgqrs_queue_row q = { 0 };
-        pgqrs_queue_metrics_params p = { false, 0, false, 0 };
+        pgqrs_queue_metrics_params p = { false, 0 };
         st = PGQRS_OK;
         if (name) {
             st = pgqrs__queue_lookup(c, name, &q);
             p.has_queue_id = true;
             p.queue_id = q.id;
         }
-        p.has_now = pgqrs__store_now(s, &p.now_us);
         if (st == PGQRS_OK)
             st = c->q->queue_metrics(&rows, &n, c, &p);
         pgqrs__queue_row_clear(&q);
     });
-    if (st == PGQRS_OK && !(*out = pgqrs__metrics_list_from(rows, n, pgqrs__store_clock(s))))
+    if (st == PGQRS_OK && !(*out = pgqrs__metrics_from_queue_metrics_rows(rows, n, pgqrs__store_clock(s))))
         st = pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
     return st;
 }

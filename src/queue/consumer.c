@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "base/alloc.h"
-#include "queue/lists.h"
+#include "pgqrs_public.h"
 #include "queue/worker_handle.h"
 
 PGQRS_EXTERN pgqrs_status pgqrs_consumer_new(pgqrs_consumer **out, pgqrs_store *s, const char *queue)
@@ -62,15 +62,13 @@ static pgqrs_status claim_on(pgqrs_consumer *k, pgqrs_conn *c, int max, int vt_s
                              size_t *n)
 {
     pgqrs_message_dequeue_params p = { k->w.queue_id, k->w.worker_id, max, (int64_t)vt_seconds * 1000,
-                                       k->w.max_attempts, false, 0 };
-    pgqrs_status st;
-    p.has_now = pgqrs__store_now(k->w.store, &p.now_us);
-    st = c->q->message_dequeue(rows, n, c, &p);
+                                       k->w.max_attempts };
+    pgqrs_status st = c->q->message_dequeue(rows, n, c, &p);
     if (st == PGQRS_OK && *n < (size_t)max) {
         /* a short claim: the window may hold poison messages, which are
          * dead-lettered now, when they would have been delivered again */
         int64_t dead = 0;
-        pgqrs_message_dead_letter_params d = { k->w.queue_id, max, k->w.max_attempts, p.has_now, p.now_us };
+        pgqrs_message_dead_letter_params d = { k->w.queue_id, max, k->w.max_attempts };
         st = c->q->message_dead_letter(&dead, c, &d);
         if (st == PGQRS_OK && dead > 0) {
             atomic_fetch_add(&k->w.store->n_dead_lettered, dead);
@@ -95,7 +93,7 @@ static pgqrs_status deliver(pgqrs_batch **out, pgqrs_consumer *k, pgqrs_message_
     if (n)
         pgqrs__log(k->w.store, PGQRS_LOG_DEBUG, "message.dequeue", "%zu messages from '%.128s' to worker %lld", n,
                    k->w.queue, (long long)k->w.worker_id);
-    *out = pgqrs__batch_from_messages(rows, n);
+    *out = pgqrs__batch_from_message_rows(rows, n);
     return *out ? PGQRS_OK : pgqrs__fail(k, PGQRS_ENOMEM, "out of memory");
 }
 
@@ -251,16 +249,14 @@ static pgqrs_status held_apply_on(pgqrs_consumer *k, pgqrs_conn *c, enum op op, 
                                   int delay_seconds, held_outcome *o)
 {
     pgqrs_status st;
-    int64_t now = 0;
-    bool has_now = pgqrs__store_now(k->w.store, &now);
     if (op == OP_ARCHIVE) {
-        pgqrs_message_archive_params p = { ids, n, k->w.worker_id, has_now, now };
+        pgqrs_message_archive_params p = { ids, n, k->w.worker_id };
         st = c->q->message_archive(&o->done, &o->ndone, c, &p);
     } else if (op == OP_DELETE) {
         pgqrs_message_delete_params p = { ids, n, k->w.worker_id };
         st = c->q->message_delete(&o->done, &o->ndone, c, &p);
     } else {
-        pgqrs_message_release_params p = { ids, n, k->w.worker_id, (int64_t)delay_seconds * 1000, has_now, now };
+        pgqrs_message_release_params p = { ids, n, k->w.worker_id, (int64_t)delay_seconds * 1000 };
         st = c->q->message_release(&o->done, &o->ndone, c, &p);
     }
     if (st == PGQRS_OK && o->ndone)
@@ -406,8 +402,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_extend_vt(int64_t *vt_us_out, pgqrs_consumer *k,
         (st = pgqrs__check_range(k, "vt_seconds", vt_seconds, 1, PGQRS_MAX_VT_SECONDS)) != PGQRS_OK)
         return st;
     PGQRS__WITH_CONN(k->w.store, k, {
-        pgqrs_message_extend_vt_params p = { id, k->w.worker_id, (int64_t)vt_seconds * 1000, false, 0 };
-        p.has_now = pgqrs__store_now(k->w.store, &p.now_us);
+        pgqrs_message_extend_vt_params p = { id, k->w.worker_id, (int64_t)vt_seconds * 1000 };
         st = c->q->message_extend_vt(&vt, c, &p);
         if (st == PGQRS_ENOTFOUND) {
             int64_t *live = NULL;

@@ -1,6 +1,6 @@
 /* dlq.c: dead letters (list, count, replay) and read-only message listings. */
 #include "base/alloc.h"
-#include "queue/lists.h"
+#include "pgqrs_public.h"
 #include "queue/worker_handle.h"
 
 /* The checks every listing starts with, the store's included. */
@@ -32,7 +32,7 @@ static pgqrs_status archive_rows(pgqrs_store *s, const char *queue, pgqrs_db_arc
         }
         pgqrs__queue_row_clear(&q);
     });
-    if (st == PGQRS_OK && !(*out = pgqrs__batch_from_archive(rows, n)))
+    if (st == PGQRS_OK && !(*out = pgqrs__batch_from_archived_rows(rows, n)))
         st = pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
     return st;
 }
@@ -63,7 +63,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_message_list(pgqrs_batch **out, pgqrs_store *s, 
         }
         pgqrs__queue_row_clear(&q);
     });
-    if (st == PGQRS_OK && !(*out = pgqrs__batch_from_messages(rows, n)))
+    if (st == PGQRS_OK && !(*out = pgqrs__batch_from_message_rows(rows, n)))
         st = pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
     return st;
 }
@@ -95,10 +95,8 @@ static pgqrs_status replay(pgqrs_store *s, pgqrs_conn *c, int64_t queue_id, cons
                            int limit, size_t *moved)
 {
     int64_t *done = NULL;
-    pgqrs_dlq_replay_params p = { queue_id, ids, nids, all, limit, false, 0 };
-    pgqrs_status st;
-    p.has_now = pgqrs__store_now(s, &p.now_us);
-    st = c->q->dlq_replay(&done, moved, c, &p);
+    pgqrs_dlq_replay_params p = { queue_id, ids, nids, all, limit };
+    pgqrs_status st = c->q->dlq_replay(&done, moved, c, &p);
     if (st == PGQRS_OK && *moved) {
         atomic_fetch_add(&s->n_replayed, (int64_t)*moved);
         pgqrs__log(s, PGQRS_LOG_INFO, "dlq.replay", "%zu dead letter(s) of queue %lld moved back", *moved,

@@ -45,8 +45,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_enqueue(int64_t *id_out, pgqrs_producer *p, cons
         return st;
     PGQRS__WITH_CONN(p->w.store, p, {
         pgqrs_message_enqueue_params prm = { p->w.queue_id, payload_json, (int64_t)delay_seconds * 1000, true,
-                                             p->w.worker_id, false, 0 };
-        prm.has_now = pgqrs__store_now(p->w.store, &prm.now_us);
+                                             p->w.worker_id };
         st = c->q->message_enqueue(&id, c, &prm);
         if (st != PGQRS_OK)
             gone_or(p, c, st);
@@ -81,8 +80,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_enqueue_batch(int64_t *ids_out, pgqrs_producer *
     }
     PGQRS__WITH_CONN(p->w.store, p, {
         pgqrs_message_enqueue_batch_params prm = { p->w.queue_id, payloads, n, (int64_t)delay_seconds * 1000, true,
-                                                   p->w.worker_id, false, 0 };
-        prm.has_now = pgqrs__store_now(p->w.store, &prm.now_us);
+                                                   p->w.worker_id };
         st = c->q->message_enqueue_batch(&ids, &nids, c, &prm);
         if (st != PGQRS_OK)
             gone_or(p, c, st);

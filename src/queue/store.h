@@ -57,8 +57,6 @@ void pgqrs__store_release(pgqrs_store *s, pgqrs_conn *c);
 
 /* The thresholds (zombies, staleness) are computed from: the override, else the local clock. */
 int64_t pgqrs__store_clock(pgqrs_store *s);
-/* The `now` parameter for queries (pgqrs__conn_now, without a connection). */
-bool pgqrs__store_now(pgqrs_store *s, int64_t *now_us);
 
 /* A connection outside the pool (e.g. a LISTEN session) whose failures are
  * recorded on owner; the caller closes it with pgqrs__conn_close. */

@@ -59,8 +59,7 @@ void pgqrs__worker_handle_close(pgqrs__worker_handle *w, bool release)
         pgqrs__store_untrack_worker(w->store, w->worker_id);
         PGQRS__WITH_CONN(w->store, w, {
             pgqrs_worker_row row = { 0 };
-            pgqrs_worker_shutdown_params p = { w->worker_id, release, false, 0 };
-            p.has_now = pgqrs__store_now(w->store, &p.now_us);
+            pgqrs_worker_shutdown_params p = { w->worker_id, release };
             /* no row: already stopped, or still holding messages (a producer
              * holds none); either way nothing more to do when freeing */
             st = c->q->worker_shutdown(&row, c, &p);
@@ -94,8 +93,7 @@ pgqrs_status pgqrs__worker_transition(pgqrs__worker_handle *w, pgqrs_db_worker_s
     pgqrs_status st;
     PGQRS__WITH_CONN(w->store, w, {
         pgqrs_worker_row row = { 0 };
-        pgqrs_worker_transition_params p = { w->worker_id, from, to, false, 0 };
-        p.has_now = pgqrs__store_now(w->store, &p.now_us);
+        pgqrs_worker_transition_params p = { w->worker_id, from, to };
         st = c->q->worker_transition(&row, c, &p);
         if (st == PGQRS_OK)
             pgqrs__log(w->store, PGQRS_LOG_INFO, "worker.transition", "worker %lld: %s -> %s",
@@ -112,9 +110,7 @@ pgqrs_status pgqrs__worker_heartbeat(pgqrs__worker_handle *w)
     pgqrs_status st;
     PGQRS__WITH_CONN(w->store, w, {
         int64_t affected = 0;
-        pgqrs_worker_heartbeat_params p = { &w->worker_id, 1, false, 0 };
-        p.has_now = pgqrs__store_now(w->store, &p.now_us);
-        st = c->q->worker_heartbeat(&affected, c, &p);
+        st = c->q->worker_heartbeat(&affected, c, &w->worker_id, 1);
         if (st == PGQRS_OK && affected == 0)
             st = explain_no_row(w, c, "heartbeat");
     });
@@ -126,8 +122,7 @@ pgqrs_status pgqrs__worker_shutdown(pgqrs__worker_handle *w, bool release)
     pgqrs_status st;
     PGQRS__WITH_CONN(w->store, w, {
         pgqrs_worker_row row = { 0 };
-        pgqrs_worker_shutdown_params p = { w->worker_id, release, false, 0 };
-        p.has_now = pgqrs__store_now(w->store, &p.now_us);
+        pgqrs_worker_shutdown_params p = { w->worker_id, release };
         st = c->q->worker_shutdown(&row, c, &p);
         if (st == PGQRS_ENOTFOUND) {
             int64_t held = 0;

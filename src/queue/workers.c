@@ -1,6 +1,6 @@
 /* workers.c: store-level worker inspection, health, zombie reclaim and purge. */
 #include "base/alloc.h"
-#include "queue/lists.h"
+#include "pgqrs_public.h"
 #include "queue/store.h"
 
 PGQRS_EXTERN pgqrs_status pgqrs_worker_get(pgqrs_worker_info **out, pgqrs_store *s, int64_t id)
@@ -16,7 +16,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_worker_get(pgqrs_worker_info **out, pgqrs_store 
         if (st == PGQRS_ENOTFOUND)
             pgqrs__fail(s, st, "worker %lld does not exist", (long long)id);
     });
-    if (st == PGQRS_OK && !(*out = pgqrs__worker_info_from(&row)))
+    if (st == PGQRS_OK && !(*out = pgqrs__worker_info_from_worker_row(&row)))
         st = pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
     return st;
 }
@@ -43,7 +43,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_worker_list(pgqrs_workers **out, pgqrs_store *s,
             st = c->q->worker_list(&rows, &n, c, &p);
         pgqrs__queue_row_clear(&q);
     });
-    if (st == PGQRS_OK && !(*out = pgqrs__worker_list_from(rows, n)))
+    if (st == PGQRS_OK && !(*out = pgqrs__workers_from_worker_rows(rows, n)))
         st = pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
     return st;
 }
@@ -95,9 +95,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_worker_reclaim_zombies(int64_t *reclaimed_out, p
     if (older_than_s < 0)
         return pgqrs__fail(s, PGQRS_EINVAL, "older_than_s must be >= 0");
     PGQRS__WITH_CONN(s, s, {
-        pgqrs_worker_reclaim_params p = { threshold(s, older_than_s), false, 0 };
-        p.has_now = pgqrs__store_now(s, &p.now_us);
-        st = c->q->worker_reclaim(&ids, &n, c, &p);
+        st = c->q->worker_reclaim(&ids, &n, c, threshold(s, older_than_s));
     });
     for (size_t i = 0; st == PGQRS_OK && i < n; i++)
         pgqrs__log(s, PGQRS_LOG_WARN, "worker.reclaim", "zombie worker %lld stopped, its messages released",

@@ -239,9 +239,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_workflow_trigger(int64_t *run_id_out, int *creat
         if (st == PGQRS_ENOTFOUND)
             pgqrs__fail(s, st, "workflow '%.128s' does not exist", name);
         if (st == PGQRS_OK) {
-            pgqrs_run_trigger_params p = { wf.id, wf.queue_id, input_json, opts ? opts->idempotency_key : NULL,
-                                           false, 0 };
-            p.has_now = pgqrs__store_now(s, &p.now_us);
+            pgqrs_run_trigger_params p = { wf.id, wf.queue_id, input_json, opts ? opts->idempotency_key : NULL };
             st = c->q->run_trigger(&out, c, &p);
             if (st == PGQRS_ENOTFOUND && p.idempotency_key) {
                 /* a concurrent trigger with the same key committed after this

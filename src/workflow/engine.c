@@ -165,8 +165,7 @@ static pgqrs_status acquire_step(pgqrs_run *run, const char *step_id, pgqrs_step
         if (!replayed)
             pgqrs__step_row_clear(step);
         if (st == PGQRS_OK && !replayed) {
-            pgqrs_step_acquire_params p = { run->id, step_id, worker_of(run), run->def.opts.step_lease_ms, false, 0 };
-            p.has_now = pgqrs__store_now(s, &p.now_us);
+            pgqrs_step_acquire_params p = { run->id, step_id, worker_of(run), run->def.opts.step_lease_ms };
             st = c->q->step_acquire(step, c, &p);
             if (st == PGQRS_OK)
                 *acquired = true;
@@ -211,8 +210,7 @@ static pgqrs_status step_failed(pgqrs_run *run, const char *step_id, const pgqrs
         return pgqrs__fail(run, PGQRS_ENOMEM, "out of memory");
     PGQRS__WITH_CONN(s, run, {
         int64_t affected = 0;
-        pgqrs_step_fail_params p = { run->id, step_id, worker_of(run), err, retry, retry_at, false, 0 };
-        p.has_now = pgqrs__store_now(s, &p.now_us);
+        pgqrs_step_fail_params p = { run->id, step_id, worker_of(run), err, retry, retry_at };
         st = c->q->step_fail(&affected, c, &p);
     });
     if (retry)
@@ -284,8 +282,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_run_step(char **output_json, pgqrs_run *run, con
     }
     PGQRS__WITH_CONN(store_of(run), run, {
         int64_t affected = 0;
-        pgqrs_step_complete_params p = { run->id, step_id, worker_of(run), out ? out : "null", false, 0 };
-        p.has_now = pgqrs__store_now(store_of(run), &p.now_us);
+        pgqrs_step_complete_params p = { run->id, step_id, worker_of(run), out ? out : "null" };
         st = c->q->step_complete(&affected, c, &p);
         if (st == PGQRS_OK && affected == 0) {
             /* another worker took the step over (our lease ran out): its result stands */
@@ -319,8 +316,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_run_sleep(pgqrs_run *run, const char *step_id, i
         snprintf(out, sizeof out, "{\"wake_at_us\":%lld}", (long long)wake);
         PGQRS__WITH_CONN(store_of(run), run, {
             int64_t affected = 0;
-            pgqrs_step_complete_params p = { run->id, step_id, worker_of(run), out, false, 0 };
-            p.has_now = pgqrs__store_now(store_of(run), &p.now_us);
+            pgqrs_step_complete_params p = { run->id, step_id, worker_of(run), out };
             st = c->q->step_complete(&affected, c, &p);
         });
     } else if (st == PGQRS_OK) {
@@ -349,8 +345,7 @@ static pgqrs_status finish(pgqrs_run *run, pgqrs_db_run_status status, const cha
     pgqrs_status st;
     PGQRS__WITH_CONN(s, run, {
         int64_t id = 0;
-        pgqrs_run_finish_params p = { run->id, run->message_id, worker_of(run), status, output, error, false, 0 };
-        p.has_now = pgqrs__store_now(s, &p.now_us);
+        pgqrs_run_finish_params p = { run->id, run->message_id, worker_of(run), status, output, error };
         st = c->q->run_finish(&id, c, &p);
         if (st == PGQRS_ENOTFOUND && status != PGQRS_DB_RUN_STATUS_CANCELLED) {
             /* cancelled meanwhile: the run ends CANCELLED whatever the handler did */
@@ -371,8 +366,7 @@ static pgqrs_status reschedule(pgqrs_run *run, int64_t at_us, const char *error)
     pgqrs_status st;
     PGQRS__WITH_CONN(s, run, {
         int64_t id = 0;
-        pgqrs_run_reschedule_params p = { run->id, run->message_id, worker_of(run), at_us, error, false, 0 };
-        p.has_now = pgqrs__store_now(s, &p.now_us);
+        pgqrs_run_reschedule_params p = { run->id, run->message_id, worker_of(run), at_us, error };
         st = c->q->run_reschedule(&id, c, &p);
     });
     if (st == PGQRS_OK && error) {
@@ -471,8 +465,7 @@ static pgqrs_status execute(pgqrs_workflow_worker *w, const pgqrs_message *m, bo
         /* only a RUNNING run can end in ERROR: a run whose deliveries all died
          * before it started is PENDING, so start it first (counting the attempt) */
         PGQRS__WITH_CONN(s, w, {
-            pgqrs_run_start_params p = { run.id, w->consumer.w.worker_id, false, 0 };
-            p.has_now = pgqrs__store_now(s, &p.now_us);
+            pgqrs_run_start_params p = { run.id, w->consumer.w.worker_id };
             st = c->q->run_start(&row, c, &p);
         });
         pgqrs__run_row_clear(&row);
@@ -484,8 +477,7 @@ static pgqrs_status execute(pgqrs_workflow_worker *w, const pgqrs_message *m, bo
         return st;
     }
     PGQRS__WITH_CONN(s, w, {
-        pgqrs_run_start_params p = { run.id, w->consumer.w.worker_id, false, 0 };
-        p.has_now = pgqrs__store_now(s, &p.now_us);
+        pgqrs_run_start_params p = { run.id, w->consumer.w.worker_id };
         st = c->q->run_start(&row, c, &p);
     });
     if (st == PGQRS_ENOTFOUND)

@@ -3,47 +3,8 @@
 
 #include "base/alloc.h"
 #include "base/text.h"
-#include "queue/lists.h"
+#include "pgqrs_public.h"
 #include "workflow/workflow.h"
-
-#define TAKE(dst, src) ((dst) = (src), (src) = NULL)
-#define TS(row, f) ((row)->has_##f ? (row)->f##_us : 0)
-
-static void run_info_fill(pgqrs_run_info *i, pgqrs_run_row *r)
-{
-    i->id = r->id;
-    i->workflow_id = r->workflow_id;
-    i->status = pgqrs__run_status_str(r->status);
-    TAKE(i->input, r->input);
-    TAKE(i->output, r->output);
-    TAKE(i->error, r->error);
-    TAKE(i->idempotency_key, r->idempotency_key);
-    i->attempts = r->attempts;
-    i->created_at_us = r->created_at_us;
-    i->started_at_us = TS(r, started_at);
-    i->completed_at_us = TS(r, completed_at);
-    i->cancelled_at_us = TS(r, cancelled_at);
-    i->retry_at_us = TS(r, retry_at);
-    TAKE(i->cancel_reason, r->cancel_reason);
-    i->updated_at_us = r->updated_at_us;
-}
-
-static void run_info_clear(pgqrs_run_info *i)
-{
-    pgqrs__free((char *)i->input);
-    pgqrs__free((char *)i->output);
-    pgqrs__free((char *)i->error);
-    pgqrs__free((char *)i->idempotency_key);
-    pgqrs__free((char *)i->cancel_reason);
-}
-
-PGQRS_EXTERN void pgqrs_run_info_free(pgqrs_run_info *r)
-{
-    if (!r)
-        return;
-    run_info_clear(r);
-    pgqrs__free(r);
-}
 
 static pgqrs_status run_get(pgqrs_store *s, int64_t run_id, pgqrs_run_row *row)
 {
@@ -59,10 +20,7 @@ static pgqrs_status run_get(pgqrs_store *s, int64_t run_id, pgqrs_run_row *row)
 
 static pgqrs_status to_info(pgqrs_store *s, pgqrs_run_row *row, pgqrs_run_info **out)
 {
-    *out = pgqrs__calloc(1, sizeof **out);
-    if (*out)
-        run_info_fill(*out, row);
-    pgqrs__run_row_clear(row);
+    *out = pgqrs__run_info_from_run_row(row);
     return *out ? PGQRS_OK : pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
 }
 
@@ -114,8 +72,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_run_cancel(pgqrs_store *s, int64_t run_id, const
         return pgqrs__fail(s, PGQRS_EINVAL, "reason is not valid UTF-8");
     PGQRS__WITH_CONN(s, s, {
         pgqrs_run_row row = { 0 };
-        pgqrs_run_cancel_params p = { run_id, reason, false, 0 };
-        p.has_now = pgqrs__store_now(s, &p.now_us);
+        pgqrs_run_cancel_params p = { run_id, reason };
         st = c->q->run_cancel(&row, c, &p);
         if (st == PGQRS_OK)
             pgqrs__log(s, PGQRS_LOG_INFO, "run.cancel", "run %lld: cancel requested%s%.200s%s; it is %s", (long long)run_id,
@@ -132,23 +89,6 @@ PGQRS_EXTERN pgqrs_status pgqrs_run_cancel(pgqrs_store *s, int64_t run_id, const
         pgqrs__run_row_clear(&row);
     });
     return st;
-}
-
-static void run_info_clear_item(void *item) { run_info_clear(item); }
-
-static void step_info_clear(void *item)
-{
-    pgqrs_step_info *si = item;
-    pgqrs__free((char *)si->step_id);
-    pgqrs__free((char *)si->output);
-    pgqrs__free((char *)si->error);
-}
-
-static void workflow_info_clear(void *item)
-{
-    pgqrs_workflow_info *wi = item;
-    pgqrs__free((char *)wi->name);
-    pgqrs__free((char *)wi->retry_policy);
 }
 
 PGQRS_EXTERN pgqrs_status pgqrs_run_filter_init(pgqrs_run_filter *filter, unsigned int version)
@@ -193,25 +133,10 @@ PGQRS_EXTERN pgqrs_status pgqrs_run_list(pgqrs_runs **out, pgqrs_store *s, const
             st = c->q->run_list(&rows, &n, c, &p);
         pgqrs__workflow_row_clear(&wf);
     });
-    if (st == PGQRS_OK) {
-        pgqrs_runs *l = pgqrs__list_new(n, sizeof(pgqrs_run_info), run_info_clear_item);
-        if (l) {
-            for (size_t i = 0; i < n; i++)
-                run_info_fill((pgqrs_run_info *)l->l.items + i, &rows[i]);
-        } else {
-            st = pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
-        }
-        *out = l;
-    }
-    pgqrs__run_rows_free(rows, n);
+    if (st == PGQRS_OK && !(*out = pgqrs__runs_from_run_rows(rows, n)))
+        st = pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
     return st;
 }
-
-PGQRS_EXTERN size_t pgqrs_runs_count(const pgqrs_runs *l) { return pgqrs__list_count(l); }
-
-PGQRS_EXTERN const pgqrs_run_info *pgqrs_runs_at(const pgqrs_runs *l, size_t i) { return pgqrs__list_at(l, i); }
-
-PGQRS_EXTERN void pgqrs_runs_free(pgqrs_runs *l) { pgqrs__list_free(l); }
 
 PGQRS_EXTERN pgqrs_status pgqrs_step_list(pgqrs_steps **out, pgqrs_store *s, int64_t run_id)
 {
@@ -225,36 +150,10 @@ PGQRS_EXTERN pgqrs_status pgqrs_step_list(pgqrs_steps **out, pgqrs_store *s, int
     PGQRS__WITH_CONN(s, s, {
         st = c->q->step_list(&rows, &n, c, run_id);
     });
-    if (st == PGQRS_OK) {
-        pgqrs_steps *l = pgqrs__list_new(n, sizeof(pgqrs_step_info), step_info_clear);
-        if (l) {
-            for (size_t i = 0; i < n; i++) {
-                pgqrs_step_info *si = (pgqrs_step_info *)l->l.items + i;
-                pgqrs_step_row *r = &rows[i];
-                si->run_id = r->run_id;
-                TAKE(si->step_id, r->step_id);
-                si->status = pgqrs__step_status_str(r->status);
-                TAKE(si->output, r->output);
-                TAKE(si->error, r->error);
-                si->attempts = r->attempts;
-                si->started_at_us = r->started_at_us;
-                si->completed_at_us = TS(r, completed_at);
-                si->retry_at_us = TS(r, retry_at);
-            }
-        } else {
-            st = pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
-        }
-        *out = l;
-    }
-    pgqrs__step_rows_free(rows, n);
+    if (st == PGQRS_OK && !(*out = pgqrs__steps_from_step_rows(rows, n)))
+        st = pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
     return st;
 }
-
-PGQRS_EXTERN size_t pgqrs_steps_count(const pgqrs_steps *l) { return pgqrs__list_count(l); }
-
-PGQRS_EXTERN const pgqrs_step_info *pgqrs_steps_at(const pgqrs_steps *l, size_t i) { return pgqrs__list_at(l, i); }
-
-PGQRS_EXTERN void pgqrs_steps_free(pgqrs_steps *l) { pgqrs__list_free(l); }
 
 PGQRS_EXTERN pgqrs_status pgqrs_workflow_list(pgqrs_workflows **out, pgqrs_store *s)
 {
@@ -268,28 +167,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_workflow_list(pgqrs_workflows **out, pgqrs_store
     PGQRS__WITH_CONN(s, s, {
         st = c->q->workflow_list(&rows, &n, c);
     });
-    if (st == PGQRS_OK) {
-        pgqrs_workflows *l = pgqrs__list_new(n, sizeof(pgqrs_workflow_info), workflow_info_clear);
-        if (l) {
-            for (size_t i = 0; i < n; i++) {
-                pgqrs_workflow_info *wi = (pgqrs_workflow_info *)l->l.items + i;
-                wi->id = rows[i].id;
-                TAKE(wi->name, rows[i].name);
-                wi->queue_id = rows[i].queue_id;
-                TAKE(wi->retry_policy, rows[i].retry_policy);
-                wi->created_at_us = rows[i].created_at_us;
-            }
-        } else {
-            st = pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
-        }
-        *out = l;
-    }
-    pgqrs__workflow_rows_free(rows, n);
+    if (st == PGQRS_OK && !(*out = pgqrs__workflows_from_workflow_rows(rows, n)))
+        st = pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
     return st;
 }
-
-PGQRS_EXTERN size_t pgqrs_workflows_count(const pgqrs_workflows *l) { return pgqrs__list_count(l); }
-
-PGQRS_EXTERN const pgqrs_workflow_info *pgqrs_workflows_at(const pgqrs_workflows *l, size_t i) { return pgqrs__list_at(l, i); }
-
-PGQRS_EXTERN void pgqrs_workflows_free(pgqrs_workflows *l) { pgqrs__list_free(l); }

@@ -29,7 +29,9 @@ typedef struct pgqrs__migration {
  * :one returns PGQRS_ENOTFOUND when no row matched, :many hands over an array
  * the caller frees with the row type's _rows_free. Accessors never BEGIN or COMMIT
  * a transaction the caller opened; on SQLite a writing query that runs outside
- * one opens its own BEGIN IMMEDIATE transaction around all of its statements. */
+ * one opens its own BEGIN IMMEDIATE transaction around all of its statements.
+ * A query's `now` parameter is in no signature: the accessor binds it from
+ * pgqrs__conn_now() (drivers/conn.h), NULL meaning the database's clock. */
 typedef struct pgqrs_queries {
     const char *backend;              /* "postgres", "sqlite", "turso" */
     size_t stmt_slots;                /* prepared statements one connection caches */
@@ -100,30 +102,32 @@ typedef struct pgqrs_queries {
     pgqrs_status (*job_ids_in_state)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, pgqrs_db_job_state state);
 
     /* job_summary :many
-     * Some table columns and a computed one.
+     * Some table columns and a computed one; `now` is the connection's clock, bound
+     * by the accessor (the caller passes only ids).
      * SQL: queries/postgres/jobs.sql:46, queries/sqlite/jobs.sql:46 */
-    pgqrs_status (*job_summary)(pgqrs_job_summary_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_job_summary_params *p);
+    pgqrs_status (*job_summary)(pgqrs_job_summary_row **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len);
 
     /* job_finish :execrows
-     * SQL: queries/postgres/jobs.sql:55, queries/sqlite/jobs.sql:55 */
+     * SQL: queries/postgres/jobs.sql:56, queries/sqlite/jobs.sql:57 */
     pgqrs_status (*job_finish)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_job_finish_params *p);
 
     /* job_tag :exec
-     * SQL: queries/postgres/jobs.sql:61, queries/sqlite/jobs.sql:61 */
+     * A nullable JSON parameter.
+     * SQL: queries/postgres/jobs.sql:62, queries/sqlite/jobs.sql:63 */
     pgqrs_status (*job_tag)(pgqrs_conn *c, const pgqrs_job_tag_params *p);
 
     /* job_bulk_create :execrows
-     * SQL: queries/postgres/jobs.sql:67, queries/sqlite/jobs.sql:67 */
+     * SQL: queries/postgres/jobs.sql:69, queries/sqlite/jobs.sql:70 */
     pgqrs_status (*job_bulk_create)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_job_bulk_create_params *p);
 
     /* job_clear_owner :execrows
      * One nullable scalar parameter: passed in a params struct.
-     * SQL: queries/postgres/jobs.sql:73, queries/sqlite/jobs.sql:73 */
+     * SQL: queries/postgres/jobs.sql:75, queries/sqlite/jobs.sql:76 */
     pgqrs_status (*job_clear_owner)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_job_clear_owner_params *p);
 
     /* job_purge_owner :execrows
      * One statement here, two on SQLite.
-     * SQL: queries/postgres/jobs.sql:80, queries/sqlite/jobs.sql:80 */
+     * SQL: queries/postgres/jobs.sql:82, queries/sqlite/jobs.sql:83 */
     pgqrs_status (*job_purge_owner)(int64_t *affected_out, pgqrs_conn *c, int64_t owner_id);
 } pgqrs_queries;
 

@@ -111,13 +111,6 @@ typedef struct pgqrs_job_create_params {
     int64_t owner_id;
 } pgqrs_job_create_params;
 
-/* parameters of job_summary */
-typedef struct pgqrs_job_summary_params {
-    const int64_t *ids;
-    size_t ids_len;
-    int64_t now_us;
-} pgqrs_job_summary_params;
-
 /* parameters of job_finish */
 typedef struct pgqrs_job_finish_params {
     const int64_t *ids;
@@ -129,8 +122,7 @@ typedef struct pgqrs_job_finish_params {
 /* parameters of job_tag */
 typedef struct pgqrs_job_tag_params {
     int64_t id;
-    const char *const *tags;
-    size_t tags_len;
+    const char *tags;
 } pgqrs_job_tag_params;
 
 /* parameters of job_bulk_create */

@@ -94,7 +94,7 @@ static const char SQL_JOB_IDS_IN_STATE[] =
     "ORDER BY id";
 static const char SQL_JOB_SUMMARY[] =
     "-- name: job_summary :many\n"
-    "SELECT id, queue, finished_at, (run_at < $2) AS late\n"
+    "SELECT id, queue, finished_at, (run_at < coalesce($2, now())) AS late\n"
     "FROM g_jobs\n"
     "WHERE id = ANY ($1)\n"
     "ORDER BY id";
@@ -106,7 +106,7 @@ static const char SQL_JOB_FINISH[] =
 static const char SQL_JOB_TAG[] =
     "-- name: job_tag :exec\n"
     "UPDATE g_jobs\n"
-    "SET tags = to_jsonb($2::text[])\n"
+    "SET tags = $2::jsonb\n"
     "WHERE id = $1";
 static const char SQL_JOB_BULK_CREATE[] =
     "-- name: job_bulk_create :execrows\n"
@@ -429,7 +429,7 @@ static pgqrs_status pg_job_ids_in_state(int64_t **rows_out, size_t *n_out, pgqrs
 }
 
 /* job_summary :many (queries/postgres/jobs.sql:46) */
-static pgqrs_status pg_job_summary(pgqrs_job_summary_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_job_summary_params *p)
+static pgqrs_status pg_job_summary(pgqrs_job_summary_row **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len)
 {
     pgqrs_status st = PGQRS_OK;
     PGresult *res = NULL;
@@ -439,11 +439,13 @@ static pgqrs_status pg_job_summary(pgqrs_job_summary_row **rows_out, size_t *n_o
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    if (!p->ids && p->ids_len > 0)
+    if (!ids && ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "job_summary: ids is NULL");
-    st = pgqrs__enc_i64_pgarray(c, &enc_ids, p->ids, p->ids_len);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__enc_i64_pgarray(c, &enc_ids, ids, ids_len);
     values[0] = enc_ids.data;
-    values[1] = pgqrs__pg_ts(b_now, p->now_us);
+    values[1] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
     if (st == PGQRS_OK) {
         res = pgqrs__pg_exec(c, PG_JOB_SUMMARY, "job_summary", SQL_JOB_SUMMARY, 2, values);
         st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "job_summary");
@@ -457,7 +459,7 @@ static pgqrs_status pg_job_summary(pgqrs_job_summary_row **rows_out, size_t *n_o
     return pgqrs__job_summary_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* job_finish :execrows (queries/postgres/jobs.sql:55) */
+/* job_finish :execrows (queries/postgres/jobs.sql:56) */
 static pgqrs_status pg_job_finish(int64_t *affected_out, pgqrs_conn *c, const pgqrs_job_finish_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -482,29 +484,22 @@ static pgqrs_status pg_job_finish(int64_t *affected_out, pgqrs_conn *c, const pg
     return st;
 }
 
-/* job_tag :exec (queries/postgres/jobs.sql:61) */
+/* job_tag :exec (queries/postgres/jobs.sql:62) */
 static pgqrs_status pg_job_tag(pgqrs_conn *c, const pgqrs_job_tag_params *p)
 {
     pgqrs_status st = PGQRS_OK;
     PGresult *res = NULL;
     const char *values[2];
     char b_id[PGQRS__PG_INT_LEN];
-    pgqrs_buf enc_tags = PGQRS_BUF_INIT;
-    if (!p->tags && p->tags_len > 0)
-        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "job_tag: tags is NULL");
-    st = pgqrs__enc_text_pgarray(c, &enc_tags, p->tags, p->tags_len);
     values[0] = pgqrs__pg_int(b_id, p->id);
-    values[1] = enc_tags.data;
-    if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_JOB_TAG, "job_tag", SQL_JOB_TAG, 2, values);
-        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "job_tag");
-    }
+    values[1] = p->tags;
+    res = pgqrs__pg_exec(c, PG_JOB_TAG, "job_tag", SQL_JOB_TAG, 2, values);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "job_tag");
     PQclear(res);
-    pgqrs__buf_free(&enc_tags);
     return st;
 }
 
-/* job_bulk_create :execrows (queries/postgres/jobs.sql:67) */
+/* job_bulk_create :execrows (queries/postgres/jobs.sql:69) */
 static pgqrs_status pg_job_bulk_create(int64_t *affected_out, pgqrs_conn *c, const pgqrs_job_bulk_create_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -530,7 +525,7 @@ static pgqrs_status pg_job_bulk_create(int64_t *affected_out, pgqrs_conn *c, con
     return st;
 }
 
-/* job_clear_owner :execrows (queries/postgres/jobs.sql:73) */
+/* job_clear_owner :execrows (queries/postgres/jobs.sql:75) */
 static pgqrs_status pg_job_clear_owner(int64_t *affected_out, pgqrs_conn *c, const pgqrs_job_clear_owner_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -547,7 +542,7 @@ static pgqrs_status pg_job_clear_owner(int64_t *affected_out, pgqrs_conn *c, con
     return st;
 }
 
-/* job_purge_owner :execrows (queries/postgres/jobs.sql:80) */
+/* job_purge_owner :execrows (queries/postgres/jobs.sql:82) */
 static pgqrs_status pg_job_purge_owner(int64_t *affected_out, pgqrs_conn *c, int64_t owner_id)
 {
     pgqrs_status st = PGQRS_OK;

@@ -95,7 +95,8 @@ static const char SQL_JOB_IDS_IN_STATE[] =
     "ORDER BY id";
 static const char SQL_JOB_SUMMARY[] =
     "-- name: job_summary :many\n"
-    "SELECT id, queue, finished_at, (run_at < ?2) AS late\n"
+    "SELECT id, queue, finished_at,\n"
+    "       (run_at < coalesce(?2, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))) AS late\n"
     "FROM g_jobs\n"
     "WHERE id IN (SELECT value FROM json_each(?1))\n"
     "ORDER BY id";
@@ -204,7 +205,7 @@ static pgqrs_status sq_tx_begin(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
-    st = pgqrs__sq_stmt(&stmt, c, SQ_TX_BEGIN, SQL_TX_BEGIN);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_TX_BEGIN, SQL_TX_BEGIN, "tx_begin");
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "tx_begin");
     pgqrs__sq_release(stmt);
@@ -216,7 +217,7 @@ static pgqrs_status sq_tx_commit(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
-    st = pgqrs__sq_stmt(&stmt, c, SQ_TX_COMMIT, SQL_TX_COMMIT);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_TX_COMMIT, SQL_TX_COMMIT, "tx_commit");
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "tx_commit");
     pgqrs__sq_release(stmt);
@@ -228,7 +229,7 @@ static pgqrs_status sq_tx_rollback(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
-    st = pgqrs__sq_stmt(&stmt, c, SQ_TX_ROLLBACK, SQL_TX_ROLLBACK);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_TX_ROLLBACK, SQL_TX_ROLLBACK, "tx_rollback");
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "tx_rollback");
     pgqrs__sq_release(stmt);
@@ -240,7 +241,7 @@ static pgqrs_status sq_session_setup(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
-    st = pgqrs__sq_stmt(&stmt, c, SQ_SESSION_SETUP, SQL_SESSION_SETUP);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_SESSION_SETUP, SQL_SESSION_SETUP, "session_setup");
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "session_setup");
     pgqrs__sq_release(stmt);
@@ -255,7 +256,7 @@ static pgqrs_status sq_schema_version_ensure(pgqrs_conn *c)
     bool own_tx = false;
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEMA_VERSION_ENSURE, SQL_SCHEMA_VERSION_ENSURE);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEMA_VERSION_ENSURE, SQL_SCHEMA_VERSION_ENSURE, "schema_version_ensure");
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "schema_version_ensure");
     pgqrs__sq_release(stmt);
@@ -272,7 +273,7 @@ static pgqrs_status sq_version_list(pgqrs_version_row **rows_out, size_t *n_out,
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    st = pgqrs__sq_stmt(&stmt, c, SQ_VERSION_LIST, SQL_VERSION_LIST);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_VERSION_LIST, SQL_VERSION_LIST, "version_list");
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         pgqrs_version_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? sq_scan_version_row(row, c, stmt) : pgqrs__conn_oom(c);
@@ -293,7 +294,7 @@ static pgqrs_status sq_version_insert(pgqrs_conn *c, const pgqrs_version_insert_
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "version_insert: name is NULL");
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_VERSION_INSERT, SQL_VERSION_INSERT);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_VERSION_INSERT, SQL_VERSION_INSERT, "version_insert");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->version);
     if (st == PGQRS_OK)
@@ -319,7 +320,7 @@ static pgqrs_status sq_job_create(pgqrs_job_row *out, pgqrs_conn *c, const pgqrs
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "job_create: payload is NULL");
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_CREATE, SQL_JOB_CREATE);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_CREATE, SQL_JOB_CREATE, "job_create");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 1, p->queue);
     if (st == PGQRS_OK)
@@ -352,7 +353,7 @@ static pgqrs_status sq_job_get(pgqrs_job_row *out, pgqrs_conn *c, int64_t id)
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
-    st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_GET, SQL_JOB_GET);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_GET, SQL_JOB_GET, "job_get");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, id);
     if (st == PGQRS_OK) {
@@ -374,7 +375,7 @@ static pgqrs_status sq_job_count(int64_t *out, pgqrs_conn *c, const char *queue)
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
-    st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_COUNT, SQL_JOB_COUNT);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_COUNT, SQL_JOB_COUNT, "job_count");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 1, queue);
     if (st == PGQRS_OK) {
@@ -394,7 +395,7 @@ static pgqrs_status sq_job_exists(bool *out, pgqrs_conn *c, int64_t id)
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
-    st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_EXISTS, SQL_JOB_EXISTS);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_EXISTS, SQL_JOB_EXISTS, "job_exists");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, id);
     if (st == PGQRS_OK) {
@@ -414,7 +415,7 @@ static pgqrs_status sq_job_max_owner(pgqrs_job_max_owner_row *out, pgqrs_conn *c
     sqlite3_stmt *stmt = NULL;
     int rc = SQLITE_DONE;
     memset(out, 0, sizeof *out);
-    st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_MAX_OWNER, SQL_JOB_MAX_OWNER);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_MAX_OWNER, SQL_JOB_MAX_OWNER, "job_max_owner");
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_job_max_owner_row(out, c, stmt)
@@ -436,7 +437,7 @@ static pgqrs_status sq_job_ids_in_state(int64_t **rows_out, size_t *n_out, pgqrs
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_IDS_IN_STATE, SQL_JOB_IDS_IN_STATE);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_IDS_IN_STATE, SQL_JOB_IDS_IN_STATE, "job_ids_in_state");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_enum(c, stmt, 1, &pgqrs__job_state_desc, (int)state);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -450,7 +451,7 @@ static pgqrs_status sq_job_ids_in_state(int64_t **rows_out, size_t *n_out, pgqrs
 }
 
 /* job_summary :many (queries/sqlite/jobs.sql:46) */
-static pgqrs_status sq_job_summary(pgqrs_job_summary_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_job_summary_params *p)
+static pgqrs_status sq_job_summary(pgqrs_job_summary_row **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
@@ -459,15 +460,17 @@ static pgqrs_status sq_job_summary(pgqrs_job_summary_row **rows_out, size_t *n_o
     pgqrs__vec rows = PGQRS__VEC_INIT;
     *rows_out = NULL;
     *n_out = 0;
-    if (!p->ids && p->ids_len > 0)
+    if (!ids && ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "job_summary: ids is NULL");
-    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    st = pgqrs__enc_i64_array(c, &enc_ids, ids, ids_len);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_SUMMARY, SQL_JOB_SUMMARY);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_SUMMARY, SQL_JOB_SUMMARY, "job_summary");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 1, enc_ids.data);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 2, p->now_us);
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 2, now_us) : pgqrs__sq_bind_null(c, stmt, 2);
     while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         pgqrs_job_summary_row *row = pgqrs__vec_push(&rows, sizeof *row);
         st = row ? sq_scan_job_summary_row(row, c, stmt) : pgqrs__conn_oom(c);
@@ -479,7 +482,7 @@ static pgqrs_status sq_job_summary(pgqrs_job_summary_row **rows_out, size_t *n_o
     return pgqrs__job_summary_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* job_finish :execrows (queries/sqlite/jobs.sql:55) */
+/* job_finish :execrows (queries/sqlite/jobs.sql:57) */
 static pgqrs_status sq_job_finish(int64_t *affected_out, pgqrs_conn *c, const pgqrs_job_finish_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -493,7 +496,7 @@ static pgqrs_status sq_job_finish(int64_t *affected_out, pgqrs_conn *c, const pg
     if (st == PGQRS_OK)
         st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_FINISH, SQL_JOB_FINISH);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_FINISH, SQL_JOB_FINISH, "job_finish");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 1, enc_ids.data);
     if (st == PGQRS_OK)
@@ -508,33 +511,27 @@ static pgqrs_status sq_job_finish(int64_t *affected_out, pgqrs_conn *c, const pg
     return st;
 }
 
-/* job_tag :exec (queries/sqlite/jobs.sql:61) */
+/* job_tag :exec (queries/sqlite/jobs.sql:63) */
 static pgqrs_status sq_job_tag(pgqrs_conn *c, const pgqrs_job_tag_params *p)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
     bool own_tx = false;
-    pgqrs_buf enc_tags = PGQRS_BUF_INIT;
-    if (!p->tags && p->tags_len > 0)
-        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "job_tag: tags is NULL");
-    st = pgqrs__enc_text_array(c, &enc_tags, p->tags, p->tags_len);
+    st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_write_begin(c, &own_tx);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_TAG, SQL_JOB_TAG);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_TAG, SQL_JOB_TAG, "job_tag");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_text(c, stmt, 2, enc_tags.data);
+        st = pgqrs__sq_bind_text(c, stmt, 2, p->tags);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "job_tag");
     pgqrs__sq_release(stmt);
     st = pgqrs__sq_write_end(c, own_tx, st);
-    pgqrs__buf_free(&enc_tags);
     return st;
 }
 
-/* job_bulk_create :execrows (queries/sqlite/jobs.sql:67) */
+/* job_bulk_create :execrows (queries/sqlite/jobs.sql:70) */
 static pgqrs_status sq_job_bulk_create(int64_t *affected_out, pgqrs_conn *c, const pgqrs_job_bulk_create_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -550,7 +547,7 @@ static pgqrs_status sq_job_bulk_create(int64_t *affected_out, pgqrs_conn *c, con
     if (st == PGQRS_OK)
         st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_BULK_CREATE, SQL_JOB_BULK_CREATE);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_BULK_CREATE, SQL_JOB_BULK_CREATE, "job_bulk_create");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_text(c, stmt, 1, p->queue);
     if (st == PGQRS_OK)
@@ -565,7 +562,7 @@ static pgqrs_status sq_job_bulk_create(int64_t *affected_out, pgqrs_conn *c, con
     return st;
 }
 
-/* job_clear_owner :execrows (queries/sqlite/jobs.sql:73) */
+/* job_clear_owner :execrows (queries/sqlite/jobs.sql:76) */
 static pgqrs_status sq_job_clear_owner(int64_t *affected_out, pgqrs_conn *c, const pgqrs_job_clear_owner_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -574,7 +571,7 @@ static pgqrs_status sq_job_clear_owner(int64_t *affected_out, pgqrs_conn *c, con
     *affected_out = 0;
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_CLEAR_OWNER, SQL_JOB_CLEAR_OWNER);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_CLEAR_OWNER, SQL_JOB_CLEAR_OWNER, "job_clear_owner");
     if (st == PGQRS_OK)
         st = p->has_owner_id ? pgqrs__sq_bind_i64(c, stmt, 1, p->owner_id) : pgqrs__sq_bind_null(c, stmt, 1);
     if (st == PGQRS_OK)
@@ -586,7 +583,7 @@ static pgqrs_status sq_job_clear_owner(int64_t *affected_out, pgqrs_conn *c, con
     return st;
 }
 
-/* job_purge_owner :execrows (queries/sqlite/jobs.sql:80) */
+/* job_purge_owner :execrows (queries/sqlite/jobs.sql:83) */
 static pgqrs_status sq_job_purge_owner(int64_t *affected_out, pgqrs_conn *c, int64_t owner_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -595,7 +592,7 @@ static pgqrs_status sq_job_purge_owner(int64_t *affected_out, pgqrs_conn *c, int
     *affected_out = 0;
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_PURGE_OWNER_1, SQL_JOB_PURGE_OWNER_1);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_PURGE_OWNER_1, SQL_JOB_PURGE_OWNER_1, "job_purge_owner");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, owner_id);
     if (st == PGQRS_OK)
@@ -603,7 +600,7 @@ static pgqrs_status sq_job_purge_owner(int64_t *affected_out, pgqrs_conn *c, int
     pgqrs__sq_release(stmt);
     stmt = NULL;
     if (st == PGQRS_OK)
-        st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_PURGE_OWNER_2, SQL_JOB_PURGE_OWNER_2);
+        st = pgqrs__sq_stmt(&stmt, c, SQ_JOB_PURGE_OWNER_2, SQL_JOB_PURGE_OWNER_2, "job_purge_owner");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, owner_id);
     if (st == PGQRS_OK)

@@ -3,6 +3,7 @@
  *   schema/pgqrs.toml
  *   queries/sqlite/base.sql
  *   queries/sqlite/jobs.sql
+ *   queries/turso/transport.sql
  *   migrations/sqlite/0001_init.sql
  *   migrations/sqlite/0002_index.sql
  * Change the sources and run `make generate`. */
@@ -61,7 +62,8 @@ static const char SQL_JOB_IDS_IN_STATE[] =
     "ORDER BY id";
 static const char SQL_JOB_SUMMARY[] =
     "-- name: job_summary :many\n"
-    "SELECT id, queue, finished_at, (run_at < ?2) AS late\n"
+    "SELECT id, queue, finished_at,\n"
+    "       (run_at < coalesce(?2, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))) AS late\n"
     "FROM g_jobs\n"
     "WHERE id IN (SELECT value FROM json_each(?1))\n"
     "ORDER BY id";
@@ -93,10 +95,15 @@ static const char SQL_JOB_PURGE_OWNER_2[] =
     "-- name: job_purge_owner :execrows (statement 2 of 2)\n"
     "DELETE FROM g_jobs\n"
     "WHERE owner_id = ?1";
-/* Statements the Turso transport (src/driver_turso.c) puts around each write batch. */
+/* Statements the Turso transport (src/drivers/turso.c) puts around each write batch. */
 const char pgqrs__turso_sql_begin[] = "BEGIN IMMEDIATE";
 const char pgqrs__turso_sql_commit[] = "COMMIT";
 const char pgqrs__turso_sql_rollback[] = "ROLLBACK";
+
+/* Statements the accessors below send of their own (-- statement: blocks). */
+/* changes (queries/turso/transport.sql:3)
+ * Asked after every :execrows statement, in the same batch. */
+static const char STMT_CHANGES[] = "SELECT changes()";
 
 static pgqrs_status tu_scan_version_row(pgqrs_version_row *row, pgqrs__tu_call *call, size_t r)
 {
@@ -397,7 +404,7 @@ static pgqrs_status tu_job_ids_in_state(int64_t **rows_out, size_t *n_out, pgqrs
 }
 
 /* job_summary :many (queries/sqlite/jobs.sql:46) */
-static pgqrs_status tu_job_summary(pgqrs_job_summary_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_job_summary_params *p)
+static pgqrs_status tu_job_summary(pgqrs_job_summary_row **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len)
 {
     pgqrs_status st = PGQRS_OK;
     pgqrs__tu_call call;
@@ -406,15 +413,17 @@ static pgqrs_status tu_job_summary(pgqrs_job_summary_row **rows_out, size_t *n_o
     *rows_out = NULL;
     *n_out = 0;
     pgqrs__tu_start(&call, c, "job_summary", false);
-    if (!p->ids && p->ids_len > 0)
+    if (!ids && ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "job_summary: ids is NULL");
-    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__enc_i64_array(c, &enc_ids, ids, ids_len);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, SQL_JOB_SUMMARY, 2);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 1, enc_ids.data);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 2, p->now_us);
+        st = has_now ? pgqrs__tu_arg_i64(&call, 2, now_us) : pgqrs__tu_arg_null(&call, 2);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
@@ -426,7 +435,7 @@ static pgqrs_status tu_job_summary(pgqrs_job_summary_row **rows_out, size_t *n_o
     return pgqrs__job_summary_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* job_finish :execrows (queries/sqlite/jobs.sql:55) */
+/* job_finish :execrows (queries/sqlite/jobs.sql:57) */
 static pgqrs_status tu_job_finish(int64_t *affected_out, pgqrs_conn *c, const pgqrs_job_finish_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -444,7 +453,7 @@ static pgqrs_status tu_job_finish(int64_t *affected_out, pgqrs_conn *c, const pg
     if (st == PGQRS_OK)
         st = p->has_finished_at ? pgqrs__tu_arg_i64(&call, 2, p->finished_at_us) : pgqrs__tu_arg_null(&call, 2);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, PGQRS__TU_CHANGES_SQL, 0);
+        st = pgqrs__tu_stmt(&call, STMT_CHANGES, 0);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK)
@@ -454,30 +463,24 @@ static pgqrs_status tu_job_finish(int64_t *affected_out, pgqrs_conn *c, const pg
     return st;
 }
 
-/* job_tag :exec (queries/sqlite/jobs.sql:61) */
+/* job_tag :exec (queries/sqlite/jobs.sql:63) */
 static pgqrs_status tu_job_tag(pgqrs_conn *c, const pgqrs_job_tag_params *p)
 {
     pgqrs_status st = PGQRS_OK;
     pgqrs__tu_call call;
-    pgqrs_buf enc_tags = PGQRS_BUF_INIT;
     pgqrs__tu_start(&call, c, "job_tag", true);
-    if (!p->tags && p->tags_len > 0)
-        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "job_tag: tags is NULL");
-    st = pgqrs__enc_text_array(c, &enc_tags, p->tags, p->tags_len);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_JOB_TAG, 2);
+    st = pgqrs__tu_stmt(&call, SQL_JOB_TAG, 2);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 1, p->id);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_text(&call, 2, enc_tags.data);
+        st = pgqrs__tu_arg_text(&call, 2, p->tags);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     pgqrs__tu_end(&call);
-    pgqrs__buf_free(&enc_tags);
     return st;
 }
 
-/* job_bulk_create :execrows (queries/sqlite/jobs.sql:67) */
+/* job_bulk_create :execrows (queries/sqlite/jobs.sql:70) */
 static pgqrs_status tu_job_bulk_create(int64_t *affected_out, pgqrs_conn *c, const pgqrs_job_bulk_create_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -497,7 +500,7 @@ static pgqrs_status tu_job_bulk_create(int64_t *affected_out, pgqrs_conn *c, con
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 2, enc_payloads.data);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, PGQRS__TU_CHANGES_SQL, 0);
+        st = pgqrs__tu_stmt(&call, STMT_CHANGES, 0);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK)
@@ -507,7 +510,7 @@ static pgqrs_status tu_job_bulk_create(int64_t *affected_out, pgqrs_conn *c, con
     return st;
 }
 
-/* job_clear_owner :execrows (queries/sqlite/jobs.sql:73) */
+/* job_clear_owner :execrows (queries/sqlite/jobs.sql:76) */
 static pgqrs_status tu_job_clear_owner(int64_t *affected_out, pgqrs_conn *c, const pgqrs_job_clear_owner_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -518,7 +521,7 @@ static pgqrs_status tu_job_clear_owner(int64_t *affected_out, pgqrs_conn *c, con
     if (st == PGQRS_OK)
         st = p->has_owner_id ? pgqrs__tu_arg_i64(&call, 1, p->owner_id) : pgqrs__tu_arg_null(&call, 1);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, PGQRS__TU_CHANGES_SQL, 0);
+        st = pgqrs__tu_stmt(&call, STMT_CHANGES, 0);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK)
@@ -527,7 +530,7 @@ static pgqrs_status tu_job_clear_owner(int64_t *affected_out, pgqrs_conn *c, con
     return st;
 }
 
-/* job_purge_owner :execrows (queries/sqlite/jobs.sql:80) */
+/* job_purge_owner :execrows (queries/sqlite/jobs.sql:83) */
 static pgqrs_status tu_job_purge_owner(int64_t *affected_out, pgqrs_conn *c, int64_t owner_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -542,7 +545,7 @@ static pgqrs_status tu_job_purge_owner(int64_t *affected_out, pgqrs_conn *c, int
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 1, owner_id);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, PGQRS__TU_CHANGES_SQL, 0);
+        st = pgqrs__tu_stmt(&call, STMT_CHANGES, 0);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK)

@@ -44,10 +44,11 @@ WHERE state = @state
 ORDER BY id;
 
 -- name: job_summary :many
--- Some table columns and a computed one.
--- param: ids i64[], now timestamp
+-- Some table columns and a computed one; `now` is the connection's clock, bound
+-- by the accessor (the caller passes only ids).
+-- param: ids i64[], now timestamp?
 -- returns: g_jobs.id, g_jobs.queue text, g_jobs.finished_at timestamp?, late bool
-SELECT id, queue, finished_at, (run_at < @now) AS late
+SELECT id, queue, finished_at, (run_at < coalesce(@now, now())) AS late
 FROM g_jobs
 WHERE id = ANY (@ids)
 ORDER BY id;
@@ -59,9 +60,10 @@ SET state = 'done', finished_at = @finished_at
 WHERE id = ANY (@ids);
 
 -- name: job_tag :exec
--- param: id i64, tags text[]
+-- A nullable JSON parameter.
+-- param: id i64, tags json?
 UPDATE g_jobs
-SET tags = to_jsonb(@tags::text[])
+SET tags = @tags::jsonb
 WHERE id = @id;
 
 -- name: job_bulk_create :execrows
