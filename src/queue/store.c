@@ -8,7 +8,6 @@
 
 #include "base/alloc.h"
 #include "base/text.h"
-#include "workflow/workflow.h"
 
 enum { DEFAULT_POOL = 4, DEFAULT_BUSY_MS = 5000, DEFAULT_BATCH = 1000, DEFAULT_VT = 30, DEFAULT_CONNECT_S = 10,
        DEFAULT_HEARTBEAT_S = 10, DEFAULT_ZOMBIE_S = 300, DEFAULT_POOL_WAIT_MS = 30000 };
@@ -70,7 +69,8 @@ static void store_destroy(pgqrs_store *s)
     pgqrs__free(s->conns);
     pgqrs__free(s->busy);
     pgqrs__free(s->workers);
-    pgqrs__workflow_defs_free(s);
+    if (s->free_wf_defs)
+        s->free_wf_defs(s);
     pgqrs__free((char *)s->open_opts.schema);
     pgqrs__dsn_clear(&s->dsn);
     pthread_mutex_destroy(&s->mu);

@@ -37,9 +37,11 @@ struct pgqrs_store {
     pthread_cond_t hb_cv;
     int64_t *workers;
     size_t n_workers, cap_workers;
-    /* workflows defined through this store (pointers stay valid until free) */
+    /* workflows defined through this store (pointers stay valid until free); the
+     * workflow layer owns them and sets free_wf_defs, which the store calls last */
     struct pgqrs__wf_def **wf_defs;
     size_t n_wf_defs;
+    void (*free_wf_defs)(struct pgqrs_store *s);
     /* counters (pgqrs_store_counters) */
     _Atomic int64_t n_enqueued, n_dequeued, n_archived, n_deleted, n_released, n_replayed, n_retried, n_dead_lettered;
 };

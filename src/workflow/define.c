@@ -206,6 +206,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_workflow_define(pgqrs_store *s, const char *name
         } else {
             s->wf_defs = defs;
             s->wf_defs[s->n_wf_defs++] = d;
+            s->free_wf_defs = pgqrs__workflow_defs_free;   /* the store frees them, not knowing what they are */
         }
     }
     pthread_mutex_unlock(&s->mu);
