@@ -90,12 +90,15 @@ typedef struct pgqrs_queries {
     pgqrs_status (*queue_metrics)(pgqrs_queue_metrics_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_metrics_params *p);
 
     /* message_enqueue :one
+     * No row when the queue does not exist (no foreign key: the queue row is read,
+     * not locked; migration 0003).
      * SQL: queries/postgres/messages.sql:5, queries/sqlite/messages.sql:7 */
     pgqrs_status (*message_enqueue)(int64_t *out, pgqrs_conn *c, const pgqrs_message_enqueue_params *p);
 
     /* message_enqueue_batch :many
-     * One statement for the whole batch: all rows or none. Ids come back in input order.
-     * SQL: queries/postgres/messages.sql:13, queries/sqlite/messages.sql:15, queries/turso/messages.sql:5 */
+     * One statement for the whole batch: all rows or none. Ids come back in input
+     * order; no rows when the queue does not exist.
+     * SQL: queries/postgres/messages.sql:16, queries/sqlite/messages.sql:15, queries/turso/messages.sql:5 */
     pgqrs_status (*message_enqueue_batch)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_enqueue_batch_params *p);
 
     /* message_dequeue :many
@@ -104,66 +107,66 @@ typedef struct pgqrs_queries {
      * the next @max visible rows; those already delivered max_attempts times are
      * left for message_dead_letter (the caller runs it when a claim comes back
      * short), the others are claimed.
-     * SQL: queries/postgres/messages.sql:24, queries/sqlite/messages.sql:31 */
+     * SQL: queries/postgres/messages.sql:29, queries/sqlite/messages.sql:31 */
     pgqrs_status (*message_dequeue)(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_dequeue_params *p);
 
     /* message_dead_letter :execrows
      * Poison messages: in the next @max visible rows, those already delivered
      * max_attempts times move to the archive as dead letters, in one statement, at
      * the moment they would have been delivered again.
-     * SQL: queries/postgres/messages.sql:53, queries/sqlite/messages.sql:52 */
+     * SQL: queries/postgres/messages.sql:58, queries/sqlite/messages.sql:52 */
     pgqrs_status (*message_dead_letter)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_dead_letter_params *p);
 
     /* message_extend_vt :one
      * Sets the message's visibility to now + vt_ms, only while this worker holds it.
-     * SQL: queries/postgres/messages.sql:79, queries/sqlite/messages.sql:73 */
+     * SQL: queries/postgres/messages.sql:84, queries/sqlite/messages.sql:73 */
     pgqrs_status (*message_extend_vt)(pgqrs_message_extend_vt_row *out, pgqrs_conn *c, const pgqrs_message_extend_vt_params *p);
 
     /* message_release :many
      * Back to pending (visible after delay_ms); only messages this worker holds.
-     * SQL: queries/postgres/messages.sql:88, queries/sqlite/messages.sql:82 */
+     * SQL: queries/postgres/messages.sql:93, queries/sqlite/messages.sql:82 */
     pgqrs_status (*message_release)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_release_params *p);
 
     /* message_archive :many
      * Moves the messages this worker holds to the archive in one statement.
-     * SQL: queries/postgres/messages.sql:98, queries/sqlite/messages.sql:92 */
+     * SQL: queries/postgres/messages.sql:103, queries/sqlite/messages.sql:92 */
     pgqrs_status (*message_archive)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_archive_params *p);
 
     /* message_delete :many
      * Deletes the messages this worker holds.
-     * SQL: queries/postgres/messages.sql:114, queries/sqlite/messages.sql:107 */
+     * SQL: queries/postgres/messages.sql:119, queries/sqlite/messages.sql:107 */
     pgqrs_status (*message_delete)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_delete_params *p);
 
     /* message_existing :many
      * Which of these ids are live messages (to tell "not owned" from "not found").
-     * SQL: queries/postgres/messages.sql:122, queries/sqlite/messages.sql:115 */
+     * SQL: queries/postgres/messages.sql:127, queries/sqlite/messages.sql:115 */
     pgqrs_status (*message_existing)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len);
 
     /* message_get :one
-     * SQL: queries/postgres/messages.sql:128, queries/sqlite/messages.sql:121 */
+     * SQL: queries/postgres/messages.sql:133, queries/sqlite/messages.sql:121 */
     pgqrs_status (*message_get)(pgqrs_message_row *out, pgqrs_conn *c, int64_t id);
 
     /* message_list :many
      * Live messages of a queue in id order, without claiming them (CLI `message read`).
-     * SQL: queries/postgres/messages.sql:135, queries/sqlite/messages.sql:128 */
+     * SQL: queries/postgres/messages.sql:140, queries/sqlite/messages.sql:128 */
     pgqrs_status (*message_list)(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_list_params *p);
 
     /* message_purge :execrows
      * Deletes every live message of the queue.
-     * SQL: queries/postgres/messages.sql:145, queries/sqlite/messages.sql:138 */
+     * SQL: queries/postgres/messages.sql:150, queries/sqlite/messages.sql:138 */
     pgqrs_status (*message_purge)(int64_t *affected_out, pgqrs_conn *c, int64_t queue_id);
 
     /* message_next_vt :one
      * When the queue's next message becomes visible (a delayed one, or an expired
      * lease); NULL when the queue is empty. A min() over the dequeue index.
-     * SQL: queries/postgres/messages.sql:150, queries/sqlite/messages.sql:143 */
+     * SQL: queries/postgres/messages.sql:155, queries/sqlite/messages.sql:143 */
     pgqrs_status (*message_next_vt)(pgqrs_message_next_vt_row *out, pgqrs_conn *c, int64_t queue_id);
 
     /* queue_listen :exec
      * Subscribes this session to the notifications of migration 0002 (every queue
      * shares the channel; the payload is the queue id). Session-scoped: not used
      * through PgBouncer.
-     * SQL: queries/postgres/messages.sql:157, queries/sqlite/messages.sql:150 */
+     * SQL: queries/postgres/messages.sql:162, queries/sqlite/messages.sql:150 */
     pgqrs_status (*queue_listen)(pgqrs_conn *c);
 
     /* queue_create :one
@@ -184,11 +187,13 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/queues.sql:27, queries/sqlite/queues.sql:27 */
     pgqrs_status (*queue_list)(pgqrs_queue_row **rows_out, size_t *n_out, pgqrs_conn *c);
 
-    /* queue_delete :execrows
-     * Deletes the queue (its messages and archive go with it, by cascade) unless it
-     * still holds live messages and force is false: then nothing is deleted.
+    /* queue_delete :many
+     * Deletes the queue with its messages and archive unless it still holds live
+     * messages and force is false: then nothing is deleted. Returns the queue's id
+     * when it was deleted. pgqrs_queue_delete_rows (migration 0003) first waits for
+     * every transaction writing messages, so none can add one to the queue after.
      * SQL: queries/postgres/queues.sql:33, queries/sqlite/queues.sql:33 */
-    pgqrs_status (*queue_delete)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_queue_delete_params *p);
+    pgqrs_status (*queue_delete)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_delete_params *p);
 
     /* schema_version_ensure :exec
      * Creates the version table before the first migration; a no-op afterwards.
@@ -219,11 +224,18 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/schema.sql:35, queries/sqlite/schema.sql:35 */
     pgqrs_status (*schema_selected)(pgqrs_schema_selected_row *out, pgqrs_conn *c);
 
+    /* integrity_orphans :one
+     * Rows that name a queue or worker that does not exist (pgqrs_schema_verify
+     * reports them): none may exist, foreign key or not (migration 0003 on
+     * PostgreSQL). Scans the messages and the archive.
+     * SQL: queries/postgres/schema.sql:41, queries/sqlite/schema.sql:40 */
+    pgqrs_status (*integrity_orphans)(pgqrs_integrity_orphans_row *out, pgqrs_conn *c);
+
     /* session_setup :exec
      * Run once per new session. Nothing to set on PostgreSQL: the schema comes from
      * the connection's options and results are decoded in binary, independent of
      * DateStyle and TimeZone.
-     * SQL: queries/postgres/schema.sql:41, queries/sqlite/schema.sql:40 */
+     * SQL: queries/postgres/schema.sql:54, queries/sqlite/schema.sql:53 */
     pgqrs_status (*session_setup)(pgqrs_conn *c);
 
     /* session_relaxed_durability :exec
@@ -231,13 +243,13 @@ typedef struct pgqrs_queries {
      * WAL is flushed. A server crash can lose the last few hundred milliseconds of
      * commits, never corrupt or half-apply one. Session-scoped, like every
      * connection setting, so it is refused through PgBouncer.
-     * SQL: queries/postgres/schema.sql:47, queries/sqlite/schema.sql:46 */
+     * SQL: queries/postgres/schema.sql:60, queries/sqlite/schema.sql:59 */
     pgqrs_status (*session_relaxed_durability)(pgqrs_conn *c);
 
     /* session_foreign_keys :one
      * Whether foreign keys are enforced for this session (connecting fails when
      * not). PostgreSQL always enforces them.
-     * SQL: queries/postgres/schema.sql:54, queries/sqlite/schema.sql:53 */
+     * SQL: queries/postgres/schema.sql:67, queries/sqlite/schema.sql:66 */
     pgqrs_status (*session_foreign_keys)(int64_t *out, pgqrs_conn *c);
 
     /* tx_begin :exec
@@ -299,10 +311,12 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/workers.sql:85, queries/sqlite/workers.sql:83 */
     pgqrs_status (*worker_reclaim)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, int64_t stale_before_us);
 
-    /* worker_purge_stale :execrows
-     * Deletes workers that are stopped, or silent since before, and hold no messages.
+    /* worker_purge_stale :many
+     * Deletes workers that are stopped, or silent since before, and hold no
+     * messages; returns their ids. pgqrs_worker_purge (migration 0003) first waits
+     * for every transaction writing messages, so none can claim for a deleted worker.
      * SQL: queries/postgres/workers.sql:107, queries/sqlite/workers.sql:99 */
-    pgqrs_status (*worker_purge_stale)(int64_t *affected_out, pgqrs_conn *c, int64_t before_us);
+    pgqrs_status (*worker_purge_stale)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, int64_t before_us);
 
     /* workflow_upsert :one
      * Creates the workflow and its queue, or updates the stored retry policy of an

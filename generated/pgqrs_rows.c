@@ -488,6 +488,34 @@ pgqrs_status pgqrs__schema_selected_rows_finish(pgqrs_schema_selected_row **rows
     return st;
 }
 
+void pgqrs__integrity_orphans_row_clear(pgqrs_integrity_orphans_row *row)
+{
+    if (!row)
+        return;
+    memset(row, 0, sizeof *row);
+}
+
+void pgqrs__integrity_orphans_rows_free(pgqrs_integrity_orphans_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        pgqrs__integrity_orphans_row_clear(&rows[i]);
+    pgqrs__free(rows);
+}
+
+pgqrs_status pgqrs__integrity_orphans_rows_finish(pgqrs_integrity_orphans_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st)
+{
+    if (st != PGQRS_OK) {
+        pgqrs__integrity_orphans_rows_free(rows->data, rows->n);
+        rows->data = NULL;
+        rows->n = 0;
+    }
+    *rows_out = rows->data;
+    *n_out = rows->n;
+    return st;
+}
+
 void pgqrs__worker_health_row_clear(pgqrs_worker_health_row *row)
 {
     if (!row)

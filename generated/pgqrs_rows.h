@@ -318,6 +318,19 @@ void pgqrs__schema_selected_rows_free(pgqrs_schema_selected_row *rows, size_t n)
 /* Hands the collected rows to the caller on success, frees them on failure. */
 pgqrs_status pgqrs__schema_selected_rows_finish(pgqrs_schema_selected_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
 
+/* result of integrity_orphans */
+typedef struct pgqrs_integrity_orphans_row {
+    int64_t messages_without_queue;
+    int64_t messages_without_worker;
+    int64_t archive_without_queue;
+} pgqrs_integrity_orphans_row;
+/* Frees what the row owns and zeroes it; NULL is a no-op. */
+void pgqrs__integrity_orphans_row_clear(pgqrs_integrity_orphans_row *row);
+/* Clears n rows and frees the array; NULL is a no-op. */
+void pgqrs__integrity_orphans_rows_free(pgqrs_integrity_orphans_row *rows, size_t n);
+/* Hands the collected rows to the caller on success, frees them on failure. */
+pgqrs_status pgqrs__integrity_orphans_rows_finish(pgqrs_integrity_orphans_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
+
 /* result of worker_health */
 typedef struct pgqrs_worker_health_row {
     int64_t total;

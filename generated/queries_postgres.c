@@ -10,6 +10,7 @@
  *   queries/postgres/workflows.sql
  *   migrations/postgres/0001_init.sql
  *   migrations/postgres/0002_notify.sql
+ *   migrations/postgres/0003_integrity_without_fk_locks.sql
  * Change the sources and run `make generate`. */
 
 #include <string.h>
@@ -50,6 +51,7 @@ enum {
     PG_MIGRATION_LOCK,
     PG_TABLE_LIST,
     PG_SCHEMA_SELECTED,
+    PG_INTEGRITY_ORPHANS,
     PG_SESSION_SETUP,
     PG_SESSION_RELAXED_DURABILITY,
     PG_SESSION_FOREIGN_KEYS,
@@ -159,15 +161,17 @@ static const char SQL_QUEUE_METRICS[] =
 static const char SQL_MESSAGE_ENQUEUE[] =
     "-- name: message_enqueue :one\n"
     "INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)\n"
-    "SELECT $1, $2::jsonb, t.now + $3::bigint * interval '1 millisecond', t.now, $4::bigint\n"
-    "FROM (SELECT coalesce($5::timestamptz, now()) AS now) t\n"
+    "SELECT q.id, $2::jsonb, t.now + $3::bigint * interval '1 millisecond', t.now, $4::bigint\n"
+    "FROM pgqrs_queues q, (SELECT coalesce($5::timestamptz, now()) AS now) t\n"
+    "WHERE q.id = $1\n"
     "RETURNING id";
 static const char SQL_MESSAGE_ENQUEUE_BATCH[] =
     "-- name: message_enqueue_batch :many\n"
     "INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)\n"
-    "SELECT $1, e.value, t.now + $3::bigint * interval '1 millisecond', t.now, $4::bigint\n"
-    "FROM (SELECT coalesce($5::timestamptz, now()) AS now) t,\n"
+    "SELECT q.id, e.value, t.now + $3::bigint * interval '1 millisecond', t.now, $4::bigint\n"
+    "FROM pgqrs_queues q, (SELECT coalesce($5::timestamptz, now()) AS now) t,\n"
     "     jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e(value, ord)\n"
+    "WHERE q.id = $1\n"
     "ORDER BY e.ord\n"
     "RETURNING id";
 static const char SQL_MESSAGE_DEQUEUE[] =
@@ -291,10 +295,8 @@ static const char SQL_QUEUE_LIST[] =
     "FROM pgqrs_queues\n"
     "ORDER BY name";
 static const char SQL_QUEUE_DELETE[] =
-    "-- name: queue_delete :execrows\n"
-    "DELETE FROM pgqrs_queues q\n"
-    "WHERE q.id = $1\n"
-    "  AND ($2 OR NOT EXISTS (SELECT 1 FROM pgqrs_messages m WHERE m.queue_id = q.id))";
+    "-- name: queue_delete :many\n"
+    "SELECT d.id FROM pgqrs_queue_delete_rows($1, $2) AS d(id)";
 static const char SQL_SCHEMA_VERSION_ENSURE[] =
     "-- name: schema_version_ensure :exec\n"
     "CREATE TABLE IF NOT EXISTS pgqrs_schema_version (\n"
@@ -324,6 +326,15 @@ static const char SQL_TABLE_LIST[] =
 static const char SQL_SCHEMA_SELECTED[] =
     "-- name: schema_selected :one\n"
     "SELECT current_schema() IS NOT NULL AS selected, current_setting('search_path') AS search_path";
+static const char SQL_INTEGRITY_ORPHANS[] =
+    "-- name: integrity_orphans :one\n"
+    "SELECT (SELECT count(*) FROM pgqrs_messages m\n"
+    "        WHERE NOT EXISTS (SELECT 1 FROM pgqrs_queues q WHERE q.id = m.queue_id)) AS messages_without_queue,\n"
+    "       (SELECT count(*) FROM pgqrs_messages m\n"
+    "        WHERE m.consumer_worker_id IS NOT NULL\n"
+    "          AND NOT EXISTS (SELECT 1 FROM pgqrs_workers w WHERE w.id = m.consumer_worker_id)) AS messages_without_worker,\n"
+    "       (SELECT count(*) FROM pgqrs_archive a\n"
+    "        WHERE NOT EXISTS (SELECT 1 FROM pgqrs_queues q WHERE q.id = a.queue_id)) AS archive_without_queue";
 static const char SQL_SESSION_SETUP[] =
     "-- name: session_setup :exec\n"
     "SELECT 1";
@@ -418,11 +429,8 @@ static const char SQL_WORKER_RECLAIM[] =
     ")\n"
     "SELECT id FROM zombies ORDER BY id";
 static const char SQL_WORKER_PURGE_STALE[] =
-    "-- name: worker_purge_stale :execrows\n"
-    "DELETE FROM pgqrs_workers w\n"
-    "WHERE (w.status = 'stopped' AND coalesce(w.stopped_at, w.heartbeat_at) < $1\n"
-    "       OR w.heartbeat_at < $1)\n"
-    "  AND NOT EXISTS (SELECT 1 FROM pgqrs_messages m WHERE m.consumer_worker_id = w.id)";
+    "-- name: worker_purge_stale :many\n"
+    "SELECT d.id FROM pgqrs_worker_purge($1) AS d(id)";
 static const char SQL_WORKFLOW_UPSERT[] =
     "-- name: workflow_upsert :one\n"
     "WITH q AS (\n"
@@ -734,6 +742,20 @@ static pgqrs_status pg_scan_schema_selected_row(pgqrs_schema_selected_row *row, 
         st = pgqrs__pg_get_text(&row->search_path, false, c, res, r, 1);
     if (st != PGQRS_OK)
         pgqrs__schema_selected_row_clear(row);
+    return st;
+}
+
+static pgqrs_status pg_scan_integrity_orphans_row(pgqrs_integrity_orphans_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->messages_without_queue, NULL, c, res, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->messages_without_worker, NULL, c, res, r, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->archive_without_queue, NULL, c, res, r, 2);
+    if (st != PGQRS_OK)
+        pgqrs__integrity_orphans_row_clear(row);
     return st;
 }
 
@@ -1081,7 +1103,7 @@ static pgqrs_status pg_message_enqueue(int64_t *out, pgqrs_conn *c, const pgqrs_
     return st;
 }
 
-/* message_enqueue_batch :many (queries/postgres/messages.sql:13) */
+/* message_enqueue_batch :many (queries/postgres/messages.sql:16) */
 static pgqrs_status pg_message_enqueue_batch(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_enqueue_batch_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1118,7 +1140,7 @@ static pgqrs_status pg_message_enqueue_batch(int64_t **rows_out, size_t *n_out, 
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_dequeue :many (queries/postgres/messages.sql:24) */
+/* message_dequeue :many (queries/postgres/messages.sql:29) */
 static pgqrs_status pg_message_dequeue(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_dequeue_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1151,7 +1173,7 @@ static pgqrs_status pg_message_dequeue(pgqrs_message_row **rows_out, size_t *n_o
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_dead_letter :execrows (queries/postgres/messages.sql:53) */
+/* message_dead_letter :execrows (queries/postgres/messages.sql:58) */
 static pgqrs_status pg_message_dead_letter(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_dead_letter_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1176,7 +1198,7 @@ static pgqrs_status pg_message_dead_letter(int64_t *affected_out, pgqrs_conn *c,
     return st;
 }
 
-/* message_extend_vt :one (queries/postgres/messages.sql:79) */
+/* message_extend_vt :one (queries/postgres/messages.sql:84) */
 static pgqrs_status pg_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs_conn *c, const pgqrs_message_extend_vt_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1205,7 +1227,7 @@ static pgqrs_status pg_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs
     return st;
 }
 
-/* message_release :many (queries/postgres/messages.sql:88) */
+/* message_release :many (queries/postgres/messages.sql:93) */
 static pgqrs_status pg_message_release(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_release_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1240,7 +1262,7 @@ static pgqrs_status pg_message_release(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_archive :many (queries/postgres/messages.sql:98) */
+/* message_archive :many (queries/postgres/messages.sql:103) */
 static pgqrs_status pg_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_archive_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1273,7 +1295,7 @@ static pgqrs_status pg_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_delete :many (queries/postgres/messages.sql:114) */
+/* message_delete :many (queries/postgres/messages.sql:119) */
 static pgqrs_status pg_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1302,7 +1324,7 @@ static pgqrs_status pg_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_c
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_existing :many (queries/postgres/messages.sql:122) */
+/* message_existing :many (queries/postgres/messages.sql:127) */
 static pgqrs_status pg_message_existing(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1329,7 +1351,7 @@ static pgqrs_status pg_message_existing(int64_t **rows_out, size_t *n_out, pgqrs
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_get :one (queries/postgres/messages.sql:128) */
+/* message_get :one (queries/postgres/messages.sql:133) */
 static pgqrs_status pg_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1350,7 +1372,7 @@ static pgqrs_status pg_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_
     return st;
 }
 
-/* message_list :many (queries/postgres/messages.sql:135) */
+/* message_list :many (queries/postgres/messages.sql:140) */
 static pgqrs_status pg_message_list(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_list_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1375,7 +1397,7 @@ static pgqrs_status pg_message_list(pgqrs_message_row **rows_out, size_t *n_out,
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_purge :execrows (queries/postgres/messages.sql:145) */
+/* message_purge :execrows (queries/postgres/messages.sql:150) */
 static pgqrs_status pg_message_purge(int64_t *affected_out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1392,7 +1414,7 @@ static pgqrs_status pg_message_purge(int64_t *affected_out, pgqrs_conn *c, int64
     return st;
 }
 
-/* message_next_vt :one (queries/postgres/messages.sql:150) */
+/* message_next_vt :one (queries/postgres/messages.sql:155) */
 static pgqrs_status pg_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1413,7 +1435,7 @@ static pgqrs_status pg_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_con
     return st;
 }
 
-/* queue_listen :exec (queries/postgres/messages.sql:157) */
+/* queue_listen :exec (queries/postgres/messages.sql:162) */
 static pgqrs_status pg_queue_listen(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1509,22 +1531,26 @@ static pgqrs_status pg_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgq
     return pgqrs__queue_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* queue_delete :execrows (queries/postgres/queues.sql:33) */
-static pgqrs_status pg_queue_delete(int64_t *affected_out, pgqrs_conn *c, const pgqrs_queue_delete_params *p)
+/* queue_delete :many (queries/postgres/queues.sql:33) */
+static pgqrs_status pg_queue_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
     PGresult *res = NULL;
     const char *values[2];
     char b_id[PGQRS__PG_INT_LEN];
-    *affected_out = 0;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
     values[0] = pgqrs__pg_int(b_id, p->id);
     values[1] = (p->force ? "t" : "f");
     res = pgqrs__pg_exec(c, PG_QUEUE_DELETE, "queue_delete", SQL_QUEUE_DELETE, 2, values);
-    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "queue_delete");
-    if (st == PGQRS_OK)
-        *affected_out = pgqrs__pg_affected(res);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "queue_delete");
+    for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__pg_get_i64(row, NULL, c, res, r, 0) : pgqrs__conn_oom(c);
+    }
     PQclear(res);
-    return st;
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
 /* schema_version_ensure :exec (queries/postgres/schema.sql:3) */
@@ -1623,7 +1649,25 @@ static pgqrs_status pg_schema_selected(pgqrs_schema_selected_row *out, pgqrs_con
     return st;
 }
 
-/* session_setup :exec (queries/postgres/schema.sql:41) */
+/* integrity_orphans :one (queries/postgres/schema.sql:41) */
+static pgqrs_status pg_integrity_orphans(pgqrs_integrity_orphans_row *out, pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    memset(out, 0, sizeof *out);
+    res = pgqrs__pg_exec(c, PG_INTEGRITY_ORPHANS, "integrity_orphans", SQL_INTEGRITY_ORPHANS, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "integrity_orphans");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "integrity_orphans");
+    else if (st == PGQRS_OK)
+        st = pg_scan_integrity_orphans_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__integrity_orphans_row_clear(out);
+    return st;
+}
+
+/* session_setup :exec (queries/postgres/schema.sql:54) */
 static pgqrs_status pg_session_setup(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1634,7 +1678,7 @@ static pgqrs_status pg_session_setup(pgqrs_conn *c)
     return st;
 }
 
-/* session_relaxed_durability :exec (queries/postgres/schema.sql:47) */
+/* session_relaxed_durability :exec (queries/postgres/schema.sql:60) */
 static pgqrs_status pg_session_relaxed_durability(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1645,7 +1689,7 @@ static pgqrs_status pg_session_relaxed_durability(pgqrs_conn *c)
     return st;
 }
 
-/* session_foreign_keys :one (queries/postgres/schema.sql:54) */
+/* session_foreign_keys :one (queries/postgres/schema.sql:67) */
 static pgqrs_status pg_session_foreign_keys(int64_t *out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1926,21 +1970,25 @@ static pgqrs_status pg_worker_reclaim(int64_t **rows_out, size_t *n_out, pgqrs_c
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* worker_purge_stale :execrows (queries/postgres/workers.sql:107) */
-static pgqrs_status pg_worker_purge_stale(int64_t *affected_out, pgqrs_conn *c, int64_t before_us)
+/* worker_purge_stale :many (queries/postgres/workers.sql:107) */
+static pgqrs_status pg_worker_purge_stale(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, int64_t before_us)
 {
     pgqrs_status st = PGQRS_OK;
     PGresult *res = NULL;
     const char *values[1];
     char b_before[PGQRS__PG_TS_LEN];
-    *affected_out = 0;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
     values[0] = pgqrs__pg_ts(b_before, before_us);
     res = pgqrs__pg_exec(c, PG_WORKER_PURGE_STALE, "worker_purge_stale", SQL_WORKER_PURGE_STALE, 1, values);
-    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "worker_purge_stale");
-    if (st == PGQRS_OK)
-        *affected_out = pgqrs__pg_affected(res);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "worker_purge_stale");
+    for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__pg_get_i64(row, NULL, c, res, r, 0) : pgqrs__conn_oom(c);
+    }
     PQclear(res);
-    return st;
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
 /* workflow_upsert :one (queries/postgres/workflows.sql:5) */
@@ -2536,13 +2584,67 @@ static const pgqrs__migration pg_migrations[] = {
       "    FOR EACH ROW WHEN (NEW.vt < OLD.vt)\n"
       "    EXECUTE FUNCTION pgqrs_notify_released();\n"
       "" },
+    { 3, "0003_integrity_without_fk_locks", "3bf9f6d24f9a403318e91a923e7128901a0e5215a0429934296bc548d2b11e27",
+      "-- The hot path without foreign-key row locks (docs/design.md, \"Integrity\n"
+      "-- without foreign-key locks\"). Each of these three foreign keys made every\n"
+      "-- claim, archive or enqueue take a FOR KEY SHARE row lock on a worker or queue\n"
+      "-- row (a WAL record, and a MultiXact once several consumers or producers share\n"
+      "-- the row), through a per-row trigger. The guarantees stay, enforced here:\n"
+      "--   * a message or archived message never names a missing queue, and one never\n"
+      "--     names a missing worker: the statements that write rows naming them read the\n"
+      "--     queue / worker row (enqueue: the queue exists; claim: the worker is ready),\n"
+      "--     and the only two deletions of those rows (pgqrs_queue_delete_rows,\n"
+      "--     pgqrs_worker_purge below) first take a SHARE lock on pgqrs_messages. That\n"
+      "--     lock waits for every transaction writing pgqrs_messages to end, and a writer\n"
+      "--     that comes later takes its lock before its snapshot (PostgreSQL acquires\n"
+      "--     relation locks before taking the statement's snapshot), so it sees the\n"
+      "--     deletion. Every statement that creates such a row writes pgqrs_messages.\n"
+      "--   * deleting a queue deletes its messages and archive explicitly (no cascade).\n"
+      "\n"
+      "ALTER TABLE pgqrs_messages DROP CONSTRAINT pgqrs_messages_queue_id_fkey;\n"
+      "ALTER TABLE pgqrs_messages DROP CONSTRAINT pgqrs_messages_consumer_worker_id_fkey;\n"
+      "ALTER TABLE pgqrs_archive DROP CONSTRAINT pgqrs_archive_queue_id_fkey;\n"
+      "\n"
+      "-- Deletes queue q with its messages and archive, unless it holds live messages\n"
+      "-- and force is false (then nothing). Returns q when it was deleted. Waits at\n"
+      "-- most 5 s for transactions writing messages (then SQLSTATE 55P03).\n"
+      "CREATE FUNCTION pgqrs_queue_delete_rows(q bigint, force boolean) RETURNS SETOF bigint\n"
+      "LANGUAGE plpgsql AS $$\n"
+      "BEGIN\n"
+      "    PERFORM set_config('lock_timeout', '5s', true);\n"
+      "    LOCK TABLE pgqrs_messages IN SHARE MODE;\n"
+      "    -- each statement below sees every write committed before the lock\n"
+      "    IF NOT force AND EXISTS (SELECT 1 FROM pgqrs_messages WHERE queue_id = q) THEN\n"
+      "        RETURN;\n"
+      "    END IF;\n"
+      "    DELETE FROM pgqrs_messages WHERE queue_id = q;\n"
+      "    DELETE FROM pgqrs_archive WHERE queue_id = q;\n"
+      "    RETURN QUERY DELETE FROM pgqrs_queues WHERE id = q RETURNING id;\n"
+      "END\n"
+      "$$;\n"
+      "\n"
+      "-- Deletes the workers stopped, or silent, since before that hold no messages.\n"
+      "-- Returns their ids. Waits at most 5 s for transactions writing messages.\n"
+      "CREATE FUNCTION pgqrs_worker_purge(before timestamp with time zone) RETURNS SETOF bigint\n"
+      "LANGUAGE plpgsql AS $$\n"
+      "BEGIN\n"
+      "    PERFORM set_config('lock_timeout', '5s', true);\n"
+      "    LOCK TABLE pgqrs_messages IN SHARE MODE;\n"
+      "    RETURN QUERY\n"
+      "    DELETE FROM pgqrs_workers w\n"
+      "    WHERE (w.status = 'stopped' AND coalesce(w.stopped_at, w.heartbeat_at) < before OR w.heartbeat_at < before)\n"
+      "      AND NOT EXISTS (SELECT 1 FROM pgqrs_messages m WHERE m.consumer_worker_id = w.id)\n"
+      "    RETURNING w.id;\n"
+      "END\n"
+      "$$;\n"
+      "" },
 };
 
 const pgqrs_queries pgqrs__queries_postgres = {
     .backend = "postgres",
     .stmt_slots = PG__SLOTS,
     .migrations = pg_migrations,
-    .n_migrations = 2,
+    .n_migrations = 3,
     .exec_script = pgqrs__pg_exec_script,
     .archive_list = pg_archive_list,
     .archive_get = pg_archive_get,
@@ -2575,6 +2677,7 @@ const pgqrs_queries pgqrs__queries_postgres = {
     .migration_lock = pg_migration_lock,
     .table_list = pg_table_list,
     .schema_selected = pg_schema_selected,
+    .integrity_orphans = pg_integrity_orphans,
     .session_setup = pg_session_setup,
     .session_relaxed_durability = pg_session_relaxed_durability,
     .session_foreign_keys = pg_session_foreign_keys,

@@ -52,6 +52,7 @@ enum {
     SQ_MIGRATION_LOCK,
     SQ_TABLE_LIST,
     SQ_SCHEMA_SELECTED,
+    SQ_INTEGRITY_ORPHANS,
     SQ_SESSION_SETUP,
     SQ_SESSION_RELAXED_DURABILITY,
     SQ_SESSION_FOREIGN_KEYS_1,
@@ -295,10 +296,11 @@ static const char SQL_QUEUE_LIST[] =
     "FROM pgqrs_queues\n"
     "ORDER BY name";
 static const char SQL_QUEUE_DELETE[] =
-    "-- name: queue_delete :execrows\n"
+    "-- name: queue_delete :many\n"
     "DELETE FROM pgqrs_queues\n"
     "WHERE id = ?1\n"
-    "  AND (?2 OR NOT EXISTS (SELECT 1 FROM pgqrs_messages m WHERE m.queue_id = ?1))";
+    "  AND (?2 OR NOT EXISTS (SELECT 1 FROM pgqrs_messages m WHERE m.queue_id = ?1))\n"
+    "RETURNING id";
 static const char SQL_SCHEMA_VERSION_ENSURE[] =
     "-- name: schema_version_ensure :exec\n"
     "CREATE TABLE IF NOT EXISTS pgqrs_schema_version (\n"
@@ -328,6 +330,15 @@ static const char SQL_TABLE_LIST[] =
 static const char SQL_SCHEMA_SELECTED[] =
     "-- name: schema_selected :one\n"
     "SELECT 1 AS selected, 'main' AS search_path";
+static const char SQL_INTEGRITY_ORPHANS[] =
+    "-- name: integrity_orphans :one\n"
+    "SELECT (SELECT count(*) FROM pgqrs_messages m\n"
+    "        WHERE NOT EXISTS (SELECT 1 FROM pgqrs_queues q WHERE q.id = m.queue_id)) AS messages_without_queue,\n"
+    "       (SELECT count(*) FROM pgqrs_messages m\n"
+    "        WHERE m.consumer_worker_id IS NOT NULL\n"
+    "          AND NOT EXISTS (SELECT 1 FROM pgqrs_workers w WHERE w.id = m.consumer_worker_id)) AS messages_without_worker,\n"
+    "       (SELECT count(*) FROM pgqrs_archive a\n"
+    "        WHERE NOT EXISTS (SELECT 1 FROM pgqrs_queues q WHERE q.id = a.queue_id)) AS archive_without_queue";
 static const char SQL_SESSION_SETUP[] =
     "-- name: session_setup :exec\n"
     "PRAGMA journal_mode = WAL";
@@ -421,11 +432,12 @@ static const char SQL_WORKER_RECLAIM_2[] =
     "WHERE status <> 'stopped' AND heartbeat_at < ?1\n"
     "RETURNING id";
 static const char SQL_WORKER_PURGE_STALE[] =
-    "-- name: worker_purge_stale :execrows\n"
+    "-- name: worker_purge_stale :many\n"
     "DELETE FROM pgqrs_workers\n"
     "WHERE (status = 'stopped' AND coalesce(stopped_at, heartbeat_at) < ?1\n"
     "       OR heartbeat_at < ?1)\n"
-    "  AND NOT EXISTS (SELECT 1 FROM pgqrs_messages m WHERE m.consumer_worker_id = pgqrs_workers.id)";
+    "  AND NOT EXISTS (SELECT 1 FROM pgqrs_messages m WHERE m.consumer_worker_id = pgqrs_workers.id)\n"
+    "RETURNING id";
 static const char SQL_WORKFLOW_UPSERT_1[] =
     "-- name: workflow_upsert :one (statement 1 of 2)\n"
     "INSERT INTO pgqrs_queues (name, max_attempts, created_at)\n"
@@ -729,6 +741,20 @@ static pgqrs_status sq_scan_schema_selected_row(pgqrs_schema_selected_row *row, 
         st = pgqrs__sq_get_text(&row->search_path, false, c, stmt, 1);
     if (st != PGQRS_OK)
         pgqrs__schema_selected_row_clear(row);
+    return st;
+}
+
+static pgqrs_status sq_scan_integrity_orphans_row(pgqrs_integrity_orphans_row *row, pgqrs_conn *c, sqlite3_stmt *stmt)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->messages_without_queue, NULL, c, stmt, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->messages_without_worker, NULL, c, stmt, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->archive_without_queue, NULL, c, stmt, 2);
+    if (st != PGQRS_OK)
+        pgqrs__integrity_orphans_row_clear(row);
     return st;
 }
 
@@ -1606,13 +1632,16 @@ static pgqrs_status sq_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgq
     return pgqrs__queue_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* queue_delete :execrows (queries/sqlite/queues.sql:33) */
-static pgqrs_status sq_queue_delete(int64_t *affected_out, pgqrs_conn *c, const pgqrs_queue_delete_params *p)
+/* queue_delete :many (queries/sqlite/queues.sql:33) */
+static pgqrs_status sq_queue_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
     bool own_tx = false;
-    *affected_out = 0;
+    int rc = SQLITE_DONE;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_DELETE, SQL_QUEUE_DELETE, "queue_delete");
@@ -1620,13 +1649,15 @@ static pgqrs_status sq_queue_delete(int64_t *affected_out, pgqrs_conn *c, const 
         st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->force);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_step_done(c, stmt, "queue_delete");
-    if (st == PGQRS_OK)
-        *affected_out = pgqrs__sq_changes(c);
+    while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__sq_get_i64(row, NULL, c, stmt, 0) : pgqrs__conn_oom(c);
+    }
+    if (st == PGQRS_OK && rc != SQLITE_DONE)
+        st = pgqrs__sq_fail(c, rc, "queue_delete");
     pgqrs__sq_release(stmt);
     st = pgqrs__sq_write_end(c, own_tx, st);
-    return st;
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
 /* schema_version_ensure :exec (queries/sqlite/schema.sql:3) */
@@ -1743,7 +1774,27 @@ static pgqrs_status sq_schema_selected(pgqrs_schema_selected_row *out, pgqrs_con
     return st;
 }
 
-/* session_setup :exec (queries/sqlite/schema.sql:40) */
+/* integrity_orphans :one (queries/sqlite/schema.sql:40) */
+static pgqrs_status sq_integrity_orphans(pgqrs_integrity_orphans_row *out, pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_INTEGRITY_ORPHANS, SQL_INTEGRITY_ORPHANS, "integrity_orphans");
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_integrity_orphans_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "integrity_orphans")
+           : pgqrs__sq_fail(c, rc, "integrity_orphans");
+    }
+    pgqrs__sq_release(stmt);
+    if (st != PGQRS_OK)
+        pgqrs__integrity_orphans_row_clear(out);
+    return st;
+}
+
+/* session_setup :exec (queries/sqlite/schema.sql:53) */
 static pgqrs_status sq_session_setup(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1755,7 +1806,7 @@ static pgqrs_status sq_session_setup(pgqrs_conn *c)
     return st;
 }
 
-/* session_relaxed_durability :exec (queries/sqlite/schema.sql:46) */
+/* session_relaxed_durability :exec (queries/sqlite/schema.sql:59) */
 static pgqrs_status sq_session_relaxed_durability(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1767,7 +1818,7 @@ static pgqrs_status sq_session_relaxed_durability(pgqrs_conn *c)
     return st;
 }
 
-/* session_foreign_keys :one (queries/sqlite/schema.sql:53) */
+/* session_foreign_keys :one (queries/sqlite/schema.sql:66) */
 static pgqrs_status sq_session_foreign_keys(int64_t *out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2098,25 +2149,30 @@ static pgqrs_status sq_worker_reclaim(int64_t **rows_out, size_t *n_out, pgqrs_c
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* worker_purge_stale :execrows (queries/sqlite/workers.sql:99) */
-static pgqrs_status sq_worker_purge_stale(int64_t *affected_out, pgqrs_conn *c, int64_t before_us)
+/* worker_purge_stale :many (queries/sqlite/workers.sql:99) */
+static pgqrs_status sq_worker_purge_stale(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, int64_t before_us)
 {
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
     bool own_tx = false;
-    *affected_out = 0;
+    int rc = SQLITE_DONE;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
     st = pgqrs__sq_write_begin(c, &own_tx);
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_WORKER_PURGE_STALE, SQL_WORKER_PURGE_STALE, "worker_purge_stale");
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 1, before_us);
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_step_done(c, stmt, "worker_purge_stale");
-    if (st == PGQRS_OK)
-        *affected_out = pgqrs__sq_changes(c);
+    while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__sq_get_i64(row, NULL, c, stmt, 0) : pgqrs__conn_oom(c);
+    }
+    if (st == PGQRS_OK && rc != SQLITE_DONE)
+        st = pgqrs__sq_fail(c, rc, "worker_purge_stale");
     pgqrs__sq_release(stmt);
     st = pgqrs__sq_write_end(c, own_tx, st);
-    return st;
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
 /* workflow_upsert :one (queries/sqlite/workflows.sql:7) */
@@ -2834,6 +2890,7 @@ const pgqrs_queries pgqrs__queries_sqlite = {
     .migration_lock = sq_migration_lock,
     .table_list = sq_table_list,
     .schema_selected = sq_schema_selected,
+    .integrity_orphans = sq_integrity_orphans,
     .session_setup = sq_session_setup,
     .session_relaxed_durability = sq_session_relaxed_durability,
     .session_foreign_keys = sq_session_foreign_keys,

@@ -215,10 +215,11 @@ static const char SQL_QUEUE_LIST[] =
     "FROM pgqrs_queues\n"
     "ORDER BY name";
 static const char SQL_QUEUE_DELETE[] =
-    "-- name: queue_delete :execrows\n"
+    "-- name: queue_delete :many\n"
     "DELETE FROM pgqrs_queues\n"
     "WHERE id = ?1\n"
-    "  AND (?2 OR NOT EXISTS (SELECT 1 FROM pgqrs_messages m WHERE m.queue_id = ?1))";
+    "  AND (?2 OR NOT EXISTS (SELECT 1 FROM pgqrs_messages m WHERE m.queue_id = ?1))\n"
+    "RETURNING id";
 static const char SQL_SCHEMA_VERSION_ENSURE[] =
     "-- name: schema_version_ensure :exec\n"
     "CREATE TABLE IF NOT EXISTS pgqrs_schema_version (\n"
@@ -248,6 +249,15 @@ static const char SQL_TABLE_LIST[] =
 static const char SQL_SCHEMA_SELECTED[] =
     "-- name: schema_selected :one\n"
     "SELECT 1 AS selected, 'main' AS search_path";
+static const char SQL_INTEGRITY_ORPHANS[] =
+    "-- name: integrity_orphans :one\n"
+    "SELECT (SELECT count(*) FROM pgqrs_messages m\n"
+    "        WHERE NOT EXISTS (SELECT 1 FROM pgqrs_queues q WHERE q.id = m.queue_id)) AS messages_without_queue,\n"
+    "       (SELECT count(*) FROM pgqrs_messages m\n"
+    "        WHERE m.consumer_worker_id IS NOT NULL\n"
+    "          AND NOT EXISTS (SELECT 1 FROM pgqrs_workers w WHERE w.id = m.consumer_worker_id)) AS messages_without_worker,\n"
+    "       (SELECT count(*) FROM pgqrs_archive a\n"
+    "        WHERE NOT EXISTS (SELECT 1 FROM pgqrs_queues q WHERE q.id = a.queue_id)) AS archive_without_queue";
 static const char SQL_SESSION_SETUP[] =
     "-- name: session_setup :exec\n"
     "PRAGMA journal_mode = WAL";
@@ -332,11 +342,12 @@ static const char SQL_WORKER_RECLAIM_2[] =
     "WHERE status <> 'stopped' AND heartbeat_at < ?1\n"
     "RETURNING id";
 static const char SQL_WORKER_PURGE_STALE[] =
-    "-- name: worker_purge_stale :execrows\n"
+    "-- name: worker_purge_stale :many\n"
     "DELETE FROM pgqrs_workers\n"
     "WHERE (status = 'stopped' AND coalesce(stopped_at, heartbeat_at) < ?1\n"
     "       OR heartbeat_at < ?1)\n"
-    "  AND NOT EXISTS (SELECT 1 FROM pgqrs_messages m WHERE m.consumer_worker_id = pgqrs_workers.id)";
+    "  AND NOT EXISTS (SELECT 1 FROM pgqrs_messages m WHERE m.consumer_worker_id = pgqrs_workers.id)\n"
+    "RETURNING id";
 static const char SQL_WORKFLOW_UPSERT_1[] =
     "-- name: workflow_upsert :one (statement 1 of 2)\n"
     "INSERT INTO pgqrs_queues (name, max_attempts, created_at)\n"
@@ -662,6 +673,20 @@ static pgqrs_status tu_scan_schema_selected_row(pgqrs_schema_selected_row *row, 
         st = pgqrs__tu_get_text(&row->search_path, false, call, r, 1);
     if (st != PGQRS_OK)
         pgqrs__schema_selected_row_clear(row);
+    return st;
+}
+
+static pgqrs_status tu_scan_integrity_orphans_row(pgqrs_integrity_orphans_row *row, pgqrs__tu_call *call, size_t r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i64(&row->messages_without_queue, NULL, call, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i64(&row->messages_without_worker, NULL, call, r, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i64(&row->archive_without_queue, NULL, call, r, 2);
+    if (st != PGQRS_OK)
+        pgqrs__integrity_orphans_row_clear(row);
     return st;
 }
 
@@ -1493,12 +1518,14 @@ static pgqrs_status tu_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgq
     return pgqrs__queue_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* queue_delete :execrows (queries/sqlite/queues.sql:33) */
-static pgqrs_status tu_queue_delete(int64_t *affected_out, pgqrs_conn *c, const pgqrs_queue_delete_params *p)
+/* queue_delete :many (queries/sqlite/queues.sql:33) */
+static pgqrs_status tu_queue_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
     pgqrs__tu_call call;
-    *affected_out = 0;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
     pgqrs__tu_start(&call, c, "queue_delete", true);
     st = pgqrs__tu_stmt(&call, SQL_QUEUE_DELETE, 2);
     if (st == PGQRS_OK)
@@ -1506,13 +1533,13 @@ static pgqrs_status tu_queue_delete(int64_t *affected_out, pgqrs_conn *c, const 
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->force);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, STMT_CHANGES, 0);
-    if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_get_i64(affected_out, NULL, &call, 0, 0);
+    for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__tu_get_i64(row, NULL, &call, r, 0) : pgqrs__conn_oom(c);
+    }
     pgqrs__tu_end(&call);
-    return st;
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
 /* schema_version_ensure :exec (queries/sqlite/schema.sql:3) */
@@ -1624,7 +1651,27 @@ static pgqrs_status tu_schema_selected(pgqrs_schema_selected_row *out, pgqrs_con
     return st;
 }
 
-/* session_setup :exec (queries/sqlite/schema.sql:40) */
+/* integrity_orphans :one (queries/sqlite/schema.sql:40) */
+static pgqrs_status tu_integrity_orphans(pgqrs_integrity_orphans_row *out, pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    memset(out, 0, sizeof *out);
+    pgqrs__tu_start(&call, c, "integrity_orphans", false);
+    st = pgqrs__tu_stmt(&call, SQL_INTEGRITY_ORPHANS, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
+        st = pgqrs__conn_not_found(c, "integrity_orphans");
+    else if (st == PGQRS_OK)
+        st = tu_scan_integrity_orphans_row(out, &call, 0);
+    pgqrs__tu_end(&call);
+    if (st != PGQRS_OK)
+        pgqrs__integrity_orphans_row_clear(out);
+    return st;
+}
+
+/* session_setup :exec (queries/sqlite/schema.sql:53) */
 static pgqrs_status tu_session_setup(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1637,7 +1684,7 @@ static pgqrs_status tu_session_setup(pgqrs_conn *c)
     return st;
 }
 
-/* session_relaxed_durability :exec (queries/sqlite/schema.sql:46) */
+/* session_relaxed_durability :exec (queries/sqlite/schema.sql:59) */
 static pgqrs_status tu_session_relaxed_durability(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1650,7 +1697,7 @@ static pgqrs_status tu_session_relaxed_durability(pgqrs_conn *c)
     return st;
 }
 
-/* session_foreign_keys :one (queries/sqlite/schema.sql:53) */
+/* session_foreign_keys :one (queries/sqlite/schema.sql:66) */
 static pgqrs_status tu_session_foreign_keys(int64_t *out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1938,24 +1985,26 @@ static pgqrs_status tu_worker_reclaim(int64_t **rows_out, size_t *n_out, pgqrs_c
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* worker_purge_stale :execrows (queries/sqlite/workers.sql:99) */
-static pgqrs_status tu_worker_purge_stale(int64_t *affected_out, pgqrs_conn *c, int64_t before_us)
+/* worker_purge_stale :many (queries/sqlite/workers.sql:99) */
+static pgqrs_status tu_worker_purge_stale(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, int64_t before_us)
 {
     pgqrs_status st = PGQRS_OK;
     pgqrs__tu_call call;
-    *affected_out = 0;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
     pgqrs__tu_start(&call, c, "worker_purge_stale", true);
     st = pgqrs__tu_stmt(&call, SQL_WORKER_PURGE_STALE, 1);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 1, before_us);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, STMT_CHANGES, 0);
-    if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_get_i64(affected_out, NULL, &call, 0, 0);
+    for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__tu_get_i64(row, NULL, &call, r, 0) : pgqrs__conn_oom(c);
+    }
     pgqrs__tu_end(&call);
-    return st;
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
 /* workflow_upsert :one (queries/sqlite/workflows.sql:7) */
@@ -2770,6 +2819,7 @@ const pgqrs_queries pgqrs__queries_turso = {
     .migration_lock = tu_migration_lock,
     .table_list = tu_table_list,
     .schema_selected = tu_schema_selected,
+    .integrity_orphans = tu_integrity_orphans,
     .session_setup = tu_session_setup,
     .session_relaxed_durability = tu_session_relaxed_durability,
     .session_foreign_keys = tu_session_foreign_keys,

@@ -204,9 +204,11 @@ PGQRS_EXTERN void pgqrs_store_set_time(pgqrs_store *store, int64_t now_us);
  * processes at once. @return PGQRS_OK, PGQRS_ESTATE (an applied migration differs
  * from this library's, or the database is newer), PGQRS_ERROR (a migration failed) */
 PGQRS_EXTERN pgqrs_status pgqrs_schema_install(pgqrs_store *store);
-/* PGQRS_OK when every table exists and the applied migrations are exactly this
- * library's. @return PGQRS_OK, PGQRS_ESTATE (the first problem found: a missing
- * table or schema, a missing or changed migration) */
+/* PGQRS_OK when every table exists, the applied migrations are exactly this
+ * library's, and no message or archived message names a queue or worker that
+ * does not exist (it scans the messages and the archive).
+ * @return PGQRS_OK, PGQRS_ESTATE (the first problem found: a missing table or
+ * schema, a missing or changed migration, orphans) */
 PGQRS_EXTERN pgqrs_status pgqrs_schema_verify(pgqrs_store *store);
 
 /* ---- Queues --------------------------------------------------------------------- */

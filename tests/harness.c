@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+static int db_seq;   /* the number of the current fresh database */
+
 #if PGQRS_WITH_POSTGRES
 #include <libpq-fe.h>
 static PGconn *admin;   /* PostgreSQL: creates a schema (or database) per fresh database */
@@ -25,6 +27,23 @@ static void admin_exec(const char *sql)
         exit(2);
     }
     PQclear(res);
+}
+
+bool th_pg_exec(const char *sql)
+{
+    char full[8192];
+    PGresult *res;
+    bool ok;
+    if (!admin || !th_is_postgres() || th_is_pgbouncer())
+        return false;
+    /* the current test's schema first on the path, then back to the default */
+    snprintf(full, sizeof full, "SET search_path TO t%d_%d; %s; RESET search_path", (int)getpid(), db_seq, sql);
+    res = PQexec(admin, full);
+    ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+    if (!ok)
+        fprintf(stderr, "harness: %s: %s", sql, PQerrorMessage(admin));
+    PQclear(res);
+    return ok;
 }
 
 int th_pg_terminate_sessions(void)
@@ -48,6 +67,11 @@ static void admin_exec(const char *sql)
 }
 
 int th_pg_terminate_sessions(void) { return -1; }
+bool th_pg_exec(const char *sql)
+{
+    (void)sql;
+    return false;
+}
 #endif
 
 int th_failed_now;
@@ -56,7 +80,6 @@ static char skip_reason[512];
 static const char *backend;
 static char tmpdir[256];
 static char dsn[1024];
-static int db_seq;
 
 const char *th_backend(void) { return backend; }
 bool th_is_postgres(void) { return strcmp(backend, "postgres") == 0 || th_is_pgbouncer(); }

@@ -57,6 +57,10 @@ bool th_is_turso(void);
 /* PostgreSQL: terminates every session the library opened (application_name
  * "pgqrs"), as a server restart or a DBA would; the count, or -1 elsewhere. */
 int th_pg_terminate_sessions(void);
+/* PostgreSQL (not through PgBouncer): runs sql as the harness's admin in the
+ * current test's schema, to inject faults (a trigger that sleeps, ...). false
+ * elsewhere or on failure (printed). */
+bool th_pg_exec(const char *sql);
 void th_turso_kill(void);
 bool th_turso_restart(void);
 

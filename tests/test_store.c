@@ -106,7 +106,7 @@ static void test_queue__create_get_list_delete(void)
     pgqrs_queue_row q = { 0 }, got = { 0 };
     pgqrs_queue_row *rows = NULL;
     size_t n = 0;
-    int64_t affected = -1;
+    int64_t *deleted = NULL;
     pgqrs_queue_create_params p = { "emails", 5 };
     pgqrs_queue_create_params p2 = { "alerts", 3 };
     pgqrs_queue_delete_params del;
@@ -141,10 +141,14 @@ static void test_queue__create_get_list_delete(void)
 
     del.id = q.id;
     del.force = false;
-    CHECK_OK(conn->q->queue_delete(&affected, conn, &del), conn);
-    CHECK_I64(1, affected);
-    CHECK_OK(conn->q->queue_delete(&affected, conn, &del), conn);
-    CHECK_I64(0, affected);
+    CHECK_OK(conn->q->queue_delete(&deleted, &n, conn, &del), conn);
+    CHECK_I64(1, (int64_t)n);
+    CHECK_I64(q.id, deleted[0]);
+    pgqrs__free(deleted);
+    deleted = NULL;
+    CHECK_OK(conn->q->queue_delete(&deleted, &n, conn, &del), conn);
+    CHECK_I64(0, (int64_t)n);
+    pgqrs__free(deleted);
     CHECK_ST(PGQRS_ENOTFOUND, conn->q->queue_get(&got, conn, q.id), conn);
     pgqrs__queue_row_clear(&q);
 }

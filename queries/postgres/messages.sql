@@ -3,21 +3,26 @@
 -- machine); tests pass a value to move time without sleeping.
 
 -- name: message_enqueue :one
+-- No row when the queue does not exist (no foreign key: the queue row is read,
+-- not locked; migration 0003).
 -- param: queue_id i64, payload json, delay_ms i64, producer_worker_id i64?, now timestamp?
 -- returns: id i64
 INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)
-SELECT @queue_id, @payload::jsonb, t.now + @delay_ms::bigint * interval '1 millisecond', t.now, @producer_worker_id::bigint
-FROM (SELECT coalesce(@now::timestamptz, now()) AS now) t
+SELECT q.id, @payload::jsonb, t.now + @delay_ms::bigint * interval '1 millisecond', t.now, @producer_worker_id::bigint
+FROM pgqrs_queues q, (SELECT coalesce(@now::timestamptz, now()) AS now) t
+WHERE q.id = @queue_id
 RETURNING id;
 
 -- name: message_enqueue_batch :many
--- One statement for the whole batch: all rows or none. Ids come back in input order.
+-- One statement for the whole batch: all rows or none. Ids come back in input
+-- order; no rows when the queue does not exist.
 -- param: queue_id i64, payloads json[], delay_ms i64, producer_worker_id i64?, now timestamp?
 -- returns: id i64
 INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)
-SELECT @queue_id, e.value, t.now + @delay_ms::bigint * interval '1 millisecond', t.now, @producer_worker_id::bigint
-FROM (SELECT coalesce(@now::timestamptz, now()) AS now) t,
+SELECT q.id, e.value, t.now + @delay_ms::bigint * interval '1 millisecond', t.now, @producer_worker_id::bigint
+FROM pgqrs_queues q, (SELECT coalesce(@now::timestamptz, now()) AS now) t,
      jsonb_array_elements(@payloads::jsonb) WITH ORDINALITY AS e(value, ord)
+WHERE q.id = @queue_id
 ORDER BY e.ord
 RETURNING id;
 

@@ -30,10 +30,11 @@ SELECT id, name, max_attempts, created_at
 FROM pgqrs_queues
 ORDER BY name;
 
--- name: queue_delete :execrows
--- Deletes the queue (its messages and archive go with it, by cascade) unless it
--- still holds live messages and force is false: then nothing is deleted.
+-- name: queue_delete :many
+-- Deletes the queue with its messages and archive unless it still holds live
+-- messages and force is false: then nothing is deleted. Returns the queue's id
+-- when it was deleted. pgqrs_queue_delete_rows (migration 0003) first waits for
+-- every transaction writing messages, so none can add one to the queue after.
 -- param: id i64, force bool
-DELETE FROM pgqrs_queues q
-WHERE q.id = @id
-  AND (@force OR NOT EXISTS (SELECT 1 FROM pgqrs_messages m WHERE m.queue_id = q.id));
+-- returns: id i64
+SELECT d.id FROM pgqrs_queue_delete_rows(@id, @force) AS d(id);

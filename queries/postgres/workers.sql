@@ -104,10 +104,10 @@ released AS (
 )
 SELECT id FROM zombies ORDER BY id;
 
--- name: worker_purge_stale :execrows
--- Deletes workers that are stopped, or silent since before, and hold no messages.
+-- name: worker_purge_stale :many
+-- Deletes workers that are stopped, or silent since before, and hold no
+-- messages; returns their ids. pgqrs_worker_purge (migration 0003) first waits
+-- for every transaction writing messages, so none can claim for a deleted worker.
 -- param: before timestamp
-DELETE FROM pgqrs_workers w
-WHERE (w.status = 'stopped' AND coalesce(w.stopped_at, w.heartbeat_at) < @before
-       OR w.heartbeat_at < @before)
-  AND NOT EXISTS (SELECT 1 FROM pgqrs_messages m WHERE m.consumer_worker_id = w.id);
+-- returns: id i64
+SELECT d.id FROM pgqrs_worker_purge(@before) AS d(id);

@@ -30,10 +30,13 @@ SELECT id, name, max_attempts, created_at
 FROM pgqrs_queues
 ORDER BY name;
 
--- name: queue_delete :execrows
+-- name: queue_delete :many
 -- Deletes the queue (its messages and archive go with it, by cascade) unless it
--- still holds live messages and force is false: then nothing is deleted.
+-- still holds live messages and force is false: then nothing is deleted. Returns
+-- the queue's id when it was deleted.
 -- param: id i64, force bool
+-- returns: id i64
 DELETE FROM pgqrs_queues
 WHERE id = @id
-  AND (@force OR NOT EXISTS (SELECT 1 FROM pgqrs_messages m WHERE m.queue_id = @id));
+  AND (@force OR NOT EXISTS (SELECT 1 FROM pgqrs_messages m WHERE m.queue_id = @id))
+RETURNING id;

@@ -96,10 +96,13 @@ SET status = 'stopped',
 WHERE status <> 'stopped' AND heartbeat_at < @stale_before
 RETURNING id;
 
--- name: worker_purge_stale :execrows
--- Deletes workers that are stopped, or silent since before, and hold no messages.
+-- name: worker_purge_stale :many
+-- Deletes workers that are stopped, or silent since before, and hold no
+-- messages; returns their ids.
 -- param: before timestamp
+-- returns: id i64
 DELETE FROM pgqrs_workers
 WHERE (status = 'stopped' AND coalesce(stopped_at, heartbeat_at) < @before
        OR heartbeat_at < @before)
-  AND NOT EXISTS (SELECT 1 FROM pgqrs_messages m WHERE m.consumer_worker_id = pgqrs_workers.id);
+  AND NOT EXISTS (SELECT 1 FROM pgqrs_messages m WHERE m.consumer_worker_id = pgqrs_workers.id)
+RETURNING id;

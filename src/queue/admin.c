@@ -119,13 +119,18 @@ PGQRS_EXTERN pgqrs_status pgqrs_queue_delete(pgqrs_store *s, const char *name, i
                                  name, wfs[i].name);
         pgqrs__workflow_rows_free(wfs, nwf);
         if (st == PGQRS_OK) {
-            int64_t affected = 0;
+            int64_t *deleted = NULL;
+            size_t n = 0;
             pgqrs_queue_delete_params p = { q.id, force != 0 };
-            st = c->q->queue_delete(&affected, c, &p);
+            st = c->q->queue_delete(&deleted, &n, c, &p);
+            pgqrs__free(deleted);
             if (st == PGQRS_ENOTFOUND)   /* a foreign key still points here: a workflow's queue */
                 st = pgqrs__fail(s, PGQRS_ESTATE, "queue '%.128s' is used by a workflow; delete the workflow first",
                                  name);
-            else if (st == PGQRS_OK && affected == 0)
+            else if (st == PGQRS_EBUSY)
+                st = pgqrs__fail(s, PGQRS_EBUSY, "queue '%.128s' was not deleted: transactions writing messages did not "
+                                 "end within 5 s (an open application transaction?); try again", name);
+            else if (st == PGQRS_OK && n == 0)
                 st = pgqrs__fail(s, PGQRS_ESTATE, "queue '%.128s' still has live messages; purge it or force the delete",
                                  name);
         }

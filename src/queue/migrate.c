@@ -132,6 +132,16 @@ pgqrs_status pgqrs__verify_schema(pgqrs_conn *c)
         if (versions[i].version != m->version || strcmp(versions[i].checksum, m->checksum) != 0)
             st = pgqrs__conn_fail(c, PGQRS_ESTATE, "migration %s does not match the applied schema", m->name);
     }
+    if (st == PGQRS_OK) {
+        pgqrs_integrity_orphans_row o = { 0 };
+        st = c->q->integrity_orphans(&o, c);
+        if (st == PGQRS_OK && (o.messages_without_queue || o.messages_without_worker || o.archive_without_queue))
+            st = pgqrs__conn_fail(c, PGQRS_ESTATE,
+                                  "orphans: %lld message(s) name a missing queue, %lld a missing worker; %lld archived "
+                                  "message(s) name a missing queue",
+                                  (long long)o.messages_without_queue, (long long)o.messages_without_worker,
+                                  (long long)o.archive_without_queue);
+    }
     pgqrs__table_list_rows_free(tables, nt);
     pgqrs__schema_version_rows_free(versions, nv);
     return st;

@@ -27,7 +27,7 @@ PGQRS_EXTERN int64_t pgqrs_producer_worker_id(const pgqrs_producer *p)
 
 static pgqrs_status gone_or(pgqrs_producer *p, pgqrs_conn *c, pgqrs_status st)
 {
-    if (st == PGQRS_ENOTFOUND)   /* foreign key: the queue was deleted meanwhile */
+    if (st == PGQRS_ENOTFOUND)   /* the queue was deleted meanwhile */
         return pgqrs__fail(p, st, "queue '%.128s' no longer exists", p->w.queue);
     return st;
 }
@@ -82,6 +82,8 @@ PGQRS_EXTERN pgqrs_status pgqrs_enqueue_batch(int64_t *ids_out, pgqrs_producer *
         pgqrs_message_enqueue_batch_params prm = { p->w.queue_id, payloads, n, (int64_t)delay_seconds * 1000, true,
                                                    p->w.worker_id };
         st = c->q->message_enqueue_batch(&ids, &nids, c, &prm);
+        if (st == PGQRS_OK && nids == 0)   /* the statement read no queue row (PostgreSQL) */
+            st = PGQRS_ENOTFOUND;
         if (st != PGQRS_OK)
             gone_or(p, c, st);
     });

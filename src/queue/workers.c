@@ -109,16 +109,18 @@ PGQRS_EXTERN pgqrs_status pgqrs_worker_reclaim_zombies(int64_t *reclaimed_out, p
 PGQRS_EXTERN pgqrs_status pgqrs_worker_purge_stale(int64_t *purged_out, pgqrs_store *s, int64_t older_than_s)
 {
     pgqrs_status st;
-    int64_t affected = 0;
+    int64_t *ids = NULL;
+    size_t n = 0;
     if (purged_out)
         *purged_out = 0;
     PGQRS__CHECK_STORE(s);
     if (older_than_s < 0)
         return pgqrs__fail(s, PGQRS_EINVAL, "older_than_s must be >= 0");
     PGQRS__WITH_CONN(s, s, {
-        st = c->q->worker_purge_stale(&affected, c, threshold(s, older_than_s));
+        st = c->q->worker_purge_stale(&ids, &n, c, threshold(s, older_than_s));
     });
+    pgqrs__free(ids);
     if (st == PGQRS_OK && purged_out)
-        *purged_out = affected;
+        *purged_out = (int64_t)n;
     return st;
 }

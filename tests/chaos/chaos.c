@@ -123,6 +123,20 @@ static void check(bool ok, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+/* After a run: the killed workers are reclaimed and purged like any stale
+ * worker, and no message or archived message names a missing queue or worker
+ * (pgqrs_schema_verify scans for them). */
+static void no_orphans(pgqrs_store *s)
+{
+    int64_t n = 0;
+    pgqrs_status st = pgqrs_worker_reclaim_zombies(&n, s, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs_worker_purge_stale(&n, s, 1);
+    check(st == PGQRS_OK, "reclaim and purge after the run: %s", pgqrs_errmsg(s));
+    st = pgqrs_schema_verify(s);
+    check(st == PGQRS_OK, "orphans after the run: %s", pgqrs_errmsg(s));
+}
+
 static bool transient(pgqrs_status st)
 {
     return st == PGQRS_ECONN || st == PGQRS_EBUSY || st == PGQRS_ETIMEOUT || st == PGQRS_ERROR;
@@ -823,6 +837,7 @@ static int mode_consumer_crash(void)
     check(dlq == 0, "dead letters: %" PRId64, dlq);
     check(kills > 0, "no kill happened");
     check(kills < 3 || redeliveries > 0, "%d kills but no redelivery", kills);
+    no_orphans(s);
     arch_free(&a);
     free(client);
     free(enq);
@@ -1010,6 +1025,7 @@ static int mode_pg_restart(void)
     check(client_dups == 0, "two consumers were told OK for the same archive: %" PRId64, client_dups);
     check(client_missing == 0, "archives that returned OK but are not in the archive: %" PRId64, client_missing);
     check(p_err + c_err > 0, "no client saw the restart (nothing was tested)");
+    no_orphans(s);
     arch_free(&a);
     free(client);
     pgqrs_store_free(s);
@@ -1148,6 +1164,7 @@ static int mode_busy_storm(void)
           "EBUSY after %.0f..%.0f ms, documented %d ms", busy_min * 1000, busy_max * 1000, busy_ms);
     check(sleep_max <= 50 * 1000 + 1000, "a busy sleep of %" PRId64 " us exceeds the 50 ms cap", sleep_max);
     check(wall_sum <= 0 || cpu / wall_sum < 0.5, "writers burned %.2f CPU per wall second: spinning", cpu / wall_sum);
+    no_orphans(s);
     pgqrs_store_free(s);
     return 0;
 }
@@ -1386,6 +1403,7 @@ static int mode_workflow_crash(void)
           kills);
     check(hung == 0 && bad == 0, "workers hung=%d failed=%d", hung, bad);
     check(kills > 0, "no kill happened");
+    no_orphans(s);
     pgqrs_store_free(s);
     return 0;
 }
