@@ -175,6 +175,10 @@ static int cmd_drain(const char *dsn, int consumers, int batch, long messages, c
     double p0 = now_us();
     prefill(dsn, messages);
     double prefill_s = (now_us() - p0) / 1e6;
+    /* BENCH_AFTER_PREFILL: a shell command run after the prefill and before the
+     * consumers connect (bench/profile.sh resets statistics or alters the schema there) */
+    const char *hook = getenv("BENCH_AFTER_PREFILL");
+    if (hook && *hook && system(hook) != 0) { fprintf(stderr, "BENCH_AFTER_PREFILL failed\n"); return 2; }
     drain_arg a = { dsn, batch, tmp };
     int h = run_children(consumers, drain_trampoline, &a, "drain", dsn, NULL);
     int bw = h >> 16, res = h & 0xffff;

@@ -11,7 +11,10 @@ rows = [json.loads(l) for l in open(os.path.join(run, "results.jsonl")) if l.str
 stamp = env["date"][:10] + "-" + env["host"] + ("-quick" if env["quick"] else "")
 os.makedirs(outdir, exist_ok=True)
 
-PEERS = {"postgres": ["pg-boss", "graphile-worker", "pgq", "pgbench"], "sqlite": ["plainjob", "plainjob-as-shipped", "sqlite-bare"]}
+# the floor of each backend comes first: the minimal statements of the same loop on
+# the bare client library (bench/floor_pg.c, bench/sqlite_bare.c)
+FLOOR = {"postgres": "floor", "sqlite": "sqlite-bare"}
+PEERS = {"postgres": ["floor", "pg-boss", "graphile-worker", "pgq"], "sqlite": ["sqlite-bare", "plainjob", "plainjob-as-shipped"]}
 REF = {("postgres", 1, 1): 149.5, ("postgres", 1, 50): 6817, ("postgres", 4, 50): 20176,
        ("sqlite", 1, 1): 261, ("sqlite", 1, 50): 12630}
 
@@ -50,15 +53,17 @@ md.append("")
 for be in ["postgres", "sqlite"]:
     md.append(f"### Scenario 1, drain: {'PostgreSQL' if be == 'postgres' else 'SQLite'} — pgqrs-c")
     md.append("")
-    md.append("| C × B | msg/s | drain s | dequeue p50/p95/p99 ms | archive p50/p95/p99 ms | errors | published pgqrs (Rust) | vs published |")
-    md.append("|---|---:|---:|---|---|---:|---:|---:|")
+    md.append(f"| C × B | msg/s | drain s | dequeue p50/p95/p99 ms | archive p50/p95/p99 ms | errors | {FLOOR[be]} msg/s | pgqrs-c / {FLOOR[be]} | published pgqrs (Rust) | vs published |")
+    md.append("|---|---:|---:|---|---|---:|---:|---:|---:|---:|")
     for c, b in cells:
         r = get("drain", be, "pgqrs", c, b)
         res = r["result"] if r and r.get("result") else None
         ref = REF.get((be, c, b))
         me = rate(r)
+        fl = rate(get("drain", be, FLOOR[be], c, b))
         md.append(f"| {c} × {b} | {fmt(me)} | {fmt(res['seconds'], 2) if res else '—'} | {lat(res, 'dequeue')} | "
-                  f"{lat(res, 'archive')} | {res['errors'] if res else (r['failure'] if r else '—')} | {fmt(ref)} | "
+                  f"{lat(res, 'archive')} | {res['errors'] if res else (r['failure'] if r else '—')} | {fmt(fl)} | "
+                  f"{(fmt(me / fl, 2) + '×') if (me and fl) else '—'} | {fmt(ref)} | "
                   f"{(fmt(me / ref, 1) + '×') if (me and ref) else '—'} |")
     md.append("")
     peers = [p for p in PEERS[be] if any(r["system"] == p and r["backend"] == be for r in rows)]
@@ -79,22 +84,18 @@ for be in ["postgres", "sqlite"]:
                     line += f" {fmt(pr)} | {(fmt(me / pr, 2) + '×') if (me and pr) else '—'} |"
             md.append(line)
         md.append("")
-        lats = [p for p in peers if p not in ("pgbench", "graphile-worker")]
+        lats = [p for p in peers if p != "graphile-worker"]
         if lats:
-            md.append("Peer latencies, dequeue / archive p50/p95/p99 ms (pgbench: average per statement; graphile-worker: not observable):")
+            md.append("Peer latencies, dequeue / archive p50/p95/p99 ms (graphile-worker: not observable):")
             md.append("")
-            md.append("| C × B | " + " | ".join(lats) + (" | pgbench claim / archive avg |" if "pgbench" in peers else " |"))
-            md.append("|---|" + "---|" * (len(lats) + ("pgbench" in peers)))
+            md.append("| C × B | " + " | ".join(lats) + " |")
+            md.append("|---|" + "---|" * len(lats))
             for c, b in cells:
                 line = f"| {c} × {b} |"
                 for p in lats:
                     r = get("drain", be, p, c, b)
                     res = r["result"] if r and r.get("result") else None
                     line += f" {lat(res, 'dequeue')} ; {lat(res, 'archive')} |"
-                if "pgbench" in peers:
-                    r = get("drain", be, "pgbench", c, b)
-                    res = r["result"] if r and r.get("result") else None
-                    line += f" {res['claim_avg_ms']} / {res['archive_avg_ms']} |" if res else " — |"
                 md.append(line)
             md.append("")
 
@@ -222,10 +223,37 @@ def chart(be, axis):
     except Exception as e:
         print(f"report: gnuplot failed: {e}", file=sys.stderr)
         return None
+def ratio_chart(be):
+    """pgqrs-c / floor against consumers, one line per batch size."""
+    name = f"{stamp}-{be}-vs-floor.svg"
+    dat = os.path.join(run, f"{be}-vs-floor.dat")
+    xs = sorted({c for c, b in cells})
+    bs = sorted({b for c, b in cells})
+    def ratio(c, b):
+        me, fl = rate(get("drain", be, "pgqrs", c, b)), rate(get("drain", be, FLOOR[be], c, b))
+        return me / fl if me and fl else None
+    bs = [b for b in bs if any(ratio(c, b) for c in xs)]
+    if not bs: return None
+    with open(dat, "w") as f:
+        for c in xs:
+            f.write(f"{c} " + " ".join(str(ratio(c, b) or "NaN") for b in bs) + "\n")
+    title = f"{'PostgreSQL' if be == 'postgres' else 'SQLite'} drain: pgqrs-c / {FLOOR[be]} (1 = the floor)"
+    plot = ", ".join(f"'{dat}' using 1:{i + 2} with linespoints lw 2 title 'batch {b}'" for i, b in enumerate(bs))
+    gp = (f"set terminal svg size 720,420 dynamic font 'sans,11' background '#ffffff'\nset output '{os.path.join(outdir, name)}'\n"
+          f"set title \"{title}\"\nset grid\nset key outside right\nset xlabel 'consumers'\nset ylabel 'pgqrs-c msg/s / floor msg/s'\n"
+          f"set yrange [0:*]\nset xtics ({', '.join(str(x) for x in xs)})\nplot {plot}, 1 with lines dt 2 lc 'black' notitle\n")
+    try:
+        subprocess.run(["gnuplot"], input=gp.encode(), check=True)
+        return name
+    except Exception as e:
+        print(f"report: gnuplot failed: {e}", file=sys.stderr)
+        return None
 for be in ["postgres", "sqlite"]:
     for axis in ["consumers", "batch"]:
         n = chart(be, axis)
         if n: charts.append(n)
+    n = ratio_chart(be)
+    if n: charts.append(n)
 
 table = "\n".join(md)
 with open(os.path.join(outdir, stamp + ".md"), "w") as f:

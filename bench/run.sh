@@ -4,7 +4,7 @@
 # is vendored into the repo), starts a throwaway PostgreSQL cluster with default
 # durability (scripts/with-postgres.sh --durable), runs every scenario and writes
 # bench/results/<date>-<host>.{json,md} and the charts (bench/report.py).
-# --quick: 5,000 messages, a subset of cells, pgqrs and the physical limits only
+# --quick: 5,000 messages, a subset of cells, pgqrs, the floors and the commit rate only
 # (a smoke for CI, < 2 minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +46,9 @@ CF="-O2 -g -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Wall -Wextra"
 # the library's link flags come from the Makefile (they grow with its backends)
 LIBS=$(make -s --no-print-directory print-libs)
 $CC $CF -Iinclude -o "$S/bin/pgqrs_bench" bench/pgqrs_bench.c build/libpgqrs.a ${LIBS:--lpq -lsqlite3 -ljansson -lpthread}
-$CC $CF -I"$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)" -o "$S/bin/pgq_bench" bench/pgq_bench.c -lpq
+PGINC=$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+$CC $CF -I"$PGINC" -o "$S/bin/pgq_bench" bench/pgq_bench.c -lpq
+$CC $CF -I"$PGINC" -o "$S/bin/floor_pg" bench/floor_pg.c -lpq
 $CC $CF -o "$S/bin/sqlite_bare" bench/sqlite_bare.c -lsqlite3
 
 # ---- Node peers from npm ---------------------------------------------------------

@@ -74,40 +74,6 @@ for c in 1 4; do
     echo "bench: commit rate with $c clients: $tps/s" >&2
 done
 
-# ---- pgbench limit for the drain: the minimum work per message --------------------------
-pgbench_drain() {   # C B TMP
-    local c=$1 b=$2 tmp=$3
-    psqlc >/dev/null <<SQL
-DROP TABLE IF EXISTS pb_q, pb_a;
-CREATE TABLE pb_q (id bigserial PRIMARY KEY, payload jsonb NOT NULL, vt timestamptz NOT NULL DEFAULT now(),
-                   read_ct int NOT NULL DEFAULT 0, consumer int);
-CREATE INDEX ON pb_q (vt, id);
-CREATE TABLE pb_a (id bigint PRIMARY KEY, payload jsonb NOT NULL, read_ct int NOT NULL, consumer int, archived_at timestamptz NOT NULL);
-INSERT INTO pb_q (payload) SELECT jsonb_build_object('task','send_email','n',g) FROM generate_series(1,$N) g;
-VACUUM ANALYZE pb_q;
-SQL
-    cat > "$tmp/drain.sql" <<SQL
-WITH c AS (UPDATE pb_q SET vt = now() + interval '30 s', read_ct = read_ct + 1, consumer = :client_id
-           WHERE id IN (SELECT id FROM pb_q WHERE vt <= now() ORDER BY vt, id LIMIT $b FOR UPDATE SKIP LOCKED)
-           RETURNING id, payload)
-SELECT coalesce(array_agg(id), '{}')::text AS ids, count(payload) AS n FROM c \gset
-WITH m AS (DELETE FROM pb_q WHERE id = ANY(':ids'::bigint[]) AND consumer = :client_id RETURNING *)
-INSERT INTO pb_a SELECT id, payload, read_ct, consumer, now() FROM m;
-SQL
-    local per=$(( (N + c * b - 1) / (c * b) ))
-    local t0; t0=$(date +%s.%N)
-    pgbench -n -M simple -f "$tmp/drain.sql" -c "$c" -j "$c" -t "$per" -r "$DSN" > "$tmp/pgbench.out" 2>&1 || { cat "$tmp/pgbench.out" >&2; return 1; }
-    local t1; t1=$(date +%s.%N)
-    local tps left lat st1 st2
-    tps=$(sed -n 's/^tps = \([0-9.]*\) (without.*/\1/p' "$tmp/pgbench.out")
-    lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$tmp/pgbench.out")
-    st1=$(grep -E '^ +[0-9.]+ +[0-9]+ +WITH c AS' "$tmp/pgbench.out" | awk '{print $1}')
-    st2=$(grep -E '^ +[0-9.]+ +[0-9]+ +WITH m AS' "$tmp/pgbench.out" | awk '{print $1}')
-    left=$(psqlc -c "SELECT count(*) FROM pb_q")
-    printf '{"messages":%s,"drained":%s,"msgs_per_s":%.1f,"tps":%s,"script_latency_avg_ms":%s,"claim_avg_ms":%s,"archive_avg_ms":%s,"errors":%s}\n' \
-        "$N" $((N - left)) "$(echo "$tps * $b" | bc -l)" "$tps" "${lat:-null}" "${st1:-null}" "${st2:-null}" $([ "$left" = 0 ] && echo 0 || echo 1)
-}
-
 # ---- Scenario 1: drain ------------------------------------------------------------------
 PGQ_OK=0
 if has pgq; then
@@ -118,12 +84,13 @@ fi
 PGQ_CI="host=$D dbname=pgqbench user=postgres"
 pgq_enq() { "$BIN/pgq_bench" enqueue "$PGQ_CI" "$1" "$2" "$N" "e_$1_$2" "$3"; }
 export N DSN NODE P BIN PGQ_CI BENCH_PGQD_CONF= PLAINJOB_SYNC= PGQRS_BENCH_PIPELINE=
-export -f psqlc pgbench_drain node_peer pgq_enq
+export -f psqlc node_peer pgq_enq
 for b in $BATCHES; do
     for c in $CONS; do
         rec drain postgres pgqrs "$c" "$b" "$BIN/pgqrs_bench" drain "$(newschema "q_${c}_${b}")" "$c" "$b" "$N"
         PGQRS_BENCH_PIPELINE=1 rec drain postgres pgqrs-pipelined "$c" "$b" "$BIN/pgqrs_bench" drain "$(newschema "qp_${c}_${b}")" "$c" "$b" "$N"
-        rec drain postgres pgbench "$c" "$b" pgbench_drain "$c" "$b"
+        # the floor: the minimal prepared claim and archive statements on libpq (bench/floor_pg.c)
+        rec drain postgres floor "$c" "$b" "$BIN/floor_pg" drain "$DSN" "floor_${c}_${b}" "$c" "$b" "$N"
         if [ -n "$NODE" ] && has pg-boss; then
             rec drain postgres pg-boss "$c" "$b" node_peer pgboss.mjs drain "$DSN" "pgboss_${c}_${b}" "$c" "$b" "$N"
         fi
@@ -142,7 +109,7 @@ for b in $BATCHES; do
         fi
     done
     # drop the finished schemas so the catalog and WAL stay small
-    for c in $CONS; do psqlc -c "DROP SCHEMA IF EXISTS q_${c}_${b}, qp_${c}_${b}, pgboss_${c}_${b}, gw_${c}_${b} CASCADE" >/dev/null 2>&1; done
+    for c in $CONS; do psqlc -c "DROP SCHEMA IF EXISTS q_${c}_${b}, qp_${c}_${b}, floor_${c}_${b}, pgboss_${c}_${b}, gw_${c}_${b} CASCADE" >/dev/null 2>&1; done
     rm -f "$S"/*.db "$S"/*.db-wal "$S"/*.db-shm
 done
 

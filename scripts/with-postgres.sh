@@ -6,6 +6,8 @@
 #   scripts/with-postgres.sh [--durable] CMD ARGS...
 # --durable keeps the server defaults (fsync, synchronous_commit on) for benchmarks;
 # without it fsync is off, which only speeds up tests.
+# PGQRS_TEST_PG_OPTS adds server options to the new cluster's command line, e.g.
+# "-c shared_preload_libraries=pg_stat_statements" (bench/profile.sh); unset by default.
 set -euo pipefail
 durable=0
 if [ "${1:-}" = "--durable" ]; then durable=1; shift; fi
@@ -33,6 +35,7 @@ trap cleanup EXIT INT TERM
     { cat "$dir/initdb.log" >&2; exit 1; }
 opts="-c listen_addresses='' -c unix_socket_directories='$dir' -c max_connections=200"
 [ "$durable" = 1 ] || opts="$opts -c fsync=off -c full_page_writes=off"
+[ -z "${PGQRS_TEST_PG_OPTS:-}" ] || opts="$opts $PGQRS_TEST_PG_OPTS"
 "${as_pg[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -o "$opts" -w -t 60 start >/dev/null ||
     { cat "$dir/server.log" >&2; exit 1; }
 
