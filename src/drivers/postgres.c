@@ -55,7 +55,8 @@ static pgqrs_status pg_open(pgqrs_conn **out, const pgqrs__dsn *d, const pgqrs__
 {
     const char *keys[5], *vals[5];
     const char *schema = o->schema ? o->schema : d->schema;
-    char options[160], timeout[16];
+    char options[200], timeout[16];
+    size_t used = 0;
     int k = 0;
     pgqrs__pg_conn *p = pgqrs__calloc(1, sizeof *p);
     *out = NULL;
@@ -70,11 +71,20 @@ static pgqrs_status pg_open(pgqrs_conn **out, const pgqrs__dsn *d, const pgqrs__
     }
     keys[k] = "dbname", vals[k++] = d->uri;   /* expand_dbname: a URI or key=value string */
     keys[k] = "fallback_application_name", vals[k++] = "pgqrs";
-    if (schema) {
-        /* validated as an identifier by the DSN parser or the store; chosen once per session */
-        snprintf(options, sizeof options, "-c search_path=%s", schema);
+    options[0] = '\0';
+    if (schema)   /* validated as an identifier by the DSN parser or the store; chosen once per session */
+        used += (size_t)snprintf(options + used, sizeof options - used, "-c search_path=%s ", schema);
+    if (!d->pgbouncer)
+        /* each statement is prepared once per session: plan it once too. By
+         * default PostgreSQL re-plans a statement whose first plans were cheaper
+         * than its generic plan, and at batch 1 the planning cost as much as the
+         * execution (docs/benchmarks.md). Every query's generic plan is an index
+         * plan (queries/postgres/messages.sql says how the claim keeps one).
+         * Through PgBouncer statements are unnamed and planned per call anyway,
+         * and the startup options would be refused. */
+        used += (size_t)snprintf(options + used, sizeof options - used, "-c plan_cache_mode=force_generic_plan");
+    if (options[0])
         keys[k] = "options", vals[k++] = options;
-    }
     if (o->connect_timeout_s > 0) {
         snprintf(timeout, sizeof timeout, "%d", o->connect_timeout_s);
         keys[k] = "connect_timeout", vals[k++] = timeout;
