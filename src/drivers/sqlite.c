@@ -10,12 +10,15 @@
 #include "drivers/sqlite.h"
 
 /* Waits for a locked database with capped, jittered exponential backoff until
- * busy_timeout_ms has passed in total; then SQLite reports SQLITE_BUSY. A writer
- * holds the lock for a fraction of a millisecond, so the first retries come after
- * 50-100 us, doubling to a 10 ms cap: waiting in whole milliseconds would leave
- * the lock idle and let a lucky process starve the others. Logged at WARN on the
- * first retry of a wait and then at every doubling of the retry count, so a long
- * wait shows without a line per 50 us. */
+ * busy_timeout_ms has passed in total; then SQLite reports SQLITE_BUSY. The first
+ * retry comes after 0.5-1 ms, doubling to a 5-10 ms cap. Shorter first waits
+ * (the 50-100 us of 0.2) passed the lock between processes in 13-18 % of
+ * transactions at 4 consumers, and each hand-over makes the new holder re-read
+ * its pages (SQLite drops a connection's cache when another one wrote): the
+ * claim got slower as consumers were added (docs/benchmarks.md, "Profile of
+ * the claim path"). A holder that keeps the lock through a busy stretch is
+ * bounded by busy_timeout_ms for the others. Logged at WARN on the first retry
+ * of a wait and then at every doubling of the retry count. */
 static int busy_wait(void *arg, int count)
 {
     pgqrs__sq_conn *q = arg;
@@ -28,7 +31,7 @@ static int busy_wait(void *arg, int count)
                     "database still locked after %d ms (busy_timeout_ms); giving up", q->busy_timeout_ms);
         return 0;
     }
-    d_us = pgqrs__backoff_ms(count, 2, 200, &q->base.rng) * 50;   /* in units of 50 us */
+    d_us = pgqrs__backoff_ms(count, 2, 20, &q->base.rng) * 500;   /* in units of 0.5 ms */
     if (d_us > left_us)
         d_us = left_us;
     if ((count & (count - 1)) == 0)
