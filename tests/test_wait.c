@@ -10,6 +10,10 @@
 
 #include "harness.h"
 
+#if PGQRS_WITH_POSTGRES
+#include <libpq-fe.h>
+#endif
+
 static pgqrs_store *store;
 static pgqrs_producer *producer;
 static pgqrs_consumer *consumer;
@@ -97,6 +101,65 @@ static void test_wait__wakes_for_a_message_enqueued_meanwhile(void)
     pgqrs_batch_free(b);
 }
 
+#if PGQRS_WITH_POSTGRES
+/* Notifications with payload queue_id that arrive on l within ms. */
+static int notifications(PGconn *l, int64_t queue_id, int ms)
+{
+    char want[24];
+    int n = 0;
+    int64_t end = ms_now() + ms;
+    snprintf(want, sizeof want, "%lld", (long long)queue_id);
+    while (ms_now() < end) {
+        PGnotify *nf;
+        PQconsumeInput(l);
+        while ((nf = PQnotifies(l)) != NULL) {
+            n += strcmp(nf->extra, want) == 0;
+            PQfreemem(nf);
+        }
+        usleep(5000);
+    }
+    return n;
+}
+#endif
+
+/* An enqueue notifies only when the queue had no visible message (a NOTIFY
+ * serialises the commits of every notifying transaction; migration 0003). */
+static void test_wait__enqueue_notifies_only_an_empty_queue(void)
+{
+#if PGQRS_WITH_POSTGRES
+    pgqrs_capabilities caps = PGQRS_CAPABILITIES_INIT;
+    pgqrs_queue_info *q = NULL;
+    pgqrs_batch *b = NULL;
+    PGconn *l;
+    PGresult *r;
+    int64_t qid;
+    SETUP();
+    CHECK_OK(pgqrs_store_capabilities(&caps, store), store);
+    if (!caps.notifications)
+        SKIP("capabilities.notifications is 0 here (no LISTEN/NOTIFY)");
+    CHECK_OK(pgqrs_queue_get(&q, store, "w"), store);
+    qid = q->id;
+    pgqrs_queue_info_free(q);
+    l = PQconnectdb(getenv("PGQRS_TEST_PG_DSN"));
+    r = PQexec(l, "LISTEN pgqrs_messages");
+    CHECK_MSG(PQresultStatus(r) == PGRES_COMMAND_OK, "LISTEN: %s", PQerrorMessage(l));
+    PQclear(r);
+    CHECK_OK(pgqrs_enqueue(NULL, producer, "1", 0), producer);   /* empty: notifies */
+    CHECK_I64(1, notifications(l, qid, 200));
+    CHECK_OK(pgqrs_enqueue(NULL, producer, "2", 0), producer);   /* one visible already: quiet */
+    CHECK_I64(0, notifications(l, qid, 200));
+    CHECK_OK(pgqrs_dequeue(&b, consumer, 10, 30), consumer);     /* both in flight: none visible */
+    CHECK_I64(2, (int64_t)pgqrs_batch_count(b));
+    pgqrs_batch_free(b);
+    CHECK_OK(pgqrs_enqueue(NULL, producer, "3", 60), producer);  /* delayed: nothing to wake for */
+    CHECK_OK(pgqrs_enqueue(NULL, producer, "4", 0), producer);   /* the only visible one: notifies */
+    CHECK_I64(2, notifications(l, qid, 200));
+    PQfinish(l);
+#else
+    SKIP("LISTEN/NOTIFY is PostgreSQL's: this build has no PostgreSQL");
+#endif
+}
+
 static void test_wait__wakes_when_a_delayed_message_falls_due(void)
 {
     pgqrs_batch *b = NULL;
@@ -130,6 +193,7 @@ int main(int argc, char **argv)
         { "wait__empty_batch_after_timeout", test_wait__empty_batch_after_timeout },
         { "wait__wakes_for_a_message_enqueued_meanwhile", test_wait__wakes_for_a_message_enqueued_meanwhile },
         { "wait__wakes_when_a_delayed_message_falls_due", test_wait__wakes_when_a_delayed_message_falls_due },
+        { "wait__enqueue_notifies_only_an_empty_queue", test_wait__enqueue_notifies_only_an_empty_queue },
         { "wait__bad_arguments", test_wait__bad_arguments },
     };
     int rc = th_main(argc, argv, "test_wait", tests, sizeof tests / sizeof *tests);
