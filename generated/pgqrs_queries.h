@@ -134,48 +134,50 @@ typedef struct pgqrs_queries {
 
     /* message_archive :many
      * Moves the messages this worker holds to the archive in one statement. The
-     * rows are found by primary key; `consumer_worker_id + 0` keeps the planner off
-     * the consumer index, which holds an entry for every message this worker ever
-     * claimed until VACUUM removes the dead ones (a batch of 10 read 0.48 ms through
-     * it against 0.14 ms by primary key: docs/benchmarks.md).
+     * rows are found by primary key; `coalesce(consumer_worker_id, 0)` keeps the
+     * planner off the partial consumer index (a strict expression such as
+     * `consumer_worker_id + 0` still implies its IS NOT NULL predicate), which holds
+     * an entry for every message this worker ever claimed until VACUUM removes the
+     * dead ones (docs/benchmarks.md: a batch of 10 read 0.48 ms through it, 0.14 ms
+     * through the primary key).
      * SQL: queries/postgres/messages.sql:101, queries/sqlite/messages.sql:92 */
     pgqrs_status (*message_archive)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_archive_params *p);
 
     /* message_delete :many
      * Deletes the messages this worker holds (by primary key: see message_archive).
-     * SQL: queries/postgres/messages.sql:121, queries/sqlite/messages.sql:107 */
+     * SQL: queries/postgres/messages.sql:123, queries/sqlite/messages.sql:107 */
     pgqrs_status (*message_delete)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_delete_params *p);
 
     /* message_existing :many
      * Which of these ids are live messages (to tell "not owned" from "not found").
-     * SQL: queries/postgres/messages.sql:129, queries/sqlite/messages.sql:115 */
+     * SQL: queries/postgres/messages.sql:131, queries/sqlite/messages.sql:115 */
     pgqrs_status (*message_existing)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len);
 
     /* message_get :one
-     * SQL: queries/postgres/messages.sql:135, queries/sqlite/messages.sql:121 */
+     * SQL: queries/postgres/messages.sql:137, queries/sqlite/messages.sql:121 */
     pgqrs_status (*message_get)(pgqrs_message_row *out, pgqrs_conn *c, int64_t id);
 
     /* message_list :many
      * Live messages of a queue in id order, without claiming them (CLI `message read`).
-     * SQL: queries/postgres/messages.sql:142, queries/sqlite/messages.sql:128 */
+     * SQL: queries/postgres/messages.sql:144, queries/sqlite/messages.sql:128 */
     pgqrs_status (*message_list)(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_list_params *p);
 
     /* message_purge :execrows
      * Deletes every live message of the queue.
-     * SQL: queries/postgres/messages.sql:152, queries/sqlite/messages.sql:138 */
+     * SQL: queries/postgres/messages.sql:154, queries/sqlite/messages.sql:138 */
     pgqrs_status (*message_purge)(int64_t *affected_out, pgqrs_conn *c, int64_t queue_id);
 
     /* message_next_vt :one
      * When the queue's next message becomes visible (a delayed one, or an expired
      * lease); NULL when the queue is empty. A min() over the dequeue index.
-     * SQL: queries/postgres/messages.sql:157, queries/sqlite/messages.sql:143 */
+     * SQL: queries/postgres/messages.sql:159, queries/sqlite/messages.sql:143 */
     pgqrs_status (*message_next_vt)(pgqrs_message_next_vt_row *out, pgqrs_conn *c, int64_t queue_id);
 
     /* queue_listen :exec
      * Subscribes this session to the notifications of migration 0002 (every queue
      * shares the channel; the payload is the queue id). Session-scoped: not used
      * through PgBouncer.
-     * SQL: queries/postgres/messages.sql:164, queries/sqlite/messages.sql:150 */
+     * SQL: queries/postgres/messages.sql:166, queries/sqlite/messages.sql:150 */
     pgqrs_status (*queue_listen)(pgqrs_conn *c);
 
     /* queue_create :one

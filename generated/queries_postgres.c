@@ -215,20 +215,20 @@ static const char SQL_MESSAGE_EXTEND_VT[] =
     "-- name: message_extend_vt :one\n"
     "UPDATE pgqrs_messages\n"
     "SET vt = coalesce($4::timestamptz, now()) + $3::bigint * interval '1 millisecond'\n"
-    "WHERE id = $1 AND consumer_worker_id + 0 = $2   -- + 0: by primary key, see message_archive\n"
+    "WHERE id = $1 AND coalesce(consumer_worker_id, 0) = $2   -- by primary key: see message_archive\n"
     "RETURNING vt";
 static const char SQL_MESSAGE_RELEASE[] =
     "-- name: message_release :many\n"
     "UPDATE pgqrs_messages\n"
     "SET vt = coalesce($4::timestamptz, now()) + $3::bigint * interval '1 millisecond',\n"
     "    consumer_worker_id = NULL\n"
-    "WHERE id = ANY($1::bigint[]) AND consumer_worker_id + 0 = $2   -- + 0: see message_archive\n"
+    "WHERE id = ANY($1::bigint[]) AND coalesce(consumer_worker_id, 0) = $2   -- by primary key: see message_archive\n"
     "RETURNING id";
 static const char SQL_MESSAGE_ARCHIVE[] =
     "-- name: message_archive :many\n"
     "WITH moved AS (\n"
     "    DELETE FROM pgqrs_messages\n"
-    "    WHERE id = ANY($1::bigint[]) AND consumer_worker_id + 0 = $2\n"
+    "    WHERE id = ANY($1::bigint[]) AND coalesce(consumer_worker_id, 0) = $2\n"
     "    RETURNING *\n"
     ")\n"
     "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
@@ -240,7 +240,7 @@ static const char SQL_MESSAGE_ARCHIVE[] =
 static const char SQL_MESSAGE_DELETE[] =
     "-- name: message_delete :many\n"
     "DELETE FROM pgqrs_messages\n"
-    "WHERE id = ANY($1::bigint[]) AND consumer_worker_id + 0 = $2\n"
+    "WHERE id = ANY($1::bigint[]) AND coalesce(consumer_worker_id, 0) = $2\n"
     "RETURNING id";
 static const char SQL_MESSAGE_EXISTING[] =
     "-- name: message_existing :many\n"
@@ -1288,7 +1288,7 @@ static pgqrs_status pg_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_delete :many (queries/postgres/messages.sql:121) */
+/* message_delete :many (queries/postgres/messages.sql:123) */
 static pgqrs_status pg_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1317,7 +1317,7 @@ static pgqrs_status pg_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_c
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_existing :many (queries/postgres/messages.sql:129) */
+/* message_existing :many (queries/postgres/messages.sql:131) */
 static pgqrs_status pg_message_existing(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1344,7 +1344,7 @@ static pgqrs_status pg_message_existing(int64_t **rows_out, size_t *n_out, pgqrs
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_get :one (queries/postgres/messages.sql:135) */
+/* message_get :one (queries/postgres/messages.sql:137) */
 static pgqrs_status pg_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1365,7 +1365,7 @@ static pgqrs_status pg_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_
     return st;
 }
 
-/* message_list :many (queries/postgres/messages.sql:142) */
+/* message_list :many (queries/postgres/messages.sql:144) */
 static pgqrs_status pg_message_list(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_list_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1390,7 +1390,7 @@ static pgqrs_status pg_message_list(pgqrs_message_row **rows_out, size_t *n_out,
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_purge :execrows (queries/postgres/messages.sql:152) */
+/* message_purge :execrows (queries/postgres/messages.sql:154) */
 static pgqrs_status pg_message_purge(int64_t *affected_out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1407,7 +1407,7 @@ static pgqrs_status pg_message_purge(int64_t *affected_out, pgqrs_conn *c, int64
     return st;
 }
 
-/* message_next_vt :one (queries/postgres/messages.sql:157) */
+/* message_next_vt :one (queries/postgres/messages.sql:159) */
 static pgqrs_status pg_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1428,7 +1428,7 @@ static pgqrs_status pg_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_con
     return st;
 }
 
-/* queue_listen :exec (queries/postgres/messages.sql:164) */
+/* queue_listen :exec (queries/postgres/messages.sql:166) */
 static pgqrs_status pg_queue_listen(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;

@@ -142,14 +142,14 @@ static const char SQL_MESSAGE_EXTEND_VT[] =
     "-- name: message_extend_vt :one\n"
     "UPDATE pgqrs_messages\n"
     "SET vt = coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + ?3 * 1000\n"
-    "WHERE id = ?1 AND consumer_worker_id + 0 = ?2\n"
+    "WHERE id = ?1 AND coalesce(consumer_worker_id, 0) = ?2\n"
     "RETURNING vt";
 static const char SQL_MESSAGE_RELEASE[] =
     "-- name: message_release :many\n"
     "UPDATE pgqrs_messages\n"
     "SET vt = coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + ?3 * 1000,\n"
     "    consumer_worker_id = NULL\n"
-    "WHERE id IN (SELECT value FROM json_each(?1)) AND consumer_worker_id + 0 = ?2\n"
+    "WHERE id IN (SELECT value FROM json_each(?1)) AND coalesce(consumer_worker_id, 0) = ?2\n"
     "RETURNING id";
 static const char SQL_MESSAGE_ARCHIVE_1[] =
     "-- name: message_archive :many (statement 1 of 2)\n"
@@ -158,16 +158,16 @@ static const char SQL_MESSAGE_ARCHIVE_1[] =
     "SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,\n"
     "       'archived', coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
     "FROM pgqrs_messages\n"
-    "WHERE id IN (SELECT value FROM json_each(?1)) AND consumer_worker_id + 0 = ?2";
+    "WHERE id IN (SELECT value FROM json_each(?1)) AND coalesce(consumer_worker_id, 0) = ?2";
 static const char SQL_MESSAGE_ARCHIVE_2[] =
     "-- name: message_archive :many (statement 2 of 2)\n"
     "DELETE FROM pgqrs_messages\n"
-    "WHERE id IN (SELECT value FROM json_each(?1)) AND consumer_worker_id + 0 = ?2\n"
+    "WHERE id IN (SELECT value FROM json_each(?1)) AND coalesce(consumer_worker_id, 0) = ?2\n"
     "RETURNING id";
 static const char SQL_MESSAGE_DELETE[] =
     "-- name: message_delete :many\n"
     "DELETE FROM pgqrs_messages\n"
-    "WHERE id IN (SELECT value FROM json_each(?1)) AND consumer_worker_id + 0 = ?2\n"
+    "WHERE id IN (SELECT value FROM json_each(?1)) AND coalesce(consumer_worker_id, 0) = ?2\n"
     "RETURNING id";
 static const char SQL_MESSAGE_EXISTING[] =
     "-- name: message_existing :many\n"

@@ -85,7 +85,7 @@ FROM dead d;
 -- returns: pgqrs_messages.vt
 UPDATE pgqrs_messages
 SET vt = coalesce(@now::timestamptz, now()) + @vt_ms::bigint * interval '1 millisecond'
-WHERE id = @id AND consumer_worker_id + 0 = @worker_id   -- + 0: by primary key, see message_archive
+WHERE id = @id AND coalesce(consumer_worker_id, 0) = @worker_id   -- by primary key: see message_archive
 RETURNING vt;
 
 -- name: message_release :many
@@ -95,20 +95,22 @@ RETURNING vt;
 UPDATE pgqrs_messages
 SET vt = coalesce(@now::timestamptz, now()) + @delay_ms::bigint * interval '1 millisecond',
     consumer_worker_id = NULL
-WHERE id = ANY(@ids::bigint[]) AND consumer_worker_id + 0 = @worker_id   -- + 0: see message_archive
+WHERE id = ANY(@ids::bigint[]) AND coalesce(consumer_worker_id, 0) = @worker_id   -- by primary key: see message_archive
 RETURNING id;
 
 -- name: message_archive :many
 -- Moves the messages this worker holds to the archive in one statement. The
--- rows are found by primary key; `consumer_worker_id + 0` keeps the planner off
--- the consumer index, which holds an entry for every message this worker ever
--- claimed until VACUUM removes the dead ones (a batch of 10 read 0.48 ms through
--- it against 0.14 ms by primary key: docs/benchmarks.md).
+-- rows are found by primary key; `coalesce(consumer_worker_id, 0)` keeps the
+-- planner off the partial consumer index (a strict expression such as
+-- `consumer_worker_id + 0` still implies its IS NOT NULL predicate), which holds
+-- an entry for every message this worker ever claimed until VACUUM removes the
+-- dead ones (docs/benchmarks.md: a batch of 10 read 0.48 ms through it, 0.14 ms
+-- through the primary key).
 -- param: ids i64[], worker_id i64, now timestamp?
 -- returns: id i64
 WITH moved AS (
     DELETE FROM pgqrs_messages
-    WHERE id = ANY(@ids::bigint[]) AND consumer_worker_id + 0 = @worker_id
+    WHERE id = ANY(@ids::bigint[]) AND coalesce(consumer_worker_id, 0) = @worker_id
     RETURNING *
 )
 INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,
@@ -123,7 +125,7 @@ RETURNING id;
 -- param: ids i64[], worker_id i64
 -- returns: id i64
 DELETE FROM pgqrs_messages
-WHERE id = ANY(@ids::bigint[]) AND consumer_worker_id + 0 = @worker_id
+WHERE id = ANY(@ids::bigint[]) AND coalesce(consumer_worker_id, 0) = @worker_id
 RETURNING id;
 
 -- name: message_existing :many

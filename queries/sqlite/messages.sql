@@ -76,7 +76,7 @@ WHERE id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w
 -- returns: pgqrs_messages.vt
 UPDATE pgqrs_messages
 SET vt = coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + @vt_ms * 1000
-WHERE id = @id AND consumer_worker_id + 0 = @worker_id
+WHERE id = @id AND coalesce(consumer_worker_id, 0) = @worker_id
 RETURNING vt;
 
 -- name: message_release :many
@@ -86,7 +86,7 @@ RETURNING vt;
 UPDATE pgqrs_messages
 SET vt = coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + @delay_ms * 1000,
     consumer_worker_id = NULL
-WHERE id IN (SELECT value FROM json_each(@ids)) AND consumer_worker_id + 0 = @worker_id
+WHERE id IN (SELECT value FROM json_each(@ids)) AND coalesce(consumer_worker_id, 0) = @worker_id
 RETURNING id;
 
 -- name: message_archive :many
@@ -99,9 +99,9 @@ INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued
 SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,
        'archived', coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
 FROM pgqrs_messages
-WHERE id IN (SELECT value FROM json_each(@ids)) AND consumer_worker_id + 0 = @worker_id;
+WHERE id IN (SELECT value FROM json_each(@ids)) AND coalesce(consumer_worker_id, 0) = @worker_id;
 DELETE FROM pgqrs_messages
-WHERE id IN (SELECT value FROM json_each(@ids)) AND consumer_worker_id + 0 = @worker_id
+WHERE id IN (SELECT value FROM json_each(@ids)) AND coalesce(consumer_worker_id, 0) = @worker_id
 RETURNING id;
 
 -- name: message_delete :many
@@ -109,7 +109,7 @@ RETURNING id;
 -- param: ids i64[], worker_id i64
 -- returns: id i64
 DELETE FROM pgqrs_messages
-WHERE id IN (SELECT value FROM json_each(@ids)) AND consumer_worker_id + 0 = @worker_id
+WHERE id IN (SELECT value FROM json_each(@ids)) AND coalesce(consumer_worker_id, 0) = @worker_id
 RETURNING id;
 
 -- name: message_existing :many
