@@ -234,6 +234,9 @@ static void enq_trampoline(void *a, barrier *b, int ready_fd, int res_fd)
 static int cmd_enqueue(const char *dsn, int producers, int batch, long messages, const char *tmp)
 {
     setup(dsn);
+    /* BENCH_AFTER_PREFILL here: after the setup, before the producers connect */
+    const char *hook = getenv("BENCH_AFTER_PREFILL");
+    if (hook && *hook && system(hook) != 0) { fprintf(stderr, "BENCH_AFTER_PREFILL failed\n"); return 2; }
     enq_arg a = { dsn, batch, messages / producers, tmp };
     int h = run_children(producers, enq_trampoline, &a, "enqueue", dsn, NULL);
     int bw = h >> 16, res = h & 0xffff;
