@@ -27,6 +27,9 @@ rec() {
     local sc=$1 be=$2 sys=$3 c=$4 b=$5; shift 5
     local tmp; tmp=$(mktemp -d "$OUT/cell.XXXX")
     local t0=$SECONDS
+    # every PostgreSQL cell starts just after a checkpoint, so no cell pays for the
+    # previous cell's dirty buffers and their full-page writes
+    [ "$be" = postgres ] && psqlc -c CHECKPOINT >/dev/null 2>&1
     echo "bench: $sc $be $sys C=$c B=$b" >&2
     timeout "$CELL_TIMEOUT" bash -c '"$@"' _ "$@" "$tmp" > "$tmp/out" 2> "$tmp/err"
     local rc=$? line
