@@ -79,26 +79,30 @@ typedef struct pgqrs_queries {
     /* archive_purge :execrows
      * Retention: deletes archived (not dead-lettered) rows archived before `before`,
      * for one queue or, with queue_id NULL, for all.
-     * SQL: queries/postgres/archive.sql:51, queries/sqlite/archive.sql:52 */
+     * SQL: queries/postgres/archive.sql:56, queries/sqlite/archive.sql:52 */
     pgqrs_status (*archive_purge)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_archive_purge_params *p);
 
     /* queue_metrics :many
      * Per queue: pending (visible now), in flight (held, lease live), delayed (not
      * yet visible, not held), archived, dead-lettered, and the enqueue time of the
      * oldest pending message. One queue, or with queue_id NULL all of them.
-     * SQL: queries/postgres/archive.sql:59, queries/sqlite/archive.sql:60 */
+     * SQL: queries/postgres/archive.sql:64, queries/sqlite/archive.sql:60 */
     pgqrs_status (*queue_metrics)(pgqrs_queue_metrics_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_metrics_params *p);
 
     /* message_enqueue :one
      * No row when the queue does not exist (no foreign key: the queue row is read,
-     * not locked; migration 0003).
+     * not locked; migration 0003). A visible message inserted into a queue with no
+     * other visible message notifies channel pgqrs_messages (migration 0004: the
+     * statement notifies, not a trigger). The probe cannot see the row this
+     * statement inserts (every part of a statement reads one snapshot).
      * SQL: queries/postgres/messages.sql:5, queries/sqlite/messages.sql:7 */
     pgqrs_status (*message_enqueue)(int64_t *out, pgqrs_conn *c, const pgqrs_message_enqueue_params *p);
 
     /* message_enqueue_batch :many
      * One statement for the whole batch: all rows or none. Ids come back in input
-     * order; no rows when the queue does not exist.
-     * SQL: queries/postgres/messages.sql:16, queries/sqlite/messages.sql:15, queries/turso/messages.sql:5 */
+     * order; no rows when the queue does not exist. Notifies as message_enqueue
+     * does, once per batch.
+     * SQL: queries/postgres/messages.sql:26, queries/sqlite/messages.sql:15, queries/turso/messages.sql:5 */
     pgqrs_status (*message_enqueue_batch)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_enqueue_batch_params *p);
 
     /* message_dequeue :many
@@ -111,7 +115,7 @@ typedef struct pgqrs_queries {
      * that stays the same when the statement is planned once for every parameter
      * (the driver plans each statement once per session; a join here becomes a
      * sequential scan of the backlog in the generic plan).
-     * SQL: queries/postgres/messages.sql:29, queries/sqlite/messages.sql:31 */
+     * SQL: queries/postgres/messages.sql:47, queries/sqlite/messages.sql:31 */
     pgqrs_status (*message_dequeue)(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_dequeue_params *p);
 
     /* message_dead_letter :execrows
@@ -119,17 +123,17 @@ typedef struct pgqrs_queries {
      * max_attempts times move to the archive as dead letters, in one statement, at
      * the moment they would have been delivered again. The window is an InitPlan,
      * as in message_dequeue.
-     * SQL: queries/postgres/messages.sql:58, queries/sqlite/messages.sql:52 */
+     * SQL: queries/postgres/messages.sql:76, queries/sqlite/messages.sql:52 */
     pgqrs_status (*message_dead_letter)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_dead_letter_params *p);
 
     /* message_extend_vt :one
      * Sets the message's visibility to now + vt_ms, only while this worker holds it.
-     * SQL: queries/postgres/messages.sql:82, queries/sqlite/messages.sql:73 */
+     * SQL: queries/postgres/messages.sql:100, queries/sqlite/messages.sql:73 */
     pgqrs_status (*message_extend_vt)(pgqrs_message_extend_vt_row *out, pgqrs_conn *c, const pgqrs_message_extend_vt_params *p);
 
     /* message_release :many
      * Back to pending (visible after delay_ms); only messages this worker holds.
-     * SQL: queries/postgres/messages.sql:91, queries/sqlite/messages.sql:82 */
+     * SQL: queries/postgres/messages.sql:109, queries/sqlite/messages.sql:82 */
     pgqrs_status (*message_release)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_release_params *p);
 
     /* message_archive :many
@@ -140,44 +144,44 @@ typedef struct pgqrs_queries {
      * an entry for every message this worker ever claimed until VACUUM removes the
      * dead ones (docs/benchmarks.md: a batch of 10 read 0.48 ms through it, 0.14 ms
      * through the primary key).
-     * SQL: queries/postgres/messages.sql:101, queries/sqlite/messages.sql:92 */
+     * SQL: queries/postgres/messages.sql:119, queries/sqlite/messages.sql:92 */
     pgqrs_status (*message_archive)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_archive_params *p);
 
     /* message_delete :many
      * Deletes the messages this worker holds (by primary key: see message_archive).
-     * SQL: queries/postgres/messages.sql:123, queries/sqlite/messages.sql:107 */
+     * SQL: queries/postgres/messages.sql:141, queries/sqlite/messages.sql:107 */
     pgqrs_status (*message_delete)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_delete_params *p);
 
     /* message_existing :many
      * Which of these ids are live messages (to tell "not owned" from "not found").
-     * SQL: queries/postgres/messages.sql:131, queries/sqlite/messages.sql:115 */
+     * SQL: queries/postgres/messages.sql:149, queries/sqlite/messages.sql:115 */
     pgqrs_status (*message_existing)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len);
 
     /* message_get :one
-     * SQL: queries/postgres/messages.sql:137, queries/sqlite/messages.sql:121 */
+     * SQL: queries/postgres/messages.sql:155, queries/sqlite/messages.sql:121 */
     pgqrs_status (*message_get)(pgqrs_message_row *out, pgqrs_conn *c, int64_t id);
 
     /* message_list :many
      * Live messages of a queue in id order, without claiming them (CLI `message read`).
-     * SQL: queries/postgres/messages.sql:144, queries/sqlite/messages.sql:128 */
+     * SQL: queries/postgres/messages.sql:162, queries/sqlite/messages.sql:128 */
     pgqrs_status (*message_list)(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_list_params *p);
 
     /* message_purge :execrows
      * Deletes every live message of the queue.
-     * SQL: queries/postgres/messages.sql:154, queries/sqlite/messages.sql:138 */
+     * SQL: queries/postgres/messages.sql:172, queries/sqlite/messages.sql:138 */
     pgqrs_status (*message_purge)(int64_t *affected_out, pgqrs_conn *c, int64_t queue_id);
 
     /* message_next_vt :one
      * When the queue's next message becomes visible (a delayed one, or an expired
      * lease); NULL when the queue is empty. A min() over the dequeue index.
-     * SQL: queries/postgres/messages.sql:159, queries/sqlite/messages.sql:143 */
+     * SQL: queries/postgres/messages.sql:177, queries/sqlite/messages.sql:143 */
     pgqrs_status (*message_next_vt)(pgqrs_message_next_vt_row *out, pgqrs_conn *c, int64_t queue_id);
 
     /* queue_listen :exec
      * Subscribes this session to the notifications of migration 0002 (every queue
      * shares the channel; the payload is the queue id). Session-scoped: not used
      * through PgBouncer.
-     * SQL: queries/postgres/messages.sql:166, queries/sqlite/messages.sql:150 */
+     * SQL: queries/postgres/messages.sql:184, queries/sqlite/messages.sql:150 */
     pgqrs_status (*queue_listen)(pgqrs_conn *c);
 
     /* queue_create :one
@@ -357,41 +361,41 @@ typedef struct pgqrs_queries {
     pgqrs_status (*run_trigger)(pgqrs_run_trigger_row *out, pgqrs_conn *c, const pgqrs_run_trigger_params *p);
 
     /* run_get :one
-     * SQL: queries/postgres/workflows.sql:60, queries/sqlite/workflows.sql:58 */
+     * SQL: queries/postgres/workflows.sql:64, queries/sqlite/workflows.sql:58 */
     pgqrs_status (*run_get)(pgqrs_run_row *out, pgqrs_conn *c, int64_t id);
 
     /* run_get_by_key :one
-     * SQL: queries/postgres/workflows.sql:67, queries/sqlite/workflows.sql:65 */
+     * SQL: queries/postgres/workflows.sql:71, queries/sqlite/workflows.sql:65 */
     pgqrs_status (*run_get_by_key)(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_run_get_by_key_params *p);
 
     /* run_list :many
      * Runs newest first, filtered by workflow, status and creation time when given.
-     * SQL: queries/postgres/workflows.sql:74, queries/sqlite/workflows.sql:72 */
+     * SQL: queries/postgres/workflows.sql:78, queries/sqlite/workflows.sql:72 */
     pgqrs_status (*run_list)(pgqrs_run_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_run_list_params *p);
 
     /* run_start :one
      * PENDING -> RUNNING (or RUNNING again after a crash) for this worker; counts an
      * attempt. No row for a terminal, cancelling or unknown run.
-     * SQL: queries/postgres/workflows.sql:87, queries/sqlite/workflows.sql:85 */
+     * SQL: queries/postgres/workflows.sql:91, queries/sqlite/workflows.sql:85 */
     pgqrs_status (*run_start)(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_run_start_params *p);
 
     /* run_finish :one
      * Ends a run (SUCCESS or ERROR from RUNNING; CANCELLED from RUNNING or
      * CANCELLING) and archives its message, held by this worker, in one statement.
-     * SQL: queries/postgres/workflows.sql:100, queries/sqlite/workflows.sql:97 */
+     * SQL: queries/postgres/workflows.sql:104, queries/sqlite/workflows.sql:97 */
     pgqrs_status (*run_finish)(int64_t *out, pgqrs_conn *c, const pgqrs_run_finish_params *p);
 
     /* run_reschedule :one
      * RUNNING -> PENDING until retry_at (a retry after a failure, or a durable
      * sleep): the run's message becomes visible again at retry_at, and its delivery
      * count starts over, so waiting never counts toward the crash limit.
-     * SQL: queries/postgres/workflows.sql:130, queries/sqlite/workflows.sql:124 */
+     * SQL: queries/postgres/workflows.sql:134, queries/sqlite/workflows.sql:124 */
     pgqrs_status (*run_reschedule)(int64_t *out, pgqrs_conn *c, const pgqrs_run_reschedule_params *p);
 
     /* run_cancel :one
      * A PENDING run becomes CANCELLED at once; a RUNNING one CANCELLING, finalised
      * by its worker at the next step boundary. No row for terminal or unknown runs.
-     * SQL: queries/postgres/workflows.sql:151, queries/sqlite/workflows.sql:139 */
+     * SQL: queries/postgres/workflows.sql:155, queries/sqlite/workflows.sql:139 */
     pgqrs_status (*run_cancel)(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_run_cancel_params *p);
 
     /* step_acquire :one
@@ -400,26 +404,26 @@ typedef struct pgqrs_queries {
      * whose worker is stopped (a crashed run resumed). No row when the step already
      * succeeded, another live worker holds it, or the run is not RUNNING: exactly one
      * worker executes a step at a time.
-     * SQL: queries/postgres/workflows.sql:167, queries/sqlite/workflows.sql:154, queries/turso/workflows.sql:5 */
+     * SQL: queries/postgres/workflows.sql:171, queries/sqlite/workflows.sql:154, queries/turso/workflows.sql:5 */
     pgqrs_status (*step_acquire)(pgqrs_step_row *out, pgqrs_conn *c, const pgqrs_step_acquire_params *p);
 
     /* step_get :one
-     * SQL: queries/postgres/workflows.sql:190, queries/sqlite/workflows.sql:175 */
+     * SQL: queries/postgres/workflows.sql:194, queries/sqlite/workflows.sql:175 */
     pgqrs_status (*step_get)(pgqrs_step_row *out, pgqrs_conn *c, const pgqrs_step_get_params *p);
 
     /* step_complete :execrows
      * RUNNING -> SUCCESS with the output, in the statement that marks it done; only
      * for the worker holding it.
-     * SQL: queries/postgres/workflows.sql:196, queries/sqlite/workflows.sql:181 */
+     * SQL: queries/postgres/workflows.sql:200, queries/sqlite/workflows.sql:181 */
     pgqrs_status (*step_complete)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_step_complete_params *p);
 
     /* step_fail :execrows
      * RUNNING -> ERROR with the error and, when it will be retried, when.
-     * SQL: queries/postgres/workflows.sql:205, queries/sqlite/workflows.sql:189 */
+     * SQL: queries/postgres/workflows.sql:209, queries/sqlite/workflows.sql:189 */
     pgqrs_status (*step_fail)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_step_fail_params *p);
 
     /* step_list :many
-     * SQL: queries/postgres/workflows.sql:213, queries/sqlite/workflows.sql:196 */
+     * SQL: queries/postgres/workflows.sql:217, queries/sqlite/workflows.sql:196 */
     pgqrs_status (*step_list)(pgqrs_step_row **rows_out, size_t *n_out, pgqrs_conn *c, int64_t run_id);
 } pgqrs_queries;
 

@@ -46,7 +46,12 @@ moved AS (
     FROM gone g, t
     ORDER BY g.id
 )
-SELECT id FROM gone ORDER BY id;
+SELECT id FROM gone
+WHERE (SELECT count(pg_notify('pgqrs_messages', @queue_id::text)) FROM t   -- wake-up: migration 0004
+       WHERE EXISTS (SELECT FROM gone)
+         AND (SELECT m.id FROM pgqrs_messages m WHERE m.queue_id = @queue_id AND m.vt <= t.now
+              ORDER BY m.queue_id, m.vt, m.id LIMIT 1) IS NULL) >= 0
+ORDER BY id;
 
 -- name: archive_purge :execrows
 -- Retention: deletes archived (not dead-lettered) rows archived before `before`,

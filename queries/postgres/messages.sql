@@ -4,27 +4,45 @@
 
 -- name: message_enqueue :one
 -- No row when the queue does not exist (no foreign key: the queue row is read,
--- not locked; migration 0003).
+-- not locked; migration 0003). A visible message inserted into a queue with no
+-- other visible message notifies channel pgqrs_messages (migration 0004: the
+-- statement notifies, not a trigger). The probe cannot see the row this
+-- statement inserts (every part of a statement reads one snapshot).
 -- param: queue_id i64, payload json, delay_ms i64, producer_worker_id i64?, now timestamp?
 -- returns: id i64
-INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)
-SELECT q.id, @payload::jsonb, t.now + @delay_ms::bigint * interval '1 millisecond', t.now, @producer_worker_id::bigint
-FROM pgqrs_queues q, (SELECT coalesce(@now::timestamptz, now()) AS now) t
-WHERE q.id = @queue_id
-RETURNING id;
+WITH t AS (SELECT coalesce(@now::timestamptz, now()) AS now),
+ins AS (
+    INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)
+    SELECT q.id, @payload::jsonb, t.now + @delay_ms::bigint * interval '1 millisecond', t.now, @producer_worker_id::bigint
+    FROM pgqrs_queues q, t
+    WHERE q.id = @queue_id
+    RETURNING id)
+SELECT id FROM ins
+WHERE (SELECT count(pg_notify('pgqrs_messages', @queue_id::text)) FROM t   -- wake-up: migration 0004
+       WHERE EXISTS (SELECT FROM ins) AND @delay_ms::bigint <= 0
+         AND (SELECT m.id FROM pgqrs_messages m WHERE m.queue_id = @queue_id AND m.vt <= t.now
+              ORDER BY m.queue_id, m.vt, m.id LIMIT 1) IS NULL) >= 0;
 
 -- name: message_enqueue_batch :many
 -- One statement for the whole batch: all rows or none. Ids come back in input
--- order; no rows when the queue does not exist.
+-- order; no rows when the queue does not exist. Notifies as message_enqueue
+-- does, once per batch.
 -- param: queue_id i64, payloads json[], delay_ms i64, producer_worker_id i64?, now timestamp?
 -- returns: id i64
-INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)
-SELECT q.id, e.value, t.now + @delay_ms::bigint * interval '1 millisecond', t.now, @producer_worker_id::bigint
-FROM pgqrs_queues q, (SELECT coalesce(@now::timestamptz, now()) AS now) t,
-     jsonb_array_elements(@payloads::jsonb) WITH ORDINALITY AS e(value, ord)
-WHERE q.id = @queue_id
-ORDER BY e.ord
-RETURNING id;
+WITH t AS (SELECT coalesce(@now::timestamptz, now()) AS now),
+ins AS (
+    INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)
+    SELECT q.id, e.value, t.now + @delay_ms::bigint * interval '1 millisecond', t.now, @producer_worker_id::bigint
+    FROM pgqrs_queues q, t,
+         jsonb_array_elements(@payloads::jsonb) WITH ORDINALITY AS e(value, ord)
+    WHERE q.id = @queue_id
+    ORDER BY e.ord
+    RETURNING id)
+SELECT id FROM ins
+WHERE (SELECT count(pg_notify('pgqrs_messages', @queue_id::text)) FROM t   -- wake-up: migration 0004
+       WHERE EXISTS (SELECT FROM ins) AND @delay_ms::bigint <= 0
+         AND (SELECT m.id FROM pgqrs_messages m WHERE m.queue_id = @queue_id AND m.vt <= t.now
+              ORDER BY m.queue_id, m.vt, m.id LIMIT 1) IS NULL) >= 0;
 
 -- name: message_dequeue :many
 -- Claims up to @max visible messages in (vt, id) order, skipping rows other
