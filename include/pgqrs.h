@@ -215,27 +215,54 @@ typedef struct pgqrs_queue_info {   /* read-only; fields are only ever appended 
     const char *name;
     int32_t max_attempts;           /* deliveries before a message is dead-lettered */
     int64_t created_at_us;          /* UTC microseconds since the Unix epoch */
+    /* The retry policy (the runtime's retries, pgqrs_runtime_new): a retry waits
+     * retry_initial_delay_ms, times retry_multiplier per retry after the first,
+     * capped at retry_max_delay_ms, shortened by a random fraction of at most
+     * retry_jitter (0 = exact). As stored: no zeros meaning "default". */
+    int64_t retry_initial_delay_ms;
+    double retry_multiplier;
+    int64_t retry_max_delay_ms;
+    double retry_jitter;
 } pgqrs_queue_info;
 
 typedef struct pgqrs_queue_options {
     unsigned int version;        /* PGQRS_QUEUE_OPTIONS_VERSION */
-    int max_attempts;            /* 0 = 5 */
+    int max_attempts;            /* 0 = 5; 1..1000000 */
     int exist_ok;                /* non-zero: an existing queue of that name is not an error */
+    /* version 2: the retry policy (pgqrs_queue_info; pgqrs_retry_delay_ms's rules) */
+    int64_t retry_initial_delay_ms;  /* 0 = 1000; 1..PGQRS_MAX_RETRY_DELAY_MS */
+    double retry_multiplier;         /* 0 = 2.0; 1.0..1000.0 */
+    int64_t retry_max_delay_ms;      /* 0 = 300000, or retry_initial_delay_ms when that is larger;
+                                      * retry_initial_delay_ms..PGQRS_MAX_RETRY_DELAY_MS */
+    double retry_jitter;             /* 0 = 0.25; < 0 = none (exact delays); at most 1.0 */
 } pgqrs_queue_options;
-#define PGQRS_QUEUE_OPTIONS_VERSION 1
+#define PGQRS_QUEUE_OPTIONS_VERSION 2   /* 1 (max_attempts, exist_ok only) is still accepted */
 #define PGQRS_QUEUE_OPTIONS_INIT PGQRS__INIT(pgqrs_queue_options, PGQRS_QUEUE_OPTIONS_VERSION)
 PGQRS__DEFINE_INIT(pgqrs_queue_options, PGQRS_QUEUE_OPTIONS_VERSION)
-/* @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
+/* Zeroes the fields of that version (1 or 2) and sets it.
+ * @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
 PGQRS_EXTERN pgqrs_status pgqrs_queue_options_init(pgqrs_queue_options *opts, unsigned int version);
 
 /* Queue names are 1 to 128 bytes of UTF-8 (any characters; they are bound, never
  * spliced into SQL). */
 
 /* Creates a queue atomically (one statement: two concurrent creates cannot both
- * succeed). out may be NULL; else it gets the queue (the existing one with
- * exist_ok), freed with pgqrs_queue_info_free. opts may be NULL.
+ * succeed) with opts' max_attempts and retry policy. out may be NULL; else it gets
+ * the queue (the existing one, unchanged, with exist_ok), freed with
+ * pgqrs_queue_info_free. opts may be NULL.
  * @return PGQRS_OK, PGQRS_EEXISTS (unless exist_ok), PGQRS_EINVAL (bad name or options) */
 PGQRS_EXTERN pgqrs_status pgqrs_queue_create(pgqrs_queue_info **out, pgqrs_store *store, const char *name,
+                                             const pgqrs_queue_options *opts);
+/* Changes an existing queue's max_attempts and retry policy in one statement. A
+ * field left 0 keeps the queue's current value (here 0 means "unchanged", not
+ * "the default"), except that a cap left 0 below a new first delay is raised to
+ * it; retry_jitter < 0 sets no jitter; exist_ok is ignored. Running
+ * runtimes use the new policy from their next retry on; a message already waiting
+ * for its retry keeps the visible time it was given. The result must still be
+ * consistent (retry_max_delay_ms >= retry_initial_delay_ms). out may be NULL; else
+ * it gets the updated queue (pgqrs_queue_info_free).
+ * @return PGQRS_OK, PGQRS_ENOTFOUND, PGQRS_EINVAL (bad name, options, or an inconsistent result) */
+PGQRS_EXTERN pgqrs_status pgqrs_queue_update(pgqrs_queue_info **out, pgqrs_store *store, const char *name,
                                              const pgqrs_queue_options *opts);
 /* *out is freed with pgqrs_queue_info_free.
  * @return PGQRS_OK, PGQRS_ENOTFOUND, PGQRS_EINVAL (bad name) */
@@ -292,6 +319,8 @@ typedef struct pgqrs_message {   /* read-only; fields are only ever appended */
     int64_t consumer_worker_id;  /* 0 = none */
     int64_t archived_at_us;      /* archive and dead letters only; else 0 */
     const char *state;           /* "live", "archived" or "dead_letter"; static */
+    const char *result;          /* archive and dead letters: the JSON a runtime handler set
+                                  * (pgqrs_job_set_result), or NULL; live messages: NULL */
 } pgqrs_message;
 PGQRS_EXTERN size_t pgqrs_batch_count(const pgqrs_batch *b);
 /* Borrowed from b; NULL when i is out of range. */

@@ -103,6 +103,9 @@ static void test_events__queue_and_workers(void)
     CHECK_OK(pgqrs_schema_install(s), s);
     qo.max_attempts = 1;
     CHECK_OK(pgqrs_queue_create(NULL, s, "q", &qo), s);
+    qo.retry_initial_delay_ms = 500;
+    CHECK_OK(pgqrs_queue_update(NULL, s, "q", &qo), s);
+    CHECK_LOGGED("queue.update", PGQRS_LOG_INFO);
     pgqrs_store_set_time(s, T0);
     CHECK_OK(pgqrs_producer_new(&p, s, "q"), s);
     CHECK_LOGGED("worker.register", PGQRS_LOG_INFO);
@@ -408,6 +411,7 @@ static void test_events__worker_heartbeat_failure(void)
 /* Every event named in the first column of the events table of
  * docs/operations.md, and the test above that fires it. */
 static const struct { const char *event; const char *test; } covered[] = {
+    { "queue.update", "queue_and_workers" },
     { "worker.register", "queue_and_workers" }, { "worker.transition", "queue_and_workers" },
     { "worker.shutdown", "queue_and_workers" }, { "worker.reclaim", "queue_and_workers" },
     { "message.dead_letter", "queue_and_workers" }, { "dlq.replay", "queue_and_workers" },

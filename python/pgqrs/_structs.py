@@ -12,7 +12,7 @@ import ctypes
 
 PGQRS_CONNECT_OPTIONS_VERSION = 1
 PGQRS_CAPABILITIES_VERSION = 1
-PGQRS_QUEUE_OPTIONS_VERSION = 1
+PGQRS_QUEUE_OPTIONS_VERSION = 2
 PGQRS_WORKER_HEALTH_VERSION = 1
 PGQRS_WORKFLOW_OPTIONS_VERSION = 1
 PGQRS_TRIGGER_OPTIONS_VERSION = 1
@@ -59,6 +59,10 @@ class QueueInfoC(ctypes.Structure):
         ("name", ctypes.c_char_p),
         ("max_attempts", ctypes.c_int32),
         ("created_at_us", ctypes.c_int64),
+        ("retry_initial_delay_ms", ctypes.c_int64),
+        ("retry_multiplier", ctypes.c_double),
+        ("retry_max_delay_ms", ctypes.c_int64),
+        ("retry_jitter", ctypes.c_double),
     ]
 
 
@@ -68,6 +72,10 @@ class QueueOptionsC(ctypes.Structure):
         ("version", ctypes.c_uint),
         ("max_attempts", ctypes.c_int),
         ("exist_ok", ctypes.c_int),
+        ("retry_initial_delay_ms", ctypes.c_int64),
+        ("retry_multiplier", ctypes.c_double),
+        ("retry_max_delay_ms", ctypes.c_int64),
+        ("retry_jitter", ctypes.c_double),
     ]
 
 
@@ -99,6 +107,7 @@ class MessageC(ctypes.Structure):
         ("consumer_worker_id", ctypes.c_int64),
         ("archived_at_us", ctypes.c_int64),
         ("state", ctypes.c_char_p),
+        ("result", ctypes.c_char_p),
     ]
 
 
