@@ -181,16 +181,17 @@ typedef struct pgqrs_queries {
     pgqrs_status (*message_retry)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_retry_params *p);
 
     /* message_extend_held :execrows
-     * The lease extension: every message these workers hold becomes invisible for
-     * vt_ms from now, in one statement. Rows locked by a transaction settling them
-     * are skipped (they are leaving; waiting for them could deadlock with it).
+     * The lease extension: each of these messages that one of these workers still
+     * holds becomes invisible for vt_ms from now, in one statement. Rows locked by a
+     * transaction settling them are skipped (they are leaving; waiting for them
+     * could deadlock with it).
      * SQL: queries/postgres/messages.sql:203, queries/sqlite/messages.sql:190 */
     pgqrs_status (*message_extend_held)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_extend_held_params *p);
 
     /* message_unclaim :many
      * Gives back messages this worker claimed and never started: pending now, and
      * the claim's delivery is not counted (read_ct goes back down by one).
-     * SQL: queries/postgres/messages.sql:218, queries/sqlite/messages.sql:198 */
+     * SQL: queries/postgres/messages.sql:219, queries/sqlite/messages.sql:200 */
     pgqrs_status (*message_unclaim)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_unclaim_params *p);
 
     /* queue_create :one

@@ -478,6 +478,8 @@ typedef struct pgqrs_message_retry_params {
 
 /* parameters of message_extend_held */
 typedef struct pgqrs_message_extend_held_params {
+    const int64_t *ids;
+    size_t ids_len;
     const int64_t *worker_ids;
     size_t worker_ids_len;
     int64_t vt_ms;

@@ -307,11 +307,11 @@ static const char SQL_MESSAGE_EXTEND_HELD[] =
     "-- name: message_extend_held :execrows\n"
     "WITH held AS (\n"
     "    SELECT id FROM pgqrs_messages\n"
-    "    WHERE consumer_worker_id = ANY($1::bigint[])\n"
+    "    WHERE id = ANY($1::bigint[]) AND consumer_worker_id = ANY($2::bigint[])\n"
     "    FOR UPDATE SKIP LOCKED\n"
     ")\n"
     "UPDATE pgqrs_messages m\n"
-    "SET vt = coalesce($3::timestamptz, now()) + $2::bigint * interval '1 millisecond'\n"
+    "SET vt = coalesce($4::timestamptz, now()) + $3::bigint * interval '1 millisecond'\n"
     "FROM held\n"
     "WHERE m.id = held.id";
 static const char SQL_MESSAGE_UNCLAIM[] =
@@ -1587,31 +1587,38 @@ static pgqrs_status pg_message_extend_held(int64_t *affected_out, pgqrs_conn *c,
 {
     pgqrs_status st = PGQRS_OK;
     PGresult *res = NULL;
-    const char *values[3];
+    const char *values[4];
+    pgqrs_buf enc_ids = PGQRS_BUF_INIT;
     pgqrs_buf enc_worker_ids = PGQRS_BUF_INIT;
     char b_vt_ms[PGQRS__PG_INT_LEN];
     char b_now[PGQRS__PG_TS_LEN];
     *affected_out = 0;
+    if (!p->ids && p->ids_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_extend_held: ids is NULL");
     if (!p->worker_ids && p->worker_ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_extend_held: worker_ids is NULL");
     int64_t now_us = 0;
     const bool has_now = pgqrs__conn_now(c, &now_us);
-    st = pgqrs__enc_i64_pgarray(c, &enc_worker_ids, p->worker_ids, p->worker_ids_len);
-    values[0] = enc_worker_ids.data;
-    values[1] = pgqrs__pg_int(b_vt_ms, p->vt_ms);
-    values[2] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    st = pgqrs__enc_i64_pgarray(c, &enc_ids, p->ids, p->ids_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__enc_i64_pgarray(c, &enc_worker_ids, p->worker_ids, p->worker_ids_len);
+    values[0] = enc_ids.data;
+    values[1] = enc_worker_ids.data;
+    values[2] = pgqrs__pg_int(b_vt_ms, p->vt_ms);
+    values[3] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
     if (st == PGQRS_OK) {
-        res = pgqrs__pg_exec(c, PG_MESSAGE_EXTEND_HELD, "message_extend_held", SQL_MESSAGE_EXTEND_HELD, 3, values);
+        res = pgqrs__pg_exec(c, PG_MESSAGE_EXTEND_HELD, "message_extend_held", SQL_MESSAGE_EXTEND_HELD, 4, values);
         st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "message_extend_held");
     }
     if (st == PGQRS_OK)
         *affected_out = pgqrs__pg_affected(res);
     PQclear(res);
+    pgqrs__buf_free(&enc_ids);
     pgqrs__buf_free(&enc_worker_ids);
     return st;
 }
 
-/* message_unclaim :many (queries/postgres/messages.sql:218) */
+/* message_unclaim :many (queries/postgres/messages.sql:219) */
 static pgqrs_status pg_message_unclaim(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_unclaim_params *p)
 {
     pgqrs_status st = PGQRS_OK;

@@ -307,8 +307,9 @@ static const char SQL_MESSAGE_RETRY[] =
 static const char SQL_MESSAGE_EXTEND_HELD[] =
     "-- name: message_extend_held :execrows\n"
     "UPDATE pgqrs_messages\n"
-    "SET vt = coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + ?2 * 1000\n"
-    "WHERE consumer_worker_id IN (SELECT value FROM json_each(?1))";
+    "SET vt = coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + ?3 * 1000\n"
+    "WHERE id IN (SELECT value FROM json_each(?1))\n"
+    "  AND consumer_worker_id IN (SELECT value FROM json_each(?2))";
 static const char SQL_MESSAGE_UNCLAIM[] =
     "-- name: message_unclaim :many\n"
     "UPDATE pgqrs_messages\n"
@@ -1686,11 +1687,16 @@ static pgqrs_status sq_message_extend_held(int64_t *affected_out, pgqrs_conn *c,
     pgqrs_status st = PGQRS_OK;
     sqlite3_stmt *stmt = NULL;
     bool own_tx = false;
+    pgqrs_buf enc_ids = PGQRS_BUF_INIT;
     pgqrs_buf enc_worker_ids = PGQRS_BUF_INIT;
     *affected_out = 0;
+    if (!p->ids && p->ids_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_extend_held: ids is NULL");
     if (!p->worker_ids && p->worker_ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_extend_held: worker_ids is NULL");
-    st = pgqrs__enc_i64_array(c, &enc_worker_ids, p->worker_ids, p->worker_ids_len);
+    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__enc_i64_array(c, &enc_worker_ids, p->worker_ids, p->worker_ids_len);
     if (st == PGQRS_OK)
         st = pgqrs__sq_write_begin(c, &own_tx);
     int64_t now_us = 0;
@@ -1698,22 +1704,25 @@ static pgqrs_status sq_message_extend_held(int64_t *affected_out, pgqrs_conn *c,
     if (st == PGQRS_OK)
         st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_EXTEND_HELD, SQL_MESSAGE_EXTEND_HELD, "message_extend_held");
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_text(c, stmt, 1, enc_worker_ids.data);
+        st = pgqrs__sq_bind_text(c, stmt, 1, enc_ids.data);
     if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 2, p->vt_ms);
+        st = pgqrs__sq_bind_text(c, stmt, 2, enc_worker_ids.data);
     if (st == PGQRS_OK)
-        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 3, now_us) : pgqrs__sq_bind_null(c, stmt, 3);
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->vt_ms);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 4, now_us) : pgqrs__sq_bind_null(c, stmt, 4);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "message_extend_held");
     if (st == PGQRS_OK)
         *affected_out = pgqrs__sq_changes(c);
     pgqrs__sq_release(stmt);
     st = pgqrs__sq_write_end(c, own_tx, st);
+    pgqrs__buf_free(&enc_ids);
     pgqrs__buf_free(&enc_worker_ids);
     return st;
 }
 
-/* message_unclaim :many (queries/sqlite/messages.sql:198) */
+/* message_unclaim :many (queries/sqlite/messages.sql:200) */
 static pgqrs_status sq_message_unclaim(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_unclaim_params *p)
 {
     pgqrs_status st = PGQRS_OK;

@@ -221,8 +221,9 @@ static const char SQL_MESSAGE_RETRY[] =
 static const char SQL_MESSAGE_EXTEND_HELD[] =
     "-- name: message_extend_held :execrows\n"
     "UPDATE pgqrs_messages\n"
-    "SET vt = coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + ?2 * 1000\n"
-    "WHERE consumer_worker_id IN (SELECT value FROM json_each(?1))";
+    "SET vt = coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + ?3 * 1000\n"
+    "WHERE id IN (SELECT value FROM json_each(?1))\n"
+    "  AND consumer_worker_id IN (SELECT value FROM json_each(?2))";
 static const char SQL_MESSAGE_UNCLAIM[] =
     "-- name: message_unclaim :many\n"
     "UPDATE pgqrs_messages\n"
@@ -1558,22 +1559,29 @@ static pgqrs_status tu_message_extend_held(int64_t *affected_out, pgqrs_conn *c,
 {
     pgqrs_status st = PGQRS_OK;
     pgqrs__tu_call call;
+    pgqrs_buf enc_ids = PGQRS_BUF_INIT;
     pgqrs_buf enc_worker_ids = PGQRS_BUF_INIT;
     *affected_out = 0;
     pgqrs__tu_start(&call, c, "message_extend_held", true);
+    if (!p->ids && p->ids_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_extend_held: ids is NULL");
     if (!p->worker_ids && p->worker_ids_len > 0)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_extend_held: worker_ids is NULL");
     int64_t now_us = 0;
     const bool has_now = pgqrs__conn_now(c, &now_us);
-    st = pgqrs__enc_i64_array(c, &enc_worker_ids, p->worker_ids, p->worker_ids_len);
+    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_EXTEND_HELD, 3);
+        st = pgqrs__enc_i64_array(c, &enc_worker_ids, p->worker_ids, p->worker_ids_len);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_text(&call, 1, enc_worker_ids.data);
+        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_EXTEND_HELD, 4);
     if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 2, p->vt_ms);
+        st = pgqrs__tu_arg_text(&call, 1, enc_ids.data);
     if (st == PGQRS_OK)
-        st = has_now ? pgqrs__tu_arg_i64(&call, 3, now_us) : pgqrs__tu_arg_null(&call, 3);
+        st = pgqrs__tu_arg_text(&call, 2, enc_worker_ids.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 3, p->vt_ms);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 4, now_us) : pgqrs__tu_arg_null(&call, 4);
     if (st == PGQRS_OK)
         st = pgqrs__tu_stmt(&call, STMT_CHANGES, 0);
     if (st == PGQRS_OK)
@@ -1581,11 +1589,12 @@ static pgqrs_status tu_message_extend_held(int64_t *affected_out, pgqrs_conn *c,
     if (st == PGQRS_OK)
         st = pgqrs__tu_get_i64(affected_out, NULL, &call, 0, 0);
     pgqrs__tu_end(&call);
+    pgqrs__buf_free(&enc_ids);
     pgqrs__buf_free(&enc_worker_ids);
     return st;
 }
 
-/* message_unclaim :many (queries/sqlite/messages.sql:198) */
+/* message_unclaim :many (queries/sqlite/messages.sql:200) */
 static pgqrs_status tu_message_unclaim(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_unclaim_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2759,7 +2768,7 @@ static pgqrs_status tu_step_list(pgqrs_step_row **rows_out, size_t *n_out, pgqrs
 }
 
 static const char *const tu_migration_1[] = {
-    "-- pgqrs schema v1 for SQLite. Timestamps are INTEGER microseconds since the Unix\n"
+    ("-- pgqrs schema v1 for SQLite. Timestamps are INTEGER microseconds since the Unix\n"
     "-- epoch (UTC). Applied in one BEGIN IMMEDIATE transaction by pgqrs_admin_install;\n"
     "-- its checksum is recorded in pgqrs_schema_version, so never edit it once released.\n"
     "-- AUTOINCREMENT keeps ids from being reused after the newest row is deleted: an\n"
@@ -2770,8 +2779,8 @@ static const char *const tu_migration_1[] = {
     "    name         TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 128),\n"
     "    max_attempts INTEGER NOT NULL DEFAULT 5 CHECK (max_attempts >= 1),\n"
     "    created_at   INTEGER NOT NULL\n"
-    ")",
-    "CREATE TABLE pgqrs_workers (\n"
+    ")"),
+    ("CREATE TABLE pgqrs_workers (\n"
     "    id           INTEGER PRIMARY KEY AUTOINCREMENT,\n"
     "    queue_id     INTEGER REFERENCES pgqrs_queues (id) ON DELETE SET NULL,\n"
     "    hostname     TEXT NOT NULL,\n"
@@ -2781,10 +2790,10 @@ static const char *const tu_migration_1[] = {
     "    started_at   INTEGER NOT NULL,\n"
     "    heartbeat_at INTEGER NOT NULL,\n"
     "    stopped_at   INTEGER\n"
-    ")",
+    ")"),
     "CREATE INDEX pgqrs_workers_heartbeat_idx ON pgqrs_workers (heartbeat_at) WHERE status <> 'stopped'",
     "CREATE INDEX pgqrs_workers_queue_status_idx ON pgqrs_workers (queue_id, status)",
-    "CREATE TABLE pgqrs_messages (\n"
+    ("CREATE TABLE pgqrs_messages (\n"
     "    id                 INTEGER PRIMARY KEY AUTOINCREMENT,\n"
     "    queue_id           INTEGER NOT NULL REFERENCES pgqrs_queues (id) ON DELETE CASCADE,\n"
     "    payload            TEXT NOT NULL CHECK (json_valid(payload)),\n"
@@ -2794,11 +2803,11 @@ static const char *const tu_migration_1[] = {
     "    dequeued_at        INTEGER,\n"
     "    producer_worker_id INTEGER,\n"
     "    consumer_worker_id INTEGER REFERENCES pgqrs_workers (id) ON DELETE SET NULL\n"
-    ")",
+    ")"),
     "CREATE INDEX pgqrs_messages_dequeue_idx ON pgqrs_messages (queue_id, vt, id)",
-    "CREATE INDEX pgqrs_messages_consumer_idx ON pgqrs_messages (consumer_worker_id)\n"
-    "    WHERE consumer_worker_id IS NOT NULL",
-    "CREATE TABLE pgqrs_archive (\n"
+    ("CREATE INDEX pgqrs_messages_consumer_idx ON pgqrs_messages (consumer_worker_id)\n"
+    "    WHERE consumer_worker_id IS NOT NULL"),
+    ("CREATE TABLE pgqrs_archive (\n"
     "    id                 INTEGER PRIMARY KEY,\n"
     "    queue_id           INTEGER NOT NULL REFERENCES pgqrs_queues (id) ON DELETE CASCADE,\n"
     "    payload            TEXT NOT NULL,\n"
@@ -2809,16 +2818,16 @@ static const char *const tu_migration_1[] = {
     "    consumer_worker_id INTEGER,\n"
     "    reason             TEXT NOT NULL CHECK (reason IN ('archived', 'dead_letter')),\n"
     "    archived_at        INTEGER NOT NULL\n"
-    ")",
+    ")"),
     "CREATE INDEX pgqrs_archive_queue_reason_idx ON pgqrs_archive (queue_id, reason, archived_at)",
-    "CREATE TABLE pgqrs_workflows (\n"
+    ("CREATE TABLE pgqrs_workflows (\n"
     "    id           INTEGER PRIMARY KEY AUTOINCREMENT,\n"
     "    name         TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 128),\n"
     "    queue_id     INTEGER NOT NULL REFERENCES pgqrs_queues (id) ON DELETE RESTRICT,\n"
     "    retry_policy TEXT NOT NULL CHECK (json_valid(retry_policy)),\n"
     "    created_at   INTEGER NOT NULL\n"
-    ")",
-    "CREATE TABLE pgqrs_workflow_runs (\n"
+    ")"),
+    ("CREATE TABLE pgqrs_workflow_runs (\n"
     "    id              INTEGER PRIMARY KEY AUTOINCREMENT,\n"
     "    workflow_id     INTEGER NOT NULL REFERENCES pgqrs_workflows (id) ON DELETE CASCADE,\n"
     "    status          TEXT NOT NULL DEFAULT 'PENDING'\n"
@@ -2837,9 +2846,9 @@ static const char *const tu_migration_1[] = {
     "    cancelled_at    INTEGER,\n"
     "    updated_at      INTEGER NOT NULL,\n"
     "    UNIQUE (workflow_id, idempotency_key)\n"
-    ")",
+    ")"),
     "CREATE INDEX pgqrs_workflow_runs_list_idx ON pgqrs_workflow_runs (workflow_id, status, created_at)",
-    "CREATE TABLE pgqrs_workflow_steps (\n"
+    ("CREATE TABLE pgqrs_workflow_steps (\n"
     "    run_id       INTEGER NOT NULL REFERENCES pgqrs_workflow_runs (id) ON DELETE CASCADE,\n"
     "    step_id      TEXT NOT NULL CHECK (length(step_id) BETWEEN 1 AND 256),\n"
     "    status       TEXT NOT NULL CHECK (status IN ('RUNNING', 'SUCCESS', 'ERROR')),\n"
@@ -2853,10 +2862,10 @@ static const char *const tu_migration_1[] = {
     "    started_at   INTEGER NOT NULL,\n"
     "    completed_at INTEGER,\n"
     "    PRIMARY KEY (run_id, step_id)\n"
-    ")",
+    ")"),
 };
 static const char *const tu_migration_3[] = {
-    "-- The worker runtime (issue 16): a retry policy per queue and a result per\n"
+    ("-- The worker runtime (issue 16): a retry policy per queue and a result per\n"
     "-- archived message. Number 0002 is reserved for the claim-path work (issue 15).\n"
     "-- Turso reads this file too, so it sticks to plain ADD COLUMN (the library checks\n"
     "-- the ranges before it writes; PostgreSQL's migration also has CHECKs).\n"
@@ -2864,12 +2873,12 @@ static const char *const tu_migration_3[] = {
     "-- The policy is what a retry waits: initial_delay_ms before the first retry,\n"
     "-- times multiplier per retry, capped at max_delay_ms, each delay shortened by a\n"
     "-- random fraction up to jitter. Existing queues get the defaults.\n"
-    "ALTER TABLE pgqrs_queues ADD COLUMN retry_initial_delay_ms INTEGER NOT NULL DEFAULT 1000",
+    "ALTER TABLE pgqrs_queues ADD COLUMN retry_initial_delay_ms INTEGER NOT NULL DEFAULT 1000"),
     "ALTER TABLE pgqrs_queues ADD COLUMN retry_multiplier REAL NOT NULL DEFAULT 2.0",
     "ALTER TABLE pgqrs_queues ADD COLUMN retry_max_delay_ms INTEGER NOT NULL DEFAULT 300000",
     "ALTER TABLE pgqrs_queues ADD COLUMN retry_jitter REAL NOT NULL DEFAULT 0.25",
-    "-- What the handler returned for a message it finished (JSON text, or NULL: none).\n"
-    "ALTER TABLE pgqrs_archive ADD COLUMN result TEXT",
+    ("-- What the handler returned for a message it finished (JSON text, or NULL: none).\n"
+    "ALTER TABLE pgqrs_archive ADD COLUMN result TEXT"),
 };
 
 static pgqrs_status tu_apply_migration(pgqrs_conn *c, const pgqrs__migration *m)

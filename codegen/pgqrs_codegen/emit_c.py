@@ -826,7 +826,10 @@ def _emit_tu_migrations(migrations, byname):
     for m in migrations:
         out.append(f"static const char *const tu_migration_{m.version}[] = {{")
         for _, text in _split_statements(m.sql):
-            out.append(f"    {c_string(text.strip())},")
+            lit = c_string(text.strip())
+            # a statement of several lines is several literals: parenthesised, so a
+            # compiler does not take them for a missing comma between elements
+            out.append(f"    ({lit})," if "\n" in text.strip() else f"    {lit},")
         out.append("};")
     out.append("")
     insert = byname.get("schema_version_insert")

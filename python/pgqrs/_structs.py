@@ -19,6 +19,8 @@ PGQRS_TRIGGER_OPTIONS_VERSION = 1
 PGQRS_POLL_OPTIONS_VERSION = 1
 PGQRS_STEP_OPTIONS_VERSION = 1
 PGQRS_RUN_FILTER_VERSION = 1
+PGQRS_RUNTIME_OPTIONS_VERSION = 1
+PGQRS_RUNTIME_STATS_VERSION = 1
 PGQRS_COUNTERS_VERSION = 1
 
 
@@ -244,6 +246,37 @@ class WorkflowInfoC(ctypes.Structure):
     ]
 
 
+class RuntimeOptionsC(ctypes.Structure):
+    """pgqrs_runtime_options"""
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("concurrency", ctypes.c_int),
+        ("batch_size", ctypes.c_int),
+        ("vt_seconds", ctypes.c_int),
+        ("idle_min_ms", ctypes.c_int),
+        ("idle_max_ms", ctypes.c_int),
+        ("shutdown_ms", ctypes.c_int64),
+        ("max_run_ms", ctypes.c_int64),
+        ("until_empty", ctypes.c_int),
+    ]
+
+
+class RuntimeStatsC(ctypes.Structure):
+    """pgqrs_runtime_stats"""
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("claimed", ctypes.c_int64),
+        ("done", ctypes.c_int64),
+        ("retried", ctypes.c_int64),
+        ("dead_lettered", ctypes.c_int64),
+        ("lost", ctypes.c_int64),
+        ("overrun", ctypes.c_int64),
+        ("given_back", ctypes.c_int64),
+        ("running", ctypes.c_int64),
+        ("held", ctypes.c_int64),
+    ]
+
+
 class CountersC(ctypes.Structure):
     """pgqrs_counters"""
     _fields_ = [
@@ -279,5 +312,7 @@ BY_C_NAME = {
     "pgqrs_run_filter": RunFilterC,
     "pgqrs_step_info": StepInfoC,
     "pgqrs_workflow_info": WorkflowInfoC,
+    "pgqrs_runtime_options": RuntimeOptionsC,
+    "pgqrs_runtime_stats": RuntimeStatsC,
     "pgqrs_counters": CountersC,
 }

@@ -201,13 +201,14 @@ WHERE m.id = r.id AND m.consumer_worker_id = @worker_id
 RETURNING m.id;
 
 -- name: message_extend_held :execrows
--- The lease extension: every message these workers hold becomes invisible for
--- vt_ms from now, in one statement. Rows locked by a transaction settling them
--- are skipped (they are leaving; waiting for them could deadlock with it).
--- param: worker_ids i64[], vt_ms i64, now timestamp?
+-- The lease extension: each of these messages that one of these workers still
+-- holds becomes invisible for vt_ms from now, in one statement. Rows locked by a
+-- transaction settling them are skipped (they are leaving; waiting for them
+-- could deadlock with it).
+-- param: ids i64[], worker_ids i64[], vt_ms i64, now timestamp?
 WITH held AS (
     SELECT id FROM pgqrs_messages
-    WHERE consumer_worker_id = ANY(@worker_ids::bigint[])
+    WHERE id = ANY(@ids::bigint[]) AND consumer_worker_id = ANY(@worker_ids::bigint[])
     FOR UPDATE SKIP LOCKED
 )
 UPDATE pgqrs_messages m

@@ -188,12 +188,14 @@ WHERE id IN (SELECT value FROM json_each(@ids)) AND consumer_worker_id = @worker
 RETURNING id;
 
 -- name: message_extend_held :execrows
--- The lease extension: every message these workers hold becomes invisible for
--- vt_ms from now, in one statement (writes are serialised: nothing to skip).
--- param: worker_ids i64[], vt_ms i64, now timestamp?
+-- The lease extension: each of these messages that one of these workers still
+-- holds becomes invisible for vt_ms from now, in one statement (writes are
+-- serialised, so there is nothing to skip).
+-- param: ids i64[], worker_ids i64[], vt_ms i64, now timestamp?
 UPDATE pgqrs_messages
 SET vt = coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + @vt_ms * 1000
-WHERE consumer_worker_id IN (SELECT value FROM json_each(@worker_ids));
+WHERE id IN (SELECT value FROM json_each(@ids))
+  AND consumer_worker_id IN (SELECT value FROM json_each(@worker_ids));
 
 -- name: message_unclaim :many
 -- Gives back messages this worker claimed and never started: pending now, and

@@ -188,17 +188,17 @@ pgqrs_status pgqrs__consumer_release_after(int64_t *released_out, void *owner, p
     return st;
 }
 
-pgqrs_status pgqrs__extend_held(int64_t *extended_out, void *owner, pgqrs_store *s, const int64_t *worker_ids,
-                                size_t n, int vt_seconds)
+pgqrs_status pgqrs__extend_held(int64_t *extended_out, void *owner, pgqrs_store *s, const int64_t *ids, size_t n_ids,
+                                const int64_t *worker_ids, size_t n_workers, int vt_seconds)
 {
     int64_t affected = 0;
     pgqrs_status st = PGQRS_OK;
     if (extended_out)
         *extended_out = 0;
-    if (n == 0)
+    if (n_ids == 0 || n_workers == 0)
         return PGQRS_OK;
     PGQRS__WITH_CONN(s, owner, {
-        pgqrs_message_extend_held_params p = { worker_ids, n, (int64_t)vt_seconds * 1000 };
+        pgqrs_message_extend_held_params p = { ids, n_ids, worker_ids, n_workers, (int64_t)vt_seconds * 1000 };
         st = c->q->message_extend_held(&affected, c, &p);
     });
     if (st == PGQRS_OK && extended_out)

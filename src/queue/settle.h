@@ -75,11 +75,13 @@ pgqrs_status pgqrs__consumer_unclaim(int64_t *given_out, void *owner, pgqrs_cons
 pgqrs_status pgqrs__consumer_release_after(int64_t *released_out, void *owner, pgqrs_consumer *k,
                                            const int64_t *ids, const int64_t *delays_ms, size_t n);
 
-/* Every message held by one of the n workers becomes invisible for vt_seconds
- * from now, in one statement; extended_out (may be NULL) gets how many.
+/* Each of the n_ids messages that one of the n_workers workers still holds
+ * becomes invisible for vt_seconds from now, in one statement; extended_out (may
+ * be NULL) gets how many. Only messages the caller knows it holds are named: one
+ * whose claim committed unseen (a lost reply) runs out its lease and comes back.
  * Failures on owner. */
-pgqrs_status pgqrs__extend_held(int64_t *extended_out, void *owner, pgqrs_store *s, const int64_t *worker_ids,
-                                size_t n, int vt_seconds);
+pgqrs_status pgqrs__extend_held(int64_t *extended_out, void *owner, pgqrs_store *s, const int64_t *ids, size_t n_ids,
+                                const int64_t *worker_ids, size_t n_workers, int vt_seconds);
 
 /* ---- waiting for several queues (settle.c) ---- */
 
