@@ -97,15 +97,19 @@ void cli_help_command(FILE *f, const cli_group *g, const cli_command *c)
     else
         snprintf(full, sizeof full, "%s", g->name);
     fprintf(f, "NAME\n    pgqrs %s - %s\n\n", full, c->summary);
+    /* the options go before a " -- " in the parameters: after it nothing is an option */
+    const char *dashes = c->params ? strstr(c->params, " -- ") : NULL;
     fprintf(f, "SYNOPSIS\n    pgqrs [--dsn DSN] [--json] %s", full);
     if (c->params && *c->params)
-        fprintf(f, " %s", c->params);
+        fprintf(f, " %.*s", dashes ? (int)(dashes - c->params) : (int)strlen(c->params), c->params);
     for (const cli_option *o = c->options; o && o->name; o++) {
         if (o->arg)
             fprintf(f, " [--%s %s]", o->name, o->arg);
         else
             fprintf(f, " [--%s]", o->name);
     }
+    if (dashes)
+        fprintf(f, "%s", dashes);
     fprintf(f, "\n\n");
     if (c->description) {
         fprintf(f, "DESCRIPTION\n");
