@@ -261,7 +261,7 @@ static int run_work(cli_ctx *ctx, const cli_args *a)
         !cli_opt_int(ctx, a, "batch-size", 0, 1, PGQRS_MAX_BATCH_LIMIT, &batch) ||
         !cli_opt_int(ctx, a, "vt", 0, 1, PGQRS_MAX_VT_SECONDS, &vt) ||
         !cli_opt_int(ctx, a, "shutdown-timeout", 30, 0, 86400, &shutdown_s) ||
-        !cli_opt_int(ctx, a, "timeout", 0, 1, 86400 * 7, &timeout_s) ||
+        !cli_opt_int(ctx, a, "timeout", 0, 1, (int64_t)86400 * 7, &timeout_s) ||
         !cli_opt_int(ctx, a, "fail-exit", WORK_EXIT_FAIL, 1, 255, &fail_exit))
         return CLI_EXIT_USAGE;
     memset(&w, 0, sizeof w);
