@@ -113,6 +113,7 @@ struct pgqrs_runtime {
     size_t n_pending, cap_pending;
 
     _Atomic int64_t n_claimed, n_done, n_retried, n_dead, n_lost, n_overrun, n_given_back;
+    int64_t n_rounds;            /* settle/claim transactions (run_loop's own) */
 };
 
 /* ---- small helpers ---- */
@@ -500,6 +501,8 @@ static void *handler_main(void *arg)
         if (rt->abandoned || !rt->waiting.head)
             break;
         j = list_pop(&rt->waiting);
+        if (rt->waiting.head)
+            pthread_cond_signal(&rt->work_cv);   /* more waiting: the next thread */
         t->job = j;
         rt->n_running++;
         j->started_ms = mono_ms();
@@ -821,12 +824,16 @@ static pgqrs_status hand_out(pgqrs_runtime *rt, rt_queue *q, pgqrs_batch *b, con
     atomic_fetch_add(&rt->n_claimed, (int64_t)n);
     pthread_mutex_lock(&rt->mu);
     for (pgqrs_job *j = list_pop(&fresh); j; j = list_pop(&fresh)) {
-        if (held_here(rt, pending, j->msg.id))
+        if (held_here(rt, pending, j->msg.id)) {
             job_free(j);   /* already ours: the job we have settles it */
-        else
+        } else {
             list_push(&rt->waiting, j);
+        }
     }
-    pthread_cond_broadcast(&rt->work_cv);
+    /* one thread; it wakes the next if work is left when it takes a job (handler_main),
+     * so short jobs do not wake every thread and long ones still fan out */
+    if (rt->waiting.head)
+        pthread_cond_signal(&rt->work_cv);
     pthread_mutex_unlock(&rt->mu);
     return PGQRS_OK;
 }
@@ -902,6 +909,7 @@ static bool run_round(pgqrs_runtime *rt, loop_state *ls, bool claim)
         in.retry_delays_ms = s.delays;
         in.n_retry = s.n_retry;
         st = pgqrs__consumer_settle(&b, &out, q->consumer, &in, want, rt->opts.vt_seconds);
+        rt->n_rounds++;
         after_settle(rt, q, &s, &out, &ls->pending);
         if (st == PGQRS_OK) {
             if (s.n_done + s.n_dead + s.n_retry > 0)
@@ -1239,11 +1247,11 @@ PGQRS_EXTERN pgqrs_status pgqrs_runtime_run(pgqrs_runtime *rt)
     list_free(&ls.pending);
     pgqrs__log(rt->store, rt->abandoned ? PGQRS_LOG_WARN : PGQRS_LOG_INFO, "runtime.stop",
                "runtime on %s stopped%s: %lld claimed, %lld done, %lld retried, %lld dead-lettered, %lld given back, "
-               "%lld lost, %lld overrun", names,
+               "%lld lost, %lld overrun, in %lld settle/claim rounds", names,
                rt->abandoned ? " after shutdown_ms with handlers still running (their messages were released)" : "",
                (long long)atomic_load(&rt->n_claimed),
                (long long)atomic_load(&rt->n_done), (long long)atomic_load(&rt->n_retried),
                (long long)atomic_load(&rt->n_dead), (long long)atomic_load(&rt->n_given_back),
-               (long long)atomic_load(&rt->n_lost), (long long)atomic_load(&rt->n_overrun));
+               (long long)atomic_load(&rt->n_lost), (long long)atomic_load(&rt->n_overrun), (long long)rt->n_rounds);
     return result;
 }
