@@ -51,7 +51,8 @@ void cli_help_top(FILE *f)
                "    pgqrs --version\n\n");
     fprintf(f, "DESCRIPTION\n"
                "    Installs the pgqrs schema and administers queues, messages, dead letters and\n"
-               "    workers. Human output is plain aligned text; --json prints one JSON document.\n"
+               "    workers; 'pgqrs work' runs a command once per message of a queue. Human\n"
+               "    output is plain aligned text; --json prints one JSON document.\n"
                "    Errors are one line on stderr. Long operations show progress on stderr when\n"
                "    it is a terminal and stay quiet when it is not.\n\n");
     fprintf(f, "COMMANDS\n");
