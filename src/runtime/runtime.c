@@ -890,10 +890,12 @@ static bool run_round(pgqrs_runtime *rt, loop_state *ls, bool claim)
         build_settle(rt, q, &ls->pending, &s, (size_t)rt->store->opts.max_batch_size);
         if (claim && now >= q->next_poll_ms) {
             int room;
+            /* held: waiting, running, finished since this round began (done), and
+             * finished and unsettled (pending); what s settles leaves with this claim */
             pthread_mutex_lock(&rt->mu);
-            room = rt->cap - (int)rt->waiting.n - rt->n_running;
+            room = rt->cap - (int)rt->waiting.n - rt->n_running - (int)rt->done.n;
             pthread_mutex_unlock(&rt->mu);
-            room -= (int)ls->pending.n;   /* finished, still held; what s settles leaves with this claim */
+            room -= (int)ls->pending.n;
             if (room >= rt->claim_min)
                 want = room < rt->opts.batch_size ? room : rt->opts.batch_size;
         }
