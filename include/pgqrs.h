@@ -816,9 +816,11 @@ PGQRS_EXTERN pgqrs_status pgqrs_runtime_run(pgqrs_runtime *rt);
  * atomic flag and one write(2) to a pipe): call it from a SIGTERM/SIGINT handler
  * or another thread. Before run, run returns at once. A bad handle is ignored. */
 PGQRS_EXTERN void pgqrs_runtime_stop(pgqrs_runtime *rt);
-/* Waits for handlers still running (after an ETIMEOUT shutdown it does not wait:
- * the last of them frees what they use), unregisters the consumers (stopped
- * workers) and frees. Not while pgqrs_runtime_run runs. NULL: no-op. */
+/* Frees the runtime and its consumers (their workers stopped, anything they still
+ * hold released). Never waits: after a run that returned PGQRS_ETIMEOUT, the
+ * handler threads still running keep their jobs until they return and the last
+ * one frees the rest; `user` and the handler must stay valid until then. Not
+ * while pgqrs_runtime_run runs. NULL: no-op. */
 PGQRS_EXTERN void pgqrs_runtime_free(pgqrs_runtime *rt);
 
 typedef struct pgqrs_runtime_stats {
