@@ -329,9 +329,19 @@ static void test_events__runtime(void)
             break;
         usleep(5000);
     }
-    pgqrs_store_set_time(s, T0 + 100 * SEC);   /* past the 30 s lease (not extended for 10 s) */
-    CHECK_OK(pgqrs_dequeue(&b, other, 1, 30), other);
-    pgqrs_batch_free(b);
+    /* past the 30 s lease (not extended for 10 s of real time); the runtime's second
+     * claim, right after its first, may take it back once at the moved clock */
+    for (int k = 1; k <= 5; k++) {
+        size_t got;
+        pgqrs_store_set_time(s, T0 + 100 * k * SEC);
+        CHECK_OK(pgqrs_dequeue(&b, other, 1, 30), other);
+        got = pgqrs_batch_count(b);
+        pgqrs_batch_free(b);
+        b = NULL;
+        if (got == 1)
+            break;
+        usleep(100 * 1000);
+    }
     atomic_store(&gate_open, 1);
     for (int i = 0; i < 2000 && logged("job.lease_lost") < 0; i++)
         usleep(5000);
@@ -409,7 +419,9 @@ static sqlite3 *lock_sqlite_file(void)
     sqlite3 *db = NULL;
     const char *dsn = th_current_dsn();
     const char *path = strncmp(dsn, "sqlite://", 9) == 0 ? dsn + 9 : NULL;
-    if (!path || sqlite3_open(path, &db) != SQLITE_OK || sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    /* the library's own connections may hold the write lock a moment: wait for it */
+    if (!path || sqlite3_open(path, &db) != SQLITE_OK || sqlite3_busy_timeout(db, 5000) != SQLITE_OK ||
+        sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
         sqlite3_close(db);
         return NULL;
     }
