@@ -184,22 +184,56 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/messages.sql:184, queries/sqlite/messages.sql:150 */
     pgqrs_status (*queue_listen)(pgqrs_conn *c);
 
+    /* message_settle :many
+     * Moves the messages this worker holds to the archive in one statement, each
+     * with its result (results[i] belongs to ids[i]; JSON null = no result), as
+     * `reason`: 'archived' for a finished job, 'dead_letter' for a failed one.
+     * SQL: queries/postgres/messages.sql:192, queries/sqlite/messages.sql:157 */
+    pgqrs_status (*message_settle)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_settle_params *p);
+
+    /* message_retry :many
+     * Back to pending, each visible after its own delay (delays_ms[i] belongs to
+     * ids[i]: the retry policy's next delay, computed by the caller); only messages
+     * this worker holds. The read count is the claim's: a retry is one delivery.
+     * SQL: queries/postgres/messages.sql:217, queries/sqlite/messages.sql:176 */
+    pgqrs_status (*message_retry)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_retry_params *p);
+
+    /* message_extend_held :execrows
+     * The lease extension: each of these messages that one of these workers still
+     * holds becomes invisible for vt_ms from now, in one statement. Rows locked by a
+     * transaction settling them are skipped (they are leaving; waiting for them
+     * could deadlock with it).
+     * SQL: queries/postgres/messages.sql:230, queries/sqlite/messages.sql:190 */
+    pgqrs_status (*message_extend_held)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_extend_held_params *p);
+
+    /* message_unclaim :many
+     * Gives back messages this worker claimed and never started: pending now, and
+     * the claim's delivery is not counted (read_ct goes back down by one).
+     * SQL: queries/postgres/messages.sql:246, queries/sqlite/messages.sql:200 */
+    pgqrs_status (*message_unclaim)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_unclaim_params *p);
+
     /* queue_create :one
      * Inserts the queue, or returns no row (PGQRS_ENOTFOUND) when the name is taken:
      * one statement, so two concurrent creates cannot both succeed.
      * SQL: queries/postgres/queues.sql:3, queries/sqlite/queues.sql:3 */
     pgqrs_status (*queue_create)(pgqrs_queue_row *out, pgqrs_conn *c, const pgqrs_queue_create_params *p);
 
+    /* queue_update :one
+     * Sets the delivery and retry policy of a queue in one statement; a NULL
+     * parameter keeps that column as it is. No row: no such queue.
+     * SQL: queries/postgres/queues.sql:15, queries/sqlite/queues.sql:15 */
+    pgqrs_status (*queue_update)(pgqrs_queue_row *out, pgqrs_conn *c, const pgqrs_queue_update_params *p);
+
     /* queue_get_by_name :one
-     * SQL: queries/postgres/queues.sql:13, queries/sqlite/queues.sql:13 */
+     * SQL: queries/postgres/queues.sql:29, queries/sqlite/queues.sql:29 */
     pgqrs_status (*queue_get_by_name)(pgqrs_queue_row *out, pgqrs_conn *c, const char *name);
 
     /* queue_get :one
-     * SQL: queries/postgres/queues.sql:20, queries/sqlite/queues.sql:20 */
+     * SQL: queries/postgres/queues.sql:36, queries/sqlite/queues.sql:36 */
     pgqrs_status (*queue_get)(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id);
 
     /* queue_list :many
-     * SQL: queries/postgres/queues.sql:27, queries/sqlite/queues.sql:27 */
+     * SQL: queries/postgres/queues.sql:43, queries/sqlite/queues.sql:43 */
     pgqrs_status (*queue_list)(pgqrs_queue_row **rows_out, size_t *n_out, pgqrs_conn *c);
 
     /* queue_delete :many
@@ -207,7 +241,7 @@ typedef struct pgqrs_queries {
      * messages and force is false: then nothing is deleted. Returns the queue's id
      * when it was deleted. pgqrs_queue_delete_rows (migration 0003) first waits for
      * every transaction writing messages, so none can add one to the queue after.
-     * SQL: queries/postgres/queues.sql:33, queries/sqlite/queues.sql:33 */
+     * SQL: queries/postgres/queues.sql:49, queries/sqlite/queues.sql:49 */
     pgqrs_status (*queue_delete)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_delete_params *p);
 
     /* schema_version_ensure :exec

@@ -186,3 +186,71 @@ SELECT min(vt) AS next_vt FROM pgqrs_messages WHERE queue_id = @queue_id;
 -- shares the channel; the payload is the queue id). Session-scoped: not used
 -- through PgBouncer.
 LISTEN pgqrs_messages;
+
+-- ---- the worker runtime (src/runtime/): settle many at once, lease extension ----
+
+-- name: message_settle :many
+-- Moves the messages this worker holds to the archive in one statement, each
+-- with its result (results[i] belongs to ids[i]; JSON null = no result), as
+-- `reason`: 'archived' for a finished job, 'dead_letter' for a failed one.
+-- param: ids i64[], results json[], reason enum:archive_reason, worker_id i64, now timestamp?
+-- returns: id i64
+WITH r AS (
+    SELECT i.id, e.value AS result
+    FROM unnest(@ids::bigint[]) WITH ORDINALITY AS i(id, ord)
+    JOIN jsonb_array_elements(@results::jsonb) WITH ORDINALITY AS e(value, ord) ON e.ord = i.ord
+),
+moved AS (
+    DELETE FROM pgqrs_messages m
+    USING r
+    WHERE m.id = r.id AND coalesce(m.consumer_worker_id, 0) = @worker_id
+    RETURNING m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at,
+              m.producer_worker_id, m.consumer_worker_id, r.result
+)
+INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,
+                           producer_worker_id, consumer_worker_id, reason, archived_at, result)
+SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,
+       @reason, coalesce(@now::timestamptz, now()), nullif(result, 'null'::jsonb)
+FROM moved
+RETURNING id;
+
+-- name: message_retry :many
+-- Back to pending, each visible after its own delay (delays_ms[i] belongs to
+-- ids[i]: the retry policy's next delay, computed by the caller); only messages
+-- this worker holds. The read count is the claim's: a retry is one delivery.
+-- param: ids i64[], delays_ms i64[], worker_id i64, now timestamp?
+-- returns: id i64
+UPDATE pgqrs_messages m
+SET vt = coalesce(@now::timestamptz, now()) + r.delay_ms * interval '1 millisecond',
+    consumer_worker_id = NULL
+FROM unnest(@ids::bigint[], @delays_ms::bigint[]) AS r(id, delay_ms)
+WHERE m.id = r.id AND coalesce(m.consumer_worker_id, 0) = @worker_id
+RETURNING m.id;
+
+-- name: message_extend_held :execrows
+-- The lease extension: each of these messages that one of these workers still
+-- holds becomes invisible for vt_ms from now, in one statement. Rows locked by a
+-- transaction settling them are skipped (they are leaving; waiting for them
+-- could deadlock with it).
+-- param: ids i64[], worker_ids i64[], vt_ms i64, now timestamp?
+WITH held AS (
+    SELECT id FROM pgqrs_messages
+    WHERE id = ANY(@ids::bigint[]) AND coalesce(consumer_worker_id, 0) = ANY(@worker_ids::bigint[])
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE pgqrs_messages m
+SET vt = coalesce(@now::timestamptz, now()) + @vt_ms::bigint * interval '1 millisecond'
+FROM held
+WHERE m.id = held.id;
+
+-- name: message_unclaim :many
+-- Gives back messages this worker claimed and never started: pending now, and
+-- the claim's delivery is not counted (read_ct goes back down by one).
+-- param: ids i64[], worker_id i64, now timestamp?
+-- returns: id i64
+UPDATE pgqrs_messages
+SET vt = coalesce(@now::timestamptz, now()),
+    read_ct = greatest(read_ct - 1, 0),
+    consumer_worker_id = NULL
+WHERE id = ANY(@ids::bigint[]) AND coalesce(consumer_worker_id, 0) = @worker_id
+RETURNING id;
