@@ -30,7 +30,11 @@ from ._structs import (  # noqa: F401
     PGQRS_WORKER_HEALTH_VERSION, PGQRS_WORKFLOW_OPTIONS_VERSION,
     CapabilitiesC, ConnectOptionsC, CountersC, MessageC, PollOptionsC, QueueInfoC, QueueMetricsC, QueueOptionsC,
     RetryPolicyC, RunFilterC, RunInfoC, StepInfoC, StepOptionsC, TriggerOptionsC, WorkerHealthC, WorkerInfoC,
-    WorkflowInfoC, WorkflowOptionsC)
+    WorkflowInfoC, WorkflowOptionsC,
+    PGQRS_RETENTION_OPTIONS_VERSION, PGQRS_RETENTION_POLICY_VERSION, PGQRS_RETENTION_REPORT_VERSION,
+    PGQRS_SCHEDULE_OPTIONS_VERSION, PGQRS_SCHEDULER_OPTIONS_VERSION, PGQRS_SCHEDULER_STATS_VERSION,
+    RetentionOptionsC, RetentionPolicyC, RetentionReportC, ScheduleInfoC, ScheduleOptionsC, SchedulerOptionsC,
+    SchedulerStatsC)
 
 # The pgqrs.h this binding mirrors (PGQRS_VERSION_NUMBER = major*1e6 + minor*1e3 + patch).
 BINDING_VERSION_NUMBER = 2000
