@@ -366,7 +366,7 @@ typedef struct pgqrs_queries {
     pgqrs_status (*schema_selected)(pgqrs_schema_selected_row *out, pgqrs_conn *c);
 
     /* integrity_orphans :one
-     * Rows that name a queue or worker that does not exist (pgqrs_schema_verify
+     * Rows that name a queue, worker or run that does not exist (pgqrs_schema_verify
      * reports them): none may exist, foreign key or not (migration 0003 on
      * PostgreSQL). Scans the messages and the archive.
      * SQL: queries/postgres/schema.sql:41, queries/sqlite/schema.sql:40 */
@@ -376,7 +376,7 @@ typedef struct pgqrs_queries {
      * Run once per new session. Nothing to set on PostgreSQL: the schema comes from
      * the connection's options and results are decoded in binary, independent of
      * DateStyle and TimeZone.
-     * SQL: queries/postgres/schema.sql:54, queries/sqlite/schema.sql:53 */
+     * SQL: queries/postgres/schema.sql:56, queries/sqlite/schema.sql:55 */
     pgqrs_status (*session_setup)(pgqrs_conn *c);
 
     /* session_relaxed_durability :exec
@@ -384,13 +384,13 @@ typedef struct pgqrs_queries {
      * WAL is flushed. A server crash can lose the last few hundred milliseconds of
      * commits, never corrupt or half-apply one. Session-scoped, like every
      * connection setting, so it is refused through PgBouncer.
-     * SQL: queries/postgres/schema.sql:60, queries/sqlite/schema.sql:59 */
+     * SQL: queries/postgres/schema.sql:62, queries/sqlite/schema.sql:61 */
     pgqrs_status (*session_relaxed_durability)(pgqrs_conn *c);
 
     /* session_foreign_keys :one
      * Whether foreign keys are enforced for this session (connecting fails when
      * not). PostgreSQL always enforces them.
-     * SQL: queries/postgres/schema.sql:67, queries/sqlite/schema.sql:66 */
+     * SQL: queries/postgres/schema.sql:69, queries/sqlite/schema.sql:68 */
     pgqrs_status (*session_foreign_keys)(int64_t *out, pgqrs_conn *c);
 
     /* tx_begin :exec

@@ -489,6 +489,7 @@ typedef struct pgqrs_integrity_orphans_row {
     int64_t messages_without_queue;
     int64_t messages_without_worker;
     int64_t archive_without_queue;
+    int64_t steps_without_run;
 } pgqrs_integrity_orphans_row;
 /* Frees what the row owns and zeroes it; NULL is a no-op. */
 void pgqrs__integrity_orphans_row_clear(pgqrs_integrity_orphans_row *row);

@@ -387,8 +387,9 @@ static const char SQL_TICK_PURGE[] =
     "DELETE FROM pgqrs_schedule_ticks d\n"
     "USING (SELECT k.schedule_id, k.tick_at FROM pgqrs_schedule_ticks k\n"
     "       WHERE k.tick_at < $1\n"
-    "         AND k.tick_at < coalesce((SELECT max(f.tick_at) FROM pgqrs_schedule_ticks f\n"
-    "                                   WHERE f.schedule_id = k.schedule_id AND f.outcome = 'fired'), 'infinity')\n"
+    "         AND (k.outcome <> 'fired'\n"
+    "              OR k.tick_at < (SELECT max(f.tick_at) FROM pgqrs_schedule_ticks f\n"
+    "                              WHERE f.schedule_id = k.schedule_id AND f.outcome = 'fired'))\n"
     "       LIMIT $2) x\n"
     "WHERE d.schedule_id = x.schedule_id AND d.tick_at = x.tick_at";
 static const char SQL_SCHEDULE_CREATE[] =
@@ -542,7 +543,9 @@ static const char SQL_INTEGRITY_ORPHANS[] =
     "        WHERE m.consumer_worker_id IS NOT NULL\n"
     "          AND NOT EXISTS (SELECT 1 FROM pgqrs_workers w WHERE w.id = m.consumer_worker_id)) AS messages_without_worker,\n"
     "       (SELECT count(*) FROM pgqrs_archive a\n"
-    "        WHERE NOT EXISTS (SELECT 1 FROM pgqrs_queues q WHERE q.id = a.queue_id)) AS archive_without_queue";
+    "        WHERE NOT EXISTS (SELECT 1 FROM pgqrs_queues q WHERE q.id = a.queue_id)) AS archive_without_queue,\n"
+    "       (SELECT count(*) FROM pgqrs_workflow_steps st\n"
+    "        WHERE NOT EXISTS (SELECT 1 FROM pgqrs_workflow_runs r WHERE r.id = st.run_id)) AS steps_without_run";
 static const char SQL_SESSION_SETUP[] =
     "-- name: session_setup :exec\n"
     "SELECT 1";
@@ -1123,6 +1126,8 @@ static pgqrs_status pg_scan_integrity_orphans_row(pgqrs_integrity_orphans_row *r
         st = pgqrs__pg_get_i64(&row->messages_without_worker, NULL, c, res, r, 1);
     if (st == PGQRS_OK)
         st = pgqrs__pg_get_i64(&row->archive_without_queue, NULL, c, res, r, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->steps_without_run, NULL, c, res, r, 3);
     if (st != PGQRS_OK)
         pgqrs__integrity_orphans_row_clear(row);
     return st;
@@ -2598,7 +2603,7 @@ static pgqrs_status pg_integrity_orphans(pgqrs_integrity_orphans_row *out, pgqrs
     return st;
 }
 
-/* session_setup :exec (queries/postgres/schema.sql:54) */
+/* session_setup :exec (queries/postgres/schema.sql:56) */
 static pgqrs_status pg_session_setup(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2609,7 +2614,7 @@ static pgqrs_status pg_session_setup(pgqrs_conn *c)
     return st;
 }
 
-/* session_relaxed_durability :exec (queries/postgres/schema.sql:60) */
+/* session_relaxed_durability :exec (queries/postgres/schema.sql:62) */
 static pgqrs_status pg_session_relaxed_durability(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2620,7 +2625,7 @@ static pgqrs_status pg_session_relaxed_durability(pgqrs_conn *c)
     return st;
 }
 
-/* session_foreign_keys :one (queries/postgres/schema.sql:67) */
+/* session_foreign_keys :one (queries/postgres/schema.sql:69) */
 static pgqrs_status pg_session_foreign_keys(int64_t *out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;

@@ -295,9 +295,9 @@ static const char SQL_TICK_PURGE[] =
     "DELETE FROM pgqrs_schedule_ticks\n"
     "WHERE rowid IN (SELECT k.rowid FROM pgqrs_schedule_ticks k\n"
     "                WHERE k.tick_at < ?1\n"
-    "                  AND k.tick_at < coalesce((SELECT max(f.tick_at) FROM pgqrs_schedule_ticks f\n"
-    "                                            WHERE f.schedule_id = k.schedule_id AND f.outcome = 'fired'),\n"
-    "                                           k.tick_at + 1)\n"
+    "                  AND (k.outcome <> 'fired'\n"
+    "                       OR k.tick_at < (SELECT max(f.tick_at) FROM pgqrs_schedule_ticks f\n"
+    "                                       WHERE f.schedule_id = k.schedule_id AND f.outcome = 'fired'))\n"
     "                LIMIT ?2)";
 static const char SQL_SCHEDULE_CREATE[] =
     "-- name: schedule_create :one\n"
@@ -463,7 +463,9 @@ static const char SQL_INTEGRITY_ORPHANS[] =
     "        WHERE m.consumer_worker_id IS NOT NULL\n"
     "          AND NOT EXISTS (SELECT 1 FROM pgqrs_workers w WHERE w.id = m.consumer_worker_id)) AS messages_without_worker,\n"
     "       (SELECT count(*) FROM pgqrs_archive a\n"
-    "        WHERE NOT EXISTS (SELECT 1 FROM pgqrs_queues q WHERE q.id = a.queue_id)) AS archive_without_queue";
+    "        WHERE NOT EXISTS (SELECT 1 FROM pgqrs_queues q WHERE q.id = a.queue_id)) AS archive_without_queue,\n"
+    "       (SELECT count(*) FROM pgqrs_workflow_steps st\n"
+    "        WHERE NOT EXISTS (SELECT 1 FROM pgqrs_workflow_runs r WHERE r.id = st.run_id)) AS steps_without_run";
 static const char SQL_SESSION_SETUP[] =
     "-- name: session_setup :exec\n"
     "PRAGMA journal_mode = WAL";
@@ -1052,6 +1054,8 @@ static pgqrs_status tu_scan_integrity_orphans_row(pgqrs_integrity_orphans_row *r
         st = pgqrs__tu_get_i64(&row->messages_without_worker, NULL, call, r, 1);
     if (st == PGQRS_OK)
         st = pgqrs__tu_get_i64(&row->archive_without_queue, NULL, call, r, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i64(&row->steps_without_run, NULL, call, r, 3);
     if (st != PGQRS_OK)
         pgqrs__integrity_orphans_row_clear(row);
     return st;
@@ -2706,7 +2710,7 @@ static pgqrs_status tu_integrity_orphans(pgqrs_integrity_orphans_row *out, pgqrs
     return st;
 }
 
-/* session_setup :exec (queries/sqlite/schema.sql:53) */
+/* session_setup :exec (queries/sqlite/schema.sql:55) */
 static pgqrs_status tu_session_setup(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2719,7 +2723,7 @@ static pgqrs_status tu_session_setup(pgqrs_conn *c)
     return st;
 }
 
-/* session_relaxed_durability :exec (queries/sqlite/schema.sql:59) */
+/* session_relaxed_durability :exec (queries/sqlite/schema.sql:61) */
 static pgqrs_status tu_session_relaxed_durability(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2732,7 +2736,7 @@ static pgqrs_status tu_session_relaxed_durability(pgqrs_conn *c)
     return st;
 }
 
-/* session_foreign_keys :one (queries/sqlite/schema.sql:66) */
+/* session_foreign_keys :one (queries/sqlite/schema.sql:68) */
 static pgqrs_status tu_session_foreign_keys(int64_t *out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;

@@ -205,8 +205,9 @@ PGQRS_EXTERN void pgqrs_store_set_time(pgqrs_store *store, int64_t now_us);
  * from this library's, or the database is newer), PGQRS_ERROR (a migration failed) */
 PGQRS_EXTERN pgqrs_status pgqrs_schema_install(pgqrs_store *store);
 /* PGQRS_OK when every table exists, the applied migrations are exactly this
- * library's, and no message or archived message names a queue or worker that
- * does not exist (it scans the messages and the archive).
+ * library's, no message or archived message names a queue or worker that does
+ * not exist and no workflow step a run that does not exist (it scans the
+ * messages, the archive and the steps).
  * @return PGQRS_OK, PGQRS_ESTATE (the first problem found: a missing table or
  * schema, a missing or changed migration, orphans) */
 PGQRS_EXTERN pgqrs_status pgqrs_schema_verify(pgqrs_store *store);
@@ -249,9 +250,11 @@ PGQRS_EXTERN size_t pgqrs_queues_count(const pgqrs_queues *l);
 /* Borrowed from l; NULL when i is out of range. */
 PGQRS_EXTERN const pgqrs_queue_info *pgqrs_queues_at(const pgqrs_queues *l, size_t i);
 PGQRS_EXTERN void pgqrs_queues_free(pgqrs_queues *l);
-/* Deletes the queue with its archive and dead letters. Refused while it holds live
- * messages, unless force; always refused while a workflow uses it.
- * @return PGQRS_OK, PGQRS_ENOTFOUND, PGQRS_ESTATE (live messages, or a workflow's queue),
+/* Deletes the queue with its archive, dead letters and retention policy. Refused
+ * while it holds live messages, unless force; always refused while a workflow
+ * uses it or a schedule targets it.
+ * @return PGQRS_OK, PGQRS_ENOTFOUND, PGQRS_ESTATE (live messages, a workflow's queue,
+ *         a schedule's target),
  *         PGQRS_EINVAL (bad name) */
 PGQRS_EXTERN pgqrs_status pgqrs_queue_delete(pgqrs_store *store, const char *name, int force);
 /* Deletes every live message of the queue; purged_out (may be NULL) gets how many.

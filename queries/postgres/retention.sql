@@ -97,7 +97,8 @@ WHERE id = ANY(@ids::bigint[]) AND status IN ('SUCCESS', 'ERROR', 'CANCELLED');
 DELETE FROM pgqrs_schedule_ticks d
 USING (SELECT k.schedule_id, k.tick_at FROM pgqrs_schedule_ticks k
        WHERE k.tick_at < @before
-         AND k.tick_at < coalesce((SELECT max(f.tick_at) FROM pgqrs_schedule_ticks f
-                                   WHERE f.schedule_id = k.schedule_id AND f.outcome = 'fired'), 'infinity')
+         AND (k.outcome <> 'fired'
+              OR k.tick_at < (SELECT max(f.tick_at) FROM pgqrs_schedule_ticks f
+                              WHERE f.schedule_id = k.schedule_id AND f.outcome = 'fired'))
        LIMIT @limit) x
 WHERE d.schedule_id = x.schedule_id AND d.tick_at = x.tick_at;

@@ -96,7 +96,7 @@ WHERE id IN (SELECT value FROM json_each(@ids)) AND status IN ('SUCCESS', 'ERROR
 DELETE FROM pgqrs_schedule_ticks
 WHERE rowid IN (SELECT k.rowid FROM pgqrs_schedule_ticks k
                 WHERE k.tick_at < @before
-                  AND k.tick_at < coalesce((SELECT max(f.tick_at) FROM pgqrs_schedule_ticks f
-                                            WHERE f.schedule_id = k.schedule_id AND f.outcome = 'fired'),
-                                           k.tick_at + 1)
+                  AND (k.outcome <> 'fired'
+                       OR k.tick_at < (SELECT max(f.tick_at) FROM pgqrs_schedule_ticks f
+                                       WHERE f.schedule_id = k.schedule_id AND f.outcome = 'fired'))
                 LIMIT @limit);
