@@ -117,9 +117,7 @@ static pgqrs_status fire(pgqrs_scheduler *sch, pgqrs_conn *c, const pgqrs_schedu
     if (st == PGQRS_ENOTFOUND || st == PGQRS_EEXISTS) {
         /* no row: next_at had moved on (another scheduler's round, a pause);
          * EEXISTS: the tick's row was there (the key's second line of defence) */
-        atomic_fetch_add(&sch->lost, 1);
-        pgqrs__log(s, PGQRS_LOG_DEBUG, "schedule.lost", "schedule '%.128s': tick %lld was handled elsewhere", r->name,
-                   (long long)at);
+        atomic_fetch_add(&sch->lost, 1);   /* counted, not logged: it is how schedulers share the work */
         *done = true;
         return PGQRS_OK;
     }
@@ -242,9 +240,10 @@ PGQRS_EXTERN pgqrs_status pgqrs_scheduler_run_once(int64_t *next_due_us_out, pgq
         if (st != PGQRS_OK)
             pgqrs__copy_err(sch, sch->store, st);
     }
-    if (st != PGQRS_OK)
+    if (st != PGQRS_OK) {
         atomic_fetch_add(&sch->errors, 1);
-    else if (next_due_us_out)
+        pgqrs__log(sch->store, PGQRS_LOG_WARN, "schedule.error", "scheduler round failed: %s", pgqrs_errmsg(sch));
+    } else if (next_due_us_out)
         *next_due_us_out = next;
     return st;
 }
@@ -269,10 +268,8 @@ PGQRS_EXTERN pgqrs_status pgqrs_scheduler_run(pgqrs_scheduler *sch)
         int64_t next = 0;
         st = pgqrs_scheduler_run_once(&next, sch, 0);
         if (st != PGQRS_OK) {
-            int64_t delay = pgqrs__backoff_ms(failures++, 100, 5000, &sch->rng);
-            pgqrs__log(sch->store, PGQRS_LOG_WARN, "schedule.error", "scheduler round failed (retry in %lld ms): %s",
-                       (long long)delay, pgqrs_errmsg(sch));
-            nap(sch, delay);
+            /* the round logged schedule.error */
+            nap(sch, pgqrs__backoff_ms(failures++, 100, 5000, &sch->rng));
             continue;
         }
         failures = 0;
