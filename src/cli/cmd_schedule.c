@@ -65,7 +65,7 @@ static int run_create(cli_ctx *ctx, const cli_args *a)
         return cli_usage(ctx, "--input goes with --workflow; a queue takes --payload");
     if (wf && cli_opt(a, "payload"))
         return cli_usage(ctx, "--payload goes with --queue; a workflow takes --input");
-    if (!cli_opt_int(ctx, a, "misfire-grace", -1, 0, 366 * 86400, &grace))
+    if (!cli_opt_int(ctx, a, "misfire-grace", -1, 0, INT64_C(366) * 86400, &grace))
         return CLI_EXIT_USAGE;
     o.cron = cli_opt(a, "cron");
     o.timezone = cli_opt(a, "tz");
@@ -227,42 +227,48 @@ static int run_run(cli_ctx *ctx, const cli_args *a)
 
 /* ---- schedule next ---- */
 
-/* Whole seconds since the epoch, or YYYY-MM-DDTHH:MM[:SS][Z] in UTC. */
+/* n decimal digits at *p, advancing it; false when they are not there. */
+static bool digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if ((*p)[i] < '0' || (*p)[i] > '9')
+            return false;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return true;
+}
+
+/* Whole seconds since the epoch, or YYYY-MM-DD[THH:MM[:SS]][Z] in UTC. */
 static bool parse_time(const char *s, int64_t *out_us)
 {
-    int y, mo, d, h = 0, mi = 0, sec = 0, n = 0;
+    int y, mo, d, h = 0, mi = 0, sec = 0;
     char *end;
     long long v = strtoll(s, &end, 10);
+    struct tm tm;
     if (*s && !*end && v >= 0) {
         *out_us = (int64_t)v * 1000000;
         return true;
     }
-    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3)
+    if (!digits(&s, 4, &y) || *s++ != '-' || !digits(&s, 2, &mo) || *s++ != '-' || !digits(&s, 2, &d))
         return false;
-    s += n;
     if (*s == 'T' || *s == ' ') {
-        n = 0;
-        if (sscanf(s + 1, "%2d:%2d%n", &h, &mi, &n) != 2)
+        s++;
+        if (!digits(&s, 2, &h) || *s++ != ':' || !digits(&s, 2, &mi))
             return false;
-        s += 1 + n;
-        if (*s == ':') {
-            n = 0;
-            if (sscanf(s + 1, "%2d%n", &sec, &n) != 1)
-                return false;
-            s += 1 + n;
-        }
+        if (*s == ':' && (s++, !digits(&s, 2, &sec)))
+            return false;
     }
     if (*s == 'Z')
         s++;
-    if (*s || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59) {
+    if (*s || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59)
         return false;
-    } else {
-        struct tm tm;
-        memset(&tm, 0, sizeof tm);
-        tm.tm_year = y - 1900, tm.tm_mon = mo - 1, tm.tm_mday = d, tm.tm_hour = h, tm.tm_min = mi, tm.tm_sec = sec;
-        *out_us = (int64_t)timegm(&tm) * 1000000;
-        return true;
-    }
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = y - 1900, tm.tm_mon = mo - 1, tm.tm_mday = d, tm.tm_hour = h, tm.tm_min = mi, tm.tm_sec = sec;
+    *out_us = (int64_t)timegm(&tm) * 1000000;
+    return true;
 }
 
 static int run_next(cli_ctx *ctx, const cli_args *a)

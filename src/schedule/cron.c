@@ -282,7 +282,7 @@ bool pgqrs__cron_next(const pgqrs__cron *c, const pgqrs__tz *z, int64_t after_us
                 }
                 if (!((c->minutes >> mi) & 1))
                     continue;
-                int64_t u = pgqrs__tz_local_to_utc(z, day * 86400 + mod * 60);
+                int64_t u = pgqrs__tz_local_to_utc(z, day * 86400 + (int64_t)mod * 60);
                 if (u > INT64_MAX / 1000000 - 1)
                     return false;
                 if (u * 1000000 > after_us) {
@@ -324,7 +324,7 @@ bool pgqrs__cron_prev(const pgqrs__cron *c, const pgqrs__tz *z, int64_t at_us, i
             }
             if (!((c->minutes >> mi) & 1))
                 continue;
-            int64_t u = pgqrs__tz_local_to_utc(z, day * 86400 + mod * 60);
+            int64_t u = pgqrs__tz_local_to_utc(z, day * 86400 + (int64_t)mod * 60);
             if (u < INT64_MIN / 1000000 + 1)
                 return false;
             if (u * 1000000 <= at_us) {

@@ -170,7 +170,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_retention_get(pgqrs_retention_policy *out, pgqrs
             affected = 0;                                           \
             st = (EXPR);                                            \
             rep_->statements++;                                     \
-            counter += affected;                                    \
+            (counter) += affected;                                  \
         }                                                           \
     } while (0)
 

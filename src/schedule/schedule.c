@@ -42,7 +42,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_cron_next(int64_t *times_out, size_t *count_out,
                                           const char *timezone, int64_t after_us, size_t n)
 {
     pgqrs__cron cron;
-    const pgqrs__tz *z;
+    const pgqrs__tz *z = NULL;
     pgqrs_status st;
     size_t got = 0;
     if (count_out)
@@ -87,7 +87,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_schedule_create(pgqrs_schedule_info **out, pgqrs
 {
     pgqrs_status st;
     pgqrs__cron cron;
-    const pgqrs__tz *z;
+    const pgqrs__tz *z = NULL;
     int overlap = 0, misfire = 0;
     int64_t grace;
     const char *payload;
@@ -205,7 +205,7 @@ static pgqrs_status set_paused(pgqrs_store *s, const char *name, bool paused)
         if (st == PGQRS_OK && !paused) {
             /* the next tick after now: the pause's ticks are not fired late */
             pgqrs__cron cron;
-            const pgqrs__tz *z;
+            const pgqrs__tz *z = NULL;
             int64_t now_us = 0;
             st = pgqrs__schedule_load(s, row.cron, row.timezone, &cron, &z);
             if (st == PGQRS_OK)

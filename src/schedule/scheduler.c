@@ -142,7 +142,7 @@ static pgqrs_status run_schedule(pgqrs_scheduler *sch, pgqrs_conn *c, const pgqr
 {
     pgqrs_store *s = sch->store;
     pgqrs__cron cron;
-    const pgqrs__tz *z;
+    const pgqrs__tz *z = NULL;
     pgqrs_status st = pgqrs__schedule_load(sch, r->cron, r->timezone, &cron, &z);
     int64_t t = r->next_at_us, grace = r->misfire_grace_s * SEC;
     bool done = false;

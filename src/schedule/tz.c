@@ -254,7 +254,7 @@ static pgqrs_status parse_tzif(pgqrs__tz *z, const unsigned char *buf, size_t le
     if (len < 44 || memcmp(buf, "TZif", 4) != 0)
         BAD("not a TZif file");
     for (int i = 0; i < 6; i++)
-        cnt[i] = be32(buf + 20 + 4 * i);
+        cnt[i] = be32(buf + 20 + (size_t)4 * i);
     need = (size_t)cnt[3] * 5 + (size_t)cnt[4] * 6 + cnt[5] + (size_t)cnt[2] * 8 + cnt[1] + cnt[0];
     p = buf + 44;
     if (need > (size_t)(end - p))
@@ -264,7 +264,7 @@ static pgqrs_status parse_tzif(pgqrs__tz *z, const unsigned char *buf, size_t le
         if ((size_t)(end - p) < 44 || memcmp(p, "TZif", 4) != 0)
             BAD("truncated TZif file");
         for (int i = 0; i < 6; i++)
-            cnt[i] = be32(p + 20 + 4 * i);
+            cnt[i] = be32(p + 20 + (size_t)4 * i);
         p += 44;
         tsize = 8;
         need = (size_t)cnt[3] * 9 + (size_t)cnt[4] * 6 + cnt[5] + (size_t)cnt[2] * 12 + cnt[1] + cnt[0];
@@ -281,14 +281,14 @@ static pgqrs_status parse_tzif(pgqrs__tz *z, const unsigned char *buf, size_t le
         goto done;
     }
     for (uint32_t i = 0; i < typecnt; i++) {
-        int32_t o = (int32_t)be32(tt + 6 * i);
+        int32_t o = (int32_t)be32(tt + (size_t)6 * i);
         if (o < -26 * 3600 || o > 26 * 3600)
             BAD("TZif file has an offset of %d s", (int)o);
         types[i] = o;
     }
     z->off0 = types[0];
     for (uint32_t i = 0; i < timecnt; i++) {
-        int64_t t = tsize == 8 ? be64(times + 8 * i) : (int64_t)(int32_t)be32(times + 4 * i);
+        int64_t t = tsize == 8 ? be64(times + (size_t)8 * i) : (int64_t)(int32_t)be32(times + (size_t)4 * i);
         if (idx[i] >= typecnt)
             BAD("TZif file has a bad type index");
         if (b.n && t <= b.t[b.n - 1])
