@@ -560,13 +560,13 @@ PGQRS_EXTERN pgqrs_status pgqrs_schedule_resume(pgqrs_store *store, const char *
 /* Deletes the schedule and its tick history; the jobs it created stay.
  * @return PGQRS_OK, PGQRS_ENOTFOUND, PGQRS_EINVAL (bad name) */
 PGQRS_EXTERN pgqrs_status pgqrs_schedule_delete(pgqrs_store *store, const char *name);
-/* The fire times of expr in timezone (NULL = "UTC") after after_us (UTC
+/* The fire times of expr in zone (NULL = "UTC") after after_us (UTC
  * microseconds): times_out gets up to n of them, increasing, and *count_out how
  * many (fewer than n only when the expression stops firing within ten years of
  * the last one). Needs no store; a failure is read with pgqrs_errmsg(NULL).
  * @return PGQRS_OK, PGQRS_EINVAL (bad expression or zone; n > 100000) */
 PGQRS_EXTERN pgqrs_status pgqrs_cron_next(int64_t *times_out, size_t *count_out, const char *expr,
-                                          const char *timezone, int64_t after_us, size_t n);
+                                          const char *zone, int64_t after_us, size_t n);
 
 /* ---- Retention ---------------------------------------------------------------------
  * What is deleted, in bounded batches of short statements (no long transaction;

@@ -865,8 +865,9 @@ static void test_scheduler__run_loop_stops_and_applies_retention(void)
     CHECK_I64(2, archived_count(s, "q"));
     pgqrs_scheduler_stop(sch);          /* stopped before run: run returns at once */
     CHECK_OK(pgqrs_scheduler_run(sch), sch);
-    CHECK_ST(PGQRS_EINVAL, (o.max_ticks = -1, pgqrs_scheduler_new(&sch, s, &o)), s);
     pgqrs_scheduler_free(sch);
+    CHECK_ST(PGQRS_EINVAL, (o.max_ticks = -1, pgqrs_scheduler_new(&sch, s, &o)), s);
+    CHECK(sch == NULL);
     pgqrs_consumer_free(c);
     pgqrs_producer_free(p);
     pgqrs_store_free(s);

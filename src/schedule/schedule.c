@@ -14,7 +14,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_schedule_options_init(pgqrs_schedule_options *op
     return pgqrs__struct_init(opts, sizeof *opts, version, PGQRS_SCHEDULE_OPTIONS_VERSION, "schedule options");
 }
 
-pgqrs_status pgqrs__schedule_load(void *handle, const char *cron, const char *timezone, pgqrs__cron *c_out,
+pgqrs_status pgqrs__schedule_load(void *handle, const char *cron, const char *zone, pgqrs__cron *c_out,
                                   const pgqrs__tz **z_out)
 {
     char err[256];
@@ -25,7 +25,7 @@ pgqrs_status pgqrs__schedule_load(void *handle, const char *cron, const char *ti
         return pgqrs__fail(handle, PGQRS_EINVAL, "cron expression is longer than %d bytes", MAX_CRON_BYTES);
     if ((st = pgqrs__cron_parse(c_out, cron, err, sizeof err)) != PGQRS_OK)
         return pgqrs__fail(handle, st, "invalid cron expression '%.100s': %s", cron, err);
-    if ((st = pgqrs__tz_get(z_out, timezone ? timezone : "UTC", err, sizeof err)) != PGQRS_OK)
+    if ((st = pgqrs__tz_get(z_out, zone ? zone : "UTC", err, sizeof err)) != PGQRS_OK)
         return pgqrs__fail(handle, st, "%s", err);
     return PGQRS_OK;
 }
@@ -39,7 +39,7 @@ pgqrs_status pgqrs__schedule_now(pgqrs_conn *c, int64_t *now_us)
 }
 
 PGQRS_EXTERN pgqrs_status pgqrs_cron_next(int64_t *times_out, size_t *count_out, const char *expr,
-                                          const char *timezone, int64_t after_us, size_t n)
+                                          const char *zone, int64_t after_us, size_t n)
 {
     pgqrs__cron cron;
     const pgqrs__tz *z = NULL;
@@ -51,7 +51,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_cron_next(int64_t *times_out, size_t *count_out,
         return pgqrs__fail(NULL, PGQRS_EMISUSE, "times_out is NULL");
     if (n > 100000)
         return pgqrs__fail(NULL, PGQRS_EINVAL, "n must be at most 100000, got %zu", n);
-    if ((st = pgqrs__schedule_load(NULL, expr, timezone, &cron, &z)) != PGQRS_OK)
+    if ((st = pgqrs__schedule_load(NULL, expr, zone, &cron, &z)) != PGQRS_OK)
         return st;
     for (int64_t at = after_us; got < n && pgqrs__cron_next(&cron, z, at, &times_out[got]); at = times_out[got++])
         ;

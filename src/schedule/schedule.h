@@ -9,7 +9,7 @@
 
 /* Parses a stored schedule's expression and loads its zone; the failure is
  * recorded on handle. */
-pgqrs_status pgqrs__schedule_load(void *handle, const char *cron, const char *timezone, pgqrs__cron *c_out,
+pgqrs_status pgqrs__schedule_load(void *handle, const char *cron, const char *zone, pgqrs__cron *c_out,
                                   const pgqrs__tz **z_out);
 
 /* The round's time: the store's override when set, else the database's clock
