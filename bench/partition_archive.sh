@@ -101,8 +101,14 @@ print("%-34s %6d claims of 10, tps %s, latency ms: avg %.2f p50 %.2f p99 %.2f ma
 PY
 }
 
+# the load's writes checkpointed and both archives' pages warm before measuring
+q -c "CHECKPOINT" >/dev/null
+bench "a warm-up" a 10 >/dev/null
+bench "b warm-up" b 10 >/dev/null
 echo "== claim latency without a purge"
+q -c "CHECKPOINT" >/dev/null
 bench "a (plain) idle" a 20
+q -c "CHECKPOINT" >/dev/null
 bench "b (partitioned) idle" b 20
 
 HALF=$((DAYS / 2))
@@ -130,12 +136,14 @@ purge_b() {
     t1=$(now)
     echo "b (partitioned): DETACH + DROP of $HALF partitions in $(python3 -c "print('%.2f' % ($t1 - $t0))") s" >"$out/purge_b"
 }
+q -c "CHECKPOINT" >/dev/null
 purge_a &
 pa=$!
 bench "a (plain) during batched DELETE" a 30
 wait $pa
 cat "$out/purge_a"
 q -c "VACUUM a.pgqrs_archive" >/dev/null
+q -c "CHECKPOINT" >/dev/null
 purge_b &
 pb=$!
 bench "b (partitioned) during DROP" b 30
