@@ -7,13 +7,16 @@
 # transaction claims 10 messages and archives them, the library's claim and
 # archive statements), with a baseline without any purge. docs/design.md has
 # the numbers and the decision.
-#   bench/partition_archive.sh [ROWS] [CLIENTS]     (default 10000000 2; needs make)
+#   bench/partition_archive.sh [ROWS] [CLIENTS] [BATCH]   (default 10000000 2 1000; needs make)
+# BATCH is the rows one DELETE takes (pgqrs_retention_options.batch_size; 1000 is
+# the library's default).
 # On a throwaway durable cluster (scripts/with-postgres.sh --durable). Heavy:
 # minutes of loading; run it alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${1:-10000000}
 CLIENTS=${2:-2}
+BATCH=${3:-1000}
 DAYS=10          # the archive spans DAYS days; retention drops the oldest half
 if [ -z "${PGQRS_BENCH_INNER:-}" ]; then
     make -s cli >/dev/null
@@ -114,18 +117,18 @@ bench "b (partitioned) idle" b 20
 HALF=$((DAYS / 2))
 CUT="timestamptz '2030-01-01' + interval '$HALF days'"
 echo "== purge of the oldest half ($((ROWS / 2)) rows) while the claims run"
-# a: what pgqrs_retention_run does: archive_purge_older in batches of 10,000, each its own transaction
+# a: what pgqrs_retention_run does: archive_purge_older in batches of BATCH rows, each its own transaction
 purge_a() {
     local t0 t1 n=1 total=0
     t0=$(now)
     while [ "$n" -gt 0 ]; do
         n=$(q -Atc "SET search_path = a; WITH d AS (DELETE FROM pgqrs_archive WHERE id IN (SELECT x.id FROM pgqrs_archive x
-             WHERE x.queue_id = 1 AND x.reason = 'archived' AND x.archived_at < $CUT ORDER BY x.archived_at LIMIT 10000)
+             WHERE x.queue_id = 1 AND x.reason = 'archived' AND x.archived_at < $CUT ORDER BY x.archived_at LIMIT $BATCH)
              RETURNING 1) SELECT count(*) FROM d" | tail -n 1)
         total=$((total + n))
     done
     t1=$(now)
-    echo "a (plain): batched DELETE of $total rows in $(python3 -c "print('%.1f' % ($t1 - $t0))") s" >"$out/purge_a"
+    echo "a (plain): batched DELETE ($BATCH rows a statement) of $total rows in $(python3 -c "print('%.1f' % ($t1 - $t0))") s" >"$out/purge_a"
 }
 purge_b() {
     local t0 t1
