@@ -119,16 +119,23 @@ CUT="timestamptz '2030-01-01' + interval '$HALF days'"
 echo "== purge of the oldest half ($((ROWS / 2)) rows) while the claims run"
 # a: what pgqrs_retention_run does: archive_purge_older in batches of BATCH rows, each its own transaction
 purge_a() {
-    local t0 t1 n=1 total=0
+    local t0 t1 total
     t0=$(now)
-    while [ "$n" -gt 0 ]; do
-        n=$(q -Atc "SET search_path = a; WITH d AS (DELETE FROM pgqrs_archive WHERE id IN (SELECT x.id FROM pgqrs_archive x
-             WHERE x.queue_id = 1 AND x.reason = 'archived' AND x.archived_at < $CUT ORDER BY x.archived_at LIMIT $BATCH)
-             RETURNING 1) SELECT count(*) FROM d" | tail -n 1)
-        total=$((total + n))
-    done
+    # one session, a COMMIT after every batch (no spawn per batch, no long transaction)
+    q -c "CREATE TEMP TABLE IF NOT EXISTS purged (n bigint)" -c "SET search_path = a" -c "
+        DO \$\$ DECLARE n bigint := 1; total bigint := 0; BEGIN
+          WHILE n > 0 LOOP
+            DELETE FROM pgqrs_archive WHERE id IN (SELECT x.id FROM pgqrs_archive x
+              WHERE x.queue_id = 1 AND x.reason = 'archived' AND x.archived_at < $CUT ORDER BY x.archived_at LIMIT $BATCH);
+            GET DIAGNOSTICS n = ROW_COUNT;
+            total := total + n;
+            COMMIT;
+          END LOOP;
+          RAISE NOTICE 'purged %', total;
+        END \$\$;" 2>"$out/purge_a.notice"
+    total=$(grep -o 'purged [0-9]*' "$out/purge_a.notice" | grep -o '[0-9]*')
     t1=$(now)
-    echo "a (plain): batched DELETE ($BATCH rows a statement) of $total rows in $(python3 -c "print('%.1f' % ($t1 - $t0))") s" >"$out/purge_a"
+    echo "a (plain): batched DELETE ($BATCH rows a statement, a commit after each) of $total rows in $(python3 -c "print('%.1f' % ($t1 - $t0))") s" >"$out/purge_a"
 }
 purge_b() {
     local t0 t1
