@@ -552,8 +552,9 @@ PGQRS_EXTERN size_t pgqrs_schedules_count(const pgqrs_schedules *l);
 PGQRS_EXTERN const pgqrs_schedule_info *pgqrs_schedules_at(const pgqrs_schedules *l, size_t i);
 PGQRS_EXTERN void pgqrs_schedules_free(pgqrs_schedules *l);
 /* Pausing stops the ticks (a scheduler fires none while paused; pausing a paused
- * schedule is not an error). Resuming sets the next tick to the first fire time
- * after now: the ticks of the pause are not fired.
+ * schedule is not an error). Resuming a paused schedule sets the next tick to the
+ * first fire time after now: the ticks of the pause are not fired; resuming an
+ * active one changes nothing.
  * @return PGQRS_OK, PGQRS_ENOTFOUND, PGQRS_EINVAL (bad name) */
 PGQRS_EXTERN pgqrs_status pgqrs_schedule_pause(pgqrs_store *store, const char *name);
 PGQRS_EXTERN pgqrs_status pgqrs_schedule_resume(pgqrs_store *store, const char *name);

@@ -487,8 +487,10 @@ static void test_events__schedule_error(void)
         o.cron = "* * * * *";
         o.queue = "q";
         o.timezone = "Pgqrs/Gone";
-        _exit(pgqrs_connect(&cs, th_current_dsn(), NULL) == PGQRS_OK &&
-              pgqrs_schedule_create(NULL, cs, "elsewhere", &o) == PGQRS_OK ? 0 : 1);
+        int ok = pgqrs_connect(&cs, th_current_dsn(), NULL) == PGQRS_OK &&
+                 pgqrs_schedule_create(NULL, cs, "elsewhere", &o) == PGQRS_OK;
+        pgqrs_store_free(cs);
+        _exit(ok ? 0 : 1);
     }
     CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
     CHECK_OK(pgqrs_scheduler_new(&sch, s, NULL), s);

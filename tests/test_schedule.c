@@ -110,15 +110,23 @@ static pgqrs_status round_at(pgqrs_scheduler *sch, pgqrs_store *s, int64_t now)
 
 enum { RACERS = 4, TICKS = 200 };
 
-static void race_child(const char *dsn, int ready_fd, int go_fd, int out_fd)
+/* Forked before the parent opens anything, so a child owns every handle it
+ * holds (and frees it: valgrind checks each process). */
+static void race_child(const char *dsn, int go_fd, int out_fd)
 {
-    pgqrs_store *s = open_store(dsn);
-    pgqrs_scheduler *sch = s ? new_scheduler(s) : NULL;
+    pgqrs_store *s;
+    pgqrs_scheduler *sch;
     pgqrs_scheduler_stats st = PGQRS_SCHEDULER_STATS_INIT;
     char c = 0;
     int rc = 0;
-    if (write(ready_fd, "r", 1) != 1 || read(go_fd, &c, 1) != 1 || !sch)
+    if (read(go_fd, &c, 1) != 1)   /* the parent has created the schedule */
         _exit(3);
+    s = open_store(dsn);
+    sch = s ? new_scheduler(s) : NULL;
+    if (!sch) {
+        pgqrs_store_free(s);
+        _exit(3);
+    }
     for (int k = 1; k <= TICKS && rc == 0; k++)
         if (round_at(sch, s, T0 + k * SEC) != PGQRS_OK) {
             fprintf(stderr, "round %d: %s\n", k, pgqrs_errmsg(sch));
@@ -135,31 +143,29 @@ static void race_child(const char *dsn, int ready_fd, int go_fd, int out_fd)
 static void test_schedule__four_schedulers_one_job_per_tick(void)
 {
     pgqrs_store *s;
-    int ready[2], go[2], out[2];
+    int go[2], out[2];
     pid_t pids[RACERS];
     pgqrs_scheduler_stats st[RACERS];
     int64_t fired = 0, lost = 0;
     struct timespec a, b;
+    const char *dsn;
     if (th_is_memory())
         SKIP("sqlite::memory: is one connection in one process: there is nothing to race");
-    s = open_store(th_fresh_dsn());
-    CHECK(s);
-    CHECK_OK(pgqrs_queue_create(NULL, s, "ticks", NULL), s);
-    pgqrs_store_set_time(s, T0);
-    CHECK_OK(mk(s, "every-second", "@every 1s", NULL, "ticks", "allow", NULL), s);
-    CHECK_I64(T0 + SEC, next_at(s, "every-second"));
-    CHECK(pipe(ready) == 0 && pipe(go) == 0 && pipe(out) == 0);
+    dsn = th_fresh_dsn();
+    CHECK(pipe(go) == 0 && pipe(out) == 0);
     fflush(NULL);
     for (int i = 0; i < RACERS; i++) {
         pids[i] = fork();
         CHECK(pids[i] >= 0);
         if (pids[i] == 0)
-            race_child(th_current_dsn(), ready[1], go[0], out[1]);
+            race_child(dsn, go[0], out[1]);
     }
-    for (int i = 0; i < RACERS; i++) {
-        char c;
-        CHECK(read(ready[0], &c, 1) == 1);
-    }
+    s = open_store(dsn);
+    CHECK(s);
+    CHECK_OK(pgqrs_queue_create(NULL, s, "ticks", NULL), s);
+    pgqrs_store_set_time(s, T0);
+    CHECK_OK(mk(s, "every-second", "@every 1s", NULL, "ticks", "allow", NULL), s);
+    CHECK_I64(T0 + SEC, next_at(s, "every-second"));
     clock_gettime(CLOCK_MONOTONIC, &a);
     CHECK(write(go[1], "gggg", RACERS) == RACERS);   /* all start at once */
     for (int i = 0; i < RACERS; i++) {
@@ -181,7 +187,7 @@ static void test_schedule__four_schedulers_one_job_per_tick(void)
     CHECK_I64(TICKS, live_count(s, "ticks"));
     CHECK_I64(T0 + TICKS * SEC, last_tick(s, "every-second"));
     CHECK_I64(T0 + (TICKS + 1) * SEC, next_at(s, "every-second"));
-    close(ready[0]), close(ready[1]), close(go[0]), close(go[1]), close(out[0]), close(out[1]);
+    close(go[0]), close(go[1]), close(out[0]), close(out[1]);
     pgqrs_store_free(s);
 }
 
@@ -333,6 +339,9 @@ static void test_schedule__pause_and_resume(void)
     CHECK_I64(1, live_count(s, "q"));
     CHECK_OK(round_at(sch, s, T0 + 240 * SEC), sch);
     CHECK_I64(2, live_count(s, "q"));
+    pgqrs_store_set_time(s, T0 + 250 * SEC);
+    CHECK_OK(pgqrs_schedule_resume(s, "p"), s);    /* active: its next tick stays */
+    CHECK_I64(T0 + 300 * SEC, next_at(s, "p"));
     CHECK_ST(PGQRS_ENOTFOUND, pgqrs_schedule_pause(s, "nope"), s);
     pgqrs_scheduler_free(sch);
     pgqrs_store_free(s);

@@ -202,7 +202,9 @@ static pgqrs_status set_paused(pgqrs_store *s, const char *name, bool paused)
         pgqrs_schedule_set_paused_params p = { 0, paused, false, 0 };
         st = lookup(c, name, &row);
         p.id = row.id;
-        if (st == PGQRS_OK && !paused) {
+        if (st == PGQRS_OK && row.paused == paused) {
+            /* already so: nothing changes (a resume of an active schedule keeps its next tick) */
+        } else if (st == PGQRS_OK && !paused) {
             /* the next tick after now: the pause's ticks are not fired late */
             pgqrs__cron cron;
             const pgqrs__tz *z = NULL;
@@ -213,9 +215,10 @@ static pgqrs_status set_paused(pgqrs_store *s, const char *name, bool paused)
             if (st == PGQRS_OK && !(p.has_next_at = pgqrs__cron_next(&cron, z, now_us, &p.next_at_us)))
                 st = pgqrs__fail(s, PGQRS_EINVAL, "schedule '%.128s' never fires again", name);
         }
-        if (st == PGQRS_OK && (st = c->q->schedule_set_paused(&after, c, &p)) == PGQRS_ENOTFOUND)
+        if (st == PGQRS_OK && row.paused != paused &&
+            (st = c->q->schedule_set_paused(&after, c, &p)) == PGQRS_ENOTFOUND)
             pgqrs__fail(s, st, "schedule '%.128s' does not exist", name);
-        if (st == PGQRS_OK)
+        if (st == PGQRS_OK && row.paused != paused)
             pgqrs__log(s, PGQRS_LOG_INFO, paused ? "schedule.pause" : "schedule.resume", "schedule '%.128s' %s%s",
                        name, paused ? "paused" : "resumed", paused ? "" : "; ticks of the pause are skipped");
         pgqrs__schedule_row_clear(&row);
