@@ -82,7 +82,7 @@ static pgqrs_status pg_open(pgqrs_conn **out, const pgqrs__dsn *d, const pgqrs__
          * plan (queries/postgres/messages.sql says how the claim keeps one).
          * Through PgBouncer statements are unnamed and planned per call anyway,
          * and the startup options would be refused. */
-        used += (size_t)snprintf(options + used, sizeof options - used, "-c plan_cache_mode=force_generic_plan");
+        snprintf(options + used, sizeof options - used, "-c plan_cache_mode=force_generic_plan");
     if (options[0])
         keys[k] = "options", vals[k++] = options;
     if (o->connect_timeout_s > 0) {
