@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# bench/ab.sh REV [CELLS...]: an A/B of the drain between git revision REV (A) and
+# bench/ab.sh REV [CELLS...]: an A/B of the drain (or, with SCENARIO=enqueue, the
+# enqueue) between git revision REV (A) and
 # the working tree (B), in one run on one durable PostgreSQL cluster and on SQLite
 # files, interleaved (A, B, A, B, ...) so the machine's drift hits both alike.
 #   bench/ab.sh main                   cells 1x1 1x50 4x50, 20,000 messages, 3 rounds
 #   ROUNDS=5 N=50000 bench/ab.sh HEAD~3 1x10 4x10
+#   SCENARIO=enqueue bench/ab.sh main 1x1 4x1 1x100 4x100   (producers x batch)
 # REV is built in bench/scratch/ab/ (a git worktree, removed afterwards) with its
 # own bench/pgqrs_bench.c, so the API may differ between A and B. Prints each
 # round and, per backend and cell, the median msg/s of A and B and B/A.
@@ -16,6 +18,7 @@ CELLS=("$@")
 ((${#CELLS[@]})) || CELLS=(1x1 1x50 4x50)
 N=${N:-20000}
 ROUNDS=${ROUNDS:-3}
+export SCENARIO=${SCENARIO:-drain}
 S=$ROOT/bench/scratch/ab
 rm -rf "$S"
 mkdir -p "$S"
@@ -41,16 +44,16 @@ for round in $(seq 1 "$ROUNDS"); do
             seq=$((seq + 1))
             psql -X -qAt "$PGQRS_TEST_PG_DSN" -c "CREATE SCHEMA ab_$seq" >/dev/null
             t=$(mktemp -d "$S/t.XXXX")
-            echo "postgres $v $cell $("$S/bench_$v" drain "$PGQRS_TEST_PG_DSN&schema=ab_$seq" "$c" "$b" "$N" "$t" 2>/dev/null | grep '^{' | tail -n 1)"
+            echo "postgres $v $cell $("$S/bench_$v" "$SCENARIO" "$PGQRS_TEST_PG_DSN&schema=ab_$seq" "$c" "$b" "$N" "$t" 2>/dev/null | grep '^{' | tail -n 1)"
             rm -rf "$t"; t=$(mktemp -d "$S/t.XXXX")
-            echo "sqlite $v $cell $("$S/bench_$v" drain "sqlite://$S/s_$seq.db" "$c" "$b" "$N" "$t" 2>/dev/null | grep '^{' | tail -n 1)"
+            echo "sqlite $v $cell $("$S/bench_$v" "$SCENARIO" "sqlite://$S/s_$seq.db" "$c" "$b" "$N" "$t" 2>/dev/null | grep '^{' | tail -n 1)"
             rm -rf "$t" "$S"/s_$seq.db*
         done
     done
 done
 RUN
 chmod +x "$S/run.sh"
-echo "bench/ab.sh: A = $REV ($(git rev-parse --short "$REV")), B = the working tree; $N messages, $ROUNDS rounds" >&2
+echo "bench/ab.sh: $SCENARIO, A = $REV ($(git rev-parse --short "$REV")), B = the working tree; $N messages, $ROUNDS rounds" >&2
 scripts/with-postgres.sh --durable "$S/run.sh" "$S" "$N" "$ROUNDS" "${CELLS[@]}" | tee "$S/ab.log"
 python3 - "$S/ab.log" <<'PY'
 import json, re, statistics, sys

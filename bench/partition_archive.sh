@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Retention at 10 million archived rows on PostgreSQL: batched DELETE on the
-# pgqrs_archive of migration 0004 (what pgqrs_retention_run does) against a
+# pgqrs_archive table (what pgqrs_retention_run does) against a
 # time-partitioned archive (declarative partitioning by archived_at, one
 # partition per day, retention by DETACH + DROP). Measures the purge time and
 # the claim latency of consumers running during the purge (pgbench: each

@@ -4,6 +4,11 @@
  *   pgqrs_bench latency DSN RATE SECONDS CONSUMERS BATCH POLL_MS TMPDIR
  *       POLL_MS > 0: sleep that long when the queue is empty (fixed-interval polling);
  *       POLL_MS = -1: pgqrs_dequeue_wait (LISTEN/NOTIFY on PostgreSQL, backoff polling on SQLite)
+ *   pgqrs_bench runtime DSN CONCURRENCY BATCH MESSAGES TMPDIR
+ *       the worker runtime in this one process (pgqrs_runtime: CONCURRENCY handler
+ *       threads, batch_size BATCH, a no-op handler returning PGQRS_JOB_DONE) drains
+ *       a prefilled backlog of MESSAGES (until_empty); time from pgqrs_runtime_run
+ *       to its return, which is after the last settle committed
  *   pgqrs_bench workflow DSN WORKERS RUNS REPLAY TMPDIR
  *       RUNS runs of a 3-step workflow executed by WORKERS processes; REPLAY = 1: the
  *       first attempt of every run fails after its 3 steps (retry due in 1 ms), so
@@ -12,6 +17,7 @@
  * installs pgqrs and creates the queue. Every consumer/producer is its own
  * process with its own store (pgqrs_connect after fork). Prints one JSON line. */
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include "common.h"
 #include "pgqrs.h"
@@ -234,6 +240,9 @@ static void enq_trampoline(void *a, barrier *b, int ready_fd, int res_fd)
 static int cmd_enqueue(const char *dsn, int producers, int batch, long messages, const char *tmp)
 {
     setup(dsn);
+    /* BENCH_AFTER_PREFILL here: after the setup, before the producers connect */
+    const char *hook = getenv("BENCH_AFTER_PREFILL");
+    if (hook && *hook && system(hook) != 0) { fprintf(stderr, "BENCH_AFTER_PREFILL failed\n"); return 2; }
     enq_arg a = { dsn, batch, messages / producers, tmp };
     int h = run_children(producers, enq_trampoline, &a, "enqueue", dsn, NULL);
     int bw = h >> 16, res = h & 0xffff;
@@ -469,6 +478,62 @@ static int cmd_workflow(const char *dsn, int workers, long runs, int replay, con
     return 0;
 }
 
+/* ---- runtime ---- */
+static _Atomic long rt_handled;
+
+static int noop_job(pgqrs_job *job, void *user)
+{
+    (void)job;
+    (void)user;
+    atomic_fetch_add(&rt_handled, 1);
+    return PGQRS_JOB_DONE;
+}
+
+static int cmd_runtime(const char *dsn, int concurrency, int batch, long n, const char *tmp)
+{
+    pgqrs_connect_options co = PGQRS_CONNECT_OPTIONS_INIT;
+    pgqrs_runtime_options ro = PGQRS_RUNTIME_OPTIONS_INIT;
+    pgqrs_runtime_stats st = PGQRS_RUNTIME_STATS_INIT;
+    pgqrs_runtime *rt = NULL;
+    pgqrs_metrics *ml = NULL;
+    pgqrs_store *s = NULL;
+    double t0, t1, p0;
+    long left = -1, archived = -1;
+    (void)tmp;
+    setup(dsn);
+    p0 = now_us();
+    prefill(dsn, n);
+    p0 = (now_us() - p0) / 1e6;
+    co.pool_size = 4;   /* the claiming thread, the lease extender, a spare (LISTEN has its own) */
+    co.relaxed_durability = getenv("PGQRS_BENCH_RELAXED") && atoi(getenv("PGQRS_BENCH_RELAXED")) == 1;
+    if (pgqrs_connect(&s, dsn, &co) != PGQRS_OK) { fprintf(stderr, "connect: %s\n", pgqrs_errmsg(NULL)); return 2; }
+    ro.concurrency = concurrency;
+    ro.batch_size = batch;
+    ro.vt_seconds = 30;
+    ro.until_empty = 1;
+    if (pgqrs_runtime_new(&rt, s, &ro) != PGQRS_OK || pgqrs_runtime_add_queue(rt, QUEUE, noop_job, NULL) != PGQRS_OK) {
+        fprintf(stderr, "runtime: %s\n", rt ? pgqrs_errmsg(rt) : pgqrs_errmsg(s));
+        return 2;
+    }
+    t0 = now_us();
+    if (pgqrs_runtime_run(rt) != PGQRS_OK) { fprintf(stderr, "run: %s\n", pgqrs_errmsg(rt)); return 2; }
+    t1 = now_us();
+    pgqrs_runtime_stats_get(&st, rt);
+    pgqrs_runtime_free(rt);
+    if (pgqrs_metrics_list(&ml, s, QUEUE) == PGQRS_OK && pgqrs_metrics_count(ml) == 1) {
+        left = pgqrs_metrics_at(ml, 0)->pending + pgqrs_metrics_at(ml, 0)->in_flight + pgqrs_metrics_at(ml, 0)->delayed;
+        archived = pgqrs_metrics_at(ml, 0)->archived;
+    }
+    pgqrs_metrics_free(ml);
+    pgqrs_store_free(s);
+    printf("{\"messages\":%ld,\"drained\":%lld,\"handled\":%ld,\"seconds\":%.3f,\"msgs_per_s\":%.1f,"
+           "\"prefill_s\":%.2f,\"left\":%ld,\"archived\":%ld,\"lost\":%lld,\"errors\":%d,"
+           "\"mapping\":\"pgqrs_runtime: concurrency %d, batch_size %d, vt 30 s\"}\n",
+           n, (long long)st.done, atomic_load(&rt_handled), (t1 - t0) / 1e6, st.done / ((t1 - t0) / 1e6), p0, left,
+           archived, (long long)st.lost, !(st.done == n && left == 0 && archived == n), concurrency, batch);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -476,6 +541,8 @@ int main(int argc, char **argv)
     if (argc == 7 && !strcmp(argv[1], "enqueue")) return cmd_enqueue(argv[2], atoi(argv[3]), atoi(argv[4]), atol(argv[5]), argv[6]);
     if (argc == 9 && !strcmp(argv[1], "latency"))
         return cmd_latency(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), atoi(argv[7]), argv[8]);
+    if (argc == 7 && !strcmp(argv[1], "runtime"))
+        return cmd_runtime(argv[2], atoi(argv[3]), atoi(argv[4]), atol(argv[5]), argv[6]);
     if (argc == 7 && !strcmp(argv[1], "workflow"))
         return cmd_workflow(argv[2], atoi(argv[3]), atol(argv[4]), atoi(argv[5]), argv[6]);
     fprintf(stderr, "usage: see the top of bench/pgqrs_bench.c\n");

@@ -193,6 +193,34 @@ if wf:
                   f"{fmt(res['triggers_per_s'])} | {lat(res, 'step_exec')} | {lat(res, 'step_replay') if rp.get('n') else '—'} | {res['errors']} |")
     md.append("")
 
+rt = [r for r in rows if r["scenario"] == "runtime"]
+if rt:
+    md.append("### Scenario 5, the worker runtime: a no-op handler in one process (jobs/s; ratio = pgqrs-c / peer)")
+    md.append("")
+    md.append("Every system claims batches of 10 over a prefilled backlog: pgqrs-c `pgqrs_runtime` (concurrency C, "
+              "batch_size 10, settles with the next claim), graphile-worker's runner (concurrency C, localQueue 10, "
+              "batched completions), pg-boss `work()` (localConcurrency C, batchSize 10, burstWhenBatchFull), "
+              "plainjob's `defineWorker` x C (one job per claim; it has no batch claim). Same durability: "
+              "PostgreSQL synchronous_commit=on, SQLite synchronous=FULL (plainjob-as-shipped: its own NORMAL).")
+    md.append("")
+    for be, peers in (("postgres", ["pg-boss", "graphile-worker"]), ("sqlite", ["plainjob", "plainjob-as-shipped"])):
+        concs = sorted({r["consumers"] for r in rt if r["backend"] == be})
+        if not concs:
+            continue
+        md.append(f"{'PostgreSQL' if be == 'postgres' else 'SQLite'}:")
+        md.append("")
+        md.append("| concurrency | pgqrs-c | " + " | ".join(f"{p} | ratio" for p in peers) + " |")
+        md.append("|---:|---:|" + "---:|---:|" * len(peers))
+        for c in concs:
+            me = rate(get("runtime", be, "pgqrs", c, 10))
+            cells_ = []
+            for p in peers:
+                r = get("runtime", be, p, c, 10)
+                v = rate(r)
+                cells_.append(f"{fmt(v)} | {(f'{me / v:.2f}×' if me and v else ('failed' if r and r.get('failure') else '—'))}")
+            md.append(f"| {c} | {fmt(me)} | " + " | ".join(cells_) + " |")
+        md.append("")
+
 # ---- charts ---------------------------------------------------------------------------
 charts = []
 def chart(be, axis):
@@ -248,7 +276,7 @@ def ratio_chart(be):
     except Exception as e:
         print(f"report: gnuplot failed: {e}", file=sys.stderr)
         return None
-for be in ["postgres", "sqlite"]:
+for be in ["postgres", "sqlite"] if cells else []:
     for axis in ["consumers", "batch"]:
         n = chart(be, axis)
         if n: charts.append(n)

@@ -5,7 +5,9 @@
 # durability (scripts/with-postgres.sh --durable), runs every scenario and writes
 # bench/results/<date>-<host>.{json,md} and the charts (bench/report.py).
 # --quick: 5,000 messages, a subset of cells, pgqrs, the floors and the commit rate only
-# (a smoke for CI, < 2 minutes).
+# (a smoke for CI, < 2 minutes). BENCH_ONLY=SCENARIO (drain, enqueue, latency,
+# workflow, runtime) runs one scenario and BENCH_N=N another backlog size; such a
+# partial run writes its report to bench/scratch/results/, not bench/results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -80,4 +82,9 @@ export BENCH_NODE=$NODE BENCH_STATUS=$STATUS
 t0=$(date +%s)
 scripts/with-postgres.sh --durable scripts/with-turso.sh bash bench/suite.sh
 echo "bench: suite took $(( $(date +%s) - t0 )) s" >&2
-python3 bench/report.py "$S/run" "$ROOT/bench/results" "$ROOT/docs/benchmarks.md"
+if [ -n "${BENCH_ONLY:-}${BENCH_N:-}" ]; then
+    # a partial run (one scenario, another size): its report stays in the scratch dir
+    python3 bench/report.py "$S/run" "$S/results" /dev/null
+else
+    python3 bench/report.py "$S/run" "$ROOT/bench/results" "$ROOT/docs/benchmarks.md"
+fi

@@ -16,10 +16,13 @@ P=$S/peers
 psqlc() { psql -X -qAt "$DSN" "$@"; }
 
 if [ "$BENCH_QUICK" = 1 ]; then
-    N=5000; CONS="1 4"; BATCHES="1 50"; ENQ_CELLS="1:1 1:100"; LAT_S=5; CELL_TIMEOUT=60
+    N=5000; CONS="1 4"; BATCHES="1 50"; ENQ_CELLS="1:1 1:100"; LAT_S=5; CELL_TIMEOUT=60; RT_CONC="1 4"
 else
-    N=50000; CONS="1 2 4"; BATCHES="1 10 50"; ENQ_CELLS="1:1 1:100 4:1 4:100"; LAT_S=20; CELL_TIMEOUT=400
+    N=50000; CONS="1 2 4"; BATCHES="1 10 50"; ENQ_CELLS="1:1 1:100 4:1 4:100"; LAT_S=20; CELL_TIMEOUT=400; RT_CONC="1 4 16"
 fi
+N=${BENCH_N:-$N}   # BENCH_N: another backlog size (a smaller check; make bench uses the default)
+# BENCH_ONLY=runtime (or drain, enqueue, latency, workflow): only that scenario
+only() { [ -z "${BENCH_ONLY:-}" ] || [ "$BENCH_ONLY" = "$1" ]; }
 has() { grep -q "^$1	" "$BENCH_STATUS" && ! grep -q "^$1	NOT" "$BENCH_STATUS"; }
 
 # rec SCENARIO BACKEND SYSTEM C B CMD...: runs one cell, appends its JSON line
@@ -27,6 +30,9 @@ rec() {
     local sc=$1 be=$2 sys=$3 c=$4 b=$5; shift 5
     local tmp; tmp=$(mktemp -d "$OUT/cell.XXXX")
     local t0=$SECONDS
+    # every PostgreSQL cell starts just after a checkpoint, so no cell pays for the
+    # previous cell's dirty buffers and their full-page writes
+    [ "$be" = postgres ] && psqlc -c CHECKPOINT >/dev/null 2>&1
     echo "bench: $sc $be $sys C=$c B=$b" >&2
     timeout "$CELL_TIMEOUT" bash -c '"$@"' _ "$@" "$tmp" > "$tmp/out" 2> "$tmp/err"
     local rc=$? line
@@ -85,6 +91,7 @@ PGQ_CI="host=$D dbname=pgqbench user=postgres"
 pgq_enq() { "$BIN/pgq_bench" enqueue "$PGQ_CI" "$1" "$2" "$N" "e_$1_$2" "$3"; }
 export N DSN NODE P BIN PGQ_CI BENCH_PGQD_CONF= PLAINJOB_SYNC= PGQRS_BENCH_PIPELINE=
 export -f psqlc node_peer pgq_enq
+only drain || BATCHES=""
 for b in $BATCHES; do
     for c in $CONS; do
         rec drain postgres pgqrs "$c" "$b" "$BIN/pgqrs_bench" drain "$(newschema "q_${c}_${b}")" "$c" "$b" "$N"
@@ -117,7 +124,9 @@ done
 # tursodb is Turso's local test server (about 10 ms per request here), not Turso
 # Cloud: these cells show the protocol's cost relative to SQLite on one machine.
 TURSO_N=$([ "$BENCH_QUICK" = 1 ] && echo 500 || echo 5000)
-for cell in 1:1 1:10 1:50 2:10; do
+TURSO_CELLS="1:1 1:10 1:50 2:10"
+only drain || TURSO_CELLS=""
+for cell in $TURSO_CELLS; do
     c=${cell%:*}; b=${cell#*:}
     rec drain turso pgqrs "$c" "$b" bench/turso_drain.sh "$BIN/pgqrs_bench" "$c" "$b" "$TURSO_N"
     rec drain turso pgqrs-sqlite "$c" "$b" "$BIN/pgqrs_bench" drain "sqlite://$(sqlite_file "tq_${c}_${b}")" "$c" "$b" "$TURSO_N"
@@ -125,6 +134,7 @@ done
 rm -f "$S"/*.db "$S"/*.db-wal "$S"/*.db-shm
 
 # ---- Scenario 2: enqueue ----------------------------------------------------------------
+only enqueue || ENQ_CELLS=""
 for cell in $ENQ_CELLS; do
     p=${cell%:*}; b=${cell#*:}
     rec enqueue postgres pgqrs "$p" "$b" "$BIN/pgqrs_bench" enqueue "$(newschema "e_${p}_${b}")" "$p" "$b" "$N"
@@ -138,6 +148,7 @@ rm -f "$S"/*.db "$S"/*.db-wal "$S"/*.db-shm
 
 # ---- Scenario 3: end-to-end latency under steady load --------------------------------------
 RATE=500
+if only latency; then
 rec latency postgres pgqrs 2 10 "$BIN/pgqrs_bench" latency "$(newschema lat)" "$RATE" "$LAT_S" 2 10 10
 rec latency sqlite pgqrs 2 10 "$BIN/pgqrs_bench" latency "sqlite://$(sqlite_file lat)" "$RATE" "$LAT_S" 2 10 10
 rec latency postgres pgqrs-wait 2 10 "$BIN/pgqrs_bench" latency "$(newschema latw)" "$RATE" "$LAT_S" 2 10 -1
@@ -149,17 +160,50 @@ rec latency postgres pgqrs-wait-trickle 2 10 "$BIN/pgqrs_bench" latency "$(newsc
 rec latency sqlite pgqrs-poll100-trickle 2 10 "$BIN/pgqrs_bench" latency "sqlite://$(sqlite_file latp20)" 20 "$LAT_S" 2 10 100
 rec latency sqlite pgqrs-wait-trickle 2 10 "$BIN/pgqrs_bench" latency "sqlite://$(sqlite_file latw20)" 20 "$LAT_S" 2 10 -1
 rm -f "$S"/*.db "$S"/*.db-wal "$S"/*.db-shm
+fi
 
 # ---- Scenario 4: workflows ---------------------------------------------------------------
 # a 3-step workflow; "consumers" = worker processes, "batch" = 0 (runs are taken one at a
 # time). pgqrs-replay: every run's first attempt fails after its 3 steps, so the second
 # attempt replays them: step_replay_ms against step_exec_ms is the replay overhead.
 WF_RUNS=$([ "$BENCH_QUICK" = 1 ] && echo 200 || echo 2000)
-for w in 1 4; do
+WF_CELLS="1 4"
+only workflow || WF_CELLS=""
+for w in $WF_CELLS; do
     rec workflow postgres pgqrs "$w" 0 "$BIN/pgqrs_bench" workflow "$(newschema "wf_$w")" "$w" "$WF_RUNS" 0
     rec workflow sqlite pgqrs "$w" 0 "$BIN/pgqrs_bench" workflow "sqlite://$(sqlite_file "wf_$w")" "$w" "$WF_RUNS" 0
 done
+if only workflow; then
 rec workflow postgres pgqrs-replay 1 0 "$BIN/pgqrs_bench" workflow "$(newschema wfr)" 1 "$WF_RUNS" 1
 rec workflow sqlite pgqrs-replay 1 0 "$BIN/pgqrs_bench" workflow "sqlite://$(sqlite_file wfr)" 1 "$WF_RUNS" 1
+fi
 rm -f "$S"/*.db "$S"/*.db-wal "$S"/*.db-shm
+
+# ---- Scenario 5: the worker runtime --------------------------------------------------------
+# A no-op handler over a prefilled backlog of N jobs, in one process, at concurrency 1, 4
+# and 16 ("consumers" = concurrency), every system claiming batches of 10 ("batch"):
+# pgqrs_runtime (pgqrs_bench runtime), graphile-worker's runner (run(): concurrency C,
+# localQueue 10, batched completions), pg-boss work() (localConcurrency C, batchSize 10,
+# burstWhenBatchFull), and on SQLite plainjob's defineWorker x C (one job per claim: it
+# has no batch claim). Durability as everywhere in this suite: PostgreSQL
+# synchronous_commit=on; SQLite synchronous=FULL for pgqrs and plainjob
+# (PLAINJOB_SYNC=FULL; plainjob-as-shipped runs at its own NORMAL).
+RT_B=10
+only runtime || RT_CONC=""
+for c in $RT_CONC; do
+    rec runtime postgres pgqrs "$c" "$RT_B" "$BIN/pgqrs_bench" runtime "$(newschema "rt_$c")" "$c" "$RT_B" "$N"
+    if [ -n "$NODE" ] && has pg-boss; then
+        rec runtime postgres pg-boss "$c" "$RT_B" node_peer pgboss.mjs runtime "$DSN" "pgboss_rt_$c" "$c" "$RT_B" "$N"
+    fi
+    if [ -n "$NODE" ] && has graphile-worker; then
+        rec runtime postgres graphile-worker "$c" "$RT_B" node_peer graphile.mjs drain "$DSN" "gw_rt_$c" "$c" "$RT_B" "$N"
+    fi
+    rec runtime sqlite pgqrs "$c" "$RT_B" "$BIN/pgqrs_bench" runtime "sqlite://$(sqlite_file "rt_$c")" "$c" "$RT_B" "$N"
+    if [ -n "$NODE" ] && has plainjob && has better-sqlite3; then
+        PLAINJOB_SYNC=FULL rec runtime sqlite plainjob "$c" "$RT_B" node_peer plainjob.mjs runtime "$(sqlite_file "pj_rt_$c")" "$c" "$RT_B" "$N"
+        PLAINJOB_SYNC= rec runtime sqlite plainjob-as-shipped "$c" "$RT_B" node_peer plainjob.mjs runtime "$(sqlite_file "pjn_rt_$c")" "$c" "$RT_B" "$N"
+    fi
+    psqlc -c "DROP SCHEMA IF EXISTS rt_$c, pgboss_rt_$c, gw_rt_$c CASCADE" >/dev/null 2>&1
+    rm -f "$S"/*.db "$S"/*.db-wal "$S"/*.db-shm
+done
 echo "bench: results in $RES" >&2

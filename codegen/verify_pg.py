@@ -31,8 +31,8 @@ from pgqrs_codegen import model  # noqa: E402
 BOOTSTRAP = "schema_version_ensure"
 
 # Type OIDs (pg_type.dat; stable across server versions).
-BOOL, NAME, INT8, INT4, TEXT, JSON, UNKNOWN, TEXT_ARRAY, INT8_ARRAY, VARCHAR, TIMESTAMPTZ, JSONB = (
-    16, 19, 20, 23, 25, 114, 705, 1009, 1016, 1043, 1184, 3802)
+BOOL, NAME, INT8, INT4, TEXT, JSON, FLOAT8, UNKNOWN, TEXT_ARRAY, INT8_ARRAY, VARCHAR, TIMESTAMPTZ, JSONB = (
+    16, 19, 20, 23, 25, 114, 701, 705, 1009, 1016, 1043, 1184, 3802)
 TEXTUAL = (TEXT, VARCHAR, NAME)
 
 # What PostgreSQL may infer for a parameter of each declared type. Parameters are
@@ -40,6 +40,7 @@ TEXTUAL = (TEXT, VARCHAR, NAME)
 PARAM_OIDS = {
     "i64": (INT8,),
     "i32": (INT4, INT8),
+    "f64": (FLOAT8,),
     "text": TEXTUAL + (UNKNOWN,),
     "enum": (TEXT,),
     "json": (JSONB, JSON),
@@ -54,6 +55,7 @@ PARAM_OIDS = {
 RESULT_OIDS = {
     "i64": (INT8,),
     "i32": (INT4,),
+    "f64": (FLOAT8,),
     "text": TEXTUAL,
     "enum": TEXTUAL,
     "json": (JSONB, JSON),

@@ -29,11 +29,12 @@ struct pgqrs_steps { pgqrs__list l; };   /* pgqrs_step_info */
 struct pgqrs_workflows { pgqrs__list l; };   /* pgqrs_workflow_info */
 struct pgqrs_schedules { pgqrs__list l; };   /* pgqrs_schedule_info */
 
-/* Frees the strings a pgqrs_message owns (payload). */
+/* Frees the strings a pgqrs_message owns (payload, result). */
 static void message_clear(void *item)
 {
     pgqrs_message *v = item;
     pgqrs__free((char *)v->payload);
+    pgqrs__free((char *)v->result);
 }
 
 /* Frees the strings a pgqrs_queue_info owns (name). */
@@ -111,9 +112,10 @@ static void fill_message_from_message(pgqrs_message *v, pgqrs_message_row *r)
     v->consumer_worker_id = r->has_consumer_worker_id ? r->consumer_worker_id : 0;
     v->archived_at_us = 0;
     v->state = "live";
+    v->result = NULL;
 }
 
-/* pgqrs_message from pgqrs_archived_row (schema/public.toml:57). */
+/* pgqrs_message from pgqrs_archived_row (schema/public.toml:58). */
 static void fill_message_from_archived(pgqrs_message *v, pgqrs_archived_row *r)
 {
     v->id = r->id;
@@ -128,9 +130,11 @@ static void fill_message_from_archived(pgqrs_message *v, pgqrs_archived_row *r)
     v->consumer_worker_id = r->has_consumer_worker_id ? r->consumer_worker_id : 0;
     v->archived_at_us = r->archived_at_us;
     v->state = pgqrs__archive_reason_str(r->reason);
+    v->result = r->result;
+    r->result = NULL;
 }
 
-/* pgqrs_queue_info from pgqrs_queue_row (schema/public.toml:70). */
+/* pgqrs_queue_info from pgqrs_queue_row (schema/public.toml:72). */
 static void fill_queue_info_from_queue(pgqrs_queue_info *v, pgqrs_queue_row *r)
 {
     v->id = r->id;
@@ -138,9 +142,13 @@ static void fill_queue_info_from_queue(pgqrs_queue_info *v, pgqrs_queue_row *r)
     r->name = NULL;
     v->max_attempts = r->max_attempts;
     v->created_at_us = r->created_at_us;
+    v->retry_initial_delay_ms = r->retry_initial_delay_ms;
+    v->retry_multiplier = r->retry_multiplier;
+    v->retry_max_delay_ms = r->retry_max_delay_ms;
+    v->retry_jitter = r->retry_jitter;
 }
 
-/* pgqrs_queue_metrics from pgqrs_queue_metrics_row (schema/public.toml:77). */
+/* pgqrs_queue_metrics from pgqrs_queue_metrics_row (schema/public.toml:83). */
 static void fill_queue_metrics_from_queue_metrics(pgqrs_queue_metrics *v, pgqrs_queue_metrics_row *r, int64_t now_us)
 {
     v->queue_id = r->queue_id;
@@ -154,7 +162,7 @@ static void fill_queue_metrics_from_queue_metrics(pgqrs_queue_metrics *v, pgqrs_
     v->oldest_pending_age_us = r->has_oldest_pending_at && now_us > r->oldest_pending_at_us ? now_us - r->oldest_pending_at_us : 0;
 }
 
-/* pgqrs_worker_info from pgqrs_worker_row (schema/public.toml:87). */
+/* pgqrs_worker_info from pgqrs_worker_row (schema/public.toml:93). */
 static void fill_worker_info_from_worker(pgqrs_worker_info *v, pgqrs_worker_row *r)
 {
     v->id = r->id;
@@ -169,7 +177,7 @@ static void fill_worker_info_from_worker(pgqrs_worker_info *v, pgqrs_worker_row 
     v->stopped_at_us = r->has_stopped_at ? r->stopped_at_us : 0;
 }
 
-/* pgqrs_run_info from pgqrs_run_row (schema/public.toml:98). */
+/* pgqrs_run_info from pgqrs_run_row (schema/public.toml:104). */
 static void fill_run_info_from_run(pgqrs_run_info *v, pgqrs_run_row *r)
 {
     v->id = r->id;
@@ -194,7 +202,7 @@ static void fill_run_info_from_run(pgqrs_run_info *v, pgqrs_run_row *r)
     v->updated_at_us = r->updated_at_us;
 }
 
-/* pgqrs_step_info from pgqrs_step_row (schema/public.toml:115). */
+/* pgqrs_step_info from pgqrs_step_row (schema/public.toml:121). */
 static void fill_step_info_from_step(pgqrs_step_info *v, pgqrs_step_row *r)
 {
     v->run_id = r->run_id;
@@ -211,7 +219,7 @@ static void fill_step_info_from_step(pgqrs_step_info *v, pgqrs_step_row *r)
     v->retry_at_us = r->has_retry_at ? r->retry_at_us : 0;
 }
 
-/* pgqrs_workflow_info from pgqrs_workflow_row (schema/public.toml:126). */
+/* pgqrs_workflow_info from pgqrs_workflow_row (schema/public.toml:132). */
 static void fill_workflow_info_from_workflow(pgqrs_workflow_info *v, pgqrs_workflow_row *r)
 {
     v->id = r->id;
@@ -223,7 +231,7 @@ static void fill_workflow_info_from_workflow(pgqrs_workflow_info *v, pgqrs_workf
     v->created_at_us = r->created_at_us;
 }
 
-/* pgqrs_schedule_info from pgqrs_schedule_row (schema/public.toml:133). */
+/* pgqrs_schedule_info from pgqrs_schedule_row (schema/public.toml:139). */
 static void fill_schedule_info_from_schedule(pgqrs_schedule_info *v, pgqrs_schedule_row *r)
 {
     v->id = r->id;

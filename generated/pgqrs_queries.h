@@ -83,26 +83,30 @@ typedef struct pgqrs_queries {
     /* archive_purge :execrows
      * Retention: deletes archived (not dead-lettered) rows archived before `before`,
      * for one queue or, with queue_id NULL, for all.
-     * SQL: queries/postgres/archive.sql:51, queries/sqlite/archive.sql:52 */
+     * SQL: queries/postgres/archive.sql:56, queries/sqlite/archive.sql:52 */
     pgqrs_status (*archive_purge)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_archive_purge_params *p);
 
     /* queue_metrics :many
      * Per queue: pending (visible now), in flight (held, lease live), delayed (not
      * yet visible, not held), archived, dead-lettered, and the enqueue time of the
      * oldest pending message. One queue, or with queue_id NULL all of them.
-     * SQL: queries/postgres/archive.sql:59, queries/sqlite/archive.sql:60 */
+     * SQL: queries/postgres/archive.sql:64, queries/sqlite/archive.sql:60 */
     pgqrs_status (*queue_metrics)(pgqrs_queue_metrics_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_metrics_params *p);
 
     /* message_enqueue :one
      * No row when the queue does not exist (no foreign key: the queue row is read,
-     * not locked; migration 0003).
+     * not locked; migration 0003). A visible message inserted into a queue with no
+     * other visible message notifies channel pgqrs_messages (migration 0004: the
+     * statement notifies, not a trigger). The probe cannot see the row this
+     * statement inserts (every part of a statement reads one snapshot).
      * SQL: queries/postgres/messages.sql:5, queries/sqlite/messages.sql:7 */
     pgqrs_status (*message_enqueue)(int64_t *out, pgqrs_conn *c, const pgqrs_message_enqueue_params *p);
 
     /* message_enqueue_batch :many
      * One statement for the whole batch: all rows or none. Ids come back in input
-     * order; no rows when the queue does not exist.
-     * SQL: queries/postgres/messages.sql:16, queries/sqlite/messages.sql:15, queries/turso/messages.sql:5 */
+     * order; no rows when the queue does not exist. Notifies as message_enqueue
+     * does, once per batch.
+     * SQL: queries/postgres/messages.sql:26, queries/sqlite/messages.sql:15, queries/turso/messages.sql:5 */
     pgqrs_status (*message_enqueue_batch)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_enqueue_batch_params *p);
 
     /* message_dequeue :many
@@ -115,7 +119,7 @@ typedef struct pgqrs_queries {
      * that stays the same when the statement is planned once for every parameter
      * (the driver plans each statement once per session; a join here becomes a
      * sequential scan of the backlog in the generic plan).
-     * SQL: queries/postgres/messages.sql:29, queries/sqlite/messages.sql:31 */
+     * SQL: queries/postgres/messages.sql:47, queries/sqlite/messages.sql:31 */
     pgqrs_status (*message_dequeue)(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_dequeue_params *p);
 
     /* message_dead_letter :execrows
@@ -123,17 +127,17 @@ typedef struct pgqrs_queries {
      * max_attempts times move to the archive as dead letters, in one statement, at
      * the moment they would have been delivered again. The window is an InitPlan,
      * as in message_dequeue.
-     * SQL: queries/postgres/messages.sql:58, queries/sqlite/messages.sql:52 */
+     * SQL: queries/postgres/messages.sql:76, queries/sqlite/messages.sql:52 */
     pgqrs_status (*message_dead_letter)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_dead_letter_params *p);
 
     /* message_extend_vt :one
      * Sets the message's visibility to now + vt_ms, only while this worker holds it.
-     * SQL: queries/postgres/messages.sql:82, queries/sqlite/messages.sql:73 */
+     * SQL: queries/postgres/messages.sql:100, queries/sqlite/messages.sql:73 */
     pgqrs_status (*message_extend_vt)(pgqrs_message_extend_vt_row *out, pgqrs_conn *c, const pgqrs_message_extend_vt_params *p);
 
     /* message_release :many
      * Back to pending (visible after delay_ms); only messages this worker holds.
-     * SQL: queries/postgres/messages.sql:91, queries/sqlite/messages.sql:82 */
+     * SQL: queries/postgres/messages.sql:109, queries/sqlite/messages.sql:82 */
     pgqrs_status (*message_release)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_release_params *p);
 
     /* message_archive :many
@@ -144,45 +148,73 @@ typedef struct pgqrs_queries {
      * an entry for every message this worker ever claimed until VACUUM removes the
      * dead ones (docs/benchmarks.md: a batch of 10 read 0.48 ms through it, 0.14 ms
      * through the primary key).
-     * SQL: queries/postgres/messages.sql:101, queries/sqlite/messages.sql:92 */
+     * SQL: queries/postgres/messages.sql:119, queries/sqlite/messages.sql:92 */
     pgqrs_status (*message_archive)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_archive_params *p);
 
     /* message_delete :many
      * Deletes the messages this worker holds (by primary key: see message_archive).
-     * SQL: queries/postgres/messages.sql:123, queries/sqlite/messages.sql:107 */
+     * SQL: queries/postgres/messages.sql:141, queries/sqlite/messages.sql:107 */
     pgqrs_status (*message_delete)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_delete_params *p);
 
     /* message_existing :many
      * Which of these ids are live messages (to tell "not owned" from "not found").
-     * SQL: queries/postgres/messages.sql:131, queries/sqlite/messages.sql:115 */
+     * SQL: queries/postgres/messages.sql:149, queries/sqlite/messages.sql:115 */
     pgqrs_status (*message_existing)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len);
 
     /* message_get :one
-     * SQL: queries/postgres/messages.sql:137, queries/sqlite/messages.sql:121 */
+     * SQL: queries/postgres/messages.sql:155, queries/sqlite/messages.sql:121 */
     pgqrs_status (*message_get)(pgqrs_message_row *out, pgqrs_conn *c, int64_t id);
 
     /* message_list :many
      * Live messages of a queue in id order, without claiming them (CLI `message read`).
-     * SQL: queries/postgres/messages.sql:144, queries/sqlite/messages.sql:128 */
+     * SQL: queries/postgres/messages.sql:162, queries/sqlite/messages.sql:128 */
     pgqrs_status (*message_list)(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_list_params *p);
 
     /* message_purge :execrows
      * Deletes every live message of the queue.
-     * SQL: queries/postgres/messages.sql:154, queries/sqlite/messages.sql:138 */
+     * SQL: queries/postgres/messages.sql:172, queries/sqlite/messages.sql:138 */
     pgqrs_status (*message_purge)(int64_t *affected_out, pgqrs_conn *c, int64_t queue_id);
 
     /* message_next_vt :one
      * When the queue's next message becomes visible (a delayed one, or an expired
      * lease); NULL when the queue is empty. A min() over the dequeue index.
-     * SQL: queries/postgres/messages.sql:159, queries/sqlite/messages.sql:143 */
+     * SQL: queries/postgres/messages.sql:177, queries/sqlite/messages.sql:143 */
     pgqrs_status (*message_next_vt)(pgqrs_message_next_vt_row *out, pgqrs_conn *c, int64_t queue_id);
 
     /* queue_listen :exec
      * Subscribes this session to the notifications of migration 0002 (every queue
      * shares the channel; the payload is the queue id). Session-scoped: not used
      * through PgBouncer.
-     * SQL: queries/postgres/messages.sql:166, queries/sqlite/messages.sql:150 */
+     * SQL: queries/postgres/messages.sql:184, queries/sqlite/messages.sql:150 */
     pgqrs_status (*queue_listen)(pgqrs_conn *c);
+
+    /* message_settle :many
+     * Moves the messages this worker holds to the archive in one statement, each
+     * with its result (results[i] belongs to ids[i]; JSON null = no result), as
+     * `reason`: 'archived' for a finished job, 'dead_letter' for a failed one.
+     * SQL: queries/postgres/messages.sql:192, queries/sqlite/messages.sql:157 */
+    pgqrs_status (*message_settle)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_settle_params *p);
+
+    /* message_retry :many
+     * Back to pending, each visible after its own delay (delays_ms[i] belongs to
+     * ids[i]: the retry policy's next delay, computed by the caller); only messages
+     * this worker holds. The read count is the claim's: a retry is one delivery.
+     * SQL: queries/postgres/messages.sql:217, queries/sqlite/messages.sql:176 */
+    pgqrs_status (*message_retry)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_retry_params *p);
+
+    /* message_extend_held :execrows
+     * The lease extension: each of these messages that one of these workers still
+     * holds becomes invisible for vt_ms from now, in one statement. Rows locked by a
+     * transaction settling them are skipped (they are leaving; waiting for them
+     * could deadlock with it).
+     * SQL: queries/postgres/messages.sql:230, queries/sqlite/messages.sql:190 */
+    pgqrs_status (*message_extend_held)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_extend_held_params *p);
+
+    /* message_unclaim :many
+     * Gives back messages this worker claimed and never started: pending now, and
+     * the claim's delivery is not counted (read_ct goes back down by one).
+     * SQL: queries/postgres/messages.sql:246, queries/sqlite/messages.sql:200 */
+    pgqrs_status (*message_unclaim)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_unclaim_params *p);
 
     /* queue_create :one
      * Inserts the queue, or returns no row (PGQRS_ENOTFOUND) when the name is taken:
@@ -190,16 +222,22 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/queues.sql:3, queries/sqlite/queues.sql:3 */
     pgqrs_status (*queue_create)(pgqrs_queue_row *out, pgqrs_conn *c, const pgqrs_queue_create_params *p);
 
+    /* queue_update :one
+     * Sets the delivery and retry policy of a queue in one statement; a NULL
+     * parameter keeps that column as it is. No row: no such queue.
+     * SQL: queries/postgres/queues.sql:15, queries/sqlite/queues.sql:15 */
+    pgqrs_status (*queue_update)(pgqrs_queue_row *out, pgqrs_conn *c, const pgqrs_queue_update_params *p);
+
     /* queue_get_by_name :one
-     * SQL: queries/postgres/queues.sql:13, queries/sqlite/queues.sql:13 */
+     * SQL: queries/postgres/queues.sql:29, queries/sqlite/queues.sql:29 */
     pgqrs_status (*queue_get_by_name)(pgqrs_queue_row *out, pgqrs_conn *c, const char *name);
 
     /* queue_get :one
-     * SQL: queries/postgres/queues.sql:20, queries/sqlite/queues.sql:20 */
+     * SQL: queries/postgres/queues.sql:36, queries/sqlite/queues.sql:36 */
     pgqrs_status (*queue_get)(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id);
 
     /* queue_list :many
-     * SQL: queries/postgres/queues.sql:27, queries/sqlite/queues.sql:27 */
+     * SQL: queries/postgres/queues.sql:43, queries/sqlite/queues.sql:43 */
     pgqrs_status (*queue_list)(pgqrs_queue_row **rows_out, size_t *n_out, pgqrs_conn *c);
 
     /* queue_delete :many
@@ -207,7 +245,7 @@ typedef struct pgqrs_queries {
      * messages and force is false: then nothing is deleted. Returns the queue's id
      * when it was deleted. pgqrs_queue_delete_rows (migration 0003) first waits for
      * every transaction writing messages, so none can add one to the queue after.
-     * SQL: queries/postgres/queues.sql:33, queries/sqlite/queues.sql:33 */
+     * SQL: queries/postgres/queues.sql:49, queries/sqlite/queues.sql:49 */
     pgqrs_status (*queue_delete)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_delete_params *p);
 
     /* retention_default_get :one
@@ -315,25 +353,28 @@ typedef struct pgqrs_queries {
      * twice, rolling the job back with it. With overlap 'skip' and the previous
      * fired tick's job still live (its message pending or in flight, or its run
      * not finished), the tick is recorded as skipped and creates nothing. No row:
-     * the schedule was paused, deleted or already moved on.
+     * the schedule was paused, deleted or already moved on. A job's message made
+     * visible in a queue with no other visible message notifies channel
+     * pgqrs_messages, as message_enqueue does (migration 0004: the statement
+     * notifies, not a trigger; the probe does not see this statement's rows).
      * SQL: queries/postgres/schedules.sql:73, queries/sqlite/schedules.sql:72 */
     pgqrs_status (*schedule_fire)(pgqrs_schedule_fire_row *out, pgqrs_conn *c, const pgqrs_schedule_fire_params *p);
 
     /* schedule_advance :execrows
      * Moves next_at on without firing (missed ticks skipped after downtime), from
      * expected_at only, like schedule_fire.
-     * SQL: queries/postgres/schedules.sql:136, queries/sqlite/schedules.sql:132 */
+     * SQL: queries/postgres/schedules.sql:144, queries/sqlite/schedules.sql:132 */
     pgqrs_status (*schedule_advance)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_schedule_advance_params *p);
 
     /* schedule_tick_list :many
      * The newest ticks of a schedule.
-     * SQL: queries/postgres/schedules.sql:144, queries/sqlite/schedules.sql:140 */
+     * SQL: queries/postgres/schedules.sql:152, queries/sqlite/schedules.sql:140 */
     pgqrs_status (*schedule_tick_list)(pgqrs_schedule_tick_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_schedule_tick_list_params *p);
 
     /* clock_now :one
      * The time every scheduler compares ticks with: the database's clock (or the
      * store's test override), the same for every machine.
-     * SQL: queries/postgres/schedules.sql:153, queries/sqlite/schedules.sql:149 */
+     * SQL: queries/postgres/schedules.sql:161, queries/sqlite/schedules.sql:149 */
     pgqrs_status (*clock_now)(pgqrs_clock_now_row *out, pgqrs_conn *c);
 
     /* schema_version_ensure :exec
@@ -487,41 +528,41 @@ typedef struct pgqrs_queries {
     pgqrs_status (*run_trigger)(pgqrs_run_trigger_row *out, pgqrs_conn *c, const pgqrs_run_trigger_params *p);
 
     /* run_get :one
-     * SQL: queries/postgres/workflows.sql:60, queries/sqlite/workflows.sql:58 */
+     * SQL: queries/postgres/workflows.sql:64, queries/sqlite/workflows.sql:58 */
     pgqrs_status (*run_get)(pgqrs_run_row *out, pgqrs_conn *c, int64_t id);
 
     /* run_get_by_key :one
-     * SQL: queries/postgres/workflows.sql:67, queries/sqlite/workflows.sql:65 */
+     * SQL: queries/postgres/workflows.sql:71, queries/sqlite/workflows.sql:65 */
     pgqrs_status (*run_get_by_key)(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_run_get_by_key_params *p);
 
     /* run_list :many
      * Runs newest first, filtered by workflow, status and creation time when given.
-     * SQL: queries/postgres/workflows.sql:74, queries/sqlite/workflows.sql:72 */
+     * SQL: queries/postgres/workflows.sql:78, queries/sqlite/workflows.sql:72 */
     pgqrs_status (*run_list)(pgqrs_run_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_run_list_params *p);
 
     /* run_start :one
      * PENDING -> RUNNING (or RUNNING again after a crash) for this worker; counts an
      * attempt. No row for a terminal, cancelling or unknown run.
-     * SQL: queries/postgres/workflows.sql:87, queries/sqlite/workflows.sql:85 */
+     * SQL: queries/postgres/workflows.sql:91, queries/sqlite/workflows.sql:85 */
     pgqrs_status (*run_start)(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_run_start_params *p);
 
     /* run_finish :one
      * Ends a run (SUCCESS or ERROR from RUNNING; CANCELLED from RUNNING or
      * CANCELLING) and archives its message, held by this worker, in one statement.
-     * SQL: queries/postgres/workflows.sql:100, queries/sqlite/workflows.sql:97 */
+     * SQL: queries/postgres/workflows.sql:104, queries/sqlite/workflows.sql:97 */
     pgqrs_status (*run_finish)(int64_t *out, pgqrs_conn *c, const pgqrs_run_finish_params *p);
 
     /* run_reschedule :one
      * RUNNING -> PENDING until retry_at (a retry after a failure, or a durable
      * sleep): the run's message becomes visible again at retry_at, and its delivery
      * count starts over, so waiting never counts toward the crash limit.
-     * SQL: queries/postgres/workflows.sql:130, queries/sqlite/workflows.sql:124 */
+     * SQL: queries/postgres/workflows.sql:134, queries/sqlite/workflows.sql:124 */
     pgqrs_status (*run_reschedule)(int64_t *out, pgqrs_conn *c, const pgqrs_run_reschedule_params *p);
 
     /* run_cancel :one
      * A PENDING run becomes CANCELLED at once; a RUNNING one CANCELLING, finalised
      * by its worker at the next step boundary. No row for terminal or unknown runs.
-     * SQL: queries/postgres/workflows.sql:151, queries/sqlite/workflows.sql:139 */
+     * SQL: queries/postgres/workflows.sql:155, queries/sqlite/workflows.sql:139 */
     pgqrs_status (*run_cancel)(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_run_cancel_params *p);
 
     /* step_acquire :one
@@ -530,26 +571,26 @@ typedef struct pgqrs_queries {
      * whose worker is stopped (a crashed run resumed). No row when the step already
      * succeeded, another live worker holds it, or the run is not RUNNING: exactly one
      * worker executes a step at a time.
-     * SQL: queries/postgres/workflows.sql:167, queries/sqlite/workflows.sql:154, queries/turso/workflows.sql:5 */
+     * SQL: queries/postgres/workflows.sql:171, queries/sqlite/workflows.sql:154, queries/turso/workflows.sql:5 */
     pgqrs_status (*step_acquire)(pgqrs_step_row *out, pgqrs_conn *c, const pgqrs_step_acquire_params *p);
 
     /* step_get :one
-     * SQL: queries/postgres/workflows.sql:190, queries/sqlite/workflows.sql:175 */
+     * SQL: queries/postgres/workflows.sql:194, queries/sqlite/workflows.sql:175 */
     pgqrs_status (*step_get)(pgqrs_step_row *out, pgqrs_conn *c, const pgqrs_step_get_params *p);
 
     /* step_complete :execrows
      * RUNNING -> SUCCESS with the output, in the statement that marks it done; only
      * for the worker holding it.
-     * SQL: queries/postgres/workflows.sql:196, queries/sqlite/workflows.sql:181 */
+     * SQL: queries/postgres/workflows.sql:200, queries/sqlite/workflows.sql:181 */
     pgqrs_status (*step_complete)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_step_complete_params *p);
 
     /* step_fail :execrows
      * RUNNING -> ERROR with the error and, when it will be retried, when.
-     * SQL: queries/postgres/workflows.sql:205, queries/sqlite/workflows.sql:189 */
+     * SQL: queries/postgres/workflows.sql:209, queries/sqlite/workflows.sql:189 */
     pgqrs_status (*step_fail)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_step_fail_params *p);
 
     /* step_list :many
-     * SQL: queries/postgres/workflows.sql:213, queries/sqlite/workflows.sql:196 */
+     * SQL: queries/postgres/workflows.sql:217, queries/sqlite/workflows.sql:196 */
     pgqrs_status (*step_list)(pgqrs_step_row **rows_out, size_t *n_out, pgqrs_conn *c, int64_t run_id);
 } pgqrs_queries;
 

@@ -280,6 +280,7 @@ void pgqrs__archived_row_clear(pgqrs_archived_row *row)
     if (!row)
         return;
     pgqrs__free(row->payload);
+    pgqrs__free(row->result);
     memset(row, 0, sizeof *row);
 }
 

@@ -143,6 +143,10 @@ typedef struct pgqrs_queue_row {
     char *name;  /* owned */
     int32_t max_attempts;
     int64_t created_at_us;
+    int64_t retry_initial_delay_ms;
+    double retry_multiplier;
+    int64_t retry_max_delay_ms;
+    double retry_jitter;
 } pgqrs_queue_row;
 /* Frees what the row owns and zeroes it; NULL is a no-op. */
 void pgqrs__queue_row_clear(pgqrs_queue_row *row);
@@ -209,6 +213,7 @@ typedef struct pgqrs_archived_row {
     int64_t consumer_worker_id;
     pgqrs_db_archive_reason reason;
     int64_t archived_at_us;
+    char *result;  /* owned; NULL when SQL NULL */
 } pgqrs_archived_row;
 /* Frees what the row owns and zeroes it; NULL is a no-op. */
 void pgqrs__archived_row_clear(pgqrs_archived_row *row);
@@ -632,11 +637,65 @@ typedef struct pgqrs_message_list_params {
     int32_t limit;
 } pgqrs_message_list_params;
 
+/* parameters of message_settle */
+typedef struct pgqrs_message_settle_params {
+    const int64_t *ids;
+    size_t ids_len;
+    const char *const *results;
+    size_t results_len;
+    pgqrs_db_archive_reason reason;
+    int64_t worker_id;
+} pgqrs_message_settle_params;
+
+/* parameters of message_retry */
+typedef struct pgqrs_message_retry_params {
+    const int64_t *ids;
+    size_t ids_len;
+    const int64_t *delays_ms;
+    size_t delays_ms_len;
+    int64_t worker_id;
+} pgqrs_message_retry_params;
+
+/* parameters of message_extend_held */
+typedef struct pgqrs_message_extend_held_params {
+    const int64_t *ids;
+    size_t ids_len;
+    const int64_t *worker_ids;
+    size_t worker_ids_len;
+    int64_t vt_ms;
+} pgqrs_message_extend_held_params;
+
+/* parameters of message_unclaim */
+typedef struct pgqrs_message_unclaim_params {
+    const int64_t *ids;
+    size_t ids_len;
+    int64_t worker_id;
+} pgqrs_message_unclaim_params;
+
 /* parameters of queue_create */
 typedef struct pgqrs_queue_create_params {
     const char *name;
     int32_t max_attempts;
+    int64_t retry_initial_delay_ms;
+    double retry_multiplier;
+    int64_t retry_max_delay_ms;
+    double retry_jitter;
 } pgqrs_queue_create_params;
+
+/* parameters of queue_update */
+typedef struct pgqrs_queue_update_params {
+    int64_t id;
+    bool has_max_attempts;
+    int32_t max_attempts;
+    bool has_retry_initial_delay_ms;
+    int64_t retry_initial_delay_ms;
+    bool has_retry_multiplier;
+    double retry_multiplier;
+    bool has_retry_max_delay_ms;
+    int64_t retry_max_delay_ms;
+    bool has_retry_jitter;
+    double retry_jitter;
+} pgqrs_queue_update_params;
 
 /* parameters of queue_delete */
 typedef struct pgqrs_queue_delete_params {

@@ -13,7 +13,9 @@
  *   migrations/postgres/0001_init.sql
  *   migrations/postgres/0002_notify.sql
  *   migrations/postgres/0003_integrity_without_fk_locks.sql
- *   migrations/postgres/0004_schedules_retention.sql
+ *   migrations/postgres/0004_notify_in_statement.sql
+ *   migrations/postgres/0005_runtime.sql
+ *   migrations/postgres/0006_schedules_retention.sql
  * Change the sources and run `make generate`. */
 
 #include <string.h>
@@ -43,7 +45,12 @@ enum {
     PG_MESSAGE_PURGE,
     PG_MESSAGE_NEXT_VT,
     PG_QUEUE_LISTEN,
+    PG_MESSAGE_SETTLE,
+    PG_MESSAGE_RETRY,
+    PG_MESSAGE_EXTEND_HELD,
+    PG_MESSAGE_UNCLAIM,
     PG_QUEUE_CREATE,
+    PG_QUEUE_UPDATE,
     PG_QUEUE_GET_BY_NAME,
     PG_QUEUE_GET,
     PG_QUEUE_LIST,
@@ -117,7 +124,7 @@ enum {
 static const char SQL_ARCHIVE_LIST[] =
     "-- name: archive_list :many\n"
     "SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id,\n"
-    "       consumer_worker_id, reason, archived_at\n"
+    "       consumer_worker_id, reason, archived_at, result\n"
     "FROM pgqrs_archive\n"
     "WHERE queue_id = $1 AND reason = $2 AND id > $3\n"
     "ORDER BY id\n"
@@ -125,7 +132,7 @@ static const char SQL_ARCHIVE_LIST[] =
 static const char SQL_ARCHIVE_GET[] =
     "-- name: archive_get :one\n"
     "SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id,\n"
-    "       consumer_worker_id, reason, archived_at\n"
+    "       consumer_worker_id, reason, archived_at, result\n"
     "FROM pgqrs_archive\n"
     "WHERE id = $1";
 static const char SQL_ARCHIVE_COUNT[] =
@@ -149,7 +156,12 @@ static const char SQL_DLQ_REPLAY[] =
     "    FROM gone g, t\n"
     "    ORDER BY g.id\n"
     ")\n"
-    "SELECT id FROM gone ORDER BY id";
+    "SELECT id FROM gone\n"
+    "WHERE (SELECT count(pg_notify('pgqrs_messages', $1::text)) FROM t   -- wake-up: migration 0004\n"
+    "       WHERE EXISTS (SELECT FROM gone)\n"
+    "         AND (SELECT m.id FROM pgqrs_messages m WHERE m.queue_id = $1 AND m.vt <= t.now\n"
+    "              ORDER BY m.queue_id, m.vt, m.id LIMIT 1) IS NULL) >= 0\n"
+    "ORDER BY id";
 static const char SQL_ARCHIVE_PURGE[] =
     "-- name: archive_purge :execrows\n"
     "DELETE FROM pgqrs_archive\n"
@@ -186,20 +198,34 @@ static const char SQL_QUEUE_METRICS[] =
     "ORDER BY q.name";
 static const char SQL_MESSAGE_ENQUEUE[] =
     "-- name: message_enqueue :one\n"
-    "INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)\n"
-    "SELECT q.id, $2::jsonb, t.now + $3::bigint * interval '1 millisecond', t.now, $4::bigint\n"
-    "FROM pgqrs_queues q, (SELECT coalesce($5::timestamptz, now()) AS now) t\n"
-    "WHERE q.id = $1\n"
-    "RETURNING id";
+    "WITH t AS (SELECT coalesce($5::timestamptz, now()) AS now),\n"
+    "ins AS (\n"
+    "    INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)\n"
+    "    SELECT q.id, $2::jsonb, t.now + $3::bigint * interval '1 millisecond', t.now, $4::bigint\n"
+    "    FROM pgqrs_queues q, t\n"
+    "    WHERE q.id = $1\n"
+    "    RETURNING id)\n"
+    "SELECT id FROM ins\n"
+    "WHERE (SELECT count(pg_notify('pgqrs_messages', $1::text)) FROM t   -- wake-up: migration 0004\n"
+    "       WHERE EXISTS (SELECT FROM ins) AND $3::bigint <= 0\n"
+    "         AND (SELECT m.id FROM pgqrs_messages m WHERE m.queue_id = $1 AND m.vt <= t.now\n"
+    "              ORDER BY m.queue_id, m.vt, m.id LIMIT 1) IS NULL) >= 0";
 static const char SQL_MESSAGE_ENQUEUE_BATCH[] =
     "-- name: message_enqueue_batch :many\n"
-    "INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)\n"
-    "SELECT q.id, e.value, t.now + $3::bigint * interval '1 millisecond', t.now, $4::bigint\n"
-    "FROM pgqrs_queues q, (SELECT coalesce($5::timestamptz, now()) AS now) t,\n"
-    "     jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e(value, ord)\n"
-    "WHERE q.id = $1\n"
-    "ORDER BY e.ord\n"
-    "RETURNING id";
+    "WITH t AS (SELECT coalesce($5::timestamptz, now()) AS now),\n"
+    "ins AS (\n"
+    "    INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)\n"
+    "    SELECT q.id, e.value, t.now + $3::bigint * interval '1 millisecond', t.now, $4::bigint\n"
+    "    FROM pgqrs_queues q, t,\n"
+    "         jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e(value, ord)\n"
+    "    WHERE q.id = $1\n"
+    "    ORDER BY e.ord\n"
+    "    RETURNING id)\n"
+    "SELECT id FROM ins\n"
+    "WHERE (SELECT count(pg_notify('pgqrs_messages', $1::text)) FROM t   -- wake-up: migration 0004\n"
+    "       WHERE EXISTS (SELECT FROM ins) AND $3::bigint <= 0\n"
+    "         AND (SELECT m.id FROM pgqrs_messages m WHERE m.queue_id = $1 AND m.vt <= t.now\n"
+    "              ORDER BY m.queue_id, m.vt, m.id LIMIT 1) IS NULL) >= 0";
 static const char SQL_MESSAGE_DEQUEUE[] =
     "-- name: message_dequeue :many\n"
     "UPDATE pgqrs_messages m\n"
@@ -292,25 +318,84 @@ static const char SQL_MESSAGE_NEXT_VT[] =
 static const char SQL_QUEUE_LISTEN[] =
     "-- name: queue_listen :exec\n"
     "LISTEN pgqrs_messages";
+static const char SQL_MESSAGE_SETTLE[] =
+    "-- name: message_settle :many\n"
+    "WITH r AS (\n"
+    "    SELECT i.id, e.value AS result\n"
+    "    FROM unnest($1::bigint[]) WITH ORDINALITY AS i(id, ord)\n"
+    "    JOIN jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e(value, ord) ON e.ord = i.ord\n"
+    "),\n"
+    "moved AS (\n"
+    "    DELETE FROM pgqrs_messages m\n"
+    "    USING r\n"
+    "    WHERE m.id = r.id AND coalesce(m.consumer_worker_id, 0) = $4\n"
+    "    RETURNING m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at,\n"
+    "              m.producer_worker_id, m.consumer_worker_id, r.result\n"
+    ")\n"
+    "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
+    "                           producer_worker_id, consumer_worker_id, reason, archived_at, result)\n"
+    "SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,\n"
+    "       $3, coalesce($5::timestamptz, now()), nullif(result, 'null'::jsonb)\n"
+    "FROM moved\n"
+    "RETURNING id";
+static const char SQL_MESSAGE_RETRY[] =
+    "-- name: message_retry :many\n"
+    "UPDATE pgqrs_messages m\n"
+    "SET vt = coalesce($4::timestamptz, now()) + r.delay_ms * interval '1 millisecond',\n"
+    "    consumer_worker_id = NULL\n"
+    "FROM unnest($1::bigint[], $2::bigint[]) AS r(id, delay_ms)\n"
+    "WHERE m.id = r.id AND coalesce(m.consumer_worker_id, 0) = $3\n"
+    "RETURNING m.id";
+static const char SQL_MESSAGE_EXTEND_HELD[] =
+    "-- name: message_extend_held :execrows\n"
+    "WITH held AS (\n"
+    "    SELECT id FROM pgqrs_messages\n"
+    "    WHERE id = ANY($1::bigint[]) AND coalesce(consumer_worker_id, 0) = ANY($2::bigint[])\n"
+    "    FOR UPDATE SKIP LOCKED\n"
+    ")\n"
+    "UPDATE pgqrs_messages m\n"
+    "SET vt = coalesce($4::timestamptz, now()) + $3::bigint * interval '1 millisecond'\n"
+    "FROM held\n"
+    "WHERE m.id = held.id";
+static const char SQL_MESSAGE_UNCLAIM[] =
+    "-- name: message_unclaim :many\n"
+    "UPDATE pgqrs_messages\n"
+    "SET vt = coalesce($3::timestamptz, now()),\n"
+    "    read_ct = greatest(read_ct - 1, 0),\n"
+    "    consumer_worker_id = NULL\n"
+    "WHERE id = ANY($1::bigint[]) AND coalesce(consumer_worker_id, 0) = $2\n"
+    "RETURNING id";
 static const char SQL_QUEUE_CREATE[] =
     "-- name: queue_create :one\n"
-    "INSERT INTO pgqrs_queues (name, max_attempts)\n"
-    "VALUES ($1, $2)\n"
+    "INSERT INTO pgqrs_queues (name, max_attempts, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms,\n"
+    "                          retry_jitter)\n"
+    "VALUES ($1, $2, $3, $4::double precision, $5,\n"
+    "        $6::double precision)\n"
     "ON CONFLICT (name) DO NOTHING\n"
-    "RETURNING id, name, max_attempts, created_at";
+    "RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter";
+static const char SQL_QUEUE_UPDATE[] =
+    "-- name: queue_update :one\n"
+    "UPDATE pgqrs_queues\n"
+    "SET max_attempts = coalesce($2::integer, max_attempts),\n"
+    "    retry_initial_delay_ms = coalesce($3::bigint, retry_initial_delay_ms),\n"
+    "    retry_multiplier = coalesce($4::double precision, retry_multiplier),\n"
+    "    retry_max_delay_ms = coalesce($5::bigint, retry_max_delay_ms),\n"
+    "    retry_jitter = coalesce($6::double precision, retry_jitter)\n"
+    "WHERE id = $1\n"
+    "RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter";
 static const char SQL_QUEUE_GET_BY_NAME[] =
     "-- name: queue_get_by_name :one\n"
-    "SELECT id, name, max_attempts, created_at\n"
+    "SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter\n"
     "FROM pgqrs_queues\n"
     "WHERE name = $1";
 static const char SQL_QUEUE_GET[] =
     "-- name: queue_get :one\n"
-    "SELECT id, name, max_attempts, created_at\n"
+    "SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter\n"
     "FROM pgqrs_queues\n"
     "WHERE id = $1";
 static const char SQL_QUEUE_LIST[] =
     "-- name: queue_list :many\n"
-    "SELECT id, name, max_attempts, created_at\n"
+    "SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter\n"
     "FROM pgqrs_queues\n"
     "ORDER BY name";
 static const char SQL_QUEUE_DELETE[] =
@@ -458,6 +543,7 @@ static const char SQL_SCHEDULE_FIRE[] =
     "),\n"
     "go AS (\n"
     "    SELECT u.id, u.queue_id, u.workflow_id, u.payload,\n"
+    "           coalesce(u.queue_id, (SELECT w.queue_id FROM pgqrs_workflows w WHERE w.id = u.workflow_id)) AS job_queue_id,\n"
     "           NOT (u.overlap = 'skip' AND (\n"
     "                EXISTS (SELECT 1 FROM prev JOIN pgqrs_messages m ON m.id = prev.message_id)\n"
     "             OR EXISTS (SELECT 1 FROM prev JOIN pgqrs_workflow_runs r ON r.id = prev.run_id\n"
@@ -491,7 +577,11 @@ static const char SQL_SCHEDULE_FIRE[] =
     "    FROM go, t\n"
     "    RETURNING outcome, message_id, run_id\n"
     ")\n"
-    "SELECT outcome, message_id, run_id FROM k";
+    "SELECT outcome, message_id, run_id FROM k\n"
+    "WHERE (SELECT count(pg_notify('pgqrs_messages', go.job_queue_id::text)) FROM go, t   -- wake-up: migration 0004\n"
+    "       WHERE go.fire\n"
+    "         AND (SELECT m.id FROM pgqrs_messages m WHERE m.queue_id = go.job_queue_id AND m.vt <= t.now\n"
+    "              ORDER BY m.queue_id, m.vt, m.id LIMIT 1) IS NULL) >= 0";
 static const char SQL_SCHEDULE_ADVANCE[] =
     "-- name: schedule_advance :execrows\n"
     "UPDATE pgqrs_schedules\n"
@@ -677,6 +767,10 @@ static const char SQL_RUN_TRIGGER[] =
     "    SELECT $2, jsonb_build_object('run_id', ins.id), t.now, t.now FROM ins, t\n"
     ")\n"
     "SELECT id AS run_id, true AS created FROM ins\n"
+    "WHERE (SELECT count(pg_notify('pgqrs_messages', $2::text)) FROM t   -- wake-up: migration 0004\n"
+    "       WHERE EXISTS (SELECT FROM ins)\n"
+    "         AND (SELECT m.id FROM pgqrs_messages m WHERE m.queue_id = $2 AND m.vt <= t.now\n"
+    "              ORDER BY m.queue_id, m.vt, m.id LIMIT 1) IS NULL) >= 0\n"
     "UNION ALL\n"
     "SELECT r.id, false FROM pgqrs_workflow_runs r\n"
     "WHERE r.workflow_id = $1 AND r.idempotency_key = $4::text\n"
@@ -827,6 +921,8 @@ static pgqrs_status pg_scan_archived_row(pgqrs_archived_row *row, pgqrs_conn *c,
         row->reason = (pgqrs_db_archive_reason)e;
     if (st == PGQRS_OK)
         st = pgqrs__pg_get_ts(&row->archived_at_us, NULL, c, res, r, 9);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_json(&row->result, true, c, res, r, 10);
     if (st != PGQRS_OK)
         pgqrs__archived_row_clear(row);
     return st;
@@ -913,6 +1009,14 @@ static pgqrs_status pg_scan_queue_row(pgqrs_queue_row *row, pgqrs_conn *c, const
         st = pgqrs__pg_get_i32(&row->max_attempts, NULL, c, res, r, 2);
     if (st == PGQRS_OK)
         st = pgqrs__pg_get_ts(&row->created_at_us, NULL, c, res, r, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->retry_initial_delay_ms, NULL, c, res, r, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_f64(&row->retry_multiplier, NULL, c, res, r, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->retry_max_delay_ms, NULL, c, res, r, 6);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_f64(&row->retry_jitter, NULL, c, res, r, 7);
     if (st != PGQRS_OK)
         pgqrs__queue_row_clear(row);
     return st;
@@ -1401,7 +1505,7 @@ static pgqrs_status pg_dlq_replay(int64_t **rows_out, size_t *n_out, pgqrs_conn 
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* archive_purge :execrows (queries/postgres/archive.sql:51) */
+/* archive_purge :execrows (queries/postgres/archive.sql:56) */
 static pgqrs_status pg_archive_purge(int64_t *affected_out, pgqrs_conn *c, const pgqrs_archive_purge_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1420,7 +1524,7 @@ static pgqrs_status pg_archive_purge(int64_t *affected_out, pgqrs_conn *c, const
     return st;
 }
 
-/* queue_metrics :many (queries/postgres/archive.sql:59) */
+/* queue_metrics :many (queries/postgres/archive.sql:64) */
 static pgqrs_status pg_queue_metrics(pgqrs_queue_metrics_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_metrics_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1477,7 +1581,7 @@ static pgqrs_status pg_message_enqueue(int64_t *out, pgqrs_conn *c, const pgqrs_
     return st;
 }
 
-/* message_enqueue_batch :many (queries/postgres/messages.sql:16) */
+/* message_enqueue_batch :many (queries/postgres/messages.sql:26) */
 static pgqrs_status pg_message_enqueue_batch(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_enqueue_batch_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1514,7 +1618,7 @@ static pgqrs_status pg_message_enqueue_batch(int64_t **rows_out, size_t *n_out, 
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_dequeue :many (queries/postgres/messages.sql:29) */
+/* message_dequeue :many (queries/postgres/messages.sql:47) */
 static pgqrs_status pg_message_dequeue(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_dequeue_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1547,7 +1651,7 @@ static pgqrs_status pg_message_dequeue(pgqrs_message_row **rows_out, size_t *n_o
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_dead_letter :execrows (queries/postgres/messages.sql:58) */
+/* message_dead_letter :execrows (queries/postgres/messages.sql:76) */
 static pgqrs_status pg_message_dead_letter(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_dead_letter_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1572,7 +1676,7 @@ static pgqrs_status pg_message_dead_letter(int64_t *affected_out, pgqrs_conn *c,
     return st;
 }
 
-/* message_extend_vt :one (queries/postgres/messages.sql:82) */
+/* message_extend_vt :one (queries/postgres/messages.sql:100) */
 static pgqrs_status pg_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs_conn *c, const pgqrs_message_extend_vt_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1601,7 +1705,7 @@ static pgqrs_status pg_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs
     return st;
 }
 
-/* message_release :many (queries/postgres/messages.sql:91) */
+/* message_release :many (queries/postgres/messages.sql:109) */
 static pgqrs_status pg_message_release(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_release_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1636,7 +1740,7 @@ static pgqrs_status pg_message_release(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_archive :many (queries/postgres/messages.sql:101) */
+/* message_archive :many (queries/postgres/messages.sql:119) */
 static pgqrs_status pg_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_archive_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1669,7 +1773,7 @@ static pgqrs_status pg_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_delete :many (queries/postgres/messages.sql:123) */
+/* message_delete :many (queries/postgres/messages.sql:141) */
 static pgqrs_status pg_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1698,7 +1802,7 @@ static pgqrs_status pg_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_c
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_existing :many (queries/postgres/messages.sql:131) */
+/* message_existing :many (queries/postgres/messages.sql:149) */
 static pgqrs_status pg_message_existing(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1725,7 +1829,7 @@ static pgqrs_status pg_message_existing(int64_t **rows_out, size_t *n_out, pgqrs
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_get :one (queries/postgres/messages.sql:137) */
+/* message_get :one (queries/postgres/messages.sql:155) */
 static pgqrs_status pg_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1746,7 +1850,7 @@ static pgqrs_status pg_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_
     return st;
 }
 
-/* message_list :many (queries/postgres/messages.sql:144) */
+/* message_list :many (queries/postgres/messages.sql:162) */
 static pgqrs_status pg_message_list(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_list_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1771,7 +1875,7 @@ static pgqrs_status pg_message_list(pgqrs_message_row **rows_out, size_t *n_out,
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_purge :execrows (queries/postgres/messages.sql:154) */
+/* message_purge :execrows (queries/postgres/messages.sql:172) */
 static pgqrs_status pg_message_purge(int64_t *affected_out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1788,7 +1892,7 @@ static pgqrs_status pg_message_purge(int64_t *affected_out, pgqrs_conn *c, int64
     return st;
 }
 
-/* message_next_vt :one (queries/postgres/messages.sql:159) */
+/* message_next_vt :one (queries/postgres/messages.sql:177) */
 static pgqrs_status pg_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1809,7 +1913,7 @@ static pgqrs_status pg_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_con
     return st;
 }
 
-/* queue_listen :exec (queries/postgres/messages.sql:166) */
+/* queue_listen :exec (queries/postgres/messages.sql:184) */
 static pgqrs_status pg_queue_listen(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1820,19 +1924,179 @@ static pgqrs_status pg_queue_listen(pgqrs_conn *c)
     return st;
 }
 
+/* message_settle :many (queries/postgres/messages.sql:192) */
+static pgqrs_status pg_message_settle(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_settle_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[5];
+    pgqrs_buf enc_ids = PGQRS_BUF_INIT;
+    pgqrs_buf enc_results = PGQRS_BUF_INIT;
+    char b_worker_id[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    if (!p->ids && p->ids_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_settle: ids is NULL");
+    if (!p->results && p->results_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_settle: results is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__enc_i64_pgarray(c, &enc_ids, p->ids, p->ids_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__enc_json_array(c, &enc_results, p->results, p->results_len);
+    values[0] = enc_ids.data;
+    values[1] = enc_results.data;
+    values[2] = pgqrs__archive_reason_str(p->reason);
+    if (st == PGQRS_OK && !values[2])
+        st = pgqrs__conn_fail(c, PGQRS_EINVAL, "message_settle: reason is not a archive_reason");
+    values[3] = pgqrs__pg_int(b_worker_id, p->worker_id);
+    values[4] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_MESSAGE_SETTLE, "message_settle", SQL_MESSAGE_SETTLE, 5, values);
+        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_settle");
+    }
+    for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__pg_get_i64(row, NULL, c, res, r, 0) : pgqrs__conn_oom(c);
+    }
+    PQclear(res);
+    pgqrs__buf_free(&enc_ids);
+    pgqrs__buf_free(&enc_results);
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
+}
+
+/* message_retry :many (queries/postgres/messages.sql:217) */
+static pgqrs_status pg_message_retry(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_retry_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[4];
+    pgqrs_buf enc_ids = PGQRS_BUF_INIT;
+    pgqrs_buf enc_delays_ms = PGQRS_BUF_INIT;
+    char b_worker_id[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    if (!p->ids && p->ids_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_retry: ids is NULL");
+    if (!p->delays_ms && p->delays_ms_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_retry: delays_ms is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__enc_i64_pgarray(c, &enc_ids, p->ids, p->ids_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__enc_i64_pgarray(c, &enc_delays_ms, p->delays_ms, p->delays_ms_len);
+    values[0] = enc_ids.data;
+    values[1] = enc_delays_ms.data;
+    values[2] = pgqrs__pg_int(b_worker_id, p->worker_id);
+    values[3] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_MESSAGE_RETRY, "message_retry", SQL_MESSAGE_RETRY, 4, values);
+        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_retry");
+    }
+    for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__pg_get_i64(row, NULL, c, res, r, 0) : pgqrs__conn_oom(c);
+    }
+    PQclear(res);
+    pgqrs__buf_free(&enc_ids);
+    pgqrs__buf_free(&enc_delays_ms);
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
+}
+
+/* message_extend_held :execrows (queries/postgres/messages.sql:230) */
+static pgqrs_status pg_message_extend_held(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_extend_held_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[4];
+    pgqrs_buf enc_ids = PGQRS_BUF_INIT;
+    pgqrs_buf enc_worker_ids = PGQRS_BUF_INIT;
+    char b_vt_ms[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    *affected_out = 0;
+    if (!p->ids && p->ids_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_extend_held: ids is NULL");
+    if (!p->worker_ids && p->worker_ids_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_extend_held: worker_ids is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__enc_i64_pgarray(c, &enc_ids, p->ids, p->ids_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__enc_i64_pgarray(c, &enc_worker_ids, p->worker_ids, p->worker_ids_len);
+    values[0] = enc_ids.data;
+    values[1] = enc_worker_ids.data;
+    values[2] = pgqrs__pg_int(b_vt_ms, p->vt_ms);
+    values[3] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_MESSAGE_EXTEND_HELD, "message_extend_held", SQL_MESSAGE_EXTEND_HELD, 4, values);
+        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "message_extend_held");
+    }
+    if (st == PGQRS_OK)
+        *affected_out = pgqrs__pg_affected(res);
+    PQclear(res);
+    pgqrs__buf_free(&enc_ids);
+    pgqrs__buf_free(&enc_worker_ids);
+    return st;
+}
+
+/* message_unclaim :many (queries/postgres/messages.sql:246) */
+static pgqrs_status pg_message_unclaim(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_unclaim_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[3];
+    pgqrs_buf enc_ids = PGQRS_BUF_INIT;
+    char b_worker_id[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    if (!p->ids && p->ids_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_unclaim: ids is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__enc_i64_pgarray(c, &enc_ids, p->ids, p->ids_len);
+    values[0] = enc_ids.data;
+    values[1] = pgqrs__pg_int(b_worker_id, p->worker_id);
+    values[2] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_MESSAGE_UNCLAIM, "message_unclaim", SQL_MESSAGE_UNCLAIM, 3, values);
+        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_unclaim");
+    }
+    for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__pg_get_i64(row, NULL, c, res, r, 0) : pgqrs__conn_oom(c);
+    }
+    PQclear(res);
+    pgqrs__buf_free(&enc_ids);
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
+}
+
 /* queue_create :one (queries/postgres/queues.sql:3) */
 static pgqrs_status pg_queue_create(pgqrs_queue_row *out, pgqrs_conn *c, const pgqrs_queue_create_params *p)
 {
     pgqrs_status st = PGQRS_OK;
     PGresult *res = NULL;
-    const char *values[2];
+    const char *values[6];
     char b_max_attempts[PGQRS__PG_INT_LEN];
+    char b_retry_initial_delay_ms[PGQRS__PG_INT_LEN];
+    char b_retry_multiplier[PGQRS__PG_F64_LEN];
+    char b_retry_max_delay_ms[PGQRS__PG_INT_LEN];
+    char b_retry_jitter[PGQRS__PG_F64_LEN];
     memset(out, 0, sizeof *out);
     if (!p->name)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "queue_create: name is NULL");
     values[0] = p->name;
     values[1] = pgqrs__pg_int(b_max_attempts, p->max_attempts);
-    res = pgqrs__pg_exec(c, PG_QUEUE_CREATE, "queue_create", SQL_QUEUE_CREATE, 2, values);
+    values[2] = pgqrs__pg_int(b_retry_initial_delay_ms, p->retry_initial_delay_ms);
+    values[3] = pgqrs__pg_f64(b_retry_multiplier, p->retry_multiplier);
+    values[4] = pgqrs__pg_int(b_retry_max_delay_ms, p->retry_max_delay_ms);
+    values[5] = pgqrs__pg_f64(b_retry_jitter, p->retry_jitter);
+    res = pgqrs__pg_exec(c, PG_QUEUE_CREATE, "queue_create", SQL_QUEUE_CREATE, 6, values);
     st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "queue_create");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "queue_create");
@@ -1844,7 +2108,38 @@ static pgqrs_status pg_queue_create(pgqrs_queue_row *out, pgqrs_conn *c, const p
     return st;
 }
 
-/* queue_get_by_name :one (queries/postgres/queues.sql:13) */
+/* queue_update :one (queries/postgres/queues.sql:15) */
+static pgqrs_status pg_queue_update(pgqrs_queue_row *out, pgqrs_conn *c, const pgqrs_queue_update_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[6];
+    char b_id[PGQRS__PG_INT_LEN];
+    char b_max_attempts[PGQRS__PG_INT_LEN];
+    char b_retry_initial_delay_ms[PGQRS__PG_INT_LEN];
+    char b_retry_multiplier[PGQRS__PG_F64_LEN];
+    char b_retry_max_delay_ms[PGQRS__PG_INT_LEN];
+    char b_retry_jitter[PGQRS__PG_F64_LEN];
+    memset(out, 0, sizeof *out);
+    values[0] = pgqrs__pg_int(b_id, p->id);
+    values[1] = p->has_max_attempts ? pgqrs__pg_int(b_max_attempts, p->max_attempts) : NULL;
+    values[2] = p->has_retry_initial_delay_ms ? pgqrs__pg_int(b_retry_initial_delay_ms, p->retry_initial_delay_ms) : NULL;
+    values[3] = p->has_retry_multiplier ? pgqrs__pg_f64(b_retry_multiplier, p->retry_multiplier) : NULL;
+    values[4] = p->has_retry_max_delay_ms ? pgqrs__pg_int(b_retry_max_delay_ms, p->retry_max_delay_ms) : NULL;
+    values[5] = p->has_retry_jitter ? pgqrs__pg_f64(b_retry_jitter, p->retry_jitter) : NULL;
+    res = pgqrs__pg_exec(c, PG_QUEUE_UPDATE, "queue_update", SQL_QUEUE_UPDATE, 6, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "queue_update");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "queue_update");
+    else if (st == PGQRS_OK)
+        st = pg_scan_queue_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__queue_row_clear(out);
+    return st;
+}
+
+/* queue_get_by_name :one (queries/postgres/queues.sql:29) */
 static pgqrs_status pg_queue_get_by_name(pgqrs_queue_row *out, pgqrs_conn *c, const char *name)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1866,7 +2161,7 @@ static pgqrs_status pg_queue_get_by_name(pgqrs_queue_row *out, pgqrs_conn *c, co
     return st;
 }
 
-/* queue_get :one (queries/postgres/queues.sql:20) */
+/* queue_get :one (queries/postgres/queues.sql:36) */
 static pgqrs_status pg_queue_get(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1887,7 +2182,7 @@ static pgqrs_status pg_queue_get(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id
     return st;
 }
 
-/* queue_list :many (queries/postgres/queues.sql:27) */
+/* queue_list :many (queries/postgres/queues.sql:43) */
 static pgqrs_status pg_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1905,7 +2200,7 @@ static pgqrs_status pg_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgq
     return pgqrs__queue_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* queue_delete :many (queries/postgres/queues.sql:33) */
+/* queue_delete :many (queries/postgres/queues.sql:49) */
 static pgqrs_status pg_queue_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2418,7 +2713,7 @@ static pgqrs_status pg_schedule_fire(pgqrs_schedule_fire_row *out, pgqrs_conn *c
     return st;
 }
 
-/* schedule_advance :execrows (queries/postgres/schedules.sql:136) */
+/* schedule_advance :execrows (queries/postgres/schedules.sql:144) */
 static pgqrs_status pg_schedule_advance(int64_t *affected_out, pgqrs_conn *c, const pgqrs_schedule_advance_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2443,7 +2738,7 @@ static pgqrs_status pg_schedule_advance(int64_t *affected_out, pgqrs_conn *c, co
     return st;
 }
 
-/* schedule_tick_list :many (queries/postgres/schedules.sql:144) */
+/* schedule_tick_list :many (queries/postgres/schedules.sql:152) */
 static pgqrs_status pg_schedule_tick_list(pgqrs_schedule_tick_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_schedule_tick_list_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2466,7 +2761,7 @@ static pgqrs_status pg_schedule_tick_list(pgqrs_schedule_tick_row **rows_out, si
     return pgqrs__schedule_tick_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* clock_now :one (queries/postgres/schedules.sql:153) */
+/* clock_now :one (queries/postgres/schedules.sql:161) */
 static pgqrs_status pg_clock_now(pgqrs_clock_now_row *out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3045,7 +3340,7 @@ static pgqrs_status pg_run_trigger(pgqrs_run_trigger_row *out, pgqrs_conn *c, co
     return st;
 }
 
-/* run_get :one (queries/postgres/workflows.sql:60) */
+/* run_get :one (queries/postgres/workflows.sql:64) */
 static pgqrs_status pg_run_get(pgqrs_run_row *out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3066,7 +3361,7 @@ static pgqrs_status pg_run_get(pgqrs_run_row *out, pgqrs_conn *c, int64_t id)
     return st;
 }
 
-/* run_get_by_key :one (queries/postgres/workflows.sql:67) */
+/* run_get_by_key :one (queries/postgres/workflows.sql:71) */
 static pgqrs_status pg_run_get_by_key(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_run_get_by_key_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3090,7 +3385,7 @@ static pgqrs_status pg_run_get_by_key(pgqrs_run_row *out, pgqrs_conn *c, const p
     return st;
 }
 
-/* run_list :many (queries/postgres/workflows.sql:74) */
+/* run_list :many (queries/postgres/workflows.sql:78) */
 static pgqrs_status pg_run_list(pgqrs_run_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_run_list_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3120,7 +3415,7 @@ static pgqrs_status pg_run_list(pgqrs_run_row **rows_out, size_t *n_out, pgqrs_c
     return pgqrs__run_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* run_start :one (queries/postgres/workflows.sql:87) */
+/* run_start :one (queries/postgres/workflows.sql:91) */
 static pgqrs_status pg_run_start(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_run_start_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3147,7 +3442,7 @@ static pgqrs_status pg_run_start(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_
     return st;
 }
 
-/* run_finish :one (queries/postgres/workflows.sql:100) */
+/* run_finish :one (queries/postgres/workflows.sql:104) */
 static pgqrs_status pg_run_finish(int64_t *out, pgqrs_conn *c, const pgqrs_run_finish_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3183,7 +3478,7 @@ static pgqrs_status pg_run_finish(int64_t *out, pgqrs_conn *c, const pgqrs_run_f
     return st;
 }
 
-/* run_reschedule :one (queries/postgres/workflows.sql:130) */
+/* run_reschedule :one (queries/postgres/workflows.sql:134) */
 static pgqrs_status pg_run_reschedule(int64_t *out, pgqrs_conn *c, const pgqrs_run_reschedule_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3215,7 +3510,7 @@ static pgqrs_status pg_run_reschedule(int64_t *out, pgqrs_conn *c, const pgqrs_r
     return st;
 }
 
-/* run_cancel :one (queries/postgres/workflows.sql:151) */
+/* run_cancel :one (queries/postgres/workflows.sql:155) */
 static pgqrs_status pg_run_cancel(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_run_cancel_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3241,7 +3536,7 @@ static pgqrs_status pg_run_cancel(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs
     return st;
 }
 
-/* step_acquire :one (queries/postgres/workflows.sql:167) */
+/* step_acquire :one (queries/postgres/workflows.sql:171) */
 static pgqrs_status pg_step_acquire(pgqrs_step_row *out, pgqrs_conn *c, const pgqrs_step_acquire_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3273,7 +3568,7 @@ static pgqrs_status pg_step_acquire(pgqrs_step_row *out, pgqrs_conn *c, const pg
     return st;
 }
 
-/* step_get :one (queries/postgres/workflows.sql:190) */
+/* step_get :one (queries/postgres/workflows.sql:194) */
 static pgqrs_status pg_step_get(pgqrs_step_row *out, pgqrs_conn *c, const pgqrs_step_get_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3297,7 +3592,7 @@ static pgqrs_status pg_step_get(pgqrs_step_row *out, pgqrs_conn *c, const pgqrs_
     return st;
 }
 
-/* step_complete :execrows (queries/postgres/workflows.sql:196) */
+/* step_complete :execrows (queries/postgres/workflows.sql:200) */
 static pgqrs_status pg_step_complete(int64_t *affected_out, pgqrs_conn *c, const pgqrs_step_complete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3326,7 +3621,7 @@ static pgqrs_status pg_step_complete(int64_t *affected_out, pgqrs_conn *c, const
     return st;
 }
 
-/* step_fail :execrows (queries/postgres/workflows.sql:205) */
+/* step_fail :execrows (queries/postgres/workflows.sql:209) */
 static pgqrs_status pg_step_fail(int64_t *affected_out, pgqrs_conn *c, const pgqrs_step_fail_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3357,7 +3652,7 @@ static pgqrs_status pg_step_fail(int64_t *affected_out, pgqrs_conn *c, const pgq
     return st;
 }
 
-/* step_list :many (queries/postgres/workflows.sql:213) */
+/* step_list :many (queries/postgres/workflows.sql:217) */
 static pgqrs_status pg_step_list(pgqrs_step_row **rows_out, size_t *n_out, pgqrs_conn *c, int64_t run_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3609,7 +3904,46 @@ static const pgqrs__migration pg_migrations[] = {
       "END\n"
       "$$;\n"
       "" },
-    { 4, "0004_schedules_retention", "5a884d86e933900492f9b1754d52d77f74bcf7201804f2c1d17be58fa5d2bdb6",
+    { 4, "0004_notify_in_statement", "f3d366c63b8e75a6b8cd15c1f9026f65460fbd7b7aedbaaf7e75e07b154f12e0",
+      "-- The wake-up of pgqrs_dequeue_wait moves from a statement trigger into the\n"
+      "-- library's inserting statements (message_enqueue, message_enqueue_batch,\n"
+      "-- dlq_replay, run_trigger: queries/postgres/). The trigger's transition table\n"
+      "-- and its function call cost an enqueue of one message more than the insert\n"
+      "-- itself on a busy queue, where it never notifies (measured, docs/benchmarks.md:\n"
+      "-- four single-message producers 5,601 -> 8,557 msg/s). Each of those\n"
+      "-- statements notifies, as the trigger did since migration 0003, only when it\n"
+      "-- makes a message visible in a queue that had no other visible message. Rows\n"
+      "-- inserted by anything other than the library no longer notify; a waiting\n"
+      "-- consumer still finds them when its wait times out.\n"
+      "-- The release trigger (a row whose vt moves earlier) stays: migration 0002.\n"
+      "\n"
+      "DROP TRIGGER pgqrs_messages_notify_insert ON pgqrs_messages;\n"
+      "DROP FUNCTION pgqrs_notify_inserted();\n"
+      "" },
+    { 5, "0005_runtime", "5dd9a829746214a4838a7bd947bc05f6f8be895dedb3b930087b9bbe2fe55c1b",
+      "-- The worker runtime (issue 16): a retry policy per queue and a result per\n"
+      "-- archived message.\n"
+      "--\n"
+      "-- The policy is what a retry waits: initial_delay_ms before the first retry,\n"
+      "-- times multiplier per retry, capped at max_delay_ms, each delay shortened by a\n"
+      "-- random fraction up to jitter. The runtime computes the next visible time from\n"
+      "-- it (pgqrs_retry_delay_ms) and writes it with the release, so a retry survives a\n"
+      "-- restart of every worker. Existing queues get the defaults.\n"
+      "ALTER TABLE pgqrs_queues\n"
+      "    ADD COLUMN retry_initial_delay_ms bigint NOT NULL DEFAULT 1000\n"
+      "        CHECK (retry_initial_delay_ms BETWEEN 1 AND 31536000000),\n"
+      "    ADD COLUMN retry_multiplier double precision NOT NULL DEFAULT 2.0\n"
+      "        CHECK (retry_multiplier BETWEEN 1.0 AND 1000.0),\n"
+      "    ADD COLUMN retry_max_delay_ms bigint NOT NULL DEFAULT 300000\n"
+      "        CHECK (retry_max_delay_ms BETWEEN 1 AND 31536000000),\n"
+      "    ADD COLUMN retry_jitter double precision NOT NULL DEFAULT 0.25\n"
+      "        CHECK (retry_jitter BETWEEN 0.0 AND 1.0);\n"
+      "\n"
+      "-- What the handler returned for a message it finished (JSON, or NULL: none);\n"
+      "-- rows archived before this migration, and by pgqrs_archive, have none.\n"
+      "ALTER TABLE pgqrs_archive ADD COLUMN result jsonb;\n"
+      "" },
+    { 6, "0006_schedules_retention", "5a884d86e933900492f9b1754d52d77f74bcf7201804f2c1d17be58fa5d2bdb6",
       "-- Schedules (docs/schedules.md) and retention policies. Self-contained: it may be\n"
       "-- renumbered before release, never split.\n"
       "--\n"
@@ -3685,7 +4019,7 @@ const pgqrs_queries pgqrs__queries_postgres = {
     .backend = "postgres",
     .stmt_slots = PG__SLOTS,
     .migrations = pg_migrations,
-    .n_migrations = 4,
+    .n_migrations = 6,
     .exec_script = pgqrs__pg_exec_script,
     .archive_list = pg_archive_list,
     .archive_get = pg_archive_get,
@@ -3707,7 +4041,12 @@ const pgqrs_queries pgqrs__queries_postgres = {
     .message_purge = pg_message_purge,
     .message_next_vt = pg_message_next_vt,
     .queue_listen = pg_queue_listen,
+    .message_settle = pg_message_settle,
+    .message_retry = pg_message_retry,
+    .message_extend_held = pg_message_extend_held,
+    .message_unclaim = pg_message_unclaim,
     .queue_create = pg_queue_create,
+    .queue_update = pg_queue_update,
     .queue_get_by_name = pg_queue_get_by_name,
     .queue_get = pg_queue_get,
     .queue_list = pg_queue_list,

@@ -11,7 +11,8 @@
  *   queries/sqlite/workers.sql
  *   queries/sqlite/workflows.sql
  *   migrations/sqlite/0001_init.sql
- *   migrations/sqlite/0002_schedules_retention.sql
+ *   migrations/sqlite/0002_runtime.sql
+ *   migrations/sqlite/0003_schedules_retention.sql
  * Change the sources and run `make generate`. */
 
 #include <string.h>
@@ -44,7 +45,13 @@ enum {
     SQ_MESSAGE_PURGE,
     SQ_MESSAGE_NEXT_VT,
     SQ_QUEUE_LISTEN,
+    SQ_MESSAGE_SETTLE_1,
+    SQ_MESSAGE_SETTLE_2,
+    SQ_MESSAGE_RETRY,
+    SQ_MESSAGE_EXTEND_HELD,
+    SQ_MESSAGE_UNCLAIM,
     SQ_QUEUE_CREATE,
+    SQ_QUEUE_UPDATE,
     SQ_QUEUE_GET_BY_NAME,
     SQ_QUEUE_GET,
     SQ_QUEUE_LIST,
@@ -137,7 +144,7 @@ enum {
 static const char SQL_ARCHIVE_LIST[] =
     "-- name: archive_list :many\n"
     "SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id,\n"
-    "       consumer_worker_id, reason, archived_at\n"
+    "       consumer_worker_id, reason, archived_at, result\n"
     "FROM pgqrs_archive\n"
     "WHERE queue_id = ?1 AND reason = ?2 AND id > ?3\n"
     "ORDER BY id\n"
@@ -145,7 +152,7 @@ static const char SQL_ARCHIVE_LIST[] =
 static const char SQL_ARCHIVE_GET[] =
     "-- name: archive_get :one\n"
     "SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id,\n"
-    "       consumer_worker_id, reason, archived_at\n"
+    "       consumer_worker_id, reason, archived_at, result\n"
     "FROM pgqrs_archive\n"
     "WHERE id = ?1";
 static const char SQL_ARCHIVE_COUNT[] =
@@ -310,25 +317,75 @@ static const char SQL_MESSAGE_NEXT_VT[] =
 static const char SQL_QUEUE_LISTEN[] =
     "-- name: queue_listen :exec\n"
     "SELECT 1";
+static const char SQL_MESSAGE_SETTLE_1[] =
+    "-- name: message_settle :many (statement 1 of 2)\n"
+    "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
+    "                           producer_worker_id, consumer_worker_id, reason, archived_at, result)\n"
+    "SELECT m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at, m.producer_worker_id,\n"
+    "       m.consumer_worker_id, ?3, coalesce(?5, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),\n"
+    "       nullif(?2 -> ('$[' || i.key || ']'), 'null')\n"
+    "FROM json_each(?1) i\n"
+    "JOIN pgqrs_messages m ON m.id = i.value\n"
+    "WHERE coalesce(m.consumer_worker_id, 0) = ?4";
+static const char SQL_MESSAGE_SETTLE_2[] =
+    "-- name: message_settle :many (statement 2 of 2)\n"
+    "DELETE FROM pgqrs_messages\n"
+    "WHERE id IN (SELECT value FROM json_each(?1)) AND coalesce(consumer_worker_id, 0) = ?4\n"
+    "RETURNING id";
+static const char SQL_MESSAGE_RETRY[] =
+    "-- name: message_retry :many\n"
+    "UPDATE pgqrs_messages\n"
+    "SET vt = coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "         + (SELECT ?2 ->> ('$[' || i.key || ']') FROM json_each(?1) i\n"
+    "            WHERE i.value = pgqrs_messages.id LIMIT 1) * 1000,\n"
+    "    consumer_worker_id = NULL\n"
+    "WHERE id IN (SELECT value FROM json_each(?1)) AND coalesce(consumer_worker_id, 0) = ?3\n"
+    "RETURNING id";
+static const char SQL_MESSAGE_EXTEND_HELD[] =
+    "-- name: message_extend_held :execrows\n"
+    "UPDATE pgqrs_messages\n"
+    "SET vt = coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + ?3 * 1000\n"
+    "WHERE id IN (SELECT value FROM json_each(?1))\n"
+    "  AND coalesce(consumer_worker_id, 0) IN (SELECT value FROM json_each(?2))";
+static const char SQL_MESSAGE_UNCLAIM[] =
+    "-- name: message_unclaim :many\n"
+    "UPDATE pgqrs_messages\n"
+    "SET vt = coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),\n"
+    "    read_ct = max(read_ct - 1, 0),\n"
+    "    consumer_worker_id = NULL\n"
+    "WHERE id IN (SELECT value FROM json_each(?1)) AND coalesce(consumer_worker_id, 0) = ?2\n"
+    "RETURNING id";
 static const char SQL_QUEUE_CREATE[] =
     "-- name: queue_create :one\n"
-    "INSERT INTO pgqrs_queues (name, max_attempts, created_at)\n"
-    "VALUES (?1, ?2, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "INSERT INTO pgqrs_queues (name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier,\n"
+    "                          retry_max_delay_ms, retry_jitter)\n"
+    "VALUES (?1, ?2, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER),\n"
+    "        ?3, ?4, ?5, ?6)\n"
     "ON CONFLICT (name) DO NOTHING\n"
-    "RETURNING id, name, max_attempts, created_at";
+    "RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter";
+static const char SQL_QUEUE_UPDATE[] =
+    "-- name: queue_update :one\n"
+    "UPDATE pgqrs_queues\n"
+    "SET max_attempts = coalesce(?2, max_attempts),\n"
+    "    retry_initial_delay_ms = coalesce(?3, retry_initial_delay_ms),\n"
+    "    retry_multiplier = coalesce(?4, retry_multiplier),\n"
+    "    retry_max_delay_ms = coalesce(?5, retry_max_delay_ms),\n"
+    "    retry_jitter = coalesce(?6, retry_jitter)\n"
+    "WHERE id = ?1\n"
+    "RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter";
 static const char SQL_QUEUE_GET_BY_NAME[] =
     "-- name: queue_get_by_name :one\n"
-    "SELECT id, name, max_attempts, created_at\n"
+    "SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter\n"
     "FROM pgqrs_queues\n"
     "WHERE name = ?1";
 static const char SQL_QUEUE_GET[] =
     "-- name: queue_get :one\n"
-    "SELECT id, name, max_attempts, created_at\n"
+    "SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter\n"
     "FROM pgqrs_queues\n"
     "WHERE id = ?1";
 static const char SQL_QUEUE_LIST[] =
     "-- name: queue_list :many\n"
-    "SELECT id, name, max_attempts, created_at\n"
+    "SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter\n"
     "FROM pgqrs_queues\n"
     "ORDER BY name";
 static const char SQL_QUEUE_DELETE[] =
@@ -856,6 +913,8 @@ static pgqrs_status sq_scan_archived_row(pgqrs_archived_row *row, pgqrs_conn *c,
         row->reason = (pgqrs_db_archive_reason)e;
     if (st == PGQRS_OK)
         st = pgqrs__sq_get_ts(&row->archived_at_us, NULL, c, stmt, 9);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_json(&row->result, true, c, stmt, 10);
     if (st != PGQRS_OK)
         pgqrs__archived_row_clear(row);
     return st;
@@ -942,6 +1001,14 @@ static pgqrs_status sq_scan_queue_row(pgqrs_queue_row *row, pgqrs_conn *c, sqlit
         st = pgqrs__sq_get_i32(&row->max_attempts, NULL, c, stmt, 2);
     if (st == PGQRS_OK)
         st = pgqrs__sq_get_ts(&row->created_at_us, NULL, c, stmt, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->retry_initial_delay_ms, NULL, c, stmt, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_f64(&row->retry_multiplier, NULL, c, stmt, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->retry_max_delay_ms, NULL, c, stmt, 6);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_f64(&row->retry_jitter, NULL, c, stmt, 7);
     if (st != PGQRS_OK)
         pgqrs__queue_row_clear(row);
     return st;
@@ -1940,6 +2007,189 @@ static pgqrs_status sq_queue_listen(pgqrs_conn *c)
     return st;
 }
 
+/* message_settle :many (queries/sqlite/messages.sql:157) */
+static pgqrs_status sq_message_settle(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_settle_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    int rc = SQLITE_DONE;
+    pgqrs_buf enc_ids = PGQRS_BUF_INIT;
+    pgqrs_buf enc_results = PGQRS_BUF_INIT;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    if (!p->ids && p->ids_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_settle: ids is NULL");
+    if (!p->results && p->results_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_settle: results is NULL");
+    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__enc_json_array(c, &enc_results, p->results, p->results_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_SETTLE_1, SQL_MESSAGE_SETTLE_1, "message_settle");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 1, enc_ids.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 2, enc_results.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_enum(c, stmt, 3, &pgqrs__archive_reason_desc, (int)p->reason);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 4, p->worker_id);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 5, now_us) : pgqrs__sq_bind_null(c, stmt, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "message_settle");
+    pgqrs__sq_release(stmt);
+    stmt = NULL;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_SETTLE_2, SQL_MESSAGE_SETTLE_2, "message_settle");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 1, enc_ids.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 4, p->worker_id);
+    while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__sq_get_i64(row, NULL, c, stmt, 0) : pgqrs__conn_oom(c);
+    }
+    if (st == PGQRS_OK && rc != SQLITE_DONE)
+        st = pgqrs__sq_fail(c, rc, "message_settle");
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    pgqrs__buf_free(&enc_ids);
+    pgqrs__buf_free(&enc_results);
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
+}
+
+/* message_retry :many (queries/sqlite/messages.sql:176) */
+static pgqrs_status sq_message_retry(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_retry_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    int rc = SQLITE_DONE;
+    pgqrs_buf enc_ids = PGQRS_BUF_INIT;
+    pgqrs_buf enc_delays_ms = PGQRS_BUF_INIT;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    if (!p->ids && p->ids_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_retry: ids is NULL");
+    if (!p->delays_ms && p->delays_ms_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_retry: delays_ms is NULL");
+    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__enc_i64_array(c, &enc_delays_ms, p->delays_ms, p->delays_ms_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_RETRY, SQL_MESSAGE_RETRY, "message_retry");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 1, enc_ids.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 2, enc_delays_ms.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->worker_id);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 4, now_us) : pgqrs__sq_bind_null(c, stmt, 4);
+    while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__sq_get_i64(row, NULL, c, stmt, 0) : pgqrs__conn_oom(c);
+    }
+    if (st == PGQRS_OK && rc != SQLITE_DONE)
+        st = pgqrs__sq_fail(c, rc, "message_retry");
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    pgqrs__buf_free(&enc_ids);
+    pgqrs__buf_free(&enc_delays_ms);
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
+}
+
+/* message_extend_held :execrows (queries/sqlite/messages.sql:190) */
+static pgqrs_status sq_message_extend_held(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_extend_held_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    pgqrs_buf enc_ids = PGQRS_BUF_INIT;
+    pgqrs_buf enc_worker_ids = PGQRS_BUF_INIT;
+    *affected_out = 0;
+    if (!p->ids && p->ids_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_extend_held: ids is NULL");
+    if (!p->worker_ids && p->worker_ids_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_extend_held: worker_ids is NULL");
+    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__enc_i64_array(c, &enc_worker_ids, p->worker_ids, p->worker_ids_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_EXTEND_HELD, SQL_MESSAGE_EXTEND_HELD, "message_extend_held");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 1, enc_ids.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 2, enc_worker_ids.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->vt_ms);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 4, now_us) : pgqrs__sq_bind_null(c, stmt, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "message_extend_held");
+    if (st == PGQRS_OK)
+        *affected_out = pgqrs__sq_changes(c);
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    pgqrs__buf_free(&enc_ids);
+    pgqrs__buf_free(&enc_worker_ids);
+    return st;
+}
+
+/* message_unclaim :many (queries/sqlite/messages.sql:200) */
+static pgqrs_status sq_message_unclaim(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_unclaim_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    int rc = SQLITE_DONE;
+    pgqrs_buf enc_ids = PGQRS_BUF_INIT;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    if (!p->ids && p->ids_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_unclaim: ids is NULL");
+    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_UNCLAIM, SQL_MESSAGE_UNCLAIM, "message_unclaim");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 1, enc_ids.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->worker_id);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 3, now_us) : pgqrs__sq_bind_null(c, stmt, 3);
+    while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__sq_get_i64(row, NULL, c, stmt, 0) : pgqrs__conn_oom(c);
+    }
+    if (st == PGQRS_OK && rc != SQLITE_DONE)
+        st = pgqrs__sq_fail(c, rc, "message_unclaim");
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    pgqrs__buf_free(&enc_ids);
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
+}
+
 /* queue_create :one (queries/sqlite/queues.sql:3) */
 static pgqrs_status sq_queue_create(pgqrs_queue_row *out, pgqrs_conn *c, const pgqrs_queue_create_params *p)
 {
@@ -1957,6 +2207,14 @@ static pgqrs_status sq_queue_create(pgqrs_queue_row *out, pgqrs_conn *c, const p
         st = pgqrs__sq_bind_text(c, stmt, 1, p->name);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->max_attempts);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->retry_initial_delay_ms);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_f64(c, stmt, 4, p->retry_multiplier);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 5, p->retry_max_delay_ms);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_f64(c, stmt, 6, p->retry_jitter);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_queue_row(out, c, stmt)
@@ -1970,7 +2228,43 @@ static pgqrs_status sq_queue_create(pgqrs_queue_row *out, pgqrs_conn *c, const p
     return st;
 }
 
-/* queue_get_by_name :one (queries/sqlite/queues.sql:13) */
+/* queue_update :one (queries/sqlite/queues.sql:15) */
+static pgqrs_status sq_queue_update(pgqrs_queue_row *out, pgqrs_conn *c, const pgqrs_queue_update_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    st = pgqrs__sq_write_begin(c, &own_tx);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_UPDATE, SQL_QUEUE_UPDATE, "queue_update");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
+    if (st == PGQRS_OK)
+        st = p->has_max_attempts ? pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->max_attempts) : pgqrs__sq_bind_null(c, stmt, 2);
+    if (st == PGQRS_OK)
+        st = p->has_retry_initial_delay_ms ? pgqrs__sq_bind_i64(c, stmt, 3, p->retry_initial_delay_ms) : pgqrs__sq_bind_null(c, stmt, 3);
+    if (st == PGQRS_OK)
+        st = p->has_retry_multiplier ? pgqrs__sq_bind_f64(c, stmt, 4, p->retry_multiplier) : pgqrs__sq_bind_null(c, stmt, 4);
+    if (st == PGQRS_OK)
+        st = p->has_retry_max_delay_ms ? pgqrs__sq_bind_i64(c, stmt, 5, p->retry_max_delay_ms) : pgqrs__sq_bind_null(c, stmt, 5);
+    if (st == PGQRS_OK)
+        st = p->has_retry_jitter ? pgqrs__sq_bind_f64(c, stmt, 6, p->retry_jitter) : pgqrs__sq_bind_null(c, stmt, 6);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_queue_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "queue_update")
+           : pgqrs__sq_fail(c, rc, "queue_update");
+    }
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    if (st != PGQRS_OK)
+        pgqrs__queue_row_clear(out);
+    return st;
+}
+
+/* queue_get_by_name :one (queries/sqlite/queues.sql:29) */
 static pgqrs_status sq_queue_get_by_name(pgqrs_queue_row *out, pgqrs_conn *c, const char *name)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1994,7 +2288,7 @@ static pgqrs_status sq_queue_get_by_name(pgqrs_queue_row *out, pgqrs_conn *c, co
     return st;
 }
 
-/* queue_get :one (queries/sqlite/queues.sql:20) */
+/* queue_get :one (queries/sqlite/queues.sql:36) */
 static pgqrs_status sq_queue_get(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2016,7 +2310,7 @@ static pgqrs_status sq_queue_get(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id
     return st;
 }
 
-/* queue_list :many (queries/sqlite/queues.sql:27) */
+/* queue_list :many (queries/sqlite/queues.sql:43) */
 static pgqrs_status sq_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2036,7 +2330,7 @@ static pgqrs_status sq_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgq
     return pgqrs__queue_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* queue_delete :many (queries/sqlite/queues.sql:33) */
+/* queue_delete :many (queries/sqlite/queues.sql:49) */
 static pgqrs_status sq_queue_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3987,7 +4281,24 @@ static const pgqrs__migration sq_migrations[] = {
       "    PRIMARY KEY (run_id, step_id)\n"
       ");\n"
       "" },
-    { 2, "0002_schedules_retention", "91cfcf58397ddd9a3cbcf4aaa0a9b93279b7f33881a3260c939f275edd6f1a6c",
+    { 2, "0002_runtime", "aea86c4a2c96bc3194b5ea8cb66bb94b9a414f7d62418fc1e3604ab90ee45848",
+      "-- The worker runtime (issue 16): a retry policy per queue and a result per\n"
+      "-- archived message.\n"
+      "-- Turso reads this file too, so it sticks to plain ADD COLUMN (the library checks\n"
+      "-- the ranges before it writes; PostgreSQL's migration also has CHECKs).\n"
+      "--\n"
+      "-- The policy is what a retry waits: initial_delay_ms before the first retry,\n"
+      "-- times multiplier per retry, capped at max_delay_ms, each delay shortened by a\n"
+      "-- random fraction up to jitter. Existing queues get the defaults.\n"
+      "ALTER TABLE pgqrs_queues ADD COLUMN retry_initial_delay_ms INTEGER NOT NULL DEFAULT 1000;\n"
+      "ALTER TABLE pgqrs_queues ADD COLUMN retry_multiplier REAL NOT NULL DEFAULT 2.0;\n"
+      "ALTER TABLE pgqrs_queues ADD COLUMN retry_max_delay_ms INTEGER NOT NULL DEFAULT 300000;\n"
+      "ALTER TABLE pgqrs_queues ADD COLUMN retry_jitter REAL NOT NULL DEFAULT 0.25;\n"
+      "\n"
+      "-- What the handler returned for a message it finished (JSON text, or NULL: none).\n"
+      "ALTER TABLE pgqrs_archive ADD COLUMN result TEXT;\n"
+      "" },
+    { 3, "0003_schedules_retention", "91cfcf58397ddd9a3cbcf4aaa0a9b93279b7f33881a3260c939f275edd6f1a6c",
       "-- Schedules (docs/schedules.md) and retention policies. Self-contained: it may be\n"
       "-- renumbered before release, never split. Exactly once per tick: the query that\n"
       "-- creates a tick's job moves next_at on, guarded by its old value, and inserts\n"
@@ -4052,7 +4363,7 @@ const pgqrs_queries pgqrs__queries_sqlite = {
     .backend = "sqlite",
     .stmt_slots = SQ__SLOTS,
     .migrations = sq_migrations,
-    .n_migrations = 2,
+    .n_migrations = 3,
     .exec_script = pgqrs__sq_exec_script,
     .archive_list = sq_archive_list,
     .archive_get = sq_archive_get,
@@ -4074,7 +4385,12 @@ const pgqrs_queries pgqrs__queries_sqlite = {
     .message_purge = sq_message_purge,
     .message_next_vt = sq_message_next_vt,
     .queue_listen = sq_queue_listen,
+    .message_settle = sq_message_settle,
+    .message_retry = sq_message_retry,
+    .message_extend_held = sq_message_extend_held,
+    .message_unclaim = sq_message_unclaim,
     .queue_create = sq_queue_create,
+    .queue_update = sq_queue_update,
     .queue_get_by_name = sq_queue_get_by_name,
     .queue_get = sq_queue_get,
     .queue_list = sq_queue_list,

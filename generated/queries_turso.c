@@ -14,7 +14,8 @@
  *   queries/turso/transport.sql
  *   queries/turso/workflows.sql
  *   migrations/sqlite/0001_init.sql
- *   migrations/sqlite/0002_schedules_retention.sql
+ *   migrations/sqlite/0002_runtime.sql
+ *   migrations/sqlite/0003_schedules_retention.sql
  * Change the sources and run `make generate`. */
 
 #include <string.h>
@@ -25,7 +26,7 @@
 static const char SQL_ARCHIVE_LIST[] =
     "-- name: archive_list :many\n"
     "SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id,\n"
-    "       consumer_worker_id, reason, archived_at\n"
+    "       consumer_worker_id, reason, archived_at, result\n"
     "FROM pgqrs_archive\n"
     "WHERE queue_id = ?1 AND reason = ?2 AND id > ?3\n"
     "ORDER BY id\n"
@@ -33,7 +34,7 @@ static const char SQL_ARCHIVE_LIST[] =
 static const char SQL_ARCHIVE_GET[] =
     "-- name: archive_get :one\n"
     "SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id,\n"
-    "       consumer_worker_id, reason, archived_at\n"
+    "       consumer_worker_id, reason, archived_at, result\n"
     "FROM pgqrs_archive\n"
     "WHERE id = ?1";
 static const char SQL_ARCHIVE_COUNT[] =
@@ -196,25 +197,75 @@ static const char SQL_MESSAGE_NEXT_VT[] =
 static const char SQL_QUEUE_LISTEN[] =
     "-- name: queue_listen :exec\n"
     "SELECT 1";
+static const char SQL_MESSAGE_SETTLE_1[] =
+    "-- name: message_settle :many (statement 1 of 2)\n"
+    "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
+    "                           producer_worker_id, consumer_worker_id, reason, archived_at, result)\n"
+    "SELECT m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at, m.producer_worker_id,\n"
+    "       m.consumer_worker_id, ?3, coalesce(?5, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),\n"
+    "       nullif(?2 -> ('$[' || i.key || ']'), 'null')\n"
+    "FROM json_each(?1) i\n"
+    "JOIN pgqrs_messages m ON m.id = i.value\n"
+    "WHERE coalesce(m.consumer_worker_id, 0) = ?4";
+static const char SQL_MESSAGE_SETTLE_2[] =
+    "-- name: message_settle :many (statement 2 of 2)\n"
+    "DELETE FROM pgqrs_messages\n"
+    "WHERE id IN (SELECT value FROM json_each(?1)) AND coalesce(consumer_worker_id, 0) = ?4\n"
+    "RETURNING id";
+static const char SQL_MESSAGE_RETRY[] =
+    "-- name: message_retry :many\n"
+    "UPDATE pgqrs_messages\n"
+    "SET vt = coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "         + (SELECT ?2 ->> ('$[' || i.key || ']') FROM json_each(?1) i\n"
+    "            WHERE i.value = pgqrs_messages.id LIMIT 1) * 1000,\n"
+    "    consumer_worker_id = NULL\n"
+    "WHERE id IN (SELECT value FROM json_each(?1)) AND coalesce(consumer_worker_id, 0) = ?3\n"
+    "RETURNING id";
+static const char SQL_MESSAGE_EXTEND_HELD[] =
+    "-- name: message_extend_held :execrows\n"
+    "UPDATE pgqrs_messages\n"
+    "SET vt = coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + ?3 * 1000\n"
+    "WHERE id IN (SELECT value FROM json_each(?1))\n"
+    "  AND coalesce(consumer_worker_id, 0) IN (SELECT value FROM json_each(?2))";
+static const char SQL_MESSAGE_UNCLAIM[] =
+    "-- name: message_unclaim :many\n"
+    "UPDATE pgqrs_messages\n"
+    "SET vt = coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),\n"
+    "    read_ct = max(read_ct - 1, 0),\n"
+    "    consumer_worker_id = NULL\n"
+    "WHERE id IN (SELECT value FROM json_each(?1)) AND coalesce(consumer_worker_id, 0) = ?2\n"
+    "RETURNING id";
 static const char SQL_QUEUE_CREATE[] =
     "-- name: queue_create :one\n"
-    "INSERT INTO pgqrs_queues (name, max_attempts, created_at)\n"
-    "VALUES (?1, ?2, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "INSERT INTO pgqrs_queues (name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier,\n"
+    "                          retry_max_delay_ms, retry_jitter)\n"
+    "VALUES (?1, ?2, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER),\n"
+    "        ?3, ?4, ?5, ?6)\n"
     "ON CONFLICT (name) DO NOTHING\n"
-    "RETURNING id, name, max_attempts, created_at";
+    "RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter";
+static const char SQL_QUEUE_UPDATE[] =
+    "-- name: queue_update :one\n"
+    "UPDATE pgqrs_queues\n"
+    "SET max_attempts = coalesce(?2, max_attempts),\n"
+    "    retry_initial_delay_ms = coalesce(?3, retry_initial_delay_ms),\n"
+    "    retry_multiplier = coalesce(?4, retry_multiplier),\n"
+    "    retry_max_delay_ms = coalesce(?5, retry_max_delay_ms),\n"
+    "    retry_jitter = coalesce(?6, retry_jitter)\n"
+    "WHERE id = ?1\n"
+    "RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter";
 static const char SQL_QUEUE_GET_BY_NAME[] =
     "-- name: queue_get_by_name :one\n"
-    "SELECT id, name, max_attempts, created_at\n"
+    "SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter\n"
     "FROM pgqrs_queues\n"
     "WHERE name = ?1";
 static const char SQL_QUEUE_GET[] =
     "-- name: queue_get :one\n"
-    "SELECT id, name, max_attempts, created_at\n"
+    "SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter\n"
     "FROM pgqrs_queues\n"
     "WHERE id = ?1";
 static const char SQL_QUEUE_LIST[] =
     "-- name: queue_list :many\n"
-    "SELECT id, name, max_attempts, created_at\n"
+    "SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter\n"
     "FROM pgqrs_queues\n"
     "ORDER BY name";
 static const char SQL_QUEUE_DELETE[] =
@@ -755,6 +806,8 @@ static pgqrs_status tu_scan_archived_row(pgqrs_archived_row *row, pgqrs__tu_call
         row->reason = (pgqrs_db_archive_reason)e;
     if (st == PGQRS_OK)
         st = pgqrs__tu_get_ts(&row->archived_at_us, NULL, call, r, 9);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_json(&row->result, true, call, r, 10);
     if (st != PGQRS_OK)
         pgqrs__archived_row_clear(row);
     return st;
@@ -841,6 +894,14 @@ static pgqrs_status tu_scan_queue_row(pgqrs_queue_row *row, pgqrs__tu_call *call
         st = pgqrs__tu_get_i32(&row->max_attempts, NULL, call, r, 2);
     if (st == PGQRS_OK)
         st = pgqrs__tu_get_ts(&row->created_at_us, NULL, call, r, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i64(&row->retry_initial_delay_ms, NULL, call, r, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_f64(&row->retry_multiplier, NULL, call, r, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i64(&row->retry_max_delay_ms, NULL, call, r, 6);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_f64(&row->retry_jitter, NULL, call, r, 7);
     if (st != PGQRS_OK)
         pgqrs__queue_row_clear(row);
     return st;
@@ -1797,6 +1858,172 @@ static pgqrs_status tu_queue_listen(pgqrs_conn *c)
     return st;
 }
 
+/* message_settle :many (queries/sqlite/messages.sql:157) */
+static pgqrs_status tu_message_settle(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_settle_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    pgqrs_buf enc_ids = PGQRS_BUF_INIT;
+    pgqrs_buf enc_results = PGQRS_BUF_INIT;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    pgqrs__tu_start(&call, c, "message_settle", true);
+    if (!p->ids && p->ids_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_settle: ids is NULL");
+    if (!p->results && p->results_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_settle: results is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__enc_json_array(c, &enc_results, p->results, p->results_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_SETTLE_1, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 1, enc_ids.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 2, enc_results.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_enum(&call, 3, &pgqrs__archive_reason_desc, (int)p->reason);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 4, p->worker_id);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 5, now_us) : pgqrs__tu_arg_null(&call, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_SETTLE_2, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 1, enc_ids.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 4, p->worker_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__tu_get_i64(row, NULL, &call, r, 0) : pgqrs__conn_oom(c);
+    }
+    pgqrs__tu_end(&call);
+    pgqrs__buf_free(&enc_ids);
+    pgqrs__buf_free(&enc_results);
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
+}
+
+/* message_retry :many (queries/sqlite/messages.sql:176) */
+static pgqrs_status tu_message_retry(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_retry_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    pgqrs_buf enc_ids = PGQRS_BUF_INIT;
+    pgqrs_buf enc_delays_ms = PGQRS_BUF_INIT;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    pgqrs__tu_start(&call, c, "message_retry", true);
+    if (!p->ids && p->ids_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_retry: ids is NULL");
+    if (!p->delays_ms && p->delays_ms_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_retry: delays_ms is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__enc_i64_array(c, &enc_delays_ms, p->delays_ms, p->delays_ms_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_RETRY, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 1, enc_ids.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 2, enc_delays_ms.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 3, p->worker_id);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 4, now_us) : pgqrs__tu_arg_null(&call, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__tu_get_i64(row, NULL, &call, r, 0) : pgqrs__conn_oom(c);
+    }
+    pgqrs__tu_end(&call);
+    pgqrs__buf_free(&enc_ids);
+    pgqrs__buf_free(&enc_delays_ms);
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
+}
+
+/* message_extend_held :execrows (queries/sqlite/messages.sql:190) */
+static pgqrs_status tu_message_extend_held(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_extend_held_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    pgqrs_buf enc_ids = PGQRS_BUF_INIT;
+    pgqrs_buf enc_worker_ids = PGQRS_BUF_INIT;
+    *affected_out = 0;
+    pgqrs__tu_start(&call, c, "message_extend_held", true);
+    if (!p->ids && p->ids_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_extend_held: ids is NULL");
+    if (!p->worker_ids && p->worker_ids_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_extend_held: worker_ids is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__enc_i64_array(c, &enc_worker_ids, p->worker_ids, p->worker_ids_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_EXTEND_HELD, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 1, enc_ids.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 2, enc_worker_ids.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 3, p->vt_ms);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 4, now_us) : pgqrs__tu_arg_null(&call, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, STMT_CHANGES, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i64(affected_out, NULL, &call, 0, 0);
+    pgqrs__tu_end(&call);
+    pgqrs__buf_free(&enc_ids);
+    pgqrs__buf_free(&enc_worker_ids);
+    return st;
+}
+
+/* message_unclaim :many (queries/sqlite/messages.sql:200) */
+static pgqrs_status tu_message_unclaim(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_unclaim_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    pgqrs_buf enc_ids = PGQRS_BUF_INIT;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    pgqrs__tu_start(&call, c, "message_unclaim", true);
+    if (!p->ids && p->ids_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_unclaim: ids is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_UNCLAIM, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 1, enc_ids.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 2, p->worker_id);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 3, now_us) : pgqrs__tu_arg_null(&call, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__tu_get_i64(row, NULL, &call, r, 0) : pgqrs__conn_oom(c);
+    }
+    pgqrs__tu_end(&call);
+    pgqrs__buf_free(&enc_ids);
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
+}
+
 /* queue_create :one (queries/sqlite/queues.sql:3) */
 static pgqrs_status tu_queue_create(pgqrs_queue_row *out, pgqrs_conn *c, const pgqrs_queue_create_params *p)
 {
@@ -1806,11 +2033,19 @@ static pgqrs_status tu_queue_create(pgqrs_queue_row *out, pgqrs_conn *c, const p
     pgqrs__tu_start(&call, c, "queue_create", true);
     if (!p->name)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "queue_create: name is NULL");
-    st = pgqrs__tu_stmt(&call, SQL_QUEUE_CREATE, 2);
+    st = pgqrs__tu_stmt(&call, SQL_QUEUE_CREATE, 6);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 1, p->name);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->max_attempts);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 3, p->retry_initial_delay_ms);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_f64(&call, 4, p->retry_multiplier);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 5, p->retry_max_delay_ms);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_f64(&call, 6, p->retry_jitter);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
@@ -1823,7 +2058,39 @@ static pgqrs_status tu_queue_create(pgqrs_queue_row *out, pgqrs_conn *c, const p
     return st;
 }
 
-/* queue_get_by_name :one (queries/sqlite/queues.sql:13) */
+/* queue_update :one (queries/sqlite/queues.sql:15) */
+static pgqrs_status tu_queue_update(pgqrs_queue_row *out, pgqrs_conn *c, const pgqrs_queue_update_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    memset(out, 0, sizeof *out);
+    pgqrs__tu_start(&call, c, "queue_update", true);
+    st = pgqrs__tu_stmt(&call, SQL_QUEUE_UPDATE, 6);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->id);
+    if (st == PGQRS_OK)
+        st = p->has_max_attempts ? pgqrs__tu_arg_i64(&call, 2, (int64_t)p->max_attempts) : pgqrs__tu_arg_null(&call, 2);
+    if (st == PGQRS_OK)
+        st = p->has_retry_initial_delay_ms ? pgqrs__tu_arg_i64(&call, 3, p->retry_initial_delay_ms) : pgqrs__tu_arg_null(&call, 3);
+    if (st == PGQRS_OK)
+        st = p->has_retry_multiplier ? pgqrs__tu_arg_f64(&call, 4, p->retry_multiplier) : pgqrs__tu_arg_null(&call, 4);
+    if (st == PGQRS_OK)
+        st = p->has_retry_max_delay_ms ? pgqrs__tu_arg_i64(&call, 5, p->retry_max_delay_ms) : pgqrs__tu_arg_null(&call, 5);
+    if (st == PGQRS_OK)
+        st = p->has_retry_jitter ? pgqrs__tu_arg_f64(&call, 6, p->retry_jitter) : pgqrs__tu_arg_null(&call, 6);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
+        st = pgqrs__conn_not_found(c, "queue_update");
+    else if (st == PGQRS_OK)
+        st = tu_scan_queue_row(out, &call, 0);
+    pgqrs__tu_end(&call);
+    if (st != PGQRS_OK)
+        pgqrs__queue_row_clear(out);
+    return st;
+}
+
+/* queue_get_by_name :one (queries/sqlite/queues.sql:29) */
 static pgqrs_status tu_queue_get_by_name(pgqrs_queue_row *out, pgqrs_conn *c, const char *name)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1847,7 +2114,7 @@ static pgqrs_status tu_queue_get_by_name(pgqrs_queue_row *out, pgqrs_conn *c, co
     return st;
 }
 
-/* queue_get :one (queries/sqlite/queues.sql:20) */
+/* queue_get :one (queries/sqlite/queues.sql:36) */
 static pgqrs_status tu_queue_get(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1869,7 +2136,7 @@ static pgqrs_status tu_queue_get(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id
     return st;
 }
 
-/* queue_list :many (queries/sqlite/queues.sql:27) */
+/* queue_list :many (queries/sqlite/queues.sql:43) */
 static pgqrs_status tu_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1889,7 +2156,7 @@ static pgqrs_status tu_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgq
     return pgqrs__queue_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* queue_delete :many (queries/sqlite/queues.sql:33) */
+/* queue_delete :many (queries/sqlite/queues.sql:49) */
 static pgqrs_status tu_queue_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3589,7 +3856,7 @@ static pgqrs_status tu_step_list(pgqrs_step_row **rows_out, size_t *n_out, pgqrs
 }
 
 static const char *const tu_migration_1[] = {
-    "-- pgqrs schema v1 for SQLite. Timestamps are INTEGER microseconds since the Unix\n"
+    ("-- pgqrs schema v1 for SQLite. Timestamps are INTEGER microseconds since the Unix\n"
     "-- epoch (UTC). Applied in one BEGIN IMMEDIATE transaction by pgqrs_admin_install;\n"
     "-- its checksum is recorded in pgqrs_schema_version, so never edit it once released.\n"
     "-- AUTOINCREMENT keeps ids from being reused after the newest row is deleted: an\n"
@@ -3600,8 +3867,8 @@ static const char *const tu_migration_1[] = {
     "    name         TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 128),\n"
     "    max_attempts INTEGER NOT NULL DEFAULT 5 CHECK (max_attempts >= 1),\n"
     "    created_at   INTEGER NOT NULL\n"
-    ")",
-    "CREATE TABLE pgqrs_workers (\n"
+    ")"),
+    ("CREATE TABLE pgqrs_workers (\n"
     "    id           INTEGER PRIMARY KEY AUTOINCREMENT,\n"
     "    queue_id     INTEGER REFERENCES pgqrs_queues (id) ON DELETE SET NULL,\n"
     "    hostname     TEXT NOT NULL,\n"
@@ -3611,10 +3878,10 @@ static const char *const tu_migration_1[] = {
     "    started_at   INTEGER NOT NULL,\n"
     "    heartbeat_at INTEGER NOT NULL,\n"
     "    stopped_at   INTEGER\n"
-    ")",
+    ")"),
     "CREATE INDEX pgqrs_workers_heartbeat_idx ON pgqrs_workers (heartbeat_at) WHERE status <> 'stopped'",
     "CREATE INDEX pgqrs_workers_queue_status_idx ON pgqrs_workers (queue_id, status)",
-    "CREATE TABLE pgqrs_messages (\n"
+    ("CREATE TABLE pgqrs_messages (\n"
     "    id                 INTEGER PRIMARY KEY AUTOINCREMENT,\n"
     "    queue_id           INTEGER NOT NULL REFERENCES pgqrs_queues (id) ON DELETE CASCADE,\n"
     "    payload            TEXT NOT NULL CHECK (json_valid(payload)),\n"
@@ -3624,11 +3891,11 @@ static const char *const tu_migration_1[] = {
     "    dequeued_at        INTEGER,\n"
     "    producer_worker_id INTEGER,\n"
     "    consumer_worker_id INTEGER REFERENCES pgqrs_workers (id) ON DELETE SET NULL\n"
-    ")",
+    ")"),
     "CREATE INDEX pgqrs_messages_dequeue_idx ON pgqrs_messages (queue_id, vt, id)",
-    "CREATE INDEX pgqrs_messages_consumer_idx ON pgqrs_messages (consumer_worker_id)\n"
-    "    WHERE consumer_worker_id IS NOT NULL",
-    "CREATE TABLE pgqrs_archive (\n"
+    ("CREATE INDEX pgqrs_messages_consumer_idx ON pgqrs_messages (consumer_worker_id)\n"
+    "    WHERE consumer_worker_id IS NOT NULL"),
+    ("CREATE TABLE pgqrs_archive (\n"
     "    id                 INTEGER PRIMARY KEY,\n"
     "    queue_id           INTEGER NOT NULL REFERENCES pgqrs_queues (id) ON DELETE CASCADE,\n"
     "    payload            TEXT NOT NULL,\n"
@@ -3639,16 +3906,16 @@ static const char *const tu_migration_1[] = {
     "    consumer_worker_id INTEGER,\n"
     "    reason             TEXT NOT NULL CHECK (reason IN ('archived', 'dead_letter')),\n"
     "    archived_at        INTEGER NOT NULL\n"
-    ")",
+    ")"),
     "CREATE INDEX pgqrs_archive_queue_reason_idx ON pgqrs_archive (queue_id, reason, archived_at)",
-    "CREATE TABLE pgqrs_workflows (\n"
+    ("CREATE TABLE pgqrs_workflows (\n"
     "    id           INTEGER PRIMARY KEY AUTOINCREMENT,\n"
     "    name         TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 128),\n"
     "    queue_id     INTEGER NOT NULL REFERENCES pgqrs_queues (id) ON DELETE RESTRICT,\n"
     "    retry_policy TEXT NOT NULL CHECK (json_valid(retry_policy)),\n"
     "    created_at   INTEGER NOT NULL\n"
-    ")",
-    "CREATE TABLE pgqrs_workflow_runs (\n"
+    ")"),
+    ("CREATE TABLE pgqrs_workflow_runs (\n"
     "    id              INTEGER PRIMARY KEY AUTOINCREMENT,\n"
     "    workflow_id     INTEGER NOT NULL REFERENCES pgqrs_workflows (id) ON DELETE CASCADE,\n"
     "    status          TEXT NOT NULL DEFAULT 'PENDING'\n"
@@ -3667,9 +3934,9 @@ static const char *const tu_migration_1[] = {
     "    cancelled_at    INTEGER,\n"
     "    updated_at      INTEGER NOT NULL,\n"
     "    UNIQUE (workflow_id, idempotency_key)\n"
-    ")",
+    ")"),
     "CREATE INDEX pgqrs_workflow_runs_list_idx ON pgqrs_workflow_runs (workflow_id, status, created_at)",
-    "CREATE TABLE pgqrs_workflow_steps (\n"
+    ("CREATE TABLE pgqrs_workflow_steps (\n"
     "    run_id       INTEGER NOT NULL REFERENCES pgqrs_workflow_runs (id) ON DELETE CASCADE,\n"
     "    step_id      TEXT NOT NULL CHECK (length(step_id) BETWEEN 1 AND 256),\n"
     "    status       TEXT NOT NULL CHECK (status IN ('RUNNING', 'SUCCESS', 'ERROR')),\n"
@@ -3683,10 +3950,26 @@ static const char *const tu_migration_1[] = {
     "    started_at   INTEGER NOT NULL,\n"
     "    completed_at INTEGER,\n"
     "    PRIMARY KEY (run_id, step_id)\n"
-    ")",
+    ")"),
 };
 static const char *const tu_migration_2[] = {
-    "-- Schedules (docs/schedules.md) and retention policies. Self-contained: it may be\n"
+    ("-- The worker runtime (issue 16): a retry policy per queue and a result per\n"
+    "-- archived message.\n"
+    "-- Turso reads this file too, so it sticks to plain ADD COLUMN (the library checks\n"
+    "-- the ranges before it writes; PostgreSQL's migration also has CHECKs).\n"
+    "--\n"
+    "-- The policy is what a retry waits: initial_delay_ms before the first retry,\n"
+    "-- times multiplier per retry, capped at max_delay_ms, each delay shortened by a\n"
+    "-- random fraction up to jitter. Existing queues get the defaults.\n"
+    "ALTER TABLE pgqrs_queues ADD COLUMN retry_initial_delay_ms INTEGER NOT NULL DEFAULT 1000"),
+    "ALTER TABLE pgqrs_queues ADD COLUMN retry_multiplier REAL NOT NULL DEFAULT 2.0",
+    "ALTER TABLE pgqrs_queues ADD COLUMN retry_max_delay_ms INTEGER NOT NULL DEFAULT 300000",
+    "ALTER TABLE pgqrs_queues ADD COLUMN retry_jitter REAL NOT NULL DEFAULT 0.25",
+    ("-- What the handler returned for a message it finished (JSON text, or NULL: none).\n"
+    "ALTER TABLE pgqrs_archive ADD COLUMN result TEXT"),
+};
+static const char *const tu_migration_3[] = {
+    ("-- Schedules (docs/schedules.md) and retention policies. Self-contained: it may be\n"
     "-- renumbered before release, never split. Exactly once per tick: the query that\n"
     "-- creates a tick's job moves next_at on, guarded by its old value, and inserts\n"
     "-- the tick's row, whose primary key refuses a second one (the whole query is one\n"
@@ -3710,9 +3993,9 @@ static const char *const tu_migration_2[] = {
     "    created_at      INTEGER NOT NULL,\n"
     "    updated_at      INTEGER NOT NULL,\n"
     "    CHECK ((queue_id IS NULL) <> (workflow_id IS NULL))\n"
-    ")",
+    ")"),
     "CREATE INDEX pgqrs_schedules_due_idx ON pgqrs_schedules (next_at) WHERE paused = 0",
-    "CREATE TABLE pgqrs_schedule_ticks (\n"
+    ("CREATE TABLE pgqrs_schedule_ticks (\n"
     "    schedule_id INTEGER NOT NULL REFERENCES pgqrs_schedules (id) ON DELETE CASCADE,\n"
     "    tick_at     INTEGER NOT NULL,\n"
     "    outcome     TEXT NOT NULL CHECK (outcome IN ('fired', 'skipped')),\n"
@@ -3720,9 +4003,9 @@ static const char *const tu_migration_2[] = {
     "    run_id      INTEGER,\n"
     "    created_at  INTEGER NOT NULL,\n"
     "    PRIMARY KEY (schedule_id, tick_at)\n"
-    ")",
+    ")"),
     "CREATE INDEX pgqrs_schedule_ticks_fired_idx ON pgqrs_schedule_ticks (schedule_id, tick_at) WHERE outcome = 'fired'",
-    "CREATE TABLE pgqrs_retention_default (\n"
+    ("CREATE TABLE pgqrs_retention_default (\n"
     "    id                INTEGER PRIMARY KEY CHECK (id = 1),\n"
     "    archive_max_age_s INTEGER NOT NULL DEFAULT 0 CHECK (archive_max_age_s >= -1),\n"
     "    archive_max_rows  INTEGER NOT NULL DEFAULT 0 CHECK (archive_max_rows >= -1),\n"
@@ -3730,8 +4013,8 @@ static const char *const tu_migration_2[] = {
     "    dlq_max_rows      INTEGER NOT NULL DEFAULT 0 CHECK (dlq_max_rows >= -1),\n"
     "    run_max_age_s     INTEGER NOT NULL DEFAULT 0 CHECK (run_max_age_s >= -1),\n"
     "    updated_at        INTEGER NOT NULL\n"
-    ")",
-    "CREATE TABLE pgqrs_retention (\n"
+    ")"),
+    ("CREATE TABLE pgqrs_retention (\n"
     "    queue_id          INTEGER PRIMARY KEY REFERENCES pgqrs_queues (id) ON DELETE CASCADE,\n"
     "    archive_max_age_s INTEGER NOT NULL DEFAULT 0 CHECK (archive_max_age_s >= -1),\n"
     "    archive_max_rows  INTEGER NOT NULL DEFAULT 0 CHECK (archive_max_rows >= -1),\n"
@@ -3739,7 +4022,7 @@ static const char *const tu_migration_2[] = {
     "    dlq_max_rows      INTEGER NOT NULL DEFAULT 0 CHECK (dlq_max_rows >= -1),\n"
     "    run_max_age_s     INTEGER NOT NULL DEFAULT 0 CHECK (run_max_age_s >= -1),\n"
     "    updated_at        INTEGER NOT NULL\n"
-    ")",
+    ")"),
 };
 
 static pgqrs_status tu_apply_migration(pgqrs_conn *c, const pgqrs__migration *m)
@@ -3751,6 +4034,7 @@ static pgqrs_status tu_apply_migration(pgqrs_conn *c, const pgqrs__migration *m)
     switch (m->version) {
     case 1: sql = tu_migration_1; n = sizeof tu_migration_1 / sizeof *sql; break;
     case 2: sql = tu_migration_2; n = sizeof tu_migration_2 / sizeof *sql; break;
+    case 3: sql = tu_migration_3; n = sizeof tu_migration_3 / sizeof *sql; break;
     default: return pgqrs__conn_fail(c, PGQRS_EINVAL, "migration %d is not embedded", (int)m->version);
     }
     pgqrs__tu_start(&call, c, "migration", true);
@@ -3875,7 +4159,24 @@ static const pgqrs__migration tu_migrations[] = {
       "    PRIMARY KEY (run_id, step_id)\n"
       ");\n"
       "" },
-    { 2, "0002_schedules_retention", "91cfcf58397ddd9a3cbcf4aaa0a9b93279b7f33881a3260c939f275edd6f1a6c",
+    { 2, "0002_runtime", "aea86c4a2c96bc3194b5ea8cb66bb94b9a414f7d62418fc1e3604ab90ee45848",
+      "-- The worker runtime (issue 16): a retry policy per queue and a result per\n"
+      "-- archived message.\n"
+      "-- Turso reads this file too, so it sticks to plain ADD COLUMN (the library checks\n"
+      "-- the ranges before it writes; PostgreSQL's migration also has CHECKs).\n"
+      "--\n"
+      "-- The policy is what a retry waits: initial_delay_ms before the first retry,\n"
+      "-- times multiplier per retry, capped at max_delay_ms, each delay shortened by a\n"
+      "-- random fraction up to jitter. Existing queues get the defaults.\n"
+      "ALTER TABLE pgqrs_queues ADD COLUMN retry_initial_delay_ms INTEGER NOT NULL DEFAULT 1000;\n"
+      "ALTER TABLE pgqrs_queues ADD COLUMN retry_multiplier REAL NOT NULL DEFAULT 2.0;\n"
+      "ALTER TABLE pgqrs_queues ADD COLUMN retry_max_delay_ms INTEGER NOT NULL DEFAULT 300000;\n"
+      "ALTER TABLE pgqrs_queues ADD COLUMN retry_jitter REAL NOT NULL DEFAULT 0.25;\n"
+      "\n"
+      "-- What the handler returned for a message it finished (JSON text, or NULL: none).\n"
+      "ALTER TABLE pgqrs_archive ADD COLUMN result TEXT;\n"
+      "" },
+    { 3, "0003_schedules_retention", "91cfcf58397ddd9a3cbcf4aaa0a9b93279b7f33881a3260c939f275edd6f1a6c",
       "-- Schedules (docs/schedules.md) and retention policies. Self-contained: it may be\n"
       "-- renumbered before release, never split. Exactly once per tick: the query that\n"
       "-- creates a tick's job moves next_at on, guarded by its old value, and inserts\n"
@@ -3940,7 +4241,7 @@ const pgqrs_queries pgqrs__queries_turso = {
     .backend = "turso",
     .stmt_slots = 0,
     .migrations = tu_migrations,
-    .n_migrations = 2,
+    .n_migrations = 3,
     .apply_migration = tu_apply_migration,
     .exec_script = pgqrs__tu_exec_script,
     .archive_list = tu_archive_list,
@@ -3963,7 +4264,12 @@ const pgqrs_queries pgqrs__queries_turso = {
     .message_purge = tu_message_purge,
     .message_next_vt = tu_message_next_vt,
     .queue_listen = tu_queue_listen,
+    .message_settle = tu_message_settle,
+    .message_retry = tu_message_retry,
+    .message_extend_held = tu_message_extend_held,
+    .message_unclaim = tu_message_unclaim,
     .queue_create = tu_queue_create,
+    .queue_update = tu_queue_update,
     .queue_get_by_name = tu_queue_get_by_name,
     .queue_get = tu_queue_get,
     .queue_list = tu_queue_list,

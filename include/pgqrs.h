@@ -218,27 +218,54 @@ typedef struct pgqrs_queue_info {   /* read-only; fields are only ever appended 
     const char *name;
     int32_t max_attempts;           /* deliveries before a message is dead-lettered */
     int64_t created_at_us;          /* UTC microseconds since the Unix epoch */
+    /* The retry policy (the runtime's retries, pgqrs_runtime_new): a retry waits
+     * retry_initial_delay_ms, times retry_multiplier per retry after the first,
+     * capped at retry_max_delay_ms, shortened by a random fraction of at most
+     * retry_jitter (0 = exact). As stored: no zeros meaning "default". */
+    int64_t retry_initial_delay_ms;
+    double retry_multiplier;
+    int64_t retry_max_delay_ms;
+    double retry_jitter;
 } pgqrs_queue_info;
 
 typedef struct pgqrs_queue_options {
     unsigned int version;        /* PGQRS_QUEUE_OPTIONS_VERSION */
-    int max_attempts;            /* 0 = 5 */
+    int max_attempts;            /* 0 = 5; 1..1000000 */
     int exist_ok;                /* non-zero: an existing queue of that name is not an error */
+    /* version 2: the retry policy (pgqrs_queue_info; pgqrs_retry_delay_ms's rules) */
+    int64_t retry_initial_delay_ms;  /* 0 = 1000; 1..PGQRS_MAX_RETRY_DELAY_MS */
+    double retry_multiplier;         /* 0 = 2.0; 1.0..1000.0 */
+    int64_t retry_max_delay_ms;      /* 0 = 300000, or retry_initial_delay_ms when that is larger;
+                                      * retry_initial_delay_ms..PGQRS_MAX_RETRY_DELAY_MS */
+    double retry_jitter;             /* 0 = 0.25; < 0 = none (exact delays); at most 1.0 */
 } pgqrs_queue_options;
-#define PGQRS_QUEUE_OPTIONS_VERSION 1
+#define PGQRS_QUEUE_OPTIONS_VERSION 2   /* 1 (max_attempts, exist_ok only) is still accepted */
 #define PGQRS_QUEUE_OPTIONS_INIT PGQRS__INIT(pgqrs_queue_options, PGQRS_QUEUE_OPTIONS_VERSION)
 PGQRS__DEFINE_INIT(pgqrs_queue_options, PGQRS_QUEUE_OPTIONS_VERSION)
-/* @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
+/* Zeroes the fields of that version (1 or 2) and sets it.
+ * @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
 PGQRS_EXTERN pgqrs_status pgqrs_queue_options_init(pgqrs_queue_options *opts, unsigned int version);
 
 /* Queue names are 1 to 128 bytes of UTF-8 (any characters; they are bound, never
  * spliced into SQL). */
 
 /* Creates a queue atomically (one statement: two concurrent creates cannot both
- * succeed). out may be NULL; else it gets the queue (the existing one with
- * exist_ok), freed with pgqrs_queue_info_free. opts may be NULL.
+ * succeed) with opts' max_attempts and retry policy. out may be NULL; else it gets
+ * the queue (the existing one, unchanged, with exist_ok), freed with
+ * pgqrs_queue_info_free. opts may be NULL.
  * @return PGQRS_OK, PGQRS_EEXISTS (unless exist_ok), PGQRS_EINVAL (bad name or options) */
 PGQRS_EXTERN pgqrs_status pgqrs_queue_create(pgqrs_queue_info **out, pgqrs_store *store, const char *name,
+                                             const pgqrs_queue_options *opts);
+/* Changes an existing queue's max_attempts and retry policy in one statement. A
+ * field left 0 keeps the queue's current value (here 0 means "unchanged", not
+ * "the default"), except that a cap left 0 below a new first delay is raised to
+ * it; retry_jitter < 0 sets no jitter; exist_ok is ignored. Running
+ * runtimes use the new policy from their next retry on; a message already waiting
+ * for its retry keeps the visible time it was given. The result must still be
+ * consistent (retry_max_delay_ms >= retry_initial_delay_ms). out may be NULL; else
+ * it gets the updated queue (pgqrs_queue_info_free).
+ * @return PGQRS_OK, PGQRS_ENOTFOUND, PGQRS_EINVAL (bad name, options, or an inconsistent result) */
+PGQRS_EXTERN pgqrs_status pgqrs_queue_update(pgqrs_queue_info **out, pgqrs_store *store, const char *name,
                                              const pgqrs_queue_options *opts);
 /* *out is freed with pgqrs_queue_info_free.
  * @return PGQRS_OK, PGQRS_ENOTFOUND, PGQRS_EINVAL (bad name) */
@@ -297,6 +324,8 @@ typedef struct pgqrs_message {   /* read-only; fields are only ever appended */
     int64_t consumer_worker_id;  /* 0 = none */
     int64_t archived_at_us;      /* archive and dead letters only; else 0 */
     const char *state;           /* "live", "archived" or "dead_letter"; static */
+    const char *result;          /* archive and dead letters: the JSON a runtime handler set
+                                  * (pgqrs_job_set_result), or NULL; live messages: NULL */
 } pgqrs_message;
 PGQRS_EXTERN size_t pgqrs_batch_count(const pgqrs_batch *b);
 /* Borrowed from b; NULL when i is out of range. */
@@ -937,6 +966,144 @@ PGQRS_EXTERN size_t pgqrs_workflows_count(const pgqrs_workflows *l);
 PGQRS_EXTERN const pgqrs_workflow_info *pgqrs_workflows_at(const pgqrs_workflows *l, size_t i);
 PGQRS_EXTERN void pgqrs_workflows_free(pgqrs_workflows *l);
 
+
+/* ---- Runtime: handlers run for you -------------------------------------------------
+ * A runtime claims the messages of one or more queues and runs a handler for each
+ * on its own threads (docs/worker.md). While a handler runs, its message's lease
+ * is extended; what the handler returns decides the message's fate:
+ *   PGQRS_JOB_DONE   archived, with the result the handler set (pgqrs_job_set_result),
+ *                    readable afterwards as pgqrs_message.result (pgqrs_archive_list);
+ *   PGQRS_JOB_RETRY  back to pending, visible after the queue's retry policy's next
+ *                    delay (pgqrs_queue_info; pgqrs_retry_delay_ms's rules, retry n
+ *                    after attempt n) or the handler's (pgqrs_job_set_retry_delay); the
+ *                    visible time is written to the database, so a retry survives a
+ *                    restart of every worker. With no attempt left (attempt >=
+ *                    max_attempts) it is dead-lettered instead;
+ *   PGQRS_JOB_FAIL   dead-lettered now, whatever attempts remain (with the result,
+ *                    if one was set: e.g. why).
+ * Finished messages are settled together: in the transaction that claims the next
+ * batch (capabilities.transactions), else in one statement per kind, so a commit
+ * serves many jobs. The price, after a crash: a job whose handler finished but
+ * whose settle had not committed runs again (at-least-once; docs/worker.md says
+ * exactly which). Threads: the caller's (pgqrs_runtime_run: claims and settles),
+ * `concurrency` handler threads, and one lease extender; the store may be used by
+ * handlers too (it is thread-safe) but each needs its own producer/consumer. */
+typedef struct pgqrs_runtime pgqrs_runtime;   /* the object: queues, threads, options */
+typedef struct pgqrs_job pgqrs_job;           /* a handler's message; valid until the handler returns */
+
+typedef enum pgqrs_job_outcome {
+    PGQRS_JOB_DONE = 0,
+    PGQRS_JOB_RETRY = 1,         /* also any value that is not one of these three */
+    PGQRS_JOB_FAIL = 2
+} pgqrs_job_outcome;
+
+/* Called on a handler thread, concurrently with itself (concurrency > 1) for
+ * other jobs. Returns a pgqrs_job_outcome. */
+typedef int (*pgqrs_job_fn)(pgqrs_job *job, void *user);
+
+typedef struct pgqrs_runtime_options {
+    unsigned int version;        /* PGQRS_RUNTIME_OPTIONS_VERSION */
+    int concurrency;             /* handler threads; 0 = 1; at most 1024 */
+    int batch_size;              /* most messages one claim takes; 0 = 10 (at most the store's max_batch_size).
+                                  * At most concurrency + batch_size messages are held at once: the
+                                  * ones not yet started wait in memory, their leases extended too */
+    int vt_seconds;              /* lease of each held message, extended every vt_seconds / 3; 0 = the
+                                  * store's default_vt_seconds (30); at least 1 */
+    int idle_min_ms;             /* first wait when every queue was empty, doubling with jitter; 0 = 10 */
+    int idle_max_ms;             /* longest wait between looks at an empty queue (polling), and of one
+                                  * LISTEN wait (notifications); 0 = 1000 */
+    int64_t shutdown_ms;         /* after pgqrs_runtime_stop, how long running handlers may take to finish;
+                                  * 0 = 30000, < 0 = no limit */
+    int64_t max_run_ms;          /* a handler running longer is reported (job.overrun) and its message let
+                                  * go: released for another delivery, its outcome ignored when it returns
+                                  * (C cannot stop the thread); 0 = no limit */
+    int until_empty;             /* non-zero: pgqrs_runtime_run returns once no queue has a visible message
+                                  * and nothing is running (messages delayed or waiting for a retry do not
+                                  * keep it running) */
+} pgqrs_runtime_options;
+#define PGQRS_RUNTIME_OPTIONS_VERSION 1
+#define PGQRS_RUNTIME_OPTIONS_INIT PGQRS__INIT(pgqrs_runtime_options, PGQRS_RUNTIME_OPTIONS_VERSION)
+PGQRS__DEFINE_INIT(pgqrs_runtime_options, PGQRS_RUNTIME_OPTIONS_VERSION)
+/* @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
+PGQRS_EXTERN pgqrs_status pgqrs_runtime_options_init(pgqrs_runtime_options *opts, unsigned int version);
+
+/* A runtime on the store (which must outlive it); opts may be NULL. Add queues
+ * with pgqrs_runtime_add_queue, then pgqrs_runtime_run.
+ * @return PGQRS_OK, PGQRS_EINVAL (options out of range) */
+PGQRS_EXTERN pgqrs_status pgqrs_runtime_new(pgqrs_runtime **out, pgqrs_store *store,
+                                            const pgqrs_runtime_options *opts);
+/* Runs fn(job, user) for the messages of queue, through a consumer worker this
+ * runtime registers now (kind "consumer"; freed with the runtime). Before
+ * pgqrs_runtime_run only; a queue at most once.
+ * @return PGQRS_OK, PGQRS_ENOTFOUND (no such queue), PGQRS_EINVAL (bad name),
+ *         PGQRS_EEXISTS (already added), PGQRS_ESTATE (the runtime has run) */
+PGQRS_EXTERN pgqrs_status pgqrs_runtime_add_queue(pgqrs_runtime *rt, const char *queue, pgqrs_job_fn fn,
+                                                  void *user);
+/* Runs on the calling thread until pgqrs_runtime_stop (or until_empty): claims,
+ * hands jobs to the handler threads, settles what they finished, extends leases.
+ * Waits for messages with LISTEN/NOTIFY where capabilities.notifications, else
+ * polls with capped, jittered backoff (idle_min_ms doubling to idle_max_ms, never
+ * past a delayed message's due time). Database failures are retried with capped,
+ * jittered backoff (runtime.retry) and never end the loop. After a stop: no new
+ * claim; messages claimed and not started are given back at once (pending, the
+ * delivery not counted); running handlers may finish until shutdown_ms, and what
+ * they finish is settled; then it returns. Once per runtime.
+ * @return PGQRS_OK; PGQRS_ETIMEOUT: shutdown_ms passed with handlers still running
+ *         (their messages were released for another delivery; the threads are left
+ *         to finish, their outcomes ignored); PGQRS_ESTATE (no queue added, or run
+ *         before) */
+PGQRS_EXTERN pgqrs_status pgqrs_runtime_run(pgqrs_runtime *rt);
+/* Asks pgqrs_runtime_run to shut down as described there. Async-signal-safe (an
+ * atomic flag and one write(2) to a pipe): call it from a SIGTERM/SIGINT handler
+ * or another thread. Before run, run returns at once. A bad handle is ignored. */
+PGQRS_EXTERN void pgqrs_runtime_stop(pgqrs_runtime *rt);
+/* Frees the runtime and its consumers (their workers stopped, anything they still
+ * hold released). Never waits: after a run that returned PGQRS_ETIMEOUT, the
+ * handler threads still running keep their jobs until they return and the last
+ * one frees the rest; `user` and the handler must stay valid until then. Not
+ * while pgqrs_runtime_run runs. NULL: no-op. */
+PGQRS_EXTERN void pgqrs_runtime_free(pgqrs_runtime *rt);
+
+typedef struct pgqrs_runtime_stats {
+    unsigned int version;        /* PGQRS_RUNTIME_STATS_VERSION, set by the caller */
+    int64_t claimed;             /* messages claimed */
+    int64_t done;                /* archived (PGQRS_JOB_DONE) */
+    int64_t retried;             /* released for a retry */
+    int64_t dead_lettered;       /* PGQRS_JOB_FAIL, or a retry with no attempt left */
+    int64_t lost;                /* settled too late: the lease had run out and another worker took the
+                                  * message (it runs there again) */
+    int64_t overrun;             /* handlers past max_run_ms, their messages let go */
+    int64_t given_back;          /* claimed, not started, given back at shutdown */
+    int64_t running;             /* handlers running now */
+    int64_t held;                /* messages held now: waiting, running, or finished and not yet settled */
+} pgqrs_runtime_stats;
+#define PGQRS_RUNTIME_STATS_VERSION 1
+#define PGQRS_RUNTIME_STATS_INIT PGQRS__INIT(pgqrs_runtime_stats, PGQRS_RUNTIME_STATS_VERSION)
+PGQRS__DEFINE_INIT(pgqrs_runtime_stats, PGQRS_RUNTIME_STATS_VERSION)
+/* @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
+PGQRS_EXTERN pgqrs_status pgqrs_runtime_stats_init(pgqrs_runtime_stats *stats, unsigned int version);
+/* A snapshot of the counters, from any thread, while it runs or after.
+ * @return PGQRS_OK, PGQRS_EINVAL (out->version unknown) */
+PGQRS_EXTERN pgqrs_status pgqrs_runtime_stats_get(pgqrs_runtime_stats *out, const pgqrs_runtime *rt);
+
+/* ---- Inside a job handler: the job's accessors ----
+ * Strings are borrowed from the job and valid until the handler returns. A bad
+ * handle gives 0 / NULL. */
+PGQRS_EXTERN int64_t pgqrs_job_id(const pgqrs_job *job);
+PGQRS_EXTERN const char *pgqrs_job_queue(const pgqrs_job *job);
+PGQRS_EXTERN const char *pgqrs_job_payload(const pgqrs_job *job);    /* JSON text */
+PGQRS_EXTERN int32_t pgqrs_job_attempt(const pgqrs_job *job);        /* deliveries so far: 1 = the first */
+PGQRS_EXTERN int32_t pgqrs_job_max_attempts(const pgqrs_job *job);   /* the queue's, when it was claimed */
+/* The message as claimed (pgqrs_message: enqueued_at_us, vt_us, ...). */
+PGQRS_EXTERN const pgqrs_message *pgqrs_job_message(const pgqrs_job *job);
+/* The JSON stored with the message when the handler returns PGQRS_JOB_DONE or
+ * PGQRS_JOB_FAIL (copied; NULL: none). The last call wins.
+ * @return PGQRS_OK, PGQRS_EINVAL (not JSON) */
+PGQRS_EXTERN pgqrs_status pgqrs_job_set_result(pgqrs_job *job, const char *result_json);
+/* The delay of this job's retry when the handler returns PGQRS_JOB_RETRY, instead
+ * of the queue's policy (0 = visible at once).
+ * @return PGQRS_OK, PGQRS_EINVAL (delay_ms out of 0..PGQRS_MAX_RETRY_DELAY_MS) */
+PGQRS_EXTERN pgqrs_status pgqrs_job_set_retry_delay(pgqrs_job *job, int64_t delay_ms);
 
 /* ---- Logging and counters --------------------------------------------------------- */
 typedef enum pgqrs_log_level {

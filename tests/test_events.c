@@ -5,6 +5,7 @@
  * here fails; scripts/test_docs.py checks the other way (every event the code
  * logs is documented). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -104,6 +105,9 @@ static void test_events__queue_and_workers(void)
     CHECK_OK(pgqrs_schema_install(s), s);
     qo.max_attempts = 1;
     CHECK_OK(pgqrs_queue_create(NULL, s, "q", &qo), s);
+    qo.retry_initial_delay_ms = 500;
+    CHECK_OK(pgqrs_queue_update(NULL, s, "q", &qo), s);
+    CHECK_LOGGED("queue.update", PGQRS_LOG_INFO);
     pgqrs_store_set_time(s, T0);
     CHECK_OK(pgqrs_producer_new(&p, s, "q"), s);
     CHECK_LOGGED("worker.register", PGQRS_LOG_INFO);
@@ -236,6 +240,121 @@ static void test_events__workflows(void)
     pgqrs_store_free(s);
 }
 
+/* ---- the events of the worker runtime ---- */
+
+static _Atomic int gate_open;
+
+/* payload {"k": "done" | "retry" | "fail" | "slow" | "gated"} */
+static int event_job(pgqrs_job *job, void *user)
+{
+    const char *p = pgqrs_job_payload(job);
+    (void)user;
+    if (strstr(p, "retry"))
+        return PGQRS_JOB_RETRY;
+    if (strstr(p, "fail"))
+        return PGQRS_JOB_FAIL;
+    if (strstr(p, "slow"))
+        usleep(300 * 1000);
+    while (strstr(p, "gated") && !atomic_load(&gate_open))
+        usleep(2000);
+    return PGQRS_JOB_DONE;
+}
+
+typedef struct {
+    pgqrs_runtime *rt;
+    pthread_t th;
+    pgqrs_status st;
+} bg_runtime;
+
+static void *bg_main(void *arg)
+{
+    bg_runtime *b = arg;
+    b->st = pgqrs_runtime_run(b->rt);
+    return NULL;
+}
+
+static pgqrs_runtime *new_runtime(pgqrs_store *s, const char *queue, int until_empty, int64_t max_run_ms, int idle_ms)
+{
+    pgqrs_runtime_options o = PGQRS_RUNTIME_OPTIONS_INIT;
+    pgqrs_runtime *rt = NULL;
+    o.concurrency = 2;
+    o.until_empty = until_empty;
+    o.max_run_ms = max_run_ms;
+    o.idle_min_ms = idle_ms;
+    o.idle_max_ms = idle_ms;
+    if (pgqrs_runtime_new(&rt, s, &o) != PGQRS_OK || pgqrs_runtime_add_queue(rt, queue, event_job, NULL) != PGQRS_OK) {
+        fprintf(stderr, "runtime: %s\n", pgqrs_errmsg(rt ? (void *)rt : (void *)s));
+        pgqrs_runtime_free(rt);
+        return NULL;
+    }
+    return rt;
+}
+
+static void test_events__runtime(void)
+{
+    pgqrs_store *s = open_store(th_fresh_dsn(), 0, 0);
+    pgqrs_producer *p = NULL;
+    pgqrs_consumer *other = NULL;
+    pgqrs_batch *b = NULL;
+    pgqrs_runtime *rt = NULL;
+    bg_runtime bg = { NULL, 0, PGQRS_OK };
+    pgqrs_runtime_stats st = PGQRS_RUNTIME_STATS_INIT;
+    CHECK(s);
+    CHECK_OK(pgqrs_schema_install(s), s);
+    CHECK_OK(pgqrs_queue_create(NULL, s, "q", NULL), s);
+    CHECK_OK(pgqrs_producer_new(&p, s, "q"), s);
+    CHECK_OK(pgqrs_enqueue(NULL, p, "{\"k\":\"done\"}", 0), p);
+    CHECK_OK(pgqrs_enqueue(NULL, p, "{\"k\":\"retry\"}", 0), p);
+    CHECK_OK(pgqrs_enqueue(NULL, p, "{\"k\":\"fail\"}", 0), p);
+    CHECK_OK(pgqrs_enqueue(NULL, p, "{\"k\":\"slow\"}", 0), p);
+    forget();
+    CHECK((rt = new_runtime(s, "q", 1, 50, 10)));
+    CHECK_OK(pgqrs_runtime_run(rt), rt);
+    pgqrs_runtime_free(rt);
+    CHECK_LOGGED("runtime.start", PGQRS_LOG_INFO);
+    CHECK_LOGGED("job.retry", PGQRS_LOG_INFO);
+    CHECK_LOGGED("job.dead_letter", PGQRS_LOG_WARN);
+    CHECK_LOGGED("job.overrun", PGQRS_LOG_WARN);      /* "slow" ran past max_run_ms 50 */
+    CHECK_LOGGED("runtime.stop", PGQRS_LOG_INFO);
+    /* a handler that finishes after another consumer took its message over */
+    CHECK_OK(pgqrs_queue_purge(NULL, s, "q"), s);
+    CHECK_OK(pgqrs_enqueue(NULL, p, "{\"k\":\"gated\"}", 0), p);
+    CHECK_OK(pgqrs_consumer_new(&other, s, "q"), s);
+    pgqrs_store_set_time(s, T0);
+    atomic_store(&gate_open, 0);
+    CHECK((bg.rt = new_runtime(s, "q", 0, 0, 60000)));   /* it does not look again */
+    CHECK(pthread_create(&bg.th, NULL, bg_main, &bg) == 0);
+    for (int i = 0; i < 2000; i++) {
+        CHECK_OK(pgqrs_runtime_stats_get(&st, bg.rt), bg.rt);
+        if (st.running == 1)
+            break;
+        usleep(5000);
+    }
+    /* past the 30 s lease (not extended for 10 s of real time); the runtime's second
+     * claim, right after its first, may take it back once at the moved clock */
+    for (int k = 1; k <= 5; k++) {
+        size_t got;
+        pgqrs_store_set_time(s, T0 + 100 * k * SEC);
+        CHECK_OK(pgqrs_dequeue(&b, other, 1, 30), other);
+        got = pgqrs_batch_count(b);
+        pgqrs_batch_free(b);
+        b = NULL;
+        if (got == 1)
+            break;
+        usleep(100 * 1000);
+    }
+    atomic_store(&gate_open, 1);
+    for (int i = 0; i < 2000 && logged("job.lease_lost") < 0; i++)
+        usleep(5000);
+    pgqrs_runtime_stop(bg.rt);
+    pthread_join(bg.th, NULL);
+    pgqrs_runtime_free(bg.rt);
+    CHECK_LOGGED("job.lease_lost", PGQRS_LOG_WARN);
+    pgqrs_consumer_free(other);
+    pgqrs_producer_free(p);
+    pgqrs_store_free(s);
+}
+
 /* ---- the events of connections, busy databases and the heartbeat thread ---- */
 
 static void test_events__connection_reconnect(void)
@@ -301,7 +420,9 @@ static sqlite3 *lock_sqlite_file(void)
     sqlite3 *db = NULL;
     const char *dsn = th_current_dsn();
     const char *path = strncmp(dsn, "sqlite://", 9) == 0 ? dsn + 9 : NULL;
-    if (!path || sqlite3_open(path, &db) != SQLITE_OK || sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    /* the library's own connections may hold the write lock a moment: wait for it */
+    if (!path || sqlite3_open(path, &db) != SQLITE_OK || sqlite3_busy_timeout(db, 5000) != SQLITE_OK ||
+        sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
         sqlite3_close(db);
         return NULL;
     }
@@ -401,6 +522,62 @@ static void test_events__worker_heartbeat_failure(void)
     CHECK(failing);
     CHECK_LOGGED("worker.heartbeat", PGQRS_LOG_WARN);
     pgqrs_consumer_free(c);
+    pgqrs_store_free(s);
+}
+
+static void test_events__runtime_retry(void)
+{
+    /* the database goes away under an idle runtime: its claims fail, are logged
+     * and retried with backoff, and it carries on when the database is back */
+    pgqrs_store *s;
+    bg_runtime bg = { NULL, 0, PGQRS_OK };
+    bool failing = false;
+#if PGQRS_WITH_SQLITE
+    sqlite3 *lock = NULL;
+#endif
+    if (th_is_memory())
+        SKIP("sqlite::memory: is private to its connection: nothing outside can make a claim fail");
+    if (th_is_pgbouncer())
+        SKIP("through PgBouncer a lost server connection is replaced unseen: the claim does not fail");
+    CHECK((s = open_store(th_fresh_dsn(), 0, 100)));
+    CHECK_OK(pgqrs_schema_install(s), s);
+    CHECK_OK(pgqrs_queue_create(NULL, s, "q", NULL), s);
+    CHECK((bg.rt = new_runtime(s, "q", 0, 0, 10)));
+    CHECK(pthread_create(&bg.th, NULL, bg_main, &bg) == 0);
+    usleep(100 * 1000);
+    forget();
+    if (th_is_postgres()) {
+        failing = th_pg_terminate_sessions() >= 1;
+    } else if (th_is_turso()) {
+        th_turso_kill();
+        failing = true;
+    } else {
+#if PGQRS_WITH_SQLITE
+        failing = (lock = lock_sqlite_file()) != NULL;
+#endif
+    }
+    for (int i = 0; failing && i < 400 && logged("runtime.retry") < 0; i++) {
+        usleep(10000);
+        /* a pooled session is re-established by the first call that finds it gone,
+         * which need not be a claim (the idle wait's look at the next due time
+         * shrugs a failure off): keep terminating them until a claim meets one */
+        if (th_is_postgres())
+            th_pg_terminate_sessions();
+    }
+#if PGQRS_WITH_SQLITE
+    if (lock) {
+        sqlite3_exec(lock, "ROLLBACK", NULL, NULL, NULL);
+        sqlite3_close(lock);
+    }
+#endif
+    if (th_is_turso())
+        th_turso_restart();
+    pgqrs_runtime_stop(bg.rt);
+    pthread_join(bg.th, NULL);
+    pgqrs_runtime_free(bg.rt);
+    CHECK(failing);
+    CHECK_OK(bg.st, s);
+    CHECK_LOGGED("runtime.retry", PGQRS_LOG_WARN);
     pgqrs_store_free(s);
 }
 
@@ -505,6 +682,7 @@ static void test_events__schedule_error(void)
 /* Every event named in the first column of the events table of
  * docs/operations.md, and the test above that fires it. */
 static const struct { const char *event; const char *test; } covered[] = {
+    { "queue.update", "queue_and_workers" },
     { "worker.register", "queue_and_workers" }, { "worker.transition", "queue_and_workers" },
     { "worker.shutdown", "queue_and_workers" }, { "worker.reclaim", "queue_and_workers" },
     { "message.dead_letter", "queue_and_workers" }, { "dlq.replay", "queue_and_workers" },
@@ -517,6 +695,9 @@ static const struct { const char *event; const char *test; } covered[] = {
     { "connection.reconnect", "connection_reconnect" }, { "sqlite.busy", "sqlite_busy" },
     { "turso.retry", "turso_retry" }, { "worker.heartbeat", "worker_heartbeat_failure" },
     { "listen.failed", "listen_failed" },
+    { "runtime.start", "runtime" }, { "runtime.stop", "runtime" }, { "job.retry", "runtime" },
+    { "job.dead_letter", "runtime" }, { "job.overrun", "runtime" }, { "job.lease_lost", "runtime" },
+    { "runtime.retry", "runtime_retry" },
     { "schedule.create", "schedules" }, { "schedule.fire", "schedules" }, { "schedule.skip", "schedules" },
     { "schedule.pause", "schedules" }, { "schedule.resume", "schedules" }, { "schedule.misfire", "schedules" },
     { "schedule.delete", "schedules" }, { "retention.set", "schedules" }, { "retention.purge", "schedules" },
@@ -565,6 +746,8 @@ int main(int argc, char **argv)
     static const th_test tests[] = {
         { "events__queue_and_workers", test_events__queue_and_workers },
         { "events__workflows", test_events__workflows },
+        { "events__runtime", test_events__runtime },
+        { "events__runtime_retry", test_events__runtime_retry },
         { "events__connection_reconnect", test_events__connection_reconnect },
         { "events__listen_failed", test_events__listen_failed },
         { "events__sqlite_busy", test_events__sqlite_busy },

@@ -2003,6 +2003,93 @@ static void test_queue__create_exists_and_exist_ok(void)
     CHECK(pgqrs_queues_at(ql, 2) == NULL);
 }
 
+static void test_queue__retry_policy_create_and_update(void)
+{
+    pgqrs_queue_info *q = NULL;
+    pgqrs_queue_options o = PGQRS_QUEUE_OPTIONS_INIT;
+    pgqrs_queue_options v1;
+    SETUP();
+    /* defaults are stored as values, not zeros */
+    CHECK_OK(pgqrs_queue_create(&q, store, "d", NULL), store);
+    defer(free_queue_info, q);
+    CHECK_I64(5, q->max_attempts);
+    CHECK_I64(1000, q->retry_initial_delay_ms);
+    CHECK(q->retry_multiplier == 2.0);
+    CHECK_I64(300000, q->retry_max_delay_ms);
+    CHECK(q->retry_jitter == 0.25);
+    /* every field set; jitter < 0 is none */
+    o.max_attempts = 7;
+    o.retry_initial_delay_ms = 2500;
+    o.retry_multiplier = 1.5;
+    o.retry_max_delay_ms = 60000;
+    o.retry_jitter = -1;
+    CHECK_OK(pgqrs_queue_create(&q, store, "p", &o), store);
+    defer(free_queue_info, q);
+    CHECK_I64(7, q->max_attempts);
+    CHECK_I64(2500, q->retry_initial_delay_ms);
+    CHECK(q->retry_multiplier == 1.5);
+    CHECK_I64(60000, q->retry_max_delay_ms);
+    CHECK(q->retry_jitter == 0.0);
+    /* a cap not given follows a larger first delay up */
+    o = (pgqrs_queue_options)PGQRS_QUEUE_OPTIONS_INIT;
+    o.retry_initial_delay_ms = 600000;
+    CHECK_OK(pgqrs_queue_create(&q, store, "big", &o), store);
+    defer(free_queue_info, q);
+    CHECK_I64(600000, q->retry_max_delay_ms);
+    /* out of range: refused, nothing created */
+    static const struct { int64_t initial, max; double mult, jitter; } bad[] = {
+        { -1, 0, 0, 0 }, { PGQRS_MAX_RETRY_DELAY_MS + 1, 0, 0, 0 }, { 0, 0, 0.5, 0 }, { 0, 0, 1001, 0 },
+        { 5000, 4000, 0, 0 }, { 0, PGQRS_MAX_RETRY_DELAY_MS + 1, 0, 0 }, { 0, 0, 0, 1.5 },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        o = (pgqrs_queue_options)PGQRS_QUEUE_OPTIONS_INIT;
+        o.retry_initial_delay_ms = bad[i].initial;
+        o.retry_max_delay_ms = bad[i].max;
+        o.retry_multiplier = bad[i].mult;
+        o.retry_jitter = bad[i].jitter;
+        CHECK_ST(PGQRS_EINVAL, pgqrs_queue_create(NULL, store, "bad", &o), store);
+        CHECK_ST(PGQRS_EINVAL, pgqrs_queue_update(NULL, store, "p", &o), store);
+    }
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_queue_get(&q, store, "bad"), store);
+    /* update: zeros keep, the rest changes */
+    o = (pgqrs_queue_options)PGQRS_QUEUE_OPTIONS_INIT;
+    o.retry_multiplier = 3.0;
+    CHECK_OK(pgqrs_queue_update(&q, store, "p", &o), store);
+    defer(free_queue_info, q);
+    CHECK_I64(7, q->max_attempts);
+    CHECK_I64(2500, q->retry_initial_delay_ms);
+    CHECK(q->retry_multiplier == 3.0);
+    CHECK_I64(60000, q->retry_max_delay_ms);
+    o.retry_multiplier = 0;
+    o.max_attempts = 2;
+    o.retry_jitter = 0.5;
+    CHECK_OK(pgqrs_queue_update(NULL, store, "p", &o), store);
+    CHECK_OK(pgqrs_queue_get(&q, store, "p"), store);
+    defer(free_queue_info, q);
+    CHECK_I64(2, q->max_attempts);
+    CHECK(q->retry_multiplier == 3.0);
+    CHECK(q->retry_jitter == 0.5);
+    /* the result must hold together: a first delay past the stored cap is refused */
+    o = (pgqrs_queue_options)PGQRS_QUEUE_OPTIONS_INIT;
+    o.retry_initial_delay_ms = 90000;
+    o.retry_max_delay_ms = 1000;
+    CHECK_ST(PGQRS_EINVAL, pgqrs_queue_update(NULL, store, "p", &o), store);
+    CHECK_ST(PGQRS_ENOTFOUND, pgqrs_queue_update(NULL, store, "nope", NULL), store);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_queue_update(NULL, store, "", NULL), store);
+    /* version 1 of the options (no policy) is still accepted; its init zeroes only that much */
+    memset(&v1, 0x5a, sizeof v1);
+    CHECK_OK(pgqrs_queue_options_init(&v1, 1), store);
+    CHECK_I64(1, v1.version);
+    CHECK_I64(0, v1.max_attempts);
+    CHECK(v1.retry_initial_delay_ms != 0);   /* past the end of a version 1 struct: untouched */
+    v1.max_attempts = 4;
+    CHECK_OK(pgqrs_queue_create(&q, store, "v1", &v1), store);
+    defer(free_queue_info, q);
+    CHECK_I64(4, q->max_attempts);
+    CHECK_I64(1000, q->retry_initial_delay_ms);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_queue_options_init(&v1, 3), store);
+}
+
 static void test_queue__purge(void)
 {
     pgqrs_producer *p;
@@ -2742,6 +2829,7 @@ int main(int argc, char **argv)
         { "metrics__all_queues_by_name", test_metrics__all_queues_by_name },
         { "counters__exact_after_known_sequence", test_counters__exact_after_known_sequence },
         { "queue__create_exists_and_exist_ok", test_queue__create_exists_and_exist_ok },
+        { "queue__retry_policy_create_and_update", test_queue__retry_policy_create_and_update },
         { "queue__purge", test_queue__purge },
         { "queue__delete_refused_with_messages", test_queue__delete_refused_with_messages },
         { "queue__enqueue_after_queue_deleted", test_queue__enqueue_after_queue_deleted },

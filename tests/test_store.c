@@ -30,6 +30,8 @@ static pgqrs_conn *open_fresh(void)
 
 #define SETUP() do { pgqrs__conn_close(conn); conn = open_fresh(); CHECK(conn); } while (0)
 #define INSTALL() do { SETUP(); CHECK_OK(pgqrs__migrate(conn, NULL), conn); } while (0)
+/* queue_create's parameters with the default retry policy */
+#define QP(name, max_attempts) { (name), (max_attempts), 1000, 2.0, 300000, 0.25 }
 
 static void test_interface__every_slot_is_filled(void)
 {
@@ -107,8 +109,8 @@ static void test_queue__create_get_list_delete(void)
     pgqrs_queue_row *rows = NULL;
     size_t n = 0;
     int64_t *deleted = NULL;
-    pgqrs_queue_create_params p = { "emails", 5 };
-    pgqrs_queue_create_params p2 = { "alerts", 3 };
+    pgqrs_queue_create_params p = QP("emails", 5);
+    pgqrs_queue_create_params p2 = QP("alerts", 3);
     pgqrs_queue_delete_params del;
     INSTALL();
 
@@ -162,7 +164,7 @@ static void test_queue__names_round_trip_unchanged(void)
     INSTALL();
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         pgqrs_queue_row q = { 0 }, got = { 0 };
-        pgqrs_queue_create_params p = { names[i], 1 };
+        pgqrs_queue_create_params p = QP(names[i], 1);
         CHECK_OK(conn->q->queue_create(&q, conn, &p), conn);
         CHECK_OK(conn->q->queue_get_by_name(&got, conn, names[i]), conn);
         CHECK_STR(names[i], got.name);
@@ -175,7 +177,7 @@ static void test_queue__names_round_trip_unchanged(void)
 static void test_queue__check_constraints_hold(void)
 {
     pgqrs_queue_row q = { 0 };
-    pgqrs_queue_create_params empty = { "", 5 }, zero = { "ok", 0 };
+    pgqrs_queue_create_params empty = QP("", 5), zero = QP("ok", 0);
     INSTALL();
     CHECK_ST(PGQRS_EINVAL, conn->q->queue_create(&q, conn, &empty), conn);
     CHECK_ST(PGQRS_EINVAL, conn->q->queue_create(&q, conn, &zero), conn);
@@ -186,7 +188,7 @@ static void test_queue__write_rolls_back_as_a_whole(void)
 {
     /* an explicit transaction spans accessors; rollback undoes them all */
     pgqrs_queue_row q = { 0 };
-    pgqrs_queue_create_params p = { "tx", 1 };
+    pgqrs_queue_create_params p = QP("tx", 1);
     INSTALL();
     if (th_is_turso()) {
         /* the capability Turso documents: no interactive transactions; every
@@ -205,11 +207,43 @@ static void test_queue__write_rolls_back_as_a_whole(void)
     CHECK_ST(PGQRS_ENOTFOUND, conn->q->queue_get_by_name(&q, conn, "tx"), conn);
 }
 
+static void test_queue__f64_columns_round_trip(void)
+{
+    /* doubles go in as text (PostgreSQL), REAL (SQLite) or a Hrana float and come
+     * back bit for bit; queue_update changes only what it is given */
+    pgqrs_queue_row q = { 0 }, got = { 0 };
+    pgqrs_queue_create_params p = { "f", 3, 250, 4.0 / 3.0, 1234567, 0.1 };
+    pgqrs_queue_update_params u = { 0 };
+    INSTALL();
+    CHECK_OK(conn->q->queue_create(&q, conn, &p), conn);
+    CHECK(q.retry_multiplier == 4.0 / 3.0);
+    CHECK(q.retry_jitter == 0.1);
+    CHECK_I64(250, q.retry_initial_delay_ms);
+    CHECK_I64(1234567, q.retry_max_delay_ms);
+    u.id = q.id;
+    u.has_retry_multiplier = true;
+    u.retry_multiplier = 2.5;
+    u.has_retry_jitter = true;
+    u.retry_jitter = 0;
+    CHECK_OK(conn->q->queue_update(&got, conn, &u), conn);
+    CHECK(got.retry_multiplier == 2.5);
+    CHECK(got.retry_jitter == 0.0);
+    CHECK_I64(3, got.max_attempts);              /* NULL: unchanged */
+    CHECK_I64(250, got.retry_initial_delay_ms);
+    pgqrs__queue_row_clear(&got);
+    CHECK_OK(conn->q->queue_get(&got, conn, q.id), conn);
+    CHECK(got.retry_multiplier == 2.5);
+    pgqrs__queue_row_clear(&got);
+    u.id = q.id + 1000;
+    CHECK_ST(PGQRS_ENOTFOUND, conn->q->queue_update(&got, conn, &u), conn);
+    pgqrs__queue_row_clear(&q);
+}
+
 static void test_queue__allocation_failures_leak_nothing(void)
 {
     /* fail the Nth allocation until a whole list succeeds: every error path must
      * free what it took (ASan/valgrind catch leaks) and report ENOMEM */
-    pgqrs_queue_create_params a = { "a", 1 }, b = { "b", 1 };
+    pgqrs_queue_create_params a = QP("a", 1), b = QP("b", 1);
     pgqrs_queue_row q = { 0 };
     int ok = 0;
     INSTALL();
@@ -247,6 +281,7 @@ int main(int argc, char **argv)
         { "queue__names_round_trip_unchanged", test_queue__names_round_trip_unchanged },
         { "queue__check_constraints_hold", test_queue__check_constraints_hold },
         { "queue__write_rolls_back_as_a_whole", test_queue__write_rolls_back_as_a_whole },
+        { "queue__f64_columns_round_trip", test_queue__f64_columns_round_trip },
         { "queue__allocation_failures_leak_nothing", test_queue__allocation_failures_leak_nothing },
     };
     int rc = th_main(argc, argv, "test_store", tests, sizeof tests / sizeof *tests);

@@ -1,6 +1,13 @@
 // bench/peers/pgboss.mjs: pg-boss (npm) on the same PostgreSQL cluster.
 //   node pgboss.mjs drain   DSN SCHEMA CONSUMERS BATCH MESSAGES
 //   node pgboss.mjs enqueue DSN SCHEMA PRODUCERS BATCH MESSAGES
+//   node pgboss.mjs runtime DSN SCHEMA CONCURRENCY BATCH MESSAGES
+// runtime: pg-boss's worker, work(), in one process: localConcurrency C workers,
+// each fetching BATCH jobs (the handler gets the batch; pg-boss completes it when
+// the no-op handler resolves), burstWhenBatchFull so a worker fetches again at once
+// while batches come back full (without it, or at batchSize 1, work() waits
+// pollingIntervalSeconds, at least 0.5 s, between fetches). Time: from work() to
+// the last job handled plus offWork() (which waits for the completions).
 // drain: each consumer process fetch({batchSize: B}) then complete(ids) until empty;
 // the queue has expireInSeconds 30 (the visibility timeout). enqueue: send() for
 // batch 1, insert() of B jobs otherwise. Maintenance and scheduling are off in the
@@ -38,6 +45,34 @@ if (mode === 'drain') {
   const per = Math.floor(n / p);
   const { start, results } = await runChildren(new URL(import.meta.url).pathname, p, ['enqueue-child', dsn, schema, String(bsz), String(per)]);
   console.log(JSON.stringify(summarise('enqueued', per * p, start, results)));
+  process.exit(0);
+} else if (mode === 'runtime') {
+  const [dsn, schema, c, bsz, n] = [a1, a2, +a3, +a4, +a5];
+  const b = await setup(dsn, schema);
+  const p0 = now();
+  for (let i = 0; i < n; i += 1000)
+    await b.insert(Q, Array.from({ length: Math.min(1000, n - i) }, (_, k) => ({ data: payload(i + k) })));
+  const prefill_s = Number(((now() - p0) / 1000).toFixed(2));
+  await b.stop({ graceful: false, wait: true });
+  const w = boss(dsn, schema, c + 2);
+  w.on('error', (e) => console.error('pg-boss:', e.message));
+  await w.start();
+  let done = 0, finish;
+  const finished = new Promise((r) => (finish = r));
+  const start = now();
+  await w.work(Q, { batchSize: bsz, localConcurrency: c, burstWhenBatchFull: bsz > 1, pollingIntervalSeconds: 0.5 },
+    async (jobs) => { done += jobs.length; if (done >= n) finish(); });
+  await finished;
+  await w.offWork(Q, { wait: true });
+  const secs = (now() - start) / 1000;
+  const { default: pg } = await import('pg');
+  const cl = new pg.Client({ connectionString: dsn });
+  await cl.connect();
+  const left = (await cl.query(`select count(*)::int as n from ${schema}.job where name = $1 and state <> 'completed'`, [Q])).rows[0].n;
+  await cl.end();
+  await w.stop({ graceful: false, wait: true }).catch(() => {});
+  console.log(JSON.stringify({ messages: n, drained: done, seconds: Number(secs.toFixed(3)), msgs_per_s: Number((done / secs).toFixed(1)),
+    prefill_s, left, errors: left || done !== n ? 1 : 0, mapping: `work(): localConcurrency ${c}, batchSize ${bsz}, burstWhenBatchFull ${bsz > 1}` }));
   process.exit(0);
 } else if (mode === 'child') {
   const [idx, kind, dsn, schema, bsz, per] = [+a1, a2, a3, a4, +a5, +a6];

@@ -6,7 +6,7 @@ from .model import NOW_PARAM
 
 GENERATOR = "codegen/pgqrs_gen.py"
 
-C_SCALAR = {"i64": "int64_t", "i32": "int32_t", "bool": "bool", "timestamp": "int64_t"}
+C_SCALAR = {"i64": "int64_t", "i32": "int32_t", "f64": "double", "bool": "bool", "timestamp": "int64_t"}
 POINTER_TYPES = ("text", "json")
 
 
@@ -337,7 +337,7 @@ def _scan_call(backend, col, index, target, schema):
         nullable = "true" if col.nullable else "false"
         return [f"if (st == PGQRS_OK)", f"    st = {pre}_{t}(&{target}{fn}, {nullable}, {src});"]
     has = f"&{target}has_{col.name}" if col.nullable else "NULL"
-    codec = {"i64": "i64", "i32": "i32", "bool": "bool", "timestamp": "ts"}[t]
+    codec = {"i64": "i64", "i32": "i32", "f64": "f64", "bool": "bool", "timestamp": "ts"}[t]
     return [f"if (st == PGQRS_OK)", f"    st = {pre}_{codec}(&{target}{fn}, {has}, {src});"]
 
 
@@ -454,8 +454,8 @@ def emit_pg_function(q, schema):
     for p in q.params:
         if p.is_array:
             lines.append(f"    pgqrs_buf enc_{p.name} = PGQRS_BUF_INIT;")
-        elif p.type in ("i64", "i32", "timestamp"):
-            size = "PGQRS__PG_TS_LEN" if p.type == "timestamp" else "PGQRS__PG_INT_LEN"
+        elif p.type in ("i64", "i32", "f64", "timestamp"):
+            size = {"timestamp": "PGQRS__PG_TS_LEN", "f64": "PGQRS__PG_F64_LEN"}.get(p.type, "PGQRS__PG_INT_LEN")
             lines.append(f"    char b_{p.name}[{size}];")
     if q.cardinality == ":many":
         lines.append("    pgqrs__vec rows = PGQRS__VEC_INIT;")
@@ -476,6 +476,8 @@ def emit_pg_function(q, schema):
             v = f
         elif p.type in ("i64", "i32"):
             v = f"pgqrs__pg_int(b_{p.name}, {f})"
+        elif p.type == "f64":
+            v = f"pgqrs__pg_f64(b_{p.name}, {f})"
         elif p.type == "timestamp":
             v = f"pgqrs__pg_ts(b_{p.name}, {f})"
         elif p.type == "bool":
@@ -571,6 +573,8 @@ def emit_sq_function(q, schema, slot_of):
                 call = f"pgqrs__sq_bind_text(c, stmt, {i}, {f})"
             elif p.type.startswith("enum:"):
                 call = f"pgqrs__sq_bind_enum(c, stmt, {i}, &pgqrs__{p.type[5:]}_desc, (int){f})"
+            elif p.type == "f64":
+                call = f"pgqrs__sq_bind_f64(c, stmt, {i}, {f})"
             else:
                 conv = "" if p.type in ("i64", "timestamp") else "(int64_t)"
                 call = f"pgqrs__sq_bind_i64(c, stmt, {i}, {conv}{f})"
@@ -663,6 +667,8 @@ def emit_tu_function(q, schema, statements):
                 call = f"pgqrs__tu_arg_text(&call, {i}, {f})"
             elif p.type.startswith("enum:"):
                 call = f"pgqrs__tu_arg_enum(&call, {i}, &pgqrs__{p.type[5:]}_desc, (int){f})"
+            elif p.type == "f64":
+                call = f"pgqrs__tu_arg_f64(&call, {i}, {f})"
             else:
                 conv = "" if p.type in ("i64", "timestamp") else "(int64_t)"
                 call = f"pgqrs__tu_arg_i64(&call, {i}, {conv}{f})"
@@ -820,7 +826,10 @@ def _emit_tu_migrations(migrations, byname):
     for m in migrations:
         out.append(f"static const char *const tu_migration_{m.version}[] = {{")
         for _, text in _split_statements(m.sql):
-            out.append(f"    {c_string(text.strip())},")
+            lit = c_string(text.strip())
+            # a statement of several lines is several literals: parenthesised, so a
+            # compiler does not take them for a missing comma between elements
+            out.append(f"    ({lit})," if "\n" in text.strip() else f"    {lit},")
         out.append("};")
     out.append("")
     insert = byname.get("schema_version_insert")

@@ -7,7 +7,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 
-SCALAR_TYPES = ("i64", "i32", "text", "json", "timestamp", "bool")
+SCALAR_TYPES = ("i64", "i32", "f64", "text", "json", "timestamp", "bool")
 ARRAY_TYPES = ("i64[]", "json[]")
 # Array types the generator once bound and no longer does: nothing used them, and
 # their encoders left src/drivers/encode.c. Named so the error can say so.

@@ -32,6 +32,7 @@ FILLS = {
     "int64_t": ("i64", "timestamp"),
     "int32_t": ("i32",),
     "int": ("i32", "bool"),
+    "double": ("f64",),
     "const char *": ("text", "json", "enum"),
 }
 ZERO_TYPES = ("unsigned int", "int", "int32_t", "int64_t", "size_t", "double", "const char *")

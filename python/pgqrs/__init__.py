@@ -14,6 +14,16 @@
                 print(msg.id, msg.payload)
                 consumer.archive(msg.id)
 
+Workers (the C runtime calling Python handlers on its threads)::
+
+    runtime = store.runtime(concurrency=4)
+
+    @runtime.handler("tasks")
+    def task(job):
+        return {"done": job.payload["task"]}   # stored with the archived message
+
+    runtime.run()                              # until SIGTERM/SIGINT
+
 Durable workflows (handlers and steps in Python, run by the C engine)::
 
     @pgqrs.workflow(name="checkout")
@@ -37,6 +47,7 @@ from .errors import (AlreadyExists, Busy, DatabaseConnectionError, IllegalState,
                      Timeout)
 from .models import Message, QueueInfo, QueueMetrics, WorkerHealth, WorkerInfo
 from .queue import Consumer, Producer
+from .runtime import Job, Retry, Runtime, RuntimeStats
 from .schedule import ScheduleInfo, Scheduler, cron_next, cron_next_us
 from .store import Store, connect, errstr, version
 from .workflow import (RetryPolicy, Run, RunInfo, Step, StepInfo, Workflow, WorkflowInfo, WorkflowWorker, step,
@@ -44,7 +55,7 @@ from .workflow import (RetryPolicy, Run, RunInfo, Step, StepInfo, Workflow, Work
 
 __all__ = [
     "connect", "version", "errstr", "library_path", "__version__",
-    "Store", "Admin", "Producer", "Consumer",
+    "Store", "Admin", "Producer", "Consumer", "Runtime", "Job", "Retry", "RuntimeStats",
     "Message", "QueueInfo", "QueueMetrics", "WorkerInfo", "WorkerHealth",
     "Status", "PgqrsError", "NotFound", "AlreadyExists", "InvalidInput", "Busy", "NotOwned", "IllegalState",
     "DatabaseConnectionError", "Timeout", "OutOfMemory", "NotSupported", "Misuse", "LibraryNotFound",

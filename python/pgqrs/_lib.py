@@ -26,11 +26,12 @@ import threading
 # the other modules. tests/python/test_layout.py checks them against the compiler.
 from ._structs import (  # noqa: F401
     PGQRS_CAPABILITIES_VERSION, PGQRS_CONNECT_OPTIONS_VERSION, PGQRS_COUNTERS_VERSION, PGQRS_POLL_OPTIONS_VERSION,
-    PGQRS_QUEUE_OPTIONS_VERSION, PGQRS_RUN_FILTER_VERSION, PGQRS_STEP_OPTIONS_VERSION, PGQRS_TRIGGER_OPTIONS_VERSION,
-    PGQRS_WORKER_HEALTH_VERSION, PGQRS_WORKFLOW_OPTIONS_VERSION,
+    PGQRS_QUEUE_OPTIONS_VERSION, PGQRS_RUN_FILTER_VERSION, PGQRS_RUNTIME_OPTIONS_VERSION, PGQRS_RUNTIME_STATS_VERSION,
+    PGQRS_STEP_OPTIONS_VERSION, PGQRS_TRIGGER_OPTIONS_VERSION, PGQRS_WORKER_HEALTH_VERSION,
+    PGQRS_WORKFLOW_OPTIONS_VERSION,
     CapabilitiesC, ConnectOptionsC, CountersC, MessageC, PollOptionsC, QueueInfoC, QueueMetricsC, QueueOptionsC,
-    RetryPolicyC, RunFilterC, RunInfoC, StepInfoC, StepOptionsC, TriggerOptionsC, WorkerHealthC, WorkerInfoC,
-    WorkflowInfoC, WorkflowOptionsC,
+    RetryPolicyC, RunFilterC, RunInfoC, RuntimeOptionsC, RuntimeStatsC, StepInfoC, StepOptionsC, TriggerOptionsC,
+    WorkerHealthC, WorkerInfoC, WorkflowInfoC, WorkflowOptionsC,
     PGQRS_RETENTION_OPTIONS_VERSION, PGQRS_RETENTION_POLICY_VERSION, PGQRS_RETENTION_REPORT_VERSION,
     PGQRS_SCHEDULE_OPTIONS_VERSION, PGQRS_SCHEDULER_OPTIONS_VERSION, PGQRS_SCHEDULER_STATS_VERSION,
     RetentionOptionsC, RetentionPolicyC, RetentionReportC, ScheduleInfoC, ScheduleOptionsC, SchedulerOptionsC,
@@ -59,6 +60,8 @@ c_i32 = ctypes.c_int32
 # stored as is (a c_char_p would be copied into a Python bytes object).
 WORKFLOW_FN = ctypes.CFUNCTYPE(c_status, c_handle, ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p)
 STEP_FN = ctypes.CFUNCTYPE(c_status, c_handle, ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p)
+JOB_FN = ctypes.CFUNCTYPE(ctypes.c_int, c_handle, ctypes.c_void_p)              # pgqrs_job_fn
+LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)   # pgqrs_log_fn
 
 
 _P = ctypes.POINTER
@@ -78,11 +81,18 @@ _SIGNATURES = {
     "pgqrs_store_backend": (ctypes.c_char_p, [c_handle]),
     "pgqrs_store_capabilities": (c_status, [_P(CapabilitiesC), c_handle]),
     "pgqrs_store_set_time": (_VOID, [c_handle, c_i64]),
+    "pgqrs_capabilities_init": (c_status, [_P(CapabilitiesC), ctypes.c_uint]),
+    # logging and counters
+    "pgqrs_store_set_log_callback": (_VOID, [c_handle, LOG_FN, ctypes.c_void_p, ctypes.c_int]),
+    "pgqrs_counters_init": (c_status, [_P(CountersC), ctypes.c_uint]),
+    "pgqrs_store_counters": (c_status, [_P(CountersC), c_handle]),
     # schema
     "pgqrs_schema_install": (c_status, [c_handle]),
     "pgqrs_schema_verify": (c_status, [c_handle]),
     # queues
+    "pgqrs_queue_options_init": (c_status, [_P(QueueOptionsC), ctypes.c_uint]),
     "pgqrs_queue_create": (c_status, [_P(_P(QueueInfoC)), c_handle, ctypes.c_char_p, _P(QueueOptionsC)]),
+    "pgqrs_queue_update": (c_status, [_P(_P(QueueInfoC)), c_handle, ctypes.c_char_p, _P(QueueOptionsC)]),
     "pgqrs_queue_get": (c_status, [_P(_P(QueueInfoC)), c_handle, ctypes.c_char_p]),
     "pgqrs_queue_info_free": (_VOID, [_P(QueueInfoC)]),
     "pgqrs_queue_list": (c_status, [_pp, c_handle]),
@@ -111,6 +121,7 @@ _SIGNATURES = {
     "pgqrs_consumer_free": (_VOID, [c_handle]),
     "pgqrs_consumer_worker_id": (c_i64, [c_handle]),
     "pgqrs_dequeue": (c_status, [_pp, c_handle, ctypes.c_int, ctypes.c_int]),
+    "pgqrs_dequeue_wait": (c_status, [_pp, c_handle, ctypes.c_int, ctypes.c_int, c_i64]),
     "pgqrs_extend_vt": (c_status, [_P(c_i64), c_handle, c_i64, ctypes.c_int]),
     "pgqrs_archive": (c_status, [c_handle, c_i64]),
     "pgqrs_delete": (c_status, [c_handle, c_i64]),
@@ -141,6 +152,7 @@ _SIGNATURES = {
     "pgqrs_workers_count": (ctypes.c_size_t, [c_handle]),
     "pgqrs_workers_at": (_P(WorkerInfoC), [c_handle, ctypes.c_size_t]),
     "pgqrs_workers_free": (_VOID, [c_handle]),
+    "pgqrs_worker_health_init": (c_status, [_P(WorkerHealthC), ctypes.c_uint]),
     "pgqrs_worker_health_get": (c_status, [_P(WorkerHealthC), c_handle, c_i64]),
     "pgqrs_worker_reclaim_zombies": (c_status, [_P(c_i64), c_handle, c_i64]),
     "pgqrs_worker_purge_stale": (c_status, [_P(c_i64), c_handle, c_i64]),
@@ -148,6 +160,11 @@ _SIGNATURES = {
     "pgqrs_strdup": (ctypes.c_void_p, [ctypes.c_char_p]),
     "pgqrs_free": (_VOID, [ctypes.c_void_p]),
     "pgqrs_retry_delay_ms": (c_i64, [_P(RetryPolicyC), ctypes.c_int]),
+    "pgqrs_workflow_options_init": (c_status, [_P(WorkflowOptionsC), ctypes.c_uint]),
+    "pgqrs_trigger_options_init": (c_status, [_P(TriggerOptionsC), ctypes.c_uint]),
+    "pgqrs_poll_options_init": (c_status, [_P(PollOptionsC), ctypes.c_uint]),
+    "pgqrs_step_options_init": (c_status, [_P(StepOptionsC), ctypes.c_uint]),
+    "pgqrs_run_filter_init": (c_status, [_P(RunFilterC), ctypes.c_uint]),
     "pgqrs_workflow_define": (c_status, [c_handle, ctypes.c_char_p, WORKFLOW_FN, ctypes.c_void_p,
                                          _P(WorkflowOptionsC)]),
     "pgqrs_workflow_trigger": (c_status, [_P(c_i64), _P(ctypes.c_int), c_handle, ctypes.c_char_p, ctypes.c_char_p, _P(TriggerOptionsC)]),
@@ -178,6 +195,23 @@ _SIGNATURES = {
     "pgqrs_workflows_count": (ctypes.c_size_t, [c_handle]),
     "pgqrs_workflows_at": (_P(WorkflowInfoC), [c_handle, ctypes.c_size_t]),
     "pgqrs_workflows_free": (_VOID, [c_handle]),
+    # the runtime
+    "pgqrs_runtime_options_init": (c_status, [_P(RuntimeOptionsC), ctypes.c_uint]),
+    "pgqrs_runtime_new": (c_status, [_pp, c_handle, _P(RuntimeOptionsC)]),
+    "pgqrs_runtime_add_queue": (c_status, [c_handle, ctypes.c_char_p, JOB_FN, ctypes.c_void_p]),
+    "pgqrs_runtime_run": (c_status, [c_handle]),
+    "pgqrs_runtime_stop": (_VOID, [c_handle]),
+    "pgqrs_runtime_free": (_VOID, [c_handle]),
+    "pgqrs_runtime_stats_init": (c_status, [_P(RuntimeStatsC), ctypes.c_uint]),
+    "pgqrs_runtime_stats_get": (c_status, [_P(RuntimeStatsC), c_handle]),
+    "pgqrs_job_id": (c_i64, [c_handle]),
+    "pgqrs_job_queue": (ctypes.c_char_p, [c_handle]),
+    "pgqrs_job_payload": (ctypes.c_char_p, [c_handle]),
+    "pgqrs_job_attempt": (c_i32, [c_handle]),
+    "pgqrs_job_max_attempts": (c_i32, [c_handle]),
+    "pgqrs_job_message": (_P(MessageC), [c_handle]),
+    "pgqrs_job_set_result": (c_status, [c_handle, ctypes.c_char_p]),
+    "pgqrs_job_set_retry_delay": (c_status, [c_handle, c_i64]),
 }
 
 

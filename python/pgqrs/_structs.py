@@ -12,7 +12,7 @@ import ctypes
 
 PGQRS_CONNECT_OPTIONS_VERSION = 1
 PGQRS_CAPABILITIES_VERSION = 1
-PGQRS_QUEUE_OPTIONS_VERSION = 1
+PGQRS_QUEUE_OPTIONS_VERSION = 2
 PGQRS_WORKER_HEALTH_VERSION = 1
 PGQRS_SCHEDULE_OPTIONS_VERSION = 1
 PGQRS_RETENTION_POLICY_VERSION = 1
@@ -25,6 +25,8 @@ PGQRS_TRIGGER_OPTIONS_VERSION = 1
 PGQRS_POLL_OPTIONS_VERSION = 1
 PGQRS_STEP_OPTIONS_VERSION = 1
 PGQRS_RUN_FILTER_VERSION = 1
+PGQRS_RUNTIME_OPTIONS_VERSION = 1
+PGQRS_RUNTIME_STATS_VERSION = 1
 PGQRS_COUNTERS_VERSION = 2
 
 
@@ -65,6 +67,10 @@ class QueueInfoC(ctypes.Structure):
         ("name", ctypes.c_char_p),
         ("max_attempts", ctypes.c_int32),
         ("created_at_us", ctypes.c_int64),
+        ("retry_initial_delay_ms", ctypes.c_int64),
+        ("retry_multiplier", ctypes.c_double),
+        ("retry_max_delay_ms", ctypes.c_int64),
+        ("retry_jitter", ctypes.c_double),
     ]
 
 
@@ -74,6 +80,10 @@ class QueueOptionsC(ctypes.Structure):
         ("version", ctypes.c_uint),
         ("max_attempts", ctypes.c_int),
         ("exist_ok", ctypes.c_int),
+        ("retry_initial_delay_ms", ctypes.c_int64),
+        ("retry_multiplier", ctypes.c_double),
+        ("retry_max_delay_ms", ctypes.c_int64),
+        ("retry_jitter", ctypes.c_double),
     ]
 
 
@@ -105,6 +115,7 @@ class MessageC(ctypes.Structure):
         ("consumer_worker_id", ctypes.c_int64),
         ("archived_at_us", ctypes.c_int64),
         ("state", ctypes.c_char_p),
+        ("result", ctypes.c_char_p),
     ]
 
 
@@ -341,6 +352,37 @@ class WorkflowInfoC(ctypes.Structure):
     ]
 
 
+class RuntimeOptionsC(ctypes.Structure):
+    """pgqrs_runtime_options"""
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("concurrency", ctypes.c_int),
+        ("batch_size", ctypes.c_int),
+        ("vt_seconds", ctypes.c_int),
+        ("idle_min_ms", ctypes.c_int),
+        ("idle_max_ms", ctypes.c_int),
+        ("shutdown_ms", ctypes.c_int64),
+        ("max_run_ms", ctypes.c_int64),
+        ("until_empty", ctypes.c_int),
+    ]
+
+
+class RuntimeStatsC(ctypes.Structure):
+    """pgqrs_runtime_stats"""
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("claimed", ctypes.c_int64),
+        ("done", ctypes.c_int64),
+        ("retried", ctypes.c_int64),
+        ("dead_lettered", ctypes.c_int64),
+        ("lost", ctypes.c_int64),
+        ("overrun", ctypes.c_int64),
+        ("given_back", ctypes.c_int64),
+        ("running", ctypes.c_int64),
+        ("held", ctypes.c_int64),
+    ]
+
+
 class CountersC(ctypes.Structure):
     """pgqrs_counters"""
     _fields_ = [
@@ -386,5 +428,7 @@ BY_C_NAME = {
     "pgqrs_run_filter": RunFilterC,
     "pgqrs_step_info": StepInfoC,
     "pgqrs_workflow_info": WorkflowInfoC,
+    "pgqrs_runtime_options": RuntimeOptionsC,
+    "pgqrs_runtime_stats": RuntimeStatsC,
     "pgqrs_counters": CountersC,
 }

@@ -4,9 +4,11 @@
 no worker row (every call goes through the store)."""
 
 import ctypes
+import datetime
 
 from . import _lib
 from ._core import I64_MAX, I64_MIN, check, encode_name, fetch_list, lib, to_int, to_seconds
+from .errors import InvalidInput, Status
 from .models import QueueInfo, QueueMetrics, WorkerHealth, WorkerInfo
 from .queue import _batch_messages, _msg_id
 
@@ -15,6 +17,28 @@ _P = ctypes.POINTER
 
 def _i64(v, what):
     return to_int(v, what, I64_MIN, I64_MAX)
+
+
+def _ms(v, what):
+    """Milliseconds from seconds (int, float) or a timedelta; None -> 0 (the default)."""
+    if v is None:
+        return 0
+    if isinstance(v, datetime.timedelta):
+        return _i64(v // datetime.timedelta(milliseconds=1), what)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise InvalidInput("%s must be seconds (a number) or a timedelta" % what, Status.EINVAL)
+    ms = round(v * 1000)
+    if ms <= 0:
+        raise InvalidInput("%s must be positive, got %r" % (what, v), Status.EINVAL)
+    return _i64(ms, what)
+
+
+def _float(v, what):
+    if v is None:
+        return 0.0
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise InvalidInput("%s must be a number" % what, Status.EINVAL)
+    return float(v)
 
 
 class Admin:
@@ -65,20 +89,51 @@ class Admin:
         self._call("pgqrs_schema_verify")
 
     # ---- queues -----------------------------------------------------------------
-    def create_queue(self, name, *, max_attempts=None, exist_ok=False):
-        """Creates a queue and returns its :class:`QueueInfo`. `max_attempts`:
-        deliveries before a message is dead-lettered (None = the library default,
-        5). :class:`AlreadyExists` unless `exist_ok`; :class:`InvalidInput` for a
-        bad name (1 to 128 bytes of UTF-8)."""
-        opts = _lib.QueueOptionsC(_lib.PGQRS_QUEUE_OPTIONS_VERSION,
-                                 0 if max_attempts is None else to_int(max_attempts, "max_attempts"),
-                                 1 if exist_ok else 0)
+    def _queue_options(self, max_attempts, exist_ok, retry_delay, retry_multiplier, retry_max_delay, retry_jitter):
+        opts = _lib.QueueOptionsC()
+        check(lib().pgqrs_queue_options_init(ctypes.byref(opts), _lib.PGQRS_QUEUE_OPTIONS_VERSION), None)
+        opts.max_attempts = 0 if max_attempts is None else to_int(max_attempts, "max_attempts")
+        opts.exist_ok = 1 if exist_ok else 0
+        opts.retry_initial_delay_ms = _ms(retry_delay, "retry_delay")
+        opts.retry_max_delay_ms = _ms(retry_max_delay, "retry_max_delay")
+        opts.retry_multiplier = _float(retry_multiplier, "retry_multiplier")
+        if retry_jitter is not None:
+            j = _float(retry_jitter, "retry_jitter")
+            opts.retry_jitter = -1.0 if j == 0 else j      # 0 here is "none" (the C API's < 0)
+        return opts
+
+    def _queue_call(self, fn, name, opts):
         out = _P(_lib.QueueInfoC)()
-        self._call_out("pgqrs_queue_create", ctypes.byref(out), encode_name(name), ctypes.byref(opts))
+        self._call_out(fn, ctypes.byref(out), encode_name(name), ctypes.byref(opts))
         try:
             return QueueInfo._from_c(out.contents)
         finally:
             lib().pgqrs_queue_info_free(out)
+
+    def create_queue(self, name, *, max_attempts=None, exist_ok=False, retry_delay=None, retry_multiplier=None,
+                     retry_max_delay=None, retry_jitter=None):
+        """Creates a queue and returns its :class:`QueueInfo`. `max_attempts`:
+        deliveries before a message is dead-lettered (None = the library default,
+        5). The retry policy (what a runtime waits before a retry, see
+        :class:`pgqrs.Runtime`): `retry_delay` before the first retry (seconds or a
+        timedelta, millisecond precision; default 1 s), times `retry_multiplier`
+        per retry (default 2), at most `retry_max_delay` (default 300 s),
+        shortened by a random fraction of at most `retry_jitter` (0 = exact;
+        default 0.25). :class:`AlreadyExists` unless `exist_ok`;
+        :class:`InvalidInput` for a bad name (1 to 128 bytes of UTF-8) or policy."""
+        opts = self._queue_options(max_attempts, exist_ok, retry_delay, retry_multiplier, retry_max_delay,
+                                   retry_jitter)
+        return self._queue_call("pgqrs_queue_create", name, opts)
+
+    def update_queue(self, name, *, max_attempts=None, retry_delay=None, retry_multiplier=None,
+                     retry_max_delay=None, retry_jitter=None):
+        """Changes what is given (not None) of a queue's max attempts and retry
+        policy in one statement; returns the :class:`QueueInfo`. Running runtimes
+        use it from their next retry on. :class:`NotFound`; :class:`InvalidInput`
+        when the result is inconsistent (the cap below the first delay)."""
+        opts = self._queue_options(max_attempts, False, retry_delay, retry_multiplier, retry_max_delay,
+                                   retry_jitter)
+        return self._queue_call("pgqrs_queue_update", name, opts)
 
     def get_queue(self, name):
         """The queue's :class:`QueueInfo`; :class:`NotFound` if there is none."""

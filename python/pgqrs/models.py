@@ -13,7 +13,9 @@ from ._core import decode, us_to_datetime
 @dataclasses.dataclass(frozen=True)
 class Message:
     """A message (``struct pgqrs_message``). ``payload`` is the parsed JSON value;
-    ``payload_json`` the text the library returned (PostgreSQL normalises it)."""
+    ``payload_json`` the text the library returned (PostgreSQL normalises it).
+    ``result`` / ``result_json``: what a runtime handler stored with an archived or
+    dead-lettered message (its return value), else None."""
     id: int
     queue_id: int
     payload: Any = dataclasses.field(hash=False, compare=False)
@@ -26,6 +28,8 @@ class Message:
     consumer_worker_id: Optional[int]
     archived_at_us: int
     state: str                    # "live", "archived" or "dead_letter"
+    result: Any = dataclasses.field(default=None, hash=False, compare=False)
+    result_json: Optional[str] = None
 
     @property
     def enqueued_at(self) -> datetime.datetime:
@@ -49,6 +53,7 @@ class Message:
     @classmethod
     def _from_c(cls, m):
         raw = decode(m.payload)
+        res = decode(m.result)
         return cls(
             id=m.id, queue_id=m.queue_id,
             payload=None if raw is None else json.loads(raw), payload_json=raw,
@@ -56,16 +61,24 @@ class Message:
             dequeued_at_us=m.dequeued_at_us,
             producer_worker_id=m.producer_worker_id or None,
             consumer_worker_id=m.consumer_worker_id or None,
-            archived_at_us=m.archived_at_us, state=decode(m.state))
+            archived_at_us=m.archived_at_us, state=decode(m.state),
+            result=None if res is None else json.loads(res), result_json=res)
 
 
 @dataclasses.dataclass(frozen=True)
 class QueueInfo:
-    """A queue (``struct pgqrs_queue_info``)."""
+    """A queue (``struct pgqrs_queue_info``) with its retry policy: a retry waits
+    ``retry_initial_delay_ms``, times ``retry_multiplier`` per retry after the
+    first, at most ``retry_max_delay_ms``, shortened by a random fraction of at
+    most ``retry_jitter`` (0: exact)."""
     id: int
     name: str
     max_attempts: int
     created_at_us: int
+    retry_initial_delay_ms: int = 1000
+    retry_multiplier: float = 2.0
+    retry_max_delay_ms: int = 300000
+    retry_jitter: float = 0.25
 
     @property
     def created_at(self) -> datetime.datetime:
@@ -73,7 +86,9 @@ class QueueInfo:
 
     @classmethod
     def _from_c(cls, q):
-        return cls(id=q.id, name=decode(q.name), max_attempts=q.max_attempts, created_at_us=q.created_at_us)
+        return cls(id=q.id, name=decode(q.name), max_attempts=q.max_attempts, created_at_us=q.created_at_us,
+                   retry_initial_delay_ms=q.retry_initial_delay_ms, retry_multiplier=q.retry_multiplier,
+                   retry_max_delay_ms=q.retry_max_delay_ms, retry_jitter=q.retry_jitter)
 
 
 @dataclasses.dataclass(frozen=True)

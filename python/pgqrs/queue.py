@@ -6,6 +6,7 @@ the messages it still holds, then stops. Closing the store closes them too.
 """
 
 import ctypes
+import datetime
 import json
 
 from ._core import I64_MAX, I64_MIN, Handle, check, encode_name, lib, to_int, to_seconds, us_to_datetime, utf8
@@ -194,6 +195,38 @@ class Consumer(_Worker):
         p = self._ptr()
         check(lib().pgqrs_dequeue(ctypes.byref(out), p, n, v), p)
         return _batch_messages(out)
+
+    def dequeue_wait(self, batch_size=1, vt=None, *, timeout=5.0):
+        """Like :meth:`dequeue`, but when nothing is visible waits up to `timeout`
+        seconds (a float or timedelta) and returns as soon as a message can be
+        claimed (an empty list after the timeout). PostgreSQL wakes it with
+        LISTEN/NOTIFY; elsewhere it polls with capped, jittered backoff."""
+        if isinstance(timeout, datetime.timedelta):
+            timeout = timeout.total_seconds()
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+            raise InvalidInput("timeout must be seconds >= 0", Status.EINVAL)
+        n = to_int(batch_size, "batch_size")
+        v = to_seconds(vt, "vt")
+        out = ctypes.c_void_p()
+        p = self._ptr()
+        check(lib().pgqrs_dequeue_wait(ctypes.byref(out), p, n, v, round(timeout * 1000)), p)
+        return _batch_messages(out)
+
+    def run(self, handler, *, concurrency=None, batch_size=None, vt=None, until_empty=False, max_run=None,
+            shutdown_timeout=None, non_retryable=None, handle_signals=True):
+        """Runs `handler(job)` for every message of this consumer's queue on the
+        library's runtime (:class:`pgqrs.Runtime`; its own consumer worker, so this
+        handle's held messages are not involved) until SIGTERM/SIGINT or, with
+        `until_empty`, until nothing is pending. The return value is stored as the
+        message's result; an exception retries per the queue's retry policy; a
+        :class:`pgqrs.NonRetryable` (or a class in `non_retryable`) dead-letters.
+        Returns the :class:`pgqrs.RuntimeStats`."""
+        from .runtime import Runtime
+        kw = {} if non_retryable is None else {"non_retryable": non_retryable}
+        with Runtime(self._store, concurrency=concurrency, batch_size=batch_size, vt=vt, until_empty=until_empty,
+                     max_run=max_run, shutdown_timeout=shutdown_timeout, **kw) as rt:
+            rt.add(self._queue, handler)
+            return rt.run(handle_signals=handle_signals)
 
     def archive_and_dequeue(self, messages, batch_size=1, vt=None):
         """Archives the held `messages` (ids or :class:`Message`) and claims the

@@ -60,6 +60,7 @@ class Store:
         self._h = Handle(ptr, L.pgqrs_store_free, "store")
         self._children = {}                 # id(Handle) -> Handle of producers/consumers/workflow workers
         self._wf_callbacks = []             # ctypes callbacks of defined workflows: alive as long as the store
+        self._log_callbacks = []            # and of log callbacks
         self._children_lock = threading.Lock()
         self._backend = decode(L.pgqrs_store_backend(ptr))
         self._capabilities = None
@@ -139,6 +140,48 @@ class Store:
     def concurrency_model(self):
         """``"multi-process"`` (PostgreSQL) or ``"single-process"`` (SQLite)."""
         return self.capabilities["concurrency_model"]
+
+    # ---- logging and counters ---------------------------------------------------
+    def set_log_callback(self, fn, level="info"):
+        """Sends the library's log events at or above `level` ("debug", "info",
+        "warn", "error" or a number) to ``fn(level, event, message)`` (level: the
+        number, 10/20/30/40), called on the thread that caused the event (the
+        heartbeat or a runtime thread too). None: silence. Events are listed in
+        docs/operations.md; they never hold a password, token or payload."""
+        levels = {"debug": 10, "info": 20, "warn": 30, "warning": 30, "error": 40, "off": 100}
+        lv = levels[level] if isinstance(level, str) else to_int(level, "level")
+        p = self._ptr()
+        if fn is None:
+            lib().pgqrs_store_set_log_callback(p, _lib.LOG_FN(), None, 100)
+            return
+
+        def call(lvl, event, message, _user):
+            try:
+                fn(lvl, decode(event), decode(message))
+            except BaseException:   # noqa: B036 -- nothing may escape a ctypes callback
+                pass
+        cb = _lib.LOG_FN(call)
+        self._log_callbacks.append(cb)      # alive as long as the store: the library calls it
+        lib().pgqrs_store_set_log_callback(p, cb, None, lv)
+
+    def counters(self):
+        """This store's counters since connect (``pgqrs_store_counters``): a dict of
+        ``enqueued``, ``dequeued``, ``archived``, ``deleted``, ``released``,
+        ``replayed``, ``retried``, ``dead_lettered``, and ``errors``: {Status: count}
+        of failed calls by status."""
+        c = _lib.CountersC()
+        check(lib().pgqrs_counters_init(ctypes.byref(c), _lib.PGQRS_COUNTERS_VERSION), None)
+        p = self._ptr()
+        check(lib().pgqrs_store_counters(ctypes.byref(c), p), p)
+        out = {k: getattr(c, k) for k in ("enqueued", "dequeued", "archived", "deleted", "released", "replayed",
+                                         "retried", "dead_lettered")}
+        out["errors"] = {Status(-i): c.errors[i] for i in range(1, 16) if c.errors[i] and -i in Status._value2member_map_}
+        return out
+
+    def runtime(self, **options):
+        """A :class:`pgqrs.Runtime` on this store (options as there)."""
+        from .runtime import Runtime
+        return Runtime(self, **options)
 
     # ---- testing aid --------------------------------------------------------------
     def set_time(self, when):

@@ -5,7 +5,7 @@
 -- param: queue_id i64, reason enum:archive_reason, after_id i64, limit i32
 -- returns: pgqrs_archive.*
 SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id,
-       consumer_worker_id, reason, archived_at
+       consumer_worker_id, reason, archived_at, result
 FROM pgqrs_archive
 WHERE queue_id = @queue_id AND reason = @reason AND id > @after_id
 ORDER BY id
@@ -15,7 +15,7 @@ LIMIT @limit;
 -- param: id i64
 -- returns: pgqrs_archive.*
 SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id,
-       consumer_worker_id, reason, archived_at
+       consumer_worker_id, reason, archived_at, result
 FROM pgqrs_archive
 WHERE id = @id;
 
@@ -46,7 +46,12 @@ moved AS (
     FROM gone g, t
     ORDER BY g.id
 )
-SELECT id FROM gone ORDER BY id;
+SELECT id FROM gone
+WHERE (SELECT count(pg_notify('pgqrs_messages', @queue_id::text)) FROM t   -- wake-up: migration 0004
+       WHERE EXISTS (SELECT FROM gone)
+         AND (SELECT m.id FROM pgqrs_messages m WHERE m.queue_id = @queue_id AND m.vt <= t.now
+              ORDER BY m.queue_id, m.vt, m.id LIMIT 1) IS NULL) >= 0
+ORDER BY id;
 
 -- name: archive_purge :execrows
 -- Retention: deletes archived (not dead-lettered) rows archived before `before`,

@@ -4,27 +4,45 @@
 
 -- name: message_enqueue :one
 -- No row when the queue does not exist (no foreign key: the queue row is read,
--- not locked; migration 0003).
+-- not locked; migration 0003). A visible message inserted into a queue with no
+-- other visible message notifies channel pgqrs_messages (migration 0004: the
+-- statement notifies, not a trigger). The probe cannot see the row this
+-- statement inserts (every part of a statement reads one snapshot).
 -- param: queue_id i64, payload json, delay_ms i64, producer_worker_id i64?, now timestamp?
 -- returns: id i64
-INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)
-SELECT q.id, @payload::jsonb, t.now + @delay_ms::bigint * interval '1 millisecond', t.now, @producer_worker_id::bigint
-FROM pgqrs_queues q, (SELECT coalesce(@now::timestamptz, now()) AS now) t
-WHERE q.id = @queue_id
-RETURNING id;
+WITH t AS (SELECT coalesce(@now::timestamptz, now()) AS now),
+ins AS (
+    INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)
+    SELECT q.id, @payload::jsonb, t.now + @delay_ms::bigint * interval '1 millisecond', t.now, @producer_worker_id::bigint
+    FROM pgqrs_queues q, t
+    WHERE q.id = @queue_id
+    RETURNING id)
+SELECT id FROM ins
+WHERE (SELECT count(pg_notify('pgqrs_messages', @queue_id::text)) FROM t   -- wake-up: migration 0004
+       WHERE EXISTS (SELECT FROM ins) AND @delay_ms::bigint <= 0
+         AND (SELECT m.id FROM pgqrs_messages m WHERE m.queue_id = @queue_id AND m.vt <= t.now
+              ORDER BY m.queue_id, m.vt, m.id LIMIT 1) IS NULL) >= 0;
 
 -- name: message_enqueue_batch :many
 -- One statement for the whole batch: all rows or none. Ids come back in input
--- order; no rows when the queue does not exist.
+-- order; no rows when the queue does not exist. Notifies as message_enqueue
+-- does, once per batch.
 -- param: queue_id i64, payloads json[], delay_ms i64, producer_worker_id i64?, now timestamp?
 -- returns: id i64
-INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)
-SELECT q.id, e.value, t.now + @delay_ms::bigint * interval '1 millisecond', t.now, @producer_worker_id::bigint
-FROM pgqrs_queues q, (SELECT coalesce(@now::timestamptz, now()) AS now) t,
-     jsonb_array_elements(@payloads::jsonb) WITH ORDINALITY AS e(value, ord)
-WHERE q.id = @queue_id
-ORDER BY e.ord
-RETURNING id;
+WITH t AS (SELECT coalesce(@now::timestamptz, now()) AS now),
+ins AS (
+    INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)
+    SELECT q.id, e.value, t.now + @delay_ms::bigint * interval '1 millisecond', t.now, @producer_worker_id::bigint
+    FROM pgqrs_queues q, t,
+         jsonb_array_elements(@payloads::jsonb) WITH ORDINALITY AS e(value, ord)
+    WHERE q.id = @queue_id
+    ORDER BY e.ord
+    RETURNING id)
+SELECT id FROM ins
+WHERE (SELECT count(pg_notify('pgqrs_messages', @queue_id::text)) FROM t   -- wake-up: migration 0004
+       WHERE EXISTS (SELECT FROM ins) AND @delay_ms::bigint <= 0
+         AND (SELECT m.id FROM pgqrs_messages m WHERE m.queue_id = @queue_id AND m.vt <= t.now
+              ORDER BY m.queue_id, m.vt, m.id LIMIT 1) IS NULL) >= 0;
 
 -- name: message_dequeue :many
 -- Claims up to @max visible messages in (vt, id) order, skipping rows other
@@ -168,3 +186,71 @@ SELECT min(vt) AS next_vt FROM pgqrs_messages WHERE queue_id = @queue_id;
 -- shares the channel; the payload is the queue id). Session-scoped: not used
 -- through PgBouncer.
 LISTEN pgqrs_messages;
+
+-- ---- the worker runtime (src/runtime/): settle many at once, lease extension ----
+
+-- name: message_settle :many
+-- Moves the messages this worker holds to the archive in one statement, each
+-- with its result (results[i] belongs to ids[i]; JSON null = no result), as
+-- `reason`: 'archived' for a finished job, 'dead_letter' for a failed one.
+-- param: ids i64[], results json[], reason enum:archive_reason, worker_id i64, now timestamp?
+-- returns: id i64
+WITH r AS (
+    SELECT i.id, e.value AS result
+    FROM unnest(@ids::bigint[]) WITH ORDINALITY AS i(id, ord)
+    JOIN jsonb_array_elements(@results::jsonb) WITH ORDINALITY AS e(value, ord) ON e.ord = i.ord
+),
+moved AS (
+    DELETE FROM pgqrs_messages m
+    USING r
+    WHERE m.id = r.id AND coalesce(m.consumer_worker_id, 0) = @worker_id
+    RETURNING m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at,
+              m.producer_worker_id, m.consumer_worker_id, r.result
+)
+INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,
+                           producer_worker_id, consumer_worker_id, reason, archived_at, result)
+SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,
+       @reason, coalesce(@now::timestamptz, now()), nullif(result, 'null'::jsonb)
+FROM moved
+RETURNING id;
+
+-- name: message_retry :many
+-- Back to pending, each visible after its own delay (delays_ms[i] belongs to
+-- ids[i]: the retry policy's next delay, computed by the caller); only messages
+-- this worker holds. The read count is the claim's: a retry is one delivery.
+-- param: ids i64[], delays_ms i64[], worker_id i64, now timestamp?
+-- returns: id i64
+UPDATE pgqrs_messages m
+SET vt = coalesce(@now::timestamptz, now()) + r.delay_ms * interval '1 millisecond',
+    consumer_worker_id = NULL
+FROM unnest(@ids::bigint[], @delays_ms::bigint[]) AS r(id, delay_ms)
+WHERE m.id = r.id AND coalesce(m.consumer_worker_id, 0) = @worker_id
+RETURNING m.id;
+
+-- name: message_extend_held :execrows
+-- The lease extension: each of these messages that one of these workers still
+-- holds becomes invisible for vt_ms from now, in one statement. Rows locked by a
+-- transaction settling them are skipped (they are leaving; waiting for them
+-- could deadlock with it).
+-- param: ids i64[], worker_ids i64[], vt_ms i64, now timestamp?
+WITH held AS (
+    SELECT id FROM pgqrs_messages
+    WHERE id = ANY(@ids::bigint[]) AND coalesce(consumer_worker_id, 0) = ANY(@worker_ids::bigint[])
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE pgqrs_messages m
+SET vt = coalesce(@now::timestamptz, now()) + @vt_ms::bigint * interval '1 millisecond'
+FROM held
+WHERE m.id = held.id;
+
+-- name: message_unclaim :many
+-- Gives back messages this worker claimed and never started: pending now, and
+-- the claim's delivery is not counted (read_ct goes back down by one).
+-- param: ids i64[], worker_id i64, now timestamp?
+-- returns: id i64
+UPDATE pgqrs_messages
+SET vt = coalesce(@now::timestamptz, now()),
+    read_ct = greatest(read_ct - 1, 0),
+    consumer_worker_id = NULL
+WHERE id = ANY(@ids::bigint[]) AND coalesce(consumer_worker_id, 0) = @worker_id
+RETURNING id;

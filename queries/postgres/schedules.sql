@@ -79,7 +79,10 @@ SELECT min(next_at) AS next_at FROM pgqrs_schedules WHERE NOT paused;
 -- twice, rolling the job back with it. With overlap 'skip' and the previous
 -- fired tick's job still live (its message pending or in flight, or its run
 -- not finished), the tick is recorded as skipped and creates nothing. No row:
--- the schedule was paused, deleted or already moved on.
+-- the schedule was paused, deleted or already moved on. A job's message made
+-- visible in a queue with no other visible message notifies channel
+-- pgqrs_messages, as message_enqueue does (migration 0004: the statement
+-- notifies, not a trigger; the probe does not see this statement's rows).
 -- param: id i64, expected_at timestamp, tick_at timestamp, next_at timestamp, now timestamp?
 -- returns: outcome enum:tick_outcome, message_id i64?, run_id i64?
 WITH t AS (SELECT coalesce(@now::timestamptz, now()) AS now),
@@ -98,6 +101,7 @@ prev AS (
 ),
 go AS (
     SELECT u.id, u.queue_id, u.workflow_id, u.payload,
+           coalesce(u.queue_id, (SELECT w.queue_id FROM pgqrs_workflows w WHERE w.id = u.workflow_id)) AS job_queue_id,
            NOT (u.overlap = 'skip' AND (
                 EXISTS (SELECT 1 FROM prev JOIN pgqrs_messages m ON m.id = prev.message_id)
              OR EXISTS (SELECT 1 FROM prev JOIN pgqrs_workflow_runs r ON r.id = prev.run_id
@@ -131,7 +135,11 @@ k AS (
     FROM go, t
     RETURNING outcome, message_id, run_id
 )
-SELECT outcome, message_id, run_id FROM k;
+SELECT outcome, message_id, run_id FROM k
+WHERE (SELECT count(pg_notify('pgqrs_messages', go.job_queue_id::text)) FROM go, t   -- wake-up: migration 0004
+       WHERE go.fire
+         AND (SELECT m.id FROM pgqrs_messages m WHERE m.queue_id = go.job_queue_id AND m.vt <= t.now
+              ORDER BY m.queue_id, m.vt, m.id LIMIT 1) IS NULL) >= 0;
 
 -- name: schedule_advance :execrows
 -- Moves next_at on without firing (missed ticks skipped after downtime), from

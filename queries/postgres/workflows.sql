@@ -52,6 +52,10 @@ msg AS (
     SELECT @queue_id, jsonb_build_object('run_id', ins.id), t.now, t.now FROM ins, t
 )
 SELECT id AS run_id, true AS created FROM ins
+WHERE (SELECT count(pg_notify('pgqrs_messages', @queue_id::text)) FROM t   -- wake-up: migration 0004
+       WHERE EXISTS (SELECT FROM ins)
+         AND (SELECT m.id FROM pgqrs_messages m WHERE m.queue_id = @queue_id AND m.vt <= t.now
+              ORDER BY m.queue_id, m.vt, m.id LIMIT 1) IS NULL) >= 0
 UNION ALL
 SELECT r.id, false FROM pgqrs_workflow_runs r
 WHERE r.workflow_id = @workflow_id AND r.idempotency_key = @idempotency_key::text

@@ -151,3 +151,60 @@ SELECT min(vt) AS next_vt FROM pgqrs_messages WHERE queue_id = @queue_id;
 -- SQLite has no notifications between processes: pgqrs_dequeue_wait polls with
 -- capped, jittered backoff instead, and this does nothing.
 SELECT 1;
+
+-- ---- the worker runtime (src/runtime/): settle many at once, lease extension ----
+
+-- name: message_settle :many
+-- Moves the messages this worker holds to the archive (both statements in one
+-- transaction), each with its result (results[i] belongs to ids[i]; JSON null =
+-- no result), as `reason`: 'archived' for a finished job, 'dead_letter' for a
+-- failed one. `->` gives each element's JSON text.
+-- param: ids i64[], results json[], reason enum:archive_reason, worker_id i64, now timestamp?
+-- returns: id i64
+INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,
+                           producer_worker_id, consumer_worker_id, reason, archived_at, result)
+SELECT m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at, m.producer_worker_id,
+       m.consumer_worker_id, @reason, coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),
+       nullif(@results -> ('$[' || i.key || ']'), 'null')
+FROM json_each(@ids) i
+JOIN pgqrs_messages m ON m.id = i.value
+WHERE coalesce(m.consumer_worker_id, 0) = @worker_id;
+DELETE FROM pgqrs_messages
+WHERE id IN (SELECT value FROM json_each(@ids)) AND coalesce(consumer_worker_id, 0) = @worker_id
+RETURNING id;
+
+-- name: message_retry :many
+-- Back to pending, each visible after its own delay (delays_ms[i] belongs to
+-- ids[i]: the retry policy's next delay, computed by the caller); only messages
+-- this worker holds. The read count is the claim's: a retry is one delivery.
+-- param: ids i64[], delays_ms i64[], worker_id i64, now timestamp?
+-- returns: id i64
+UPDATE pgqrs_messages
+SET vt = coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
+         + (SELECT @delays_ms ->> ('$[' || i.key || ']') FROM json_each(@ids) i
+            WHERE i.value = pgqrs_messages.id LIMIT 1) * 1000,
+    consumer_worker_id = NULL
+WHERE id IN (SELECT value FROM json_each(@ids)) AND coalesce(consumer_worker_id, 0) = @worker_id
+RETURNING id;
+
+-- name: message_extend_held :execrows
+-- The lease extension: each of these messages that one of these workers still
+-- holds becomes invisible for vt_ms from now, in one statement (writes are
+-- serialised, so there is nothing to skip).
+-- param: ids i64[], worker_ids i64[], vt_ms i64, now timestamp?
+UPDATE pgqrs_messages
+SET vt = coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + @vt_ms * 1000
+WHERE id IN (SELECT value FROM json_each(@ids))
+  AND coalesce(consumer_worker_id, 0) IN (SELECT value FROM json_each(@worker_ids));
+
+-- name: message_unclaim :many
+-- Gives back messages this worker claimed and never started: pending now, and
+-- the claim's delivery is not counted (read_ct goes back down by one).
+-- param: ids i64[], worker_id i64, now timestamp?
+-- returns: id i64
+UPDATE pgqrs_messages
+SET vt = coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),
+    read_ct = max(read_ct - 1, 0),
+    consumer_worker_id = NULL
+WHERE id IN (SELECT value FROM json_each(@ids)) AND coalesce(consumer_worker_id, 0) = @worker_id
+RETURNING id;

@@ -3,30 +3,46 @@
 -- name: queue_create :one
 -- Inserts the queue, or returns no row (PGQRS_ENOTFOUND) when the name is taken:
 -- one statement, so two concurrent creates cannot both succeed.
--- param: name text, max_attempts i32
+-- param: name text, max_attempts i32, retry_initial_delay_ms i64, retry_multiplier f64, retry_max_delay_ms i64, retry_jitter f64
 -- returns: pgqrs_queues.*
-INSERT INTO pgqrs_queues (name, max_attempts, created_at)
-VALUES (@name, @max_attempts, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
+INSERT INTO pgqrs_queues (name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier,
+                          retry_max_delay_ms, retry_jitter)
+VALUES (@name, @max_attempts, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER),
+        @retry_initial_delay_ms, @retry_multiplier, @retry_max_delay_ms, @retry_jitter)
 ON CONFLICT (name) DO NOTHING
-RETURNING id, name, max_attempts, created_at;
+RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter;
+
+-- name: queue_update :one
+-- Sets the delivery and retry policy of a queue in one statement; a NULL
+-- parameter keeps that column as it is. No row: no such queue.
+-- param: id i64, max_attempts i32?, retry_initial_delay_ms i64?, retry_multiplier f64?, retry_max_delay_ms i64?, retry_jitter f64?
+-- returns: pgqrs_queues.*
+UPDATE pgqrs_queues
+SET max_attempts = coalesce(@max_attempts, max_attempts),
+    retry_initial_delay_ms = coalesce(@retry_initial_delay_ms, retry_initial_delay_ms),
+    retry_multiplier = coalesce(@retry_multiplier, retry_multiplier),
+    retry_max_delay_ms = coalesce(@retry_max_delay_ms, retry_max_delay_ms),
+    retry_jitter = coalesce(@retry_jitter, retry_jitter)
+WHERE id = @id
+RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter;
 
 -- name: queue_get_by_name :one
 -- param: name text
 -- returns: pgqrs_queues.*
-SELECT id, name, max_attempts, created_at
+SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter
 FROM pgqrs_queues
 WHERE name = @name;
 
 -- name: queue_get :one
 -- param: id i64
 -- returns: pgqrs_queues.*
-SELECT id, name, max_attempts, created_at
+SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter
 FROM pgqrs_queues
 WHERE id = @id;
 
 -- name: queue_list :many
 -- returns: pgqrs_queues.*
-SELECT id, name, max_attempts, created_at
+SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter
 FROM pgqrs_queues
 ORDER BY name;
 

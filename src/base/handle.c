@@ -103,7 +103,8 @@ PGQRS_EXTERN const char *pgqrs_errmsg(const void *handle)
         return thread_msg;
     switch (h->magic) {
     case PGQRS__MAGIC_PRODUCER: case PGQRS__MAGIC_CONSUMER: case PGQRS__MAGIC_LIST: case PGQRS__MAGIC_RUN:
-    case PGQRS__MAGIC_WF_WORKER: case PGQRS__MAGIC_SCHEDULER:
+    case PGQRS__MAGIC_WF_WORKER: case PGQRS__MAGIC_RUNTIME: case PGQRS__MAGIC_JOB:
+    case PGQRS__MAGIC_SCHEDULER:
         return h->msg;
     case PGQRS__MAGIC_FREED:
         return "bad parameter or other API misuse: handle was freed";

@@ -163,6 +163,25 @@ bool cli_opt_int(const cli_ctx *ctx, const cli_args *a, const char *name, int64_
     return true;
 }
 
+bool cli_opt_double(const cli_ctx *ctx, const cli_args *a, const char *name, double def, double lo, double hi,
+                    double *out)
+{
+    const char *v = cli_opt(a, name);
+    char *end = NULL;
+    if (!v) {
+        *out = def;
+        return true;
+    }
+    errno = 0;
+    *out = strtod(v, &end);
+    /* written so that NaN fails too */
+    if (errno || end == v || *end || !(*out >= lo && *out <= hi)) {
+        cli_usage(ctx, "--%s must be a number %g..%g, got '%s'", name, lo, hi, v);
+        return false;
+    }
+    return true;
+}
+
 bool cli_parse_id(const cli_ctx *ctx, const char *s, int64_t *out)
 {
     if (!parse_i64(s, out) || *out <= 0) {

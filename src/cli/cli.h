@@ -99,6 +99,9 @@ bool cli_flag(const cli_args *a, const char *name);
  * error and returns false on a malformed value. */
 bool cli_opt_int(const cli_ctx *ctx, const cli_args *a, const char *name, int64_t def, int64_t lo, int64_t hi,
                  int64_t *out);
+/* Reads a decimal number option in lo..hi into *out (def when absent); as cli_opt_int. */
+bool cli_opt_double(const cli_ctx *ctx, const cli_args *a, const char *name, double def, double lo, double hi,
+                    double *out);
 /* Parses a positive message/worker id. Prints a usage error on failure. */
 bool cli_parse_id(const cli_ctx *ctx, const char *s, int64_t *out);
 

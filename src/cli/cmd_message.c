@@ -266,7 +266,9 @@ static const cli_command message_commands[] = {
                        "ENQUEUED, VISIBLE_AT, PAYLOAD (cut at 60 characters; --json has it whole).\n"
                        "With --json {\"queue\", \"messages\": [{\"id\", \"queue_id\", \"state\",\n"
                        "\"read_count\", \"enqueued_at\", \"visible_at\", \"dequeued_at\", \"archived_at\",\n"
-                       "\"producer_worker_id\", \"consumer_worker_id\", \"payload\"}]}.\n",
+                       "\"producer_worker_id\", \"consumer_worker_id\", \"payload\", \"result\"}]}:\n"
+                       "result is what a worker stored with an archived message ('pgqrs work',\n"
+                       "the runtime), else null.\n",
         .options = read_opts,
         .example = "pgqrs message read emails --limit 10\n"
                    "pgqrs --json message read emails --after 1200 --limit 100\n",

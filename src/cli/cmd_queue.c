@@ -1,4 +1,4 @@
-/* cmd_queue.c: `pgqrs queue create|list|get|delete|purge|metrics`. */
+/* cmd_queue.c: `pgqrs queue create|update|list|get|delete|purge|metrics`. */
 #include "cli.h"
 
 static int print_queue(const cli_ctx *ctx, const pgqrs_queue_info *q)
@@ -11,7 +11,29 @@ static int print_queue(const cli_ctx *ctx, const pgqrs_queue_info *q)
     printf("name          %s\n", q->name);
     printf("max_attempts  %d\n", (int)q->max_attempts);
     printf("created_at    %s\n", created);
+    printf("retry         %lld ms, x%g per retry, at most %lld ms, jitter %g\n", (long long)q->retry_initial_delay_ms,
+           q->retry_multiplier, (long long)q->retry_max_delay_ms, q->retry_jitter);
     return 0;
+}
+
+/* --max-attempts and the --retry-* options into opts (0: not given). false: a
+ * usage error was printed. --retry-jitter 0 is "none" (the C API's < 0). */
+static bool policy_options(const cli_ctx *ctx, const cli_args *a, pgqrs_queue_options *opts)
+{
+    int64_t max_attempts, initial, max_delay;
+    double mult, jitter;
+    if (!cli_opt_int(ctx, a, "max-attempts", 0, 1, INT32_MAX, &max_attempts) ||
+        !cli_opt_int(ctx, a, "retry-delay", 0, 1, INT64_MAX, &initial) ||
+        !cli_opt_int(ctx, a, "retry-max-delay", 0, 1, INT64_MAX, &max_delay) ||
+        !cli_opt_double(ctx, a, "retry-multiplier", 0, 1.0, 1e9, &mult) ||
+        !cli_opt_double(ctx, a, "retry-jitter", -1, 0.0, 1e9, &jitter))
+        return false;
+    opts->max_attempts = (int)max_attempts;
+    opts->retry_initial_delay_ms = initial;
+    opts->retry_max_delay_ms = max_delay;
+    opts->retry_multiplier = mult;
+    opts->retry_jitter = jitter < 0 ? 0 : jitter == 0 ? -1 : jitter;
+    return true;
 }
 
 static int run_create(cli_ctx *ctx, const cli_args *a)
@@ -19,14 +41,27 @@ static int run_create(cli_ctx *ctx, const cli_args *a)
     pgqrs_queue_options opts = PGQRS_QUEUE_OPTIONS_INIT;
     pgqrs_queue_info *q = NULL;
     pgqrs_status st;
-    int64_t max_attempts;
     int rc;
-    if (!cli_opt_int(ctx, a, "max-attempts", 0, 1, INT32_MAX, &max_attempts))
+    if (!policy_options(ctx, a, &opts))
         return CLI_EXIT_USAGE;
-    opts.max_attempts = (int)max_attempts;
     opts.exist_ok = cli_flag(a, "exist-ok");
     if ((st = pgqrs_queue_create(&q, ctx->store, a->pos[0], &opts)) != PGQRS_OK)
         return cli_fail(ctx, st, ctx->store, "cannot create the queue");
+    rc = print_queue(ctx, q);
+    pgqrs_queue_info_free(q);
+    return rc;
+}
+
+static int run_update(cli_ctx *ctx, const cli_args *a)
+{
+    pgqrs_queue_options opts = PGQRS_QUEUE_OPTIONS_INIT;
+    pgqrs_queue_info *q = NULL;
+    pgqrs_status st;
+    int rc;
+    if (!policy_options(ctx, a, &opts))
+        return CLI_EXIT_USAGE;
+    if ((st = pgqrs_queue_update(&q, ctx->store, a->pos[0], &opts)) != PGQRS_OK)
+        return cli_fail(ctx, st, ctx->store, "cannot update the queue");
     rc = print_queue(ctx, q);
     pgqrs_queue_info_free(q);
     return rc;
@@ -176,8 +211,23 @@ static int run_metrics(cli_ctx *ctx, const cli_args *a)
 
 static const cli_option create_opts[] = {
     { "max-attempts", "N", "Deliveries before a message is dead-lettered (default 5)." },
+    { "retry-delay", "MS", "The retry policy (what 'pgqrs work' and the runtime wait before a\n"
+                           "retry): milliseconds before the first retry (default 1000)." },
+    { "retry-multiplier", "X", "Growth of the delay per retry, 1 or more (default 2)." },
+    { "retry-max-delay", "MS", "Cap of the delay (default 300000, or --retry-delay if larger)." },
+    { "retry-jitter", "X", "Fraction of each delay taken off at random, 0 (exact) to 1 (default 0.25)." },
     { "exist-ok", NULL, "An existing queue of that name is not an error; it is printed as is\n"
-                        "(its max attempts unchanged)." },
+                        "(its max attempts and retry policy unchanged)." },
+    { NULL, NULL, NULL },
+};
+
+/* the same options: what is not given stays as it is */
+static const cli_option update_opts[] = {
+    { "max-attempts", "N", "Deliveries before a message is dead-lettered." },
+    { "retry-delay", "MS", "Milliseconds before the first retry." },
+    { "retry-multiplier", "X", "Growth of the delay per retry, 1 or more." },
+    { "retry-max-delay", "MS", "Cap of the delay." },
+    { "retry-jitter", "X", "Fraction of each delay taken off at random, 0 (exact) to 1." },
     { NULL, NULL, NULL },
 };
 
@@ -192,12 +242,30 @@ static const cli_command queue_commands[] = {
         .summary = "create a queue",
         .params = "NAME",
         .description = "Creates the queue NAME (1 to 128 bytes of UTF-8) and prints it: id, name,\n"
-                       "max_attempts, created_at. With --json the queue object\n"
-                       "{\"id\", \"name\", \"max_attempts\", \"created_at\"}.\n"
-                       "A taken name is exit 5 unless --exist-ok.\n",
+                       "max_attempts, created_at and the retry policy. With --json the queue\n"
+                       "object {\"id\", \"name\", \"max_attempts\", \"created_at\",\n"
+                       "\"retry_initial_delay_ms\", \"retry_multiplier\", \"retry_max_delay_ms\",\n"
+                       "\"retry_jitter\"}. A retry waits retry-delay, times retry-multiplier per\n"
+                       "retry after the first, capped at retry-max-delay, minus a random part of\n"
+                       "at most retry-jitter of it. A taken name is exit 5 unless --exist-ok.\n",
         .options = create_opts,
-        .example = "pgqrs queue create emails --max-attempts 3\n",
+        .example = "pgqrs queue create emails --max-attempts 3\n"
+                   "pgqrs queue create thumbnails --retry-delay 5000 --retry-jitter 0\n",
         .min_pos = 1, .max_pos = 1, .needs_store = true, .run = run_create,
+    },
+    {
+        .name = "update",
+        .summary = "change a queue's max attempts and retry policy",
+        .params = "NAME",
+        .description = "Changes what is given of the queue NAME's max attempts and retry policy\n"
+                       "(one statement) and prints the queue as for 'queue create'. Running\n"
+                       "workers use the new policy from their next retry on (within a second);\n"
+                       "a message already waiting for a retry keeps its time. A cap below a new\n"
+                       "first delay is raised to it unless --retry-max-delay is given. No such\n"
+                       "queue is exit 2; an inconsistent result (cap below the first delay) exit 4.\n",
+        .options = update_opts,
+        .example = "pgqrs queue update emails --retry-delay 10000 --retry-multiplier 3\n",
+        .min_pos = 1, .max_pos = 1, .needs_store = true, .run = run_update,
     },
     {
         .name = "list",

@@ -51,7 +51,8 @@ void cli_help_top(FILE *f)
                "    pgqrs --version\n\n");
     fprintf(f, "DESCRIPTION\n"
                "    Installs the pgqrs schema and administers queues, messages, dead letters and\n"
-               "    workers. Human output is plain aligned text; --json prints one JSON document.\n"
+               "    workers; 'pgqrs work' runs a command once per message of a queue. Human\n"
+               "    output is plain aligned text; --json prints one JSON document.\n"
                "    Errors are one line on stderr. Long operations show progress on stderr when\n"
                "    it is a terminal and stay quiet when it is not.\n\n");
     fprintf(f, "COMMANDS\n");
@@ -97,15 +98,19 @@ void cli_help_command(FILE *f, const cli_group *g, const cli_command *c)
     else
         snprintf(full, sizeof full, "%s", g->name);
     fprintf(f, "NAME\n    pgqrs %s - %s\n\n", full, c->summary);
+    /* the options go before a " -- " in the parameters: after it nothing is an option */
+    const char *dashes = c->params ? strstr(c->params, " -- ") : NULL;
     fprintf(f, "SYNOPSIS\n    pgqrs [--dsn DSN] [--json] %s", full);
     if (c->params && *c->params)
-        fprintf(f, " %s", c->params);
+        fprintf(f, " %.*s", dashes ? (int)(dashes - c->params) : (int)strlen(c->params), c->params);
     for (const cli_option *o = c->options; o && o->name; o++) {
         if (o->arg)
             fprintf(f, " [--%s %s]", o->name, o->arg);
         else
             fprintf(f, " [--%s]", o->name);
     }
+    if (dashes)
+        fprintf(f, "%s", dashes);
     fprintf(f, "\n\n");
     if (c->description) {
         fprintf(f, "DESCRIPTION\n");

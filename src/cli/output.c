@@ -302,6 +302,7 @@ json_t *cli_message_json(const pgqrs_message *m)
     json_object_set_new(o, "producer_worker_id", id_or_null(m->producer_worker_id));
     json_object_set_new(o, "consumer_worker_id", id_or_null(m->consumer_worker_id));
     json_object_set_new(o, "payload", cli_payload_json(m->payload));
+    json_object_set_new(o, "result", m->result ? cli_payload_json(m->result) : json_null());
     return o;
 }
 
@@ -312,6 +313,10 @@ json_t *cli_queue_json(const pgqrs_queue_info *q)
     json_object_set_new(o, "name", json_string(q->name));
     json_object_set_new(o, "max_attempts", json_integer(q->max_attempts));
     json_object_set_new(o, "created_at", cli_time_json(q->created_at_us));
+    json_object_set_new(o, "retry_initial_delay_ms", json_integer(q->retry_initial_delay_ms));
+    json_object_set_new(o, "retry_multiplier", json_real(q->retry_multiplier));
+    json_object_set_new(o, "retry_max_delay_ms", json_integer(q->retry_max_delay_ms));
+    json_object_set_new(o, "retry_jitter", json_real(q->retry_jitter));
     return o;
 }
 

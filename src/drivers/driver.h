@@ -48,10 +48,11 @@ typedef struct pgqrs__driver {
     pgqrs_status (*tx_rollback)(pgqrs_conn *c);
     /* May provide (NULL: the backend cannot notify; callers poll): subscribes this
      * connection to queue notifications, and waits up to timeout_ms for one whose
-     * payload is `payload`, consuming the others: 1 it arrived, 0 timed out,
-     * -1 the session failed (recorded on c). */
+     * payload is one of the n `payloads`, consuming the others, or for wake_fd
+     * (-1: none) to become readable: 1 a notification arrived, 2 wake_fd is
+     * readable (it is not read), 0 timed out, -1 the session failed (recorded on c). */
     pgqrs_status (*listen)(pgqrs_conn *c);
-    int (*wait_notify)(pgqrs_conn *c, const char *payload, int64_t timeout_ms);
+    int (*wait_notify)(pgqrs_conn *c, const char *const *payloads, size_t n, int64_t timeout_ms, int wake_fd);
     /* Must provide. What the backend guarantees for this DSN (every field but version). */
     void (*capabilities)(const pgqrs__dsn *d, pgqrs_capabilities *out);
 } pgqrs__driver;

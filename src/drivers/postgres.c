@@ -134,24 +134,25 @@ static pgqrs_status pg_ensure(pgqrs_conn *c)
 
 static pgqrs_status pg_listen(pgqrs_conn *c) { return c->q->queue_listen(c); }
 
-/* Consumes pending notifications; 1 if one carried `payload`. */
-static int drain_notifies(PGconn *pg, const char *payload)
+/* Consumes pending notifications; 1 if one carried one of the payloads. */
+static int drain_notifies(PGconn *pg, const char *const *payloads, size_t np)
 {
     PGnotify *n;
     int hit = 0;
     while ((n = PQnotifies(pg)) != NULL) {
-        hit |= strcmp(n->extra, payload) == 0;
+        for (size_t i = 0; i < np && !hit; i++)
+            hit = strcmp(n->extra, payloads[i]) == 0;
         PQfreemem(n);
     }
     return hit;
 }
 
-static int pg_wait_notify(pgqrs_conn *c, const char *payload, int64_t timeout_ms)
+static int pg_wait_notify(pgqrs_conn *c, const char *const *payloads, size_t np, int64_t timeout_ms, int wake_fd)
 {
     PGconn *pg = pgqrs__pg(c)->pg;
     int64_t deadline = pgqrs__now_us() + timeout_ms * 1000;
     for (;;) {
-        struct pollfd pfd;
+        struct pollfd pfd[2];
         int64_t left;
         if (!PQconsumeInput(pg)) {
             char line[PGQRS__MSG_LEN];
@@ -159,22 +160,27 @@ static int pg_wait_notify(pgqrs_conn *c, const char *payload, int64_t timeout_ms
             pgqrs__conn_fail(c, PGQRS_ECONN, "listen: %s", line);
             return -1;
         }
-        if (drain_notifies(pg, payload))
+        if (drain_notifies(pg, payloads, np))
             return 1;
         left = (deadline - pgqrs__now_us()) / 1000;
         if (left <= 0)
             return 0;
-        pfd.fd = PQsocket(pg);
-        pfd.events = POLLIN;
-        pfd.revents = 0;
-        if (pfd.fd < 0) {
+        pfd[0].fd = PQsocket(pg);
+        pfd[0].events = POLLIN;
+        pfd[0].revents = 0;
+        pfd[1].fd = wake_fd;   /* poll ignores a negative fd */
+        pfd[1].events = POLLIN;
+        pfd[1].revents = 0;
+        if (pfd[0].fd < 0) {
             pgqrs__conn_fail(c, PGQRS_ECONN, "listen: the connection has no socket");
             return -1;
         }
-        if (poll(&pfd, 1, (int)(left > 1000 ? 1000 : left)) < 0 && errno != EINTR) {
+        if (poll(pfd, 2, (int)(left > 1000 ? 1000 : left)) < 0 && errno != EINTR) {
             pgqrs__conn_fail(c, PGQRS_ECONN, "listen: poll failed");
             return -1;
         }
+        if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
+            return 2;
     }
 }
 

@@ -27,6 +27,7 @@ static inline pgqrs__pg_conn *pgqrs__pg(pgqrs_conn *c) { return (pgqrs__pg_conn 
 
 #define PGQRS__PG_INT_LEN 24
 #define PGQRS__PG_TS_LEN 48
+#define PGQRS__PG_F64_LEN 32
 
 /* Runs slot's statement: prepared once per session under `name`, or unnamed
  * (PQexecParams) in PgBouncer mode. Text parameters, binary results. */
@@ -39,11 +40,13 @@ pgqrs_status pgqrs__pg_exec_script(pgqrs_conn *c, const char *sql);
 
 const char *pgqrs__pg_int(char *buf, int64_t v);     /* buf: PGQRS__PG_INT_LEN */
 const char *pgqrs__pg_ts(char *buf, int64_t us);     /* buf: PGQRS__PG_TS_LEN, ISO 8601 UTC */
+const char *pgqrs__pg_f64(char *buf, double v);      /* buf: PGQRS__PG_F64_LEN, round-trips exactly */
 int64_t pgqrs__pg_affected(const PGresult *res);
 
 /* Codecs. `has` NULL means the column must not be NULL (a NULL is an error). */
 pgqrs_status pgqrs__pg_get_i64(int64_t *out, bool *has, pgqrs_conn *c, const PGresult *res, int r, int col);
 pgqrs_status pgqrs__pg_get_i32(int32_t *out, bool *has, pgqrs_conn *c, const PGresult *res, int r, int col);
+pgqrs_status pgqrs__pg_get_f64(double *out, bool *has, pgqrs_conn *c, const PGresult *res, int r, int col);
 pgqrs_status pgqrs__pg_get_bool(bool *out, bool *has, pgqrs_conn *c, const PGresult *res, int r, int col);
 pgqrs_status pgqrs__pg_get_ts(int64_t *out, bool *has, pgqrs_conn *c, const PGresult *res, int r, int col);
 pgqrs_status pgqrs__pg_get_text(char **out, bool nullable, pgqrs_conn *c, const PGresult *res, int r, int col);

@@ -11,7 +11,7 @@
 
 /* type OIDs from pg_type.dat; stable across server versions */
 enum {
-    OID_BOOL = 16, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23, OID_TEXT = 25, OID_NAME = 19,
+    OID_BOOL = 16, OID_FLOAT8 = 701, OID_INT8 = 20, OID_INT2 = 21, OID_INT4 = 23, OID_TEXT = 25, OID_NAME = 19,
     OID_JSON = 114, OID_VARCHAR = 1043, OID_TIMESTAMP = 1114, OID_TIMESTAMPTZ = 1184, OID_JSONB = 3802
 };
 
@@ -111,6 +111,14 @@ const char *pgqrs__pg_ts(char *buf, int64_t us)
     return buf;
 }
 
+const char *pgqrs__pg_f64(char *buf, double v)
+{
+    /* 17 significant digits read back as the same double; the decimal point is
+     * C's, whatever the process locale (the library never calls setlocale) */
+    snprintf(buf, PGQRS__PG_F64_LEN, "%.17g", v);
+    return buf;
+}
+
 int64_t pgqrs__pg_affected(const PGresult *res)
 {
     const char *s = PQcmdTuples((PGresult *)res);
@@ -180,6 +188,21 @@ pgqrs_status pgqrs__pg_get_i32(int32_t *out, bool *has, pgqrs_conn *c, const PGr
         st = pgqrs__conn_fail(c, PGQRS_ERROR, "column %s: %" PRId64 " does not fit in 32 bits", PQfname(res, col), v);
     *out = st == PGQRS_OK ? (int32_t)v : 0;
     return st;
+}
+
+pgqrs_status pgqrs__pg_get_f64(double *out, bool *has, pgqrs_conn *c, const PGresult *res, int r, int col)
+{
+    pgqrs_status st = PGQRS_OK;
+    uint64_t bits;
+    int k = null_check(has, c, res, r, col, &st);
+    *out = 0;
+    if (k <= 0)
+        return st;
+    if (PQftype(res, col) != OID_FLOAT8 || PQgetlength(res, r, col) != 8)
+        return bad_type(c, res, col, "double precision");
+    bits = be_u((const unsigned char *)PQgetvalue(res, r, col), 8);   /* IEEE 754, big-endian */
+    memcpy(out, &bits, sizeof *out);
+    return PGQRS_OK;
 }
 
 pgqrs_status pgqrs__pg_get_bool(bool *out, bool *has, pgqrs_conn *c, const PGresult *res, int r, int col)

@@ -34,6 +34,7 @@ void pgqrs__sq_release(sqlite3_stmt *stmt);
 /* Binders. Text is bound SQLITE_STATIC: it must outlive the step, which the
  * generated accessors guarantee (their arguments outlive the call). NULL text binds NULL. */
 pgqrs_status pgqrs__sq_bind_i64(pgqrs_conn *c, sqlite3_stmt *s, int idx, int64_t v);
+pgqrs_status pgqrs__sq_bind_f64(pgqrs_conn *c, sqlite3_stmt *s, int idx, double v);
 pgqrs_status pgqrs__sq_bind_text(pgqrs_conn *c, sqlite3_stmt *s, int idx, const char *v);
 pgqrs_status pgqrs__sq_bind_null(pgqrs_conn *c, sqlite3_stmt *s, int idx);
 pgqrs_status pgqrs__sq_bind_enum(pgqrs_conn *c, sqlite3_stmt *s, int idx, const pgqrs__enum_desc *d, int v);
@@ -53,6 +54,7 @@ pgqrs_status pgqrs__sq_exec_script(pgqrs_conn *c, const char *sql);
 /* Codecs. `has` NULL means the column must not be NULL (a NULL is an error). */
 pgqrs_status pgqrs__sq_get_i64(int64_t *out, bool *has, pgqrs_conn *c, sqlite3_stmt *s, int col);
 pgqrs_status pgqrs__sq_get_i32(int32_t *out, bool *has, pgqrs_conn *c, sqlite3_stmt *s, int col);
+pgqrs_status pgqrs__sq_get_f64(double *out, bool *has, pgqrs_conn *c, sqlite3_stmt *s, int col);
 pgqrs_status pgqrs__sq_get_bool(bool *out, bool *has, pgqrs_conn *c, sqlite3_stmt *s, int col);
 pgqrs_status pgqrs__sq_get_ts(int64_t *out, bool *has, pgqrs_conn *c, sqlite3_stmt *s, int col);
 pgqrs_status pgqrs__sq_get_text(char **out, bool nullable, pgqrs_conn *c, sqlite3_stmt *s, int col);

@@ -66,6 +66,11 @@ pgqrs_status pgqrs__sq_bind_i64(pgqrs_conn *c, sqlite3_stmt *s, int idx, int64_t
     return bind_rc(c, sqlite3_bind_int64(s, idx, v), idx);
 }
 
+pgqrs_status pgqrs__sq_bind_f64(pgqrs_conn *c, sqlite3_stmt *s, int idx, double v)
+{
+    return bind_rc(c, sqlite3_bind_double(s, idx, v), idx);
+}
+
 pgqrs_status pgqrs__sq_bind_text(pgqrs_conn *c, sqlite3_stmt *s, int idx, const char *v)
 {
     return bind_rc(c, v ? sqlite3_bind_text(s, idx, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, idx), idx);
@@ -170,6 +175,22 @@ pgqrs_status pgqrs__sq_get_i32(int32_t *out, bool *has, pgqrs_conn *c, sqlite3_s
                               sqlite3_column_name(s, col), v);
     *out = st == PGQRS_OK ? (int32_t)v : 0;
     return st;
+}
+
+pgqrs_status pgqrs__sq_get_f64(double *out, bool *has, pgqrs_conn *c, sqlite3_stmt *s, int col)
+{
+    pgqrs_status st = PGQRS_OK;
+    int k = null_or(has, c, s, col, &st);
+    int t;
+    *out = 0;
+    if (k <= 0)
+        return st;
+    /* a REAL column keeps what it was given; an integral value may come back as INTEGER */
+    t = sqlite3_column_type(s, col);
+    if (t != SQLITE_FLOAT && t != SQLITE_INTEGER)
+        return pgqrs__conn_fail(c, PGQRS_ERROR, "column %s is not a number", sqlite3_column_name(s, col));
+    *out = sqlite3_column_double(s, col);
+    return PGQRS_OK;
 }
 
 pgqrs_status pgqrs__sq_get_bool(bool *out, bool *has, pgqrs_conn *c, sqlite3_stmt *s, int col)

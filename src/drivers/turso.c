@@ -148,6 +148,12 @@ pgqrs_status pgqrs__tu_arg_i64(pgqrs__tu_call *call, int idx, int64_t v)
     return set_arg(call, idx, json_pack("{s:s,s:s}", "type", "integer", "value", num));
 }
 
+pgqrs_status pgqrs__tu_arg_f64(pgqrs__tu_call *call, int idx, double v)
+{
+    /* Hrana floats are JSON numbers; jansson writes them with 17 significant digits */
+    return set_arg(call, idx, json_pack("{s:s,s:f}", "type", "float", "value", v));
+}
+
 pgqrs_status pgqrs__tu_arg_text(pgqrs__tu_call *call, int idx, const char *v)
 {
     if (!v)
@@ -544,6 +550,36 @@ pgqrs_status pgqrs__tu_get_i32(int32_t *out, bool *has, pgqrs__tu_call *call, si
         st = pgqrs__conn_fail(call->c, PGQRS_ERROR, "column %s: %" PRId64 " does not fit in 32 bits", col_name(call, col), v);
     *out = st == PGQRS_OK ? (int32_t)v : 0;
     return st;
+}
+
+pgqrs_status pgqrs__tu_get_f64(double *out, bool *has, pgqrs__tu_call *call, size_t r, int col)
+{
+    const char *type;
+    json_t *v = cell(call, r, col, &type);
+    *out = 0;
+    if (has)
+        *has = false;
+    if (!v)
+        return pgqrs__conn_fail(call->c, PGQRS_ERROR, "%s: no column %d in the result", call->name, col);
+    if (strcmp(type, "null") == 0) {
+        if (has)
+            return PGQRS_OK;
+        return pgqrs__conn_fail(call->c, PGQRS_ERROR, "column %s is NULL", col_name(call, col));
+    }
+    if (strcmp(type, "float") == 0 && json_is_number(json_object_get(v, "value"))) {
+        *out = json_number_value(json_object_get(v, "value"));
+    } else if (strcmp(type, "integer") == 0) {
+        int64_t i = 0;
+        pgqrs_status st = pgqrs__tu_get_i64(&i, has, call, r, col);
+        if (st != PGQRS_OK)
+            return st;
+        *out = (double)i;
+    } else {
+        return pgqrs__conn_fail(call->c, PGQRS_ERROR, "column %s is not a number", col_name(call, col));
+    }
+    if (has)
+        *has = true;
+    return PGQRS_OK;
 }
 
 pgqrs_status pgqrs__tu_get_bool(bool *out, bool *has, pgqrs__tu_call *call, size_t r, int col)

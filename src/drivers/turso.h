@@ -38,6 +38,7 @@ void pgqrs__tu_start(pgqrs__tu_call *call, pgqrs_conn *c, const char *name, bool
 pgqrs_status pgqrs__tu_stmt(pgqrs__tu_call *call, const char *sql, int nargs);
 /* Binders for the last statement added; idx is 1-based. NULL text binds NULL. */
 pgqrs_status pgqrs__tu_arg_i64(pgqrs__tu_call *call, int idx, int64_t v);
+pgqrs_status pgqrs__tu_arg_f64(pgqrs__tu_call *call, int idx, double v);
 pgqrs_status pgqrs__tu_arg_text(pgqrs__tu_call *call, int idx, const char *v);
 pgqrs_status pgqrs__tu_arg_null(pgqrs__tu_call *call, int idx);
 pgqrs_status pgqrs__tu_arg_enum(pgqrs__tu_call *call, int idx, const pgqrs__enum_desc *d, int v);
@@ -53,6 +54,7 @@ void pgqrs__tu_end(pgqrs__tu_call *call);   /* frees everything the call holds *
 /* Codecs. `has` NULL means the column must not be NULL (a NULL is an error). */
 pgqrs_status pgqrs__tu_get_i64(int64_t *out, bool *has, pgqrs__tu_call *call, size_t r, int col);
 pgqrs_status pgqrs__tu_get_i32(int32_t *out, bool *has, pgqrs__tu_call *call, size_t r, int col);
+pgqrs_status pgqrs__tu_get_f64(double *out, bool *has, pgqrs__tu_call *call, size_t r, int col);
 pgqrs_status pgqrs__tu_get_bool(bool *out, bool *has, pgqrs__tu_call *call, size_t r, int col);
 pgqrs_status pgqrs__tu_get_ts(int64_t *out, bool *has, pgqrs__tu_call *call, size_t r, int col);
 pgqrs_status pgqrs__tu_get_text(char **out, bool nullable, pgqrs__tu_call *call, size_t r, int col);

@@ -1,4 +1,5 @@
 /* admin.c: schema install/verify, queue management, metrics and retention. */
+#include <stddef.h>
 #include <string.h>
 
 #include "base/alloc.h"
@@ -26,30 +27,114 @@ PGQRS_EXTERN pgqrs_status pgqrs_schema_verify(pgqrs_store *s)
     return st;
 }
 
+/* Version 1 of pgqrs_queue_options ended before the retry policy. */
+#define QUEUE_OPTIONS_V1_SIZE offsetof(pgqrs_queue_options, retry_initial_delay_ms)
+
+enum { DEFAULT_MAX_ATTEMPTS = 5, MAX_MAX_ATTEMPTS = 1000000 };
+#define DEFAULT_RETRY_INITIAL_MS INT64_C(1000)
+#define DEFAULT_RETRY_MULTIPLIER 2.0
+#define DEFAULT_RETRY_MAX_MS INT64_C(300000)
+#define DEFAULT_RETRY_JITTER 0.25
+#define MAX_RETRY_MULTIPLIER 1000.0
+
 PGQRS_EXTERN pgqrs_status pgqrs_queue_options_init(pgqrs_queue_options *opts, unsigned int version)
 {
+    if (version == 1)
+        return pgqrs__struct_init(opts, QUEUE_OPTIONS_V1_SIZE, 1, 1, "queue options");
     return pgqrs__struct_init(opts, sizeof *opts, version, PGQRS_QUEUE_OPTIONS_VERSION, "queue options");
+}
+
+/* The policy fields of opts, or all zeros for version 1 (nothing past its end is read). */
+static pgqrs_queue_options policy_of(const pgqrs_queue_options *opts)
+{
+    pgqrs_queue_options o;
+    memset(&o, 0, sizeof o);
+    if (opts) {
+        memcpy(&o, opts, opts->version == 1 ? QUEUE_OPTIONS_V1_SIZE : sizeof o);
+        o.version = PGQRS_QUEUE_OPTIONS_VERSION;
+    }
+    return o;
+}
+
+static pgqrs_status check_queue_options(pgqrs_store *s, const pgqrs_queue_options *opts)
+{
+    if (!opts)
+        return PGQRS_OK;
+    if (opts->version == 1)
+        return PGQRS_OK;
+    return pgqrs__check_version(s, "queue options", opts->version, PGQRS_QUEUE_OPTIONS_VERSION);
+}
+
+/* The policy a queue ends up with: `base` (the queue's current one, or the
+ * defaults) with every non-zero field of o applied, checked. */
+static pgqrs_status resolve_policy(pgqrs_store *s, const pgqrs_queue_options *o, pgqrs_queue_row *base)
+{
+    if (o->max_attempts != 0)
+        base->max_attempts = o->max_attempts;
+    if (o->retry_initial_delay_ms != 0)
+        base->retry_initial_delay_ms = o->retry_initial_delay_ms;
+    if (o->retry_multiplier != 0)
+        base->retry_multiplier = o->retry_multiplier;
+    if (o->retry_max_delay_ms != 0)
+        base->retry_max_delay_ms = o->retry_max_delay_ms;
+    else if (base->retry_max_delay_ms < base->retry_initial_delay_ms)
+        base->retry_max_delay_ms = base->retry_initial_delay_ms;   /* a cap not given follows the first delay up */
+    if (o->retry_jitter != 0)
+        base->retry_jitter = o->retry_jitter < 0 ? 0.0 : o->retry_jitter;
+    if (base->max_attempts < 1 || base->max_attempts > MAX_MAX_ATTEMPTS)
+        return pgqrs__fail(s, PGQRS_EINVAL, "max_attempts must be 1..%d, got %d", MAX_MAX_ATTEMPTS,
+                           (int)base->max_attempts);
+    if (base->retry_initial_delay_ms < 1 || base->retry_initial_delay_ms > PGQRS_MAX_RETRY_DELAY_MS)
+        return pgqrs__fail(s, PGQRS_EINVAL, "retry_initial_delay_ms must be 1..%lld, got %lld",
+                           (long long)PGQRS_MAX_RETRY_DELAY_MS, (long long)base->retry_initial_delay_ms);
+    /* written so that NaN fails too */
+    if (!(base->retry_multiplier >= 1.0 && base->retry_multiplier <= MAX_RETRY_MULTIPLIER))
+        return pgqrs__fail(s, PGQRS_EINVAL, "retry_multiplier must be 1.0..%.1f, got %g", MAX_RETRY_MULTIPLIER,
+                           base->retry_multiplier);
+    if (base->retry_max_delay_ms < base->retry_initial_delay_ms || base->retry_max_delay_ms > PGQRS_MAX_RETRY_DELAY_MS)
+        return pgqrs__fail(s, PGQRS_EINVAL, "retry_max_delay_ms must be retry_initial_delay_ms (%lld)..%lld, got %lld",
+                           (long long)base->retry_initial_delay_ms, (long long)PGQRS_MAX_RETRY_DELAY_MS,
+                           (long long)base->retry_max_delay_ms);
+    if (!(base->retry_jitter >= 0.0 && base->retry_jitter <= 1.0))
+        return pgqrs__fail(s, PGQRS_EINVAL, "retry_jitter must be 0.0..1.0 (< 0: none), got %g", base->retry_jitter);
+    return PGQRS_OK;
+}
+
+static pgqrs_status info_out(pgqrs_store *s, pgqrs_queue_info **out, pgqrs_queue_row *row)
+{
+    if (!out)
+        return PGQRS_OK;
+    *out = pgqrs__queue_info_from_queue_row(row);
+    return *out ? PGQRS_OK : pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
 }
 
 PGQRS_EXTERN pgqrs_status pgqrs_queue_create(pgqrs_queue_info **out, pgqrs_store *s, const char *name, const pgqrs_queue_options *opts)
 {
     pgqrs_status st;
     pgqrs_queue_row row = { 0 };
-    int max_attempts = opts && opts->max_attempts ? opts->max_attempts : 5;
+    pgqrs_queue_row want = { 0 };
+    pgqrs_queue_options o;
     if (out)
         *out = NULL;
     st = pgqrs__check_handle(s, PGQRS__MAGIC_STORE, "store");
     if (st != PGQRS_OK)
         return st;
-    if (opts && (st = pgqrs__check_version(s, "queue options", opts->version, PGQRS_QUEUE_OPTIONS_VERSION)) != PGQRS_OK)
+    if ((st = check_queue_options(s, opts)) != PGQRS_OK)
         return st;
-    if (max_attempts < 1 || max_attempts > 1000000)
-        return pgqrs__fail(s, PGQRS_EINVAL, "max_attempts must be 1..1000000, got %d", max_attempts);
+    o = policy_of(opts);
+    want.max_attempts = DEFAULT_MAX_ATTEMPTS;
+    want.retry_initial_delay_ms = DEFAULT_RETRY_INITIAL_MS;
+    want.retry_multiplier = DEFAULT_RETRY_MULTIPLIER;
+    want.retry_max_delay_ms = DEFAULT_RETRY_MAX_MS;
+    want.retry_jitter = DEFAULT_RETRY_JITTER;
+    if ((st = resolve_policy(s, &o, &want)) != PGQRS_OK)
+        return st;
     st = pgqrs__check_name(s, "queue", name);
     if (st != PGQRS_OK)
         return st;
     PGQRS__WITH_CONN(s, s, {
-        pgqrs_queue_create_params p = { name, max_attempts };
+        pgqrs_queue_create_params p = { name, want.max_attempts, want.retry_initial_delay_ms, want.retry_multiplier,
+                                        want.retry_max_delay_ms, want.retry_jitter };
         st = c->q->queue_create(&row, c, &p);
         if (st == PGQRS_ENOTFOUND) {
             /* ON CONFLICT DO NOTHING gave no row: the name is taken */
@@ -59,10 +144,48 @@ PGQRS_EXTERN pgqrs_status pgqrs_queue_create(pgqrs_queue_info **out, pgqrs_store
                 st = pgqrs__fail(s, PGQRS_EEXISTS, "queue '%.128s' already exists", name);
         }
     });
-    if (st == PGQRS_OK && out) {
-        *out = pgqrs__queue_info_from_queue_row(&row);
-        if (!*out)
-            st = pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
+    if (st == PGQRS_OK)
+        st = info_out(s, out, &row);
+    pgqrs__queue_row_clear(&row);
+    return st;
+}
+
+PGQRS_EXTERN pgqrs_status pgqrs_queue_update(pgqrs_queue_info **out, pgqrs_store *s, const char *name,
+                                             const pgqrs_queue_options *opts)
+{
+    pgqrs_status st;
+    pgqrs_queue_row row = { 0 };
+    pgqrs_queue_options o;
+    if (out)
+        *out = NULL;
+    PGQRS__CHECK_STORE(s);
+    if ((st = check_queue_options(s, opts)) != PGQRS_OK)
+        return st;
+    o = policy_of(opts);
+    PGQRS__WITH_CONN(s, s, {
+        st = pgqrs__queue_lookup(c, name, &row);
+        if (st == PGQRS_OK)
+            st = resolve_policy(s, &o, &row);   /* the result is checked; only what changes is written */
+        if (st == PGQRS_OK) {
+            pgqrs_queue_update_params p = { row.id,
+                                            o.max_attempts != 0, row.max_attempts,
+                                            o.retry_initial_delay_ms != 0, row.retry_initial_delay_ms,
+                                            o.retry_multiplier != 0, row.retry_multiplier,
+                                            o.retry_max_delay_ms != 0 || o.retry_initial_delay_ms != 0,
+                                            row.retry_max_delay_ms,
+                                            o.retry_jitter != 0, row.retry_jitter };
+            pgqrs__queue_row_clear(&row);
+            st = c->q->queue_update(&row, c, &p);
+            if (st == PGQRS_ENOTFOUND)
+                st = pgqrs__fail(s, st, "queue '%.128s' does not exist", name);
+        }
+    });
+    if (st == PGQRS_OK) {
+        pgqrs__log(s, PGQRS_LOG_INFO, "queue.update",
+                   "queue '%.128s': max_attempts %d, retry %lld ms x %g up to %lld ms, jitter %g", name,
+                   (int)row.max_attempts, (long long)row.retry_initial_delay_ms, row.retry_multiplier,
+                   (long long)row.retry_max_delay_ms, row.retry_jitter);
+        st = info_out(s, out, &row);
     }
     pgqrs__queue_row_clear(&row);
     return st;

@@ -5,7 +5,7 @@
 
 #include "base/alloc.h"
 #include "pgqrs_public.h"
-#include "queue/worker_handle.h"
+#include "queue/settle.h"
 
 PGQRS_EXTERN pgqrs_status pgqrs_consumer_new(pgqrs_consumer **out, pgqrs_store *s, const char *queue)
 {
@@ -46,7 +46,7 @@ static pgqrs_status empty_or_refused(pgqrs_consumer *k, pgqrs_conn *c)
     return st;
 }
 
-static pgqrs_status check_claim_args(pgqrs_consumer *k, int max, int *vt_seconds)
+pgqrs_status pgqrs__consumer_check_claim(pgqrs_consumer *k, int max, int *vt_seconds)
 {
     pgqrs_status st;
     if (*vt_seconds == 0)
@@ -57,8 +57,7 @@ static pgqrs_status check_claim_args(pgqrs_consumer *k, int max, int *vt_seconds
     return PGQRS_OK;
 }
 
-/* The claim on an acquired connection; a failure's message is on k. */
-static pgqrs_status claim_on(pgqrs_consumer *k, pgqrs_conn *c, int max, int vt_seconds, pgqrs_message_row **rows,
+pgqrs_status pgqrs__consumer_claim_on(pgqrs_consumer *k, pgqrs_conn *c, int max, int vt_seconds, pgqrs_message_row **rows,
                              size_t *n)
 {
     pgqrs_message_dequeue_params p = { k->w.queue_id, k->w.worker_id, max, (int64_t)vt_seconds * 1000,
@@ -86,8 +85,7 @@ static pgqrs_status claim_on(pgqrs_consumer *k, pgqrs_conn *c, int max, int vt_s
     return st;
 }
 
-/* Hands claimed rows to the caller as a batch (rows are consumed). */
-static pgqrs_status deliver(pgqrs_batch **out, pgqrs_consumer *k, pgqrs_message_row *rows, size_t n)
+pgqrs_status pgqrs__consumer_deliver(pgqrs_batch **out, pgqrs_consumer *k, pgqrs_message_row *rows, size_t n)
 {
     atomic_fetch_add(&k->w.store->n_dequeued, (int64_t)n);
     if (n)
@@ -105,14 +103,14 @@ PGQRS_EXTERN pgqrs_status pgqrs_dequeue(pgqrs_batch **out, pgqrs_consumer *k, in
     if (!out)
         return pgqrs__fail(NULL, PGQRS_EMISUSE, "out is NULL");
     *out = NULL;
-    if ((st = check_consumer(k)) != PGQRS_OK || (st = check_claim_args(k, max, &vt_seconds)) != PGQRS_OK)
+    if ((st = check_consumer(k)) != PGQRS_OK || (st = pgqrs__consumer_check_claim(k, max, &vt_seconds)) != PGQRS_OK)
         return st;
-    PGQRS__WITH_CONN(k->w.store, k, { st = claim_on(k, c, max, vt_seconds, &rows, &n); });
+    PGQRS__WITH_CONN(k->w.store, k, { st = pgqrs__consumer_claim_on(k, c, max, vt_seconds, &rows, &n); });
     if (st != PGQRS_OK) {
         pgqrs__message_rows_free(rows, n);
         return st;
     }
-    return deliver(out, k, rows, n);
+    return pgqrs__consumer_deliver(out, k, rows, n);
 }
 
 /* Opens this consumer's LISTEN session on first use; false when waiting must
@@ -144,8 +142,7 @@ static bool ensure_listener(pgqrs_consumer *k)
     return true;
 }
 
-/* Milliseconds until the queue's next message is due, capped at cap_ms. */
-static int64_t until_next_due(pgqrs_consumer *k, int64_t cap_ms)
+int64_t pgqrs__consumer_next_due_ms(pgqrs_consumer *k, int64_t cap_ms)
 {
     pgqrs_status st;
     pgqrs_message_next_vt_row next = { false, 0 };
@@ -192,9 +189,10 @@ PGQRS_EXTERN pgqrs_status pgqrs_dequeue_wait(pgqrs_batch **out, pgqrs_consumer *
         left = (left + 999) / 1000;   /* round up: never return before the timeout */
         pgqrs_batch_free(*out);
         *out = NULL;
-        wait = until_next_due(k, left);
+        wait = pgqrs__consumer_next_due_ms(k, left);
         if (listening) {
-            int woke = k->w.store->drv->wait_notify(k->listener, payload, wait);
+            const char *payloads[1] = { payload };
+            int woke = k->w.store->drv->wait_notify(k->listener, payloads, 1, wait, -1);
             if (woke < 0) {
                 pgqrs__log(k->w.store, PGQRS_LOG_WARN, "listen.failed", "falling back to polling: %s",
                            pgqrs_errmsg(k));
@@ -336,7 +334,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_archive_and_dequeue(pgqrs_batch **out, pgqrs_sta
         return st;
     if (n == 0)
         return pgqrs_dequeue(out, k, max, vt_seconds);
-    if ((st = check_held_args(k, ids, n, 0)) != PGQRS_OK || (st = check_claim_args(k, max, &vt_seconds)) != PGQRS_OK)
+    if ((st = check_held_args(k, ids, n, 0)) != PGQRS_OK || (st = pgqrs__consumer_check_claim(k, max, &vt_seconds)) != PGQRS_OK)
         return st;
     pgqrs__store_caps(k->w.store, &caps);
     if (!caps.transactions) {
@@ -352,7 +350,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_archive_and_dequeue(pgqrs_batch **out, pgqrs_sta
             if (st == PGQRS_OK)
                 st = held_report(k, OP_ARCHIVE, ids, n, &o, results_out);
             if (st == PGQRS_OK)
-                st = claim_on(k, c, max, vt_seconds, &rows, &nrows);
+                st = pgqrs__consumer_claim_on(k, c, max, vt_seconds, &rows, &nrows);
             if (st == PGQRS_OK)
                 st = pgqrs__tx_commit(c);
             if (st != PGQRS_OK)
@@ -361,7 +359,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_archive_and_dequeue(pgqrs_batch **out, pgqrs_sta
     });
     if (st == PGQRS_OK) {
         count_held(k, OP_ARCHIVE, o.ndone);
-        st = deliver(out, k, rows, nrows);
+        st = pgqrs__consumer_deliver(out, k, rows, nrows);
     } else {
         pgqrs__message_rows_free(rows, nrows);
     }

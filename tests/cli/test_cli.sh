@@ -126,14 +126,15 @@ expect "help" 0 && has "help" "EXIT STATUS" && has "help lists groups" "worker"
 run help queue create
 expect "help queue create" 0 && has "help queue create" "pgqrs queue create"
 
-for group in install verify queue message dlq worker workflow; do
+for group in install verify queue message dlq worker workflow work; do
     run "$group" --help
     expect "$group --help" 0 && has "$group --help" "SYNOPSIS"
 done
 for cmd in "queue create" "queue list" "queue get" "queue delete" "queue purge" "queue metrics" \
     "message send" "message send-batch" "message read" "message archive" "message delete" \
     "message release" "dlq list" "dlq replay" "worker list" "worker health" "worker reclaim" \
-    "worker purge-stale" "workflow list" "workflow runs" "workflow run" "workflow cancel" "workflow trigger"; do
+    "worker purge-stale" "workflow list" "workflow runs" "workflow run" "workflow cancel" "workflow trigger" \
+    "queue update" "work"; do
     # shellcheck disable=SC2086
     run $cmd --help
     if expect "$cmd --help" 0; then
@@ -585,6 +586,74 @@ else
     expect "workflow queue delete refused" 5
 fi
 
+# ---- retry policy: queue create / update -----------------------------------------------------------
+run --json queue create policy --retry-delay 250 --retry-multiplier 3 --retry-max-delay 9000 --retry-jitter 0
+expect "queue create with a retry policy" 0 &&
+    json "retry policy stored" 'd["retry_initial_delay_ms"] == 250 and d["retry_multiplier"] == 3 and d["retry_max_delay_ms"] == 9000 and d["retry_jitter"] == 0'
+run --json queue update policy --retry-jitter 0.5 --max-attempts 9
+expect "queue update" 0 && json "queue update keeps the rest" 'd["retry_jitter"] == 0.5 and d["max_attempts"] == 9 and d["retry_initial_delay_ms"] == 250'
+run queue update policy --retry-max-delay 10
+expect "queue update inconsistent" 4
+run queue update policy --retry-multiplier 0.5
+expect "queue update bad multiplier" 1
+run queue update nope --max-attempts 2
+expect "queue update missing" 2
+run queue get policy
+expect "queue get shows the policy" 0 && has "queue get shows the policy" "250 ms, x3 per retry"
+
+# ---- work: a command per message ---------------------------------------------------------------------
+run queue create workq --max-attempts 2 --retry-delay 1 --retry-jitter 0
+expect "work queue" 0
+for p in '{"n":1}' '{"n":2,"flaky":true}' '{"n":3}' '{"n":4,"poison":true}'; do run message send workq "$p"; done
+cat > "$tmp/job.sh" <<'JOB'
+#!/bin/sh
+p=$(cat)
+case "$p" in
+*poison*) echo '{"why":"poison"}'; exit 65 ;;
+*flaky*) echo "flaky attempt $PGQRS_ATTEMPT" ; exit 1 ;;
+esac
+printf '{"id":%s,"attempt":%s,"of":%s,"queue":"%s","payload":%s}\n' "$PGQRS_MESSAGE_ID" "$PGQRS_ATTEMPT" \
+    "$PGQRS_MAX_ATTEMPTS" "$PGQRS_QUEUE" "$p"
+JOB
+chmod +x "$tmp/job.sh"
+run work workq --until-empty --concurrency 2 -- "$tmp/job.sh"
+if [ "$rc" = 0 ] && grep -qF "workq: 2 done, 1 retried, 2 dead-lettered, 0 given back" <<<"$out"; then pass; else fail "work until empty"; fi
+err_has "work passes non-JSON output to stderr" "flaky attempt 1"
+err_has "work retried the flaky one" "flaky attempt 2"
+run --json message read workq --archived
+expect "work archived" 0 &&
+    json "work stored results" 'sorted(m["result"]["payload"]["n"] for m in d["messages"]) == [1, 3] and all(m["result"]["attempt"] == 1 and m["result"]["of"] == 2 and m["result"]["queue"] == "workq" and m["result"]["id"] == m["id"] for m in d["messages"])'
+run --json dlq list workq
+expect "work dead letters" 0 &&
+    json "work dead-lettered poison at once and flaky after its last attempt" 'sorted((m["payload"]["n"], m["read_count"], m["result"]) for m in d["messages"]) == [(2, 2, None), (4, 1, {"why": "poison"})]'
+run --json message read workq
+expect "work left nothing" 0 && json "work left nothing" 'd["messages"] == []'
+run message send workq '{"n":5}'
+run --json work workq --until-empty --fail-exit 3 -- sh -c 'cat >/dev/null; exit 3'
+expect "work --json, --fail-exit" 0 && json "work --json" 'd["queue"] == "workq" and d["dead_lettered"] == 1 and d["done"] == 0 and d["claimed"] == 1'
+run work workq
+expect "work without a command" 1 && err_has "work without a command" "missing COMMAND"
+run work nope --until-empty -- true
+expect "work on a missing queue" 2
+run work workq --concurrency 0 -- true
+expect "work --concurrency 0" 1
+run message send workq '{"n":6}'
+run work workq --until-empty -- /nonexistent/command
+if [ "$rc" = 0 ] && grep -qF "cannot run /nonexistent/command" <<<"$err"; then pass; else fail "work with a missing command"; fi
+# SIGTERM drains: the running command finishes (archived), the waiting ones go back
+run queue create drain
+for i in 1 2 3 4 5; do run message send drain "{\"i\":$i}"; done
+"$bin" work drain --batch-size 10 -- sh -c 'cat >/dev/null; touch "'"$tmp"'/started.$PGQRS_MESSAGE_ID"; sleep 1' \
+    </dev/null >"$tmp/drain.out" 2>"$tmp/drain.err" &
+wpid=$!
+for _ in $(seq 1 100); do ls "$tmp"/started.* >/dev/null 2>&1 && break; sleep 0.05; done
+kill -TERM "$wpid"
+wait "$wpid"
+rc=$?; out=$(cat "$tmp/drain.out"); err=$(cat "$tmp/drain.err")
+expect "work drains on SIGTERM" 0 && has "work drains on SIGTERM" "drain: 1 done, 0 retried, 0 dead-lettered, 4 given back"
+run --json message read drain
+expect "drained messages are pending" 0 &&
+    json "given back: pending, the claim not counted" 'len(d["messages"]) == 4 and all(m["read_count"] == 0 and m["consumer_worker_id"] is None for m in d["messages"])'
 # ---- schedules and retention --------------------------------------------------------------------
 run queue create sched-reports
 expect "create queue for schedules" 0
