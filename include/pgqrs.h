@@ -673,9 +673,9 @@ PGQRS_EXTERN pgqrs_status pgqrs_retention_run(pgqrs_retention_report *report_out
  * The object that fires due ticks. One round (pgqrs_scheduler_run_once) reads the
  * time (the database's clock, or the store's test override), takes the due
  * schedules and fires each due tick in its own short statement; every retention_
- * interval_s a round also runs pgqrs_retention_run. The worker runtime calls
- * pgqrs_scheduler_run_once(&next_us, scheduler, 0) from its loop and sleeps at
- * most until next_us; pgqrs_scheduler_run is the loop of `pgqrs schedule run`.
+ * interval_s a round also runs pgqrs_retention_run. pgqrs_scheduler_run is the
+ * loop of `pgqrs schedule run`, and the worker runtime runs it on a thread of
+ * its own (pgqrs_runtime_options.no_scheduler turns that off).
  * Schedulers need no coordination: run as many as you like. A scheduler is used
  * by one thread at a time (pgqrs_scheduler_stop and _stats_get: any thread). */
 typedef struct pgqrs_scheduler_options {
@@ -683,7 +683,8 @@ typedef struct pgqrs_scheduler_options {
     int max_schedules;           /* due schedules one round takes; 0 = 100 */
     int max_ticks;               /* ticks one round fires per schedule (catching up); 0 = 100 */
     int64_t poll_interval_ms;    /* pgqrs_scheduler_run: longest sleep between rounds; 0 = 1000 */
-    int64_t retention_interval_s;/* run retention every this often; 0 = 60, -1 = never */
+    int64_t retention_interval_s;/* run retention every this often; 0 = 60, -1 = never. A pass that
+                                  * retention.max_rows cut short goes on at the next round */
     pgqrs_retention_options retention;   /* for those runs; zeros = defaults (its version is not checked) */
 } pgqrs_scheduler_options;
 #define PGQRS_SCHEDULER_OPTIONS_VERSION 1
@@ -708,8 +709,9 @@ PGQRS_EXTERN pgqrs_status pgqrs_scheduler_run_once(int64_t *next_due_us_out, pgq
  * and retried with capped, jittered backoff; they never end the loop.
  * @return PGQRS_OK once stopped */
 PGQRS_EXTERN pgqrs_status pgqrs_scheduler_run(pgqrs_scheduler *s);
-/* Makes pgqrs_scheduler_run return after its current round. Async-signal-safe (an
- * atomic flag); before run, run returns at once. A bad handle is ignored. */
+/* Makes pgqrs_scheduler_run return after its current round; a retention pass in
+ * that round stops after its current batch. Async-signal-safe (an atomic flag);
+ * before run, run returns at once. A bad handle is ignored. */
 PGQRS_EXTERN void pgqrs_scheduler_stop(pgqrs_scheduler *s);
 PGQRS_EXTERN void pgqrs_scheduler_free(pgqrs_scheduler *s);   /* not while it runs; NULL: no-op */
 
@@ -986,8 +988,9 @@ PGQRS_EXTERN void pgqrs_workflows_free(pgqrs_workflows *l);
  * serves many jobs. The price, after a crash: a job whose handler finished but
  * whose settle had not committed runs again (at-least-once; docs/worker.md says
  * exactly which). Threads: the caller's (pgqrs_runtime_run: claims and settles),
- * `concurrency` handler threads, and one lease extender; the store may be used by
- * handlers too (it is thread-safe) but each needs its own producer/consumer. */
+ * `concurrency` handler threads, one lease extender and (unless no_scheduler) a
+ * scheduler; the store may be used by handlers too (it is thread-safe) but each
+ * needs its own producer/consumer. */
 typedef struct pgqrs_runtime pgqrs_runtime;   /* the object: queues, threads, options */
 typedef struct pgqrs_job pgqrs_job;           /* a handler's message; valid until the handler returns */
 
@@ -1019,9 +1022,16 @@ typedef struct pgqrs_runtime_options {
                                   * (C cannot stop the thread); 0 = no limit */
     int until_empty;             /* non-zero: pgqrs_runtime_run returns once no queue has a visible message
                                   * and nothing is running (messages delayed or waiting for a retry do not
-                                  * keep it running) */
+                                  * keep it running); with a scheduler, not before its first round ended
+                                  * (the ticks due at the start are fired and their jobs run) */
+    /* version 2 */
+    int no_scheduler;            /* 0: while pgqrs_runtime_run runs, a thread of its own runs a scheduler
+                                  * (pgqrs_scheduler_run: fires every due schedule, applies retention);
+                                  * it stops when the shutdown starts. Non-zero: no scheduler here */
+    pgqrs_scheduler_options scheduler;   /* that scheduler's options; zeros = defaults (its version is
+                                  * not checked) */
 } pgqrs_runtime_options;
-#define PGQRS_RUNTIME_OPTIONS_VERSION 1
+#define PGQRS_RUNTIME_OPTIONS_VERSION 2   /* version 1 (no scheduler fields) is still accepted */
 #define PGQRS_RUNTIME_OPTIONS_INIT PGQRS__INIT(pgqrs_runtime_options, PGQRS_RUNTIME_OPTIONS_VERSION)
 PGQRS__DEFINE_INIT(pgqrs_runtime_options, PGQRS_RUNTIME_OPTIONS_VERSION)
 /* @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
@@ -1029,7 +1039,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_runtime_options_init(pgqrs_runtime_options *opts
 
 /* A runtime on the store (which must outlive it); opts may be NULL. Add queues
  * with pgqrs_runtime_add_queue, then pgqrs_runtime_run.
- * @return PGQRS_OK, PGQRS_EINVAL (options out of range) */
+ * @return PGQRS_OK, PGQRS_EINVAL (options out of range, the scheduler's included) */
 PGQRS_EXTERN pgqrs_status pgqrs_runtime_new(pgqrs_runtime **out, pgqrs_store *store,
                                             const pgqrs_runtime_options *opts);
 /* Runs fn(job, user) for the messages of queue, through a consumer worker this
@@ -1085,6 +1095,10 @@ PGQRS_EXTERN pgqrs_status pgqrs_runtime_stats_init(pgqrs_runtime_stats *stats, u
 /* A snapshot of the counters, from any thread, while it runs or after.
  * @return PGQRS_OK, PGQRS_EINVAL (out->version unknown) */
 PGQRS_EXTERN pgqrs_status pgqrs_runtime_stats_get(pgqrs_runtime_stats *out, const pgqrs_runtime *rt);
+/* The runtime's scheduler, borrowed (valid until pgqrs_runtime_free), for
+ * pgqrs_scheduler_stats_get and pgqrs_errmsg from any thread; NULL with
+ * no_scheduler or a bad handle. */
+PGQRS_EXTERN const pgqrs_scheduler *pgqrs_runtime_scheduler(const pgqrs_runtime *rt);
 
 /* ---- Inside a job handler: the job's accessors ----
  * Strings are borrowed from the job and valid until the handler returns. A bad

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -882,6 +883,138 @@ static void test_scheduler__run_loop_stops_and_applies_retention(void)
     pgqrs_store_free(s);
 }
 
+/* ---- the worker runtime runs a scheduler ---- */
+
+typedef struct rt_seen {
+    atomic_int jobs;
+    atomic_int bad_payload;
+} rt_seen;
+
+static int count_job(pgqrs_job *job, void *user)
+{
+    rt_seen *seen = user;
+    if (!strstr(pgqrs_job_payload(job), "tick"))
+        atomic_fetch_add(&seen->bad_payload, 1);
+    atomic_fetch_add(&seen->jobs, 1);
+    return PGQRS_JOB_DONE;
+}
+
+typedef struct bg_rt {
+    pgqrs_runtime *rt;
+    pgqrs_status st;
+} bg_rt;
+
+static void *rt_main(void *arg)
+{
+    bg_rt *b = arg;
+    b->st = pgqrs_runtime_run(b->rt);
+    return NULL;
+}
+
+static int64_t sched_stat(const pgqrs_runtime *rt, int which)
+{
+    pgqrs_scheduler_stats st = PGQRS_SCHEDULER_STATS_INIT;
+    const pgqrs_scheduler *sch = pgqrs_runtime_scheduler(rt);
+    if (!sch || pgqrs_scheduler_stats_get(&st, sch) != PGQRS_OK)
+        return -1;
+    return which == 0 ? st.fired : which == 1 ? st.retention_runs : st.purged;
+}
+
+/* A runtime, with its defaults, fires the due ticks of a schedule (its handler
+ * runs their jobs) and applies retention; with no_scheduler it does neither;
+ * until_empty returns after the scheduler's first round. */
+static void test_scheduler__the_runtime_runs_it(void)
+{
+    pgqrs_store *s = open_store(th_fresh_dsn());
+    pgqrs_runtime_options ro = PGQRS_RUNTIME_OPTIONS_INIT;
+    pgqrs_retention_policy pol = PGQRS_RETENTION_POLICY_INIT;
+    pgqrs_producer *p = NULL;
+    pgqrs_consumer *c = NULL;
+    rt_seen seen;
+    bg_rt bg = { NULL, PGQRS_OK };
+    pthread_t th;
+    int64_t next_before;
+    atomic_init(&seen.jobs, 0);
+    atomic_init(&seen.bad_payload, 0);
+    CHECK(s);
+    CHECK_OK(pgqrs_queue_create(NULL, s, "q", NULL), s);
+    /* two archived messages an hour old, for retention */
+    pgqrs_store_set_time(s, T0 - HOUR);
+    CHECK_OK(pgqrs_producer_new(&p, s, "q"), s);
+    CHECK_OK(pgqrs_consumer_new(&c, s, "q"), s);
+    CHECK_OK(pgqrs_enqueue(NULL, p, "{\"old\":1}", 0), p);
+    CHECK_OK(pgqrs_enqueue(NULL, p, "{\"old\":2}", 0), p);
+    archive_all(c, 2);
+    pgqrs_consumer_free(c);
+    pgqrs_producer_free(p);
+    pol.archive_max_age_s = 600;
+    CHECK_OK(pgqrs_retention_set(s, NULL, &pol), s);
+    pgqrs_store_set_time(s, T0);
+    CHECK_OK(mk(s, "every-second", "@every 1s", NULL, "q", "allow", NULL), s);
+    pgqrs_store_set_time(s, T0 + 3 * SEC);   /* ticks T0 + 1, 2 and 3 s are due */
+
+    /* off: nothing fires, nothing is purged */
+    ro.no_scheduler = 1;
+    ro.until_empty = 1;
+    next_before = next_at(s, "every-second");
+    CHECK_OK(pgqrs_runtime_new(&bg.rt, s, &ro), s);
+    CHECK(pgqrs_runtime_scheduler(bg.rt) == NULL);
+    CHECK_OK(pgqrs_runtime_add_queue(bg.rt, "q", count_job, &seen), bg.rt);
+    CHECK_OK(pgqrs_runtime_run(bg.rt), bg.rt);
+    pgqrs_runtime_free(bg.rt);
+    bg.rt = NULL;
+    CHECK_I64(0, atomic_load(&seen.jobs));
+    CHECK_I64(next_before, next_at(s, "every-second"));
+    CHECK_I64(2, archived_count(s, "q"));
+
+    /* the default: a scheduler thread beside the handlers */
+    ro.no_scheduler = 0;
+    ro.until_empty = 0;
+    ro.scheduler.poll_interval_ms = 20;
+    CHECK_OK(pgqrs_runtime_new(&bg.rt, s, &ro), s);
+    CHECK(pgqrs_runtime_scheduler(bg.rt) != NULL);
+    CHECK_OK(pgqrs_runtime_add_queue(bg.rt, "q", count_job, &seen), bg.rt);
+    CHECK(pthread_create(&th, NULL, rt_main, &bg) == 0);
+    for (int i = 0; i < 2000 && (atomic_load(&seen.jobs) < 3 || sched_stat(bg.rt, 1) < 1); i++)
+        usleep(5000);
+    pgqrs_runtime_stop(bg.rt);
+    pthread_join(th, NULL);
+    CHECK_OK(bg.st, bg.rt);
+    CHECK_I64(3, atomic_load(&seen.jobs));
+    CHECK_I64(0, atomic_load(&seen.bad_payload));
+    CHECK_I64(3, sched_stat(bg.rt, 0));
+    CHECK(sched_stat(bg.rt, 1) >= 1);
+    CHECK_I64(2, sched_stat(bg.rt, 2));       /* the two old archived messages */
+    CHECK_I64(3, archived_count(s, "q"));     /* the three jobs, archived by the handler */
+    CHECK_I64(T0 + 4 * SEC, next_at(s, "every-second"));
+    pgqrs_runtime_free(bg.rt);
+
+    /* until_empty waits for the scheduler's first round: the ticks due at the
+     * start are fired and their jobs run before it returns */
+    pgqrs_store_set_time(s, T0 + 5 * SEC);
+    ro.until_empty = 1;
+    CHECK_OK(pgqrs_runtime_new(&bg.rt, s, &ro), s);
+    CHECK_OK(pgqrs_runtime_add_queue(bg.rt, "q", count_job, &seen), bg.rt);
+    CHECK_OK(pgqrs_runtime_run(bg.rt), bg.rt);
+    CHECK_I64(5, atomic_load(&seen.jobs));
+    CHECK_I64(2, sched_stat(bg.rt, 0));
+    pgqrs_runtime_free(bg.rt);
+
+    /* the scheduler's options are checked by pgqrs_runtime_new; version 1 options
+     * (before the scheduler fields) still work and get the default scheduler */
+    ro.scheduler.max_ticks = -1;
+    bg.rt = NULL;
+    CHECK_ST(PGQRS_EINVAL, pgqrs_runtime_new(&bg.rt, s, &ro), s);
+    CHECK(bg.rt == NULL);
+    CHECK_OK(pgqrs_runtime_options_init(&ro, 1), NULL);
+    CHECK(ro.version == 1);
+    CHECK_OK(pgqrs_runtime_new(&bg.rt, s, &ro), s);
+    CHECK(pgqrs_runtime_scheduler(bg.rt) != NULL);
+    pgqrs_runtime_free(bg.rt);
+    CHECK(pgqrs_runtime_scheduler(NULL) == NULL);
+    pgqrs_store_free(s);
+}
+
 int main(int argc, char **argv)
 {
     static const th_test tests[] = {
@@ -902,6 +1035,7 @@ int main(int argc, char **argv)
           test_retention__concurrent_enqueue_and_claim_lose_nothing },
         { "retention__ticks_keep_the_latest_fired", test_retention__ticks_keep_the_latest_fired },
         { "scheduler__run_loop_stops_and_applies_retention", test_scheduler__run_loop_stops_and_applies_retention },
+        { "scheduler__the_runtime_runs_it", test_scheduler__the_runtime_runs_it },
     };
     return th_main(argc, argv, "test_schedule", tests, sizeof tests / sizeof *tests);
 }

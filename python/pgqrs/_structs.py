@@ -25,7 +25,7 @@ PGQRS_TRIGGER_OPTIONS_VERSION = 1
 PGQRS_POLL_OPTIONS_VERSION = 1
 PGQRS_STEP_OPTIONS_VERSION = 1
 PGQRS_RUN_FILTER_VERSION = 1
-PGQRS_RUNTIME_OPTIONS_VERSION = 1
+PGQRS_RUNTIME_OPTIONS_VERSION = 2
 PGQRS_RUNTIME_STATS_VERSION = 1
 PGQRS_COUNTERS_VERSION = 2
 
@@ -364,6 +364,8 @@ class RuntimeOptionsC(ctypes.Structure):
         ("shutdown_ms", ctypes.c_int64),
         ("max_run_ms", ctypes.c_int64),
         ("until_empty", ctypes.c_int),
+        ("no_scheduler", ctypes.c_int),
+        ("scheduler", SchedulerOptionsC),
     ]
 
 

@@ -17,50 +17,6 @@ from ._core import (I64_MAX, I64_MIN, Handle, check, datetime_to_us, decode, enc
                     us_to_datetime, utf8)
 from .errors import InvalidInput, Status
 
-_P = ctypes.POINTER
-
-
-def _sig():
-    P = _P
-    h, i64, s, st = ctypes.c_void_p, ctypes.c_int64, ctypes.c_char_p, ctypes.c_int
-    return {
-        "pgqrs_schedule_create": (st, [P(P(_lib.ScheduleInfoC)), h, s, P(_lib.ScheduleOptionsC)]),
-        "pgqrs_schedule_get": (st, [P(P(_lib.ScheduleInfoC)), h, s]),
-        "pgqrs_schedule_info_free": (None, [P(_lib.ScheduleInfoC)]),
-        "pgqrs_schedule_list": (st, [P(h), h]),
-        "pgqrs_schedules_count": (ctypes.c_size_t, [h]),
-        "pgqrs_schedules_at": (P(_lib.ScheduleInfoC), [h, ctypes.c_size_t]),
-        "pgqrs_schedules_free": (None, [h]),
-        "pgqrs_schedule_pause": (st, [h, s]),
-        "pgqrs_schedule_resume": (st, [h, s]),
-        "pgqrs_schedule_delete": (st, [h, s]),
-        "pgqrs_cron_next": (st, [P(i64), P(ctypes.c_size_t), s, s, i64, ctypes.c_size_t]),
-        "pgqrs_retention_set": (st, [h, s, P(_lib.RetentionPolicyC)]),
-        "pgqrs_retention_get": (st, [P(_lib.RetentionPolicyC), h, s, ctypes.c_int]),
-        "pgqrs_retention_run": (st, [P(_lib.RetentionReportC), h, P(_lib.RetentionOptionsC)]),
-        "pgqrs_scheduler_new": (st, [P(h), h, P(_lib.SchedulerOptionsC)]),
-        "pgqrs_scheduler_run_once": (st, [P(i64), h, i64]),
-        "pgqrs_scheduler_run": (st, [h]),
-        "pgqrs_scheduler_stop": (None, [h]),
-        "pgqrs_scheduler_free": (None, [h]),
-        "pgqrs_scheduler_stats_get": (st, [P(_lib.SchedulerStatsC), h]),
-    }
-
-
-_declared = False
-
-
-def _l():
-    global _declared
-    L = lib()
-    if not _declared:
-        for name, (restype, argtypes) in _sig().items():
-            fn = getattr(L, name)
-            fn.restype, fn.argtypes = restype, argtypes
-        _declared = True
-    return L
-
-
 @dataclasses.dataclass(frozen=True)
 class ScheduleInfo:
     """A schedule (``struct pgqrs_schedule_info``)."""
@@ -115,7 +71,7 @@ def cron_next_us(expr, timezone="UTC", after_us=None, count=1):
     n = to_int(count, "count", 0, 100000)
     out = (ctypes.c_int64 * max(n, 1))()
     got = ctypes.c_size_t()
-    L = _l()
+    L = lib()
     check(L.pgqrs_cron_next(out, ctypes.byref(got), utf8(expr, "cron expression"),
                             None if timezone is None else utf8(timezone, "time zone"),
                             to_int(after_us, "after_us", I64_MIN, I64_MAX), n), None)
@@ -158,9 +114,9 @@ def create_schedule(store, name, cron, *, queue=None, payload=None, workflow=Non
     opts.misfire_grace_s = 0 if misfire_grace is None else (-1 if misfire_grace == 0 else
                                                             to_int(misfire_grace, "misfire_grace", 1, I64_MAX))
     opts.paused = 1 if paused else 0
-    out = _P(_lib.ScheduleInfoC)()
+    out = ctypes.POINTER(_lib.ScheduleInfoC)()
     sp = store._ptr()
-    L = _l()
+    L = lib()
     check(L.pgqrs_schedule_create(ctypes.byref(out), sp, encode_name(name, "schedule name"), ctypes.byref(opts)), sp)
     try:
         return ScheduleInfo._from_c(out.contents)
@@ -169,9 +125,9 @@ def create_schedule(store, name, cron, *, queue=None, payload=None, workflow=Non
 
 
 def get_schedule(store, name):
-    out = _P(_lib.ScheduleInfoC)()
+    out = ctypes.POINTER(_lib.ScheduleInfoC)()
     sp = store._ptr()
-    L = _l()
+    L = lib()
     check(L.pgqrs_schedule_get(ctypes.byref(out), sp, encode_name(name, "schedule name")), sp)
     try:
         return ScheduleInfo._from_c(out.contents)
@@ -181,14 +137,14 @@ def get_schedule(store, name):
 
 def list_schedules(store):
     sp = store._ptr()
-    L = _l()
+    L = lib()
     return fetch_list(lambda out: L.pgqrs_schedule_list(out, sp), sp, L.pgqrs_schedules_count, L.pgqrs_schedules_at,
                       L.pgqrs_schedules_free, ScheduleInfo._from_c)
 
 
 def schedule_call(store, fn, name):
     sp = store._ptr()
-    check(getattr(_l(), fn)(sp, encode_name(name, "schedule name")), sp)
+    check(getattr(lib(), fn)(sp, encode_name(name, "schedule name")), sp)
 
 
 _POLICY_FIELDS = ("archive_max_age_s", "archive_max_rows", "dlq_max_age_s", "dlq_max_rows", "run_max_age_s")
@@ -203,14 +159,14 @@ def set_retention(store, queue=None, **policy):
     for f in _POLICY_FIELDS:
         setattr(p, f, to_int(policy.get(f) or 0, f, -1, I64_MAX))
     sp = store._ptr()
-    check(_l().pgqrs_retention_set(sp, encode_name(queue, allow_none=True), ctypes.byref(p)), sp)
+    check(lib().pgqrs_retention_set(sp, encode_name(queue, allow_none=True), ctypes.byref(p)), sp)
 
 
 def get_retention(store, queue=None, effective=False):
     p = _lib.RetentionPolicyC()
     p.version = _lib.PGQRS_RETENTION_POLICY_VERSION
     sp = store._ptr()
-    check(_l().pgqrs_retention_get(ctypes.byref(p), sp, encode_name(queue, allow_none=True), 1 if effective else 0), sp)
+    check(lib().pgqrs_retention_get(ctypes.byref(p), sp, encode_name(queue, allow_none=True), 1 if effective else 0), sp)
     return {f: getattr(p, f) for f in _POLICY_FIELDS}
 
 
@@ -223,7 +179,7 @@ def run_retention(store, batch_size=None, max_rows=None, tick_max_age=None):
     r = _lib.RetentionReportC()
     r.version = _lib.PGQRS_RETENTION_REPORT_VERSION
     sp = store._ptr()
-    check(_l().pgqrs_retention_run(ctypes.byref(r), sp, ctypes.byref(o)), sp)
+    check(lib().pgqrs_retention_run(ctypes.byref(r), sp, ctypes.byref(o)), sp)
     return {"archived": r.archived, "dead_letters": r.dead_letters, "runs": r.runs, "ticks": r.ticks,
             "statements": r.statements, "complete": bool(r.complete)}
 
@@ -243,7 +199,7 @@ class Scheduler:
         o.retention.batch_size = to_int(retention_batch_size, "retention_batch_size", 0, 100000)
         ptr = ctypes.c_void_p()
         sp = store._ptr()
-        L = _l()
+        L = lib()
         check(L.pgqrs_scheduler_new(ctypes.byref(ptr), sp, ctypes.byref(o)), sp)
         self._store = store
         self._h = Handle(ptr.value, L.pgqrs_scheduler_free, "scheduler")
@@ -254,24 +210,24 @@ class Scheduler:
         next active schedule is due (a datetime), or None when none is active."""
         p = self._h.get()
         nxt = ctypes.c_int64()
-        check(_l().pgqrs_scheduler_run_once(ctypes.byref(nxt), p, 0 if now is None else datetime_to_us(now)), p)
+        check(lib().pgqrs_scheduler_run_once(ctypes.byref(nxt), p, 0 if now is None else datetime_to_us(now)), p)
         return us_to_datetime(nxt.value)
 
     def run(self):
         """Rounds until :meth:`stop` (from another thread or a signal handler)."""
         p = self._h.get()
-        check(_l().pgqrs_scheduler_run(p), p)
+        check(lib().pgqrs_scheduler_run(p), p)
 
     def stop(self):
         if not self._h.closed:
-            _l().pgqrs_scheduler_stop(self._h.get())
+            lib().pgqrs_scheduler_stop(self._h.get())
 
     @property
     def stats(self):
         s = _lib.SchedulerStatsC()
         s.version = _lib.PGQRS_SCHEDULER_STATS_VERSION
         p = self._h.get()
-        check(_l().pgqrs_scheduler_stats_get(ctypes.byref(s), p), p)
+        check(lib().pgqrs_scheduler_stats_get(ctypes.byref(s), p), p)
         return {f: getattr(s, f) for f, _ in _lib.SchedulerStatsC._fields_ if f != "version"}
 
     def close(self):

@@ -378,9 +378,10 @@ static const cli_command schedule_commands[] = {
     { .name = "run", .summary = "run a scheduler: fire due ticks until stopped", .params = "",
       .description = "Fires the due ticks of every schedule, round after round, and applies\n"
                      "retention every --retention-interval seconds, until SIGINT or SIGTERM. Any\n"
-                     "number of these (and of worker runtimes) may run at once: each tick creates\n"
-                     "exactly one job. Prints what it did when it stops; with --json {\"rounds\",\n"
-                     "\"fired\", \"skipped_overlap\", \"missed\", \"lost\", \"purged\", \"next_due_at\"}.\n",
+                     "number of these (and of worker runtimes: 'pgqrs work' runs one) may run at\n"
+                     "once: each tick creates exactly one job. Prints what it did when it stops;\n"
+                     "with --json {\"rounds\", \"fired\", \"skipped_overlap\", \"missed\", \"lost\",\n"
+                     "\"purged\", \"next_due_at\"}.\n",
       .options = run_opts, .example = "pgqrs schedule run --once\n", .min_pos = 0, .max_pos = 0,
       .needs_store = true, .run = run_run },
     { .name = "next", .summary = "print the next fire times of an expression", .params = "",

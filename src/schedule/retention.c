@@ -157,8 +157,10 @@ PGQRS_EXTERN pgqrs_status pgqrs_retention_get(pgqrs_retention_policy *out, pgqrs
 }
 
 /* Runs one bounded delete statement (EXPR sets affected) until it deletes fewer
- * than a batch or the budget is spent. */
-#define BUDGET_LEFT() (max_rows == 0 || rep_->archived + rep_->dead_letters + rep_->runs + rep_->ticks < max_rows)
+ * than a batch, the budget is spent or the caller asked to stop. */
+#define BUDGET_LEFT()                                                                                   \
+    ((max_rows == 0 || rep_->archived + rep_->dead_letters + rep_->runs + rep_->ticks < max_rows) &&  \
+     !(stop && atomic_load(stop)))
 #define PURGE_LOOP(counter, EXPR)                                   \
     do {                                                            \
         int64_t affected = batch;                                   \
@@ -176,7 +178,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_retention_get(pgqrs_retention_policy *out, pgqrs
 
 /* The pass itself, on one connection; each statement commits on its own. */
 static pgqrs_status purge(pgqrs_store *s, pgqrs_conn *c, pgqrs_retention_report *rep_, int batch, int64_t max_rows,
-                          int64_t tick_age)
+                          int64_t tick_age, const atomic_int *stop)
 {
     pgqrs_retention_policy d;
     pgqrs_queue_row *queues = NULL;
@@ -275,6 +277,12 @@ static pgqrs_status purge(pgqrs_store *s, pgqrs_conn *c, pgqrs_retention_report 
 PGQRS_EXTERN pgqrs_status pgqrs_retention_run(pgqrs_retention_report *report_out, pgqrs_store *s,
                                               const pgqrs_retention_options *opts)
 {
+    return pgqrs__retention_run(report_out, s, opts, NULL);
+}
+
+pgqrs_status pgqrs__retention_run(pgqrs_retention_report *report_out, pgqrs_store *s,
+                                  const pgqrs_retention_options *opts, const atomic_int *stop)
+{
     pgqrs_status st;
     pgqrs_retention_report rep;
     int batch = DEFAULT_BATCH;
@@ -298,7 +306,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_retention_run(pgqrs_retention_report *report_out
     memset(&rep, 0, sizeof rep);
     rep.version = PGQRS_RETENTION_REPORT_VERSION;
     rep.complete = 1;
-    PGQRS__WITH_CONN(s, s, st = purge(s, c, &rep, batch, max_rows, tick_age));
+    PGQRS__WITH_CONN(s, s, st = purge(s, c, &rep, batch, max_rows, tick_age, stop));
     atomic_fetch_add(&s->n_purged_archived, rep.archived);
     atomic_fetch_add(&s->n_purged_dead_letters, rep.dead_letters);
     atomic_fetch_add(&s->n_purged_runs, rep.runs);

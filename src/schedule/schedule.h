@@ -16,6 +16,11 @@ pgqrs_status pgqrs__schedule_load(void *handle, const char *cron, const char *zo
  * (the local one on SQLite), through c. */
 pgqrs_status pgqrs__schedule_now(pgqrs_conn *c, int64_t *now_us);
 
+/* pgqrs_retention_run that also ends, incomplete, after the batch during which
+ * *stop (may be NULL) became non-zero. */
+pgqrs_status pgqrs__retention_run(pgqrs_retention_report *report_out, pgqrs_store *s,
+                                  const pgqrs_retention_options *opts, const atomic_int *stop);
+
 struct pgqrs_scheduler {
     pgqrs__handle h;
     pgqrs_store *store;
@@ -24,6 +29,7 @@ struct pgqrs_scheduler {
     int64_t last_retention_us;       /* 0: not yet */
     uint64_t rng;
     _Atomic int64_t rounds, fired, skipped_overlap, missed, lost, errors, retention_runs, purged;
+    _Atomic int64_t rounds_ended;    /* rounds that returned, failed ones included */
 };
 
 #endif

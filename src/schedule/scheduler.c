@@ -234,17 +234,20 @@ PGQRS_EXTERN pgqrs_status pgqrs_scheduler_run_once(int64_t *next_due_us_out, pgq
         pgqrs_retention_report rep = PGQRS_RETENTION_REPORT_INIT;
         sch->last_retention_us = now;
         /* the store's call: a connection of its own, after the round gave its back */
-        st = pgqrs_retention_run(&rep, sch->store, &sch->opts.retention);
+        st = pgqrs__retention_run(&rep, sch->store, &sch->opts.retention, &sch->stop);
         atomic_fetch_add(&sch->retention_runs, 1);
         atomic_fetch_add(&sch->purged, rep.archived + rep.dead_letters + rep.runs + rep.ticks);
         if (st != PGQRS_OK)
             pgqrs__copy_err(sch, sch->store, st);
+        else if (!rep.complete)
+            sch->last_retention_us = 0;   /* cut short (max_rows): the next round goes on with it */
     }
     if (st != PGQRS_OK) {
         atomic_fetch_add(&sch->errors, 1);
         pgqrs__log(sch->store, PGQRS_LOG_WARN, "schedule.error", "scheduler round failed: %s", pgqrs_errmsg(sch));
     } else if (next_due_us_out)
         *next_due_us_out = next;
+    atomic_fetch_add(&sch->rounds_ended, 1);
     return st;
 }
 

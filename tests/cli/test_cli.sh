@@ -674,7 +674,7 @@ expect "schedule create: bad overlap" 4
 run --json schedule list
 expect "schedule list" 0 && json "schedule list" 'len(d["schedules"]) == 1 and d["schedules"][0]["next_at"]'
 run schedule list
-expect "schedule list text" 0 && out_has "schedule list text" "queue:sched-reports"
+expect "schedule list text" 0 && has "schedule list text" "queue:sched-reports"
 run --json schedule next --cron '30 2 * * *' --tz Europe/Berlin --after 2025-03-29T00:00:00Z --count 3
 expect "schedule next" 0 && json "schedule next: the gap" 'd["times"] == ["2025-03-29T01:30:00.000000Z", "2025-03-30T01:30:00.000000Z", "2025-03-31T00:30:00.000000Z"]'
 run schedule next --cron '@every 0s'
@@ -694,6 +694,22 @@ run --json schedule run --once --retention-interval 0
 expect "schedule run fires" 0 && json "schedule run fires" 'd["fired"] >= 1'
 run schedule delete every-second
 expect "schedule delete" 0
+# pgqrs work runs a scheduler too (its first round before --until-empty may end)
+run queue create sched-work
+run schedule create work-tick --cron '@every 1s' --queue sched-work --payload '{"k":1}' --overlap allow
+expect "schedule create for work" 0
+sleep 1.1
+run --json work sched-work --until-empty --retention-interval 0 -- grep -q k
+expect "work fires the schedule" 0 && json "work fires the schedule" 'd["ticks_fired"] >= 1 and d["done"] >= 1 and d["dead_lettered"] == 0'
+sleep 1.1
+run --json work sched-work --until-empty --no-scheduler -- true
+expect "work --no-scheduler" 0 && json "work --no-scheduler fires nothing" 'd["ticks_fired"] == 0 and d["claimed"] == 0'
+run --json schedule run --once --retention-interval 0
+expect "the tick work left" 0 && json "the tick work left" 'd["fired"] >= 1'
+run work sched-work --retention-interval -1 -- true
+expect "work --retention-interval -1" 1
+run schedule delete work-tick
+expect "schedule delete work-tick" 0
 run schedule delete every-second
 expect "schedule delete missing" 2
 run queue delete sched-reports --force

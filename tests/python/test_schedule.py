@@ -94,3 +94,38 @@ def test_cron_next():
         datetime.datetime(2024, 3, 9, 14, 0, tzinfo=UTC), datetime.datetime(2024, 3, 10, 13, 0, tzinfo=UTC)]
     with pytest.raises(pgqrs.InvalidInput):
         pgqrs.cron_next("* * * * * *")
+
+
+def test_the_runtime_runs_the_scheduler(store, admin, queue):
+    store.set_time(T0)
+    admin.create_schedule("every-second", "@every 1s", queue=queue, payload={"job": "tick"}, overlap="allow")
+    store.set_time(T0 + datetime.timedelta(seconds=3))      # three ticks due
+    seen = []
+
+    # scheduler=False: nothing fires, until_empty returns at once
+    with pgqrs.Runtime(store, until_empty=True, scheduler=False) as rt:
+        rt.add(queue, lambda job: seen.append(job.payload))
+        rt.run(handle_signals=False)
+        assert rt.scheduler_stats() is None
+    assert seen == []
+
+    rt = pgqrs.Runtime(store, scheduler_poll_interval=0.02, retention_interval=-1)
+
+    @rt.handler(queue)
+    def handle(job):
+        seen.append(job.payload)
+        if len(seen) == 3:
+            rt.stop()
+
+    timer = threading.Timer(20, rt.stop)       # a bound, not a figure: stop in any case
+    timer.start()
+    try:
+        rt.run(handle_signals=False)
+    finally:
+        timer.cancel()
+    assert seen == [{"job": "tick"}] * 3
+    stats = rt.scheduler_stats()
+    assert stats["fired"] == 3 and stats["retention_runs"] == 0
+    rt.close()
+    with pytest.raises(pgqrs.InvalidInput):
+        pgqrs.Runtime(store, retention_interval=-2)
