@@ -721,18 +721,22 @@ typedef struct churn {
     pgqrs_store *s;   /* shared: a store may be used by several threads */
     int produced, consumed;
     pgqrs_status st;
+    atomic_int *producing;   /* producers still running */
 } churn;
 
 static void *producer_main(void *arg)
 {
     churn *ch = arg;
     pgqrs_producer *p = NULL;
-    if ((ch->st = pgqrs_producer_new(&p, ch->s, "busy")) != PGQRS_OK)
+    if ((ch->st = pgqrs_producer_new(&p, ch->s, "busy")) != PGQRS_OK) {
+        atomic_fetch_sub(ch->producing, 1);
         return NULL;
+    }
     for (int i = 0; i < 300 && ch->st == PGQRS_OK; i++)
         if ((ch->st = pgqrs_enqueue(NULL, p, "{\"n\":1}", 0)) == PGQRS_OK)
             ch->produced++;
     pgqrs_producer_free(p);
+    atomic_fetch_sub(ch->producing, 1);
     return NULL;
 }
 
@@ -743,12 +747,19 @@ static void *consumer_main(void *arg)
     int idle = 0;
     if ((ch->st = pgqrs_consumer_new(&c, ch->s, "busy")) != PGQRS_OK)
         return NULL;
+    /* until the producers are done and a claim then finds nothing (or 200 empty
+     * claims in a row, should one of them fail) */
     while (ch->st == PGQRS_OK && idle < 200) {
         pgqrs_batch *b = NULL;
+        int producing = atomic_load(ch->producing);
         ch->st = pgqrs_dequeue(&b, c, 10, 60);
         if (ch->st == PGQRS_OK && pgqrs_batch_count(b) == 0) {
+            pgqrs_batch_free(b);
+            if (producing == 0)
+                break;
             idle++;
             usleep(5000);
+            continue;
         }
         for (size_t i = 0; ch->st == PGQRS_OK && i < pgqrs_batch_count(b); i++)
             if ((ch->st = pgqrs_archive(c, pgqrs_batch_at(b, i)->id)) == PGQRS_OK)
@@ -779,14 +790,17 @@ static void test_retention__concurrent_enqueue_and_claim_lose_nothing(void)
     pgqrs_retention_policy pol = PGQRS_RETENTION_POLICY_INIT;
     churn ch[5];
     pthread_t t[5];
+    atomic_int producing;
     int produced = 0, consumed = 0, purged;
     CHECK(s);
     CHECK_OK(pgqrs_queue_create(NULL, s, "busy", NULL), s);
     pol.archive_max_rows = 10;
     CHECK_OK(pgqrs_retention_set(s, NULL, &pol), s);
     memset(ch, 0, sizeof ch);
+    atomic_init(&producing, 2);
     for (int i = 0; i < 5; i++) {
         ch[i].s = s;
+        ch[i].producing = &producing;
         CHECK(pthread_create(&t[i], NULL, i < 2 ? producer_main : i < 4 ? consumer_main : retention_main, &ch[i]) == 0);
     }
     for (int i = 0; i < 5; i++)
