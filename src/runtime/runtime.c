@@ -18,9 +18,9 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
-#include <stddef.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
