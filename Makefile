@@ -30,7 +30,7 @@ BACKEND_OFF_SRC := $(if $(call on,$(WITH_POSTGRES)),,$(wildcard src/drivers/post
                    $(if $(call on,$(WITH_TURSO)),,$(wildcard src/drivers/turso*.c) generated/queries_turso.c tests/test_turso.c)
 
 # src/<layer>/*.c is the library (src/cli is the tool); see src/README.md for the layers.
-LIB_DIRS := base drivers queue workflow runtime server
+LIB_DIRS := base drivers queue workflow schedule runtime server
 LIB_SRC  := $(filter-out $(BACKEND_OFF_SRC),$(sort $(foreach d,$(LIB_DIRS),$(wildcard src/$(d)/*.c))) $(sort $(wildcard generated/*.c)))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))

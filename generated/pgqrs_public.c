@@ -6,6 +6,8 @@
  *   queries/postgres/archive.sql
  *   queries/postgres/messages.sql
  *   queries/postgres/queues.sql
+ *   queries/postgres/retention.sql
+ *   queries/postgres/schedules.sql
  *   queries/postgres/schema.sql
  *   queries/postgres/transaction.sql
  *   queries/postgres/workers.sql
@@ -25,6 +27,7 @@ struct pgqrs_workers { pgqrs__list l; };   /* pgqrs_worker_info */
 struct pgqrs_runs { pgqrs__list l; };   /* pgqrs_run_info */
 struct pgqrs_steps { pgqrs__list l; };   /* pgqrs_step_info */
 struct pgqrs_workflows { pgqrs__list l; };   /* pgqrs_workflow_info */
+struct pgqrs_schedules { pgqrs__list l; };   /* pgqrs_schedule_info */
 
 /* Frees the strings a pgqrs_message owns (payload, result). */
 static void message_clear(void *item)
@@ -83,7 +86,18 @@ static void workflow_info_clear(void *item)
     pgqrs__free((char *)v->retry_policy);
 }
 
-/* pgqrs_message from pgqrs_message_row (schema/public.toml:42). */
+/* Frees the strings a pgqrs_schedule_info owns (name, cron, timezone, target, payload). */
+static void schedule_info_clear(void *item)
+{
+    pgqrs_schedule_info *v = item;
+    pgqrs__free((char *)v->name);
+    pgqrs__free((char *)v->cron);
+    pgqrs__free((char *)v->timezone);
+    pgqrs__free((char *)v->target);
+    pgqrs__free((char *)v->payload);
+}
+
+/* pgqrs_message from pgqrs_message_row (schema/public.toml:43). */
 static void fill_message_from_message(pgqrs_message *v, pgqrs_message_row *r)
 {
     v->id = r->id;
@@ -101,7 +115,7 @@ static void fill_message_from_message(pgqrs_message *v, pgqrs_message_row *r)
     v->result = NULL;
 }
 
-/* pgqrs_message from pgqrs_archived_row (schema/public.toml:57). */
+/* pgqrs_message from pgqrs_archived_row (schema/public.toml:58). */
 static void fill_message_from_archived(pgqrs_message *v, pgqrs_archived_row *r)
 {
     v->id = r->id;
@@ -120,7 +134,7 @@ static void fill_message_from_archived(pgqrs_message *v, pgqrs_archived_row *r)
     r->result = NULL;
 }
 
-/* pgqrs_queue_info from pgqrs_queue_row (schema/public.toml:71). */
+/* pgqrs_queue_info from pgqrs_queue_row (schema/public.toml:72). */
 static void fill_queue_info_from_queue(pgqrs_queue_info *v, pgqrs_queue_row *r)
 {
     v->id = r->id;
@@ -134,7 +148,7 @@ static void fill_queue_info_from_queue(pgqrs_queue_info *v, pgqrs_queue_row *r)
     v->retry_jitter = r->retry_jitter;
 }
 
-/* pgqrs_queue_metrics from pgqrs_queue_metrics_row (schema/public.toml:82). */
+/* pgqrs_queue_metrics from pgqrs_queue_metrics_row (schema/public.toml:83). */
 static void fill_queue_metrics_from_queue_metrics(pgqrs_queue_metrics *v, pgqrs_queue_metrics_row *r, int64_t now_us)
 {
     v->queue_id = r->queue_id;
@@ -148,7 +162,7 @@ static void fill_queue_metrics_from_queue_metrics(pgqrs_queue_metrics *v, pgqrs_
     v->oldest_pending_age_us = r->has_oldest_pending_at && now_us > r->oldest_pending_at_us ? now_us - r->oldest_pending_at_us : 0;
 }
 
-/* pgqrs_worker_info from pgqrs_worker_row (schema/public.toml:92). */
+/* pgqrs_worker_info from pgqrs_worker_row (schema/public.toml:93). */
 static void fill_worker_info_from_worker(pgqrs_worker_info *v, pgqrs_worker_row *r)
 {
     v->id = r->id;
@@ -163,7 +177,7 @@ static void fill_worker_info_from_worker(pgqrs_worker_info *v, pgqrs_worker_row 
     v->stopped_at_us = r->has_stopped_at ? r->stopped_at_us : 0;
 }
 
-/* pgqrs_run_info from pgqrs_run_row (schema/public.toml:103). */
+/* pgqrs_run_info from pgqrs_run_row (schema/public.toml:104). */
 static void fill_run_info_from_run(pgqrs_run_info *v, pgqrs_run_row *r)
 {
     v->id = r->id;
@@ -188,7 +202,7 @@ static void fill_run_info_from_run(pgqrs_run_info *v, pgqrs_run_row *r)
     v->updated_at_us = r->updated_at_us;
 }
 
-/* pgqrs_step_info from pgqrs_step_row (schema/public.toml:120). */
+/* pgqrs_step_info from pgqrs_step_row (schema/public.toml:121). */
 static void fill_step_info_from_step(pgqrs_step_info *v, pgqrs_step_row *r)
 {
     v->run_id = r->run_id;
@@ -205,7 +219,7 @@ static void fill_step_info_from_step(pgqrs_step_info *v, pgqrs_step_row *r)
     v->retry_at_us = r->has_retry_at ? r->retry_at_us : 0;
 }
 
-/* pgqrs_workflow_info from pgqrs_workflow_row (schema/public.toml:131). */
+/* pgqrs_workflow_info from pgqrs_workflow_row (schema/public.toml:132). */
 static void fill_workflow_info_from_workflow(pgqrs_workflow_info *v, pgqrs_workflow_row *r)
 {
     v->id = r->id;
@@ -215,6 +229,32 @@ static void fill_workflow_info_from_workflow(pgqrs_workflow_info *v, pgqrs_workf
     v->retry_policy = r->retry_policy;
     r->retry_policy = NULL;
     v->created_at_us = r->created_at_us;
+}
+
+/* pgqrs_schedule_info from pgqrs_schedule_row (schema/public.toml:139). */
+static void fill_schedule_info_from_schedule(pgqrs_schedule_info *v, pgqrs_schedule_row *r)
+{
+    v->id = r->id;
+    v->name = r->name;
+    r->name = NULL;
+    v->cron = r->cron;
+    r->cron = NULL;
+    v->timezone = r->timezone;
+    r->timezone = NULL;
+    v->queue_id = r->has_queue_id ? r->queue_id : 0;
+    v->workflow_id = r->has_workflow_id ? r->workflow_id : 0;
+    v->target = r->target;
+    r->target = NULL;
+    v->payload = r->payload;
+    r->payload = NULL;
+    v->overlap = pgqrs__schedule_overlap_str(r->overlap);
+    v->misfire = pgqrs__schedule_misfire_str(r->misfire);
+    v->misfire_grace_s = r->misfire_grace_s;
+    v->paused = r->paused;
+    v->next_at_us = r->next_at_us;
+    v->last_tick_at_us = r->has_last_tick_at ? r->last_tick_at_us : 0;
+    v->created_at_us = r->created_at_us;
+    v->updated_at_us = r->updated_at_us;
 }
 
 pgqrs_batch *pgqrs__batch_from_message_rows(pgqrs_message_row *rows, size_t n)
@@ -331,6 +371,21 @@ PGQRS_EXTERN const pgqrs_workflow_info *pgqrs_workflows_at(const pgqrs_workflows
 
 PGQRS_EXTERN void pgqrs_workflows_free(pgqrs_workflows *l) { pgqrs__list_free(l); }
 
+pgqrs_schedules *pgqrs__schedules_from_schedule_rows(pgqrs_schedule_row *rows, size_t n)
+{
+    pgqrs_schedules *l = pgqrs__list_new(n, sizeof(pgqrs_schedule_info), schedule_info_clear);
+    for (size_t i = 0; l && i < n; i++)
+        fill_schedule_info_from_schedule((pgqrs_schedule_info *)l->l.items + i, &rows[i]);
+    pgqrs__schedule_rows_free(rows, n);
+    return l;
+}
+
+PGQRS_EXTERN size_t pgqrs_schedules_count(const pgqrs_schedules *l) { return pgqrs__list_count(l); }
+
+PGQRS_EXTERN const pgqrs_schedule_info *pgqrs_schedules_at(const pgqrs_schedules *l, size_t i) { return pgqrs__list_at(l, i); }
+
+PGQRS_EXTERN void pgqrs_schedules_free(pgqrs_schedules *l) { pgqrs__list_free(l); }
+
 pgqrs_queue_info *pgqrs__queue_info_from_queue_row(pgqrs_queue_row *row)
 {
     pgqrs_queue_info *v = pgqrs__calloc(1, sizeof *v);
@@ -379,5 +434,22 @@ PGQRS_EXTERN void pgqrs_run_info_free(pgqrs_run_info *v)
     if (!v)
         return;
     run_info_clear(v);
+    pgqrs__free(v);
+}
+
+pgqrs_schedule_info *pgqrs__schedule_info_from_schedule_row(pgqrs_schedule_row *row)
+{
+    pgqrs_schedule_info *v = pgqrs__calloc(1, sizeof *v);
+    if (v)
+        fill_schedule_info_from_schedule(v, row);
+    pgqrs__schedule_row_clear(row);
+    return v;
+}
+
+PGQRS_EXTERN void pgqrs_schedule_info_free(pgqrs_schedule_info *v)
+{
+    if (!v)
+        return;
+    schedule_info_clear(v);
     pgqrs__free(v);
 }

@@ -4,6 +4,8 @@
  *   queries/postgres/archive.sql
  *   queries/postgres/messages.sql
  *   queries/postgres/queues.sql
+ *   queries/postgres/retention.sql
+ *   queries/postgres/schedules.sql
  *   queries/postgres/schema.sql
  *   queries/postgres/transaction.sql
  *   queries/postgres/workers.sql
@@ -11,6 +13,8 @@
  *   queries/sqlite/archive.sql
  *   queries/sqlite/messages.sql
  *   queries/sqlite/queues.sql
+ *   queries/sqlite/retention.sql
+ *   queries/sqlite/schedules.sql
  *   queries/sqlite/schema.sql
  *   queries/sqlite/transaction.sql
  *   queries/sqlite/workers.sql
@@ -244,6 +248,135 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/queues.sql:49, queries/sqlite/queues.sql:49 */
     pgqrs_status (*queue_delete)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_delete_params *p);
 
+    /* retention_default_get :one
+     * SQL: queries/postgres/retention.sql:5, queries/sqlite/retention.sql:5 */
+    pgqrs_status (*retention_default_get)(pgqrs_retention_default_row *out, pgqrs_conn *c);
+
+    /* retention_default_set :exec
+     * SQL: queries/postgres/retention.sql:10, queries/sqlite/retention.sql:10 */
+    pgqrs_status (*retention_default_set)(pgqrs_conn *c, const pgqrs_retention_default_set_params *p);
+
+    /* retention_queue_get :one
+     * SQL: queries/postgres/retention.sql:20, queries/sqlite/retention.sql:20 */
+    pgqrs_status (*retention_queue_get)(pgqrs_retention_row *out, pgqrs_conn *c, int64_t queue_id);
+
+    /* retention_queue_list :many
+     * SQL: queries/postgres/retention.sql:26, queries/sqlite/retention.sql:26 */
+    pgqrs_status (*retention_queue_list)(pgqrs_retention_row **rows_out, size_t *n_out, pgqrs_conn *c);
+
+    /* retention_queue_set :exec
+     * SQL: queries/postgres/retention.sql:31, queries/sqlite/retention.sql:31 */
+    pgqrs_status (*retention_queue_set)(pgqrs_conn *c, const pgqrs_retention_queue_set_params *p);
+
+    /* archive_purge_older :execrows
+     * Deletes at most `limit` of the queue's archived or dead-lettered rows
+     * archived before `before`, oldest first (pgqrs_archive_queue_reason_idx).
+     * SQL: queries/postgres/retention.sql:41, queries/sqlite/retention.sql:41 */
+    pgqrs_status (*archive_purge_older)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_archive_purge_older_params *p);
+
+    /* archive_keep_cutoff :one
+     * The newest row past the `keep` newest of the queue's archived or
+     * dead-lettered rows: it and everything older go. No row: nothing to trim.
+     * SQL: queries/postgres/retention.sql:51, queries/sqlite/retention.sql:51 */
+    pgqrs_status (*archive_keep_cutoff)(pgqrs_archive_keep_cutoff_row *out, pgqrs_conn *c, const pgqrs_archive_keep_cutoff_params *p);
+
+    /* archive_purge_through :execrows
+     * Deletes at most `limit` of the queue's rows at or before (cut_at, cut_id)
+     * in (archived_at, id) order, oldest first.
+     * SQL: queries/postgres/retention.sql:61, queries/sqlite/retention.sql:61 */
+    pgqrs_status (*archive_purge_through)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_archive_purge_through_params *p);
+
+    /* run_purge_candidates :many
+     * At most `limit` finished runs of the workflow that completed before `before`
+     * (created before it too, which keeps the scan on pgqrs_workflow_runs_list_idx).
+     * SQL: queries/postgres/retention.sql:72, queries/sqlite/retention.sql:72 */
+    pgqrs_status (*run_purge_candidates)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_run_purge_candidates_params *p);
+
+    /* run_purge :execrows
+     * Deletes the given runs that are finished, with their steps, in one statement.
+     * SQL: queries/postgres/retention.sql:82, queries/sqlite/retention.sql:82 */
+    pgqrs_status (*run_purge)(int64_t *affected_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len);
+
+    /* tick_purge :execrows
+     * Deletes at most `limit` schedule ticks older than `before`, keeping each
+     * schedule's latest fired tick (the overlap rule reads it).
+     * SQL: queries/postgres/retention.sql:93, queries/sqlite/retention.sql:92 */
+    pgqrs_status (*tick_purge)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_tick_purge_params *p);
+
+    /* schedule_create :one
+     * Inserts the schedule, or returns no row (PGQRS_ENOTFOUND) when the name is
+     * taken. The target's foreign key makes a missing queue or workflow fail.
+     * SQL: queries/postgres/schedules.sql:3, queries/sqlite/schedules.sql:4 */
+    pgqrs_status (*schedule_create)(pgqrs_schedule_row *out, pgqrs_conn *c, const pgqrs_schedule_create_params *p);
+
+    /* schedule_get_by_name :one
+     * SQL: queries/postgres/schedules.sql:18, queries/sqlite/schedules.sql:17 */
+    pgqrs_status (*schedule_get_by_name)(pgqrs_schedule_row *out, pgqrs_conn *c, const char *name);
+
+    /* schedule_list :many
+     * SQL: queries/postgres/schedules.sql:25, queries/sqlite/schedules.sql:24 */
+    pgqrs_status (*schedule_list)(pgqrs_schedule_row **rows_out, size_t *n_out, pgqrs_conn *c);
+
+    /* schedule_of_queue :one
+     * A schedule whose target is the queue, if any (a queue delete refuses then).
+     * SQL: queries/postgres/schedules.sql:31, queries/sqlite/schedules.sql:30 */
+    pgqrs_status (*schedule_of_queue)(pgqrs_schedule_row *out, pgqrs_conn *c, int64_t queue_id);
+
+    /* schedule_set_paused :one
+     * Pauses or resumes; a resume sets the next tick (computed after now), so the
+     * ticks of the pause are not fired late.
+     * SQL: queries/postgres/schedules.sql:39, queries/sqlite/schedules.sql:38 */
+    pgqrs_status (*schedule_set_paused)(pgqrs_schedule_row *out, pgqrs_conn *c, const pgqrs_schedule_set_paused_params *p);
+
+    /* schedule_delete :execrows
+     * Deletes the schedule and its ticks (the jobs it created stay).
+     * SQL: queries/postgres/schedules.sql:51, queries/sqlite/schedules.sql:49 */
+    pgqrs_status (*schedule_delete)(int64_t *affected_out, pgqrs_conn *c, int64_t id);
+
+    /* schedule_due :many
+     * Active schedules whose next tick is due at `at` (the round's time), the most
+     * overdue first.
+     * SQL: queries/postgres/schedules.sql:56, queries/sqlite/schedules.sql:55 */
+    pgqrs_status (*schedule_due)(pgqrs_schedule_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_schedule_due_params *p);
+
+    /* schedule_next_due :one
+     * When the next active schedule is due; NULL when none is active.
+     * SQL: queries/postgres/schedules.sql:68, queries/sqlite/schedules.sql:67 */
+    pgqrs_status (*schedule_next_due)(pgqrs_schedule_next_due_row *out, pgqrs_conn *c);
+
+    /* schedule_fire :one
+     * Fires tick tick_at of the schedule, once. The UPDATE moves next_at on only
+     * from expected_at (the value the scheduler read): a second scheduler waits for
+     * the first one's row lock, then finds next_at moved and does nothing. The job
+     * (a message, or a PENDING run and its message) is created in the same
+     * statement, and so is the tick's row: its primary key refuses a tick fired
+     * twice, rolling the job back with it. With overlap 'skip' and the previous
+     * fired tick's job still live (its message pending or in flight, or its run
+     * not finished), the tick is recorded as skipped and creates nothing. No row:
+     * the schedule was paused, deleted or already moved on. A job's message made
+     * visible in a queue with no other visible message notifies channel
+     * pgqrs_messages, as message_enqueue does (migration 0004: the statement
+     * notifies, not a trigger; the probe does not see this statement's rows).
+     * SQL: queries/postgres/schedules.sql:73, queries/sqlite/schedules.sql:72 */
+    pgqrs_status (*schedule_fire)(pgqrs_schedule_fire_row *out, pgqrs_conn *c, const pgqrs_schedule_fire_params *p);
+
+    /* schedule_advance :execrows
+     * Moves next_at on without firing (missed ticks skipped after downtime), from
+     * expected_at only, like schedule_fire.
+     * SQL: queries/postgres/schedules.sql:144, queries/sqlite/schedules.sql:132 */
+    pgqrs_status (*schedule_advance)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_schedule_advance_params *p);
+
+    /* schedule_tick_list :many
+     * The newest ticks of a schedule.
+     * SQL: queries/postgres/schedules.sql:152, queries/sqlite/schedules.sql:140 */
+    pgqrs_status (*schedule_tick_list)(pgqrs_schedule_tick_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_schedule_tick_list_params *p);
+
+    /* clock_now :one
+     * The time every scheduler compares ticks with: the database's clock (or the
+     * store's test override), the same for every machine.
+     * SQL: queries/postgres/schedules.sql:161, queries/sqlite/schedules.sql:149 */
+    pgqrs_status (*clock_now)(pgqrs_clock_now_row *out, pgqrs_conn *c);
+
     /* schema_version_ensure :exec
      * Creates the version table before the first migration; a no-op afterwards.
      * SQL: queries/postgres/schema.sql:3, queries/sqlite/schema.sql:3 */
@@ -274,7 +407,7 @@ typedef struct pgqrs_queries {
     pgqrs_status (*schema_selected)(pgqrs_schema_selected_row *out, pgqrs_conn *c);
 
     /* integrity_orphans :one
-     * Rows that name a queue or worker that does not exist (pgqrs_schema_verify
+     * Rows that name a queue, worker or run that does not exist (pgqrs_schema_verify
      * reports them): none may exist, foreign key or not (migration 0003 on
      * PostgreSQL). Scans the messages and the archive.
      * SQL: queries/postgres/schema.sql:41, queries/sqlite/schema.sql:40 */
@@ -284,7 +417,7 @@ typedef struct pgqrs_queries {
      * Run once per new session. Nothing to set on PostgreSQL: the schema comes from
      * the connection's options and results are decoded in binary, independent of
      * DateStyle and TimeZone.
-     * SQL: queries/postgres/schema.sql:54, queries/sqlite/schema.sql:53 */
+     * SQL: queries/postgres/schema.sql:56, queries/sqlite/schema.sql:55 */
     pgqrs_status (*session_setup)(pgqrs_conn *c);
 
     /* session_relaxed_durability :exec
@@ -292,13 +425,13 @@ typedef struct pgqrs_queries {
      * WAL is flushed. A server crash can lose the last few hundred milliseconds of
      * commits, never corrupt or half-apply one. Session-scoped, like every
      * connection setting, so it is refused through PgBouncer.
-     * SQL: queries/postgres/schema.sql:60, queries/sqlite/schema.sql:59 */
+     * SQL: queries/postgres/schema.sql:62, queries/sqlite/schema.sql:61 */
     pgqrs_status (*session_relaxed_durability)(pgqrs_conn *c);
 
     /* session_foreign_keys :one
      * Whether foreign keys are enforced for this session (connecting fails when
      * not). PostgreSQL always enforces them.
-     * SQL: queries/postgres/schema.sql:67, queries/sqlite/schema.sql:66 */
+     * SQL: queries/postgres/schema.sql:69, queries/sqlite/schema.sql:68 */
     pgqrs_status (*session_foreign_keys)(int64_t *out, pgqrs_conn *c);
 
     /* tx_begin :exec

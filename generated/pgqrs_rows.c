@@ -4,6 +4,8 @@
  *   queries/postgres/archive.sql
  *   queries/postgres/messages.sql
  *   queries/postgres/queues.sql
+ *   queries/postgres/retention.sql
+ *   queries/postgres/schedules.sql
  *   queries/postgres/schema.sql
  *   queries/postgres/transaction.sql
  *   queries/postgres/workers.sql
@@ -102,8 +104,59 @@ int pgqrs__step_status_parse(const char *s, pgqrs_db_step_status *out)
     return 0;
 }
 
-const char *const pgqrs__schema_tables[] = { "pgqrs_schema_version", "pgqrs_queues", "pgqrs_workers", "pgqrs_messages", "pgqrs_archive", "pgqrs_workflows", "pgqrs_workflow_runs", "pgqrs_workflow_steps" };
-const size_t pgqrs__schema_table_count = 8;
+static const char *const schedule_overlap_names[] = { "skip", "allow" };
+const pgqrs__enum_desc pgqrs__schedule_overlap_desc = { "schedule_overlap", schedule_overlap_names, 2 };
+
+const char *pgqrs__schedule_overlap_str(pgqrs_db_schedule_overlap v)
+{
+    return pgqrs__enum_str(&pgqrs__schedule_overlap_desc, (int)v);
+}
+
+int pgqrs__schedule_overlap_parse(const char *s, pgqrs_db_schedule_overlap *out)
+{
+    int i = pgqrs__enum_parse(&pgqrs__schedule_overlap_desc, s);
+    if (i < 0)
+        return -1;
+    *out = (pgqrs_db_schedule_overlap)i;
+    return 0;
+}
+
+static const char *const schedule_misfire_names[] = { "skip", "latest" };
+const pgqrs__enum_desc pgqrs__schedule_misfire_desc = { "schedule_misfire", schedule_misfire_names, 2 };
+
+const char *pgqrs__schedule_misfire_str(pgqrs_db_schedule_misfire v)
+{
+    return pgqrs__enum_str(&pgqrs__schedule_misfire_desc, (int)v);
+}
+
+int pgqrs__schedule_misfire_parse(const char *s, pgqrs_db_schedule_misfire *out)
+{
+    int i = pgqrs__enum_parse(&pgqrs__schedule_misfire_desc, s);
+    if (i < 0)
+        return -1;
+    *out = (pgqrs_db_schedule_misfire)i;
+    return 0;
+}
+
+static const char *const tick_outcome_names[] = { "fired", "skipped" };
+const pgqrs__enum_desc pgqrs__tick_outcome_desc = { "tick_outcome", tick_outcome_names, 2 };
+
+const char *pgqrs__tick_outcome_str(pgqrs_db_tick_outcome v)
+{
+    return pgqrs__enum_str(&pgqrs__tick_outcome_desc, (int)v);
+}
+
+int pgqrs__tick_outcome_parse(const char *s, pgqrs_db_tick_outcome *out)
+{
+    int i = pgqrs__enum_parse(&pgqrs__tick_outcome_desc, s);
+    if (i < 0)
+        return -1;
+    *out = (pgqrs_db_tick_outcome)i;
+    return 0;
+}
+
+const char *const pgqrs__schema_tables[] = { "pgqrs_schema_version", "pgqrs_queues", "pgqrs_workers", "pgqrs_messages", "pgqrs_archive", "pgqrs_workflows", "pgqrs_workflow_runs", "pgqrs_workflow_steps", "pgqrs_schedules", "pgqrs_schedule_ticks", "pgqrs_retention_default", "pgqrs_retention" };
+const size_t pgqrs__schema_table_count = 12;
 
 void pgqrs__schema_version_row_clear(pgqrs_schema_version_row *row)
 {
@@ -346,6 +399,123 @@ pgqrs_status pgqrs__step_rows_finish(pgqrs_step_row **rows_out, size_t *n_out, p
     return st;
 }
 
+void pgqrs__schedule_row_clear(pgqrs_schedule_row *row)
+{
+    if (!row)
+        return;
+    pgqrs__free(row->name);
+    pgqrs__free(row->cron);
+    pgqrs__free(row->timezone);
+    pgqrs__free(row->target);
+    pgqrs__free(row->payload);
+    memset(row, 0, sizeof *row);
+}
+
+void pgqrs__schedule_rows_free(pgqrs_schedule_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        pgqrs__schedule_row_clear(&rows[i]);
+    pgqrs__free(rows);
+}
+
+pgqrs_status pgqrs__schedule_rows_finish(pgqrs_schedule_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st)
+{
+    if (st != PGQRS_OK) {
+        pgqrs__schedule_rows_free(rows->data, rows->n);
+        rows->data = NULL;
+        rows->n = 0;
+    }
+    *rows_out = rows->data;
+    *n_out = rows->n;
+    return st;
+}
+
+void pgqrs__schedule_tick_row_clear(pgqrs_schedule_tick_row *row)
+{
+    if (!row)
+        return;
+    memset(row, 0, sizeof *row);
+}
+
+void pgqrs__schedule_tick_rows_free(pgqrs_schedule_tick_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        pgqrs__schedule_tick_row_clear(&rows[i]);
+    pgqrs__free(rows);
+}
+
+pgqrs_status pgqrs__schedule_tick_rows_finish(pgqrs_schedule_tick_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st)
+{
+    if (st != PGQRS_OK) {
+        pgqrs__schedule_tick_rows_free(rows->data, rows->n);
+        rows->data = NULL;
+        rows->n = 0;
+    }
+    *rows_out = rows->data;
+    *n_out = rows->n;
+    return st;
+}
+
+void pgqrs__retention_default_row_clear(pgqrs_retention_default_row *row)
+{
+    if (!row)
+        return;
+    memset(row, 0, sizeof *row);
+}
+
+void pgqrs__retention_default_rows_free(pgqrs_retention_default_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        pgqrs__retention_default_row_clear(&rows[i]);
+    pgqrs__free(rows);
+}
+
+pgqrs_status pgqrs__retention_default_rows_finish(pgqrs_retention_default_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st)
+{
+    if (st != PGQRS_OK) {
+        pgqrs__retention_default_rows_free(rows->data, rows->n);
+        rows->data = NULL;
+        rows->n = 0;
+    }
+    *rows_out = rows->data;
+    *n_out = rows->n;
+    return st;
+}
+
+void pgqrs__retention_row_clear(pgqrs_retention_row *row)
+{
+    if (!row)
+        return;
+    memset(row, 0, sizeof *row);
+}
+
+void pgqrs__retention_rows_free(pgqrs_retention_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        pgqrs__retention_row_clear(&rows[i]);
+    pgqrs__free(rows);
+}
+
+pgqrs_status pgqrs__retention_rows_finish(pgqrs_retention_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st)
+{
+    if (st != PGQRS_OK) {
+        pgqrs__retention_rows_free(rows->data, rows->n);
+        rows->data = NULL;
+        rows->n = 0;
+    }
+    *rows_out = rows->data;
+    *n_out = rows->n;
+    return st;
+}
+
 void pgqrs__queue_metrics_row_clear(pgqrs_queue_metrics_row *row)
 {
     if (!row)
@@ -423,6 +593,118 @@ pgqrs_status pgqrs__message_next_vt_rows_finish(pgqrs_message_next_vt_row **rows
 {
     if (st != PGQRS_OK) {
         pgqrs__message_next_vt_rows_free(rows->data, rows->n);
+        rows->data = NULL;
+        rows->n = 0;
+    }
+    *rows_out = rows->data;
+    *n_out = rows->n;
+    return st;
+}
+
+void pgqrs__archive_keep_cutoff_row_clear(pgqrs_archive_keep_cutoff_row *row)
+{
+    if (!row)
+        return;
+    memset(row, 0, sizeof *row);
+}
+
+void pgqrs__archive_keep_cutoff_rows_free(pgqrs_archive_keep_cutoff_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        pgqrs__archive_keep_cutoff_row_clear(&rows[i]);
+    pgqrs__free(rows);
+}
+
+pgqrs_status pgqrs__archive_keep_cutoff_rows_finish(pgqrs_archive_keep_cutoff_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st)
+{
+    if (st != PGQRS_OK) {
+        pgqrs__archive_keep_cutoff_rows_free(rows->data, rows->n);
+        rows->data = NULL;
+        rows->n = 0;
+    }
+    *rows_out = rows->data;
+    *n_out = rows->n;
+    return st;
+}
+
+void pgqrs__schedule_next_due_row_clear(pgqrs_schedule_next_due_row *row)
+{
+    if (!row)
+        return;
+    memset(row, 0, sizeof *row);
+}
+
+void pgqrs__schedule_next_due_rows_free(pgqrs_schedule_next_due_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        pgqrs__schedule_next_due_row_clear(&rows[i]);
+    pgqrs__free(rows);
+}
+
+pgqrs_status pgqrs__schedule_next_due_rows_finish(pgqrs_schedule_next_due_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st)
+{
+    if (st != PGQRS_OK) {
+        pgqrs__schedule_next_due_rows_free(rows->data, rows->n);
+        rows->data = NULL;
+        rows->n = 0;
+    }
+    *rows_out = rows->data;
+    *n_out = rows->n;
+    return st;
+}
+
+void pgqrs__schedule_fire_row_clear(pgqrs_schedule_fire_row *row)
+{
+    if (!row)
+        return;
+    memset(row, 0, sizeof *row);
+}
+
+void pgqrs__schedule_fire_rows_free(pgqrs_schedule_fire_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        pgqrs__schedule_fire_row_clear(&rows[i]);
+    pgqrs__free(rows);
+}
+
+pgqrs_status pgqrs__schedule_fire_rows_finish(pgqrs_schedule_fire_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st)
+{
+    if (st != PGQRS_OK) {
+        pgqrs__schedule_fire_rows_free(rows->data, rows->n);
+        rows->data = NULL;
+        rows->n = 0;
+    }
+    *rows_out = rows->data;
+    *n_out = rows->n;
+    return st;
+}
+
+void pgqrs__clock_now_row_clear(pgqrs_clock_now_row *row)
+{
+    if (!row)
+        return;
+    memset(row, 0, sizeof *row);
+}
+
+void pgqrs__clock_now_rows_free(pgqrs_clock_now_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        pgqrs__clock_now_row_clear(&rows[i]);
+    pgqrs__free(rows);
+}
+
+pgqrs_status pgqrs__clock_now_rows_finish(pgqrs_clock_now_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st)
+{
+    if (st != PGQRS_OK) {
+        pgqrs__clock_now_rows_free(rows->data, rows->n);
         rows->data = NULL;
         rows->n = 0;
     }

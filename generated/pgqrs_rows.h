@@ -4,6 +4,8 @@
  *   queries/postgres/archive.sql
  *   queries/postgres/messages.sql
  *   queries/postgres/queues.sql
+ *   queries/postgres/retention.sql
+ *   queries/postgres/schedules.sql
  *   queries/postgres/schema.sql
  *   queries/postgres/transaction.sql
  *   queries/postgres/workers.sql
@@ -83,6 +85,39 @@ extern const pgqrs__enum_desc pgqrs__step_status_desc;
 const char *pgqrs__step_status_str(pgqrs_db_step_status v);
 /* 0 and *out set when s is a value of step_status, -1 otherwise. */
 int pgqrs__step_status_parse(const char *s, pgqrs_db_step_status *out);
+
+/* enum schedule_overlap: A tick while the previous tick's job is still pending or running: skip it, or fire anyway. */
+typedef enum pgqrs_db_schedule_overlap {
+    PGQRS_DB_SCHEDULE_OVERLAP_SKIP = 0,
+    PGQRS_DB_SCHEDULE_OVERLAP_ALLOW = 1,
+} pgqrs_db_schedule_overlap;
+extern const pgqrs__enum_desc pgqrs__schedule_overlap_desc;
+/* "skip" ...; NULL when v is out of range. */
+const char *pgqrs__schedule_overlap_str(pgqrs_db_schedule_overlap v);
+/* 0 and *out set when s is a value of schedule_overlap, -1 otherwise. */
+int pgqrs__schedule_overlap_parse(const char *s, pgqrs_db_schedule_overlap *out);
+
+/* enum schedule_misfire: Ticks missed by more than the grace (downtime): skip them, or fire the latest once. */
+typedef enum pgqrs_db_schedule_misfire {
+    PGQRS_DB_SCHEDULE_MISFIRE_SKIP = 0,
+    PGQRS_DB_SCHEDULE_MISFIRE_LATEST = 1,
+} pgqrs_db_schedule_misfire;
+extern const pgqrs__enum_desc pgqrs__schedule_misfire_desc;
+/* "skip" ...; NULL when v is out of range. */
+const char *pgqrs__schedule_misfire_str(pgqrs_db_schedule_misfire v);
+/* 0 and *out set when s is a value of schedule_misfire, -1 otherwise. */
+int pgqrs__schedule_misfire_parse(const char *s, pgqrs_db_schedule_misfire *out);
+
+/* enum tick_outcome: What a schedule's tick did: created its job, or was skipped by the overlap rule. */
+typedef enum pgqrs_db_tick_outcome {
+    PGQRS_DB_TICK_OUTCOME_FIRED = 0,
+    PGQRS_DB_TICK_OUTCOME_SKIPPED = 1,
+} pgqrs_db_tick_outcome;
+extern const pgqrs__enum_desc pgqrs__tick_outcome_desc;
+/* "fired" ...; NULL when v is out of range. */
+const char *pgqrs__tick_outcome_str(pgqrs_db_tick_outcome v);
+/* 0 and *out set when s is a value of tick_outcome, -1 otherwise. */
+int pgqrs__tick_outcome_parse(const char *s, pgqrs_db_tick_outcome *out);
 
 /* Every table the schema describes, in schema order (verify checks them). */
 extern const char *const pgqrs__schema_tables[];
@@ -258,6 +293,87 @@ void pgqrs__step_rows_free(pgqrs_step_row *rows, size_t n);
 /* Hands the collected rows to the caller on success, frees them on failure. */
 pgqrs_status pgqrs__step_rows_finish(pgqrs_step_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
 
+/* table pgqrs_schedules, in column order */
+typedef struct pgqrs_schedule_row {
+    int64_t id;
+    char *name;  /* owned */
+    char *cron;  /* owned */
+    char *timezone;  /* owned */
+    bool has_queue_id;
+    int64_t queue_id;
+    bool has_workflow_id;
+    int64_t workflow_id;
+    char *target;  /* owned */
+    char *payload;  /* owned; NULL when SQL NULL */
+    pgqrs_db_schedule_overlap overlap;
+    pgqrs_db_schedule_misfire misfire;
+    int64_t misfire_grace_s;
+    bool paused;
+    int64_t next_at_us;
+    bool has_last_tick_at;
+    int64_t last_tick_at_us;
+    int64_t created_at_us;
+    int64_t updated_at_us;
+} pgqrs_schedule_row;
+/* Frees what the row owns and zeroes it; NULL is a no-op. */
+void pgqrs__schedule_row_clear(pgqrs_schedule_row *row);
+/* Clears n rows and frees the array; NULL is a no-op. */
+void pgqrs__schedule_rows_free(pgqrs_schedule_row *rows, size_t n);
+/* Hands the collected rows to the caller on success, frees them on failure. */
+pgqrs_status pgqrs__schedule_rows_finish(pgqrs_schedule_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
+
+/* table pgqrs_schedule_ticks, in column order */
+typedef struct pgqrs_schedule_tick_row {
+    int64_t schedule_id;
+    int64_t tick_at_us;
+    pgqrs_db_tick_outcome outcome;
+    bool has_message_id;
+    int64_t message_id;
+    bool has_run_id;
+    int64_t run_id;
+    int64_t created_at_us;
+} pgqrs_schedule_tick_row;
+/* Frees what the row owns and zeroes it; NULL is a no-op. */
+void pgqrs__schedule_tick_row_clear(pgqrs_schedule_tick_row *row);
+/* Clears n rows and frees the array; NULL is a no-op. */
+void pgqrs__schedule_tick_rows_free(pgqrs_schedule_tick_row *rows, size_t n);
+/* Hands the collected rows to the caller on success, frees them on failure. */
+pgqrs_status pgqrs__schedule_tick_rows_finish(pgqrs_schedule_tick_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
+
+/* table pgqrs_retention_default, in column order */
+typedef struct pgqrs_retention_default_row {
+    int32_t id;
+    int64_t archive_max_age_s;
+    int64_t archive_max_rows;
+    int64_t dlq_max_age_s;
+    int64_t dlq_max_rows;
+    int64_t run_max_age_s;
+    int64_t updated_at_us;
+} pgqrs_retention_default_row;
+/* Frees what the row owns and zeroes it; NULL is a no-op. */
+void pgqrs__retention_default_row_clear(pgqrs_retention_default_row *row);
+/* Clears n rows and frees the array; NULL is a no-op. */
+void pgqrs__retention_default_rows_free(pgqrs_retention_default_row *rows, size_t n);
+/* Hands the collected rows to the caller on success, frees them on failure. */
+pgqrs_status pgqrs__retention_default_rows_finish(pgqrs_retention_default_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
+
+/* table pgqrs_retention, in column order */
+typedef struct pgqrs_retention_row {
+    int64_t queue_id;
+    int64_t archive_max_age_s;
+    int64_t archive_max_rows;
+    int64_t dlq_max_age_s;
+    int64_t dlq_max_rows;
+    int64_t run_max_age_s;
+    int64_t updated_at_us;
+} pgqrs_retention_row;
+/* Frees what the row owns and zeroes it; NULL is a no-op. */
+void pgqrs__retention_row_clear(pgqrs_retention_row *row);
+/* Clears n rows and frees the array; NULL is a no-op. */
+void pgqrs__retention_rows_free(pgqrs_retention_row *rows, size_t n);
+/* Hands the collected rows to the caller on success, frees them on failure. */
+pgqrs_status pgqrs__retention_rows_finish(pgqrs_retention_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
+
 /* result of queue_metrics */
 typedef struct pgqrs_queue_metrics_row {
     int64_t queue_id;
@@ -300,6 +416,56 @@ void pgqrs__message_next_vt_rows_free(pgqrs_message_next_vt_row *rows, size_t n)
 /* Hands the collected rows to the caller on success, frees them on failure. */
 pgqrs_status pgqrs__message_next_vt_rows_finish(pgqrs_message_next_vt_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
 
+/* result of archive_keep_cutoff */
+typedef struct pgqrs_archive_keep_cutoff_row {
+    int64_t archived_at_us;
+    int64_t id;
+} pgqrs_archive_keep_cutoff_row;
+/* Frees what the row owns and zeroes it; NULL is a no-op. */
+void pgqrs__archive_keep_cutoff_row_clear(pgqrs_archive_keep_cutoff_row *row);
+/* Clears n rows and frees the array; NULL is a no-op. */
+void pgqrs__archive_keep_cutoff_rows_free(pgqrs_archive_keep_cutoff_row *rows, size_t n);
+/* Hands the collected rows to the caller on success, frees them on failure. */
+pgqrs_status pgqrs__archive_keep_cutoff_rows_finish(pgqrs_archive_keep_cutoff_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
+
+/* result of schedule_next_due */
+typedef struct pgqrs_schedule_next_due_row {
+    bool has_next_at;
+    int64_t next_at_us;
+} pgqrs_schedule_next_due_row;
+/* Frees what the row owns and zeroes it; NULL is a no-op. */
+void pgqrs__schedule_next_due_row_clear(pgqrs_schedule_next_due_row *row);
+/* Clears n rows and frees the array; NULL is a no-op. */
+void pgqrs__schedule_next_due_rows_free(pgqrs_schedule_next_due_row *rows, size_t n);
+/* Hands the collected rows to the caller on success, frees them on failure. */
+pgqrs_status pgqrs__schedule_next_due_rows_finish(pgqrs_schedule_next_due_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
+
+/* result of schedule_fire */
+typedef struct pgqrs_schedule_fire_row {
+    pgqrs_db_tick_outcome outcome;
+    bool has_message_id;
+    int64_t message_id;
+    bool has_run_id;
+    int64_t run_id;
+} pgqrs_schedule_fire_row;
+/* Frees what the row owns and zeroes it; NULL is a no-op. */
+void pgqrs__schedule_fire_row_clear(pgqrs_schedule_fire_row *row);
+/* Clears n rows and frees the array; NULL is a no-op. */
+void pgqrs__schedule_fire_rows_free(pgqrs_schedule_fire_row *rows, size_t n);
+/* Hands the collected rows to the caller on success, frees them on failure. */
+pgqrs_status pgqrs__schedule_fire_rows_finish(pgqrs_schedule_fire_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
+
+/* result of clock_now */
+typedef struct pgqrs_clock_now_row {
+    int64_t now_us;
+} pgqrs_clock_now_row;
+/* Frees what the row owns and zeroes it; NULL is a no-op. */
+void pgqrs__clock_now_row_clear(pgqrs_clock_now_row *row);
+/* Clears n rows and frees the array; NULL is a no-op. */
+void pgqrs__clock_now_rows_free(pgqrs_clock_now_row *rows, size_t n);
+/* Hands the collected rows to the caller on success, frees them on failure. */
+pgqrs_status pgqrs__clock_now_rows_finish(pgqrs_clock_now_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
+
 /* result of table_list */
 typedef struct pgqrs_table_list_row {
     char *name;  /* owned */
@@ -328,6 +494,7 @@ typedef struct pgqrs_integrity_orphans_row {
     int64_t messages_without_queue;
     int64_t messages_without_worker;
     int64_t archive_without_queue;
+    int64_t steps_without_run;
 } pgqrs_integrity_orphans_row;
 /* Frees what the row owns and zeroes it; NULL is a no-op. */
 void pgqrs__integrity_orphans_row_clear(pgqrs_integrity_orphans_row *row);
@@ -535,6 +702,115 @@ typedef struct pgqrs_queue_delete_params {
     int64_t id;
     bool force;
 } pgqrs_queue_delete_params;
+
+/* parameters of retention_default_set */
+typedef struct pgqrs_retention_default_set_params {
+    int64_t archive_max_age_s;
+    int64_t archive_max_rows;
+    int64_t dlq_max_age_s;
+    int64_t dlq_max_rows;
+    int64_t run_max_age_s;
+} pgqrs_retention_default_set_params;
+
+/* parameters of retention_queue_set */
+typedef struct pgqrs_retention_queue_set_params {
+    int64_t queue_id;
+    int64_t archive_max_age_s;
+    int64_t archive_max_rows;
+    int64_t dlq_max_age_s;
+    int64_t dlq_max_rows;
+    int64_t run_max_age_s;
+} pgqrs_retention_queue_set_params;
+
+/* parameters of archive_purge_older */
+typedef struct pgqrs_archive_purge_older_params {
+    int64_t queue_id;
+    pgqrs_db_archive_reason reason;
+    int64_t before_us;
+    int32_t limit;
+} pgqrs_archive_purge_older_params;
+
+/* parameters of archive_keep_cutoff */
+typedef struct pgqrs_archive_keep_cutoff_params {
+    int64_t queue_id;
+    pgqrs_db_archive_reason reason;
+    int64_t keep;
+} pgqrs_archive_keep_cutoff_params;
+
+/* parameters of archive_purge_through */
+typedef struct pgqrs_archive_purge_through_params {
+    int64_t queue_id;
+    pgqrs_db_archive_reason reason;
+    int64_t cut_at_us;
+    int64_t cut_id;
+    int32_t limit;
+} pgqrs_archive_purge_through_params;
+
+/* parameters of run_purge_candidates */
+typedef struct pgqrs_run_purge_candidates_params {
+    int64_t workflow_id;
+    int64_t before_us;
+    int32_t limit;
+} pgqrs_run_purge_candidates_params;
+
+/* parameters of tick_purge */
+typedef struct pgqrs_tick_purge_params {
+    int64_t before_us;
+    int32_t limit;
+} pgqrs_tick_purge_params;
+
+/* parameters of schedule_create */
+typedef struct pgqrs_schedule_create_params {
+    const char *name;
+    const char *cron;
+    const char *timezone;
+    bool has_queue_id;
+    int64_t queue_id;
+    bool has_workflow_id;
+    int64_t workflow_id;
+    const char *target;
+    const char *payload;
+    pgqrs_db_schedule_overlap overlap;
+    pgqrs_db_schedule_misfire misfire;
+    int64_t misfire_grace_s;
+    bool paused;
+    int64_t next_at_us;
+} pgqrs_schedule_create_params;
+
+/* parameters of schedule_set_paused */
+typedef struct pgqrs_schedule_set_paused_params {
+    int64_t id;
+    bool paused;
+    bool has_next_at;
+    int64_t next_at_us;
+} pgqrs_schedule_set_paused_params;
+
+/* parameters of schedule_due */
+typedef struct pgqrs_schedule_due_params {
+    int32_t limit;
+    int64_t at_us;
+} pgqrs_schedule_due_params;
+
+/* parameters of schedule_fire */
+typedef struct pgqrs_schedule_fire_params {
+    int64_t id;
+    int64_t expected_at_us;
+    int64_t tick_at_us;
+    int64_t next_at_us;
+} pgqrs_schedule_fire_params;
+
+/* parameters of schedule_advance */
+typedef struct pgqrs_schedule_advance_params {
+    int64_t id;
+    int64_t expected_at_us;
+    int64_t next_at_us;
+} pgqrs_schedule_advance_params;
+
+/* parameters of schedule_tick_list */
+typedef struct pgqrs_schedule_tick_list_params {
+    int64_t schedule_id;
+    int32_t limit;
+} pgqrs_schedule_tick_list_params;
 
 /* parameters of schema_version_insert */
 typedef struct pgqrs_schema_version_insert_params {

@@ -4,6 +4,8 @@
  *   queries/postgres/archive.sql
  *   queries/postgres/messages.sql
  *   queries/postgres/queues.sql
+ *   queries/postgres/retention.sql
+ *   queries/postgres/schedules.sql
  *   queries/postgres/schema.sql
  *   queries/postgres/transaction.sql
  *   queries/postgres/workers.sql
@@ -13,6 +15,7 @@
  *   migrations/postgres/0003_integrity_without_fk_locks.sql
  *   migrations/postgres/0004_notify_in_statement.sql
  *   migrations/postgres/0005_runtime.sql
+ *   migrations/postgres/0006_schedules_retention.sql
  * Change the sources and run `make generate`. */
 
 #include <string.h>
@@ -52,6 +55,29 @@ enum {
     PG_QUEUE_GET,
     PG_QUEUE_LIST,
     PG_QUEUE_DELETE,
+    PG_RETENTION_DEFAULT_GET,
+    PG_RETENTION_DEFAULT_SET,
+    PG_RETENTION_QUEUE_GET,
+    PG_RETENTION_QUEUE_LIST,
+    PG_RETENTION_QUEUE_SET,
+    PG_ARCHIVE_PURGE_OLDER,
+    PG_ARCHIVE_KEEP_CUTOFF,
+    PG_ARCHIVE_PURGE_THROUGH,
+    PG_RUN_PURGE_CANDIDATES,
+    PG_RUN_PURGE,
+    PG_TICK_PURGE,
+    PG_SCHEDULE_CREATE,
+    PG_SCHEDULE_GET_BY_NAME,
+    PG_SCHEDULE_LIST,
+    PG_SCHEDULE_OF_QUEUE,
+    PG_SCHEDULE_SET_PAUSED,
+    PG_SCHEDULE_DELETE,
+    PG_SCHEDULE_DUE,
+    PG_SCHEDULE_NEXT_DUE,
+    PG_SCHEDULE_FIRE,
+    PG_SCHEDULE_ADVANCE,
+    PG_SCHEDULE_TICK_LIST,
+    PG_CLOCK_NOW,
     PG_SCHEMA_VERSION_ENSURE,
     PG_SCHEMA_VERSION_LIST,
     PG_SCHEMA_VERSION_INSERT,
@@ -375,6 +401,201 @@ static const char SQL_QUEUE_LIST[] =
 static const char SQL_QUEUE_DELETE[] =
     "-- name: queue_delete :many\n"
     "SELECT d.id FROM pgqrs_queue_delete_rows($1, $2) AS d(id)";
+static const char SQL_RETENTION_DEFAULT_GET[] =
+    "-- name: retention_default_get :one\n"
+    "SELECT id, archive_max_age_s, archive_max_rows, dlq_max_age_s, dlq_max_rows, run_max_age_s, updated_at\n"
+    "FROM pgqrs_retention_default WHERE id = 1";
+static const char SQL_RETENTION_DEFAULT_SET[] =
+    "-- name: retention_default_set :exec\n"
+    "INSERT INTO pgqrs_retention_default (id, archive_max_age_s, archive_max_rows, dlq_max_age_s, dlq_max_rows,\n"
+    "                                     run_max_age_s, updated_at)\n"
+    "VALUES (1, $1, $2, $3, $4, $5, coalesce($6::timestamptz, now()))\n"
+    "ON CONFLICT (id) DO UPDATE\n"
+    "SET archive_max_age_s = EXCLUDED.archive_max_age_s, archive_max_rows = EXCLUDED.archive_max_rows,\n"
+    "    dlq_max_age_s = EXCLUDED.dlq_max_age_s, dlq_max_rows = EXCLUDED.dlq_max_rows,\n"
+    "    run_max_age_s = EXCLUDED.run_max_age_s, updated_at = EXCLUDED.updated_at";
+static const char SQL_RETENTION_QUEUE_GET[] =
+    "-- name: retention_queue_get :one\n"
+    "SELECT queue_id, archive_max_age_s, archive_max_rows, dlq_max_age_s, dlq_max_rows, run_max_age_s, updated_at\n"
+    "FROM pgqrs_retention WHERE queue_id = $1";
+static const char SQL_RETENTION_QUEUE_LIST[] =
+    "-- name: retention_queue_list :many\n"
+    "SELECT queue_id, archive_max_age_s, archive_max_rows, dlq_max_age_s, dlq_max_rows, run_max_age_s, updated_at\n"
+    "FROM pgqrs_retention ORDER BY queue_id";
+static const char SQL_RETENTION_QUEUE_SET[] =
+    "-- name: retention_queue_set :exec\n"
+    "INSERT INTO pgqrs_retention (queue_id, archive_max_age_s, archive_max_rows, dlq_max_age_s, dlq_max_rows,\n"
+    "                             run_max_age_s, updated_at)\n"
+    "VALUES ($1, $2, $3, $4, $5, $6, coalesce($7::timestamptz, now()))\n"
+    "ON CONFLICT (queue_id) DO UPDATE\n"
+    "SET archive_max_age_s = EXCLUDED.archive_max_age_s, archive_max_rows = EXCLUDED.archive_max_rows,\n"
+    "    dlq_max_age_s = EXCLUDED.dlq_max_age_s, dlq_max_rows = EXCLUDED.dlq_max_rows,\n"
+    "    run_max_age_s = EXCLUDED.run_max_age_s, updated_at = EXCLUDED.updated_at";
+static const char SQL_ARCHIVE_PURGE_OLDER[] =
+    "-- name: archive_purge_older :execrows\n"
+    "DELETE FROM pgqrs_archive\n"
+    "WHERE id IN (SELECT a.id FROM pgqrs_archive a\n"
+    "             WHERE a.queue_id = $1 AND a.reason = $2 AND a.archived_at < $3\n"
+    "             ORDER BY a.archived_at\n"
+    "             LIMIT $4)";
+static const char SQL_ARCHIVE_KEEP_CUTOFF[] =
+    "-- name: archive_keep_cutoff :one\n"
+    "SELECT a.archived_at, a.id FROM pgqrs_archive a\n"
+    "WHERE a.queue_id = $1 AND a.reason = $2\n"
+    "ORDER BY a.archived_at DESC, a.id DESC\n"
+    "LIMIT 1 OFFSET $3";
+static const char SQL_ARCHIVE_PURGE_THROUGH[] =
+    "-- name: archive_purge_through :execrows\n"
+    "DELETE FROM pgqrs_archive\n"
+    "WHERE id IN (SELECT a.id FROM pgqrs_archive a\n"
+    "             WHERE a.queue_id = $1 AND a.reason = $2\n"
+    "               AND (a.archived_at < $3 OR (a.archived_at = $3 AND a.id <= $4))\n"
+    "             ORDER BY a.archived_at, a.id\n"
+    "             LIMIT $5)";
+static const char SQL_RUN_PURGE_CANDIDATES[] =
+    "-- name: run_purge_candidates :many\n"
+    "SELECT r.id FROM pgqrs_workflow_runs r\n"
+    "WHERE r.workflow_id = $1 AND r.status IN ('SUCCESS', 'ERROR', 'CANCELLED')\n"
+    "  AND r.created_at < $2 AND r.completed_at < $2\n"
+    "LIMIT $3";
+static const char SQL_RUN_PURGE[] =
+    "-- name: run_purge :execrows\n"
+    "WITH gone AS (\n"
+    "    DELETE FROM pgqrs_workflow_steps st\n"
+    "    WHERE st.run_id IN (SELECT r.id FROM pgqrs_workflow_runs r\n"
+    "                        WHERE r.id = ANY($1::bigint[]) AND r.status IN ('SUCCESS', 'ERROR', 'CANCELLED'))\n"
+    ")\n"
+    "DELETE FROM pgqrs_workflow_runs\n"
+    "WHERE id = ANY($1::bigint[]) AND status IN ('SUCCESS', 'ERROR', 'CANCELLED')";
+static const char SQL_TICK_PURGE[] =
+    "-- name: tick_purge :execrows\n"
+    "DELETE FROM pgqrs_schedule_ticks d\n"
+    "USING (SELECT k.schedule_id, k.tick_at FROM pgqrs_schedule_ticks k\n"
+    "       WHERE k.tick_at < $1\n"
+    "         AND (k.outcome <> 'fired'\n"
+    "              OR k.tick_at < (SELECT max(f.tick_at) FROM pgqrs_schedule_ticks f\n"
+    "                              WHERE f.schedule_id = k.schedule_id AND f.outcome = 'fired'))\n"
+    "       LIMIT $2) x\n"
+    "WHERE d.schedule_id = x.schedule_id AND d.tick_at = x.tick_at";
+static const char SQL_SCHEDULE_CREATE[] =
+    "-- name: schedule_create :one\n"
+    "WITH t AS (SELECT coalesce($13::timestamptz, now()) AS now)\n"
+    "INSERT INTO pgqrs_schedules (name, cron, timezone, queue_id, workflow_id, target, payload, overlap, misfire,\n"
+    "                             misfire_grace_s, paused, next_at, created_at, updated_at)\n"
+    "SELECT $1, $2, $3, $4::bigint, $5::bigint, $6, $7::jsonb, $8,\n"
+    "       $9, $10, $11, $12, t.now, t.now\n"
+    "FROM t\n"
+    "ON CONFLICT (name) DO NOTHING\n"
+    "RETURNING id, name, cron, timezone, queue_id, workflow_id, target, payload, overlap, misfire, misfire_grace_s,\n"
+    "          paused, next_at, last_tick_at, created_at, updated_at";
+static const char SQL_SCHEDULE_GET_BY_NAME[] =
+    "-- name: schedule_get_by_name :one\n"
+    "SELECT id, name, cron, timezone, queue_id, workflow_id, target, payload, overlap, misfire, misfire_grace_s,\n"
+    "       paused, next_at, last_tick_at, created_at, updated_at\n"
+    "FROM pgqrs_schedules WHERE name = $1";
+static const char SQL_SCHEDULE_LIST[] =
+    "-- name: schedule_list :many\n"
+    "SELECT id, name, cron, timezone, queue_id, workflow_id, target, payload, overlap, misfire, misfire_grace_s,\n"
+    "       paused, next_at, last_tick_at, created_at, updated_at\n"
+    "FROM pgqrs_schedules ORDER BY name";
+static const char SQL_SCHEDULE_OF_QUEUE[] =
+    "-- name: schedule_of_queue :one\n"
+    "SELECT id, name, cron, timezone, queue_id, workflow_id, target, payload, overlap, misfire, misfire_grace_s,\n"
+    "       paused, next_at, last_tick_at, created_at, updated_at\n"
+    "FROM pgqrs_schedules WHERE queue_id = $1 ORDER BY name LIMIT 1";
+static const char SQL_SCHEDULE_SET_PAUSED[] =
+    "-- name: schedule_set_paused :one\n"
+    "UPDATE pgqrs_schedules s\n"
+    "SET paused = $2, next_at = coalesce($3::timestamptz, s.next_at), updated_at = t.now\n"
+    "FROM (SELECT coalesce($4::timestamptz, now()) AS now) t\n"
+    "WHERE s.id = $1\n"
+    "RETURNING s.id, s.name, s.cron, s.timezone, s.queue_id, s.workflow_id, s.target, s.payload, s.overlap, s.misfire,\n"
+    "          s.misfire_grace_s, s.paused, s.next_at, s.last_tick_at, s.created_at, s.updated_at";
+static const char SQL_SCHEDULE_DELETE[] =
+    "-- name: schedule_delete :execrows\n"
+    "DELETE FROM pgqrs_schedules WHERE id = $1";
+static const char SQL_SCHEDULE_DUE[] =
+    "-- name: schedule_due :many\n"
+    "SELECT id, name, cron, timezone, queue_id, workflow_id, target, payload, overlap, misfire, misfire_grace_s,\n"
+    "       paused, next_at, last_tick_at, created_at, updated_at\n"
+    "FROM pgqrs_schedules\n"
+    "WHERE NOT paused AND next_at <= $2\n"
+    "ORDER BY next_at\n"
+    "LIMIT $1";
+static const char SQL_SCHEDULE_NEXT_DUE[] =
+    "-- name: schedule_next_due :one\n"
+    "SELECT min(next_at) AS next_at FROM pgqrs_schedules WHERE NOT paused";
+static const char SQL_SCHEDULE_FIRE[] =
+    "-- name: schedule_fire :one\n"
+    "WITH t AS (SELECT coalesce($5::timestamptz, now()) AS now),\n"
+    "u AS (\n"
+    "    UPDATE pgqrs_schedules s\n"
+    "    SET next_at = $4, last_tick_at = $3, updated_at = t.now\n"
+    "    FROM t\n"
+    "    WHERE s.id = $1 AND s.next_at = $2 AND NOT s.paused\n"
+    "    RETURNING s.id, s.queue_id, s.workflow_id, s.payload, s.overlap\n"
+    "),\n"
+    "prev AS (\n"
+    "    SELECT k.message_id, k.run_id FROM pgqrs_schedule_ticks k\n"
+    "    WHERE k.schedule_id = $1 AND k.outcome = 'fired'\n"
+    "    ORDER BY k.tick_at DESC\n"
+    "    LIMIT 1\n"
+    "),\n"
+    "go AS (\n"
+    "    SELECT u.id, u.queue_id, u.workflow_id, u.payload,\n"
+    "           coalesce(u.queue_id, (SELECT w.queue_id FROM pgqrs_workflows w WHERE w.id = u.workflow_id)) AS job_queue_id,\n"
+    "           NOT (u.overlap = 'skip' AND (\n"
+    "                EXISTS (SELECT 1 FROM prev JOIN pgqrs_messages m ON m.id = prev.message_id)\n"
+    "             OR EXISTS (SELECT 1 FROM prev JOIN pgqrs_workflow_runs r ON r.id = prev.run_id\n"
+    "                        WHERE r.status IN ('PENDING', 'RUNNING', 'CANCELLING')))) AS fire\n"
+    "    FROM u\n"
+    "),\n"
+    "qmsg AS (\n"
+    "    INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at)\n"
+    "    SELECT q.id, coalesce(go.payload, '{}'::jsonb), t.now, t.now\n"
+    "    FROM go JOIN pgqrs_queues q ON q.id = go.queue_id, t\n"
+    "    WHERE go.fire\n"
+    "    RETURNING id\n"
+    "),\n"
+    "run AS (\n"
+    "    INSERT INTO pgqrs_workflow_runs (workflow_id, status, input, attempts, created_at, updated_at)\n"
+    "    SELECT go.workflow_id, 'PENDING', go.payload, 0, t.now, t.now\n"
+    "    FROM go, t\n"
+    "    WHERE go.fire AND go.workflow_id IS NOT NULL\n"
+    "    RETURNING id, workflow_id\n"
+    "),\n"
+    "rmsg AS (\n"
+    "    INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at)\n"
+    "    SELECT w.queue_id, jsonb_build_object('run_id', run.id), t.now, t.now\n"
+    "    FROM run JOIN pgqrs_workflows w ON w.id = run.workflow_id, t\n"
+    "    RETURNING id\n"
+    "),\n"
+    "k AS (\n"
+    "    INSERT INTO pgqrs_schedule_ticks (schedule_id, tick_at, outcome, message_id, run_id, created_at)\n"
+    "    SELECT go.id, $3, CASE WHEN go.fire THEN 'fired' ELSE 'skipped' END,\n"
+    "           coalesce((SELECT id FROM qmsg), (SELECT id FROM rmsg)), (SELECT id FROM run), t.now\n"
+    "    FROM go, t\n"
+    "    RETURNING outcome, message_id, run_id\n"
+    ")\n"
+    "SELECT outcome, message_id, run_id FROM k\n"
+    "WHERE (SELECT count(pg_notify('pgqrs_messages', go.job_queue_id::text)) FROM go, t   -- wake-up: migration 0004\n"
+    "       WHERE go.fire\n"
+    "         AND (SELECT m.id FROM pgqrs_messages m WHERE m.queue_id = go.job_queue_id AND m.vt <= t.now\n"
+    "              ORDER BY m.queue_id, m.vt, m.id LIMIT 1) IS NULL) >= 0";
+static const char SQL_SCHEDULE_ADVANCE[] =
+    "-- name: schedule_advance :execrows\n"
+    "UPDATE pgqrs_schedules\n"
+    "SET next_at = $3, updated_at = coalesce($4::timestamptz, now())\n"
+    "WHERE id = $1 AND next_at = $2 AND NOT paused";
+static const char SQL_SCHEDULE_TICK_LIST[] =
+    "-- name: schedule_tick_list :many\n"
+    "SELECT schedule_id, tick_at, outcome, message_id, run_id, created_at\n"
+    "FROM pgqrs_schedule_ticks WHERE schedule_id = $1\n"
+    "ORDER BY tick_at DESC\n"
+    "LIMIT $2";
+static const char SQL_CLOCK_NOW[] =
+    "-- name: clock_now :one\n"
+    "SELECT coalesce($1::timestamptz, now()) AS now";
 static const char SQL_SCHEMA_VERSION_ENSURE[] =
     "-- name: schema_version_ensure :exec\n"
     "CREATE TABLE IF NOT EXISTS pgqrs_schema_version (\n"
@@ -412,7 +633,9 @@ static const char SQL_INTEGRITY_ORPHANS[] =
     "        WHERE m.consumer_worker_id IS NOT NULL\n"
     "          AND NOT EXISTS (SELECT 1 FROM pgqrs_workers w WHERE w.id = m.consumer_worker_id)) AS messages_without_worker,\n"
     "       (SELECT count(*) FROM pgqrs_archive a\n"
-    "        WHERE NOT EXISTS (SELECT 1 FROM pgqrs_queues q WHERE q.id = a.queue_id)) AS archive_without_queue";
+    "        WHERE NOT EXISTS (SELECT 1 FROM pgqrs_queues q WHERE q.id = a.queue_id)) AS archive_without_queue,\n"
+    "       (SELECT count(*) FROM pgqrs_workflow_steps st\n"
+    "        WHERE NOT EXISTS (SELECT 1 FROM pgqrs_workflow_runs r WHERE r.id = st.run_id)) AS steps_without_run";
 static const char SQL_SESSION_SETUP[] =
     "-- name: session_setup :exec\n"
     "SELECT 1";
@@ -799,6 +1022,167 @@ static pgqrs_status pg_scan_queue_row(pgqrs_queue_row *row, pgqrs_conn *c, const
     return st;
 }
 
+static pgqrs_status pg_scan_retention_default_row(pgqrs_retention_default_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i32(&row->id, NULL, c, res, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->archive_max_age_s, NULL, c, res, r, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->archive_max_rows, NULL, c, res, r, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->dlq_max_age_s, NULL, c, res, r, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->dlq_max_rows, NULL, c, res, r, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->run_max_age_s, NULL, c, res, r, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->updated_at_us, NULL, c, res, r, 6);
+    if (st != PGQRS_OK)
+        pgqrs__retention_default_row_clear(row);
+    return st;
+}
+
+static pgqrs_status pg_scan_retention_row(pgqrs_retention_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->queue_id, NULL, c, res, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->archive_max_age_s, NULL, c, res, r, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->archive_max_rows, NULL, c, res, r, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->dlq_max_age_s, NULL, c, res, r, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->dlq_max_rows, NULL, c, res, r, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->run_max_age_s, NULL, c, res, r, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->updated_at_us, NULL, c, res, r, 6);
+    if (st != PGQRS_OK)
+        pgqrs__retention_row_clear(row);
+    return st;
+}
+
+static pgqrs_status pg_scan_archive_keep_cutoff_row(pgqrs_archive_keep_cutoff_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->archived_at_us, NULL, c, res, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->id, NULL, c, res, r, 1);
+    if (st != PGQRS_OK)
+        pgqrs__archive_keep_cutoff_row_clear(row);
+    return st;
+}
+
+static pgqrs_status pg_scan_schedule_row(pgqrs_schedule_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    int e = 0;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->id, NULL, c, res, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_text(&row->name, false, c, res, r, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_text(&row->cron, false, c, res, r, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_text(&row->timezone, false, c, res, r, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->queue_id, &row->has_queue_id, c, res, r, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->workflow_id, &row->has_workflow_id, c, res, r, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_text(&row->target, false, c, res, r, 6);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_json(&row->payload, true, c, res, r, 7);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_enum(&e, &pgqrs__schedule_overlap_desc, c, res, r, 8);
+    if (st == PGQRS_OK)
+        row->overlap = (pgqrs_db_schedule_overlap)e;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_enum(&e, &pgqrs__schedule_misfire_desc, c, res, r, 9);
+    if (st == PGQRS_OK)
+        row->misfire = (pgqrs_db_schedule_misfire)e;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->misfire_grace_s, NULL, c, res, r, 10);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_bool(&row->paused, NULL, c, res, r, 11);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->next_at_us, NULL, c, res, r, 12);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->last_tick_at_us, &row->has_last_tick_at, c, res, r, 13);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->created_at_us, NULL, c, res, r, 14);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->updated_at_us, NULL, c, res, r, 15);
+    if (st != PGQRS_OK)
+        pgqrs__schedule_row_clear(row);
+    return st;
+}
+
+static pgqrs_status pg_scan_schedule_next_due_row(pgqrs_schedule_next_due_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->next_at_us, &row->has_next_at, c, res, r, 0);
+    if (st != PGQRS_OK)
+        pgqrs__schedule_next_due_row_clear(row);
+    return st;
+}
+
+static pgqrs_status pg_scan_schedule_fire_row(pgqrs_schedule_fire_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    int e = 0;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_enum(&e, &pgqrs__tick_outcome_desc, c, res, r, 0);
+    if (st == PGQRS_OK)
+        row->outcome = (pgqrs_db_tick_outcome)e;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->message_id, &row->has_message_id, c, res, r, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->run_id, &row->has_run_id, c, res, r, 2);
+    if (st != PGQRS_OK)
+        pgqrs__schedule_fire_row_clear(row);
+    return st;
+}
+
+static pgqrs_status pg_scan_schedule_tick_row(pgqrs_schedule_tick_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    int e = 0;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->schedule_id, NULL, c, res, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->tick_at_us, NULL, c, res, r, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_enum(&e, &pgqrs__tick_outcome_desc, c, res, r, 2);
+    if (st == PGQRS_OK)
+        row->outcome = (pgqrs_db_tick_outcome)e;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->message_id, &row->has_message_id, c, res, r, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->run_id, &row->has_run_id, c, res, r, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->created_at_us, NULL, c, res, r, 5);
+    if (st != PGQRS_OK)
+        pgqrs__schedule_tick_row_clear(row);
+    return st;
+}
+
+static pgqrs_status pg_scan_clock_now_row(pgqrs_clock_now_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->now_us, NULL, c, res, r, 0);
+    if (st != PGQRS_OK)
+        pgqrs__clock_now_row_clear(row);
+    return st;
+}
+
 static pgqrs_status pg_scan_schema_version_row(pgqrs_schema_version_row *row, pgqrs_conn *c, const PGresult *res, int r)
 {
     pgqrs_status st = PGQRS_OK;
@@ -846,6 +1230,8 @@ static pgqrs_status pg_scan_integrity_orphans_row(pgqrs_integrity_orphans_row *r
         st = pgqrs__pg_get_i64(&row->messages_without_worker, NULL, c, res, r, 1);
     if (st == PGQRS_OK)
         st = pgqrs__pg_get_i64(&row->archive_without_queue, NULL, c, res, r, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->steps_without_run, NULL, c, res, r, 3);
     if (st != PGQRS_OK)
         pgqrs__integrity_orphans_row_clear(row);
     return st;
@@ -1836,6 +2222,568 @@ static pgqrs_status pg_queue_delete(int64_t **rows_out, size_t *n_out, pgqrs_con
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
+/* retention_default_get :one (queries/postgres/retention.sql:5) */
+static pgqrs_status pg_retention_default_get(pgqrs_retention_default_row *out, pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    memset(out, 0, sizeof *out);
+    res = pgqrs__pg_exec(c, PG_RETENTION_DEFAULT_GET, "retention_default_get", SQL_RETENTION_DEFAULT_GET, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "retention_default_get");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "retention_default_get");
+    else if (st == PGQRS_OK)
+        st = pg_scan_retention_default_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__retention_default_row_clear(out);
+    return st;
+}
+
+/* retention_default_set :exec (queries/postgres/retention.sql:10) */
+static pgqrs_status pg_retention_default_set(pgqrs_conn *c, const pgqrs_retention_default_set_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[6];
+    char b_archive_max_age_s[PGQRS__PG_INT_LEN];
+    char b_archive_max_rows[PGQRS__PG_INT_LEN];
+    char b_dlq_max_age_s[PGQRS__PG_INT_LEN];
+    char b_dlq_max_rows[PGQRS__PG_INT_LEN];
+    char b_run_max_age_s[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_archive_max_age_s, p->archive_max_age_s);
+    values[1] = pgqrs__pg_int(b_archive_max_rows, p->archive_max_rows);
+    values[2] = pgqrs__pg_int(b_dlq_max_age_s, p->dlq_max_age_s);
+    values[3] = pgqrs__pg_int(b_dlq_max_rows, p->dlq_max_rows);
+    values[4] = pgqrs__pg_int(b_run_max_age_s, p->run_max_age_s);
+    values[5] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_RETENTION_DEFAULT_SET, "retention_default_set", SQL_RETENTION_DEFAULT_SET, 6, values);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "retention_default_set");
+    PQclear(res);
+    return st;
+}
+
+/* retention_queue_get :one (queries/postgres/retention.sql:20) */
+static pgqrs_status pg_retention_queue_get(pgqrs_retention_row *out, pgqrs_conn *c, int64_t queue_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[1];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    memset(out, 0, sizeof *out);
+    values[0] = pgqrs__pg_int(b_queue_id, queue_id);
+    res = pgqrs__pg_exec(c, PG_RETENTION_QUEUE_GET, "retention_queue_get", SQL_RETENTION_QUEUE_GET, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "retention_queue_get");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "retention_queue_get");
+    else if (st == PGQRS_OK)
+        st = pg_scan_retention_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__retention_row_clear(out);
+    return st;
+}
+
+/* retention_queue_list :many (queries/postgres/retention.sql:26) */
+static pgqrs_status pg_retention_queue_list(pgqrs_retention_row **rows_out, size_t *n_out, pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    res = pgqrs__pg_exec(c, PG_RETENTION_QUEUE_LIST, "retention_queue_list", SQL_RETENTION_QUEUE_LIST, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "retention_queue_list");
+    for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
+        pgqrs_retention_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pg_scan_retention_row(row, c, res, r) : pgqrs__conn_oom(c);
+    }
+    PQclear(res);
+    return pgqrs__retention_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* retention_queue_set :exec (queries/postgres/retention.sql:31) */
+static pgqrs_status pg_retention_queue_set(pgqrs_conn *c, const pgqrs_retention_queue_set_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[7];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    char b_archive_max_age_s[PGQRS__PG_INT_LEN];
+    char b_archive_max_rows[PGQRS__PG_INT_LEN];
+    char b_dlq_max_age_s[PGQRS__PG_INT_LEN];
+    char b_dlq_max_rows[PGQRS__PG_INT_LEN];
+    char b_run_max_age_s[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
+    values[1] = pgqrs__pg_int(b_archive_max_age_s, p->archive_max_age_s);
+    values[2] = pgqrs__pg_int(b_archive_max_rows, p->archive_max_rows);
+    values[3] = pgqrs__pg_int(b_dlq_max_age_s, p->dlq_max_age_s);
+    values[4] = pgqrs__pg_int(b_dlq_max_rows, p->dlq_max_rows);
+    values[5] = pgqrs__pg_int(b_run_max_age_s, p->run_max_age_s);
+    values[6] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_RETENTION_QUEUE_SET, "retention_queue_set", SQL_RETENTION_QUEUE_SET, 7, values);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "retention_queue_set");
+    PQclear(res);
+    return st;
+}
+
+/* archive_purge_older :execrows (queries/postgres/retention.sql:41) */
+static pgqrs_status pg_archive_purge_older(int64_t *affected_out, pgqrs_conn *c, const pgqrs_archive_purge_older_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[4];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    char b_before[PGQRS__PG_TS_LEN];
+    char b_limit[PGQRS__PG_INT_LEN];
+    *affected_out = 0;
+    values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
+    values[1] = pgqrs__archive_reason_str(p->reason);
+    if (st == PGQRS_OK && !values[1])
+        st = pgqrs__conn_fail(c, PGQRS_EINVAL, "archive_purge_older: reason is not a archive_reason");
+    values[2] = pgqrs__pg_ts(b_before, p->before_us);
+    values[3] = pgqrs__pg_int(b_limit, p->limit);
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_ARCHIVE_PURGE_OLDER, "archive_purge_older", SQL_ARCHIVE_PURGE_OLDER, 4, values);
+        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "archive_purge_older");
+    }
+    if (st == PGQRS_OK)
+        *affected_out = pgqrs__pg_affected(res);
+    PQclear(res);
+    return st;
+}
+
+/* archive_keep_cutoff :one (queries/postgres/retention.sql:51) */
+static pgqrs_status pg_archive_keep_cutoff(pgqrs_archive_keep_cutoff_row *out, pgqrs_conn *c, const pgqrs_archive_keep_cutoff_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[3];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    char b_keep[PGQRS__PG_INT_LEN];
+    memset(out, 0, sizeof *out);
+    values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
+    values[1] = pgqrs__archive_reason_str(p->reason);
+    if (st == PGQRS_OK && !values[1])
+        st = pgqrs__conn_fail(c, PGQRS_EINVAL, "archive_keep_cutoff: reason is not a archive_reason");
+    values[2] = pgqrs__pg_int(b_keep, p->keep);
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_ARCHIVE_KEEP_CUTOFF, "archive_keep_cutoff", SQL_ARCHIVE_KEEP_CUTOFF, 3, values);
+        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "archive_keep_cutoff");
+    }
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "archive_keep_cutoff");
+    else if (st == PGQRS_OK)
+        st = pg_scan_archive_keep_cutoff_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__archive_keep_cutoff_row_clear(out);
+    return st;
+}
+
+/* archive_purge_through :execrows (queries/postgres/retention.sql:61) */
+static pgqrs_status pg_archive_purge_through(int64_t *affected_out, pgqrs_conn *c, const pgqrs_archive_purge_through_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[5];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    char b_cut_at[PGQRS__PG_TS_LEN];
+    char b_cut_id[PGQRS__PG_INT_LEN];
+    char b_limit[PGQRS__PG_INT_LEN];
+    *affected_out = 0;
+    values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
+    values[1] = pgqrs__archive_reason_str(p->reason);
+    if (st == PGQRS_OK && !values[1])
+        st = pgqrs__conn_fail(c, PGQRS_EINVAL, "archive_purge_through: reason is not a archive_reason");
+    values[2] = pgqrs__pg_ts(b_cut_at, p->cut_at_us);
+    values[3] = pgqrs__pg_int(b_cut_id, p->cut_id);
+    values[4] = pgqrs__pg_int(b_limit, p->limit);
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_ARCHIVE_PURGE_THROUGH, "archive_purge_through", SQL_ARCHIVE_PURGE_THROUGH, 5, values);
+        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "archive_purge_through");
+    }
+    if (st == PGQRS_OK)
+        *affected_out = pgqrs__pg_affected(res);
+    PQclear(res);
+    return st;
+}
+
+/* run_purge_candidates :many (queries/postgres/retention.sql:72) */
+static pgqrs_status pg_run_purge_candidates(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_run_purge_candidates_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[3];
+    char b_workflow_id[PGQRS__PG_INT_LEN];
+    char b_before[PGQRS__PG_TS_LEN];
+    char b_limit[PGQRS__PG_INT_LEN];
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    values[0] = pgqrs__pg_int(b_workflow_id, p->workflow_id);
+    values[1] = pgqrs__pg_ts(b_before, p->before_us);
+    values[2] = pgqrs__pg_int(b_limit, p->limit);
+    res = pgqrs__pg_exec(c, PG_RUN_PURGE_CANDIDATES, "run_purge_candidates", SQL_RUN_PURGE_CANDIDATES, 3, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_purge_candidates");
+    for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__pg_get_i64(row, NULL, c, res, r, 0) : pgqrs__conn_oom(c);
+    }
+    PQclear(res);
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
+}
+
+/* run_purge :execrows (queries/postgres/retention.sql:82) */
+static pgqrs_status pg_run_purge(int64_t *affected_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[1];
+    pgqrs_buf enc_ids = PGQRS_BUF_INIT;
+    *affected_out = 0;
+    if (!ids && ids_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "run_purge: ids is NULL");
+    st = pgqrs__enc_i64_pgarray(c, &enc_ids, ids, ids_len);
+    values[0] = enc_ids.data;
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_RUN_PURGE, "run_purge", SQL_RUN_PURGE, 1, values);
+        st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "run_purge");
+    }
+    if (st == PGQRS_OK)
+        *affected_out = pgqrs__pg_affected(res);
+    PQclear(res);
+    pgqrs__buf_free(&enc_ids);
+    return st;
+}
+
+/* tick_purge :execrows (queries/postgres/retention.sql:93) */
+static pgqrs_status pg_tick_purge(int64_t *affected_out, pgqrs_conn *c, const pgqrs_tick_purge_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[2];
+    char b_before[PGQRS__PG_TS_LEN];
+    char b_limit[PGQRS__PG_INT_LEN];
+    *affected_out = 0;
+    values[0] = pgqrs__pg_ts(b_before, p->before_us);
+    values[1] = pgqrs__pg_int(b_limit, p->limit);
+    res = pgqrs__pg_exec(c, PG_TICK_PURGE, "tick_purge", SQL_TICK_PURGE, 2, values);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "tick_purge");
+    if (st == PGQRS_OK)
+        *affected_out = pgqrs__pg_affected(res);
+    PQclear(res);
+    return st;
+}
+
+/* schedule_create :one (queries/postgres/schedules.sql:3) */
+static pgqrs_status pg_schedule_create(pgqrs_schedule_row *out, pgqrs_conn *c, const pgqrs_schedule_create_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[13];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    char b_workflow_id[PGQRS__PG_INT_LEN];
+    char b_misfire_grace_s[PGQRS__PG_INT_LEN];
+    char b_next_at[PGQRS__PG_TS_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    memset(out, 0, sizeof *out);
+    if (!p->name)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "schedule_create: name is NULL");
+    if (!p->cron)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "schedule_create: cron is NULL");
+    if (!p->timezone)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "schedule_create: timezone is NULL");
+    if (!p->target)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "schedule_create: target is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = p->name;
+    values[1] = p->cron;
+    values[2] = p->timezone;
+    values[3] = p->has_queue_id ? pgqrs__pg_int(b_queue_id, p->queue_id) : NULL;
+    values[4] = p->has_workflow_id ? pgqrs__pg_int(b_workflow_id, p->workflow_id) : NULL;
+    values[5] = p->target;
+    values[6] = p->payload;
+    values[7] = pgqrs__schedule_overlap_str(p->overlap);
+    if (st == PGQRS_OK && !values[7])
+        st = pgqrs__conn_fail(c, PGQRS_EINVAL, "schedule_create: overlap is not a schedule_overlap");
+    values[8] = pgqrs__schedule_misfire_str(p->misfire);
+    if (st == PGQRS_OK && !values[8])
+        st = pgqrs__conn_fail(c, PGQRS_EINVAL, "schedule_create: misfire is not a schedule_misfire");
+    values[9] = pgqrs__pg_int(b_misfire_grace_s, p->misfire_grace_s);
+    values[10] = (p->paused ? "t" : "f");
+    values[11] = pgqrs__pg_ts(b_next_at, p->next_at_us);
+    values[12] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_SCHEDULE_CREATE, "schedule_create", SQL_SCHEDULE_CREATE, 13, values);
+        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "schedule_create");
+    }
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "schedule_create");
+    else if (st == PGQRS_OK)
+        st = pg_scan_schedule_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__schedule_row_clear(out);
+    return st;
+}
+
+/* schedule_get_by_name :one (queries/postgres/schedules.sql:18) */
+static pgqrs_status pg_schedule_get_by_name(pgqrs_schedule_row *out, pgqrs_conn *c, const char *name)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[1];
+    memset(out, 0, sizeof *out);
+    if (!name)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "schedule_get_by_name: name is NULL");
+    values[0] = name;
+    res = pgqrs__pg_exec(c, PG_SCHEDULE_GET_BY_NAME, "schedule_get_by_name", SQL_SCHEDULE_GET_BY_NAME, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "schedule_get_by_name");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "schedule_get_by_name");
+    else if (st == PGQRS_OK)
+        st = pg_scan_schedule_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__schedule_row_clear(out);
+    return st;
+}
+
+/* schedule_list :many (queries/postgres/schedules.sql:25) */
+static pgqrs_status pg_schedule_list(pgqrs_schedule_row **rows_out, size_t *n_out, pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    res = pgqrs__pg_exec(c, PG_SCHEDULE_LIST, "schedule_list", SQL_SCHEDULE_LIST, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "schedule_list");
+    for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
+        pgqrs_schedule_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pg_scan_schedule_row(row, c, res, r) : pgqrs__conn_oom(c);
+    }
+    PQclear(res);
+    return pgqrs__schedule_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* schedule_of_queue :one (queries/postgres/schedules.sql:31) */
+static pgqrs_status pg_schedule_of_queue(pgqrs_schedule_row *out, pgqrs_conn *c, int64_t queue_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[1];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    memset(out, 0, sizeof *out);
+    values[0] = pgqrs__pg_int(b_queue_id, queue_id);
+    res = pgqrs__pg_exec(c, PG_SCHEDULE_OF_QUEUE, "schedule_of_queue", SQL_SCHEDULE_OF_QUEUE, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "schedule_of_queue");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "schedule_of_queue");
+    else if (st == PGQRS_OK)
+        st = pg_scan_schedule_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__schedule_row_clear(out);
+    return st;
+}
+
+/* schedule_set_paused :one (queries/postgres/schedules.sql:39) */
+static pgqrs_status pg_schedule_set_paused(pgqrs_schedule_row *out, pgqrs_conn *c, const pgqrs_schedule_set_paused_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[4];
+    char b_id[PGQRS__PG_INT_LEN];
+    char b_next_at[PGQRS__PG_TS_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    memset(out, 0, sizeof *out);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_id, p->id);
+    values[1] = (p->paused ? "t" : "f");
+    values[2] = p->has_next_at ? pgqrs__pg_ts(b_next_at, p->next_at_us) : NULL;
+    values[3] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_SCHEDULE_SET_PAUSED, "schedule_set_paused", SQL_SCHEDULE_SET_PAUSED, 4, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "schedule_set_paused");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "schedule_set_paused");
+    else if (st == PGQRS_OK)
+        st = pg_scan_schedule_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__schedule_row_clear(out);
+    return st;
+}
+
+/* schedule_delete :execrows (queries/postgres/schedules.sql:51) */
+static pgqrs_status pg_schedule_delete(int64_t *affected_out, pgqrs_conn *c, int64_t id)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[1];
+    char b_id[PGQRS__PG_INT_LEN];
+    *affected_out = 0;
+    values[0] = pgqrs__pg_int(b_id, id);
+    res = pgqrs__pg_exec(c, PG_SCHEDULE_DELETE, "schedule_delete", SQL_SCHEDULE_DELETE, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "schedule_delete");
+    if (st == PGQRS_OK)
+        *affected_out = pgqrs__pg_affected(res);
+    PQclear(res);
+    return st;
+}
+
+/* schedule_due :many (queries/postgres/schedules.sql:56) */
+static pgqrs_status pg_schedule_due(pgqrs_schedule_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_schedule_due_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[2];
+    char b_limit[PGQRS__PG_INT_LEN];
+    char b_at[PGQRS__PG_TS_LEN];
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    values[0] = pgqrs__pg_int(b_limit, p->limit);
+    values[1] = pgqrs__pg_ts(b_at, p->at_us);
+    res = pgqrs__pg_exec(c, PG_SCHEDULE_DUE, "schedule_due", SQL_SCHEDULE_DUE, 2, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "schedule_due");
+    for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
+        pgqrs_schedule_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pg_scan_schedule_row(row, c, res, r) : pgqrs__conn_oom(c);
+    }
+    PQclear(res);
+    return pgqrs__schedule_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* schedule_next_due :one (queries/postgres/schedules.sql:68) */
+static pgqrs_status pg_schedule_next_due(pgqrs_schedule_next_due_row *out, pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    memset(out, 0, sizeof *out);
+    res = pgqrs__pg_exec(c, PG_SCHEDULE_NEXT_DUE, "schedule_next_due", SQL_SCHEDULE_NEXT_DUE, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "schedule_next_due");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "schedule_next_due");
+    else if (st == PGQRS_OK)
+        st = pg_scan_schedule_next_due_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__schedule_next_due_row_clear(out);
+    return st;
+}
+
+/* schedule_fire :one (queries/postgres/schedules.sql:73) */
+static pgqrs_status pg_schedule_fire(pgqrs_schedule_fire_row *out, pgqrs_conn *c, const pgqrs_schedule_fire_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[5];
+    char b_id[PGQRS__PG_INT_LEN];
+    char b_expected_at[PGQRS__PG_TS_LEN];
+    char b_tick_at[PGQRS__PG_TS_LEN];
+    char b_next_at[PGQRS__PG_TS_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    memset(out, 0, sizeof *out);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_id, p->id);
+    values[1] = pgqrs__pg_ts(b_expected_at, p->expected_at_us);
+    values[2] = pgqrs__pg_ts(b_tick_at, p->tick_at_us);
+    values[3] = pgqrs__pg_ts(b_next_at, p->next_at_us);
+    values[4] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_SCHEDULE_FIRE, "schedule_fire", SQL_SCHEDULE_FIRE, 5, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "schedule_fire");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "schedule_fire");
+    else if (st == PGQRS_OK)
+        st = pg_scan_schedule_fire_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__schedule_fire_row_clear(out);
+    return st;
+}
+
+/* schedule_advance :execrows (queries/postgres/schedules.sql:144) */
+static pgqrs_status pg_schedule_advance(int64_t *affected_out, pgqrs_conn *c, const pgqrs_schedule_advance_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[4];
+    char b_id[PGQRS__PG_INT_LEN];
+    char b_expected_at[PGQRS__PG_TS_LEN];
+    char b_next_at[PGQRS__PG_TS_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    *affected_out = 0;
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_id, p->id);
+    values[1] = pgqrs__pg_ts(b_expected_at, p->expected_at_us);
+    values[2] = pgqrs__pg_ts(b_next_at, p->next_at_us);
+    values[3] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_SCHEDULE_ADVANCE, "schedule_advance", SQL_SCHEDULE_ADVANCE, 4, values);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "schedule_advance");
+    if (st == PGQRS_OK)
+        *affected_out = pgqrs__pg_affected(res);
+    PQclear(res);
+    return st;
+}
+
+/* schedule_tick_list :many (queries/postgres/schedules.sql:152) */
+static pgqrs_status pg_schedule_tick_list(pgqrs_schedule_tick_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_schedule_tick_list_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[2];
+    char b_schedule_id[PGQRS__PG_INT_LEN];
+    char b_limit[PGQRS__PG_INT_LEN];
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    values[0] = pgqrs__pg_int(b_schedule_id, p->schedule_id);
+    values[1] = pgqrs__pg_int(b_limit, p->limit);
+    res = pgqrs__pg_exec(c, PG_SCHEDULE_TICK_LIST, "schedule_tick_list", SQL_SCHEDULE_TICK_LIST, 2, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "schedule_tick_list");
+    for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
+        pgqrs_schedule_tick_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pg_scan_schedule_tick_row(row, c, res, r) : pgqrs__conn_oom(c);
+    }
+    PQclear(res);
+    return pgqrs__schedule_tick_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* clock_now :one (queries/postgres/schedules.sql:161) */
+static pgqrs_status pg_clock_now(pgqrs_clock_now_row *out, pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[1];
+    char b_now[PGQRS__PG_TS_LEN];
+    memset(out, 0, sizeof *out);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_CLOCK_NOW, "clock_now", SQL_CLOCK_NOW, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "clock_now");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "clock_now");
+    else if (st == PGQRS_OK)
+        st = pg_scan_clock_now_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__clock_now_row_clear(out);
+    return st;
+}
+
 /* schema_version_ensure :exec (queries/postgres/schema.sql:3) */
 static pgqrs_status pg_schema_version_ensure(pgqrs_conn *c)
 {
@@ -1950,7 +2898,7 @@ static pgqrs_status pg_integrity_orphans(pgqrs_integrity_orphans_row *out, pgqrs
     return st;
 }
 
-/* session_setup :exec (queries/postgres/schema.sql:54) */
+/* session_setup :exec (queries/postgres/schema.sql:56) */
 static pgqrs_status pg_session_setup(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1961,7 +2909,7 @@ static pgqrs_status pg_session_setup(pgqrs_conn *c)
     return st;
 }
 
-/* session_relaxed_durability :exec (queries/postgres/schema.sql:60) */
+/* session_relaxed_durability :exec (queries/postgres/schema.sql:62) */
 static pgqrs_status pg_session_relaxed_durability(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1972,7 +2920,7 @@ static pgqrs_status pg_session_relaxed_durability(pgqrs_conn *c)
     return st;
 }
 
-/* session_foreign_keys :one (queries/postgres/schema.sql:67) */
+/* session_foreign_keys :one (queries/postgres/schema.sql:69) */
 static pgqrs_status pg_session_foreign_keys(int64_t *out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2995,13 +3943,83 @@ static const pgqrs__migration pg_migrations[] = {
       "-- rows archived before this migration, and by pgqrs_archive, have none.\n"
       "ALTER TABLE pgqrs_archive ADD COLUMN result jsonb;\n"
       "" },
+    { 6, "0006_schedules_retention", "5a884d86e933900492f9b1754d52d77f74bcf7201804f2c1d17be58fa5d2bdb6",
+      "-- Schedules (docs/schedules.md) and retention policies. Self-contained: it may be\n"
+      "-- renumbered before release, never split.\n"
+      "--\n"
+      "-- A schedule fires a target (a queue with a payload, or a workflow with an\n"
+      "-- input) at each tick of its cron expression in its time zone. Exactly once per\n"
+      "-- tick is the database's doing: the statement that creates a tick's job also\n"
+      "-- moves next_at on (guarded by its old value, under the row lock) and inserts\n"
+      "-- the tick's row, whose primary key (schedule_id, tick_at) refuses a second one\n"
+      "-- and rolls back the job with it. The schedule tables are not on the claim path,\n"
+      "-- so they keep their foreign keys: a schedule's queue or workflow cannot be\n"
+      "-- deleted while it exists (pgqrs_queue_delete says so first).\n"
+      "\n"
+      "CREATE TABLE pgqrs_schedules (\n"
+      "    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+      "    name            text NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 128),\n"
+      "    cron            text NOT NULL CHECK (length(cron) BETWEEN 1 AND 256),\n"
+      "    timezone        text NOT NULL DEFAULT 'UTC',\n"
+      "    queue_id        bigint REFERENCES pgqrs_queues (id) ON DELETE RESTRICT,\n"
+      "    workflow_id     bigint REFERENCES pgqrs_workflows (id) ON DELETE RESTRICT,\n"
+      "    target          text NOT NULL,\n"
+      "    payload         jsonb,\n"
+      "    overlap         text NOT NULL DEFAULT 'skip' CHECK (overlap IN ('skip', 'allow')),\n"
+      "    misfire         text NOT NULL DEFAULT 'skip' CHECK (misfire IN ('skip', 'latest')),\n"
+      "    misfire_grace_s bigint NOT NULL DEFAULT 60 CHECK (misfire_grace_s >= 0),\n"
+      "    paused          boolean NOT NULL DEFAULT false,\n"
+      "    next_at         timestamp with time zone NOT NULL,\n"
+      "    last_tick_at    timestamp with time zone,\n"
+      "    created_at      timestamp with time zone NOT NULL DEFAULT now(),\n"
+      "    updated_at      timestamp with time zone NOT NULL DEFAULT now(),\n"
+      "    CHECK ((queue_id IS NULL) <> (workflow_id IS NULL))\n"
+      ");\n"
+      "-- the scheduler's scan: active schedules by their next tick\n"
+      "CREATE INDEX pgqrs_schedules_due_idx ON pgqrs_schedules (next_at) WHERE NOT paused;\n"
+      "\n"
+      "CREATE TABLE pgqrs_schedule_ticks (\n"
+      "    schedule_id bigint NOT NULL REFERENCES pgqrs_schedules (id) ON DELETE CASCADE,\n"
+      "    tick_at     timestamp with time zone NOT NULL,\n"
+      "    outcome     text NOT NULL CHECK (outcome IN ('fired', 'skipped')),\n"
+      "    message_id  bigint,\n"
+      "    run_id      bigint,\n"
+      "    created_at  timestamp with time zone NOT NULL DEFAULT now(),\n"
+      "    PRIMARY KEY (schedule_id, tick_at)\n"
+      ");\n"
+      "-- the overlap rule reads the latest fired tick of a schedule\n"
+      "CREATE INDEX pgqrs_schedule_ticks_fired_idx ON pgqrs_schedule_ticks (schedule_id, tick_at) WHERE outcome = 'fired';\n"
+      "\n"
+      "-- Retention: 0 = not set (a queue inherits the default policy's value; the\n"
+      "-- default keeps everything), -1 = keep (overrides the default), > 0 = the limit.\n"
+      "-- run_max_age_s of a workflow's queue applies to that workflow's finished runs.\n"
+      "CREATE TABLE pgqrs_retention_default (\n"
+      "    id                integer PRIMARY KEY CHECK (id = 1),\n"
+      "    archive_max_age_s bigint NOT NULL DEFAULT 0 CHECK (archive_max_age_s >= -1),\n"
+      "    archive_max_rows  bigint NOT NULL DEFAULT 0 CHECK (archive_max_rows >= -1),\n"
+      "    dlq_max_age_s     bigint NOT NULL DEFAULT 0 CHECK (dlq_max_age_s >= -1),\n"
+      "    dlq_max_rows      bigint NOT NULL DEFAULT 0 CHECK (dlq_max_rows >= -1),\n"
+      "    run_max_age_s     bigint NOT NULL DEFAULT 0 CHECK (run_max_age_s >= -1),\n"
+      "    updated_at        timestamp with time zone NOT NULL DEFAULT now()\n"
+      ");\n"
+      "\n"
+      "CREATE TABLE pgqrs_retention (\n"
+      "    queue_id          bigint PRIMARY KEY REFERENCES pgqrs_queues (id) ON DELETE CASCADE,\n"
+      "    archive_max_age_s bigint NOT NULL DEFAULT 0 CHECK (archive_max_age_s >= -1),\n"
+      "    archive_max_rows  bigint NOT NULL DEFAULT 0 CHECK (archive_max_rows >= -1),\n"
+      "    dlq_max_age_s     bigint NOT NULL DEFAULT 0 CHECK (dlq_max_age_s >= -1),\n"
+      "    dlq_max_rows      bigint NOT NULL DEFAULT 0 CHECK (dlq_max_rows >= -1),\n"
+      "    run_max_age_s     bigint NOT NULL DEFAULT 0 CHECK (run_max_age_s >= -1),\n"
+      "    updated_at        timestamp with time zone NOT NULL DEFAULT now()\n"
+      ");\n"
+      "" },
 };
 
 const pgqrs_queries pgqrs__queries_postgres = {
     .backend = "postgres",
     .stmt_slots = PG__SLOTS,
     .migrations = pg_migrations,
-    .n_migrations = 5,
+    .n_migrations = 6,
     .exec_script = pgqrs__pg_exec_script,
     .archive_list = pg_archive_list,
     .archive_get = pg_archive_get,
@@ -3033,6 +4051,29 @@ const pgqrs_queries pgqrs__queries_postgres = {
     .queue_get = pg_queue_get,
     .queue_list = pg_queue_list,
     .queue_delete = pg_queue_delete,
+    .retention_default_get = pg_retention_default_get,
+    .retention_default_set = pg_retention_default_set,
+    .retention_queue_get = pg_retention_queue_get,
+    .retention_queue_list = pg_retention_queue_list,
+    .retention_queue_set = pg_retention_queue_set,
+    .archive_purge_older = pg_archive_purge_older,
+    .archive_keep_cutoff = pg_archive_keep_cutoff,
+    .archive_purge_through = pg_archive_purge_through,
+    .run_purge_candidates = pg_run_purge_candidates,
+    .run_purge = pg_run_purge,
+    .tick_purge = pg_tick_purge,
+    .schedule_create = pg_schedule_create,
+    .schedule_get_by_name = pg_schedule_get_by_name,
+    .schedule_list = pg_schedule_list,
+    .schedule_of_queue = pg_schedule_of_queue,
+    .schedule_set_paused = pg_schedule_set_paused,
+    .schedule_delete = pg_schedule_delete,
+    .schedule_due = pg_schedule_due,
+    .schedule_next_due = pg_schedule_next_due,
+    .schedule_fire = pg_schedule_fire,
+    .schedule_advance = pg_schedule_advance,
+    .schedule_tick_list = pg_schedule_tick_list,
+    .clock_now = pg_clock_now,
     .schema_version_ensure = pg_schema_version_ensure,
     .schema_version_list = pg_schema_version_list,
     .schema_version_insert = pg_schema_version_insert,

@@ -4,12 +4,15 @@
  *   queries/sqlite/archive.sql
  *   queries/sqlite/messages.sql
  *   queries/sqlite/queues.sql
+ *   queries/sqlite/retention.sql
+ *   queries/sqlite/schedules.sql
  *   queries/sqlite/schema.sql
  *   queries/sqlite/transaction.sql
  *   queries/sqlite/workers.sql
  *   queries/sqlite/workflows.sql
  *   migrations/sqlite/0001_init.sql
  *   migrations/sqlite/0002_runtime.sql
+ *   migrations/sqlite/0003_schedules_retention.sql
  * Change the sources and run `make generate`. */
 
 #include <string.h>
@@ -53,6 +56,39 @@ enum {
     SQ_QUEUE_GET,
     SQ_QUEUE_LIST,
     SQ_QUEUE_DELETE,
+    SQ_RETENTION_DEFAULT_GET,
+    SQ_RETENTION_DEFAULT_SET,
+    SQ_RETENTION_QUEUE_GET,
+    SQ_RETENTION_QUEUE_LIST,
+    SQ_RETENTION_QUEUE_SET,
+    SQ_ARCHIVE_PURGE_OLDER,
+    SQ_ARCHIVE_KEEP_CUTOFF,
+    SQ_ARCHIVE_PURGE_THROUGH,
+    SQ_RUN_PURGE_CANDIDATES,
+    SQ_RUN_PURGE_1,
+    SQ_RUN_PURGE_2,
+    SQ_TICK_PURGE,
+    SQ_SCHEDULE_CREATE,
+    SQ_SCHEDULE_GET_BY_NAME,
+    SQ_SCHEDULE_LIST,
+    SQ_SCHEDULE_OF_QUEUE,
+    SQ_SCHEDULE_SET_PAUSED,
+    SQ_SCHEDULE_DELETE_1,
+    SQ_SCHEDULE_DELETE_2,
+    SQ_SCHEDULE_DUE,
+    SQ_SCHEDULE_NEXT_DUE,
+    SQ_SCHEDULE_FIRE_1,
+    SQ_SCHEDULE_FIRE_2,
+    SQ_SCHEDULE_FIRE_3,
+    SQ_SCHEDULE_FIRE_4,
+    SQ_SCHEDULE_FIRE_5,
+    SQ_SCHEDULE_FIRE_6,
+    SQ_SCHEDULE_FIRE_7,
+    SQ_SCHEDULE_FIRE_8,
+    SQ_SCHEDULE_FIRE_9,
+    SQ_SCHEDULE_ADVANCE,
+    SQ_SCHEDULE_TICK_LIST,
+    SQ_CLOCK_NOW,
     SQ_SCHEMA_VERSION_ENSURE,
     SQ_SCHEMA_VERSION_LIST,
     SQ_SCHEMA_VERSION_INSERT,
@@ -358,6 +394,209 @@ static const char SQL_QUEUE_DELETE[] =
     "WHERE id = ?1\n"
     "  AND (?2 OR NOT EXISTS (SELECT 1 FROM pgqrs_messages m WHERE m.queue_id = ?1))\n"
     "RETURNING id";
+static const char SQL_RETENTION_DEFAULT_GET[] =
+    "-- name: retention_default_get :one\n"
+    "SELECT id, archive_max_age_s, archive_max_rows, dlq_max_age_s, dlq_max_rows, run_max_age_s, updated_at\n"
+    "FROM pgqrs_retention_default WHERE id = 1";
+static const char SQL_RETENTION_DEFAULT_SET[] =
+    "-- name: retention_default_set :exec\n"
+    "INSERT INTO pgqrs_retention_default (id, archive_max_age_s, archive_max_rows, dlq_max_age_s, dlq_max_rows,\n"
+    "                                     run_max_age_s, updated_at)\n"
+    "VALUES (1, ?1, ?2, ?3, ?4, ?5, coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)))\n"
+    "ON CONFLICT (id) DO UPDATE\n"
+    "SET archive_max_age_s = excluded.archive_max_age_s, archive_max_rows = excluded.archive_max_rows,\n"
+    "    dlq_max_age_s = excluded.dlq_max_age_s, dlq_max_rows = excluded.dlq_max_rows,\n"
+    "    run_max_age_s = excluded.run_max_age_s, updated_at = excluded.updated_at";
+static const char SQL_RETENTION_QUEUE_GET[] =
+    "-- name: retention_queue_get :one\n"
+    "SELECT queue_id, archive_max_age_s, archive_max_rows, dlq_max_age_s, dlq_max_rows, run_max_age_s, updated_at\n"
+    "FROM pgqrs_retention WHERE queue_id = ?1";
+static const char SQL_RETENTION_QUEUE_LIST[] =
+    "-- name: retention_queue_list :many\n"
+    "SELECT queue_id, archive_max_age_s, archive_max_rows, dlq_max_age_s, dlq_max_rows, run_max_age_s, updated_at\n"
+    "FROM pgqrs_retention ORDER BY queue_id";
+static const char SQL_RETENTION_QUEUE_SET[] =
+    "-- name: retention_queue_set :exec\n"
+    "INSERT INTO pgqrs_retention (queue_id, archive_max_age_s, archive_max_rows, dlq_max_age_s, dlq_max_rows,\n"
+    "                             run_max_age_s, updated_at)\n"
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, coalesce(?7, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)))\n"
+    "ON CONFLICT (queue_id) DO UPDATE\n"
+    "SET archive_max_age_s = excluded.archive_max_age_s, archive_max_rows = excluded.archive_max_rows,\n"
+    "    dlq_max_age_s = excluded.dlq_max_age_s, dlq_max_rows = excluded.dlq_max_rows,\n"
+    "    run_max_age_s = excluded.run_max_age_s, updated_at = excluded.updated_at";
+static const char SQL_ARCHIVE_PURGE_OLDER[] =
+    "-- name: archive_purge_older :execrows\n"
+    "DELETE FROM pgqrs_archive\n"
+    "WHERE id IN (SELECT a.id FROM pgqrs_archive a\n"
+    "             WHERE a.queue_id = ?1 AND a.reason = ?2 AND a.archived_at < ?3\n"
+    "             ORDER BY a.archived_at\n"
+    "             LIMIT ?4)";
+static const char SQL_ARCHIVE_KEEP_CUTOFF[] =
+    "-- name: archive_keep_cutoff :one\n"
+    "SELECT a.archived_at, a.id FROM pgqrs_archive a\n"
+    "WHERE a.queue_id = ?1 AND a.reason = ?2\n"
+    "ORDER BY a.archived_at DESC, a.id DESC\n"
+    "LIMIT 1 OFFSET ?3";
+static const char SQL_ARCHIVE_PURGE_THROUGH[] =
+    "-- name: archive_purge_through :execrows\n"
+    "DELETE FROM pgqrs_archive\n"
+    "WHERE id IN (SELECT a.id FROM pgqrs_archive a\n"
+    "             WHERE a.queue_id = ?1 AND a.reason = ?2\n"
+    "               AND (a.archived_at < ?3 OR (a.archived_at = ?3 AND a.id <= ?4))\n"
+    "             ORDER BY a.archived_at, a.id\n"
+    "             LIMIT ?5)";
+static const char SQL_RUN_PURGE_CANDIDATES[] =
+    "-- name: run_purge_candidates :many\n"
+    "SELECT r.id FROM pgqrs_workflow_runs r\n"
+    "WHERE r.workflow_id = ?1 AND r.status IN ('SUCCESS', 'ERROR', 'CANCELLED')\n"
+    "  AND r.created_at < ?2 AND r.completed_at < ?2\n"
+    "LIMIT ?3";
+static const char SQL_RUN_PURGE_1[] =
+    "-- name: run_purge :execrows (statement 1 of 2)\n"
+    "DELETE FROM pgqrs_workflow_steps\n"
+    "WHERE run_id IN (SELECT r.id FROM pgqrs_workflow_runs r\n"
+    "                 WHERE r.id IN (SELECT value FROM json_each(?1))\n"
+    "                   AND r.status IN ('SUCCESS', 'ERROR', 'CANCELLED'))";
+static const char SQL_RUN_PURGE_2[] =
+    "-- name: run_purge :execrows (statement 2 of 2)\n"
+    "DELETE FROM pgqrs_workflow_runs\n"
+    "WHERE id IN (SELECT value FROM json_each(?1)) AND status IN ('SUCCESS', 'ERROR', 'CANCELLED')";
+static const char SQL_TICK_PURGE[] =
+    "-- name: tick_purge :execrows\n"
+    "DELETE FROM pgqrs_schedule_ticks\n"
+    "WHERE rowid IN (SELECT k.rowid FROM pgqrs_schedule_ticks k\n"
+    "                WHERE k.tick_at < ?1\n"
+    "                  AND (k.outcome <> 'fired'\n"
+    "                       OR k.tick_at < (SELECT max(f.tick_at) FROM pgqrs_schedule_ticks f\n"
+    "                                       WHERE f.schedule_id = k.schedule_id AND f.outcome = 'fired'))\n"
+    "                LIMIT ?2)";
+static const char SQL_SCHEDULE_CREATE[] =
+    "-- name: schedule_create :one\n"
+    "INSERT INTO pgqrs_schedules (name, cron, timezone, queue_id, workflow_id, target, payload, overlap, misfire,\n"
+    "                             misfire_grace_s, paused, next_at, created_at, updated_at)\n"
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,\n"
+    "        ?10, ?11, ?12, coalesce(?13, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)), coalesce(?13, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)))\n"
+    "ON CONFLICT (name) DO NOTHING\n"
+    "RETURNING id, name, cron, timezone, queue_id, workflow_id, target, payload, overlap, misfire, misfire_grace_s,\n"
+    "          paused, next_at, last_tick_at, created_at, updated_at";
+static const char SQL_SCHEDULE_GET_BY_NAME[] =
+    "-- name: schedule_get_by_name :one\n"
+    "SELECT id, name, cron, timezone, queue_id, workflow_id, target, payload, overlap, misfire, misfire_grace_s,\n"
+    "       paused, next_at, last_tick_at, created_at, updated_at\n"
+    "FROM pgqrs_schedules WHERE name = ?1";
+static const char SQL_SCHEDULE_LIST[] =
+    "-- name: schedule_list :many\n"
+    "SELECT id, name, cron, timezone, queue_id, workflow_id, target, payload, overlap, misfire, misfire_grace_s,\n"
+    "       paused, next_at, last_tick_at, created_at, updated_at\n"
+    "FROM pgqrs_schedules ORDER BY name";
+static const char SQL_SCHEDULE_OF_QUEUE[] =
+    "-- name: schedule_of_queue :one\n"
+    "SELECT id, name, cron, timezone, queue_id, workflow_id, target, payload, overlap, misfire, misfire_grace_s,\n"
+    "       paused, next_at, last_tick_at, created_at, updated_at\n"
+    "FROM pgqrs_schedules WHERE queue_id = ?1 ORDER BY name LIMIT 1";
+static const char SQL_SCHEDULE_SET_PAUSED[] =
+    "-- name: schedule_set_paused :one\n"
+    "UPDATE pgqrs_schedules\n"
+    "SET paused = ?2, next_at = coalesce(?3, next_at), updated_at = coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "WHERE id = ?1\n"
+    "RETURNING id, name, cron, timezone, queue_id, workflow_id, target, payload, overlap, misfire, misfire_grace_s,\n"
+    "          paused, next_at, last_tick_at, created_at, updated_at";
+static const char SQL_SCHEDULE_DELETE_1[] =
+    "-- name: schedule_delete :execrows (statement 1 of 2)\n"
+    "DELETE FROM pgqrs_schedule_ticks WHERE schedule_id = ?1";
+static const char SQL_SCHEDULE_DELETE_2[] =
+    "-- name: schedule_delete :execrows (statement 2 of 2)\n"
+    "DELETE FROM pgqrs_schedules WHERE id = ?1";
+static const char SQL_SCHEDULE_DUE[] =
+    "-- name: schedule_due :many\n"
+    "SELECT id, name, cron, timezone, queue_id, workflow_id, target, payload, overlap, misfire, misfire_grace_s,\n"
+    "       paused, next_at, last_tick_at, created_at, updated_at\n"
+    "FROM pgqrs_schedules\n"
+    "WHERE paused = 0 AND next_at <= ?2\n"
+    "ORDER BY next_at\n"
+    "LIMIT ?1";
+static const char SQL_SCHEDULE_NEXT_DUE[] =
+    "-- name: schedule_next_due :one\n"
+    "SELECT min(next_at) AS next_at FROM pgqrs_schedules WHERE paused = 0";
+static const char SQL_SCHEDULE_FIRE_1[] =
+    "-- name: schedule_fire :one (statement 1 of 9)\n"
+    "INSERT INTO pgqrs_schedule_ticks (schedule_id, tick_at, outcome, created_at)\n"
+    "SELECT s.id, ?3,\n"
+    "       CASE WHEN s.overlap = 'skip' AND (\n"
+    "                 EXISTS (SELECT 1 FROM pgqrs_messages m\n"
+    "                         WHERE m.id = (SELECT k.message_id FROM pgqrs_schedule_ticks k\n"
+    "                                       WHERE k.schedule_id = s.id AND k.outcome = 'fired'\n"
+    "                                       ORDER BY k.tick_at DESC LIMIT 1))\n"
+    "              OR EXISTS (SELECT 1 FROM pgqrs_workflow_runs r\n"
+    "                         WHERE r.id = (SELECT k.run_id FROM pgqrs_schedule_ticks k\n"
+    "                                       WHERE k.schedule_id = s.id AND k.outcome = 'fired'\n"
+    "                                       ORDER BY k.tick_at DESC LIMIT 1)\n"
+    "                           AND r.status IN ('PENDING', 'RUNNING', 'CANCELLING')))\n"
+    "            THEN 'skipped' ELSE 'fired' END,\n"
+    "       coalesce(?5, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "FROM pgqrs_schedules s\n"
+    "WHERE s.id = ?1 AND s.next_at = ?2 AND s.paused = 0";
+static const char SQL_SCHEDULE_FIRE_2[] =
+    "-- name: schedule_fire :one (statement 2 of 9)\n"
+    "INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at)\n"
+    "SELECT q.id, coalesce(s.payload, '{}'), coalesce(?5, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)), coalesce(?5, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "FROM pgqrs_schedules s\n"
+    "JOIN pgqrs_queues q ON q.id = s.queue_id\n"
+    "JOIN pgqrs_schedule_ticks k ON k.schedule_id = s.id AND k.tick_at = ?3\n"
+    "WHERE s.id = ?1 AND s.next_at = ?2\n"
+    "  AND k.outcome = 'fired' AND k.message_id IS NULL AND k.run_id IS NULL";
+static const char SQL_SCHEDULE_FIRE_3[] =
+    "-- name: schedule_fire :one (statement 3 of 9)\n"
+    "UPDATE pgqrs_schedule_ticks SET message_id = last_insert_rowid()\n"
+    "WHERE changes() > 0 AND schedule_id = ?1 AND tick_at = ?3 AND message_id IS NULL AND run_id IS NULL";
+static const char SQL_SCHEDULE_FIRE_4[] =
+    "-- name: schedule_fire :one (statement 4 of 9)\n"
+    "INSERT INTO pgqrs_workflow_runs (workflow_id, status, input, attempts, created_at, updated_at)\n"
+    "SELECT s.workflow_id, 'PENDING', s.payload, 0, coalesce(?5, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)), coalesce(?5, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "FROM pgqrs_schedules s\n"
+    "JOIN pgqrs_schedule_ticks k ON k.schedule_id = s.id AND k.tick_at = ?3\n"
+    "WHERE s.id = ?1 AND s.next_at = ?2 AND s.workflow_id IS NOT NULL\n"
+    "  AND k.outcome = 'fired' AND k.message_id IS NULL AND k.run_id IS NULL";
+static const char SQL_SCHEDULE_FIRE_5[] =
+    "-- name: schedule_fire :one (statement 5 of 9)\n"
+    "UPDATE pgqrs_schedule_ticks SET run_id = last_insert_rowid()\n"
+    "WHERE changes() > 0 AND schedule_id = ?1 AND tick_at = ?3 AND message_id IS NULL AND run_id IS NULL";
+static const char SQL_SCHEDULE_FIRE_6[] =
+    "-- name: schedule_fire :one (statement 6 of 9)\n"
+    "INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at)\n"
+    "SELECT w.queue_id, json_object('run_id', k.run_id), coalesce(?5, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)), coalesce(?5, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "FROM pgqrs_schedule_ticks k\n"
+    "JOIN pgqrs_schedules s ON s.id = k.schedule_id\n"
+    "JOIN pgqrs_workflows w ON w.id = s.workflow_id\n"
+    "WHERE k.schedule_id = ?1 AND k.tick_at = ?3 AND s.next_at = ?2\n"
+    "  AND k.run_id IS NOT NULL AND k.message_id IS NULL";
+static const char SQL_SCHEDULE_FIRE_7[] =
+    "-- name: schedule_fire :one (statement 7 of 9)\n"
+    "UPDATE pgqrs_schedule_ticks SET message_id = last_insert_rowid()\n"
+    "WHERE changes() > 0 AND schedule_id = ?1 AND tick_at = ?3 AND run_id IS NOT NULL AND message_id IS NULL";
+static const char SQL_SCHEDULE_FIRE_8[] =
+    "-- name: schedule_fire :one (statement 8 of 9)\n"
+    "UPDATE pgqrs_schedules\n"
+    "SET next_at = ?4, last_tick_at = ?3, updated_at = coalesce(?5, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "WHERE id = ?1 AND next_at = ?2 AND paused = 0";
+static const char SQL_SCHEDULE_FIRE_9[] =
+    "-- name: schedule_fire :one (statement 9 of 9)\n"
+    "SELECT outcome, message_id, run_id FROM pgqrs_schedule_ticks\n"
+    "WHERE changes() > 0 AND schedule_id = ?1 AND tick_at = ?3";
+static const char SQL_SCHEDULE_ADVANCE[] =
+    "-- name: schedule_advance :execrows\n"
+    "UPDATE pgqrs_schedules\n"
+    "SET next_at = ?3, updated_at = coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "WHERE id = ?1 AND next_at = ?2 AND paused = 0";
+static const char SQL_SCHEDULE_TICK_LIST[] =
+    "-- name: schedule_tick_list :many\n"
+    "SELECT schedule_id, tick_at, outcome, message_id, run_id, created_at\n"
+    "FROM pgqrs_schedule_ticks WHERE schedule_id = ?1\n"
+    "ORDER BY tick_at DESC\n"
+    "LIMIT ?2";
+static const char SQL_CLOCK_NOW[] =
+    "-- name: clock_now :one\n"
+    "SELECT coalesce(?1, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) AS now";
 static const char SQL_SCHEMA_VERSION_ENSURE[] =
     "-- name: schema_version_ensure :exec\n"
     "CREATE TABLE IF NOT EXISTS pgqrs_schema_version (\n"
@@ -395,7 +634,9 @@ static const char SQL_INTEGRITY_ORPHANS[] =
     "        WHERE m.consumer_worker_id IS NOT NULL\n"
     "          AND NOT EXISTS (SELECT 1 FROM pgqrs_workers w WHERE w.id = m.consumer_worker_id)) AS messages_without_worker,\n"
     "       (SELECT count(*) FROM pgqrs_archive a\n"
-    "        WHERE NOT EXISTS (SELECT 1 FROM pgqrs_queues q WHERE q.id = a.queue_id)) AS archive_without_queue";
+    "        WHERE NOT EXISTS (SELECT 1 FROM pgqrs_queues q WHERE q.id = a.queue_id)) AS archive_without_queue,\n"
+    "       (SELECT count(*) FROM pgqrs_workflow_steps st\n"
+    "        WHERE NOT EXISTS (SELECT 1 FROM pgqrs_workflow_runs r WHERE r.id = st.run_id)) AS steps_without_run";
 static const char SQL_SESSION_SETUP[] =
     "-- name: session_setup :exec\n"
     "PRAGMA journal_mode = WAL";
@@ -773,6 +1014,167 @@ static pgqrs_status sq_scan_queue_row(pgqrs_queue_row *row, pgqrs_conn *c, sqlit
     return st;
 }
 
+static pgqrs_status sq_scan_retention_default_row(pgqrs_retention_default_row *row, pgqrs_conn *c, sqlite3_stmt *stmt)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i32(&row->id, NULL, c, stmt, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->archive_max_age_s, NULL, c, stmt, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->archive_max_rows, NULL, c, stmt, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->dlq_max_age_s, NULL, c, stmt, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->dlq_max_rows, NULL, c, stmt, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->run_max_age_s, NULL, c, stmt, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->updated_at_us, NULL, c, stmt, 6);
+    if (st != PGQRS_OK)
+        pgqrs__retention_default_row_clear(row);
+    return st;
+}
+
+static pgqrs_status sq_scan_retention_row(pgqrs_retention_row *row, pgqrs_conn *c, sqlite3_stmt *stmt)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->queue_id, NULL, c, stmt, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->archive_max_age_s, NULL, c, stmt, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->archive_max_rows, NULL, c, stmt, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->dlq_max_age_s, NULL, c, stmt, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->dlq_max_rows, NULL, c, stmt, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->run_max_age_s, NULL, c, stmt, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->updated_at_us, NULL, c, stmt, 6);
+    if (st != PGQRS_OK)
+        pgqrs__retention_row_clear(row);
+    return st;
+}
+
+static pgqrs_status sq_scan_archive_keep_cutoff_row(pgqrs_archive_keep_cutoff_row *row, pgqrs_conn *c, sqlite3_stmt *stmt)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->archived_at_us, NULL, c, stmt, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->id, NULL, c, stmt, 1);
+    if (st != PGQRS_OK)
+        pgqrs__archive_keep_cutoff_row_clear(row);
+    return st;
+}
+
+static pgqrs_status sq_scan_schedule_row(pgqrs_schedule_row *row, pgqrs_conn *c, sqlite3_stmt *stmt)
+{
+    pgqrs_status st = PGQRS_OK;
+    int e = 0;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->id, NULL, c, stmt, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_text(&row->name, false, c, stmt, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_text(&row->cron, false, c, stmt, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_text(&row->timezone, false, c, stmt, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->queue_id, &row->has_queue_id, c, stmt, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->workflow_id, &row->has_workflow_id, c, stmt, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_text(&row->target, false, c, stmt, 6);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_json(&row->payload, true, c, stmt, 7);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_enum(&e, &pgqrs__schedule_overlap_desc, c, stmt, 8);
+    if (st == PGQRS_OK)
+        row->overlap = (pgqrs_db_schedule_overlap)e;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_enum(&e, &pgqrs__schedule_misfire_desc, c, stmt, 9);
+    if (st == PGQRS_OK)
+        row->misfire = (pgqrs_db_schedule_misfire)e;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->misfire_grace_s, NULL, c, stmt, 10);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_bool(&row->paused, NULL, c, stmt, 11);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->next_at_us, NULL, c, stmt, 12);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->last_tick_at_us, &row->has_last_tick_at, c, stmt, 13);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->created_at_us, NULL, c, stmt, 14);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->updated_at_us, NULL, c, stmt, 15);
+    if (st != PGQRS_OK)
+        pgqrs__schedule_row_clear(row);
+    return st;
+}
+
+static pgqrs_status sq_scan_schedule_next_due_row(pgqrs_schedule_next_due_row *row, pgqrs_conn *c, sqlite3_stmt *stmt)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->next_at_us, &row->has_next_at, c, stmt, 0);
+    if (st != PGQRS_OK)
+        pgqrs__schedule_next_due_row_clear(row);
+    return st;
+}
+
+static pgqrs_status sq_scan_schedule_fire_row(pgqrs_schedule_fire_row *row, pgqrs_conn *c, sqlite3_stmt *stmt)
+{
+    pgqrs_status st = PGQRS_OK;
+    int e = 0;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_enum(&e, &pgqrs__tick_outcome_desc, c, stmt, 0);
+    if (st == PGQRS_OK)
+        row->outcome = (pgqrs_db_tick_outcome)e;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->message_id, &row->has_message_id, c, stmt, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->run_id, &row->has_run_id, c, stmt, 2);
+    if (st != PGQRS_OK)
+        pgqrs__schedule_fire_row_clear(row);
+    return st;
+}
+
+static pgqrs_status sq_scan_schedule_tick_row(pgqrs_schedule_tick_row *row, pgqrs_conn *c, sqlite3_stmt *stmt)
+{
+    pgqrs_status st = PGQRS_OK;
+    int e = 0;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->schedule_id, NULL, c, stmt, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->tick_at_us, NULL, c, stmt, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_enum(&e, &pgqrs__tick_outcome_desc, c, stmt, 2);
+    if (st == PGQRS_OK)
+        row->outcome = (pgqrs_db_tick_outcome)e;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->message_id, &row->has_message_id, c, stmt, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->run_id, &row->has_run_id, c, stmt, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->created_at_us, NULL, c, stmt, 5);
+    if (st != PGQRS_OK)
+        pgqrs__schedule_tick_row_clear(row);
+    return st;
+}
+
+static pgqrs_status sq_scan_clock_now_row(pgqrs_clock_now_row *row, pgqrs_conn *c, sqlite3_stmt *stmt)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->now_us, NULL, c, stmt, 0);
+    if (st != PGQRS_OK)
+        pgqrs__clock_now_row_clear(row);
+    return st;
+}
+
 static pgqrs_status sq_scan_schema_version_row(pgqrs_schema_version_row *row, pgqrs_conn *c, sqlite3_stmt *stmt)
 {
     pgqrs_status st = PGQRS_OK;
@@ -820,6 +1222,8 @@ static pgqrs_status sq_scan_integrity_orphans_row(pgqrs_integrity_orphans_row *r
         st = pgqrs__sq_get_i64(&row->messages_without_worker, NULL, c, stmt, 1);
     if (st == PGQRS_OK)
         st = pgqrs__sq_get_i64(&row->archive_without_queue, NULL, c, stmt, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->steps_without_run, NULL, c, stmt, 3);
     if (st != PGQRS_OK)
         pgqrs__integrity_orphans_row_clear(row);
     return st;
@@ -1954,6 +2358,738 @@ static pgqrs_status sq_queue_delete(int64_t **rows_out, size_t *n_out, pgqrs_con
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
+/* retention_default_get :one (queries/sqlite/retention.sql:5) */
+static pgqrs_status sq_retention_default_get(pgqrs_retention_default_row *out, pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_RETENTION_DEFAULT_GET, SQL_RETENTION_DEFAULT_GET, "retention_default_get");
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_retention_default_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "retention_default_get")
+           : pgqrs__sq_fail(c, rc, "retention_default_get");
+    }
+    pgqrs__sq_release(stmt);
+    if (st != PGQRS_OK)
+        pgqrs__retention_default_row_clear(out);
+    return st;
+}
+
+/* retention_default_set :exec (queries/sqlite/retention.sql:10) */
+static pgqrs_status sq_retention_default_set(pgqrs_conn *c, const pgqrs_retention_default_set_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RETENTION_DEFAULT_SET, SQL_RETENTION_DEFAULT_SET, "retention_default_set");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->archive_max_age_s);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->archive_max_rows);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->dlq_max_age_s);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 4, p->dlq_max_rows);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 5, p->run_max_age_s);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 6, now_us) : pgqrs__sq_bind_null(c, stmt, 6);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "retention_default_set");
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    return st;
+}
+
+/* retention_queue_get :one (queries/sqlite/retention.sql:20) */
+static pgqrs_status sq_retention_queue_get(pgqrs_retention_row *out, pgqrs_conn *c, int64_t queue_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_RETENTION_QUEUE_GET, SQL_RETENTION_QUEUE_GET, "retention_queue_get");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, queue_id);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_retention_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "retention_queue_get")
+           : pgqrs__sq_fail(c, rc, "retention_queue_get");
+    }
+    pgqrs__sq_release(stmt);
+    if (st != PGQRS_OK)
+        pgqrs__retention_row_clear(out);
+    return st;
+}
+
+/* retention_queue_list :many (queries/sqlite/retention.sql:26) */
+static pgqrs_status sq_retention_queue_list(pgqrs_retention_row **rows_out, size_t *n_out, pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    st = pgqrs__sq_stmt(&stmt, c, SQ_RETENTION_QUEUE_LIST, SQL_RETENTION_QUEUE_LIST, "retention_queue_list");
+    while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        pgqrs_retention_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? sq_scan_retention_row(row, c, stmt) : pgqrs__conn_oom(c);
+    }
+    if (st == PGQRS_OK && rc != SQLITE_DONE)
+        st = pgqrs__sq_fail(c, rc, "retention_queue_list");
+    pgqrs__sq_release(stmt);
+    return pgqrs__retention_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* retention_queue_set :exec (queries/sqlite/retention.sql:31) */
+static pgqrs_status sq_retention_queue_set(pgqrs_conn *c, const pgqrs_retention_queue_set_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RETENTION_QUEUE_SET, SQL_RETENTION_QUEUE_SET, "retention_queue_set");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->archive_max_age_s);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->archive_max_rows);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 4, p->dlq_max_age_s);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 5, p->dlq_max_rows);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 6, p->run_max_age_s);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 7, now_us) : pgqrs__sq_bind_null(c, stmt, 7);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "retention_queue_set");
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    return st;
+}
+
+/* archive_purge_older :execrows (queries/sqlite/retention.sql:41) */
+static pgqrs_status sq_archive_purge_older(int64_t *affected_out, pgqrs_conn *c, const pgqrs_archive_purge_older_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    *affected_out = 0;
+    st = pgqrs__sq_write_begin(c, &own_tx);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_ARCHIVE_PURGE_OLDER, SQL_ARCHIVE_PURGE_OLDER, "archive_purge_older");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_enum(c, stmt, 2, &pgqrs__archive_reason_desc, (int)p->reason);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->before_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 4, (int64_t)p->limit);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "archive_purge_older");
+    if (st == PGQRS_OK)
+        *affected_out = pgqrs__sq_changes(c);
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    return st;
+}
+
+/* archive_keep_cutoff :one (queries/sqlite/retention.sql:51) */
+static pgqrs_status sq_archive_keep_cutoff(pgqrs_archive_keep_cutoff_row *out, pgqrs_conn *c, const pgqrs_archive_keep_cutoff_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_ARCHIVE_KEEP_CUTOFF, SQL_ARCHIVE_KEEP_CUTOFF, "archive_keep_cutoff");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_enum(c, stmt, 2, &pgqrs__archive_reason_desc, (int)p->reason);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->keep);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_archive_keep_cutoff_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "archive_keep_cutoff")
+           : pgqrs__sq_fail(c, rc, "archive_keep_cutoff");
+    }
+    pgqrs__sq_release(stmt);
+    if (st != PGQRS_OK)
+        pgqrs__archive_keep_cutoff_row_clear(out);
+    return st;
+}
+
+/* archive_purge_through :execrows (queries/sqlite/retention.sql:61) */
+static pgqrs_status sq_archive_purge_through(int64_t *affected_out, pgqrs_conn *c, const pgqrs_archive_purge_through_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    *affected_out = 0;
+    st = pgqrs__sq_write_begin(c, &own_tx);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_ARCHIVE_PURGE_THROUGH, SQL_ARCHIVE_PURGE_THROUGH, "archive_purge_through");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_enum(c, stmt, 2, &pgqrs__archive_reason_desc, (int)p->reason);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->cut_at_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 4, p->cut_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 5, (int64_t)p->limit);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "archive_purge_through");
+    if (st == PGQRS_OK)
+        *affected_out = pgqrs__sq_changes(c);
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    return st;
+}
+
+/* run_purge_candidates :many (queries/sqlite/retention.sql:72) */
+static pgqrs_status sq_run_purge_candidates(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_run_purge_candidates_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_PURGE_CANDIDATES, SQL_RUN_PURGE_CANDIDATES, "run_purge_candidates");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->workflow_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->before_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->limit);
+    while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__sq_get_i64(row, NULL, c, stmt, 0) : pgqrs__conn_oom(c);
+    }
+    if (st == PGQRS_OK && rc != SQLITE_DONE)
+        st = pgqrs__sq_fail(c, rc, "run_purge_candidates");
+    pgqrs__sq_release(stmt);
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
+}
+
+/* run_purge :execrows (queries/sqlite/retention.sql:82) */
+static pgqrs_status sq_run_purge(int64_t *affected_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    pgqrs_buf enc_ids = PGQRS_BUF_INIT;
+    *affected_out = 0;
+    if (!ids && ids_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "run_purge: ids is NULL");
+    st = pgqrs__enc_i64_array(c, &enc_ids, ids, ids_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_write_begin(c, &own_tx);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_PURGE_1, SQL_RUN_PURGE_1, "run_purge");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 1, enc_ids.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "run_purge");
+    pgqrs__sq_release(stmt);
+    stmt = NULL;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_RUN_PURGE_2, SQL_RUN_PURGE_2, "run_purge");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 1, enc_ids.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "run_purge");
+    if (st == PGQRS_OK)
+        *affected_out = pgqrs__sq_changes(c);
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    pgqrs__buf_free(&enc_ids);
+    return st;
+}
+
+/* tick_purge :execrows (queries/sqlite/retention.sql:92) */
+static pgqrs_status sq_tick_purge(int64_t *affected_out, pgqrs_conn *c, const pgqrs_tick_purge_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    *affected_out = 0;
+    st = pgqrs__sq_write_begin(c, &own_tx);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_TICK_PURGE, SQL_TICK_PURGE, "tick_purge");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->before_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->limit);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "tick_purge");
+    if (st == PGQRS_OK)
+        *affected_out = pgqrs__sq_changes(c);
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    return st;
+}
+
+/* schedule_create :one (queries/sqlite/schedules.sql:4) */
+static pgqrs_status sq_schedule_create(pgqrs_schedule_row *out, pgqrs_conn *c, const pgqrs_schedule_create_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    if (!p->name)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "schedule_create: name is NULL");
+    if (!p->cron)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "schedule_create: cron is NULL");
+    if (!p->timezone)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "schedule_create: timezone is NULL");
+    if (!p->target)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "schedule_create: target is NULL");
+    st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEDULE_CREATE, SQL_SCHEDULE_CREATE, "schedule_create");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 1, p->name);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 2, p->cron);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 3, p->timezone);
+    if (st == PGQRS_OK)
+        st = p->has_queue_id ? pgqrs__sq_bind_i64(c, stmt, 4, p->queue_id) : pgqrs__sq_bind_null(c, stmt, 4);
+    if (st == PGQRS_OK)
+        st = p->has_workflow_id ? pgqrs__sq_bind_i64(c, stmt, 5, p->workflow_id) : pgqrs__sq_bind_null(c, stmt, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 6, p->target);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 7, p->payload);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_enum(c, stmt, 8, &pgqrs__schedule_overlap_desc, (int)p->overlap);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_enum(c, stmt, 9, &pgqrs__schedule_misfire_desc, (int)p->misfire);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 10, p->misfire_grace_s);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 11, (int64_t)p->paused);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 12, p->next_at_us);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 13, now_us) : pgqrs__sq_bind_null(c, stmt, 13);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_schedule_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "schedule_create")
+           : pgqrs__sq_fail(c, rc, "schedule_create");
+    }
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    if (st != PGQRS_OK)
+        pgqrs__schedule_row_clear(out);
+    return st;
+}
+
+/* schedule_get_by_name :one (queries/sqlite/schedules.sql:17) */
+static pgqrs_status sq_schedule_get_by_name(pgqrs_schedule_row *out, pgqrs_conn *c, const char *name)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    if (!name)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "schedule_get_by_name: name is NULL");
+    st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEDULE_GET_BY_NAME, SQL_SCHEDULE_GET_BY_NAME, "schedule_get_by_name");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 1, name);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_schedule_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "schedule_get_by_name")
+           : pgqrs__sq_fail(c, rc, "schedule_get_by_name");
+    }
+    pgqrs__sq_release(stmt);
+    if (st != PGQRS_OK)
+        pgqrs__schedule_row_clear(out);
+    return st;
+}
+
+/* schedule_list :many (queries/sqlite/schedules.sql:24) */
+static pgqrs_status sq_schedule_list(pgqrs_schedule_row **rows_out, size_t *n_out, pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEDULE_LIST, SQL_SCHEDULE_LIST, "schedule_list");
+    while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        pgqrs_schedule_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? sq_scan_schedule_row(row, c, stmt) : pgqrs__conn_oom(c);
+    }
+    if (st == PGQRS_OK && rc != SQLITE_DONE)
+        st = pgqrs__sq_fail(c, rc, "schedule_list");
+    pgqrs__sq_release(stmt);
+    return pgqrs__schedule_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* schedule_of_queue :one (queries/sqlite/schedules.sql:30) */
+static pgqrs_status sq_schedule_of_queue(pgqrs_schedule_row *out, pgqrs_conn *c, int64_t queue_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEDULE_OF_QUEUE, SQL_SCHEDULE_OF_QUEUE, "schedule_of_queue");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, queue_id);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_schedule_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "schedule_of_queue")
+           : pgqrs__sq_fail(c, rc, "schedule_of_queue");
+    }
+    pgqrs__sq_release(stmt);
+    if (st != PGQRS_OK)
+        pgqrs__schedule_row_clear(out);
+    return st;
+}
+
+/* schedule_set_paused :one (queries/sqlite/schedules.sql:38) */
+static pgqrs_status sq_schedule_set_paused(pgqrs_schedule_row *out, pgqrs_conn *c, const pgqrs_schedule_set_paused_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEDULE_SET_PAUSED, SQL_SCHEDULE_SET_PAUSED, "schedule_set_paused");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->paused);
+    if (st == PGQRS_OK)
+        st = p->has_next_at ? pgqrs__sq_bind_i64(c, stmt, 3, p->next_at_us) : pgqrs__sq_bind_null(c, stmt, 3);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 4, now_us) : pgqrs__sq_bind_null(c, stmt, 4);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_schedule_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "schedule_set_paused")
+           : pgqrs__sq_fail(c, rc, "schedule_set_paused");
+    }
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    if (st != PGQRS_OK)
+        pgqrs__schedule_row_clear(out);
+    return st;
+}
+
+/* schedule_delete :execrows (queries/sqlite/schedules.sql:49) */
+static pgqrs_status sq_schedule_delete(int64_t *affected_out, pgqrs_conn *c, int64_t id)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    *affected_out = 0;
+    st = pgqrs__sq_write_begin(c, &own_tx);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEDULE_DELETE_1, SQL_SCHEDULE_DELETE_1, "schedule_delete");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "schedule_delete");
+    pgqrs__sq_release(stmt);
+    stmt = NULL;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEDULE_DELETE_2, SQL_SCHEDULE_DELETE_2, "schedule_delete");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "schedule_delete");
+    if (st == PGQRS_OK)
+        *affected_out = pgqrs__sq_changes(c);
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    return st;
+}
+
+/* schedule_due :many (queries/sqlite/schedules.sql:55) */
+static pgqrs_status sq_schedule_due(pgqrs_schedule_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_schedule_due_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEDULE_DUE, SQL_SCHEDULE_DUE, "schedule_due");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, (int64_t)p->limit);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->at_us);
+    while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        pgqrs_schedule_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? sq_scan_schedule_row(row, c, stmt) : pgqrs__conn_oom(c);
+    }
+    if (st == PGQRS_OK && rc != SQLITE_DONE)
+        st = pgqrs__sq_fail(c, rc, "schedule_due");
+    pgqrs__sq_release(stmt);
+    return pgqrs__schedule_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* schedule_next_due :one (queries/sqlite/schedules.sql:67) */
+static pgqrs_status sq_schedule_next_due(pgqrs_schedule_next_due_row *out, pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEDULE_NEXT_DUE, SQL_SCHEDULE_NEXT_DUE, "schedule_next_due");
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_schedule_next_due_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "schedule_next_due")
+           : pgqrs__sq_fail(c, rc, "schedule_next_due");
+    }
+    pgqrs__sq_release(stmt);
+    if (st != PGQRS_OK)
+        pgqrs__schedule_next_due_row_clear(out);
+    return st;
+}
+
+/* schedule_fire :one (queries/sqlite/schedules.sql:72) */
+static pgqrs_status sq_schedule_fire(pgqrs_schedule_fire_row *out, pgqrs_conn *c, const pgqrs_schedule_fire_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEDULE_FIRE_1, SQL_SCHEDULE_FIRE_1, "schedule_fire");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->expected_at_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->tick_at_us);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 5, now_us) : pgqrs__sq_bind_null(c, stmt, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "schedule_fire");
+    pgqrs__sq_release(stmt);
+    stmt = NULL;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEDULE_FIRE_2, SQL_SCHEDULE_FIRE_2, "schedule_fire");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->expected_at_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->tick_at_us);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 5, now_us) : pgqrs__sq_bind_null(c, stmt, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "schedule_fire");
+    pgqrs__sq_release(stmt);
+    stmt = NULL;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEDULE_FIRE_3, SQL_SCHEDULE_FIRE_3, "schedule_fire");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->tick_at_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "schedule_fire");
+    pgqrs__sq_release(stmt);
+    stmt = NULL;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEDULE_FIRE_4, SQL_SCHEDULE_FIRE_4, "schedule_fire");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->expected_at_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->tick_at_us);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 5, now_us) : pgqrs__sq_bind_null(c, stmt, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "schedule_fire");
+    pgqrs__sq_release(stmt);
+    stmt = NULL;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEDULE_FIRE_5, SQL_SCHEDULE_FIRE_5, "schedule_fire");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->tick_at_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "schedule_fire");
+    pgqrs__sq_release(stmt);
+    stmt = NULL;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEDULE_FIRE_6, SQL_SCHEDULE_FIRE_6, "schedule_fire");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->expected_at_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->tick_at_us);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 5, now_us) : pgqrs__sq_bind_null(c, stmt, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "schedule_fire");
+    pgqrs__sq_release(stmt);
+    stmt = NULL;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEDULE_FIRE_7, SQL_SCHEDULE_FIRE_7, "schedule_fire");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->tick_at_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "schedule_fire");
+    pgqrs__sq_release(stmt);
+    stmt = NULL;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEDULE_FIRE_8, SQL_SCHEDULE_FIRE_8, "schedule_fire");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->expected_at_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->tick_at_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 4, p->next_at_us);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 5, now_us) : pgqrs__sq_bind_null(c, stmt, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "schedule_fire");
+    pgqrs__sq_release(stmt);
+    stmt = NULL;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEDULE_FIRE_9, SQL_SCHEDULE_FIRE_9, "schedule_fire");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->tick_at_us);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_schedule_fire_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "schedule_fire")
+           : pgqrs__sq_fail(c, rc, "schedule_fire");
+    }
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    if (st != PGQRS_OK)
+        pgqrs__schedule_fire_row_clear(out);
+    return st;
+}
+
+/* schedule_advance :execrows (queries/sqlite/schedules.sql:132) */
+static pgqrs_status sq_schedule_advance(int64_t *affected_out, pgqrs_conn *c, const pgqrs_schedule_advance_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    *affected_out = 0;
+    st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEDULE_ADVANCE, SQL_SCHEDULE_ADVANCE, "schedule_advance");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->expected_at_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->next_at_us);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 4, now_us) : pgqrs__sq_bind_null(c, stmt, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "schedule_advance");
+    if (st == PGQRS_OK)
+        *affected_out = pgqrs__sq_changes(c);
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    return st;
+}
+
+/* schedule_tick_list :many (queries/sqlite/schedules.sql:140) */
+static pgqrs_status sq_schedule_tick_list(pgqrs_schedule_tick_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_schedule_tick_list_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEDULE_TICK_LIST, SQL_SCHEDULE_TICK_LIST, "schedule_tick_list");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->schedule_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->limit);
+    while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        pgqrs_schedule_tick_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? sq_scan_schedule_tick_row(row, c, stmt) : pgqrs__conn_oom(c);
+    }
+    if (st == PGQRS_OK && rc != SQLITE_DONE)
+        st = pgqrs__sq_fail(c, rc, "schedule_tick_list");
+    pgqrs__sq_release(stmt);
+    return pgqrs__schedule_tick_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* clock_now :one (queries/sqlite/schedules.sql:149) */
+static pgqrs_status sq_clock_now(pgqrs_clock_now_row *out, pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_CLOCK_NOW, SQL_CLOCK_NOW, "clock_now");
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 1, now_us) : pgqrs__sq_bind_null(c, stmt, 1);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_clock_now_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "clock_now")
+           : pgqrs__sq_fail(c, rc, "clock_now");
+    }
+    pgqrs__sq_release(stmt);
+    if (st != PGQRS_OK)
+        pgqrs__clock_now_row_clear(out);
+    return st;
+}
+
 /* schema_version_ensure :exec (queries/sqlite/schema.sql:3) */
 static pgqrs_status sq_schema_version_ensure(pgqrs_conn *c)
 {
@@ -2088,7 +3224,7 @@ static pgqrs_status sq_integrity_orphans(pgqrs_integrity_orphans_row *out, pgqrs
     return st;
 }
 
-/* session_setup :exec (queries/sqlite/schema.sql:53) */
+/* session_setup :exec (queries/sqlite/schema.sql:55) */
 static pgqrs_status sq_session_setup(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2100,7 +3236,7 @@ static pgqrs_status sq_session_setup(pgqrs_conn *c)
     return st;
 }
 
-/* session_relaxed_durability :exec (queries/sqlite/schema.sql:59) */
+/* session_relaxed_durability :exec (queries/sqlite/schema.sql:61) */
 static pgqrs_status sq_session_relaxed_durability(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2112,7 +3248,7 @@ static pgqrs_status sq_session_relaxed_durability(pgqrs_conn *c)
     return st;
 }
 
-/* session_foreign_keys :one (queries/sqlite/schema.sql:66) */
+/* session_foreign_keys :one (queries/sqlite/schema.sql:68) */
 static pgqrs_status sq_session_foreign_keys(int64_t *out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3162,13 +4298,72 @@ static const pgqrs__migration sq_migrations[] = {
       "-- What the handler returned for a message it finished (JSON text, or NULL: none).\n"
       "ALTER TABLE pgqrs_archive ADD COLUMN result TEXT;\n"
       "" },
+    { 3, "0003_schedules_retention", "91cfcf58397ddd9a3cbcf4aaa0a9b93279b7f33881a3260c939f275edd6f1a6c",
+      "-- Schedules (docs/schedules.md) and retention policies. Self-contained: it may be\n"
+      "-- renumbered before release, never split. Exactly once per tick: the query that\n"
+      "-- creates a tick's job moves next_at on, guarded by its old value, and inserts\n"
+      "-- the tick's row, whose primary key refuses a second one (the whole query is one\n"
+      "-- BEGIN IMMEDIATE transaction; on Turso one batch).\n"
+      "\n"
+      "CREATE TABLE pgqrs_schedules (\n"
+      "    id              INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+      "    name            TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 128),\n"
+      "    cron            TEXT NOT NULL CHECK (length(cron) BETWEEN 1 AND 256),\n"
+      "    timezone        TEXT NOT NULL DEFAULT 'UTC',\n"
+      "    queue_id        INTEGER REFERENCES pgqrs_queues (id) ON DELETE RESTRICT,\n"
+      "    workflow_id     INTEGER REFERENCES pgqrs_workflows (id) ON DELETE RESTRICT,\n"
+      "    target          TEXT NOT NULL,\n"
+      "    payload         TEXT CHECK (payload IS NULL OR json_valid(payload)),\n"
+      "    overlap         TEXT NOT NULL DEFAULT 'skip' CHECK (overlap IN ('skip', 'allow')),\n"
+      "    misfire         TEXT NOT NULL DEFAULT 'skip' CHECK (misfire IN ('skip', 'latest')),\n"
+      "    misfire_grace_s INTEGER NOT NULL DEFAULT 60 CHECK (misfire_grace_s >= 0),\n"
+      "    paused          INTEGER NOT NULL DEFAULT 0,\n"
+      "    next_at         INTEGER NOT NULL,\n"
+      "    last_tick_at    INTEGER,\n"
+      "    created_at      INTEGER NOT NULL,\n"
+      "    updated_at      INTEGER NOT NULL,\n"
+      "    CHECK ((queue_id IS NULL) <> (workflow_id IS NULL))\n"
+      ");\n"
+      "CREATE INDEX pgqrs_schedules_due_idx ON pgqrs_schedules (next_at) WHERE paused = 0;\n"
+      "\n"
+      "CREATE TABLE pgqrs_schedule_ticks (\n"
+      "    schedule_id INTEGER NOT NULL REFERENCES pgqrs_schedules (id) ON DELETE CASCADE,\n"
+      "    tick_at     INTEGER NOT NULL,\n"
+      "    outcome     TEXT NOT NULL CHECK (outcome IN ('fired', 'skipped')),\n"
+      "    message_id  INTEGER,\n"
+      "    run_id      INTEGER,\n"
+      "    created_at  INTEGER NOT NULL,\n"
+      "    PRIMARY KEY (schedule_id, tick_at)\n"
+      ");\n"
+      "CREATE INDEX pgqrs_schedule_ticks_fired_idx ON pgqrs_schedule_ticks (schedule_id, tick_at) WHERE outcome = 'fired';\n"
+      "\n"
+      "CREATE TABLE pgqrs_retention_default (\n"
+      "    id                INTEGER PRIMARY KEY CHECK (id = 1),\n"
+      "    archive_max_age_s INTEGER NOT NULL DEFAULT 0 CHECK (archive_max_age_s >= -1),\n"
+      "    archive_max_rows  INTEGER NOT NULL DEFAULT 0 CHECK (archive_max_rows >= -1),\n"
+      "    dlq_max_age_s     INTEGER NOT NULL DEFAULT 0 CHECK (dlq_max_age_s >= -1),\n"
+      "    dlq_max_rows      INTEGER NOT NULL DEFAULT 0 CHECK (dlq_max_rows >= -1),\n"
+      "    run_max_age_s     INTEGER NOT NULL DEFAULT 0 CHECK (run_max_age_s >= -1),\n"
+      "    updated_at        INTEGER NOT NULL\n"
+      ");\n"
+      "\n"
+      "CREATE TABLE pgqrs_retention (\n"
+      "    queue_id          INTEGER PRIMARY KEY REFERENCES pgqrs_queues (id) ON DELETE CASCADE,\n"
+      "    archive_max_age_s INTEGER NOT NULL DEFAULT 0 CHECK (archive_max_age_s >= -1),\n"
+      "    archive_max_rows  INTEGER NOT NULL DEFAULT 0 CHECK (archive_max_rows >= -1),\n"
+      "    dlq_max_age_s     INTEGER NOT NULL DEFAULT 0 CHECK (dlq_max_age_s >= -1),\n"
+      "    dlq_max_rows      INTEGER NOT NULL DEFAULT 0 CHECK (dlq_max_rows >= -1),\n"
+      "    run_max_age_s     INTEGER NOT NULL DEFAULT 0 CHECK (run_max_age_s >= -1),\n"
+      "    updated_at        INTEGER NOT NULL\n"
+      ");\n"
+      "" },
 };
 
 const pgqrs_queries pgqrs__queries_sqlite = {
     .backend = "sqlite",
     .stmt_slots = SQ__SLOTS,
     .migrations = sq_migrations,
-    .n_migrations = 2,
+    .n_migrations = 3,
     .exec_script = pgqrs__sq_exec_script,
     .archive_list = sq_archive_list,
     .archive_get = sq_archive_get,
@@ -3200,6 +4395,29 @@ const pgqrs_queries pgqrs__queries_sqlite = {
     .queue_get = sq_queue_get,
     .queue_list = sq_queue_list,
     .queue_delete = sq_queue_delete,
+    .retention_default_get = sq_retention_default_get,
+    .retention_default_set = sq_retention_default_set,
+    .retention_queue_get = sq_retention_queue_get,
+    .retention_queue_list = sq_retention_queue_list,
+    .retention_queue_set = sq_retention_queue_set,
+    .archive_purge_older = sq_archive_purge_older,
+    .archive_keep_cutoff = sq_archive_keep_cutoff,
+    .archive_purge_through = sq_archive_purge_through,
+    .run_purge_candidates = sq_run_purge_candidates,
+    .run_purge = sq_run_purge,
+    .tick_purge = sq_tick_purge,
+    .schedule_create = sq_schedule_create,
+    .schedule_get_by_name = sq_schedule_get_by_name,
+    .schedule_list = sq_schedule_list,
+    .schedule_of_queue = sq_schedule_of_queue,
+    .schedule_set_paused = sq_schedule_set_paused,
+    .schedule_delete = sq_schedule_delete,
+    .schedule_due = sq_schedule_due,
+    .schedule_next_due = sq_schedule_next_due,
+    .schedule_fire = sq_schedule_fire,
+    .schedule_advance = sq_schedule_advance,
+    .schedule_tick_list = sq_schedule_tick_list,
+    .clock_now = sq_clock_now,
     .schema_version_ensure = sq_schema_version_ensure,
     .schema_version_list = sq_schema_version_list,
     .schema_version_insert = sq_schema_version_insert,

@@ -205,8 +205,9 @@ PGQRS_EXTERN void pgqrs_store_set_time(pgqrs_store *store, int64_t now_us);
  * from this library's, or the database is newer), PGQRS_ERROR (a migration failed) */
 PGQRS_EXTERN pgqrs_status pgqrs_schema_install(pgqrs_store *store);
 /* PGQRS_OK when every table exists, the applied migrations are exactly this
- * library's, and no message or archived message names a queue or worker that
- * does not exist (it scans the messages and the archive).
+ * library's, no message or archived message names a queue or worker that does
+ * not exist and no workflow step a run that does not exist (it scans the
+ * messages, the archive and the steps).
  * @return PGQRS_OK, PGQRS_ESTATE (the first problem found: a missing table or
  * schema, a missing or changed migration, orphans) */
 PGQRS_EXTERN pgqrs_status pgqrs_schema_verify(pgqrs_store *store);
@@ -276,9 +277,11 @@ PGQRS_EXTERN size_t pgqrs_queues_count(const pgqrs_queues *l);
 /* Borrowed from l; NULL when i is out of range. */
 PGQRS_EXTERN const pgqrs_queue_info *pgqrs_queues_at(const pgqrs_queues *l, size_t i);
 PGQRS_EXTERN void pgqrs_queues_free(pgqrs_queues *l);
-/* Deletes the queue with its archive and dead letters. Refused while it holds live
- * messages, unless force; always refused while a workflow uses it.
- * @return PGQRS_OK, PGQRS_ENOTFOUND, PGQRS_ESTATE (live messages, or a workflow's queue),
+/* Deletes the queue with its archive, dead letters and retention policy. Refused
+ * while it holds live messages, unless force; always refused while a workflow
+ * uses it or a schedule targets it.
+ * @return PGQRS_OK, PGQRS_ENOTFOUND, PGQRS_ESTATE (live messages, a workflow's queue,
+ *         a schedule's target),
  *         PGQRS_EINVAL (bad name) */
 PGQRS_EXTERN pgqrs_status pgqrs_queue_delete(pgqrs_store *store, const char *name, int force);
 /* Deletes every live message of the queue; purged_out (may be NULL) gets how many.
@@ -492,6 +495,244 @@ PGQRS_EXTERN pgqrs_status pgqrs_worker_reclaim_zombies(int64_t *reclaimed_out, p
  * messages. purged_out may be NULL. @return PGQRS_OK, PGQRS_EINVAL (older_than_s < 0) */
 PGQRS_EXTERN pgqrs_status pgqrs_worker_purge_stale(int64_t *purged_out, pgqrs_store *store, int64_t older_than_s);
 
+
+/* ---- Schedules --------------------------------------------------------------------
+ * A schedule creates a job at every tick of its cron expression in its time zone:
+ * a message in a queue (payload_json), or a run of a workflow (payload_json is its
+ * input). Ticks are fired by schedulers (pgqrs_scheduler_new below; the worker
+ * runtime runs one, `pgqrs schedule run` runs one on its own): any number of them,
+ * in any number of processes and machines, create exactly one job per tick,
+ * because the database refuses a tick's second row (docs/schedules.md).
+ *
+ * Cron expressions: five fields, minute (0-59) hour (0-23) day-of-month (1-31)
+ * month (1-12 or jan-dec) day-of-week (0-7 or sun-sat, 0 and 7 are Sunday), each
+ * "*", a value, a range "a-b", a stepped "*", range or value (every n-th: "*" then
+ * "/n"; "a-b/n"; "a/n" runs to the field's end), or a list of those separated by
+ * commas. A field matching every value is unrestricted whatever its
+ * spelling; when both day fields are restricted a day matches either (the OR rule
+ * of cron). Also @yearly (@annually), @monthly, @weekly, @daily (@midnight),
+ * @hourly, and "@every DURATION" (30s, 5m, 1h30m, 2d; at least 1s), which fires at
+ * every multiple of DURATION since the Unix epoch whatever the zone.
+ * Time zones are IANA names read from the system tz database (/usr/share/zoneinfo,
+ * or $TZDIR); "UTC" by default. A local time that does not exist (clocks set
+ * forward) fires at the same offset from the change: 02:30 in a gap from 02:00 to
+ * 03:00 fires at 03:30; one that exists twice (clocks set back) fires once, at its
+ * first occurrence. The fire times are those of python3-croniter on zoneinfo
+ * datetimes (the test suite's oracle), where croniter is right (docs/schedules.md). */
+typedef struct pgqrs_schedules pgqrs_schedules;   /* pgqrs_schedule_info items */
+typedef struct pgqrs_scheduler pgqrs_scheduler;   /* fires due ticks and applies retention */
+
+typedef struct pgqrs_schedule_options {
+    unsigned int version;        /* PGQRS_SCHEDULE_OPTIONS_VERSION */
+    const char *cron;            /* required: the expression (at most 256 bytes) */
+    const char *timezone;        /* NULL = "UTC" */
+    const char *queue;           /* the target: a queue (then payload_json is the message, NULL = {}) */
+    const char *workflow;        /* or a workflow (payload_json is each run's input, NULL = none); exactly one */
+    const char *payload_json;
+    const char *overlap;         /* "skip" (NULL): no job for a tick while the previous tick's job is
+                                  * pending, in flight or its run unfinished; "allow": always */
+    const char *misfire;         /* for ticks more than misfire_grace_s late (downtime): "skip" (NULL):
+                                  * skip them; "latest": fire the latest of them once */
+    int64_t misfire_grace_s;     /* a tick this late still fires normally; 0 = 60, -1 = 0 */
+    int paused;                  /* non-zero: created paused */
+} pgqrs_schedule_options;
+#define PGQRS_SCHEDULE_OPTIONS_VERSION 1
+#define PGQRS_SCHEDULE_OPTIONS_INIT PGQRS__INIT(pgqrs_schedule_options, PGQRS_SCHEDULE_OPTIONS_VERSION)
+PGQRS__DEFINE_INIT(pgqrs_schedule_options, PGQRS_SCHEDULE_OPTIONS_VERSION)
+/* @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
+PGQRS_EXTERN pgqrs_status pgqrs_schedule_options_init(pgqrs_schedule_options *opts, unsigned int version);
+
+typedef struct pgqrs_schedule_info {   /* read-only; fields are only ever appended */
+    int64_t id;
+    const char *name;
+    const char *cron;
+    const char *timezone;
+    int64_t queue_id;            /* the target queue, or 0 */
+    int64_t workflow_id;         /* the target workflow, or 0 */
+    const char *target;          /* the queue's or the workflow's name */
+    const char *payload;         /* JSON, or NULL (a workflow run without input) */
+    const char *overlap;         /* "skip" or "allow"; static */
+    const char *misfire;         /* "skip" or "latest"; static */
+    int64_t misfire_grace_s;
+    int paused;
+    int64_t next_at_us;          /* the next tick (kept while paused; a resume recomputes it) */
+    int64_t last_tick_at_us;     /* the last tick handled (fired or skipped); 0 = none */
+    int64_t created_at_us;
+    int64_t updated_at_us;
+} pgqrs_schedule_info;
+
+/* Schedule names follow queue names' rules. Checks everything first (the
+ * expression, the zone, the payload, that the target exists and that the
+ * expression fires within ten years) and writes nothing on a failure. The first
+ * tick is the first fire time after now. out may be NULL (else freed with
+ * pgqrs_schedule_info_free).
+ * @return PGQRS_OK, PGQRS_EEXISTS (the name is taken), PGQRS_ENOTFOUND (no such
+ *         queue or workflow), PGQRS_EINVAL (bad name, expression, zone, JSON or
+ *         options; the message names which) */
+PGQRS_EXTERN pgqrs_status pgqrs_schedule_create(pgqrs_schedule_info **out, pgqrs_store *store, const char *name,
+                                                const pgqrs_schedule_options *opts);
+/* @return PGQRS_OK, PGQRS_ENOTFOUND, PGQRS_EINVAL (bad name) */
+PGQRS_EXTERN pgqrs_status pgqrs_schedule_get(pgqrs_schedule_info **out, pgqrs_store *store, const char *name);
+PGQRS_EXTERN void pgqrs_schedule_info_free(pgqrs_schedule_info *info);   /* NULL: no-op */
+/* Every schedule by name, with its next fire time. @return PGQRS_OK */
+PGQRS_EXTERN pgqrs_status pgqrs_schedule_list(pgqrs_schedules **out, pgqrs_store *store);
+PGQRS_EXTERN size_t pgqrs_schedules_count(const pgqrs_schedules *l);
+/* Borrowed from l; NULL when i is out of range. */
+PGQRS_EXTERN const pgqrs_schedule_info *pgqrs_schedules_at(const pgqrs_schedules *l, size_t i);
+PGQRS_EXTERN void pgqrs_schedules_free(pgqrs_schedules *l);
+/* Pausing stops the ticks (a scheduler fires none while paused; pausing a paused
+ * schedule is not an error). Resuming a paused schedule sets the next tick to the
+ * first fire time after now: the ticks of the pause are not fired; resuming an
+ * active one changes nothing.
+ * @return PGQRS_OK, PGQRS_ENOTFOUND, PGQRS_EINVAL (bad name) */
+PGQRS_EXTERN pgqrs_status pgqrs_schedule_pause(pgqrs_store *store, const char *name);
+PGQRS_EXTERN pgqrs_status pgqrs_schedule_resume(pgqrs_store *store, const char *name);
+/* Deletes the schedule and its tick history; the jobs it created stay.
+ * @return PGQRS_OK, PGQRS_ENOTFOUND, PGQRS_EINVAL (bad name) */
+PGQRS_EXTERN pgqrs_status pgqrs_schedule_delete(pgqrs_store *store, const char *name);
+/* The fire times of expr in zone (NULL = "UTC") after after_us (UTC
+ * microseconds): times_out gets up to n of them, increasing, and *count_out how
+ * many (fewer than n only when the expression stops firing within ten years of
+ * the last one). Needs no store; a failure is read with pgqrs_errmsg(NULL).
+ * @return PGQRS_OK, PGQRS_EINVAL (bad expression or zone; n > 100000) */
+PGQRS_EXTERN pgqrs_status pgqrs_cron_next(int64_t *times_out, size_t *count_out, const char *expr,
+                                          const char *zone, int64_t after_us, size_t n);
+
+/* ---- Retention ---------------------------------------------------------------------
+ * What is deleted, in bounded batches of short statements (no long transaction;
+ * on PostgreSQL none takes a lock that a claim waits for): archived and
+ * dead-lettered messages past a queue's maximum age or beyond its maximum count
+ * (the newest are kept), and finished workflow runs (SUCCESS, ERROR, CANCELLED,
+ * with their steps) that completed more than run_max_age_s ago. A queue has its
+ * own policy or follows the default (queue NULL); in a policy 0 means "not set"
+ * (follow the default; in the default: keep), -1 "keep" and a positive number is
+ * the limit. run_max_age_s of a workflow's queue ("workflow:NAME") applies to
+ * that workflow's runs. Applied by pgqrs_retention_run, which schedulers call
+ * every retention_interval_s. */
+typedef struct pgqrs_retention_policy {
+    unsigned int version;        /* PGQRS_RETENTION_POLICY_VERSION */
+    int64_t archive_max_age_s;   /* archived messages */
+    int64_t archive_max_rows;
+    int64_t dlq_max_age_s;       /* dead letters */
+    int64_t dlq_max_rows;
+    int64_t run_max_age_s;       /* finished workflow runs, by completion time */
+} pgqrs_retention_policy;
+#define PGQRS_RETENTION_POLICY_VERSION 1
+#define PGQRS_RETENTION_POLICY_INIT PGQRS__INIT(pgqrs_retention_policy, PGQRS_RETENTION_POLICY_VERSION)
+PGQRS__DEFINE_INIT(pgqrs_retention_policy, PGQRS_RETENTION_POLICY_VERSION)
+/* @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
+PGQRS_EXTERN pgqrs_status pgqrs_retention_policy_init(pgqrs_retention_policy *policy, unsigned int version);
+/* Stores the policy of queue (NULL: the default policy).
+ * @return PGQRS_OK, PGQRS_ENOTFOUND (no such queue), PGQRS_EINVAL (a field < -1, bad name) */
+PGQRS_EXTERN pgqrs_status pgqrs_retention_set(pgqrs_store *store, const char *queue,
+                                              const pgqrs_retention_policy *policy);
+/* The policy of queue (NULL: the default), as stored (effective = 0) or as it
+ * applies (effective non-zero: a field not set takes the default's, and 0 then
+ * means "keep"). out->version is set by the caller.
+ * @return PGQRS_OK, PGQRS_ENOTFOUND (no such queue), PGQRS_EINVAL (version, bad name) */
+PGQRS_EXTERN pgqrs_status pgqrs_retention_get(pgqrs_retention_policy *out, pgqrs_store *store, const char *queue,
+                                              int effective);
+
+typedef struct pgqrs_retention_options {
+    unsigned int version;        /* PGQRS_RETENTION_OPTIONS_VERSION */
+    int batch_size;              /* rows one statement deletes at most; 0 = 1000, at most 100000 */
+    int64_t max_rows;            /* stop after deleting about this many rows; 0 = no limit */
+    int64_t tick_max_age_s;      /* schedule ticks older than this go (each schedule's latest fired
+                                  * tick stays: the overlap rule reads it); 0 = 7 days, -1 = keep */
+} pgqrs_retention_options;
+#define PGQRS_RETENTION_OPTIONS_VERSION 1
+#define PGQRS_RETENTION_OPTIONS_INIT PGQRS__INIT(pgqrs_retention_options, PGQRS_RETENTION_OPTIONS_VERSION)
+PGQRS__DEFINE_INIT(pgqrs_retention_options, PGQRS_RETENTION_OPTIONS_VERSION)
+/* @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
+PGQRS_EXTERN pgqrs_status pgqrs_retention_options_init(pgqrs_retention_options *opts, unsigned int version);
+
+typedef struct pgqrs_retention_report {
+    unsigned int version;        /* PGQRS_RETENTION_REPORT_VERSION, set by the caller */
+    int64_t archived;            /* archived messages deleted */
+    int64_t dead_letters;        /* dead letters deleted */
+    int64_t runs;                /* finished runs deleted (with their steps) */
+    int64_t ticks;               /* schedule ticks deleted */
+    int64_t statements;          /* delete statements run */
+    int complete;                /* 1: nothing more was due; 0: max_rows stopped it */
+} pgqrs_retention_report;
+#define PGQRS_RETENTION_REPORT_VERSION 1
+#define PGQRS_RETENTION_REPORT_INIT PGQRS__INIT(pgqrs_retention_report, PGQRS_RETENTION_REPORT_VERSION)
+PGQRS__DEFINE_INIT(pgqrs_retention_report, PGQRS_RETENTION_REPORT_VERSION)
+/* @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
+PGQRS_EXTERN pgqrs_status pgqrs_retention_report_init(pgqrs_retention_report *report, unsigned int version);
+/* One pass over every queue and workflow: deletes what the policies say is due,
+ * each statement at most batch_size rows and its own transaction. Logs
+ * retention.purge per queue that lost rows and adds to the store's counters
+ * (purged_*). report_out (may be NULL; else its version set) gets what was
+ * deleted, also on a failure part-way. opts may be NULL.
+ * @return PGQRS_OK, PGQRS_EINVAL (options or report version) */
+PGQRS_EXTERN pgqrs_status pgqrs_retention_run(pgqrs_retention_report *report_out, pgqrs_store *store,
+                                              const pgqrs_retention_options *opts);
+
+/* ---- Scheduler ------------------------------------------------------------------------
+ * The object that fires due ticks. One round (pgqrs_scheduler_run_once) reads the
+ * time (the database's clock, or the store's test override), takes the due
+ * schedules and fires each due tick in its own short statement; every retention_
+ * interval_s a round also runs pgqrs_retention_run. pgqrs_scheduler_run is the
+ * loop of `pgqrs schedule run`, and the worker runtime runs it on a thread of
+ * its own (pgqrs_runtime_options.no_scheduler turns that off).
+ * Schedulers need no coordination: run as many as you like. A scheduler is used
+ * by one thread at a time (pgqrs_scheduler_stop and _stats_get: any thread). */
+typedef struct pgqrs_scheduler_options {
+    unsigned int version;        /* PGQRS_SCHEDULER_OPTIONS_VERSION */
+    int max_schedules;           /* due schedules one round takes; 0 = 100 */
+    int max_ticks;               /* ticks one round fires per schedule (catching up); 0 = 100 */
+    int64_t poll_interval_ms;    /* pgqrs_scheduler_run: longest sleep between rounds; 0 = 1000 */
+    int64_t retention_interval_s;/* run retention every this often; 0 = 60, -1 = never. A pass that
+                                  * retention.max_rows cut short goes on at the next round */
+    pgqrs_retention_options retention;   /* for those runs; zeros = defaults (its version is not checked) */
+} pgqrs_scheduler_options;
+#define PGQRS_SCHEDULER_OPTIONS_VERSION 1
+#define PGQRS_SCHEDULER_OPTIONS_INIT PGQRS__INIT(pgqrs_scheduler_options, PGQRS_SCHEDULER_OPTIONS_VERSION)
+PGQRS__DEFINE_INIT(pgqrs_scheduler_options, PGQRS_SCHEDULER_OPTIONS_VERSION)
+/* @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
+PGQRS_EXTERN pgqrs_status pgqrs_scheduler_options_init(pgqrs_scheduler_options *opts, unsigned int version);
+/* A scheduler on the store (which must outlive it); opts may be NULL.
+ * @return PGQRS_OK, PGQRS_EINVAL (options out of range) */
+PGQRS_EXTERN pgqrs_status pgqrs_scheduler_new(pgqrs_scheduler **out, pgqrs_store *store,
+                                              const pgqrs_scheduler_options *opts);
+/* One round at time now_us (0 = now: the database's clock or the store's test
+ * override). next_due_us_out (may be NULL) gets when the next active schedule is
+ * due (0: none is active; at most now when this round left ticks to catch up).
+ * A tick another scheduler fired first is counted as lost, not an error; a
+ * schedule whose expression or zone no longer loads (a zone file removed) is
+ * logged (schedule.error) and skipped.
+ * @return PGQRS_OK, or the database failure that ended the round */
+PGQRS_EXTERN pgqrs_status pgqrs_scheduler_run_once(int64_t *next_due_us_out, pgqrs_scheduler *s, int64_t now_us);
+/* Rounds until pgqrs_scheduler_stop: after each it sleeps until the next tick is
+ * due, at most poll_interval_ms. Database failures are logged (schedule.error)
+ * and retried with capped, jittered backoff; they never end the loop.
+ * @return PGQRS_OK once stopped */
+PGQRS_EXTERN pgqrs_status pgqrs_scheduler_run(pgqrs_scheduler *s);
+/* Makes pgqrs_scheduler_run return after its current round; a retention pass in
+ * that round stops after its current batch. Async-signal-safe (an atomic flag);
+ * before run, run returns at once. A bad handle is ignored. */
+PGQRS_EXTERN void pgqrs_scheduler_stop(pgqrs_scheduler *s);
+PGQRS_EXTERN void pgqrs_scheduler_free(pgqrs_scheduler *s);   /* not while it runs; NULL: no-op */
+
+typedef struct pgqrs_scheduler_stats {
+    unsigned int version;        /* PGQRS_SCHEDULER_STATS_VERSION, set by the caller */
+    int64_t rounds;
+    int64_t fired;               /* ticks that created their job here */
+    int64_t skipped_overlap;     /* ticks recorded as skipped: the previous job was still live */
+    int64_t missed;              /* ticks skipped as misfires (more than misfire_grace_s late) */
+    int64_t lost;                /* ticks another scheduler handled first */
+    int64_t errors;              /* failed rounds */
+    int64_t retention_runs;
+    int64_t purged;              /* rows those runs deleted: messages, runs and ticks */
+} pgqrs_scheduler_stats;
+#define PGQRS_SCHEDULER_STATS_VERSION 1
+#define PGQRS_SCHEDULER_STATS_INIT PGQRS__INIT(pgqrs_scheduler_stats, PGQRS_SCHEDULER_STATS_VERSION)
+PGQRS__DEFINE_INIT(pgqrs_scheduler_stats, PGQRS_SCHEDULER_STATS_VERSION)
+/* @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
+PGQRS_EXTERN pgqrs_status pgqrs_scheduler_stats_init(pgqrs_scheduler_stats *stats, unsigned int version);
+/* A snapshot, from any thread. @return PGQRS_OK, PGQRS_EINVAL (out->version unknown) */
+PGQRS_EXTERN pgqrs_status pgqrs_scheduler_stats_get(pgqrs_scheduler_stats *out, const pgqrs_scheduler *s);
 
 /* ---- Workflows -------------------------------------------------------------------
  * A workflow is a C handler run durably: each run is persisted (PENDING, RUNNING,
@@ -747,8 +988,9 @@ PGQRS_EXTERN void pgqrs_workflows_free(pgqrs_workflows *l);
  * serves many jobs. The price, after a crash: a job whose handler finished but
  * whose settle had not committed runs again (at-least-once; docs/worker.md says
  * exactly which). Threads: the caller's (pgqrs_runtime_run: claims and settles),
- * `concurrency` handler threads, and one lease extender; the store may be used by
- * handlers too (it is thread-safe) but each needs its own producer/consumer. */
+ * `concurrency` handler threads, one lease extender and (unless no_scheduler) a
+ * scheduler; the store may be used by handlers too (it is thread-safe) but each
+ * needs its own producer/consumer. */
 typedef struct pgqrs_runtime pgqrs_runtime;   /* the object: queues, threads, options */
 typedef struct pgqrs_job pgqrs_job;           /* a handler's message; valid until the handler returns */
 
@@ -780,9 +1022,16 @@ typedef struct pgqrs_runtime_options {
                                   * (C cannot stop the thread); 0 = no limit */
     int until_empty;             /* non-zero: pgqrs_runtime_run returns once no queue has a visible message
                                   * and nothing is running (messages delayed or waiting for a retry do not
-                                  * keep it running) */
+                                  * keep it running); with a scheduler, not before its first round ended
+                                  * (the ticks due at the start are fired and their jobs run) */
+    /* version 2 */
+    int no_scheduler;            /* 0: while pgqrs_runtime_run runs, a thread of its own runs a scheduler
+                                  * (pgqrs_scheduler_run: fires every due schedule, applies retention);
+                                  * it stops when the shutdown starts. Non-zero: no scheduler here */
+    pgqrs_scheduler_options scheduler;   /* that scheduler's options; zeros = defaults (its version is
+                                  * not checked) */
 } pgqrs_runtime_options;
-#define PGQRS_RUNTIME_OPTIONS_VERSION 1
+#define PGQRS_RUNTIME_OPTIONS_VERSION 2   /* version 1 (no scheduler fields) is still accepted */
 #define PGQRS_RUNTIME_OPTIONS_INIT PGQRS__INIT(pgqrs_runtime_options, PGQRS_RUNTIME_OPTIONS_VERSION)
 PGQRS__DEFINE_INIT(pgqrs_runtime_options, PGQRS_RUNTIME_OPTIONS_VERSION)
 /* @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
@@ -790,7 +1039,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_runtime_options_init(pgqrs_runtime_options *opts
 
 /* A runtime on the store (which must outlive it); opts may be NULL. Add queues
  * with pgqrs_runtime_add_queue, then pgqrs_runtime_run.
- * @return PGQRS_OK, PGQRS_EINVAL (options out of range) */
+ * @return PGQRS_OK, PGQRS_EINVAL (options out of range, the scheduler's included) */
 PGQRS_EXTERN pgqrs_status pgqrs_runtime_new(pgqrs_runtime **out, pgqrs_store *store,
                                             const pgqrs_runtime_options *opts);
 /* Runs fn(job, user) for the messages of queue, through a consumer worker this
@@ -846,6 +1095,10 @@ PGQRS_EXTERN pgqrs_status pgqrs_runtime_stats_init(pgqrs_runtime_stats *stats, u
 /* A snapshot of the counters, from any thread, while it runs or after.
  * @return PGQRS_OK, PGQRS_EINVAL (out->version unknown) */
 PGQRS_EXTERN pgqrs_status pgqrs_runtime_stats_get(pgqrs_runtime_stats *out, const pgqrs_runtime *rt);
+/* The runtime's scheduler, borrowed (valid until pgqrs_runtime_free), for
+ * pgqrs_scheduler_stats_get and pgqrs_errmsg from any thread; NULL with
+ * no_scheduler or a bad handle. */
+PGQRS_EXTERN const pgqrs_scheduler *pgqrs_runtime_scheduler(const pgqrs_runtime *rt);
 
 /* ---- Inside a job handler: the job's accessors ----
  * Strings are borrowed from the job and valid until the handler returns. A bad
@@ -895,8 +1148,12 @@ typedef struct pgqrs_counters {
     int64_t retried;             /* workflow runs rescheduled after a failure */
     int64_t errors[16];          /* failed calls by status: errors[-status], e.g. errors[-PGQRS_ECONN] */
     int64_t dead_lettered;       /* messages moved to the dead-letter queue by this store's consumers */
+    /* version 2: what retention deleted through this store (pgqrs_retention_run) */
+    int64_t purged_archived;     /* archived messages */
+    int64_t purged_dead_letters;
+    int64_t purged_runs;         /* finished workflow runs, with their steps */
 } pgqrs_counters;
-#define PGQRS_COUNTERS_VERSION 1
+#define PGQRS_COUNTERS_VERSION 2   /* 1 (without the purged_* fields) is still accepted */
 #define PGQRS_COUNTERS_INIT PGQRS__INIT(pgqrs_counters, PGQRS_COUNTERS_VERSION)
 PGQRS__DEFINE_INIT(pgqrs_counters, PGQRS_COUNTERS_VERSION)
 /* @return PGQRS_OK, PGQRS_EINVAL (unknown version) */

@@ -21,6 +21,9 @@ auth_file = $dir/users.txt
 pool_mode = transaction
 max_client_conn = 1000
 default_pool_size = 20
+; every test has a database of its own, so a pool per test: close idle server
+; connections soon, or the pools of finished tests fill max_connections
+server_idle_timeout = 2
 ignore_startup_parameters = extra_float_digits
 logfile = $dir/pgbouncer.log
 pidfile = $dir/pgbouncer.pid

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #if PGQRS_WITH_SQLITE
@@ -580,6 +581,102 @@ static void test_events__runtime_retry(void)
     pgqrs_store_free(s);
 }
 
+/* ---- schedules and retention ---- */
+
+#define MIN (60 * SEC)
+
+static void test_events__schedules(void)
+{
+    pgqrs_store *s = open_store(th_fresh_dsn(), 0, 0);
+    pgqrs_scheduler *sch = NULL;
+    pgqrs_scheduler_options so = PGQRS_SCHEDULER_OPTIONS_INIT;
+    pgqrs_schedule_options o = PGQRS_SCHEDULE_OPTIONS_INIT;
+    pgqrs_retention_policy pol = PGQRS_RETENTION_POLICY_INIT;
+    pgqrs_consumer *c = NULL;
+    pgqrs_batch *b = NULL;
+    CHECK(s);
+    CHECK_OK(pgqrs_schema_install(s), s);
+    CHECK_OK(pgqrs_queue_create(NULL, s, "q", NULL), s);
+    pgqrs_store_set_time(s, T0);
+    o.cron = "* * * * *";
+    o.queue = "q";
+    CHECK_OK(pgqrs_schedule_create(NULL, s, "every-minute", &o), s);
+    CHECK_LOGGED("schedule.create", PGQRS_LOG_INFO);
+    so.retention_interval_s = -1;
+    CHECK_OK(pgqrs_scheduler_new(&sch, s, &so), s);
+    pgqrs_store_set_time(s, T0 + MIN);
+    CHECK_OK(pgqrs_scheduler_run_once(NULL, sch, 0), sch);
+    CHECK_LOGGED("schedule.fire", PGQRS_LOG_DEBUG);
+    pgqrs_store_set_time(s, T0 + 2 * MIN);
+    CHECK_OK(pgqrs_scheduler_run_once(NULL, sch, 0), sch);   /* the first job is pending: overlap skip */
+    CHECK_LOGGED("schedule.skip", PGQRS_LOG_INFO);
+    CHECK_OK(pgqrs_schedule_pause(s, "every-minute"), s);
+    CHECK_LOGGED("schedule.pause", PGQRS_LOG_INFO);
+    CHECK_OK(pgqrs_schedule_resume(s, "every-minute"), s);
+    CHECK_LOGGED("schedule.resume", PGQRS_LOG_INFO);
+    pgqrs_store_set_time(s, T0 + 60 * MIN);                  /* down for most of an hour */
+    CHECK_OK(pgqrs_scheduler_run_once(NULL, sch, 0), sch);
+    CHECK_LOGGED("schedule.misfire", PGQRS_LOG_WARN);
+    /* retention of the job the schedule made */
+    CHECK_OK(pgqrs_consumer_new(&c, s, "q"), s);
+    CHECK_OK(pgqrs_dequeue(&b, c, 10, 30), c);
+    for (size_t i = 0; i < pgqrs_batch_count(b); i++)
+        CHECK_OK(pgqrs_archive(c, pgqrs_batch_at(b, i)->id), c);
+    pgqrs_batch_free(b);
+    pol.archive_max_rows = -1;
+    pol.archive_max_age_s = 1;
+    CHECK_OK(pgqrs_retention_set(s, "q", &pol), s);
+    CHECK_LOGGED("retention.set", PGQRS_LOG_INFO);
+    pgqrs_store_set_time(s, T0 + 120 * MIN);
+    CHECK_OK(pgqrs_retention_run(NULL, s, NULL), s);
+    CHECK_LOGGED("retention.purge", PGQRS_LOG_INFO);
+    CHECK_OK(pgqrs_schedule_delete(s, "every-minute"), s);
+    CHECK_LOGGED("schedule.delete", PGQRS_LOG_INFO);
+    pgqrs_consumer_free(c);
+    pgqrs_scheduler_free(sch);
+    pgqrs_store_free(s);
+}
+
+/* A schedule whose zone this process cannot load: another process created it
+ * with a TZDIR that has the zone. */
+static void test_events__schedule_error(void)
+{
+    pgqrs_store *s;
+    pgqrs_scheduler *sch = NULL;
+    char dir[512], cmd[1200];
+    pid_t pid;
+    int status = 0;
+    if (th_is_memory())
+        SKIP("sqlite::memory: is private to one process: no other process can create the schedule");
+    CHECK((s = open_store(th_fresh_dsn(), 0, 0)));
+    CHECK_OK(pgqrs_schema_install(s), s);
+    CHECK_OK(pgqrs_queue_create(NULL, s, "q", NULL), s);
+    snprintf(dir, sizeof dir, "%s/tz-%d", th_tmpdir(), (int)getpid());
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/Pgqrs' && cp /usr/share/zoneinfo/UTC '%s/Pgqrs/Gone'", dir, dir);
+    CHECK(system(cmd) == 0);
+    fflush(NULL);
+    pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        pgqrs_store *cs = NULL;
+        pgqrs_schedule_options o = PGQRS_SCHEDULE_OPTIONS_INIT;
+        setenv("TZDIR", dir, 1);
+        o.cron = "* * * * *";
+        o.queue = "q";
+        o.timezone = "Pgqrs/Gone";
+        int ok = pgqrs_connect(&cs, th_current_dsn(), NULL) == PGQRS_OK &&
+                 pgqrs_schedule_create(NULL, cs, "elsewhere", &o) == PGQRS_OK;
+        pgqrs_store_free(cs);
+        _exit(ok ? 0 : 1);
+    }
+    CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_OK(pgqrs_scheduler_new(&sch, s, NULL), s);
+    CHECK_OK(pgqrs_scheduler_run_once(NULL, sch, INT64_C(4102444800) * SEC), sch);   /* 2100: due */
+    CHECK_LOGGED("schedule.error", PGQRS_LOG_WARN);
+    pgqrs_scheduler_free(sch);
+    pgqrs_store_free(s);
+}
+
 /* ---- the list in docs/operations.md ---- */
 
 /* Every event named in the first column of the events table of
@@ -601,6 +698,10 @@ static const struct { const char *event; const char *test; } covered[] = {
     { "runtime.start", "runtime" }, { "runtime.stop", "runtime" }, { "job.retry", "runtime" },
     { "job.dead_letter", "runtime" }, { "job.overrun", "runtime" }, { "job.lease_lost", "runtime" },
     { "runtime.retry", "runtime_retry" },
+    { "schedule.create", "schedules" }, { "schedule.fire", "schedules" }, { "schedule.skip", "schedules" },
+    { "schedule.pause", "schedules" }, { "schedule.resume", "schedules" }, { "schedule.misfire", "schedules" },
+    { "schedule.delete", "schedules" }, { "retention.set", "schedules" }, { "retention.purge", "schedules" },
+    { "schedule.error", "schedule_error" },
 };
 
 static void test_events__every_documented_event_has_a_test(void)
@@ -652,6 +753,8 @@ int main(int argc, char **argv)
         { "events__sqlite_busy", test_events__sqlite_busy },
         { "events__turso_retry", test_events__turso_retry },
         { "events__worker_heartbeat_failure", test_events__worker_heartbeat_failure },
+        { "events__schedules", test_events__schedules },
+        { "events__schedule_error", test_events__schedule_error },
         { "events__every_documented_event_has_a_test", test_events__every_documented_event_has_a_test },
     };
     return th_main(argc, argv, "test_events", tests, sizeof tests / sizeof *tests);

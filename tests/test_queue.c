@@ -1899,7 +1899,7 @@ static void test_counters__exact_after_known_sequence(void)
 
     /* a wrong version is refused before anything is written to out, and that
      * refusal is itself a counted EINVAL of this store */
-    for (unsigned int v = 0; v < 3; v += 2) {   /* 0 and 2: below and above PGQRS_COUNTERS_VERSION (1) */
+    for (unsigned int v = 0; v < 4; v += 3) {   /* 0 and 3: below 1 and above PGQRS_COUNTERS_VERSION (2) */
         memset(&k, 0x5a, sizeof k);
         k.version = v;
         CHECK_ST(PGQRS_EINVAL, pgqrs_store_counters(&k, store), store);
@@ -1908,6 +1908,12 @@ static void test_counters__exact_after_known_sequence(void)
         CHECK_I64(0x5a5a5a5a5a5a5a5aLL, k.enqueued);
         CHECK_I64(0x5a5a5a5a5a5a5a5aLL, k.dead_lettered);
     }
+    /* version 1 (before the purged_* fields) is still accepted; those stay untouched */
+    memset(&k, 0x5a, sizeof k);
+    k.version = 1;
+    CHECK_OK(pgqrs_store_counters(&k, store), store);
+    CHECK_I64(1, k.dead_lettered);
+    CHECK_I64(0x5a5a5a5a5a5a5a5aLL, k.purged_archived);
     CHECK_ST(PGQRS_EMISUSE, pgqrs_store_counters(NULL, store), store);   /* errors[EMISUSE] 1 */
     CHECK_ST(PGQRS_EMISUSE, pgqrs_store_counters(&k, NULL), NULL);     /* no store: counted nowhere */
     memset(&k, 0, sizeof k);

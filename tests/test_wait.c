@@ -242,6 +242,104 @@ static void test_wait__replay_and_trigger_notify_an_empty_queue(void)
 #endif
 }
 
+#if PGQRS_WITH_POSTGRES
+typedef struct waiter {
+    pgqrs_batch *b;
+    pgqrs_status st;
+    int64_t ms;
+} waiter;
+
+static void *wait_main(void *arg)
+{
+    waiter *w = arg;
+    int64_t t0 = ms_now();
+    w->st = pgqrs_dequeue_wait(&w->b, consumer, 10, 30, 20000);
+    w->ms = ms_now() - t0;
+    return NULL;
+}
+
+static int64_t fired(const pgqrs_scheduler *sch)
+{
+    pgqrs_scheduler_stats st = PGQRS_SCHEDULER_STATS_INIT;
+    return pgqrs_scheduler_stats_get(&st, sch) == PGQRS_OK ? st.fired : -1;
+}
+#endif
+
+/* A scheduled tick's job notifies as an enqueue does (schedule_fire, migration
+ * 0004): its message made visible in an empty queue notifies, one in a queue
+ * with a visible message does not; a workflow target's run notifies its queue;
+ * and a consumer waiting in pgqrs_dequeue_wait wakes for a tick. */
+static void test_wait__scheduled_tick_notifies_an_empty_queue(void)
+{
+#if PGQRS_WITH_POSTGRES
+    pgqrs_capabilities caps = PGQRS_CAPABILITIES_INIT;
+    pgqrs_schedule_options so = PGQRS_SCHEDULE_OPTIONS_INIT;
+    pgqrs_scheduler_options sco = PGQRS_SCHEDULER_OPTIONS_INIT;
+    pgqrs_scheduler *sch = NULL;
+    pgqrs_queue_info *q = NULL;
+    pgqrs_batch *b = NULL;
+    waiter w = { NULL, PGQRS_OK, 0 };
+    pthread_t th;
+    pgqrs_schedule_info *si = NULL;
+    int64_t qid, wqid, t1;
+    PGconn *l;
+    PGresult *r;
+    SETUP();
+    CHECK_OK(pgqrs_store_capabilities(&caps, store), store);
+    if (!caps.notifications)
+        SKIP("capabilities.notifications is 0 here (no LISTEN/NOTIFY)");
+    CHECK_OK(pgqrs_queue_get(&q, store, "w"), store);
+    qid = q->id;
+    pgqrs_queue_info_free(q);
+    CHECK_OK(pgqrs_workflow_define(store, "wf", noop_workflow, NULL, NULL), store);
+    CHECK_OK(pgqrs_queue_get(&q, store, "workflow:wf"), store);
+    wqid = q->id;
+    pgqrs_queue_info_free(q);
+    so.cron = "@every 1s";
+    so.queue = "w";
+    so.overlap = "allow";
+    CHECK_OK(pgqrs_schedule_create(&si, store, "every-second", &so), store);
+    t1 = si->next_at_us;                                          /* its first tick */
+    pgqrs_schedule_info_free(si);
+    sco.retention_interval_s = -1;
+    CHECK_OK(pgqrs_scheduler_new(&sch, store, &sco), store);
+
+    l = PQconnectdb(getenv("PGQRS_TEST_PG_DSN"));
+    r = PQexec(l, "LISTEN pgqrs_messages");
+    CHECK_MSG(PQresultStatus(r) == PGRES_COMMAND_OK, "LISTEN: %s", PQerrorMessage(l));
+    PQclear(r);
+    /* two ticks due (t1, t1 + 1 s): the first one's message finds the queue empty, the second one's does not */
+    CHECK_OK(pgqrs_scheduler_run_once(NULL, sch, t1 + 1500000), sch);
+    CHECK_I64(2, fired(sch));
+    CHECK_I64(1, notifications(l, qid, 200));
+    CHECK_OK(pgqrs_dequeue(&b, consumer, 10, 30), consumer);      /* both in flight: none visible */
+    CHECK_I64(2, (int64_t)pgqrs_batch_count(b));
+    pgqrs_batch_free(b);
+    b = NULL;
+    /* a consumer waiting on the empty queue wakes for the next tick */
+    CHECK(pthread_create(&th, NULL, wait_main, &w) == 0);
+    usleep(300 * 1000);                                           /* it is listening by now */
+    pgqrs_scheduler_run_once(NULL, sch, t1 + 2500000);
+    pthread_join(th, NULL);
+    CHECK_OK(w.st, consumer);
+    CHECK_I64(1, (int64_t)pgqrs_batch_count(w.b));
+    pgqrs_batch_free(w.b);
+    CHECK_MSG(w.ms < 10000, "the waiter took %lld ms", (long long)w.ms);
+    CHECK_I64(1, notifications(l, qid, 200));
+    /* a workflow target: the run's message notifies the workflow's queue */
+    so.queue = NULL;
+    so.workflow = "wf";
+    so.overlap = NULL;
+    CHECK_OK(pgqrs_schedule_create(NULL, store, "wf-every-second", &so), store);
+    CHECK_OK(pgqrs_scheduler_run_once(NULL, sch, t1 + 4500000), sch);
+    CHECK_I64(1, notifications(l, wqid, 200));
+    PQfinish(l);
+    pgqrs_scheduler_free(sch);
+#else
+    SKIP("LISTEN/NOTIFY is PostgreSQL's: this build has no PostgreSQL");
+#endif
+}
+
 static void test_wait__wakes_when_a_delayed_message_falls_due(void)
 {
     pgqrs_batch *b = NULL;
@@ -277,6 +375,7 @@ int main(int argc, char **argv)
         { "wait__wakes_when_a_delayed_message_falls_due", test_wait__wakes_when_a_delayed_message_falls_due },
         { "wait__enqueue_notifies_only_an_empty_queue", test_wait__enqueue_notifies_only_an_empty_queue },
         { "wait__replay_and_trigger_notify_an_empty_queue", test_wait__replay_and_trigger_notify_an_empty_queue },
+        { "wait__scheduled_tick_notifies_an_empty_queue", test_wait__scheduled_tick_notifies_an_empty_queue },
         { "wait__bad_arguments", test_wait__bad_arguments },
     };
     int rc = th_main(argc, argv, "test_wait", tests, sizeof tests / sizeof *tests);

@@ -48,6 +48,7 @@ from .errors import (AlreadyExists, Busy, DatabaseConnectionError, IllegalState,
 from .models import Message, QueueInfo, QueueMetrics, WorkerHealth, WorkerInfo
 from .queue import Consumer, Producer
 from .runtime import Job, Retry, Runtime, RuntimeStats
+from .schedule import ScheduleInfo, Scheduler, cron_next, cron_next_us
 from .store import Store, connect, errstr, version
 from .workflow import (RetryPolicy, Run, RunInfo, Step, StepInfo, Workflow, WorkflowInfo, WorkflowWorker, step,
                        workflow)
@@ -60,6 +61,7 @@ __all__ = [
     "DatabaseConnectionError", "Timeout", "OutOfMemory", "NotSupported", "Misuse", "LibraryNotFound",
     "workflow", "step", "Workflow", "Step", "Run", "RetryPolicy", "WorkflowWorker", "RunInfo", "StepInfo",
     "WorkflowInfo", "RunCancelled", "RunSuspended", "NonRetryable",
+    "ScheduleInfo", "Scheduler", "cron_next", "cron_next_us",
 ]
 # pgqrs.ConnectionError is DatabaseConnectionError; deliberately not in __all__, so
 # `from pgqrs import *` does not shadow the builtin.

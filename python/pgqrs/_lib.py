@@ -31,7 +31,11 @@ from ._structs import (  # noqa: F401
     PGQRS_WORKFLOW_OPTIONS_VERSION,
     CapabilitiesC, ConnectOptionsC, CountersC, MessageC, PollOptionsC, QueueInfoC, QueueMetricsC, QueueOptionsC,
     RetryPolicyC, RunFilterC, RunInfoC, RuntimeOptionsC, RuntimeStatsC, StepInfoC, StepOptionsC, TriggerOptionsC,
-    WorkerHealthC, WorkerInfoC, WorkflowInfoC, WorkflowOptionsC)
+    WorkerHealthC, WorkerInfoC, WorkflowInfoC, WorkflowOptionsC,
+    PGQRS_RETENTION_OPTIONS_VERSION, PGQRS_RETENTION_POLICY_VERSION, PGQRS_RETENTION_REPORT_VERSION,
+    PGQRS_SCHEDULE_OPTIONS_VERSION, PGQRS_SCHEDULER_OPTIONS_VERSION, PGQRS_SCHEDULER_STATS_VERSION,
+    RetentionOptionsC, RetentionPolicyC, RetentionReportC, ScheduleInfoC, ScheduleOptionsC, SchedulerOptionsC,
+    SchedulerStatsC)
 
 # The pgqrs.h this binding mirrors (PGQRS_VERSION_NUMBER = major*1e6 + minor*1e3 + patch).
 BINDING_VERSION_NUMBER = 2000
@@ -208,6 +212,35 @@ _SIGNATURES = {
     "pgqrs_job_message": (_P(MessageC), [c_handle]),
     "pgqrs_job_set_result": (c_status, [c_handle, ctypes.c_char_p]),
     "pgqrs_job_set_retry_delay": (c_status, [c_handle, c_i64]),
+    "pgqrs_runtime_scheduler": (c_handle, [c_handle]),
+    # schedules, the scheduler, retention (schedule.py)
+    "pgqrs_schedule_options_init": (c_status, [_P(ScheduleOptionsC), ctypes.c_uint]),
+    "pgqrs_schedule_create": (c_status, [_P(_P(ScheduleInfoC)), c_handle, ctypes.c_char_p, _P(ScheduleOptionsC)]),
+    "pgqrs_schedule_get": (c_status, [_P(_P(ScheduleInfoC)), c_handle, ctypes.c_char_p]),
+    "pgqrs_schedule_info_free": (_VOID, [_P(ScheduleInfoC)]),
+    "pgqrs_schedule_list": (c_status, [_pp, c_handle]),
+    "pgqrs_schedules_count": (ctypes.c_size_t, [c_handle]),
+    "pgqrs_schedules_at": (_P(ScheduleInfoC), [c_handle, ctypes.c_size_t]),
+    "pgqrs_schedules_free": (_VOID, [c_handle]),
+    "pgqrs_schedule_pause": (c_status, [c_handle, ctypes.c_char_p]),
+    "pgqrs_schedule_resume": (c_status, [c_handle, ctypes.c_char_p]),
+    "pgqrs_schedule_delete": (c_status, [c_handle, ctypes.c_char_p]),
+    "pgqrs_cron_next": (c_status, [_P(c_i64), _P(ctypes.c_size_t), ctypes.c_char_p, ctypes.c_char_p, c_i64,
+                                   ctypes.c_size_t]),
+    "pgqrs_retention_policy_init": (c_status, [_P(RetentionPolicyC), ctypes.c_uint]),
+    "pgqrs_retention_options_init": (c_status, [_P(RetentionOptionsC), ctypes.c_uint]),
+    "pgqrs_retention_report_init": (c_status, [_P(RetentionReportC), ctypes.c_uint]),
+    "pgqrs_retention_set": (c_status, [c_handle, ctypes.c_char_p, _P(RetentionPolicyC)]),
+    "pgqrs_retention_get": (c_status, [_P(RetentionPolicyC), c_handle, ctypes.c_char_p, ctypes.c_int]),
+    "pgqrs_retention_run": (c_status, [_P(RetentionReportC), c_handle, _P(RetentionOptionsC)]),
+    "pgqrs_scheduler_options_init": (c_status, [_P(SchedulerOptionsC), ctypes.c_uint]),
+    "pgqrs_scheduler_stats_init": (c_status, [_P(SchedulerStatsC), ctypes.c_uint]),
+    "pgqrs_scheduler_new": (c_status, [_pp, c_handle, _P(SchedulerOptionsC)]),
+    "pgqrs_scheduler_run_once": (c_status, [_P(c_i64), c_handle, c_i64]),
+    "pgqrs_scheduler_run": (c_status, [c_handle]),
+    "pgqrs_scheduler_stop": (_VOID, [c_handle]),
+    "pgqrs_scheduler_free": (_VOID, [c_handle]),
+    "pgqrs_scheduler_stats_get": (c_status, [_P(SchedulerStatsC), c_handle]),
 }
 
 

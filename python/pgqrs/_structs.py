@@ -14,14 +14,20 @@ PGQRS_CONNECT_OPTIONS_VERSION = 1
 PGQRS_CAPABILITIES_VERSION = 1
 PGQRS_QUEUE_OPTIONS_VERSION = 2
 PGQRS_WORKER_HEALTH_VERSION = 1
+PGQRS_SCHEDULE_OPTIONS_VERSION = 1
+PGQRS_RETENTION_POLICY_VERSION = 1
+PGQRS_RETENTION_OPTIONS_VERSION = 1
+PGQRS_RETENTION_REPORT_VERSION = 1
+PGQRS_SCHEDULER_OPTIONS_VERSION = 1
+PGQRS_SCHEDULER_STATS_VERSION = 1
 PGQRS_WORKFLOW_OPTIONS_VERSION = 1
 PGQRS_TRIGGER_OPTIONS_VERSION = 1
 PGQRS_POLL_OPTIONS_VERSION = 1
 PGQRS_STEP_OPTIONS_VERSION = 1
 PGQRS_RUN_FILTER_VERSION = 1
-PGQRS_RUNTIME_OPTIONS_VERSION = 1
+PGQRS_RUNTIME_OPTIONS_VERSION = 2
 PGQRS_RUNTIME_STATS_VERSION = 1
-PGQRS_COUNTERS_VERSION = 1
+PGQRS_COUNTERS_VERSION = 2
 
 
 class ConnectOptionsC(ctypes.Structure):
@@ -137,6 +143,106 @@ class WorkerHealthC(ctypes.Structure):
         ("suspended", ctypes.c_int64),
         ("stopped", ctypes.c_int64),
         ("stale", ctypes.c_int64),
+    ]
+
+
+class ScheduleOptionsC(ctypes.Structure):
+    """pgqrs_schedule_options"""
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("cron", ctypes.c_char_p),
+        ("timezone", ctypes.c_char_p),
+        ("queue", ctypes.c_char_p),
+        ("workflow", ctypes.c_char_p),
+        ("payload_json", ctypes.c_char_p),
+        ("overlap", ctypes.c_char_p),
+        ("misfire", ctypes.c_char_p),
+        ("misfire_grace_s", ctypes.c_int64),
+        ("paused", ctypes.c_int),
+    ]
+
+
+class ScheduleInfoC(ctypes.Structure):
+    """pgqrs_schedule_info"""
+    _fields_ = [
+        ("id", ctypes.c_int64),
+        ("name", ctypes.c_char_p),
+        ("cron", ctypes.c_char_p),
+        ("timezone", ctypes.c_char_p),
+        ("queue_id", ctypes.c_int64),
+        ("workflow_id", ctypes.c_int64),
+        ("target", ctypes.c_char_p),
+        ("payload", ctypes.c_char_p),
+        ("overlap", ctypes.c_char_p),
+        ("misfire", ctypes.c_char_p),
+        ("misfire_grace_s", ctypes.c_int64),
+        ("paused", ctypes.c_int),
+        ("next_at_us", ctypes.c_int64),
+        ("last_tick_at_us", ctypes.c_int64),
+        ("created_at_us", ctypes.c_int64),
+        ("updated_at_us", ctypes.c_int64),
+    ]
+
+
+class RetentionPolicyC(ctypes.Structure):
+    """pgqrs_retention_policy"""
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("archive_max_age_s", ctypes.c_int64),
+        ("archive_max_rows", ctypes.c_int64),
+        ("dlq_max_age_s", ctypes.c_int64),
+        ("dlq_max_rows", ctypes.c_int64),
+        ("run_max_age_s", ctypes.c_int64),
+    ]
+
+
+class RetentionOptionsC(ctypes.Structure):
+    """pgqrs_retention_options"""
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("batch_size", ctypes.c_int),
+        ("max_rows", ctypes.c_int64),
+        ("tick_max_age_s", ctypes.c_int64),
+    ]
+
+
+class RetentionReportC(ctypes.Structure):
+    """pgqrs_retention_report"""
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("archived", ctypes.c_int64),
+        ("dead_letters", ctypes.c_int64),
+        ("runs", ctypes.c_int64),
+        ("ticks", ctypes.c_int64),
+        ("statements", ctypes.c_int64),
+        ("complete", ctypes.c_int),
+    ]
+
+
+class SchedulerOptionsC(ctypes.Structure):
+    """pgqrs_scheduler_options"""
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("max_schedules", ctypes.c_int),
+        ("max_ticks", ctypes.c_int),
+        ("poll_interval_ms", ctypes.c_int64),
+        ("retention_interval_s", ctypes.c_int64),
+        ("retention", RetentionOptionsC),
+    ]
+
+
+class SchedulerStatsC(ctypes.Structure):
+    """pgqrs_scheduler_stats"""
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("rounds", ctypes.c_int64),
+        ("fired", ctypes.c_int64),
+        ("skipped_overlap", ctypes.c_int64),
+        ("missed", ctypes.c_int64),
+        ("lost", ctypes.c_int64),
+        ("errors", ctypes.c_int64),
+        ("retention_runs", ctypes.c_int64),
+        ("purged", ctypes.c_int64),
     ]
 
 
@@ -258,6 +364,8 @@ class RuntimeOptionsC(ctypes.Structure):
         ("shutdown_ms", ctypes.c_int64),
         ("max_run_ms", ctypes.c_int64),
         ("until_empty", ctypes.c_int),
+        ("no_scheduler", ctypes.c_int),
+        ("scheduler", SchedulerOptionsC),
     ]
 
 
@@ -290,6 +398,9 @@ class CountersC(ctypes.Structure):
         ("retried", ctypes.c_int64),
         ("errors", ctypes.c_int64 * 16),
         ("dead_lettered", ctypes.c_int64),
+        ("purged_archived", ctypes.c_int64),
+        ("purged_dead_letters", ctypes.c_int64),
+        ("purged_runs", ctypes.c_int64),
     ]
 
 
@@ -303,6 +414,13 @@ BY_C_NAME = {
     "pgqrs_message": MessageC,
     "pgqrs_worker_info": WorkerInfoC,
     "pgqrs_worker_health": WorkerHealthC,
+    "pgqrs_schedule_options": ScheduleOptionsC,
+    "pgqrs_schedule_info": ScheduleInfoC,
+    "pgqrs_retention_policy": RetentionPolicyC,
+    "pgqrs_retention_options": RetentionOptionsC,
+    "pgqrs_retention_report": RetentionReportC,
+    "pgqrs_scheduler_options": SchedulerOptionsC,
+    "pgqrs_scheduler_stats": SchedulerStatsC,
     "pgqrs_retry_policy": RetryPolicyC,
     "pgqrs_workflow_options": WorkflowOptionsC,
     "pgqrs_trigger_options": TriggerOptionsC,

@@ -236,3 +236,58 @@ class Admin:
         """Deletes workers stopped (or silent) for more than `older_than` seconds
         that hold no messages; returns how many."""
         return self._count("pgqrs_worker_purge_stale", to_seconds(older_than, "older_than", I64_MIN, I64_MAX))
+
+    # ---- schedules and retention (pgqrs.schedule) -------------------------------------
+    def create_schedule(self, name, cron, *, queue=None, payload=None, workflow=None, input=None, timezone=None,
+                        overlap=None, misfire=None, misfire_grace=None, paused=False):
+        """Creates a schedule firing `cron` in `timezone` (None = UTC): a message
+        `payload` into `queue`, or a run of `workflow` with `input`. overlap
+        "skip" (default) or "allow", misfire "skip" (default) or "latest",
+        misfire_grace seconds (None = 60). Returns its :class:`ScheduleInfo`.
+        :class:`InvalidInput` names a bad expression, zone or option;
+        :class:`NotFound` a missing target; :class:`AlreadyExists` a taken name."""
+        from .schedule import create_schedule
+        return create_schedule(self._store, name, cron, queue=queue, payload=payload, workflow=workflow, input=input,
+                               timezone=timezone, overlap=overlap, misfire=misfire, misfire_grace=misfire_grace,
+                               paused=paused)
+
+    def get_schedule(self, name):
+        from .schedule import get_schedule
+        return get_schedule(self._store, name)
+
+    def list_schedules(self):
+        """Every schedule by name, with its next fire time."""
+        from .schedule import list_schedules
+        return list_schedules(self._store)
+
+    def pause_schedule(self, name):
+        from .schedule import schedule_call
+        schedule_call(self._store, "pgqrs_schedule_pause", name)
+
+    def resume_schedule(self, name):
+        """Resumes; the next tick is the first after now (the pause's are skipped)."""
+        from .schedule import schedule_call
+        schedule_call(self._store, "pgqrs_schedule_resume", name)
+
+    def delete_schedule(self, name):
+        from .schedule import schedule_call
+        schedule_call(self._store, "pgqrs_schedule_delete", name)
+
+    def set_retention(self, queue=None, **policy):
+        """Stores the retention policy of `queue` (None: the default). Fields:
+        archive_max_age_s, archive_max_rows, dlq_max_age_s, dlq_max_rows,
+        run_max_age_s; 0 or absent = not set, -1 = keep."""
+        from .schedule import set_retention
+        set_retention(self._store, queue, **policy)
+
+    def get_retention(self, queue=None, effective=False):
+        """The policy of `queue` (None: the default) as a dict; effective=True:
+        as it applies (0 = keep)."""
+        from .schedule import get_retention
+        return get_retention(self._store, queue, effective)
+
+    def run_retention(self, batch_size=None, max_rows=None, tick_max_age=None):
+        """Deletes what the policies say is due, in bounded batches; returns the
+        counts (archived, dead_letters, runs, ticks, statements, complete)."""
+        from .schedule import run_retention
+        return run_retention(self._store, batch_size, max_rows, tick_max_age)

@@ -213,18 +213,19 @@ class Consumer(_Worker):
         return _batch_messages(out)
 
     def run(self, handler, *, concurrency=None, batch_size=None, vt=None, until_empty=False, max_run=None,
-            shutdown_timeout=None, non_retryable=None, handle_signals=True):
+            shutdown_timeout=None, non_retryable=None, handle_signals=True, scheduler=True):
         """Runs `handler(job)` for every message of this consumer's queue on the
         library's runtime (:class:`pgqrs.Runtime`; its own consumer worker, so this
         handle's held messages are not involved) until SIGTERM/SIGINT or, with
         `until_empty`, until nothing is pending. The return value is stored as the
         message's result; an exception retries per the queue's retry policy; a
         :class:`pgqrs.NonRetryable` (or a class in `non_retryable`) dead-letters.
-        Returns the :class:`pgqrs.RuntimeStats`."""
+        Like every runtime it also runs a scheduler (schedules and retention)
+        unless `scheduler` is False. Returns the :class:`pgqrs.RuntimeStats`."""
         from .runtime import Runtime
         kw = {} if non_retryable is None else {"non_retryable": non_retryable}
         with Runtime(self._store, concurrency=concurrency, batch_size=batch_size, vt=vt, until_empty=until_empty,
-                     max_run=max_run, shutdown_timeout=shutdown_timeout, **kw) as rt:
+                     max_run=max_run, shutdown_timeout=shutdown_timeout, scheduler=scheduler, **kw) as rt:
             rt.add(self._queue, handler)
             return rt.run(handle_signals=handle_signals)
 

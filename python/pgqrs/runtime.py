@@ -160,10 +160,16 @@ class Runtime:
     - `max_run`: seconds after which a running handler's message is let go
     - `until_empty`: :meth:`run` returns once nothing is pending or running
     - `non_retryable`: exception classes that dead-letter at once
+    - `scheduler`: while :meth:`run` runs, a C thread fires every due schedule
+      and applies retention (``docs/schedules.md``); False: not here (default
+      True). `scheduler_poll_interval` (seconds, default 1) is its longest sleep
+      between rounds, `retention_interval` (seconds, default 60; -1: never) how
+      often it applies retention; :meth:`scheduler_stats` reads its counters.
     """
 
     def __init__(self, store, *, concurrency=None, batch_size=None, vt=None, idle_min=None, idle_max=None,
-                 shutdown_timeout=None, max_run=None, until_empty=False, non_retryable=(NonRetryable,)):
+                 shutdown_timeout=None, max_run=None, until_empty=False, non_retryable=(NonRetryable,),
+                 scheduler=True, scheduler_poll_interval=None, retention_interval=None):
         L = lib()
         o = _lib.RuntimeOptionsC()
         check(L.pgqrs_runtime_options_init(ctypes.byref(o), _lib.PGQRS_RUNTIME_OPTIONS_VERSION), None)
@@ -175,6 +181,11 @@ class Runtime:
         o.shutdown_ms = 0 if shutdown_timeout is None else max(1, round(shutdown_timeout * 1000))
         o.max_run_ms = 0 if max_run is None else max(1, round(max_run * 1000))
         o.until_empty = 1 if until_empty else 0
+        o.no_scheduler = 0 if scheduler else 1
+        o.scheduler.poll_interval_ms = 0 if scheduler_poll_interval is None else max(1, round(
+            scheduler_poll_interval * 1000))
+        o.scheduler.retention_interval_s = 0 if retention_interval is None else to_int(retention_interval,
+                                                                                       "retention_interval")
         self._non_retryable = tuple(non_retryable) if isinstance(non_retryable, (list, tuple)) else (non_retryable,)
         self._store = store
         sp = store._ptr()
@@ -247,6 +258,20 @@ class Runtime:
         p = self._ptr()
         check(lib().pgqrs_runtime_stats_get(ctypes.byref(st), p), p)
         return RuntimeStats({k: getattr(st, k) for k in _STATS})
+
+    def scheduler_stats(self):
+        """The counters of the runtime's scheduler (``rounds``, ``fired``,
+        ``skipped_overlap``, ``missed``, ``lost``, ``errors``, ``retention_runs``,
+        ``purged``; ``pgqrs_scheduler_stats``), from any thread; None when it has
+        none (``scheduler=False``)."""
+        L = lib()
+        sch = L.pgqrs_runtime_scheduler(self._ptr())
+        if not sch:
+            return None
+        st = _lib.SchedulerStatsC()
+        st.version = _lib.PGQRS_SCHEDULER_STATS_VERSION
+        check(L.pgqrs_scheduler_stats_get(ctypes.byref(st), sch), sch)
+        return {f: getattr(st, f) for f, _ in _lib.SchedulerStatsC._fields_ if f != "version"}
 
     def close(self):
         """Frees the runtime (its consumers stop). Not while :meth:`run` runs."""

@@ -195,6 +195,13 @@ class Store:
         lib().pgqrs_store_set_time(self._ptr(), to_int(now_us, "now_us", I64_MIN, I64_MAX))
 
     # ---- factories ----------------------------------------------------------------
+    def scheduler(self, **options):
+        """A :class:`pgqrs.Scheduler` on this store (closed with the store). Options:
+        max_schedules, max_ticks, poll_interval_ms, retention_interval (seconds,
+        -1 = never), retention_batch_size; 0 = the library defaults."""
+        from .schedule import Scheduler
+        return Scheduler(self, **options)
+
     def admin(self):
         """Schema, queue, dead-letter and worker administration (no worker row)."""
         from .admin import Admin

@@ -38,17 +38,19 @@ ORDER BY name;
 SELECT 1 AS selected, 'main' AS search_path;
 
 -- name: integrity_orphans :one
--- Rows that name a queue or worker that does not exist (pgqrs_schema_verify
+-- Rows that name a queue, worker or run that does not exist (pgqrs_schema_verify
 -- reports them): none may exist, foreign key or not (migration 0003 on
 -- PostgreSQL). Scans the messages and the archive.
--- returns: messages_without_queue i64, messages_without_worker i64, archive_without_queue i64
+-- returns: messages_without_queue i64, messages_without_worker i64, archive_without_queue i64, steps_without_run i64
 SELECT (SELECT count(*) FROM pgqrs_messages m
         WHERE NOT EXISTS (SELECT 1 FROM pgqrs_queues q WHERE q.id = m.queue_id)) AS messages_without_queue,
        (SELECT count(*) FROM pgqrs_messages m
         WHERE m.consumer_worker_id IS NOT NULL
           AND NOT EXISTS (SELECT 1 FROM pgqrs_workers w WHERE w.id = m.consumer_worker_id)) AS messages_without_worker,
        (SELECT count(*) FROM pgqrs_archive a
-        WHERE NOT EXISTS (SELECT 1 FROM pgqrs_queues q WHERE q.id = a.queue_id)) AS archive_without_queue;
+        WHERE NOT EXISTS (SELECT 1 FROM pgqrs_queues q WHERE q.id = a.queue_id)) AS archive_without_queue,
+       (SELECT count(*) FROM pgqrs_workflow_steps st
+        WHERE NOT EXISTS (SELECT 1 FROM pgqrs_workflow_runs r WHERE r.id = st.run_id)) AS steps_without_run;
 
 -- name: session_setup :exec
 -- Run once per new connection, outside any transaction: readers never block the

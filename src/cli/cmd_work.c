@@ -252,7 +252,8 @@ static int run_work(cli_ctx *ctx, const cli_args *a)
     pgqrs_runtime_stats st = PGQRS_RUNTIME_STATS_INIT;
     struct sigaction sa, old_term, old_int, old_pipe;
     work_ctx w;
-    int64_t concurrency, batch, vt, shutdown_s, timeout_s, fail_exit;
+    pgqrs_scheduler_stats ss = PGQRS_SCHEDULER_STATS_INIT;
+    int64_t concurrency, batch, vt, shutdown_s, timeout_s, fail_exit, retention;
     pgqrs_status rs;
     int rc = 0;
     if (a->npos < 2)
@@ -262,7 +263,8 @@ static int run_work(cli_ctx *ctx, const cli_args *a)
         !cli_opt_int(ctx, a, "vt", 0, 1, PGQRS_MAX_VT_SECONDS, &vt) ||
         !cli_opt_int(ctx, a, "shutdown-timeout", 30, 0, 86400, &shutdown_s) ||
         !cli_opt_int(ctx, a, "timeout", 0, 1, (int64_t)86400 * 7, &timeout_s) ||
-        !cli_opt_int(ctx, a, "fail-exit", WORK_EXIT_FAIL, 1, 255, &fail_exit))
+        !cli_opt_int(ctx, a, "fail-exit", WORK_EXIT_FAIL, 1, 255, &fail_exit) ||
+        !cli_opt_int(ctx, a, "retention-interval", 60, 0, INT64_MAX / 1000000, &retention))
         return CLI_EXIT_USAGE;
     memset(&w, 0, sizeof w);
     pthread_mutex_init(&w.mu, NULL);
@@ -275,6 +277,8 @@ static int run_work(cli_ctx *ctx, const cli_args *a)
     o.vt_seconds = (int)vt;
     o.shutdown_ms = shutdown_s ? shutdown_s * 1000 : 1;
     o.until_empty = cli_flag(a, "until-empty");
+    o.no_scheduler = cli_flag(a, "no-scheduler");
+    o.scheduler.retention_interval_s = retention == 0 ? -1 : retention;
     if ((rs = pgqrs_runtime_new(&w.rt, ctx->store, &o)) != PGQRS_OK) {
         pthread_mutex_destroy(&w.mu);
         return cli_fail(ctx, rs, ctx->store, NULL);
@@ -306,6 +310,8 @@ static int run_work(cli_ctx *ctx, const cli_args *a)
     rs = pgqrs_runtime_run(w.rt);
     cli_progress_end(&w.prog);
     pgqrs_runtime_stats_get(&st, w.rt);
+    if (pgqrs_runtime_scheduler(w.rt))
+        pgqrs_scheduler_stats_get(&ss, pgqrs_runtime_scheduler(w.rt));
     if (rs == PGQRS_ETIMEOUT) {
         /* the shutdown timeout passed: the commands still running are killed (their
          * messages were released for another delivery) */
@@ -331,6 +337,8 @@ static int run_work(cli_ctx *ctx, const cli_args *a)
             json_object_set_new(j, "dead_lettered", json_integer(st.dead_lettered));
             json_object_set_new(j, "given_back", json_integer(st.given_back));
             json_object_set_new(j, "lost", json_integer(st.lost));
+            json_object_set_new(j, "ticks_fired", json_integer(ss.fired));
+            json_object_set_new(j, "purged", json_integer(ss.purged));
             rc = cli_json_print(j);
         } else {
             printf("%s: %lld done, %lld retried, %lld dead-lettered, %lld given back\n", a->pos[0],
@@ -361,6 +369,9 @@ static const cli_option work_opts[] = {
     { "fail-exit", "CODE", "The exit status that dead-letters the message now (default 65)." },
     { "shutdown-timeout", "SECONDS", "After SIGTERM or SIGINT, how long running commands may take to finish\n"
                                      "(default 30); then they are killed, their messages released, exit 3." },
+    { "no-scheduler", NULL, "Do not fire schedules or apply retention here (a scheduler runs by\n"
+                            "default: 'pgqrs schedule --help')." },
+    { "retention-interval", "SECONDS", "Apply retention every this often (default 60; 0 = never)." },
     { NULL, NULL, NULL },
 };
 
@@ -387,9 +398,12 @@ static const cli_command work_command = {
         "started go back to the queue, running commands finish (--shutdown-timeout),\n"
         "then pgqrs prints what it did and exits 0; a second signal ends it at once.\n"
         "With --until-empty it exits 0 once the queue has no pending message. While it\n"
-        "runs, a progress line shows on stderr when it is a terminal. Prints\n"
-        "\"QUEUE: N done, N retried, N dead-lettered, N given back\"; with --json\n"
-        "{\"queue\", \"claimed\", \"done\", \"retried\", \"dead_lettered\", \"given_back\", \"lost\"}.\n"
+        "runs it is also a scheduler, as 'pgqrs schedule run' is: it fires the due\n"
+        "ticks of every schedule (of any queue) and applies retention, unless\n"
+        "--no-scheduler. While it runs, a progress line shows on stderr when it is a\n"
+        "terminal. Prints \"QUEUE: N done, N retried, N dead-lettered, N given back\";\n"
+        "with --json {\"queue\", \"claimed\", \"done\", \"retried\", \"dead_lettered\",\n"
+        "\"given_back\", \"lost\", \"ticks_fired\", \"purged\"}.\n"
         "Put -- before COMMAND when it has options of its own.\n",
     .options = work_opts,
     .example = "pgqrs work emails --concurrency 4 -- ./send-email.sh\n"

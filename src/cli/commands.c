@@ -5,6 +5,7 @@
 
 extern const cli_group cli_group_workflow;   /* cmd_workflow.c */
 extern const cli_group cli_group_work;       /* cmd_work.c */
+extern const cli_group cli_group_schedule, cli_group_retention;   /* cmd_schedule.c */
 
 const cli_group *const cli_groups[] = {
     &cli_group_install,
@@ -15,5 +16,7 @@ const cli_group *const cli_groups[] = {
     &cli_group_worker,
     &cli_group_workflow,
     &cli_group_work,
+    &cli_group_schedule,
+    &cli_group_retention,
     NULL,
 };

@@ -242,6 +242,16 @@ PGQRS_EXTERN pgqrs_status pgqrs_queue_delete(pgqrs_store *s, const char *name, i
                                  name, wfs[i].name);
         pgqrs__workflow_rows_free(wfs, nwf);
         if (st == PGQRS_OK) {
+            pgqrs_schedule_row sc = { 0 };
+            st = c->q->schedule_of_queue(&sc, c, q.id);
+            if (st == PGQRS_OK)
+                st = pgqrs__fail(s, PGQRS_ESTATE, "queue '%.128s' is the target of schedule '%.128s'; delete the "
+                                 "schedule first", name, sc.name);
+            else if (st == PGQRS_ENOTFOUND)
+                st = PGQRS_OK;
+            pgqrs__schedule_row_clear(&sc);
+        }
+        if (st == PGQRS_OK) {
             int64_t *deleted = NULL;
             size_t n = 0;
             pgqrs_queue_delete_params p = { q.id, force != 0 };

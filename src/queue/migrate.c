@@ -135,12 +135,13 @@ pgqrs_status pgqrs__verify_schema(pgqrs_conn *c)
     if (st == PGQRS_OK) {
         pgqrs_integrity_orphans_row o = { 0 };
         st = c->q->integrity_orphans(&o, c);
-        if (st == PGQRS_OK && (o.messages_without_queue || o.messages_without_worker || o.archive_without_queue))
+        if (st == PGQRS_OK &&
+            (o.messages_without_queue || o.messages_without_worker || o.archive_without_queue || o.steps_without_run))
             st = pgqrs__conn_fail(c, PGQRS_ESTATE,
                                   "orphans: %lld message(s) name a missing queue, %lld a missing worker; %lld archived "
-                                  "message(s) name a missing queue",
+                                  "message(s) name a missing queue; %lld workflow step(s) a missing run",
                                   (long long)o.messages_without_queue, (long long)o.messages_without_worker,
-                                  (long long)o.archive_without_queue);
+                                  (long long)o.archive_without_queue, (long long)o.steps_without_run);
     }
     pgqrs__table_list_rows_free(tables, nt);
     pgqrs__schema_version_rows_free(versions, nv);

@@ -1,4 +1,6 @@
 /* observe.c: what a store tells about itself: its log callback and its counters. */
+#include <stddef.h>
+
 #include "queue/store.h"
 
 PGQRS_EXTERN void pgqrs_store_set_log_callback(pgqrs_store *s, pgqrs_log_fn fn, void *user, int min_level)
@@ -9,6 +11,8 @@ PGQRS_EXTERN void pgqrs_store_set_log_callback(pgqrs_store *s, pgqrs_log_fn fn, 
 
 PGQRS_EXTERN pgqrs_status pgqrs_counters_init(pgqrs_counters *counters, unsigned int version)
 {
+    if (version == 1)   /* the fields before version 2's purged_* */
+        return pgqrs__struct_init(counters, offsetof(pgqrs_counters, purged_archived), 1, 1, "counters");
     return pgqrs__struct_init(counters, sizeof *counters, version, PGQRS_COUNTERS_VERSION, "counters");
 }
 
@@ -20,7 +24,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_store_counters(pgqrs_counters *out, const pgqrs_
         return st;
     if (!out)
         return pgqrs__fail(m, PGQRS_EMISUSE, "out is NULL");
-    if ((st = pgqrs__check_version(m, "counters", out->version, PGQRS_COUNTERS_VERSION)) != PGQRS_OK)
+    if (out->version != 1 && (st = pgqrs__check_version(m, "counters", out->version, PGQRS_COUNTERS_VERSION)) != PGQRS_OK)
         return st;
     out->enqueued = atomic_load(&m->n_enqueued);
     out->dequeued = atomic_load(&m->n_dequeued);
@@ -32,5 +36,10 @@ PGQRS_EXTERN pgqrs_status pgqrs_store_counters(pgqrs_counters *out, const pgqrs_
     for (int i = 0; i < 16; i++)
         out->errors[i] = atomic_load(&m->errs.by_status[i]);
     out->dead_lettered = atomic_load(&m->n_dead_lettered);
+    if (out->version >= 2) {
+        out->purged_archived = atomic_load(&m->n_purged_archived);
+        out->purged_dead_letters = atomic_load(&m->n_purged_dead_letters);
+        out->purged_runs = atomic_load(&m->n_purged_runs);
+    }
     return PGQRS_OK;
 }

@@ -44,6 +44,7 @@ struct pgqrs_store {
     void (*free_wf_defs)(struct pgqrs_store *s);
     /* counters (pgqrs_store_counters) */
     _Atomic int64_t n_enqueued, n_dequeued, n_archived, n_deleted, n_released, n_replayed, n_retried, n_dead_lettered;
+    _Atomic int64_t n_purged_archived, n_purged_dead_letters, n_purged_runs;   /* retention (src/schedule/) */
 };
 
 /* Logs an event through the store's logger; cheap when the level is off. */

@@ -12,13 +12,15 @@
  *     it lets go of handlers past max_run_ms; its failures go to rt->ext (a
  *     handle of its own), never to a consumer.
  * A job is in exactly one place: waiting, running (a thread's slot), done, or
- * the loop's own `pending` list (finished, its settle not yet committed). */
+ * the loop's own `pending` list (finished, its settle not yet committed).
+ * A scheduler thread (sched.c) runs beside them unless no_scheduler. */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -27,6 +29,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "queue/settle.h"
+#include "runtime/sched.h"
 
 enum {
     MAX_CONCURRENCY = 1024,
@@ -114,6 +117,7 @@ struct pgqrs_runtime {
 
     _Atomic int64_t n_claimed, n_done, n_retried, n_dead, n_lost, n_overrun, n_given_back;
     int64_t n_rounds;            /* settle/claim transactions (run_loop's own) */
+    pgqrs__rt_sched sched;       /* schedules and retention, on a thread of its own */
 };
 
 /* ---- small helpers ---- */
@@ -205,8 +209,13 @@ static bool stopping(const pgqrs_runtime *rt) { return atomic_load(&((pgqrs_runt
 
 /* ---- options, new, add, free ---- */
 
+/* Version 1 of pgqrs_runtime_options ended before the scheduler fields. */
+#define RUNTIME_OPTIONS_V1_SIZE offsetof(pgqrs_runtime_options, no_scheduler)
+
 PGQRS_EXTERN pgqrs_status pgqrs_runtime_options_init(pgqrs_runtime_options *opts, unsigned int version)
 {
+    if (version == 1)
+        return pgqrs__struct_init(opts, RUNTIME_OPTIONS_V1_SIZE, 1, 1, "runtime options");
     return pgqrs__struct_init(opts, sizeof *opts, version, PGQRS_RUNTIME_OPTIONS_VERSION, "runtime options");
 }
 
@@ -220,9 +229,10 @@ static pgqrs_status resolve_options(pgqrs_store *s, pgqrs_runtime_options *o, co
     pgqrs_status st;
     memset(o, 0, sizeof *o);
     if (in) {
-        if ((st = pgqrs__check_version(s, "runtime options", in->version, PGQRS_RUNTIME_OPTIONS_VERSION)) != PGQRS_OK)
+        if (in->version != 1 &&
+            (st = pgqrs__check_version(s, "runtime options", in->version, PGQRS_RUNTIME_OPTIONS_VERSION)) != PGQRS_OK)
             return st;
-        *o = *in;
+        memcpy(o, in, in->version == 1 ? RUNTIME_OPTIONS_V1_SIZE : sizeof *o);   /* nothing past v1's end read */
     }
     o->version = PGQRS_RUNTIME_OPTIONS_VERSION;
     if (o->concurrency == 0)
@@ -262,12 +272,18 @@ PGQRS_EXTERN pgqrs_status pgqrs_runtime_new(pgqrs_runtime **out, pgqrs_store *s,
         return st;
     if (!(rt = pgqrs__calloc(1, sizeof *rt)))
         return pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
+    if ((st = pgqrs__rt_sched_new(&rt->sched, s, &o)) != PGQRS_OK) {
+        pgqrs__free(rt);
+        return st;
+    }
     rt->threads = pgqrs__calloc((size_t)o.concurrency, sizeof *rt->threads);
     if (!rt->threads) {
+        pgqrs__rt_sched_free(&rt->sched);
         pgqrs__free(rt);
         return pgqrs__fail(s, PGQRS_ENOMEM, "out of memory");
     }
     if (pipe(rt->wake) != 0) {
+        pgqrs__rt_sched_free(&rt->sched);
         pgqrs__free(rt->threads);
         pgqrs__free(rt);
         return pgqrs__fail(s, PGQRS_ERROR, "cannot create the runtime's wake-up pipe: %s", strerror(errno));
@@ -385,6 +401,7 @@ PGQRS_EXTERN void pgqrs_runtime_free(pgqrs_runtime *rt)
     pgqrs__free(rt->queues);
     rt->queues = NULL;
     rt->nq = 0;
+    pgqrs__rt_sched_free(&rt->sched);   /* its thread was joined when run returned */
     pthread_mutex_lock(&rt->mu);
     orphans = rt->abandoned && rt->live_threads > 0;
     rt->freed = true;
@@ -427,6 +444,11 @@ PGQRS_EXTERN pgqrs_status pgqrs_runtime_stats_get(pgqrs_runtime_stats *out, cons
     out->held = (int64_t)(r->waiting.n + r->done.n) + r->n_running;
     pthread_mutex_unlock(&r->mu);
     return PGQRS_OK;
+}
+
+PGQRS_EXTERN const pgqrs_scheduler *pgqrs_runtime_scheduler(const pgqrs_runtime *rt)
+{
+    return check_rt(rt) == PGQRS_OK ? rt->sched.sch : NULL;
 }
 
 /* ---- the job's accessors ---- */
@@ -1174,6 +1196,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_runtime_run(pgqrs_runtime *rt)
     pgqrs_status st, result = PGQRS_OK;
     int64_t deadline = 0;
     char names[256] = "";
+    bool sched_ready = false;   /* the scheduler's first round has ended (or there is none) */
     if ((st = check_rt(rt)) != PGQRS_OK)
         return st;
     if (rt->ran)
@@ -1190,7 +1213,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_runtime_run(pgqrs_runtime *rt)
     open_listener(rt, &ls);
     for (size_t i = 0; i < rt->nq; i++)
         snprintf(names + strlen(names), sizeof names - strlen(names), "%s'%.60s'", i ? ", " : "", rt->queues[i].name);
-    if ((st = start_threads(rt)) != PGQRS_OK) {
+    if ((st = start_threads(rt)) != PGQRS_OK || (st = pgqrs__rt_sched_start(&rt->sched, rt)) != PGQRS_OK) {
         stop_extender(rt);
         join_threads(rt);
         pgqrs__listener_close(ls.listener);
@@ -1198,22 +1221,29 @@ PGQRS_EXTERN pgqrs_status pgqrs_runtime_run(pgqrs_runtime *rt)
         return st;
     }
     pgqrs__log(rt->store, PGQRS_LOG_INFO, "runtime.start",
-               "runtime on %s: concurrency %d, batch %d, lease %d s (extended every %d ms)", names,
+               "runtime on %s: concurrency %d, batch %d, lease %d s (extended every %d ms)%s", names,
                rt->opts.concurrency, rt->opts.batch_size, rt->opts.vt_seconds,
-               rt->opts.vt_seconds * 1000 / 3 > 50 ? rt->opts.vt_seconds * 1000 / 3 : 50);
+               rt->opts.vt_seconds * 1000 / 3 > 50 ? rt->opts.vt_seconds * 1000 / 3 : 50,
+               rt->sched.sch ? ", with a scheduler" : "");
     /* running: claim, settle, wait */
     while (!stopping(rt)) {
         bool got = false;
+        if (!sched_ready && (sched_ready = pgqrs__rt_sched_ready(&rt->sched)))
+            for (size_t i = 0; i < rt->nq; i++) {   /* until_empty: a claim must look for the jobs it made */
+                rt->queues[i].empty = false;
+                rt->queues[i].next_poll_ms = 0;
+            }
         if (mono_ms() >= ls.err_until_ms)
             got = run_round(rt, &ls, true);
         if (stopping(rt))
             break;
-        if (rt->opts.until_empty && every_queue_empty(rt) && nothing_left(rt, &ls))
+        if (rt->opts.until_empty && sched_ready && every_queue_empty(rt) && nothing_left(rt, &ls))
             break;
         if (!got)
             wait_for_work(rt, &ls, true, INT64_MAX);
     }
-    /* shutdown: give back what had not started, let the running finish */
+    /* shutdown: no new scheduled job; give back what had not started, let the running finish */
+    pgqrs__rt_sched_stop(&rt->sched);
     give_back_waiting(rt);
     if (rt->opts.shutdown_ms >= 0)
         deadline = mono_ms() + rt->opts.shutdown_ms;
@@ -1240,6 +1270,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_runtime_run(pgqrs_runtime *rt)
     if (!rt->abandoned)
         join_threads(rt);
     stop_extender(rt);
+    pgqrs__rt_sched_join(&rt->sched);
     pgqrs__listener_close(ls.listener);
     pgqrs__free(ls.queue_ids);
     if (ls.pending.n)

@@ -654,6 +654,77 @@ expect "work drains on SIGTERM" 0 && has "work drains on SIGTERM" "drain: 1 done
 run --json message read drain
 expect "drained messages are pending" 0 &&
     json "given back: pending, the claim not counted" 'len(d["messages"]) == 4 and all(m["read_count"] == 0 and m["consumer_worker_id"] is None for m in d["messages"])'
+# ---- schedules and retention --------------------------------------------------------------------
+run queue create sched-reports
+expect "create queue for schedules" 0
+run --json schedule create nightly --cron '0 3 * * *' --tz Europe/Berlin --queue sched-reports --payload '{"kind":"nightly"}'
+expect "schedule create" 0 && json "schedule create" 'd["name"] == "nightly" and d["timezone"] == "Europe/Berlin" and d["target"] == "sched-reports" and d["next_at"].endswith("Z")'
+run schedule create nightly --cron '0 3 * * *' --queue sched-reports
+expect "schedule create: taken name" 5
+run schedule create bad --cron '0 3 * *' --queue sched-reports
+expect "schedule create: 4 fields" 4 && err_has "schedule create: 4 fields" "5 fields"
+run schedule create bad --cron '0 3 * * *' --tz Nowhere/City --queue sched-reports
+expect "schedule create: unknown zone" 4 && err_has "schedule create: unknown zone" "Nowhere/City"
+run schedule create bad --cron '* * * * *' --queue missing
+expect "schedule create: missing queue" 2 && err_has "schedule create: missing queue" "missing"
+run schedule create bad --cron '* * * * *' --queue sched-reports --input '{}'
+expect "schedule create: --input with a queue" 1
+run schedule create bad --cron '* * * * *' --queue sched-reports --overlap sometimes
+expect "schedule create: bad overlap" 4
+run --json schedule list
+expect "schedule list" 0 && json "schedule list" 'len(d["schedules"]) == 1 and d["schedules"][0]["next_at"]'
+run schedule list
+expect "schedule list text" 0 && has "schedule list text" "queue:sched-reports"
+run --json schedule next --cron '30 2 * * *' --tz Europe/Berlin --after 2025-03-29T00:00:00Z --count 3
+expect "schedule next" 0 && json "schedule next: the gap" 'd["times"] == ["2025-03-29T01:30:00.000000Z", "2025-03-30T01:30:00.000000Z", "2025-03-31T00:30:00.000000Z"]'
+run schedule next --cron '@every 0s'
+expect "schedule next: bad" 4
+run --json schedule pause nightly
+expect "schedule pause" 0 && json "schedule pause" 'd["paused"] is True'
+run --json schedule get nightly
+expect "schedule get paused" 0 && json "schedule get paused" 'd["paused"] is True and d["payload"] == {"kind": "nightly"}'
+run schedule resume nightly
+expect "schedule resume" 0
+run --json schedule run --once
+expect "schedule run --once" 0 && json "schedule run --once" 'd["rounds"] == 1 and d["fired"] == 0'
+run --json schedule create every-second --cron '@every 1s' --queue sched-reports --overlap allow
+expect "schedule create @every" 0
+sleep 1.2
+run --json schedule run --once --retention-interval 0
+expect "schedule run fires" 0 && json "schedule run fires" 'd["fired"] >= 1'
+run schedule delete every-second
+expect "schedule delete" 0
+# pgqrs work runs a scheduler too (its first round before --until-empty may end)
+run queue create sched-work
+run schedule create work-tick --cron '@every 1s' --queue sched-work --payload '{"k":1}' --overlap allow
+expect "schedule create for work" 0
+sleep 1.1
+run --json work sched-work --until-empty --no-scheduler -- true
+expect "work --no-scheduler" 0 && json "work --no-scheduler fires nothing" 'd["ticks_fired"] == 0 and d["claimed"] == 0'
+run --json work sched-work --until-empty --retention-interval 0 -- grep -q k
+expect "work fires the schedule" 0 && json "work fires the schedule" 'd["ticks_fired"] >= 1 and d["done"] >= 1 and d["dead_lettered"] == 0'
+run work sched-work --retention-interval -1 -- true
+expect "work --retention-interval -1" 1
+run schedule delete work-tick
+expect "schedule delete work-tick" 0
+run schedule delete every-second
+expect "schedule delete missing" 2
+run queue delete sched-reports --force
+expect "queue delete refused while scheduled" 5 && err_has "queue delete refused while scheduled" "schedule 'nightly'"
+run retention set --archive-max-age 3600
+expect "retention set default" 0
+run --json retention set sched-reports --dlq-max-rows 100
+expect "retention set queue" 0 && json "retention set queue" 'd["dlq_max_rows"] == 100 and d["queue"] == "sched-reports"'
+run --json retention show sched-reports
+expect "retention show" 0 && json "retention show" 'd["default"]["archive_max_age_s"] == 3600 and d["queues"][0]["effective"]["archive_max_age_s"] == 3600 and d["queues"][0]["own"]["dlq_max_rows"] == 100'
+run retention set missing --dlq-max-rows 1
+expect "retention set missing queue" 2
+run retention set sched-reports --dlq-max-rows -5
+expect "retention set bad value" 1
+run --json retention run --batch-size 10
+expect "retention run" 0 && json "retention run" 'd["complete"] is True'
+run schedule delete nightly
+expect "schedule delete nightly" 0
 
 # ---- deleting queues ------------------------------------------------------------------------------
 run queue delete flaky
