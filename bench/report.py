@@ -193,6 +193,26 @@ if wf:
                   f"{fmt(res['triggers_per_s'])} | {lat(res, 'step_exec')} | {lat(res, 'step_replay') if rp.get('n') else '—'} | {res['errors']} |")
     md.append("")
 
+wk = [r for r in rows if r["scenario"] == "wakeup"]
+if wk:
+    md.append("### Scenario 4b, wake-up latency of an idle system")
+    md.append("")
+    md.append("One workflow worker idles in `pgqrs_workflow_worker_poll`; runs are triggered one at a time "
+              "(a random 0.5–1.5× the gap apart) and waited for with `pgqrs_run_wait`. pickup: trigger → the "
+              "handler starts (the worker's idle wait); wait wake: the handler returns → `pgqrs_run_wait` "
+              "returns (the finishing commit included); e2e: trigger → `pgqrs_run_wait` returns.")
+    md.append("")
+    md.append("| backend | mode | runs | gap ms | pickup p50/p95/p99 ms | wait wake p50/p95/p99 ms | e2e p50/p95/p99 ms | errors |")
+    md.append("|---|---|---:|---:|---|---|---|---:|")
+    for r in wk:
+        res = r.get("result")
+        if not res:
+            md.append(f"| {r['backend']} | {r['system']} | — | {r['batch']} | failed: {r['failure']} | — | — | — |")
+            continue
+        md.append(f"| {r['backend']} | {r['system']} | {res['runs']} | {res['gap_ms']} | {lat(res, 'pickup')} | "
+                  f"{lat(res, 'wait_wake')} | {lat(res, 'e2e')} | {res['errors']} |")
+    md.append("")
+
 rt = [r for r in rows if r["scenario"] == "runtime"]
 if rt:
     md.append("### Scenario 5, the worker runtime: a no-op handler in one process (jobs/s; ratio = pgqrs-c / peer)")

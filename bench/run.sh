@@ -5,7 +5,7 @@
 # durability (scripts/with-postgres.sh --durable), runs every scenario and writes
 # bench/results/<date>-<host>.{json,md} and the charts (bench/report.py).
 # --quick: 5,000 messages, a subset of cells, pgqrs, the floors and the commit rate only
-# (a smoke for CI, < 2 minutes). BENCH_ONLY=SCENARIO (drain, enqueue, latency,
+# (a smoke for CI, < 2 minutes). BENCH_ONLY=SCENARIO (drain, enqueue, latency, wakeup,
 # workflow, runtime) runs one scenario and BENCH_N=N another backlog size; such a
 # partial run writes its report to bench/scratch/results/, not bench/results/.
 set -euo pipefail
