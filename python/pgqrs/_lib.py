@@ -29,7 +29,7 @@ from ._structs import (  # noqa: F401
     PGQRS_QUEUE_OPTIONS_VERSION, PGQRS_RUN_FILTER_VERSION, PGQRS_RUNTIME_OPTIONS_VERSION, PGQRS_RUNTIME_STATS_VERSION,
     PGQRS_STEP_OPTIONS_VERSION, PGQRS_TRIGGER_OPTIONS_VERSION, PGQRS_WORKER_HEALTH_VERSION,
     PGQRS_WORKFLOW_OPTIONS_VERSION,
-    CapabilitiesC, ConnectOptionsC, CountersC, MessageC, PollOptionsC, QueueInfoC, QueueMetricsC, QueueOptionsC,
+    CapabilitiesC, ConnectOptionsC, CountersC, EventInfoC, MessageC, PollOptionsC, QueueInfoC, QueueMetricsC, QueueOptionsC,
     RetryPolicyC, RunFilterC, RunInfoC, RuntimeOptionsC, RuntimeStatsC, StepInfoC, StepOptionsC, TriggerOptionsC,
     WorkerHealthC, WorkerInfoC, WorkflowInfoC, WorkflowOptionsC)
 
@@ -191,6 +191,18 @@ _SIGNATURES = {
     "pgqrs_workflows_count": (ctypes.c_size_t, [c_handle]),
     "pgqrs_workflows_at": (_P(WorkflowInfoC), [c_handle, ctypes.c_size_t]),
     "pgqrs_workflows_free": (_VOID, [c_handle]),
+    # workflows that talk
+    "pgqrs_workflow_delete": (c_status, [c_handle, ctypes.c_char_p, ctypes.c_int]),
+    "pgqrs_run_send": (c_status, [c_handle, c_i64, ctypes.c_char_p, ctypes.c_char_p]),
+    "pgqrs_run_recv": (c_status, [_P(ctypes.c_void_p), c_handle, ctypes.c_char_p, ctypes.c_char_p, c_i64]),
+    "pgqrs_run_set_event": (c_status, [c_handle, ctypes.c_char_p, ctypes.c_char_p]),
+    "pgqrs_event_get": (c_status, [_P(ctypes.c_void_p), c_handle, c_i64, ctypes.c_char_p, c_i64]),
+    "pgqrs_event_list": (c_status, [_pp, c_handle, c_i64]),
+    "pgqrs_events_count": (ctypes.c_size_t, [c_handle]),
+    "pgqrs_events_at": (_P(EventInfoC), [c_handle, ctypes.c_size_t]),
+    "pgqrs_events_free": (_VOID, [c_handle]),
+    "pgqrs_run_start_child": (c_status, [_P(c_i64), c_handle, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p]),
+    "pgqrs_run_await_child": (c_status, [_P(ctypes.c_void_p), c_handle, ctypes.c_char_p, c_i64, c_i64]),
     # the runtime
     "pgqrs_runtime_options_init": (c_status, [_P(RuntimeOptionsC), ctypes.c_uint]),
     "pgqrs_runtime_new": (c_status, [_pp, c_handle, _P(RuntimeOptionsC)]),
