@@ -47,6 +47,8 @@ PGQRS_EXTERN void pgqrs_workflow_worker_free(pgqrs_workflow_worker *w)
 {
     if (!w || w->h.magic != PGQRS__MAGIC_WF_WORKER)
         return;
+    pgqrs__conn_close(w->consumer.listener);   /* the idle wait's LISTEN session, if any */
+    w->consumer.listener = NULL;
     pgqrs__worker_handle_close(&w->consumer.w, true);
     w->h.magic = PGQRS__MAGIC_FREED;
     pgqrs__free(w);
