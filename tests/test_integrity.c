@@ -131,9 +131,18 @@ static void test_integrity__queue_delete_takes_everything(void)
 typedef struct {
     const char *dsn;
     atomic_int *stop;
-    int64_t ok, gone, other;
+    int64_t ok, gone, busy, other;
     char err[256];
 } racer;
+
+/* SQLite's write lock is not fair: under valgrind (every thread about 50 times
+ * slower, scheduled one at a time) a writer can wait past busy_timeout_ms while
+ * the others take the lock in turn. That is the documented PGQRS_EBUSY, not a
+ * loss; the checks here are about what is left in the tables. */
+static int contended(pgqrs_status st)
+{
+    return st == PGQRS_EBUSY && !th_is_postgres();
+}
 
 static void *produce_main(void *arg)
 {
@@ -150,6 +159,8 @@ static void *produce_main(void *arg)
         }
         if (st == PGQRS_ENOTFOUND)
             r->gone++;   /* the queue is between a delete and the next create */
+        else if (contended(st))
+            r->busy++;
         else if (st != PGQRS_OK && r->other++ == 0)
             snprintf(r->err, sizeof r->err, "%s", p ? pgqrs_errmsg(p) : pgqrs_errmsg(s));
         pgqrs_producer_free(p);
@@ -164,6 +175,7 @@ static void test_integrity__producers_racing_queue_delete(void)
     pthread_t t[PRODUCERS];
     racer r[PRODUCERS];
     atomic_int stop = 0;
+    char failed[512] = "";
     pgqrs_store *s;
     int64_t total = 0;
     if (th_is_memory())
@@ -185,18 +197,28 @@ static void test_integrity__producers_racing_queue_delete(void)
         r[i].stop = &stop;
         pthread_create(&t[i], NULL, produce_main, &r[i]);
     }
-    for (int round = 0; round < ROUNDS; round++) {
+    /* a failure in this loop is reported after the producers are joined: they
+     * read this function's stack */
+    for (int round = 0; round < ROUNDS && !failed[0]; round++) {
         pgqrs_queue_options qo = PGQRS_QUEUE_OPTIONS_INIT;
         pgqrs_status st;
         usleep(20000);
         st = pgqrs_queue_delete(s, "race", 1);
-        CHECK_MSG(st == PGQRS_OK || st == PGQRS_EBUSY, "delete round %d: %s", round, pgqrs_errmsg(s));
+        if (st != PGQRS_OK && st != PGQRS_EBUSY) {
+            snprintf(failed, sizeof failed, "delete round %d: %s", round, pgqrs_errmsg(s));
+            break;
+        }
         qo.exist_ok = 1;
-        CHECK_OK(pgqrs_queue_create(NULL, s, "race", &qo), s);
+        for (int tries = 0; tries == 0 || (contended(st) && tries < 5); tries++)
+            st = pgqrs_queue_create(NULL, s, "race", &qo);
+        if (st != PGQRS_OK)
+            snprintf(failed, sizeof failed, "create round %d: %s", round, pgqrs_errmsg(s));
     }
     atomic_store(&stop, 1);
-    for (int i = 0; i < PRODUCERS; i++) {
+    for (int i = 0; i < PRODUCERS; i++)
         pthread_join(t[i], NULL);
+    CHECK_MSG(!failed[0], "%s", failed);
+    for (int i = 0; i < PRODUCERS; i++) {
         CHECK_MSG(r[i].other == 0, "producer %d: %lld unexpected failures, first: %s", i, (long long)r[i].other, r[i].err);
         total += r[i].ok;
     }
@@ -231,6 +253,8 @@ static void *consume_main(void *arg)
         }
         if (st == PGQRS_ESTATE)
             r->gone++;   /* this consumer's worker was reclaimed or purged */
+        else if (contended(st))
+            r->busy++;
         else if (st != PGQRS_OK && r->other++ == 0)
             snprintf(r->err, sizeof r->err, "%s", c ? pgqrs_errmsg(c) : pgqrs_errmsg(s));
         pgqrs_consumer_free(c);
@@ -245,6 +269,7 @@ static void test_integrity__consumers_racing_reclaim_and_purge(void)
     pthread_t t[CONSUMERS];
     racer r[CONSUMERS];
     atomic_int stop = 0;
+    char failed[512] = "";
     pgqrs_store *s;
     pgqrs_producer *p = NULL;
     pgqrs_metrics *m = NULL;
@@ -280,24 +305,33 @@ static void test_integrity__consumers_racing_reclaim_and_purge(void)
         clock_gettime(CLOCK_REALTIME, &ts);
         pgqrs_store_set_time(s, (int64_t)ts.tv_sec * SEC + 3600 * SEC);
     }
-    for (int round = 0; round < ROUNDS; round++) {
+    /* a failure in this loop is reported after the consumers are joined: they
+     * read this function's stack */
+    for (int round = 0; round < ROUNDS && !failed[0]; round++) {
         pgqrs_status st;
         usleep(10000);
-        CHECK_OK(pgqrs_worker_reclaim_zombies(&n, s, 60), s);
+        st = pgqrs_worker_reclaim_zombies(&n, s, 60);
+        if (st != PGQRS_OK && !contended(st)) {
+            snprintf(failed, sizeof failed, "reclaim round %d: %s", round, pgqrs_errmsg(s));
+            break;
+        }
         st = pgqrs_worker_purge_stale(&n, s, 60);
-        CHECK_MSG(st == PGQRS_OK || st == PGQRS_EBUSY, "purge round %d: %s", round, pgqrs_errmsg(s));
+        if (st != PGQRS_OK && st != PGQRS_EBUSY) {
+            snprintf(failed, sizeof failed, "purge round %d: %s", round, pgqrs_errmsg(s));
+            break;
+        }
         /* while the consumers run: an orphan would be healed when its consumer
          * is freed (it releases what it holds), so look for it now */
-        if ((st = pgqrs_schema_verify(s)) != PGQRS_OK) {
-            atomic_store(&stop, 1);
-            for (int i = 0; i < CONSUMERS; i++)
-                pthread_join(t[i], NULL);
-            CHECK_MSG(st == PGQRS_OK, "round %d: %s", round, pgqrs_errmsg(s));
-        }
+        for (int tries = 0; tries == 0 || (contended(st) && tries < 5); tries++)
+            st = pgqrs_schema_verify(s);
+        if (st != PGQRS_OK)
+            snprintf(failed, sizeof failed, "round %d: %s", round, pgqrs_errmsg(s));
     }
     atomic_store(&stop, 1);
-    for (int i = 0; i < CONSUMERS; i++) {
+    for (int i = 0; i < CONSUMERS; i++)
         pthread_join(t[i], NULL);
+    CHECK_MSG(!failed[0], "%s", failed);
+    for (int i = 0; i < CONSUMERS; i++) {
         CHECK_MSG(r[i].other == 0, "consumer %d: %lld unexpected failures, first: %s", i, (long long)r[i].other, r[i].err);
     }
     CHECK_OK(pgqrs_schema_verify(s), s);
