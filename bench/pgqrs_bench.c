@@ -13,6 +13,16 @@
  *       RUNS runs of a 3-step workflow executed by WORKERS processes; REPLAY = 1: the
  *       first attempt of every run fails after its 3 steps (retry due in 1 ms), so
  *       the second attempt replays 3 completed steps before it succeeds
+ *   pgqrs_bench wakeup DSN RUNS GAP_MS TMPDIR
+ *       wake-up latency of an idle system: one worker process sits in
+ *       pgqrs_workflow_worker_poll; this process triggers RUNS runs one at a time,
+ *       GAP_MS (0.5x..1.5x, random) apart, and waits for each with pgqrs_run_wait.
+ *       pickup: trigger -> the handler starts (the worker's idle wait);
+ *       wait_wake: the handler returns -> pgqrs_run_wait returns (includes the
+ *       run_finish commit); e2e: trigger -> pgqrs_run_wait returns
+ *   pgqrs_bench sendrecv DSN RUNS TMPDIR
+ *       the send-to-recv round trip of a run suspended in pgqrs_run_recv (one idle
+ *       worker process; see cmd_sendrecv)
  * The database behind DSN must be empty (a fresh schema or file): the driver
  * installs pgqrs and creates the queue. Every consumer/producer is its own
  * process with its own store (pgqrs_connect after fork). Prints one JSON line. */
@@ -478,6 +488,199 @@ static int cmd_workflow(const char *dsn, int workers, long runs, int replay, con
     return 0;
 }
 
+/* ---- wake-up latency of an idle worker and of pgqrs_run_wait ---- */
+#define WAKE_WF "wake_wf"
+static pgqrs_status wake_handler(pgqrs_run *run, const char *input, char **output, void *user)
+{
+    char buf[160];
+    double started = wall_us();
+    const char *t = input ? strstr(input, "\"t\":") : NULL;
+    (void)run, (void)user;
+    snprintf(buf, sizeof buf, "{\"t\":%.0f,\"started\":%.0f,\"finished\":%.0f}", t ? strtod(t + 4, NULL) : 0, started,
+             wall_us());
+    *output = pgqrs_strdup(buf);
+    return *output ? PGQRS_OK : PGQRS_ENOMEM;
+}
+
+static void define_wake(pgqrs_store *s)
+{
+    if (pgqrs_workflow_define(s, WAKE_WF, wake_handler, NULL, NULL) != PGQRS_OK) {
+        fprintf(stderr, "define: %s\n", pgqrs_errmsg(s));
+        _exit(2);
+    }
+}
+
+/* send -> recv: a run that waits in pgqrs_run_recv, then returns when it received */
+#define RECV_WF "recv_wf"
+static pgqrs_status recv_handler(pgqrs_run *run, const char *input, char **output, void *user)
+{
+    char buf[96], *m = NULL;
+    pgqrs_status st;
+    (void)input, (void)user;
+    if ((st = pgqrs_run_recv(&m, run, "r", "t", 60000)) != PGQRS_OK)
+        return st;
+    snprintf(buf, sizeof buf, "{\"recv\":%.0f,\"m\":%s}", wall_us(), m);
+    pgqrs_free(m);
+    *output = pgqrs_strdup(buf);
+    return *output ? PGQRS_OK : PGQRS_ENOMEM;
+}
+
+static void define_recv(pgqrs_store *s)
+{
+    if (pgqrs_workflow_define(s, RECV_WF, recv_handler, NULL, NULL) != PGQRS_OK) {
+        fprintf(stderr, "define: %s\n", pgqrs_errmsg(s));
+        _exit(2);
+    }
+}
+
+typedef struct { const char *dsn; long runs; const char *wf; void (*define)(pgqrs_store *); } wake_arg;
+static void wake_worker(void *a, barrier *b, int ready_fd, int res_fd)
+{
+    wake_arg *w = a;
+    pgqrs_store *s = open_store(w->dsn);
+    pgqrs_workflow_worker *wk;
+    pgqrs_poll_options po = PGQRS_POLL_OPTIONS_INIT;
+    child_result r = {0};
+    int64_t executed = 0;
+    w->define(s);
+    if (pgqrs_workflow_worker_new(&wk, s, w->wf) != PGQRS_OK) { fprintf(stderr, "worker: %s\n", pgqrs_errmsg(s)); _exit(2); }
+    if (write(ready_fd, "r", 1) != 1) _exit(2);
+    barrier_wait_child(b);
+    po.max_runs = (int)w->runs;   /* handler executions: a recv run executes twice */
+    po.idle_timeout_ms = 30000;
+    if (pgqrs_workflow_worker_poll(&executed, wk, &po) != PGQRS_OK) { fprintf(stderr, "poll: %s\n", pgqrs_errmsg(wk)); r.errors++; }
+    r.done = (long)executed;
+    r.end_us = now_us();
+    pgqrs_workflow_worker_free(wk);
+    pgqrs_store_free(s);
+    if (write(res_fd, &r, sizeof r) != sizeof r) _exit(2);
+    _exit(0);
+}
+
+static double json_num(const char *json, const char *key)
+{
+    char k[32];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    const char *p = json ? strstr(json, k) : NULL;
+    return p ? strtod(p + strlen(k), NULL) : 0;
+}
+
+static int cmd_wakeup(const char *dsn, long runs, int gap_ms, const char *tmp)
+{
+    (void)tmp;
+    if (runs < 1 || runs > 100000 || gap_ms < 1) { fprintf(stderr, "wakeup: RUNS 1..100000, GAP_MS >= 1\n"); return 2; }
+    setup(dsn);
+    pgqrs_store *s = open_store(dsn);
+    define_wake(s);
+    wake_arg a = { dsn, runs, WAKE_WF, define_wake };
+    int h = run_children(1, wake_worker, &a, "wakeup", dsn, NULL);
+    int bw = h >> 16, res = h & 0xffff;
+    close(bw);
+    samples pickup = {0}, wake = {0}, e2e = {0};
+    long errors = 0;
+    srand((unsigned)getpid());
+    usleep(300000);   /* the worker is idle before the first run */
+    for (long i = 0; i < runs; i++) {
+        char in[64];
+        int64_t id = 0;
+        pgqrs_run_info *ri = NULL;
+        usleep((useconds_t)(gap_ms * 1000 / 2 + rand() % (gap_ms * 1000 + 1)));
+        double t = wall_us();
+        snprintf(in, sizeof in, "{\"t\":%.0f}", t);
+        if (pgqrs_workflow_trigger(&id, NULL, s, WAKE_WF, in, NULL) != PGQRS_OK ||
+            pgqrs_run_wait(&ri, s, id, 10000) != PGQRS_OK) {
+            fprintf(stderr, "run %ld: %s\n", i, pgqrs_errmsg(s));
+            errors++;
+            continue;
+        }
+        double back = wall_us();
+        double started = json_num(ri->output, "started"), finished = json_num(ri->output, "finished");
+        if (started > 0 && finished > 0) {
+            samples_add(&pickup, started - t);
+            samples_add(&wake, back - finished);
+            samples_add(&e2e, back - t);
+        } else {
+            errors++;
+        }
+        pgqrs_run_info_free(ri);
+    }
+    pgqrs_store_free(s);
+    double end; long done, cerr;
+    collect(res, 1, &end, &done, &cerr);
+    int bad = wait_children(1);
+    qsort(pickup.v, pickup.n, sizeof(double), cmp_d);
+    qsort(wake.v, wake.n, sizeof(double), cmp_d);
+    qsort(e2e.v, e2e.n, sizeof(double), cmp_d);
+    printf("{\"runs\":%ld,\"executed\":%ld,\"gap_ms\":%d,\"errors\":%ld", runs, done, gap_ms,
+           errors + cerr + bad + (done != runs));
+    print_lat(stdout, "pickup", &pickup);
+    print_lat(stdout, "wait_wake", &wake);
+    print_lat(stdout, "e2e", &e2e);
+    printf("}\n");
+    return 0;
+}
+
+/* The send-to-recv round trip: RUNS times, one at a time, trigger a run whose
+ * handler waits in pgqrs_run_recv, wait until it is suspended (PENDING with its
+ * deadline), then pgqrs_run_send; the worker process (idle in
+ * pgqrs_workflow_worker_poll) is woken, executes the run again and recv returns.
+ * send_to_recv: send called -> recv returned in the handler; send_to_result:
+ * send called -> pgqrs_run_wait returned. */
+static int cmd_sendrecv(const char *dsn, long runs, const char *tmp)
+{
+    (void)tmp;
+    if (runs < 1 || runs > 10000) { fprintf(stderr, "sendrecv: RUNS 1..10000\n"); return 2; }
+    setup(dsn);
+    pgqrs_store *s = open_store(dsn);
+    define_recv(s);
+    wake_arg a = { dsn, runs * 2, RECV_WF, define_recv };
+    int h = run_children(1, wake_worker, &a, "sendrecv", dsn, NULL);
+    int bw = h >> 16, res = h & 0xffff;
+    close(bw);
+    samples rt = {0}, done = {0};
+    long errors = 0;
+    for (long i = 0; i < runs; i++) {
+        char msg[48];
+        int64_t id = 0;
+        pgqrs_run_info *ri = NULL;
+        if (pgqrs_workflow_trigger(&id, NULL, s, RECV_WF, NULL, NULL) != PGQRS_OK) { errors++; continue; }
+        for (int k = 0; k < 5000; k++) {   /* until it waits in recv (at most ~5 s) */
+            pgqrs_run_info *w = NULL;
+            int waiting = pgqrs_run_get(&w, s, id) == PGQRS_OK && strcmp(w->status, "PENDING") == 0 && w->retry_at_us;
+            pgqrs_run_info_free(w);
+            if (waiting)
+                break;
+            usleep(1000);
+        }
+        snprintf(msg, sizeof msg, "{\"i\":%ld}", i);
+        double t = wall_us();
+        if (pgqrs_run_send(s, id, "t", msg) != PGQRS_OK || pgqrs_run_wait(&ri, s, id, 10000) != PGQRS_OK) {
+            fprintf(stderr, "run %ld: %s\n", i, pgqrs_errmsg(s));
+            errors++;
+            continue;
+        }
+        double back = wall_us(), recv = json_num(ri->output, "recv");
+        if (recv > 0) {
+            samples_add(&rt, recv - t);
+            samples_add(&done, back - t);
+        } else {
+            errors++;
+        }
+        pgqrs_run_info_free(ri);
+    }
+    pgqrs_store_free(s);
+    double end; long executed, cerr;
+    collect(res, 1, &end, &executed, &cerr);
+    int bad = wait_children(1);
+    qsort(rt.v, rt.n, sizeof(double), cmp_d);
+    qsort(done.v, done.n, sizeof(double), cmp_d);
+    printf("{\"n\":%ld,\"errors\":%ld", runs, errors + cerr + bad);
+    print_lat(stdout, "send_to_recv", &rt);
+    print_lat(stdout, "send_to_result", &done);
+    printf("}\n");
+    return 0;
+}
+
 /* ---- runtime ---- */
 static _Atomic long rt_handled;
 
@@ -545,6 +748,10 @@ int main(int argc, char **argv)
         return cmd_runtime(argv[2], atoi(argv[3]), atoi(argv[4]), atol(argv[5]), argv[6]);
     if (argc == 7 && !strcmp(argv[1], "workflow"))
         return cmd_workflow(argv[2], atoi(argv[3]), atol(argv[4]), atoi(argv[5]), argv[6]);
+    if (argc == 5 && !strcmp(argv[1], "sendrecv"))
+        return cmd_sendrecv(argv[2], atol(argv[3]), argv[4]);
+    if (argc == 6 && !strcmp(argv[1], "wakeup"))
+        return cmd_wakeup(argv[2], atol(argv[3]), atoi(argv[4]), argv[5]);
     fprintf(stderr, "usage: see the top of bench/pgqrs_bench.c\n");
     return 2;
 }

@@ -190,7 +190,63 @@ if wf:
             continue
         rp = res.get("step_replay_ms", {})
         md.append(f"| {r['backend']} | {r['system']} | {r['consumers']} | {res['runs']} | {res['succeeded']} | {fmt(res['runs_per_s'])} | "
-                  f"{fmt(res['triggers_per_s'])} | {lat(res, 'step_exec')} | {lat(res, 'step_replay') if rp.get('n') else '—'} | {res['errors']} |")
+                  f"{fmt(res.get('triggers_per_s'))} | {lat(res, 'step_exec')} | {lat(res, 'step_replay') if rp.get('n') else '—'} | {res['errors']} |")
+    md.append("")
+
+def best(rows_, backend, system):
+    vals = [r["result"]["runs_per_s"] for r in rows_ if r["backend"] == backend and r["system"] == system and r.get("result")]
+    return max(vals) if vals else None
+
+if wf and any(r["system"] == "dbos" for r in wf):
+    p, d = best(wf, "postgres", "pgqrs"), best(wf, "postgres", "dbos")
+    if p and d:
+        md.append(f"Best runs/s on PostgreSQL: pgqrs-c {fmt(p)}, DBOS {fmt(d)}: ratio pgqrs-c / DBOS = {p / d:.2f}.")
+        md.append("")
+
+sr = [r for r in rows if r["scenario"] == "sendrecv"]
+if sr:
+    md.append("### Scenario 4c, the send-to-recv round trip")
+    md.append("")
+    md.append("A run waits in recv; one message is sent to it, one at a time. pgqrs-c suspends the run and frees "
+              "its worker (the send makes the run runnable and wakes the idle worker, which executes the run "
+              "again); DBOS keeps the workflow waiting in memory in `DBOS.recv`. send→recv: the send call → "
+              "recv returns in the workflow; send→result: the send call → the caller has the run's result.")
+    md.append("")
+    md.append("| backend | system | n | send→recv p50/p95/p99 ms | send→result p50/p95/p99 ms | errors |")
+    md.append("|---|---|---:|---|---|---:|")
+    for r in sr:
+        res = r.get("result")
+        if not res:
+            md.append(f"| {r['backend']} | {r['system']} | — | failed: {r['failure']} | — | — |")
+            continue
+        md.append(f"| {r['backend']} | {r['system']} | {res['n']} | {lat(res, 'send_to_recv')} | "
+                  f"{lat(res, 'send_to_result')} | {res['errors']} |")
+    p = [r["result"] for r in sr if r["backend"] == "postgres" and r["system"] == "pgqrs" and r.get("result")]
+    d = [r["result"] for r in sr if r["system"] == "dbos" and r.get("result")]
+    if p and d:
+        md.append("")
+        md.append(f"p50 send→recv, DBOS / pgqrs-c = {d[0]['send_to_recv_ms']['p50'] / p[0]['send_to_recv_ms']['p50']:.2f} "
+                  "(above 1: pgqrs-c is faster).")
+    md.append("")
+
+wk = [r for r in rows if r["scenario"] == "wakeup"]
+if wk:
+    md.append("### Scenario 4b, wake-up latency of an idle system")
+    md.append("")
+    md.append("One workflow worker idles in `pgqrs_workflow_worker_poll`; runs are triggered one at a time "
+              "(a random 0.5–1.5× the gap apart) and waited for with `pgqrs_run_wait`. pickup: trigger → the "
+              "handler starts (the worker's idle wait); wait wake: the handler returns → `pgqrs_run_wait` "
+              "returns (the finishing commit included); e2e: trigger → `pgqrs_run_wait` returns.")
+    md.append("")
+    md.append("| backend | mode | runs | gap ms | pickup p50/p95/p99 ms | wait wake p50/p95/p99 ms | e2e p50/p95/p99 ms | errors |")
+    md.append("|---|---|---:|---:|---|---|---|---:|")
+    for r in wk:
+        res = r.get("result")
+        if not res:
+            md.append(f"| {r['backend']} | {r['system']} | — | {r['batch']} | failed: {r['failure']} | — | — | — |")
+            continue
+        md.append(f"| {r['backend']} | {r['system']} | {res['runs']} | {res['gap_ms']} | {lat(res, 'pickup')} | "
+                  f"{lat(res, 'wait_wake')} | {lat(res, 'e2e')} | {res['errors']} |")
     md.append("")
 
 rt = [r for r in rows if r["scenario"] == "runtime"]

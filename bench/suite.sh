@@ -21,7 +21,7 @@ else
     N=50000; CONS="1 2 4"; BATCHES="1 10 50"; ENQ_CELLS="1:1 1:100 4:1 4:100"; LAT_S=20; CELL_TIMEOUT=400; RT_CONC="1 4 16"
 fi
 N=${BENCH_N:-$N}   # BENCH_N: another backlog size (a smaller check; make bench uses the default)
-# BENCH_ONLY=runtime (or drain, enqueue, latency, workflow): only that scenario
+# BENCH_ONLY=runtime (or drain, enqueue, latency, workflow, wakeup, sendrecv): only that scenario
 only() { [ -z "${BENCH_ONLY:-}" ] || [ "$BENCH_ONLY" = "$1" ]; }
 has() { grep -q "^$1	" "$BENCH_STATUS" && ! grep -q "^$1	NOT" "$BENCH_STATUS"; }
 
@@ -173,11 +173,46 @@ for w in $WF_CELLS; do
     rec workflow postgres pgqrs "$w" 0 "$BIN/pgqrs_bench" workflow "$(newschema "wf_$w")" "$w" "$WF_RUNS" 0
     rec workflow sqlite pgqrs "$w" 0 "$BIN/pgqrs_bench" workflow "sqlite://$(sqlite_file "wf_$w")" "$w" "$WF_RUNS" 0
 done
+# DBOS Transact (TypeScript, @dbos-inc/dbos-sdk) on the same cluster: C workflows in
+# flight in one process (DBOS executes a workflow where it is started); 16 as well,
+# its better case on this machine.
+if [ -n "$NODE" ] && has @dbos-inc/dbos-sdk; then
+    for w in $WF_CELLS 16; do
+        rec workflow postgres dbos "$w" 0 node_peer dbos.mjs workflow "$DSN" "dbos_wf_$w" "$w" "$WF_RUNS"
+    done
+fi
 if only workflow; then
 rec workflow postgres pgqrs-replay 1 0 "$BIN/pgqrs_bench" workflow "$(newschema wfr)" 1 "$WF_RUNS" 1
 rec workflow sqlite pgqrs-replay 1 0 "$BIN/pgqrs_bench" workflow "sqlite://$(sqlite_file wfr)" 1 "$WF_RUNS" 1
 fi
 rm -f "$S"/*.db "$S"/*.db-wal "$S"/*.db-shm
+
+# ---- Scenario 4b: wake-up latency of an idle system -------------------------------------
+# One workflow worker process idles in pgqrs_workflow_worker_poll; runs are triggered one at
+# a time (WAKE_GAP ms apart, 0.5x..1.5x) and waited for with pgqrs_run_wait: pickup is the
+# worker's wake-up (trigger -> handler), wait_wake pgqrs_run_wait's (handler returns ->
+# pgqrs_run_wait returns). "batch" = the mean gap in ms.
+WAKE_RUNS=$([ "$BENCH_QUICK" = 1 ] && echo 30 || echo 150)
+WAKE_GAP=200
+if only wakeup || only workflow; then
+rec wakeup postgres pgqrs 1 "$WAKE_GAP" "$BIN/pgqrs_bench" wakeup "$(newschema wake)" "$WAKE_RUNS" "$WAKE_GAP"
+rec wakeup sqlite pgqrs 1 "$WAKE_GAP" "$BIN/pgqrs_bench" wakeup "sqlite://$(sqlite_file wake)" "$WAKE_RUNS" "$WAKE_GAP"
+rm -f "$S"/*.db "$S"/*.db-wal "$S"/*.db-shm
+fi
+
+# ---- Scenario 4c: the send-to-recv round trip ----------------------------------------------
+# A run waits in recv; one message is sent to it; until recv returns in the handler
+# (pgqrs-c: the run is suspended and its worker idle, woken by the send; DBOS: the
+# workflow waits in memory in DBOS.recv). One at a time, SR_N times.
+SR_N=$([ "$BENCH_QUICK" = 1 ] && echo 20 || echo 100)
+if only sendrecv || only workflow; then
+rec sendrecv postgres pgqrs 1 0 "$BIN/pgqrs_bench" sendrecv "$(newschema sr)" "$SR_N"
+rec sendrecv sqlite pgqrs 1 0 "$BIN/pgqrs_bench" sendrecv "sqlite://$(sqlite_file sr)" "$SR_N"
+if [ -n "$NODE" ] && has @dbos-inc/dbos-sdk; then
+    rec sendrecv postgres dbos 1 0 node_peer dbos.mjs sendrecv "$DSN" dbos_sr "$SR_N"
+fi
+rm -f "$S"/*.db "$S"/*.db-wal "$S"/*.db-shm
+fi
 
 # ---- Scenario 5: the worker runtime --------------------------------------------------------
 # A no-op handler over a prefilled backlog of N jobs, in one process, at concurrency 1, 4

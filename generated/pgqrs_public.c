@@ -9,6 +9,7 @@
  *   queries/postgres/retention.sql
  *   queries/postgres/schedules.sql
  *   queries/postgres/schema.sql
+ *   queries/postgres/signals.sql
  *   queries/postgres/transaction.sql
  *   queries/postgres/workers.sql
  *   queries/postgres/workflows.sql
@@ -28,6 +29,7 @@ struct pgqrs_runs { pgqrs__list l; };   /* pgqrs_run_info */
 struct pgqrs_steps { pgqrs__list l; };   /* pgqrs_step_info */
 struct pgqrs_workflows { pgqrs__list l; };   /* pgqrs_workflow_info */
 struct pgqrs_schedules { pgqrs__list l; };   /* pgqrs_schedule_info */
+struct pgqrs_events { pgqrs__list l; };   /* pgqrs_event_info */
 
 /* Frees the strings a pgqrs_message owns (payload, result). */
 static void message_clear(void *item)
@@ -97,7 +99,15 @@ static void schedule_info_clear(void *item)
     pgqrs__free((char *)v->payload);
 }
 
-/* pgqrs_message from pgqrs_message_row (schema/public.toml:43). */
+/* Frees the strings a pgqrs_event_info owns (key, value). */
+static void event_info_clear(void *item)
+{
+    pgqrs_event_info *v = item;
+    pgqrs__free((char *)v->key);
+    pgqrs__free((char *)v->value);
+}
+
+/* pgqrs_message from pgqrs_message_row (schema/public.toml:44). */
 static void fill_message_from_message(pgqrs_message *v, pgqrs_message_row *r)
 {
     v->id = r->id;
@@ -115,7 +125,7 @@ static void fill_message_from_message(pgqrs_message *v, pgqrs_message_row *r)
     v->result = NULL;
 }
 
-/* pgqrs_message from pgqrs_archived_row (schema/public.toml:58). */
+/* pgqrs_message from pgqrs_archived_row (schema/public.toml:59). */
 static void fill_message_from_archived(pgqrs_message *v, pgqrs_archived_row *r)
 {
     v->id = r->id;
@@ -134,7 +144,7 @@ static void fill_message_from_archived(pgqrs_message *v, pgqrs_archived_row *r)
     r->result = NULL;
 }
 
-/* pgqrs_queue_info from pgqrs_queue_row (schema/public.toml:72). */
+/* pgqrs_queue_info from pgqrs_queue_row (schema/public.toml:73). */
 static void fill_queue_info_from_queue(pgqrs_queue_info *v, pgqrs_queue_row *r)
 {
     v->id = r->id;
@@ -148,7 +158,7 @@ static void fill_queue_info_from_queue(pgqrs_queue_info *v, pgqrs_queue_row *r)
     v->retry_jitter = r->retry_jitter;
 }
 
-/* pgqrs_queue_metrics from pgqrs_queue_metrics_row (schema/public.toml:83). */
+/* pgqrs_queue_metrics from pgqrs_queue_metrics_row (schema/public.toml:84). */
 static void fill_queue_metrics_from_queue_metrics(pgqrs_queue_metrics *v, pgqrs_queue_metrics_row *r, int64_t now_us)
 {
     v->queue_id = r->queue_id;
@@ -162,7 +172,7 @@ static void fill_queue_metrics_from_queue_metrics(pgqrs_queue_metrics *v, pgqrs_
     v->oldest_pending_age_us = r->has_oldest_pending_at && now_us > r->oldest_pending_at_us ? now_us - r->oldest_pending_at_us : 0;
 }
 
-/* pgqrs_worker_info from pgqrs_worker_row (schema/public.toml:93). */
+/* pgqrs_worker_info from pgqrs_worker_row (schema/public.toml:94). */
 static void fill_worker_info_from_worker(pgqrs_worker_info *v, pgqrs_worker_row *r)
 {
     v->id = r->id;
@@ -177,7 +187,7 @@ static void fill_worker_info_from_worker(pgqrs_worker_info *v, pgqrs_worker_row 
     v->stopped_at_us = r->has_stopped_at ? r->stopped_at_us : 0;
 }
 
-/* pgqrs_run_info from pgqrs_run_row (schema/public.toml:104). */
+/* pgqrs_run_info from pgqrs_run_row (schema/public.toml:105). */
 static void fill_run_info_from_run(pgqrs_run_info *v, pgqrs_run_row *r)
 {
     v->id = r->id;
@@ -202,7 +212,7 @@ static void fill_run_info_from_run(pgqrs_run_info *v, pgqrs_run_row *r)
     v->updated_at_us = r->updated_at_us;
 }
 
-/* pgqrs_step_info from pgqrs_step_row (schema/public.toml:121). */
+/* pgqrs_step_info from pgqrs_step_row (schema/public.toml:122). */
 static void fill_step_info_from_step(pgqrs_step_info *v, pgqrs_step_row *r)
 {
     v->run_id = r->run_id;
@@ -219,7 +229,7 @@ static void fill_step_info_from_step(pgqrs_step_info *v, pgqrs_step_row *r)
     v->retry_at_us = r->has_retry_at ? r->retry_at_us : 0;
 }
 
-/* pgqrs_workflow_info from pgqrs_workflow_row (schema/public.toml:132). */
+/* pgqrs_workflow_info from pgqrs_workflow_row (schema/public.toml:133). */
 static void fill_workflow_info_from_workflow(pgqrs_workflow_info *v, pgqrs_workflow_row *r)
 {
     v->id = r->id;
@@ -231,7 +241,7 @@ static void fill_workflow_info_from_workflow(pgqrs_workflow_info *v, pgqrs_workf
     v->created_at_us = r->created_at_us;
 }
 
-/* pgqrs_schedule_info from pgqrs_schedule_row (schema/public.toml:139). */
+/* pgqrs_schedule_info from pgqrs_schedule_row (schema/public.toml:140). */
 static void fill_schedule_info_from_schedule(pgqrs_schedule_info *v, pgqrs_schedule_row *r)
 {
     v->id = r->id;
@@ -254,6 +264,17 @@ static void fill_schedule_info_from_schedule(pgqrs_schedule_info *v, pgqrs_sched
     v->next_at_us = r->next_at_us;
     v->last_tick_at_us = r->has_last_tick_at ? r->last_tick_at_us : 0;
     v->created_at_us = r->created_at_us;
+    v->updated_at_us = r->updated_at_us;
+}
+
+/* pgqrs_event_info from pgqrs_event_row (schema/public.toml:159). */
+static void fill_event_info_from_event(pgqrs_event_info *v, pgqrs_event_row *r)
+{
+    v->run_id = r->run_id;
+    v->key = r->key;
+    r->key = NULL;
+    v->value = r->value;
+    r->value = NULL;
     v->updated_at_us = r->updated_at_us;
 }
 
@@ -385,6 +406,21 @@ PGQRS_EXTERN size_t pgqrs_schedules_count(const pgqrs_schedules *l) { return pgq
 PGQRS_EXTERN const pgqrs_schedule_info *pgqrs_schedules_at(const pgqrs_schedules *l, size_t i) { return pgqrs__list_at(l, i); }
 
 PGQRS_EXTERN void pgqrs_schedules_free(pgqrs_schedules *l) { pgqrs__list_free(l); }
+
+pgqrs_events *pgqrs__events_from_event_rows(pgqrs_event_row *rows, size_t n)
+{
+    pgqrs_events *l = pgqrs__list_new(n, sizeof(pgqrs_event_info), event_info_clear);
+    for (size_t i = 0; l && i < n; i++)
+        fill_event_info_from_event((pgqrs_event_info *)l->l.items + i, &rows[i]);
+    pgqrs__event_rows_free(rows, n);
+    return l;
+}
+
+PGQRS_EXTERN size_t pgqrs_events_count(const pgqrs_events *l) { return pgqrs__list_count(l); }
+
+PGQRS_EXTERN const pgqrs_event_info *pgqrs_events_at(const pgqrs_events *l, size_t i) { return pgqrs__list_at(l, i); }
+
+PGQRS_EXTERN void pgqrs_events_free(pgqrs_events *l) { pgqrs__list_free(l); }
 
 pgqrs_queue_info *pgqrs__queue_info_from_queue_row(pgqrs_queue_row *row)
 {

@@ -7,6 +7,7 @@
  *   queries/postgres/retention.sql
  *   queries/postgres/schedules.sql
  *   queries/postgres/schema.sql
+ *   queries/postgres/signals.sql
  *   queries/postgres/transaction.sql
  *   queries/postgres/workers.sql
  *   queries/postgres/workflows.sql
@@ -16,6 +17,7 @@
  *   queries/sqlite/retention.sql
  *   queries/sqlite/schedules.sql
  *   queries/sqlite/schema.sql
+ *   queries/sqlite/signals.sql
  *   queries/sqlite/transaction.sql
  *   queries/sqlite/workers.sql
  *   queries/sqlite/workflows.sql
@@ -434,6 +436,86 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/schema.sql:69, queries/sqlite/schema.sql:68 */
     pgqrs_status (*session_foreign_keys)(int64_t *out, pgqrs_conn *c);
 
+    /* workflow_delete :many
+     * Deletes the workflow with its runs (steps, messages, events, children and
+     * waits by cascade) and its queue (messages and archive), unless runs are in
+     * flight and force is false: then nothing. Returns the queue's id when deleted.
+     * pgqrs_workflow_delete_rows (migration 0007) waits for transactions writing
+     * messages first, like pgqrs_queue_delete_rows.
+     * SQL: queries/postgres/signals.sql:4, queries/sqlite/signals.sql:5 */
+    pgqrs_status (*workflow_delete)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_workflow_delete_params *p);
+
+    /* workflow_runs_in_flight :one
+     * SQL: queries/postgres/signals.sql:14, queries/sqlite/signals.sql:19 */
+    pgqrs_status (*workflow_runs_in_flight)(int64_t *out, pgqrs_conn *c, int64_t workflow_id);
+
+    /* run_send :one
+     * Stores a message for a PENDING or RUNNING run; no row for a finished,
+     * cancelling or unknown run (nothing written).
+     * SQL: queries/postgres/signals.sql:20, queries/sqlite/signals.sql:25 */
+    pgqrs_status (*run_send)(int64_t *out, pgqrs_conn *c, const pgqrs_run_send_params *p);
+
+    /* run_recv :one
+     * Consumes the oldest message sent to this run on topic and stores it as the
+     * SUCCESS output of the recv step, in one statement: consumed exactly once, and
+     * replayed from the step afterwards. Only for the worker running the run, and
+     * only while the step has not succeeded. No row: no message.
+     * SQL: queries/postgres/signals.sql:31, queries/sqlite/signals.sql:36 */
+    pgqrs_status (*run_recv)(pgqrs_run_recv_row *out, pgqrs_conn *c, const pgqrs_run_recv_params *p);
+
+    /* step_record :execrows
+     * Stores a step's SUCCESS output without executing anything (a recv that timed
+     * out, a child started or awaited), and ends the run's wait for that step. Only
+     * for the worker running the run; a step that already succeeded is kept.
+     * SQL: queries/postgres/signals.sql:61, queries/sqlite/signals.sql:66 */
+    pgqrs_status (*step_record)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_step_record_params *p);
+
+    /* wait_set :one
+     * Records what the run waits for under step_id (a message on topic, or the
+     * end of child_run_id) with its run message. A wait already recorded for the
+     * same step keeps its deadline: a timeout counts from the first call, across
+     * suspensions and crashes. Returns the deadline. Only for the worker running it.
+     * SQL: queries/postgres/signals.sql:81, queries/sqlite/signals.sql:84 */
+    pgqrs_status (*wait_set)(pgqrs_wait_set_row *out, pgqrs_conn *c, const pgqrs_wait_set_params *p);
+
+    /* run_wake :one
+     * Makes a suspended run's message visible now when what it waits for is ready
+     * (a message on its topic, or its child ended), and wakes its queue's workers.
+     * A message still held by a worker is left alone: that worker checks again
+     * after it released it. Returns how many runs were woken (0 or 1).
+     * SQL: queries/postgres/signals.sql:98, queries/sqlite/signals.sql:101 */
+    pgqrs_status (*run_wake)(int64_t *out, pgqrs_conn *c, int64_t run_id);
+
+    /* run_wake_parent :one
+     * run_wake for the run waiting for child_run_id to end (called after the child
+     * ended). Returns how many runs were woken.
+     * SQL: queries/postgres/signals.sql:119, queries/sqlite/signals.sql:119 */
+    pgqrs_status (*run_wake_parent)(int64_t *out, pgqrs_conn *c, int64_t child_run_id);
+
+    /* child_link :exec
+     * Records that the parent's step started child_run_id (again on replay: kept).
+     * SQL: queries/postgres/signals.sql:133, queries/sqlite/signals.sql:129 */
+    pgqrs_status (*child_link)(pgqrs_conn *c, const pgqrs_child_link_params *p);
+
+    /* child_list :many
+     * SQL: queries/postgres/signals.sql:140, queries/sqlite/signals.sql:136 */
+    pgqrs_status (*child_list)(pgqrs_child_row **rows_out, size_t *n_out, pgqrs_conn *c, int64_t parent_run_id);
+
+    /* event_set :one
+     * Sets key to value for a run executed by this worker (the last write wins)
+     * and wakes the readers waiting on the run's events. Returns 1 when written, 0
+     * when the run is not RUNNING on this worker.
+     * SQL: queries/postgres/signals.sql:146, queries/sqlite/signals.sql:142 */
+    pgqrs_status (*event_set)(int64_t *out, pgqrs_conn *c, const pgqrs_event_set_params *p);
+
+    /* event_get :one
+     * SQL: queries/postgres/signals.sql:163, queries/sqlite/signals.sql:154 */
+    pgqrs_status (*event_get)(pgqrs_event_row *out, pgqrs_conn *c, const pgqrs_event_get_params *p);
+
+    /* event_list :many
+     * SQL: queries/postgres/signals.sql:168, queries/sqlite/signals.sql:159 */
+    pgqrs_status (*event_list)(pgqrs_event_row **rows_out, size_t *n_out, pgqrs_conn *c, int64_t run_id);
+
     /* tx_begin :exec
      * SQL: queries/postgres/transaction.sql:4, queries/sqlite/transaction.sql:6 */
     pgqrs_status (*tx_begin)(pgqrs_conn *c);
@@ -556,13 +638,13 @@ typedef struct pgqrs_queries {
      * RUNNING -> PENDING until retry_at (a retry after a failure, or a durable
      * sleep): the run's message becomes visible again at retry_at, and its delivery
      * count starts over, so waiting never counts toward the crash limit.
-     * SQL: queries/postgres/workflows.sql:134, queries/sqlite/workflows.sql:124 */
+     * SQL: queries/postgres/workflows.sql:135, queries/sqlite/workflows.sql:124 */
     pgqrs_status (*run_reschedule)(int64_t *out, pgqrs_conn *c, const pgqrs_run_reschedule_params *p);
 
     /* run_cancel :one
      * A PENDING run becomes CANCELLED at once; a RUNNING one CANCELLING, finalised
      * by its worker at the next step boundary. No row for terminal or unknown runs.
-     * SQL: queries/postgres/workflows.sql:155, queries/sqlite/workflows.sql:139 */
+     * SQL: queries/postgres/workflows.sql:156, queries/sqlite/workflows.sql:139 */
     pgqrs_status (*run_cancel)(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_run_cancel_params *p);
 
     /* step_acquire :one
@@ -571,26 +653,26 @@ typedef struct pgqrs_queries {
      * whose worker is stopped (a crashed run resumed). No row when the step already
      * succeeded, another live worker holds it, or the run is not RUNNING: exactly one
      * worker executes a step at a time.
-     * SQL: queries/postgres/workflows.sql:171, queries/sqlite/workflows.sql:154, queries/turso/workflows.sql:5 */
+     * SQL: queries/postgres/workflows.sql:179, queries/sqlite/workflows.sql:154, queries/turso/workflows.sql:5 */
     pgqrs_status (*step_acquire)(pgqrs_step_row *out, pgqrs_conn *c, const pgqrs_step_acquire_params *p);
 
     /* step_get :one
-     * SQL: queries/postgres/workflows.sql:194, queries/sqlite/workflows.sql:175 */
+     * SQL: queries/postgres/workflows.sql:202, queries/sqlite/workflows.sql:175 */
     pgqrs_status (*step_get)(pgqrs_step_row *out, pgqrs_conn *c, const pgqrs_step_get_params *p);
 
     /* step_complete :execrows
      * RUNNING -> SUCCESS with the output, in the statement that marks it done; only
      * for the worker holding it.
-     * SQL: queries/postgres/workflows.sql:200, queries/sqlite/workflows.sql:181 */
+     * SQL: queries/postgres/workflows.sql:208, queries/sqlite/workflows.sql:181 */
     pgqrs_status (*step_complete)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_step_complete_params *p);
 
     /* step_fail :execrows
      * RUNNING -> ERROR with the error and, when it will be retried, when.
-     * SQL: queries/postgres/workflows.sql:209, queries/sqlite/workflows.sql:189 */
+     * SQL: queries/postgres/workflows.sql:217, queries/sqlite/workflows.sql:189 */
     pgqrs_status (*step_fail)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_step_fail_params *p);
 
     /* step_list :many
-     * SQL: queries/postgres/workflows.sql:217, queries/sqlite/workflows.sql:196 */
+     * SQL: queries/postgres/workflows.sql:225, queries/sqlite/workflows.sql:196 */
     pgqrs_status (*step_list)(pgqrs_step_row **rows_out, size_t *n_out, pgqrs_conn *c, int64_t run_id);
 } pgqrs_queries;
 

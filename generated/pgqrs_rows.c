@@ -7,6 +7,7 @@
  *   queries/postgres/retention.sql
  *   queries/postgres/schedules.sql
  *   queries/postgres/schema.sql
+ *   queries/postgres/signals.sql
  *   queries/postgres/transaction.sql
  *   queries/postgres/workers.sql
  *   queries/postgres/workflows.sql
@@ -155,8 +156,8 @@ int pgqrs__tick_outcome_parse(const char *s, pgqrs_db_tick_outcome *out)
     return 0;
 }
 
-const char *const pgqrs__schema_tables[] = { "pgqrs_schema_version", "pgqrs_queues", "pgqrs_workers", "pgqrs_messages", "pgqrs_archive", "pgqrs_workflows", "pgqrs_workflow_runs", "pgqrs_workflow_steps", "pgqrs_schedules", "pgqrs_schedule_ticks", "pgqrs_retention_default", "pgqrs_retention" };
-const size_t pgqrs__schema_table_count = 12;
+const char *const pgqrs__schema_tables[] = { "pgqrs_schema_version", "pgqrs_queues", "pgqrs_workers", "pgqrs_messages", "pgqrs_archive", "pgqrs_workflows", "pgqrs_workflow_runs", "pgqrs_workflow_steps", "pgqrs_schedules", "pgqrs_schedule_ticks", "pgqrs_retention_default", "pgqrs_retention", "pgqrs_workflow_messages", "pgqrs_workflow_events", "pgqrs_workflow_children", "pgqrs_workflow_waits" };
+const size_t pgqrs__schema_table_count = 16;
 
 void pgqrs__schema_version_row_clear(pgqrs_schema_version_row *row)
 {
@@ -516,6 +517,125 @@ pgqrs_status pgqrs__retention_rows_finish(pgqrs_retention_row **rows_out, size_t
     return st;
 }
 
+void pgqrs__run_message_row_clear(pgqrs_run_message_row *row)
+{
+    if (!row)
+        return;
+    pgqrs__free(row->topic);
+    pgqrs__free(row->payload);
+    memset(row, 0, sizeof *row);
+}
+
+void pgqrs__run_message_rows_free(pgqrs_run_message_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        pgqrs__run_message_row_clear(&rows[i]);
+    pgqrs__free(rows);
+}
+
+pgqrs_status pgqrs__run_message_rows_finish(pgqrs_run_message_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st)
+{
+    if (st != PGQRS_OK) {
+        pgqrs__run_message_rows_free(rows->data, rows->n);
+        rows->data = NULL;
+        rows->n = 0;
+    }
+    *rows_out = rows->data;
+    *n_out = rows->n;
+    return st;
+}
+
+void pgqrs__event_row_clear(pgqrs_event_row *row)
+{
+    if (!row)
+        return;
+    pgqrs__free(row->key);
+    pgqrs__free(row->value);
+    memset(row, 0, sizeof *row);
+}
+
+void pgqrs__event_rows_free(pgqrs_event_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        pgqrs__event_row_clear(&rows[i]);
+    pgqrs__free(rows);
+}
+
+pgqrs_status pgqrs__event_rows_finish(pgqrs_event_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st)
+{
+    if (st != PGQRS_OK) {
+        pgqrs__event_rows_free(rows->data, rows->n);
+        rows->data = NULL;
+        rows->n = 0;
+    }
+    *rows_out = rows->data;
+    *n_out = rows->n;
+    return st;
+}
+
+void pgqrs__child_row_clear(pgqrs_child_row *row)
+{
+    if (!row)
+        return;
+    pgqrs__free(row->step_id);
+    memset(row, 0, sizeof *row);
+}
+
+void pgqrs__child_rows_free(pgqrs_child_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        pgqrs__child_row_clear(&rows[i]);
+    pgqrs__free(rows);
+}
+
+pgqrs_status pgqrs__child_rows_finish(pgqrs_child_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st)
+{
+    if (st != PGQRS_OK) {
+        pgqrs__child_rows_free(rows->data, rows->n);
+        rows->data = NULL;
+        rows->n = 0;
+    }
+    *rows_out = rows->data;
+    *n_out = rows->n;
+    return st;
+}
+
+void pgqrs__wait_row_clear(pgqrs_wait_row *row)
+{
+    if (!row)
+        return;
+    pgqrs__free(row->step_id);
+    pgqrs__free(row->topic);
+    memset(row, 0, sizeof *row);
+}
+
+void pgqrs__wait_rows_free(pgqrs_wait_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        pgqrs__wait_row_clear(&rows[i]);
+    pgqrs__free(rows);
+}
+
+pgqrs_status pgqrs__wait_rows_finish(pgqrs_wait_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st)
+{
+    if (st != PGQRS_OK) {
+        pgqrs__wait_rows_free(rows->data, rows->n);
+        rows->data = NULL;
+        rows->n = 0;
+    }
+    *rows_out = rows->data;
+    *n_out = rows->n;
+    return st;
+}
+
 void pgqrs__queue_metrics_row_clear(pgqrs_queue_metrics_row *row)
 {
     if (!row)
@@ -791,6 +911,63 @@ pgqrs_status pgqrs__integrity_orphans_rows_finish(pgqrs_integrity_orphans_row **
 {
     if (st != PGQRS_OK) {
         pgqrs__integrity_orphans_rows_free(rows->data, rows->n);
+        rows->data = NULL;
+        rows->n = 0;
+    }
+    *rows_out = rows->data;
+    *n_out = rows->n;
+    return st;
+}
+
+void pgqrs__run_recv_row_clear(pgqrs_run_recv_row *row)
+{
+    if (!row)
+        return;
+    pgqrs__free(row->output);
+    memset(row, 0, sizeof *row);
+}
+
+void pgqrs__run_recv_rows_free(pgqrs_run_recv_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        pgqrs__run_recv_row_clear(&rows[i]);
+    pgqrs__free(rows);
+}
+
+pgqrs_status pgqrs__run_recv_rows_finish(pgqrs_run_recv_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st)
+{
+    if (st != PGQRS_OK) {
+        pgqrs__run_recv_rows_free(rows->data, rows->n);
+        rows->data = NULL;
+        rows->n = 0;
+    }
+    *rows_out = rows->data;
+    *n_out = rows->n;
+    return st;
+}
+
+void pgqrs__wait_set_row_clear(pgqrs_wait_set_row *row)
+{
+    if (!row)
+        return;
+    memset(row, 0, sizeof *row);
+}
+
+void pgqrs__wait_set_rows_free(pgqrs_wait_set_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        pgqrs__wait_set_row_clear(&rows[i]);
+    pgqrs__free(rows);
+}
+
+pgqrs_status pgqrs__wait_set_rows_finish(pgqrs_wait_set_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st)
+{
+    if (st != PGQRS_OK) {
+        pgqrs__wait_set_rows_free(rows->data, rows->n);
         rows->data = NULL;
         rows->n = 0;
     }

@@ -7,6 +7,7 @@
  *   queries/postgres/retention.sql
  *   queries/postgres/schedules.sql
  *   queries/postgres/schema.sql
+ *   queries/postgres/signals.sql
  *   queries/postgres/transaction.sql
  *   queries/postgres/workers.sql
  *   queries/postgres/workflows.sql
@@ -374,6 +375,65 @@ void pgqrs__retention_rows_free(pgqrs_retention_row *rows, size_t n);
 /* Hands the collected rows to the caller on success, frees them on failure. */
 pgqrs_status pgqrs__retention_rows_finish(pgqrs_retention_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
 
+/* table pgqrs_workflow_messages, in column order */
+typedef struct pgqrs_run_message_row {
+    int64_t id;
+    int64_t run_id;
+    char *topic;  /* owned */
+    char *payload;  /* owned */
+    int64_t created_at_us;
+} pgqrs_run_message_row;
+/* Frees what the row owns and zeroes it; NULL is a no-op. */
+void pgqrs__run_message_row_clear(pgqrs_run_message_row *row);
+/* Clears n rows and frees the array; NULL is a no-op. */
+void pgqrs__run_message_rows_free(pgqrs_run_message_row *rows, size_t n);
+/* Hands the collected rows to the caller on success, frees them on failure. */
+pgqrs_status pgqrs__run_message_rows_finish(pgqrs_run_message_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
+
+/* table pgqrs_workflow_events, in column order */
+typedef struct pgqrs_event_row {
+    int64_t run_id;
+    char *key;  /* owned */
+    char *value;  /* owned */
+    int64_t updated_at_us;
+} pgqrs_event_row;
+/* Frees what the row owns and zeroes it; NULL is a no-op. */
+void pgqrs__event_row_clear(pgqrs_event_row *row);
+/* Clears n rows and frees the array; NULL is a no-op. */
+void pgqrs__event_rows_free(pgqrs_event_row *rows, size_t n);
+/* Hands the collected rows to the caller on success, frees them on failure. */
+pgqrs_status pgqrs__event_rows_finish(pgqrs_event_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
+
+/* table pgqrs_workflow_children, in column order */
+typedef struct pgqrs_child_row {
+    int64_t parent_run_id;
+    char *step_id;  /* owned */
+    int64_t child_run_id;
+} pgqrs_child_row;
+/* Frees what the row owns and zeroes it; NULL is a no-op. */
+void pgqrs__child_row_clear(pgqrs_child_row *row);
+/* Clears n rows and frees the array; NULL is a no-op. */
+void pgqrs__child_rows_free(pgqrs_child_row *rows, size_t n);
+/* Hands the collected rows to the caller on success, frees them on failure. */
+pgqrs_status pgqrs__child_rows_finish(pgqrs_child_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
+
+/* table pgqrs_workflow_waits, in column order */
+typedef struct pgqrs_wait_row {
+    int64_t run_id;
+    char *step_id;  /* owned */
+    char *topic;  /* owned; NULL when SQL NULL */
+    bool has_child_run_id;
+    int64_t child_run_id;
+    int64_t message_id;
+    int64_t until_us;
+} pgqrs_wait_row;
+/* Frees what the row owns and zeroes it; NULL is a no-op. */
+void pgqrs__wait_row_clear(pgqrs_wait_row *row);
+/* Clears n rows and frees the array; NULL is a no-op. */
+void pgqrs__wait_rows_free(pgqrs_wait_row *rows, size_t n);
+/* Hands the collected rows to the caller on success, frees them on failure. */
+pgqrs_status pgqrs__wait_rows_finish(pgqrs_wait_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
+
 /* result of queue_metrics */
 typedef struct pgqrs_queue_metrics_row {
     int64_t queue_id;
@@ -502,6 +562,28 @@ void pgqrs__integrity_orphans_row_clear(pgqrs_integrity_orphans_row *row);
 void pgqrs__integrity_orphans_rows_free(pgqrs_integrity_orphans_row *rows, size_t n);
 /* Hands the collected rows to the caller on success, frees them on failure. */
 pgqrs_status pgqrs__integrity_orphans_rows_finish(pgqrs_integrity_orphans_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
+
+/* result of run_recv */
+typedef struct pgqrs_run_recv_row {
+    char *output;  /* owned */
+} pgqrs_run_recv_row;
+/* Frees what the row owns and zeroes it; NULL is a no-op. */
+void pgqrs__run_recv_row_clear(pgqrs_run_recv_row *row);
+/* Clears n rows and frees the array; NULL is a no-op. */
+void pgqrs__run_recv_rows_free(pgqrs_run_recv_row *rows, size_t n);
+/* Hands the collected rows to the caller on success, frees them on failure. */
+pgqrs_status pgqrs__run_recv_rows_finish(pgqrs_run_recv_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
+
+/* result of wait_set */
+typedef struct pgqrs_wait_set_row {
+    int64_t until_us;
+} pgqrs_wait_set_row;
+/* Frees what the row owns and zeroes it; NULL is a no-op. */
+void pgqrs__wait_set_row_clear(pgqrs_wait_set_row *row);
+/* Clears n rows and frees the array; NULL is a no-op. */
+void pgqrs__wait_set_rows_free(pgqrs_wait_set_row *rows, size_t n);
+/* Hands the collected rows to the caller on success, frees them on failure. */
+pgqrs_status pgqrs__wait_set_rows_finish(pgqrs_wait_set_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
 
 /* result of worker_health */
 typedef struct pgqrs_worker_health_row {
@@ -818,6 +900,69 @@ typedef struct pgqrs_schema_version_insert_params {
     const char *name;
     const char *checksum;
 } pgqrs_schema_version_insert_params;
+
+/* parameters of workflow_delete */
+typedef struct pgqrs_workflow_delete_params {
+    int64_t id;
+    int64_t queue_id;
+    bool force;
+} pgqrs_workflow_delete_params;
+
+/* parameters of run_send */
+typedef struct pgqrs_run_send_params {
+    int64_t run_id;
+    const char *topic;
+    const char *payload;
+} pgqrs_run_send_params;
+
+/* parameters of run_recv */
+typedef struct pgqrs_run_recv_params {
+    int64_t run_id;
+    const char *step_id;
+    const char *topic;
+    int64_t worker_id;
+} pgqrs_run_recv_params;
+
+/* parameters of step_record */
+typedef struct pgqrs_step_record_params {
+    int64_t run_id;
+    const char *step_id;
+    int64_t worker_id;
+    const char *output;
+} pgqrs_step_record_params;
+
+/* parameters of wait_set */
+typedef struct pgqrs_wait_set_params {
+    int64_t run_id;
+    const char *step_id;
+    const char *topic;
+    bool has_child_run_id;
+    int64_t child_run_id;
+    int64_t message_id;
+    int64_t until_us;
+    int64_t worker_id;
+} pgqrs_wait_set_params;
+
+/* parameters of child_link */
+typedef struct pgqrs_child_link_params {
+    int64_t parent_run_id;
+    const char *step_id;
+    int64_t child_run_id;
+} pgqrs_child_link_params;
+
+/* parameters of event_set */
+typedef struct pgqrs_event_set_params {
+    int64_t run_id;
+    const char *key;
+    const char *value;
+    int64_t worker_id;
+} pgqrs_event_set_params;
+
+/* parameters of event_get */
+typedef struct pgqrs_event_get_params {
+    int64_t run_id;
+    const char *key;
+} pgqrs_event_get_params;
 
 /* parameters of worker_register */
 typedef struct pgqrs_worker_register_params {

@@ -7,6 +7,7 @@
  *   queries/postgres/retention.sql
  *   queries/postgres/schedules.sql
  *   queries/postgres/schema.sql
+ *   queries/postgres/signals.sql
  *   queries/postgres/transaction.sql
  *   queries/postgres/workers.sql
  *   queries/postgres/workflows.sql
@@ -16,6 +17,7 @@
  *   migrations/postgres/0004_notify_in_statement.sql
  *   migrations/postgres/0005_runtime.sql
  *   migrations/postgres/0006_schedules_retention.sql
+ *   migrations/postgres/0007_workflow_signals.sql
  * Change the sources and run `make generate`. */
 
 #include <string.h>
@@ -88,6 +90,19 @@ enum {
     PG_SESSION_SETUP,
     PG_SESSION_RELAXED_DURABILITY,
     PG_SESSION_FOREIGN_KEYS,
+    PG_WORKFLOW_DELETE,
+    PG_WORKFLOW_RUNS_IN_FLIGHT,
+    PG_RUN_SEND,
+    PG_RUN_RECV,
+    PG_STEP_RECORD,
+    PG_WAIT_SET,
+    PG_RUN_WAKE,
+    PG_RUN_WAKE_PARENT,
+    PG_CHILD_LINK,
+    PG_CHILD_LIST,
+    PG_EVENT_SET,
+    PG_EVENT_GET,
+    PG_EVENT_LIST,
     PG_TX_BEGIN,
     PG_TX_COMMIT,
     PG_TX_ROLLBACK,
@@ -645,6 +660,123 @@ static const char SQL_SESSION_RELAXED_DURABILITY[] =
 static const char SQL_SESSION_FOREIGN_KEYS[] =
     "-- name: session_foreign_keys :one\n"
     "SELECT 1::bigint AS foreign_keys";
+static const char SQL_WORKFLOW_DELETE[] =
+    "-- name: workflow_delete :many\n"
+    "SELECT d.id FROM pgqrs_workflow_delete_rows($1, $3) AS d(id) WHERE d.id = $2";
+static const char SQL_WORKFLOW_RUNS_IN_FLIGHT[] =
+    "-- name: workflow_runs_in_flight :one\n"
+    "SELECT count(*) AS n FROM pgqrs_workflow_runs\n"
+    "WHERE workflow_id = $1 AND status IN ('PENDING', 'RUNNING', 'CANCELLING')";
+static const char SQL_RUN_SEND[] =
+    "-- name: run_send :one\n"
+    "INSERT INTO pgqrs_workflow_messages (run_id, topic, payload, created_at)\n"
+    "SELECT r.id, $2, $3::jsonb, coalesce($4::timestamptz, now())\n"
+    "FROM pgqrs_workflow_runs r\n"
+    "WHERE r.id = $1 AND r.status IN ('PENDING', 'RUNNING')\n"
+    "RETURNING id";
+static const char SQL_RUN_RECV[] =
+    "-- name: run_recv :one\n"
+    "WITH t AS (SELECT coalesce($5::timestamptz, now()) AS now),\n"
+    "m AS (\n"
+    "    DELETE FROM pgqrs_workflow_messages x\n"
+    "    WHERE x.id = (SELECT y.id FROM pgqrs_workflow_messages y\n"
+    "                  WHERE y.run_id = $1 AND y.topic = $3 ORDER BY y.id LIMIT 1 FOR UPDATE)\n"
+    "      AND EXISTS (SELECT 1 FROM pgqrs_workflow_runs r\n"
+    "                  WHERE r.id = $1 AND r.status = 'RUNNING' AND r.worker_id = $4)\n"
+    "      AND NOT EXISTS (SELECT 1 FROM pgqrs_workflow_steps s\n"
+    "                      WHERE s.run_id = $1 AND s.step_id = $2 AND s.status = 'SUCCESS')\n"
+    "    RETURNING x.id, x.payload\n"
+    "),\n"
+    "w AS (\n"
+    "    DELETE FROM pgqrs_workflow_waits WHERE run_id = $1 AND EXISTS (SELECT 1 FROM m)\n"
+    ")\n"
+    "INSERT INTO pgqrs_workflow_steps AS s (run_id, step_id, status, output, attempts, worker_id, started_at, completed_at)\n"
+    "SELECT $1, $2, 'SUCCESS', jsonb_build_object('message', m.payload, 'message_id', m.id), 1, $4,\n"
+    "       t.now, t.now\n"
+    "FROM m, t\n"
+    "ON CONFLICT (run_id, step_id) DO UPDATE\n"
+    "SET status = 'SUCCESS', output = EXCLUDED.output, attempts = s.attempts + 1, worker_id = EXCLUDED.worker_id,\n"
+    "    lease_until = NULL, error = NULL, retry_at = NULL, completed_at = EXCLUDED.completed_at\n"
+    "RETURNING s.output";
+static const char SQL_STEP_RECORD[] =
+    "-- name: step_record :execrows\n"
+    "WITH t AS (SELECT coalesce($5::timestamptz, now()) AS now),\n"
+    "r AS (\n"
+    "    SELECT 1 FROM pgqrs_workflow_runs r WHERE r.id = $1 AND r.status = 'RUNNING' AND r.worker_id = $3\n"
+    "),\n"
+    "w AS (\n"
+    "    DELETE FROM pgqrs_workflow_waits WHERE run_id = $1 AND step_id = $2 AND EXISTS (SELECT 1 FROM r)\n"
+    ")\n"
+    "INSERT INTO pgqrs_workflow_steps AS s (run_id, step_id, status, output, attempts, worker_id, started_at, completed_at)\n"
+    "SELECT $1, $2, 'SUCCESS', $4::jsonb, 1, $3, t.now, t.now\n"
+    "FROM t WHERE EXISTS (SELECT 1 FROM r)\n"
+    "ON CONFLICT (run_id, step_id) DO UPDATE\n"
+    "SET status = 'SUCCESS', output = EXCLUDED.output, attempts = s.attempts + 1, worker_id = EXCLUDED.worker_id,\n"
+    "    lease_until = NULL, error = NULL, retry_at = NULL, completed_at = EXCLUDED.completed_at\n"
+    "WHERE s.status <> 'SUCCESS'";
+static const char SQL_WAIT_SET[] =
+    "-- name: wait_set :one\n"
+    "INSERT INTO pgqrs_workflow_waits AS w (run_id, step_id, topic, child_run_id, message_id, until)\n"
+    "SELECT $1, $2, $3::text, $4::bigint, $5, $6\n"
+    "FROM pgqrs_workflow_runs r\n"
+    "WHERE r.id = $1 AND r.status = 'RUNNING' AND r.worker_id = $7\n"
+    "ON CONFLICT (run_id) DO UPDATE\n"
+    "SET until = CASE WHEN w.step_id = EXCLUDED.step_id THEN w.until ELSE EXCLUDED.until END,\n"
+    "    step_id = EXCLUDED.step_id, topic = EXCLUDED.topic, child_run_id = EXCLUDED.child_run_id,\n"
+    "    message_id = EXCLUDED.message_id\n"
+    "RETURNING w.until";
+static const char SQL_RUN_WAKE[] =
+    "-- name: run_wake :one\n"
+    "WITH t AS (SELECT coalesce($2::timestamptz, now()) AS now),\n"
+    "woke AS (\n"
+    "    UPDATE pgqrs_messages m SET vt = t.now\n"
+    "    FROM t, pgqrs_workflow_waits w\n"
+    "    WHERE w.run_id = $1 AND m.id = w.message_id AND m.consumer_worker_id IS NULL AND m.vt > t.now\n"
+    "      AND ((w.topic IS NOT NULL\n"
+    "            AND EXISTS (SELECT 1 FROM pgqrs_workflow_messages x WHERE x.run_id = w.run_id AND x.topic = w.topic))\n"
+    "        OR (w.child_run_id IS NOT NULL\n"
+    "            AND EXISTS (SELECT 1 FROM pgqrs_workflow_runs c\n"
+    "                        WHERE c.id = w.child_run_id AND c.status IN ('SUCCESS', 'ERROR', 'CANCELLED'))))\n"
+    "    RETURNING m.queue_id\n"
+    ")\n"
+    "SELECT count(pg_notify('pgqrs_messages', queue_id::text)) AS n FROM woke";
+static const char SQL_RUN_WAKE_PARENT[] =
+    "-- name: run_wake_parent :one\n"
+    "WITH t AS (SELECT coalesce($2::timestamptz, now()) AS now),\n"
+    "woke AS (\n"
+    "    UPDATE pgqrs_messages m SET vt = t.now\n"
+    "    FROM t, pgqrs_workflow_waits w\n"
+    "    WHERE w.child_run_id = $1 AND m.id = w.message_id AND m.consumer_worker_id IS NULL AND m.vt > t.now\n"
+    "    RETURNING m.queue_id\n"
+    ")\n"
+    "SELECT count(pg_notify('pgqrs_messages', queue_id::text)) AS n FROM woke";
+static const char SQL_CHILD_LINK[] =
+    "-- name: child_link :exec\n"
+    "INSERT INTO pgqrs_workflow_children (parent_run_id, step_id, child_run_id)\n"
+    "VALUES ($1, $2, $3)\n"
+    "ON CONFLICT (parent_run_id, step_id) DO NOTHING";
+static const char SQL_CHILD_LIST[] =
+    "-- name: child_list :many\n"
+    "SELECT parent_run_id, step_id, child_run_id FROM pgqrs_workflow_children\n"
+    "WHERE parent_run_id = $1 ORDER BY child_run_id";
+static const char SQL_EVENT_SET[] =
+    "-- name: event_set :one\n"
+    "WITH t AS (SELECT coalesce($5::timestamptz, now()) AS now),\n"
+    "e AS (\n"
+    "    INSERT INTO pgqrs_workflow_events AS e (run_id, key, value, updated_at)\n"
+    "    SELECT $1, $2, $3::jsonb, t.now FROM t\n"
+    "    WHERE EXISTS (SELECT 1 FROM pgqrs_workflow_runs r\n"
+    "                  WHERE r.id = $1 AND r.status = 'RUNNING' AND r.worker_id = $4)\n"
+    "    ON CONFLICT (run_id, key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at\n"
+    "    RETURNING e.run_id\n"
+    ")\n"
+    "SELECT count(pg_notify('pgqrs_messages', 'e' || run_id::text)) AS n FROM e";
+static const char SQL_EVENT_GET[] =
+    "-- name: event_get :one\n"
+    "SELECT run_id, key, value, updated_at FROM pgqrs_workflow_events WHERE run_id = $1 AND key = $2";
+static const char SQL_EVENT_LIST[] =
+    "-- name: event_list :many\n"
+    "SELECT run_id, key, value, updated_at FROM pgqrs_workflow_events WHERE run_id = $1 ORDER BY key";
 static const char SQL_TX_BEGIN[] =
     "-- name: tx_begin :exec\n"
     "BEGIN";
@@ -829,7 +961,8 @@ static const char SQL_RUN_FINISH[] =
     "           m.producer_worker_id, m.consumer_worker_id, 'archived', t.now\n"
     "    FROM moved m, t\n"
     ")\n"
-    "SELECT id FROM r";
+    "-- wakes pgqrs_run_wait (payload 'r' || run id; migration 0004's channel)\n"
+    "SELECT r.id FROM r, LATERAL (SELECT pg_notify('pgqrs_messages', 'r' || r.id::text)) AS n";
 static const char SQL_RUN_RESCHEDULE[] =
     "-- name: run_reschedule :one\n"
     "WITH t AS (SELECT coalesce($6::timestamptz, now()) AS now),\n"
@@ -848,16 +981,23 @@ static const char SQL_RUN_RESCHEDULE[] =
     "SELECT id FROM r";
 static const char SQL_RUN_CANCEL[] =
     "-- name: run_cancel :one\n"
-    "UPDATE pgqrs_workflow_runs r\n"
-    "SET status = CASE r.status WHEN 'PENDING' THEN 'CANCELLED' ELSE 'CANCELLING' END,\n"
-    "    cancel_reason = $2::text,\n"
-    "    cancelled_at = t.now,\n"
-    "    completed_at = CASE r.status WHEN 'PENDING' THEN t.now END,\n"
-    "    updated_at = t.now\n"
-    "FROM (SELECT coalesce($3::timestamptz, now()) AS now) t\n"
-    "WHERE r.id = $1 AND r.status IN ('PENDING', 'RUNNING')\n"
-    "RETURNING r.id, r.workflow_id, r.status, r.input, r.output, r.error, r.idempotency_key, r.attempts, r.worker_id,\n"
-    "          r.retry_at, r.cancel_reason, r.created_at, r.started_at, r.completed_at, r.cancelled_at, r.updated_at";
+    "WITH c AS (\n"
+    "    UPDATE pgqrs_workflow_runs r\n"
+    "    SET status = CASE r.status WHEN 'PENDING' THEN 'CANCELLED' ELSE 'CANCELLING' END,\n"
+    "        cancel_reason = $2::text,\n"
+    "        cancelled_at = t.now,\n"
+    "        completed_at = CASE r.status WHEN 'PENDING' THEN t.now END,\n"
+    "        updated_at = t.now\n"
+    "    FROM (SELECT coalesce($3::timestamptz, now()) AS now) t\n"
+    "    WHERE r.id = $1 AND r.status IN ('PENDING', 'RUNNING')\n"
+    "    RETURNING r.id, r.workflow_id, r.status, r.input, r.output, r.error, r.idempotency_key, r.attempts, r.worker_id,\n"
+    "              r.retry_at, r.cancel_reason, r.created_at, r.started_at, r.completed_at, r.cancelled_at, r.updated_at\n"
+    ")\n"
+    "-- wakes pgqrs_run_wait when the run ended here (PENDING -> CANCELLED)\n"
+    "SELECT c.id, c.workflow_id, c.status, c.input, c.output, c.error, c.idempotency_key, c.attempts, c.worker_id,\n"
+    "       c.retry_at, c.cancel_reason, c.created_at, c.started_at, c.completed_at, c.cancelled_at, c.updated_at\n"
+    "FROM c LEFT JOIN LATERAL (SELECT pg_notify('pgqrs_messages', 'r' || c.id::text) WHERE c.status = 'CANCELLED') AS n\n"
+    "     ON true";
 static const char SQL_STEP_ACQUIRE[] =
     "-- name: step_acquire :one\n"
     "WITH t AS (SELECT coalesce($5::timestamptz, now()) AS now)\n"
@@ -1234,6 +1374,56 @@ static pgqrs_status pg_scan_integrity_orphans_row(pgqrs_integrity_orphans_row *r
         st = pgqrs__pg_get_i64(&row->steps_without_run, NULL, c, res, r, 3);
     if (st != PGQRS_OK)
         pgqrs__integrity_orphans_row_clear(row);
+    return st;
+}
+
+static pgqrs_status pg_scan_run_recv_row(pgqrs_run_recv_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_json(&row->output, false, c, res, r, 0);
+    if (st != PGQRS_OK)
+        pgqrs__run_recv_row_clear(row);
+    return st;
+}
+
+static pgqrs_status pg_scan_wait_set_row(pgqrs_wait_set_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->until_us, NULL, c, res, r, 0);
+    if (st != PGQRS_OK)
+        pgqrs__wait_set_row_clear(row);
+    return st;
+}
+
+static pgqrs_status pg_scan_child_row(pgqrs_child_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->parent_run_id, NULL, c, res, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_text(&row->step_id, false, c, res, r, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->child_run_id, NULL, c, res, r, 2);
+    if (st != PGQRS_OK)
+        pgqrs__child_row_clear(row);
+    return st;
+}
+
+static pgqrs_status pg_scan_event_row(pgqrs_event_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->run_id, NULL, c, res, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_text(&row->key, false, c, res, r, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_json(&row->value, false, c, res, r, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->updated_at_us, NULL, c, res, r, 3);
+    if (st != PGQRS_OK)
+        pgqrs__event_row_clear(row);
     return st;
 }
 
@@ -2938,6 +3128,345 @@ static pgqrs_status pg_session_foreign_keys(int64_t *out, pgqrs_conn *c)
     return st;
 }
 
+/* workflow_delete :many (queries/postgres/signals.sql:4) */
+static pgqrs_status pg_workflow_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_workflow_delete_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[3];
+    char b_id[PGQRS__PG_INT_LEN];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    values[0] = pgqrs__pg_int(b_id, p->id);
+    values[1] = pgqrs__pg_int(b_queue_id, p->queue_id);
+    values[2] = (p->force ? "t" : "f");
+    res = pgqrs__pg_exec(c, PG_WORKFLOW_DELETE, "workflow_delete", SQL_WORKFLOW_DELETE, 3, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "workflow_delete");
+    for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__pg_get_i64(row, NULL, c, res, r, 0) : pgqrs__conn_oom(c);
+    }
+    PQclear(res);
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
+}
+
+/* workflow_runs_in_flight :one (queries/postgres/signals.sql:14) */
+static pgqrs_status pg_workflow_runs_in_flight(int64_t *out, pgqrs_conn *c, int64_t workflow_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[1];
+    char b_workflow_id[PGQRS__PG_INT_LEN];
+    memset(out, 0, sizeof *out);
+    values[0] = pgqrs__pg_int(b_workflow_id, workflow_id);
+    res = pgqrs__pg_exec(c, PG_WORKFLOW_RUNS_IN_FLIGHT, "workflow_runs_in_flight", SQL_WORKFLOW_RUNS_IN_FLIGHT, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "workflow_runs_in_flight");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "workflow_runs_in_flight");
+    else if (st == PGQRS_OK) {
+        const int r = 0;
+        st = pgqrs__pg_get_i64(out, NULL, c, res, r, 0);
+    }
+    PQclear(res);
+    return st;
+}
+
+/* run_send :one (queries/postgres/signals.sql:20) */
+static pgqrs_status pg_run_send(int64_t *out, pgqrs_conn *c, const pgqrs_run_send_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[4];
+    char b_run_id[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    memset(out, 0, sizeof *out);
+    if (!p->topic)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "run_send: topic is NULL");
+    if (!p->payload)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "run_send: payload is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_run_id, p->run_id);
+    values[1] = p->topic;
+    values[2] = p->payload;
+    values[3] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_RUN_SEND, "run_send", SQL_RUN_SEND, 4, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_send");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "run_send");
+    else if (st == PGQRS_OK) {
+        const int r = 0;
+        st = pgqrs__pg_get_i64(out, NULL, c, res, r, 0);
+    }
+    PQclear(res);
+    return st;
+}
+
+/* run_recv :one (queries/postgres/signals.sql:31) */
+static pgqrs_status pg_run_recv(pgqrs_run_recv_row *out, pgqrs_conn *c, const pgqrs_run_recv_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[5];
+    char b_run_id[PGQRS__PG_INT_LEN];
+    char b_worker_id[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    memset(out, 0, sizeof *out);
+    if (!p->step_id)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "run_recv: step_id is NULL");
+    if (!p->topic)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "run_recv: topic is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_run_id, p->run_id);
+    values[1] = p->step_id;
+    values[2] = p->topic;
+    values[3] = pgqrs__pg_int(b_worker_id, p->worker_id);
+    values[4] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_RUN_RECV, "run_recv", SQL_RUN_RECV, 5, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_recv");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "run_recv");
+    else if (st == PGQRS_OK)
+        st = pg_scan_run_recv_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__run_recv_row_clear(out);
+    return st;
+}
+
+/* step_record :execrows (queries/postgres/signals.sql:61) */
+static pgqrs_status pg_step_record(int64_t *affected_out, pgqrs_conn *c, const pgqrs_step_record_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[5];
+    char b_run_id[PGQRS__PG_INT_LEN];
+    char b_worker_id[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    *affected_out = 0;
+    if (!p->step_id)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_record: step_id is NULL");
+    if (!p->output)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_record: output is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_run_id, p->run_id);
+    values[1] = p->step_id;
+    values[2] = pgqrs__pg_int(b_worker_id, p->worker_id);
+    values[3] = p->output;
+    values[4] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_STEP_RECORD, "step_record", SQL_STEP_RECORD, 5, values);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "step_record");
+    if (st == PGQRS_OK)
+        *affected_out = pgqrs__pg_affected(res);
+    PQclear(res);
+    return st;
+}
+
+/* wait_set :one (queries/postgres/signals.sql:81) */
+static pgqrs_status pg_wait_set(pgqrs_wait_set_row *out, pgqrs_conn *c, const pgqrs_wait_set_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[7];
+    char b_run_id[PGQRS__PG_INT_LEN];
+    char b_child_run_id[PGQRS__PG_INT_LEN];
+    char b_message_id[PGQRS__PG_INT_LEN];
+    char b_until[PGQRS__PG_TS_LEN];
+    char b_worker_id[PGQRS__PG_INT_LEN];
+    memset(out, 0, sizeof *out);
+    if (!p->step_id)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "wait_set: step_id is NULL");
+    values[0] = pgqrs__pg_int(b_run_id, p->run_id);
+    values[1] = p->step_id;
+    values[2] = p->topic;
+    values[3] = p->has_child_run_id ? pgqrs__pg_int(b_child_run_id, p->child_run_id) : NULL;
+    values[4] = pgqrs__pg_int(b_message_id, p->message_id);
+    values[5] = pgqrs__pg_ts(b_until, p->until_us);
+    values[6] = pgqrs__pg_int(b_worker_id, p->worker_id);
+    res = pgqrs__pg_exec(c, PG_WAIT_SET, "wait_set", SQL_WAIT_SET, 7, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "wait_set");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "wait_set");
+    else if (st == PGQRS_OK)
+        st = pg_scan_wait_set_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__wait_set_row_clear(out);
+    return st;
+}
+
+/* run_wake :one (queries/postgres/signals.sql:98) */
+static pgqrs_status pg_run_wake(int64_t *out, pgqrs_conn *c, int64_t run_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[2];
+    char b_run_id[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    memset(out, 0, sizeof *out);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_run_id, run_id);
+    values[1] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_RUN_WAKE, "run_wake", SQL_RUN_WAKE, 2, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_wake");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "run_wake");
+    else if (st == PGQRS_OK) {
+        const int r = 0;
+        st = pgqrs__pg_get_i64(out, NULL, c, res, r, 0);
+    }
+    PQclear(res);
+    return st;
+}
+
+/* run_wake_parent :one (queries/postgres/signals.sql:119) */
+static pgqrs_status pg_run_wake_parent(int64_t *out, pgqrs_conn *c, int64_t child_run_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[2];
+    char b_child_run_id[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    memset(out, 0, sizeof *out);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_child_run_id, child_run_id);
+    values[1] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_RUN_WAKE_PARENT, "run_wake_parent", SQL_RUN_WAKE_PARENT, 2, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "run_wake_parent");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "run_wake_parent");
+    else if (st == PGQRS_OK) {
+        const int r = 0;
+        st = pgqrs__pg_get_i64(out, NULL, c, res, r, 0);
+    }
+    PQclear(res);
+    return st;
+}
+
+/* child_link :exec (queries/postgres/signals.sql:133) */
+static pgqrs_status pg_child_link(pgqrs_conn *c, const pgqrs_child_link_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[3];
+    char b_parent_run_id[PGQRS__PG_INT_LEN];
+    char b_child_run_id[PGQRS__PG_INT_LEN];
+    if (!p->step_id)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "child_link: step_id is NULL");
+    values[0] = pgqrs__pg_int(b_parent_run_id, p->parent_run_id);
+    values[1] = p->step_id;
+    values[2] = pgqrs__pg_int(b_child_run_id, p->child_run_id);
+    res = pgqrs__pg_exec(c, PG_CHILD_LINK, "child_link", SQL_CHILD_LINK, 3, values);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "child_link");
+    PQclear(res);
+    return st;
+}
+
+/* child_list :many (queries/postgres/signals.sql:140) */
+static pgqrs_status pg_child_list(pgqrs_child_row **rows_out, size_t *n_out, pgqrs_conn *c, int64_t parent_run_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[1];
+    char b_parent_run_id[PGQRS__PG_INT_LEN];
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    values[0] = pgqrs__pg_int(b_parent_run_id, parent_run_id);
+    res = pgqrs__pg_exec(c, PG_CHILD_LIST, "child_list", SQL_CHILD_LIST, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "child_list");
+    for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
+        pgqrs_child_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pg_scan_child_row(row, c, res, r) : pgqrs__conn_oom(c);
+    }
+    PQclear(res);
+    return pgqrs__child_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* event_set :one (queries/postgres/signals.sql:146) */
+static pgqrs_status pg_event_set(int64_t *out, pgqrs_conn *c, const pgqrs_event_set_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[5];
+    char b_run_id[PGQRS__PG_INT_LEN];
+    char b_worker_id[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    memset(out, 0, sizeof *out);
+    if (!p->key)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "event_set: key is NULL");
+    if (!p->value)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "event_set: value is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_run_id, p->run_id);
+    values[1] = p->key;
+    values[2] = p->value;
+    values[3] = pgqrs__pg_int(b_worker_id, p->worker_id);
+    values[4] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_EVENT_SET, "event_set", SQL_EVENT_SET, 5, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "event_set");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "event_set");
+    else if (st == PGQRS_OK) {
+        const int r = 0;
+        st = pgqrs__pg_get_i64(out, NULL, c, res, r, 0);
+    }
+    PQclear(res);
+    return st;
+}
+
+/* event_get :one (queries/postgres/signals.sql:163) */
+static pgqrs_status pg_event_get(pgqrs_event_row *out, pgqrs_conn *c, const pgqrs_event_get_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[2];
+    char b_run_id[PGQRS__PG_INT_LEN];
+    memset(out, 0, sizeof *out);
+    if (!p->key)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "event_get: key is NULL");
+    values[0] = pgqrs__pg_int(b_run_id, p->run_id);
+    values[1] = p->key;
+    res = pgqrs__pg_exec(c, PG_EVENT_GET, "event_get", SQL_EVENT_GET, 2, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "event_get");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "event_get");
+    else if (st == PGQRS_OK)
+        st = pg_scan_event_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__event_row_clear(out);
+    return st;
+}
+
+/* event_list :many (queries/postgres/signals.sql:168) */
+static pgqrs_status pg_event_list(pgqrs_event_row **rows_out, size_t *n_out, pgqrs_conn *c, int64_t run_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[1];
+    char b_run_id[PGQRS__PG_INT_LEN];
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    values[0] = pgqrs__pg_int(b_run_id, run_id);
+    res = pgqrs__pg_exec(c, PG_EVENT_LIST, "event_list", SQL_EVENT_LIST, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "event_list");
+    for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
+        pgqrs_event_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pg_scan_event_row(row, c, res, r) : pgqrs__conn_oom(c);
+    }
+    PQclear(res);
+    return pgqrs__event_rows_finish(rows_out, n_out, &rows, st);
+}
+
 /* tx_begin :exec (queries/postgres/transaction.sql:4) */
 static pgqrs_status pg_tx_begin(pgqrs_conn *c)
 {
@@ -3478,7 +4007,7 @@ static pgqrs_status pg_run_finish(int64_t *out, pgqrs_conn *c, const pgqrs_run_f
     return st;
 }
 
-/* run_reschedule :one (queries/postgres/workflows.sql:134) */
+/* run_reschedule :one (queries/postgres/workflows.sql:135) */
 static pgqrs_status pg_run_reschedule(int64_t *out, pgqrs_conn *c, const pgqrs_run_reschedule_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3510,7 +4039,7 @@ static pgqrs_status pg_run_reschedule(int64_t *out, pgqrs_conn *c, const pgqrs_r
     return st;
 }
 
-/* run_cancel :one (queries/postgres/workflows.sql:155) */
+/* run_cancel :one (queries/postgres/workflows.sql:156) */
 static pgqrs_status pg_run_cancel(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_run_cancel_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3536,7 +4065,7 @@ static pgqrs_status pg_run_cancel(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs
     return st;
 }
 
-/* step_acquire :one (queries/postgres/workflows.sql:171) */
+/* step_acquire :one (queries/postgres/workflows.sql:179) */
 static pgqrs_status pg_step_acquire(pgqrs_step_row *out, pgqrs_conn *c, const pgqrs_step_acquire_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3568,7 +4097,7 @@ static pgqrs_status pg_step_acquire(pgqrs_step_row *out, pgqrs_conn *c, const pg
     return st;
 }
 
-/* step_get :one (queries/postgres/workflows.sql:194) */
+/* step_get :one (queries/postgres/workflows.sql:202) */
 static pgqrs_status pg_step_get(pgqrs_step_row *out, pgqrs_conn *c, const pgqrs_step_get_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3592,7 +4121,7 @@ static pgqrs_status pg_step_get(pgqrs_step_row *out, pgqrs_conn *c, const pgqrs_
     return st;
 }
 
-/* step_complete :execrows (queries/postgres/workflows.sql:200) */
+/* step_complete :execrows (queries/postgres/workflows.sql:208) */
 static pgqrs_status pg_step_complete(int64_t *affected_out, pgqrs_conn *c, const pgqrs_step_complete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3621,7 +4150,7 @@ static pgqrs_status pg_step_complete(int64_t *affected_out, pgqrs_conn *c, const
     return st;
 }
 
-/* step_fail :execrows (queries/postgres/workflows.sql:209) */
+/* step_fail :execrows (queries/postgres/workflows.sql:217) */
 static pgqrs_status pg_step_fail(int64_t *affected_out, pgqrs_conn *c, const pgqrs_step_fail_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3652,7 +4181,7 @@ static pgqrs_status pg_step_fail(int64_t *affected_out, pgqrs_conn *c, const pgq
     return st;
 }
 
-/* step_list :many (queries/postgres/workflows.sql:217) */
+/* step_list :many (queries/postgres/workflows.sql:225) */
 static pgqrs_status pg_step_list(pgqrs_step_row **rows_out, size_t *n_out, pgqrs_conn *c, int64_t run_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -4013,13 +4542,89 @@ static const pgqrs__migration pg_migrations[] = {
       "    updated_at        timestamp with time zone NOT NULL DEFAULT now()\n"
       ");\n"
       "" },
+    { 7, "0007_workflow_signals", "b82a14d641c439e032a733ac4a010cf83276b9ea2b2c360b381eec0c03ce37da",
+      "-- Workflows that talk (issue 19): messages sent to a run, the events a run\n"
+      "-- publishes, child runs, the wait of a suspended run, and deleting a workflow.\n"
+      "--\n"
+      "-- A message sent to a run waits here until the run's recv consumes it: the\n"
+      "-- statement that consumes it also stores it as the recv step's output, so it is\n"
+      "-- consumed exactly once and replayed from the step afterwards.\n"
+      "CREATE TABLE pgqrs_workflow_messages (\n"
+      "    id         bigserial PRIMARY KEY,\n"
+      "    run_id     bigint NOT NULL REFERENCES pgqrs_workflow_runs (id) ON DELETE CASCADE,\n"
+      "    topic      text NOT NULL CHECK (length(topic) BETWEEN 1 AND 256),\n"
+      "    payload    jsonb NOT NULL,\n"
+      "    created_at timestamp with time zone NOT NULL\n"
+      ");\n"
+      "CREATE INDEX pgqrs_workflow_messages_recv_idx ON pgqrs_workflow_messages (run_id, topic, id);\n"
+      "\n"
+      "-- Key/value events of a run; the last write of a key wins.\n"
+      "CREATE TABLE pgqrs_workflow_events (\n"
+      "    run_id     bigint NOT NULL REFERENCES pgqrs_workflow_runs (id) ON DELETE CASCADE,\n"
+      "    key        text NOT NULL CHECK (length(key) BETWEEN 1 AND 256),\n"
+      "    value      jsonb NOT NULL,\n"
+      "    updated_at timestamp with time zone NOT NULL,\n"
+      "    PRIMARY KEY (run_id, key)\n"
+      ");\n"
+      "\n"
+      "-- The child runs a run started, one per step of the parent.\n"
+      "CREATE TABLE pgqrs_workflow_children (\n"
+      "    parent_run_id bigint NOT NULL REFERENCES pgqrs_workflow_runs (id) ON DELETE CASCADE,\n"
+      "    step_id       text NOT NULL,\n"
+      "    child_run_id  bigint NOT NULL REFERENCES pgqrs_workflow_runs (id) ON DELETE CASCADE,\n"
+      "    PRIMARY KEY (parent_run_id, step_id)\n"
+      ");\n"
+      "CREATE INDEX pgqrs_workflow_children_child_idx ON pgqrs_workflow_children (child_run_id);\n"
+      "\n"
+      "-- What a suspended run waits for (a message on topic, or the end of\n"
+      "-- child_run_id) and until when, with its run message: whoever makes the wait\n"
+      "-- ready (a send, the child's end) makes that message visible at once.\n"
+      "CREATE TABLE pgqrs_workflow_waits (\n"
+      "    run_id       bigint PRIMARY KEY REFERENCES pgqrs_workflow_runs (id) ON DELETE CASCADE,\n"
+      "    step_id      text NOT NULL,\n"
+      "    topic        text,\n"
+      "    child_run_id bigint,\n"
+      "    message_id   bigint NOT NULL,\n"
+      "    until        timestamp with time zone NOT NULL\n"
+      ");\n"
+      "CREATE INDEX pgqrs_workflow_waits_child_idx ON pgqrs_workflow_waits (child_run_id) WHERE child_run_id IS NOT NULL;\n"
+      "\n"
+      "-- Deletes workflow wf with its runs (their steps, messages, events, children\n"
+      "-- and waits go by cascade) and its queue with that queue's messages and\n"
+      "-- archive, unless runs are in flight (PENDING, RUNNING, CANCELLING) and force is\n"
+      "-- false: then nothing. Returns the queue's id when deleted. Like\n"
+      "-- pgqrs_queue_delete_rows (0003) it first waits at most 5 s for transactions\n"
+      "-- writing messages.\n"
+      "CREATE FUNCTION pgqrs_workflow_delete_rows(wf bigint, force boolean) RETURNS SETOF bigint\n"
+      "LANGUAGE plpgsql AS $$\n"
+      "DECLARE\n"
+      "    q bigint;\n"
+      "BEGIN\n"
+      "    PERFORM set_config('lock_timeout', '5s', true);\n"
+      "    LOCK TABLE pgqrs_messages IN SHARE MODE;\n"
+      "    SELECT queue_id INTO q FROM pgqrs_workflows WHERE id = wf FOR UPDATE;\n"
+      "    IF q IS NULL THEN\n"
+      "        RETURN;\n"
+      "    END IF;\n"
+      "    IF NOT force AND EXISTS (SELECT 1 FROM pgqrs_workflow_runs\n"
+      "                             WHERE workflow_id = wf AND status IN ('PENDING', 'RUNNING', 'CANCELLING')) THEN\n"
+      "        RETURN;\n"
+      "    END IF;\n"
+      "    DELETE FROM pgqrs_workflow_runs WHERE workflow_id = wf;\n"
+      "    DELETE FROM pgqrs_workflows WHERE id = wf;\n"
+      "    DELETE FROM pgqrs_messages WHERE queue_id = q;\n"
+      "    DELETE FROM pgqrs_archive WHERE queue_id = q;\n"
+      "    RETURN QUERY DELETE FROM pgqrs_queues WHERE id = q RETURNING id;\n"
+      "END\n"
+      "$$;\n"
+      "" },
 };
 
 const pgqrs_queries pgqrs__queries_postgres = {
     .backend = "postgres",
     .stmt_slots = PG__SLOTS,
     .migrations = pg_migrations,
-    .n_migrations = 6,
+    .n_migrations = 7,
     .exec_script = pgqrs__pg_exec_script,
     .archive_list = pg_archive_list,
     .archive_get = pg_archive_get,
@@ -4084,6 +4689,19 @@ const pgqrs_queries pgqrs__queries_postgres = {
     .session_setup = pg_session_setup,
     .session_relaxed_durability = pg_session_relaxed_durability,
     .session_foreign_keys = pg_session_foreign_keys,
+    .workflow_delete = pg_workflow_delete,
+    .workflow_runs_in_flight = pg_workflow_runs_in_flight,
+    .run_send = pg_run_send,
+    .run_recv = pg_run_recv,
+    .step_record = pg_step_record,
+    .wait_set = pg_wait_set,
+    .run_wake = pg_run_wake,
+    .run_wake_parent = pg_run_wake_parent,
+    .child_link = pg_child_link,
+    .child_list = pg_child_list,
+    .event_set = pg_event_set,
+    .event_get = pg_event_get,
+    .event_list = pg_event_list,
     .tx_begin = pg_tx_begin,
     .tx_commit = pg_tx_commit,
     .tx_rollback = pg_tx_rollback,

@@ -7,6 +7,7 @@
  *   queries/sqlite/retention.sql
  *   queries/sqlite/schedules.sql
  *   queries/sqlite/schema.sql
+ *   queries/sqlite/signals.sql
  *   queries/sqlite/transaction.sql
  *   queries/sqlite/workers.sql
  *   queries/sqlite/workflows.sql
@@ -16,6 +17,7 @@
  *   migrations/sqlite/0001_init.sql
  *   migrations/sqlite/0002_runtime.sql
  *   migrations/sqlite/0003_schedules_retention.sql
+ *   migrations/sqlite/0004_workflow_signals.sql
  * Change the sources and run `make generate`. */
 
 #include <string.h>
@@ -529,6 +531,130 @@ static const char SQL_SESSION_FOREIGN_KEYS_1[] =
 static const char SQL_SESSION_FOREIGN_KEYS_2[] =
     "-- name: session_foreign_keys :one (statement 2 of 2)\n"
     "PRAGMA foreign_keys";
+static const char SQL_WORKFLOW_DELETE_1[] =
+    "-- name: workflow_delete :many (statement 1 of 2)\n"
+    "DELETE FROM pgqrs_workflows\n"
+    "WHERE id = ?1\n"
+    "  AND (?3 OR NOT EXISTS (SELECT 1 FROM pgqrs_workflow_runs\n"
+    "                             WHERE workflow_id = ?1 AND status IN ('PENDING', 'RUNNING', 'CANCELLING')))";
+static const char SQL_WORKFLOW_DELETE_2[] =
+    "-- name: workflow_delete :many (statement 2 of 2)\n"
+    "DELETE FROM pgqrs_queues WHERE changes() > 0 AND id = ?2 RETURNING id";
+static const char SQL_WORKFLOW_RUNS_IN_FLIGHT[] =
+    "-- name: workflow_runs_in_flight :one\n"
+    "SELECT count(*) AS n FROM pgqrs_workflow_runs\n"
+    "WHERE workflow_id = ?1 AND status IN ('PENDING', 'RUNNING', 'CANCELLING')";
+static const char SQL_RUN_SEND[] =
+    "-- name: run_send :one\n"
+    "INSERT INTO pgqrs_workflow_messages (run_id, topic, payload, created_at)\n"
+    "SELECT r.id, ?2, ?3, coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "FROM pgqrs_workflow_runs r\n"
+    "WHERE r.id = ?1 AND r.status IN ('PENDING', 'RUNNING')\n"
+    "RETURNING id";
+static const char SQL_RUN_RECV_1[] =
+    "-- name: run_recv :one (statement 1 of 4)\n"
+    "INSERT INTO pgqrs_workflow_steps (run_id, step_id, status, output, attempts, worker_id, started_at, completed_at)\n"
+    "SELECT ?1, ?2, 'SUCCESS', json_object('message', json(x.payload), 'message_id', x.id), 1, ?4,\n"
+    "       coalesce(?5, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)), coalesce(?5, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "FROM pgqrs_workflow_messages x\n"
+    "WHERE x.id = (SELECT y.id FROM pgqrs_workflow_messages y\n"
+    "              WHERE y.run_id = ?1 AND y.topic = ?3 ORDER BY y.id LIMIT 1)\n"
+    "  AND EXISTS (SELECT 1 FROM pgqrs_workflow_runs r\n"
+    "              WHERE r.id = ?1 AND r.status = 'RUNNING' AND r.worker_id = ?4)\n"
+    "  AND NOT EXISTS (SELECT 1 FROM pgqrs_workflow_steps s\n"
+    "                  WHERE s.run_id = ?1 AND s.step_id = ?2 AND s.status = 'SUCCESS')\n"
+    "ON CONFLICT (run_id, step_id) DO UPDATE\n"
+    "SET status = 'SUCCESS', output = excluded.output, attempts = attempts + 1, worker_id = excluded.worker_id,\n"
+    "    lease_until = NULL, error = NULL, retry_at = NULL, completed_at = excluded.completed_at";
+static const char SQL_RUN_RECV_2[] =
+    "-- name: run_recv :one (statement 2 of 4)\n"
+    "DELETE FROM pgqrs_workflow_messages\n"
+    "WHERE changes() > 0\n"
+    "  AND id = (SELECT json_extract(s.output, '$.message_id') FROM pgqrs_workflow_steps s\n"
+    "            WHERE s.run_id = ?1 AND s.step_id = ?2)";
+static const char SQL_RUN_RECV_3[] =
+    "-- name: run_recv :one (statement 3 of 4)\n"
+    "DELETE FROM pgqrs_workflow_waits WHERE changes() > 0 AND run_id = ?1";
+static const char SQL_RUN_RECV_4[] =
+    "-- name: run_recv :one (statement 4 of 4)\n"
+    "SELECT s.output FROM pgqrs_workflow_steps s\n"
+    "WHERE s.run_id = ?1 AND s.step_id = ?2 AND s.status = 'SUCCESS'\n"
+    "  AND json_extract(s.output, '$.message_id') IS NOT NULL\n"
+    "  AND NOT EXISTS (SELECT 1 FROM pgqrs_workflow_messages x WHERE x.id = json_extract(s.output, '$.message_id'))";
+static const char SQL_STEP_RECORD_1[] =
+    "-- name: step_record :execrows (statement 1 of 2)\n"
+    "DELETE FROM pgqrs_workflow_waits\n"
+    "WHERE run_id = ?1 AND step_id = ?2\n"
+    "  AND EXISTS (SELECT 1 FROM pgqrs_workflow_runs r\n"
+    "              WHERE r.id = ?1 AND r.status = 'RUNNING' AND r.worker_id = ?3)";
+static const char SQL_STEP_RECORD_2[] =
+    "-- name: step_record :execrows (statement 2 of 2)\n"
+    "INSERT INTO pgqrs_workflow_steps (run_id, step_id, status, output, attempts, worker_id, started_at, completed_at)\n"
+    "SELECT ?1, ?2, 'SUCCESS', ?4, 1, ?3, coalesce(?5, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)), coalesce(?5, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "WHERE EXISTS (SELECT 1 FROM pgqrs_workflow_runs r\n"
+    "              WHERE r.id = ?1 AND r.status = 'RUNNING' AND r.worker_id = ?3)\n"
+    "ON CONFLICT (run_id, step_id) DO UPDATE\n"
+    "SET status = 'SUCCESS', output = excluded.output, attempts = attempts + 1, worker_id = excluded.worker_id,\n"
+    "    lease_until = NULL, error = NULL, retry_at = NULL, completed_at = excluded.completed_at\n"
+    "WHERE status <> 'SUCCESS'";
+static const char SQL_WAIT_SET[] =
+    "-- name: wait_set :one\n"
+    "INSERT INTO pgqrs_workflow_waits (run_id, step_id, topic, child_run_id, message_id, until)\n"
+    "SELECT ?1, ?2, ?3, ?4, ?5, ?6\n"
+    "FROM pgqrs_workflow_runs r\n"
+    "WHERE r.id = ?1 AND r.status = 'RUNNING' AND r.worker_id = ?7\n"
+    "ON CONFLICT (run_id) DO UPDATE\n"
+    "SET until = CASE WHEN step_id = excluded.step_id THEN until ELSE excluded.until END,\n"
+    "    step_id = excluded.step_id, topic = excluded.topic, child_run_id = excluded.child_run_id,\n"
+    "    message_id = excluded.message_id\n"
+    "RETURNING until";
+static const char SQL_RUN_WAKE_1[] =
+    "-- name: run_wake :one (statement 1 of 2)\n"
+    "UPDATE pgqrs_messages SET vt = coalesce(?2, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "WHERE consumer_worker_id IS NULL AND vt > coalesce(?2, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "  AND id = (SELECT w.message_id FROM pgqrs_workflow_waits w\n"
+    "            WHERE w.run_id = ?1\n"
+    "              AND ((w.topic IS NOT NULL\n"
+    "                    AND EXISTS (SELECT 1 FROM pgqrs_workflow_messages x WHERE x.run_id = w.run_id AND x.topic = w.topic))\n"
+    "                OR (w.child_run_id IS NOT NULL\n"
+    "                    AND EXISTS (SELECT 1 FROM pgqrs_workflow_runs c\n"
+    "                                WHERE c.id = w.child_run_id AND c.status IN ('SUCCESS', 'ERROR', 'CANCELLED')))))";
+static const char SQL_RUN_WAKE_2[] =
+    "-- name: run_wake :one (statement 2 of 2)\n"
+    "SELECT changes() AS n";
+static const char SQL_RUN_WAKE_PARENT_1[] =
+    "-- name: run_wake_parent :one (statement 1 of 2)\n"
+    "UPDATE pgqrs_messages SET vt = coalesce(?2, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "WHERE consumer_worker_id IS NULL AND vt > coalesce(?2, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "  AND id IN (SELECT w.message_id FROM pgqrs_workflow_waits w WHERE w.child_run_id = ?1)";
+static const char SQL_RUN_WAKE_PARENT_2[] =
+    "-- name: run_wake_parent :one (statement 2 of 2)\n"
+    "SELECT changes() AS n";
+static const char SQL_CHILD_LINK[] =
+    "-- name: child_link :exec\n"
+    "INSERT INTO pgqrs_workflow_children (parent_run_id, step_id, child_run_id)\n"
+    "VALUES (?1, ?2, ?3)\n"
+    "ON CONFLICT (parent_run_id, step_id) DO NOTHING";
+static const char SQL_CHILD_LIST[] =
+    "-- name: child_list :many\n"
+    "SELECT parent_run_id, step_id, child_run_id FROM pgqrs_workflow_children\n"
+    "WHERE parent_run_id = ?1 ORDER BY child_run_id";
+static const char SQL_EVENT_SET_1[] =
+    "-- name: event_set :one (statement 1 of 2)\n"
+    "INSERT INTO pgqrs_workflow_events (run_id, key, value, updated_at)\n"
+    "SELECT ?1, ?2, ?3, coalesce(?5, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "WHERE EXISTS (SELECT 1 FROM pgqrs_workflow_runs r\n"
+    "              WHERE r.id = ?1 AND r.status = 'RUNNING' AND r.worker_id = ?4)\n"
+    "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at";
+static const char SQL_EVENT_SET_2[] =
+    "-- name: event_set :one (statement 2 of 2)\n"
+    "SELECT changes() AS n";
+static const char SQL_EVENT_GET[] =
+    "-- name: event_get :one\n"
+    "SELECT run_id, key, value, updated_at FROM pgqrs_workflow_events WHERE run_id = ?1 AND key = ?2";
+static const char SQL_EVENT_LIST[] =
+    "-- name: event_list :many\n"
+    "SELECT run_id, key, value, updated_at FROM pgqrs_workflow_events WHERE run_id = ?1 ORDER BY key";
 static const char SQL_WORKER_REGISTER[] =
     "-- name: worker_register :one\n"
     "INSERT INTO pgqrs_workers (queue_id, hostname, pid, kind, status, started_at, heartbeat_at)\n"
@@ -1119,6 +1245,56 @@ static pgqrs_status tu_scan_integrity_orphans_row(pgqrs_integrity_orphans_row *r
         st = pgqrs__tu_get_i64(&row->steps_without_run, NULL, call, r, 3);
     if (st != PGQRS_OK)
         pgqrs__integrity_orphans_row_clear(row);
+    return st;
+}
+
+static pgqrs_status tu_scan_run_recv_row(pgqrs_run_recv_row *row, pgqrs__tu_call *call, size_t r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_json(&row->output, false, call, r, 0);
+    if (st != PGQRS_OK)
+        pgqrs__run_recv_row_clear(row);
+    return st;
+}
+
+static pgqrs_status tu_scan_wait_set_row(pgqrs_wait_set_row *row, pgqrs__tu_call *call, size_t r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_ts(&row->until_us, NULL, call, r, 0);
+    if (st != PGQRS_OK)
+        pgqrs__wait_set_row_clear(row);
+    return st;
+}
+
+static pgqrs_status tu_scan_child_row(pgqrs_child_row *row, pgqrs__tu_call *call, size_t r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i64(&row->parent_run_id, NULL, call, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_text(&row->step_id, false, call, r, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i64(&row->child_run_id, NULL, call, r, 2);
+    if (st != PGQRS_OK)
+        pgqrs__child_row_clear(row);
+    return st;
+}
+
+static pgqrs_status tu_scan_event_row(pgqrs_event_row *row, pgqrs__tu_call *call, size_t r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i64(&row->run_id, NULL, call, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_text(&row->key, false, call, r, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_json(&row->value, false, call, r, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_ts(&row->updated_at_us, NULL, call, r, 3);
+    if (st != PGQRS_OK)
+        pgqrs__event_row_clear(row);
     return st;
 }
 
@@ -3025,6 +3201,405 @@ static pgqrs_status tu_session_foreign_keys(int64_t *out, pgqrs_conn *c)
     return st;
 }
 
+/* workflow_delete :many (queries/sqlite/signals.sql:5) */
+static pgqrs_status tu_workflow_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_workflow_delete_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    pgqrs__tu_start(&call, c, "workflow_delete", true);
+    st = pgqrs__tu_stmt(&call, SQL_WORKFLOW_DELETE_1, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->force);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_WORKFLOW_DELETE_2, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 2, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__tu_get_i64(row, NULL, &call, r, 0) : pgqrs__conn_oom(c);
+    }
+    pgqrs__tu_end(&call);
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
+}
+
+/* workflow_runs_in_flight :one (queries/sqlite/signals.sql:19) */
+static pgqrs_status tu_workflow_runs_in_flight(int64_t *out, pgqrs_conn *c, int64_t workflow_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    memset(out, 0, sizeof *out);
+    pgqrs__tu_start(&call, c, "workflow_runs_in_flight", false);
+    st = pgqrs__tu_stmt(&call, SQL_WORKFLOW_RUNS_IN_FLIGHT, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, workflow_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
+        st = pgqrs__conn_not_found(c, "workflow_runs_in_flight");
+    else if (st == PGQRS_OK) {
+        const size_t r = 0;
+        st = pgqrs__tu_get_i64(out, NULL, &call, r, 0);
+    }
+    pgqrs__tu_end(&call);
+    return st;
+}
+
+/* run_send :one (queries/sqlite/signals.sql:25) */
+static pgqrs_status tu_run_send(int64_t *out, pgqrs_conn *c, const pgqrs_run_send_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    memset(out, 0, sizeof *out);
+    pgqrs__tu_start(&call, c, "run_send", true);
+    if (!p->topic)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "run_send: topic is NULL");
+    if (!p->payload)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "run_send: payload is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__tu_stmt(&call, SQL_RUN_SEND, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->run_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 2, p->topic);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 3, p->payload);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 4, now_us) : pgqrs__tu_arg_null(&call, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
+        st = pgqrs__conn_not_found(c, "run_send");
+    else if (st == PGQRS_OK) {
+        const size_t r = 0;
+        st = pgqrs__tu_get_i64(out, NULL, &call, r, 0);
+    }
+    pgqrs__tu_end(&call);
+    return st;
+}
+
+/* run_recv :one (queries/sqlite/signals.sql:36) */
+static pgqrs_status tu_run_recv(pgqrs_run_recv_row *out, pgqrs_conn *c, const pgqrs_run_recv_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    memset(out, 0, sizeof *out);
+    pgqrs__tu_start(&call, c, "run_recv", true);
+    if (!p->step_id)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "run_recv: step_id is NULL");
+    if (!p->topic)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "run_recv: topic is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__tu_stmt(&call, SQL_RUN_RECV_1, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->run_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 2, p->step_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 3, p->topic);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 4, p->worker_id);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 5, now_us) : pgqrs__tu_arg_null(&call, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_RUN_RECV_2, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->run_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 2, p->step_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_RUN_RECV_3, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->run_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_RUN_RECV_4, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->run_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 2, p->step_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
+        st = pgqrs__conn_not_found(c, "run_recv");
+    else if (st == PGQRS_OK)
+        st = tu_scan_run_recv_row(out, &call, 0);
+    pgqrs__tu_end(&call);
+    if (st != PGQRS_OK)
+        pgqrs__run_recv_row_clear(out);
+    return st;
+}
+
+/* step_record :execrows (queries/sqlite/signals.sql:66) */
+static pgqrs_status tu_step_record(int64_t *affected_out, pgqrs_conn *c, const pgqrs_step_record_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    *affected_out = 0;
+    pgqrs__tu_start(&call, c, "step_record", true);
+    if (!p->step_id)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_record: step_id is NULL");
+    if (!p->output)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "step_record: output is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__tu_stmt(&call, SQL_STEP_RECORD_1, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->run_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 2, p->step_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 3, p->worker_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_STEP_RECORD_2, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->run_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 2, p->step_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 3, p->worker_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 4, p->output);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 5, now_us) : pgqrs__tu_arg_null(&call, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, STMT_CHANGES, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i64(affected_out, NULL, &call, 0, 0);
+    pgqrs__tu_end(&call);
+    return st;
+}
+
+/* wait_set :one (queries/sqlite/signals.sql:84) */
+static pgqrs_status tu_wait_set(pgqrs_wait_set_row *out, pgqrs_conn *c, const pgqrs_wait_set_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    memset(out, 0, sizeof *out);
+    pgqrs__tu_start(&call, c, "wait_set", true);
+    if (!p->step_id)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "wait_set: step_id is NULL");
+    st = pgqrs__tu_stmt(&call, SQL_WAIT_SET, 7);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->run_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 2, p->step_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 3, p->topic);
+    if (st == PGQRS_OK)
+        st = p->has_child_run_id ? pgqrs__tu_arg_i64(&call, 4, p->child_run_id) : pgqrs__tu_arg_null(&call, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 5, p->message_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 6, p->until_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 7, p->worker_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
+        st = pgqrs__conn_not_found(c, "wait_set");
+    else if (st == PGQRS_OK)
+        st = tu_scan_wait_set_row(out, &call, 0);
+    pgqrs__tu_end(&call);
+    if (st != PGQRS_OK)
+        pgqrs__wait_set_row_clear(out);
+    return st;
+}
+
+/* run_wake :one (queries/sqlite/signals.sql:101) */
+static pgqrs_status tu_run_wake(int64_t *out, pgqrs_conn *c, int64_t run_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    memset(out, 0, sizeof *out);
+    pgqrs__tu_start(&call, c, "run_wake", true);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__tu_stmt(&call, SQL_RUN_WAKE_1, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, run_id);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 2, now_us) : pgqrs__tu_arg_null(&call, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_RUN_WAKE_2, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
+        st = pgqrs__conn_not_found(c, "run_wake");
+    else if (st == PGQRS_OK) {
+        const size_t r = 0;
+        st = pgqrs__tu_get_i64(out, NULL, &call, r, 0);
+    }
+    pgqrs__tu_end(&call);
+    return st;
+}
+
+/* run_wake_parent :one (queries/sqlite/signals.sql:119) */
+static pgqrs_status tu_run_wake_parent(int64_t *out, pgqrs_conn *c, int64_t child_run_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    memset(out, 0, sizeof *out);
+    pgqrs__tu_start(&call, c, "run_wake_parent", true);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__tu_stmt(&call, SQL_RUN_WAKE_PARENT_1, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, child_run_id);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 2, now_us) : pgqrs__tu_arg_null(&call, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_RUN_WAKE_PARENT_2, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
+        st = pgqrs__conn_not_found(c, "run_wake_parent");
+    else if (st == PGQRS_OK) {
+        const size_t r = 0;
+        st = pgqrs__tu_get_i64(out, NULL, &call, r, 0);
+    }
+    pgqrs__tu_end(&call);
+    return st;
+}
+
+/* child_link :exec (queries/sqlite/signals.sql:129) */
+static pgqrs_status tu_child_link(pgqrs_conn *c, const pgqrs_child_link_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    pgqrs__tu_start(&call, c, "child_link", true);
+    if (!p->step_id)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "child_link: step_id is NULL");
+    st = pgqrs__tu_stmt(&call, SQL_CHILD_LINK, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->parent_run_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 2, p->step_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 3, p->child_run_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    pgqrs__tu_end(&call);
+    return st;
+}
+
+/* child_list :many (queries/sqlite/signals.sql:136) */
+static pgqrs_status tu_child_list(pgqrs_child_row **rows_out, size_t *n_out, pgqrs_conn *c, int64_t parent_run_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    pgqrs__tu_start(&call, c, "child_list", false);
+    st = pgqrs__tu_stmt(&call, SQL_CHILD_LIST, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, parent_run_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
+        pgqrs_child_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? tu_scan_child_row(row, &call, r) : pgqrs__conn_oom(c);
+    }
+    pgqrs__tu_end(&call);
+    return pgqrs__child_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* event_set :one (queries/sqlite/signals.sql:142) */
+static pgqrs_status tu_event_set(int64_t *out, pgqrs_conn *c, const pgqrs_event_set_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    memset(out, 0, sizeof *out);
+    pgqrs__tu_start(&call, c, "event_set", true);
+    if (!p->key)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "event_set: key is NULL");
+    if (!p->value)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "event_set: value is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__tu_stmt(&call, SQL_EVENT_SET_1, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->run_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 2, p->key);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 3, p->value);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 4, p->worker_id);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 5, now_us) : pgqrs__tu_arg_null(&call, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_EVENT_SET_2, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
+        st = pgqrs__conn_not_found(c, "event_set");
+    else if (st == PGQRS_OK) {
+        const size_t r = 0;
+        st = pgqrs__tu_get_i64(out, NULL, &call, r, 0);
+    }
+    pgqrs__tu_end(&call);
+    return st;
+}
+
+/* event_get :one (queries/sqlite/signals.sql:154) */
+static pgqrs_status tu_event_get(pgqrs_event_row *out, pgqrs_conn *c, const pgqrs_event_get_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    memset(out, 0, sizeof *out);
+    pgqrs__tu_start(&call, c, "event_get", false);
+    if (!p->key)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "event_get: key is NULL");
+    st = pgqrs__tu_stmt(&call, SQL_EVENT_GET, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->run_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 2, p->key);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
+        st = pgqrs__conn_not_found(c, "event_get");
+    else if (st == PGQRS_OK)
+        st = tu_scan_event_row(out, &call, 0);
+    pgqrs__tu_end(&call);
+    if (st != PGQRS_OK)
+        pgqrs__event_row_clear(out);
+    return st;
+}
+
+/* event_list :many (queries/sqlite/signals.sql:159) */
+static pgqrs_status tu_event_list(pgqrs_event_row **rows_out, size_t *n_out, pgqrs_conn *c, int64_t run_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    pgqrs__tu_start(&call, c, "event_list", false);
+    st = pgqrs__tu_stmt(&call, SQL_EVENT_LIST, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, run_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
+        pgqrs_event_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? tu_scan_event_row(row, &call, r) : pgqrs__conn_oom(c);
+    }
+    pgqrs__tu_end(&call);
+    return pgqrs__event_rows_finish(rows_out, n_out, &rows, st);
+}
+
 /* tx_begin :exec (queries/sqlite/transaction.sql:6) */
 static pgqrs_status tu_tx_begin(pgqrs_conn *c)
 {
@@ -4024,6 +4599,50 @@ static const char *const tu_migration_3[] = {
     "    updated_at        INTEGER NOT NULL\n"
     ")"),
 };
+static const char *const tu_migration_4[] = {
+    ("-- Workflows that talk (issue 19): messages sent to a run, the events a run\n"
+    "-- publishes, child runs, and the wait of a suspended run. Deleting a workflow\n"
+    "-- needs no DDL here: its runs, and everything below them, go by cascade.\n"
+    "-- Turso reads this file too.\n"
+    "\n"
+    "-- A message sent to a run waits here until the run's recv consumes it (in the\n"
+    "-- transaction that stores it as the recv step's output).\n"
+    "CREATE TABLE pgqrs_workflow_messages (\n"
+    "    id         INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "    run_id     INTEGER NOT NULL REFERENCES pgqrs_workflow_runs (id) ON DELETE CASCADE,\n"
+    "    topic      TEXT NOT NULL CHECK (length(topic) BETWEEN 1 AND 256),\n"
+    "    payload    TEXT NOT NULL CHECK (json_valid(payload)),\n"
+    "    created_at INTEGER NOT NULL\n"
+    ")"),
+    "CREATE INDEX pgqrs_workflow_messages_recv_idx ON pgqrs_workflow_messages (run_id, topic, id)",
+    ("-- Key/value events of a run; the last write of a key wins.\n"
+    "CREATE TABLE pgqrs_workflow_events (\n"
+    "    run_id     INTEGER NOT NULL REFERENCES pgqrs_workflow_runs (id) ON DELETE CASCADE,\n"
+    "    key        TEXT NOT NULL CHECK (length(key) BETWEEN 1 AND 256),\n"
+    "    value      TEXT NOT NULL CHECK (json_valid(value)),\n"
+    "    updated_at INTEGER NOT NULL,\n"
+    "    PRIMARY KEY (run_id, key)\n"
+    ")"),
+    ("-- The child runs a run started, one per step of the parent.\n"
+    "CREATE TABLE pgqrs_workflow_children (\n"
+    "    parent_run_id INTEGER NOT NULL REFERENCES pgqrs_workflow_runs (id) ON DELETE CASCADE,\n"
+    "    step_id       TEXT NOT NULL,\n"
+    "    child_run_id  INTEGER NOT NULL REFERENCES pgqrs_workflow_runs (id) ON DELETE CASCADE,\n"
+    "    PRIMARY KEY (parent_run_id, step_id)\n"
+    ")"),
+    "CREATE INDEX pgqrs_workflow_children_child_idx ON pgqrs_workflow_children (child_run_id)",
+    ("-- What a suspended run waits for (a message on topic, or the end of\n"
+    "-- child_run_id) and until when, with its run message.\n"
+    "CREATE TABLE pgqrs_workflow_waits (\n"
+    "    run_id       INTEGER PRIMARY KEY REFERENCES pgqrs_workflow_runs (id) ON DELETE CASCADE,\n"
+    "    step_id      TEXT NOT NULL,\n"
+    "    topic        TEXT,\n"
+    "    child_run_id INTEGER,\n"
+    "    message_id   INTEGER NOT NULL,\n"
+    "    until        INTEGER NOT NULL\n"
+    ")"),
+    "CREATE INDEX pgqrs_workflow_waits_child_idx ON pgqrs_workflow_waits (child_run_id) WHERE child_run_id IS NOT NULL",
+};
 
 static pgqrs_status tu_apply_migration(pgqrs_conn *c, const pgqrs__migration *m)
 {
@@ -4035,6 +4654,7 @@ static pgqrs_status tu_apply_migration(pgqrs_conn *c, const pgqrs__migration *m)
     case 1: sql = tu_migration_1; n = sizeof tu_migration_1 / sizeof *sql; break;
     case 2: sql = tu_migration_2; n = sizeof tu_migration_2 / sizeof *sql; break;
     case 3: sql = tu_migration_3; n = sizeof tu_migration_3 / sizeof *sql; break;
+    case 4: sql = tu_migration_4; n = sizeof tu_migration_4 / sizeof *sql; break;
     default: return pgqrs__conn_fail(c, PGQRS_EINVAL, "migration %d is not embedded", (int)m->version);
     }
     pgqrs__tu_start(&call, c, "migration", true);
@@ -4235,13 +4855,60 @@ static const pgqrs__migration tu_migrations[] = {
       "    updated_at        INTEGER NOT NULL\n"
       ");\n"
       "" },
+    { 4, "0004_workflow_signals", "d9d1581267703d2c647b80a39a0fac323fd70535404d7af0c6bcf68c8e1f91c6",
+      "-- Workflows that talk (issue 19): messages sent to a run, the events a run\n"
+      "-- publishes, child runs, and the wait of a suspended run. Deleting a workflow\n"
+      "-- needs no DDL here: its runs, and everything below them, go by cascade.\n"
+      "-- Turso reads this file too.\n"
+      "\n"
+      "-- A message sent to a run waits here until the run's recv consumes it (in the\n"
+      "-- transaction that stores it as the recv step's output).\n"
+      "CREATE TABLE pgqrs_workflow_messages (\n"
+      "    id         INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+      "    run_id     INTEGER NOT NULL REFERENCES pgqrs_workflow_runs (id) ON DELETE CASCADE,\n"
+      "    topic      TEXT NOT NULL CHECK (length(topic) BETWEEN 1 AND 256),\n"
+      "    payload    TEXT NOT NULL CHECK (json_valid(payload)),\n"
+      "    created_at INTEGER NOT NULL\n"
+      ");\n"
+      "CREATE INDEX pgqrs_workflow_messages_recv_idx ON pgqrs_workflow_messages (run_id, topic, id);\n"
+      "\n"
+      "-- Key/value events of a run; the last write of a key wins.\n"
+      "CREATE TABLE pgqrs_workflow_events (\n"
+      "    run_id     INTEGER NOT NULL REFERENCES pgqrs_workflow_runs (id) ON DELETE CASCADE,\n"
+      "    key        TEXT NOT NULL CHECK (length(key) BETWEEN 1 AND 256),\n"
+      "    value      TEXT NOT NULL CHECK (json_valid(value)),\n"
+      "    updated_at INTEGER NOT NULL,\n"
+      "    PRIMARY KEY (run_id, key)\n"
+      ");\n"
+      "\n"
+      "-- The child runs a run started, one per step of the parent.\n"
+      "CREATE TABLE pgqrs_workflow_children (\n"
+      "    parent_run_id INTEGER NOT NULL REFERENCES pgqrs_workflow_runs (id) ON DELETE CASCADE,\n"
+      "    step_id       TEXT NOT NULL,\n"
+      "    child_run_id  INTEGER NOT NULL REFERENCES pgqrs_workflow_runs (id) ON DELETE CASCADE,\n"
+      "    PRIMARY KEY (parent_run_id, step_id)\n"
+      ");\n"
+      "CREATE INDEX pgqrs_workflow_children_child_idx ON pgqrs_workflow_children (child_run_id);\n"
+      "\n"
+      "-- What a suspended run waits for (a message on topic, or the end of\n"
+      "-- child_run_id) and until when, with its run message.\n"
+      "CREATE TABLE pgqrs_workflow_waits (\n"
+      "    run_id       INTEGER PRIMARY KEY REFERENCES pgqrs_workflow_runs (id) ON DELETE CASCADE,\n"
+      "    step_id      TEXT NOT NULL,\n"
+      "    topic        TEXT,\n"
+      "    child_run_id INTEGER,\n"
+      "    message_id   INTEGER NOT NULL,\n"
+      "    until        INTEGER NOT NULL\n"
+      ");\n"
+      "CREATE INDEX pgqrs_workflow_waits_child_idx ON pgqrs_workflow_waits (child_run_id) WHERE child_run_id IS NOT NULL;\n"
+      "" },
 };
 
 const pgqrs_queries pgqrs__queries_turso = {
     .backend = "turso",
     .stmt_slots = 0,
     .migrations = tu_migrations,
-    .n_migrations = 3,
+    .n_migrations = 4,
     .apply_migration = tu_apply_migration,
     .exec_script = pgqrs__tu_exec_script,
     .archive_list = tu_archive_list,
@@ -4307,6 +4974,19 @@ const pgqrs_queries pgqrs__queries_turso = {
     .session_setup = tu_session_setup,
     .session_relaxed_durability = tu_session_relaxed_durability,
     .session_foreign_keys = tu_session_foreign_keys,
+    .workflow_delete = tu_workflow_delete,
+    .workflow_runs_in_flight = tu_workflow_runs_in_flight,
+    .run_send = tu_run_send,
+    .run_recv = tu_run_recv,
+    .step_record = tu_step_record,
+    .wait_set = tu_wait_set,
+    .run_wake = tu_run_wake,
+    .run_wake_parent = tu_run_wake_parent,
+    .child_link = tu_child_link,
+    .child_list = tu_child_list,
+    .event_set = tu_event_set,
+    .event_get = tu_event_get,
+    .event_list = tu_event_list,
     .tx_begin = tu_tx_begin,
     .tx_commit = tu_tx_commit,
     .tx_rollback = tu_tx_rollback,

@@ -903,15 +903,17 @@ typedef struct pgqrs_run_info {   /* read-only; fields are only ever appended */
 } pgqrs_run_info;
 /* *out is freed with pgqrs_run_info_free. @return PGQRS_OK, PGQRS_ENOTFOUND */
 PGQRS_EXTERN pgqrs_status pgqrs_run_get(pgqrs_run_info **out, pgqrs_store *store, int64_t run_id);
-/* Waits until the run is SUCCESS, ERROR or CANCELLED, polling with backoff (10 ms
- * doubling to 250 ms), at most timeout_ms (< 0: no limit). *out is the final run.
+/* Waits until the run is SUCCESS, ERROR or CANCELLED, at most timeout_ms (< 0: no
+ * limit). On PostgreSQL it is woken by LISTEN/NOTIFY; elsewhere (and through
+ * PgBouncer) it polls with backoff, 10 ms doubling to 250 ms. *out is the final run.
  * @return PGQRS_OK, PGQRS_ETIMEOUT (*out NULL), PGQRS_ENOTFOUND */
 PGQRS_EXTERN pgqrs_status pgqrs_run_wait(pgqrs_run_info **out, pgqrs_store *store, int64_t run_id,
                                          int64_t timeout_ms);
 PGQRS_EXTERN void pgqrs_run_info_free(pgqrs_run_info *r);   /* NULL: no-op */
 /* A PENDING run becomes CANCELLED at once; a RUNNING one CANCELLING, and its
  * worker finalises it as CANCELLED at the next step boundary (the step in progress
- * finishes; no further step starts). reason may be NULL.
+ * finishes; no further step starts). Its child runs (pgqrs_run_start_child) are
+ * cancelled too, recursively. reason may be NULL.
  * @return PGQRS_OK, PGQRS_ENOTFOUND, PGQRS_ESTATE (already finished or cancelling) */
 PGQRS_EXTERN pgqrs_status pgqrs_run_cancel(pgqrs_store *store, int64_t run_id, const char *reason);
 
@@ -967,6 +969,86 @@ PGQRS_EXTERN size_t pgqrs_workflows_count(const pgqrs_workflows *l);
 /* Borrowed from l; NULL when i is out of range. */
 PGQRS_EXTERN const pgqrs_workflow_info *pgqrs_workflows_at(const pgqrs_workflows *l, size_t i);
 PGQRS_EXTERN void pgqrs_workflows_free(pgqrs_workflows *l);
+
+/* Deletes a workflow with its runs, their steps, messages, events and children
+ * links, and its queue with that queue's messages and archive. Refused while
+ * runs are in flight (PENDING, RUNNING, CANCELLING) unless force; stop the
+ * workflow's workers first. Waits at most 5 s for transactions writing messages
+ * on PostgreSQL. A definition made in this store stays registered.
+ * @return PGQRS_OK, PGQRS_ENOTFOUND, PGQRS_ESTATE (runs in flight), PGQRS_EBUSY, PGQRS_EINVAL (name) */
+PGQRS_EXTERN pgqrs_status pgqrs_workflow_delete(pgqrs_store *store, const char *name, int force);
+
+/* ---- Workflows that talk: messages, events, child runs ----------------------------
+ * Messages (pgqrs_run_send / pgqrs_run_recv) and events are JSON of at most
+ * PGQRS_MAX_SIGNAL_BYTES; topics and keys are 1 to 256 bytes of UTF-8. */
+#define PGQRS_MAX_SIGNAL_BYTES 1048576   /* a message sent to a run, an event value */
+
+/* Sends message_json to a PENDING or RUNNING run on topic, from any process; a
+ * run suspended in pgqrs_run_recv on that topic is made runnable at once.
+ * Messages on one topic are received in the order they were sent, each once.
+ * @return PGQRS_OK, PGQRS_ENOTFOUND (no such run), PGQRS_ESTATE (the run is
+ * finished or cancelling: nothing written), PGQRS_EINVAL (topic, JSON, or larger
+ * than PGQRS_MAX_SIGNAL_BYTES: nothing written) */
+PGQRS_EXTERN pgqrs_status pgqrs_run_send(pgqrs_store *store, int64_t run_id, const char *topic,
+                                         const char *message_json);
+/* Inside a handler: receives the oldest message sent to this run on topic. A
+ * durable wait: when none is there the call returns PGQRS_ESUSPENDED, which the
+ * handler returns; the run is suspended (no worker held) until a message
+ * arrives or timeout_ms (0..PGQRS_MAX_DELAY_SECONDS * 1000, counted from the
+ * first call) passes, then runs again and the same call returns. The message is
+ * consumed in the statement that records it under step_id (1 to 256 bytes,
+ * unique within the run), so it is received exactly once and a replay returns
+ * it again. *message_out (freed with pgqrs_free) is the message's JSON.
+ * @return PGQRS_OK, PGQRS_ESUSPENDED, PGQRS_ETIMEOUT (no message in time;
+ * recorded, so a replay times out too; *message_out NULL), PGQRS_ECANCELLED,
+ * PGQRS_EINVAL (step_id, topic, timeout) */
+PGQRS_EXTERN pgqrs_status pgqrs_run_recv(char **message_out, pgqrs_run *run, const char *step_id, const char *topic,
+                                         int64_t timeout_ms);
+/* Inside a handler: publishes value_json under key for this run; the last write
+ * wins. Not a step: a replay writes the same values again in the same order.
+ * @return PGQRS_OK, PGQRS_ESTATE (the run no longer runs on this worker),
+ * PGQRS_EINVAL (key, JSON, or larger than PGQRS_MAX_SIGNAL_BYTES: nothing written) */
+PGQRS_EXTERN pgqrs_status pgqrs_run_set_event(pgqrs_run *run, const char *key, const char *value_json);
+/* Reads the event key of run run_id, waiting up to timeout_ms for it to be set
+ * (0: do not wait; < 0: no limit). On PostgreSQL the wait is woken by
+ * LISTEN/NOTIFY; elsewhere (and through PgBouncer) it polls with backoff,
+ * 10 ms doubling to 250 ms. *value_out is freed with pgqrs_free.
+ * @return PGQRS_OK, PGQRS_ENOTFOUND (no such run, or not set and timeout_ms 0),
+ * PGQRS_ETIMEOUT (not set in time), PGQRS_EINVAL (key) */
+PGQRS_EXTERN pgqrs_status pgqrs_event_get(char **value_out, pgqrs_store *store, int64_t run_id, const char *key,
+                                          int64_t timeout_ms);
+
+typedef struct pgqrs_events pgqrs_events;   /* pgqrs_event_info items */
+typedef struct pgqrs_event_info {   /* read-only; fields are only ever appended */
+    int64_t run_id;
+    const char *key;
+    const char *value;            /* JSON */
+    int64_t updated_at_us;
+} pgqrs_event_info;
+/* Every event of a run, by key. @return PGQRS_OK (none: an empty list) */
+PGQRS_EXTERN pgqrs_status pgqrs_event_list(pgqrs_events **out, pgqrs_store *store, int64_t run_id);
+PGQRS_EXTERN size_t pgqrs_events_count(const pgqrs_events *l);
+/* Borrowed from l; NULL when i is out of range. */
+PGQRS_EXTERN const pgqrs_event_info *pgqrs_events_at(const pgqrs_events *l, size_t i);
+PGQRS_EXTERN void pgqrs_events_free(pgqrs_events *l);
+
+/* Inside a handler: starts a run of workflow with input_json (NULL: none) as a
+ * child of this run, under step_id: idempotent, so a replay (or a crash between
+ * the child's creation and the step's record) returns the same child.
+ * Cancelling this run cancels its children. *child_run_id_out may be NULL.
+ * @return PGQRS_OK, PGQRS_ENOTFOUND (no such workflow), PGQRS_ECANCELLED,
+ * PGQRS_EINVAL (step_id, input) */
+PGQRS_EXTERN pgqrs_status pgqrs_run_start_child(int64_t *child_run_id_out, pgqrs_run *run, const char *step_id,
+                                                const char *workflow, const char *input_json);
+/* Inside a handler: waits durably for child_run_id to end, like pgqrs_run_recv
+ * (PGQRS_ESUSPENDED until it ends or timeout_ms passes; the outcome is recorded
+ * under step_id). SUCCESS: PGQRS_OK with *output_out (may be NULL; freed with
+ * pgqrs_free) the child's output. A child that ended ERROR or CANCELLED is this
+ * step's failure: PGQRS_ERROR, with the child's error recorded as this attempt's
+ * error, not retried. @return PGQRS_OK, PGQRS_ERROR, PGQRS_ESUSPENDED,
+ * PGQRS_ETIMEOUT, PGQRS_ECANCELLED, PGQRS_ENOTFOUND (no such run), PGQRS_EINVAL */
+PGQRS_EXTERN pgqrs_status pgqrs_run_await_child(char **output_out, pgqrs_run *run, const char *step_id,
+                                                int64_t child_run_id, int64_t timeout_ms);
 
 
 /* ---- Runtime: handlers run for you -------------------------------------------------

@@ -677,6 +677,109 @@ static void test_events__schedule_error(void)
     pgqrs_store_free(s);
 }
 
+/* ---- the events of workflows that talk ---- */
+
+static pgqrs_store *sig_store;   /* for the handler that deletes its own workflow */
+
+/* waits for a message, publishes an event, starts a child */
+static pgqrs_status talker(pgqrs_run *run, const char *input, char **output, void *user)
+{
+    char *m = NULL;
+    int64_t child = 0;
+    pgqrs_status st;
+    (void)input;
+    (void)user;
+    if ((st = pgqrs_run_recv(&m, run, "r", "t", 60000)) != PGQRS_OK)
+        return st;
+    pgqrs_free(m);
+    if ((st = pgqrs_run_set_event(run, "k", "1")) != PGQRS_OK ||
+        (st = pgqrs_run_start_child(&child, run, "c", "other", NULL)) != PGQRS_OK)
+        return st;
+    *output = pgqrs_strdup("null");
+    return PGQRS_OK;
+}
+
+/* deletes its own workflow, forced, while it runs */
+static pgqrs_status self_delete(pgqrs_run *run, const char *input, char **output, void *user)
+{
+    (void)run;
+    (void)input;
+    (void)user;
+    *output = pgqrs_strdup("null");
+    return pgqrs_workflow_delete(sig_store, "gone", 1);
+}
+
+/* Renames pgqrs_workflow_waits away (back when restore), from a connection of the
+ * test's own, so the next wake-up statement fails. false where it cannot. */
+static bool break_waits(bool restore)
+{
+    const char *sql = restore ? "ALTER TABLE w_broken RENAME TO pgqrs_workflow_waits"
+                              : "ALTER TABLE pgqrs_workflow_waits RENAME TO w_broken";
+    if (th_is_postgres())
+        return th_pg_exec(sql);
+#if PGQRS_WITH_SQLITE
+    {
+        const char *dsn = th_current_dsn();
+        sqlite3 *db = NULL;
+        bool ok;
+        if (th_is_memory() || th_is_turso() || strncmp(dsn, "sqlite://", 9) != 0)
+            return false;
+        ok = sqlite3_open(dsn + 9, &db) == SQLITE_OK && sqlite3_busy_timeout(db, 5000) == SQLITE_OK &&
+             sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+        sqlite3_close(db);
+        return ok;
+    }
+#else
+    return false;
+#endif
+}
+
+static void test_events__signals(void)
+{
+    pgqrs_store *s = open_store(th_fresh_dsn(), 0, 0);
+    pgqrs_workflow_worker *w = NULL, *g = NULL;
+    int64_t id = 0, id2 = 0, gid = 0;
+    int ran = 0;
+    CHECK(s);
+    sig_store = s;
+    CHECK_OK(pgqrs_schema_install(s), s);
+    pgqrs_store_set_time(s, T0);
+    CHECK_OK(pgqrs_workflow_define(s, "talk", talker, NULL, NULL), s);
+    CHECK_OK(pgqrs_workflow_define(s, "other", forever, NULL, NULL), s);
+    CHECK_OK(pgqrs_workflow_trigger(&id, NULL, s, "talk", NULL, NULL), s);
+    CHECK_OK(pgqrs_workflow_worker_new(&w, s, "talk"), s);
+    CHECK_OK(pgqrs_workflow_worker_run_once(&ran, w), w);
+    CHECK_LOGGED("run.wait", PGQRS_LOG_INFO);
+    CHECK_OK(pgqrs_run_send(s, id, "t", "1"), s);
+    CHECK_LOGGED("run.send", PGQRS_LOG_DEBUG);
+    CHECK_OK(pgqrs_workflow_worker_run_once(&ran, w), w);
+    CHECK_I64(1, ran);
+    CHECK_LOGGED("run.event", PGQRS_LOG_DEBUG);
+    CHECK_LOGGED("run.child", PGQRS_LOG_INFO);
+    /* a wake-up that fails is logged (the run wakes at its deadline) */
+    CHECK_OK(pgqrs_workflow_trigger(&id2, NULL, s, "talk", NULL, NULL), s);
+    CHECK_OK(pgqrs_workflow_worker_run_once(&ran, w), w);
+    if (break_waits(false)) {
+        forget();
+        pgqrs_status st = pgqrs_run_send(s, id2, "t", "2");
+        bool restored = break_waits(true);
+        CHECK_OK(st, s);
+        CHECK(restored);
+        CHECK_LOGGED("run.wake", PGQRS_LOG_WARN);
+    } /* else: sqlite::memory:, Turso and PgBouncer give the test no second connection to break it with */
+    pgqrs_workflow_worker_free(w);
+    /* a forced delete under a running run */
+    CHECK_OK(pgqrs_workflow_define(s, "gone", self_delete, NULL, NULL), s);
+    CHECK_OK(pgqrs_workflow_trigger(&gid, NULL, s, "gone", NULL, NULL), s);
+    CHECK_OK(pgqrs_workflow_worker_new(&g, s, "gone"), s);
+    forget();
+    CHECK_OK(pgqrs_workflow_worker_run_once(&ran, g), g);
+    CHECK_LOGGED("workflow.delete", PGQRS_LOG_INFO);
+    CHECK_LOGGED("run.gone", PGQRS_LOG_WARN);
+    pgqrs_workflow_worker_free(g);
+    pgqrs_store_free(s);
+}
+
 /* ---- the list in docs/operations.md ---- */
 
 /* Every event named in the first column of the events table of
@@ -692,6 +795,8 @@ static const struct { const char *event; const char *test; } covered[] = {
     { "run.resume", "workflows" }, { "run.cancel", "workflows" }, { "run.retry", "workflows" },
     { "run.sleep", "workflows" }, { "run.finish", "workflows" }, { "step.start", "workflows" },
     { "step.replay", "workflows" }, { "step.error", "workflows" },
+    { "run.wait", "signals" }, { "run.send", "signals" }, { "run.event", "signals" }, { "run.child", "signals" },
+    { "run.wake", "signals" }, { "run.gone", "signals" }, { "workflow.delete", "signals" },
     { "connection.reconnect", "connection_reconnect" }, { "sqlite.busy", "sqlite_busy" },
     { "turso.retry", "turso_retry" }, { "worker.heartbeat", "worker_heartbeat_failure" },
     { "listen.failed", "listen_failed" },
@@ -746,6 +851,7 @@ int main(int argc, char **argv)
     static const th_test tests[] = {
         { "events__queue_and_workers", test_events__queue_and_workers },
         { "events__workflows", test_events__workflows },
+        { "events__signals", test_events__signals },
         { "events__runtime", test_events__runtime },
         { "events__runtime_retry", test_events__runtime_retry },
         { "events__connection_reconnect", test_events__connection_reconnect },

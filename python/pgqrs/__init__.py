@@ -50,8 +50,8 @@ from .queue import Consumer, Producer
 from .runtime import Job, Retry, Runtime, RuntimeStats
 from .schedule import ScheduleInfo, Scheduler, cron_next, cron_next_us
 from .store import Store, connect, errstr, version
-from .workflow import (RetryPolicy, Run, RunInfo, Step, StepInfo, Workflow, WorkflowInfo, WorkflowWorker, step,
-                       workflow)
+from .workflow import (EventInfo, RetryPolicy, Run, RunInfo, Step, StepInfo, Workflow, WorkflowInfo, WorkflowWorker,
+                       step, workflow)
 
 __all__ = [
     "connect", "version", "errstr", "library_path", "__version__",
@@ -60,7 +60,7 @@ __all__ = [
     "Status", "PgqrsError", "NotFound", "AlreadyExists", "InvalidInput", "Busy", "NotOwned", "IllegalState",
     "DatabaseConnectionError", "Timeout", "OutOfMemory", "NotSupported", "Misuse", "LibraryNotFound",
     "workflow", "step", "Workflow", "Step", "Run", "RetryPolicy", "WorkflowWorker", "RunInfo", "StepInfo",
-    "WorkflowInfo", "RunCancelled", "RunSuspended", "NonRetryable",
+    "WorkflowInfo", "EventInfo", "RunCancelled", "RunSuspended", "NonRetryable",
     "ScheduleInfo", "Scheduler", "cron_next", "cron_next_us",
 ]
 # pgqrs.ConnectionError is DatabaseConnectionError; deliberately not in __all__, so

@@ -352,6 +352,16 @@ class WorkflowInfoC(ctypes.Structure):
     ]
 
 
+class EventInfoC(ctypes.Structure):
+    """pgqrs_event_info"""
+    _fields_ = [
+        ("run_id", ctypes.c_int64),
+        ("key", ctypes.c_char_p),
+        ("value", ctypes.c_char_p),
+        ("updated_at_us", ctypes.c_int64),
+    ]
+
+
 class RuntimeOptionsC(ctypes.Structure):
     """pgqrs_runtime_options"""
     _fields_ = [
@@ -430,6 +440,7 @@ BY_C_NAME = {
     "pgqrs_run_filter": RunFilterC,
     "pgqrs_step_info": StepInfoC,
     "pgqrs_workflow_info": WorkflowInfoC,
+    "pgqrs_event_info": EventInfoC,
     "pgqrs_runtime_options": RuntimeOptionsC,
     "pgqrs_runtime_stats": RuntimeStatsC,
     "pgqrs_counters": CountersC,

@@ -252,8 +252,8 @@ class Store:
         return _wf.run_get(self, run_id)
 
     def run_wait(self, run_id, timeout=None):
-        """Waits until the run is SUCCESS, ERROR or CANCELLED (polling 10 ms doubling
-        to 250 ms) and returns it; at most `timeout` seconds (None: no limit), else
+        """Waits until the run is SUCCESS, ERROR or CANCELLED (woken by LISTEN/NOTIFY
+        on PostgreSQL, else polling 10 ms doubling to 250 ms) and returns it; at most `timeout` seconds (None: no limit), else
         :class:`Timeout`."""
         return _wf.run_wait(self, run_id, timeout)
 
@@ -275,6 +275,31 @@ class Store:
     def list_workflows(self):
         """Every workflow in the database (:class:`pgqrs.WorkflowInfo`), by name."""
         return _wf.list_workflows(self)
+
+    def delete_workflow(self, workflow, force=False):
+        """Deletes `workflow` (a name or a Workflow) with its runs, their steps,
+        messages and events, and its queue. :class:`IllegalState` while runs are
+        PENDING, RUNNING or CANCELLING unless `force`; :class:`NotFound`."""
+        _wf.delete_workflow(self, workflow, force)
+
+    def send(self, run_id, topic, message):
+        """Sends `message` (JSON-serialisable, at most 1 MiB as JSON) to run
+        `run_id` on `topic`; its ``run.recv(step, topic)`` receives it exactly once,
+        and a run suspended waiting for it is woken. :class:`NotFound` for no such
+        run, :class:`IllegalState` for a finished or cancelling one (nothing is
+        written), :class:`InvalidInput` for a bad topic or an oversize message."""
+        _wf.send(self, run_id, topic, message)
+
+    def get_event(self, run_id, key, timeout=0):
+        """The value of event `key` of run `run_id`, waiting up to `timeout`
+        seconds for it to be set (0: no wait; None: no limit); woken by
+        LISTEN/NOTIFY on PostgreSQL. :class:`NotFound` when not set (and not
+        waiting, or the run ended), :class:`Timeout` when not set in time."""
+        return _wf.get_event(self, run_id, key, timeout)
+
+    def list_events(self, run_id):
+        """Every event of the run (:class:`pgqrs.EventInfo`), by key."""
+        return _wf.list_events(self, run_id)
 
 
 def version():

@@ -46,7 +46,9 @@ from ._core import (I64_MAX, I64_MIN, Handle, check, datetime_to_us, decode, enc
 from .errors import InvalidInput, Misuse, NonRetryable, RunCancelled, RunSuspended, Status, Timeout, make_error
 
 __all__ = ["RetryPolicy", "Workflow", "Step", "Run", "WorkflowWorker", "RunInfo", "StepInfo", "WorkflowInfo",
-           "workflow", "step"]
+           "EventInfo", "workflow", "step"]
+
+MAX_SIGNAL_BYTES = 1048576      # PGQRS_MAX_SIGNAL_BYTES: a message sent to a run, an event value
 
 RUN_STATUSES = ("PENDING", "RUNNING", "SUCCESS", "ERROR", "CANCELLING", "CANCELLED")
 
@@ -222,6 +224,48 @@ class WorkflowInfo:
     def _from_c(cls, w):
         return cls(id=w.id, name=decode(w.name), queue_id=w.queue_id, retry_policy=_loads(decode(w.retry_policy)),
                    created_at_us=w.created_at_us)
+
+
+@dataclasses.dataclass(frozen=True)
+class EventInfo:
+    """An event a run published (``struct pgqrs_event_info``)."""
+    run_id: int
+    key: str
+    value: Any = dataclasses.field(compare=False)
+    value_json: str
+    updated_at_us: int
+
+    updated_at = property(lambda self: us_to_datetime(self.updated_at_us))
+
+    @classmethod
+    def _from_c(cls, e):
+        v = decode(e.value)
+        return cls(run_id=e.run_id, key=decode(e.key), value=_loads(v), value_json=v, updated_at_us=e.updated_at_us)
+
+
+def _timeout_ms(timeout, none_ms):
+    """Seconds (int, float or timedelta; None: none_ms) as whole milliseconds."""
+    if timeout is None:
+        return none_ms
+    if isinstance(timeout, datetime.timedelta):
+        timeout = timeout.total_seconds()
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0 or math.isnan(timeout):
+        raise InvalidInput("timeout must be a non-negative number of seconds or None, not %r" % (timeout,),
+                           Status.EINVAL)
+    return to_int(int(math.ceil(timeout * 1000)), "timeout", 0, I64_MAX)
+
+
+_MAX_WAIT_MS = 31536000 * 1000      # PGQRS_MAX_DELAY_SECONDS: the longest durable wait
+
+
+def _take_text(ptr):
+    """The library string at ptr (a c_void_p) decoded, then freed with pgqrs_free."""
+    if not ptr.value:
+        return None
+    try:
+        return ctypes.string_at(ptr.value).decode("utf-8", "replace")
+    finally:
+        lib().pgqrs_free(ptr.value)
 
 
 # ---- definitions ----------------------------------------------------------------------
@@ -435,6 +479,62 @@ class Run:
         st = lib().pgqrs_run_sleep(p, utf8(step_id, "step_id"), to_int(seconds, "seconds", I64_MIN, I64_MAX))
         if st != Status.OK:
             self._raise_status(st)
+
+    def recv(self, step_id, topic, timeout=None):
+        """Receives the oldest message sent to this run on `topic`
+        (:meth:`Store.send`) and returns it (a JSON value). A durable wait: when
+        none is there it raises :class:`RunSuspended` (let it propagate: the run
+        is suspended and holds no worker until a message arrives or `timeout`
+        seconds pass, counted from the first call; None: 365 days), then runs
+        again and the same call returns. Recorded under `step_id`: each message
+        is received exactly once, and a replay returns the same one.
+        :class:`Timeout` when none came in time (recorded too)."""
+        p = self._ptr()
+        out = ctypes.c_void_p()
+        st = lib().pgqrs_run_recv(ctypes.byref(out), p, utf8(step_id, "step_id"), utf8(topic, "topic"),
+                                  _timeout_ms(timeout, _MAX_WAIT_MS))
+        text = _take_text(out)
+        if st != Status.OK:
+            self._raise_status(st)
+        return _loads(text)
+
+    def set_event(self, key, value):
+        """Publishes `value` (JSON-serialisable, at most 1 MiB as JSON) under `key`
+        for this run; the last write wins. Anyone reads it with
+        :meth:`Store.get_event`. A replay writes the same values again in order."""
+        p = self._ptr()
+        st = lib().pgqrs_run_set_event(p, utf8(key, "key"), utf8(_dumps_input(value, "event value"), "event value"))
+        if st != Status.OK:
+            self._raise_status(st)
+
+    def start_child(self, step_id, workflow, input=None):
+        """Starts a run of `workflow` (a name or a Workflow) with `input` as a child
+        of this run, under `step_id`, and returns its id: idempotent, so a replay
+        returns the same child. Cancelling this run cancels its children."""
+        p = self._ptr()
+        if isinstance(workflow, Workflow):
+            workflow = workflow.name
+        inb = None if input is None else utf8(_dumps_input(input), "input")
+        cid = ctypes.c_int64()
+        st = lib().pgqrs_run_start_child(ctypes.byref(cid), p, utf8(step_id, "step_id"),
+                                         encode_name(workflow, "workflow name"), inb)
+        if st != Status.OK:
+            self._raise_status(st)
+        return cid.value
+
+    def await_child(self, step_id, child_run_id, timeout=None):
+        """Waits durably (like :meth:`recv`) for child run `child_run_id` to end and
+        returns its output. A child that ended ERROR or CANCELLED is this step's
+        failure: :class:`pgqrs.Error`, recorded as the attempt's error, not
+        retried. :class:`Timeout` when it did not end within `timeout` seconds."""
+        p = self._ptr()
+        out = ctypes.c_void_p()
+        st = lib().pgqrs_run_await_child(ctypes.byref(out), p, utf8(step_id, "step_id"),
+                                         _run_id(child_run_id), _timeout_ms(timeout, _MAX_WAIT_MS))
+        text = _take_text(out)
+        if st != Status.OK:
+            self._raise_status(st)
+        return _loads(text)
 
     # ---- failure recording (callbacks) ----
     def _record(self, exc):
@@ -683,11 +783,11 @@ def trigger(store, name, input=None, idempotency_key=None):
     return rid.value, bool(created.value)
 
 
-def _dumps_input(value):
+def _dumps_input(value, what="input"):
     try:
         return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as e:
-        raise InvalidInput("input is not JSON-serialisable: %s" % e, Status.EINVAL) from e
+        raise InvalidInput("%s is not JSON-serialisable: %s" % (what, e), Status.EINVAL) from e
 
 
 def _run_id(run_id):
@@ -765,3 +865,35 @@ def list_workflows(store):
     return fetch_list(lambda o: L.pgqrs_workflow_list(o, sp), sp, L.pgqrs_workflows_count,
                       L.pgqrs_workflows_at, L.pgqrs_workflows_free, WorkflowInfo._from_c)
 
+
+
+def delete_workflow(store, name, force=False):
+    if isinstance(name, Workflow):
+        name = name.name
+    sp = store._ptr()
+    check(lib().pgqrs_workflow_delete(sp, encode_name(name, "workflow name"), 1 if force else 0), sp)
+
+
+def send(store, run_id, topic, message):
+    sp = store._ptr()
+    check(lib().pgqrs_run_send(sp, _run_id(run_id), utf8(topic, "topic"),
+                               utf8(_dumps_input(message, "message"), "message")), sp)
+
+
+def get_event(store, run_id, key, timeout=0):
+    sp = store._ptr()
+    out = ctypes.c_void_p()
+    st = lib().pgqrs_event_get(ctypes.byref(out), sp, _run_id(run_id), utf8(key, "key"), _timeout_ms(timeout, -1))
+    text = _take_text(out)
+    if st == Status.ETIMEOUT:
+        raise Timeout(errmsg(sp) or "timed out", st)
+    check(st, sp)
+    return _loads(text)
+
+
+def list_events(store, run_id):
+    L = lib()
+    sp = store._ptr()
+    rid = _run_id(run_id)
+    return fetch_list(lambda o: L.pgqrs_event_list(o, sp, rid), sp, L.pgqrs_events_count,
+                      L.pgqrs_events_at, L.pgqrs_events_free, EventInfo._from_c)

@@ -129,7 +129,8 @@ archived AS (
            m.producer_worker_id, m.consumer_worker_id, 'archived', t.now
     FROM moved m, t
 )
-SELECT id FROM r;
+-- wakes pgqrs_run_wait (payload 'r' || run id; migration 0004's channel)
+SELECT r.id FROM r, LATERAL (SELECT pg_notify('pgqrs_messages', 'r' || r.id::text)) AS n;
 
 -- name: run_reschedule :one
 -- RUNNING -> PENDING until retry_at (a retry after a failure, or a durable
@@ -157,16 +158,23 @@ SELECT id FROM r;
 -- by its worker at the next step boundary. No row for terminal or unknown runs.
 -- param: id i64, reason text?, now timestamp?
 -- returns: pgqrs_workflow_runs.*
-UPDATE pgqrs_workflow_runs r
-SET status = CASE r.status WHEN 'PENDING' THEN 'CANCELLED' ELSE 'CANCELLING' END,
-    cancel_reason = @reason::text,
-    cancelled_at = t.now,
-    completed_at = CASE r.status WHEN 'PENDING' THEN t.now END,
-    updated_at = t.now
-FROM (SELECT coalesce(@now::timestamptz, now()) AS now) t
-WHERE r.id = @id AND r.status IN ('PENDING', 'RUNNING')
-RETURNING r.id, r.workflow_id, r.status, r.input, r.output, r.error, r.idempotency_key, r.attempts, r.worker_id,
-          r.retry_at, r.cancel_reason, r.created_at, r.started_at, r.completed_at, r.cancelled_at, r.updated_at;
+WITH c AS (
+    UPDATE pgqrs_workflow_runs r
+    SET status = CASE r.status WHEN 'PENDING' THEN 'CANCELLED' ELSE 'CANCELLING' END,
+        cancel_reason = @reason::text,
+        cancelled_at = t.now,
+        completed_at = CASE r.status WHEN 'PENDING' THEN t.now END,
+        updated_at = t.now
+    FROM (SELECT coalesce(@now::timestamptz, now()) AS now) t
+    WHERE r.id = @id AND r.status IN ('PENDING', 'RUNNING')
+    RETURNING r.id, r.workflow_id, r.status, r.input, r.output, r.error, r.idempotency_key, r.attempts, r.worker_id,
+              r.retry_at, r.cancel_reason, r.created_at, r.started_at, r.completed_at, r.cancelled_at, r.updated_at
+)
+-- wakes pgqrs_run_wait when the run ended here (PENDING -> CANCELLED)
+SELECT c.id, c.workflow_id, c.status, c.input, c.output, c.error, c.idempotency_key, c.attempts, c.worker_id,
+       c.retry_at, c.cancel_reason, c.created_at, c.started_at, c.completed_at, c.cancelled_at, c.updated_at
+FROM c LEFT JOIN LATERAL (SELECT pg_notify('pgqrs_messages', 'r' || c.id::text) WHERE c.status = 'CANCELLED') AS n
+     ON true;
 
 -- name: step_acquire :one
 -- Claims a step of a RUNNING run for this worker: a new step, a failed one being

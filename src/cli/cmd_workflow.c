@@ -1,7 +1,8 @@
-/* cmd_workflow.c: `pgqrs workflow list|runs|run get|cancel|trigger`: inspect the
- * durable workflows of applications and their runs, cancel runs, and trigger
- * runs of existing workflows. The CLI defines no handler: runs are executed by
- * the applications' workflow workers. */
+/* cmd_workflow.c: `pgqrs workflow list|runs|run get|cancel|trigger|wait|send|
+ * events|delete`: inspect the durable workflows of applications and their runs,
+ * cancel, trigger and wait for runs, send them messages, read their events, and
+ * delete workflows. The CLI defines no handler: runs are executed by the
+ * applications' workflow workers. */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -487,6 +488,179 @@ static int run_trigger(cli_ctx *ctx, const cli_args *a)
     return 0;
 }
 
+/* --timeout S (seconds, fractions allowed) in ms; def_ms when absent. */
+static bool timeout_opt(cli_ctx *ctx, const cli_args *a, int64_t def_ms, int64_t *ms)
+{
+    double s = 0;
+    if (!cli_opt(a, "timeout")) {
+        *ms = def_ms;
+        return true;
+    }
+    if (!cli_opt_double(ctx, a, "timeout", 0, 0, 31536000.0, &s))
+        return false;
+    *ms = (int64_t)(s * 1000.0 + 0.5);
+    return true;
+}
+
+/* ---- workflow wait ---- */
+
+static int run_wait(cli_ctx *ctx, const cli_args *a)
+{
+    pgqrs_run_info *r = NULL;
+    pgqrs_status st;
+    int64_t id, ms;
+    if (!cli_parse_id(ctx, a->pos[0], &id) || !timeout_opt(ctx, a, -1, &ms))
+        return CLI_EXIT_USAGE;
+    if ((st = pgqrs_run_wait(&r, ctx->store, id, ms)) != PGQRS_OK)
+        return cli_fail(ctx, st, ctx->store, "cannot wait for the run");
+    if (ctx->json) {
+        json_t *o = run_json(r, NULL);
+        json_object_del(o, "workflow");
+        pgqrs_run_info_free(r);
+        return cli_json_print(o);   /* the status says how it ended */
+    }
+    {
+        char line[512];
+        one_line(strcmp(r->status, "SUCCESS") == 0 ? r->output : r->error, 200, line, sizeof line);
+        printf("run %lld is %s%s%s\n", (long long)id, r->status, *line ? ": " : "", line);
+    }
+    if (strcmp(r->status, "SUCCESS") != 0) {
+        int rc = cli_error(ctx, CLI_EXIT_CONFLICT, "run %lld ended %s", (long long)id, r->status);
+        pgqrs_run_info_free(r);
+        return rc;
+    }
+    pgqrs_run_info_free(r);
+    return 0;
+}
+
+/* ---- workflow send ---- */
+
+static int run_send(cli_ctx *ctx, const cli_args *a)
+{
+    const char *msg = a->pos[2];
+    char *owned = NULL;
+    pgqrs_status st;
+    int64_t id;
+    if (!cli_parse_id(ctx, a->pos[0], &id))
+        return CLI_EXIT_USAGE;
+    if (strcmp(msg, "-") == 0) {
+        size_t len;
+        if (!(owned = cli_read_all(stdin, &len)))
+            return cli_error(ctx, CLI_EXIT_INTERNAL, "out of memory reading stdin");
+        if (strlen(owned) != len) {
+            free(owned);
+            return cli_error(ctx, CLI_EXIT_INVALID, "the message on stdin contains a NUL byte");
+        }
+        msg = owned;
+    }
+    st = pgqrs_run_send(ctx->store, id, a->pos[1], msg);
+    free(owned);
+    if (st != PGQRS_OK)
+        return cli_fail(ctx, st, ctx->store, "cannot send");
+    if (ctx->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "run_id", json_integer(id));
+        json_object_set_new(o, "topic", json_string(a->pos[1]));
+        json_object_set_new(o, "sent", json_true());
+        return cli_json_print(o);
+    }
+    printf("sent to run %lld on topic %s\n", (long long)id, a->pos[1]);
+    return 0;
+}
+
+/* ---- workflow events ---- */
+
+static json_t *event_json(const pgqrs_event_info *e)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "key", json_string(e->key));
+    json_object_set_new(o, "value", cli_payload_json(e->value));
+    json_object_set_new(o, "updated_at", cli_time_json(e->updated_at_us));
+    return o;
+}
+
+static int run_events(cli_ctx *ctx, const cli_args *a)
+{
+    static const char *const hdr[] = { "KEY", "UPDATED", "VALUE" };
+    const char *key = cli_opt(a, "wait");
+    pgqrs_events *l = NULL;
+    pgqrs_run_info *r = NULL;
+    pgqrs_status st;
+    cli_table *t;
+    int64_t id, ms;
+    if (!cli_parse_id(ctx, a->pos[0], &id) || !timeout_opt(ctx, a, -1, &ms))
+        return CLI_EXIT_USAGE;
+    if (cli_opt(a, "timeout") && !key)
+        return cli_usage(ctx, "--timeout needs --wait KEY");
+    if (key) {
+        char *v = NULL;
+        if ((st = pgqrs_event_get(&v, ctx->store, id, key, ms)) != PGQRS_OK)
+            return cli_fail(ctx, st, ctx->store, "no event");
+        if (ctx->json) {
+            json_t *o = json_object();
+            json_object_set_new(o, "run_id", json_integer(id));
+            json_object_set_new(o, "key", json_string(key));
+            json_object_set_new(o, "value", cli_payload_json(v));
+            pgqrs_free(v);
+            return cli_json_print(o);
+        }
+        printf("%s\n", v);
+        pgqrs_free(v);
+        return 0;
+    }
+    /* an unknown run is an error, not an empty list */
+    if ((st = pgqrs_run_get(&r, ctx->store, id)) != PGQRS_OK)
+        return cli_fail(ctx, st, ctx->store, NULL);
+    pgqrs_run_info_free(r);
+    if ((st = pgqrs_event_list(&l, ctx->store, id)) != PGQRS_OK)
+        return cli_fail(ctx, st, ctx->store, "cannot list the events");
+    if (ctx->json) {
+        json_t *o = json_object(), *arr = json_array();
+        for (size_t i = 0; i < pgqrs_events_count(l); i++)
+            json_array_append_new(arr, event_json(pgqrs_events_at(l, i)));
+        json_object_set_new(o, "run_id", json_integer(id));
+        json_object_set_new(o, "events", arr);
+        pgqrs_events_free(l);
+        return cli_json_print(o);
+    }
+    t = cli_table_new(3, hdr);
+    for (size_t i = 0; t && i < pgqrs_events_count(l); i++) {
+        const pgqrs_event_info *e = pgqrs_events_at(l, i);
+        char updated[32], value[256];
+        const char *row[] = { e->key, updated, value };
+        cli_time_text(e->updated_at_us, updated, sizeof updated);
+        one_line(e->value, 80, value, sizeof value);
+        if (!cli_table_row(t, row)) {
+            cli_table_free(t);
+            t = NULL;
+        }
+    }
+    pgqrs_events_free(l);
+    if (!t)
+        return cli_error(ctx, CLI_EXIT_INTERNAL, "out of memory");
+    cli_table_print(t, stdout);
+    return 0;
+}
+
+/* ---- workflow delete ---- */
+
+static int run_delete(cli_ctx *ctx, const cli_args *a)
+{
+    bool force = cli_flag(a, "force");
+    pgqrs_status st = pgqrs_workflow_delete(ctx->store, a->pos[0], force);
+    if (st != PGQRS_OK)
+        return cli_fail(ctx, st, ctx->store, "cannot delete the workflow");
+    if (ctx->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "workflow", json_string(a->pos[0]));
+        json_object_set_new(o, "deleted", json_true());
+        json_object_set_new(o, "forced", json_boolean(force));
+        return cli_json_print(o);
+    }
+    printf("deleted workflow %s with its runs and queue\n", a->pos[0]);
+    return 0;
+}
+
 /* ---- the table ---- */
 
 static const cli_option no_opts[] = {
@@ -512,6 +686,23 @@ static const cli_option cancel_opts[] = {
 static const cli_option trigger_opts[] = {
     { "key", "KEY", "Idempotency key: a second trigger of the workflow with the same KEY\n"
                     "returns the first run (\"created\": false) instead of creating one." },
+    { NULL, NULL, NULL },
+};
+
+static const cli_option wait_opts[] = {
+    { "timeout", "S", "Give up after S seconds (fractions allowed): exit 3. Default: no limit." },
+    { NULL, NULL, NULL },
+};
+
+static const cli_option events_opts[] = {
+    { "wait", "KEY", "Print only the value of event KEY, waiting until the run sets it\n"
+                     "(the run ended without setting it, or none such: exit 2)." },
+    { "timeout", "S", "With --wait: give up after S seconds (exit 3). Default: no limit." },
+    { NULL, NULL, NULL },
+};
+
+static const cli_option delete_opts[] = {
+    { "force", NULL, "Delete even while runs are PENDING, RUNNING or CANCELLING." },
     { NULL, NULL, NULL },
 };
 
@@ -585,15 +776,69 @@ static const cli_command workflow_commands[] = {
         .example = "pgqrs workflow trigger checkout '{\"order\": 7}' --key order-7\n",
         .min_pos = 1, .max_pos = 2, .needs_store = true, .run = run_trigger,
     },
+    {
+        .name = "wait",
+        .summary = "wait until a run ends",
+        .params = "ID",
+        .description = "Waits until run ID is SUCCESS, ERROR or CANCELLED (woken by LISTEN/NOTIFY\n"
+                       "on PostgreSQL; polling elsewhere), then prints 'run ID is STATUS: OUTPUT'\n"
+                       "(the error for a failed run); with --json the run's object as in\n"
+                       "'workflow runs'. Exit 0 for SUCCESS, 5 for ERROR or CANCELLED (with\n"
+                       "--json 0 for every end: read \"status\"), 3 when --timeout passed first,\n"
+                       "2 for no such run.\n",
+        .options = wait_opts,
+        .example = "pgqrs workflow wait 42 --timeout 30\n",
+        .min_pos = 1, .max_pos = 1, .needs_store = true, .run = run_wait,
+    },
+    {
+        .name = "send",
+        .summary = "send a JSON message to a run",
+        .params = "ID TOPIC JSON",
+        .description = "Sends JSON (a JSON value; '-' reads it from stdin; at most 1 MiB) to run ID\n"
+                       "on TOPIC: the run's pgqrs_run_recv on that topic receives it, exactly\n"
+                       "once, and a run suspended waiting for it is woken at once. Prints 'sent to\n"
+                       "run ID on topic TOPIC'; with --json {\"run_id\", \"topic\", \"sent\"}. No such\n"
+                       "run: exit 2; a run finished or cancelling: exit 5; invalid JSON, topic or\n"
+                       "size: exit 4 (nothing is sent).\n",
+        .options = no_opts,
+        .example = "pgqrs workflow send 42 approval '{\"approved\": true}'\n",
+        .min_pos = 3, .max_pos = 3, .needs_store = true, .run = run_send,
+    },
+    {
+        .name = "events",
+        .summary = "list a run's events, or wait for one",
+        .params = "ID",
+        .description = "Lists the events run ID published (pgqrs_run_set_event; the last write of a\n"
+                       "key wins): KEY, UPDATED, VALUE; with --json {\"run_id\", \"events\": [{\"key\",\n"
+                       "\"value\", \"updated_at\"}]}. With --wait KEY prints only KEY's value, waiting\n"
+                       "for it; with --json {\"run_id\", \"key\", \"value\"}. No such run: exit 2.\n",
+        .options = events_opts,
+        .example = "pgqrs workflow events 42\npgqrs workflow events 42 --wait progress --timeout 10\n",
+        .min_pos = 1, .max_pos = 1, .needs_store = true, .run = run_events,
+    },
+    {
+        .name = "delete",
+        .summary = "delete a workflow with its runs and queue",
+        .params = "NAME",
+        .description = "Deletes workflow NAME with its runs (their steps, messages and events) and\n"
+                       "its queue 'workflow:NAME' (messages and archive). Refused while runs are in\n"
+                       "flight (exit 5) unless --force; stop the workflow's workers first. Prints\n"
+                       "'deleted workflow NAME ...'; with --json {\"workflow\", \"deleted\", \"forced\"}.\n"
+                       "No such workflow: exit 2.\n",
+        .options = delete_opts,
+        .example = "pgqrs workflow delete checkout --force\n",
+        .min_pos = 1, .max_pos = 1, .needs_store = true, .run = run_delete,
+    },
     { .name = NULL },
 };
 
 const cli_group cli_group_workflow = {
     .name = "workflow",
-    .summary = "inspect workflows and runs, cancel and trigger runs",
+    .summary = "inspect workflows and runs; cancel, trigger, wait for and message runs",
     .description = "Workflows are durable handlers defined by applications (C, or Python's\n"
                    "@pgqrs.workflow); each run is persisted with its steps. These commands\n"
-                   "inspect them, cancel runs and trigger new runs of existing workflows; the\n"
-                   "runs are executed by the applications' workflow workers.\n",
+                   "inspect them, cancel, trigger and wait for runs, send runs messages, read\n"
+                   "their events, and delete workflows; the runs are executed by the\n"
+                   "applications' workflow workers.\n",
     .commands = workflow_commands,
 };

@@ -238,8 +238,9 @@ PGQRS_EXTERN pgqrs_status pgqrs_queue_delete(pgqrs_store *s, const char *name, i
             st = c->q->workflow_list(&wfs, &nwf, c);
         for (size_t i = 0; st == PGQRS_OK && i < nwf; i++)
             if (wfs[i].queue_id == q.id)
-                st = pgqrs__fail(s, PGQRS_ESTATE, "queue '%.128s' belongs to workflow '%.128s'; it cannot be deleted",
-                                 name, wfs[i].name);
+                st = pgqrs__fail(s, PGQRS_ESTATE, "queue '%.128s' belongs to workflow '%.128s'; delete the workflow "
+                                 "instead (pgqrs_workflow_delete, `pgqrs workflow delete %.128s`)", name, wfs[i].name,
+                                 wfs[i].name);
         pgqrs__workflow_rows_free(wfs, nwf);
         if (st == PGQRS_OK) {
             pgqrs_schedule_row sc = { 0 };
@@ -258,8 +259,8 @@ PGQRS_EXTERN pgqrs_status pgqrs_queue_delete(pgqrs_store *s, const char *name, i
             st = c->q->queue_delete(&deleted, &n, c, &p);
             pgqrs__free(deleted);
             if (st == PGQRS_ENOTFOUND)   /* a foreign key still points here: a workflow's queue */
-                st = pgqrs__fail(s, PGQRS_ESTATE, "queue '%.128s' is used by a workflow; delete the workflow first",
-                                 name);
+                st = pgqrs__fail(s, PGQRS_ESTATE, "queue '%.128s' is used by a workflow; delete the workflow instead "
+                                 "(pgqrs_workflow_delete, `pgqrs workflow delete NAME`)", name);
             else if (st == PGQRS_EBUSY)
                 st = pgqrs__fail(s, PGQRS_EBUSY, "queue '%.128s' was not deleted: transactions writing messages did not "
                                  "end within 5 s (an open application transaction?); try again", name);

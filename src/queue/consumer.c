@@ -158,6 +158,35 @@ int64_t pgqrs__consumer_next_due_ms(pgqrs_consumer *k, int64_t cap_ms)
     return ms;
 }
 
+void pgqrs__consumer_idle_wait(pgqrs_consumer *k, int64_t ms, atomic_int *stop)
+{
+    char payload[24];
+    const char *payloads[1] = { payload };
+    bool listening = ensure_listener(k);
+    snprintf(payload, sizeof payload, "%lld", (long long)k->w.queue_id);
+    if (listening)
+        ms = pgqrs__consumer_next_due_ms(k, ms);
+    while (ms > 0 && !atomic_load(stop)) {
+        /* slices keep an interrupt (an atomic flag, set from a signal handler) prompt */
+        int64_t slice = ms < (listening ? 100 : 20) ? ms : (listening ? 100 : 20);
+        if (listening) {
+            int woke = k->w.store->drv->wait_notify(k->listener, payloads, 1, slice, -1);
+            if (woke == 1)
+                return;
+            if (woke < 0) {
+                pgqrs__log(k->w.store, PGQRS_LOG_WARN, "listen.failed", "falling back to polling: %s",
+                           pgqrs_errmsg(k));
+                pgqrs__conn_close(k->listener);
+                k->listener = NULL;
+                listening = false;
+            }
+        } else {
+            pgqrs__sleep_ms(slice);
+        }
+        ms -= slice;
+    }
+}
+
 PGQRS_EXTERN pgqrs_status pgqrs_dequeue_wait(pgqrs_batch **out, pgqrs_consumer *k, int max, int vt_seconds,
                                              int64_t timeout_ms)
 {

@@ -260,6 +260,12 @@ int pgqrs__listener_wait(pgqrs__listener *l, const int64_t *queue_ids, size_t n,
     return l->store->drv->wait_notify(l->conn, l->ptrs, n, timeout_ms, wake_fd);
 }
 
+int pgqrs__listener_wait_for(pgqrs__listener *l, const char *payload, int64_t timeout_ms)
+{
+    const char *payloads[1] = { payload };
+    return l->store->drv->wait_notify(l->conn, payloads, 1, timeout_ms, -1);
+}
+
 void pgqrs__listener_close(pgqrs__listener *l)
 {
     if (!l)

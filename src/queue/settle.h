@@ -7,6 +7,8 @@
 #ifndef PGQRS_QUEUE_SETTLE_H
 #define PGQRS_QUEUE_SETTLE_H
 
+#include <stdatomic.h>
+
 #include "queue/worker_handle.h"
 
 /* ---- consumer internals (consumer.c) ---- */
@@ -23,6 +25,10 @@ pgqrs_status pgqrs__consumer_deliver(pgqrs_batch **out, pgqrs_consumer *k, pgqrs
 /* Milliseconds until the queue's next message is due, capped at cap_ms (cap_ms
  * when the queue is empty or the look-up failed). */
 int64_t pgqrs__consumer_next_due_ms(pgqrs_consumer *k, int64_t cap_ms);
+/* An idle consumer's wait of up to ms (shortened to the next delayed message's
+ * due time): returns early when a notification for its queue arrives (LISTEN,
+ * where the backend notifies) or *stop is set; else sleeps in short slices. */
+void pgqrs__consumer_idle_wait(pgqrs_consumer *k, int64_t ms, atomic_int *stop);
 /* The max_attempts the consumer's claims dead-letter at (a queue update changed it). */
 void pgqrs__consumer_set_max_attempts(pgqrs_consumer *k, int32_t max_attempts);
 
@@ -93,6 +99,9 @@ pgqrs_status pgqrs__listener_open(pgqrs__listener **out, pgqrs_store *s, void *o
  * (-1: none) to become readable: 1, 2, 0 or -1 as the driver's wait_notify (-1:
  * the session failed, its message on the owner; close it and poll). */
 int pgqrs__listener_wait(pgqrs__listener *l, const int64_t *queue_ids, size_t n, int64_t timeout_ms, int wake_fd);
+/* Waits up to timeout_ms for a notification with this payload on the
+ * listener: 1 it came, 0 timed out, -1 the session failed. */
+int pgqrs__listener_wait_for(pgqrs__listener *l, const char *payload, int64_t timeout_ms);
 void pgqrs__listener_close(pgqrs__listener *l);   /* NULL: no-op */
 
 #endif

@@ -6,6 +6,7 @@
 
 #include "base/alloc.h"
 #include "queue/lists.h"
+#include "queue/settle.h"
 #include "workflow/workflow.h"
 
 PGQRS_EXTERN pgqrs_status pgqrs_workflow_worker_new(pgqrs_workflow_worker **out, pgqrs_store *s, const char *name)
@@ -46,6 +47,8 @@ PGQRS_EXTERN void pgqrs_workflow_worker_free(pgqrs_workflow_worker *w)
 {
     if (!w || w->h.magic != PGQRS__MAGIC_WF_WORKER)
         return;
+    pgqrs__conn_close(w->consumer.listener);   /* the idle wait's LISTEN session, if any */
+    w->consumer.listener = NULL;
     pgqrs__worker_handle_close(&w->consumer.w, true);
     w->h.magic = PGQRS__MAGIC_FREED;
     pgqrs__free(w);
@@ -74,8 +77,10 @@ PGQRS_EXTERN int32_t pgqrs_run_attempt(const pgqrs_run *run)
 
 static pgqrs_store *store_of(pgqrs_run *run) { return run->w->consumer.w.store; }
 static int64_t worker_of(pgqrs_run *run) { return run->w->consumer.w.worker_id; }
+pgqrs_store *pgqrs__run_store(pgqrs_run *run) { return store_of(run); }
+int64_t pgqrs__run_worker_id(pgqrs_run *run) { return worker_of(run); }
 
-static void set_error(pgqrs_run *run, pgqrs_status st, const char *message)
+void pgqrs__run_set_error(pgqrs_run *run, pgqrs_status st, const char *message)
 {
     if (run->error_json)
         return;   /* the first failure recorded is the one that explains the attempt */
@@ -113,8 +118,8 @@ static void renew_lease(pgqrs_run *run)
  * being cancelled, or another live worker holds it. */
 /* Reads step_id's stored row into step; *succeeded: it is a SUCCESS to replay.
  * A step not stored yet is PGQRS_OK with *succeeded false. */
-static pgqrs_status read_step(pgqrs_run *run, pgqrs_conn *c, const char *step_id, pgqrs_step_row *step,
-                              bool *succeeded)
+pgqrs_status pgqrs__run_read_step(pgqrs_run *run, pgqrs_conn *c, const char *step_id, pgqrs_step_row *step,
+                                  bool *succeeded)
 {
     pgqrs_step_get_params g = { run->id, step_id };
     pgqrs_status st = c->q->step_get(step, c, &g);
@@ -128,7 +133,7 @@ static pgqrs_status step_not_acquired(pgqrs_run *run, pgqrs_conn *c, const char 
 {
     pgqrs_run_row r = { 0 };
     bool succeeded;
-    pgqrs_status st = read_step(run, c, step_id, step, &succeeded);
+    pgqrs_status st = pgqrs__run_read_step(run, c, step_id, step, &succeeded);
     if (st != PGQRS_OK || succeeded)
         return st;
     st = c->q->run_get(&r, c, run->id);
@@ -161,7 +166,7 @@ static pgqrs_status acquire_step(pgqrs_run *run, const char *step_id, pgqrs_step
         /* a retried or resumed run: its completed steps replay from a read,
          * not from the acquire's write (on PostgreSQL that write is a row
          * lock, a WAL record and a commit to flush) */
-        st = run->attempt > 1 ? read_step(run, c, step_id, step, &replayed) : PGQRS_OK;
+        st = run->attempt > 1 ? pgqrs__run_read_step(run, c, step_id, step, &replayed) : PGQRS_OK;
         if (!replayed)
             pgqrs__step_row_clear(step);
         if (st == PGQRS_OK && !replayed) {
@@ -176,7 +181,7 @@ static pgqrs_status acquire_step(pgqrs_run *run, const char *step_id, pgqrs_step
     return st;
 }
 
-static pgqrs_status check_step_args(pgqrs_run *run, const char *step_id)
+pgqrs_status pgqrs__run_check_step(pgqrs_run *run, const char *step_id)
 {
     pgqrs_status st = pgqrs__check_handle(run, PGQRS__MAGIC_RUN, "run");
     if (st != PGQRS_OK)
@@ -219,7 +224,7 @@ static pgqrs_status step_failed(pgqrs_run *run, const char *step_id, const pgqrs
         run->fatal = true;
     pgqrs__log(s, PGQRS_LOG_WARN, "step.error", "run %lld %s%s", (long long)run->id, msg,
                retry ? "; the run will retry it" : "; no retries left");
-    set_error(run, rc, msg);
+    pgqrs__run_set_error(run, rc, msg);
     pgqrs__free(err);
     return st;
 }
@@ -243,7 +248,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_run_step(char **output_json, pgqrs_run *run, con
     char *out = NULL;
     if (output_json)
         *output_json = NULL;
-    if ((st = check_step_args(run, step_id)) != PGQRS_OK)
+    if ((st = pgqrs__run_check_step(run, step_id)) != PGQRS_OK)
         return st;
     if (!fn)
         return pgqrs__fail(run, PGQRS_EMISUSE, "step function is NULL");
@@ -304,7 +309,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_run_sleep(pgqrs_run *run, const char *step_id, i
     pgqrs_status st;
     bool acquired = false;
     int64_t wake = 0, now;
-    if ((st = check_step_args(run, step_id)) != PGQRS_OK)
+    if ((st = pgqrs__run_check_step(run, step_id)) != PGQRS_OK)
         return st;
     if ((st = pgqrs__check_range(run, "seconds", seconds, 0, PGQRS_MAX_DELAY_SECONDS)) != PGQRS_OK)
         return st;
@@ -352,6 +357,8 @@ static pgqrs_status finish(pgqrs_run *run, pgqrs_db_run_status status, const cha
             p.status = PGQRS_DB_RUN_STATUS_CANCELLED;
             st = c->q->run_finish(&id, c, &p);
         }
+        if (st == PGQRS_OK && p.status == PGQRS_DB_RUN_STATUS_CANCELLED)
+            st = pgqrs__cancel_children(s, c, run->id);   /* children it started after the cancel request */
         if (st == PGQRS_OK)
             pgqrs__log(s, p.status == PGQRS_DB_RUN_STATUS_SUCCESS ? PGQRS_LOG_INFO : PGQRS_LOG_WARN, "run.finish",
                        "run %lld of '%.128s' ended %s after %d attempt(s)", (long long)run->id, run->def.name,
@@ -369,14 +376,26 @@ static pgqrs_status reschedule(pgqrs_run *run, int64_t at_us, const char *error)
         pgqrs_run_reschedule_params p = { run->id, run->message_id, worker_of(run), at_us, error };
         st = c->q->run_reschedule(&id, c, &p);
     });
+    if (st == PGQRS_OK && run->waiting) {
+        /* what the run waits for may have become ready while this worker still
+         * held its message (a send then leaves the message alone): look again now
+         * that it is released (docs/workflows.md, "How a wait is woken") */
+        PGQRS__WITH_CONN(s, run, {
+            int64_t woke = 0;
+            st = c->q->run_wake(&woke, c, run->id);
+        });
+        if (st != PGQRS_OK)
+            st = PGQRS_OK;   /* the wait still ends at its deadline */
+    }
     if (st == PGQRS_OK && error) {
         atomic_fetch_add(&s->n_retried, 1);
         pgqrs__log(s, PGQRS_LOG_WARN, "run.retry", "run %lld of '%.128s' failed attempt %d; retry in %lld ms",
                    (long long)run->id, run->def.name, (int)run->attempt,
                    (long long)((at_us - pgqrs__store_clock(s)) / 1000));
     } else if (st == PGQRS_OK) {
-        pgqrs__log(s, PGQRS_LOG_INFO, "run.sleep", "run %lld of '%.128s' sleeps for %lld ms", (long long)run->id,
-                   run->def.name, (long long)((at_us - pgqrs__store_clock(s)) / 1000));
+        pgqrs__log(s, PGQRS_LOG_INFO, run->waiting ? "run.wait" : "run.sleep",
+                   "run %lld of '%.128s' %s for at most %lld ms", (long long)run->id, run->def.name,
+                   run->waiting ? "waits" : "sleeps", (long long)((at_us - pgqrs__store_clock(s)) / 1000));
     }
     if (st == PGQRS_ENOTFOUND)   /* cancelled while it worked: finalise instead */
         st = finish(run, PGQRS_DB_RUN_STATUS_CANCELLED, NULL, error);
@@ -392,7 +411,7 @@ static pgqrs_status record_outcome(pgqrs_run *run, const pgqrs_run_row *row, pgq
         return PGQRS_OK;   /* another worker owns this run now; it records the outcome */
     if (rc == PGQRS_OK) {
         if (output && pgqrs__check_json(run, "workflow output", output) != PGQRS_OK) {
-            set_error(run, PGQRS_EINVAL, pgqrs_errmsg(run));
+            pgqrs__run_set_error(run, PGQRS_EINVAL, pgqrs_errmsg(run));
             return finish(run, PGQRS_DB_RUN_STATUS_ERROR, NULL, run->error_json);
         }
         return finish(run, PGQRS_DB_RUN_STATUS_SUCCESS, output ? output : "null", NULL);
@@ -401,7 +420,7 @@ static pgqrs_status record_outcome(pgqrs_run *run, const pgqrs_run_row *row, pgq
         return finish(run, PGQRS_DB_RUN_STATUS_CANCELLED, NULL, NULL);
     if (run->wake_at_us)
         return reschedule(run, run->wake_at_us, NULL);
-    set_error(run, rc, pgqrs_errmsg(run));
+    pgqrs__run_set_error(run, rc, pgqrs_errmsg(run));
     if (run->fatal)
         return finish(run, PGQRS_DB_RUN_STATUS_ERROR, NULL, run->error_json);
     if (run->retry_at_us)
@@ -492,6 +511,14 @@ static pgqrs_status execute(pgqrs_workflow_worker *w, const pgqrs_message *m, bo
                    run.attempt == 1 ? "started" : "resumed", (long long)w->consumer.w.worker_id, (int)run.attempt);
         rc = run.def.fn(&run, row.input, &output, run.def.user);
         st = record_outcome(&run, &row, rc, output);
+        if (st == PGQRS_OK && pgqrs__is_child_key(row.idempotency_key))
+            pgqrs__wake_parent(s, w, run.id);   /* a child's end makes its awaiting parent runnable */
+        if (st == PGQRS_ENOTFOUND) {
+            /* the run is gone (its workflow was deleted with force): nothing to record */
+            pgqrs__log(s, PGQRS_LOG_WARN, "run.gone", "run %lld of '%.128s' no longer exists", (long long)run.id,
+                       run.def.name);
+            st = PGQRS_OK;
+        }
         if (st != PGQRS_OK)
             pgqrs__copy_err(w, &run, st);
     }
@@ -581,7 +608,9 @@ PGQRS_EXTERN pgqrs_status pgqrs_workflow_worker_poll(int64_t *executed_out, pgqr
         }
         if (o.idle_timeout_ms > 0 && pgqrs__now_us() - idle_since >= o.idle_timeout_ms * 1000)
             break;
-        idle_wait(w, pgqrs__backoff_ms(idle_round++, o.poll_interval_ms, 1000, &rng));
+        /* woken by LISTEN/NOTIFY where the backend notifies, else a backoff poll */
+        pgqrs__consumer_idle_wait(&w->consumer, pgqrs__backoff_ms(idle_round++, o.poll_interval_ms, 1000, &rng),
+                                  &w->interrupted);
     }
     /* the interrupt is consumed: a later poll runs again until interrupted anew */
     atomic_store(&w->interrupted, 0);

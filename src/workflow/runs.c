@@ -1,4 +1,4 @@
-/* workflow_runs.c: runs seen from outside: get, wait, cancel, and listings. */
+/* workflow_runs.c: runs seen from outside: get, cancel, and listings (the wait is in signals.c). */
 #include <string.h>
 
 #include "base/alloc.h"
@@ -35,35 +35,6 @@ PGQRS_EXTERN pgqrs_status pgqrs_run_get(pgqrs_run_info **out, pgqrs_store *s, in
     return st == PGQRS_OK ? to_info(s, &row, out) : st;
 }
 
-static bool terminal(pgqrs_db_run_status st)
-{
-    return st == PGQRS_DB_RUN_STATUS_SUCCESS || st == PGQRS_DB_RUN_STATUS_ERROR || st == PGQRS_DB_RUN_STATUS_CANCELLED;
-}
-
-PGQRS_EXTERN pgqrs_status pgqrs_run_wait(pgqrs_run_info **out, pgqrs_store *s, int64_t run_id, int64_t timeout_ms)
-{
-    int64_t deadline = timeout_ms < 0 ? 0 : pgqrs__now_us() + timeout_ms * 1000, delay = 10;
-    if (!out)
-        return pgqrs__fail(NULL, PGQRS_EMISUSE, "out is NULL");
-    *out = NULL;
-    for (;;) {
-        pgqrs_run_row row = { 0 };
-        pgqrs_status st = run_get(s, run_id, &row);
-        int64_t left;
-        if (st != PGQRS_OK)
-            return st;
-        if (terminal(row.status))
-            return to_info(s, &row, out);
-        pgqrs__run_row_clear(&row);
-        left = deadline ? (deadline - pgqrs__now_us()) / 1000 : delay;
-        if (left <= 0)
-            return pgqrs__fail(s, PGQRS_ETIMEOUT, "run %lld did not finish within %lld ms", (long long)run_id,
-                               (long long)timeout_ms);
-        pgqrs__sleep_ms(delay < left ? delay : left);
-        delay = delay * 2 > 250 ? 250 : delay * 2;
-    }
-}
-
 PGQRS_EXTERN pgqrs_status pgqrs_run_cancel(pgqrs_store *s, int64_t run_id, const char *reason)
 {
     pgqrs_status st;
@@ -77,6 +48,8 @@ PGQRS_EXTERN pgqrs_status pgqrs_run_cancel(pgqrs_store *s, int64_t run_id, const
         if (st == PGQRS_OK)
             pgqrs__log(s, PGQRS_LOG_INFO, "run.cancel", "run %lld: cancel requested%s%.200s%s; it is %s", (long long)run_id,
                        reason ? " (" : "", reason ? reason : "", reason ? ")" : "", pgqrs__run_status_str(row.status));
+        if (st == PGQRS_OK)
+            st = pgqrs__cancel_children(s, c, run_id);
         if (st == PGQRS_ENOTFOUND) {
             /* no transition from here: unknown, finished, or already cancelling */
             st = c->q->run_get(&row, c, run_id);

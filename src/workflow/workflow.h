@@ -39,7 +39,27 @@ struct pgqrs_run {
     int64_t wake_at_us;            /* durable sleep: reschedule to this time */
     int64_t retry_at_us;           /* a failed step asked for a retry at this time */
     char *error_json;              /* the failure to record, or NULL */
+    bool waiting;                  /* suspended in a wait (recv, await): check it again once released */
 };
+
+/* Helpers shared by engine.c and signals.c. */
+pgqrs_store *pgqrs__run_store(pgqrs_run *run);
+int64_t pgqrs__run_worker_id(pgqrs_run *run);
+/* Checks the handle and a step id, and that the run may start another step. */
+pgqrs_status pgqrs__run_check_step(pgqrs_run *run, const char *step_id);
+/* Reads step_id's stored row; *succeeded: a SUCCESS to replay. Not stored: OK, false. */
+pgqrs_status pgqrs__run_read_step(pgqrs_run *run, pgqrs_conn *c, const char *step_id, pgqrs_step_row *step,
+                                  bool *succeeded);
+/* Records the attempt's first failure (error JSON) unless one is recorded. */
+void pgqrs__run_set_error(pgqrs_run *run, pgqrs_status st, const char *message);
+/* A child run's idempotency key (pgqrs_run_start_child) starts with this. */
+#define PGQRS__CHILD_KEY_PREFIX "pgqrs:child:"
+bool pgqrs__is_child_key(const char *key);
+/* After child_run_id ended: makes its parent's run message visible if the
+ * parent waits for it. Failures are logged (the parent's wait has a deadline). */
+void pgqrs__wake_parent(pgqrs_store *s, void *owner, int64_t child_run_id);
+/* Cancels the children of run_id (pgqrs_run_start_child), recursively, on c. */
+pgqrs_status pgqrs__cancel_children(pgqrs_store *s, pgqrs_conn *c, int64_t run_id);
 
 /* Fills unset policy fields with defaults. */
 void pgqrs__retry_resolve(pgqrs_retry_policy *p);

@@ -134,6 +134,7 @@ for cmd in "queue create" "queue list" "queue get" "queue delete" "queue purge" 
     "message send" "message send-batch" "message read" "message archive" "message delete" \
     "message release" "dlq list" "dlq replay" "worker list" "worker health" "worker reclaim" \
     "worker purge-stale" "workflow list" "workflow runs" "workflow run" "workflow cancel" "workflow trigger" \
+    "workflow wait" "workflow send" "workflow events" "workflow delete" \
     "queue update" "work"; do
     # shellcheck disable=SC2086
     run $cmd --help
@@ -581,9 +582,70 @@ else
     expect "runs limit too big" 4
     run workflow runs
     expect "workflow runs text" 0 && has "workflow runs text" "ATTEMPTS" && has "workflow runs text" "order-7"
-    # a workflow's queue cannot be deleted
+    # a workflow's queue cannot be deleted; the error names the command that can
     run queue delete workflow:greet --force
-    expect "workflow queue delete refused" 5
+    expect "workflow queue delete refused" 5 && err_has "workflow queue delete refused" "pgqrs workflow delete greet"
+
+    # send / wait / events / delete (workflow inbox: recv on "t", then event "seen")
+    if helper define inbox; then pass; else
+        rc=$?; out=$(cat "$tmp/hout"); err=$(cat "$tmp/herr"); fail "wf_helper define inbox"; fi
+    run --json workflow trigger inbox
+    expect "trigger inbox" 0
+    inbox_id=$(jget 'd["id"]')
+    helper execute inbox || fail "wf_helper execute inbox (suspends)"
+    run --json workflow run get "$inbox_id"
+    expect "inbox waits" 0 && json "inbox waits" "d['status'] == 'PENDING' and d['retry_at'] is not None"
+    run workflow wait "$inbox_id" --timeout 0.2
+    expect "wait times out" 3
+    run --json workflow send "$inbox_id" t '{"hi": [1, 2]}'
+    expect "send" 0 && json "send json" "d == {'run_id': $inbox_id, 'topic': 't', 'sent': True}"
+    run_in '"from stdin"' workflow send "$inbox_id" other -
+    expect "send stdin" 0 && has "send stdin" "sent to run $inbox_id on topic other"
+    run workflow send "$inbox_id" t '{"bad":'
+    expect "send bad json" 4
+    run workflow send "$inbox_id" "" 1
+    expect "send empty topic" 4
+    run workflow send 999999999 t 1
+    expect "send unknown run" 2 && err_has "send unknown run" "does not exist"
+    run workflow send x t 1
+    expect "send bad id" 1
+    run workflow events "$inbox_id" --wait seen --timeout 0.1
+    expect "events wait times out" 3
+    helper execute inbox || fail "wf_helper execute inbox (receives)"
+    run --json workflow wait "$inbox_id" --timeout 5
+    expect "wait" 0 && json "wait json" "d['id'] == $inbox_id and d['status'] == 'SUCCESS' and d['output'] == {'got': {'hi': [1, 2]}}"
+    run workflow wait "$inbox_id"
+    expect "wait text" 0 && has "wait text" "is SUCCESS"
+    run workflow wait "$fail_id"
+    expect "wait failed run" 5 && has "wait failed run" "ERROR"
+    run workflow wait 999999999
+    expect "wait unknown" 2
+    run --json workflow events "$inbox_id"
+    expect "events" 0 && json "events json" "d['run_id'] == $inbox_id and [(e['key'], e['value']) for e in d['events']] == [('seen', {'hi': [1, 2]})] and d['events'][0]['updated_at'].endswith('Z')"
+    run workflow events "$inbox_id"
+    expect "events text" 0 && has "events text" "seen"
+    run --json workflow events "$inbox_id" --wait seen --timeout 1
+    expect "events wait" 0 && json "events wait json" "d == {'run_id': $inbox_id, 'key': 'seen', 'value': {'hi': [1, 2]}}"
+    run workflow events "$inbox_id" --wait nope --timeout 5
+    expect "events wait on an ended run" 2 && err_has "events wait on an ended run" "ended"
+    run workflow events "$inbox_id" --timeout 1
+    expect "events --timeout without --wait" 1
+    run workflow events 999999999
+    expect "events unknown run" 2
+    run workflow send "$inbox_id" t 1
+    expect "send to a finished run" 5 && err_has "send to a finished run" "SUCCESS"
+    run --json workflow delete inbox
+    expect "delete" 0 && json "delete json" "d == {'workflow': 'inbox', 'deleted': True, 'forced': False}"
+    run workflow run get "$inbox_id"
+    expect "deleted run is gone" 2
+    run --json workflow trigger nap
+    expect "trigger nap to delete" 0
+    run workflow delete nap
+    expect "delete in flight" 5 && err_has "delete in flight" "in flight"
+    run workflow delete nap --force
+    expect "delete forced" 0 && has "delete forced" "deleted workflow nap"
+    run workflow delete nap
+    expect "delete unknown" 2
 fi
 
 # ---- retry policy: queue create / update -----------------------------------------------------------

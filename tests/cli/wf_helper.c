@@ -2,12 +2,15 @@
  * can inspect, cancel and trigger runs but cannot define a handler).
  *   wf_helper DSN define            defines the workflows below
  *   wf_helper DSN execute NAME      defines them and executes every due run of NAME
+ *   wf_helper DSN define inbox      also defines inbox (so do `execute inbox`)
  * Workflows:
  *   greet       steps "a" and "b"; output {"a":..,"b":..,"in":<input>}; input
  *               {"fail":true} fails for good (non-retryable, error {"why":"asked to fail"})
  *   nap         step "one", then a durable sleep "nap" of one hour (stays PENDING)
  *   selfcancel  step "one" runs `$PGQRS_BIN --json workflow cancel <its run id>
  *               --reason from-cli` (stdout to $WF_HELPER_OUT); step "two" is then refused
+ *   inbox       step "one", recv "got" on topic "t" (1 h), event "seen" = the message;
+ *               output {"got": <message>}
  * Prints the number of runs executed. Exit 0, or 1 with the error on stderr. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +95,23 @@ static pgqrs_status selfcancel(pgqrs_run *run, const char *input, char **output,
     return PGQRS_OK;
 }
 
+static pgqrs_status inbox(pgqrs_run *run, const char *input, char **output, void *user)
+{
+    char *m = NULL, buf[4096];
+    pgqrs_status st;
+    (void)input, (void)user;
+    if ((st = pgqrs_run_step(NULL, run, "one", step_a, NULL, NULL)) != PGQRS_OK)
+        return st;
+    if ((st = pgqrs_run_recv(&m, run, "got", "t", 3600 * 1000)) != PGQRS_OK)
+        return st;
+    if ((st = pgqrs_run_set_event(run, "seen", m)) == PGQRS_OK) {
+        snprintf(buf, sizeof buf, "{\"got\":%s}", m);
+        *output = pgqrs_strdup(buf);
+    }
+    pgqrs_free(m);
+    return st;
+}
+
 static int die(const char *what, const void *h)
 {
     fprintf(stderr, "wf_helper: %s: %s\n", what, pgqrs_errmsg(h));
@@ -105,7 +125,7 @@ int main(int argc, char **argv)
     pgqrs_workflow_worker *w = NULL;
     int executed = 0, n = 0;
     if (argc < 3 || (strcmp(argv[2], "define") != 0 && (strcmp(argv[2], "execute") != 0 || argc < 4))) {
-        fprintf(stderr, "usage: wf_helper DSN define | wf_helper DSN execute NAME\n");
+        fprintf(stderr, "usage: wf_helper DSN define [inbox] | wf_helper DSN execute NAME\n");
         return 1;
     }
     co.heartbeat_interval_s = -1;
@@ -113,7 +133,8 @@ int main(int argc, char **argv)
         return die("connect", NULL);
     if (pgqrs_workflow_define(store, "greet", greet, NULL, NULL) != PGQRS_OK ||
         pgqrs_workflow_define(store, "nap", nap, NULL, NULL) != PGQRS_OK ||
-        pgqrs_workflow_define(store, "selfcancel", selfcancel, NULL, NULL) != PGQRS_OK) {
+        pgqrs_workflow_define(store, "selfcancel", selfcancel, NULL, NULL) != PGQRS_OK ||
+        (argc >= 4 && strcmp(argv[3], "inbox") == 0 && pgqrs_workflow_define(store, "inbox", inbox, NULL, NULL) != PGQRS_OK)) {
         int rc = die("define", store);
         pgqrs_store_free(store);
         return rc;
