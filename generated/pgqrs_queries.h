@@ -324,26 +324,31 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/schedules.sql:31, queries/sqlite/schedules.sql:30 */
     pgqrs_status (*schedule_of_queue)(pgqrs_schedule_row *out, pgqrs_conn *c, int64_t queue_id);
 
+    /* schedule_of_workflow :one
+     * A schedule whose target is the workflow, if any (a workflow delete refuses then).
+     * SQL: queries/postgres/schedules.sql:39, queries/sqlite/schedules.sql:38 */
+    pgqrs_status (*schedule_of_workflow)(pgqrs_schedule_row *out, pgqrs_conn *c, int64_t workflow_id);
+
     /* schedule_set_paused :one
      * Pauses or resumes; a resume sets the next tick (computed after now), so the
      * ticks of the pause are not fired late.
-     * SQL: queries/postgres/schedules.sql:39, queries/sqlite/schedules.sql:38 */
+     * SQL: queries/postgres/schedules.sql:47, queries/sqlite/schedules.sql:46 */
     pgqrs_status (*schedule_set_paused)(pgqrs_schedule_row *out, pgqrs_conn *c, const pgqrs_schedule_set_paused_params *p);
 
     /* schedule_delete :execrows
      * Deletes the schedule and its ticks (the jobs it created stay).
-     * SQL: queries/postgres/schedules.sql:51, queries/sqlite/schedules.sql:49 */
+     * SQL: queries/postgres/schedules.sql:59, queries/sqlite/schedules.sql:57 */
     pgqrs_status (*schedule_delete)(int64_t *affected_out, pgqrs_conn *c, int64_t id);
 
     /* schedule_due :many
      * Active schedules whose next tick is due at `at` (the round's time), the most
      * overdue first.
-     * SQL: queries/postgres/schedules.sql:56, queries/sqlite/schedules.sql:55 */
+     * SQL: queries/postgres/schedules.sql:64, queries/sqlite/schedules.sql:63 */
     pgqrs_status (*schedule_due)(pgqrs_schedule_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_schedule_due_params *p);
 
     /* schedule_next_due :one
      * When the next active schedule is due; NULL when none is active.
-     * SQL: queries/postgres/schedules.sql:68, queries/sqlite/schedules.sql:67 */
+     * SQL: queries/postgres/schedules.sql:76, queries/sqlite/schedules.sql:75 */
     pgqrs_status (*schedule_next_due)(pgqrs_schedule_next_due_row *out, pgqrs_conn *c);
 
     /* schedule_fire :one
@@ -359,24 +364,24 @@ typedef struct pgqrs_queries {
      * visible in a queue with no other visible message notifies channel
      * pgqrs_messages, as message_enqueue does (migration 0004: the statement
      * notifies, not a trigger; the probe does not see this statement's rows).
-     * SQL: queries/postgres/schedules.sql:73, queries/sqlite/schedules.sql:72 */
+     * SQL: queries/postgres/schedules.sql:81, queries/sqlite/schedules.sql:80 */
     pgqrs_status (*schedule_fire)(pgqrs_schedule_fire_row *out, pgqrs_conn *c, const pgqrs_schedule_fire_params *p);
 
     /* schedule_advance :execrows
      * Moves next_at on without firing (missed ticks skipped after downtime), from
      * expected_at only, like schedule_fire.
-     * SQL: queries/postgres/schedules.sql:144, queries/sqlite/schedules.sql:132 */
+     * SQL: queries/postgres/schedules.sql:152, queries/sqlite/schedules.sql:140 */
     pgqrs_status (*schedule_advance)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_schedule_advance_params *p);
 
     /* schedule_tick_list :many
      * The newest ticks of a schedule.
-     * SQL: queries/postgres/schedules.sql:152, queries/sqlite/schedules.sql:140 */
+     * SQL: queries/postgres/schedules.sql:160, queries/sqlite/schedules.sql:148 */
     pgqrs_status (*schedule_tick_list)(pgqrs_schedule_tick_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_schedule_tick_list_params *p);
 
     /* clock_now :one
      * The time every scheduler compares ticks with: the database's clock (or the
      * store's test override), the same for every machine.
-     * SQL: queries/postgres/schedules.sql:161, queries/sqlite/schedules.sql:149 */
+     * SQL: queries/postgres/schedules.sql:169, queries/sqlite/schedules.sql:157 */
     pgqrs_status (*clock_now)(pgqrs_clock_now_row *out, pgqrs_conn *c);
 
     /* schema_version_ensure :exec

@@ -72,6 +72,7 @@ enum {
     PG_SCHEDULE_GET_BY_NAME,
     PG_SCHEDULE_LIST,
     PG_SCHEDULE_OF_QUEUE,
+    PG_SCHEDULE_OF_WORKFLOW,
     PG_SCHEDULE_SET_PAUSED,
     PG_SCHEDULE_DELETE,
     PG_SCHEDULE_DUE,
@@ -518,6 +519,11 @@ static const char SQL_SCHEDULE_OF_QUEUE[] =
     "SELECT id, name, cron, timezone, queue_id, workflow_id, target, payload, overlap, misfire, misfire_grace_s,\n"
     "       paused, next_at, last_tick_at, created_at, updated_at\n"
     "FROM pgqrs_schedules WHERE queue_id = $1 ORDER BY name LIMIT 1";
+static const char SQL_SCHEDULE_OF_WORKFLOW[] =
+    "-- name: schedule_of_workflow :one\n"
+    "SELECT id, name, cron, timezone, queue_id, workflow_id, target, payload, overlap, misfire, misfire_grace_s,\n"
+    "       paused, next_at, last_tick_at, created_at, updated_at\n"
+    "FROM pgqrs_schedules WHERE workflow_id = $1 ORDER BY name LIMIT 1";
 static const char SQL_SCHEDULE_SET_PAUSED[] =
     "-- name: schedule_set_paused :one\n"
     "UPDATE pgqrs_schedules s\n"
@@ -2786,7 +2792,28 @@ static pgqrs_status pg_schedule_of_queue(pgqrs_schedule_row *out, pgqrs_conn *c,
     return st;
 }
 
-/* schedule_set_paused :one (queries/postgres/schedules.sql:39) */
+/* schedule_of_workflow :one (queries/postgres/schedules.sql:39) */
+static pgqrs_status pg_schedule_of_workflow(pgqrs_schedule_row *out, pgqrs_conn *c, int64_t workflow_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[1];
+    char b_workflow_id[PGQRS__PG_INT_LEN];
+    memset(out, 0, sizeof *out);
+    values[0] = pgqrs__pg_int(b_workflow_id, workflow_id);
+    res = pgqrs__pg_exec(c, PG_SCHEDULE_OF_WORKFLOW, "schedule_of_workflow", SQL_SCHEDULE_OF_WORKFLOW, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "schedule_of_workflow");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "schedule_of_workflow");
+    else if (st == PGQRS_OK)
+        st = pg_scan_schedule_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__schedule_row_clear(out);
+    return st;
+}
+
+/* schedule_set_paused :one (queries/postgres/schedules.sql:47) */
 static pgqrs_status pg_schedule_set_paused(pgqrs_schedule_row *out, pgqrs_conn *c, const pgqrs_schedule_set_paused_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2814,7 +2841,7 @@ static pgqrs_status pg_schedule_set_paused(pgqrs_schedule_row *out, pgqrs_conn *
     return st;
 }
 
-/* schedule_delete :execrows (queries/postgres/schedules.sql:51) */
+/* schedule_delete :execrows (queries/postgres/schedules.sql:59) */
 static pgqrs_status pg_schedule_delete(int64_t *affected_out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2831,7 +2858,7 @@ static pgqrs_status pg_schedule_delete(int64_t *affected_out, pgqrs_conn *c, int
     return st;
 }
 
-/* schedule_due :many (queries/postgres/schedules.sql:56) */
+/* schedule_due :many (queries/postgres/schedules.sql:64) */
 static pgqrs_status pg_schedule_due(pgqrs_schedule_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_schedule_due_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2854,7 +2881,7 @@ static pgqrs_status pg_schedule_due(pgqrs_schedule_row **rows_out, size_t *n_out
     return pgqrs__schedule_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* schedule_next_due :one (queries/postgres/schedules.sql:68) */
+/* schedule_next_due :one (queries/postgres/schedules.sql:76) */
 static pgqrs_status pg_schedule_next_due(pgqrs_schedule_next_due_row *out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2872,7 +2899,7 @@ static pgqrs_status pg_schedule_next_due(pgqrs_schedule_next_due_row *out, pgqrs
     return st;
 }
 
-/* schedule_fire :one (queries/postgres/schedules.sql:73) */
+/* schedule_fire :one (queries/postgres/schedules.sql:81) */
 static pgqrs_status pg_schedule_fire(pgqrs_schedule_fire_row *out, pgqrs_conn *c, const pgqrs_schedule_fire_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2903,7 +2930,7 @@ static pgqrs_status pg_schedule_fire(pgqrs_schedule_fire_row *out, pgqrs_conn *c
     return st;
 }
 
-/* schedule_advance :execrows (queries/postgres/schedules.sql:144) */
+/* schedule_advance :execrows (queries/postgres/schedules.sql:152) */
 static pgqrs_status pg_schedule_advance(int64_t *affected_out, pgqrs_conn *c, const pgqrs_schedule_advance_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2928,7 +2955,7 @@ static pgqrs_status pg_schedule_advance(int64_t *affected_out, pgqrs_conn *c, co
     return st;
 }
 
-/* schedule_tick_list :many (queries/postgres/schedules.sql:152) */
+/* schedule_tick_list :many (queries/postgres/schedules.sql:160) */
 static pgqrs_status pg_schedule_tick_list(pgqrs_schedule_tick_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_schedule_tick_list_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2951,7 +2978,7 @@ static pgqrs_status pg_schedule_tick_list(pgqrs_schedule_tick_row **rows_out, si
     return pgqrs__schedule_tick_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* clock_now :one (queries/postgres/schedules.sql:161) */
+/* clock_now :one (queries/postgres/schedules.sql:169) */
 static pgqrs_status pg_clock_now(pgqrs_clock_now_row *out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -4671,6 +4698,7 @@ const pgqrs_queries pgqrs__queries_postgres = {
     .schedule_get_by_name = pg_schedule_get_by_name,
     .schedule_list = pg_schedule_list,
     .schedule_of_queue = pg_schedule_of_queue,
+    .schedule_of_workflow = pg_schedule_of_workflow,
     .schedule_set_paused = pg_schedule_set_paused,
     .schedule_delete = pg_schedule_delete,
     .schedule_due = pg_schedule_due,

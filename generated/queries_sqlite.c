@@ -74,6 +74,7 @@ enum {
     SQ_SCHEDULE_GET_BY_NAME,
     SQ_SCHEDULE_LIST,
     SQ_SCHEDULE_OF_QUEUE,
+    SQ_SCHEDULE_OF_WORKFLOW,
     SQ_SCHEDULE_SET_PAUSED,
     SQ_SCHEDULE_DELETE_1,
     SQ_SCHEDULE_DELETE_2,
@@ -517,6 +518,11 @@ static const char SQL_SCHEDULE_OF_QUEUE[] =
     "SELECT id, name, cron, timezone, queue_id, workflow_id, target, payload, overlap, misfire, misfire_grace_s,\n"
     "       paused, next_at, last_tick_at, created_at, updated_at\n"
     "FROM pgqrs_schedules WHERE queue_id = ?1 ORDER BY name LIMIT 1";
+static const char SQL_SCHEDULE_OF_WORKFLOW[] =
+    "-- name: schedule_of_workflow :one\n"
+    "SELECT id, name, cron, timezone, queue_id, workflow_id, target, payload, overlap, misfire, misfire_grace_s,\n"
+    "       paused, next_at, last_tick_at, created_at, updated_at\n"
+    "FROM pgqrs_schedules WHERE workflow_id = ?1 ORDER BY name LIMIT 1";
 static const char SQL_SCHEDULE_SET_PAUSED[] =
     "-- name: schedule_set_paused :one\n"
     "UPDATE pgqrs_schedules\n"
@@ -2971,7 +2977,29 @@ static pgqrs_status sq_schedule_of_queue(pgqrs_schedule_row *out, pgqrs_conn *c,
     return st;
 }
 
-/* schedule_set_paused :one (queries/sqlite/schedules.sql:38) */
+/* schedule_of_workflow :one (queries/sqlite/schedules.sql:38) */
+static pgqrs_status sq_schedule_of_workflow(pgqrs_schedule_row *out, pgqrs_conn *c, int64_t workflow_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_SCHEDULE_OF_WORKFLOW, SQL_SCHEDULE_OF_WORKFLOW, "schedule_of_workflow");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, workflow_id);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_schedule_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "schedule_of_workflow")
+           : pgqrs__sq_fail(c, rc, "schedule_of_workflow");
+    }
+    pgqrs__sq_release(stmt);
+    if (st != PGQRS_OK)
+        pgqrs__schedule_row_clear(out);
+    return st;
+}
+
+/* schedule_set_paused :one (queries/sqlite/schedules.sql:46) */
 static pgqrs_status sq_schedule_set_paused(pgqrs_schedule_row *out, pgqrs_conn *c, const pgqrs_schedule_set_paused_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3005,7 +3033,7 @@ static pgqrs_status sq_schedule_set_paused(pgqrs_schedule_row *out, pgqrs_conn *
     return st;
 }
 
-/* schedule_delete :execrows (queries/sqlite/schedules.sql:49) */
+/* schedule_delete :execrows (queries/sqlite/schedules.sql:57) */
 static pgqrs_status sq_schedule_delete(int64_t *affected_out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3034,7 +3062,7 @@ static pgqrs_status sq_schedule_delete(int64_t *affected_out, pgqrs_conn *c, int
     return st;
 }
 
-/* schedule_due :many (queries/sqlite/schedules.sql:55) */
+/* schedule_due :many (queries/sqlite/schedules.sql:63) */
 static pgqrs_status sq_schedule_due(pgqrs_schedule_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_schedule_due_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3058,7 +3086,7 @@ static pgqrs_status sq_schedule_due(pgqrs_schedule_row **rows_out, size_t *n_out
     return pgqrs__schedule_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* schedule_next_due :one (queries/sqlite/schedules.sql:67) */
+/* schedule_next_due :one (queries/sqlite/schedules.sql:75) */
 static pgqrs_status sq_schedule_next_due(pgqrs_schedule_next_due_row *out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3078,7 +3106,7 @@ static pgqrs_status sq_schedule_next_due(pgqrs_schedule_next_due_row *out, pgqrs
     return st;
 }
 
-/* schedule_fire :one (queries/sqlite/schedules.sql:72) */
+/* schedule_fire :one (queries/sqlite/schedules.sql:80) */
 static pgqrs_status sq_schedule_fire(pgqrs_schedule_fire_row *out, pgqrs_conn *c, const pgqrs_schedule_fire_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3210,7 +3238,7 @@ static pgqrs_status sq_schedule_fire(pgqrs_schedule_fire_row *out, pgqrs_conn *c
     return st;
 }
 
-/* schedule_advance :execrows (queries/sqlite/schedules.sql:132) */
+/* schedule_advance :execrows (queries/sqlite/schedules.sql:140) */
 static pgqrs_status sq_schedule_advance(int64_t *affected_out, pgqrs_conn *c, const pgqrs_schedule_advance_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3239,7 +3267,7 @@ static pgqrs_status sq_schedule_advance(int64_t *affected_out, pgqrs_conn *c, co
     return st;
 }
 
-/* schedule_tick_list :many (queries/sqlite/schedules.sql:140) */
+/* schedule_tick_list :many (queries/sqlite/schedules.sql:148) */
 static pgqrs_status sq_schedule_tick_list(pgqrs_schedule_tick_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_schedule_tick_list_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3263,7 +3291,7 @@ static pgqrs_status sq_schedule_tick_list(pgqrs_schedule_tick_row **rows_out, si
     return pgqrs__schedule_tick_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* clock_now :one (queries/sqlite/schedules.sql:149) */
+/* clock_now :one (queries/sqlite/schedules.sql:157) */
 static pgqrs_status sq_clock_now(pgqrs_clock_now_row *out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -5107,6 +5135,7 @@ const pgqrs_queries pgqrs__queries_sqlite = {
     .schedule_get_by_name = sq_schedule_get_by_name,
     .schedule_list = sq_schedule_list,
     .schedule_of_queue = sq_schedule_of_queue,
+    .schedule_of_workflow = sq_schedule_of_workflow,
     .schedule_set_paused = sq_schedule_set_paused,
     .schedule_delete = sq_schedule_delete,
     .schedule_due = sq_schedule_due,

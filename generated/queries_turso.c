@@ -376,6 +376,11 @@ static const char SQL_SCHEDULE_OF_QUEUE[] =
     "SELECT id, name, cron, timezone, queue_id, workflow_id, target, payload, overlap, misfire, misfire_grace_s,\n"
     "       paused, next_at, last_tick_at, created_at, updated_at\n"
     "FROM pgqrs_schedules WHERE queue_id = ?1 ORDER BY name LIMIT 1";
+static const char SQL_SCHEDULE_OF_WORKFLOW[] =
+    "-- name: schedule_of_workflow :one\n"
+    "SELECT id, name, cron, timezone, queue_id, workflow_id, target, payload, overlap, misfire, misfire_grace_s,\n"
+    "       paused, next_at, last_tick_at, created_at, updated_at\n"
+    "FROM pgqrs_schedules WHERE workflow_id = ?1 ORDER BY name LIMIT 1";
 static const char SQL_SCHEDULE_SET_PAUSED[] =
     "-- name: schedule_set_paused :one\n"
     "UPDATE pgqrs_schedules\n"
@@ -2754,7 +2759,29 @@ static pgqrs_status tu_schedule_of_queue(pgqrs_schedule_row *out, pgqrs_conn *c,
     return st;
 }
 
-/* schedule_set_paused :one (queries/sqlite/schedules.sql:38) */
+/* schedule_of_workflow :one (queries/sqlite/schedules.sql:38) */
+static pgqrs_status tu_schedule_of_workflow(pgqrs_schedule_row *out, pgqrs_conn *c, int64_t workflow_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    memset(out, 0, sizeof *out);
+    pgqrs__tu_start(&call, c, "schedule_of_workflow", false);
+    st = pgqrs__tu_stmt(&call, SQL_SCHEDULE_OF_WORKFLOW, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, workflow_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
+        st = pgqrs__conn_not_found(c, "schedule_of_workflow");
+    else if (st == PGQRS_OK)
+        st = tu_scan_schedule_row(out, &call, 0);
+    pgqrs__tu_end(&call);
+    if (st != PGQRS_OK)
+        pgqrs__schedule_row_clear(out);
+    return st;
+}
+
+/* schedule_set_paused :one (queries/sqlite/schedules.sql:46) */
 static pgqrs_status tu_schedule_set_paused(pgqrs_schedule_row *out, pgqrs_conn *c, const pgqrs_schedule_set_paused_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2784,7 +2811,7 @@ static pgqrs_status tu_schedule_set_paused(pgqrs_schedule_row *out, pgqrs_conn *
     return st;
 }
 
-/* schedule_delete :execrows (queries/sqlite/schedules.sql:49) */
+/* schedule_delete :execrows (queries/sqlite/schedules.sql:57) */
 static pgqrs_status tu_schedule_delete(int64_t *affected_out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2808,7 +2835,7 @@ static pgqrs_status tu_schedule_delete(int64_t *affected_out, pgqrs_conn *c, int
     return st;
 }
 
-/* schedule_due :many (queries/sqlite/schedules.sql:55) */
+/* schedule_due :many (queries/sqlite/schedules.sql:63) */
 static pgqrs_status tu_schedule_due(pgqrs_schedule_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_schedule_due_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2832,7 +2859,7 @@ static pgqrs_status tu_schedule_due(pgqrs_schedule_row **rows_out, size_t *n_out
     return pgqrs__schedule_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* schedule_next_due :one (queries/sqlite/schedules.sql:67) */
+/* schedule_next_due :one (queries/sqlite/schedules.sql:75) */
 static pgqrs_status tu_schedule_next_due(pgqrs_schedule_next_due_row *out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2852,7 +2879,7 @@ static pgqrs_status tu_schedule_next_due(pgqrs_schedule_next_due_row *out, pgqrs
     return st;
 }
 
-/* schedule_fire :one (queries/sqlite/schedules.sql:72) */
+/* schedule_fire :one (queries/sqlite/schedules.sql:80) */
 static pgqrs_status tu_schedule_fire(pgqrs_schedule_fire_row *out, pgqrs_conn *c, const pgqrs_schedule_fire_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2948,7 +2975,7 @@ static pgqrs_status tu_schedule_fire(pgqrs_schedule_fire_row *out, pgqrs_conn *c
     return st;
 }
 
-/* schedule_advance :execrows (queries/sqlite/schedules.sql:132) */
+/* schedule_advance :execrows (queries/sqlite/schedules.sql:140) */
 static pgqrs_status tu_schedule_advance(int64_t *affected_out, pgqrs_conn *c, const pgqrs_schedule_advance_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2976,7 +3003,7 @@ static pgqrs_status tu_schedule_advance(int64_t *affected_out, pgqrs_conn *c, co
     return st;
 }
 
-/* schedule_tick_list :many (queries/sqlite/schedules.sql:140) */
+/* schedule_tick_list :many (queries/sqlite/schedules.sql:148) */
 static pgqrs_status tu_schedule_tick_list(pgqrs_schedule_tick_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_schedule_tick_list_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3000,7 +3027,7 @@ static pgqrs_status tu_schedule_tick_list(pgqrs_schedule_tick_row **rows_out, si
     return pgqrs__schedule_tick_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* clock_now :one (queries/sqlite/schedules.sql:149) */
+/* clock_now :one (queries/sqlite/schedules.sql:157) */
 static pgqrs_status tu_clock_now(pgqrs_clock_now_row *out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -4956,6 +4983,7 @@ const pgqrs_queries pgqrs__queries_turso = {
     .schedule_get_by_name = tu_schedule_get_by_name,
     .schedule_list = tu_schedule_list,
     .schedule_of_queue = tu_schedule_of_queue,
+    .schedule_of_workflow = tu_schedule_of_workflow,
     .schedule_set_paused = tu_schedule_set_paused,
     .schedule_delete = tu_schedule_delete,
     .schedule_due = tu_schedule_due,

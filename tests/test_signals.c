@@ -334,6 +334,21 @@ static void test_delete__queue_delete_points_to_workflow_delete(void)
     CHECK_MSG(strstr(pgqrs_errmsg(store), "pgqrs workflow delete wq") != NULL, "message: %s", pgqrs_errmsg(store));
 }
 
+static void test_delete__scheduled_workflow_names_its_schedule(void)
+{
+    ctx c = { 0 };
+    pgqrs_schedule_options o = PGQRS_SCHEDULE_OPTIONS_INIT;
+    SETUP();
+    DEFINE("sched", receiver, &c, NULL);
+    o.cron = "@hourly";
+    o.workflow = "sched";
+    CHECK_OK(pgqrs_schedule_create(NULL, store, "nightly", &o), store);
+    CHECK_ST(PGQRS_ESTATE, pgqrs_workflow_delete(store, "sched", 1), store);
+    CHECK_MSG(strstr(pgqrs_errmsg(store), "schedule 'nightly'") != NULL, "message: %s", pgqrs_errmsg(store));
+    CHECK_OK(pgqrs_schedule_delete(store, "nightly"), store);
+    CHECK_OK(pgqrs_workflow_delete(store, "sched", 0), store);
+}
+
 /* ---- send / recv ---------------------------------------------------------------- */
 
 static void test_recv__message_sent_before_the_run_starts(void)
@@ -1081,6 +1096,7 @@ int main(int argc, char **argv)
         { "delete__refused_in_flight_then_forced", test_delete__refused_in_flight_then_forced },
         { "delete__finished_runs_need_no_force", test_delete__finished_runs_need_no_force },
         { "delete__queue_delete_points_to_workflow_delete", test_delete__queue_delete_points_to_workflow_delete },
+        { "delete__scheduled_workflow_names_its_schedule", test_delete__scheduled_workflow_names_its_schedule },
         { "recv__message_sent_before_the_run_starts", test_recv__message_sent_before_the_run_starts },
         { "recv__suspends_frees_the_worker_and_wakes_on_send", test_recv__suspends_frees_the_worker_and_wakes_on_send },
         { "recv__exactly_once_in_order_and_replayed", test_recv__exactly_once_in_order_and_replayed },

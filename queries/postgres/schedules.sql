@@ -36,6 +36,14 @@ SELECT id, name, cron, timezone, queue_id, workflow_id, target, payload, overlap
        paused, next_at, last_tick_at, created_at, updated_at
 FROM pgqrs_schedules WHERE queue_id = @queue_id ORDER BY name LIMIT 1;
 
+-- name: schedule_of_workflow :one
+-- A schedule whose target is the workflow, if any (a workflow delete refuses then).
+-- param: workflow_id i64
+-- returns: pgqrs_schedules.*
+SELECT id, name, cron, timezone, queue_id, workflow_id, target, payload, overlap, misfire, misfire_grace_s,
+       paused, next_at, last_tick_at, created_at, updated_at
+FROM pgqrs_schedules WHERE workflow_id = @workflow_id ORDER BY name LIMIT 1;
+
 -- name: schedule_set_paused :one
 -- Pauses or resumes; a resume sets the next tick (computed after now), so the
 -- ticks of the pause are not fired late.

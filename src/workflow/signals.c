@@ -189,6 +189,18 @@ PGQRS_EXTERN pgqrs_status pgqrs_workflow_delete(pgqrs_store *s, const char *name
         if (st == PGQRS_ENOTFOUND)
             pgqrs__fail(s, st, "workflow '%.128s' does not exist", name);
         if (st == PGQRS_OK) {
+            /* the schedule's foreign key would refuse it anyway, with a message that names nothing */
+            pgqrs_schedule_row sc = { 0 };
+            st = c->q->schedule_of_workflow(&sc, c, wf.id);
+            if (st == PGQRS_OK)
+                st = pgqrs__fail(s, PGQRS_ESTATE, "workflow '%.128s' is the target of schedule '%.128s'; delete the "
+                                 "schedule first (pgqrs_schedule_delete, `pgqrs schedule delete %.128s`)", name, sc.name,
+                                 sc.name);
+            else if (st == PGQRS_ENOTFOUND)
+                st = PGQRS_OK;
+            pgqrs__schedule_row_clear(&sc);
+        }
+        if (st == PGQRS_OK) {
             int64_t *ids = NULL, in_flight = 0;
             size_t n = 0;
             pgqrs_workflow_delete_params p = { wf.id, wf.queue_id, force != 0 };
