@@ -1104,8 +1104,9 @@ typedef struct pgqrs_runtime_options {
                                   * (C cannot stop the thread); 0 = no limit */
     int until_empty;             /* non-zero: pgqrs_runtime_run returns once no queue has a visible message
                                   * and nothing is running (messages delayed or waiting for a retry do not
-                                  * keep it running); with a scheduler, not before its first round ended
-                                  * (the ticks due at the start are fired and their jobs run) */
+                                  * keep it running, but a retry it made that is due within idle_min_ms
+                                  * runs first); with a scheduler, not before its first round ended (the
+                                  * ticks due at the start are fired and their jobs run) */
     /* version 2 */
     int no_scheduler;            /* 0: while pgqrs_runtime_run runs, a thread of its own runs a scheduler
                                   * (pgqrs_scheduler_run: fires every due schedule, applies retention);

@@ -236,6 +236,42 @@ static void test_runtime__done_retry_fail(void)
     close_store();
 }
 
+static int retry_once(pgqrs_job *job, void *user)
+{
+    (void)user;
+    atomic_fetch_add(&calls, 1);
+    return pgqrs_job_attempt(job) == 1 ? PGQRS_JOB_RETRY : PGQRS_JOB_DONE;
+}
+
+/* A retry settled by a round whose claim could not see it yet (its delay runs
+ * from that statement's time) is not the end for until_empty: with a 1 ms
+ * delay the next claim finds it, and its second attempt runs. */
+static void test_runtime__until_empty_runs_a_prompt_retry(void)
+{
+    pgqrs_queue_options qo = PGQRS_QUEUE_OPTIONS_INIT;
+    pgqrs_runtime_options o = PGQRS_RUNTIME_OPTIONS_INIT;
+    pgqrs_runtime_stats st = PGQRS_RUNTIME_STATS_INIT;
+    pgqrs_runtime *rt = NULL;
+    SETUP_REAL_CLOCK();
+    qo.max_attempts = 2;
+    qo.retry_initial_delay_ms = 1;
+    qo.retry_jitter = -1;
+    CHECK_OK(pgqrs_queue_create(NULL, store, "q", &qo), store);
+    CHECK_OK(enqueue("q", "{}", NULL), store);
+    atomic_store(&calls, 0);
+    o.until_empty = 1;
+    o.no_scheduler = 1;   /* its first round would make the runtime claim again anyway */
+    CHECK_OK(pgqrs_runtime_new(&rt, store, &o), store);
+    CHECK_OK(pgqrs_runtime_add_queue(rt, "q", retry_once, NULL), rt);
+    CHECK_OK(pgqrs_runtime_run(rt), rt);
+    CHECK_OK(pgqrs_runtime_stats_get(&st, rt), rt);
+    pgqrs_runtime_free(rt);
+    CHECK_I64(2, atomic_load(&calls));
+    CHECK_I64(1, st.retried);
+    CHECK_I64(1, st.done);
+    close_store();
+}
+
 static void test_runtime__backoff_delays_honoured(void)
 {
     /* attempt 1 fails at T0 (retry in 1 s), attempt 2 at T0+1s (in 2 s), attempt 3
@@ -858,6 +894,7 @@ int main(int argc, char **argv)
 {
     static const th_test tests[] = {
         { "runtime__done_retry_fail", test_runtime__done_retry_fail },
+        { "runtime__until_empty_runs_a_prompt_retry", test_runtime__until_empty_runs_a_prompt_retry },
         { "runtime__backoff_delays_honoured", test_runtime__backoff_delays_honoured },
         { "runtime__handler_delay_and_policy_update", test_runtime__handler_delay_and_policy_update },
         { "runtime__results_stored_and_readable", test_runtime__results_stored_and_readable },

@@ -55,6 +55,8 @@ typedef struct rt_queue {
     int64_t next_poll_ms;        /* after an empty claim: not before this (monotonic) */
     int idle_round;
     bool empty;                  /* the last claim, after every settle before it, found nothing */
+    int64_t recheck_ms;          /* until_empty: retries were settled; only a claim started at or after
+                                  * this (monotonic) shows the queue empty (0: none pending) */
 } rt_queue;
 
 struct pgqrs_job {
@@ -938,8 +940,12 @@ static bool run_round(pgqrs_runtime *rt, loop_state *ls, bool claim)
         if (st == PGQRS_OK) {
             if (s.n_done + s.n_dead + s.n_retry > 0)
                 q->empty = false;   /* a retry may be visible again already */
+            if (s.n_retry > 0)      /* a retry due within idle_min_ms is run before until_empty ends */
+                q->recheck_ms = mono_ms() + rt->opts.idle_min_ms;
             if (want > 0) {
                 size_t n = pgqrs_batch_count(b);
+                if (n == 0 && q->recheck_ms && now >= q->recheck_ms)
+                    q->recheck_ms = 0;
                 if (n > 0) {
                     q->empty = false;
                     q->idle_round = 0;
@@ -1071,7 +1077,7 @@ static bool nothing_left(pgqrs_runtime *rt, const loop_state *ls)
 static bool every_queue_empty(const pgqrs_runtime *rt)
 {
     for (size_t i = 0; i < rt->nq; i++)
-        if (!rt->queues[i].empty)
+        if (!rt->queues[i].empty || rt->queues[i].recheck_ms)
             return false;
     return true;
 }
