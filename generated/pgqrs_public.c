@@ -31,12 +31,14 @@ struct pgqrs_workflows { pgqrs__list l; };   /* pgqrs_workflow_info */
 struct pgqrs_schedules { pgqrs__list l; };   /* pgqrs_schedule_info */
 struct pgqrs_events { pgqrs__list l; };   /* pgqrs_event_info */
 
-/* Frees the strings a pgqrs_message owns (payload, result). */
+/* Frees the strings a pgqrs_message owns (payload, result, unique_key, progress). */
 static void message_clear(void *item)
 {
     pgqrs_message *v = item;
     pgqrs__free((char *)v->payload);
     pgqrs__free((char *)v->result);
+    pgqrs__free((char *)v->unique_key);
+    pgqrs__free((char *)v->progress);
 }
 
 /* Frees the strings a pgqrs_queue_info owns (name). */
@@ -123,9 +125,15 @@ static void fill_message_from_message(pgqrs_message *v, pgqrs_message_row *r)
     v->archived_at_us = 0;
     v->state = "live";
     v->result = NULL;
+    v->priority = r->priority;
+    v->unique_key = r->unique_key;
+    r->unique_key = NULL;
+    v->progress = r->progress;
+    r->progress = NULL;
+    v->cancel_requested_at_us = r->has_cancel_requested_at ? r->cancel_requested_at_us : 0;
 }
 
-/* pgqrs_message from pgqrs_archived_row (schema/public.toml:59). */
+/* pgqrs_message from pgqrs_archived_row (schema/public.toml:63). */
 static void fill_message_from_archived(pgqrs_message *v, pgqrs_archived_row *r)
 {
     v->id = r->id;
@@ -142,9 +150,15 @@ static void fill_message_from_archived(pgqrs_message *v, pgqrs_archived_row *r)
     v->state = pgqrs__archive_reason_str(r->reason);
     v->result = r->result;
     r->result = NULL;
+    v->priority = r->priority;
+    v->unique_key = r->unique_key;
+    r->unique_key = NULL;
+    v->progress = r->progress;
+    r->progress = NULL;
+    v->cancel_requested_at_us = 0;
 }
 
-/* pgqrs_queue_info from pgqrs_queue_row (schema/public.toml:73). */
+/* pgqrs_queue_info from pgqrs_queue_row (schema/public.toml:81). */
 static void fill_queue_info_from_queue(pgqrs_queue_info *v, pgqrs_queue_row *r)
 {
     v->id = r->id;
@@ -156,9 +170,12 @@ static void fill_queue_info_from_queue(pgqrs_queue_info *v, pgqrs_queue_row *r)
     v->retry_multiplier = r->retry_multiplier;
     v->retry_max_delay_ms = r->retry_max_delay_ms;
     v->retry_jitter = r->retry_jitter;
+    v->concurrency_limit = r->has_concurrency_limit ? r->concurrency_limit : 0;
+    v->rate_limit = r->has_rate_limit ? r->rate_limit : 0;
+    v->rate_period_ms = r->has_rate_period_ms ? r->rate_period_ms : 0;
 }
 
-/* pgqrs_queue_metrics from pgqrs_queue_metrics_row (schema/public.toml:84). */
+/* pgqrs_queue_metrics from pgqrs_queue_metrics_row (schema/public.toml:95). */
 static void fill_queue_metrics_from_queue_metrics(pgqrs_queue_metrics *v, pgqrs_queue_metrics_row *r, int64_t now_us)
 {
     v->queue_id = r->queue_id;
@@ -172,7 +189,7 @@ static void fill_queue_metrics_from_queue_metrics(pgqrs_queue_metrics *v, pgqrs_
     v->oldest_pending_age_us = r->has_oldest_pending_at && now_us > r->oldest_pending_at_us ? now_us - r->oldest_pending_at_us : 0;
 }
 
-/* pgqrs_worker_info from pgqrs_worker_row (schema/public.toml:94). */
+/* pgqrs_worker_info from pgqrs_worker_row (schema/public.toml:105). */
 static void fill_worker_info_from_worker(pgqrs_worker_info *v, pgqrs_worker_row *r)
 {
     v->id = r->id;
@@ -187,7 +204,7 @@ static void fill_worker_info_from_worker(pgqrs_worker_info *v, pgqrs_worker_row 
     v->stopped_at_us = r->has_stopped_at ? r->stopped_at_us : 0;
 }
 
-/* pgqrs_run_info from pgqrs_run_row (schema/public.toml:105). */
+/* pgqrs_run_info from pgqrs_run_row (schema/public.toml:116). */
 static void fill_run_info_from_run(pgqrs_run_info *v, pgqrs_run_row *r)
 {
     v->id = r->id;
@@ -212,7 +229,7 @@ static void fill_run_info_from_run(pgqrs_run_info *v, pgqrs_run_row *r)
     v->updated_at_us = r->updated_at_us;
 }
 
-/* pgqrs_step_info from pgqrs_step_row (schema/public.toml:122). */
+/* pgqrs_step_info from pgqrs_step_row (schema/public.toml:133). */
 static void fill_step_info_from_step(pgqrs_step_info *v, pgqrs_step_row *r)
 {
     v->run_id = r->run_id;
@@ -229,7 +246,7 @@ static void fill_step_info_from_step(pgqrs_step_info *v, pgqrs_step_row *r)
     v->retry_at_us = r->has_retry_at ? r->retry_at_us : 0;
 }
 
-/* pgqrs_workflow_info from pgqrs_workflow_row (schema/public.toml:133). */
+/* pgqrs_workflow_info from pgqrs_workflow_row (schema/public.toml:144). */
 static void fill_workflow_info_from_workflow(pgqrs_workflow_info *v, pgqrs_workflow_row *r)
 {
     v->id = r->id;
@@ -241,7 +258,7 @@ static void fill_workflow_info_from_workflow(pgqrs_workflow_info *v, pgqrs_workf
     v->created_at_us = r->created_at_us;
 }
 
-/* pgqrs_schedule_info from pgqrs_schedule_row (schema/public.toml:140). */
+/* pgqrs_schedule_info from pgqrs_schedule_row (schema/public.toml:151). */
 static void fill_schedule_info_from_schedule(pgqrs_schedule_info *v, pgqrs_schedule_row *r)
 {
     v->id = r->id;
@@ -267,7 +284,7 @@ static void fill_schedule_info_from_schedule(pgqrs_schedule_info *v, pgqrs_sched
     v->updated_at_us = r->updated_at_us;
 }
 
-/* pgqrs_event_info from pgqrs_event_row (schema/public.toml:159). */
+/* pgqrs_event_info from pgqrs_event_row (schema/public.toml:170). */
 static void fill_event_info_from_event(pgqrs_event_info *v, pgqrs_event_row *r)
 {
     v->run_id = r->run_id;

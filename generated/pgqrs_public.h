@@ -31,31 +31,31 @@
  * NULL only when out of memory. now_us: the instant ages are computed against. */
 /* pgqrs_batch of pgqrs_message from pgqrs_message_row (schema/public.toml:44). */
 pgqrs_batch *pgqrs__batch_from_message_rows(pgqrs_message_row *rows, size_t n);
-/* pgqrs_batch of pgqrs_message from pgqrs_archived_row (schema/public.toml:59). */
+/* pgqrs_batch of pgqrs_message from pgqrs_archived_row (schema/public.toml:63). */
 pgqrs_batch *pgqrs__batch_from_archived_rows(pgqrs_archived_row *rows, size_t n);
-/* pgqrs_queues of pgqrs_queue_info from pgqrs_queue_row (schema/public.toml:73). */
+/* pgqrs_queues of pgqrs_queue_info from pgqrs_queue_row (schema/public.toml:81). */
 pgqrs_queues *pgqrs__queues_from_queue_rows(pgqrs_queue_row *rows, size_t n);
-/* pgqrs_metrics of pgqrs_queue_metrics from pgqrs_queue_metrics_row (schema/public.toml:84). */
+/* pgqrs_metrics of pgqrs_queue_metrics from pgqrs_queue_metrics_row (schema/public.toml:95). */
 pgqrs_metrics *pgqrs__metrics_from_queue_metrics_rows(pgqrs_queue_metrics_row *rows, size_t n, int64_t now_us);
-/* pgqrs_workers of pgqrs_worker_info from pgqrs_worker_row (schema/public.toml:94). */
+/* pgqrs_workers of pgqrs_worker_info from pgqrs_worker_row (schema/public.toml:105). */
 pgqrs_workers *pgqrs__workers_from_worker_rows(pgqrs_worker_row *rows, size_t n);
-/* pgqrs_runs of pgqrs_run_info from pgqrs_run_row (schema/public.toml:105). */
+/* pgqrs_runs of pgqrs_run_info from pgqrs_run_row (schema/public.toml:116). */
 pgqrs_runs *pgqrs__runs_from_run_rows(pgqrs_run_row *rows, size_t n);
-/* pgqrs_steps of pgqrs_step_info from pgqrs_step_row (schema/public.toml:122). */
+/* pgqrs_steps of pgqrs_step_info from pgqrs_step_row (schema/public.toml:133). */
 pgqrs_steps *pgqrs__steps_from_step_rows(pgqrs_step_row *rows, size_t n);
-/* pgqrs_workflows of pgqrs_workflow_info from pgqrs_workflow_row (schema/public.toml:133). */
+/* pgqrs_workflows of pgqrs_workflow_info from pgqrs_workflow_row (schema/public.toml:144). */
 pgqrs_workflows *pgqrs__workflows_from_workflow_rows(pgqrs_workflow_row *rows, size_t n);
-/* pgqrs_schedules of pgqrs_schedule_info from pgqrs_schedule_row (schema/public.toml:140). */
+/* pgqrs_schedules of pgqrs_schedule_info from pgqrs_schedule_row (schema/public.toml:151). */
 pgqrs_schedules *pgqrs__schedules_from_schedule_rows(pgqrs_schedule_row *rows, size_t n);
-/* pgqrs_events of pgqrs_event_info from pgqrs_event_row (schema/public.toml:159). */
+/* pgqrs_events of pgqrs_event_info from pgqrs_event_row (schema/public.toml:170). */
 pgqrs_events *pgqrs__events_from_event_rows(pgqrs_event_row *rows, size_t n);
-/* One pgqrs_queue_info from a pgqrs_queue_row (schema/public.toml:73). */
+/* One pgqrs_queue_info from a pgqrs_queue_row (schema/public.toml:81). */
 pgqrs_queue_info *pgqrs__queue_info_from_queue_row(pgqrs_queue_row *row);
-/* One pgqrs_worker_info from a pgqrs_worker_row (schema/public.toml:94). */
+/* One pgqrs_worker_info from a pgqrs_worker_row (schema/public.toml:105). */
 pgqrs_worker_info *pgqrs__worker_info_from_worker_row(pgqrs_worker_row *row);
-/* One pgqrs_run_info from a pgqrs_run_row (schema/public.toml:105). */
+/* One pgqrs_run_info from a pgqrs_run_row (schema/public.toml:116). */
 pgqrs_run_info *pgqrs__run_info_from_run_row(pgqrs_run_row *row);
-/* One pgqrs_schedule_info from a pgqrs_schedule_row (schema/public.toml:140). */
+/* One pgqrs_schedule_info from a pgqrs_schedule_row (schema/public.toml:151). */
 pgqrs_schedule_info *pgqrs__schedule_info_from_schedule_row(pgqrs_schedule_row *row);
 
 #endif

@@ -129,17 +129,17 @@ typedef struct pgqrs_queries {
      * max_attempts times move to the archive as dead letters, in one statement, at
      * the moment they would have been delivered again. The window is an InitPlan,
      * as in message_dequeue.
-     * SQL: queries/postgres/messages.sql:76, queries/sqlite/messages.sql:52 */
+     * SQL: queries/postgres/messages.sql:76, queries/sqlite/messages.sql:53 */
     pgqrs_status (*message_dead_letter)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_dead_letter_params *p);
 
     /* message_extend_vt :one
      * Sets the message's visibility to now + vt_ms, only while this worker holds it.
-     * SQL: queries/postgres/messages.sql:100, queries/sqlite/messages.sql:73 */
+     * SQL: queries/postgres/messages.sql:102, queries/sqlite/messages.sql:76 */
     pgqrs_status (*message_extend_vt)(pgqrs_message_extend_vt_row *out, pgqrs_conn *c, const pgqrs_message_extend_vt_params *p);
 
     /* message_release :many
      * Back to pending (visible after delay_ms); only messages this worker holds.
-     * SQL: queries/postgres/messages.sql:109, queries/sqlite/messages.sql:82 */
+     * SQL: queries/postgres/messages.sql:111, queries/sqlite/messages.sql:85 */
     pgqrs_status (*message_release)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_release_params *p);
 
     /* message_archive :many
@@ -150,58 +150,58 @@ typedef struct pgqrs_queries {
      * an entry for every message this worker ever claimed until VACUUM removes the
      * dead ones (docs/benchmarks.md: a batch of 10 read 0.48 ms through it, 0.14 ms
      * through the primary key).
-     * SQL: queries/postgres/messages.sql:119, queries/sqlite/messages.sql:92 */
+     * SQL: queries/postgres/messages.sql:121, queries/sqlite/messages.sql:95 */
     pgqrs_status (*message_archive)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_archive_params *p);
 
     /* message_delete :many
      * Deletes the messages this worker holds (by primary key: see message_archive).
-     * SQL: queries/postgres/messages.sql:141, queries/sqlite/messages.sql:107 */
+     * SQL: queries/postgres/messages.sql:145, queries/sqlite/messages.sql:112 */
     pgqrs_status (*message_delete)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_delete_params *p);
 
     /* message_existing :many
      * Which of these ids are live messages (to tell "not owned" from "not found").
-     * SQL: queries/postgres/messages.sql:149, queries/sqlite/messages.sql:115 */
+     * SQL: queries/postgres/messages.sql:153, queries/sqlite/messages.sql:120 */
     pgqrs_status (*message_existing)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len);
 
     /* message_get :one
-     * SQL: queries/postgres/messages.sql:155, queries/sqlite/messages.sql:121 */
+     * SQL: queries/postgres/messages.sql:159, queries/sqlite/messages.sql:126 */
     pgqrs_status (*message_get)(pgqrs_message_row *out, pgqrs_conn *c, int64_t id);
 
     /* message_list :many
      * Live messages of a queue in id order, without claiming them (CLI `message read`).
-     * SQL: queries/postgres/messages.sql:162, queries/sqlite/messages.sql:128 */
+     * SQL: queries/postgres/messages.sql:167, queries/sqlite/messages.sql:134 */
     pgqrs_status (*message_list)(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_list_params *p);
 
     /* message_purge :execrows
      * Deletes every live message of the queue.
-     * SQL: queries/postgres/messages.sql:172, queries/sqlite/messages.sql:138 */
+     * SQL: queries/postgres/messages.sql:178, queries/sqlite/messages.sql:145 */
     pgqrs_status (*message_purge)(int64_t *affected_out, pgqrs_conn *c, int64_t queue_id);
 
     /* message_next_vt :one
      * When the queue's next message becomes visible (a delayed one, or an expired
      * lease); NULL when the queue is empty. A min() over the dequeue index.
-     * SQL: queries/postgres/messages.sql:177, queries/sqlite/messages.sql:143 */
+     * SQL: queries/postgres/messages.sql:183, queries/sqlite/messages.sql:150 */
     pgqrs_status (*message_next_vt)(pgqrs_message_next_vt_row *out, pgqrs_conn *c, int64_t queue_id);
 
     /* queue_listen :exec
      * Subscribes this session to the notifications of migration 0002 (every queue
      * shares the channel; the payload is the queue id). Session-scoped: not used
      * through PgBouncer.
-     * SQL: queries/postgres/messages.sql:184, queries/sqlite/messages.sql:150 */
+     * SQL: queries/postgres/messages.sql:190, queries/sqlite/messages.sql:157 */
     pgqrs_status (*queue_listen)(pgqrs_conn *c);
 
     /* message_settle :many
      * Moves the messages this worker holds to the archive in one statement, each
      * with its result (results[i] belongs to ids[i]; JSON null = no result), as
      * `reason`: 'archived' for a finished job, 'dead_letter' for a failed one.
-     * SQL: queries/postgres/messages.sql:192, queries/sqlite/messages.sql:157 */
+     * SQL: queries/postgres/messages.sql:198, queries/sqlite/messages.sql:164 */
     pgqrs_status (*message_settle)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_settle_params *p);
 
     /* message_retry :many
      * Back to pending, each visible after its own delay (delays_ms[i] belongs to
      * ids[i]: the retry policy's next delay, computed by the caller); only messages
      * this worker holds. The read count is the claim's: a retry is one delivery.
-     * SQL: queries/postgres/messages.sql:217, queries/sqlite/messages.sql:176 */
+     * SQL: queries/postgres/messages.sql:224, queries/sqlite/messages.sql:184 */
     pgqrs_status (*message_retry)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_retry_params *p);
 
     /* message_extend_held :execrows
@@ -209,13 +209,13 @@ typedef struct pgqrs_queries {
      * holds becomes invisible for vt_ms from now, in one statement. Rows locked by a
      * transaction settling them are skipped (they are leaving; waiting for them
      * could deadlock with it).
-     * SQL: queries/postgres/messages.sql:230, queries/sqlite/messages.sql:190 */
+     * SQL: queries/postgres/messages.sql:237, queries/sqlite/messages.sql:198 */
     pgqrs_status (*message_extend_held)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_extend_held_params *p);
 
     /* message_unclaim :many
      * Gives back messages this worker claimed and never started: pending now, and
      * the claim's delivery is not counted (read_ct goes back down by one).
-     * SQL: queries/postgres/messages.sql:246, queries/sqlite/messages.sql:200 */
+     * SQL: queries/postgres/messages.sql:253, queries/sqlite/messages.sql:208 */
     pgqrs_status (*message_unclaim)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_unclaim_params *p);
 
     /* queue_create :one
@@ -227,19 +227,19 @@ typedef struct pgqrs_queries {
     /* queue_update :one
      * Sets the delivery and retry policy of a queue in one statement; a NULL
      * parameter keeps that column as it is. No row: no such queue.
-     * SQL: queries/postgres/queues.sql:15, queries/sqlite/queues.sql:15 */
+     * SQL: queries/postgres/queues.sql:16, queries/sqlite/queues.sql:16 */
     pgqrs_status (*queue_update)(pgqrs_queue_row *out, pgqrs_conn *c, const pgqrs_queue_update_params *p);
 
     /* queue_get_by_name :one
-     * SQL: queries/postgres/queues.sql:29, queries/sqlite/queues.sql:29 */
+     * SQL: queries/postgres/queues.sql:31, queries/sqlite/queues.sql:31 */
     pgqrs_status (*queue_get_by_name)(pgqrs_queue_row *out, pgqrs_conn *c, const char *name);
 
     /* queue_get :one
-     * SQL: queries/postgres/queues.sql:36, queries/sqlite/queues.sql:36 */
+     * SQL: queries/postgres/queues.sql:39, queries/sqlite/queues.sql:39 */
     pgqrs_status (*queue_get)(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id);
 
     /* queue_list :many
-     * SQL: queries/postgres/queues.sql:43, queries/sqlite/queues.sql:43 */
+     * SQL: queries/postgres/queues.sql:47, queries/sqlite/queues.sql:47 */
     pgqrs_status (*queue_list)(pgqrs_queue_row **rows_out, size_t *n_out, pgqrs_conn *c);
 
     /* queue_delete :many
@@ -247,7 +247,7 @@ typedef struct pgqrs_queries {
      * messages and force is false: then nothing is deleted. Returns the queue's id
      * when it was deleted. pgqrs_queue_delete_rows (migration 0003) first waits for
      * every transaction writing messages, so none can add one to the queue after.
-     * SQL: queries/postgres/queues.sql:49, queries/sqlite/queues.sql:49 */
+     * SQL: queries/postgres/queues.sql:54, queries/sqlite/queues.sql:54 */
     pgqrs_status (*queue_delete)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_delete_params *p);
 
     /* retention_default_get :one

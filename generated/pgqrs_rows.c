@@ -54,8 +54,8 @@ int pgqrs__worker_status_parse(const char *s, pgqrs_db_worker_status *out)
     return 0;
 }
 
-static const char *const archive_reason_names[] = { "archived", "dead_letter" };
-const pgqrs__enum_desc pgqrs__archive_reason_desc = { "archive_reason", archive_reason_names, 2 };
+static const char *const archive_reason_names[] = { "archived", "dead_letter", "cancelled" };
+const pgqrs__enum_desc pgqrs__archive_reason_desc = { "archive_reason", archive_reason_names, 3 };
 
 const char *pgqrs__archive_reason_str(pgqrs_db_archive_reason v)
 {
@@ -252,6 +252,8 @@ void pgqrs__message_row_clear(pgqrs_message_row *row)
     if (!row)
         return;
     pgqrs__free(row->payload);
+    pgqrs__free(row->unique_key);
+    pgqrs__free(row->progress);
     memset(row, 0, sizeof *row);
 }
 
@@ -282,6 +284,8 @@ void pgqrs__archived_row_clear(pgqrs_archived_row *row)
         return;
     pgqrs__free(row->payload);
     pgqrs__free(row->result);
+    pgqrs__free(row->unique_key);
+    pgqrs__free(row->progress);
     memset(row, 0, sizeof *row);
 }
 

@@ -53,6 +53,7 @@ int pgqrs__worker_status_parse(const char *s, pgqrs_db_worker_status *out);
 typedef enum pgqrs_db_archive_reason {
     PGQRS_DB_ARCHIVE_REASON_ARCHIVED = 0,
     PGQRS_DB_ARCHIVE_REASON_DEAD_LETTER = 1,
+    PGQRS_DB_ARCHIVE_REASON_CANCELLED = 2,
 } pgqrs_db_archive_reason;
 extern const pgqrs__enum_desc pgqrs__archive_reason_desc;
 /* "archived" ...; NULL when v is out of range. */
@@ -148,6 +149,12 @@ typedef struct pgqrs_queue_row {
     double retry_multiplier;
     int64_t retry_max_delay_ms;
     double retry_jitter;
+    bool has_concurrency_limit;
+    int32_t concurrency_limit;
+    bool has_rate_limit;
+    int32_t rate_limit;
+    bool has_rate_period_ms;
+    int64_t rate_period_ms;
 } pgqrs_queue_row;
 /* Frees what the row owns and zeroes it; NULL is a no-op. */
 void pgqrs__queue_row_clear(pgqrs_queue_row *row);
@@ -191,6 +198,11 @@ typedef struct pgqrs_message_row {
     int64_t producer_worker_id;
     bool has_consumer_worker_id;
     int64_t consumer_worker_id;
+    int32_t priority;
+    char *unique_key;  /* owned; NULL when SQL NULL */
+    char *progress;  /* owned; NULL when SQL NULL */
+    bool has_cancel_requested_at;
+    int64_t cancel_requested_at_us;
 } pgqrs_message_row;
 /* Frees what the row owns and zeroes it; NULL is a no-op. */
 void pgqrs__message_row_clear(pgqrs_message_row *row);
@@ -215,6 +227,9 @@ typedef struct pgqrs_archived_row {
     pgqrs_db_archive_reason reason;
     int64_t archived_at_us;
     char *result;  /* owned; NULL when SQL NULL */
+    int32_t priority;
+    char *unique_key;  /* owned; NULL when SQL NULL */
+    char *progress;  /* owned; NULL when SQL NULL */
 } pgqrs_archived_row;
 /* Frees what the row owns and zeroes it; NULL is a no-op. */
 void pgqrs__archived_row_clear(pgqrs_archived_row *row);

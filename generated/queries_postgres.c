@@ -18,6 +18,7 @@
  *   migrations/postgres/0005_runtime.sql
  *   migrations/postgres/0006_schedules_retention.sql
  *   migrations/postgres/0007_workflow_signals.sql
+ *   migrations/postgres/0008_job_features.sql
  * Change the sources and run `make generate`. */
 
 #include <string.h>
@@ -140,7 +141,7 @@ enum {
 static const char SQL_ARCHIVE_LIST[] =
     "-- name: archive_list :many\n"
     "SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id,\n"
-    "       consumer_worker_id, reason, archived_at, result\n"
+    "       consumer_worker_id, reason, archived_at, result, priority, unique_key, progress\n"
     "FROM pgqrs_archive\n"
     "WHERE queue_id = $1 AND reason = $2 AND id > $3\n"
     "ORDER BY id\n"
@@ -148,7 +149,7 @@ static const char SQL_ARCHIVE_LIST[] =
 static const char SQL_ARCHIVE_GET[] =
     "-- name: archive_get :one\n"
     "SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id,\n"
-    "       consumer_worker_id, reason, archived_at, result\n"
+    "       consumer_worker_id, reason, archived_at, result, priority, unique_key, progress\n"
     "FROM pgqrs_archive\n"
     "WHERE id = $1";
 static const char SQL_ARCHIVE_COUNT[] =
@@ -259,7 +260,7 @@ static const char SQL_MESSAGE_DEQUEUE[] =
     "        FOR UPDATE OF w SKIP LOCKED))\n"
     "  AND m.read_ct < $5\n"
     "RETURNING m.id, m.queue_id, m.payload, m.vt, m.enqueued_at, m.read_ct, m.dequeued_at,\n"
-    "          m.producer_worker_id, m.consumer_worker_id";
+    "          m.producer_worker_id, m.consumer_worker_id, m.priority, m.unique_key, m.progress, m.cancel_requested_at";
 static const char SQL_MESSAGE_DEAD_LETTER[] =
     "-- name: message_dead_letter :execrows\n"
     "WITH dead AS (\n"
@@ -275,9 +276,11 @@ static const char SQL_MESSAGE_DEAD_LETTER[] =
     "    RETURNING m.*\n"
     ")\n"
     "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
-    "                           producer_worker_id, consumer_worker_id, reason, archived_at)\n"
+    "                           producer_worker_id, consumer_worker_id, reason, archived_at,\n"
+    "                           priority, unique_key, progress)\n"
     "SELECT d.id, d.queue_id, d.payload, d.enqueued_at, d.read_ct, d.dequeued_at,\n"
-    "       d.producer_worker_id, d.consumer_worker_id, 'dead_letter', coalesce($4::timestamptz, now())\n"
+    "       d.producer_worker_id, d.consumer_worker_id, 'dead_letter', coalesce($4::timestamptz, now()),\n"
+    "       d.priority, d.unique_key, d.progress\n"
     "FROM dead d";
 static const char SQL_MESSAGE_EXTEND_VT[] =
     "-- name: message_extend_vt :one\n"
@@ -300,9 +303,11 @@ static const char SQL_MESSAGE_ARCHIVE[] =
     "    RETURNING *\n"
     ")\n"
     "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
-    "                           producer_worker_id, consumer_worker_id, reason, archived_at)\n"
+    "                           producer_worker_id, consumer_worker_id, reason, archived_at,\n"
+    "                           priority, unique_key, progress)\n"
     "SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
-    "       producer_worker_id, consumer_worker_id, 'archived', coalesce($3::timestamptz, now())\n"
+    "       producer_worker_id, consumer_worker_id, 'archived', coalesce($3::timestamptz, now()),\n"
+    "       priority, unique_key, progress\n"
     "FROM moved\n"
     "RETURNING id";
 static const char SQL_MESSAGE_DELETE[] =
@@ -315,12 +320,14 @@ static const char SQL_MESSAGE_EXISTING[] =
     "SELECT id FROM pgqrs_messages WHERE id = ANY($1::bigint[]) ORDER BY id";
 static const char SQL_MESSAGE_GET[] =
     "-- name: message_get :one\n"
-    "SELECT id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id\n"
+    "SELECT id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,\n"
+    "       priority, unique_key, progress, cancel_requested_at\n"
     "FROM pgqrs_messages\n"
     "WHERE id = $1";
 static const char SQL_MESSAGE_LIST[] =
     "-- name: message_list :many\n"
-    "SELECT id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id\n"
+    "SELECT id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,\n"
+    "       priority, unique_key, progress, cancel_requested_at\n"
     "FROM pgqrs_messages\n"
     "WHERE queue_id = $1 AND id > $2\n"
     "ORDER BY id\n"
@@ -346,12 +353,13 @@ static const char SQL_MESSAGE_SETTLE[] =
     "    USING r\n"
     "    WHERE m.id = r.id AND coalesce(m.consumer_worker_id, 0) = $4\n"
     "    RETURNING m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at,\n"
-    "              m.producer_worker_id, m.consumer_worker_id, r.result\n"
+    "              m.producer_worker_id, m.consumer_worker_id, r.result, m.priority, m.unique_key, m.progress\n"
     ")\n"
     "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
-    "                           producer_worker_id, consumer_worker_id, reason, archived_at, result)\n"
+    "                           producer_worker_id, consumer_worker_id, reason, archived_at, result,\n"
+    "                           priority, unique_key, progress)\n"
     "SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,\n"
-    "       $3, coalesce($5::timestamptz, now()), nullif(result, 'null'::jsonb)\n"
+    "       $3, coalesce($5::timestamptz, now()), nullif(result, 'null'::jsonb), priority, unique_key, progress\n"
     "FROM moved\n"
     "RETURNING id";
 static const char SQL_MESSAGE_RETRY[] =
@@ -388,7 +396,8 @@ static const char SQL_QUEUE_CREATE[] =
     "VALUES ($1, $2, $3, $4::double precision, $5,\n"
     "        $6::double precision)\n"
     "ON CONFLICT (name) DO NOTHING\n"
-    "RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter";
+    "RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter,\n"
+    "       concurrency_limit, rate_limit, rate_period_ms";
 static const char SQL_QUEUE_UPDATE[] =
     "-- name: queue_update :one\n"
     "UPDATE pgqrs_queues\n"
@@ -398,20 +407,24 @@ static const char SQL_QUEUE_UPDATE[] =
     "    retry_max_delay_ms = coalesce($5::bigint, retry_max_delay_ms),\n"
     "    retry_jitter = coalesce($6::double precision, retry_jitter)\n"
     "WHERE id = $1\n"
-    "RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter";
+    "RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter,\n"
+    "       concurrency_limit, rate_limit, rate_period_ms";
 static const char SQL_QUEUE_GET_BY_NAME[] =
     "-- name: queue_get_by_name :one\n"
-    "SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter\n"
+    "SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter,\n"
+    "       concurrency_limit, rate_limit, rate_period_ms\n"
     "FROM pgqrs_queues\n"
     "WHERE name = $1";
 static const char SQL_QUEUE_GET[] =
     "-- name: queue_get :one\n"
-    "SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter\n"
+    "SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter,\n"
+    "       concurrency_limit, rate_limit, rate_period_ms\n"
     "FROM pgqrs_queues\n"
     "WHERE id = $1";
 static const char SQL_QUEUE_LIST[] =
     "-- name: queue_list :many\n"
-    "SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter\n"
+    "SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter,\n"
+    "       concurrency_limit, rate_limit, rate_period_ms\n"
     "FROM pgqrs_queues\n"
     "ORDER BY name";
 static const char SQL_QUEUE_DELETE[] =
@@ -1069,6 +1082,12 @@ static pgqrs_status pg_scan_archived_row(pgqrs_archived_row *row, pgqrs_conn *c,
         st = pgqrs__pg_get_ts(&row->archived_at_us, NULL, c, res, r, 9);
     if (st == PGQRS_OK)
         st = pgqrs__pg_get_json(&row->result, true, c, res, r, 10);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i32(&row->priority, NULL, c, res, r, 11);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_text(&row->unique_key, true, c, res, r, 12);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_json(&row->progress, true, c, res, r, 13);
     if (st != PGQRS_OK)
         pgqrs__archived_row_clear(row);
     return st;
@@ -1119,6 +1138,14 @@ static pgqrs_status pg_scan_message_row(pgqrs_message_row *row, pgqrs_conn *c, c
         st = pgqrs__pg_get_i64(&row->producer_worker_id, &row->has_producer_worker_id, c, res, r, 7);
     if (st == PGQRS_OK)
         st = pgqrs__pg_get_i64(&row->consumer_worker_id, &row->has_consumer_worker_id, c, res, r, 8);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i32(&row->priority, NULL, c, res, r, 9);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_text(&row->unique_key, true, c, res, r, 10);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_json(&row->progress, true, c, res, r, 11);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->cancel_requested_at_us, &row->has_cancel_requested_at, c, res, r, 12);
     if (st != PGQRS_OK)
         pgqrs__message_row_clear(row);
     return st;
@@ -1163,6 +1190,12 @@ static pgqrs_status pg_scan_queue_row(pgqrs_queue_row *row, pgqrs_conn *c, const
         st = pgqrs__pg_get_i64(&row->retry_max_delay_ms, NULL, c, res, r, 6);
     if (st == PGQRS_OK)
         st = pgqrs__pg_get_f64(&row->retry_jitter, NULL, c, res, r, 7);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i32(&row->concurrency_limit, &row->has_concurrency_limit, c, res, r, 8);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i32(&row->rate_limit, &row->has_rate_limit, c, res, r, 9);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->rate_period_ms, &row->has_rate_period_ms, c, res, r, 10);
     if (st != PGQRS_OK)
         pgqrs__queue_row_clear(row);
     return st;
@@ -1872,7 +1905,7 @@ static pgqrs_status pg_message_dead_letter(int64_t *affected_out, pgqrs_conn *c,
     return st;
 }
 
-/* message_extend_vt :one (queries/postgres/messages.sql:100) */
+/* message_extend_vt :one (queries/postgres/messages.sql:102) */
 static pgqrs_status pg_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs_conn *c, const pgqrs_message_extend_vt_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1901,7 +1934,7 @@ static pgqrs_status pg_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs
     return st;
 }
 
-/* message_release :many (queries/postgres/messages.sql:109) */
+/* message_release :many (queries/postgres/messages.sql:111) */
 static pgqrs_status pg_message_release(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_release_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1936,7 +1969,7 @@ static pgqrs_status pg_message_release(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_archive :many (queries/postgres/messages.sql:119) */
+/* message_archive :many (queries/postgres/messages.sql:121) */
 static pgqrs_status pg_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_archive_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1969,7 +2002,7 @@ static pgqrs_status pg_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_delete :many (queries/postgres/messages.sql:141) */
+/* message_delete :many (queries/postgres/messages.sql:145) */
 static pgqrs_status pg_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1998,7 +2031,7 @@ static pgqrs_status pg_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_c
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_existing :many (queries/postgres/messages.sql:149) */
+/* message_existing :many (queries/postgres/messages.sql:153) */
 static pgqrs_status pg_message_existing(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2025,7 +2058,7 @@ static pgqrs_status pg_message_existing(int64_t **rows_out, size_t *n_out, pgqrs
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_get :one (queries/postgres/messages.sql:155) */
+/* message_get :one (queries/postgres/messages.sql:159) */
 static pgqrs_status pg_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2046,7 +2079,7 @@ static pgqrs_status pg_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_
     return st;
 }
 
-/* message_list :many (queries/postgres/messages.sql:162) */
+/* message_list :many (queries/postgres/messages.sql:167) */
 static pgqrs_status pg_message_list(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_list_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2071,7 +2104,7 @@ static pgqrs_status pg_message_list(pgqrs_message_row **rows_out, size_t *n_out,
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_purge :execrows (queries/postgres/messages.sql:172) */
+/* message_purge :execrows (queries/postgres/messages.sql:178) */
 static pgqrs_status pg_message_purge(int64_t *affected_out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2088,7 +2121,7 @@ static pgqrs_status pg_message_purge(int64_t *affected_out, pgqrs_conn *c, int64
     return st;
 }
 
-/* message_next_vt :one (queries/postgres/messages.sql:177) */
+/* message_next_vt :one (queries/postgres/messages.sql:183) */
 static pgqrs_status pg_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2109,7 +2142,7 @@ static pgqrs_status pg_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_con
     return st;
 }
 
-/* queue_listen :exec (queries/postgres/messages.sql:184) */
+/* queue_listen :exec (queries/postgres/messages.sql:190) */
 static pgqrs_status pg_queue_listen(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2120,7 +2153,7 @@ static pgqrs_status pg_queue_listen(pgqrs_conn *c)
     return st;
 }
 
-/* message_settle :many (queries/postgres/messages.sql:192) */
+/* message_settle :many (queries/postgres/messages.sql:198) */
 static pgqrs_status pg_message_settle(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_settle_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2163,7 +2196,7 @@ static pgqrs_status pg_message_settle(int64_t **rows_out, size_t *n_out, pgqrs_c
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_retry :many (queries/postgres/messages.sql:217) */
+/* message_retry :many (queries/postgres/messages.sql:224) */
 static pgqrs_status pg_message_retry(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_retry_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2203,7 +2236,7 @@ static pgqrs_status pg_message_retry(int64_t **rows_out, size_t *n_out, pgqrs_co
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_extend_held :execrows (queries/postgres/messages.sql:230) */
+/* message_extend_held :execrows (queries/postgres/messages.sql:237) */
 static pgqrs_status pg_message_extend_held(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_extend_held_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2239,7 +2272,7 @@ static pgqrs_status pg_message_extend_held(int64_t *affected_out, pgqrs_conn *c,
     return st;
 }
 
-/* message_unclaim :many (queries/postgres/messages.sql:246) */
+/* message_unclaim :many (queries/postgres/messages.sql:253) */
 static pgqrs_status pg_message_unclaim(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_unclaim_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2304,7 +2337,7 @@ static pgqrs_status pg_queue_create(pgqrs_queue_row *out, pgqrs_conn *c, const p
     return st;
 }
 
-/* queue_update :one (queries/postgres/queues.sql:15) */
+/* queue_update :one (queries/postgres/queues.sql:16) */
 static pgqrs_status pg_queue_update(pgqrs_queue_row *out, pgqrs_conn *c, const pgqrs_queue_update_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2335,7 +2368,7 @@ static pgqrs_status pg_queue_update(pgqrs_queue_row *out, pgqrs_conn *c, const p
     return st;
 }
 
-/* queue_get_by_name :one (queries/postgres/queues.sql:29) */
+/* queue_get_by_name :one (queries/postgres/queues.sql:31) */
 static pgqrs_status pg_queue_get_by_name(pgqrs_queue_row *out, pgqrs_conn *c, const char *name)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2357,7 +2390,7 @@ static pgqrs_status pg_queue_get_by_name(pgqrs_queue_row *out, pgqrs_conn *c, co
     return st;
 }
 
-/* queue_get :one (queries/postgres/queues.sql:36) */
+/* queue_get :one (queries/postgres/queues.sql:39) */
 static pgqrs_status pg_queue_get(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2378,7 +2411,7 @@ static pgqrs_status pg_queue_get(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id
     return st;
 }
 
-/* queue_list :many (queries/postgres/queues.sql:43) */
+/* queue_list :many (queries/postgres/queues.sql:47) */
 static pgqrs_status pg_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2396,7 +2429,7 @@ static pgqrs_status pg_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgq
     return pgqrs__queue_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* queue_delete :many (queries/postgres/queues.sql:49) */
+/* queue_delete :many (queries/postgres/queues.sql:54) */
 static pgqrs_status pg_queue_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -4645,13 +4678,49 @@ static const pgqrs__migration pg_migrations[] = {
       "END\n"
       "$$;\n"
       "" },
+    { 8, "0008_job_features", "d91736fde7ccafe167b9c97a600e71433488dd9a66242a0595cca1918538cbf0",
+      "-- Job features (issue 17): priorities, unique keys, cancellation, progress and\n"
+      "-- per-queue limits. The claim statements and their index choices are in\n"
+      "-- queries/postgres/messages.sql; this file only adds the columns.\n"
+      "--\n"
+      "-- priority: higher runs first, FIFO (vt, id) within one priority; 0 for every\n"
+      "-- existing row. unique_key: unique among the queue's live rows only (the archive\n"
+      "-- keeps the key of a finished job, so the key can be used again).\n"
+      "-- cancel_requested_at: set by a cancel of an in-flight message; its worker sees\n"
+      "-- it and the message is never delivered again. progress: the last small JSON\n"
+      "-- value the worker holding the message stored.\n"
+      "ALTER TABLE pgqrs_messages\n"
+      "    ADD COLUMN priority integer NOT NULL DEFAULT 0 CHECK (priority BETWEEN -32768 AND 32767),\n"
+      "    ADD COLUMN unique_key text CHECK (octet_length(unique_key) BETWEEN 1 AND 512),\n"
+      "    ADD COLUMN progress jsonb,\n"
+      "    ADD COLUMN cancel_requested_at timestamp with time zone;\n"
+      "CREATE UNIQUE INDEX pgqrs_messages_unique_key_idx ON pgqrs_messages (queue_id, unique_key)\n"
+      "    WHERE unique_key IS NOT NULL;\n"
+      "\n"
+      "-- The archive keeps what the live row had, and learns the reason 'cancelled'.\n"
+      "ALTER TABLE pgqrs_archive\n"
+      "    ADD COLUMN priority integer NOT NULL DEFAULT 0,\n"
+      "    ADD COLUMN unique_key text,\n"
+      "    ADD COLUMN progress jsonb;\n"
+      "ALTER TABLE pgqrs_archive\n"
+      "    DROP CONSTRAINT pgqrs_archive_reason_check,\n"
+      "    ADD CONSTRAINT pgqrs_archive_reason_check CHECK (reason IN ('archived', 'dead_letter', 'cancelled'));\n"
+      "\n"
+      "-- Per-queue limits; NULL = no limit. At most concurrency_limit messages of the\n"
+      "-- queue in flight; at most rate_limit claims per rate_period_ms.\n"
+      "ALTER TABLE pgqrs_queues\n"
+      "    ADD COLUMN concurrency_limit integer CHECK (concurrency_limit BETWEEN 1 AND 1000000),\n"
+      "    ADD COLUMN rate_limit integer CHECK (rate_limit BETWEEN 1 AND 1000000000),\n"
+      "    ADD COLUMN rate_period_ms bigint CHECK (rate_period_ms BETWEEN 1 AND 31622400000),\n"
+      "    ADD CONSTRAINT pgqrs_queues_rate_check CHECK ((rate_limit IS NULL) = (rate_period_ms IS NULL));\n"
+      "" },
 };
 
 const pgqrs_queries pgqrs__queries_postgres = {
     .backend = "postgres",
     .stmt_slots = PG__SLOTS,
     .migrations = pg_migrations,
-    .n_migrations = 7,
+    .n_migrations = 8,
     .exec_script = pgqrs__pg_exec_script,
     .archive_list = pg_archive_list,
     .archive_get = pg_archive_get,

@@ -18,6 +18,7 @@
  *   migrations/sqlite/0002_runtime.sql
  *   migrations/sqlite/0003_schedules_retention.sql
  *   migrations/sqlite/0004_workflow_signals.sql
+ *   migrations/sqlite/0005_job_features.sql
  * Change the sources and run `make generate`. */
 
 #include <string.h>
@@ -28,7 +29,7 @@
 static const char SQL_ARCHIVE_LIST[] =
     "-- name: archive_list :many\n"
     "SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id,\n"
-    "       consumer_worker_id, reason, archived_at, result\n"
+    "       consumer_worker_id, reason, archived_at, result, priority, unique_key, progress\n"
     "FROM pgqrs_archive\n"
     "WHERE queue_id = ?1 AND reason = ?2 AND id > ?3\n"
     "ORDER BY id\n"
@@ -36,7 +37,7 @@ static const char SQL_ARCHIVE_LIST[] =
 static const char SQL_ARCHIVE_GET[] =
     "-- name: archive_get :one\n"
     "SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id,\n"
-    "       consumer_worker_id, reason, archived_at, result\n"
+    "       consumer_worker_id, reason, archived_at, result, priority, unique_key, progress\n"
     "FROM pgqrs_archive\n"
     "WHERE id = ?1";
 static const char SQL_ARCHIVE_COUNT[] =
@@ -124,13 +125,16 @@ static const char SQL_MESSAGE_DEQUEUE[] =
     "             ORDER BY w.vt, w.id LIMIT ?3) win\n"
     "             WHERE win.read_ct < ?5)\n"
     "  AND EXISTS (SELECT 1 FROM pgqrs_workers k WHERE k.id = ?2 AND k.status = 'ready')\n"
-    "RETURNING id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id";
+    "RETURNING id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,\n"
+    "          priority, unique_key, progress, cancel_requested_at";
 static const char SQL_MESSAGE_DEAD_LETTER_1[] =
     "-- name: message_dead_letter :execrows (statement 1 of 2)\n"
     "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
-    "                           producer_worker_id, consumer_worker_id, reason, archived_at)\n"
+    "                           producer_worker_id, consumer_worker_id, reason, archived_at,\n"
+    "                           priority, unique_key, progress)\n"
     "SELECT m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at,\n"
-    "       m.producer_worker_id, m.consumer_worker_id, 'dead_letter', coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "       m.producer_worker_id, m.consumer_worker_id, 'dead_letter', coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),\n"
+    "       m.priority, m.unique_key, m.progress\n"
     "FROM pgqrs_messages m\n"
     "WHERE m.id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
     "             WHERE w.queue_id = ?1 AND w.vt <= coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
@@ -160,9 +164,11 @@ static const char SQL_MESSAGE_RELEASE[] =
 static const char SQL_MESSAGE_ARCHIVE_1[] =
     "-- name: message_archive :many (statement 1 of 2)\n"
     "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
-    "                           producer_worker_id, consumer_worker_id, reason, archived_at)\n"
+    "                           producer_worker_id, consumer_worker_id, reason, archived_at,\n"
+    "                           priority, unique_key, progress)\n"
     "SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,\n"
-    "       'archived', coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "       'archived', coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),\n"
+    "       priority, unique_key, progress\n"
     "FROM pgqrs_messages\n"
     "WHERE id IN (SELECT value FROM json_each(?1)) AND coalesce(consumer_worker_id, 0) = ?2";
 static const char SQL_MESSAGE_ARCHIVE_2[] =
@@ -180,12 +186,14 @@ static const char SQL_MESSAGE_EXISTING[] =
     "SELECT id FROM pgqrs_messages WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id";
 static const char SQL_MESSAGE_GET[] =
     "-- name: message_get :one\n"
-    "SELECT id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id\n"
+    "SELECT id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,\n"
+    "       priority, unique_key, progress, cancel_requested_at\n"
     "FROM pgqrs_messages\n"
     "WHERE id = ?1";
 static const char SQL_MESSAGE_LIST[] =
     "-- name: message_list :many\n"
-    "SELECT id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id\n"
+    "SELECT id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,\n"
+    "       priority, unique_key, progress, cancel_requested_at\n"
     "FROM pgqrs_messages\n"
     "WHERE queue_id = ?1 AND id > ?2\n"
     "ORDER BY id\n"
@@ -202,10 +210,11 @@ static const char SQL_QUEUE_LISTEN[] =
 static const char SQL_MESSAGE_SETTLE_1[] =
     "-- name: message_settle :many (statement 1 of 2)\n"
     "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
-    "                           producer_worker_id, consumer_worker_id, reason, archived_at, result)\n"
+    "                           producer_worker_id, consumer_worker_id, reason, archived_at, result,\n"
+    "                           priority, unique_key, progress)\n"
     "SELECT m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at, m.producer_worker_id,\n"
     "       m.consumer_worker_id, ?3, coalesce(?5, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),\n"
-    "       nullif(?2 -> ('$[' || i.key || ']'), 'null')\n"
+    "       nullif(?2 -> ('$[' || i.key || ']'), 'null'), m.priority, m.unique_key, m.progress\n"
     "FROM json_each(?1) i\n"
     "JOIN pgqrs_messages m ON m.id = i.value\n"
     "WHERE coalesce(m.consumer_worker_id, 0) = ?4";
@@ -244,7 +253,8 @@ static const char SQL_QUEUE_CREATE[] =
     "VALUES (?1, ?2, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER),\n"
     "        ?3, ?4, ?5, ?6)\n"
     "ON CONFLICT (name) DO NOTHING\n"
-    "RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter";
+    "RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter,\n"
+    "       concurrency_limit, rate_limit, rate_period_ms";
 static const char SQL_QUEUE_UPDATE[] =
     "-- name: queue_update :one\n"
     "UPDATE pgqrs_queues\n"
@@ -254,20 +264,24 @@ static const char SQL_QUEUE_UPDATE[] =
     "    retry_max_delay_ms = coalesce(?5, retry_max_delay_ms),\n"
     "    retry_jitter = coalesce(?6, retry_jitter)\n"
     "WHERE id = ?1\n"
-    "RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter";
+    "RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter,\n"
+    "       concurrency_limit, rate_limit, rate_period_ms";
 static const char SQL_QUEUE_GET_BY_NAME[] =
     "-- name: queue_get_by_name :one\n"
-    "SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter\n"
+    "SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter,\n"
+    "       concurrency_limit, rate_limit, rate_period_ms\n"
     "FROM pgqrs_queues\n"
     "WHERE name = ?1";
 static const char SQL_QUEUE_GET[] =
     "-- name: queue_get :one\n"
-    "SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter\n"
+    "SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter,\n"
+    "       concurrency_limit, rate_limit, rate_period_ms\n"
     "FROM pgqrs_queues\n"
     "WHERE id = ?1";
 static const char SQL_QUEUE_LIST[] =
     "-- name: queue_list :many\n"
-    "SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter\n"
+    "SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter,\n"
+    "       concurrency_limit, rate_limit, rate_period_ms\n"
     "FROM pgqrs_queues\n"
     "ORDER BY name";
 static const char SQL_QUEUE_DELETE[] =
@@ -939,6 +953,12 @@ static pgqrs_status tu_scan_archived_row(pgqrs_archived_row *row, pgqrs__tu_call
         st = pgqrs__tu_get_ts(&row->archived_at_us, NULL, call, r, 9);
     if (st == PGQRS_OK)
         st = pgqrs__tu_get_json(&row->result, true, call, r, 10);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i32(&row->priority, NULL, call, r, 11);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_text(&row->unique_key, true, call, r, 12);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_json(&row->progress, true, call, r, 13);
     if (st != PGQRS_OK)
         pgqrs__archived_row_clear(row);
     return st;
@@ -989,6 +1009,14 @@ static pgqrs_status tu_scan_message_row(pgqrs_message_row *row, pgqrs__tu_call *
         st = pgqrs__tu_get_i64(&row->producer_worker_id, &row->has_producer_worker_id, call, r, 7);
     if (st == PGQRS_OK)
         st = pgqrs__tu_get_i64(&row->consumer_worker_id, &row->has_consumer_worker_id, call, r, 8);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i32(&row->priority, NULL, call, r, 9);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_text(&row->unique_key, true, call, r, 10);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_json(&row->progress, true, call, r, 11);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_ts(&row->cancel_requested_at_us, &row->has_cancel_requested_at, call, r, 12);
     if (st != PGQRS_OK)
         pgqrs__message_row_clear(row);
     return st;
@@ -1033,6 +1061,12 @@ static pgqrs_status tu_scan_queue_row(pgqrs_queue_row *row, pgqrs__tu_call *call
         st = pgqrs__tu_get_i64(&row->retry_max_delay_ms, NULL, call, r, 6);
     if (st == PGQRS_OK)
         st = pgqrs__tu_get_f64(&row->retry_jitter, NULL, call, r, 7);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i32(&row->concurrency_limit, &row->has_concurrency_limit, call, r, 8);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i32(&row->rate_limit, &row->has_rate_limit, call, r, 9);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i64(&row->rate_period_ms, &row->has_rate_period_ms, call, r, 10);
     if (st != PGQRS_OK)
         pgqrs__queue_row_clear(row);
     return st;
@@ -1734,7 +1768,7 @@ static pgqrs_status tu_message_dequeue(pgqrs_message_row **rows_out, size_t *n_o
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_dead_letter :execrows (queries/sqlite/messages.sql:52) */
+/* message_dead_letter :execrows (queries/sqlite/messages.sql:53) */
 static pgqrs_status tu_message_dead_letter(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_dead_letter_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1772,7 +1806,7 @@ static pgqrs_status tu_message_dead_letter(int64_t *affected_out, pgqrs_conn *c,
     return st;
 }
 
-/* message_extend_vt :one (queries/sqlite/messages.sql:73) */
+/* message_extend_vt :one (queries/sqlite/messages.sql:76) */
 static pgqrs_status tu_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs_conn *c, const pgqrs_message_extend_vt_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1802,7 +1836,7 @@ static pgqrs_status tu_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs
     return st;
 }
 
-/* message_release :many (queries/sqlite/messages.sql:82) */
+/* message_release :many (queries/sqlite/messages.sql:85) */
 static pgqrs_status tu_message_release(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_release_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1838,7 +1872,7 @@ static pgqrs_status tu_message_release(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_archive :many (queries/sqlite/messages.sql:92) */
+/* message_archive :many (queries/sqlite/messages.sql:95) */
 static pgqrs_status tu_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_archive_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1878,7 +1912,7 @@ static pgqrs_status tu_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_delete :many (queries/sqlite/messages.sql:107) */
+/* message_delete :many (queries/sqlite/messages.sql:112) */
 static pgqrs_status tu_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1908,7 +1942,7 @@ static pgqrs_status tu_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_c
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_existing :many (queries/sqlite/messages.sql:115) */
+/* message_existing :many (queries/sqlite/messages.sql:120) */
 static pgqrs_status tu_message_existing(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1936,7 +1970,7 @@ static pgqrs_status tu_message_existing(int64_t **rows_out, size_t *n_out, pgqrs
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_get :one (queries/sqlite/messages.sql:121) */
+/* message_get :one (queries/sqlite/messages.sql:126) */
 static pgqrs_status tu_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1958,7 +1992,7 @@ static pgqrs_status tu_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_
     return st;
 }
 
-/* message_list :many (queries/sqlite/messages.sql:128) */
+/* message_list :many (queries/sqlite/messages.sql:134) */
 static pgqrs_status tu_message_list(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_list_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1984,7 +2018,7 @@ static pgqrs_status tu_message_list(pgqrs_message_row **rows_out, size_t *n_out,
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_purge :execrows (queries/sqlite/messages.sql:138) */
+/* message_purge :execrows (queries/sqlite/messages.sql:145) */
 static pgqrs_status tu_message_purge(int64_t *affected_out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2004,7 +2038,7 @@ static pgqrs_status tu_message_purge(int64_t *affected_out, pgqrs_conn *c, int64
     return st;
 }
 
-/* message_next_vt :one (queries/sqlite/messages.sql:143) */
+/* message_next_vt :one (queries/sqlite/messages.sql:150) */
 static pgqrs_status tu_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2026,7 +2060,7 @@ static pgqrs_status tu_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_con
     return st;
 }
 
-/* queue_listen :exec (queries/sqlite/messages.sql:150) */
+/* queue_listen :exec (queries/sqlite/messages.sql:157) */
 static pgqrs_status tu_queue_listen(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2039,7 +2073,7 @@ static pgqrs_status tu_queue_listen(pgqrs_conn *c)
     return st;
 }
 
-/* message_settle :many (queries/sqlite/messages.sql:157) */
+/* message_settle :many (queries/sqlite/messages.sql:164) */
 static pgqrs_status tu_message_settle(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_settle_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2089,7 +2123,7 @@ static pgqrs_status tu_message_settle(int64_t **rows_out, size_t *n_out, pgqrs_c
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_retry :many (queries/sqlite/messages.sql:176) */
+/* message_retry :many (queries/sqlite/messages.sql:184) */
 static pgqrs_status tu_message_retry(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_retry_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2131,7 +2165,7 @@ static pgqrs_status tu_message_retry(int64_t **rows_out, size_t *n_out, pgqrs_co
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_extend_held :execrows (queries/sqlite/messages.sql:190) */
+/* message_extend_held :execrows (queries/sqlite/messages.sql:198) */
 static pgqrs_status tu_message_extend_held(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_extend_held_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2171,7 +2205,7 @@ static pgqrs_status tu_message_extend_held(int64_t *affected_out, pgqrs_conn *c,
     return st;
 }
 
-/* message_unclaim :many (queries/sqlite/messages.sql:200) */
+/* message_unclaim :many (queries/sqlite/messages.sql:208) */
 static pgqrs_status tu_message_unclaim(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_unclaim_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2239,7 +2273,7 @@ static pgqrs_status tu_queue_create(pgqrs_queue_row *out, pgqrs_conn *c, const p
     return st;
 }
 
-/* queue_update :one (queries/sqlite/queues.sql:15) */
+/* queue_update :one (queries/sqlite/queues.sql:16) */
 static pgqrs_status tu_queue_update(pgqrs_queue_row *out, pgqrs_conn *c, const pgqrs_queue_update_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2271,7 +2305,7 @@ static pgqrs_status tu_queue_update(pgqrs_queue_row *out, pgqrs_conn *c, const p
     return st;
 }
 
-/* queue_get_by_name :one (queries/sqlite/queues.sql:29) */
+/* queue_get_by_name :one (queries/sqlite/queues.sql:31) */
 static pgqrs_status tu_queue_get_by_name(pgqrs_queue_row *out, pgqrs_conn *c, const char *name)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2295,7 +2329,7 @@ static pgqrs_status tu_queue_get_by_name(pgqrs_queue_row *out, pgqrs_conn *c, co
     return st;
 }
 
-/* queue_get :one (queries/sqlite/queues.sql:36) */
+/* queue_get :one (queries/sqlite/queues.sql:39) */
 static pgqrs_status tu_queue_get(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2317,7 +2351,7 @@ static pgqrs_status tu_queue_get(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id
     return st;
 }
 
-/* queue_list :many (queries/sqlite/queues.sql:43) */
+/* queue_list :many (queries/sqlite/queues.sql:47) */
 static pgqrs_status tu_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2337,7 +2371,7 @@ static pgqrs_status tu_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgq
     return pgqrs__queue_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* queue_delete :many (queries/sqlite/queues.sql:49) */
+/* queue_delete :many (queries/sqlite/queues.sql:54) */
 static pgqrs_status tu_queue_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -4670,6 +4704,53 @@ static const char *const tu_migration_4[] = {
     ")"),
     "CREATE INDEX pgqrs_workflow_waits_child_idx ON pgqrs_workflow_waits (child_run_id) WHERE child_run_id IS NOT NULL",
 };
+static const char *const tu_migration_5[] = {
+    ("-- Job features (issue 17): priorities, unique keys, cancellation, progress and\n"
+    "-- per-queue limits. The claim statements are in queries/sqlite/messages.sql;\n"
+    "-- this file only adds the columns (the library checks ranges before it writes;\n"
+    "-- PostgreSQL's migration also has CHECKs). Turso reads this file too.\n"
+    "--\n"
+    "-- priority: higher runs first, FIFO (vt, id) within one priority. unique_key:\n"
+    "-- unique among the queue's live rows only. cancel_requested_at: a cancel of an\n"
+    "-- in-flight message; it is never delivered again. progress: the last small JSON\n"
+    "-- value the worker holding the message stored.\n"
+    "ALTER TABLE pgqrs_messages ADD COLUMN priority INTEGER NOT NULL DEFAULT 0"),
+    "ALTER TABLE pgqrs_messages ADD COLUMN unique_key TEXT",
+    "ALTER TABLE pgqrs_messages ADD COLUMN progress TEXT",
+    "ALTER TABLE pgqrs_messages ADD COLUMN cancel_requested_at INTEGER",
+    ("CREATE UNIQUE INDEX pgqrs_messages_unique_key_idx ON pgqrs_messages (queue_id, unique_key)\n"
+    "    WHERE unique_key IS NOT NULL"),
+    ("-- The archive keeps what the live row had and learns the reason 'cancelled'.\n"
+    "-- SQLite cannot change a CHECK in place, so the table is rebuilt (rows, index).\n"
+    "CREATE TABLE pgqrs_archive_new (\n"
+    "    id                 INTEGER PRIMARY KEY,\n"
+    "    queue_id           INTEGER NOT NULL REFERENCES pgqrs_queues (id) ON DELETE CASCADE,\n"
+    "    payload            TEXT NOT NULL,\n"
+    "    enqueued_at        INTEGER NOT NULL,\n"
+    "    read_ct            INTEGER NOT NULL CHECK (read_ct >= 0),\n"
+    "    dequeued_at        INTEGER,\n"
+    "    producer_worker_id INTEGER,\n"
+    "    consumer_worker_id INTEGER,\n"
+    "    reason             TEXT NOT NULL CHECK (reason IN ('archived', 'dead_letter', 'cancelled')),\n"
+    "    archived_at        INTEGER NOT NULL,\n"
+    "    result             TEXT,\n"
+    "    priority           INTEGER NOT NULL DEFAULT 0,\n"
+    "    unique_key         TEXT,\n"
+    "    progress           TEXT\n"
+    ")"),
+    ("INSERT INTO pgqrs_archive_new (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
+    "                               producer_worker_id, consumer_worker_id, reason, archived_at, result)\n"
+    "SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
+    "       producer_worker_id, consumer_worker_id, reason, archived_at, result\n"
+    "FROM pgqrs_archive"),
+    "DROP TABLE pgqrs_archive",
+    "ALTER TABLE pgqrs_archive_new RENAME TO pgqrs_archive",
+    "CREATE INDEX pgqrs_archive_queue_reason_idx ON pgqrs_archive (queue_id, reason, archived_at)",
+    ("-- Per-queue limits; NULL = no limit.\n"
+    "ALTER TABLE pgqrs_queues ADD COLUMN concurrency_limit INTEGER"),
+    "ALTER TABLE pgqrs_queues ADD COLUMN rate_limit INTEGER",
+    "ALTER TABLE pgqrs_queues ADD COLUMN rate_period_ms INTEGER",
+};
 
 static pgqrs_status tu_apply_migration(pgqrs_conn *c, const pgqrs__migration *m)
 {
@@ -4682,6 +4763,7 @@ static pgqrs_status tu_apply_migration(pgqrs_conn *c, const pgqrs__migration *m)
     case 2: sql = tu_migration_2; n = sizeof tu_migration_2 / sizeof *sql; break;
     case 3: sql = tu_migration_3; n = sizeof tu_migration_3 / sizeof *sql; break;
     case 4: sql = tu_migration_4; n = sizeof tu_migration_4 / sizeof *sql; break;
+    case 5: sql = tu_migration_5; n = sizeof tu_migration_5 / sizeof *sql; break;
     default: return pgqrs__conn_fail(c, PGQRS_EINVAL, "migration %d is not embedded", (int)m->version);
     }
     pgqrs__tu_start(&call, c, "migration", true);
@@ -4929,13 +5011,62 @@ static const pgqrs__migration tu_migrations[] = {
       ");\n"
       "CREATE INDEX pgqrs_workflow_waits_child_idx ON pgqrs_workflow_waits (child_run_id) WHERE child_run_id IS NOT NULL;\n"
       "" },
+    { 5, "0005_job_features", "0ec4d4106be3caef3437be77afc02c1153150e36655bbe5904074f131822d0a6",
+      "-- Job features (issue 17): priorities, unique keys, cancellation, progress and\n"
+      "-- per-queue limits. The claim statements are in queries/sqlite/messages.sql;\n"
+      "-- this file only adds the columns (the library checks ranges before it writes;\n"
+      "-- PostgreSQL's migration also has CHECKs). Turso reads this file too.\n"
+      "--\n"
+      "-- priority: higher runs first, FIFO (vt, id) within one priority. unique_key:\n"
+      "-- unique among the queue's live rows only. cancel_requested_at: a cancel of an\n"
+      "-- in-flight message; it is never delivered again. progress: the last small JSON\n"
+      "-- value the worker holding the message stored.\n"
+      "ALTER TABLE pgqrs_messages ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;\n"
+      "ALTER TABLE pgqrs_messages ADD COLUMN unique_key TEXT;\n"
+      "ALTER TABLE pgqrs_messages ADD COLUMN progress TEXT;\n"
+      "ALTER TABLE pgqrs_messages ADD COLUMN cancel_requested_at INTEGER;\n"
+      "CREATE UNIQUE INDEX pgqrs_messages_unique_key_idx ON pgqrs_messages (queue_id, unique_key)\n"
+      "    WHERE unique_key IS NOT NULL;\n"
+      "\n"
+      "-- The archive keeps what the live row had and learns the reason 'cancelled'.\n"
+      "-- SQLite cannot change a CHECK in place, so the table is rebuilt (rows, index).\n"
+      "CREATE TABLE pgqrs_archive_new (\n"
+      "    id                 INTEGER PRIMARY KEY,\n"
+      "    queue_id           INTEGER NOT NULL REFERENCES pgqrs_queues (id) ON DELETE CASCADE,\n"
+      "    payload            TEXT NOT NULL,\n"
+      "    enqueued_at        INTEGER NOT NULL,\n"
+      "    read_ct            INTEGER NOT NULL CHECK (read_ct >= 0),\n"
+      "    dequeued_at        INTEGER,\n"
+      "    producer_worker_id INTEGER,\n"
+      "    consumer_worker_id INTEGER,\n"
+      "    reason             TEXT NOT NULL CHECK (reason IN ('archived', 'dead_letter', 'cancelled')),\n"
+      "    archived_at        INTEGER NOT NULL,\n"
+      "    result             TEXT,\n"
+      "    priority           INTEGER NOT NULL DEFAULT 0,\n"
+      "    unique_key         TEXT,\n"
+      "    progress           TEXT\n"
+      ");\n"
+      "INSERT INTO pgqrs_archive_new (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
+      "                               producer_worker_id, consumer_worker_id, reason, archived_at, result)\n"
+      "SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
+      "       producer_worker_id, consumer_worker_id, reason, archived_at, result\n"
+      "FROM pgqrs_archive;\n"
+      "DROP TABLE pgqrs_archive;\n"
+      "ALTER TABLE pgqrs_archive_new RENAME TO pgqrs_archive;\n"
+      "CREATE INDEX pgqrs_archive_queue_reason_idx ON pgqrs_archive (queue_id, reason, archived_at);\n"
+      "\n"
+      "-- Per-queue limits; NULL = no limit.\n"
+      "ALTER TABLE pgqrs_queues ADD COLUMN concurrency_limit INTEGER;\n"
+      "ALTER TABLE pgqrs_queues ADD COLUMN rate_limit INTEGER;\n"
+      "ALTER TABLE pgqrs_queues ADD COLUMN rate_period_ms INTEGER;\n"
+      "" },
 };
 
 const pgqrs_queries pgqrs__queries_turso = {
     .backend = "turso",
     .stmt_slots = 0,
     .migrations = tu_migrations,
-    .n_migrations = 4,
+    .n_migrations = 5,
     .apply_migration = tu_apply_migration,
     .exec_script = pgqrs__tu_exec_script,
     .archive_list = tu_archive_list,

@@ -13,6 +13,7 @@ import ctypes
 PGQRS_CONNECT_OPTIONS_VERSION = 1
 PGQRS_CAPABILITIES_VERSION = 1
 PGQRS_QUEUE_OPTIONS_VERSION = 2
+PGQRS_ENQUEUE_OPTIONS_VERSION = 1
 PGQRS_WORKER_HEALTH_VERSION = 1
 PGQRS_SCHEDULE_OPTIONS_VERSION = 1
 PGQRS_RETENTION_POLICY_VERSION = 1
@@ -71,6 +72,9 @@ class QueueInfoC(ctypes.Structure):
         ("retry_multiplier", ctypes.c_double),
         ("retry_max_delay_ms", ctypes.c_int64),
         ("retry_jitter", ctypes.c_double),
+        ("concurrency_limit", ctypes.c_int32),
+        ("rate_limit", ctypes.c_int32),
+        ("rate_period_ms", ctypes.c_int64),
     ]
 
 
@@ -116,6 +120,20 @@ class MessageC(ctypes.Structure):
         ("archived_at_us", ctypes.c_int64),
         ("state", ctypes.c_char_p),
         ("result", ctypes.c_char_p),
+        ("priority", ctypes.c_int32),
+        ("unique_key", ctypes.c_char_p),
+        ("progress", ctypes.c_char_p),
+        ("cancel_requested_at_us", ctypes.c_int64),
+    ]
+
+
+class EnqueueOptionsC(ctypes.Structure):
+    """pgqrs_enqueue_options"""
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("delay_ms", ctypes.c_int64),
+        ("priority", ctypes.c_int32),
+        ("unique_key", ctypes.c_char_p),
     ]
 
 
@@ -422,6 +440,7 @@ BY_C_NAME = {
     "pgqrs_queue_options": QueueOptionsC,
     "pgqrs_queue_metrics": QueueMetricsC,
     "pgqrs_message": MessageC,
+    "pgqrs_enqueue_options": EnqueueOptionsC,
     "pgqrs_worker_info": WorkerInfoC,
     "pgqrs_worker_health": WorkerHealthC,
     "pgqrs_schedule_options": ScheduleOptionsC,

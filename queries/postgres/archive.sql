@@ -5,7 +5,7 @@
 -- param: queue_id i64, reason enum:archive_reason, after_id i64, limit i32
 -- returns: pgqrs_archive.*
 SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id,
-       consumer_worker_id, reason, archived_at, result
+       consumer_worker_id, reason, archived_at, result, priority, unique_key, progress
 FROM pgqrs_archive
 WHERE queue_id = @queue_id AND reason = @reason AND id > @after_id
 ORDER BY id
@@ -15,7 +15,7 @@ LIMIT @limit;
 -- param: id i64
 -- returns: pgqrs_archive.*
 SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id,
-       consumer_worker_id, reason, archived_at, result
+       consumer_worker_id, reason, archived_at, result, priority, unique_key, progress
 FROM pgqrs_archive
 WHERE id = @id;
 

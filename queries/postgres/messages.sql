@@ -71,7 +71,7 @@ WHERE m.id = ANY(ARRAY(
         FOR UPDATE OF w SKIP LOCKED))
   AND m.read_ct < @max_attempts
 RETURNING m.id, m.queue_id, m.payload, m.vt, m.enqueued_at, m.read_ct, m.dequeued_at,
-          m.producer_worker_id, m.consumer_worker_id;
+          m.producer_worker_id, m.consumer_worker_id, m.priority, m.unique_key, m.progress, m.cancel_requested_at;
 
 -- name: message_dead_letter :execrows
 -- Poison messages: in the next @max visible rows, those already delivered
@@ -92,9 +92,11 @@ WITH dead AS (
     RETURNING m.*
 )
 INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,
-                           producer_worker_id, consumer_worker_id, reason, archived_at)
+                           producer_worker_id, consumer_worker_id, reason, archived_at,
+                           priority, unique_key, progress)
 SELECT d.id, d.queue_id, d.payload, d.enqueued_at, d.read_ct, d.dequeued_at,
-       d.producer_worker_id, d.consumer_worker_id, 'dead_letter', coalesce(@now::timestamptz, now())
+       d.producer_worker_id, d.consumer_worker_id, 'dead_letter', coalesce(@now::timestamptz, now()),
+       d.priority, d.unique_key, d.progress
 FROM dead d;
 
 -- name: message_extend_vt :one
@@ -132,9 +134,11 @@ WITH moved AS (
     RETURNING *
 )
 INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,
-                           producer_worker_id, consumer_worker_id, reason, archived_at)
+                           producer_worker_id, consumer_worker_id, reason, archived_at,
+                           priority, unique_key, progress)
 SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at,
-       producer_worker_id, consumer_worker_id, 'archived', coalesce(@now::timestamptz, now())
+       producer_worker_id, consumer_worker_id, 'archived', coalesce(@now::timestamptz, now()),
+       priority, unique_key, progress
 FROM moved
 RETURNING id;
 
@@ -155,7 +159,8 @@ SELECT id FROM pgqrs_messages WHERE id = ANY(@ids::bigint[]) ORDER BY id;
 -- name: message_get :one
 -- param: id i64
 -- returns: pgqrs_messages.*
-SELECT id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id
+SELECT id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,
+       priority, unique_key, progress, cancel_requested_at
 FROM pgqrs_messages
 WHERE id = @id;
 
@@ -163,7 +168,8 @@ WHERE id = @id;
 -- Live messages of a queue in id order, without claiming them (CLI `message read`).
 -- param: queue_id i64, after_id i64, limit i32
 -- returns: pgqrs_messages.*
-SELECT id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id
+SELECT id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,
+       priority, unique_key, progress, cancel_requested_at
 FROM pgqrs_messages
 WHERE queue_id = @queue_id AND id > @after_id
 ORDER BY id
@@ -205,12 +211,13 @@ moved AS (
     USING r
     WHERE m.id = r.id AND coalesce(m.consumer_worker_id, 0) = @worker_id
     RETURNING m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at,
-              m.producer_worker_id, m.consumer_worker_id, r.result
+              m.producer_worker_id, m.consumer_worker_id, r.result, m.priority, m.unique_key, m.progress
 )
 INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,
-                           producer_worker_id, consumer_worker_id, reason, archived_at, result)
+                           producer_worker_id, consumer_worker_id, reason, archived_at, result,
+                           priority, unique_key, progress)
 SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,
-       @reason, coalesce(@now::timestamptz, now()), nullif(result, 'null'::jsonb)
+       @reason, coalesce(@now::timestamptz, now()), nullif(result, 'null'::jsonb), priority, unique_key, progress
 FROM moved
 RETURNING id;
 

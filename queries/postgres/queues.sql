@@ -10,7 +10,8 @@ INSERT INTO pgqrs_queues (name, max_attempts, retry_initial_delay_ms, retry_mult
 VALUES (@name, @max_attempts, @retry_initial_delay_ms, @retry_multiplier::double precision, @retry_max_delay_ms,
         @retry_jitter::double precision)
 ON CONFLICT (name) DO NOTHING
-RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter;
+RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter,
+       concurrency_limit, rate_limit, rate_period_ms;
 
 -- name: queue_update :one
 -- Sets the delivery and retry policy of a queue in one statement; a NULL
@@ -24,25 +25,29 @@ SET max_attempts = coalesce(@max_attempts::integer, max_attempts),
     retry_max_delay_ms = coalesce(@retry_max_delay_ms::bigint, retry_max_delay_ms),
     retry_jitter = coalesce(@retry_jitter::double precision, retry_jitter)
 WHERE id = @id
-RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter;
+RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter,
+       concurrency_limit, rate_limit, rate_period_ms;
 
 -- name: queue_get_by_name :one
 -- param: name text
 -- returns: pgqrs_queues.*
-SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter
+SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter,
+       concurrency_limit, rate_limit, rate_period_ms
 FROM pgqrs_queues
 WHERE name = @name;
 
 -- name: queue_get :one
 -- param: id i64
 -- returns: pgqrs_queues.*
-SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter
+SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter,
+       concurrency_limit, rate_limit, rate_period_ms
 FROM pgqrs_queues
 WHERE id = @id;
 
 -- name: queue_list :many
 -- returns: pgqrs_queues.*
-SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter
+SELECT id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter,
+       concurrency_limit, rate_limit, rate_period_ms
 FROM pgqrs_queues
 ORDER BY name;
 

@@ -47,7 +47,8 @@ WHERE id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w
              ORDER BY w.vt, w.id LIMIT @max) win
              WHERE win.read_ct < @max_attempts)
   AND EXISTS (SELECT 1 FROM pgqrs_workers k WHERE k.id = @worker_id AND k.status = 'ready')
-RETURNING id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id;
+RETURNING id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,
+          priority, unique_key, progress, cancel_requested_at;
 
 -- name: message_dead_letter :execrows
 -- Poison messages: in the next @max visible rows, those already delivered
@@ -55,9 +56,11 @@ RETURNING id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer
 -- transaction), at the moment they would have been delivered again.
 -- param: queue_id i64, max i32, max_attempts i32, now timestamp?
 INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,
-                           producer_worker_id, consumer_worker_id, reason, archived_at)
+                           producer_worker_id, consumer_worker_id, reason, archived_at,
+                           priority, unique_key, progress)
 SELECT m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at,
-       m.producer_worker_id, m.consumer_worker_id, 'dead_letter', coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
+       m.producer_worker_id, m.consumer_worker_id, 'dead_letter', coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),
+       m.priority, m.unique_key, m.progress
 FROM pgqrs_messages m
 WHERE m.id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w
              WHERE w.queue_id = @queue_id AND w.vt <= coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
@@ -95,9 +98,11 @@ RETURNING id;
 -- param: ids i64[], worker_id i64, now timestamp?
 -- returns: id i64
 INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,
-                           producer_worker_id, consumer_worker_id, reason, archived_at)
+                           producer_worker_id, consumer_worker_id, reason, archived_at,
+                           priority, unique_key, progress)
 SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,
-       'archived', coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
+       'archived', coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),
+       priority, unique_key, progress
 FROM pgqrs_messages
 WHERE id IN (SELECT value FROM json_each(@ids)) AND coalesce(consumer_worker_id, 0) = @worker_id;
 DELETE FROM pgqrs_messages
@@ -121,7 +126,8 @@ SELECT id FROM pgqrs_messages WHERE id IN (SELECT value FROM json_each(@ids)) OR
 -- name: message_get :one
 -- param: id i64
 -- returns: pgqrs_messages.*
-SELECT id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id
+SELECT id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,
+       priority, unique_key, progress, cancel_requested_at
 FROM pgqrs_messages
 WHERE id = @id;
 
@@ -129,7 +135,8 @@ WHERE id = @id;
 -- Live messages of a queue in id order, without claiming them (CLI `message read`).
 -- param: queue_id i64, after_id i64, limit i32
 -- returns: pgqrs_messages.*
-SELECT id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id
+SELECT id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,
+       priority, unique_key, progress, cancel_requested_at
 FROM pgqrs_messages
 WHERE queue_id = @queue_id AND id > @after_id
 ORDER BY id
@@ -162,10 +169,11 @@ SELECT 1;
 -- param: ids i64[], results json[], reason enum:archive_reason, worker_id i64, now timestamp?
 -- returns: id i64
 INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,
-                           producer_worker_id, consumer_worker_id, reason, archived_at, result)
+                           producer_worker_id, consumer_worker_id, reason, archived_at, result,
+                           priority, unique_key, progress)
 SELECT m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at, m.producer_worker_id,
        m.consumer_worker_id, @reason, coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),
-       nullif(@results -> ('$[' || i.key || ']'), 'null')
+       nullif(@results -> ('$[' || i.key || ']'), 'null'), m.priority, m.unique_key, m.progress
 FROM json_each(@ids) i
 JOIN pgqrs_messages m ON m.id = i.value
 WHERE coalesce(m.consumer_worker_id, 0) = @worker_id;
