@@ -226,7 +226,7 @@ typedef struct pgqrs_queue_info {   /* read-only; fields are only ever appended 
     double retry_multiplier;
     int64_t retry_max_delay_ms;
     double retry_jitter;
-    /* per-queue limits (0.3): 0 = no limit */
+    /* per-queue limits: 0 = no limit */
     int32_t concurrency_limit;      /* at most this many of the queue's messages in flight */
     int32_t rate_limit;             /* at most this many claims ... */
     int64_t rate_period_ms;         /* ... per this many milliseconds */
@@ -330,7 +330,6 @@ typedef struct pgqrs_message {   /* read-only; fields are only ever appended */
     const char *state;           /* "live", "archived", "dead_letter" or "cancelled"; static */
     const char *result;          /* archive and dead letters: the JSON a runtime handler set
                                   * (pgqrs_job_set_result), or NULL; live messages: NULL */
-    /* job features (0.3) */
     int32_t priority;            /* higher is claimed first; 0 = the default */
     const char *unique_key;      /* NULL = none */
     const char *progress;        /* the last JSON progress value its worker stored, or NULL */
@@ -342,22 +341,6 @@ PGQRS_EXTERN const pgqrs_message *pgqrs_batch_at(const pgqrs_batch *b, size_t i)
 PGQRS_EXTERN void pgqrs_batch_free(pgqrs_batch *b);   /* NULL: no-op */
 
 /* ---- Producer ------------------------------------------------------------------- */
-/* How one message is enqueued (pgqrs_enqueue_with and the transactional enqueue). */
-#define PGQRS_PRIORITY_MIN (-32768)
-#define PGQRS_PRIORITY_MAX 32767
-#define PGQRS_MAX_UNIQUE_KEY_BYTES 512
-typedef struct pgqrs_enqueue_options {
-    unsigned int version;        /* PGQRS_ENQUEUE_OPTIONS_VERSION */
-    int64_t delay_ms;            /* visible after this long; 0 = now; 0..PGQRS_MAX_DELAY_SECONDS * 1000 */
-    int32_t priority;            /* PGQRS_PRIORITY_MIN..PGQRS_PRIORITY_MAX; higher is claimed first,
-                                  * FIFO within one priority; 0 = the default */
-    const char *unique_key;      /* NULL = none; else 1..PGQRS_MAX_UNIQUE_KEY_BYTES of UTF-8, unique
-                                  * among the queue's live messages */
-} pgqrs_enqueue_options;
-#define PGQRS_ENQUEUE_OPTIONS_VERSION 1
-#define PGQRS_ENQUEUE_OPTIONS_INIT PGQRS__INIT(pgqrs_enqueue_options, PGQRS_ENQUEUE_OPTIONS_VERSION)
-PGQRS__DEFINE_INIT(pgqrs_enqueue_options, PGQRS_ENQUEUE_OPTIONS_VERSION)
-
 /* Registers a producer worker (hostname, pid) for the queue.
  * @return PGQRS_OK, PGQRS_ENOTFOUND (no such queue), PGQRS_EINVAL (bad name) */
 PGQRS_EXTERN pgqrs_status pgqrs_producer_new(pgqrs_producer **out, pgqrs_store *store, const char *queue);
