@@ -2,6 +2,7 @@
  * Sources:
  *   schema/pgqrs.toml
  *   queries/postgres/archive.sql
+ *   queries/postgres/jobs.sql
  *   queries/postgres/messages.sql
  *   queries/postgres/queues.sql
  *   queries/postgres/retention.sql
@@ -12,6 +13,7 @@
  *   queries/postgres/workers.sql
  *   queries/postgres/workflows.sql
  *   queries/sqlite/archive.sql
+ *   queries/sqlite/jobs.sql
  *   queries/sqlite/messages.sql
  *   queries/sqlite/queues.sql
  *   queries/sqlite/retention.sql
@@ -94,6 +96,46 @@ typedef struct pgqrs_queries {
      * oldest pending message. One queue, or with queue_id NULL all of them.
      * SQL: queries/postgres/archive.sql:64, queries/sqlite/archive.sql:60 */
     pgqrs_status (*queue_metrics)(pgqrs_queue_metrics_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_metrics_params *p);
+
+    /* message_cancel_remove :one
+     * Cancels a message that is not in flight (pending or delayed, or held with an
+     * expired lease): it moves to the archive as 'cancelled' in one statement. No
+     * row when it is in flight, unknown, or of another queue (queue_id NULL: any).
+     * SQL: queries/postgres/jobs.sql:6, queries/sqlite/jobs.sql:6 */
+    pgqrs_status (*message_cancel_remove)(int64_t *out, pgqrs_conn *c, const pgqrs_message_cancel_remove_params *p);
+
+    /* message_cancel_request :one
+     * Records a cancel request on a live message (idempotent: the first
+     * request's time is kept). Its worker sees it at its next lease extension; claims
+     * skip it; message_cancel_sweep archives it once its lease has run out.
+     * SQL: queries/postgres/jobs.sql:29, queries/sqlite/jobs.sql:26 */
+    pgqrs_status (*message_cancel_request)(int64_t *out, pgqrs_conn *c, const pgqrs_message_cancel_request_params *p);
+
+    /* message_cancel_sweep :execrows
+     * Cancel-requested messages of the queue whose lease has run out (their worker
+     * died or gave up) move to the archive as 'cancelled', among the next @max
+     * visible rows in (vt, id) order. Run where a short claim runs message_dead_letter.
+     * SQL: queries/postgres/jobs.sql:40, queries/sqlite/jobs.sql:37 */
+    pgqrs_status (*message_cancel_sweep)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_cancel_sweep_params *p);
+
+    /* message_heartbeat :one
+     * The holder's lease extension that reports a cancel request: a message this
+     * worker holds becomes invisible for vt_ms from now unless a cancel was
+     * requested (then its lease is left to run out). No row when not held.
+     * SQL: queries/postgres/jobs.sql:65, queries/sqlite/jobs.sql:57 */
+    pgqrs_status (*message_heartbeat)(pgqrs_message_heartbeat_row *out, pgqrs_conn *c, const pgqrs_message_heartbeat_params *p);
+
+    /* message_extend_held_cancel :many
+     * The runtime's lease extension (message_extend_held) that leaves the leases of
+     * cancel-requested messages to run out and returns their ids.
+     * SQL: queries/postgres/jobs.sql:78, queries/sqlite/jobs.sql:68 */
+    pgqrs_status (*message_extend_held_cancel)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_extend_held_cancel_params *p);
+
+    /* message_set_progress :one
+     * Stores a progress value on a message this worker holds, while its lease
+     * runs. No row otherwise.
+     * SQL: queries/postgres/jobs.sql:97, queries/sqlite/jobs.sql:85 */
+    pgqrs_status (*message_set_progress)(int64_t *out, pgqrs_conn *c, const pgqrs_message_set_progress_params *p);
 
     /* message_enqueue :one
      * No row when the queue does not exist (no foreign key: the queue row is read,

@@ -2,6 +2,7 @@
  * Sources:
  *   schema/pgqrs.toml
  *   queries/postgres/archive.sql
+ *   queries/postgres/jobs.sql
  *   queries/postgres/messages.sql
  *   queries/postgres/queues.sql
  *   queries/postgres/retention.sql
@@ -468,6 +469,19 @@ void pgqrs__queue_metrics_rows_free(pgqrs_queue_metrics_row *rows, size_t n);
 /* Hands the collected rows to the caller on success, frees them on failure. */
 pgqrs_status pgqrs__queue_metrics_rows_finish(pgqrs_queue_metrics_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
 
+/* result of message_heartbeat */
+typedef struct pgqrs_message_heartbeat_row {
+    int64_t vt_us;
+    bool has_cancel_requested_at;
+    int64_t cancel_requested_at_us;
+} pgqrs_message_heartbeat_row;
+/* Frees what the row owns and zeroes it; NULL is a no-op. */
+void pgqrs__message_heartbeat_row_clear(pgqrs_message_heartbeat_row *row);
+/* Clears n rows and frees the array; NULL is a no-op. */
+void pgqrs__message_heartbeat_rows_free(pgqrs_message_heartbeat_row *rows, size_t n);
+/* Hands the collected rows to the caller on success, frees them on failure. */
+pgqrs_status pgqrs__message_heartbeat_rows_finish(pgqrs_message_heartbeat_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
+
 /* result of message_extend_vt */
 typedef struct pgqrs_message_extend_vt_row {
     int64_t vt_us;
@@ -662,6 +676,49 @@ typedef struct pgqrs_queue_metrics_params {
     bool has_queue_id;
     int64_t queue_id;
 } pgqrs_queue_metrics_params;
+
+/* parameters of message_cancel_remove */
+typedef struct pgqrs_message_cancel_remove_params {
+    int64_t id;
+    bool has_queue_id;
+    int64_t queue_id;
+} pgqrs_message_cancel_remove_params;
+
+/* parameters of message_cancel_request */
+typedef struct pgqrs_message_cancel_request_params {
+    int64_t id;
+    bool has_queue_id;
+    int64_t queue_id;
+} pgqrs_message_cancel_request_params;
+
+/* parameters of message_cancel_sweep */
+typedef struct pgqrs_message_cancel_sweep_params {
+    int64_t queue_id;
+    int32_t max;
+} pgqrs_message_cancel_sweep_params;
+
+/* parameters of message_heartbeat */
+typedef struct pgqrs_message_heartbeat_params {
+    int64_t id;
+    int64_t worker_id;
+    int64_t vt_ms;
+} pgqrs_message_heartbeat_params;
+
+/* parameters of message_extend_held_cancel */
+typedef struct pgqrs_message_extend_held_cancel_params {
+    const int64_t *ids;
+    size_t ids_len;
+    const int64_t *worker_ids;
+    size_t worker_ids_len;
+    int64_t vt_ms;
+} pgqrs_message_extend_held_cancel_params;
+
+/* parameters of message_set_progress */
+typedef struct pgqrs_message_set_progress_params {
+    int64_t id;
+    int64_t worker_id;
+    const char *progress;
+} pgqrs_message_set_progress_params;
 
 /* parameters of message_enqueue */
 typedef struct pgqrs_message_enqueue_params {

@@ -2,6 +2,7 @@
  * Sources:
  *   schema/pgqrs.toml
  *   queries/postgres/archive.sql
+ *   queries/postgres/jobs.sql
  *   queries/postgres/messages.sql
  *   queries/postgres/queues.sql
  *   queries/postgres/retention.sql
@@ -34,6 +35,12 @@ enum {
     PG_DLQ_REPLAY,
     PG_ARCHIVE_PURGE,
     PG_QUEUE_METRICS,
+    PG_MESSAGE_CANCEL_REMOVE,
+    PG_MESSAGE_CANCEL_REQUEST,
+    PG_MESSAGE_CANCEL_SWEEP,
+    PG_MESSAGE_HEARTBEAT,
+    PG_MESSAGE_EXTEND_HELD_CANCEL,
+    PG_MESSAGE_SET_PROGRESS,
     PG_MESSAGE_ENQUEUE,
     PG_MESSAGE_ENQUEUE_BATCH,
     PG_MESSAGE_DEQUEUE,
@@ -213,6 +220,81 @@ static const char SQL_QUEUE_METRICS[] =
     ") a ON a.queue_id = q.id\n"
     "WHERE $1::bigint IS NULL OR q.id = $1::bigint\n"
     "ORDER BY q.name";
+static const char SQL_MESSAGE_CANCEL_REMOVE[] =
+    "-- name: message_cancel_remove :one\n"
+    "WITH t AS (SELECT coalesce($3::timestamptz, now()) AS now),\n"
+    "gone AS (\n"
+    "    DELETE FROM pgqrs_messages m\n"
+    "    USING t\n"
+    "    WHERE m.id = $1 AND ($2::bigint IS NULL OR m.queue_id = $2::bigint)\n"
+    "      AND NOT (m.consumer_worker_id IS NOT NULL AND m.vt > t.now)\n"
+    "    RETURNING m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at,\n"
+    "              m.producer_worker_id, m.consumer_worker_id, m.priority, m.unique_key, m.progress\n"
+    ")\n"
+    "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
+    "                           producer_worker_id, consumer_worker_id, reason, archived_at,\n"
+    "                           priority, unique_key, progress)\n"
+    "SELECT g.id, g.queue_id, g.payload, g.enqueued_at, g.read_ct, g.dequeued_at,\n"
+    "       g.producer_worker_id, g.consumer_worker_id, 'cancelled', t.now, g.priority, g.unique_key, g.progress\n"
+    "FROM gone g, t\n"
+    "RETURNING id";
+static const char SQL_MESSAGE_CANCEL_REQUEST[] =
+    "-- name: message_cancel_request :one\n"
+    "UPDATE pgqrs_messages\n"
+    "SET cancel_requested_at = coalesce(cancel_requested_at, coalesce($3::timestamptz, now()))\n"
+    "WHERE id = $1 AND ($2::bigint IS NULL OR queue_id = $2::bigint)\n"
+    "RETURNING id";
+static const char SQL_MESSAGE_CANCEL_SWEEP[] =
+    "-- name: message_cancel_sweep :execrows\n"
+    "WITH gone AS (\n"
+    "    DELETE FROM pgqrs_messages m\n"
+    "    WHERE m.id = ANY(ARRAY(\n"
+    "            SELECT w.id\n"
+    "            FROM pgqrs_messages w\n"
+    "            WHERE w.queue_id = $1 AND w.vt <= coalesce($3::timestamptz, now())\n"
+    "            ORDER BY w.vt, w.id\n"
+    "            LIMIT $2\n"
+    "            FOR UPDATE OF w SKIP LOCKED))\n"
+    "      AND m.cancel_requested_at IS NOT NULL\n"
+    "    RETURNING m.*\n"
+    ")\n"
+    "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
+    "                           producer_worker_id, consumer_worker_id, reason, archived_at,\n"
+    "                           priority, unique_key, progress)\n"
+    "SELECT g.id, g.queue_id, g.payload, g.enqueued_at, g.read_ct, g.dequeued_at,\n"
+    "       g.producer_worker_id, g.consumer_worker_id, 'cancelled', coalesce($3::timestamptz, now()),\n"
+    "       g.priority, g.unique_key, g.progress\n"
+    "FROM gone g";
+static const char SQL_MESSAGE_HEARTBEAT[] =
+    "-- name: message_heartbeat :one\n"
+    "UPDATE pgqrs_messages\n"
+    "SET vt = CASE WHEN cancel_requested_at IS NULL\n"
+    "              THEN coalesce($4::timestamptz, now()) + $3::bigint * interval '1 millisecond'\n"
+    "              ELSE vt END\n"
+    "WHERE id = $1 AND coalesce(consumer_worker_id, 0) = $2\n"
+    "RETURNING vt, cancel_requested_at";
+static const char SQL_MESSAGE_EXTEND_HELD_CANCEL[] =
+    "-- name: message_extend_held_cancel :many\n"
+    "WITH held AS (\n"
+    "    SELECT id, cancel_requested_at FROM pgqrs_messages\n"
+    "    WHERE id = ANY($1::bigint[]) AND coalesce(consumer_worker_id, 0) = ANY($2::bigint[])\n"
+    "    FOR UPDATE SKIP LOCKED\n"
+    "),\n"
+    "ext AS (\n"
+    "    UPDATE pgqrs_messages m\n"
+    "    SET vt = coalesce($4::timestamptz, now()) + $3::bigint * interval '1 millisecond'\n"
+    "    FROM held\n"
+    "    WHERE m.id = held.id AND held.cancel_requested_at IS NULL\n"
+    "    RETURNING m.id\n"
+    ")\n"
+    "SELECT id FROM held WHERE cancel_requested_at IS NOT NULL ORDER BY id";
+static const char SQL_MESSAGE_SET_PROGRESS[] =
+    "-- name: message_set_progress :one\n"
+    "UPDATE pgqrs_messages\n"
+    "SET progress = $3::jsonb\n"
+    "WHERE id = $1 AND coalesce(consumer_worker_id, 0) = $2\n"
+    "  AND vt > coalesce($4::timestamptz, now())\n"
+    "RETURNING id";
 static const char SQL_MESSAGE_ENQUEUE[] =
     "-- name: message_enqueue :one\n"
     "WITH t AS (SELECT coalesce($5::timestamptz, now()) AS now),\n"
@@ -1117,6 +1199,18 @@ static pgqrs_status pg_scan_queue_metrics_row(pgqrs_queue_metrics_row *row, pgqr
     return st;
 }
 
+static pgqrs_status pg_scan_message_heartbeat_row(pgqrs_message_heartbeat_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->vt_us, NULL, c, res, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->cancel_requested_at_us, &row->has_cancel_requested_at, c, res, r, 1);
+    if (st != PGQRS_OK)
+        pgqrs__message_heartbeat_row_clear(row);
+    return st;
+}
+
 static pgqrs_status pg_scan_message_row(pgqrs_message_row *row, pgqrs_conn *c, const PGresult *res, int r)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1776,6 +1870,182 @@ static pgqrs_status pg_queue_metrics(pgqrs_queue_metrics_row **rows_out, size_t 
     }
     PQclear(res);
     return pgqrs__queue_metrics_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* message_cancel_remove :one (queries/postgres/jobs.sql:6) */
+static pgqrs_status pg_message_cancel_remove(int64_t *out, pgqrs_conn *c, const pgqrs_message_cancel_remove_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[3];
+    char b_id[PGQRS__PG_INT_LEN];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    memset(out, 0, sizeof *out);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_id, p->id);
+    values[1] = p->has_queue_id ? pgqrs__pg_int(b_queue_id, p->queue_id) : NULL;
+    values[2] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_MESSAGE_CANCEL_REMOVE, "message_cancel_remove", SQL_MESSAGE_CANCEL_REMOVE, 3, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_cancel_remove");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "message_cancel_remove");
+    else if (st == PGQRS_OK) {
+        const int r = 0;
+        st = pgqrs__pg_get_i64(out, NULL, c, res, r, 0);
+    }
+    PQclear(res);
+    return st;
+}
+
+/* message_cancel_request :one (queries/postgres/jobs.sql:29) */
+static pgqrs_status pg_message_cancel_request(int64_t *out, pgqrs_conn *c, const pgqrs_message_cancel_request_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[3];
+    char b_id[PGQRS__PG_INT_LEN];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    memset(out, 0, sizeof *out);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_id, p->id);
+    values[1] = p->has_queue_id ? pgqrs__pg_int(b_queue_id, p->queue_id) : NULL;
+    values[2] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_MESSAGE_CANCEL_REQUEST, "message_cancel_request", SQL_MESSAGE_CANCEL_REQUEST, 3, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_cancel_request");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "message_cancel_request");
+    else if (st == PGQRS_OK) {
+        const int r = 0;
+        st = pgqrs__pg_get_i64(out, NULL, c, res, r, 0);
+    }
+    PQclear(res);
+    return st;
+}
+
+/* message_cancel_sweep :execrows (queries/postgres/jobs.sql:40) */
+static pgqrs_status pg_message_cancel_sweep(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_cancel_sweep_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[3];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    char b_max[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    *affected_out = 0;
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
+    values[1] = pgqrs__pg_int(b_max, p->max);
+    values[2] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_MESSAGE_CANCEL_SWEEP, "message_cancel_sweep", SQL_MESSAGE_CANCEL_SWEEP, 3, values);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "message_cancel_sweep");
+    if (st == PGQRS_OK)
+        *affected_out = pgqrs__pg_affected(res);
+    PQclear(res);
+    return st;
+}
+
+/* message_heartbeat :one (queries/postgres/jobs.sql:65) */
+static pgqrs_status pg_message_heartbeat(pgqrs_message_heartbeat_row *out, pgqrs_conn *c, const pgqrs_message_heartbeat_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[4];
+    char b_id[PGQRS__PG_INT_LEN];
+    char b_worker_id[PGQRS__PG_INT_LEN];
+    char b_vt_ms[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    memset(out, 0, sizeof *out);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_id, p->id);
+    values[1] = pgqrs__pg_int(b_worker_id, p->worker_id);
+    values[2] = pgqrs__pg_int(b_vt_ms, p->vt_ms);
+    values[3] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_MESSAGE_HEARTBEAT, "message_heartbeat", SQL_MESSAGE_HEARTBEAT, 4, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_heartbeat");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "message_heartbeat");
+    else if (st == PGQRS_OK)
+        st = pg_scan_message_heartbeat_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__message_heartbeat_row_clear(out);
+    return st;
+}
+
+/* message_extend_held_cancel :many (queries/postgres/jobs.sql:78) */
+static pgqrs_status pg_message_extend_held_cancel(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_extend_held_cancel_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[4];
+    pgqrs_buf enc_ids = PGQRS_BUF_INIT;
+    pgqrs_buf enc_worker_ids = PGQRS_BUF_INIT;
+    char b_vt_ms[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    if (!p->ids && p->ids_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_extend_held_cancel: ids is NULL");
+    if (!p->worker_ids && p->worker_ids_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_extend_held_cancel: worker_ids is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__enc_i64_pgarray(c, &enc_ids, p->ids, p->ids_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__enc_i64_pgarray(c, &enc_worker_ids, p->worker_ids, p->worker_ids_len);
+    values[0] = enc_ids.data;
+    values[1] = enc_worker_ids.data;
+    values[2] = pgqrs__pg_int(b_vt_ms, p->vt_ms);
+    values[3] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_MESSAGE_EXTEND_HELD_CANCEL, "message_extend_held_cancel", SQL_MESSAGE_EXTEND_HELD_CANCEL, 4, values);
+        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_extend_held_cancel");
+    }
+    for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__pg_get_i64(row, NULL, c, res, r, 0) : pgqrs__conn_oom(c);
+    }
+    PQclear(res);
+    pgqrs__buf_free(&enc_ids);
+    pgqrs__buf_free(&enc_worker_ids);
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
+}
+
+/* message_set_progress :one (queries/postgres/jobs.sql:97) */
+static pgqrs_status pg_message_set_progress(int64_t *out, pgqrs_conn *c, const pgqrs_message_set_progress_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[4];
+    char b_id[PGQRS__PG_INT_LEN];
+    char b_worker_id[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    memset(out, 0, sizeof *out);
+    if (!p->progress)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_set_progress: progress is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_id, p->id);
+    values[1] = pgqrs__pg_int(b_worker_id, p->worker_id);
+    values[2] = p->progress;
+    values[3] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_MESSAGE_SET_PROGRESS, "message_set_progress", SQL_MESSAGE_SET_PROGRESS, 4, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_set_progress");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "message_set_progress");
+    else if (st == PGQRS_OK) {
+        const int r = 0;
+        st = pgqrs__pg_get_i64(out, NULL, c, res, r, 0);
+    }
+    PQclear(res);
+    return st;
 }
 
 /* message_enqueue :one (queries/postgres/messages.sql:5) */
@@ -4728,6 +4998,12 @@ const pgqrs_queries pgqrs__queries_postgres = {
     .dlq_replay = pg_dlq_replay,
     .archive_purge = pg_archive_purge,
     .queue_metrics = pg_queue_metrics,
+    .message_cancel_remove = pg_message_cancel_remove,
+    .message_cancel_request = pg_message_cancel_request,
+    .message_cancel_sweep = pg_message_cancel_sweep,
+    .message_heartbeat = pg_message_heartbeat,
+    .message_extend_held_cancel = pg_message_extend_held_cancel,
+    .message_set_progress = pg_message_set_progress,
     .message_enqueue = pg_message_enqueue,
     .message_enqueue_batch = pg_message_enqueue_batch,
     .message_dequeue = pg_message_dequeue,

@@ -2,6 +2,7 @@
  * Sources:
  *   schema/pgqrs.toml
  *   queries/sqlite/archive.sql
+ *   queries/sqlite/jobs.sql
  *   queries/sqlite/messages.sql
  *   queries/sqlite/queues.sql
  *   queries/sqlite/retention.sql
@@ -32,6 +33,15 @@ enum {
     SQ_DLQ_REPLAY_2,
     SQ_ARCHIVE_PURGE,
     SQ_QUEUE_METRICS,
+    SQ_MESSAGE_CANCEL_REMOVE_1,
+    SQ_MESSAGE_CANCEL_REMOVE_2,
+    SQ_MESSAGE_CANCEL_REQUEST,
+    SQ_MESSAGE_CANCEL_SWEEP_1,
+    SQ_MESSAGE_CANCEL_SWEEP_2,
+    SQ_MESSAGE_HEARTBEAT,
+    SQ_MESSAGE_EXTEND_HELD_CANCEL_1,
+    SQ_MESSAGE_EXTEND_HELD_CANCEL_2,
+    SQ_MESSAGE_SET_PROGRESS,
     SQ_MESSAGE_ENQUEUE,
     SQ_MESSAGE_ENQUEUE_BATCH,
     SQ_MESSAGE_DEQUEUE,
@@ -238,6 +248,73 @@ static const char SQL_QUEUE_METRICS[] =
     ") a ON a.queue_id = q.id\n"
     "WHERE ?1 IS NULL OR q.id = ?1\n"
     "ORDER BY q.name";
+static const char SQL_MESSAGE_CANCEL_REMOVE_1[] =
+    "-- name: message_cancel_remove :one (statement 1 of 2)\n"
+    "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
+    "                           producer_worker_id, consumer_worker_id, reason, archived_at,\n"
+    "                           priority, unique_key, progress)\n"
+    "SELECT m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at,\n"
+    "       m.producer_worker_id, m.consumer_worker_id, 'cancelled', coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),\n"
+    "       m.priority, m.unique_key, m.progress\n"
+    "FROM pgqrs_messages m\n"
+    "WHERE m.id = ?1 AND (?2 IS NULL OR m.queue_id = ?2)\n"
+    "  AND NOT (m.consumer_worker_id IS NOT NULL AND m.vt > coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)))";
+static const char SQL_MESSAGE_CANCEL_REMOVE_2[] =
+    "-- name: message_cancel_remove :one (statement 2 of 2)\n"
+    "DELETE FROM pgqrs_messages\n"
+    "WHERE id = ?1 AND id IN (SELECT a.id FROM pgqrs_archive a WHERE a.id = ?1 AND a.reason = 'cancelled')\n"
+    "RETURNING id";
+static const char SQL_MESSAGE_CANCEL_REQUEST[] =
+    "-- name: message_cancel_request :one\n"
+    "UPDATE pgqrs_messages\n"
+    "SET cancel_requested_at = coalesce(cancel_requested_at, coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)))\n"
+    "WHERE id = ?1 AND (?2 IS NULL OR queue_id = ?2)\n"
+    "RETURNING id";
+static const char SQL_MESSAGE_CANCEL_SWEEP_1[] =
+    "-- name: message_cancel_sweep :execrows (statement 1 of 2)\n"
+    "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
+    "                           producer_worker_id, consumer_worker_id, reason, archived_at,\n"
+    "                           priority, unique_key, progress)\n"
+    "SELECT m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at,\n"
+    "       m.producer_worker_id, m.consumer_worker_id, 'cancelled', coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),\n"
+    "       m.priority, m.unique_key, m.progress\n"
+    "FROM pgqrs_messages m\n"
+    "WHERE m.id IN (SELECT win.id FROM (SELECT w.id, w.cancel_requested_at FROM pgqrs_messages w\n"
+    "               WHERE w.queue_id = ?1 AND w.vt <= coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "               ORDER BY w.vt, w.id LIMIT ?2) win\n"
+    "               WHERE win.cancel_requested_at IS NOT NULL)";
+static const char SQL_MESSAGE_CANCEL_SWEEP_2[] =
+    "-- name: message_cancel_sweep :execrows (statement 2 of 2)\n"
+    "DELETE FROM pgqrs_messages\n"
+    "WHERE queue_id = ?1 AND cancel_requested_at IS NOT NULL\n"
+    "  AND id IN (SELECT a.id FROM pgqrs_archive a WHERE a.queue_id = ?1 AND a.reason = 'cancelled')";
+static const char SQL_MESSAGE_HEARTBEAT[] =
+    "-- name: message_heartbeat :one\n"
+    "UPDATE pgqrs_messages\n"
+    "SET vt = CASE WHEN cancel_requested_at IS NULL THEN coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + ?3 * 1000 ELSE vt END\n"
+    "WHERE id = ?1 AND coalesce(consumer_worker_id, 0) = ?2\n"
+    "RETURNING vt, cancel_requested_at";
+static const char SQL_MESSAGE_EXTEND_HELD_CANCEL_1[] =
+    "-- name: message_extend_held_cancel :many (statement 1 of 2)\n"
+    "UPDATE pgqrs_messages\n"
+    "SET vt = coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + ?3 * 1000\n"
+    "WHERE id IN (SELECT value FROM json_each(?1))\n"
+    "  AND coalesce(consumer_worker_id, 0) IN (SELECT value FROM json_each(?2))\n"
+    "  AND cancel_requested_at IS NULL";
+static const char SQL_MESSAGE_EXTEND_HELD_CANCEL_2[] =
+    "-- name: message_extend_held_cancel :many (statement 2 of 2)\n"
+    "SELECT id FROM pgqrs_messages\n"
+    "WHERE id IN (SELECT value FROM json_each(?1))\n"
+    "  AND coalesce(consumer_worker_id, 0) IN (SELECT value FROM json_each(?2))\n"
+    "  AND cancel_requested_at IS NOT NULL\n"
+    "ORDER BY id";
+static const char SQL_MESSAGE_SET_PROGRESS[] =
+    "-- name: message_set_progress :one\n"
+    "UPDATE pgqrs_messages\n"
+    "SET progress = ?3\n"
+    "WHERE id = ?1 AND coalesce(consumer_worker_id, 0) = ?2\n"
+    "  AND vt > coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "RETURNING id";
 static const char SQL_MESSAGE_ENQUEUE[] =
     "-- name: message_enqueue :one\n"
     "INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)\n"
@@ -1117,6 +1194,18 @@ static pgqrs_status sq_scan_queue_metrics_row(pgqrs_queue_metrics_row *row, pgqr
     return st;
 }
 
+static pgqrs_status sq_scan_message_heartbeat_row(pgqrs_message_heartbeat_row *row, pgqrs_conn *c, sqlite3_stmt *stmt)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->vt_us, NULL, c, stmt, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->cancel_requested_at_us, &row->has_cancel_requested_at, c, stmt, 1);
+    if (st != PGQRS_OK)
+        pgqrs__message_heartbeat_row_clear(row);
+    return st;
+}
+
 static pgqrs_status sq_scan_message_row(pgqrs_message_row *row, pgqrs_conn *c, sqlite3_stmt *stmt)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1796,6 +1885,233 @@ static pgqrs_status sq_queue_metrics(pgqrs_queue_metrics_row **rows_out, size_t 
         st = pgqrs__sq_fail(c, rc, "queue_metrics");
     pgqrs__sq_release(stmt);
     return pgqrs__queue_metrics_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* message_cancel_remove :one (queries/sqlite/jobs.sql:6) */
+static pgqrs_status sq_message_cancel_remove(int64_t *out, pgqrs_conn *c, const pgqrs_message_cancel_remove_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_CANCEL_REMOVE_1, SQL_MESSAGE_CANCEL_REMOVE_1, "message_cancel_remove");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
+    if (st == PGQRS_OK)
+        st = p->has_queue_id ? pgqrs__sq_bind_i64(c, stmt, 2, p->queue_id) : pgqrs__sq_bind_null(c, stmt, 2);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 3, now_us) : pgqrs__sq_bind_null(c, stmt, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "message_cancel_remove");
+    pgqrs__sq_release(stmt);
+    stmt = NULL;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_CANCEL_REMOVE_2, SQL_MESSAGE_CANCEL_REMOVE_2, "message_cancel_remove");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? pgqrs__sq_get_i64(out, NULL, c, stmt, 0)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "message_cancel_remove")
+           : pgqrs__sq_fail(c, rc, "message_cancel_remove");
+    }
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    return st;
+}
+
+/* message_cancel_request :one (queries/sqlite/jobs.sql:26) */
+static pgqrs_status sq_message_cancel_request(int64_t *out, pgqrs_conn *c, const pgqrs_message_cancel_request_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_CANCEL_REQUEST, SQL_MESSAGE_CANCEL_REQUEST, "message_cancel_request");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
+    if (st == PGQRS_OK)
+        st = p->has_queue_id ? pgqrs__sq_bind_i64(c, stmt, 2, p->queue_id) : pgqrs__sq_bind_null(c, stmt, 2);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 3, now_us) : pgqrs__sq_bind_null(c, stmt, 3);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? pgqrs__sq_get_i64(out, NULL, c, stmt, 0)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "message_cancel_request")
+           : pgqrs__sq_fail(c, rc, "message_cancel_request");
+    }
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    return st;
+}
+
+/* message_cancel_sweep :execrows (queries/sqlite/jobs.sql:37) */
+static pgqrs_status sq_message_cancel_sweep(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_cancel_sweep_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    *affected_out = 0;
+    st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_CANCEL_SWEEP_1, SQL_MESSAGE_CANCEL_SWEEP_1, "message_cancel_sweep");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->max);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 3, now_us) : pgqrs__sq_bind_null(c, stmt, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "message_cancel_sweep");
+    pgqrs__sq_release(stmt);
+    stmt = NULL;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_CANCEL_SWEEP_2, SQL_MESSAGE_CANCEL_SWEEP_2, "message_cancel_sweep");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "message_cancel_sweep");
+    if (st == PGQRS_OK)
+        *affected_out = pgqrs__sq_changes(c);
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    return st;
+}
+
+/* message_heartbeat :one (queries/sqlite/jobs.sql:57) */
+static pgqrs_status sq_message_heartbeat(pgqrs_message_heartbeat_row *out, pgqrs_conn *c, const pgqrs_message_heartbeat_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_HEARTBEAT, SQL_MESSAGE_HEARTBEAT, "message_heartbeat");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->worker_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->vt_ms);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 4, now_us) : pgqrs__sq_bind_null(c, stmt, 4);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_message_heartbeat_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "message_heartbeat")
+           : pgqrs__sq_fail(c, rc, "message_heartbeat");
+    }
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    if (st != PGQRS_OK)
+        pgqrs__message_heartbeat_row_clear(out);
+    return st;
+}
+
+/* message_extend_held_cancel :many (queries/sqlite/jobs.sql:68) */
+static pgqrs_status sq_message_extend_held_cancel(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_extend_held_cancel_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    int rc = SQLITE_DONE;
+    pgqrs_buf enc_ids = PGQRS_BUF_INIT;
+    pgqrs_buf enc_worker_ids = PGQRS_BUF_INIT;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    if (!p->ids && p->ids_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_extend_held_cancel: ids is NULL");
+    if (!p->worker_ids && p->worker_ids_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_extend_held_cancel: worker_ids is NULL");
+    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__enc_i64_array(c, &enc_worker_ids, p->worker_ids, p->worker_ids_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_EXTEND_HELD_CANCEL_1, SQL_MESSAGE_EXTEND_HELD_CANCEL_1, "message_extend_held_cancel");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 1, enc_ids.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 2, enc_worker_ids.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, p->vt_ms);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 4, now_us) : pgqrs__sq_bind_null(c, stmt, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "message_extend_held_cancel");
+    pgqrs__sq_release(stmt);
+    stmt = NULL;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_EXTEND_HELD_CANCEL_2, SQL_MESSAGE_EXTEND_HELD_CANCEL_2, "message_extend_held_cancel");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 1, enc_ids.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 2, enc_worker_ids.data);
+    while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__sq_get_i64(row, NULL, c, stmt, 0) : pgqrs__conn_oom(c);
+    }
+    if (st == PGQRS_OK && rc != SQLITE_DONE)
+        st = pgqrs__sq_fail(c, rc, "message_extend_held_cancel");
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    pgqrs__buf_free(&enc_ids);
+    pgqrs__buf_free(&enc_worker_ids);
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
+}
+
+/* message_set_progress :one (queries/sqlite/jobs.sql:85) */
+static pgqrs_status sq_message_set_progress(int64_t *out, pgqrs_conn *c, const pgqrs_message_set_progress_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    if (!p->progress)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_set_progress: progress is NULL");
+    st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_SET_PROGRESS, SQL_MESSAGE_SET_PROGRESS, "message_set_progress");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->worker_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 3, p->progress);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 4, now_us) : pgqrs__sq_bind_null(c, stmt, 4);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? pgqrs__sq_get_i64(out, NULL, c, stmt, 0)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "message_set_progress")
+           : pgqrs__sq_fail(c, rc, "message_set_progress");
+    }
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    return st;
 }
 
 /* message_enqueue :one (queries/sqlite/messages.sql:7) */
@@ -5179,6 +5495,12 @@ const pgqrs_queries pgqrs__queries_sqlite = {
     .dlq_replay = sq_dlq_replay,
     .archive_purge = sq_archive_purge,
     .queue_metrics = sq_queue_metrics,
+    .message_cancel_remove = sq_message_cancel_remove,
+    .message_cancel_request = sq_message_cancel_request,
+    .message_cancel_sweep = sq_message_cancel_sweep,
+    .message_heartbeat = sq_message_heartbeat,
+    .message_extend_held_cancel = sq_message_extend_held_cancel,
+    .message_set_progress = sq_message_set_progress,
     .message_enqueue = sq_message_enqueue,
     .message_enqueue_batch = sq_message_enqueue_batch,
     .message_dequeue = sq_message_dequeue,

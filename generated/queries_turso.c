@@ -2,6 +2,7 @@
  * Sources:
  *   schema/pgqrs.toml
  *   queries/sqlite/archive.sql
+ *   queries/sqlite/jobs.sql
  *   queries/sqlite/messages.sql
  *   queries/sqlite/queues.sql
  *   queries/sqlite/retention.sql
@@ -98,6 +99,73 @@ static const char SQL_QUEUE_METRICS[] =
     ") a ON a.queue_id = q.id\n"
     "WHERE ?1 IS NULL OR q.id = ?1\n"
     "ORDER BY q.name";
+static const char SQL_MESSAGE_CANCEL_REMOVE_1[] =
+    "-- name: message_cancel_remove :one (statement 1 of 2)\n"
+    "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
+    "                           producer_worker_id, consumer_worker_id, reason, archived_at,\n"
+    "                           priority, unique_key, progress)\n"
+    "SELECT m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at,\n"
+    "       m.producer_worker_id, m.consumer_worker_id, 'cancelled', coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),\n"
+    "       m.priority, m.unique_key, m.progress\n"
+    "FROM pgqrs_messages m\n"
+    "WHERE m.id = ?1 AND (?2 IS NULL OR m.queue_id = ?2)\n"
+    "  AND NOT (m.consumer_worker_id IS NOT NULL AND m.vt > coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)))";
+static const char SQL_MESSAGE_CANCEL_REMOVE_2[] =
+    "-- name: message_cancel_remove :one (statement 2 of 2)\n"
+    "DELETE FROM pgqrs_messages\n"
+    "WHERE id = ?1 AND id IN (SELECT a.id FROM pgqrs_archive a WHERE a.id = ?1 AND a.reason = 'cancelled')\n"
+    "RETURNING id";
+static const char SQL_MESSAGE_CANCEL_REQUEST[] =
+    "-- name: message_cancel_request :one\n"
+    "UPDATE pgqrs_messages\n"
+    "SET cancel_requested_at = coalesce(cancel_requested_at, coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)))\n"
+    "WHERE id = ?1 AND (?2 IS NULL OR queue_id = ?2)\n"
+    "RETURNING id";
+static const char SQL_MESSAGE_CANCEL_SWEEP_1[] =
+    "-- name: message_cancel_sweep :execrows (statement 1 of 2)\n"
+    "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
+    "                           producer_worker_id, consumer_worker_id, reason, archived_at,\n"
+    "                           priority, unique_key, progress)\n"
+    "SELECT m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at,\n"
+    "       m.producer_worker_id, m.consumer_worker_id, 'cancelled', coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),\n"
+    "       m.priority, m.unique_key, m.progress\n"
+    "FROM pgqrs_messages m\n"
+    "WHERE m.id IN (SELECT win.id FROM (SELECT w.id, w.cancel_requested_at FROM pgqrs_messages w\n"
+    "               WHERE w.queue_id = ?1 AND w.vt <= coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "               ORDER BY w.vt, w.id LIMIT ?2) win\n"
+    "               WHERE win.cancel_requested_at IS NOT NULL)";
+static const char SQL_MESSAGE_CANCEL_SWEEP_2[] =
+    "-- name: message_cancel_sweep :execrows (statement 2 of 2)\n"
+    "DELETE FROM pgqrs_messages\n"
+    "WHERE queue_id = ?1 AND cancel_requested_at IS NOT NULL\n"
+    "  AND id IN (SELECT a.id FROM pgqrs_archive a WHERE a.queue_id = ?1 AND a.reason = 'cancelled')";
+static const char SQL_MESSAGE_HEARTBEAT[] =
+    "-- name: message_heartbeat :one\n"
+    "UPDATE pgqrs_messages\n"
+    "SET vt = CASE WHEN cancel_requested_at IS NULL THEN coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + ?3 * 1000 ELSE vt END\n"
+    "WHERE id = ?1 AND coalesce(consumer_worker_id, 0) = ?2\n"
+    "RETURNING vt, cancel_requested_at";
+static const char SQL_MESSAGE_EXTEND_HELD_CANCEL_1[] =
+    "-- name: message_extend_held_cancel :many (statement 1 of 2)\n"
+    "UPDATE pgqrs_messages\n"
+    "SET vt = coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + ?3 * 1000\n"
+    "WHERE id IN (SELECT value FROM json_each(?1))\n"
+    "  AND coalesce(consumer_worker_id, 0) IN (SELECT value FROM json_each(?2))\n"
+    "  AND cancel_requested_at IS NULL";
+static const char SQL_MESSAGE_EXTEND_HELD_CANCEL_2[] =
+    "-- name: message_extend_held_cancel :many (statement 2 of 2)\n"
+    "SELECT id FROM pgqrs_messages\n"
+    "WHERE id IN (SELECT value FROM json_each(?1))\n"
+    "  AND coalesce(consumer_worker_id, 0) IN (SELECT value FROM json_each(?2))\n"
+    "  AND cancel_requested_at IS NOT NULL\n"
+    "ORDER BY id";
+static const char SQL_MESSAGE_SET_PROGRESS[] =
+    "-- name: message_set_progress :one\n"
+    "UPDATE pgqrs_messages\n"
+    "SET progress = ?3\n"
+    "WHERE id = ?1 AND coalesce(consumer_worker_id, 0) = ?2\n"
+    "  AND vt > coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "RETURNING id";
 static const char SQL_MESSAGE_ENQUEUE[] =
     "-- name: message_enqueue :one\n"
     "INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)\n"
@@ -988,6 +1056,18 @@ static pgqrs_status tu_scan_queue_metrics_row(pgqrs_queue_metrics_row *row, pgqr
     return st;
 }
 
+static pgqrs_status tu_scan_message_heartbeat_row(pgqrs_message_heartbeat_row *row, pgqrs__tu_call *call, size_t r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_ts(&row->vt_us, NULL, call, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_ts(&row->cancel_requested_at_us, &row->has_cancel_requested_at, call, r, 1);
+    if (st != PGQRS_OK)
+        pgqrs__message_heartbeat_row_clear(row);
+    return st;
+}
+
 static pgqrs_status tu_scan_message_row(pgqrs_message_row *row, pgqrs__tu_call *call, size_t r)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1660,6 +1740,206 @@ static pgqrs_status tu_queue_metrics(pgqrs_queue_metrics_row **rows_out, size_t 
     }
     pgqrs__tu_end(&call);
     return pgqrs__queue_metrics_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* message_cancel_remove :one (queries/sqlite/jobs.sql:6) */
+static pgqrs_status tu_message_cancel_remove(int64_t *out, pgqrs_conn *c, const pgqrs_message_cancel_remove_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    memset(out, 0, sizeof *out);
+    pgqrs__tu_start(&call, c, "message_cancel_remove", true);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__tu_stmt(&call, SQL_MESSAGE_CANCEL_REMOVE_1, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->id);
+    if (st == PGQRS_OK)
+        st = p->has_queue_id ? pgqrs__tu_arg_i64(&call, 2, p->queue_id) : pgqrs__tu_arg_null(&call, 2);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 3, now_us) : pgqrs__tu_arg_null(&call, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_CANCEL_REMOVE_2, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
+        st = pgqrs__conn_not_found(c, "message_cancel_remove");
+    else if (st == PGQRS_OK) {
+        const size_t r = 0;
+        st = pgqrs__tu_get_i64(out, NULL, &call, r, 0);
+    }
+    pgqrs__tu_end(&call);
+    return st;
+}
+
+/* message_cancel_request :one (queries/sqlite/jobs.sql:26) */
+static pgqrs_status tu_message_cancel_request(int64_t *out, pgqrs_conn *c, const pgqrs_message_cancel_request_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    memset(out, 0, sizeof *out);
+    pgqrs__tu_start(&call, c, "message_cancel_request", true);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__tu_stmt(&call, SQL_MESSAGE_CANCEL_REQUEST, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->id);
+    if (st == PGQRS_OK)
+        st = p->has_queue_id ? pgqrs__tu_arg_i64(&call, 2, p->queue_id) : pgqrs__tu_arg_null(&call, 2);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 3, now_us) : pgqrs__tu_arg_null(&call, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
+        st = pgqrs__conn_not_found(c, "message_cancel_request");
+    else if (st == PGQRS_OK) {
+        const size_t r = 0;
+        st = pgqrs__tu_get_i64(out, NULL, &call, r, 0);
+    }
+    pgqrs__tu_end(&call);
+    return st;
+}
+
+/* message_cancel_sweep :execrows (queries/sqlite/jobs.sql:37) */
+static pgqrs_status tu_message_cancel_sweep(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_cancel_sweep_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    *affected_out = 0;
+    pgqrs__tu_start(&call, c, "message_cancel_sweep", true);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__tu_stmt(&call, SQL_MESSAGE_CANCEL_SWEEP_1, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->max);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 3, now_us) : pgqrs__tu_arg_null(&call, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_CANCEL_SWEEP_2, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, STMT_CHANGES, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i64(affected_out, NULL, &call, 0, 0);
+    pgqrs__tu_end(&call);
+    return st;
+}
+
+/* message_heartbeat :one (queries/sqlite/jobs.sql:57) */
+static pgqrs_status tu_message_heartbeat(pgqrs_message_heartbeat_row *out, pgqrs_conn *c, const pgqrs_message_heartbeat_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    memset(out, 0, sizeof *out);
+    pgqrs__tu_start(&call, c, "message_heartbeat", true);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__tu_stmt(&call, SQL_MESSAGE_HEARTBEAT, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 2, p->worker_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 3, p->vt_ms);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 4, now_us) : pgqrs__tu_arg_null(&call, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
+        st = pgqrs__conn_not_found(c, "message_heartbeat");
+    else if (st == PGQRS_OK)
+        st = tu_scan_message_heartbeat_row(out, &call, 0);
+    pgqrs__tu_end(&call);
+    if (st != PGQRS_OK)
+        pgqrs__message_heartbeat_row_clear(out);
+    return st;
+}
+
+/* message_extend_held_cancel :many (queries/sqlite/jobs.sql:68) */
+static pgqrs_status tu_message_extend_held_cancel(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_extend_held_cancel_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    pgqrs_buf enc_ids = PGQRS_BUF_INIT;
+    pgqrs_buf enc_worker_ids = PGQRS_BUF_INIT;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    pgqrs__tu_start(&call, c, "message_extend_held_cancel", true);
+    if (!p->ids && p->ids_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_extend_held_cancel: ids is NULL");
+    if (!p->worker_ids && p->worker_ids_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_extend_held_cancel: worker_ids is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__enc_i64_array(c, &enc_ids, p->ids, p->ids_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__enc_i64_array(c, &enc_worker_ids, p->worker_ids, p->worker_ids_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_EXTEND_HELD_CANCEL_1, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 1, enc_ids.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 2, enc_worker_ids.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 3, p->vt_ms);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 4, now_us) : pgqrs__tu_arg_null(&call, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_EXTEND_HELD_CANCEL_2, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 1, enc_ids.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 2, enc_worker_ids.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__tu_get_i64(row, NULL, &call, r, 0) : pgqrs__conn_oom(c);
+    }
+    pgqrs__tu_end(&call);
+    pgqrs__buf_free(&enc_ids);
+    pgqrs__buf_free(&enc_worker_ids);
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
+}
+
+/* message_set_progress :one (queries/sqlite/jobs.sql:85) */
+static pgqrs_status tu_message_set_progress(int64_t *out, pgqrs_conn *c, const pgqrs_message_set_progress_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    memset(out, 0, sizeof *out);
+    pgqrs__tu_start(&call, c, "message_set_progress", true);
+    if (!p->progress)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_set_progress: progress is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__tu_stmt(&call, SQL_MESSAGE_SET_PROGRESS, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 2, p->worker_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 3, p->progress);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 4, now_us) : pgqrs__tu_arg_null(&call, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
+        st = pgqrs__conn_not_found(c, "message_set_progress");
+    else if (st == PGQRS_OK) {
+        const size_t r = 0;
+        st = pgqrs__tu_get_i64(out, NULL, &call, r, 0);
+    }
+    pgqrs__tu_end(&call);
+    return st;
 }
 
 /* message_enqueue :one (queries/sqlite/messages.sql:7) */
@@ -5075,6 +5355,12 @@ const pgqrs_queries pgqrs__queries_turso = {
     .dlq_replay = tu_dlq_replay,
     .archive_purge = tu_archive_purge,
     .queue_metrics = tu_queue_metrics,
+    .message_cancel_remove = tu_message_cancel_remove,
+    .message_cancel_request = tu_message_cancel_request,
+    .message_cancel_sweep = tu_message_cancel_sweep,
+    .message_heartbeat = tu_message_heartbeat,
+    .message_extend_held_cancel = tu_message_extend_held_cancel,
+    .message_set_progress = tu_message_set_progress,
     .message_enqueue = tu_message_enqueue,
     .message_enqueue_batch = tu_message_enqueue_batch,
     .message_dequeue = tu_message_dequeue,

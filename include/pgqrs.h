@@ -1177,8 +1177,10 @@ typedef struct pgqrs_runtime_stats {
     int64_t given_back;          /* claimed, not started, given back at shutdown */
     int64_t running;             /* handlers running now */
     int64_t held;                /* messages held now: waiting, running, or finished and not yet settled */
+    /* version 2 */
+    int64_t cancelled;           /* archived as "cancelled": a cancel was requested while held */
 } pgqrs_runtime_stats;
-#define PGQRS_RUNTIME_STATS_VERSION 1
+#define PGQRS_RUNTIME_STATS_VERSION 2   /* version 1 (no cancelled) is still accepted */
 #define PGQRS_RUNTIME_STATS_INIT PGQRS__INIT(pgqrs_runtime_stats, PGQRS_RUNTIME_STATS_VERSION)
 PGQRS__DEFINE_INIT(pgqrs_runtime_stats, PGQRS_RUNTIME_STATS_VERSION)
 /* @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
@@ -1209,6 +1211,62 @@ PGQRS_EXTERN pgqrs_status pgqrs_job_set_result(pgqrs_job *job, const char *resul
  * of the queue's policy (0 = visible at once).
  * @return PGQRS_OK, PGQRS_EINVAL (delay_ms out of 0..PGQRS_MAX_RETRY_DELAY_MS) */
 PGQRS_EXTERN pgqrs_status pgqrs_job_set_retry_delay(pgqrs_job *job, int64_t delay_ms);
+
+/* ---- Job control: cancellation, progress, a message by id (issue 17) ---------------
+ * A message is in flight while a worker holds it and its lease runs; else it is
+ * pending (visible) or delayed (visible later). Cancelling a message that is not
+ * in flight removes it: it moves to the archive with the reason "cancelled", in
+ * one statement or transaction. Cancelling one in flight records a request: claims
+ * skip it, its holder sees it (pgqrs_message_heartbeat, pgqrs_job_cancel_requested),
+ * stops extending its lease and settles it as cancelled (pgqrs_archive_cancelled;
+ * the runtime does that itself when the handler returns). If the holder dies, the
+ * message is archived as cancelled once its lease has run out (by the next claim
+ * on its queue that comes back short). */
+#define PGQRS_CANCEL_REMOVED 1     /* it was pending or delayed: archived as "cancelled" now */
+#define PGQRS_CANCEL_REQUESTED 2   /* it is in flight: the request is recorded (again: no change) */
+/* Largest progress value, serialized (bytes of JSON text). */
+#define PGQRS_MAX_PROGRESS_BYTES 8192
+/* Cancels live message id; queue NULL: whichever queue it is in, else it must be
+ * in that queue. outcome_out (may be NULL) gets PGQRS_CANCEL_REMOVED or
+ * PGQRS_CANCEL_REQUESTED. On an error nothing is changed.
+ * @return PGQRS_OK, PGQRS_ESTATE (already archived, dead-lettered or cancelled),
+ *         PGQRS_ENOTFOUND (no such message, or not in queue; no such queue) */
+PGQRS_EXTERN pgqrs_status pgqrs_message_cancel(int *outcome_out, pgqrs_store *store, const char *queue,
+                                               int64_t id);
+/* Message id, live or archived, as a batch of one (pgqrs_batch_free). Its state is
+ * finer than a listing's: "pending", "delayed", "in_flight" (live), "archived",
+ * "dead_letter" or "cancelled"; read_count is the attempts so far; result the
+ * stored result (archived rows), progress the last progress value.
+ * @return PGQRS_OK, PGQRS_ENOTFOUND */
+PGQRS_EXTERN pgqrs_status pgqrs_message_get(pgqrs_batch **out, pgqrs_store *store, int64_t id);
+/* The holder's lease extension, as pgqrs_extend_vt, that also reports a cancel
+ * request: *cancel_requested_out (may be NULL) is 1 when one was made, and then
+ * the lease is not extended (vt_us_out gets the unchanged visibility time).
+ * @return PGQRS_OK, PGQRS_EINVAL (vt_seconds), PGQRS_ENOTOWNED (held by another
+ *         worker, or the lease ran out), PGQRS_ENOTFOUND (no such live message) */
+PGQRS_EXTERN pgqrs_status pgqrs_message_heartbeat(int64_t *vt_us_out, int *cancel_requested_out, pgqrs_consumer *c,
+                                                  int64_t id, int vt_seconds);
+/* Settles a message this consumer holds as cancelled: archived with the reason
+ * "cancelled" (its progress kept). Meant for a cancel-requested message, allowed
+ * for any held one.
+ * @return PGQRS_OK, PGQRS_ENOTOWNED, PGQRS_ENOTFOUND */
+PGQRS_EXTERN pgqrs_status pgqrs_archive_cancelled(pgqrs_consumer *c, int64_t id);
+/* Stores progress_json (valid JSON, at most PGQRS_MAX_PROGRESS_BYTES) on message
+ * id, which this consumer must hold with a live lease; the last value wins and is
+ * kept in the archive when the message is settled.
+ * @return PGQRS_OK, PGQRS_EINVAL (not JSON, too large), PGQRS_ENOTOWNED (held by
+ *         another worker, or not held: pending, delayed, lease run out),
+ *         PGQRS_ESTATE (already archived), PGQRS_ENOTFOUND (no such message) */
+PGQRS_EXTERN pgqrs_status pgqrs_message_set_progress(pgqrs_consumer *c, int64_t id, const char *progress_json);
+/* Inside a handler: 1 when a cancel of this job was requested (refreshed at each
+ * lease extension, every vt_seconds / 3), else 0 (also for a bad handle). Once
+ * requested, the lease is no longer extended and the message is archived as
+ * "cancelled" when the handler returns, whatever it returns (with its result). */
+PGQRS_EXTERN int pgqrs_job_cancel_requested(const pgqrs_job *job);
+/* Inside a handler: pgqrs_message_set_progress for this job's message.
+ * @return as pgqrs_message_set_progress */
+PGQRS_EXTERN pgqrs_status pgqrs_job_set_progress(pgqrs_job *job, const char *progress_json);
+/* ---- end of job control ---- */
 
 /* ---- Logging and counters --------------------------------------------------------- */
 typedef enum pgqrs_log_level {

@@ -5,6 +5,7 @@
 
 #include "base/alloc.h"
 #include "pgqrs_public.h"
+#include "queue/jobs.h"
 #include "queue/settle.h"
 
 PGQRS_EXTERN pgqrs_status pgqrs_consumer_new(pgqrs_consumer **out, pgqrs_store *s, const char *queue)
@@ -80,6 +81,8 @@ pgqrs_status pgqrs__consumer_claim_on(pgqrs_consumer *k, pgqrs_conn *c, int max,
             }
         }
     }
+    if (st == PGQRS_OK)   /* cancel-requested messages: jobs.c */
+        st = pgqrs__cancel_after_claim(k, c, max, *rows, n);
     if (st == PGQRS_OK && *n == 0)
         st = empty_or_refused(k, c);
     return st;
