@@ -142,19 +142,24 @@ static pgqrs_status check_consumer(const pgqrs_consumer *k)
 }
 
 /* Why a holder's statement on message id touched nothing: ENOTOWNED when it is
- * live (held by another worker, or not held), else ESTATE/ENOTFOUND. */
-static pgqrs_status not_held(pgqrs_consumer *k, pgqrs_conn *c, int64_t id, const char *verb)
+ * live (held by another worker, or not held), else ESTATE/ENOTFOUND; on h. */
+static pgqrs_status not_held_by(void *h, int64_t worker_id, pgqrs_conn *c, int64_t id, const char *verb)
 {
     int64_t *live = NULL;
     size_t nlive = 0;
     pgqrs_status st = c->q->message_existing(&live, &nlive, c, &id, 1);
     if (st == PGQRS_OK && nlive)
-        st = pgqrs__fail(k, PGQRS_ENOTOWNED, "cannot %s message %lld: this consumer (worker %lld) does not hold it",
-                         verb, (long long)id, (long long)k->w.worker_id);
+        st = pgqrs__fail(h, PGQRS_ENOTOWNED, "cannot %s message %lld: worker %lld does not hold it", verb,
+                         (long long)id, (long long)worker_id);
     else if (st == PGQRS_OK)
-        st = finished_or_unknown(k, c, id, false, 0, verb);
+        st = finished_or_unknown(h, c, id, false, 0, verb);
     pgqrs__free(live);
     return st;
+}
+
+static pgqrs_status not_held(pgqrs_consumer *k, pgqrs_conn *c, int64_t id, const char *verb)
+{
+    return not_held_by(k, k->w.worker_id, c, id, verb);
 }
 
 PGQRS_EXTERN pgqrs_status pgqrs_message_heartbeat(int64_t *vt_us_out, int *cancel_requested_out, pgqrs_consumer *k,
@@ -228,19 +233,27 @@ PGQRS_EXTERN pgqrs_status pgqrs_archive_cancelled(pgqrs_consumer *k, int64_t id)
     return st;
 }
 
-PGQRS_EXTERN pgqrs_status pgqrs_message_set_progress(pgqrs_consumer *k, int64_t id, const char *progress_json)
+pgqrs_status pgqrs__set_progress(void *owner, pgqrs_store *s, int64_t worker_id, int64_t id, const char *json)
 {
     pgqrs_status st;
     int64_t got = 0;
-    if ((st = check_consumer(k)) != PGQRS_OK || (st = pgqrs__check_progress(k, progress_json)) != PGQRS_OK)
+    if ((st = pgqrs__check_progress(owner, json)) != PGQRS_OK)
         return st;
-    PGQRS__WITH_CONN(k->w.store, k, {
-        pgqrs_message_set_progress_params p = { id, k->w.worker_id, progress_json };
+    PGQRS__WITH_CONN(s, owner, {
+        pgqrs_message_set_progress_params p = { id, worker_id, json };
         st = c->q->message_set_progress(&got, c, &p);
         if (st == PGQRS_ENOTFOUND)
-            st = not_held(k, c, id, "set the progress of");
+            st = not_held_by(owner, worker_id, c, id, "set the progress of");
     });
     return st;
+}
+
+PGQRS_EXTERN pgqrs_status pgqrs_message_set_progress(pgqrs_consumer *k, int64_t id, const char *progress_json)
+{
+    pgqrs_status st;
+    if ((st = check_consumer(k)) != PGQRS_OK)
+        return st;
+    return pgqrs__set_progress(k, k->w.store, k->w.worker_id, id, progress_json);
 }
 
 /* ---- what claims and the runtime use ---- */

@@ -28,4 +28,7 @@ pgqrs_status pgqrs__consumer_settle_cancelled(size_t *settled_out, void *owner, 
 /* EINVAL on handle unless json is valid JSON of at most PGQRS_MAX_PROGRESS_BYTES. */
 pgqrs_status pgqrs__check_progress(void *handle, const char *json);
 
+/* pgqrs_message_set_progress for worker_id, failures on owner (any handle). */
+pgqrs_status pgqrs__set_progress(void *owner, pgqrs_store *s, int64_t worker_id, int64_t id, const char *json);
+
 #endif

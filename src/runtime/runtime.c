@@ -28,6 +28,7 @@
 
 #include "base/alloc.h"
 #include "base/clock.h"
+#include "queue/jobs.h"
 #include "queue/settle.h"
 #include "runtime/sched.h"
 
@@ -70,6 +71,7 @@ struct pgqrs_job {
     int outcome;
     int64_t started_ms;          /* monotonic; 0 = not started */
     bool let_go;                 /* past max_run_ms: released; its outcome is ignored */
+    _Atomic int cancel;          /* a cancel was requested (seen at a lease extension) */
 };
 
 typedef struct job_list {
@@ -117,7 +119,7 @@ struct pgqrs_runtime {
     int64_t *pending_ids;        /* run_loop's unsettled jobs, published for the extender */
     size_t n_pending, cap_pending;
 
-    _Atomic int64_t n_claimed, n_done, n_retried, n_dead, n_lost, n_overrun, n_given_back;
+    _Atomic int64_t n_claimed, n_done, n_retried, n_dead, n_lost, n_overrun, n_given_back, n_cancelled;
     int64_t n_rounds;            /* settle/claim transactions (run_loop's own) */
     pgqrs__rt_sched sched;       /* schedules and retention, on a thread of its own */
 };
@@ -432,7 +434,8 @@ PGQRS_EXTERN pgqrs_status pgqrs_runtime_stats_get(pgqrs_runtime_stats *out, cons
         return st;
     if (!out)
         return pgqrs__fail(r, PGQRS_EMISUSE, "out is NULL");
-    if ((st = pgqrs__check_version(r, "runtime stats", out->version, PGQRS_RUNTIME_STATS_VERSION)) != PGQRS_OK)
+    if (out->version != 1 &&
+        (st = pgqrs__check_version(r, "runtime stats", out->version, PGQRS_RUNTIME_STATS_VERSION)) != PGQRS_OK)
         return st;
     out->claimed = atomic_load(&r->n_claimed);
     out->done = atomic_load(&r->n_done);
@@ -441,6 +444,8 @@ PGQRS_EXTERN pgqrs_status pgqrs_runtime_stats_get(pgqrs_runtime_stats *out, cons
     out->lost = atomic_load(&r->n_lost);
     out->overrun = atomic_load(&r->n_overrun);
     out->given_back = atomic_load(&r->n_given_back);
+    if (out->version >= 2)
+        out->cancelled = atomic_load(&r->n_cancelled);
     pthread_mutex_lock(&r->mu);
     out->running = r->n_running;
     out->held = (int64_t)(r->waiting.n + r->done.n) + r->n_running;
@@ -487,6 +492,19 @@ PGQRS_EXTERN pgqrs_status pgqrs_job_set_result(pgqrs_job *j, const char *result_
     return PGQRS_OK;
 }
 
+PGQRS_EXTERN int pgqrs_job_cancel_requested(const pgqrs_job *j)
+{
+    return live_job(j) ? atomic_load(&((pgqrs_job *)j)->cancel) != 0 : 0;
+}
+
+PGQRS_EXTERN pgqrs_status pgqrs_job_set_progress(pgqrs_job *j, const char *progress_json)
+{
+    pgqrs_status st;
+    if ((st = pgqrs__check_handle(j, PGQRS__MAGIC_JOB, "job")) != PGQRS_OK)
+        return st;
+    return pgqrs__set_progress(j, j->q->consumer->w.store, j->q->consumer->w.worker_id, j->msg.id, progress_json);
+}
+
 PGQRS_EXTERN pgqrs_status pgqrs_job_set_retry_delay(pgqrs_job *j, int64_t delay_ms)
 {
     pgqrs_status st;
@@ -531,7 +549,8 @@ static void *handler_main(void *arg)
         rt->n_running++;
         j->started_ms = mono_ms();
         pthread_mutex_unlock(&rt->mu);
-        out = j->q->fn(j, j->q->user);
+        /* cancelled before it started: not run (settled as cancelled) */
+        out = atomic_load(&j->cancel) ? PGQRS_JOB_DONE : j->q->fn(j, j->q->user);
         pthread_mutex_lock(&rt->mu);
         t->job = NULL;
         rt->n_running--;
@@ -615,9 +634,29 @@ static size_t held_ids(pgqrs_runtime *rt, int64_t *ids, size_t room)
 }
 
 /* One extension of every held lease. */
+/* The jobs held here whose message has a cancel request see it (a finished one
+ * is settled as cancelled). */
+static void mark_cancelled(pgqrs_runtime *rt, const int64_t *ids, size_t n)
+{
+    pthread_mutex_lock(&rt->mu);
+    for (size_t i = 0; i < n; i++) {
+        for (pgqrs_job *j = rt->waiting.head; j; j = j->next)
+            if (j->msg.id == ids[i])
+                atomic_store(&j->cancel, 1);
+        for (pgqrs_job *j = rt->done.head; j; j = j->next)
+            if (j->msg.id == ids[i])
+                atomic_store(&j->cancel, 1);
+        for (int t = 0; t < rt->opts.concurrency; t++)
+            if (rt->threads[t].job && rt->threads[t].job->msg.id == ids[i])
+                atomic_store(&rt->threads[t].job->cancel, 1);
+    }
+    pthread_mutex_unlock(&rt->mu);
+}
+
 static pgqrs_status extend_all(pgqrs_runtime *rt, const int64_t *workers)
 {
-    int64_t *ids;
+    int64_t *ids, *cancel = NULL;
+    size_t ncancel = 0;
     size_t room, n;
     pgqrs_status st;
     pthread_mutex_lock(&rt->mu);
@@ -629,7 +668,11 @@ static pgqrs_status extend_all(pgqrs_runtime *rt, const int64_t *workers)
     pthread_mutex_lock(&rt->mu);
     n = held_ids(rt, ids, room);
     pthread_mutex_unlock(&rt->mu);
-    st = pgqrs__extend_held(NULL, &rt->ext, rt->store, ids, n, workers, rt->nq, rt->opts.vt_seconds);
+    st = pgqrs__extend_held_cancel(&cancel, &ncancel, &rt->ext, rt->store, ids, n, workers, rt->nq,
+                                   rt->opts.vt_seconds);
+    if (st == PGQRS_OK && ncancel)
+        mark_cancelled(rt, cancel, ncancel);
+    pgqrs__free(cancel);
     pgqrs__free(ids);
     return st;
 }
@@ -688,10 +731,10 @@ static void *extender_main(void *arg)
 
 /* What one round settles for one queue: arrays built from its finished jobs. */
 typedef struct settle_set {
-    pgqrs_job **jobs_done, **jobs_dead, **jobs_retry;
-    int64_t *done_ids, *dead_ids, *retry_ids, *delays;
-    const char **done_res, **dead_res;
-    size_t n_done, n_dead, n_retry, cap;
+    pgqrs_job **jobs_done, **jobs_dead, **jobs_retry, **jobs_cancel;
+    int64_t *done_ids, *dead_ids, *retry_ids, *delays, *cancel_ids;
+    const char **done_res, **dead_res, **cancel_res;
+    size_t n_done, n_dead, n_retry, n_cancel, cap;
 } settle_set;
 
 static void settle_set_clear(settle_set *s)
@@ -705,6 +748,9 @@ static void settle_set_clear(settle_set *s)
     pgqrs__free(s->delays);
     pgqrs__free(s->done_res);
     pgqrs__free(s->dead_res);
+    pgqrs__free(s->jobs_cancel);
+    pgqrs__free(s->cancel_ids);
+    pgqrs__free(s->cancel_res);
     memset(s, 0, sizeof *s);
 }
 
@@ -716,6 +762,7 @@ static bool settle_set_reserve(settle_set *s, size_t n)
     GROW(jobs_done); GROW(jobs_dead); GROW(jobs_retry);
     GROW(done_ids); GROW(dead_ids); GROW(retry_ids); GROW(delays);
     GROW(done_res); GROW(dead_res);
+    GROW(jobs_cancel); GROW(cancel_ids); GROW(cancel_res);
 #undef GROW
     s->cap = n;
     return true;
@@ -727,14 +774,20 @@ static void build_settle(pgqrs_runtime *rt, rt_queue *q, job_list *from, settle_
     job_list keep = { 0 };
     pgqrs_job *j;
     bool refreshed = false;
-    s->n_done = s->n_dead = s->n_retry = 0;
+    s->n_done = s->n_dead = s->n_retry = s->n_cancel = 0;
     if (max > s->cap)
         max = s->cap;
-    if (!s->jobs_done || !s->jobs_dead || !s->jobs_retry)
+    if (!s->jobs_done || !s->jobs_dead || !s->jobs_retry || !s->jobs_cancel)
         return;   /* settle_set_reserve failed: nothing is taken */
     while ((j = list_pop(from)) != NULL) {
-        if (j->q != q || s->n_done + s->n_dead + s->n_retry >= max) {
+        if (j->q != q || s->n_done + s->n_dead + s->n_retry + s->n_cancel >= max) {
             list_push(&keep, j);
+            continue;
+        }
+        if (atomic_load(&j->cancel)) {   /* whatever the handler returned */
+            s->jobs_cancel[s->n_cancel] = j;
+            s->cancel_ids[s->n_cancel] = j->msg.id;
+            s->cancel_res[s->n_cancel++] = j->result ? j->result : "null";
             continue;
         }
         if (j->outcome == PGQRS_JOB_RETRY && !refreshed && mono_ms() - q->policy_at_ms >= POLICY_REFRESH_MS) {
@@ -801,6 +854,30 @@ static void after_settle(pgqrs_runtime *rt, rt_queue *q, settle_set *s, const pg
     }
 }
 
+/* Archives s's cancel-requested jobs as cancelled (their own statement, before
+ * the round's settle); on failure they go back to pending for the next round. */
+static void settle_cancelled(pgqrs_runtime *rt, rt_queue *q, settle_set *s, job_list *pending)
+{
+    size_t settled = 0;
+    pgqrs_status st = pgqrs__consumer_settle_cancelled(&settled, rt, q->consumer, s->cancel_ids,
+                                                       (const char *const *)s->cancel_res, s->n_cancel);
+    if (st != PGQRS_OK)
+        pgqrs__log(rt->store, PGQRS_LOG_WARN, "runtime.retry",
+                   "archiving %zu cancelled job(s) of '%.128s' failed (kept; trying again): %s", s->n_cancel, q->name,
+                   pgqrs_errmsg(rt));
+    else {
+        atomic_fetch_add(&rt->n_cancelled, (int64_t)settled);
+        atomic_fetch_add(&rt->n_lost, (int64_t)(s->n_cancel - settled));
+    }
+    for (size_t i = 0; i < s->n_cancel; i++) {
+        if (st == PGQRS_OK)
+            job_free(s->jobs_cancel[i]);
+        else
+            list_push(pending, s->jobs_cancel[i]);
+    }
+    s->n_cancel = 0;
+}
+
 /* Is message id already held here (a claim of our own message after its lease
  * ran out and before we settled it)? Under rt->mu. */
 static bool held_here(pgqrs_runtime *rt, const job_list *pending, int64_t id)
@@ -843,6 +920,8 @@ static pgqrs_status hand_out(pgqrs_runtime *rt, rt_queue *q, pgqrs_batch *b, con
         j->msg.producer_worker_id = m->producer_worker_id;
         j->msg.consumer_worker_id = m->consumer_worker_id;
         j->msg.state = m->state;
+        j->msg.cancel_requested_at_us = m->cancel_requested_at_us;
+        atomic_store(&j->cancel, m->cancel_requested_at_us != 0);
         list_push(&fresh, j);
     }
     atomic_fetch_add(&rt->n_claimed, (int64_t)n);
@@ -912,6 +991,8 @@ static bool run_round(pgqrs_runtime *rt, loop_state *ls, bool claim)
         int want = 0;
         pgqrs_status st;
         build_settle(rt, q, &ls->pending, &s, (size_t)rt->store->opts.max_batch_size);
+        if (s.n_cancel)
+            settle_cancelled(rt, q, &s, &ls->pending);
         if (claim && now >= q->next_poll_ms) {
             int room;
             /* held: waiting, running, finished since this round began (done), and
