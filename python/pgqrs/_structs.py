@@ -26,7 +26,7 @@ PGQRS_POLL_OPTIONS_VERSION = 1
 PGQRS_STEP_OPTIONS_VERSION = 1
 PGQRS_RUN_FILTER_VERSION = 1
 PGQRS_RUNTIME_OPTIONS_VERSION = 2
-PGQRS_RUNTIME_STATS_VERSION = 1
+PGQRS_RUNTIME_STATS_VERSION = 2
 PGQRS_COUNTERS_VERSION = 2
 
 
@@ -399,6 +399,7 @@ class RuntimeStatsC(ctypes.Structure):
         ("given_back", ctypes.c_int64),
         ("running", ctypes.c_int64),
         ("held", ctypes.c_int64),
+        ("cancelled", ctypes.c_int64),
     ]
 
 
