@@ -1,4 +1,4 @@
-/* cmd_message.c: `pgqrs message send|read|archive|delete|release`; send-batch
+/* cmd_message.c: `pgqrs message send|read|get|cancel|archive|delete|release`; send-batch
  * lives in cmd_send_batch.c. */
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +191,76 @@ static int run_release(cli_ctx *ctx, const cli_args *a)
     return take_and_apply(ctx, a, ACT_RELEASE);
 }
 
+/* ---- get and cancel by id ---- */
+
+static int run_get(cli_ctx *ctx, const cli_args *a)
+{
+    static const char *const tnames[] = { "enqueued_at", "visible_at", "dequeued_at", "archived_at",
+                                          "cancel_requested_at" };
+    pgqrs_batch *b = NULL;
+    const pgqrs_message *m;
+    int64_t id, times[5];
+    pgqrs_status st;
+    int rc = 0;
+    if (!cli_parse_id(ctx, a->pos[0], &id))
+        return CLI_EXIT_USAGE;
+    if ((st = pgqrs_message_get(&b, ctx->store, id)) != PGQRS_OK)
+        return cli_fail(ctx, st, ctx->store, NULL);
+    m = pgqrs_batch_at(b, 0);
+    if (ctx->json) {
+        rc = cli_json_print(cli_message_json(m));
+        pgqrs_batch_free(b);
+        return rc;
+    }
+    times[0] = m->enqueued_at_us;
+    times[1] = m->archived_at_us ? 0 : m->vt_us;
+    times[2] = m->dequeued_at_us;
+    times[3] = m->archived_at_us;
+    times[4] = m->cancel_requested_at_us;
+    printf("%-20s %lld\n", "id", (long long)m->id);
+    printf("%-20s %lld\n", "queue_id", (long long)m->queue_id);
+    printf("%-20s %s\n", "state", m->state);
+    printf("%-20s %d\n", "attempts", (int)m->read_count);
+    for (size_t i = 0; i < 5; i++) {
+        char t[64];
+        cli_time_text(times[i], t, sizeof t);
+        printf("%-20s %s\n", tnames[i], t);
+    }
+    printf("%-20s %s\n", "payload", m->payload ? m->payload : "");
+    printf("%-20s %s\n", "progress", m->progress ? m->progress : "");
+    printf("%-20s %s\n", "result", m->result ? m->result : "");
+    pgqrs_batch_free(b);
+    return rc;
+}
+
+static int run_cancel(cli_ctx *ctx, const cli_args *a)
+{
+    const char *queue = cli_opt(a, "queue");
+    int64_t id;
+    int outcome = 0;
+    pgqrs_status st;
+    if (!cli_parse_id(ctx, a->pos[0], &id))
+        return CLI_EXIT_USAGE;
+    if ((st = pgqrs_message_cancel(&outcome, ctx->store, queue, id)) != PGQRS_OK)
+        return cli_fail(ctx, st, ctx->store, NULL);
+    if (ctx->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_integer(id));
+        json_object_set_new(o, "outcome", json_string(outcome == PGQRS_CANCEL_REMOVED ? "cancelled" : "requested"));
+        return cli_json_print(o);
+    }
+    if (outcome == PGQRS_CANCEL_REMOVED)
+        printf("cancelled message %lld (archived as cancelled)\n", (long long)id);
+    else
+        printf("cancel requested for message %lld (in flight: its worker stops it)\n", (long long)id);
+    return 0;
+}
+
+static const cli_option cancel_opts[] = {
+    { "queue", "QUEUE", "Only if the message is in QUEUE (else exit 2)." },
+    { NULL, NULL, NULL },
+};
+
 static const cli_option send_opts[] = {
     { "delay", "SECONDS", "Visible only after this many seconds (default 0, at most 365 days)." },
     { NULL, NULL, NULL },
@@ -273,6 +343,37 @@ static const cli_command message_commands[] = {
         .example = "pgqrs message read emails --limit 10\n"
                    "pgqrs --json message read emails --after 1200 --limit 100\n",
         .min_pos = 1, .max_pos = 1, .needs_store = true, .run = run_read,
+    },
+    {
+        .name = "get",
+        .summary = "show one message by id, live or archived",
+        .params = "ID",
+        .description = "Shows message ID wherever it is: live or in the archive. state is one of\n"
+                       "pending, delayed, in_flight (held by a worker, lease running), archived,\n"
+                       "dead_letter or cancelled; attempts is the deliveries so far; progress the\n"
+                       "last progress value its worker stored (JSON); result what a worker stored\n"
+                       "with it when it finished. With --json the object of 'message read --json',\n"
+                       "plus \"progress\" and \"cancel_requested_at\". No such message is exit 2.\n",
+        .example = "pgqrs message get 42\n"
+                   "pgqrs --json message get 42 | jq .progress\n",
+        .min_pos = 1, .max_pos = 1, .needs_store = true, .run = run_get,
+    },
+    {
+        .name = "cancel",
+        .summary = "cancel one message by id",
+        .params = "ID",
+        .description = "A pending or delayed message is removed: it moves to the archive with the\n"
+                       "state cancelled ('cancelled message ID'). A message in flight gets a cancel\n"
+                       "request: its worker sees it ('pgqrs work' stops the command; the runtime\n"
+                       "tells the handler), its lease is no longer extended, and it is archived as\n"
+                       "cancelled when the worker lets go ('cancel requested for message ID';\n"
+                       "asking again changes nothing). With --json {\"id\", \"outcome\":\n"
+                       "\"cancelled\" | \"requested\"}. A message already archived, dead-lettered or\n"
+                       "cancelled is exit 5 and nothing changes; no such message is exit 2.\n",
+        .options = cancel_opts,
+        .example = "pgqrs message cancel 42\n"
+                   "pgqrs --json message cancel 42 --queue emails\n",
+        .min_pos = 1, .max_pos = 1, .needs_store = true, .run = run_cancel,
     },
     {
         .name = "archive",

@@ -303,6 +303,8 @@ json_t *cli_message_json(const pgqrs_message *m)
     json_object_set_new(o, "consumer_worker_id", id_or_null(m->consumer_worker_id));
     json_object_set_new(o, "payload", cli_payload_json(m->payload));
     json_object_set_new(o, "result", m->result ? cli_payload_json(m->result) : json_null());
+    json_object_set_new(o, "progress", m->progress ? cli_payload_json(m->progress) : json_null());
+    json_object_set_new(o, "cancel_requested_at", cli_time_json(m->cancel_requested_at_us));
     return o;
 }
 
