@@ -132,7 +132,7 @@ for group in install verify queue message dlq worker workflow work; do
 done
 for cmd in "queue create" "queue list" "queue get" "queue delete" "queue purge" "queue metrics" \
     "message send" "message send-batch" "message read" "message archive" "message delete" \
-    "message release" "dlq list" "dlq replay" "worker list" "worker health" "worker reclaim" \
+    "message release" "message get" "message cancel" "dlq list" "dlq replay" "worker list" "worker health" "worker reclaim" \
     "worker purge-stale" "workflow list" "workflow runs" "workflow run" "workflow cancel" "workflow trigger" \
     "workflow wait" "workflow send" "workflow events" "workflow delete" \
     "queue update" "work"; do
@@ -787,6 +787,36 @@ run --json retention run --batch-size 10
 expect "retention run" 0 && json "retention run" 'd["complete"] is True'
 run schedule delete nightly
 expect "schedule delete nightly" 0
+
+# ---- message get / cancel by id -------------------------------------------------------------------
+run queue create cancelq
+expect "cancel queue" 0
+run --json message send cancelq '{"c":1}'
+cid1=$(jget 'd["id"]')
+run --json message send cancelq '{"c":2}' --delay 3600
+cid2=$(jget 'd["id"]')
+run --json message get "$cid1"
+expect "get pending" 0 && json "get pending" 'd["state"] == "pending" and d["payload"] == {"c": 1} and d["progress"] is None and d["read_count"] == 0'
+run message get "$cid2"
+expect "get delayed text" 0 && has "get delayed text" "delayed"
+run --json message cancel "$cid2"
+expect "cancel delayed" 0 && json "cancel delayed" 'd["outcome"] == "cancelled"'
+run --json message get "$cid2"
+expect "get cancelled" 0 && json "get cancelled" 'd["state"] == "cancelled" and d["archived_at"] is not None'
+run message cancel "$cid2"
+expect "cancel twice" 5 && err_has "cancel twice" "already cancelled"
+run message cancel "$cid1" --queue emails
+expect "cancel in another queue" 2
+run message cancel 99999999
+expect "cancel unknown" 2
+run message get 99999999
+expect "get unknown" 2
+run message get abc
+expect "get bad id" 1
+run message cancel "$cid1" --queue cancelq
+expect "cancel pending" 0 && has "cancel pending" "cancelled message $cid1"
+run --json message read cancelq
+expect "cancelled leave the queue" 0 && json "cancelled leave the queue" 'd["messages"] == []'
 
 # ---- deleting queues ------------------------------------------------------------------------------
 run queue delete flaky
