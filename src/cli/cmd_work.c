@@ -5,7 +5,11 @@
  * environment, reads its standard output and maps its exit status: 0 done (the
  * output, when it is JSON, is the stored result), WORK_EXIT_FAIL dead-letter now,
  * anything else (a signal too) a retry per the queue's policy. SIGTERM and SIGINT
- * stop the runtime (pgqrs_runtime_stop is async-signal-safe): it drains. */
+ * stop the runtime (pgqrs_runtime_stop is async-signal-safe): it drains.
+ * Progress: each line the command writes to descriptor 3 (PGQRS_PROGRESS_FD) is
+ * stored as the message's progress when it is JSON. A cancel request (seen by
+ * the runtime at a lease extension) sends SIGTERM to the command's process group,
+ * SIGKILL 5 s later; the runtime archives the message as cancelled. */
 #define _GNU_SOURCE   /* pipe2: close-on-exec at creation, so no concurrent spawn inherits it */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +30,7 @@ extern char **environ;
 #define WORK_EXIT_FAIL 65       /* EX_DATAERR: the input is bad; never retry it */
 #define MAX_OUTPUT (1 << 20)    /* standard output kept for the result; past it: no result */
 #define MAX_CHILDREN 1024
+#define PROGRESS_FD 3           /* the command's descriptor for progress lines */
 
 typedef struct work_ctx {
     char *const *argv;          /* the command */
@@ -71,23 +76,25 @@ static int64_t mono_ms(void)
 }
 
 /* environ, minus any PGQRS_MESSAGE_ID/ATTEMPT/MAX_ATTEMPTS/QUEUE, plus this job's. */
-static char **job_env(pgqrs_job *job, char bufs[4][192])
+static char **job_env(pgqrs_job *job, char bufs[5][192])
 {
     size_t n = 0, k = 0;
     char **env;
     while (environ[n])
         n++;
-    if (!(env = calloc(n + 5, sizeof *env)))
+    if (!(env = calloc(n + 6, sizeof *env)))
         return NULL;
     for (size_t i = 0; i < n; i++)
         if (strncmp(environ[i], "PGQRS_MESSAGE_ID=", 17) != 0 && strncmp(environ[i], "PGQRS_ATTEMPT=", 14) != 0 &&
-            strncmp(environ[i], "PGQRS_MAX_ATTEMPTS=", 19) != 0 && strncmp(environ[i], "PGQRS_QUEUE=", 12) != 0)
+            strncmp(environ[i], "PGQRS_MAX_ATTEMPTS=", 19) != 0 && strncmp(environ[i], "PGQRS_QUEUE=", 12) != 0 &&
+            strncmp(environ[i], "PGQRS_PROGRESS_FD=", 18) != 0)
             env[k++] = environ[i];
     snprintf(bufs[0], 192, "PGQRS_MESSAGE_ID=%lld", (long long)pgqrs_job_id(job));
     snprintf(bufs[1], 192, "PGQRS_ATTEMPT=%d", (int)pgqrs_job_attempt(job));
     snprintf(bufs[2], 192, "PGQRS_MAX_ATTEMPTS=%d", (int)pgqrs_job_max_attempts(job));
     snprintf(bufs[3], 192, "PGQRS_QUEUE=%.170s", pgqrs_job_queue(job));
-    for (int i = 0; i < 4; i++)
+    snprintf(bufs[4], 192, "PGQRS_PROGRESS_FD=%d", PROGRESS_FD);
+    for (int i = 0; i < 5; i++)
         env[k++] = bufs[i];
     env[k] = NULL;
     return env;
@@ -102,13 +109,60 @@ static bool is_json(const char *s)
     return v != NULL;
 }
 
+/* Progress lines from the command's descriptor 3: each complete line that is
+ * JSON (and small enough) becomes the message's progress; others are ignored
+ * with a line on stderr. */
+typedef struct progress_in {
+    char line[PGQRS_MAX_PROGRESS_BYTES + 2];
+    size_t len;
+    bool too_long;   /* the current line passed the limit: dropped up to its newline */
+} progress_in;
+
+static void progress_line(work_ctx *w, pgqrs_job *job, progress_in *pi)
+{
+    const char *why = NULL;
+    pgqrs_status st;
+    pi->line[pi->len] = '\0';
+    if (pi->len == 0 && !pi->too_long)
+        return;
+    if (pi->too_long)
+        why = "longer than 8192 bytes";
+    else if (!is_json(pi->line))
+        why = "not JSON";
+    else if ((st = pgqrs_job_set_progress(job, pi->line)) != PGQRS_OK)
+        why = pgqrs_errmsg(job);
+    if (why) {
+        pthread_mutex_lock(&w->mu);
+        fprintf(stderr, "pgqrs work: message %lld: progress line ignored (%s)\n", (long long)pgqrs_job_id(job), why);
+        pthread_mutex_unlock(&w->mu);
+    }
+    pi->len = 0;
+    pi->too_long = false;
+}
+
+static void progress_bytes(work_ctx *w, pgqrs_job *job, progress_in *pi, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (b[i] == '\n') {
+            progress_line(w, job, pi);
+        } else if (pi->len < PGQRS_MAX_PROGRESS_BYTES) {
+            pi->line[pi->len++] = b[i];
+        } else {
+            pi->too_long = true;
+        }
+    }
+}
+
 /* Runs the command for one job; its outcome. */
 static int work_job(pgqrs_job *job, void *user)
 {
     work_ctx *w = user;
-    char bufs[4][192];
+    char bufs[5][192];
     char **env = job_env(job, bufs);
-    int in[2] = { -1, -1 }, out[2] = { -1, -1 }, status = 0, outcome;
+    int in[2] = { -1, -1 }, out[2] = { -1, -1 }, prog[2] = { -1, -1 }, status = 0, outcome;
+    progress_in *pi = calloc(1, sizeof *pi);
+    bool cancel_sent = false, cancel_killed = false;
+    int64_t cancel_at = 0;
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     sigset_t dflt;
@@ -119,32 +173,38 @@ static int work_job(pgqrs_job *job, void *user)
     int64_t start = mono_ms();
     pid_t pid = -1;
     int rc;
-    if (!env || pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) {
+    if (!env || !pi || pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(prog, O_CLOEXEC) != 0) {
         free(env);
+        free(pi);
         for (int i = 0; i < 2; i++) {
             if (in[i] >= 0)
                 close(in[i]);
             if (out[i] >= 0)
                 close(out[i]);
+            if (prog[i] >= 0)
+                close(prog[i]);
         }
         return PGQRS_JOB_RETRY;
     }
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, in[0], 0);
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, prog[1], PROGRESS_FD);
     /* pgqrs ignores SIGPIPE; an ignored signal stays ignored across exec: give
      * the command the default back */
     posix_spawnattr_init(&attr);
     sigemptyset(&dflt);
     sigaddset(&dflt, SIGPIPE);
     posix_spawnattr_setsigdefault(&attr, &dflt);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setpgroup(&attr, 0);   /* its own process group: a cancel stops all of it */
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
     rc = posix_spawnp(&pid, w->argv[0], &fa, &attr, w->argv, env);
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
     free(env);
     close(in[0]);
     close(out[1]);
+    close(prog[1]);
     if (rc != 0) {
         pthread_mutex_lock(&w->mu);
         if (!w->spawn_error_shown)
@@ -153,6 +213,8 @@ static int work_job(pgqrs_job *job, void *user)
         pthread_mutex_unlock(&w->mu);
         close(in[1]);
         close(out[0]);
+        close(prog[0]);
+        free(pi);
         return PGQRS_JOB_RETRY;
     }
     track(w, pid, true);
@@ -162,8 +224,16 @@ static int work_job(pgqrs_job *job, void *user)
         in[1] = -1;
     }
     while (out[0] >= 0) {   /* write the payload, read the output, until it closes its end */
-        struct pollfd p[2] = { { out[0], POLLIN, 0 }, { in[1], POLLOUT, 0 } };
+        struct pollfd p[3] = { { out[0], POLLIN, 0 }, { prog[0], POLLIN, 0 }, { in[1], POLLOUT, 0 } };
         int wait = 200;
+        if (!cancel_sent && pgqrs_job_cancel_requested(job)) {
+            kill(-pid, SIGTERM);   /* the command's process group */
+            cancel_sent = true;
+            cancel_at = mono_ms();
+        } else if (cancel_sent && !cancel_killed && mono_ms() - cancel_at >= 5000) {
+            kill(-pid, SIGKILL);
+            cancel_killed = true;
+        }
         if (w->timeout_ms > 0) {
             int64_t left = w->timeout_ms - (mono_ms() - start);
             if (left <= 0 && !term_sent) {
@@ -174,9 +244,20 @@ static int work_job(pgqrs_job *job, void *user)
                 kill_sent = true;
             }
         }
-        if (poll(p, in[1] >= 0 ? 2 : 1, wait) < 0 && errno != EINTR)
+        if (poll(p, in[1] >= 0 ? 3 : 2, wait) < 0 && errno != EINTR)
             break;
-        if (in[1] >= 0 && (p[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+        if (prog[0] >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+            char chunk[4096];
+            ssize_t n = read(prog[0], chunk, sizeof chunk);
+            if (n > 0) {
+                progress_bytes(w, job, pi, chunk, (size_t)n);
+            } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                progress_line(w, job, pi);   /* a last line without its newline */
+                close(prog[0]);
+                prog[0] = -1;
+            }
+        }
+        if (in[1] >= 0 && (p[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
             ssize_t n = write(in[1], payload + sent, plen - sent);
             if (n > 0)
                 sent += (size_t)n;
@@ -213,6 +294,16 @@ static int work_job(pgqrs_job *job, void *user)
         close(in[1]);
     if (out[0] >= 0)
         close(out[0]);
+    if (prog[0] >= 0) {   /* what it wrote before closing its standard output */
+        char chunk[4096];
+        ssize_t n;
+        fcntl(prog[0], F_SETFL, fcntl(prog[0], F_GETFL) | O_NONBLOCK);
+        while ((n = read(prog[0], chunk, sizeof chunk)) > 0)
+            progress_bytes(w, job, pi, chunk, (size_t)n);
+        progress_line(w, job, pi);
+        close(prog[0]);
+    }
+    free(pi);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     track(w, pid, false);
@@ -337,12 +428,14 @@ static int run_work(cli_ctx *ctx, const cli_args *a)
             json_object_set_new(j, "dead_lettered", json_integer(st.dead_lettered));
             json_object_set_new(j, "given_back", json_integer(st.given_back));
             json_object_set_new(j, "lost", json_integer(st.lost));
+            json_object_set_new(j, "cancelled", json_integer(st.cancelled));
             json_object_set_new(j, "ticks_fired", json_integer(ss.fired));
             json_object_set_new(j, "purged", json_integer(ss.purged));
             rc = cli_json_print(j);
         } else {
-            printf("%s: %lld done, %lld retried, %lld dead-lettered, %lld given back\n", a->pos[0],
-                   (long long)st.done, (long long)st.retried, (long long)st.dead_lettered, (long long)st.given_back);
+            printf("%s: %lld done, %lld retried, %lld dead-lettered, %lld given back, %lld cancelled\n", a->pos[0],
+                   (long long)st.done, (long long)st.retried, (long long)st.dead_lettered, (long long)st.given_back,
+                   (long long)st.cancelled);
         }
     }
     if (rs == PGQRS_ETIMEOUT) {
@@ -390,6 +483,12 @@ static const cli_command work_command = {
         "  65      (--fail-exit) dead-lettered now, whatever attempts remain\n"
         "  other   (or a signal) retried after the queue's retry policy's delay\n"
         "          ('queue update'); dead-lettered after its last attempt.\n"
+        "Progress: each line the command writes to descriptor 3 (its number is in\n"
+        "PGQRS_PROGRESS_FD) is stored as the message's progress when it is JSON of at\n"
+        "most 8192 bytes ('message get'); other lines are ignored with a line on\n"
+        "stderr. Cancel: when 'message cancel' asks to stop a message that is running,\n"
+        "its command (run in a process group of its own) gets SIGTERM, SIGKILL 5 s\n"
+        "later, and the message is archived as cancelled whatever it exits with.\n"
         "Standard output that is not JSON is passed on to pgqrs's stderr; the\n"
         "command's stderr is pgqrs's. Finished messages are settled in batches with\n"
         "the next claim: after a crash of pgqrs (kill -9, power loss) a command that\n"
@@ -401,9 +500,10 @@ static const cli_command work_command = {
         "runs it is also a scheduler, as 'pgqrs schedule run' is: it fires the due\n"
         "ticks of every schedule (of any queue) and applies retention, unless\n"
         "--no-scheduler. While it runs, a progress line shows on stderr when it is a\n"
-        "terminal. Prints \"QUEUE: N done, N retried, N dead-lettered, N given back\";\n"
-        "with --json {\"queue\", \"claimed\", \"done\", \"retried\", \"dead_lettered\",\n"
-        "\"given_back\", \"lost\", \"ticks_fired\", \"purged\"}.\n"
+        "terminal. Prints \"QUEUE: N done, N retried, N dead-lettered, N given back,\n"
+        "N cancelled\"; with --json {\"queue\", \"claimed\", \"done\", \"retried\",\n"
+        "\"dead_lettered\", \"given_back\", \"lost\", \"cancelled\", \"ticks_fired\",\n"
+        "\"purged\"}.\n"
         "Put -- before COMMAND when it has options of its own.\n",
     .options = work_opts,
     .example = "pgqrs work emails --concurrency 4 -- ./send-email.sh\n"

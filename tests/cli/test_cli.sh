@@ -716,6 +716,35 @@ expect "work drains on SIGTERM" 0 && has "work drains on SIGTERM" "drain: 1 done
 run --json message read drain
 expect "drained messages are pending" 0 &&
     json "given back: pending, the claim not counted" 'len(d["messages"]) == 4 and all(m["read_count"] == 0 and m["consumer_worker_id"] is None for m in d["messages"])'
+# progress on descriptor 3, and a cancel that stops the running command (SIGTERM to its group)
+run queue create cancelw
+run --json message send cancelw '{"w":1}'
+wid=$(jget 'd["id"]')
+cat >"$tmp/cjob.sh" <<'EOS'
+#!/bin/sh
+cat >/dev/null
+echo '{"pct":10}' >&"$PGQRS_PROGRESS_FD"
+echo 'not json' >&3
+trap 'exit 1' TERM
+i=0; while [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
+EOS
+chmod +x "$tmp/cjob.sh"
+"$bin" work cancelw --vt 1 --until-empty -- "$tmp/cjob.sh" </dev/null >"$tmp/cw.out" 2>"$tmp/cw.err" &
+wpid=$!
+for _ in $(seq 1 200); do
+    run --json message get "$wid"
+    [ "$rc" = 0 ] && [ "$(jget 'd["progress"]')" = "{'pct': 10}" ] && break
+    sleep 0.05
+done
+json "work stores progress lines" 'd["progress"] == {"pct": 10} and d["state"] == "in_flight"'
+run --json message cancel "$wid"
+expect "cancel running work" 0 && json "cancel running work" 'd["outcome"] == "requested"'
+wait "$wpid"
+rc=$?; out=$(cat "$tmp/cw.out"); err=$(cat "$tmp/cw.err")
+if [ "$rc" = 0 ] && grep -qF "cancelw: 0 done, 0 retried, 0 dead-lettered, 0 given back, 1 cancelled" <<<"$out"; then pass; else fail "work cancelled the running command"; fi
+err_has "work ignores progress that is not JSON" "progress line ignored (not JSON)"
+run --json message get "$wid"
+expect "cancelled work message" 0 && json "cancelled work message" 'd["state"] == "cancelled" and d["progress"] == {"pct": 10}'
 # ---- schedules and retention --------------------------------------------------------------------
 run queue create sched-reports
 expect "create queue for schedules" 0
