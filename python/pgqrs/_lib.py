@@ -137,6 +137,14 @@ _SIGNATURES = {
     "pgqrs_dlq_replay_all": (c_status, [_P(c_i64), c_handle, ctypes.c_char_p]),
     "pgqrs_message_list": (c_status, [_pp, c_handle, ctypes.c_char_p, c_i64, ctypes.c_int]),
     "pgqrs_archive_list": (c_status, [_pp, c_handle, ctypes.c_char_p, c_i64, ctypes.c_int]),
+    # job control: cancel, get by id, progress (issue 17)
+    "pgqrs_message_cancel": (c_status, [_P(ctypes.c_int), c_handle, ctypes.c_char_p, c_i64]),
+    "pgqrs_message_get": (c_status, [_pp, c_handle, c_i64]),
+    "pgqrs_message_heartbeat": (c_status, [_P(c_i64), _P(ctypes.c_int), c_handle, c_i64, ctypes.c_int]),
+    "pgqrs_archive_cancelled": (c_status, [c_handle, c_i64]),
+    "pgqrs_message_set_progress": (c_status, [c_handle, c_i64, ctypes.c_char_p]),
+    "pgqrs_job_cancel_requested": (ctypes.c_int, [c_handle]),
+    "pgqrs_job_set_progress": (c_status, [c_handle, ctypes.c_char_p]),
     # workers
     "pgqrs_consumer_heartbeat": (c_status, [c_handle]),
     "pgqrs_consumer_suspend": (c_status, [c_handle]),

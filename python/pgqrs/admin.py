@@ -192,6 +192,25 @@ class Admin:
     def dlq_count(self, queue):
         return self._count("pgqrs_dlq_count", encode_name(queue))
 
+    # ---- job control: a message by id, cancel (issue 17) -------------------------
+    def get_message(self, message):
+        """The :class:`Message` with this id (or the id of a :class:`Message`), live
+        or archived; its ``state`` is "pending", "delayed", "in_flight", "archived",
+        "dead_letter" or "cancelled". :class:`NotFound` if there is none."""
+        msgs = self._batch("pgqrs_message_get", _msg_id(message))
+        return msgs[0]
+
+    def cancel_message(self, message, *, queue=None):
+        """Cancels a message: one pending or delayed is archived as cancelled now
+        (returns "cancelled"); one in flight gets a cancel request its worker sees
+        (returns "requested"). With `queue`, only if it is in that queue.
+        :class:`IllegalState` if it is already archived, dead-lettered or
+        cancelled; :class:`NotFound` if there is no such message."""
+        out = ctypes.c_int()
+        self._call_out("pgqrs_message_cancel", ctypes.byref(out), encode_name(queue, allow_none=True),
+                       _msg_id(message))
+        return "cancelled" if out.value == 1 else "requested"
+
     def dlq_replay(self, queue, message):
         """Moves one dead letter (id or :class:`Message`) back to the queue as a
         new pending message. :class:`NotFound` if it is no dead letter of `queue`."""

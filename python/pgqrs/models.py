@@ -27,9 +27,13 @@ class Message:
     producer_worker_id: Optional[int]
     consumer_worker_id: Optional[int]
     archived_at_us: int
-    state: str                    # "live", "archived" or "dead_letter"
+    state: str                    # "live", "archived", "dead_letter" or "cancelled"; Admin.get_message:
+                                  # "pending", "delayed", "in_flight" for live ones
     result: Any = dataclasses.field(default=None, hash=False, compare=False)
     result_json: Optional[str] = None
+    progress: Any = dataclasses.field(default=None, hash=False, compare=False)   # its worker's last progress
+    progress_json: Optional[str] = None
+    cancel_requested_at_us: int = 0   # live messages: when a cancel was requested; else 0
 
     @property
     def enqueued_at(self) -> datetime.datetime:
@@ -54,6 +58,7 @@ class Message:
     def _from_c(cls, m):
         raw = decode(m.payload)
         res = decode(m.result)
+        prog = decode(m.progress)
         return cls(
             id=m.id, queue_id=m.queue_id,
             payload=None if raw is None else json.loads(raw), payload_json=raw,
@@ -62,7 +67,9 @@ class Message:
             producer_worker_id=m.producer_worker_id or None,
             consumer_worker_id=m.consumer_worker_id or None,
             archived_at_us=m.archived_at_us, state=decode(m.state),
-            result=None if res is None else json.loads(res), result_json=res)
+            result=None if res is None else json.loads(res), result_json=res,
+            progress=None if prog is None else json.loads(prog), progress_json=prog,
+            cancel_requested_at_us=m.cancel_requested_at_us)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -251,6 +251,26 @@ class Consumer(_Worker):
         self._call_out("pgqrs_extend_vt", ctypes.byref(out), _msg_id(message), to_seconds(vt, "vt"))
         return us_to_datetime(out.value)
 
+    def heartbeat(self, message, vt):
+        """Extends a held message's lease by `vt` seconds, as :meth:`extend_vt`,
+        unless a cancel was requested. Returns (visibility time, cancel_requested)."""
+        out, req = ctypes.c_int64(), ctypes.c_int()
+        p = self._ptr()
+        check(lib().pgqrs_message_heartbeat(ctypes.byref(out), ctypes.byref(req), p, _msg_id(message),
+                                            to_seconds(vt, "vt")), p)
+        return us_to_datetime(out.value), bool(req.value)
+
+    def archive_cancelled(self, message):
+        """Settles a held message as cancelled (archived with the reason cancelled)."""
+        self._call("pgqrs_archive_cancelled", _msg_id(message))
+
+    def set_progress(self, message, value):
+        """Stores `value` (JSON-serialisable, at most 8192 bytes as JSON) as the
+        progress of a message this consumer holds. :class:`NotOwned` if it does not
+        hold it, :class:`InvalidInput` if too large or not JSON-serialisable."""
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        self._call("pgqrs_message_set_progress", _msg_id(message), text.encode("utf-8"))
+
     def archive(self, message):
         """Archives a held message (id or :class:`Message`). :class:`NotOwned` if
         another worker holds it, :class:`NotFound` if it is not live."""

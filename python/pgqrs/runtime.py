@@ -95,6 +95,19 @@ class Job:
         return self._message
 
     @property
+    def cancel_requested(self):
+        """True once a cancel of this job was requested (seen at a lease
+        extension): stop soon; the message is archived as cancelled whatever the
+        handler returns."""
+        return bool(lib().pgqrs_job_cancel_requested(self._h))
+
+    def set_progress(self, value):
+        """Stores `value` (JSON-serialisable, at most 8192 bytes as JSON) as the
+        message's progress (readable with Admin.get_message)."""
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        check(lib().pgqrs_job_set_progress(self._h, text.encode("utf-8")), self._h)
+
+    @property
     def last_attempt(self):
         """True when a retry would dead-letter it instead."""
         return self.attempt >= self.max_attempts
@@ -137,12 +150,12 @@ def _make_callback(fn, non_retryable):
 class RuntimeStats(dict):
     """The runtime's counters: ``claimed``, ``done``, ``retried``,
     ``dead_lettered``, ``lost``, ``overrun``, ``given_back``, ``running``,
-    ``held`` (``pgqrs_runtime_stats``). Also readable as attributes."""
+    ``held``, ``cancelled`` (``pgqrs_runtime_stats``). Also readable as attributes."""
 
     __getattr__ = dict.__getitem__
 
 
-_STATS = ("claimed", "done", "retried", "dead_lettered", "lost", "overrun", "given_back", "running", "held")
+_STATS = ("claimed", "done", "retried", "dead_lettered", "lost", "overrun", "given_back", "running", "held", "cancelled")
 
 
 class Runtime:
