@@ -115,6 +115,8 @@ typedef struct pgqrs_queries {
      * Cancel-requested messages of the queue whose lease has run out (their worker
      * died or gave up) move to the archive as 'cancelled', among the next @max
      * visible rows in (vt, id) order. Run where a short claim runs message_dead_letter.
+     * The window is read without locks (a bounded range of the dequeue index); only
+     * its cancel-requested rows are locked, skipping those another session holds.
      * SQL: queries/postgres/jobs.sql:40, queries/sqlite/jobs.sql:37 */
     pgqrs_status (*message_cancel_sweep)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_cancel_sweep_params *p);
 
@@ -122,19 +124,19 @@ typedef struct pgqrs_queries {
      * The holder's lease extension that reports a cancel request: a message this
      * worker holds becomes invisible for vt_ms from now unless a cancel was
      * requested (then its lease is left to run out). No row when not held.
-     * SQL: queries/postgres/jobs.sql:65, queries/sqlite/jobs.sql:57 */
+     * SQL: queries/postgres/jobs.sql:70, queries/sqlite/jobs.sql:57 */
     pgqrs_status (*message_heartbeat)(pgqrs_message_heartbeat_row *out, pgqrs_conn *c, const pgqrs_message_heartbeat_params *p);
 
     /* message_extend_held_cancel :many
      * The runtime's lease extension (message_extend_held) that leaves the leases of
      * cancel-requested messages to run out and returns their ids.
-     * SQL: queries/postgres/jobs.sql:78, queries/sqlite/jobs.sql:68 */
+     * SQL: queries/postgres/jobs.sql:83, queries/sqlite/jobs.sql:68 */
     pgqrs_status (*message_extend_held_cancel)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_extend_held_cancel_params *p);
 
     /* message_set_progress :one
      * Stores a progress value on a message this worker holds, while its lease
      * runs. No row otherwise.
-     * SQL: queries/postgres/jobs.sql:97, queries/sqlite/jobs.sql:85 */
+     * SQL: queries/postgres/jobs.sql:102, queries/sqlite/jobs.sql:85 */
     pgqrs_status (*message_set_progress)(int64_t *out, pgqrs_conn *c, const pgqrs_message_set_progress_params *p);
 
     /* message_enqueue :one

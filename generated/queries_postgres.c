@@ -249,13 +249,16 @@ static const char SQL_MESSAGE_CANCEL_SWEEP[] =
     "WITH gone AS (\n"
     "    DELETE FROM pgqrs_messages m\n"
     "    WHERE m.id = ANY(ARRAY(\n"
-    "            SELECT w.id\n"
-    "            FROM pgqrs_messages w\n"
-    "            WHERE w.queue_id = $1 AND w.vt <= coalesce($3::timestamptz, now())\n"
-    "            ORDER BY w.vt, w.id\n"
-    "            LIMIT $2\n"
-    "            FOR UPDATE OF w SKIP LOCKED))\n"
-    "      AND m.cancel_requested_at IS NOT NULL\n"
+    "            SELECT c.id\n"
+    "            FROM pgqrs_messages c\n"
+    "            WHERE c.id = ANY(ARRAY(\n"
+    "                    SELECT w.id\n"
+    "                    FROM pgqrs_messages w\n"
+    "                    WHERE w.queue_id = $1 AND w.vt <= coalesce($3::timestamptz, now())\n"
+    "                    ORDER BY w.vt, w.id\n"
+    "                    LIMIT $2))\n"
+    "              AND c.cancel_requested_at IS NOT NULL AND c.vt <= coalesce($3::timestamptz, now())\n"
+    "            FOR UPDATE OF c SKIP LOCKED))\n"
     "    RETURNING m.*\n"
     ")\n"
     "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
@@ -1949,7 +1952,7 @@ static pgqrs_status pg_message_cancel_sweep(int64_t *affected_out, pgqrs_conn *c
     return st;
 }
 
-/* message_heartbeat :one (queries/postgres/jobs.sql:65) */
+/* message_heartbeat :one (queries/postgres/jobs.sql:70) */
 static pgqrs_status pg_message_heartbeat(pgqrs_message_heartbeat_row *out, pgqrs_conn *c, const pgqrs_message_heartbeat_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1978,7 +1981,7 @@ static pgqrs_status pg_message_heartbeat(pgqrs_message_heartbeat_row *out, pgqrs
     return st;
 }
 
-/* message_extend_held_cancel :many (queries/postgres/jobs.sql:78) */
+/* message_extend_held_cancel :many (queries/postgres/jobs.sql:83) */
 static pgqrs_status pg_message_extend_held_cancel(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_extend_held_cancel_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2018,7 +2021,7 @@ static pgqrs_status pg_message_extend_held_cancel(int64_t **rows_out, size_t *n_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_set_progress :one (queries/postgres/jobs.sql:97) */
+/* message_set_progress :one (queries/postgres/jobs.sql:102) */
 static pgqrs_status pg_message_set_progress(int64_t *out, pgqrs_conn *c, const pgqrs_message_set_progress_params *p)
 {
     pgqrs_status st = PGQRS_OK;

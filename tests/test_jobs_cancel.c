@@ -207,6 +207,36 @@ static void test_jobs__cancel_requested_holder_died(void)
     close_store();
 }
 
+/* The sweep on its own: a claim that takes nothing (here: its worker is
+ * suspended, so the claim comes back empty) archives the cancel-requested
+ * messages whose lease ran out, whether or not claims skip them. */
+static void test_jobs__short_claim_sweeps_expired_requests(void)
+{
+    int64_t a = 0, b2 = 0;
+    char buf[32];
+    pgqrs_consumer *k = NULL, *k2 = NULL;
+    pgqrs_batch *b = NULL;
+    SETUP();
+    CHECK_OK(send("q", "1", 0, &a), store);
+    CHECK_OK(send("q", "2", 0, &b2), store);
+    CHECK_OK(pgqrs_consumer_new(&k, store, "q"), store);
+    CHECK_OK(pgqrs_dequeue(&b, k, 1, 30), k);
+    pgqrs_batch_free(b);
+    CHECK_OK(pgqrs_message_cancel(NULL, store, NULL, a), store);
+    pgqrs_store_set_time(store, T0 + 29 * SEC);
+    CHECK_OK(pgqrs_consumer_new(&k2, store, "q"), store);
+    CHECK_OK(pgqrs_consumer_suspend(k2), k2);
+    CHECK_ST(PGQRS_ESTATE, pgqrs_dequeue(&b, k2, 5, 30), k2);
+    CHECK_STR("in_flight", state_of(a, buf, sizeof buf));   /* its lease still runs */
+    pgqrs_store_set_time(store, T0 + 31 * SEC);
+    CHECK_ST(PGQRS_ESTATE, pgqrs_dequeue(&b, k2, 5, 30), k2);
+    CHECK_STR("cancelled", state_of(a, buf, sizeof buf));
+    CHECK_STR("pending", state_of(b2, buf, sizeof buf));   /* no request: left alone */
+    pgqrs_consumer_free(k);
+    pgqrs_consumer_free(k2);
+    close_store();
+}
+
 static void test_jobs__progress(void)
 {
     int64_t a = 0, p = 0;
@@ -360,6 +390,7 @@ int main(int argc, char **argv)
         { "jobs__cancel_errors_change_nothing", test_jobs__cancel_errors_change_nothing },
         { "jobs__cancel_in_flight", test_jobs__cancel_in_flight },
         { "jobs__cancel_requested_holder_died", test_jobs__cancel_requested_holder_died },
+        { "jobs__short_claim_sweeps_expired_requests", test_jobs__short_claim_sweeps_expired_requests },
         { "jobs__progress", test_jobs__progress },
         { "jobs__get_dead_letter", test_jobs__get_dead_letter },
         { "jobs__runtime_handler_sees_cancel", test_jobs__runtime_handler_sees_cancel },
