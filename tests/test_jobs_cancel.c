@@ -316,6 +316,32 @@ static void test_jobs__get_dead_letter(void)
     close_store();
 }
 
+/* A cancel-requested message on its last attempt whose lease runs out is
+ * cancelled, not dead-lettered. */
+static void test_jobs__cancel_wins_over_dead_letter(void)
+{
+    int64_t a = 0;
+    char buf[32];
+    pgqrs_queue_options qo = PGQRS_QUEUE_OPTIONS_INIT;
+    pgqrs_consumer *k = NULL;
+    pgqrs_batch *b = NULL;
+    SETUP();
+    qo.max_attempts = 1;
+    CHECK_OK(pgqrs_queue_create(NULL, store, "dl", &qo), store);
+    CHECK_OK(send("dl", "1", 0, &a), store);
+    CHECK_OK(pgqrs_consumer_new(&k, store, "dl"), store);
+    CHECK_OK(pgqrs_dequeue(&b, k, 1, 5), k);
+    pgqrs_batch_free(b);
+    CHECK_OK(pgqrs_message_cancel(NULL, store, "dl", a), store);
+    pgqrs_store_set_time(store, T0 + 6 * SEC);
+    CHECK_OK(pgqrs_dequeue(&b, k, 1, 5), k);
+    CHECK_I64(0, pgqrs_batch_count(b));
+    pgqrs_batch_free(b);
+    CHECK_STR("cancelled", state_of(a, buf, sizeof buf));
+    pgqrs_consumer_free(k);
+    close_store();
+}
+
 /* ---- the runtime: a handler that loops until it sees the cancel ---- */
 
 static _Atomic int rt_started, rt_saw_cancel;
@@ -393,6 +419,7 @@ int main(int argc, char **argv)
         { "jobs__short_claim_sweeps_expired_requests", test_jobs__short_claim_sweeps_expired_requests },
         { "jobs__progress", test_jobs__progress },
         { "jobs__get_dead_letter", test_jobs__get_dead_letter },
+        { "jobs__cancel_wins_over_dead_letter", test_jobs__cancel_wins_over_dead_letter },
         { "jobs__runtime_handler_sees_cancel", test_jobs__runtime_handler_sees_cancel },
     };
     int rc = th_main(argc, argv, "test_jobs_cancel", tests, sizeof tests / sizeof *tests);

@@ -69,7 +69,9 @@ pgqrs_status pgqrs__consumer_claim_on(pgqrs_consumer *k, pgqrs_conn *c, int max,
          * dead-lettered now, when they would have been delivered again */
         int64_t dead = 0;
         pgqrs_message_dead_letter_params d = { k->w.queue_id, max, k->w.max_attempts };
-        st = c->q->message_dead_letter(&dead, c, &d);
+        st = pgqrs__cancel_sweep(k, c, max);   /* a cancel request wins over dead-lettering */
+        if (st == PGQRS_OK)
+            st = c->q->message_dead_letter(&dead, c, &d);
         if (st == PGQRS_OK && dead > 0) {
             atomic_fetch_add(&k->w.store->n_dead_lettered, dead);
             pgqrs__log(k->w.store, PGQRS_LOG_WARN, "message.dead_letter",
@@ -81,8 +83,8 @@ pgqrs_status pgqrs__consumer_claim_on(pgqrs_consumer *k, pgqrs_conn *c, int max,
             }
         }
     }
-    if (st == PGQRS_OK)   /* cancel-requested messages: jobs.c */
-        st = pgqrs__cancel_after_claim(k, c, max, *rows, n);
+    if (st == PGQRS_OK)   /* claimed cancel-requested messages: jobs.c */
+        st = pgqrs__cancel_claimed(k, c, *rows, n);
     if (st == PGQRS_OK && *n == 0)
         st = empty_or_refused(k, c);
     return st;

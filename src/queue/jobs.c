@@ -258,19 +258,22 @@ PGQRS_EXTERN pgqrs_status pgqrs_message_set_progress(pgqrs_consumer *k, int64_t 
 
 /* ---- what claims and the runtime use ---- */
 
-pgqrs_status pgqrs__cancel_after_claim(pgqrs_consumer *k, pgqrs_conn *c, int max, pgqrs_message_row *rows, size_t *n)
+pgqrs_status pgqrs__cancel_sweep(pgqrs_consumer *k, pgqrs_conn *c, int max)
+{
+    int64_t swept = 0;
+    pgqrs_message_cancel_sweep_params p = { k->w.queue_id, max };
+    pgqrs_status st = c->q->message_cancel_sweep(&swept, c, &p);
+    if (st == PGQRS_OK && swept > 0)
+        pgqrs__log(k->w.store, PGQRS_LOG_INFO, "message.cancelled",
+                   "%lld cancel-requested message(s) of '%.128s' whose lease ran out archived as cancelled",
+                   (long long)swept, k->w.queue);
+    return st;
+}
+
+pgqrs_status pgqrs__cancel_claimed(pgqrs_consumer *k, pgqrs_conn *c, pgqrs_message_row *rows, size_t *n)
 {
     pgqrs_status st = PGQRS_OK;
     size_t ncancel = 0, kept = 0;
-    if (*n < (size_t)max) {
-        int64_t swept = 0;
-        pgqrs_message_cancel_sweep_params p = { k->w.queue_id, max };
-        st = c->q->message_cancel_sweep(&swept, c, &p);
-        if (st == PGQRS_OK && swept > 0)
-            pgqrs__log(k->w.store, PGQRS_LOG_INFO, "message.cancelled",
-                       "%lld cancel-requested message(s) of '%.128s' whose lease ran out archived as cancelled",
-                       (long long)swept, k->w.queue);
-    }
     for (size_t i = 0; i < *n; i++)
         ncancel += rows[i].has_cancel_requested_at;
     if (st != PGQRS_OK || ncancel == 0)

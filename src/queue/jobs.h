@@ -6,11 +6,14 @@
 
 #include "queue/worker_handle.h"
 
+/* A short claim's sweep (before its dead-lettering): the queue's
+ * cancel-requested messages whose lease ran out, among the next max visible
+ * ones, are archived as cancelled. Failures on k. */
+pgqrs_status pgqrs__cancel_sweep(pgqrs_consumer *k, pgqrs_conn *c, int max);
 /* After a claim on c: claimed rows with a cancel request (a claim that does not
- * skip them) are archived as cancelled at once and removed from *rows; a short
- * claim (*n < max) also sweeps the queue's cancel-requested messages whose lease
- * ran out. Failures on k. */
-pgqrs_status pgqrs__cancel_after_claim(pgqrs_consumer *k, pgqrs_conn *c, int max, pgqrs_message_row *rows, size_t *n);
+ * skip them) are archived as cancelled at once and removed from rows (*n is
+ * updated). Failures on k. */
+pgqrs_status pgqrs__cancel_claimed(pgqrs_consumer *k, pgqrs_conn *c, pgqrs_message_row *rows, size_t *n);
 
 /* pgqrs__extend_held that leaves cancel-requested messages' leases alone and
  * returns their ids in *cancel_out (pgqrs__free; may be NULL when *n_cancel is 0).
