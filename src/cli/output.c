@@ -452,17 +452,26 @@ static void payload_cell(const char *payload, char *out, size_t outlen)
 
 int cli_print_batch_table(const pgqrs_batch *b, bool archived)
 {
-    const char *const hdr[] = { "ID", "READS", "ENQUEUED", archived ? "ARCHIVED_AT" : "VISIBLE_AT", "PAYLOAD" };
-    cli_table *t = cli_table_new(5, hdr);
+    const char *const hdr[] = { "ID", "READS", "ENQUEUED", archived ? "ARCHIVED_AT" : "VISIBLE_AT", "PAYLOAD",
+                                "PROGRESS" };
+    bool progress = false;   /* the PROGRESS column only when a message has one */
+    cli_table *t;
+    for (size_t i = 0; i < pgqrs_batch_count(b); i++)
+        progress = progress || pgqrs_batch_at(b, i)->progress != NULL;
+    t = cli_table_new(progress ? 6 : 5, hdr);
     for (size_t i = 0; t && i < pgqrs_batch_count(b); i++) {
         const pgqrs_message *m = pgqrs_batch_at(b, i);
-        char id[24], reads[16], enq[32], vt[32], payload[512];
-        const char *row[] = { id, reads, enq, vt, payload };
+        char id[24], reads[16], enq[32], vt[32], payload[512], prog[512];
+        const char *row[] = { id, reads, enq, vt, payload, prog };
         snprintf(id, sizeof id, "%lld", (long long)m->id);
         snprintf(reads, sizeof reads, "%d", (int)m->read_count);
         cli_time_text(m->enqueued_at_us, enq, sizeof enq);
         cli_time_text(archived ? m->archived_at_us : m->vt_us, vt, sizeof vt);
         payload_cell(m->payload, payload, sizeof payload);
+        if (m->progress)
+            payload_cell(m->progress, prog, sizeof prog);
+        else
+            prog[0] = '\0';
         if (!cli_table_row(t, row)) {
             cli_table_free(t);
             t = NULL;

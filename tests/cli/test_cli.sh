@@ -737,6 +737,8 @@ for _ in $(seq 1 200); do
     sleep 0.05
 done
 json "work stores progress lines" 'd["progress"] == {"pct": 10} and d["state"] == "in_flight"'
+run message read cancelw
+expect "read shows progress" 0 && has "read shows progress" "PROGRESS" && has "read shows progress value" '"pct"'
 run --json message cancel "$wid"
 expect "cancel running work" 0 && json "cancel running work" 'd["outcome"] == "requested"'
 wait "$wpid"
