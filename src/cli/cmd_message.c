@@ -336,9 +336,10 @@ static const cli_command message_commands[] = {
                        "ENQUEUED, VISIBLE_AT, PAYLOAD (cut at 60 characters; --json has it whole).\n"
                        "With --json {\"queue\", \"messages\": [{\"id\", \"queue_id\", \"state\",\n"
                        "\"read_count\", \"enqueued_at\", \"visible_at\", \"dequeued_at\", \"archived_at\",\n"
-                       "\"producer_worker_id\", \"consumer_worker_id\", \"payload\", \"result\"}]}:\n"
-                       "result is what a worker stored with an archived message ('pgqrs work',\n"
-                       "the runtime), else null.\n",
+                       "\"producer_worker_id\", \"consumer_worker_id\", \"payload\", \"result\",\n"
+                       "\"progress\", \"cancel_requested_at\"}]}: result is what a worker stored with\n"
+                       "an archived message ('pgqrs work', the runtime), else null; progress its\n"
+                       "worker's last progress value (a PROGRESS column in text when any has one).\n",
         .options = read_opts,
         .example = "pgqrs message read emails --limit 10\n"
                    "pgqrs --json message read emails --after 1200 --limit 100\n",
