@@ -251,8 +251,8 @@ class Consumer(_Worker):
         self._call_out("pgqrs_extend_vt", ctypes.byref(out), _msg_id(message), to_seconds(vt, "vt"))
         return us_to_datetime(out.value)
 
-    def heartbeat(self, message, vt):
-        """Extends a held message's lease by `vt` seconds, as :meth:`extend_vt`,
+    def message_heartbeat(self, message, vt):
+        """``pgqrs_message_heartbeat``: extends a held message's lease by `vt` seconds, as :meth:`extend_vt`,
         unless a cancel was requested. Returns (visibility time, cancel_requested)."""
         out, req = ctypes.c_int64(), ctypes.c_int()
         p = self._ptr()

@@ -41,12 +41,12 @@ def test_get_and_cancel(store, admin):
         assert [x.progress for x in admin.list_messages("jobs")] == [{"pct": 50}]
         with pytest.raises(pgqrs.InvalidInput):
             c.set_progress(a, "x" * 9000)
-        _, requested = c.heartbeat(a, 30)
+        _, requested = c.message_heartbeat(a, 30)
         assert requested is False
         assert admin.cancel_message(a) == "requested"
         assert admin.cancel_message(a) == "requested"
         assert admin.get_message(a).cancel_requested_at_us > 0
-        _, requested = c.heartbeat(a, 30)
+        _, requested = c.message_heartbeat(a, 30)
         assert requested is True
         with store.consumer("jobs") as other:
             with pytest.raises(pgqrs.NotOwned):
