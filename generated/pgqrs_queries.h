@@ -154,7 +154,7 @@ typedef struct pgqrs_queries {
      * primary-key probe, a plan that stays the same when the statement is planned
      * once for every parameter (the driver plans each statement once per session; a
      * join here becomes a sequential scan of the backlog in the generic plan).
-     * SQL: queries/postgres/messages.sql:47, queries/sqlite/messages.sql:31 */
+     * SQL: queries/postgres/messages.sql:47, queries/sqlite/messages.sql:31, queries/turso/messages.sql:19 */
     pgqrs_status (*message_dequeue)(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_dequeue_params *p);
 
     /* message_dead_letter :execrows
@@ -162,7 +162,7 @@ typedef struct pgqrs_queries {
      * priority order), those already delivered max_attempts times move to the
      * archive as dead letters, in one statement, at the moment they would have been
      * delivered again. The window is an InitPlan, as in message_dequeue.
-     * SQL: queries/postgres/messages.sql:93, queries/sqlite/messages.sql:67 */
+     * SQL: queries/postgres/messages.sql:93, queries/sqlite/messages.sql:67, queries/turso/messages.sql:46 */
     pgqrs_status (*message_dead_letter)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_dead_letter_params *p);
 
     /* message_extend_vt :one

@@ -145,15 +145,8 @@ static const char SQL_MESSAGE_DEQUEUE[] =
     "    read_ct = read_ct + 1,\n"
     "    dequeued_at = coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),\n"
     "    consumer_worker_id = ?2\n"
-    "WHERE id IN (SELECT win.id FROM (WITH RECURSIVE lv(p) AS (\n"
-    "                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = ?1\n"
-    "                         ORDER BY l.priority DESC LIMIT 1)\n"
-    "                 UNION ALL\n"
-    "                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = ?1 AND l.priority < lv.p\n"
-    "                         ORDER BY l.priority DESC LIMIT 1)\n"
-    "                 FROM lv WHERE lv.p IS NOT NULL)\n"
-    "             SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
-    "             WHERE w.queue_id = ?1 AND w.priority IN (SELECT p FROM lv)\n"
+    "WHERE id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
+    "             WHERE w.queue_id = ?1\n"
     "               AND w.vt <= coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
     "               AND w.cancel_requested_at IS NULL\n"
     "             ORDER BY w.priority DESC, w.vt, w.id LIMIT ?3) win\n"
@@ -170,15 +163,8 @@ static const char SQL_MESSAGE_DEAD_LETTER_1[] =
     "       m.producer_worker_id, m.consumer_worker_id, 'dead_letter', coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),\n"
     "       m.priority, m.unique_key, m.progress\n"
     "FROM pgqrs_messages m\n"
-    "WHERE m.id IN (SELECT win.id FROM (WITH RECURSIVE lv(p) AS (\n"
-    "                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = ?1\n"
-    "                         ORDER BY l.priority DESC LIMIT 1)\n"
-    "                 UNION ALL\n"
-    "                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = ?1 AND l.priority < lv.p\n"
-    "                         ORDER BY l.priority DESC LIMIT 1)\n"
-    "                 FROM lv WHERE lv.p IS NOT NULL)\n"
-    "             SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
-    "             WHERE w.queue_id = ?1 AND w.priority IN (SELECT p FROM lv)\n"
+    "WHERE m.id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
+    "             WHERE w.queue_id = ?1\n"
     "               AND w.vt <= coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
     "               AND w.cancel_requested_at IS NULL\n"
     "             ORDER BY w.priority DESC, w.vt, w.id LIMIT ?2) win\n"
@@ -186,15 +172,8 @@ static const char SQL_MESSAGE_DEAD_LETTER_1[] =
 static const char SQL_MESSAGE_DEAD_LETTER_2[] =
     "-- name: message_dead_letter :execrows (statement 2 of 2)\n"
     "DELETE FROM pgqrs_messages\n"
-    "WHERE id IN (SELECT win.id FROM (WITH RECURSIVE lv(p) AS (\n"
-    "                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = ?1\n"
-    "                         ORDER BY l.priority DESC LIMIT 1)\n"
-    "                 UNION ALL\n"
-    "                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = ?1 AND l.priority < lv.p\n"
-    "                         ORDER BY l.priority DESC LIMIT 1)\n"
-    "                 FROM lv WHERE lv.p IS NOT NULL)\n"
-    "             SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
-    "             WHERE w.queue_id = ?1 AND w.priority IN (SELECT p FROM lv)\n"
+    "WHERE id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
+    "             WHERE w.queue_id = ?1\n"
     "               AND w.vt <= coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
     "               AND w.cancel_requested_at IS NULL\n"
     "             ORDER BY w.priority DESC, w.vt, w.id LIMIT ?2) win\n"
@@ -1902,7 +1881,7 @@ static pgqrs_status tu_message_enqueue_batch(int64_t **rows_out, size_t *n_out, 
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_dequeue :many (queries/sqlite/messages.sql:31) */
+/* message_dequeue :many (queries/turso/messages.sql:19) */
 static pgqrs_status tu_message_dequeue(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_dequeue_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1936,7 +1915,7 @@ static pgqrs_status tu_message_dequeue(pgqrs_message_row **rows_out, size_t *n_o
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_dead_letter :execrows (queries/sqlite/messages.sql:67) */
+/* message_dead_letter :execrows (queries/turso/messages.sql:46) */
 static pgqrs_status tu_message_dead_letter(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_dead_letter_params *p)
 {
     pgqrs_status st = PGQRS_OK;
