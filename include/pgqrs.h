@@ -416,7 +416,8 @@ PGQRS_EXTERN pgqrs_status pgqrs_consumer_new(pgqrs_consumer **out, pgqrs_store *
 /* Releases the messages it still holds, marks the worker stopped, frees. NULL: no-op. */
 PGQRS_EXTERN void pgqrs_consumer_free(pgqrs_consumer *c);
 PGQRS_EXTERN int64_t pgqrs_consumer_worker_id(const pgqrs_consumer *c);   /* 0 for a bad handle */
-/* Claims up to max visible messages, each hidden from other consumers for
+/* Claims up to max visible messages (highest priority first, FIFO within one
+ * priority; never one with a cancel request), each hidden from other consumers for
  * vt_seconds (0 = the store default) and its read count incremented. A message
  * already delivered max_attempts times is moved to the dead-letter queue instead.
  * An empty batch is PGQRS_OK with count 0.
