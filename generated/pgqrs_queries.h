@@ -213,28 +213,28 @@ typedef struct pgqrs_queries {
     /* message_next_vt :one
      * When the queue's next message becomes visible (a delayed one, or an expired
      * lease); NULL when the queue is empty. A min() over the dequeue index.
-     * SQL: queries/postgres/messages.sql:211, queries/sqlite/messages.sql:183 */
+     * SQL: queries/postgres/messages.sql:211, queries/sqlite/messages.sql:183, queries/turso/messages.sql:74 */
     pgqrs_status (*message_next_vt)(pgqrs_message_next_vt_row *out, pgqrs_conn *c, int64_t queue_id);
 
     /* queue_listen :exec
      * Subscribes this session to the notifications of migration 0002 (every queue
      * shares the channel; the payload is the queue id). Session-scoped: not used
      * through PgBouncer.
-     * SQL: queries/postgres/messages.sql:218, queries/sqlite/messages.sql:190 */
+     * SQL: queries/postgres/messages.sql:218, queries/sqlite/messages.sql:201 */
     pgqrs_status (*queue_listen)(pgqrs_conn *c);
 
     /* message_settle :many
      * Moves the messages this worker holds to the archive in one statement, each
      * with its result (results[i] belongs to ids[i]; JSON null = no result), as
      * `reason`: 'archived' for a finished job, 'dead_letter' for a failed one.
-     * SQL: queries/postgres/messages.sql:226, queries/sqlite/messages.sql:197 */
+     * SQL: queries/postgres/messages.sql:226, queries/sqlite/messages.sql:208 */
     pgqrs_status (*message_settle)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_settle_params *p);
 
     /* message_retry :many
      * Back to pending, each visible after its own delay (delays_ms[i] belongs to
      * ids[i]: the retry policy's next delay, computed by the caller); only messages
      * this worker holds. The read count is the claim's: a retry is one delivery.
-     * SQL: queries/postgres/messages.sql:252, queries/sqlite/messages.sql:217 */
+     * SQL: queries/postgres/messages.sql:252, queries/sqlite/messages.sql:228 */
     pgqrs_status (*message_retry)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_retry_params *p);
 
     /* message_extend_held :execrows
@@ -242,13 +242,13 @@ typedef struct pgqrs_queries {
      * holds becomes invisible for vt_ms from now, in one statement. Rows locked by a
      * transaction settling them are skipped (they are leaving; waiting for them
      * could deadlock with it).
-     * SQL: queries/postgres/messages.sql:265, queries/sqlite/messages.sql:231 */
+     * SQL: queries/postgres/messages.sql:265, queries/sqlite/messages.sql:242 */
     pgqrs_status (*message_extend_held)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_extend_held_params *p);
 
     /* message_unclaim :many
      * Gives back messages this worker claimed and never started: pending now, and
      * the claim's delivery is not counted (read_ct goes back down by one).
-     * SQL: queries/postgres/messages.sql:281, queries/sqlite/messages.sql:241 */
+     * SQL: queries/postgres/messages.sql:281, queries/sqlite/messages.sql:252 */
     pgqrs_status (*message_unclaim)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_unclaim_params *p);
 
     /* queue_create :one

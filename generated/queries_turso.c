@@ -2185,7 +2185,7 @@ static pgqrs_status tu_message_purge(int64_t *affected_out, pgqrs_conn *c, int64
     return st;
 }
 
-/* message_next_vt :one (queries/sqlite/messages.sql:183) */
+/* message_next_vt :one (queries/turso/messages.sql:74) */
 static pgqrs_status tu_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2207,7 +2207,7 @@ static pgqrs_status tu_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_con
     return st;
 }
 
-/* queue_listen :exec (queries/sqlite/messages.sql:190) */
+/* queue_listen :exec (queries/sqlite/messages.sql:201) */
 static pgqrs_status tu_queue_listen(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2220,7 +2220,7 @@ static pgqrs_status tu_queue_listen(pgqrs_conn *c)
     return st;
 }
 
-/* message_settle :many (queries/sqlite/messages.sql:197) */
+/* message_settle :many (queries/sqlite/messages.sql:208) */
 static pgqrs_status tu_message_settle(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_settle_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2270,7 +2270,7 @@ static pgqrs_status tu_message_settle(int64_t **rows_out, size_t *n_out, pgqrs_c
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_retry :many (queries/sqlite/messages.sql:217) */
+/* message_retry :many (queries/sqlite/messages.sql:228) */
 static pgqrs_status tu_message_retry(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_retry_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2312,7 +2312,7 @@ static pgqrs_status tu_message_retry(int64_t **rows_out, size_t *n_out, pgqrs_co
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_extend_held :execrows (queries/sqlite/messages.sql:231) */
+/* message_extend_held :execrows (queries/sqlite/messages.sql:242) */
 static pgqrs_status tu_message_extend_held(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_extend_held_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2352,7 +2352,7 @@ static pgqrs_status tu_message_extend_held(int64_t *affected_out, pgqrs_conn *c,
     return st;
 }
 
-/* message_unclaim :many (queries/sqlite/messages.sql:241) */
+/* message_unclaim :many (queries/sqlite/messages.sql:252) */
 static pgqrs_status tu_message_unclaim(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_unclaim_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -4901,11 +4901,14 @@ static const char *const tu_migration_5[] = {
 static const char *const tu_migration_6[] = {
     ("-- The claim walks the queue's messages by priority (issue 17): this index has\n"
     "-- them in claim order, (priority DESC, vt, id) within a queue; message_dequeue\n"
-    "-- visits one priority level at a time. pgqrs_messages_dequeue_idx stays (min(vt),\n"
-    "-- counts). Turso reads this file too. The priority and unique-key ranges are\n"
-    "-- checked by the library before it writes (SQLite cannot add a CHECK to an\n"
-    "-- existing column; PostgreSQL's migration 0008 has them as CHECKs).\n"
+    "-- visits one priority level at a time. It replaces pgqrs_messages_dequeue_idx\n"
+    "-- (queue_id, vt, id): nothing reads that one any more (message_next_vt takes each\n"
+    "-- level's first vt here), and one index less is less work for every claim,\n"
+    "-- archive and enqueue. Turso reads this file too. The priority and unique-key\n"
+    "-- ranges are checked by the library before it writes (SQLite cannot add a CHECK\n"
+    "-- to an existing column; PostgreSQL's migration 0008 has them as CHECKs).\n"
     "CREATE INDEX pgqrs_messages_claim_idx ON pgqrs_messages (queue_id, priority DESC, vt, id)"),
+    "DROP INDEX pgqrs_messages_dequeue_idx",
 };
 
 static pgqrs_status tu_apply_migration(pgqrs_conn *c, const pgqrs__migration *m)
@@ -5217,14 +5220,17 @@ static const pgqrs__migration tu_migrations[] = {
       "ALTER TABLE pgqrs_queues ADD COLUMN rate_limit INTEGER;\n"
       "ALTER TABLE pgqrs_queues ADD COLUMN rate_period_ms INTEGER;\n"
       "" },
-    { 6, "0006_priority_claim", "65fe1eed24b9fa9e517b0f63ecf97c53cc93185ea7061f7301dea59a5d145365",
+    { 6, "0006_priority_claim", "c37ac57f3ed5b3a50c861df70c3c3e76a00405a092fb0ebdf08a38f88a36503e",
       "-- The claim walks the queue's messages by priority (issue 17): this index has\n"
       "-- them in claim order, (priority DESC, vt, id) within a queue; message_dequeue\n"
-      "-- visits one priority level at a time. pgqrs_messages_dequeue_idx stays (min(vt),\n"
-      "-- counts). Turso reads this file too. The priority and unique-key ranges are\n"
-      "-- checked by the library before it writes (SQLite cannot add a CHECK to an\n"
-      "-- existing column; PostgreSQL's migration 0008 has them as CHECKs).\n"
+      "-- visits one priority level at a time. It replaces pgqrs_messages_dequeue_idx\n"
+      "-- (queue_id, vt, id): nothing reads that one any more (message_next_vt takes each\n"
+      "-- level's first vt here), and one index less is less work for every claim,\n"
+      "-- archive and enqueue. Turso reads this file too. The priority and unique-key\n"
+      "-- ranges are checked by the library before it writes (SQLite cannot add a CHECK\n"
+      "-- to an existing column; PostgreSQL's migration 0008 has them as CHECKs).\n"
       "CREATE INDEX pgqrs_messages_claim_idx ON pgqrs_messages (queue_id, priority DESC, vt, id);\n"
+      "DROP INDEX pgqrs_messages_dequeue_idx;\n"
       "" },
 };
 

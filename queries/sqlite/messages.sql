@@ -182,10 +182,21 @@ DELETE FROM pgqrs_messages WHERE queue_id = @queue_id;
 
 -- name: message_next_vt :one
 -- When the queue's next message becomes visible (a delayed one, or an expired
--- lease); NULL when the queue is empty. A min() over the dequeue index.
+-- lease); NULL when the queue is empty. The least of each priority level's first
+-- vt in pgqrs_messages_claim_idx (one descent per level; migration 0006 dropped
+-- the (queue_id, vt, id) index the claim no longer reads).
 -- param: queue_id i64
 -- returns: next_vt timestamp?
-SELECT min(vt) AS next_vt FROM pgqrs_messages WHERE queue_id = @queue_id;
+WITH RECURSIVE lv(p) AS (
+    SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id
+            ORDER BY l.priority DESC LIMIT 1)
+    UNION ALL
+    SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id AND l.priority < lv.p
+            ORDER BY l.priority DESC LIMIT 1)
+    FROM lv WHERE lv.p IS NOT NULL)
+SELECT min((SELECT m.vt FROM pgqrs_messages m WHERE m.queue_id = @queue_id AND m.priority = lv.p
+            ORDER BY m.priority DESC, m.vt LIMIT 1)) AS next_vt
+FROM lv WHERE lv.p IS NOT NULL;
 
 -- name: queue_listen :exec
 -- SQLite has no notifications between processes: pgqrs_dequeue_wait polls with

@@ -70,3 +70,10 @@ WHERE id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w
              ORDER BY w.priority DESC, w.vt, w.id LIMIT @max) win
              WHERE win.read_ct >= @max_attempts)
   AND id IN (SELECT id FROM pgqrs_archive WHERE reason = 'dead_letter');
+
+-- name: message_next_vt :one
+-- As the SQLite query, without its recursive CTE (Turso 0.7 has none): a min()
+-- over the queue's entries of pgqrs_messages_claim_idx.
+-- param: queue_id i64
+-- returns: next_vt timestamp?
+SELECT min(vt) AS next_vt FROM pgqrs_messages WHERE queue_id = @queue_id;
