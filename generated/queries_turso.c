@@ -2,6 +2,7 @@
  * Sources:
  *   schema/pgqrs.toml
  *   queries/sqlite/archive.sql
+ *   queries/sqlite/enqueue_with.sql
  *   queries/sqlite/jobs.sql
  *   queries/sqlite/messages.sql
  *   queries/sqlite/queues.sql
@@ -12,6 +13,7 @@
  *   queries/sqlite/transaction.sql
  *   queries/sqlite/workers.sql
  *   queries/sqlite/workflows.sql
+ *   queries/turso/enqueue_with.sql
  *   queries/turso/messages.sql
  *   queries/turso/transport.sql
  *   queries/turso/workflows.sql
@@ -20,6 +22,8 @@
  *   migrations/sqlite/0003_schedules_retention.sql
  *   migrations/sqlite/0004_workflow_signals.sql
  *   migrations/sqlite/0005_job_features.sql
+ *   migrations/sqlite/0006_priority_claim.sql
+ *   migrations/sqlite/0007_cancel_sweep.sql
  * Change the sources and run `make generate`. */
 
 #include <string.h>
@@ -99,6 +103,28 @@ static const char SQL_QUEUE_METRICS[] =
     ") a ON a.queue_id = q.id\n"
     "WHERE ?1 IS NULL OR q.id = ?1\n"
     "ORDER BY q.name";
+static const char SQL_MESSAGE_ENQUEUE_WITH[] =
+    "-- name: message_enqueue_with :one\n"
+    "INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id, priority, unique_key)\n"
+    "SELECT ?1, ?2, t.now + ?5 * 1000, t.now, ?6, ?3, ?4\n"
+    "FROM (SELECT coalesce(?7, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) AS now) t\n"
+    "WHERE true\n"
+    "ON CONFLICT (queue_id, unique_key) WHERE unique_key IS NOT NULL DO NOTHING\n"
+    "RETURNING id";
+static const char SQL_MESSAGE_ID_BY_KEY[] =
+    "-- name: message_id_by_key :one\n"
+    "SELECT id FROM pgqrs_messages WHERE queue_id = ?1 AND unique_key = ?2";
+static const char SQL_MESSAGE_ENQUEUE_BATCH_WITH[] =
+    "-- name: message_enqueue_batch_with :many\n"
+    "INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id, priority)\n"
+    "SELECT ?1, ?2 -> ('$[' || e.key || ']'),\n"
+    "       t.now + d.value * 1000, t.now, ?5, pr.value\n"
+    "FROM (SELECT coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) AS now) t,\n"
+    "     json_each(?2) e\n"
+    "     JOIN json_each(?3) pr ON pr.key = e.key\n"
+    "     JOIN json_each(?4) d ON d.key = e.key\n"
+    "ORDER BY e.key\n"
+    "RETURNING id";
 static const char SQL_MESSAGE_CANCEL_REMOVE_1[] =
     "-- name: message_cancel_remove :one (statement 1 of 2)\n"
     "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
@@ -130,15 +156,15 @@ static const char SQL_MESSAGE_CANCEL_SWEEP_1[] =
     "       m.producer_worker_id, m.consumer_worker_id, 'cancelled', coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),\n"
     "       m.priority, m.unique_key, m.progress\n"
     "FROM pgqrs_messages m\n"
-    "WHERE m.id IN (SELECT win.id FROM (SELECT w.id, w.cancel_requested_at FROM pgqrs_messages w\n"
-    "               WHERE w.queue_id = ?1 AND w.vt <= coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
-    "               ORDER BY w.vt, w.id LIMIT ?2) win\n"
-    "               WHERE win.cancel_requested_at IS NOT NULL)";
+    "WHERE m.id IN (SELECT c.id FROM pgqrs_messages c\n"
+    "               WHERE c.queue_id = ?1 AND c.cancel_requested_at IS NOT NULL\n"
+    "                 AND c.vt <= coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "               ORDER BY c.vt, c.id LIMIT ?2)";
 static const char SQL_MESSAGE_CANCEL_SWEEP_2[] =
     "-- name: message_cancel_sweep :execrows (statement 2 of 2)\n"
     "DELETE FROM pgqrs_messages\n"
     "WHERE queue_id = ?1 AND cancel_requested_at IS NOT NULL\n"
-    "  AND id IN (SELECT a.id FROM pgqrs_archive a WHERE a.queue_id = ?1 AND a.reason = 'cancelled')";
+    "  AND EXISTS (SELECT 1 FROM pgqrs_archive a WHERE a.id = pgqrs_messages.id AND a.reason = 'cancelled')";
 static const char SQL_MESSAGE_HEARTBEAT[] =
     "-- name: message_heartbeat :one\n"
     "UPDATE pgqrs_messages\n"
@@ -189,8 +215,10 @@ static const char SQL_MESSAGE_DEQUEUE[] =
     "    dequeued_at = coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),\n"
     "    consumer_worker_id = ?2\n"
     "WHERE id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
-    "             WHERE w.queue_id = ?1 AND w.vt <= coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
-    "             ORDER BY w.vt, w.id LIMIT ?3) win\n"
+    "             WHERE w.queue_id = ?1\n"
+    "               AND w.vt <= coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "               AND w.cancel_requested_at IS NULL\n"
+    "             ORDER BY w.priority DESC, w.vt, w.id LIMIT ?3) win\n"
     "             WHERE win.read_ct < ?5)\n"
     "  AND EXISTS (SELECT 1 FROM pgqrs_workers k WHERE k.id = ?2 AND k.status = 'ready')\n"
     "RETURNING id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,\n"
@@ -205,15 +233,19 @@ static const char SQL_MESSAGE_DEAD_LETTER_1[] =
     "       m.priority, m.unique_key, m.progress\n"
     "FROM pgqrs_messages m\n"
     "WHERE m.id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
-    "             WHERE w.queue_id = ?1 AND w.vt <= coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
-    "             ORDER BY w.vt, w.id LIMIT ?2) win\n"
+    "             WHERE w.queue_id = ?1\n"
+    "               AND w.vt <= coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "               AND w.cancel_requested_at IS NULL\n"
+    "             ORDER BY w.priority DESC, w.vt, w.id LIMIT ?2) win\n"
     "               WHERE win.read_ct >= ?3)";
 static const char SQL_MESSAGE_DEAD_LETTER_2[] =
     "-- name: message_dead_letter :execrows (statement 2 of 2)\n"
     "DELETE FROM pgqrs_messages\n"
     "WHERE id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
-    "             WHERE w.queue_id = ?1 AND w.vt <= coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
-    "             ORDER BY w.vt, w.id LIMIT ?2) win\n"
+    "             WHERE w.queue_id = ?1\n"
+    "               AND w.vt <= coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "               AND w.cancel_requested_at IS NULL\n"
+    "             ORDER BY w.priority DESC, w.vt, w.id LIMIT ?2) win\n"
     "             WHERE win.read_ct >= ?3)\n"
     "  AND id IN (SELECT id FROM pgqrs_archive WHERE reason = 'dead_letter')";
 static const char SQL_MESSAGE_EXTEND_VT[] =
@@ -1742,6 +1774,122 @@ static pgqrs_status tu_queue_metrics(pgqrs_queue_metrics_row **rows_out, size_t 
     return pgqrs__queue_metrics_rows_finish(rows_out, n_out, &rows, st);
 }
 
+/* message_enqueue_with :one (queries/sqlite/enqueue_with.sql:4) */
+static pgqrs_status tu_message_enqueue_with(int64_t *out, pgqrs_conn *c, const pgqrs_message_enqueue_with_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    memset(out, 0, sizeof *out);
+    pgqrs__tu_start(&call, c, "message_enqueue_with", true);
+    if (!p->payload)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue_with: payload is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__tu_stmt(&call, SQL_MESSAGE_ENQUEUE_WITH, 7);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 2, p->payload);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->priority);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 4, p->unique_key);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 5, p->delay_ms);
+    if (st == PGQRS_OK)
+        st = p->has_producer_worker_id ? pgqrs__tu_arg_i64(&call, 6, p->producer_worker_id) : pgqrs__tu_arg_null(&call, 6);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 7, now_us) : pgqrs__tu_arg_null(&call, 7);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
+        st = pgqrs__conn_not_found(c, "message_enqueue_with");
+    else if (st == PGQRS_OK) {
+        const size_t r = 0;
+        st = pgqrs__tu_get_i64(out, NULL, &call, r, 0);
+    }
+    pgqrs__tu_end(&call);
+    return st;
+}
+
+/* message_id_by_key :one (queries/sqlite/enqueue_with.sql:18) */
+static pgqrs_status tu_message_id_by_key(int64_t *out, pgqrs_conn *c, const pgqrs_message_id_by_key_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    memset(out, 0, sizeof *out);
+    pgqrs__tu_start(&call, c, "message_id_by_key", false);
+    if (!p->unique_key)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_id_by_key: unique_key is NULL");
+    st = pgqrs__tu_stmt(&call, SQL_MESSAGE_ID_BY_KEY, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 2, p->unique_key);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
+        st = pgqrs__conn_not_found(c, "message_id_by_key");
+    else if (st == PGQRS_OK) {
+        const size_t r = 0;
+        st = pgqrs__tu_get_i64(out, NULL, &call, r, 0);
+    }
+    pgqrs__tu_end(&call);
+    return st;
+}
+
+/* message_enqueue_batch_with :many (queries/turso/enqueue_with.sql:4) */
+static pgqrs_status tu_message_enqueue_batch_with(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_enqueue_batch_with_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    pgqrs_buf enc_payloads = PGQRS_BUF_INIT;
+    pgqrs_buf enc_priorities = PGQRS_BUF_INIT;
+    pgqrs_buf enc_delays_ms = PGQRS_BUF_INIT;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    pgqrs__tu_start(&call, c, "message_enqueue_batch_with", true);
+    if (!p->payloads && p->payloads_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue_batch_with: payloads is NULL");
+    if (!p->priorities && p->priorities_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue_batch_with: priorities is NULL");
+    if (!p->delays_ms && p->delays_ms_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue_batch_with: delays_ms is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__enc_json_array(c, &enc_payloads, p->payloads, p->payloads_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__enc_i64_array(c, &enc_priorities, p->priorities, p->priorities_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__enc_i64_array(c, &enc_delays_ms, p->delays_ms, p->delays_ms_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_ENQUEUE_BATCH_WITH, 6);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 2, enc_payloads.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 3, enc_priorities.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 4, enc_delays_ms.data);
+    if (st == PGQRS_OK)
+        st = p->has_producer_worker_id ? pgqrs__tu_arg_i64(&call, 5, p->producer_worker_id) : pgqrs__tu_arg_null(&call, 5);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 6, now_us) : pgqrs__tu_arg_null(&call, 6);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__tu_get_i64(row, NULL, &call, r, 0) : pgqrs__conn_oom(c);
+    }
+    pgqrs__tu_end(&call);
+    pgqrs__buf_free(&enc_payloads);
+    pgqrs__buf_free(&enc_priorities);
+    pgqrs__buf_free(&enc_delays_ms);
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
+}
+
 /* message_cancel_remove :one (queries/sqlite/jobs.sql:6) */
 static pgqrs_status tu_message_cancel_remove(int64_t *out, pgqrs_conn *c, const pgqrs_message_cancel_remove_params *p)
 {
@@ -1832,7 +1980,7 @@ static pgqrs_status tu_message_cancel_sweep(int64_t *affected_out, pgqrs_conn *c
     return st;
 }
 
-/* message_heartbeat :one (queries/sqlite/jobs.sql:57) */
+/* message_heartbeat :one (queries/sqlite/jobs.sql:59) */
 static pgqrs_status tu_message_heartbeat(pgqrs_message_heartbeat_row *out, pgqrs_conn *c, const pgqrs_message_heartbeat_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1862,7 +2010,7 @@ static pgqrs_status tu_message_heartbeat(pgqrs_message_heartbeat_row *out, pgqrs
     return st;
 }
 
-/* message_extend_held_cancel :many (queries/sqlite/jobs.sql:68) */
+/* message_extend_held_cancel :many (queries/sqlite/jobs.sql:70) */
 static pgqrs_status tu_message_extend_held_cancel(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_extend_held_cancel_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1910,7 +2058,7 @@ static pgqrs_status tu_message_extend_held_cancel(int64_t **rows_out, size_t *n_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_set_progress :one (queries/sqlite/jobs.sql:85) */
+/* message_set_progress :one (queries/sqlite/jobs.sql:87) */
 static pgqrs_status tu_message_set_progress(int64_t *out, pgqrs_conn *c, const pgqrs_message_set_progress_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2014,7 +2162,7 @@ static pgqrs_status tu_message_enqueue_batch(int64_t **rows_out, size_t *n_out, 
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_dequeue :many (queries/sqlite/messages.sql:31) */
+/* message_dequeue :many (queries/turso/messages.sql:19) */
 static pgqrs_status tu_message_dequeue(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_dequeue_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2048,7 +2196,7 @@ static pgqrs_status tu_message_dequeue(pgqrs_message_row **rows_out, size_t *n_o
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_dead_letter :execrows (queries/sqlite/messages.sql:53) */
+/* message_dead_letter :execrows (queries/turso/messages.sql:46) */
 static pgqrs_status tu_message_dead_letter(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_dead_letter_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2086,7 +2234,7 @@ static pgqrs_status tu_message_dead_letter(int64_t *affected_out, pgqrs_conn *c,
     return st;
 }
 
-/* message_extend_vt :one (queries/sqlite/messages.sql:76) */
+/* message_extend_vt :one (queries/sqlite/messages.sql:109) */
 static pgqrs_status tu_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs_conn *c, const pgqrs_message_extend_vt_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2116,7 +2264,7 @@ static pgqrs_status tu_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs
     return st;
 }
 
-/* message_release :many (queries/sqlite/messages.sql:85) */
+/* message_release :many (queries/sqlite/messages.sql:118) */
 static pgqrs_status tu_message_release(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_release_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2152,7 +2300,7 @@ static pgqrs_status tu_message_release(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_archive :many (queries/sqlite/messages.sql:95) */
+/* message_archive :many (queries/sqlite/messages.sql:128) */
 static pgqrs_status tu_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_archive_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2192,7 +2340,7 @@ static pgqrs_status tu_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_delete :many (queries/sqlite/messages.sql:112) */
+/* message_delete :many (queries/sqlite/messages.sql:145) */
 static pgqrs_status tu_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2222,7 +2370,7 @@ static pgqrs_status tu_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_c
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_existing :many (queries/sqlite/messages.sql:120) */
+/* message_existing :many (queries/sqlite/messages.sql:153) */
 static pgqrs_status tu_message_existing(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2250,7 +2398,7 @@ static pgqrs_status tu_message_existing(int64_t **rows_out, size_t *n_out, pgqrs
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_get :one (queries/sqlite/messages.sql:126) */
+/* message_get :one (queries/sqlite/messages.sql:159) */
 static pgqrs_status tu_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2272,7 +2420,7 @@ static pgqrs_status tu_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_
     return st;
 }
 
-/* message_list :many (queries/sqlite/messages.sql:134) */
+/* message_list :many (queries/sqlite/messages.sql:167) */
 static pgqrs_status tu_message_list(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_list_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2298,7 +2446,7 @@ static pgqrs_status tu_message_list(pgqrs_message_row **rows_out, size_t *n_out,
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_purge :execrows (queries/sqlite/messages.sql:145) */
+/* message_purge :execrows (queries/sqlite/messages.sql:178) */
 static pgqrs_status tu_message_purge(int64_t *affected_out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2318,7 +2466,7 @@ static pgqrs_status tu_message_purge(int64_t *affected_out, pgqrs_conn *c, int64
     return st;
 }
 
-/* message_next_vt :one (queries/sqlite/messages.sql:150) */
+/* message_next_vt :one (queries/turso/messages.sql:74) */
 static pgqrs_status tu_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2340,7 +2488,7 @@ static pgqrs_status tu_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_con
     return st;
 }
 
-/* queue_listen :exec (queries/sqlite/messages.sql:157) */
+/* queue_listen :exec (queries/sqlite/messages.sql:201) */
 static pgqrs_status tu_queue_listen(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2353,7 +2501,7 @@ static pgqrs_status tu_queue_listen(pgqrs_conn *c)
     return st;
 }
 
-/* message_settle :many (queries/sqlite/messages.sql:164) */
+/* message_settle :many (queries/sqlite/messages.sql:208) */
 static pgqrs_status tu_message_settle(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_settle_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2403,7 +2551,7 @@ static pgqrs_status tu_message_settle(int64_t **rows_out, size_t *n_out, pgqrs_c
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_retry :many (queries/sqlite/messages.sql:184) */
+/* message_retry :many (queries/sqlite/messages.sql:228) */
 static pgqrs_status tu_message_retry(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_retry_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2445,7 +2593,7 @@ static pgqrs_status tu_message_retry(int64_t **rows_out, size_t *n_out, pgqrs_co
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_extend_held :execrows (queries/sqlite/messages.sql:198) */
+/* message_extend_held :execrows (queries/sqlite/messages.sql:242) */
 static pgqrs_status tu_message_extend_held(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_extend_held_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2485,7 +2633,7 @@ static pgqrs_status tu_message_extend_held(int64_t *affected_out, pgqrs_conn *c,
     return st;
 }
 
-/* message_unclaim :many (queries/sqlite/messages.sql:208) */
+/* message_unclaim :many (queries/sqlite/messages.sql:252) */
 static pgqrs_status tu_message_unclaim(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_unclaim_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -5031,6 +5179,26 @@ static const char *const tu_migration_5[] = {
     "ALTER TABLE pgqrs_queues ADD COLUMN rate_limit INTEGER",
     "ALTER TABLE pgqrs_queues ADD COLUMN rate_period_ms INTEGER",
 };
+static const char *const tu_migration_6[] = {
+    ("-- The claim walks the queue's messages by priority (issue 17): this index has\n"
+    "-- them in claim order, (priority DESC, vt, id) within a queue; message_dequeue\n"
+    "-- visits one priority level at a time. It replaces pgqrs_messages_dequeue_idx\n"
+    "-- (queue_id, vt, id): nothing reads that one any more (message_next_vt takes each\n"
+    "-- level's first vt here), and one index less is less work for every claim,\n"
+    "-- archive and enqueue. Turso reads this file too. The priority and unique-key\n"
+    "-- ranges are checked by the library before it writes (SQLite cannot add a CHECK\n"
+    "-- to an existing column; PostgreSQL's migration 0008 has them as CHECKs).\n"
+    "CREATE INDEX pgqrs_messages_claim_idx ON pgqrs_messages (queue_id, priority DESC, vt, id)"),
+    "DROP INDEX pgqrs_messages_dequeue_idx",
+};
+static const char *const tu_migration_7[] = {
+    ("-- Cancellation (issue 17): claims skip messages with a cancel request, so a\n"
+    "-- cancel-requested message whose holder died stays visible until a short claim\n"
+    "-- sweeps it into the archive as 'cancelled' (queries/sqlite/jobs.sql,\n"
+    "-- message_cancel_sweep). This partial index holds only those rows, so the sweep\n"
+    "-- is one probe of an (almost always) empty index. Turso reads this file too.\n"
+    "CREATE INDEX pgqrs_messages_cancel_idx ON pgqrs_messages (queue_id, vt, id) WHERE cancel_requested_at IS NOT NULL"),
+};
 
 static pgqrs_status tu_apply_migration(pgqrs_conn *c, const pgqrs__migration *m)
 {
@@ -5044,6 +5212,8 @@ static pgqrs_status tu_apply_migration(pgqrs_conn *c, const pgqrs__migration *m)
     case 3: sql = tu_migration_3; n = sizeof tu_migration_3 / sizeof *sql; break;
     case 4: sql = tu_migration_4; n = sizeof tu_migration_4 / sizeof *sql; break;
     case 5: sql = tu_migration_5; n = sizeof tu_migration_5 / sizeof *sql; break;
+    case 6: sql = tu_migration_6; n = sizeof tu_migration_6 / sizeof *sql; break;
+    case 7: sql = tu_migration_7; n = sizeof tu_migration_7 / sizeof *sql; break;
     default: return pgqrs__conn_fail(c, PGQRS_EINVAL, "migration %d is not embedded", (int)m->version);
     }
     pgqrs__tu_start(&call, c, "migration", true);
@@ -5340,13 +5510,33 @@ static const pgqrs__migration tu_migrations[] = {
       "ALTER TABLE pgqrs_queues ADD COLUMN rate_limit INTEGER;\n"
       "ALTER TABLE pgqrs_queues ADD COLUMN rate_period_ms INTEGER;\n"
       "" },
+    { 6, "0006_priority_claim", "c37ac57f3ed5b3a50c861df70c3c3e76a00405a092fb0ebdf08a38f88a36503e",
+      "-- The claim walks the queue's messages by priority (issue 17): this index has\n"
+      "-- them in claim order, (priority DESC, vt, id) within a queue; message_dequeue\n"
+      "-- visits one priority level at a time. It replaces pgqrs_messages_dequeue_idx\n"
+      "-- (queue_id, vt, id): nothing reads that one any more (message_next_vt takes each\n"
+      "-- level's first vt here), and one index less is less work for every claim,\n"
+      "-- archive and enqueue. Turso reads this file too. The priority and unique-key\n"
+      "-- ranges are checked by the library before it writes (SQLite cannot add a CHECK\n"
+      "-- to an existing column; PostgreSQL's migration 0008 has them as CHECKs).\n"
+      "CREATE INDEX pgqrs_messages_claim_idx ON pgqrs_messages (queue_id, priority DESC, vt, id);\n"
+      "DROP INDEX pgqrs_messages_dequeue_idx;\n"
+      "" },
+    { 7, "0007_cancel_sweep", "b06ae9d33b0e1eae347829383aa00f22c5f716c8c72b48d13040747ae728e6f9",
+      "-- Cancellation (issue 17): claims skip messages with a cancel request, so a\n"
+      "-- cancel-requested message whose holder died stays visible until a short claim\n"
+      "-- sweeps it into the archive as 'cancelled' (queries/sqlite/jobs.sql,\n"
+      "-- message_cancel_sweep). This partial index holds only those rows, so the sweep\n"
+      "-- is one probe of an (almost always) empty index. Turso reads this file too.\n"
+      "CREATE INDEX pgqrs_messages_cancel_idx ON pgqrs_messages (queue_id, vt, id) WHERE cancel_requested_at IS NOT NULL;\n"
+      "" },
 };
 
 const pgqrs_queries pgqrs__queries_turso = {
     .backend = "turso",
     .stmt_slots = 0,
     .migrations = tu_migrations,
-    .n_migrations = 5,
+    .n_migrations = 7,
     .apply_migration = tu_apply_migration,
     .exec_script = pgqrs__tu_exec_script,
     .archive_list = tu_archive_list,
@@ -5355,6 +5545,9 @@ const pgqrs_queries pgqrs__queries_turso = {
     .dlq_replay = tu_dlq_replay,
     .archive_purge = tu_archive_purge,
     .queue_metrics = tu_queue_metrics,
+    .message_enqueue_with = tu_message_enqueue_with,
+    .message_id_by_key = tu_message_id_by_key,
+    .message_enqueue_batch_with = tu_message_enqueue_batch_with,
     .message_cancel_remove = tu_message_cancel_remove,
     .message_cancel_request = tu_message_cancel_request,
     .message_cancel_sweep = tu_message_cancel_sweep,

@@ -31,6 +31,8 @@ class Message:
                                   # "pending", "delayed", "in_flight" for live ones
     result: Any = dataclasses.field(default=None, hash=False, compare=False)
     result_json: Optional[str] = None
+    priority: int = 0                 # higher is claimed first
+    unique_key: Optional[str] = None
     progress: Any = dataclasses.field(default=None, hash=False, compare=False)   # its worker's last progress
     progress_json: Optional[str] = None
     cancel_requested_at_us: int = 0   # live messages: when a cancel was requested; else 0
@@ -68,6 +70,7 @@ class Message:
             consumer_worker_id=m.consumer_worker_id or None,
             archived_at_us=m.archived_at_us, state=decode(m.state),
             result=None if res is None else json.loads(res), result_json=res,
+            priority=m.priority, unique_key=decode(m.unique_key),
             progress=None if prog is None else json.loads(prog), progress_json=prog,
             cancel_requested_at_us=m.cancel_requested_at_us)
 

@@ -39,23 +39,20 @@ RETURNING id;
 
 -- name: message_cancel_sweep :execrows
 -- Cancel-requested messages of the queue whose lease has run out (their worker
--- died or gave up) move to the archive as 'cancelled', among the next @max
--- visible rows in (vt, id) order. Run where a short claim runs message_dead_letter.
--- The window is read without locks (a bounded range of the dequeue index); only
--- its cancel-requested rows are locked, skipping those another session holds.
+-- died or gave up; claims skip them) move to the archive as 'cancelled', at most
+-- @max, oldest vt first, skipping rows another session holds. Run where a short
+-- claim runs message_dead_letter; reads only pgqrs_messages_cancel_idx, which
+-- holds just the cancel-requested rows (migration 0010).
 -- param: queue_id i64, max i32, now timestamp?
 WITH gone AS (
     DELETE FROM pgqrs_messages m
     WHERE m.id = ANY(ARRAY(
             SELECT c.id
             FROM pgqrs_messages c
-            WHERE c.id = ANY(ARRAY(
-                    SELECT w.id
-                    FROM pgqrs_messages w
-                    WHERE w.queue_id = @queue_id AND w.vt <= coalesce(@now::timestamptz, now())
-                    ORDER BY w.vt, w.id
-                    LIMIT @max))
-              AND c.cancel_requested_at IS NOT NULL AND c.vt <= coalesce(@now::timestamptz, now())
+            WHERE c.queue_id = @queue_id AND c.cancel_requested_at IS NOT NULL
+              AND c.vt <= coalesce(@now::timestamptz, now())
+            ORDER BY c.vt, c.id
+            LIMIT @max
             FOR UPDATE OF c SKIP LOCKED))
     RETURNING m.*
 )

@@ -36,8 +36,10 @@ RETURNING id;
 
 -- name: message_cancel_sweep :execrows
 -- Cancel-requested messages of the queue whose lease has run out (their worker
--- died or gave up) move to the archive as 'cancelled', among the next @max
--- visible rows in (vt, id) order (both statements in one transaction).
+-- died or gave up; claims skip them) move to the archive as 'cancelled', at most
+-- @max, oldest vt first (both statements in one transaction). Reads only
+-- pgqrs_messages_cancel_idx, which holds just the cancel-requested rows
+-- (migration 0007).
 -- param: queue_id i64, max i32, now timestamp?
 INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,
                            producer_worker_id, consumer_worker_id, reason, archived_at,
@@ -46,13 +48,13 @@ SELECT m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at,
        m.producer_worker_id, m.consumer_worker_id, 'cancelled', coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),
        m.priority, m.unique_key, m.progress
 FROM pgqrs_messages m
-WHERE m.id IN (SELECT win.id FROM (SELECT w.id, w.cancel_requested_at FROM pgqrs_messages w
-               WHERE w.queue_id = @queue_id AND w.vt <= coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
-               ORDER BY w.vt, w.id LIMIT @max) win
-               WHERE win.cancel_requested_at IS NOT NULL);
+WHERE m.id IN (SELECT c.id FROM pgqrs_messages c
+               WHERE c.queue_id = @queue_id AND c.cancel_requested_at IS NOT NULL
+                 AND c.vt <= coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
+               ORDER BY c.vt, c.id LIMIT @max);
 DELETE FROM pgqrs_messages
 WHERE queue_id = @queue_id AND cancel_requested_at IS NOT NULL
-  AND id IN (SELECT a.id FROM pgqrs_archive a WHERE a.queue_id = @queue_id AND a.reason = 'cancelled');
+  AND EXISTS (SELECT 1 FROM pgqrs_archive a WHERE a.id = pgqrs_messages.id AND a.reason = 'cancelled');
 
 -- name: message_heartbeat :one
 -- The holder's lease extension that reports a cancel request: a message this
