@@ -225,21 +225,23 @@ typedef struct pgqrs_queries {
     pgqrs_status (*queue_create)(pgqrs_queue_row *out, pgqrs_conn *c, const pgqrs_queue_create_params *p);
 
     /* queue_update :one
-     * Sets the delivery and retry policy of a queue in one statement; a NULL
-     * parameter keeps that column as it is. No row: no such queue.
-     * SQL: queries/postgres/queues.sql:16, queries/sqlite/queues.sql:16 */
+     * Sets the delivery and retry policy and the limits of a queue in one
+     * statement; a NULL parameter keeps that column as it is. The limits are set
+     * (to a value or NULL: no limit) only when their set_ flag is true; the rate
+     * limit and its period change together. No row: no such queue.
+     * SQL: queries/postgres/queues.sql:16, queries/sqlite/queues.sql:17 */
     pgqrs_status (*queue_update)(pgqrs_queue_row *out, pgqrs_conn *c, const pgqrs_queue_update_params *p);
 
     /* queue_get_by_name :one
-     * SQL: queries/postgres/queues.sql:31, queries/sqlite/queues.sql:31 */
+     * SQL: queries/postgres/queues.sql:37, queries/sqlite/queues.sql:37 */
     pgqrs_status (*queue_get_by_name)(pgqrs_queue_row *out, pgqrs_conn *c, const char *name);
 
     /* queue_get :one
-     * SQL: queries/postgres/queues.sql:39, queries/sqlite/queues.sql:39 */
+     * SQL: queries/postgres/queues.sql:45, queries/sqlite/queues.sql:45 */
     pgqrs_status (*queue_get)(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id);
 
     /* queue_list :many
-     * SQL: queries/postgres/queues.sql:47, queries/sqlite/queues.sql:47 */
+     * SQL: queries/postgres/queues.sql:53, queries/sqlite/queues.sql:53 */
     pgqrs_status (*queue_list)(pgqrs_queue_row **rows_out, size_t *n_out, pgqrs_conn *c);
 
     /* queue_delete :many
@@ -247,7 +249,7 @@ typedef struct pgqrs_queries {
      * messages and force is false: then nothing is deleted. Returns the queue's id
      * when it was deleted. pgqrs_queue_delete_rows (migration 0003) first waits for
      * every transaction writing messages, so none can add one to the queue after.
-     * SQL: queries/postgres/queues.sql:54, queries/sqlite/queues.sql:54 */
+     * SQL: queries/postgres/queues.sql:60, queries/sqlite/queues.sql:60 */
     pgqrs_status (*queue_delete)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_delete_params *p);
 
     /* retention_default_get :one

@@ -777,6 +777,12 @@ typedef struct pgqrs_queue_create_params {
     double retry_multiplier;
     int64_t retry_max_delay_ms;
     double retry_jitter;
+    bool has_concurrency_limit;
+    int32_t concurrency_limit;
+    bool has_rate_limit;
+    int32_t rate_limit;
+    bool has_rate_period_ms;
+    int64_t rate_period_ms;
 } pgqrs_queue_create_params;
 
 /* parameters of queue_update */
@@ -792,6 +798,14 @@ typedef struct pgqrs_queue_update_params {
     int64_t retry_max_delay_ms;
     bool has_retry_jitter;
     double retry_jitter;
+    bool set_concurrency_limit;
+    bool has_concurrency_limit;
+    int32_t concurrency_limit;
+    bool set_rate_limit;
+    bool has_rate_limit;
+    int32_t rate_limit;
+    bool has_rate_period_ms;
+    int64_t rate_period_ms;
 } pgqrs_queue_update_params;
 
 /* parameters of queue_delete */

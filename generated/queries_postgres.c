@@ -392,9 +392,9 @@ static const char SQL_MESSAGE_UNCLAIM[] =
 static const char SQL_QUEUE_CREATE[] =
     "-- name: queue_create :one\n"
     "INSERT INTO pgqrs_queues (name, max_attempts, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms,\n"
-    "                          retry_jitter)\n"
+    "                          retry_jitter, concurrency_limit, rate_limit, rate_period_ms)\n"
     "VALUES ($1, $2, $3, $4::double precision, $5,\n"
-    "        $6::double precision)\n"
+    "        $6::double precision, $7::integer, $8::integer, $9::bigint)\n"
     "ON CONFLICT (name) DO NOTHING\n"
     "RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter,\n"
     "       concurrency_limit, rate_limit, rate_period_ms";
@@ -405,7 +405,11 @@ static const char SQL_QUEUE_UPDATE[] =
     "    retry_initial_delay_ms = coalesce($3::bigint, retry_initial_delay_ms),\n"
     "    retry_multiplier = coalesce($4::double precision, retry_multiplier),\n"
     "    retry_max_delay_ms = coalesce($5::bigint, retry_max_delay_ms),\n"
-    "    retry_jitter = coalesce($6::double precision, retry_jitter)\n"
+    "    retry_jitter = coalesce($6::double precision, retry_jitter),\n"
+    "    concurrency_limit = CASE WHEN $7::boolean THEN $8::integer\n"
+    "                             ELSE concurrency_limit END,\n"
+    "    rate_limit = CASE WHEN $9::boolean THEN $10::integer ELSE rate_limit END,\n"
+    "    rate_period_ms = CASE WHEN $9::boolean THEN $11::bigint ELSE rate_period_ms END\n"
     "WHERE id = $1\n"
     "RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter,\n"
     "       concurrency_limit, rate_limit, rate_period_ms";
@@ -2310,12 +2314,15 @@ static pgqrs_status pg_queue_create(pgqrs_queue_row *out, pgqrs_conn *c, const p
 {
     pgqrs_status st = PGQRS_OK;
     PGresult *res = NULL;
-    const char *values[6];
+    const char *values[9];
     char b_max_attempts[PGQRS__PG_INT_LEN];
     char b_retry_initial_delay_ms[PGQRS__PG_INT_LEN];
     char b_retry_multiplier[PGQRS__PG_F64_LEN];
     char b_retry_max_delay_ms[PGQRS__PG_INT_LEN];
     char b_retry_jitter[PGQRS__PG_F64_LEN];
+    char b_concurrency_limit[PGQRS__PG_INT_LEN];
+    char b_rate_limit[PGQRS__PG_INT_LEN];
+    char b_rate_period_ms[PGQRS__PG_INT_LEN];
     memset(out, 0, sizeof *out);
     if (!p->name)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "queue_create: name is NULL");
@@ -2325,7 +2332,10 @@ static pgqrs_status pg_queue_create(pgqrs_queue_row *out, pgqrs_conn *c, const p
     values[3] = pgqrs__pg_f64(b_retry_multiplier, p->retry_multiplier);
     values[4] = pgqrs__pg_int(b_retry_max_delay_ms, p->retry_max_delay_ms);
     values[5] = pgqrs__pg_f64(b_retry_jitter, p->retry_jitter);
-    res = pgqrs__pg_exec(c, PG_QUEUE_CREATE, "queue_create", SQL_QUEUE_CREATE, 6, values);
+    values[6] = p->has_concurrency_limit ? pgqrs__pg_int(b_concurrency_limit, p->concurrency_limit) : NULL;
+    values[7] = p->has_rate_limit ? pgqrs__pg_int(b_rate_limit, p->rate_limit) : NULL;
+    values[8] = p->has_rate_period_ms ? pgqrs__pg_int(b_rate_period_ms, p->rate_period_ms) : NULL;
+    res = pgqrs__pg_exec(c, PG_QUEUE_CREATE, "queue_create", SQL_QUEUE_CREATE, 9, values);
     st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "queue_create");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "queue_create");
@@ -2342,13 +2352,16 @@ static pgqrs_status pg_queue_update(pgqrs_queue_row *out, pgqrs_conn *c, const p
 {
     pgqrs_status st = PGQRS_OK;
     PGresult *res = NULL;
-    const char *values[6];
+    const char *values[11];
     char b_id[PGQRS__PG_INT_LEN];
     char b_max_attempts[PGQRS__PG_INT_LEN];
     char b_retry_initial_delay_ms[PGQRS__PG_INT_LEN];
     char b_retry_multiplier[PGQRS__PG_F64_LEN];
     char b_retry_max_delay_ms[PGQRS__PG_INT_LEN];
     char b_retry_jitter[PGQRS__PG_F64_LEN];
+    char b_concurrency_limit[PGQRS__PG_INT_LEN];
+    char b_rate_limit[PGQRS__PG_INT_LEN];
+    char b_rate_period_ms[PGQRS__PG_INT_LEN];
     memset(out, 0, sizeof *out);
     values[0] = pgqrs__pg_int(b_id, p->id);
     values[1] = p->has_max_attempts ? pgqrs__pg_int(b_max_attempts, p->max_attempts) : NULL;
@@ -2356,7 +2369,12 @@ static pgqrs_status pg_queue_update(pgqrs_queue_row *out, pgqrs_conn *c, const p
     values[3] = p->has_retry_multiplier ? pgqrs__pg_f64(b_retry_multiplier, p->retry_multiplier) : NULL;
     values[4] = p->has_retry_max_delay_ms ? pgqrs__pg_int(b_retry_max_delay_ms, p->retry_max_delay_ms) : NULL;
     values[5] = p->has_retry_jitter ? pgqrs__pg_f64(b_retry_jitter, p->retry_jitter) : NULL;
-    res = pgqrs__pg_exec(c, PG_QUEUE_UPDATE, "queue_update", SQL_QUEUE_UPDATE, 6, values);
+    values[6] = (p->set_concurrency_limit ? "t" : "f");
+    values[7] = p->has_concurrency_limit ? pgqrs__pg_int(b_concurrency_limit, p->concurrency_limit) : NULL;
+    values[8] = (p->set_rate_limit ? "t" : "f");
+    values[9] = p->has_rate_limit ? pgqrs__pg_int(b_rate_limit, p->rate_limit) : NULL;
+    values[10] = p->has_rate_period_ms ? pgqrs__pg_int(b_rate_period_ms, p->rate_period_ms) : NULL;
+    res = pgqrs__pg_exec(c, PG_QUEUE_UPDATE, "queue_update", SQL_QUEUE_UPDATE, 11, values);
     st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "queue_update");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "queue_update");
@@ -2368,7 +2386,7 @@ static pgqrs_status pg_queue_update(pgqrs_queue_row *out, pgqrs_conn *c, const p
     return st;
 }
 
-/* queue_get_by_name :one (queries/postgres/queues.sql:31) */
+/* queue_get_by_name :one (queries/postgres/queues.sql:37) */
 static pgqrs_status pg_queue_get_by_name(pgqrs_queue_row *out, pgqrs_conn *c, const char *name)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2390,7 +2408,7 @@ static pgqrs_status pg_queue_get_by_name(pgqrs_queue_row *out, pgqrs_conn *c, co
     return st;
 }
 
-/* queue_get :one (queries/postgres/queues.sql:39) */
+/* queue_get :one (queries/postgres/queues.sql:45) */
 static pgqrs_status pg_queue_get(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2411,7 +2429,7 @@ static pgqrs_status pg_queue_get(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id
     return st;
 }
 
-/* queue_list :many (queries/postgres/queues.sql:47) */
+/* queue_list :many (queries/postgres/queues.sql:53) */
 static pgqrs_status pg_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2429,7 +2447,7 @@ static pgqrs_status pg_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgq
     return pgqrs__queue_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* queue_delete :many (queries/postgres/queues.sql:54) */
+/* queue_delete :many (queries/postgres/queues.sql:60) */
 static pgqrs_status pg_queue_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;

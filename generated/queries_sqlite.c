@@ -391,9 +391,10 @@ static const char SQL_MESSAGE_UNCLAIM[] =
 static const char SQL_QUEUE_CREATE[] =
     "-- name: queue_create :one\n"
     "INSERT INTO pgqrs_queues (name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier,\n"
-    "                          retry_max_delay_ms, retry_jitter)\n"
+    "                          retry_max_delay_ms, retry_jitter, concurrency_limit, rate_limit, rate_period_ms)\n"
     "VALUES (?1, ?2, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER),\n"
-    "        ?3, ?4, ?5, ?6)\n"
+    "        ?3, ?4, ?5, ?6,\n"
+    "        ?7, ?8, ?9)\n"
     "ON CONFLICT (name) DO NOTHING\n"
     "RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter,\n"
     "       concurrency_limit, rate_limit, rate_period_ms";
@@ -404,7 +405,10 @@ static const char SQL_QUEUE_UPDATE[] =
     "    retry_initial_delay_ms = coalesce(?3, retry_initial_delay_ms),\n"
     "    retry_multiplier = coalesce(?4, retry_multiplier),\n"
     "    retry_max_delay_ms = coalesce(?5, retry_max_delay_ms),\n"
-    "    retry_jitter = coalesce(?6, retry_jitter)\n"
+    "    retry_jitter = coalesce(?6, retry_jitter),\n"
+    "    concurrency_limit = CASE WHEN ?7 THEN ?8 ELSE concurrency_limit END,\n"
+    "    rate_limit = CASE WHEN ?9 THEN ?10 ELSE rate_limit END,\n"
+    "    rate_period_ms = CASE WHEN ?9 THEN ?11 ELSE rate_period_ms END\n"
     "WHERE id = ?1\n"
     "RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter,\n"
     "       concurrency_limit, rate_limit, rate_period_ms";
@@ -2452,6 +2456,12 @@ static pgqrs_status sq_queue_create(pgqrs_queue_row *out, pgqrs_conn *c, const p
         st = pgqrs__sq_bind_i64(c, stmt, 5, p->retry_max_delay_ms);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_f64(c, stmt, 6, p->retry_jitter);
+    if (st == PGQRS_OK)
+        st = p->has_concurrency_limit ? pgqrs__sq_bind_i64(c, stmt, 7, (int64_t)p->concurrency_limit) : pgqrs__sq_bind_null(c, stmt, 7);
+    if (st == PGQRS_OK)
+        st = p->has_rate_limit ? pgqrs__sq_bind_i64(c, stmt, 8, (int64_t)p->rate_limit) : pgqrs__sq_bind_null(c, stmt, 8);
+    if (st == PGQRS_OK)
+        st = p->has_rate_period_ms ? pgqrs__sq_bind_i64(c, stmt, 9, p->rate_period_ms) : pgqrs__sq_bind_null(c, stmt, 9);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_queue_row(out, c, stmt)
@@ -2465,7 +2475,7 @@ static pgqrs_status sq_queue_create(pgqrs_queue_row *out, pgqrs_conn *c, const p
     return st;
 }
 
-/* queue_update :one (queries/sqlite/queues.sql:16) */
+/* queue_update :one (queries/sqlite/queues.sql:17) */
 static pgqrs_status sq_queue_update(pgqrs_queue_row *out, pgqrs_conn *c, const pgqrs_queue_update_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2488,6 +2498,16 @@ static pgqrs_status sq_queue_update(pgqrs_queue_row *out, pgqrs_conn *c, const p
         st = p->has_retry_max_delay_ms ? pgqrs__sq_bind_i64(c, stmt, 5, p->retry_max_delay_ms) : pgqrs__sq_bind_null(c, stmt, 5);
     if (st == PGQRS_OK)
         st = p->has_retry_jitter ? pgqrs__sq_bind_f64(c, stmt, 6, p->retry_jitter) : pgqrs__sq_bind_null(c, stmt, 6);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 7, (int64_t)p->set_concurrency_limit);
+    if (st == PGQRS_OK)
+        st = p->has_concurrency_limit ? pgqrs__sq_bind_i64(c, stmt, 8, (int64_t)p->concurrency_limit) : pgqrs__sq_bind_null(c, stmt, 8);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 9, (int64_t)p->set_rate_limit);
+    if (st == PGQRS_OK)
+        st = p->has_rate_limit ? pgqrs__sq_bind_i64(c, stmt, 10, (int64_t)p->rate_limit) : pgqrs__sq_bind_null(c, stmt, 10);
+    if (st == PGQRS_OK)
+        st = p->has_rate_period_ms ? pgqrs__sq_bind_i64(c, stmt, 11, p->rate_period_ms) : pgqrs__sq_bind_null(c, stmt, 11);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_queue_row(out, c, stmt)
@@ -2501,7 +2521,7 @@ static pgqrs_status sq_queue_update(pgqrs_queue_row *out, pgqrs_conn *c, const p
     return st;
 }
 
-/* queue_get_by_name :one (queries/sqlite/queues.sql:31) */
+/* queue_get_by_name :one (queries/sqlite/queues.sql:37) */
 static pgqrs_status sq_queue_get_by_name(pgqrs_queue_row *out, pgqrs_conn *c, const char *name)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2525,7 +2545,7 @@ static pgqrs_status sq_queue_get_by_name(pgqrs_queue_row *out, pgqrs_conn *c, co
     return st;
 }
 
-/* queue_get :one (queries/sqlite/queues.sql:39) */
+/* queue_get :one (queries/sqlite/queues.sql:45) */
 static pgqrs_status sq_queue_get(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2547,7 +2567,7 @@ static pgqrs_status sq_queue_get(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id
     return st;
 }
 
-/* queue_list :many (queries/sqlite/queues.sql:47) */
+/* queue_list :many (queries/sqlite/queues.sql:53) */
 static pgqrs_status sq_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2567,7 +2587,7 @@ static pgqrs_status sq_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgq
     return pgqrs__queue_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* queue_delete :many (queries/sqlite/queues.sql:54) */
+/* queue_delete :many (queries/sqlite/queues.sql:60) */
 static pgqrs_status sq_queue_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;

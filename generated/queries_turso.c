@@ -249,9 +249,10 @@ static const char SQL_MESSAGE_UNCLAIM[] =
 static const char SQL_QUEUE_CREATE[] =
     "-- name: queue_create :one\n"
     "INSERT INTO pgqrs_queues (name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier,\n"
-    "                          retry_max_delay_ms, retry_jitter)\n"
+    "                          retry_max_delay_ms, retry_jitter, concurrency_limit, rate_limit, rate_period_ms)\n"
     "VALUES (?1, ?2, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER),\n"
-    "        ?3, ?4, ?5, ?6)\n"
+    "        ?3, ?4, ?5, ?6,\n"
+    "        ?7, ?8, ?9)\n"
     "ON CONFLICT (name) DO NOTHING\n"
     "RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter,\n"
     "       concurrency_limit, rate_limit, rate_period_ms";
@@ -262,7 +263,10 @@ static const char SQL_QUEUE_UPDATE[] =
     "    retry_initial_delay_ms = coalesce(?3, retry_initial_delay_ms),\n"
     "    retry_multiplier = coalesce(?4, retry_multiplier),\n"
     "    retry_max_delay_ms = coalesce(?5, retry_max_delay_ms),\n"
-    "    retry_jitter = coalesce(?6, retry_jitter)\n"
+    "    retry_jitter = coalesce(?6, retry_jitter),\n"
+    "    concurrency_limit = CASE WHEN ?7 THEN ?8 ELSE concurrency_limit END,\n"
+    "    rate_limit = CASE WHEN ?9 THEN ?10 ELSE rate_limit END,\n"
+    "    rate_period_ms = CASE WHEN ?9 THEN ?11 ELSE rate_period_ms END\n"
     "WHERE id = ?1\n"
     "RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter,\n"
     "       concurrency_limit, rate_limit, rate_period_ms";
@@ -2248,7 +2252,7 @@ static pgqrs_status tu_queue_create(pgqrs_queue_row *out, pgqrs_conn *c, const p
     pgqrs__tu_start(&call, c, "queue_create", true);
     if (!p->name)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "queue_create: name is NULL");
-    st = pgqrs__tu_stmt(&call, SQL_QUEUE_CREATE, 6);
+    st = pgqrs__tu_stmt(&call, SQL_QUEUE_CREATE, 9);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_text(&call, 1, p->name);
     if (st == PGQRS_OK)
@@ -2262,6 +2266,12 @@ static pgqrs_status tu_queue_create(pgqrs_queue_row *out, pgqrs_conn *c, const p
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_f64(&call, 6, p->retry_jitter);
     if (st == PGQRS_OK)
+        st = p->has_concurrency_limit ? pgqrs__tu_arg_i64(&call, 7, (int64_t)p->concurrency_limit) : pgqrs__tu_arg_null(&call, 7);
+    if (st == PGQRS_OK)
+        st = p->has_rate_limit ? pgqrs__tu_arg_i64(&call, 8, (int64_t)p->rate_limit) : pgqrs__tu_arg_null(&call, 8);
+    if (st == PGQRS_OK)
+        st = p->has_rate_period_ms ? pgqrs__tu_arg_i64(&call, 9, p->rate_period_ms) : pgqrs__tu_arg_null(&call, 9);
+    if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
         st = pgqrs__conn_not_found(c, "queue_create");
@@ -2273,14 +2283,14 @@ static pgqrs_status tu_queue_create(pgqrs_queue_row *out, pgqrs_conn *c, const p
     return st;
 }
 
-/* queue_update :one (queries/sqlite/queues.sql:16) */
+/* queue_update :one (queries/sqlite/queues.sql:17) */
 static pgqrs_status tu_queue_update(pgqrs_queue_row *out, pgqrs_conn *c, const pgqrs_queue_update_params *p)
 {
     pgqrs_status st = PGQRS_OK;
     pgqrs__tu_call call;
     memset(out, 0, sizeof *out);
     pgqrs__tu_start(&call, c, "queue_update", true);
-    st = pgqrs__tu_stmt(&call, SQL_QUEUE_UPDATE, 6);
+    st = pgqrs__tu_stmt(&call, SQL_QUEUE_UPDATE, 11);
     if (st == PGQRS_OK)
         st = pgqrs__tu_arg_i64(&call, 1, p->id);
     if (st == PGQRS_OK)
@@ -2294,6 +2304,16 @@ static pgqrs_status tu_queue_update(pgqrs_queue_row *out, pgqrs_conn *c, const p
     if (st == PGQRS_OK)
         st = p->has_retry_jitter ? pgqrs__tu_arg_f64(&call, 6, p->retry_jitter) : pgqrs__tu_arg_null(&call, 6);
     if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 7, (int64_t)p->set_concurrency_limit);
+    if (st == PGQRS_OK)
+        st = p->has_concurrency_limit ? pgqrs__tu_arg_i64(&call, 8, (int64_t)p->concurrency_limit) : pgqrs__tu_arg_null(&call, 8);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 9, (int64_t)p->set_rate_limit);
+    if (st == PGQRS_OK)
+        st = p->has_rate_limit ? pgqrs__tu_arg_i64(&call, 10, (int64_t)p->rate_limit) : pgqrs__tu_arg_null(&call, 10);
+    if (st == PGQRS_OK)
+        st = p->has_rate_period_ms ? pgqrs__tu_arg_i64(&call, 11, p->rate_period_ms) : pgqrs__tu_arg_null(&call, 11);
+    if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
         st = pgqrs__conn_not_found(c, "queue_update");
@@ -2305,7 +2325,7 @@ static pgqrs_status tu_queue_update(pgqrs_queue_row *out, pgqrs_conn *c, const p
     return st;
 }
 
-/* queue_get_by_name :one (queries/sqlite/queues.sql:31) */
+/* queue_get_by_name :one (queries/sqlite/queues.sql:37) */
 static pgqrs_status tu_queue_get_by_name(pgqrs_queue_row *out, pgqrs_conn *c, const char *name)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2329,7 +2349,7 @@ static pgqrs_status tu_queue_get_by_name(pgqrs_queue_row *out, pgqrs_conn *c, co
     return st;
 }
 
-/* queue_get :one (queries/sqlite/queues.sql:39) */
+/* queue_get :one (queries/sqlite/queues.sql:45) */
 static pgqrs_status tu_queue_get(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2351,7 +2371,7 @@ static pgqrs_status tu_queue_get(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id
     return st;
 }
 
-/* queue_list :many (queries/sqlite/queues.sql:47) */
+/* queue_list :many (queries/sqlite/queues.sql:53) */
 static pgqrs_status tu_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2371,7 +2391,7 @@ static pgqrs_status tu_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgq
     return pgqrs__queue_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* queue_delete :many (queries/sqlite/queues.sql:54) */
+/* queue_delete :many (queries/sqlite/queues.sql:60) */
 static pgqrs_status tu_queue_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
