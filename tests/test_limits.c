@@ -52,9 +52,6 @@ static void cleanup(void)
 }
 
 static void free_store(void *p) { pgqrs_store_free(p); }
-static inline void free_producer(void *p) { pgqrs_producer_free(p); }
-static inline void free_consumer(void *p) { pgqrs_consumer_free(p); }
-static inline void free_batch(void *p) { pgqrs_batch_free(p); }
 static void free_queue_info(void *p) { pgqrs_queue_info_free(p); }
 
 static pgqrs_status open_store(void)
@@ -76,12 +73,6 @@ static pgqrs_status open_store(void)
 }
 
 #define SETUP() CHECK_OK(open_store(), store)
-#define PRODUCER(var, q) do { (var) = NULL; CHECK_OK(pgqrs_producer_new(&(var), store, (q)), store); \
-    defer(free_producer, (var)); } while (0)
-#define CONSUMER(var, q) do { (var) = NULL; CHECK_OK(pgqrs_consumer_new(&(var), store, (q)), store); \
-    defer(free_consumer, (var)); } while (0)
-#define DEQ(var, c, max) do { (var) = NULL; CHECK_OK(pgqrs_dequeue(&(var), (c), (max), 30), (c)); \
-    defer(free_batch, (var)); } while (0)
 #define GET(var, name) do { (var) = NULL; CHECK_OK(pgqrs_queue_get(&(var), store, (name)), store); \
     defer(free_queue_info, (var)); } while (0)
 
