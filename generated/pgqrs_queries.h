@@ -2,6 +2,7 @@
  * Sources:
  *   schema/pgqrs.toml
  *   queries/postgres/archive.sql
+ *   queries/postgres/limits.sql
  *   queries/postgres/messages.sql
  *   queries/postgres/queues.sql
  *   queries/postgres/retention.sql
@@ -12,6 +13,7 @@
  *   queries/postgres/workers.sql
  *   queries/postgres/workflows.sql
  *   queries/sqlite/archive.sql
+ *   queries/sqlite/limits.sql
  *   queries/sqlite/messages.sql
  *   queries/sqlite/queues.sql
  *   queries/sqlite/retention.sql
@@ -94,6 +96,35 @@ typedef struct pgqrs_queries {
      * oldest pending message. One queue, or with queue_id NULL all of them.
      * SQL: queries/postgres/archive.sql:64, queries/sqlite/archive.sql:60 */
     pgqrs_status (*queue_metrics)(pgqrs_queue_metrics_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_metrics_params *p);
+
+    /* queue_limits_lock :one
+     * The queue's limits as they are now, its row locked until the transaction
+     * ends. FOR NO KEY UPDATE: enqueues (which only read the row) are not blocked.
+     * No row: no such queue.
+     * SQL: queries/postgres/limits.sql:12, queries/sqlite/limits.sql:8 */
+    pgqrs_status (*queue_limits_lock)(pgqrs_queue_limits_lock_row *out, pgqrs_conn *c, int64_t id);
+
+    /* queue_limits_usage :one
+     * What the limits count: the queue's messages in flight (held by a worker,
+     * lease not expired: pgqrs_queue_metrics.in_flight), when count_in_flight; the
+     * messages claimed in the last rate_period_ms (NULL: none counted) and the
+     * oldest claim in that window (when the window next has room).
+     * SQL: queries/postgres/limits.sql:23, queries/sqlite/limits.sql:17 */
+    pgqrs_status (*queue_limits_usage)(pgqrs_queue_limits_usage_row *out, pgqrs_conn *c, const pgqrs_queue_limits_usage_params *p);
+
+    /* message_dequeue_limited :many
+     * message_dequeue for a limited queue, after queue_limits_lock: @max is what
+     * the limits leave. Claims in (priority DESC, vt, id) order and never a message
+     * whose cancel was requested; the window and the poison rule are
+     * message_dequeue's.
+     * SQL: queries/postgres/limits.sql:44, queries/sqlite/limits.sql:32 */
+    pgqrs_status (*message_dequeue_limited)(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_dequeue_limited_params *p);
+
+    /* queue_claims_record :exec
+     * Logs a claim of n messages for the rate limit's window and deletes the
+     * queue's entries older than its period, in one statement.
+     * SQL: queries/postgres/limits.sql:69, queries/sqlite/limits.sql:52 */
+    pgqrs_status (*queue_claims_record)(pgqrs_conn *c, const pgqrs_queue_claims_record_params *p);
 
     /* message_enqueue :one
      * No row when the queue does not exist (no foreign key: the queue row is read,

@@ -2,6 +2,7 @@
  * Sources:
  *   schema/pgqrs.toml
  *   queries/postgres/archive.sql
+ *   queries/postgres/limits.sql
  *   queries/postgres/messages.sql
  *   queries/postgres/queues.sql
  *   queries/postgres/retention.sql
@@ -19,6 +20,10 @@
  *   migrations/postgres/0006_schedules_retention.sql
  *   migrations/postgres/0007_workflow_signals.sql
  *   migrations/postgres/0008_job_features.sql
+ *   migrations/postgres/0009_reserved.sql
+ *   migrations/postgres/0010_reserved.sql
+ *   migrations/postgres/0011_reserved.sql
+ *   migrations/postgres/0012_queue_limits.sql
  * Change the sources and run `make generate`. */
 
 #include <string.h>
@@ -34,6 +39,10 @@ enum {
     PG_DLQ_REPLAY,
     PG_ARCHIVE_PURGE,
     PG_QUEUE_METRICS,
+    PG_QUEUE_LIMITS_LOCK,
+    PG_QUEUE_LIMITS_USAGE,
+    PG_MESSAGE_DEQUEUE_LIMITED,
+    PG_QUEUE_CLAIMS_RECORD,
     PG_MESSAGE_ENQUEUE,
     PG_MESSAGE_ENQUEUE_BATCH,
     PG_MESSAGE_DEQUEUE,
@@ -213,6 +222,57 @@ static const char SQL_QUEUE_METRICS[] =
     ") a ON a.queue_id = q.id\n"
     "WHERE $1::bigint IS NULL OR q.id = $1::bigint\n"
     "ORDER BY q.name";
+static const char SQL_QUEUE_LIMITS_LOCK[] =
+    "-- name: queue_limits_lock :one\n"
+    "SELECT concurrency_limit, rate_limit, rate_period_ms\n"
+    "FROM pgqrs_queues\n"
+    "WHERE id = $1\n"
+    "FOR NO KEY UPDATE";
+static const char SQL_QUEUE_LIMITS_USAGE[] =
+    "-- name: queue_limits_usage :one\n"
+    "WITH t AS (SELECT coalesce($4::timestamptz, now()) AS now),\n"
+    "w AS (\n"
+    "    SELECT c.n, c.claimed_at\n"
+    "    FROM pgqrs_queue_claims c, t\n"
+    "    WHERE c.queue_id = $1\n"
+    "      AND c.claimed_at > t.now - $3::bigint * interval '1 millisecond'\n"
+    ")\n"
+    "SELECT (SELECT count(*) FROM pgqrs_messages m\n"
+    "        WHERE $2::boolean AND m.queue_id = $1 AND m.vt > t.now\n"
+    "          AND m.consumer_worker_id IS NOT NULL) AS in_flight,\n"
+    "       (SELECT coalesce(sum(w.n), 0)::bigint FROM w) AS window_claims,\n"
+    "       (SELECT min(w.claimed_at) FROM w) AS window_oldest\n"
+    "FROM t";
+static const char SQL_MESSAGE_DEQUEUE_LIMITED[] =
+    "-- name: message_dequeue_limited :many\n"
+    "UPDATE pgqrs_messages m\n"
+    "SET vt = coalesce($6::timestamptz, now()) + $4::bigint * interval '1 millisecond',\n"
+    "    read_ct = m.read_ct + 1,\n"
+    "    dequeued_at = coalesce($6::timestamptz, now()),\n"
+    "    consumer_worker_id = $2\n"
+    "WHERE m.id = ANY(ARRAY(\n"
+    "        SELECT w.id\n"
+    "        FROM pgqrs_messages w\n"
+    "        WHERE w.queue_id = $1 AND w.vt <= coalesce($6::timestamptz, now())\n"
+    "          AND w.cancel_requested_at IS NULL\n"
+    "          AND EXISTS (SELECT 1 FROM pgqrs_workers k WHERE k.id = $2 AND k.status = 'ready')\n"
+    "        ORDER BY w.priority DESC, w.vt, w.id\n"
+    "        LIMIT $3\n"
+    "        FOR UPDATE OF w SKIP LOCKED))\n"
+    "  AND m.read_ct < $5\n"
+    "RETURNING m.id, m.queue_id, m.payload, m.vt, m.enqueued_at, m.read_ct, m.dequeued_at,\n"
+    "          m.producer_worker_id, m.consumer_worker_id, m.priority, m.unique_key, m.progress, m.cancel_requested_at";
+static const char SQL_QUEUE_CLAIMS_RECORD[] =
+    "-- name: queue_claims_record :exec\n"
+    "WITH t AS (SELECT coalesce($3::timestamptz, now()) AS now),\n"
+    "pruned AS (\n"
+    "    DELETE FROM pgqrs_queue_claims c\n"
+    "    USING t, pgqrs_queues q\n"
+    "    WHERE q.id = $1 AND c.queue_id = $1\n"
+    "      AND c.claimed_at <= t.now - q.rate_period_ms * interval '1 millisecond'\n"
+    ")\n"
+    "INSERT INTO pgqrs_queue_claims (queue_id, claimed_at, n)\n"
+    "SELECT $1, t.now, $2 FROM t";
 static const char SQL_MESSAGE_ENQUEUE[] =
     "-- name: message_enqueue :one\n"
     "WITH t AS (SELECT coalesce($5::timestamptz, now()) AS now),\n"
@@ -1121,6 +1181,34 @@ static pgqrs_status pg_scan_queue_metrics_row(pgqrs_queue_metrics_row *row, pgqr
     return st;
 }
 
+static pgqrs_status pg_scan_queue_limits_lock_row(pgqrs_queue_limits_lock_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i32(&row->concurrency_limit, &row->has_concurrency_limit, c, res, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i32(&row->rate_limit, &row->has_rate_limit, c, res, r, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->rate_period_ms, &row->has_rate_period_ms, c, res, r, 2);
+    if (st != PGQRS_OK)
+        pgqrs__queue_limits_lock_row_clear(row);
+    return st;
+}
+
+static pgqrs_status pg_scan_queue_limits_usage_row(pgqrs_queue_limits_usage_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->in_flight, NULL, c, res, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->window_claims, NULL, c, res, r, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->window_oldest_us, &row->has_window_oldest, c, res, r, 2);
+    if (st != PGQRS_OK)
+        pgqrs__queue_limits_usage_row_clear(row);
+    return st;
+}
+
 static pgqrs_status pg_scan_message_row(pgqrs_message_row *row, pgqrs_conn *c, const PGresult *res, int r)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1780,6 +1868,108 @@ static pgqrs_status pg_queue_metrics(pgqrs_queue_metrics_row **rows_out, size_t 
     }
     PQclear(res);
     return pgqrs__queue_metrics_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* queue_limits_lock :one (queries/postgres/limits.sql:12) */
+static pgqrs_status pg_queue_limits_lock(pgqrs_queue_limits_lock_row *out, pgqrs_conn *c, int64_t id)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[1];
+    char b_id[PGQRS__PG_INT_LEN];
+    memset(out, 0, sizeof *out);
+    values[0] = pgqrs__pg_int(b_id, id);
+    res = pgqrs__pg_exec(c, PG_QUEUE_LIMITS_LOCK, "queue_limits_lock", SQL_QUEUE_LIMITS_LOCK, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "queue_limits_lock");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "queue_limits_lock");
+    else if (st == PGQRS_OK)
+        st = pg_scan_queue_limits_lock_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__queue_limits_lock_row_clear(out);
+    return st;
+}
+
+/* queue_limits_usage :one (queries/postgres/limits.sql:23) */
+static pgqrs_status pg_queue_limits_usage(pgqrs_queue_limits_usage_row *out, pgqrs_conn *c, const pgqrs_queue_limits_usage_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[4];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    char b_rate_period_ms[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    memset(out, 0, sizeof *out);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
+    values[1] = (p->count_in_flight ? "t" : "f");
+    values[2] = p->has_rate_period_ms ? pgqrs__pg_int(b_rate_period_ms, p->rate_period_ms) : NULL;
+    values[3] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_QUEUE_LIMITS_USAGE, "queue_limits_usage", SQL_QUEUE_LIMITS_USAGE, 4, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "queue_limits_usage");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "queue_limits_usage");
+    else if (st == PGQRS_OK)
+        st = pg_scan_queue_limits_usage_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__queue_limits_usage_row_clear(out);
+    return st;
+}
+
+/* message_dequeue_limited :many (queries/postgres/limits.sql:44) */
+static pgqrs_status pg_message_dequeue_limited(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_dequeue_limited_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[6];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    char b_worker_id[PGQRS__PG_INT_LEN];
+    char b_max[PGQRS__PG_INT_LEN];
+    char b_vt_ms[PGQRS__PG_INT_LEN];
+    char b_max_attempts[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
+    values[1] = pgqrs__pg_int(b_worker_id, p->worker_id);
+    values[2] = pgqrs__pg_int(b_max, p->max);
+    values[3] = pgqrs__pg_int(b_vt_ms, p->vt_ms);
+    values[4] = pgqrs__pg_int(b_max_attempts, p->max_attempts);
+    values[5] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_MESSAGE_DEQUEUE_LIMITED, "message_dequeue_limited", SQL_MESSAGE_DEQUEUE_LIMITED, 6, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_dequeue_limited");
+    for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
+        pgqrs_message_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pg_scan_message_row(row, c, res, r) : pgqrs__conn_oom(c);
+    }
+    PQclear(res);
+    return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* queue_claims_record :exec (queries/postgres/limits.sql:69) */
+static pgqrs_status pg_queue_claims_record(pgqrs_conn *c, const pgqrs_queue_claims_record_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[3];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    char b_n[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
+    values[1] = pgqrs__pg_int(b_n, p->n);
+    values[2] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_QUEUE_CLAIMS_RECORD, "queue_claims_record", SQL_QUEUE_CLAIMS_RECORD, 3, values);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "queue_claims_record");
+    PQclear(res);
+    return st;
 }
 
 /* message_enqueue :one (queries/postgres/messages.sql:5) */
@@ -4732,13 +4922,43 @@ static const pgqrs__migration pg_migrations[] = {
       "    ADD COLUMN rate_period_ms bigint CHECK (rate_period_ms BETWEEN 1 AND 31622400000),\n"
       "    ADD CONSTRAINT pgqrs_queues_rate_check CHECK ((rate_limit IS NULL) = (rate_period_ms IS NULL));\n"
       "" },
+    { 9, "0009_reserved", "f5a10accfbaa83aa196aa252a064c5acbf0312ecbe3da8b55531024da434a2c6",
+      "-- Reserved: migration number held for a sibling branch of issue 17 (the lead\n"
+      "-- replaces this file with that branch's migration, or drops the reservation).\n"
+      "SELECT 1;\n"
+      "" },
+    { 10, "0010_reserved", "f5a10accfbaa83aa196aa252a064c5acbf0312ecbe3da8b55531024da434a2c6",
+      "-- Reserved: migration number held for a sibling branch of issue 17 (the lead\n"
+      "-- replaces this file with that branch's migration, or drops the reservation).\n"
+      "SELECT 1;\n"
+      "" },
+    { 11, "0011_reserved", "f5a10accfbaa83aa196aa252a064c5acbf0312ecbe3da8b55531024da434a2c6",
+      "-- Reserved: migration number held for a sibling branch of issue 17 (the lead\n"
+      "-- replaces this file with that branch's migration, or drops the reservation).\n"
+      "SELECT 1;\n"
+      "" },
+    { 12, "0012_queue_limits", "d5d24b83ca27cb8df96a8362717ebf0f525d5ec472e23addb9c33e78d7d8eb0d",
+      "-- Per-queue rate limits (issue 17): the claims of a rate-limited queue, one row\n"
+      "-- per claim statement with how many messages it claimed. The limited claim\n"
+      "-- (queries/postgres/limits.sql) sums the rows of the last rate_period_ms: a\n"
+      "-- sliding window, so no span of one period ever holds more than rate_limit\n"
+      "-- claims (a fixed window counter allows twice that across a window boundary);\n"
+      "-- it deletes the rows older than the period as it records a new one, so the\n"
+      "-- table holds at most one period's claim statements per queue.\n"
+      "CREATE TABLE pgqrs_queue_claims (\n"
+      "    queue_id   bigint NOT NULL REFERENCES pgqrs_queues (id) ON DELETE CASCADE,\n"
+      "    claimed_at timestamp with time zone NOT NULL,\n"
+      "    n          integer NOT NULL CHECK (n > 0)\n"
+      ");\n"
+      "CREATE INDEX pgqrs_queue_claims_window_idx ON pgqrs_queue_claims (queue_id, claimed_at);\n"
+      "" },
 };
 
 const pgqrs_queries pgqrs__queries_postgres = {
     .backend = "postgres",
     .stmt_slots = PG__SLOTS,
     .migrations = pg_migrations,
-    .n_migrations = 8,
+    .n_migrations = 12,
     .exec_script = pgqrs__pg_exec_script,
     .archive_list = pg_archive_list,
     .archive_get = pg_archive_get,
@@ -4746,6 +4966,10 @@ const pgqrs_queries pgqrs__queries_postgres = {
     .dlq_replay = pg_dlq_replay,
     .archive_purge = pg_archive_purge,
     .queue_metrics = pg_queue_metrics,
+    .queue_limits_lock = pg_queue_limits_lock,
+    .queue_limits_usage = pg_queue_limits_usage,
+    .message_dequeue_limited = pg_message_dequeue_limited,
+    .queue_claims_record = pg_queue_claims_record,
     .message_enqueue = pg_message_enqueue,
     .message_enqueue_batch = pg_message_enqueue_batch,
     .message_dequeue = pg_message_dequeue,

@@ -2,6 +2,7 @@
  * Sources:
  *   schema/pgqrs.toml
  *   queries/sqlite/archive.sql
+ *   queries/sqlite/limits.sql
  *   queries/sqlite/messages.sql
  *   queries/sqlite/queues.sql
  *   queries/sqlite/retention.sql
@@ -16,6 +17,10 @@
  *   migrations/sqlite/0003_schedules_retention.sql
  *   migrations/sqlite/0004_workflow_signals.sql
  *   migrations/sqlite/0005_job_features.sql
+ *   migrations/sqlite/0006_reserved.sql
+ *   migrations/sqlite/0007_reserved.sql
+ *   migrations/sqlite/0008_reserved.sql
+ *   migrations/sqlite/0009_queue_limits.sql
  * Change the sources and run `make generate`. */
 
 #include <string.h>
@@ -32,6 +37,10 @@ enum {
     SQ_DLQ_REPLAY_2,
     SQ_ARCHIVE_PURGE,
     SQ_QUEUE_METRICS,
+    SQ_QUEUE_LIMITS_LOCK,
+    SQ_QUEUE_LIMITS_USAGE,
+    SQ_MESSAGE_DEQUEUE_LIMITED,
+    SQ_QUEUE_CLAIMS_RECORD,
     SQ_MESSAGE_ENQUEUE,
     SQ_MESSAGE_ENQUEUE_BATCH,
     SQ_MESSAGE_DEQUEUE,
@@ -238,6 +247,40 @@ static const char SQL_QUEUE_METRICS[] =
     ") a ON a.queue_id = q.id\n"
     "WHERE ?1 IS NULL OR q.id = ?1\n"
     "ORDER BY q.name";
+static const char SQL_QUEUE_LIMITS_LOCK[] =
+    "-- name: queue_limits_lock :one\n"
+    "SELECT concurrency_limit, rate_limit, rate_period_ms\n"
+    "FROM pgqrs_queues\n"
+    "WHERE id = ?1";
+static const char SQL_QUEUE_LIMITS_USAGE[] =
+    "-- name: queue_limits_usage :one\n"
+    "SELECT (SELECT count(*) FROM pgqrs_messages m\n"
+    "        WHERE ?2 AND m.queue_id = ?1 AND m.vt > t.now\n"
+    "          AND m.consumer_worker_id IS NOT NULL) AS in_flight,\n"
+    "       (SELECT coalesce(sum(c.n), 0) FROM pgqrs_queue_claims c\n"
+    "        WHERE c.queue_id = ?1 AND c.claimed_at > t.now - ?3 * 1000) AS window_claims,\n"
+    "       (SELECT min(c.claimed_at) FROM pgqrs_queue_claims c\n"
+    "        WHERE c.queue_id = ?1 AND c.claimed_at > t.now - ?3 * 1000) AS window_oldest\n"
+    "FROM (SELECT coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) AS now) t";
+static const char SQL_MESSAGE_DEQUEUE_LIMITED[] =
+    "-- name: message_dequeue_limited :many\n"
+    "UPDATE pgqrs_messages\n"
+    "SET vt = coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + ?4 * 1000,\n"
+    "    read_ct = read_ct + 1,\n"
+    "    dequeued_at = coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),\n"
+    "    consumer_worker_id = ?2\n"
+    "WHERE id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
+    "             WHERE w.queue_id = ?1 AND w.vt <= coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "               AND w.cancel_requested_at IS NULL\n"
+    "             ORDER BY w.priority DESC, w.vt, w.id LIMIT ?3) win\n"
+    "             WHERE win.read_ct < ?5)\n"
+    "  AND EXISTS (SELECT 1 FROM pgqrs_workers k WHERE k.id = ?2 AND k.status = 'ready')\n"
+    "RETURNING id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,\n"
+    "          priority, unique_key, progress, cancel_requested_at";
+static const char SQL_QUEUE_CLAIMS_RECORD[] =
+    "-- name: queue_claims_record :exec\n"
+    "INSERT INTO pgqrs_queue_claims (queue_id, claimed_at, n)\n"
+    "VALUES (?1, coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)), ?2)";
 static const char SQL_MESSAGE_ENQUEUE[] =
     "-- name: message_enqueue :one\n"
     "INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)\n"
@@ -1121,6 +1164,34 @@ static pgqrs_status sq_scan_queue_metrics_row(pgqrs_queue_metrics_row *row, pgqr
     return st;
 }
 
+static pgqrs_status sq_scan_queue_limits_lock_row(pgqrs_queue_limits_lock_row *row, pgqrs_conn *c, sqlite3_stmt *stmt)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i32(&row->concurrency_limit, &row->has_concurrency_limit, c, stmt, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i32(&row->rate_limit, &row->has_rate_limit, c, stmt, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->rate_period_ms, &row->has_rate_period_ms, c, stmt, 2);
+    if (st != PGQRS_OK)
+        pgqrs__queue_limits_lock_row_clear(row);
+    return st;
+}
+
+static pgqrs_status sq_scan_queue_limits_usage_row(pgqrs_queue_limits_usage_row *row, pgqrs_conn *c, sqlite3_stmt *stmt)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->in_flight, NULL, c, stmt, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->window_claims, NULL, c, stmt, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->window_oldest_us, &row->has_window_oldest, c, stmt, 2);
+    if (st != PGQRS_OK)
+        pgqrs__queue_limits_usage_row_clear(row);
+    return st;
+}
+
 static pgqrs_status sq_scan_message_row(pgqrs_message_row *row, pgqrs_conn *c, sqlite3_stmt *stmt)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1800,6 +1871,120 @@ static pgqrs_status sq_queue_metrics(pgqrs_queue_metrics_row **rows_out, size_t 
         st = pgqrs__sq_fail(c, rc, "queue_metrics");
     pgqrs__sq_release(stmt);
     return pgqrs__queue_metrics_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* queue_limits_lock :one (queries/sqlite/limits.sql:8) */
+static pgqrs_status sq_queue_limits_lock(pgqrs_queue_limits_lock_row *out, pgqrs_conn *c, int64_t id)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_LIMITS_LOCK, SQL_QUEUE_LIMITS_LOCK, "queue_limits_lock");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, id);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_queue_limits_lock_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "queue_limits_lock")
+           : pgqrs__sq_fail(c, rc, "queue_limits_lock");
+    }
+    pgqrs__sq_release(stmt);
+    if (st != PGQRS_OK)
+        pgqrs__queue_limits_lock_row_clear(out);
+    return st;
+}
+
+/* queue_limits_usage :one (queries/sqlite/limits.sql:17) */
+static pgqrs_status sq_queue_limits_usage(pgqrs_queue_limits_usage_row *out, pgqrs_conn *c, const pgqrs_queue_limits_usage_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_LIMITS_USAGE, SQL_QUEUE_LIMITS_USAGE, "queue_limits_usage");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->count_in_flight);
+    if (st == PGQRS_OK)
+        st = p->has_rate_period_ms ? pgqrs__sq_bind_i64(c, stmt, 3, p->rate_period_ms) : pgqrs__sq_bind_null(c, stmt, 3);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 4, now_us) : pgqrs__sq_bind_null(c, stmt, 4);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_queue_limits_usage_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "queue_limits_usage")
+           : pgqrs__sq_fail(c, rc, "queue_limits_usage");
+    }
+    pgqrs__sq_release(stmt);
+    if (st != PGQRS_OK)
+        pgqrs__queue_limits_usage_row_clear(out);
+    return st;
+}
+
+/* message_dequeue_limited :many (queries/sqlite/limits.sql:32) */
+static pgqrs_status sq_message_dequeue_limited(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_dequeue_limited_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    int rc = SQLITE_DONE;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_DEQUEUE_LIMITED, SQL_MESSAGE_DEQUEUE_LIMITED, "message_dequeue_limited");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->worker_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->max);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 4, p->vt_ms);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 5, (int64_t)p->max_attempts);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 6, now_us) : pgqrs__sq_bind_null(c, stmt, 6);
+    while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        pgqrs_message_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? sq_scan_message_row(row, c, stmt) : pgqrs__conn_oom(c);
+    }
+    if (st == PGQRS_OK && rc != SQLITE_DONE)
+        st = pgqrs__sq_fail(c, rc, "message_dequeue_limited");
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* queue_claims_record :exec (queries/sqlite/limits.sql:52) */
+static pgqrs_status sq_queue_claims_record(pgqrs_conn *c, const pgqrs_queue_claims_record_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_CLAIMS_RECORD, SQL_QUEUE_CLAIMS_RECORD, "queue_claims_record");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->n);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 3, now_us) : pgqrs__sq_bind_null(c, stmt, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "queue_claims_record");
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    return st;
 }
 
 /* message_enqueue :one (queries/sqlite/messages.sql:7) */
@@ -5185,13 +5370,48 @@ static const pgqrs__migration sq_migrations[] = {
       "ALTER TABLE pgqrs_queues ADD COLUMN rate_limit INTEGER;\n"
       "ALTER TABLE pgqrs_queues ADD COLUMN rate_period_ms INTEGER;\n"
       "" },
+    { 6, "0006_reserved", "f5a10accfbaa83aa196aa252a064c5acbf0312ecbe3da8b55531024da434a2c6",
+      "-- Reserved: migration number held for a sibling branch of issue 17 (the lead\n"
+      "-- replaces this file with that branch's migration, or drops the reservation).\n"
+      "SELECT 1;\n"
+      "" },
+    { 7, "0007_reserved", "f5a10accfbaa83aa196aa252a064c5acbf0312ecbe3da8b55531024da434a2c6",
+      "-- Reserved: migration number held for a sibling branch of issue 17 (the lead\n"
+      "-- replaces this file with that branch's migration, or drops the reservation).\n"
+      "SELECT 1;\n"
+      "" },
+    { 8, "0008_reserved", "f5a10accfbaa83aa196aa252a064c5acbf0312ecbe3da8b55531024da434a2c6",
+      "-- Reserved: migration number held for a sibling branch of issue 17 (the lead\n"
+      "-- replaces this file with that branch's migration, or drops the reservation).\n"
+      "SELECT 1;\n"
+      "" },
+    { 9, "0009_queue_limits", "6eb03d84f539e56632146fe2f1669c46c65f49e53c30bc6817a42995af7cacc0",
+      "-- Per-queue rate limits (issue 17): the claims of a rate-limited queue, one row\n"
+      "-- per claim statement with how many messages it claimed; the limited claim\n"
+      "-- (queries/sqlite/limits.sql) sums the last rate_period_ms of them (a sliding\n"
+      "-- window). The trigger deletes the rows older than the queue's period whenever\n"
+      "-- one is recorded (SQLite statements cannot write two tables). Turso reads\n"
+      "-- this file too (its limits are refused: no transactions across calls).\n"
+      "CREATE TABLE pgqrs_queue_claims (\n"
+      "    queue_id   INTEGER NOT NULL REFERENCES pgqrs_queues (id) ON DELETE CASCADE,\n"
+      "    claimed_at INTEGER NOT NULL,\n"
+      "    n          INTEGER NOT NULL CHECK (n > 0)\n"
+      ");\n"
+      "CREATE INDEX pgqrs_queue_claims_window_idx ON pgqrs_queue_claims (queue_id, claimed_at);\n"
+      "CREATE TRIGGER pgqrs_queue_claims_prune AFTER INSERT ON pgqrs_queue_claims\n"
+      "BEGIN\n"
+      "    DELETE FROM pgqrs_queue_claims\n"
+      "    WHERE queue_id = NEW.queue_id\n"
+      "      AND claimed_at <= NEW.claimed_at - (SELECT q.rate_period_ms FROM pgqrs_queues q WHERE q.id = NEW.queue_id) * 1000;\n"
+      "END;\n"
+      "" },
 };
 
 const pgqrs_queries pgqrs__queries_sqlite = {
     .backend = "sqlite",
     .stmt_slots = SQ__SLOTS,
     .migrations = sq_migrations,
-    .n_migrations = 5,
+    .n_migrations = 9,
     .exec_script = pgqrs__sq_exec_script,
     .archive_list = sq_archive_list,
     .archive_get = sq_archive_get,
@@ -5199,6 +5419,10 @@ const pgqrs_queries pgqrs__queries_sqlite = {
     .dlq_replay = sq_dlq_replay,
     .archive_purge = sq_archive_purge,
     .queue_metrics = sq_queue_metrics,
+    .queue_limits_lock = sq_queue_limits_lock,
+    .queue_limits_usage = sq_queue_limits_usage,
+    .message_dequeue_limited = sq_message_dequeue_limited,
+    .queue_claims_record = sq_queue_claims_record,
     .message_enqueue = sq_message_enqueue,
     .message_enqueue_batch = sq_message_enqueue_batch,
     .message_dequeue = sq_message_dequeue,

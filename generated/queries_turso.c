@@ -2,6 +2,7 @@
  * Sources:
  *   schema/pgqrs.toml
  *   queries/sqlite/archive.sql
+ *   queries/sqlite/limits.sql
  *   queries/sqlite/messages.sql
  *   queries/sqlite/queues.sql
  *   queries/sqlite/retention.sql
@@ -19,6 +20,10 @@
  *   migrations/sqlite/0003_schedules_retention.sql
  *   migrations/sqlite/0004_workflow_signals.sql
  *   migrations/sqlite/0005_job_features.sql
+ *   migrations/sqlite/0006_reserved.sql
+ *   migrations/sqlite/0007_reserved.sql
+ *   migrations/sqlite/0008_reserved.sql
+ *   migrations/sqlite/0009_queue_limits.sql
  * Change the sources and run `make generate`. */
 
 #include <string.h>
@@ -98,6 +103,40 @@ static const char SQL_QUEUE_METRICS[] =
     ") a ON a.queue_id = q.id\n"
     "WHERE ?1 IS NULL OR q.id = ?1\n"
     "ORDER BY q.name";
+static const char SQL_QUEUE_LIMITS_LOCK[] =
+    "-- name: queue_limits_lock :one\n"
+    "SELECT concurrency_limit, rate_limit, rate_period_ms\n"
+    "FROM pgqrs_queues\n"
+    "WHERE id = ?1";
+static const char SQL_QUEUE_LIMITS_USAGE[] =
+    "-- name: queue_limits_usage :one\n"
+    "SELECT (SELECT count(*) FROM pgqrs_messages m\n"
+    "        WHERE ?2 AND m.queue_id = ?1 AND m.vt > t.now\n"
+    "          AND m.consumer_worker_id IS NOT NULL) AS in_flight,\n"
+    "       (SELECT coalesce(sum(c.n), 0) FROM pgqrs_queue_claims c\n"
+    "        WHERE c.queue_id = ?1 AND c.claimed_at > t.now - ?3 * 1000) AS window_claims,\n"
+    "       (SELECT min(c.claimed_at) FROM pgqrs_queue_claims c\n"
+    "        WHERE c.queue_id = ?1 AND c.claimed_at > t.now - ?3 * 1000) AS window_oldest\n"
+    "FROM (SELECT coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) AS now) t";
+static const char SQL_MESSAGE_DEQUEUE_LIMITED[] =
+    "-- name: message_dequeue_limited :many\n"
+    "UPDATE pgqrs_messages\n"
+    "SET vt = coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + ?4 * 1000,\n"
+    "    read_ct = read_ct + 1,\n"
+    "    dequeued_at = coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),\n"
+    "    consumer_worker_id = ?2\n"
+    "WHERE id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
+    "             WHERE w.queue_id = ?1 AND w.vt <= coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "               AND w.cancel_requested_at IS NULL\n"
+    "             ORDER BY w.priority DESC, w.vt, w.id LIMIT ?3) win\n"
+    "             WHERE win.read_ct < ?5)\n"
+    "  AND EXISTS (SELECT 1 FROM pgqrs_workers k WHERE k.id = ?2 AND k.status = 'ready')\n"
+    "RETURNING id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,\n"
+    "          priority, unique_key, progress, cancel_requested_at";
+static const char SQL_QUEUE_CLAIMS_RECORD[] =
+    "-- name: queue_claims_record :exec\n"
+    "INSERT INTO pgqrs_queue_claims (queue_id, claimed_at, n)\n"
+    "VALUES (?1, coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)), ?2)";
 static const char SQL_MESSAGE_ENQUEUE[] =
     "-- name: message_enqueue :one\n"
     "INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)\n"
@@ -992,6 +1031,34 @@ static pgqrs_status tu_scan_queue_metrics_row(pgqrs_queue_metrics_row *row, pgqr
     return st;
 }
 
+static pgqrs_status tu_scan_queue_limits_lock_row(pgqrs_queue_limits_lock_row *row, pgqrs__tu_call *call, size_t r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i32(&row->concurrency_limit, &row->has_concurrency_limit, call, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i32(&row->rate_limit, &row->has_rate_limit, call, r, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i64(&row->rate_period_ms, &row->has_rate_period_ms, call, r, 2);
+    if (st != PGQRS_OK)
+        pgqrs__queue_limits_lock_row_clear(row);
+    return st;
+}
+
+static pgqrs_status tu_scan_queue_limits_usage_row(pgqrs_queue_limits_usage_row *row, pgqrs__tu_call *call, size_t r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i64(&row->in_flight, NULL, call, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i64(&row->window_claims, NULL, call, r, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_ts(&row->window_oldest_us, &row->has_window_oldest, call, r, 2);
+    if (st != PGQRS_OK)
+        pgqrs__queue_limits_usage_row_clear(row);
+    return st;
+}
+
 static pgqrs_status tu_scan_message_row(pgqrs_message_row *row, pgqrs__tu_call *call, size_t r)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1664,6 +1731,113 @@ static pgqrs_status tu_queue_metrics(pgqrs_queue_metrics_row **rows_out, size_t 
     }
     pgqrs__tu_end(&call);
     return pgqrs__queue_metrics_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* queue_limits_lock :one (queries/sqlite/limits.sql:8) */
+static pgqrs_status tu_queue_limits_lock(pgqrs_queue_limits_lock_row *out, pgqrs_conn *c, int64_t id)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    memset(out, 0, sizeof *out);
+    pgqrs__tu_start(&call, c, "queue_limits_lock", false);
+    st = pgqrs__tu_stmt(&call, SQL_QUEUE_LIMITS_LOCK, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
+        st = pgqrs__conn_not_found(c, "queue_limits_lock");
+    else if (st == PGQRS_OK)
+        st = tu_scan_queue_limits_lock_row(out, &call, 0);
+    pgqrs__tu_end(&call);
+    if (st != PGQRS_OK)
+        pgqrs__queue_limits_lock_row_clear(out);
+    return st;
+}
+
+/* queue_limits_usage :one (queries/sqlite/limits.sql:17) */
+static pgqrs_status tu_queue_limits_usage(pgqrs_queue_limits_usage_row *out, pgqrs_conn *c, const pgqrs_queue_limits_usage_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    memset(out, 0, sizeof *out);
+    pgqrs__tu_start(&call, c, "queue_limits_usage", false);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__tu_stmt(&call, SQL_QUEUE_LIMITS_USAGE, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->count_in_flight);
+    if (st == PGQRS_OK)
+        st = p->has_rate_period_ms ? pgqrs__tu_arg_i64(&call, 3, p->rate_period_ms) : pgqrs__tu_arg_null(&call, 3);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 4, now_us) : pgqrs__tu_arg_null(&call, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
+        st = pgqrs__conn_not_found(c, "queue_limits_usage");
+    else if (st == PGQRS_OK)
+        st = tu_scan_queue_limits_usage_row(out, &call, 0);
+    pgqrs__tu_end(&call);
+    if (st != PGQRS_OK)
+        pgqrs__queue_limits_usage_row_clear(out);
+    return st;
+}
+
+/* message_dequeue_limited :many (queries/sqlite/limits.sql:32) */
+static pgqrs_status tu_message_dequeue_limited(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_dequeue_limited_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    pgqrs__tu_start(&call, c, "message_dequeue_limited", true);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__tu_stmt(&call, SQL_MESSAGE_DEQUEUE_LIMITED, 6);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 2, p->worker_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->max);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 4, p->vt_ms);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 5, (int64_t)p->max_attempts);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 6, now_us) : pgqrs__tu_arg_null(&call, 6);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
+        pgqrs_message_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? tu_scan_message_row(row, &call, r) : pgqrs__conn_oom(c);
+    }
+    pgqrs__tu_end(&call);
+    return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* queue_claims_record :exec (queries/sqlite/limits.sql:52) */
+static pgqrs_status tu_queue_claims_record(pgqrs_conn *c, const pgqrs_queue_claims_record_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    pgqrs__tu_start(&call, c, "queue_claims_record", true);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__tu_stmt(&call, SQL_QUEUE_CLAIMS_RECORD, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->n);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 3, now_us) : pgqrs__tu_arg_null(&call, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    pgqrs__tu_end(&call);
+    return st;
 }
 
 /* message_enqueue :one (queries/sqlite/messages.sql:7) */
@@ -4771,6 +4945,41 @@ static const char *const tu_migration_5[] = {
     "ALTER TABLE pgqrs_queues ADD COLUMN rate_limit INTEGER",
     "ALTER TABLE pgqrs_queues ADD COLUMN rate_period_ms INTEGER",
 };
+static const char *const tu_migration_6[] = {
+    ("-- Reserved: migration number held for a sibling branch of issue 17 (the lead\n"
+    "-- replaces this file with that branch's migration, or drops the reservation).\n"
+    "SELECT 1"),
+};
+static const char *const tu_migration_7[] = {
+    ("-- Reserved: migration number held for a sibling branch of issue 17 (the lead\n"
+    "-- replaces this file with that branch's migration, or drops the reservation).\n"
+    "SELECT 1"),
+};
+static const char *const tu_migration_8[] = {
+    ("-- Reserved: migration number held for a sibling branch of issue 17 (the lead\n"
+    "-- replaces this file with that branch's migration, or drops the reservation).\n"
+    "SELECT 1"),
+};
+static const char *const tu_migration_9[] = {
+    ("-- Per-queue rate limits (issue 17): the claims of a rate-limited queue, one row\n"
+    "-- per claim statement with how many messages it claimed; the limited claim\n"
+    "-- (queries/sqlite/limits.sql) sums the last rate_period_ms of them (a sliding\n"
+    "-- window). The trigger deletes the rows older than the queue's period whenever\n"
+    "-- one is recorded (SQLite statements cannot write two tables). Turso reads\n"
+    "-- this file too (its limits are refused: no transactions across calls).\n"
+    "CREATE TABLE pgqrs_queue_claims (\n"
+    "    queue_id   INTEGER NOT NULL REFERENCES pgqrs_queues (id) ON DELETE CASCADE,\n"
+    "    claimed_at INTEGER NOT NULL,\n"
+    "    n          INTEGER NOT NULL CHECK (n > 0)\n"
+    ")"),
+    "CREATE INDEX pgqrs_queue_claims_window_idx ON pgqrs_queue_claims (queue_id, claimed_at)",
+    ("CREATE TRIGGER pgqrs_queue_claims_prune AFTER INSERT ON pgqrs_queue_claims\n"
+    "BEGIN\n"
+    "    DELETE FROM pgqrs_queue_claims\n"
+    "    WHERE queue_id = NEW.queue_id\n"
+    "      AND claimed_at <= NEW.claimed_at - (SELECT q.rate_period_ms FROM pgqrs_queues q WHERE q.id = NEW.queue_id) * 1000"),
+    "END",
+};
 
 static pgqrs_status tu_apply_migration(pgqrs_conn *c, const pgqrs__migration *m)
 {
@@ -4784,6 +4993,10 @@ static pgqrs_status tu_apply_migration(pgqrs_conn *c, const pgqrs__migration *m)
     case 3: sql = tu_migration_3; n = sizeof tu_migration_3 / sizeof *sql; break;
     case 4: sql = tu_migration_4; n = sizeof tu_migration_4 / sizeof *sql; break;
     case 5: sql = tu_migration_5; n = sizeof tu_migration_5 / sizeof *sql; break;
+    case 6: sql = tu_migration_6; n = sizeof tu_migration_6 / sizeof *sql; break;
+    case 7: sql = tu_migration_7; n = sizeof tu_migration_7 / sizeof *sql; break;
+    case 8: sql = tu_migration_8; n = sizeof tu_migration_8 / sizeof *sql; break;
+    case 9: sql = tu_migration_9; n = sizeof tu_migration_9 / sizeof *sql; break;
     default: return pgqrs__conn_fail(c, PGQRS_EINVAL, "migration %d is not embedded", (int)m->version);
     }
     pgqrs__tu_start(&call, c, "migration", true);
@@ -5080,13 +5293,48 @@ static const pgqrs__migration tu_migrations[] = {
       "ALTER TABLE pgqrs_queues ADD COLUMN rate_limit INTEGER;\n"
       "ALTER TABLE pgqrs_queues ADD COLUMN rate_period_ms INTEGER;\n"
       "" },
+    { 6, "0006_reserved", "f5a10accfbaa83aa196aa252a064c5acbf0312ecbe3da8b55531024da434a2c6",
+      "-- Reserved: migration number held for a sibling branch of issue 17 (the lead\n"
+      "-- replaces this file with that branch's migration, or drops the reservation).\n"
+      "SELECT 1;\n"
+      "" },
+    { 7, "0007_reserved", "f5a10accfbaa83aa196aa252a064c5acbf0312ecbe3da8b55531024da434a2c6",
+      "-- Reserved: migration number held for a sibling branch of issue 17 (the lead\n"
+      "-- replaces this file with that branch's migration, or drops the reservation).\n"
+      "SELECT 1;\n"
+      "" },
+    { 8, "0008_reserved", "f5a10accfbaa83aa196aa252a064c5acbf0312ecbe3da8b55531024da434a2c6",
+      "-- Reserved: migration number held for a sibling branch of issue 17 (the lead\n"
+      "-- replaces this file with that branch's migration, or drops the reservation).\n"
+      "SELECT 1;\n"
+      "" },
+    { 9, "0009_queue_limits", "6eb03d84f539e56632146fe2f1669c46c65f49e53c30bc6817a42995af7cacc0",
+      "-- Per-queue rate limits (issue 17): the claims of a rate-limited queue, one row\n"
+      "-- per claim statement with how many messages it claimed; the limited claim\n"
+      "-- (queries/sqlite/limits.sql) sums the last rate_period_ms of them (a sliding\n"
+      "-- window). The trigger deletes the rows older than the queue's period whenever\n"
+      "-- one is recorded (SQLite statements cannot write two tables). Turso reads\n"
+      "-- this file too (its limits are refused: no transactions across calls).\n"
+      "CREATE TABLE pgqrs_queue_claims (\n"
+      "    queue_id   INTEGER NOT NULL REFERENCES pgqrs_queues (id) ON DELETE CASCADE,\n"
+      "    claimed_at INTEGER NOT NULL,\n"
+      "    n          INTEGER NOT NULL CHECK (n > 0)\n"
+      ");\n"
+      "CREATE INDEX pgqrs_queue_claims_window_idx ON pgqrs_queue_claims (queue_id, claimed_at);\n"
+      "CREATE TRIGGER pgqrs_queue_claims_prune AFTER INSERT ON pgqrs_queue_claims\n"
+      "BEGIN\n"
+      "    DELETE FROM pgqrs_queue_claims\n"
+      "    WHERE queue_id = NEW.queue_id\n"
+      "      AND claimed_at <= NEW.claimed_at - (SELECT q.rate_period_ms FROM pgqrs_queues q WHERE q.id = NEW.queue_id) * 1000;\n"
+      "END;\n"
+      "" },
 };
 
 const pgqrs_queries pgqrs__queries_turso = {
     .backend = "turso",
     .stmt_slots = 0,
     .migrations = tu_migrations,
-    .n_migrations = 5,
+    .n_migrations = 9,
     .apply_migration = tu_apply_migration,
     .exec_script = pgqrs__tu_exec_script,
     .archive_list = tu_archive_list,
@@ -5095,6 +5343,10 @@ const pgqrs_queries pgqrs__queries_turso = {
     .dlq_replay = tu_dlq_replay,
     .archive_purge = tu_archive_purge,
     .queue_metrics = tu_queue_metrics,
+    .queue_limits_lock = tu_queue_limits_lock,
+    .queue_limits_usage = tu_queue_limits_usage,
+    .message_dequeue_limited = tu_message_dequeue_limited,
+    .queue_claims_record = tu_queue_claims_record,
     .message_enqueue = tu_message_enqueue,
     .message_enqueue_batch = tu_message_enqueue_batch,
     .message_dequeue = tu_message_dequeue,

@@ -5,6 +5,7 @@
  * One source for every backend (PGQRS_TEST_BACKEND). Handles are deferred and
  * freed before the next test, so a failing CHECK that returns early leaks nothing. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -53,6 +54,9 @@ static void cleanup(void)
 
 static void free_store(void *p) { pgqrs_store_free(p); }
 static void free_queue_info(void *p) { pgqrs_queue_info_free(p); }
+static void free_consumer(void *p) { pgqrs_consumer_free(p); }
+static void free_producer(void *p) { pgqrs_producer_free(p); }
+static void free_batch(void *p) { pgqrs_batch_free(p); }
 
 static pgqrs_status open_store(void)
 {
@@ -73,8 +77,21 @@ static pgqrs_status open_store(void)
 }
 
 #define SETUP() CHECK_OK(open_store(), store)
+#define PRODUCER(var, q) do { (var) = NULL; CHECK_OK(pgqrs_producer_new(&(var), store, (q)), store); \
+    defer(free_producer, (var)); } while (0)
+#define CONSUMER(var, q) do { (var) = NULL; CHECK_OK(pgqrs_consumer_new(&(var), store, (q)), store); \
+    defer(free_consumer, (var)); } while (0)
+#define DEQ(var, c, max) do { (var) = NULL; CHECK_OK(pgqrs_dequeue(&(var), (c), (max), 30), (c)); \
+    defer(free_batch, (var)); } while (0)
+static void at_ms(int64_t ms) { pgqrs_store_set_time(store, T0 + ms * MS); }
 #define GET(var, name) do { (var) = NULL; CHECK_OK(pgqrs_queue_get(&(var), store, (name)), store); \
     defer(free_queue_info, (var)); } while (0)
+
+static bool fcntl_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    return fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0;
+}
 
 /* Limits need transactions (docs/design.md); this is how a caller tells. */
 static bool limits_supported(void)
@@ -241,6 +258,300 @@ static void test_limits__refused_without_transactions(void)
     CHECK_ST(PGQRS_ENOTFOUND, pgqrs_queue_get(&q, store, "q2"), store);
 }
 
+
+/* ---- The rate limit, on a moved clock -------------------------------------------- */
+
+static pgqrs_status archive_all(pgqrs_consumer *c, const pgqrs_batch *b)
+{
+    int64_t ids[64];
+    size_t n = pgqrs_batch_count(b);
+    for (size_t i = 0; i < n && i < 64; i++)
+        ids[i] = pgqrs_batch_at(b, i)->id;
+    return n ? pgqrs_archive_batch(NULL, c, ids, n) : PGQRS_OK;
+}
+
+static void enqueue_n(pgqrs_producer *p, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (pgqrs_enqueue(NULL, p, "{}", 0) != PGQRS_OK) {
+            th_fail(__FILE__, __LINE__, "enqueue: %s", pgqrs_errmsg(p));
+            return;
+        }
+}
+
+static void test_limits__rate_limit_window(void)
+{
+    pgqrs_queue_options o = PGQRS_QUEUE_OPTIONS_INIT;
+    pgqrs_producer *p;
+    pgqrs_consumer *c1, *c2;
+    pgqrs_batch *b;
+    SETUP();
+    if (!limits_supported())
+        SKIP("no transactions: limits are refused (test_limits__refused_without_transactions)");
+    o.rate_limit = 5;
+    o.rate_period_ms = 1000;
+    CHECK_OK(pgqrs_queue_create(NULL, store, "r", &o), store);
+    PRODUCER(p, "r");
+    CONSUMER(c1, "r");
+    CONSUMER(c2, "r");
+    enqueue_n(p, 30);
+    CHECK(!th_failed_now);
+    /* at most 5 claims in any 1000 ms, whoever claims, whatever max asks */
+    DEQ(b, c1, 3);
+    CHECK_I64(3, pgqrs_batch_count(b));
+    CHECK_OK(archive_all(c1, b), c1);
+    DEQ(b, c2, 10);
+    CHECK_I64(2, pgqrs_batch_count(b));   /* the window has 2 left */
+    CHECK_OK(archive_all(c2, b), c2);
+    DEQ(b, c1, 10);
+    CHECK_I64(0, pgqrs_batch_count(b));
+    at_ms(999);
+    DEQ(b, c2, 10);
+    CHECK_I64(0, pgqrs_batch_count(b));   /* the claims at T0 are still in the window */
+    /* the next period: the window slides past T0 */
+    at_ms(1000);
+    DEQ(b, c1, 10);
+    CHECK_I64(5, pgqrs_batch_count(b));
+    CHECK_OK(archive_all(c1, b), c1);
+    at_ms(1500);
+    DEQ(b, c1, 10);
+    CHECK_I64(0, pgqrs_batch_count(b));
+    at_ms(2000);
+    DEQ(b, c2, 2);
+    CHECK_I64(2, pgqrs_batch_count(b));
+    CHECK_OK(archive_all(c2, b), c2);
+    at_ms(2500);
+    DEQ(b, c2, 10);
+    CHECK_I64(3, pgqrs_batch_count(b));
+    CHECK_OK(archive_all(c2, b), c2);
+    /* a sliding window: at 3000 the 2 of 2000 have left it, the 3 of 2500 not */
+    at_ms(3000);
+    DEQ(b, c1, 10);
+    CHECK_I64(2, pgqrs_batch_count(b));
+    CHECK_OK(archive_all(c1, b), c1);
+    /* archive_and_dequeue and the settle path claim through the same limit */
+    at_ms(3500);   /* the window (2500, 3500] holds the 2 of 3000: 3 left */
+    DEQ(b, c1, 2);
+    CHECK_I64(2, pgqrs_batch_count(b));
+    {
+        int64_t ids[2];
+        pgqrs_batch *b2 = NULL;
+        for (int i = 0; i < 2; i++)
+            ids[i] = pgqrs_batch_at(b, (size_t)i)->id;
+        CHECK_OK(pgqrs_archive_and_dequeue(&b2, NULL, c1, ids, 2, 10, 30), c1);
+        defer(free_batch, b2);
+        CHECK_I64(1, pgqrs_batch_count(b2));
+        CHECK_OK(archive_all(c1, b2), c1);
+    }
+}
+
+/* ---- A limit changed while consumers run --------------------------------------- */
+
+static void test_limits__changed_limit_takes_effect(void)
+{
+    pgqrs_queue_options o = PGQRS_QUEUE_OPTIONS_INIT;
+    pgqrs_producer *p;
+    pgqrs_consumer *c;
+    pgqrs_batch *b;
+    pgqrs_metrics *m = NULL;
+    SETUP();
+    if (!limits_supported())
+        SKIP("no transactions: limits are refused (test_limits__refused_without_transactions)");
+    CHECK_OK(pgqrs_queue_create(NULL, store, "q", NULL), store);
+    PRODUCER(p, "q");
+    CONSUMER(c, "q");
+    enqueue_n(p, 30);
+    CHECK(!th_failed_now);
+    DEQ(b, c, 2);
+    CHECK_I64(2, pgqrs_batch_count(b));
+    o.concurrency_limit = 3;
+    CHECK_OK(pgqrs_queue_update(NULL, store, "q", &o), store);
+    /* within PGQRS_LIMITS_REFRESH_MS (on the store's clock) the consumer sees it */
+    at_ms(PGQRS_LIMITS_REFRESH_MS);
+    DEQ(b, c, 10);
+    CHECK_I64(1, pgqrs_batch_count(b));   /* 2 in flight, limit 3 */
+    DEQ(b, c, 10);
+    CHECK_I64(0, pgqrs_batch_count(b));
+    /* once limited, every claim reads the limit: a change shows at the next claim */
+    o.concurrency_limit = 5;
+    CHECK_OK(pgqrs_queue_update(NULL, store, "q", &o), store);
+    DEQ(b, c, 10);
+    CHECK_I64(2, pgqrs_batch_count(b));
+    o.concurrency_limit = 1;
+    CHECK_OK(pgqrs_queue_update(NULL, store, "q", &o), store);
+    DEQ(b, c, 10);
+    CHECK_I64(0, pgqrs_batch_count(b));   /* 5 in flight stay (nothing is recalled), no new ones */
+    CHECK_OK(pgqrs_metrics_list(&m, store, "q"), store);
+    CHECK_I64(5, pgqrs_metrics_at(m, 0)->in_flight);
+    pgqrs_metrics_free(m);
+    /* an expired lease is no longer in flight */
+    at_ms(PGQRS_LIMITS_REFRESH_MS + 31000);
+    DEQ(b, c, 10);
+    CHECK_I64(1, pgqrs_batch_count(b));
+    /* removed: the next claim is unlimited */
+    o.concurrency_limit = -1;
+    CHECK_OK(pgqrs_queue_update(NULL, store, "q", &o), store);
+    DEQ(b, c, 10);
+    CHECK_I64(10, pgqrs_batch_count(b));
+    DEQ(b, c, 10);
+    CHECK_I64(10, pgqrs_batch_count(b));
+}
+
+/* ---- The concurrency limit across 8 processes -------------------------------------- */
+
+#define N_PROCS 8
+#define N_MSGS 240
+#define LIMIT 3
+#define PER_CLAIM 4
+
+static pgqrs_status child_store(pgqrs_store **s, const char *dsn)
+{
+    pgqrs_connect_options o = PGQRS_CONNECT_OPTIONS_INIT;
+    o.pool_size = 1;
+    return pgqrs_connect(s, dsn, &o);
+}
+
+/* A consumer process: claims up to PER_CLAIM, holds them a few ms, archives,
+ * until the queue has nothing pending or in flight. Exit 0 on success. */
+static int worker_main(const char *dsn)
+{
+    pgqrs_store *s = NULL;
+    pgqrs_consumer *c = NULL;
+    int rc = 1;
+    if (child_store(&s, dsn) != PGQRS_OK || pgqrs_consumer_new(&c, s, "lim") != PGQRS_OK)
+        goto done;
+    for (;;) {
+        pgqrs_batch *b = NULL;
+        int64_t ids[PER_CLAIM];
+        size_t n;
+        if (pgqrs_dequeue(&b, c, PER_CLAIM, 30) != PGQRS_OK) {
+            fprintf(stderr, "worker: dequeue: %s\n", pgqrs_errmsg(c));
+            goto done;
+        }
+        n = pgqrs_batch_count(b);
+        for (size_t i = 0; i < n; i++)
+            ids[i] = pgqrs_batch_at(b, i)->id;
+        pgqrs_batch_free(b);
+        if (n == 0) {
+            pgqrs_metrics *m = NULL;
+            int64_t left = 1;
+            if (pgqrs_metrics_list(&m, s, "lim") == PGQRS_OK)
+                left = pgqrs_metrics_at(m, 0)->pending + pgqrs_metrics_at(m, 0)->in_flight;
+            pgqrs_metrics_free(m);
+            if (left == 0)
+                break;
+            usleep(2000);
+            continue;
+        }
+        usleep(3000);   /* the handler */
+        if (pgqrs_archive_batch(NULL, c, ids, n) != PGQRS_OK) {
+            fprintf(stderr, "worker: archive: %s\n", pgqrs_errmsg(c));
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    pgqrs_consumer_free(c);
+    pgqrs_store_free(s);
+    return rc;
+}
+
+/* The sampler: reads the queue's in-flight count from the database as fast as
+ * it can until the stop pipe closes; writes the maximum and the sample count. */
+static int sampler_main(const char *dsn, int stop_fd, int out_fd)
+{
+    pgqrs_store *s = NULL;
+    int64_t res[2] = { -1, 0 };
+    if (child_store(&s, dsn) != PGQRS_OK)
+        return 1;
+    for (;;) {
+        pgqrs_metrics *m = NULL;
+        char ch;
+        if (pgqrs_metrics_list(&m, s, "lim") == PGQRS_OK) {
+            int64_t f = pgqrs_metrics_at(m, 0)->in_flight;
+            if (f > res[0])
+                res[0] = f;
+            res[1]++;
+        }
+        pgqrs_metrics_free(m);
+        if (read(stop_fd, &ch, 1) == 0)   /* non-blocking: 0 = the parent closed it */
+            break;
+    }
+    pgqrs_store_free(s);
+    return write(out_fd, res, sizeof res) == (ssize_t)sizeof res ? 0 : 1;
+}
+
+static void test_limits__concurrency_limit_eight_processes(void)
+{
+    pgqrs_queue_options o = PGQRS_QUEUE_OPTIONS_INIT;
+    pgqrs_producer *p;
+    pgqrs_metrics *m = NULL;
+    pid_t pids[N_PROCS], sampler;
+    int stop[2], res[2], bad = 0;
+    int64_t got[2] = { -1, 0 };
+    char dsn[1024];
+    SETUP();
+    if (th_is_memory())
+        SKIP("forks processes: sqlite::memory: is private to one connection of one process");
+    if (!limits_supported())
+        SKIP("no transactions: limits are refused (test_limits__refused_without_transactions)");
+    snprintf(dsn, sizeof dsn, "%s", th_current_dsn());
+    pgqrs_store_set_time(store, 0);   /* the children read the real clock */
+    o.concurrency_limit = LIMIT;
+    CHECK_OK(pgqrs_queue_create(NULL, store, "lim", &o), store);
+    PRODUCER(p, "lim");
+    enqueue_n(p, N_MSGS);
+    CHECK(!th_failed_now);
+    CHECK(pipe(stop) == 0 && pipe(res) == 0);
+    CHECK(fcntl_nonblock(stop[0]));
+    fflush(stdout);
+    fflush(stderr);
+    sampler = fork();
+    if (sampler == 0) {
+        close(stop[1]);
+        close(res[0]);
+        _exit(sampler_main(dsn, stop[0], res[1]));
+    }
+    close(res[1]);
+    close(stop[0]);
+    for (int i = 0; i < N_PROCS; i++) {
+        pids[i] = fork();
+        if (pids[i] == 0) {
+            close(stop[1]);
+            close(res[0]);
+            _exit(worker_main(dsn));
+        }
+    }
+    for (int i = 0; i < N_PROCS; i++) {
+        int ws = 0;
+        while (pids[i] > 0 && waitpid(pids[i], &ws, 0) < 0 && errno == EINTR)
+            ;
+        if (pids[i] <= 0 || !WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+            bad++;
+    }
+    close(stop[1]);   /* stops the sampler */
+    {
+        int ws = 0;
+        ssize_t r;
+        while ((r = read(res[0], got, sizeof got)) < 0 && errno == EINTR)
+            ;
+        while (sampler > 0 && waitpid(sampler, &ws, 0) < 0 && errno == EINTR)
+            ;
+        close(res[0]);
+        CHECK_MSG(r == (ssize_t)sizeof got, "the sampler reported nothing");
+    }
+    CHECK_I64(0, bad);
+    printf("  concurrency limit %d, %d processes claiming up to %d: max in flight observed %" PRId64
+           " over %" PRId64 " samples\n", LIMIT, N_PROCS, PER_CLAIM, got[0], got[1]);
+    CHECK_MSG(got[0] <= LIMIT, "max in flight %" PRId64 " exceeds the limit %d", got[0], LIMIT);
+    CHECK(got[0] >= 1);
+    CHECK(got[1] > 0);
+    CHECK_OK(pgqrs_metrics_list(&m, store, "lim"), store);
+    CHECK_I64(N_MSGS, pgqrs_metrics_at(m, 0)->archived);
+    CHECK_I64(0, pgqrs_metrics_at(m, 0)->pending + pgqrs_metrics_at(m, 0)->in_flight);
+    pgqrs_metrics_free(m);
+}
+
 /* TESTS */
 
 int main(int argc, char **argv)
@@ -250,6 +561,9 @@ int main(int argc, char **argv)
         { "test_limits__older_option_versions", test_limits__older_option_versions },
         { "test_limits__bad_input_changes_nothing", test_limits__bad_input_changes_nothing },
         { "test_limits__refused_without_transactions", test_limits__refused_without_transactions },
+        { "test_limits__rate_limit_window", test_limits__rate_limit_window },
+        { "test_limits__changed_limit_takes_effect", test_limits__changed_limit_takes_effect },
+        { "test_limits__concurrency_limit_eight_processes", test_limits__concurrency_limit_eight_processes },
     };
     int rc = th_main(argc, argv, "test_limits", tests, sizeof tests / sizeof *tests);
     cleanup();

@@ -84,11 +84,11 @@ static void test_migrate__install_twice_is_a_noop(void)
 
 static void test_migrate__changed_migration_is_refused(void)
 {
-    pgqrs__migration edited[8];
+    pgqrs__migration edited[32];
     size_t n = conn ? 0 : 0;
     INSTALL();
     n = conn->q->n_migrations;
-    CHECK(n <= 8);
+    CHECK(n <= 32);
     memcpy(edited, conn->q->migrations, n * sizeof *edited);
     edited[0].checksum = "0000000000000000000000000000000000000000000000000000000000000000";
     CHECK_ST(PGQRS_ESTATE, pgqrs__migrate_with(conn, edited, n, NULL), conn);
