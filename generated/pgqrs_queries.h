@@ -101,7 +101,7 @@ typedef struct pgqrs_queries {
      * The queue's limits as they are now, its row locked until the transaction
      * ends. FOR NO KEY UPDATE: enqueues (which only read the row) are not blocked.
      * No row: no such queue.
-     * SQL: queries/postgres/limits.sql:12, queries/sqlite/limits.sql:8 */
+     * SQL: queries/postgres/limits.sql:13, queries/sqlite/limits.sql:8 */
     pgqrs_status (*queue_limits_lock)(pgqrs_queue_limits_lock_row *out, pgqrs_conn *c, int64_t id);
 
     /* queue_limits_usage :one
@@ -109,7 +109,7 @@ typedef struct pgqrs_queries {
      * lease not expired: pgqrs_queue_metrics.in_flight), when count_in_flight; the
      * messages claimed in the last rate_period_ms (NULL: none counted) and the
      * oldest claim in that window (when the window next has room).
-     * SQL: queries/postgres/limits.sql:23, queries/sqlite/limits.sql:17 */
+     * SQL: queries/postgres/limits.sql:24, queries/sqlite/limits.sql:17 */
     pgqrs_status (*queue_limits_usage)(pgqrs_queue_limits_usage_row *out, pgqrs_conn *c, const pgqrs_queue_limits_usage_params *p);
 
     /* message_dequeue_limited :many
@@ -117,14 +117,19 @@ typedef struct pgqrs_queries {
      * the limits leave. Claims in (priority DESC, vt, id) order and never a message
      * whose cancel was requested; the window and the poison rule are
      * message_dequeue's.
-     * SQL: queries/postgres/limits.sql:44, queries/sqlite/limits.sql:32 */
+     * SQL: queries/postgres/limits.sql:45, queries/sqlite/limits.sql:32 */
     pgqrs_status (*message_dequeue_limited)(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_dequeue_limited_params *p);
 
     /* queue_claims_record :exec
-     * Logs a claim of n messages for the rate limit's window and deletes the
-     * queue's entries older than its period, in one statement.
-     * SQL: queries/postgres/limits.sql:69, queries/sqlite/limits.sql:52 */
+     * Logs a claim of n messages for the rate limit's window.
+     * SQL: queries/postgres/limits.sql:70, queries/sqlite/limits.sql:52 */
     pgqrs_status (*queue_claims_record)(pgqrs_conn *c, const pgqrs_queue_claims_record_params *p);
+
+    /* queue_claims_prune :exec
+     * Deletes the queue's log entries older than its period: the table holds at
+     * most one period of claim statements per queue.
+     * SQL: queries/postgres/limits.sql:76, queries/sqlite/limits.sql:58 */
+    pgqrs_status (*queue_claims_prune)(pgqrs_conn *c, int64_t queue_id);
 
     /* message_enqueue :one
      * No row when the queue does not exist (no foreign key: the queue row is read,

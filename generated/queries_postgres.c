@@ -43,6 +43,7 @@ enum {
     PG_QUEUE_LIMITS_USAGE,
     PG_MESSAGE_DEQUEUE_LIMITED,
     PG_QUEUE_CLAIMS_RECORD,
+    PG_QUEUE_CLAIMS_PRUNE,
     PG_MESSAGE_ENQUEUE,
     PG_MESSAGE_ENQUEUE_BATCH,
     PG_MESSAGE_DEQUEUE,
@@ -264,15 +265,14 @@ static const char SQL_MESSAGE_DEQUEUE_LIMITED[] =
     "          m.producer_worker_id, m.consumer_worker_id, m.priority, m.unique_key, m.progress, m.cancel_requested_at";
 static const char SQL_QUEUE_CLAIMS_RECORD[] =
     "-- name: queue_claims_record :exec\n"
-    "WITH t AS (SELECT coalesce($3::timestamptz, now()) AS now),\n"
-    "pruned AS (\n"
-    "    DELETE FROM pgqrs_queue_claims c\n"
-    "    USING t, pgqrs_queues q\n"
-    "    WHERE q.id = $1 AND c.queue_id = $1\n"
-    "      AND c.claimed_at <= t.now - q.rate_period_ms * interval '1 millisecond'\n"
-    ")\n"
     "INSERT INTO pgqrs_queue_claims (queue_id, claimed_at, n)\n"
-    "SELECT $1, t.now, $2 FROM t";
+    "VALUES ($1, coalesce($3::timestamptz, now()), $2)";
+static const char SQL_QUEUE_CLAIMS_PRUNE[] =
+    "-- name: queue_claims_prune :exec\n"
+    "DELETE FROM pgqrs_queue_claims c\n"
+    "USING pgqrs_queues q\n"
+    "WHERE q.id = $1 AND c.queue_id = $1\n"
+    "  AND c.claimed_at <= coalesce($2::timestamptz, now()) - q.rate_period_ms * interval '1 millisecond'";
 static const char SQL_MESSAGE_ENQUEUE[] =
     "-- name: message_enqueue :one\n"
     "WITH t AS (SELECT coalesce($5::timestamptz, now()) AS now),\n"
@@ -1870,7 +1870,7 @@ static pgqrs_status pg_queue_metrics(pgqrs_queue_metrics_row **rows_out, size_t 
     return pgqrs__queue_metrics_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* queue_limits_lock :one (queries/postgres/limits.sql:12) */
+/* queue_limits_lock :one (queries/postgres/limits.sql:13) */
 static pgqrs_status pg_queue_limits_lock(pgqrs_queue_limits_lock_row *out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1891,7 +1891,7 @@ static pgqrs_status pg_queue_limits_lock(pgqrs_queue_limits_lock_row *out, pgqrs
     return st;
 }
 
-/* queue_limits_usage :one (queries/postgres/limits.sql:23) */
+/* queue_limits_usage :one (queries/postgres/limits.sql:24) */
 static pgqrs_status pg_queue_limits_usage(pgqrs_queue_limits_usage_row *out, pgqrs_conn *c, const pgqrs_queue_limits_usage_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1919,7 +1919,7 @@ static pgqrs_status pg_queue_limits_usage(pgqrs_queue_limits_usage_row *out, pgq
     return st;
 }
 
-/* message_dequeue_limited :many (queries/postgres/limits.sql:44) */
+/* message_dequeue_limited :many (queries/postgres/limits.sql:45) */
 static pgqrs_status pg_message_dequeue_limited(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_dequeue_limited_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1952,7 +1952,7 @@ static pgqrs_status pg_message_dequeue_limited(pgqrs_message_row **rows_out, siz
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* queue_claims_record :exec (queries/postgres/limits.sql:69) */
+/* queue_claims_record :exec (queries/postgres/limits.sql:70) */
 static pgqrs_status pg_queue_claims_record(pgqrs_conn *c, const pgqrs_queue_claims_record_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1968,6 +1968,24 @@ static pgqrs_status pg_queue_claims_record(pgqrs_conn *c, const pgqrs_queue_clai
     values[2] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
     res = pgqrs__pg_exec(c, PG_QUEUE_CLAIMS_RECORD, "queue_claims_record", SQL_QUEUE_CLAIMS_RECORD, 3, values);
     st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "queue_claims_record");
+    PQclear(res);
+    return st;
+}
+
+/* queue_claims_prune :exec (queries/postgres/limits.sql:76) */
+static pgqrs_status pg_queue_claims_prune(pgqrs_conn *c, int64_t queue_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[2];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_queue_id, queue_id);
+    values[1] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_QUEUE_CLAIMS_PRUNE, "queue_claims_prune", SQL_QUEUE_CLAIMS_PRUNE, 2, values);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "queue_claims_prune");
     PQclear(res);
     return st;
 }
@@ -4970,6 +4988,7 @@ const pgqrs_queries pgqrs__queries_postgres = {
     .queue_limits_usage = pg_queue_limits_usage,
     .message_dequeue_limited = pg_message_dequeue_limited,
     .queue_claims_record = pg_queue_claims_record,
+    .queue_claims_prune = pg_queue_claims_prune,
     .message_enqueue = pg_message_enqueue,
     .message_enqueue_batch = pg_message_enqueue_batch,
     .message_dequeue = pg_message_dequeue,

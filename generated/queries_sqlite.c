@@ -41,6 +41,7 @@ enum {
     SQ_QUEUE_LIMITS_USAGE,
     SQ_MESSAGE_DEQUEUE_LIMITED,
     SQ_QUEUE_CLAIMS_RECORD,
+    SQ_QUEUE_CLAIMS_PRUNE,
     SQ_MESSAGE_ENQUEUE,
     SQ_MESSAGE_ENQUEUE_BATCH,
     SQ_MESSAGE_DEQUEUE,
@@ -281,6 +282,11 @@ static const char SQL_QUEUE_CLAIMS_RECORD[] =
     "-- name: queue_claims_record :exec\n"
     "INSERT INTO pgqrs_queue_claims (queue_id, claimed_at, n)\n"
     "VALUES (?1, coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)), ?2)";
+static const char SQL_QUEUE_CLAIMS_PRUNE[] =
+    "-- name: queue_claims_prune :exec\n"
+    "DELETE FROM pgqrs_queue_claims\n"
+    "WHERE queue_id = ?1\n"
+    "  AND claimed_at <= coalesce(?2, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) - (SELECT q.rate_period_ms FROM pgqrs_queues q WHERE q.id = ?1) * 1000";
 static const char SQL_MESSAGE_ENQUEUE[] =
     "-- name: message_enqueue :one\n"
     "INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)\n"
@@ -1982,6 +1988,28 @@ static pgqrs_status sq_queue_claims_record(pgqrs_conn *c, const pgqrs_queue_clai
         st = has_now ? pgqrs__sq_bind_i64(c, stmt, 3, now_us) : pgqrs__sq_bind_null(c, stmt, 3);
     if (st == PGQRS_OK)
         st = pgqrs__sq_step_done(c, stmt, "queue_claims_record");
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    return st;
+}
+
+/* queue_claims_prune :exec (queries/sqlite/limits.sql:58) */
+static pgqrs_status sq_queue_claims_prune(pgqrs_conn *c, int64_t queue_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_CLAIMS_PRUNE, SQL_QUEUE_CLAIMS_PRUNE, "queue_claims_prune");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, queue_id);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 2, now_us) : pgqrs__sq_bind_null(c, stmt, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "queue_claims_prune");
     pgqrs__sq_release(stmt);
     st = pgqrs__sq_write_end(c, own_tx, st);
     return st;
@@ -5385,25 +5413,18 @@ static const pgqrs__migration sq_migrations[] = {
       "-- replaces this file with that branch's migration, or drops the reservation).\n"
       "SELECT 1;\n"
       "" },
-    { 9, "0009_queue_limits", "6eb03d84f539e56632146fe2f1669c46c65f49e53c30bc6817a42995af7cacc0",
+    { 9, "0009_queue_limits", "ae9eb5c1313f9997f4d91ec7269ce09ec5ff22a6d8a98c8e9a7e03d408149b30",
       "-- Per-queue rate limits (issue 17): the claims of a rate-limited queue, one row\n"
       "-- per claim statement with how many messages it claimed; the limited claim\n"
       "-- (queries/sqlite/limits.sql) sums the last rate_period_ms of them (a sliding\n"
-      "-- window). The trigger deletes the rows older than the queue's period whenever\n"
-      "-- one is recorded (SQLite statements cannot write two tables). Turso reads\n"
-      "-- this file too (its limits are refused: no transactions across calls).\n"
+      "-- window) and deletes the rows older than the period as it records a new one.\n"
+      "-- Turso reads this file too (its limits are refused: no transactions across calls).\n"
       "CREATE TABLE pgqrs_queue_claims (\n"
       "    queue_id   INTEGER NOT NULL REFERENCES pgqrs_queues (id) ON DELETE CASCADE,\n"
       "    claimed_at INTEGER NOT NULL,\n"
       "    n          INTEGER NOT NULL CHECK (n > 0)\n"
       ");\n"
       "CREATE INDEX pgqrs_queue_claims_window_idx ON pgqrs_queue_claims (queue_id, claimed_at);\n"
-      "CREATE TRIGGER pgqrs_queue_claims_prune AFTER INSERT ON pgqrs_queue_claims\n"
-      "BEGIN\n"
-      "    DELETE FROM pgqrs_queue_claims\n"
-      "    WHERE queue_id = NEW.queue_id\n"
-      "      AND claimed_at <= NEW.claimed_at - (SELECT q.rate_period_ms FROM pgqrs_queues q WHERE q.id = NEW.queue_id) * 1000;\n"
-      "END;\n"
       "" },
 };
 
@@ -5423,6 +5444,7 @@ const pgqrs_queries pgqrs__queries_sqlite = {
     .queue_limits_usage = sq_queue_limits_usage,
     .message_dequeue_limited = sq_message_dequeue_limited,
     .queue_claims_record = sq_queue_claims_record,
+    .queue_claims_prune = sq_queue_claims_prune,
     .message_enqueue = sq_message_enqueue,
     .message_enqueue_batch = sq_message_enqueue_batch,
     .message_dequeue = sq_message_dequeue,

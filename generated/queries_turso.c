@@ -137,6 +137,11 @@ static const char SQL_QUEUE_CLAIMS_RECORD[] =
     "-- name: queue_claims_record :exec\n"
     "INSERT INTO pgqrs_queue_claims (queue_id, claimed_at, n)\n"
     "VALUES (?1, coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)), ?2)";
+static const char SQL_QUEUE_CLAIMS_PRUNE[] =
+    "-- name: queue_claims_prune :exec\n"
+    "DELETE FROM pgqrs_queue_claims\n"
+    "WHERE queue_id = ?1\n"
+    "  AND claimed_at <= coalesce(?2, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) - (SELECT q.rate_period_ms FROM pgqrs_queues q WHERE q.id = ?1) * 1000";
 static const char SQL_MESSAGE_ENQUEUE[] =
     "-- name: message_enqueue :one\n"
     "INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)\n"
@@ -1834,6 +1839,25 @@ static pgqrs_status tu_queue_claims_record(pgqrs_conn *c, const pgqrs_queue_clai
         st = pgqrs__tu_arg_i64(&call, 2, (int64_t)p->n);
     if (st == PGQRS_OK)
         st = has_now ? pgqrs__tu_arg_i64(&call, 3, now_us) : pgqrs__tu_arg_null(&call, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    pgqrs__tu_end(&call);
+    return st;
+}
+
+/* queue_claims_prune :exec (queries/sqlite/limits.sql:58) */
+static pgqrs_status tu_queue_claims_prune(pgqrs_conn *c, int64_t queue_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    pgqrs__tu_start(&call, c, "queue_claims_prune", true);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__tu_stmt(&call, SQL_QUEUE_CLAIMS_PRUNE, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, queue_id);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 2, now_us) : pgqrs__tu_arg_null(&call, 2);
     if (st == PGQRS_OK)
         st = pgqrs__tu_run(&call);
     pgqrs__tu_end(&call);
@@ -4964,21 +4988,14 @@ static const char *const tu_migration_9[] = {
     ("-- Per-queue rate limits (issue 17): the claims of a rate-limited queue, one row\n"
     "-- per claim statement with how many messages it claimed; the limited claim\n"
     "-- (queries/sqlite/limits.sql) sums the last rate_period_ms of them (a sliding\n"
-    "-- window). The trigger deletes the rows older than the queue's period whenever\n"
-    "-- one is recorded (SQLite statements cannot write two tables). Turso reads\n"
-    "-- this file too (its limits are refused: no transactions across calls).\n"
+    "-- window) and deletes the rows older than the period as it records a new one.\n"
+    "-- Turso reads this file too (its limits are refused: no transactions across calls).\n"
     "CREATE TABLE pgqrs_queue_claims (\n"
     "    queue_id   INTEGER NOT NULL REFERENCES pgqrs_queues (id) ON DELETE CASCADE,\n"
     "    claimed_at INTEGER NOT NULL,\n"
     "    n          INTEGER NOT NULL CHECK (n > 0)\n"
     ")"),
     "CREATE INDEX pgqrs_queue_claims_window_idx ON pgqrs_queue_claims (queue_id, claimed_at)",
-    ("CREATE TRIGGER pgqrs_queue_claims_prune AFTER INSERT ON pgqrs_queue_claims\n"
-    "BEGIN\n"
-    "    DELETE FROM pgqrs_queue_claims\n"
-    "    WHERE queue_id = NEW.queue_id\n"
-    "      AND claimed_at <= NEW.claimed_at - (SELECT q.rate_period_ms FROM pgqrs_queues q WHERE q.id = NEW.queue_id) * 1000"),
-    "END",
 };
 
 static pgqrs_status tu_apply_migration(pgqrs_conn *c, const pgqrs__migration *m)
@@ -5308,25 +5325,18 @@ static const pgqrs__migration tu_migrations[] = {
       "-- replaces this file with that branch's migration, or drops the reservation).\n"
       "SELECT 1;\n"
       "" },
-    { 9, "0009_queue_limits", "6eb03d84f539e56632146fe2f1669c46c65f49e53c30bc6817a42995af7cacc0",
+    { 9, "0009_queue_limits", "ae9eb5c1313f9997f4d91ec7269ce09ec5ff22a6d8a98c8e9a7e03d408149b30",
       "-- Per-queue rate limits (issue 17): the claims of a rate-limited queue, one row\n"
       "-- per claim statement with how many messages it claimed; the limited claim\n"
       "-- (queries/sqlite/limits.sql) sums the last rate_period_ms of them (a sliding\n"
-      "-- window). The trigger deletes the rows older than the queue's period whenever\n"
-      "-- one is recorded (SQLite statements cannot write two tables). Turso reads\n"
-      "-- this file too (its limits are refused: no transactions across calls).\n"
+      "-- window) and deletes the rows older than the period as it records a new one.\n"
+      "-- Turso reads this file too (its limits are refused: no transactions across calls).\n"
       "CREATE TABLE pgqrs_queue_claims (\n"
       "    queue_id   INTEGER NOT NULL REFERENCES pgqrs_queues (id) ON DELETE CASCADE,\n"
       "    claimed_at INTEGER NOT NULL,\n"
       "    n          INTEGER NOT NULL CHECK (n > 0)\n"
       ");\n"
       "CREATE INDEX pgqrs_queue_claims_window_idx ON pgqrs_queue_claims (queue_id, claimed_at);\n"
-      "CREATE TRIGGER pgqrs_queue_claims_prune AFTER INSERT ON pgqrs_queue_claims\n"
-      "BEGIN\n"
-      "    DELETE FROM pgqrs_queue_claims\n"
-      "    WHERE queue_id = NEW.queue_id\n"
-      "      AND claimed_at <= NEW.claimed_at - (SELECT q.rate_period_ms FROM pgqrs_queues q WHERE q.id = NEW.queue_id) * 1000;\n"
-      "END;\n"
       "" },
 };
 
@@ -5347,6 +5357,7 @@ const pgqrs_queries pgqrs__queries_turso = {
     .queue_limits_usage = tu_queue_limits_usage,
     .message_dequeue_limited = tu_message_dequeue_limited,
     .queue_claims_record = tu_queue_claims_record,
+    .queue_claims_prune = tu_queue_claims_prune,
     .message_enqueue = tu_message_enqueue,
     .message_enqueue_batch = tu_message_enqueue_batch,
     .message_dequeue = tu_message_dequeue,

@@ -6,7 +6,8 @@
 --                         is taken after the lock was granted and holds every
 --                         claim the previous lock holders committed
 --   message_dequeue_limited  claims at most what the limits leave
---   queue_claims_record   logs the claim for the rate limit's window
+--   queue_claims_record   logs the claim for the rate limit's window, and
+--   queue_claims_prune    deletes what has left it
 -- Queues without limits never run these (message_dequeue is unchanged).
 
 -- name: queue_limits_lock :one
@@ -67,15 +68,16 @@ RETURNING m.id, m.queue_id, m.payload, m.vt, m.enqueued_at, m.read_ct, m.dequeue
           m.producer_worker_id, m.consumer_worker_id, m.priority, m.unique_key, m.progress, m.cancel_requested_at;
 
 -- name: queue_claims_record :exec
--- Logs a claim of n messages for the rate limit's window and deletes the
--- queue's entries older than its period, in one statement.
+-- Logs a claim of n messages for the rate limit's window.
 -- param: queue_id i64, n i32, now timestamp?
-WITH t AS (SELECT coalesce(@now::timestamptz, now()) AS now),
-pruned AS (
-    DELETE FROM pgqrs_queue_claims c
-    USING t, pgqrs_queues q
-    WHERE q.id = @queue_id AND c.queue_id = @queue_id
-      AND c.claimed_at <= t.now - q.rate_period_ms * interval '1 millisecond'
-)
 INSERT INTO pgqrs_queue_claims (queue_id, claimed_at, n)
-SELECT @queue_id, t.now, @n FROM t;
+VALUES (@queue_id, coalesce(@now::timestamptz, now()), @n);
+
+-- name: queue_claims_prune :exec
+-- Deletes the queue's log entries older than its period: the table holds at
+-- most one period of claim statements per queue.
+-- param: queue_id i64, now timestamp?
+DELETE FROM pgqrs_queue_claims c
+USING pgqrs_queues q
+WHERE q.id = @queue_id AND c.queue_id = @queue_id
+  AND c.claimed_at <= coalesce(@now::timestamptz, now()) - q.rate_period_ms * interval '1 millisecond';

@@ -50,8 +50,15 @@ RETURNING id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer
           priority, unique_key, progress, cancel_requested_at;
 
 -- name: queue_claims_record :exec
--- Logs a claim of n messages for the rate limit's window; the trigger of
--- migration 0009 deletes the queue's entries older than its period.
+-- Logs a claim of n messages for the rate limit's window.
 -- param: queue_id i64, n i32, now timestamp?
 INSERT INTO pgqrs_queue_claims (queue_id, claimed_at, n)
 VALUES (@queue_id, coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)), @n);
+
+-- name: queue_claims_prune :exec
+-- Deletes the queue's log entries older than its period: the table holds at
+-- most one period of claim statements per queue.
+-- param: queue_id i64, now timestamp?
+DELETE FROM pgqrs_queue_claims
+WHERE queue_id = @queue_id
+  AND claimed_at <= coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) - (SELECT q.rate_period_ms FROM pgqrs_queues q WHERE q.id = @queue_id) * 1000;

@@ -7,7 +7,8 @@
  * (the queue row locked: limited claims of the queue run one at a time, on
  * every process and machine), queue_limits_usage (a later statement, so it sees
  * every claim committed before the lock was granted), message_dequeue_limited
- * (at most what the limits leave) and, with a rate limit, queue_claims_record.
+ * (at most what the limits leave) and, with a rate limit, queue_claims_record
+ * and queue_claims_prune.
  * docs/design.md, "Per-queue limits", has the exactness argument. */
 #include <stdbool.h>
 
@@ -142,6 +143,8 @@ static pgqrs_status claim_in_tx(pgqrs_consumer *k, pgqrs_conn *c, int max, int v
     if (st == PGQRS_OK && *n > 0 && *rate_limited) {
         pgqrs_queue_claims_record_params r = { k->w.queue_id, (int32_t)*n };
         st = c->q->queue_claims_record(c, &r);
+        if (st == PGQRS_OK)
+            st = c->q->queue_claims_prune(c, k->w.queue_id);
     }
     return st;
 }
