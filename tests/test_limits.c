@@ -456,6 +456,39 @@ done:
     return rc;
 }
 
+static int slow_job(pgqrs_job *job, void *user)
+{
+    (void)job;
+    (void)user;
+    usleep(3000);
+    return PGQRS_JOB_DONE;
+}
+
+/* A runtime process: concurrency PER_CLAIM handler threads, until the queue is empty. */
+static int runtime_main(const char *dsn)
+{
+    pgqrs_store *s = NULL;
+    pgqrs_runtime *rt = NULL;
+    pgqrs_runtime_options o = PGQRS_RUNTIME_OPTIONS_INIT;
+    int rc = 1;
+    o.concurrency = PER_CLAIM;
+    o.batch_size = PER_CLAIM;
+    o.until_empty = 1;
+    o.no_scheduler = 1;
+    if (child_store(&s, dsn) != PGQRS_OK || pgqrs_runtime_new(&rt, s, &o) != PGQRS_OK ||
+        pgqrs_runtime_add_queue(rt, "lim", slow_job, NULL) != PGQRS_OK)
+        goto done;
+    if (pgqrs_runtime_run(rt) != PGQRS_OK) {
+        fprintf(stderr, "runtime: %s\n", pgqrs_errmsg(rt));
+        goto done;
+    }
+    rc = 0;
+done:
+    pgqrs_runtime_free(rt);
+    pgqrs_store_free(s);
+    return rc;
+}
+
 /* The sampler: reads the queue's in-flight count from the database as fast as
  * it can until the stop pipe closes; writes the maximum and the sample count. */
 static int sampler_main(const char *dsn, int stop_fd, int out_fd)
@@ -481,7 +514,7 @@ static int sampler_main(const char *dsn, int stop_fd, int out_fd)
     return write(out_fd, res, sizeof res) == (ssize_t)sizeof res ? 0 : 1;
 }
 
-static void test_limits__concurrency_limit_eight_processes(void)
+static void eight_processes(int (*child)(const char *dsn), const char *what)
 {
     pgqrs_queue_options o = PGQRS_QUEUE_OPTIONS_INIT;
     pgqrs_producer *p;
@@ -519,7 +552,7 @@ static void test_limits__concurrency_limit_eight_processes(void)
         if (pids[i] == 0) {
             close(stop[1]);
             close(res[0]);
-            _exit(worker_main(dsn));
+            _exit(child(dsn));
         }
     }
     for (int i = 0; i < N_PROCS; i++) {
@@ -541,8 +574,8 @@ static void test_limits__concurrency_limit_eight_processes(void)
         CHECK_MSG(r == (ssize_t)sizeof got, "the sampler reported nothing");
     }
     CHECK_I64(0, bad);
-    printf("  concurrency limit %d, %d processes claiming up to %d: max in flight observed %" PRId64
-           " over %" PRId64 " samples\n", LIMIT, N_PROCS, PER_CLAIM, got[0], got[1]);
+    printf("  concurrency limit %d, %d processes (%s, up to %d each): max in flight observed %" PRId64
+           " over %" PRId64 " samples\n", LIMIT, N_PROCS, what, PER_CLAIM, got[0], got[1]);
     CHECK_MSG(got[0] <= LIMIT, "max in flight %" PRId64 " exceeds the limit %d", got[0], LIMIT);
     CHECK(got[0] >= 1);
     CHECK(got[1] > 0);
@@ -550,6 +583,16 @@ static void test_limits__concurrency_limit_eight_processes(void)
     CHECK_I64(N_MSGS, pgqrs_metrics_at(m, 0)->archived);
     CHECK_I64(0, pgqrs_metrics_at(m, 0)->pending + pgqrs_metrics_at(m, 0)->in_flight);
     pgqrs_metrics_free(m);
+}
+
+static void test_limits__concurrency_limit_eight_processes(void)
+{
+    eight_processes(worker_main, "consumer loops");
+}
+
+static void test_limits__concurrency_limit_eight_runtimes(void)
+{
+    eight_processes(runtime_main, "runtimes of concurrency 4");
 }
 
 /* TESTS */
@@ -564,6 +607,7 @@ int main(int argc, char **argv)
         { "test_limits__rate_limit_window", test_limits__rate_limit_window },
         { "test_limits__changed_limit_takes_effect", test_limits__changed_limit_takes_effect },
         { "test_limits__concurrency_limit_eight_processes", test_limits__concurrency_limit_eight_processes },
+        { "test_limits__concurrency_limit_eight_runtimes", test_limits__concurrency_limit_eight_runtimes },
     };
     int rc = th_main(argc, argv, "test_limits", tests, sizeof tests / sizeof *tests);
     cleanup();
