@@ -46,8 +46,10 @@ pgqrs_status pgqrs__consumer_limits_refresh(pgqrs_consumer *k, pgqrs_conn *c)
         k->limited = false;
         return PGQRS_OK;
     }
-    if (st != PGQRS_OK)
+    if (st != PGQRS_OK) {
+        pgqrs__queue_row_clear(&q);
         return st;
+    }
     k->limited = q.has_concurrency_limit || q.has_rate_limit;
     k->limits_at_us = now;
     pgqrs__queue_row_clear(&q);
@@ -76,8 +78,10 @@ static pgqrs_status room_left(pgqrs_consumer *k, pgqrs_conn *c, int max, int *ro
     if (k->limited) {
         pgqrs_queue_limits_usage_params p = { k->w.queue_id, lim.has_concurrency_limit, lim.has_rate_limit,
                                               lim.rate_period_ms };
-        if ((st = c->q->queue_limits_usage(&use, c, &p)) != PGQRS_OK)
+        if ((st = c->q->queue_limits_usage(&use, c, &p)) != PGQRS_OK) {
+            pgqrs__queue_limits_lock_row_clear(&lim);
             return st;
+        }
         if (lim.has_concurrency_limit && lim.concurrency_limit - use.in_flight < room) {
             room = lim.concurrency_limit - use.in_flight;
             if (room <= 0)   /* a slot frees when a holder settles: no signal says when, so poll with backoff */
