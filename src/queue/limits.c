@@ -38,8 +38,9 @@ pgqrs_status pgqrs__consumer_limits_refresh(pgqrs_consumer *k, pgqrs_conn *c)
 {
     pgqrs_queue_row q = { 0 };
     pgqrs_status st;
+    const int64_t refresh_us = (int64_t)PGQRS_LIMITS_REFRESH_MS * 1000;
     int64_t now = pgqrs__store_clock(k->w.store), age = now - k->limits_at_us;
-    if (k->limits_at_us != 0 && age < PGQRS_LIMITS_REFRESH_MS * 1000 && age > -PGQRS_LIMITS_REFRESH_MS * 1000)
+    if (k->limits_at_us != 0 && age < refresh_us && age > -refresh_us)
         return k->limited && !has_transactions(k) ? refuse(k) : PGQRS_OK;
     st = c->q->queue_get(&q, c, k->w.queue_id);
     if (st == PGQRS_ENOTFOUND) {   /* deleted: the claim finds nothing, as before */
