@@ -595,6 +595,67 @@ static void test_limits__concurrency_limit_eight_runtimes(void)
     eight_processes(runtime_main, "runtimes of concurrency 4");
 }
 
+/* A process claiming from the rate-limited queue "rl" until the limit holds it
+ * back 20 times in a row; exits with how many it claimed (at most 255). */
+static int rate_child(const char *dsn)
+{
+    pgqrs_store *s = NULL;
+    pgqrs_consumer *c = NULL;
+    int got = 0, empty = 0;
+    if (child_store(&s, dsn) != PGQRS_OK || pgqrs_consumer_new(&c, s, "rl") != PGQRS_OK)
+        _exit(255);
+    while (empty < 20) {
+        pgqrs_batch *b = NULL;
+        if (pgqrs_dequeue(&b, c, 3, 30) != PGQRS_OK)
+            _exit(255);
+        if (pgqrs_batch_count(b) == 0)
+            empty++;
+        got += (int)pgqrs_batch_count(b);
+        pgqrs_batch_free(b);
+    }
+    pgqrs_consumer_free(c);
+    pgqrs_store_free(s);
+    return got;
+}
+
+static void test_limits__rate_limit_four_processes(void)
+{
+    pgqrs_queue_options o = PGQRS_QUEUE_OPTIONS_INIT;
+    pgqrs_producer *p;
+    pid_t pids[4];
+    int total = 0, bad = 0;
+    char dsn[1024];
+    SETUP();
+    if (th_is_memory())
+        SKIP("forks processes: sqlite::memory: is private to one connection of one process");
+    if (!limits_supported())
+        SKIP("no transactions: limits are refused (test_limits__refused_without_transactions)");
+    snprintf(dsn, sizeof dsn, "%s", th_current_dsn());
+    pgqrs_store_set_time(store, 0);
+    o.rate_limit = 20;
+    o.rate_period_ms = 3600 * 1000;   /* no claim leaves the window during the test */
+    CHECK_OK(pgqrs_queue_create(NULL, store, "rl", &o), store);
+    PRODUCER(p, "rl");
+    enqueue_n(p, 100);
+    CHECK(!th_failed_now);
+    fflush(stdout);
+    fflush(stderr);
+    for (int i = 0; i < 4; i++)
+        if ((pids[i] = fork()) == 0)
+            _exit(rate_child(dsn));
+    for (int i = 0; i < 4; i++) {
+        int ws = 0;
+        while (pids[i] > 0 && waitpid(pids[i], &ws, 0) < 0 && errno == EINTR)
+            ;
+        if (pids[i] <= 0 || !WIFEXITED(ws) || WEXITSTATUS(ws) == 255)
+            bad++;
+        else
+            total += WEXITSTATUS(ws);
+    }
+    CHECK_I64(0, bad);
+    CHECK_I64(20, total);   /* exactly the limit: 4 processes racing, 100 messages available */
+}
+
 /* TESTS */
 
 int main(int argc, char **argv)
@@ -608,6 +669,7 @@ int main(int argc, char **argv)
         { "test_limits__changed_limit_takes_effect", test_limits__changed_limit_takes_effect },
         { "test_limits__concurrency_limit_eight_processes", test_limits__concurrency_limit_eight_processes },
         { "test_limits__concurrency_limit_eight_runtimes", test_limits__concurrency_limit_eight_runtimes },
+        { "test_limits__rate_limit_four_processes", test_limits__rate_limit_four_processes },
     };
     int rc = th_main(argc, argv, "test_limits", tests, sizeof tests / sizeof *tests);
     cleanup();
