@@ -1,6 +1,9 @@
 /* bench/pgqrs_bench.c: the pgqrs-c side of `make bench`.
  *   pgqrs_bench drain   DSN CONSUMERS BATCH MESSAGES TMPDIR
  *   pgqrs_bench enqueue DSN PRODUCERS BATCH MESSAGES TMPDIR
+ *       PGQRS_BENCH_PRIORITIES=N (drain): the backlog has priorities 0..N-1 mixed
+ *       (message i: i % N), so the claim walks N priority levels;
+ *       PGQRS_BENCH_UNIQUE=1 (enqueue): every message has its own unique key
  *   pgqrs_bench latency DSN RATE SECONDS CONSUMERS BATCH POLL_MS TMPDIR
  *       POLL_MS > 0: sleep that long when the queue is empty (fixed-interval polling);
  *       POLL_MS = -1: pgqrs_dequeue_wait (LISTEN/NOTIFY on PostgreSQL, backoff polling on SQLite)
@@ -82,7 +85,17 @@ static void prefill(const char *dsn, long n)
     for (long i = 0; i < n;) {
         size_t k = 0;
         for (; k < CHUNK && i < n; k++, i++) { fmt_payload(bufs[k], sizeof bufs[k], i); ptrs[k] = bufs[k]; }
-        if (pgqrs_enqueue_batch(NULL, p, ptrs, k, 0) != PGQRS_OK) { fprintf(stderr, "prefill: %s\n", pgqrs_errmsg(p)); exit(2); }
+        /* PGQRS_BENCH_PRIORITIES=N: message i gets priority i % N (the priority claim cell) */
+        static pgqrs_enqueue_options opts[CHUNK];
+        const char *pe = getenv("PGQRS_BENCH_PRIORITIES");
+        int np = pe ? atoi(pe) : 0;
+        for (size_t j = 0; np > 0 && j < k; j++) {
+            opts[j] = (pgqrs_enqueue_options)PGQRS_ENQUEUE_OPTIONS_INIT;
+            opts[j].priority = (int32_t)((i - (long)k + (long)j) % np);
+        }
+        pgqrs_status st = np > 0 ? pgqrs_enqueue_batch_with(NULL, NULL, p, ptrs, k, opts)
+                                 : pgqrs_enqueue_batch(NULL, p, ptrs, k, 0);
+        if (st != PGQRS_OK) { fprintf(stderr, "prefill: %s\n", pgqrs_errmsg(p)); exit(2); }
     }
     pgqrs_producer_free(p);
     pgqrs_store_free(s);
@@ -234,6 +247,10 @@ static void enq_trampoline(void *a, barrier *b, int ready_fd, int res_fd)
     if (pgqrs_producer_new(&p, s, QUEUE) != PGQRS_OK) { fprintf(stderr, "producer: %s\n", pgqrs_errmsg(s)); _exit(2); }
     char (*bufs)[64] = malloc(64 * (size_t)e->batch);
     const char **ptrs = malloc(sizeof(char *) * (size_t)e->batch);
+    const char *ue = getenv("PGQRS_BENCH_UNIQUE");
+    int unique = ue && *ue == '1';
+    char (*keys)[48] = malloc(48 * (size_t)e->batch);
+    pgqrs_enqueue_options *opts = malloc(sizeof *opts * (size_t)e->batch);
     samples lat = {0};
     child_result r = {0};
     if (write(ready_fd, "r", 1) != 1) _exit(2);
@@ -241,8 +258,19 @@ static void enq_trampoline(void *a, barrier *b, int ready_fd, int res_fd)
     for (long i = 0; i < e->per;) {
         size_t k = 0;
         for (; k < (size_t)e->batch && i < e->per; k++, i++) { fmt_payload(bufs[k], 64, i); ptrs[k] = bufs[k]; }
+        /* PGQRS_BENCH_UNIQUE=1: every message with its own unique key (the unique-key
+         * enqueue cell: the key check, each key new so each is created) */
+        if (unique) {
+            for (size_t j = 0; j < k; j++) {
+                snprintf(keys[j], sizeof keys[j], "k-%d-%ld", (int)getpid(), i - (long)k + (long)j);
+                opts[j] = (pgqrs_enqueue_options)PGQRS_ENQUEUE_OPTIONS_INIT;
+                opts[j].unique_key = keys[j];
+            }
+        }
         double t0 = now_us();
-        pgqrs_status st = k == 1 ? pgqrs_enqueue(NULL, p, ptrs[0], 0) : pgqrs_enqueue_batch(NULL, p, ptrs, k, 0);
+        pgqrs_status st = unique ? (k == 1 ? pgqrs_enqueue_with(NULL, NULL, p, ptrs[0], &opts[0])
+                                           : pgqrs_enqueue_batch_with(NULL, NULL, p, ptrs, k, opts))
+                        : k == 1 ? pgqrs_enqueue(NULL, p, ptrs[0], 0) : pgqrs_enqueue_batch(NULL, p, ptrs, k, 0);
         double t1 = now_us();
         samples_add(&lat, t1 - t0);
         if (st != PGQRS_OK) { r.errors++; fprintf(stderr, "enqueue: %s\n", pgqrs_errmsg(p)); }

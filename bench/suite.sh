@@ -96,6 +96,8 @@ for b in $BATCHES; do
     for c in $CONS; do
         rec drain postgres pgqrs "$c" "$b" "$BIN/pgqrs_bench" drain "$(newschema "q_${c}_${b}")" "$c" "$b" "$N"
         PGQRS_BENCH_PIPELINE=1 rec drain postgres pgqrs-pipelined "$c" "$b" "$BIN/pgqrs_bench" drain "$(newschema "qp_${c}_${b}")" "$c" "$b" "$N"
+        # the priority claim: the same backlog with priorities 0..4 mixed (issue 17)
+        PGQRS_BENCH_PRIORITIES=5 rec drain postgres pgqrs-priority "$c" "$b" "$BIN/pgqrs_bench" drain "$(newschema "qpr_${c}_${b}")" "$c" "$b" "$N"
         # the floor: the minimal prepared claim and archive statements on libpq (bench/floor_pg.c)
         rec drain postgres floor "$c" "$b" "$BIN/floor_pg" drain "$DSN" "floor_${c}_${b}" "$c" "$b" "$N"
         if [ -n "$NODE" ] && has pg-boss; then
@@ -109,6 +111,7 @@ for b in $BATCHES; do
         fi
         rec drain sqlite pgqrs "$c" "$b" "$BIN/pgqrs_bench" drain "sqlite://$(sqlite_file "q_${c}_${b}")" "$c" "$b" "$N"
         PGQRS_BENCH_PIPELINE=1 rec drain sqlite pgqrs-pipelined "$c" "$b" "$BIN/pgqrs_bench" drain "sqlite://$(sqlite_file "qp_${c}_${b}")" "$c" "$b" "$N"
+        PGQRS_BENCH_PRIORITIES=5 rec drain sqlite pgqrs-priority "$c" "$b" "$BIN/pgqrs_bench" drain "sqlite://$(sqlite_file "qpr_${c}_${b}")" "$c" "$b" "$N"
         rec drain sqlite sqlite-bare "$c" "$b" "$BIN/sqlite_bare" drain "$(sqlite_file "bare_${c}_${b}")" "$c" "$b" "$N"
         if [ -n "$NODE" ] && has plainjob && has better-sqlite3; then
             PLAINJOB_SYNC=FULL rec drain sqlite plainjob "$c" "$b" node_peer plainjob.mjs drain "$(sqlite_file "pj_${c}_${b}")" "$c" "$b" "$N"
@@ -139,6 +142,9 @@ for cell in $ENQ_CELLS; do
     p=${cell%:*}; b=${cell#*:}
     rec enqueue postgres pgqrs "$p" "$b" "$BIN/pgqrs_bench" enqueue "$(newschema "e_${p}_${b}")" "$p" "$b" "$N"
     rec enqueue sqlite pgqrs "$p" "$b" "$BIN/pgqrs_bench" enqueue "sqlite://$(sqlite_file "e_${p}_${b}")" "$p" "$b" "$N"
+    # the unique-key enqueue: every message with its own key (issue 17)
+    PGQRS_BENCH_UNIQUE=1 rec enqueue postgres pgqrs-unique "$p" "$b" "$BIN/pgqrs_bench" enqueue "$(newschema "eu_${p}_${b}")" "$p" "$b" "$N"
+    PGQRS_BENCH_UNIQUE=1 rec enqueue sqlite pgqrs-unique "$p" "$b" "$BIN/pgqrs_bench" enqueue "sqlite://$(sqlite_file "eu_${p}_${b}")" "$p" "$b" "$N"
     if [ -n "$NODE" ] && has pg-boss; then
         rec enqueue postgres pg-boss "$p" "$b" node_peer pgboss.mjs enqueue "$DSN" "pgboss_e_${p}_${b}" "$p" "$b" "$N"
     fi

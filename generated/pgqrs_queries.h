@@ -2,6 +2,7 @@
  * Sources:
  *   schema/pgqrs.toml
  *   queries/postgres/archive.sql
+ *   queries/postgres/enqueue_with.sql
  *   queries/postgres/limits.sql
  *   queries/postgres/messages.sql
  *   queries/postgres/queues.sql
@@ -13,6 +14,7 @@
  *   queries/postgres/workers.sql
  *   queries/postgres/workflows.sql
  *   queries/sqlite/archive.sql
+ *   queries/sqlite/enqueue_with.sql
  *   queries/sqlite/limits.sql
  *   queries/sqlite/messages.sql
  *   queries/sqlite/queues.sql
@@ -23,6 +25,7 @@
  *   queries/sqlite/transaction.sql
  *   queries/sqlite/workers.sql
  *   queries/sqlite/workflows.sql
+ *   queries/turso/enqueue_with.sql
  *   queries/turso/messages.sql
  *   queries/turso/workflows.sql
  * Change the sources and run `make generate`. */
@@ -97,6 +100,30 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/archive.sql:64, queries/sqlite/archive.sql:60 */
     pgqrs_status (*queue_metrics)(pgqrs_queue_metrics_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_metrics_params *p);
 
+    /* message_enqueue_with :one
+     * One message with a priority and an optional unique key. No row when the key
+     * is live in the queue (ON CONFLICT on pgqrs_messages_unique_key_idx: it waits
+     * for a concurrent insert of the same key to commit or roll back) or when the
+     * queue does not exist; the caller then reads the live row with
+     * message_id_by_key (a new statement, a new snapshot: it sees the row that
+     * conflicted) and retries when that row has left meanwhile. Notifies as
+     * message_enqueue does.
+     * SQL: queries/postgres/enqueue_with.sql:6, queries/sqlite/enqueue_with.sql:4 */
+    pgqrs_status (*message_enqueue_with)(int64_t *out, pgqrs_conn *c, const pgqrs_message_enqueue_with_params *p);
+
+    /* message_id_by_key :one
+     * The live message of the queue holding this unique key (pgqrs_messages_unique_key_idx).
+     * SQL: queries/postgres/enqueue_with.sql:31, queries/sqlite/enqueue_with.sql:18 */
+    pgqrs_status (*message_id_by_key)(int64_t *out, pgqrs_conn *c, const pgqrs_message_id_by_key_params *p);
+
+    /* message_enqueue_batch_with :many
+     * A batch without unique keys, each message with its own priority and delay
+     * (priorities[i] and delays_ms[i] belong to payloads[i]): one statement, all
+     * rows or none, ids in input order; no rows when the queue does not exist.
+     * Notifies as message_enqueue_batch does when one of the messages is visible now.
+     * SQL: queries/postgres/enqueue_with.sql:37, queries/sqlite/enqueue_with.sql:24, queries/turso/enqueue_with.sql:4 */
+    pgqrs_status (*message_enqueue_batch_with)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_enqueue_batch_with_params *p);
+
     /* queue_limits_lock :one
      * The queue's limits as they are now, its row locked until the transaction
      * ends. FOR NO KEY UPDATE: enqueues (which only read the row) are not blocked.
@@ -148,34 +175,40 @@ typedef struct pgqrs_queries {
     pgqrs_status (*message_enqueue_batch)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_enqueue_batch_params *p);
 
     /* message_dequeue :many
-     * Claims up to @max visible messages in (vt, id) order, skipping rows other
-     * consumers hold locks on; nothing when the worker is not 'ready'. The window is
-     * the next @max visible rows; those already delivered max_attempts times are
-     * left for message_dead_letter (the caller runs it when a claim comes back
-     * short), the others are claimed. `id = ANY(ARRAY(window))` rather than a join:
-     * the window is an InitPlan and each claimed row one primary-key probe, a plan
-     * that stays the same when the statement is planned once for every parameter
-     * (the driver plans each statement once per session; a join here becomes a
-     * sequential scan of the backlog in the generic plan).
-     * SQL: queries/postgres/messages.sql:47, queries/sqlite/messages.sql:31 */
+     * Claims up to @max visible messages in (priority DESC, vt, id) order: higher
+     * priority first, FIFO within one priority, skipping rows other consumers hold
+     * locks on and rows with a cancel request; nothing when the worker is not
+     * 'ready'. `lv` walks the queue's priority levels from the highest down (one
+     * descent of pgqrs_messages_claim_idx per level, computed only as far as the
+     * claim needs: a queue that never uses priorities has one level); per level the
+     * window is an index range scan of vt <= now in (vt, id) order, so invisible
+     * (delayed, in-flight) rows are never read (docs/design.md, "The claim").
+     * The window is the next @max visible rows; those already delivered
+     * max_attempts times are left for message_dead_letter (the caller runs it when a
+     * claim comes back short), the others are claimed. `id = ANY(ARRAY(window))`
+     * rather than a join: the window is an InitPlan and each claimed row one
+     * primary-key probe, a plan that stays the same when the statement is planned
+     * once for every parameter (the driver plans each statement once per session; a
+     * join here becomes a sequential scan of the backlog in the generic plan).
+     * SQL: queries/postgres/messages.sql:47, queries/sqlite/messages.sql:31, queries/turso/messages.sql:19 */
     pgqrs_status (*message_dequeue)(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_dequeue_params *p);
 
     /* message_dead_letter :execrows
-     * Poison messages: in the next @max visible rows, those already delivered
-     * max_attempts times move to the archive as dead letters, in one statement, at
-     * the moment they would have been delivered again. The window is an InitPlan,
-     * as in message_dequeue.
-     * SQL: queries/postgres/messages.sql:76, queries/sqlite/messages.sql:53 */
+     * Poison messages: in the next @max visible rows (the claim's window, in its
+     * priority order), those already delivered max_attempts times move to the
+     * archive as dead letters, in one statement, at the moment they would have been
+     * delivered again. The window is an InitPlan, as in message_dequeue.
+     * SQL: queries/postgres/messages.sql:93, queries/sqlite/messages.sql:67, queries/turso/messages.sql:46 */
     pgqrs_status (*message_dead_letter)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_dead_letter_params *p);
 
     /* message_extend_vt :one
      * Sets the message's visibility to now + vt_ms, only while this worker holds it.
-     * SQL: queries/postgres/messages.sql:102, queries/sqlite/messages.sql:76 */
+     * SQL: queries/postgres/messages.sql:130, queries/sqlite/messages.sql:109 */
     pgqrs_status (*message_extend_vt)(pgqrs_message_extend_vt_row *out, pgqrs_conn *c, const pgqrs_message_extend_vt_params *p);
 
     /* message_release :many
      * Back to pending (visible after delay_ms); only messages this worker holds.
-     * SQL: queries/postgres/messages.sql:111, queries/sqlite/messages.sql:85 */
+     * SQL: queries/postgres/messages.sql:139, queries/sqlite/messages.sql:118 */
     pgqrs_status (*message_release)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_release_params *p);
 
     /* message_archive :many
@@ -186,58 +219,58 @@ typedef struct pgqrs_queries {
      * an entry for every message this worker ever claimed until VACUUM removes the
      * dead ones (docs/benchmarks.md: a batch of 10 read 0.48 ms through it, 0.14 ms
      * through the primary key).
-     * SQL: queries/postgres/messages.sql:121, queries/sqlite/messages.sql:95 */
+     * SQL: queries/postgres/messages.sql:149, queries/sqlite/messages.sql:128 */
     pgqrs_status (*message_archive)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_archive_params *p);
 
     /* message_delete :many
      * Deletes the messages this worker holds (by primary key: see message_archive).
-     * SQL: queries/postgres/messages.sql:145, queries/sqlite/messages.sql:112 */
+     * SQL: queries/postgres/messages.sql:173, queries/sqlite/messages.sql:145 */
     pgqrs_status (*message_delete)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_delete_params *p);
 
     /* message_existing :many
      * Which of these ids are live messages (to tell "not owned" from "not found").
-     * SQL: queries/postgres/messages.sql:153, queries/sqlite/messages.sql:120 */
+     * SQL: queries/postgres/messages.sql:181, queries/sqlite/messages.sql:153 */
     pgqrs_status (*message_existing)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len);
 
     /* message_get :one
-     * SQL: queries/postgres/messages.sql:159, queries/sqlite/messages.sql:126 */
+     * SQL: queries/postgres/messages.sql:187, queries/sqlite/messages.sql:159 */
     pgqrs_status (*message_get)(pgqrs_message_row *out, pgqrs_conn *c, int64_t id);
 
     /* message_list :many
      * Live messages of a queue in id order, without claiming them (CLI `message read`).
-     * SQL: queries/postgres/messages.sql:167, queries/sqlite/messages.sql:134 */
+     * SQL: queries/postgres/messages.sql:195, queries/sqlite/messages.sql:167 */
     pgqrs_status (*message_list)(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_list_params *p);
 
     /* message_purge :execrows
      * Deletes every live message of the queue.
-     * SQL: queries/postgres/messages.sql:178, queries/sqlite/messages.sql:145 */
+     * SQL: queries/postgres/messages.sql:206, queries/sqlite/messages.sql:178 */
     pgqrs_status (*message_purge)(int64_t *affected_out, pgqrs_conn *c, int64_t queue_id);
 
     /* message_next_vt :one
      * When the queue's next message becomes visible (a delayed one, or an expired
      * lease); NULL when the queue is empty. A min() over the dequeue index.
-     * SQL: queries/postgres/messages.sql:183, queries/sqlite/messages.sql:150 */
+     * SQL: queries/postgres/messages.sql:211, queries/sqlite/messages.sql:183, queries/turso/messages.sql:74 */
     pgqrs_status (*message_next_vt)(pgqrs_message_next_vt_row *out, pgqrs_conn *c, int64_t queue_id);
 
     /* queue_listen :exec
      * Subscribes this session to the notifications of migration 0002 (every queue
      * shares the channel; the payload is the queue id). Session-scoped: not used
      * through PgBouncer.
-     * SQL: queries/postgres/messages.sql:190, queries/sqlite/messages.sql:157 */
+     * SQL: queries/postgres/messages.sql:218, queries/sqlite/messages.sql:201 */
     pgqrs_status (*queue_listen)(pgqrs_conn *c);
 
     /* message_settle :many
      * Moves the messages this worker holds to the archive in one statement, each
      * with its result (results[i] belongs to ids[i]; JSON null = no result), as
      * `reason`: 'archived' for a finished job, 'dead_letter' for a failed one.
-     * SQL: queries/postgres/messages.sql:198, queries/sqlite/messages.sql:164 */
+     * SQL: queries/postgres/messages.sql:226, queries/sqlite/messages.sql:208 */
     pgqrs_status (*message_settle)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_settle_params *p);
 
     /* message_retry :many
      * Back to pending, each visible after its own delay (delays_ms[i] belongs to
      * ids[i]: the retry policy's next delay, computed by the caller); only messages
      * this worker holds. The read count is the claim's: a retry is one delivery.
-     * SQL: queries/postgres/messages.sql:224, queries/sqlite/messages.sql:184 */
+     * SQL: queries/postgres/messages.sql:252, queries/sqlite/messages.sql:228 */
     pgqrs_status (*message_retry)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_retry_params *p);
 
     /* message_extend_held :execrows
@@ -245,13 +278,13 @@ typedef struct pgqrs_queries {
      * holds becomes invisible for vt_ms from now, in one statement. Rows locked by a
      * transaction settling them are skipped (they are leaving; waiting for them
      * could deadlock with it).
-     * SQL: queries/postgres/messages.sql:237, queries/sqlite/messages.sql:198 */
+     * SQL: queries/postgres/messages.sql:265, queries/sqlite/messages.sql:242 */
     pgqrs_status (*message_extend_held)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_extend_held_params *p);
 
     /* message_unclaim :many
      * Gives back messages this worker claimed and never started: pending now, and
      * the claim's delivery is not counted (read_ct goes back down by one).
-     * SQL: queries/postgres/messages.sql:253, queries/sqlite/messages.sql:208 */
+     * SQL: queries/postgres/messages.sql:281, queries/sqlite/messages.sql:252 */
     pgqrs_status (*message_unclaim)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_unclaim_params *p);
 
     /* queue_create :one

@@ -2,6 +2,7 @@
  * Sources:
  *   schema/pgqrs.toml
  *   queries/postgres/archive.sql
+ *   queries/postgres/enqueue_with.sql
  *   queries/postgres/limits.sql
  *   queries/postgres/messages.sql
  *   queries/postgres/queues.sql
@@ -706,6 +707,36 @@ typedef struct pgqrs_queue_metrics_params {
     bool has_queue_id;
     int64_t queue_id;
 } pgqrs_queue_metrics_params;
+
+/* parameters of message_enqueue_with */
+typedef struct pgqrs_message_enqueue_with_params {
+    int64_t queue_id;
+    const char *payload;
+    int32_t priority;
+    const char *unique_key;
+    int64_t delay_ms;
+    bool has_producer_worker_id;
+    int64_t producer_worker_id;
+} pgqrs_message_enqueue_with_params;
+
+/* parameters of message_id_by_key */
+typedef struct pgqrs_message_id_by_key_params {
+    int64_t queue_id;
+    const char *unique_key;
+} pgqrs_message_id_by_key_params;
+
+/* parameters of message_enqueue_batch_with */
+typedef struct pgqrs_message_enqueue_batch_with_params {
+    int64_t queue_id;
+    const char *const *payloads;
+    size_t payloads_len;
+    const int64_t *priorities;
+    size_t priorities_len;
+    const int64_t *delays_ms;
+    size_t delays_ms_len;
+    bool has_producer_worker_id;
+    int64_t producer_worker_id;
+} pgqrs_message_enqueue_batch_with_params;
 
 /* parameters of queue_limits_usage */
 typedef struct pgqrs_queue_limits_usage_params {

@@ -2,6 +2,7 @@
  * Sources:
  *   schema/pgqrs.toml
  *   queries/postgres/archive.sql
+ *   queries/postgres/enqueue_with.sql
  *   queries/postgres/limits.sql
  *   queries/postgres/messages.sql
  *   queries/postgres/queues.sql
@@ -20,7 +21,7 @@
  *   migrations/postgres/0006_schedules_retention.sql
  *   migrations/postgres/0007_workflow_signals.sql
  *   migrations/postgres/0008_job_features.sql
- *   migrations/postgres/0009_reserved.sql
+ *   migrations/postgres/0009_priority_claim.sql
  *   migrations/postgres/0010_reserved.sql
  *   migrations/postgres/0011_reserved.sql
  *   migrations/postgres/0012_queue_limits.sql
@@ -39,6 +40,9 @@ enum {
     PG_DLQ_REPLAY,
     PG_ARCHIVE_PURGE,
     PG_QUEUE_METRICS,
+    PG_MESSAGE_ENQUEUE_WITH,
+    PG_MESSAGE_ID_BY_KEY,
+    PG_MESSAGE_ENQUEUE_BATCH_WITH,
     PG_QUEUE_LIMITS_LOCK,
     PG_QUEUE_LIMITS_USAGE,
     PG_MESSAGE_DEQUEUE_LIMITED,
@@ -223,6 +227,44 @@ static const char SQL_QUEUE_METRICS[] =
     ") a ON a.queue_id = q.id\n"
     "WHERE $1::bigint IS NULL OR q.id = $1::bigint\n"
     "ORDER BY q.name";
+static const char SQL_MESSAGE_ENQUEUE_WITH[] =
+    "-- name: message_enqueue_with :one\n"
+    "WITH t AS (SELECT coalesce($7::timestamptz, now()) AS now),\n"
+    "ins AS (\n"
+    "    INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id, priority, unique_key)\n"
+    "    SELECT q.id, $2::jsonb, t.now + $5::bigint * interval '1 millisecond', t.now,\n"
+    "           $6::bigint, $3::integer, $4::text\n"
+    "    FROM pgqrs_queues q, t\n"
+    "    WHERE q.id = $1\n"
+    "    ON CONFLICT (queue_id, unique_key) WHERE unique_key IS NOT NULL DO NOTHING\n"
+    "    RETURNING id)\n"
+    "SELECT id FROM ins\n"
+    "WHERE (SELECT count(pg_notify('pgqrs_messages', $1::text)) FROM t   -- wake-up: migration 0004\n"
+    "       WHERE EXISTS (SELECT FROM ins) AND $5::bigint <= 0\n"
+    "         AND (SELECT m.id FROM pgqrs_messages m WHERE m.queue_id = $1 AND m.vt <= t.now\n"
+    "              ORDER BY m.queue_id, m.vt, m.id LIMIT 1) IS NULL) >= 0";
+static const char SQL_MESSAGE_ID_BY_KEY[] =
+    "-- name: message_id_by_key :one\n"
+    "SELECT id FROM pgqrs_messages WHERE queue_id = $1 AND unique_key = $2";
+static const char SQL_MESSAGE_ENQUEUE_BATCH_WITH[] =
+    "-- name: message_enqueue_batch_with :many\n"
+    "WITH t AS (SELECT coalesce($6::timestamptz, now()) AS now),\n"
+    "ins AS (\n"
+    "    INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id, priority)\n"
+    "    SELECT q.id, e.value, t.now + r.delay_ms * interval '1 millisecond', t.now, $5::bigint,\n"
+    "           r.priority::integer\n"
+    "    FROM pgqrs_queues q, t,\n"
+    "         jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e(value, ord)\n"
+    "         JOIN unnest($3::bigint[], $4::bigint[]) WITH ORDINALITY AS r(priority, delay_ms, ord)\n"
+    "           ON r.ord = e.ord\n"
+    "    WHERE q.id = $1\n"
+    "    ORDER BY e.ord\n"
+    "    RETURNING id)\n"
+    "SELECT id FROM ins\n"
+    "WHERE (SELECT count(pg_notify('pgqrs_messages', $1::text)) FROM t   -- wake-up: migration 0004\n"
+    "       WHERE EXISTS (SELECT FROM ins) AND (SELECT min(d) FROM unnest($4::bigint[]) AS d) <= 0\n"
+    "         AND (SELECT m.id FROM pgqrs_messages m WHERE m.queue_id = $1 AND m.vt <= t.now\n"
+    "              ORDER BY m.queue_id, m.vt, m.id LIMIT 1) IS NULL) >= 0";
 static const char SQL_QUEUE_LIMITS_LOCK[] =
     "-- name: queue_limits_lock :one\n"
     "SELECT concurrency_limit, rate_limit, rate_period_ms\n"
@@ -311,13 +353,24 @@ static const char SQL_MESSAGE_DEQUEUE[] =
     "    dequeued_at = coalesce($6::timestamptz, now()),\n"
     "    consumer_worker_id = $2\n"
     "WHERE m.id = ANY(ARRAY(\n"
-    "        SELECT w.id\n"
-    "        FROM pgqrs_messages w\n"
-    "        WHERE w.queue_id = $1 AND w.vt <= coalesce($6::timestamptz, now())\n"
-    "          AND EXISTS (SELECT 1 FROM pgqrs_workers k WHERE k.id = $2 AND k.status = 'ready')\n"
-    "        ORDER BY w.vt, w.id\n"
-    "        LIMIT $3\n"
-    "        FOR UPDATE OF w SKIP LOCKED))\n"
+    "        WITH RECURSIVE lv(p) AS (\n"
+    "            (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = $1\n"
+    "             ORDER BY l.priority DESC LIMIT 1)\n"
+    "            UNION ALL\n"
+    "            SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = $1 AND l.priority < lv.p\n"
+    "                    ORDER BY l.priority DESC LIMIT 1)\n"
+    "            FROM lv WHERE lv.p IS NOT NULL)\n"
+    "        SELECT win.id\n"
+    "        FROM lv CROSS JOIN LATERAL (\n"
+    "            SELECT w.id\n"
+    "            FROM pgqrs_messages w\n"
+    "            WHERE w.queue_id = $1 AND w.priority = lv.p AND w.vt <= coalesce($6::timestamptz, now())\n"
+    "              AND w.cancel_requested_at IS NULL\n"
+    "              AND EXISTS (SELECT 1 FROM pgqrs_workers k WHERE k.id = $2 AND k.status = 'ready')\n"
+    "            ORDER BY w.vt, w.id\n"
+    "            LIMIT $3\n"
+    "            FOR UPDATE OF w SKIP LOCKED) win\n"
+    "        LIMIT $3))\n"
     "  AND m.read_ct < $5\n"
     "RETURNING m.id, m.queue_id, m.payload, m.vt, m.enqueued_at, m.read_ct, m.dequeued_at,\n"
     "          m.producer_worker_id, m.consumer_worker_id, m.priority, m.unique_key, m.progress, m.cancel_requested_at";
@@ -326,12 +379,23 @@ static const char SQL_MESSAGE_DEAD_LETTER[] =
     "WITH dead AS (\n"
     "    DELETE FROM pgqrs_messages m\n"
     "    WHERE m.id = ANY(ARRAY(\n"
-    "            SELECT w.id\n"
-    "            FROM pgqrs_messages w\n"
-    "            WHERE w.queue_id = $1 AND w.vt <= coalesce($4::timestamptz, now())\n"
-    "            ORDER BY w.vt, w.id\n"
-    "            LIMIT $2\n"
-    "            FOR UPDATE OF w SKIP LOCKED))\n"
+    "            WITH RECURSIVE lv(p) AS (\n"
+    "                (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = $1\n"
+    "                 ORDER BY l.priority DESC LIMIT 1)\n"
+    "                UNION ALL\n"
+    "                SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = $1 AND l.priority < lv.p\n"
+    "                        ORDER BY l.priority DESC LIMIT 1)\n"
+    "                FROM lv WHERE lv.p IS NOT NULL)\n"
+    "            SELECT win.id\n"
+    "            FROM lv CROSS JOIN LATERAL (\n"
+    "                SELECT w.id\n"
+    "                FROM pgqrs_messages w\n"
+    "                WHERE w.queue_id = $1 AND w.priority = lv.p AND w.vt <= coalesce($4::timestamptz, now())\n"
+    "                  AND w.cancel_requested_at IS NULL\n"
+    "                ORDER BY w.vt, w.id\n"
+    "                LIMIT $2\n"
+    "                FOR UPDATE OF w SKIP LOCKED) win\n"
+    "            LIMIT $2))\n"
     "      AND m.read_ct >= $3\n"
     "    RETURNING m.*\n"
     ")\n"
@@ -1870,6 +1934,114 @@ static pgqrs_status pg_queue_metrics(pgqrs_queue_metrics_row **rows_out, size_t 
     return pgqrs__queue_metrics_rows_finish(rows_out, n_out, &rows, st);
 }
 
+/* message_enqueue_with :one (queries/postgres/enqueue_with.sql:6) */
+static pgqrs_status pg_message_enqueue_with(int64_t *out, pgqrs_conn *c, const pgqrs_message_enqueue_with_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[7];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    char b_priority[PGQRS__PG_INT_LEN];
+    char b_delay_ms[PGQRS__PG_INT_LEN];
+    char b_producer_worker_id[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    memset(out, 0, sizeof *out);
+    if (!p->payload)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue_with: payload is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
+    values[1] = p->payload;
+    values[2] = pgqrs__pg_int(b_priority, p->priority);
+    values[3] = p->unique_key;
+    values[4] = pgqrs__pg_int(b_delay_ms, p->delay_ms);
+    values[5] = p->has_producer_worker_id ? pgqrs__pg_int(b_producer_worker_id, p->producer_worker_id) : NULL;
+    values[6] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_MESSAGE_ENQUEUE_WITH, "message_enqueue_with", SQL_MESSAGE_ENQUEUE_WITH, 7, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_enqueue_with");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "message_enqueue_with");
+    else if (st == PGQRS_OK) {
+        const int r = 0;
+        st = pgqrs__pg_get_i64(out, NULL, c, res, r, 0);
+    }
+    PQclear(res);
+    return st;
+}
+
+/* message_id_by_key :one (queries/postgres/enqueue_with.sql:31) */
+static pgqrs_status pg_message_id_by_key(int64_t *out, pgqrs_conn *c, const pgqrs_message_id_by_key_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[2];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    memset(out, 0, sizeof *out);
+    if (!p->unique_key)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_id_by_key: unique_key is NULL");
+    values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
+    values[1] = p->unique_key;
+    res = pgqrs__pg_exec(c, PG_MESSAGE_ID_BY_KEY, "message_id_by_key", SQL_MESSAGE_ID_BY_KEY, 2, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_id_by_key");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "message_id_by_key");
+    else if (st == PGQRS_OK) {
+        const int r = 0;
+        st = pgqrs__pg_get_i64(out, NULL, c, res, r, 0);
+    }
+    PQclear(res);
+    return st;
+}
+
+/* message_enqueue_batch_with :many (queries/postgres/enqueue_with.sql:37) */
+static pgqrs_status pg_message_enqueue_batch_with(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_enqueue_batch_with_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[6];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    pgqrs_buf enc_payloads = PGQRS_BUF_INIT;
+    pgqrs_buf enc_priorities = PGQRS_BUF_INIT;
+    pgqrs_buf enc_delays_ms = PGQRS_BUF_INIT;
+    char b_producer_worker_id[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    if (!p->payloads && p->payloads_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue_batch_with: payloads is NULL");
+    if (!p->priorities && p->priorities_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue_batch_with: priorities is NULL");
+    if (!p->delays_ms && p->delays_ms_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue_batch_with: delays_ms is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__enc_json_array(c, &enc_payloads, p->payloads, p->payloads_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__enc_i64_pgarray(c, &enc_priorities, p->priorities, p->priorities_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__enc_i64_pgarray(c, &enc_delays_ms, p->delays_ms, p->delays_ms_len);
+    values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
+    values[1] = enc_payloads.data;
+    values[2] = enc_priorities.data;
+    values[3] = enc_delays_ms.data;
+    values[4] = p->has_producer_worker_id ? pgqrs__pg_int(b_producer_worker_id, p->producer_worker_id) : NULL;
+    values[5] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    if (st == PGQRS_OK) {
+        res = pgqrs__pg_exec(c, PG_MESSAGE_ENQUEUE_BATCH_WITH, "message_enqueue_batch_with", SQL_MESSAGE_ENQUEUE_BATCH_WITH, 6, values);
+        st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_enqueue_batch_with");
+    }
+    for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__pg_get_i64(row, NULL, c, res, r, 0) : pgqrs__conn_oom(c);
+    }
+    PQclear(res);
+    pgqrs__buf_free(&enc_payloads);
+    pgqrs__buf_free(&enc_priorities);
+    pgqrs__buf_free(&enc_delays_ms);
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
+}
+
 /* queue_limits_lock :one (queries/postgres/limits.sql:13) */
 static pgqrs_status pg_queue_limits_lock(pgqrs_queue_limits_lock_row *out, pgqrs_conn *c, int64_t id)
 {
@@ -2092,7 +2264,7 @@ static pgqrs_status pg_message_dequeue(pgqrs_message_row **rows_out, size_t *n_o
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_dead_letter :execrows (queries/postgres/messages.sql:76) */
+/* message_dead_letter :execrows (queries/postgres/messages.sql:93) */
 static pgqrs_status pg_message_dead_letter(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_dead_letter_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2117,7 +2289,7 @@ static pgqrs_status pg_message_dead_letter(int64_t *affected_out, pgqrs_conn *c,
     return st;
 }
 
-/* message_extend_vt :one (queries/postgres/messages.sql:102) */
+/* message_extend_vt :one (queries/postgres/messages.sql:130) */
 static pgqrs_status pg_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs_conn *c, const pgqrs_message_extend_vt_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2146,7 +2318,7 @@ static pgqrs_status pg_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs
     return st;
 }
 
-/* message_release :many (queries/postgres/messages.sql:111) */
+/* message_release :many (queries/postgres/messages.sql:139) */
 static pgqrs_status pg_message_release(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_release_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2181,7 +2353,7 @@ static pgqrs_status pg_message_release(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_archive :many (queries/postgres/messages.sql:121) */
+/* message_archive :many (queries/postgres/messages.sql:149) */
 static pgqrs_status pg_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_archive_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2214,7 +2386,7 @@ static pgqrs_status pg_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_delete :many (queries/postgres/messages.sql:145) */
+/* message_delete :many (queries/postgres/messages.sql:173) */
 static pgqrs_status pg_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2243,7 +2415,7 @@ static pgqrs_status pg_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_c
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_existing :many (queries/postgres/messages.sql:153) */
+/* message_existing :many (queries/postgres/messages.sql:181) */
 static pgqrs_status pg_message_existing(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2270,7 +2442,7 @@ static pgqrs_status pg_message_existing(int64_t **rows_out, size_t *n_out, pgqrs
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_get :one (queries/postgres/messages.sql:159) */
+/* message_get :one (queries/postgres/messages.sql:187) */
 static pgqrs_status pg_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2291,7 +2463,7 @@ static pgqrs_status pg_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_
     return st;
 }
 
-/* message_list :many (queries/postgres/messages.sql:167) */
+/* message_list :many (queries/postgres/messages.sql:195) */
 static pgqrs_status pg_message_list(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_list_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2316,7 +2488,7 @@ static pgqrs_status pg_message_list(pgqrs_message_row **rows_out, size_t *n_out,
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_purge :execrows (queries/postgres/messages.sql:178) */
+/* message_purge :execrows (queries/postgres/messages.sql:206) */
 static pgqrs_status pg_message_purge(int64_t *affected_out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2333,7 +2505,7 @@ static pgqrs_status pg_message_purge(int64_t *affected_out, pgqrs_conn *c, int64
     return st;
 }
 
-/* message_next_vt :one (queries/postgres/messages.sql:183) */
+/* message_next_vt :one (queries/postgres/messages.sql:211) */
 static pgqrs_status pg_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2354,7 +2526,7 @@ static pgqrs_status pg_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_con
     return st;
 }
 
-/* queue_listen :exec (queries/postgres/messages.sql:190) */
+/* queue_listen :exec (queries/postgres/messages.sql:218) */
 static pgqrs_status pg_queue_listen(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2365,7 +2537,7 @@ static pgqrs_status pg_queue_listen(pgqrs_conn *c)
     return st;
 }
 
-/* message_settle :many (queries/postgres/messages.sql:198) */
+/* message_settle :many (queries/postgres/messages.sql:226) */
 static pgqrs_status pg_message_settle(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_settle_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2408,7 +2580,7 @@ static pgqrs_status pg_message_settle(int64_t **rows_out, size_t *n_out, pgqrs_c
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_retry :many (queries/postgres/messages.sql:224) */
+/* message_retry :many (queries/postgres/messages.sql:252) */
 static pgqrs_status pg_message_retry(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_retry_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2448,7 +2620,7 @@ static pgqrs_status pg_message_retry(int64_t **rows_out, size_t *n_out, pgqrs_co
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_extend_held :execrows (queries/postgres/messages.sql:237) */
+/* message_extend_held :execrows (queries/postgres/messages.sql:265) */
 static pgqrs_status pg_message_extend_held(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_extend_held_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2484,7 +2656,7 @@ static pgqrs_status pg_message_extend_held(int64_t *affected_out, pgqrs_conn *c,
     return st;
 }
 
-/* message_unclaim :many (queries/postgres/messages.sql:253) */
+/* message_unclaim :many (queries/postgres/messages.sql:281) */
 static pgqrs_status pg_message_unclaim(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_unclaim_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -4940,10 +5112,15 @@ static const pgqrs__migration pg_migrations[] = {
       "    ADD COLUMN rate_period_ms bigint CHECK (rate_period_ms BETWEEN 1 AND 31622400000),\n"
       "    ADD CONSTRAINT pgqrs_queues_rate_check CHECK ((rate_limit IS NULL) = (rate_period_ms IS NULL));\n"
       "" },
-    { 9, "0009_reserved", "f5a10accfbaa83aa196aa252a064c5acbf0312ecbe3da8b55531024da434a2c6",
-      "-- Reserved: migration number held for a sibling branch of issue 17 (the lead\n"
-      "-- replaces this file with that branch's migration, or drops the reservation).\n"
-      "SELECT 1;\n"
+    { 9, "0009_priority_claim", "ccc96edba16b6f0fababd3051b10a961eb87b8765dfaf6e4469744fc698209a3",
+      "-- The claim walks the queue's messages by priority (issue 17): this index has\n"
+      "-- them in claim order, (priority DESC, vt, id) within a queue. message_dequeue\n"
+      "-- visits one priority level at a time (a range scan of vt <= now per level, so\n"
+      "-- invisible rows are never read); a queue that never uses priorities has one\n"
+      "-- level. pgqrs_messages_dequeue_idx (queue_id, vt, id) stays: min(vt), the\n"
+      "-- enqueue wake-up probes and the per-queue counts read it. docs/design.md has\n"
+      "-- the plan.\n"
+      "CREATE INDEX pgqrs_messages_claim_idx ON pgqrs_messages (queue_id, priority DESC, vt, id);\n"
       "" },
     { 10, "0010_reserved", "f5a10accfbaa83aa196aa252a064c5acbf0312ecbe3da8b55531024da434a2c6",
       "-- Reserved: migration number held for a sibling branch of issue 17 (the lead\n"
@@ -4984,6 +5161,9 @@ const pgqrs_queries pgqrs__queries_postgres = {
     .dlq_replay = pg_dlq_replay,
     .archive_purge = pg_archive_purge,
     .queue_metrics = pg_queue_metrics,
+    .message_enqueue_with = pg_message_enqueue_with,
+    .message_id_by_key = pg_message_id_by_key,
+    .message_enqueue_batch_with = pg_message_enqueue_batch_with,
     .queue_limits_lock = pg_queue_limits_lock,
     .queue_limits_usage = pg_queue_limits_usage,
     .message_dequeue_limited = pg_message_dequeue_limited,

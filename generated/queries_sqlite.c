@@ -2,6 +2,7 @@
  * Sources:
  *   schema/pgqrs.toml
  *   queries/sqlite/archive.sql
+ *   queries/sqlite/enqueue_with.sql
  *   queries/sqlite/limits.sql
  *   queries/sqlite/messages.sql
  *   queries/sqlite/queues.sql
@@ -17,7 +18,7 @@
  *   migrations/sqlite/0003_schedules_retention.sql
  *   migrations/sqlite/0004_workflow_signals.sql
  *   migrations/sqlite/0005_job_features.sql
- *   migrations/sqlite/0006_reserved.sql
+ *   migrations/sqlite/0006_priority_claim.sql
  *   migrations/sqlite/0007_reserved.sql
  *   migrations/sqlite/0008_reserved.sql
  *   migrations/sqlite/0009_queue_limits.sql
@@ -37,6 +38,9 @@ enum {
     SQ_DLQ_REPLAY_2,
     SQ_ARCHIVE_PURGE,
     SQ_QUEUE_METRICS,
+    SQ_MESSAGE_ENQUEUE_WITH,
+    SQ_MESSAGE_ID_BY_KEY,
+    SQ_MESSAGE_ENQUEUE_BATCH_WITH,
     SQ_QUEUE_LIMITS_LOCK,
     SQ_QUEUE_LIMITS_USAGE,
     SQ_MESSAGE_DEQUEUE_LIMITED,
@@ -248,6 +252,30 @@ static const char SQL_QUEUE_METRICS[] =
     ") a ON a.queue_id = q.id\n"
     "WHERE ?1 IS NULL OR q.id = ?1\n"
     "ORDER BY q.name";
+static const char SQL_MESSAGE_ENQUEUE_WITH[] =
+    "-- name: message_enqueue_with :one\n"
+    "INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id, priority, unique_key)\n"
+    "SELECT ?1, ?2, t.now + ?5 * 1000, t.now, ?6, ?3, ?4\n"
+    "FROM (SELECT coalesce(?7, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) AS now) t\n"
+    "WHERE true\n"
+    "ON CONFLICT (queue_id, unique_key) WHERE unique_key IS NOT NULL DO NOTHING\n"
+    "RETURNING id";
+static const char SQL_MESSAGE_ID_BY_KEY[] =
+    "-- name: message_id_by_key :one\n"
+    "SELECT id FROM pgqrs_messages WHERE queue_id = ?1 AND unique_key = ?2";
+static const char SQL_MESSAGE_ENQUEUE_BATCH_WITH[] =
+    "-- name: message_enqueue_batch_with :many\n"
+    "INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id, priority)\n"
+    "SELECT ?1,\n"
+    "       CASE e.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN 'null'\n"
+    "                   WHEN 'text' THEN json_quote(e.value) ELSE e.value END,\n"
+    "       t.now + d.value * 1000, t.now, ?5, pr.value\n"
+    "FROM (SELECT coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) AS now) t,\n"
+    "     json_each(?2) e\n"
+    "     JOIN json_each(?3) pr ON pr.key = e.key\n"
+    "     JOIN json_each(?4) d ON d.key = e.key\n"
+    "ORDER BY e.key\n"
+    "RETURNING id";
 static const char SQL_QUEUE_LIMITS_LOCK[] =
     "-- name: queue_limits_lock :one\n"
     "SELECT concurrency_limit, rate_limit, rate_period_ms\n"
@@ -311,9 +339,18 @@ static const char SQL_MESSAGE_DEQUEUE[] =
     "    read_ct = read_ct + 1,\n"
     "    dequeued_at = coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),\n"
     "    consumer_worker_id = ?2\n"
-    "WHERE id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
-    "             WHERE w.queue_id = ?1 AND w.vt <= coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
-    "             ORDER BY w.vt, w.id LIMIT ?3) win\n"
+    "WHERE id IN (SELECT win.id FROM (WITH RECURSIVE lv(p) AS (\n"
+    "                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = ?1\n"
+    "                         ORDER BY l.priority DESC LIMIT 1)\n"
+    "                 UNION ALL\n"
+    "                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = ?1 AND l.priority < lv.p\n"
+    "                         ORDER BY l.priority DESC LIMIT 1)\n"
+    "                 FROM lv WHERE lv.p IS NOT NULL)\n"
+    "             SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
+    "             WHERE w.queue_id = ?1 AND w.priority IN (SELECT p FROM lv)\n"
+    "               AND w.vt <= coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "               AND w.cancel_requested_at IS NULL\n"
+    "             ORDER BY w.priority DESC, w.vt, w.id LIMIT ?3) win\n"
     "             WHERE win.read_ct < ?5)\n"
     "  AND EXISTS (SELECT 1 FROM pgqrs_workers k WHERE k.id = ?2 AND k.status = 'ready')\n"
     "RETURNING id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,\n"
@@ -327,16 +364,34 @@ static const char SQL_MESSAGE_DEAD_LETTER_1[] =
     "       m.producer_worker_id, m.consumer_worker_id, 'dead_letter', coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),\n"
     "       m.priority, m.unique_key, m.progress\n"
     "FROM pgqrs_messages m\n"
-    "WHERE m.id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
-    "             WHERE w.queue_id = ?1 AND w.vt <= coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
-    "             ORDER BY w.vt, w.id LIMIT ?2) win\n"
+    "WHERE m.id IN (SELECT win.id FROM (WITH RECURSIVE lv(p) AS (\n"
+    "                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = ?1\n"
+    "                         ORDER BY l.priority DESC LIMIT 1)\n"
+    "                 UNION ALL\n"
+    "                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = ?1 AND l.priority < lv.p\n"
+    "                         ORDER BY l.priority DESC LIMIT 1)\n"
+    "                 FROM lv WHERE lv.p IS NOT NULL)\n"
+    "             SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
+    "             WHERE w.queue_id = ?1 AND w.priority IN (SELECT p FROM lv)\n"
+    "               AND w.vt <= coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "               AND w.cancel_requested_at IS NULL\n"
+    "             ORDER BY w.priority DESC, w.vt, w.id LIMIT ?2) win\n"
     "               WHERE win.read_ct >= ?3)";
 static const char SQL_MESSAGE_DEAD_LETTER_2[] =
     "-- name: message_dead_letter :execrows (statement 2 of 2)\n"
     "DELETE FROM pgqrs_messages\n"
-    "WHERE id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
-    "             WHERE w.queue_id = ?1 AND w.vt <= coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
-    "             ORDER BY w.vt, w.id LIMIT ?2) win\n"
+    "WHERE id IN (SELECT win.id FROM (WITH RECURSIVE lv(p) AS (\n"
+    "                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = ?1\n"
+    "                         ORDER BY l.priority DESC LIMIT 1)\n"
+    "                 UNION ALL\n"
+    "                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = ?1 AND l.priority < lv.p\n"
+    "                         ORDER BY l.priority DESC LIMIT 1)\n"
+    "                 FROM lv WHERE lv.p IS NOT NULL)\n"
+    "             SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
+    "             WHERE w.queue_id = ?1 AND w.priority IN (SELECT p FROM lv)\n"
+    "               AND w.vt <= coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "               AND w.cancel_requested_at IS NULL\n"
+    "             ORDER BY w.priority DESC, w.vt, w.id LIMIT ?2) win\n"
     "             WHERE win.read_ct >= ?3)\n"
     "  AND id IN (SELECT id FROM pgqrs_archive WHERE reason = 'dead_letter')";
 static const char SQL_MESSAGE_EXTEND_VT[] =
@@ -394,7 +449,16 @@ static const char SQL_MESSAGE_PURGE[] =
     "DELETE FROM pgqrs_messages WHERE queue_id = ?1";
 static const char SQL_MESSAGE_NEXT_VT[] =
     "-- name: message_next_vt :one\n"
-    "SELECT min(vt) AS next_vt FROM pgqrs_messages WHERE queue_id = ?1";
+    "WITH RECURSIVE lv(p) AS (\n"
+    "    SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = ?1\n"
+    "            ORDER BY l.priority DESC LIMIT 1)\n"
+    "    UNION ALL\n"
+    "    SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = ?1 AND l.priority < lv.p\n"
+    "            ORDER BY l.priority DESC LIMIT 1)\n"
+    "    FROM lv WHERE lv.p IS NOT NULL)\n"
+    "SELECT min((SELECT m.vt FROM pgqrs_messages m WHERE m.queue_id = ?1 AND m.priority = lv.p\n"
+    "            ORDER BY m.priority DESC, m.vt LIMIT 1)) AS next_vt\n"
+    "FROM lv WHERE lv.p IS NOT NULL";
 static const char SQL_QUEUE_LISTEN[] =
     "-- name: queue_listen :exec\n"
     "SELECT 1";
@@ -1879,6 +1943,126 @@ static pgqrs_status sq_queue_metrics(pgqrs_queue_metrics_row **rows_out, size_t 
     return pgqrs__queue_metrics_rows_finish(rows_out, n_out, &rows, st);
 }
 
+/* message_enqueue_with :one (queries/sqlite/enqueue_with.sql:4) */
+static pgqrs_status sq_message_enqueue_with(int64_t *out, pgqrs_conn *c, const pgqrs_message_enqueue_with_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    if (!p->payload)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue_with: payload is NULL");
+    st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_ENQUEUE_WITH, SQL_MESSAGE_ENQUEUE_WITH, "message_enqueue_with");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 2, p->payload);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->priority);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 4, p->unique_key);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 5, p->delay_ms);
+    if (st == PGQRS_OK)
+        st = p->has_producer_worker_id ? pgqrs__sq_bind_i64(c, stmt, 6, p->producer_worker_id) : pgqrs__sq_bind_null(c, stmt, 6);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 7, now_us) : pgqrs__sq_bind_null(c, stmt, 7);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? pgqrs__sq_get_i64(out, NULL, c, stmt, 0)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "message_enqueue_with")
+           : pgqrs__sq_fail(c, rc, "message_enqueue_with");
+    }
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    return st;
+}
+
+/* message_id_by_key :one (queries/sqlite/enqueue_with.sql:18) */
+static pgqrs_status sq_message_id_by_key(int64_t *out, pgqrs_conn *c, const pgqrs_message_id_by_key_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    if (!p->unique_key)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_id_by_key: unique_key is NULL");
+    st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_ID_BY_KEY, SQL_MESSAGE_ID_BY_KEY, "message_id_by_key");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 2, p->unique_key);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? pgqrs__sq_get_i64(out, NULL, c, stmt, 0)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "message_id_by_key")
+           : pgqrs__sq_fail(c, rc, "message_id_by_key");
+    }
+    pgqrs__sq_release(stmt);
+    return st;
+}
+
+/* message_enqueue_batch_with :many (queries/sqlite/enqueue_with.sql:24) */
+static pgqrs_status sq_message_enqueue_batch_with(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_enqueue_batch_with_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    int rc = SQLITE_DONE;
+    pgqrs_buf enc_payloads = PGQRS_BUF_INIT;
+    pgqrs_buf enc_priorities = PGQRS_BUF_INIT;
+    pgqrs_buf enc_delays_ms = PGQRS_BUF_INIT;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    if (!p->payloads && p->payloads_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue_batch_with: payloads is NULL");
+    if (!p->priorities && p->priorities_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue_batch_with: priorities is NULL");
+    if (!p->delays_ms && p->delays_ms_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue_batch_with: delays_ms is NULL");
+    st = pgqrs__enc_json_array(c, &enc_payloads, p->payloads, p->payloads_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__enc_i64_array(c, &enc_priorities, p->priorities, p->priorities_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__enc_i64_array(c, &enc_delays_ms, p->delays_ms, p->delays_ms_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_ENQUEUE_BATCH_WITH, SQL_MESSAGE_ENQUEUE_BATCH_WITH, "message_enqueue_batch_with");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 2, enc_payloads.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 3, enc_priorities.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_text(c, stmt, 4, enc_delays_ms.data);
+    if (st == PGQRS_OK)
+        st = p->has_producer_worker_id ? pgqrs__sq_bind_i64(c, stmt, 5, p->producer_worker_id) : pgqrs__sq_bind_null(c, stmt, 5);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 6, now_us) : pgqrs__sq_bind_null(c, stmt, 6);
+    while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__sq_get_i64(row, NULL, c, stmt, 0) : pgqrs__conn_oom(c);
+    }
+    if (st == PGQRS_OK && rc != SQLITE_DONE)
+        st = pgqrs__sq_fail(c, rc, "message_enqueue_batch_with");
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    pgqrs__buf_free(&enc_payloads);
+    pgqrs__buf_free(&enc_priorities);
+    pgqrs__buf_free(&enc_delays_ms);
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
+}
+
 /* queue_limits_lock :one (queries/sqlite/limits.sql:8) */
 static pgqrs_status sq_queue_limits_lock(pgqrs_queue_limits_lock_row *out, pgqrs_conn *c, int64_t id)
 {
@@ -2131,7 +2315,7 @@ static pgqrs_status sq_message_dequeue(pgqrs_message_row **rows_out, size_t *n_o
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_dead_letter :execrows (queries/sqlite/messages.sql:53) */
+/* message_dead_letter :execrows (queries/sqlite/messages.sql:67) */
 static pgqrs_status sq_message_dead_letter(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_dead_letter_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2174,7 +2358,7 @@ static pgqrs_status sq_message_dead_letter(int64_t *affected_out, pgqrs_conn *c,
     return st;
 }
 
-/* message_extend_vt :one (queries/sqlite/messages.sql:76) */
+/* message_extend_vt :one (queries/sqlite/messages.sql:109) */
 static pgqrs_status sq_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs_conn *c, const pgqrs_message_extend_vt_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2208,7 +2392,7 @@ static pgqrs_status sq_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs
     return st;
 }
 
-/* message_release :many (queries/sqlite/messages.sql:85) */
+/* message_release :many (queries/sqlite/messages.sql:118) */
 static pgqrs_status sq_message_release(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_release_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2248,7 +2432,7 @@ static pgqrs_status sq_message_release(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_archive :many (queries/sqlite/messages.sql:95) */
+/* message_archive :many (queries/sqlite/messages.sql:128) */
 static pgqrs_status sq_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_archive_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2296,7 +2480,7 @@ static pgqrs_status sq_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_delete :many (queries/sqlite/messages.sql:112) */
+/* message_delete :many (queries/sqlite/messages.sql:145) */
 static pgqrs_status sq_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2330,7 +2514,7 @@ static pgqrs_status sq_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_c
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_existing :many (queries/sqlite/messages.sql:120) */
+/* message_existing :many (queries/sqlite/messages.sql:153) */
 static pgqrs_status sq_message_existing(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2358,7 +2542,7 @@ static pgqrs_status sq_message_existing(int64_t **rows_out, size_t *n_out, pgqrs
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_get :one (queries/sqlite/messages.sql:126) */
+/* message_get :one (queries/sqlite/messages.sql:159) */
 static pgqrs_status sq_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2380,7 +2564,7 @@ static pgqrs_status sq_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_
     return st;
 }
 
-/* message_list :many (queries/sqlite/messages.sql:134) */
+/* message_list :many (queries/sqlite/messages.sql:167) */
 static pgqrs_status sq_message_list(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_list_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2406,7 +2590,7 @@ static pgqrs_status sq_message_list(pgqrs_message_row **rows_out, size_t *n_out,
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_purge :execrows (queries/sqlite/messages.sql:145) */
+/* message_purge :execrows (queries/sqlite/messages.sql:178) */
 static pgqrs_status sq_message_purge(int64_t *affected_out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2427,7 +2611,7 @@ static pgqrs_status sq_message_purge(int64_t *affected_out, pgqrs_conn *c, int64
     return st;
 }
 
-/* message_next_vt :one (queries/sqlite/messages.sql:150) */
+/* message_next_vt :one (queries/sqlite/messages.sql:183) */
 static pgqrs_status sq_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2449,7 +2633,7 @@ static pgqrs_status sq_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_con
     return st;
 }
 
-/* queue_listen :exec (queries/sqlite/messages.sql:157) */
+/* queue_listen :exec (queries/sqlite/messages.sql:201) */
 static pgqrs_status sq_queue_listen(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2461,7 +2645,7 @@ static pgqrs_status sq_queue_listen(pgqrs_conn *c)
     return st;
 }
 
-/* message_settle :many (queries/sqlite/messages.sql:164) */
+/* message_settle :many (queries/sqlite/messages.sql:208) */
 static pgqrs_status sq_message_settle(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_settle_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2519,7 +2703,7 @@ static pgqrs_status sq_message_settle(int64_t **rows_out, size_t *n_out, pgqrs_c
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_retry :many (queries/sqlite/messages.sql:184) */
+/* message_retry :many (queries/sqlite/messages.sql:228) */
 static pgqrs_status sq_message_retry(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_retry_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2565,7 +2749,7 @@ static pgqrs_status sq_message_retry(int64_t **rows_out, size_t *n_out, pgqrs_co
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_extend_held :execrows (queries/sqlite/messages.sql:198) */
+/* message_extend_held :execrows (queries/sqlite/messages.sql:242) */
 static pgqrs_status sq_message_extend_held(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_extend_held_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2606,7 +2790,7 @@ static pgqrs_status sq_message_extend_held(int64_t *affected_out, pgqrs_conn *c,
     return st;
 }
 
-/* message_unclaim :many (queries/sqlite/messages.sql:208) */
+/* message_unclaim :many (queries/sqlite/messages.sql:252) */
 static pgqrs_status sq_message_unclaim(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_unclaim_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -5398,10 +5582,17 @@ static const pgqrs__migration sq_migrations[] = {
       "ALTER TABLE pgqrs_queues ADD COLUMN rate_limit INTEGER;\n"
       "ALTER TABLE pgqrs_queues ADD COLUMN rate_period_ms INTEGER;\n"
       "" },
-    { 6, "0006_reserved", "f5a10accfbaa83aa196aa252a064c5acbf0312ecbe3da8b55531024da434a2c6",
-      "-- Reserved: migration number held for a sibling branch of issue 17 (the lead\n"
-      "-- replaces this file with that branch's migration, or drops the reservation).\n"
-      "SELECT 1;\n"
+    { 6, "0006_priority_claim", "c37ac57f3ed5b3a50c861df70c3c3e76a00405a092fb0ebdf08a38f88a36503e",
+      "-- The claim walks the queue's messages by priority (issue 17): this index has\n"
+      "-- them in claim order, (priority DESC, vt, id) within a queue; message_dequeue\n"
+      "-- visits one priority level at a time. It replaces pgqrs_messages_dequeue_idx\n"
+      "-- (queue_id, vt, id): nothing reads that one any more (message_next_vt takes each\n"
+      "-- level's first vt here), and one index less is less work for every claim,\n"
+      "-- archive and enqueue. Turso reads this file too. The priority and unique-key\n"
+      "-- ranges are checked by the library before it writes (SQLite cannot add a CHECK\n"
+      "-- to an existing column; PostgreSQL's migration 0008 has them as CHECKs).\n"
+      "CREATE INDEX pgqrs_messages_claim_idx ON pgqrs_messages (queue_id, priority DESC, vt, id);\n"
+      "DROP INDEX pgqrs_messages_dequeue_idx;\n"
       "" },
     { 7, "0007_reserved", "f5a10accfbaa83aa196aa252a064c5acbf0312ecbe3da8b55531024da434a2c6",
       "-- Reserved: migration number held for a sibling branch of issue 17 (the lead\n"
@@ -5440,6 +5631,9 @@ const pgqrs_queries pgqrs__queries_sqlite = {
     .dlq_replay = sq_dlq_replay,
     .archive_purge = sq_archive_purge,
     .queue_metrics = sq_queue_metrics,
+    .message_enqueue_with = sq_message_enqueue_with,
+    .message_id_by_key = sq_message_id_by_key,
+    .message_enqueue_batch_with = sq_message_enqueue_batch_with,
     .queue_limits_lock = sq_queue_limits_lock,
     .queue_limits_usage = sq_queue_limits_usage,
     .message_dequeue_limited = sq_message_dequeue_limited,

@@ -2,6 +2,7 @@
  * Sources:
  *   schema/pgqrs.toml
  *   queries/sqlite/archive.sql
+ *   queries/sqlite/enqueue_with.sql
  *   queries/sqlite/limits.sql
  *   queries/sqlite/messages.sql
  *   queries/sqlite/queues.sql
@@ -12,6 +13,7 @@
  *   queries/sqlite/transaction.sql
  *   queries/sqlite/workers.sql
  *   queries/sqlite/workflows.sql
+ *   queries/turso/enqueue_with.sql
  *   queries/turso/messages.sql
  *   queries/turso/transport.sql
  *   queries/turso/workflows.sql
@@ -20,7 +22,7 @@
  *   migrations/sqlite/0003_schedules_retention.sql
  *   migrations/sqlite/0004_workflow_signals.sql
  *   migrations/sqlite/0005_job_features.sql
- *   migrations/sqlite/0006_reserved.sql
+ *   migrations/sqlite/0006_priority_claim.sql
  *   migrations/sqlite/0007_reserved.sql
  *   migrations/sqlite/0008_reserved.sql
  *   migrations/sqlite/0009_queue_limits.sql
@@ -103,6 +105,28 @@ static const char SQL_QUEUE_METRICS[] =
     ") a ON a.queue_id = q.id\n"
     "WHERE ?1 IS NULL OR q.id = ?1\n"
     "ORDER BY q.name";
+static const char SQL_MESSAGE_ENQUEUE_WITH[] =
+    "-- name: message_enqueue_with :one\n"
+    "INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id, priority, unique_key)\n"
+    "SELECT ?1, ?2, t.now + ?5 * 1000, t.now, ?6, ?3, ?4\n"
+    "FROM (SELECT coalesce(?7, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) AS now) t\n"
+    "WHERE true\n"
+    "ON CONFLICT (queue_id, unique_key) WHERE unique_key IS NOT NULL DO NOTHING\n"
+    "RETURNING id";
+static const char SQL_MESSAGE_ID_BY_KEY[] =
+    "-- name: message_id_by_key :one\n"
+    "SELECT id FROM pgqrs_messages WHERE queue_id = ?1 AND unique_key = ?2";
+static const char SQL_MESSAGE_ENQUEUE_BATCH_WITH[] =
+    "-- name: message_enqueue_batch_with :many\n"
+    "INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id, priority)\n"
+    "SELECT ?1, ?2 -> ('$[' || e.key || ']'),\n"
+    "       t.now + d.value * 1000, t.now, ?5, pr.value\n"
+    "FROM (SELECT coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) AS now) t,\n"
+    "     json_each(?2) e\n"
+    "     JOIN json_each(?3) pr ON pr.key = e.key\n"
+    "     JOIN json_each(?4) d ON d.key = e.key\n"
+    "ORDER BY e.key\n"
+    "RETURNING id";
 static const char SQL_QUEUE_LIMITS_LOCK[] =
     "-- name: queue_limits_lock :one\n"
     "SELECT concurrency_limit, rate_limit, rate_period_ms\n"
@@ -165,8 +189,10 @@ static const char SQL_MESSAGE_DEQUEUE[] =
     "    dequeued_at = coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),\n"
     "    consumer_worker_id = ?2\n"
     "WHERE id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
-    "             WHERE w.queue_id = ?1 AND w.vt <= coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
-    "             ORDER BY w.vt, w.id LIMIT ?3) win\n"
+    "             WHERE w.queue_id = ?1\n"
+    "               AND w.vt <= coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "               AND w.cancel_requested_at IS NULL\n"
+    "             ORDER BY w.priority DESC, w.vt, w.id LIMIT ?3) win\n"
     "             WHERE win.read_ct < ?5)\n"
     "  AND EXISTS (SELECT 1 FROM pgqrs_workers k WHERE k.id = ?2 AND k.status = 'ready')\n"
     "RETURNING id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,\n"
@@ -181,15 +207,19 @@ static const char SQL_MESSAGE_DEAD_LETTER_1[] =
     "       m.priority, m.unique_key, m.progress\n"
     "FROM pgqrs_messages m\n"
     "WHERE m.id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
-    "             WHERE w.queue_id = ?1 AND w.vt <= coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
-    "             ORDER BY w.vt, w.id LIMIT ?2) win\n"
+    "             WHERE w.queue_id = ?1\n"
+    "               AND w.vt <= coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "               AND w.cancel_requested_at IS NULL\n"
+    "             ORDER BY w.priority DESC, w.vt, w.id LIMIT ?2) win\n"
     "               WHERE win.read_ct >= ?3)";
 static const char SQL_MESSAGE_DEAD_LETTER_2[] =
     "-- name: message_dead_letter :execrows (statement 2 of 2)\n"
     "DELETE FROM pgqrs_messages\n"
     "WHERE id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
-    "             WHERE w.queue_id = ?1 AND w.vt <= coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
-    "             ORDER BY w.vt, w.id LIMIT ?2) win\n"
+    "             WHERE w.queue_id = ?1\n"
+    "               AND w.vt <= coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "               AND w.cancel_requested_at IS NULL\n"
+    "             ORDER BY w.priority DESC, w.vt, w.id LIMIT ?2) win\n"
     "             WHERE win.read_ct >= ?3)\n"
     "  AND id IN (SELECT id FROM pgqrs_archive WHERE reason = 'dead_letter')";
 static const char SQL_MESSAGE_EXTEND_VT[] =
@@ -1738,6 +1768,122 @@ static pgqrs_status tu_queue_metrics(pgqrs_queue_metrics_row **rows_out, size_t 
     return pgqrs__queue_metrics_rows_finish(rows_out, n_out, &rows, st);
 }
 
+/* message_enqueue_with :one (queries/sqlite/enqueue_with.sql:4) */
+static pgqrs_status tu_message_enqueue_with(int64_t *out, pgqrs_conn *c, const pgqrs_message_enqueue_with_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    memset(out, 0, sizeof *out);
+    pgqrs__tu_start(&call, c, "message_enqueue_with", true);
+    if (!p->payload)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue_with: payload is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__tu_stmt(&call, SQL_MESSAGE_ENQUEUE_WITH, 7);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 2, p->payload);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 3, (int64_t)p->priority);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 4, p->unique_key);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 5, p->delay_ms);
+    if (st == PGQRS_OK)
+        st = p->has_producer_worker_id ? pgqrs__tu_arg_i64(&call, 6, p->producer_worker_id) : pgqrs__tu_arg_null(&call, 6);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 7, now_us) : pgqrs__tu_arg_null(&call, 7);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
+        st = pgqrs__conn_not_found(c, "message_enqueue_with");
+    else if (st == PGQRS_OK) {
+        const size_t r = 0;
+        st = pgqrs__tu_get_i64(out, NULL, &call, r, 0);
+    }
+    pgqrs__tu_end(&call);
+    return st;
+}
+
+/* message_id_by_key :one (queries/sqlite/enqueue_with.sql:18) */
+static pgqrs_status tu_message_id_by_key(int64_t *out, pgqrs_conn *c, const pgqrs_message_id_by_key_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    memset(out, 0, sizeof *out);
+    pgqrs__tu_start(&call, c, "message_id_by_key", false);
+    if (!p->unique_key)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_id_by_key: unique_key is NULL");
+    st = pgqrs__tu_stmt(&call, SQL_MESSAGE_ID_BY_KEY, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 2, p->unique_key);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
+        st = pgqrs__conn_not_found(c, "message_id_by_key");
+    else if (st == PGQRS_OK) {
+        const size_t r = 0;
+        st = pgqrs__tu_get_i64(out, NULL, &call, r, 0);
+    }
+    pgqrs__tu_end(&call);
+    return st;
+}
+
+/* message_enqueue_batch_with :many (queries/turso/enqueue_with.sql:4) */
+static pgqrs_status tu_message_enqueue_batch_with(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_enqueue_batch_with_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    pgqrs_buf enc_payloads = PGQRS_BUF_INIT;
+    pgqrs_buf enc_priorities = PGQRS_BUF_INIT;
+    pgqrs_buf enc_delays_ms = PGQRS_BUF_INIT;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    pgqrs__tu_start(&call, c, "message_enqueue_batch_with", true);
+    if (!p->payloads && p->payloads_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue_batch_with: payloads is NULL");
+    if (!p->priorities && p->priorities_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue_batch_with: priorities is NULL");
+    if (!p->delays_ms && p->delays_ms_len > 0)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "message_enqueue_batch_with: delays_ms is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__enc_json_array(c, &enc_payloads, p->payloads, p->payloads_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__enc_i64_array(c, &enc_priorities, p->priorities, p->priorities_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__enc_i64_array(c, &enc_delays_ms, p->delays_ms, p->delays_ms_len);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_MESSAGE_ENQUEUE_BATCH_WITH, 6);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 2, enc_payloads.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 3, enc_priorities.data);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 4, enc_delays_ms.data);
+    if (st == PGQRS_OK)
+        st = p->has_producer_worker_id ? pgqrs__tu_arg_i64(&call, 5, p->producer_worker_id) : pgqrs__tu_arg_null(&call, 5);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 6, now_us) : pgqrs__tu_arg_null(&call, 6);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__tu_get_i64(row, NULL, &call, r, 0) : pgqrs__conn_oom(c);
+    }
+    pgqrs__tu_end(&call);
+    pgqrs__buf_free(&enc_payloads);
+    pgqrs__buf_free(&enc_priorities);
+    pgqrs__buf_free(&enc_delays_ms);
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
+}
+
 /* queue_limits_lock :one (queries/sqlite/limits.sql:8) */
 static pgqrs_status tu_queue_limits_lock(pgqrs_queue_limits_lock_row *out, pgqrs_conn *c, int64_t id)
 {
@@ -1936,7 +2082,7 @@ static pgqrs_status tu_message_enqueue_batch(int64_t **rows_out, size_t *n_out, 
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_dequeue :many (queries/sqlite/messages.sql:31) */
+/* message_dequeue :many (queries/turso/messages.sql:19) */
 static pgqrs_status tu_message_dequeue(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_dequeue_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1970,7 +2116,7 @@ static pgqrs_status tu_message_dequeue(pgqrs_message_row **rows_out, size_t *n_o
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_dead_letter :execrows (queries/sqlite/messages.sql:53) */
+/* message_dead_letter :execrows (queries/turso/messages.sql:46) */
 static pgqrs_status tu_message_dead_letter(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_dead_letter_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2008,7 +2154,7 @@ static pgqrs_status tu_message_dead_letter(int64_t *affected_out, pgqrs_conn *c,
     return st;
 }
 
-/* message_extend_vt :one (queries/sqlite/messages.sql:76) */
+/* message_extend_vt :one (queries/sqlite/messages.sql:109) */
 static pgqrs_status tu_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs_conn *c, const pgqrs_message_extend_vt_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2038,7 +2184,7 @@ static pgqrs_status tu_message_extend_vt(pgqrs_message_extend_vt_row *out, pgqrs
     return st;
 }
 
-/* message_release :many (queries/sqlite/messages.sql:85) */
+/* message_release :many (queries/sqlite/messages.sql:118) */
 static pgqrs_status tu_message_release(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_release_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2074,7 +2220,7 @@ static pgqrs_status tu_message_release(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_archive :many (queries/sqlite/messages.sql:95) */
+/* message_archive :many (queries/sqlite/messages.sql:128) */
 static pgqrs_status tu_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_archive_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2114,7 +2260,7 @@ static pgqrs_status tu_message_archive(int64_t **rows_out, size_t *n_out, pgqrs_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_delete :many (queries/sqlite/messages.sql:112) */
+/* message_delete :many (queries/sqlite/messages.sql:145) */
 static pgqrs_status tu_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2144,7 +2290,7 @@ static pgqrs_status tu_message_delete(int64_t **rows_out, size_t *n_out, pgqrs_c
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_existing :many (queries/sqlite/messages.sql:120) */
+/* message_existing :many (queries/sqlite/messages.sql:153) */
 static pgqrs_status tu_message_existing(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2172,7 +2318,7 @@ static pgqrs_status tu_message_existing(int64_t **rows_out, size_t *n_out, pgqrs
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_get :one (queries/sqlite/messages.sql:126) */
+/* message_get :one (queries/sqlite/messages.sql:159) */
 static pgqrs_status tu_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2194,7 +2340,7 @@ static pgqrs_status tu_message_get(pgqrs_message_row *out, pgqrs_conn *c, int64_
     return st;
 }
 
-/* message_list :many (queries/sqlite/messages.sql:134) */
+/* message_list :many (queries/sqlite/messages.sql:167) */
 static pgqrs_status tu_message_list(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_list_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2220,7 +2366,7 @@ static pgqrs_status tu_message_list(pgqrs_message_row **rows_out, size_t *n_out,
     return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* message_purge :execrows (queries/sqlite/messages.sql:145) */
+/* message_purge :execrows (queries/sqlite/messages.sql:178) */
 static pgqrs_status tu_message_purge(int64_t *affected_out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2240,7 +2386,7 @@ static pgqrs_status tu_message_purge(int64_t *affected_out, pgqrs_conn *c, int64
     return st;
 }
 
-/* message_next_vt :one (queries/sqlite/messages.sql:150) */
+/* message_next_vt :one (queries/turso/messages.sql:74) */
 static pgqrs_status tu_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_conn *c, int64_t queue_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2262,7 +2408,7 @@ static pgqrs_status tu_message_next_vt(pgqrs_message_next_vt_row *out, pgqrs_con
     return st;
 }
 
-/* queue_listen :exec (queries/sqlite/messages.sql:157) */
+/* queue_listen :exec (queries/sqlite/messages.sql:201) */
 static pgqrs_status tu_queue_listen(pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2275,7 +2421,7 @@ static pgqrs_status tu_queue_listen(pgqrs_conn *c)
     return st;
 }
 
-/* message_settle :many (queries/sqlite/messages.sql:164) */
+/* message_settle :many (queries/sqlite/messages.sql:208) */
 static pgqrs_status tu_message_settle(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_settle_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2325,7 +2471,7 @@ static pgqrs_status tu_message_settle(int64_t **rows_out, size_t *n_out, pgqrs_c
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_retry :many (queries/sqlite/messages.sql:184) */
+/* message_retry :many (queries/sqlite/messages.sql:228) */
 static pgqrs_status tu_message_retry(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_retry_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2367,7 +2513,7 @@ static pgqrs_status tu_message_retry(int64_t **rows_out, size_t *n_out, pgqrs_co
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_extend_held :execrows (queries/sqlite/messages.sql:198) */
+/* message_extend_held :execrows (queries/sqlite/messages.sql:242) */
 static pgqrs_status tu_message_extend_held(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_extend_held_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2407,7 +2553,7 @@ static pgqrs_status tu_message_extend_held(int64_t *affected_out, pgqrs_conn *c,
     return st;
 }
 
-/* message_unclaim :many (queries/sqlite/messages.sql:208) */
+/* message_unclaim :many (queries/sqlite/messages.sql:252) */
 static pgqrs_status tu_message_unclaim(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_unclaim_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -4970,9 +5116,16 @@ static const char *const tu_migration_5[] = {
     "ALTER TABLE pgqrs_queues ADD COLUMN rate_period_ms INTEGER",
 };
 static const char *const tu_migration_6[] = {
-    ("-- Reserved: migration number held for a sibling branch of issue 17 (the lead\n"
-    "-- replaces this file with that branch's migration, or drops the reservation).\n"
-    "SELECT 1"),
+    ("-- The claim walks the queue's messages by priority (issue 17): this index has\n"
+    "-- them in claim order, (priority DESC, vt, id) within a queue; message_dequeue\n"
+    "-- visits one priority level at a time. It replaces pgqrs_messages_dequeue_idx\n"
+    "-- (queue_id, vt, id): nothing reads that one any more (message_next_vt takes each\n"
+    "-- level's first vt here), and one index less is less work for every claim,\n"
+    "-- archive and enqueue. Turso reads this file too. The priority and unique-key\n"
+    "-- ranges are checked by the library before it writes (SQLite cannot add a CHECK\n"
+    "-- to an existing column; PostgreSQL's migration 0008 has them as CHECKs).\n"
+    "CREATE INDEX pgqrs_messages_claim_idx ON pgqrs_messages (queue_id, priority DESC, vt, id)"),
+    "DROP INDEX pgqrs_messages_dequeue_idx",
 };
 static const char *const tu_migration_7[] = {
     ("-- Reserved: migration number held for a sibling branch of issue 17 (the lead\n"
@@ -5310,10 +5463,17 @@ static const pgqrs__migration tu_migrations[] = {
       "ALTER TABLE pgqrs_queues ADD COLUMN rate_limit INTEGER;\n"
       "ALTER TABLE pgqrs_queues ADD COLUMN rate_period_ms INTEGER;\n"
       "" },
-    { 6, "0006_reserved", "f5a10accfbaa83aa196aa252a064c5acbf0312ecbe3da8b55531024da434a2c6",
-      "-- Reserved: migration number held for a sibling branch of issue 17 (the lead\n"
-      "-- replaces this file with that branch's migration, or drops the reservation).\n"
-      "SELECT 1;\n"
+    { 6, "0006_priority_claim", "c37ac57f3ed5b3a50c861df70c3c3e76a00405a092fb0ebdf08a38f88a36503e",
+      "-- The claim walks the queue's messages by priority (issue 17): this index has\n"
+      "-- them in claim order, (priority DESC, vt, id) within a queue; message_dequeue\n"
+      "-- visits one priority level at a time. It replaces pgqrs_messages_dequeue_idx\n"
+      "-- (queue_id, vt, id): nothing reads that one any more (message_next_vt takes each\n"
+      "-- level's first vt here), and one index less is less work for every claim,\n"
+      "-- archive and enqueue. Turso reads this file too. The priority and unique-key\n"
+      "-- ranges are checked by the library before it writes (SQLite cannot add a CHECK\n"
+      "-- to an existing column; PostgreSQL's migration 0008 has them as CHECKs).\n"
+      "CREATE INDEX pgqrs_messages_claim_idx ON pgqrs_messages (queue_id, priority DESC, vt, id);\n"
+      "DROP INDEX pgqrs_messages_dequeue_idx;\n"
       "" },
     { 7, "0007_reserved", "f5a10accfbaa83aa196aa252a064c5acbf0312ecbe3da8b55531024da434a2c6",
       "-- Reserved: migration number held for a sibling branch of issue 17 (the lead\n"
@@ -5353,6 +5513,9 @@ const pgqrs_queries pgqrs__queries_turso = {
     .dlq_replay = tu_dlq_replay,
     .archive_purge = tu_archive_purge,
     .queue_metrics = tu_queue_metrics,
+    .message_enqueue_with = tu_message_enqueue_with,
+    .message_id_by_key = tu_message_id_by_key,
+    .message_enqueue_batch_with = tu_message_enqueue_batch_with,
     .queue_limits_lock = tu_queue_limits_lock,
     .queue_limits_usage = tu_queue_limits_usage,
     .message_dequeue_limited = tu_message_dequeue_limited,

@@ -379,6 +379,53 @@ PGQRS_EXTERN pgqrs_status pgqrs_enqueue(int64_t *id_out, pgqrs_producer *p, cons
 PGQRS_EXTERN pgqrs_status pgqrs_enqueue_batch(int64_t *ids_out, pgqrs_producer *p, const char *const *payloads,
                                               size_t n, int delay_seconds);
 
+/* ---- Enqueue with options: priority, unique key, delay (issue 17) ---------------- */
+/* Priority: PGQRS_PRIORITY_MIN..PGQRS_PRIORITY_MAX, higher is claimed first; within
+ * one priority the claim is FIFO (by visibility time, then id). 0 = the default
+ * (pgqrs_enqueue). A delayed message is not claimed before it is visible, whatever
+ * its priority. Unique key: at most one LIVE message (pending, delayed or in
+ * flight) of a queue holds a key; once it is archived, dead-lettered or deleted
+ * the key can be used again. */
+#define PGQRS_PRIORITY_MIN (-32768)
+#define PGQRS_PRIORITY_MAX 32767
+#define PGQRS_MAX_UNIQUE_KEY_BYTES 512
+typedef struct pgqrs_enqueue_options {
+    unsigned int version;        /* PGQRS_ENQUEUE_OPTIONS_VERSION */
+    int32_t priority;            /* PGQRS_PRIORITY_MIN..PGQRS_PRIORITY_MAX; 0 = the default */
+    const char *unique_key;      /* NULL = none; else 1..PGQRS_MAX_UNIQUE_KEY_BYTES bytes of UTF-8 */
+    int64_t delay_ms;            /* visible after this long; 0..PGQRS_MAX_DELAY_SECONDS * 1000; 0 = now */
+} pgqrs_enqueue_options;
+#define PGQRS_ENQUEUE_OPTIONS_VERSION 1
+#define PGQRS_ENQUEUE_OPTIONS_INIT PGQRS__INIT(pgqrs_enqueue_options, PGQRS_ENQUEUE_OPTIONS_VERSION)
+PGQRS__DEFINE_INIT(pgqrs_enqueue_options, PGQRS_ENQUEUE_OPTIONS_VERSION)
+/* Enqueues one JSON payload with options (opts NULL = the defaults: priority 0, no
+ * key, no delay). When opts->unique_key is live in the queue nothing is written:
+ * *id_out gets the live message's id and *created_out 0; otherwise the new id and
+ * 1. Safe against concurrent producers in any number of processes: one creates,
+ * the others get its id. id_out and created_out may be NULL.
+ * @return PGQRS_OK, PGQRS_EINVAL (payload, priority, key or delay out of range:
+ *         nothing written), PGQRS_ENOTFOUND (queue deleted), PGQRS_EMISUSE (bad
+ *         handle or options version) */
+PGQRS_EXTERN pgqrs_status pgqrs_enqueue_with(int64_t *id_out, int *created_out, pgqrs_producer *p,
+                                             const char *payload_json, const pgqrs_enqueue_options *opts);
+/* Enqueues n payloads (1..max_batch_size), opts[i] for payloads[i] (opts NULL = the
+ * defaults for every message), all or none: any bad input is PGQRS_EINVAL before
+ * anything is written. ids_out (may be NULL) gets payloads[i]'s id at i;
+ * created_out (may be NULL) gets 1 at i when that message was written, 0 when its
+ * key was live. Unique keys, per row: a key live before the call yields the live
+ * message's id with created 0; a key that appears several times in one batch is
+ * created by its first row and the later rows get that id with created 0.
+ * Without keys the batch is one statement (ids ascend in input order). With keys
+ * it is one transaction that takes the keys in sorted order (two racing batches
+ * cannot deadlock), so keyed rows' ids need not ascend in input order. Turso over
+ * HTTP has no transaction across calls: a batch with a key there is
+ * PGQRS_ENOTSUPPORTED (enqueue keyed messages one by one with pgqrs_enqueue_with).
+ * @return as pgqrs_enqueue_with, and PGQRS_ENOTSUPPORTED (above) */
+PGQRS_EXTERN pgqrs_status pgqrs_enqueue_batch_with(int64_t *ids_out, int *created_out, pgqrs_producer *p,
+                                                   const char *const *payloads, size_t n,
+                                                   const pgqrs_enqueue_options *opts);
+/* ---- end of enqueue with options ------------------------------------------------- */
+
 /* ---- Consumer ------------------------------------------------------------------- */
 /* Registers a consumer worker for the queue.
  * @return PGQRS_OK, PGQRS_ENOTFOUND (no such queue), PGQRS_EINVAL (bad name) */
@@ -386,7 +433,8 @@ PGQRS_EXTERN pgqrs_status pgqrs_consumer_new(pgqrs_consumer **out, pgqrs_store *
 /* Releases the messages it still holds, marks the worker stopped, frees. NULL: no-op. */
 PGQRS_EXTERN void pgqrs_consumer_free(pgqrs_consumer *c);
 PGQRS_EXTERN int64_t pgqrs_consumer_worker_id(const pgqrs_consumer *c);   /* 0 for a bad handle */
-/* Claims up to max visible messages, each hidden from other consumers for
+/* Claims up to max visible messages (highest priority first, FIFO within one
+ * priority; never one with a cancel request), each hidden from other consumers for
  * vt_seconds (0 = the store default) and its read count incremented. A message
  * already delivered max_attempts times is moved to the dead-letter queue instead.
  * An empty batch is PGQRS_OK with count 0.

@@ -36,6 +36,7 @@ from ._structs import (  # noqa: F401
     PGQRS_SCHEDULE_OPTIONS_VERSION, PGQRS_SCHEDULER_OPTIONS_VERSION, PGQRS_SCHEDULER_STATS_VERSION,
     RetentionOptionsC, RetentionPolicyC, RetentionReportC, ScheduleInfoC, ScheduleOptionsC, SchedulerOptionsC,
     SchedulerStatsC)
+from ._structs import PGQRS_ENQUEUE_OPTIONS_VERSION, EnqueueOptionsC  # noqa: F401  (issue 17)
 
 # The pgqrs.h this binding mirrors (PGQRS_VERSION_NUMBER = major*1e6 + minor*1e3 + patch).
 BINDING_VERSION_NUMBER = 2000
@@ -116,6 +117,9 @@ _SIGNATURES = {
     "pgqrs_producer_worker_id": (c_i64, [c_handle]),
     "pgqrs_enqueue": (c_status, [_P(c_i64), c_handle, ctypes.c_char_p, ctypes.c_int]),
     "pgqrs_enqueue_batch": (c_status, [_P(c_i64), c_handle, _P(ctypes.c_char_p), ctypes.c_size_t, ctypes.c_int]),
+    "pgqrs_enqueue_with": (c_status, [_P(c_i64), _P(ctypes.c_int), c_handle, ctypes.c_char_p, _P(EnqueueOptionsC)]),
+    "pgqrs_enqueue_batch_with": (c_status, [_P(c_i64), _P(ctypes.c_int), c_handle, _P(ctypes.c_char_p), ctypes.c_size_t,
+                                            _P(EnqueueOptionsC)]),
     # consumer
     "pgqrs_consumer_new": (c_status, [_pp, c_handle, ctypes.c_char_p]),
     "pgqrs_consumer_free": (_VOID, [c_handle]),

@@ -13,6 +13,7 @@ import ctypes
 PGQRS_CONNECT_OPTIONS_VERSION = 1
 PGQRS_CAPABILITIES_VERSION = 1
 PGQRS_QUEUE_OPTIONS_VERSION = 3
+PGQRS_ENQUEUE_OPTIONS_VERSION = 1
 PGQRS_WORKER_HEALTH_VERSION = 1
 PGQRS_SCHEDULE_OPTIONS_VERSION = 1
 PGQRS_RETENTION_POLICY_VERSION = 1
@@ -126,6 +127,16 @@ class MessageC(ctypes.Structure):
         ("unique_key", ctypes.c_char_p),
         ("progress", ctypes.c_char_p),
         ("cancel_requested_at_us", ctypes.c_int64),
+    ]
+
+
+class EnqueueOptionsC(ctypes.Structure):
+    """pgqrs_enqueue_options"""
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("priority", ctypes.c_int32),
+        ("unique_key", ctypes.c_char_p),
+        ("delay_ms", ctypes.c_int64),
     ]
 
 
@@ -432,6 +443,7 @@ BY_C_NAME = {
     "pgqrs_queue_options": QueueOptionsC,
     "pgqrs_queue_metrics": QueueMetricsC,
     "pgqrs_message": MessageC,
+    "pgqrs_enqueue_options": EnqueueOptionsC,
     "pgqrs_worker_info": WorkerInfoC,
     "pgqrs_worker_health": WorkerHealthC,
     "pgqrs_schedule_options": ScheduleOptionsC,

@@ -30,6 +30,8 @@ class Message:
     state: str                    # "live", "archived" or "dead_letter"
     result: Any = dataclasses.field(default=None, hash=False, compare=False)
     result_json: Optional[str] = None
+    priority: int = 0                 # higher is claimed first
+    unique_key: Optional[str] = None
 
     @property
     def enqueued_at(self) -> datetime.datetime:
@@ -62,7 +64,8 @@ class Message:
             producer_worker_id=m.producer_worker_id or None,
             consumer_worker_id=m.consumer_worker_id or None,
             archived_at_us=m.archived_at_us, state=decode(m.state),
-            result=None if res is None else json.loads(res), result_json=res)
+            result=None if res is None else json.loads(res), result_json=res,
+            priority=m.priority, unique_key=decode(m.unique_key))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,6 +9,7 @@ import ctypes
 import datetime
 import json
 
+from . import _lib
 from ._core import I64_MAX, I64_MIN, Handle, check, encode_name, lib, to_int, to_seconds, us_to_datetime, utf8
 from .errors import InvalidInput, Status
 from .models import Message
@@ -24,6 +25,22 @@ def dumps(value):
 
 def _json_text(text):
     return utf8(text, "payload_json")
+
+
+def _enqueue_options(delay, priority, unique_key):
+    """A pgqrs_enqueue_options (the library checks the ranges: InvalidInput)."""
+    o = _lib.EnqueueOptionsC()
+    o.version = _lib.PGQRS_ENQUEUE_OPTIONS_VERSION
+    if isinstance(delay, datetime.timedelta):
+        delay_ms = delay // datetime.timedelta(milliseconds=1)
+    elif isinstance(delay, (int, float)) and not isinstance(delay, bool):
+        delay_ms = int(round(delay * 1000))
+    else:
+        raise InvalidInput("delay must be seconds or a timedelta, not %s" % type(delay).__name__, Status.EINVAL)
+    o.delay_ms = to_int(delay_ms, "delay", I64_MIN, I64_MAX)
+    o.priority = to_int(priority, "priority", -2**31, 2**31 - 1)
+    o.unique_key = None if unique_key is None else utf8(unique_key, "unique_key")
+    return o
 
 
 def _msg_id(m):
@@ -139,10 +156,58 @@ class Producer(_Worker):
     _kind = "producer"
     _new, _free, _worker_id = "pgqrs_producer_new", "pgqrs_producer_free", "pgqrs_producer_worker_id"
 
-    def enqueue(self, payload, *, delay=0):
+    def enqueue(self, payload, *, delay=0, priority=0, unique_key=None):
         """Enqueues any JSON-serialisable value, visible after `delay` (seconds
-        or a timedelta; 0 = now). Returns the message id."""
-        return self.enqueue_json(dumps(payload), delay=delay)
+        or a timedelta; 0 = now). Returns the message id. `priority`
+        (-32768..32767, higher is claimed first, FIFO within one priority) and
+        `unique_key` (1..512 bytes; when a live message of the queue holds it,
+        nothing is written and that message's id is returned): see
+        :meth:`enqueue_with`, which also says whether the message was created."""
+        if priority == 0 and unique_key is None:
+            return self.enqueue_json(dumps(payload), delay=delay)
+        return self.enqueue_with(payload, delay=delay, priority=priority, unique_key=unique_key)[0]
+
+    def enqueue_with(self, payload, *, delay=0, priority=0, unique_key=None):
+        """Enqueues with options (``pgqrs_enqueue_with``); returns ``(id, created)``:
+        created is False when `unique_key` was held by a live message (pending,
+        delayed or in flight) of the queue, whose id is returned."""
+        return self.enqueue_json_with(dumps(payload), delay=delay, priority=priority, unique_key=unique_key)
+
+    def enqueue_json_with(self, payload_json, *, delay=0, priority=0, unique_key=None):
+        """Like :meth:`enqueue_with` with pre-encoded JSON text."""
+        text = _json_text(payload_json)
+        opts = _enqueue_options(delay, priority, unique_key)
+        mid, created = ctypes.c_int64(), ctypes.c_int()
+        p = self._ptr()
+        check(lib().pgqrs_enqueue_with(ctypes.byref(mid), ctypes.byref(created), p, text, ctypes.byref(opts)), p)
+        return mid.value, bool(created.value)
+
+    def enqueue_batch_with(self, payloads, *, delay=0, priority=0, unique_keys=None):
+        """Enqueues JSON-serialisable values with options, all or none
+        (``pgqrs_enqueue_batch_with``); returns ``[(id, created), ...]`` in input
+        order. `priority` and `delay` are one value for all or a list (one per
+        payload); `unique_keys` a list of keys or None entries. A key live before
+        the call, or repeated in the batch after its first row, gives that
+        message's id with created False. Turso over HTTP refuses keyed batches
+        (:class:`NotSupported`)."""
+        texts = [utf8(dumps(v), "payload") for v in payloads]
+        n = len(texts)
+        if n == 0:
+            return []
+        def per_row(v, what):
+            if isinstance(v, (list, tuple)):
+                if len(v) != n:
+                    raise InvalidInput("%s has %d entries for %d payloads" % (what, len(v), n), Status.EINVAL)
+                return list(v)
+            return [v] * n
+        keys = per_row(unique_keys, "unique_keys")
+        pris, delays = per_row(priority, "priority"), per_row(delay, "delay")
+        opts = (_lib.EnqueueOptionsC * n)(*[_enqueue_options(delays[i], pris[i], keys[i]) for i in range(n)])
+        arr = (ctypes.c_char_p * n)(*texts)
+        ids, created = (ctypes.c_int64 * n)(), (ctypes.c_int * n)()
+        p = self._ptr()
+        check(lib().pgqrs_enqueue_batch_with(ids, created, p, arr, n, opts), p)
+        return [(ids[i], bool(created[i])) for i in range(n)]
 
     def enqueue_json(self, payload_json, *, delay=0):
         """Enqueues pre-encoded JSON text as is (validated by the library:

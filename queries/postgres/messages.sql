@@ -45,15 +45,21 @@ WHERE (SELECT count(pg_notify('pgqrs_messages', @queue_id::text)) FROM t   -- wa
               ORDER BY m.queue_id, m.vt, m.id LIMIT 1) IS NULL) >= 0;
 
 -- name: message_dequeue :many
--- Claims up to @max visible messages in (vt, id) order, skipping rows other
--- consumers hold locks on; nothing when the worker is not 'ready'. The window is
--- the next @max visible rows; those already delivered max_attempts times are
--- left for message_dead_letter (the caller runs it when a claim comes back
--- short), the others are claimed. `id = ANY(ARRAY(window))` rather than a join:
--- the window is an InitPlan and each claimed row one primary-key probe, a plan
--- that stays the same when the statement is planned once for every parameter
--- (the driver plans each statement once per session; a join here becomes a
--- sequential scan of the backlog in the generic plan).
+-- Claims up to @max visible messages in (priority DESC, vt, id) order: higher
+-- priority first, FIFO within one priority, skipping rows other consumers hold
+-- locks on and rows with a cancel request; nothing when the worker is not
+-- 'ready'. `lv` walks the queue's priority levels from the highest down (one
+-- descent of pgqrs_messages_claim_idx per level, computed only as far as the
+-- claim needs: a queue that never uses priorities has one level); per level the
+-- window is an index range scan of vt <= now in (vt, id) order, so invisible
+-- (delayed, in-flight) rows are never read (docs/design.md, "The claim").
+-- The window is the next @max visible rows; those already delivered
+-- max_attempts times are left for message_dead_letter (the caller runs it when a
+-- claim comes back short), the others are claimed. `id = ANY(ARRAY(window))`
+-- rather than a join: the window is an InitPlan and each claimed row one
+-- primary-key probe, a plan that stays the same when the statement is planned
+-- once for every parameter (the driver plans each statement once per session; a
+-- join here becomes a sequential scan of the backlog in the generic plan).
 -- param: queue_id i64, worker_id i64, max i32, vt_ms i64, max_attempts i32, now timestamp?
 -- returns: pgqrs_messages.*
 UPDATE pgqrs_messages m
@@ -62,32 +68,54 @@ SET vt = coalesce(@now::timestamptz, now()) + @vt_ms::bigint * interval '1 milli
     dequeued_at = coalesce(@now::timestamptz, now()),
     consumer_worker_id = @worker_id
 WHERE m.id = ANY(ARRAY(
-        SELECT w.id
-        FROM pgqrs_messages w
-        WHERE w.queue_id = @queue_id AND w.vt <= coalesce(@now::timestamptz, now())
-          AND EXISTS (SELECT 1 FROM pgqrs_workers k WHERE k.id = @worker_id AND k.status = 'ready')
-        ORDER BY w.vt, w.id
-        LIMIT @max
-        FOR UPDATE OF w SKIP LOCKED))
+        WITH RECURSIVE lv(p) AS (
+            (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id
+             ORDER BY l.priority DESC LIMIT 1)
+            UNION ALL
+            SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id AND l.priority < lv.p
+                    ORDER BY l.priority DESC LIMIT 1)
+            FROM lv WHERE lv.p IS NOT NULL)
+        SELECT win.id
+        FROM lv CROSS JOIN LATERAL (
+            SELECT w.id
+            FROM pgqrs_messages w
+            WHERE w.queue_id = @queue_id AND w.priority = lv.p AND w.vt <= coalesce(@now::timestamptz, now())
+              AND w.cancel_requested_at IS NULL
+              AND EXISTS (SELECT 1 FROM pgqrs_workers k WHERE k.id = @worker_id AND k.status = 'ready')
+            ORDER BY w.vt, w.id
+            LIMIT @max
+            FOR UPDATE OF w SKIP LOCKED) win
+        LIMIT @max))
   AND m.read_ct < @max_attempts
 RETURNING m.id, m.queue_id, m.payload, m.vt, m.enqueued_at, m.read_ct, m.dequeued_at,
           m.producer_worker_id, m.consumer_worker_id, m.priority, m.unique_key, m.progress, m.cancel_requested_at;
 
 -- name: message_dead_letter :execrows
--- Poison messages: in the next @max visible rows, those already delivered
--- max_attempts times move to the archive as dead letters, in one statement, at
--- the moment they would have been delivered again. The window is an InitPlan,
--- as in message_dequeue.
+-- Poison messages: in the next @max visible rows (the claim's window, in its
+-- priority order), those already delivered max_attempts times move to the
+-- archive as dead letters, in one statement, at the moment they would have been
+-- delivered again. The window is an InitPlan, as in message_dequeue.
 -- param: queue_id i64, max i32, max_attempts i32, now timestamp?
 WITH dead AS (
     DELETE FROM pgqrs_messages m
     WHERE m.id = ANY(ARRAY(
-            SELECT w.id
-            FROM pgqrs_messages w
-            WHERE w.queue_id = @queue_id AND w.vt <= coalesce(@now::timestamptz, now())
-            ORDER BY w.vt, w.id
-            LIMIT @max
-            FOR UPDATE OF w SKIP LOCKED))
+            WITH RECURSIVE lv(p) AS (
+                (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id
+                 ORDER BY l.priority DESC LIMIT 1)
+                UNION ALL
+                SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id AND l.priority < lv.p
+                        ORDER BY l.priority DESC LIMIT 1)
+                FROM lv WHERE lv.p IS NOT NULL)
+            SELECT win.id
+            FROM lv CROSS JOIN LATERAL (
+                SELECT w.id
+                FROM pgqrs_messages w
+                WHERE w.queue_id = @queue_id AND w.priority = lv.p AND w.vt <= coalesce(@now::timestamptz, now())
+                  AND w.cancel_requested_at IS NULL
+                ORDER BY w.vt, w.id
+                LIMIT @max
+                FOR UPDATE OF w SKIP LOCKED) win
+            LIMIT @max))
       AND m.read_ct >= @max_attempts
     RETURNING m.*
 )

@@ -29,8 +29,13 @@ ORDER BY e.key
 RETURNING id;
 
 -- name: message_dequeue :many
--- The window is the next @max visible messages in (vt, id) order (an index range
--- scan); those already delivered max_attempts times are left for
+-- The window is the next @max visible messages in (priority DESC, vt, id) order:
+-- higher priority first, FIFO within one priority, rows with a cancel request
+-- skipped. `lv` lists the queue's priority levels (one descent of
+-- pgqrs_messages_claim_idx each; a queue that never uses priorities has one);
+-- `priority IN lv` makes the window one index range scan of vt <= now per level,
+-- walked in index order (no sort, invisible rows never read); those already
+-- delivered max_attempts times are left for
 -- message_dead_letter (the caller runs it when a claim comes back short), the
 -- others are claimed, in one statement; nothing when the worker is not 'ready'.
 -- BEGIN IMMEDIATE makes the claim exclusive. The clock is inline (SQLite keeps
@@ -42,16 +47,26 @@ SET vt = coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS I
     read_ct = read_ct + 1,
     dequeued_at = coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),
     consumer_worker_id = @worker_id
-WHERE id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w
-             WHERE w.queue_id = @queue_id AND w.vt <= coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
-             ORDER BY w.vt, w.id LIMIT @max) win
+WHERE id IN (SELECT win.id FROM (WITH RECURSIVE lv(p) AS (
+                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id
+                         ORDER BY l.priority DESC LIMIT 1)
+                 UNION ALL
+                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id AND l.priority < lv.p
+                         ORDER BY l.priority DESC LIMIT 1)
+                 FROM lv WHERE lv.p IS NOT NULL)
+             SELECT w.id, w.read_ct FROM pgqrs_messages w
+             WHERE w.queue_id = @queue_id AND w.priority IN (SELECT p FROM lv)
+               AND w.vt <= coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
+               AND w.cancel_requested_at IS NULL
+             ORDER BY w.priority DESC, w.vt, w.id LIMIT @max) win
              WHERE win.read_ct < @max_attempts)
   AND EXISTS (SELECT 1 FROM pgqrs_workers k WHERE k.id = @worker_id AND k.status = 'ready')
 RETURNING id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,
           priority, unique_key, progress, cancel_requested_at;
 
 -- name: message_dead_letter :execrows
--- Poison messages: in the next @max visible rows, those already delivered
+-- Poison messages: in the next @max visible rows (the claim's window, in its
+-- priority order), those already delivered
 -- max_attempts times move to the archive as dead letters (both statements in one
 -- transaction), at the moment they would have been delivered again.
 -- param: queue_id i64, max i32, max_attempts i32, now timestamp?
@@ -62,14 +77,32 @@ SELECT m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at,
        m.producer_worker_id, m.consumer_worker_id, 'dead_letter', coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),
        m.priority, m.unique_key, m.progress
 FROM pgqrs_messages m
-WHERE m.id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w
-             WHERE w.queue_id = @queue_id AND w.vt <= coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
-             ORDER BY w.vt, w.id LIMIT @max) win
+WHERE m.id IN (SELECT win.id FROM (WITH RECURSIVE lv(p) AS (
+                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id
+                         ORDER BY l.priority DESC LIMIT 1)
+                 UNION ALL
+                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id AND l.priority < lv.p
+                         ORDER BY l.priority DESC LIMIT 1)
+                 FROM lv WHERE lv.p IS NOT NULL)
+             SELECT w.id, w.read_ct FROM pgqrs_messages w
+             WHERE w.queue_id = @queue_id AND w.priority IN (SELECT p FROM lv)
+               AND w.vt <= coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
+               AND w.cancel_requested_at IS NULL
+             ORDER BY w.priority DESC, w.vt, w.id LIMIT @max) win
                WHERE win.read_ct >= @max_attempts);
 DELETE FROM pgqrs_messages
-WHERE id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w
-             WHERE w.queue_id = @queue_id AND w.vt <= coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
-             ORDER BY w.vt, w.id LIMIT @max) win
+WHERE id IN (SELECT win.id FROM (WITH RECURSIVE lv(p) AS (
+                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id
+                         ORDER BY l.priority DESC LIMIT 1)
+                 UNION ALL
+                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id AND l.priority < lv.p
+                         ORDER BY l.priority DESC LIMIT 1)
+                 FROM lv WHERE lv.p IS NOT NULL)
+             SELECT w.id, w.read_ct FROM pgqrs_messages w
+             WHERE w.queue_id = @queue_id AND w.priority IN (SELECT p FROM lv)
+               AND w.vt <= coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
+               AND w.cancel_requested_at IS NULL
+             ORDER BY w.priority DESC, w.vt, w.id LIMIT @max) win
              WHERE win.read_ct >= @max_attempts)
   AND id IN (SELECT id FROM pgqrs_archive WHERE reason = 'dead_letter');
 
@@ -149,10 +182,21 @@ DELETE FROM pgqrs_messages WHERE queue_id = @queue_id;
 
 -- name: message_next_vt :one
 -- When the queue's next message becomes visible (a delayed one, or an expired
--- lease); NULL when the queue is empty. A min() over the dequeue index.
+-- lease); NULL when the queue is empty. The least of each priority level's first
+-- vt in pgqrs_messages_claim_idx (one descent per level; migration 0006 dropped
+-- the (queue_id, vt, id) index the claim no longer reads).
 -- param: queue_id i64
 -- returns: next_vt timestamp?
-SELECT min(vt) AS next_vt FROM pgqrs_messages WHERE queue_id = @queue_id;
+WITH RECURSIVE lv(p) AS (
+    SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id
+            ORDER BY l.priority DESC LIMIT 1)
+    UNION ALL
+    SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id AND l.priority < lv.p
+            ORDER BY l.priority DESC LIMIT 1)
+    FROM lv WHERE lv.p IS NOT NULL)
+SELECT min((SELECT m.vt FROM pgqrs_messages m WHERE m.queue_id = @queue_id AND m.priority = lv.p
+            ORDER BY m.priority DESC, m.vt LIMIT 1)) AS next_vt
+FROM lv WHERE lv.p IS NOT NULL;
 
 -- name: queue_listen :exec
 -- SQLite has no notifications between processes: pgqrs_dequeue_wait polls with

@@ -16,10 +16,16 @@ static int run_send(cli_ctx *ctx, const cli_args *a)
     pgqrs_producer *p = NULL;
     char *owned = NULL;
     const char *payload;
-    int64_t delay, id = 0;
+    int64_t delay, priority, id = 0;
+    int created = 0;
+    pgqrs_enqueue_options eo = PGQRS_ENQUEUE_OPTIONS_INIT;
     pgqrs_status st;
-    if (!cli_opt_int(ctx, a, "delay", 0, 0, INT32_MAX, &delay))
+    if (!cli_opt_int(ctx, a, "delay", 0, 0, INT32_MAX, &delay) ||
+        !cli_opt_int(ctx, a, "priority", 0, INT32_MIN, INT32_MAX, &priority))   /* the library checks the range */
         return CLI_EXIT_USAGE;
+    eo.delay_ms = delay * 1000;
+    eo.priority = (int32_t)priority;
+    eo.unique_key = cli_opt(a, "unique-key");
     if (a->npos == 2 && strcmp(a->pos[1], "-") != 0) {
         payload = a->pos[1];
     } else {
@@ -43,7 +49,7 @@ static int run_send(cli_ctx *ctx, const cli_args *a)
         free(owned);
         return cli_fail(ctx, st, ctx->store, NULL);
     }
-    st = pgqrs_enqueue(&id, p, payload, (int)delay);
+    st = pgqrs_enqueue_with(&id, &created, p, payload, &eo);
     free(owned);
     if (st != PGQRS_OK) {
         int rc = cli_fail(ctx, st, p, "cannot send");
@@ -55,9 +61,13 @@ static int run_send(cli_ctx *ctx, const cli_args *a)
         json_t *o = json_object();
         json_object_set_new(o, "queue", json_string(queue));
         json_object_set_new(o, "id", json_integer(id));
+        json_object_set_new(o, "created", json_boolean(created));
         return cli_json_print(o);
     }
-    printf("sent message %lld to %s\n", (long long)id, queue);
+    if (created)
+        printf("sent message %lld to %s\n", (long long)id, queue);
+    else
+        printf("not sent: message %lld of %s holds key %s\n", (long long)id, queue, eo.unique_key);
     return 0;
 }
 
@@ -193,6 +203,9 @@ static int run_release(cli_ctx *ctx, const cli_args *a)
 
 static const cli_option send_opts[] = {
     { "delay", "SECONDS", "Visible only after this many seconds (default 0, at most 365 days)." },
+    { "priority", "N", "-32768..32767, higher is claimed first, FIFO within one priority (default 0)." },
+    { "unique-key", "KEY", "1..512 bytes; when a live message (pending, delayed or in flight) of QUEUE\n"
+                           "holds KEY nothing is sent and its id is printed (created false)." },
     { NULL, NULL, NULL },
 };
 
@@ -234,11 +247,14 @@ static const cli_command message_commands[] = {
         .params = "QUEUE [PAYLOAD]",
         .description = "Enqueues one JSON value (object, array, string, number...) on QUEUE. The\n"
                        "payload is the PAYLOAD argument, or stdin when it is absent or '-'.\n"
-                       "Prints 'sent message ID to QUEUE'; with --json {\"queue\", \"id\"}.\n"
-                       "Invalid JSON is exit 4 and nothing is written; no such queue is exit 2.\n",
+                       "Prints 'sent message ID to QUEUE', or 'not sent: message ID of QUEUE holds\n"
+                       "key KEY' (exit 0) when --unique-key is live; with --json {\"queue\", \"id\",\n"
+                       "\"created\": true|false}. Invalid JSON, a priority out of range or an empty or\n"
+                       "oversize key is exit 4 and nothing is written; no such queue is exit 2.\n",
         .options = send_opts,
         .example = "pgqrs message send emails '{\"to\":\"ann@example.com\"}'\n"
-                   "jq -c .job job.json | pgqrs message send emails --delay 60\n",
+                   "jq -c .job job.json | pgqrs message send emails --delay 60\n"
+                   "pgqrs --json message send reports '{\"day\":\"2026-12-03\"}' --priority 10 --unique-key report-2026-12-03\n",
         .min_pos = 1, .max_pos = 2, .needs_store = true, .run = run_send,
     },
     {

@@ -260,6 +260,39 @@ run --json message delete reports
 expect "delete it again" 0 && json "payload after -- was -5" 'd["count"] == 1 and d["messages"][0]["payload"] == -5'
 run message send emails '{"later":true}' --delay 3600
 expect "send delayed" 0
+# message send --priority / --unique-key (issue 17), on a queue of its own
+run queue create prio_jobs
+expect "prio queue create" 0
+run --json message send prio_jobs '"low"' --priority -5
+expect "send priority -5" 0 && json "send priority created" 'd["created"] is True'
+low_id=$(jget 'd["id"]')
+run --json message send prio_jobs '"high"' --priority 32767 --unique-key job-a
+expect "send priority and key" 0 && json "send key created" 'd["created"] is True'
+key_id=$(jget 'd["id"]')
+run --json message send prio_jobs '"again"' --unique-key job-a
+expect "send live key" 0 && json "send live key not created" "d['created'] is False and d['id'] == $key_id"
+run message send prio_jobs '"again"' --unique-key job-a
+expect "send live key text" 0 && has "send live key text" "not sent: message $key_id of prio_jobs holds key job-a"
+run message send prio_jobs '"x"' --priority 40000
+expect "send priority out of range" 4 && err_has "send priority out of range" "priority 40000"
+run message send prio_jobs '"x"' --priority abc
+expect "send priority not a number" 1
+run message send prio_jobs '"x"' --unique-key ''
+expect "send empty key" 4 && err_has "send empty key" "empty"
+run message send prio_jobs '"x"' --unique-key "$(printf 'k%.0s' $(seq 513))"
+expect "send 513-byte key" 4 && err_has "send 513-byte key" "513 bytes"
+run --json message send prio_jobs '"later-high"' --priority 100 --delay 3600
+expect "send delayed high priority" 0
+run --json message read prio_jobs
+expect "prio read" 0 && json "bad sends wrote nothing" 'len(d["messages"]) == 3'
+run --json message archive prio_jobs
+expect "archive highest first" 0 && json "highest visible priority taken first" "d['messages'][0]['id'] == $key_id"
+run --json message send prio_jobs '"new"' --unique-key job-a
+expect "key free after archive" 0 && json "key free after archive created" "d['created'] is True and d['id'] != $key_id"
+run --json message archive prio_jobs --max 2
+expect "archive rest" 0 && json "the delayed high priority waits" "sorted(m['payload'] for m in d['messages']) == ['low', 'new'] and $low_id in [m['id'] for m in d['messages']]"
+run queue delete prio_jobs --force
+expect "prio queue delete" 0
 
 run --json message read emails
 expect "read" 0 && json "read json" 'len(d["messages"]) == 6 and d["messages"][0]["payload"] == {"to": "ann@example.com", "n": 1} and d["messages"][0]["state"] == "live" and d["messages"][0]["read_count"] == 0'
