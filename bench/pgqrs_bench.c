@@ -56,7 +56,16 @@ static pgqrs_store *open_store(const char *dsn)
 static void setup(const char *dsn)
 {
     pgqrs_store *s = open_store(dsn);
-    if (pgqrs_schema_install(s) != PGQRS_OK || pgqrs_queue_create(NULL, s, QUEUE, NULL) != PGQRS_OK) {
+    pgqrs_queue_options qo = PGQRS_QUEUE_OPTIONS_INIT;
+    /* PGQRS_BENCH_CONCURRENCY_LIMIT=N, PGQRS_BENCH_RATE_LIMIT=N (per second): the
+     * queue gets that limit, so its claims take the limited path (docs/benchmarks.md) */
+    if (getenv("PGQRS_BENCH_CONCURRENCY_LIMIT"))
+        qo.concurrency_limit = atoi(getenv("PGQRS_BENCH_CONCURRENCY_LIMIT"));
+    if (getenv("PGQRS_BENCH_RATE_LIMIT")) {
+        qo.rate_limit = atoi(getenv("PGQRS_BENCH_RATE_LIMIT"));
+        qo.rate_period_ms = 1000;
+    }
+    if (pgqrs_schema_install(s) != PGQRS_OK || pgqrs_queue_create(NULL, s, QUEUE, &qo) != PGQRS_OK) {
         fprintf(stderr, "setup: %s\n", pgqrs_errmsg(s));
         exit(2);
     }

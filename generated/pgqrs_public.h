@@ -6,6 +6,7 @@
  *   queries/postgres/archive.sql
  *   queries/postgres/enqueue_with.sql
  *   queries/postgres/jobs.sql
+ *   queries/postgres/limits.sql
  *   queries/postgres/messages.sql
  *   queries/postgres/queues.sql
  *   queries/postgres/retention.sql

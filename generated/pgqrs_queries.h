@@ -4,6 +4,7 @@
  *   queries/postgres/archive.sql
  *   queries/postgres/enqueue_with.sql
  *   queries/postgres/jobs.sql
+ *   queries/postgres/limits.sql
  *   queries/postgres/messages.sql
  *   queries/postgres/queues.sql
  *   queries/postgres/retention.sql
@@ -16,6 +17,7 @@
  *   queries/sqlite/archive.sql
  *   queries/sqlite/enqueue_with.sql
  *   queries/sqlite/jobs.sql
+ *   queries/sqlite/limits.sql
  *   queries/sqlite/messages.sql
  *   queries/sqlite/queues.sql
  *   queries/sqlite/retention.sql
@@ -166,6 +168,40 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/jobs.sql:99, queries/sqlite/jobs.sql:87 */
     pgqrs_status (*message_set_progress)(int64_t *out, pgqrs_conn *c, const pgqrs_message_set_progress_params *p);
 
+    /* queue_limits_lock :one
+     * The queue's limits as they are now, its row locked until the transaction
+     * ends. FOR NO KEY UPDATE: enqueues (which only read the row) are not blocked.
+     * No row: no such queue.
+     * SQL: queries/postgres/limits.sql:13, queries/sqlite/limits.sql:8 */
+    pgqrs_status (*queue_limits_lock)(pgqrs_queue_limits_lock_row *out, pgqrs_conn *c, int64_t id);
+
+    /* queue_limits_usage :one
+     * What the limits count: the queue's messages in flight (held by a worker,
+     * lease not expired: pgqrs_queue_metrics.in_flight), when count_in_flight; the
+     * messages claimed in the last rate_period_ms (NULL: none counted) and the
+     * oldest claim in that window (when the window next has room).
+     * SQL: queries/postgres/limits.sql:24, queries/sqlite/limits.sql:17 */
+    pgqrs_status (*queue_limits_usage)(pgqrs_queue_limits_usage_row *out, pgqrs_conn *c, const pgqrs_queue_limits_usage_params *p);
+
+    /* message_dequeue_limited :many
+     * message_dequeue for a limited queue, after queue_limits_lock: @max is what
+     * the limits leave. Claims in (priority DESC, vt, id) order and never a message
+     * whose cancel was requested; the window and the poison rule are
+     * message_dequeue's.
+     * SQL: queries/postgres/limits.sql:45, queries/sqlite/limits.sql:32 */
+    pgqrs_status (*message_dequeue_limited)(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_dequeue_limited_params *p);
+
+    /* queue_claims_record :exec
+     * Logs a claim of n messages for the rate limit's window.
+     * SQL: queries/postgres/limits.sql:70, queries/sqlite/limits.sql:52 */
+    pgqrs_status (*queue_claims_record)(pgqrs_conn *c, const pgqrs_queue_claims_record_params *p);
+
+    /* queue_claims_prune :exec
+     * Deletes the queue's log entries older than its period: the table holds at
+     * most one period of claim statements per queue.
+     * SQL: queries/postgres/limits.sql:76, queries/sqlite/limits.sql:58 */
+    pgqrs_status (*queue_claims_prune)(pgqrs_conn *c, int64_t queue_id);
+
     /* message_enqueue :one
      * No row when the queue does not exist (no foreign key: the queue row is read,
      * not locked; migration 0003). A visible message inserted into a queue with no
@@ -302,21 +338,23 @@ typedef struct pgqrs_queries {
     pgqrs_status (*queue_create)(pgqrs_queue_row *out, pgqrs_conn *c, const pgqrs_queue_create_params *p);
 
     /* queue_update :one
-     * Sets the delivery and retry policy of a queue in one statement; a NULL
-     * parameter keeps that column as it is. No row: no such queue.
-     * SQL: queries/postgres/queues.sql:16, queries/sqlite/queues.sql:16 */
+     * Sets the delivery and retry policy and the limits of a queue in one
+     * statement; a NULL parameter keeps that column as it is. The limits are set
+     * (to a value or NULL: no limit) only when their set_ flag is true; the rate
+     * limit and its period change together. No row: no such queue.
+     * SQL: queries/postgres/queues.sql:16, queries/sqlite/queues.sql:17 */
     pgqrs_status (*queue_update)(pgqrs_queue_row *out, pgqrs_conn *c, const pgqrs_queue_update_params *p);
 
     /* queue_get_by_name :one
-     * SQL: queries/postgres/queues.sql:31, queries/sqlite/queues.sql:31 */
+     * SQL: queries/postgres/queues.sql:37, queries/sqlite/queues.sql:37 */
     pgqrs_status (*queue_get_by_name)(pgqrs_queue_row *out, pgqrs_conn *c, const char *name);
 
     /* queue_get :one
-     * SQL: queries/postgres/queues.sql:39, queries/sqlite/queues.sql:39 */
+     * SQL: queries/postgres/queues.sql:45, queries/sqlite/queues.sql:45 */
     pgqrs_status (*queue_get)(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id);
 
     /* queue_list :many
-     * SQL: queries/postgres/queues.sql:47, queries/sqlite/queues.sql:47 */
+     * SQL: queries/postgres/queues.sql:53, queries/sqlite/queues.sql:53 */
     pgqrs_status (*queue_list)(pgqrs_queue_row **rows_out, size_t *n_out, pgqrs_conn *c);
 
     /* queue_delete :many
@@ -324,7 +362,7 @@ typedef struct pgqrs_queries {
      * messages and force is false: then nothing is deleted. Returns the queue's id
      * when it was deleted. pgqrs_queue_delete_rows (migration 0003) first waits for
      * every transaction writing messages, so none can add one to the queue after.
-     * SQL: queries/postgres/queues.sql:54, queries/sqlite/queues.sql:54 */
+     * SQL: queries/postgres/queues.sql:60, queries/sqlite/queues.sql:60 */
     pgqrs_status (*queue_delete)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_delete_params *p);
 
     /* retention_default_get :one

@@ -4,6 +4,7 @@
  *   queries/postgres/archive.sql
  *   queries/postgres/enqueue_with.sql
  *   queries/postgres/jobs.sql
+ *   queries/postgres/limits.sql
  *   queries/postgres/messages.sql
  *   queries/postgres/queues.sql
  *   queries/postgres/retention.sql
@@ -158,8 +159,8 @@ int pgqrs__tick_outcome_parse(const char *s, pgqrs_db_tick_outcome *out)
     return 0;
 }
 
-const char *const pgqrs__schema_tables[] = { "pgqrs_schema_version", "pgqrs_queues", "pgqrs_workers", "pgqrs_messages", "pgqrs_archive", "pgqrs_workflows", "pgqrs_workflow_runs", "pgqrs_workflow_steps", "pgqrs_schedules", "pgqrs_schedule_ticks", "pgqrs_retention_default", "pgqrs_retention", "pgqrs_workflow_messages", "pgqrs_workflow_events", "pgqrs_workflow_children", "pgqrs_workflow_waits" };
-const size_t pgqrs__schema_table_count = 16;
+const char *const pgqrs__schema_tables[] = { "pgqrs_schema_version", "pgqrs_queues", "pgqrs_workers", "pgqrs_messages", "pgqrs_archive", "pgqrs_workflows", "pgqrs_workflow_runs", "pgqrs_workflow_steps", "pgqrs_schedules", "pgqrs_schedule_ticks", "pgqrs_retention_default", "pgqrs_retention", "pgqrs_workflow_messages", "pgqrs_workflow_events", "pgqrs_workflow_children", "pgqrs_workflow_waits", "pgqrs_queue_claims" };
+const size_t pgqrs__schema_table_count = 17;
 
 void pgqrs__schema_version_row_clear(pgqrs_schema_version_row *row)
 {
@@ -642,6 +643,34 @@ pgqrs_status pgqrs__wait_rows_finish(pgqrs_wait_row **rows_out, size_t *n_out, p
     return st;
 }
 
+void pgqrs__queue_claim_row_clear(pgqrs_queue_claim_row *row)
+{
+    if (!row)
+        return;
+    memset(row, 0, sizeof *row);
+}
+
+void pgqrs__queue_claim_rows_free(pgqrs_queue_claim_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        pgqrs__queue_claim_row_clear(&rows[i]);
+    pgqrs__free(rows);
+}
+
+pgqrs_status pgqrs__queue_claim_rows_finish(pgqrs_queue_claim_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st)
+{
+    if (st != PGQRS_OK) {
+        pgqrs__queue_claim_rows_free(rows->data, rows->n);
+        rows->data = NULL;
+        rows->n = 0;
+    }
+    *rows_out = rows->data;
+    *n_out = rows->n;
+    return st;
+}
+
 void pgqrs__queue_metrics_row_clear(pgqrs_queue_metrics_row *row)
 {
     if (!row)
@@ -691,6 +720,62 @@ pgqrs_status pgqrs__message_heartbeat_rows_finish(pgqrs_message_heartbeat_row **
 {
     if (st != PGQRS_OK) {
         pgqrs__message_heartbeat_rows_free(rows->data, rows->n);
+        rows->data = NULL;
+        rows->n = 0;
+    }
+    *rows_out = rows->data;
+    *n_out = rows->n;
+    return st;
+}
+
+void pgqrs__queue_limits_lock_row_clear(pgqrs_queue_limits_lock_row *row)
+{
+    if (!row)
+        return;
+    memset(row, 0, sizeof *row);
+}
+
+void pgqrs__queue_limits_lock_rows_free(pgqrs_queue_limits_lock_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        pgqrs__queue_limits_lock_row_clear(&rows[i]);
+    pgqrs__free(rows);
+}
+
+pgqrs_status pgqrs__queue_limits_lock_rows_finish(pgqrs_queue_limits_lock_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st)
+{
+    if (st != PGQRS_OK) {
+        pgqrs__queue_limits_lock_rows_free(rows->data, rows->n);
+        rows->data = NULL;
+        rows->n = 0;
+    }
+    *rows_out = rows->data;
+    *n_out = rows->n;
+    return st;
+}
+
+void pgqrs__queue_limits_usage_row_clear(pgqrs_queue_limits_usage_row *row)
+{
+    if (!row)
+        return;
+    memset(row, 0, sizeof *row);
+}
+
+void pgqrs__queue_limits_usage_rows_free(pgqrs_queue_limits_usage_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        pgqrs__queue_limits_usage_row_clear(&rows[i]);
+    pgqrs__free(rows);
+}
+
+pgqrs_status pgqrs__queue_limits_usage_rows_finish(pgqrs_queue_limits_usage_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st)
+{
+    if (st != PGQRS_OK) {
+        pgqrs__queue_limits_usage_rows_free(rows->data, rows->n);
         rows->data = NULL;
         rows->n = 0;
     }

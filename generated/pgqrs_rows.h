@@ -4,6 +4,7 @@
  *   queries/postgres/archive.sql
  *   queries/postgres/enqueue_with.sql
  *   queries/postgres/jobs.sql
+ *   queries/postgres/limits.sql
  *   queries/postgres/messages.sql
  *   queries/postgres/queues.sql
  *   queries/postgres/retention.sql
@@ -451,6 +452,19 @@ void pgqrs__wait_rows_free(pgqrs_wait_row *rows, size_t n);
 /* Hands the collected rows to the caller on success, frees them on failure. */
 pgqrs_status pgqrs__wait_rows_finish(pgqrs_wait_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
 
+/* table pgqrs_queue_claims, in column order */
+typedef struct pgqrs_queue_claim_row {
+    int64_t queue_id;
+    int64_t claimed_at_us;
+    int32_t n;
+} pgqrs_queue_claim_row;
+/* Frees what the row owns and zeroes it; NULL is a no-op. */
+void pgqrs__queue_claim_row_clear(pgqrs_queue_claim_row *row);
+/* Clears n rows and frees the array; NULL is a no-op. */
+void pgqrs__queue_claim_rows_free(pgqrs_queue_claim_row *rows, size_t n);
+/* Hands the collected rows to the caller on success, frees them on failure. */
+pgqrs_status pgqrs__queue_claim_rows_finish(pgqrs_queue_claim_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
+
 /* result of queue_metrics */
 typedef struct pgqrs_queue_metrics_row {
     int64_t queue_id;
@@ -482,6 +496,36 @@ void pgqrs__message_heartbeat_row_clear(pgqrs_message_heartbeat_row *row);
 void pgqrs__message_heartbeat_rows_free(pgqrs_message_heartbeat_row *rows, size_t n);
 /* Hands the collected rows to the caller on success, frees them on failure. */
 pgqrs_status pgqrs__message_heartbeat_rows_finish(pgqrs_message_heartbeat_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
+
+/* result of queue_limits_lock */
+typedef struct pgqrs_queue_limits_lock_row {
+    bool has_concurrency_limit;
+    int32_t concurrency_limit;
+    bool has_rate_limit;
+    int32_t rate_limit;
+    bool has_rate_period_ms;
+    int64_t rate_period_ms;
+} pgqrs_queue_limits_lock_row;
+/* Frees what the row owns and zeroes it; NULL is a no-op. */
+void pgqrs__queue_limits_lock_row_clear(pgqrs_queue_limits_lock_row *row);
+/* Clears n rows and frees the array; NULL is a no-op. */
+void pgqrs__queue_limits_lock_rows_free(pgqrs_queue_limits_lock_row *rows, size_t n);
+/* Hands the collected rows to the caller on success, frees them on failure. */
+pgqrs_status pgqrs__queue_limits_lock_rows_finish(pgqrs_queue_limits_lock_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
+
+/* result of queue_limits_usage */
+typedef struct pgqrs_queue_limits_usage_row {
+    int64_t in_flight;
+    int64_t window_claims;
+    bool has_window_oldest;
+    int64_t window_oldest_us;
+} pgqrs_queue_limits_usage_row;
+/* Frees what the row owns and zeroes it; NULL is a no-op. */
+void pgqrs__queue_limits_usage_row_clear(pgqrs_queue_limits_usage_row *row);
+/* Clears n rows and frees the array; NULL is a no-op. */
+void pgqrs__queue_limits_usage_rows_free(pgqrs_queue_limits_usage_row *rows, size_t n);
+/* Hands the collected rows to the caller on success, frees them on failure. */
+pgqrs_status pgqrs__queue_limits_usage_rows_finish(pgqrs_queue_limits_usage_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
 
 /* result of message_extend_vt */
 typedef struct pgqrs_message_extend_vt_row {
@@ -751,6 +795,29 @@ typedef struct pgqrs_message_set_progress_params {
     const char *progress;
 } pgqrs_message_set_progress_params;
 
+/* parameters of queue_limits_usage */
+typedef struct pgqrs_queue_limits_usage_params {
+    int64_t queue_id;
+    bool count_in_flight;
+    bool has_rate_period_ms;
+    int64_t rate_period_ms;
+} pgqrs_queue_limits_usage_params;
+
+/* parameters of message_dequeue_limited */
+typedef struct pgqrs_message_dequeue_limited_params {
+    int64_t queue_id;
+    int64_t worker_id;
+    int32_t max;
+    int64_t vt_ms;
+    int32_t max_attempts;
+} pgqrs_message_dequeue_limited_params;
+
+/* parameters of queue_claims_record */
+typedef struct pgqrs_queue_claims_record_params {
+    int64_t queue_id;
+    int32_t n;
+} pgqrs_queue_claims_record_params;
+
 /* parameters of message_enqueue */
 typedef struct pgqrs_message_enqueue_params {
     int64_t queue_id;
@@ -865,6 +932,12 @@ typedef struct pgqrs_queue_create_params {
     double retry_multiplier;
     int64_t retry_max_delay_ms;
     double retry_jitter;
+    bool has_concurrency_limit;
+    int32_t concurrency_limit;
+    bool has_rate_limit;
+    int32_t rate_limit;
+    bool has_rate_period_ms;
+    int64_t rate_period_ms;
 } pgqrs_queue_create_params;
 
 /* parameters of queue_update */
@@ -880,6 +953,14 @@ typedef struct pgqrs_queue_update_params {
     int64_t retry_max_delay_ms;
     bool has_retry_jitter;
     double retry_jitter;
+    bool set_concurrency_limit;
+    bool has_concurrency_limit;
+    int32_t concurrency_limit;
+    bool set_rate_limit;
+    bool has_rate_limit;
+    int32_t rate_limit;
+    bool has_rate_period_ms;
+    int64_t rate_period_ms;
 } pgqrs_queue_update_params;
 
 /* parameters of queue_delete */

@@ -4,6 +4,7 @@
  *   queries/postgres/archive.sql
  *   queries/postgres/enqueue_with.sql
  *   queries/postgres/jobs.sql
+ *   queries/postgres/limits.sql
  *   queries/postgres/messages.sql
  *   queries/postgres/queues.sql
  *   queries/postgres/retention.sql
@@ -23,6 +24,7 @@
  *   migrations/postgres/0008_job_features.sql
  *   migrations/postgres/0009_priority_claim.sql
  *   migrations/postgres/0010_cancel_sweep.sql
+ *   migrations/postgres/0011_queue_limits.sql
  * Change the sources and run `make generate`. */
 
 #include <string.h>
@@ -47,6 +49,11 @@ enum {
     PG_MESSAGE_HEARTBEAT,
     PG_MESSAGE_EXTEND_HELD_CANCEL,
     PG_MESSAGE_SET_PROGRESS,
+    PG_QUEUE_LIMITS_LOCK,
+    PG_QUEUE_LIMITS_USAGE,
+    PG_MESSAGE_DEQUEUE_LIMITED,
+    PG_QUEUE_CLAIMS_RECORD,
+    PG_QUEUE_CLAIMS_PRUNE,
     PG_MESSAGE_ENQUEUE,
     PG_MESSAGE_ENQUEUE_BATCH,
     PG_MESSAGE_DEQUEUE,
@@ -339,6 +346,56 @@ static const char SQL_MESSAGE_SET_PROGRESS[] =
     "WHERE id = $1 AND coalesce(consumer_worker_id, 0) = $2\n"
     "  AND vt > coalesce($4::timestamptz, now())\n"
     "RETURNING id";
+static const char SQL_QUEUE_LIMITS_LOCK[] =
+    "-- name: queue_limits_lock :one\n"
+    "SELECT concurrency_limit, rate_limit, rate_period_ms\n"
+    "FROM pgqrs_queues\n"
+    "WHERE id = $1\n"
+    "FOR NO KEY UPDATE";
+static const char SQL_QUEUE_LIMITS_USAGE[] =
+    "-- name: queue_limits_usage :one\n"
+    "WITH t AS (SELECT coalesce($4::timestamptz, now()) AS now),\n"
+    "w AS (\n"
+    "    SELECT c.n, c.claimed_at\n"
+    "    FROM pgqrs_queue_claims c, t\n"
+    "    WHERE c.queue_id = $1\n"
+    "      AND c.claimed_at > t.now - $3::bigint * interval '1 millisecond'\n"
+    ")\n"
+    "SELECT (SELECT count(*) FROM pgqrs_messages m\n"
+    "        WHERE $2::boolean AND m.queue_id = $1 AND m.vt > t.now\n"
+    "          AND m.consumer_worker_id IS NOT NULL) AS in_flight,\n"
+    "       (SELECT coalesce(sum(w.n), 0)::bigint FROM w) AS window_claims,\n"
+    "       (SELECT min(w.claimed_at) FROM w) AS window_oldest\n"
+    "FROM t";
+static const char SQL_MESSAGE_DEQUEUE_LIMITED[] =
+    "-- name: message_dequeue_limited :many\n"
+    "UPDATE pgqrs_messages m\n"
+    "SET vt = coalesce($6::timestamptz, now()) + $4::bigint * interval '1 millisecond',\n"
+    "    read_ct = m.read_ct + 1,\n"
+    "    dequeued_at = coalesce($6::timestamptz, now()),\n"
+    "    consumer_worker_id = $2\n"
+    "WHERE m.id = ANY(ARRAY(\n"
+    "        SELECT w.id\n"
+    "        FROM pgqrs_messages w\n"
+    "        WHERE w.queue_id = $1 AND w.vt <= coalesce($6::timestamptz, now())\n"
+    "          AND w.cancel_requested_at IS NULL\n"
+    "          AND EXISTS (SELECT 1 FROM pgqrs_workers k WHERE k.id = $2 AND k.status = 'ready')\n"
+    "        ORDER BY w.priority DESC, w.vt, w.id\n"
+    "        LIMIT $3\n"
+    "        FOR UPDATE OF w SKIP LOCKED))\n"
+    "  AND m.read_ct < $5\n"
+    "RETURNING m.id, m.queue_id, m.payload, m.vt, m.enqueued_at, m.read_ct, m.dequeued_at,\n"
+    "          m.producer_worker_id, m.consumer_worker_id, m.priority, m.unique_key, m.progress, m.cancel_requested_at";
+static const char SQL_QUEUE_CLAIMS_RECORD[] =
+    "-- name: queue_claims_record :exec\n"
+    "INSERT INTO pgqrs_queue_claims (queue_id, claimed_at, n)\n"
+    "VALUES ($1, coalesce($3::timestamptz, now()), $2)";
+static const char SQL_QUEUE_CLAIMS_PRUNE[] =
+    "-- name: queue_claims_prune :exec\n"
+    "DELETE FROM pgqrs_queue_claims c\n"
+    "USING pgqrs_queues q\n"
+    "WHERE q.id = $1 AND c.queue_id = $1\n"
+    "  AND c.claimed_at <= coalesce($2::timestamptz, now()) - q.rate_period_ms * interval '1 millisecond'";
 static const char SQL_MESSAGE_ENQUEUE[] =
     "-- name: message_enqueue :one\n"
     "WITH t AS (SELECT coalesce($5::timestamptz, now()) AS now),\n"
@@ -540,9 +597,9 @@ static const char SQL_MESSAGE_UNCLAIM[] =
 static const char SQL_QUEUE_CREATE[] =
     "-- name: queue_create :one\n"
     "INSERT INTO pgqrs_queues (name, max_attempts, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms,\n"
-    "                          retry_jitter)\n"
+    "                          retry_jitter, concurrency_limit, rate_limit, rate_period_ms)\n"
     "VALUES ($1, $2, $3, $4::double precision, $5,\n"
-    "        $6::double precision)\n"
+    "        $6::double precision, $7::integer, $8::integer, $9::bigint)\n"
     "ON CONFLICT (name) DO NOTHING\n"
     "RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter,\n"
     "       concurrency_limit, rate_limit, rate_period_ms";
@@ -553,7 +610,11 @@ static const char SQL_QUEUE_UPDATE[] =
     "    retry_initial_delay_ms = coalesce($3::bigint, retry_initial_delay_ms),\n"
     "    retry_multiplier = coalesce($4::double precision, retry_multiplier),\n"
     "    retry_max_delay_ms = coalesce($5::bigint, retry_max_delay_ms),\n"
-    "    retry_jitter = coalesce($6::double precision, retry_jitter)\n"
+    "    retry_jitter = coalesce($6::double precision, retry_jitter),\n"
+    "    concurrency_limit = CASE WHEN $7::boolean THEN $8::integer\n"
+    "                             ELSE concurrency_limit END,\n"
+    "    rate_limit = CASE WHEN $9::boolean THEN $10::integer ELSE rate_limit END,\n"
+    "    rate_period_ms = CASE WHEN $9::boolean THEN $11::bigint ELSE rate_period_ms END\n"
     "WHERE id = $1\n"
     "RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter,\n"
     "       concurrency_limit, rate_limit, rate_period_ms";
@@ -1274,6 +1335,34 @@ static pgqrs_status pg_scan_message_heartbeat_row(pgqrs_message_heartbeat_row *r
         st = pgqrs__pg_get_ts(&row->cancel_requested_at_us, &row->has_cancel_requested_at, c, res, r, 1);
     if (st != PGQRS_OK)
         pgqrs__message_heartbeat_row_clear(row);
+    return st;
+}
+
+static pgqrs_status pg_scan_queue_limits_lock_row(pgqrs_queue_limits_lock_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i32(&row->concurrency_limit, &row->has_concurrency_limit, c, res, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i32(&row->rate_limit, &row->has_rate_limit, c, res, r, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->rate_period_ms, &row->has_rate_period_ms, c, res, r, 2);
+    if (st != PGQRS_OK)
+        pgqrs__queue_limits_lock_row_clear(row);
+    return st;
+}
+
+static pgqrs_status pg_scan_queue_limits_usage_row(pgqrs_queue_limits_usage_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->in_flight, NULL, c, res, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->window_claims, NULL, c, res, r, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->window_oldest_us, &row->has_window_oldest, c, res, r, 2);
+    if (st != PGQRS_OK)
+        pgqrs__queue_limits_usage_row_clear(row);
     return st;
 }
 
@@ -2222,6 +2311,126 @@ static pgqrs_status pg_message_set_progress(int64_t *out, pgqrs_conn *c, const p
     return st;
 }
 
+/* queue_limits_lock :one (queries/postgres/limits.sql:13) */
+static pgqrs_status pg_queue_limits_lock(pgqrs_queue_limits_lock_row *out, pgqrs_conn *c, int64_t id)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[1];
+    char b_id[PGQRS__PG_INT_LEN];
+    memset(out, 0, sizeof *out);
+    values[0] = pgqrs__pg_int(b_id, id);
+    res = pgqrs__pg_exec(c, PG_QUEUE_LIMITS_LOCK, "queue_limits_lock", SQL_QUEUE_LIMITS_LOCK, 1, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "queue_limits_lock");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "queue_limits_lock");
+    else if (st == PGQRS_OK)
+        st = pg_scan_queue_limits_lock_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__queue_limits_lock_row_clear(out);
+    return st;
+}
+
+/* queue_limits_usage :one (queries/postgres/limits.sql:24) */
+static pgqrs_status pg_queue_limits_usage(pgqrs_queue_limits_usage_row *out, pgqrs_conn *c, const pgqrs_queue_limits_usage_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[4];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    char b_rate_period_ms[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    memset(out, 0, sizeof *out);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
+    values[1] = (p->count_in_flight ? "t" : "f");
+    values[2] = p->has_rate_period_ms ? pgqrs__pg_int(b_rate_period_ms, p->rate_period_ms) : NULL;
+    values[3] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_QUEUE_LIMITS_USAGE, "queue_limits_usage", SQL_QUEUE_LIMITS_USAGE, 4, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "queue_limits_usage");
+    if (st == PGQRS_OK && PQntuples(res) == 0)
+        st = pgqrs__conn_not_found(c, "queue_limits_usage");
+    else if (st == PGQRS_OK)
+        st = pg_scan_queue_limits_usage_row(out, c, res, 0);
+    PQclear(res);
+    if (st != PGQRS_OK)
+        pgqrs__queue_limits_usage_row_clear(out);
+    return st;
+}
+
+/* message_dequeue_limited :many (queries/postgres/limits.sql:45) */
+static pgqrs_status pg_message_dequeue_limited(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_dequeue_limited_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[6];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    char b_worker_id[PGQRS__PG_INT_LEN];
+    char b_max[PGQRS__PG_INT_LEN];
+    char b_vt_ms[PGQRS__PG_INT_LEN];
+    char b_max_attempts[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
+    values[1] = pgqrs__pg_int(b_worker_id, p->worker_id);
+    values[2] = pgqrs__pg_int(b_max, p->max);
+    values[3] = pgqrs__pg_int(b_vt_ms, p->vt_ms);
+    values[4] = pgqrs__pg_int(b_max_attempts, p->max_attempts);
+    values[5] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_MESSAGE_DEQUEUE_LIMITED, "message_dequeue_limited", SQL_MESSAGE_DEQUEUE_LIMITED, 6, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_dequeue_limited");
+    for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
+        pgqrs_message_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pg_scan_message_row(row, c, res, r) : pgqrs__conn_oom(c);
+    }
+    PQclear(res);
+    return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* queue_claims_record :exec (queries/postgres/limits.sql:70) */
+static pgqrs_status pg_queue_claims_record(pgqrs_conn *c, const pgqrs_queue_claims_record_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[3];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    char b_n[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
+    values[1] = pgqrs__pg_int(b_n, p->n);
+    values[2] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_QUEUE_CLAIMS_RECORD, "queue_claims_record", SQL_QUEUE_CLAIMS_RECORD, 3, values);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "queue_claims_record");
+    PQclear(res);
+    return st;
+}
+
+/* queue_claims_prune :exec (queries/postgres/limits.sql:76) */
+static pgqrs_status pg_queue_claims_prune(pgqrs_conn *c, int64_t queue_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[2];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_queue_id, queue_id);
+    values[1] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_QUEUE_CLAIMS_PRUNE, "queue_claims_prune", SQL_QUEUE_CLAIMS_PRUNE, 2, values);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "queue_claims_prune");
+    PQclear(res);
+    return st;
+}
+
 /* message_enqueue :one (queries/postgres/messages.sql:5) */
 static pgqrs_status pg_message_enqueue(int64_t *out, pgqrs_conn *c, const pgqrs_message_enqueue_params *p)
 {
@@ -2754,12 +2963,15 @@ static pgqrs_status pg_queue_create(pgqrs_queue_row *out, pgqrs_conn *c, const p
 {
     pgqrs_status st = PGQRS_OK;
     PGresult *res = NULL;
-    const char *values[6];
+    const char *values[9];
     char b_max_attempts[PGQRS__PG_INT_LEN];
     char b_retry_initial_delay_ms[PGQRS__PG_INT_LEN];
     char b_retry_multiplier[PGQRS__PG_F64_LEN];
     char b_retry_max_delay_ms[PGQRS__PG_INT_LEN];
     char b_retry_jitter[PGQRS__PG_F64_LEN];
+    char b_concurrency_limit[PGQRS__PG_INT_LEN];
+    char b_rate_limit[PGQRS__PG_INT_LEN];
+    char b_rate_period_ms[PGQRS__PG_INT_LEN];
     memset(out, 0, sizeof *out);
     if (!p->name)
         return pgqrs__conn_fail(c, PGQRS_EMISUSE, "queue_create: name is NULL");
@@ -2769,7 +2981,10 @@ static pgqrs_status pg_queue_create(pgqrs_queue_row *out, pgqrs_conn *c, const p
     values[3] = pgqrs__pg_f64(b_retry_multiplier, p->retry_multiplier);
     values[4] = pgqrs__pg_int(b_retry_max_delay_ms, p->retry_max_delay_ms);
     values[5] = pgqrs__pg_f64(b_retry_jitter, p->retry_jitter);
-    res = pgqrs__pg_exec(c, PG_QUEUE_CREATE, "queue_create", SQL_QUEUE_CREATE, 6, values);
+    values[6] = p->has_concurrency_limit ? pgqrs__pg_int(b_concurrency_limit, p->concurrency_limit) : NULL;
+    values[7] = p->has_rate_limit ? pgqrs__pg_int(b_rate_limit, p->rate_limit) : NULL;
+    values[8] = p->has_rate_period_ms ? pgqrs__pg_int(b_rate_period_ms, p->rate_period_ms) : NULL;
+    res = pgqrs__pg_exec(c, PG_QUEUE_CREATE, "queue_create", SQL_QUEUE_CREATE, 9, values);
     st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "queue_create");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "queue_create");
@@ -2786,13 +3001,16 @@ static pgqrs_status pg_queue_update(pgqrs_queue_row *out, pgqrs_conn *c, const p
 {
     pgqrs_status st = PGQRS_OK;
     PGresult *res = NULL;
-    const char *values[6];
+    const char *values[11];
     char b_id[PGQRS__PG_INT_LEN];
     char b_max_attempts[PGQRS__PG_INT_LEN];
     char b_retry_initial_delay_ms[PGQRS__PG_INT_LEN];
     char b_retry_multiplier[PGQRS__PG_F64_LEN];
     char b_retry_max_delay_ms[PGQRS__PG_INT_LEN];
     char b_retry_jitter[PGQRS__PG_F64_LEN];
+    char b_concurrency_limit[PGQRS__PG_INT_LEN];
+    char b_rate_limit[PGQRS__PG_INT_LEN];
+    char b_rate_period_ms[PGQRS__PG_INT_LEN];
     memset(out, 0, sizeof *out);
     values[0] = pgqrs__pg_int(b_id, p->id);
     values[1] = p->has_max_attempts ? pgqrs__pg_int(b_max_attempts, p->max_attempts) : NULL;
@@ -2800,7 +3018,12 @@ static pgqrs_status pg_queue_update(pgqrs_queue_row *out, pgqrs_conn *c, const p
     values[3] = p->has_retry_multiplier ? pgqrs__pg_f64(b_retry_multiplier, p->retry_multiplier) : NULL;
     values[4] = p->has_retry_max_delay_ms ? pgqrs__pg_int(b_retry_max_delay_ms, p->retry_max_delay_ms) : NULL;
     values[5] = p->has_retry_jitter ? pgqrs__pg_f64(b_retry_jitter, p->retry_jitter) : NULL;
-    res = pgqrs__pg_exec(c, PG_QUEUE_UPDATE, "queue_update", SQL_QUEUE_UPDATE, 6, values);
+    values[6] = (p->set_concurrency_limit ? "t" : "f");
+    values[7] = p->has_concurrency_limit ? pgqrs__pg_int(b_concurrency_limit, p->concurrency_limit) : NULL;
+    values[8] = (p->set_rate_limit ? "t" : "f");
+    values[9] = p->has_rate_limit ? pgqrs__pg_int(b_rate_limit, p->rate_limit) : NULL;
+    values[10] = p->has_rate_period_ms ? pgqrs__pg_int(b_rate_period_ms, p->rate_period_ms) : NULL;
+    res = pgqrs__pg_exec(c, PG_QUEUE_UPDATE, "queue_update", SQL_QUEUE_UPDATE, 11, values);
     st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "queue_update");
     if (st == PGQRS_OK && PQntuples(res) == 0)
         st = pgqrs__conn_not_found(c, "queue_update");
@@ -2812,7 +3035,7 @@ static pgqrs_status pg_queue_update(pgqrs_queue_row *out, pgqrs_conn *c, const p
     return st;
 }
 
-/* queue_get_by_name :one (queries/postgres/queues.sql:31) */
+/* queue_get_by_name :one (queries/postgres/queues.sql:37) */
 static pgqrs_status pg_queue_get_by_name(pgqrs_queue_row *out, pgqrs_conn *c, const char *name)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2834,7 +3057,7 @@ static pgqrs_status pg_queue_get_by_name(pgqrs_queue_row *out, pgqrs_conn *c, co
     return st;
 }
 
-/* queue_get :one (queries/postgres/queues.sql:39) */
+/* queue_get :one (queries/postgres/queues.sql:45) */
 static pgqrs_status pg_queue_get(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2855,7 +3078,7 @@ static pgqrs_status pg_queue_get(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id
     return st;
 }
 
-/* queue_list :many (queries/postgres/queues.sql:47) */
+/* queue_list :many (queries/postgres/queues.sql:53) */
 static pgqrs_status pg_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2873,7 +3096,7 @@ static pgqrs_status pg_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgq
     return pgqrs__queue_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* queue_delete :many (queries/postgres/queues.sql:54) */
+/* queue_delete :many (queries/postgres/queues.sql:60) */
 static pgqrs_status pg_queue_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -5176,13 +5399,28 @@ static const pgqrs__migration pg_migrations[] = {
       "-- is one probe of an (almost always) empty index and costs nothing else.\n"
       "CREATE INDEX pgqrs_messages_cancel_idx ON pgqrs_messages (queue_id, vt, id) WHERE cancel_requested_at IS NOT NULL;\n"
       "" },
+    { 11, "0011_queue_limits", "d5d24b83ca27cb8df96a8362717ebf0f525d5ec472e23addb9c33e78d7d8eb0d",
+      "-- Per-queue rate limits (issue 17): the claims of a rate-limited queue, one row\n"
+      "-- per claim statement with how many messages it claimed. The limited claim\n"
+      "-- (queries/postgres/limits.sql) sums the rows of the last rate_period_ms: a\n"
+      "-- sliding window, so no span of one period ever holds more than rate_limit\n"
+      "-- claims (a fixed window counter allows twice that across a window boundary);\n"
+      "-- it deletes the rows older than the period as it records a new one, so the\n"
+      "-- table holds at most one period's claim statements per queue.\n"
+      "CREATE TABLE pgqrs_queue_claims (\n"
+      "    queue_id   bigint NOT NULL REFERENCES pgqrs_queues (id) ON DELETE CASCADE,\n"
+      "    claimed_at timestamp with time zone NOT NULL,\n"
+      "    n          integer NOT NULL CHECK (n > 0)\n"
+      ");\n"
+      "CREATE INDEX pgqrs_queue_claims_window_idx ON pgqrs_queue_claims (queue_id, claimed_at);\n"
+      "" },
 };
 
 const pgqrs_queries pgqrs__queries_postgres = {
     .backend = "postgres",
     .stmt_slots = PG__SLOTS,
     .migrations = pg_migrations,
-    .n_migrations = 10,
+    .n_migrations = 11,
     .exec_script = pgqrs__pg_exec_script,
     .archive_list = pg_archive_list,
     .archive_get = pg_archive_get,
@@ -5199,6 +5437,11 @@ const pgqrs_queries pgqrs__queries_postgres = {
     .message_heartbeat = pg_message_heartbeat,
     .message_extend_held_cancel = pg_message_extend_held_cancel,
     .message_set_progress = pg_message_set_progress,
+    .queue_limits_lock = pg_queue_limits_lock,
+    .queue_limits_usage = pg_queue_limits_usage,
+    .message_dequeue_limited = pg_message_dequeue_limited,
+    .queue_claims_record = pg_queue_claims_record,
+    .queue_claims_prune = pg_queue_claims_prune,
     .message_enqueue = pg_message_enqueue,
     .message_enqueue_batch = pg_message_enqueue_batch,
     .message_dequeue = pg_message_dequeue,

@@ -4,6 +4,7 @@
  *   queries/sqlite/archive.sql
  *   queries/sqlite/enqueue_with.sql
  *   queries/sqlite/jobs.sql
+ *   queries/sqlite/limits.sql
  *   queries/sqlite/messages.sql
  *   queries/sqlite/queues.sql
  *   queries/sqlite/retention.sql
@@ -20,6 +21,7 @@
  *   migrations/sqlite/0005_job_features.sql
  *   migrations/sqlite/0006_priority_claim.sql
  *   migrations/sqlite/0007_cancel_sweep.sql
+ *   migrations/sqlite/0008_queue_limits.sql
  * Change the sources and run `make generate`. */
 
 #include <string.h>
@@ -48,6 +50,11 @@ enum {
     SQ_MESSAGE_EXTEND_HELD_CANCEL_1,
     SQ_MESSAGE_EXTEND_HELD_CANCEL_2,
     SQ_MESSAGE_SET_PROGRESS,
+    SQ_QUEUE_LIMITS_LOCK,
+    SQ_QUEUE_LIMITS_USAGE,
+    SQ_MESSAGE_DEQUEUE_LIMITED,
+    SQ_QUEUE_CLAIMS_RECORD,
+    SQ_QUEUE_CLAIMS_PRUNE,
     SQ_MESSAGE_ENQUEUE,
     SQ_MESSAGE_ENQUEUE_BATCH,
     SQ_MESSAGE_DEQUEUE,
@@ -345,6 +352,45 @@ static const char SQL_MESSAGE_SET_PROGRESS[] =
     "WHERE id = ?1 AND coalesce(consumer_worker_id, 0) = ?2\n"
     "  AND vt > coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
     "RETURNING id";
+static const char SQL_QUEUE_LIMITS_LOCK[] =
+    "-- name: queue_limits_lock :one\n"
+    "SELECT concurrency_limit, rate_limit, rate_period_ms\n"
+    "FROM pgqrs_queues\n"
+    "WHERE id = ?1";
+static const char SQL_QUEUE_LIMITS_USAGE[] =
+    "-- name: queue_limits_usage :one\n"
+    "SELECT (SELECT count(*) FROM pgqrs_messages m\n"
+    "        WHERE ?2 AND m.queue_id = ?1 AND m.vt > t.now\n"
+    "          AND m.consumer_worker_id IS NOT NULL) AS in_flight,\n"
+    "       (SELECT coalesce(sum(c.n), 0) FROM pgqrs_queue_claims c\n"
+    "        WHERE c.queue_id = ?1 AND c.claimed_at > t.now - ?3 * 1000) AS window_claims,\n"
+    "       (SELECT min(c.claimed_at) FROM pgqrs_queue_claims c\n"
+    "        WHERE c.queue_id = ?1 AND c.claimed_at > t.now - ?3 * 1000) AS window_oldest\n"
+    "FROM (SELECT coalesce(?4, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) AS now) t";
+static const char SQL_MESSAGE_DEQUEUE_LIMITED[] =
+    "-- name: message_dequeue_limited :many\n"
+    "UPDATE pgqrs_messages\n"
+    "SET vt = coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) + ?4 * 1000,\n"
+    "    read_ct = read_ct + 1,\n"
+    "    dequeued_at = coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)),\n"
+    "    consumer_worker_id = ?2\n"
+    "WHERE id IN (SELECT win.id FROM (SELECT w.id, w.read_ct FROM pgqrs_messages w\n"
+    "             WHERE w.queue_id = ?1 AND w.vt <= coalesce(?6, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
+    "               AND w.cancel_requested_at IS NULL\n"
+    "             ORDER BY w.priority DESC, w.vt, w.id LIMIT ?3) win\n"
+    "             WHERE win.read_ct < ?5)\n"
+    "  AND EXISTS (SELECT 1 FROM pgqrs_workers k WHERE k.id = ?2 AND k.status = 'ready')\n"
+    "RETURNING id, queue_id, payload, vt, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,\n"
+    "          priority, unique_key, progress, cancel_requested_at";
+static const char SQL_QUEUE_CLAIMS_RECORD[] =
+    "-- name: queue_claims_record :exec\n"
+    "INSERT INTO pgqrs_queue_claims (queue_id, claimed_at, n)\n"
+    "VALUES (?1, coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)), ?2)";
+static const char SQL_QUEUE_CLAIMS_PRUNE[] =
+    "-- name: queue_claims_prune :exec\n"
+    "DELETE FROM pgqrs_queue_claims\n"
+    "WHERE queue_id = ?1\n"
+    "  AND claimed_at <= coalesce(?2, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) - (SELECT q.rate_period_ms FROM pgqrs_queues q WHERE q.id = ?1) * 1000";
 static const char SQL_MESSAGE_ENQUEUE[] =
     "-- name: message_enqueue :one\n"
     "INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)\n"
@@ -534,9 +580,10 @@ static const char SQL_MESSAGE_UNCLAIM[] =
 static const char SQL_QUEUE_CREATE[] =
     "-- name: queue_create :one\n"
     "INSERT INTO pgqrs_queues (name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier,\n"
-    "                          retry_max_delay_ms, retry_jitter)\n"
+    "                          retry_max_delay_ms, retry_jitter, concurrency_limit, rate_limit, rate_period_ms)\n"
     "VALUES (?1, ?2, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER),\n"
-    "        ?3, ?4, ?5, ?6)\n"
+    "        ?3, ?4, ?5, ?6,\n"
+    "        ?7, ?8, ?9)\n"
     "ON CONFLICT (name) DO NOTHING\n"
     "RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter,\n"
     "       concurrency_limit, rate_limit, rate_period_ms";
@@ -547,7 +594,10 @@ static const char SQL_QUEUE_UPDATE[] =
     "    retry_initial_delay_ms = coalesce(?3, retry_initial_delay_ms),\n"
     "    retry_multiplier = coalesce(?4, retry_multiplier),\n"
     "    retry_max_delay_ms = coalesce(?5, retry_max_delay_ms),\n"
-    "    retry_jitter = coalesce(?6, retry_jitter)\n"
+    "    retry_jitter = coalesce(?6, retry_jitter),\n"
+    "    concurrency_limit = CASE WHEN ?7 THEN ?8 ELSE concurrency_limit END,\n"
+    "    rate_limit = CASE WHEN ?9 THEN ?10 ELSE rate_limit END,\n"
+    "    rate_period_ms = CASE WHEN ?9 THEN ?11 ELSE rate_period_ms END\n"
     "WHERE id = ?1\n"
     "RETURNING id, name, max_attempts, created_at, retry_initial_delay_ms, retry_multiplier, retry_max_delay_ms, retry_jitter,\n"
     "       concurrency_limit, rate_limit, rate_period_ms";
@@ -1269,6 +1319,34 @@ static pgqrs_status sq_scan_message_heartbeat_row(pgqrs_message_heartbeat_row *r
         st = pgqrs__sq_get_ts(&row->cancel_requested_at_us, &row->has_cancel_requested_at, c, stmt, 1);
     if (st != PGQRS_OK)
         pgqrs__message_heartbeat_row_clear(row);
+    return st;
+}
+
+static pgqrs_status sq_scan_queue_limits_lock_row(pgqrs_queue_limits_lock_row *row, pgqrs_conn *c, sqlite3_stmt *stmt)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i32(&row->concurrency_limit, &row->has_concurrency_limit, c, stmt, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i32(&row->rate_limit, &row->has_rate_limit, c, stmt, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->rate_period_ms, &row->has_rate_period_ms, c, stmt, 2);
+    if (st != PGQRS_OK)
+        pgqrs__queue_limits_lock_row_clear(row);
+    return st;
+}
+
+static pgqrs_status sq_scan_queue_limits_usage_row(pgqrs_queue_limits_usage_row *row, pgqrs_conn *c, sqlite3_stmt *stmt)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->in_flight, NULL, c, stmt, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_i64(&row->window_claims, NULL, c, stmt, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_get_ts(&row->window_oldest_us, &row->has_window_oldest, c, stmt, 2);
+    if (st != PGQRS_OK)
+        pgqrs__queue_limits_usage_row_clear(row);
     return st;
 }
 
@@ -2300,6 +2378,142 @@ static pgqrs_status sq_message_set_progress(int64_t *out, pgqrs_conn *c, const p
     return st;
 }
 
+/* queue_limits_lock :one (queries/sqlite/limits.sql:8) */
+static pgqrs_status sq_queue_limits_lock(pgqrs_queue_limits_lock_row *out, pgqrs_conn *c, int64_t id)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_LIMITS_LOCK, SQL_QUEUE_LIMITS_LOCK, "queue_limits_lock");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, id);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_queue_limits_lock_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "queue_limits_lock")
+           : pgqrs__sq_fail(c, rc, "queue_limits_lock");
+    }
+    pgqrs__sq_release(stmt);
+    if (st != PGQRS_OK)
+        pgqrs__queue_limits_lock_row_clear(out);
+    return st;
+}
+
+/* queue_limits_usage :one (queries/sqlite/limits.sql:17) */
+static pgqrs_status sq_queue_limits_usage(pgqrs_queue_limits_usage_row *out, pgqrs_conn *c, const pgqrs_queue_limits_usage_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    int rc = SQLITE_DONE;
+    memset(out, 0, sizeof *out);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_LIMITS_USAGE, SQL_QUEUE_LIMITS_USAGE, "queue_limits_usage");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->count_in_flight);
+    if (st == PGQRS_OK)
+        st = p->has_rate_period_ms ? pgqrs__sq_bind_i64(c, stmt, 3, p->rate_period_ms) : pgqrs__sq_bind_null(c, stmt, 3);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 4, now_us) : pgqrs__sq_bind_null(c, stmt, 4);
+    if (st == PGQRS_OK) {
+        rc = sqlite3_step(stmt);
+        st = rc == SQLITE_ROW    ? sq_scan_queue_limits_usage_row(out, c, stmt)
+           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "queue_limits_usage")
+           : pgqrs__sq_fail(c, rc, "queue_limits_usage");
+    }
+    pgqrs__sq_release(stmt);
+    if (st != PGQRS_OK)
+        pgqrs__queue_limits_usage_row_clear(out);
+    return st;
+}
+
+/* message_dequeue_limited :many (queries/sqlite/limits.sql:32) */
+static pgqrs_status sq_message_dequeue_limited(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_dequeue_limited_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    int rc = SQLITE_DONE;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_DEQUEUE_LIMITED, SQL_MESSAGE_DEQUEUE_LIMITED, "message_dequeue_limited");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->worker_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 3, (int64_t)p->max);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 4, p->vt_ms);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 5, (int64_t)p->max_attempts);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 6, now_us) : pgqrs__sq_bind_null(c, stmt, 6);
+    while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        pgqrs_message_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? sq_scan_message_row(row, c, stmt) : pgqrs__conn_oom(c);
+    }
+    if (st == PGQRS_OK && rc != SQLITE_DONE)
+        st = pgqrs__sq_fail(c, rc, "message_dequeue_limited");
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* queue_claims_record :exec (queries/sqlite/limits.sql:52) */
+static pgqrs_status sq_queue_claims_record(pgqrs_conn *c, const pgqrs_queue_claims_record_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_CLAIMS_RECORD, SQL_QUEUE_CLAIMS_RECORD, "queue_claims_record");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, (int64_t)p->n);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 3, now_us) : pgqrs__sq_bind_null(c, stmt, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "queue_claims_record");
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    return st;
+}
+
+/* queue_claims_prune :exec (queries/sqlite/limits.sql:58) */
+static pgqrs_status sq_queue_claims_prune(pgqrs_conn *c, int64_t queue_id)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_QUEUE_CLAIMS_PRUNE, SQL_QUEUE_CLAIMS_PRUNE, "queue_claims_prune");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, queue_id);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 2, now_us) : pgqrs__sq_bind_null(c, stmt, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "queue_claims_prune");
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    return st;
+}
+
 /* message_enqueue :one (queries/sqlite/messages.sql:7) */
 static pgqrs_status sq_message_enqueue(int64_t *out, pgqrs_conn *c, const pgqrs_message_enqueue_params *p)
 {
@@ -2954,6 +3168,12 @@ static pgqrs_status sq_queue_create(pgqrs_queue_row *out, pgqrs_conn *c, const p
         st = pgqrs__sq_bind_i64(c, stmt, 5, p->retry_max_delay_ms);
     if (st == PGQRS_OK)
         st = pgqrs__sq_bind_f64(c, stmt, 6, p->retry_jitter);
+    if (st == PGQRS_OK)
+        st = p->has_concurrency_limit ? pgqrs__sq_bind_i64(c, stmt, 7, (int64_t)p->concurrency_limit) : pgqrs__sq_bind_null(c, stmt, 7);
+    if (st == PGQRS_OK)
+        st = p->has_rate_limit ? pgqrs__sq_bind_i64(c, stmt, 8, (int64_t)p->rate_limit) : pgqrs__sq_bind_null(c, stmt, 8);
+    if (st == PGQRS_OK)
+        st = p->has_rate_period_ms ? pgqrs__sq_bind_i64(c, stmt, 9, p->rate_period_ms) : pgqrs__sq_bind_null(c, stmt, 9);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_queue_row(out, c, stmt)
@@ -2967,7 +3187,7 @@ static pgqrs_status sq_queue_create(pgqrs_queue_row *out, pgqrs_conn *c, const p
     return st;
 }
 
-/* queue_update :one (queries/sqlite/queues.sql:16) */
+/* queue_update :one (queries/sqlite/queues.sql:17) */
 static pgqrs_status sq_queue_update(pgqrs_queue_row *out, pgqrs_conn *c, const pgqrs_queue_update_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2990,6 +3210,16 @@ static pgqrs_status sq_queue_update(pgqrs_queue_row *out, pgqrs_conn *c, const p
         st = p->has_retry_max_delay_ms ? pgqrs__sq_bind_i64(c, stmt, 5, p->retry_max_delay_ms) : pgqrs__sq_bind_null(c, stmt, 5);
     if (st == PGQRS_OK)
         st = p->has_retry_jitter ? pgqrs__sq_bind_f64(c, stmt, 6, p->retry_jitter) : pgqrs__sq_bind_null(c, stmt, 6);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 7, (int64_t)p->set_concurrency_limit);
+    if (st == PGQRS_OK)
+        st = p->has_concurrency_limit ? pgqrs__sq_bind_i64(c, stmt, 8, (int64_t)p->concurrency_limit) : pgqrs__sq_bind_null(c, stmt, 8);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 9, (int64_t)p->set_rate_limit);
+    if (st == PGQRS_OK)
+        st = p->has_rate_limit ? pgqrs__sq_bind_i64(c, stmt, 10, (int64_t)p->rate_limit) : pgqrs__sq_bind_null(c, stmt, 10);
+    if (st == PGQRS_OK)
+        st = p->has_rate_period_ms ? pgqrs__sq_bind_i64(c, stmt, 11, p->rate_period_ms) : pgqrs__sq_bind_null(c, stmt, 11);
     if (st == PGQRS_OK) {
         rc = sqlite3_step(stmt);
         st = rc == SQLITE_ROW    ? sq_scan_queue_row(out, c, stmt)
@@ -3003,7 +3233,7 @@ static pgqrs_status sq_queue_update(pgqrs_queue_row *out, pgqrs_conn *c, const p
     return st;
 }
 
-/* queue_get_by_name :one (queries/sqlite/queues.sql:31) */
+/* queue_get_by_name :one (queries/sqlite/queues.sql:37) */
 static pgqrs_status sq_queue_get_by_name(pgqrs_queue_row *out, pgqrs_conn *c, const char *name)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3027,7 +3257,7 @@ static pgqrs_status sq_queue_get_by_name(pgqrs_queue_row *out, pgqrs_conn *c, co
     return st;
 }
 
-/* queue_get :one (queries/sqlite/queues.sql:39) */
+/* queue_get :one (queries/sqlite/queues.sql:45) */
 static pgqrs_status sq_queue_get(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3049,7 +3279,7 @@ static pgqrs_status sq_queue_get(pgqrs_queue_row *out, pgqrs_conn *c, int64_t id
     return st;
 }
 
-/* queue_list :many (queries/sqlite/queues.sql:47) */
+/* queue_list :many (queries/sqlite/queues.sql:53) */
 static pgqrs_status sq_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgqrs_conn *c)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3069,7 +3299,7 @@ static pgqrs_status sq_queue_list(pgqrs_queue_row **rows_out, size_t *n_out, pgq
     return pgqrs__queue_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* queue_delete :many (queries/sqlite/queues.sql:54) */
+/* queue_delete :many (queries/sqlite/queues.sql:60) */
 static pgqrs_status sq_queue_delete(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_delete_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -5687,13 +5917,26 @@ static const pgqrs__migration sq_migrations[] = {
       "-- is one probe of an (almost always) empty index. Turso reads this file too.\n"
       "CREATE INDEX pgqrs_messages_cancel_idx ON pgqrs_messages (queue_id, vt, id) WHERE cancel_requested_at IS NOT NULL;\n"
       "" },
+    { 8, "0008_queue_limits", "ae9eb5c1313f9997f4d91ec7269ce09ec5ff22a6d8a98c8e9a7e03d408149b30",
+      "-- Per-queue rate limits (issue 17): the claims of a rate-limited queue, one row\n"
+      "-- per claim statement with how many messages it claimed; the limited claim\n"
+      "-- (queries/sqlite/limits.sql) sums the last rate_period_ms of them (a sliding\n"
+      "-- window) and deletes the rows older than the period as it records a new one.\n"
+      "-- Turso reads this file too (its limits are refused: no transactions across calls).\n"
+      "CREATE TABLE pgqrs_queue_claims (\n"
+      "    queue_id   INTEGER NOT NULL REFERENCES pgqrs_queues (id) ON DELETE CASCADE,\n"
+      "    claimed_at INTEGER NOT NULL,\n"
+      "    n          INTEGER NOT NULL CHECK (n > 0)\n"
+      ");\n"
+      "CREATE INDEX pgqrs_queue_claims_window_idx ON pgqrs_queue_claims (queue_id, claimed_at);\n"
+      "" },
 };
 
 const pgqrs_queries pgqrs__queries_sqlite = {
     .backend = "sqlite",
     .stmt_slots = SQ__SLOTS,
     .migrations = sq_migrations,
-    .n_migrations = 7,
+    .n_migrations = 8,
     .exec_script = pgqrs__sq_exec_script,
     .archive_list = sq_archive_list,
     .archive_get = sq_archive_get,
@@ -5710,6 +5953,11 @@ const pgqrs_queries pgqrs__queries_sqlite = {
     .message_heartbeat = sq_message_heartbeat,
     .message_extend_held_cancel = sq_message_extend_held_cancel,
     .message_set_progress = sq_message_set_progress,
+    .queue_limits_lock = sq_queue_limits_lock,
+    .queue_limits_usage = sq_queue_limits_usage,
+    .message_dequeue_limited = sq_message_dequeue_limited,
+    .queue_claims_record = sq_queue_claims_record,
+    .queue_claims_prune = sq_queue_claims_prune,
     .message_enqueue = sq_message_enqueue,
     .message_enqueue_batch = sq_message_enqueue_batch,
     .message_dequeue = sq_message_dequeue,

@@ -226,7 +226,7 @@ typedef struct pgqrs_queue_info {   /* read-only; fields are only ever appended 
     double retry_multiplier;
     int64_t retry_max_delay_ms;
     double retry_jitter;
-    /* per-queue limits: 0 = no limit */
+    /* per-queue limits (pgqrs_queue_options version 3): 0 = no limit */
     int32_t concurrency_limit;      /* at most this many of the queue's messages in flight */
     int32_t rate_limit;             /* at most this many claims ... */
     int64_t rate_period_ms;         /* ... per this many milliseconds */
@@ -242,11 +242,23 @@ typedef struct pgqrs_queue_options {
     int64_t retry_max_delay_ms;      /* 0 = 300000, or retry_initial_delay_ms when that is larger;
                                       * retry_initial_delay_ms..PGQRS_MAX_RETRY_DELAY_MS */
     double retry_jitter;             /* 0 = 0.25; < 0 = none (exact delays); at most 1.0 */
+    /* version 3: per-queue limits (pgqrs_queue_info; docs/design.md, "Per-queue limits").
+     * 0 = no limit at create, unchanged at update; -1 = no limit (update: remove it).
+     * They need capabilities.transactions: elsewhere (Turso over HTTP) setting one
+     * is PGQRS_ENOTSUPPORTED. */
+    int concurrency_limit;           /* 1..PGQRS_MAX_CONCURRENCY_LIMIT messages in flight at once */
+    int rate_limit;                  /* 1..PGQRS_MAX_RATE_LIMIT claims per rate_period_ms; -1 removes both */
+    int64_t rate_period_ms;          /* 1..PGQRS_MAX_RATE_PERIOD_MS; needed with a new rate_limit
+                                      * (update: either may change alone while the other is set) */
 } pgqrs_queue_options;
-#define PGQRS_QUEUE_OPTIONS_VERSION 2   /* 1 (max_attempts, exist_ok only) is still accepted */
+#define PGQRS_MAX_CONCURRENCY_LIMIT 1000000
+#define PGQRS_MAX_RATE_LIMIT 1000000000
+#define PGQRS_MAX_RATE_PERIOD_MS INT64_C(31622400000)   /* 366 days */
+#define PGQRS_LIMITS_REFRESH_MS 1000   /* a consumer rereads its queue's limits at least this often */
+#define PGQRS_QUEUE_OPTIONS_VERSION 3   /* 1 (max_attempts, exist_ok) and 2 (+ retry policy) are still accepted */
 #define PGQRS_QUEUE_OPTIONS_INIT PGQRS__INIT(pgqrs_queue_options, PGQRS_QUEUE_OPTIONS_VERSION)
 PGQRS__DEFINE_INIT(pgqrs_queue_options, PGQRS_QUEUE_OPTIONS_VERSION)
-/* Zeroes the fields of that version (1 or 2) and sets it.
+/* Zeroes the fields of that version (1, 2 or 3) and sets it.
  * @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
 PGQRS_EXTERN pgqrs_status pgqrs_queue_options_init(pgqrs_queue_options *opts, unsigned int version);
 
@@ -254,21 +266,26 @@ PGQRS_EXTERN pgqrs_status pgqrs_queue_options_init(pgqrs_queue_options *opts, un
  * spliced into SQL). */
 
 /* Creates a queue atomically (one statement: two concurrent creates cannot both
- * succeed) with opts' max_attempts and retry policy. out may be NULL; else it gets
+ * succeed) with opts' max_attempts, retry policy and limits. out may be NULL; else it gets
  * the queue (the existing one, unchanged, with exist_ok), freed with
  * pgqrs_queue_info_free. opts may be NULL.
- * @return PGQRS_OK, PGQRS_EEXISTS (unless exist_ok), PGQRS_EINVAL (bad name or options) */
+ * @return PGQRS_OK, PGQRS_EEXISTS (unless exist_ok), PGQRS_EINVAL (bad name or options),
+ *         PGQRS_ENOTSUPPORTED (a limit on a backend without transactions) */
 PGQRS_EXTERN pgqrs_status pgqrs_queue_create(pgqrs_queue_info **out, pgqrs_store *store, const char *name,
                                              const pgqrs_queue_options *opts);
-/* Changes an existing queue's max_attempts and retry policy in one statement. A
+/* Changes an existing queue's max_attempts, retry policy and limits in one statement. A
  * field left 0 keeps the queue's current value (here 0 means "unchanged", not
  * "the default"), except that a cap left 0 below a new first delay is raised to
  * it; retry_jitter < 0 sets no jitter; exist_ok is ignored. Running
  * runtimes use the new policy from their next retry on; a message already waiting
  * for its retry keeps the visible time it was given. The result must still be
- * consistent (retry_max_delay_ms >= retry_initial_delay_ms). out may be NULL; else
+ * consistent (retry_max_delay_ms >= retry_initial_delay_ms). A limit field -1
+ * removes that limit (rate_limit -1 or rate_period_ms -1: the rate limit). Running
+ * consumers and runtimes see a changed limit within 1 s (PGQRS_LIMITS_REFRESH_MS);
+ * messages already in flight are not recalled. out may be NULL; else
  * it gets the updated queue (pgqrs_queue_info_free).
- * @return PGQRS_OK, PGQRS_ENOTFOUND, PGQRS_EINVAL (bad name, options, or an inconsistent result) */
+ * @return PGQRS_OK, PGQRS_ENOTFOUND, PGQRS_EINVAL (bad name, options, or an inconsistent result),
+ *         PGQRS_ENOTSUPPORTED (setting a limit on a backend without transactions) */
 PGQRS_EXTERN pgqrs_status pgqrs_queue_update(pgqrs_queue_info **out, pgqrs_store *store, const char *name,
                                              const pgqrs_queue_options *opts);
 /* *out is freed with pgqrs_queue_info_free.

@@ -2087,7 +2087,7 @@ static void test_queue__retry_policy_create_and_update(void)
     defer(free_queue_info, q);
     CHECK_I64(4, q->max_attempts);
     CHECK_I64(1000, q->retry_initial_delay_ms);
-    CHECK_ST(PGQRS_EINVAL, pgqrs_queue_options_init(&v1, 3), store);
+    CHECK_ST(PGQRS_EINVAL, pgqrs_queue_options_init(&v1, 4), store);
 }
 
 static void test_queue__purge(void)

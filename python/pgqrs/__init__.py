@@ -45,7 +45,7 @@ from .admin import Admin
 from .errors import (AlreadyExists, Busy, DatabaseConnectionError, IllegalState, InvalidInput, Misuse, NonRetryable,
                      NotFound, NotOwned, NotSupported, OutOfMemory, PgqrsError, RunCancelled, RunSuspended, Status,
                      Timeout)
-from .models import Message, QueueInfo, QueueMetrics, WorkerHealth, WorkerInfo
+from .models import NO_LIMIT, Message, QueueInfo, QueueMetrics, WorkerHealth, WorkerInfo
 from .queue import Consumer, Producer
 from .runtime import Job, Retry, Runtime, RuntimeStats
 from .schedule import ScheduleInfo, Scheduler, cron_next, cron_next_us
@@ -56,7 +56,7 @@ from .workflow import (EventInfo, RetryPolicy, Run, RunInfo, Step, StepInfo, Wor
 __all__ = [
     "connect", "version", "errstr", "library_path", "__version__",
     "Store", "Admin", "Producer", "Consumer", "Runtime", "Job", "Retry", "RuntimeStats",
-    "Message", "QueueInfo", "QueueMetrics", "WorkerInfo", "WorkerHealth",
+    "Message", "QueueInfo", "QueueMetrics", "WorkerInfo", "WorkerHealth", "NO_LIMIT",
     "Status", "PgqrsError", "NotFound", "AlreadyExists", "InvalidInput", "Busy", "NotOwned", "IllegalState",
     "DatabaseConnectionError", "Timeout", "OutOfMemory", "NotSupported", "Misuse", "LibraryNotFound",
     "workflow", "step", "Workflow", "Step", "Run", "RetryPolicy", "WorkflowWorker", "RunInfo", "StepInfo",

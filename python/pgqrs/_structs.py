@@ -12,7 +12,7 @@ import ctypes
 
 PGQRS_CONNECT_OPTIONS_VERSION = 1
 PGQRS_CAPABILITIES_VERSION = 1
-PGQRS_QUEUE_OPTIONS_VERSION = 2
+PGQRS_QUEUE_OPTIONS_VERSION = 3
 PGQRS_ENQUEUE_OPTIONS_VERSION = 1
 PGQRS_WORKER_HEALTH_VERSION = 1
 PGQRS_SCHEDULE_OPTIONS_VERSION = 1
@@ -88,6 +88,9 @@ class QueueOptionsC(ctypes.Structure):
         ("retry_multiplier", ctypes.c_double),
         ("retry_max_delay_ms", ctypes.c_int64),
         ("retry_jitter", ctypes.c_double),
+        ("concurrency_limit", ctypes.c_int),
+        ("rate_limit", ctypes.c_int),
+        ("rate_period_ms", ctypes.c_int64),
     ]
 
 

@@ -9,7 +9,7 @@ import datetime
 from . import _lib
 from ._core import I64_MAX, I64_MIN, check, encode_name, fetch_list, lib, to_int, to_seconds
 from .errors import InvalidInput, Status
-from .models import QueueInfo, QueueMetrics, WorkerHealth, WorkerInfo
+from .models import NO_LIMIT, QueueInfo, QueueMetrics, WorkerHealth, WorkerInfo
 from .queue import _batch_messages, _msg_id
 
 _P = ctypes.POINTER
@@ -89,6 +89,30 @@ class Admin:
         self._call("pgqrs_schema_verify")
 
     # ---- queues -----------------------------------------------------------------
+    @staticmethod
+    def _limit_options(opts, concurrency_limit, rate_limit):
+        # None: not given (C 0); NO_LIMIT: none / removed (C -1)
+        if concurrency_limit is NO_LIMIT:
+            opts.concurrency_limit = -1
+        elif concurrency_limit is not None:
+            n = to_int(concurrency_limit, "concurrency_limit")
+            if n < 1:
+                raise InvalidInput("concurrency_limit must be positive or pgqrs.NO_LIMIT, got %r" % concurrency_limit,
+                                   Status.EINVAL)
+            opts.concurrency_limit = n
+        if rate_limit is NO_LIMIT:
+            opts.rate_limit = -1
+        elif rate_limit is not None:
+            if not isinstance(rate_limit, tuple) or len(rate_limit) != 2:
+                raise InvalidInput("rate_limit must be (claims, period) or pgqrs.NO_LIMIT, got %r" % (rate_limit,),
+                                   Status.EINVAL)
+            n = to_int(rate_limit[0], "rate_limit")
+            if n < 1:
+                raise InvalidInput("rate_limit claims must be positive, got %r" % (rate_limit[0],), Status.EINVAL)
+            opts.rate_limit = n
+            opts.rate_period_ms = _ms(rate_limit[1], "rate_limit period")
+        return opts
+
     def _queue_options(self, max_attempts, exist_ok, retry_delay, retry_multiplier, retry_max_delay, retry_jitter):
         opts = _lib.QueueOptionsC()
         check(lib().pgqrs_queue_options_init(ctypes.byref(opts), _lib.PGQRS_QUEUE_OPTIONS_VERSION), None)
@@ -111,7 +135,7 @@ class Admin:
             lib().pgqrs_queue_info_free(out)
 
     def create_queue(self, name, *, max_attempts=None, exist_ok=False, retry_delay=None, retry_multiplier=None,
-                     retry_max_delay=None, retry_jitter=None):
+                     retry_max_delay=None, retry_jitter=None, concurrency_limit=None, rate_limit=None):
         """Creates a queue and returns its :class:`QueueInfo`. `max_attempts`:
         deliveries before a message is dead-lettered (None = the library default,
         5). The retry policy (what a runtime waits before a retry, see
@@ -119,20 +143,29 @@ class Admin:
         timedelta, millisecond precision; default 1 s), times `retry_multiplier`
         per retry (default 2), at most `retry_max_delay` (default 300 s),
         shortened by a random fraction of at most `retry_jitter` (0 = exact;
-        default 0.25). :class:`AlreadyExists` unless `exist_ok`;
-        :class:`InvalidInput` for a bad name (1 to 128 bytes of UTF-8) or policy."""
+        default 0.25). The limits: at most `concurrency_limit` messages in flight
+        at once; `rate_limit=(claims, period)`: at most that many claims in any
+        period (seconds or a timedelta), across every process (None: no limit).
+        :class:`AlreadyExists` unless `exist_ok`;
+        :class:`InvalidInput` for a bad name (1 to 128 bytes of UTF-8) or policy;
+        :class:`NotSupported` for a limit on Turso over HTTP."""
         opts = self._queue_options(max_attempts, exist_ok, retry_delay, retry_multiplier, retry_max_delay,
                                    retry_jitter)
+        self._limit_options(opts, concurrency_limit, rate_limit)
         return self._queue_call("pgqrs_queue_create", name, opts)
 
     def update_queue(self, name, *, max_attempts=None, retry_delay=None, retry_multiplier=None,
-                     retry_max_delay=None, retry_jitter=None):
-        """Changes what is given (not None) of a queue's max attempts and retry
-        policy in one statement; returns the :class:`QueueInfo`. Running runtimes
-        use it from their next retry on. :class:`NotFound`; :class:`InvalidInput`
-        when the result is inconsistent (the cap below the first delay)."""
+                     retry_max_delay=None, retry_jitter=None, concurrency_limit=None, rate_limit=None):
+        """Changes what is given (not None) of a queue's max attempts, retry
+        policy and limits in one statement; returns the :class:`QueueInfo`.
+        Running runtimes use the policy from their next retry on, and a limit
+        within a second. `concurrency_limit=pgqrs.NO_LIMIT` /
+        `rate_limit=pgqrs.NO_LIMIT` removes that limit. :class:`NotFound`;
+        :class:`InvalidInput` when the result is inconsistent (the cap below the
+        first delay, a bad limit)."""
         opts = self._queue_options(max_attempts, False, retry_delay, retry_multiplier, retry_max_delay,
                                    retry_jitter)
+        self._limit_options(opts, concurrency_limit, rate_limit)
         return self._queue_call("pgqrs_queue_update", name, opts)
 
     def get_queue(self, name):

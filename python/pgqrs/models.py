@@ -89,6 +89,10 @@ class QueueInfo:
     retry_multiplier: float = 2.0
     retry_max_delay_ms: int = 300000
     retry_jitter: float = 0.25
+    # per-queue limits; None: no limit
+    concurrency_limit: Optional[int] = None
+    rate_limit: Optional[int] = None
+    rate_period_ms: Optional[int] = None
 
     @property
     def created_at(self) -> datetime.datetime:
@@ -98,7 +102,20 @@ class QueueInfo:
     def _from_c(cls, q):
         return cls(id=q.id, name=decode(q.name), max_attempts=q.max_attempts, created_at_us=q.created_at_us,
                    retry_initial_delay_ms=q.retry_initial_delay_ms, retry_multiplier=q.retry_multiplier,
-                   retry_max_delay_ms=q.retry_max_delay_ms, retry_jitter=q.retry_jitter)
+                   retry_max_delay_ms=q.retry_max_delay_ms, retry_jitter=q.retry_jitter,
+                   concurrency_limit=q.concurrency_limit or None, rate_limit=q.rate_limit or None,
+                   rate_period_ms=q.rate_period_ms if q.rate_limit else None)
+
+
+class _NoLimit:
+    """pgqrs.NO_LIMIT: removes a queue limit in Admin.update_queue."""
+    __slots__ = ()
+
+    def __repr__(self):
+        return "pgqrs.NO_LIMIT"
+
+
+NO_LIMIT = _NoLimit()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,8 @@
 /* cmd_queue.c: `pgqrs queue create|update|list|get|delete|purge|metrics`. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli.h"
 
 static int print_queue(const cli_ctx *ctx, const pgqrs_queue_info *q)
@@ -13,7 +17,76 @@ static int print_queue(const cli_ctx *ctx, const pgqrs_queue_info *q)
     printf("created_at    %s\n", created);
     printf("retry         %lld ms, x%g per retry, at most %lld ms, jitter %g\n", (long long)q->retry_initial_delay_ms,
            q->retry_multiplier, (long long)q->retry_max_delay_ms, q->retry_jitter);
+    if (q->concurrency_limit > 0)
+        printf("concurrency   at most %d in flight\n", (int)q->concurrency_limit);
+    else
+        printf("concurrency   no limit\n");
+    if (q->rate_limit > 0)
+        printf("rate          at most %d claims per %lld ms\n", (int)q->rate_limit, (long long)q->rate_period_ms);
+    else
+        printf("rate          no limit\n");
     return 0;
+}
+
+/* A period: a positive count with ms, s, m or h ("500ms", "1s", "2m"); the unit
+ * alone is one of it ("s"). false: malformed or out of range. */
+static bool parse_period_ms(const char *s, int64_t *out)
+{
+    static const struct { const char *unit; int64_t ms; } units[] = {
+        { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
+    };
+    int64_t n = 0;
+    const char *p = s;
+    bool digits = false;
+    while (*p >= '0' && *p <= '9') {
+        if (n > PGQRS_MAX_RATE_PERIOD_MS)
+            return false;
+        n = n * 10 + (*p++ - '0');
+        digits = true;
+    }
+    if (!digits)
+        n = 1;
+    for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+        if (strcmp(p, units[i].unit) == 0) {
+            if (n < 1 || n > PGQRS_MAX_RATE_PERIOD_MS / units[i].ms)
+                return false;
+            *out = n * units[i].ms;
+            return true;
+        }
+    return false;
+}
+
+/* --concurrency-limit N|none and --rate-limit N/PERIOD|none into opts (0: not
+ * given; "none" is the C API's -1, which removes the limit). false: a usage
+ * error was printed. */
+static bool limit_options(const cli_ctx *ctx, const cli_args *a, pgqrs_queue_options *opts)
+{
+    const char *conc = cli_opt(a, "concurrency-limit"), *rate = cli_opt(a, "rate-limit");
+    if (conc && strcmp(conc, "none") == 0) {
+        opts->concurrency_limit = -1;
+    } else if (conc) {
+        int64_t n;
+        if (!cli_opt_int(ctx, a, "concurrency-limit", 0, 1, PGQRS_MAX_CONCURRENCY_LIMIT, &n))
+            return false;
+        opts->concurrency_limit = (int)n;
+    }
+    if (rate && strcmp(rate, "none") == 0) {
+        opts->rate_limit = -1;
+    } else if (rate) {
+        char *end = NULL;
+        long long n;
+        int64_t period = 0;
+        errno = 0;
+        n = strtoll(rate, &end, 10);
+        if (errno || end == rate || *end != '/' || n < 1 || n > PGQRS_MAX_RATE_LIMIT || !parse_period_ms(end + 1, &period)) {
+            cli_usage(ctx, "--rate-limit wants N/PERIOD (N 1..%d, PERIOD like 500ms, 1s, 2m, 1h) or none, got '%s'",
+                      PGQRS_MAX_RATE_LIMIT, rate);
+            return false;
+        }
+        opts->rate_limit = (int)n;
+        opts->rate_period_ms = period;
+    }
+    return true;
 }
 
 /* --max-attempts and the --retry-* options into opts (0: not given). false: a
@@ -42,7 +115,7 @@ static int run_create(cli_ctx *ctx, const cli_args *a)
     pgqrs_queue_info *q = NULL;
     pgqrs_status st;
     int rc;
-    if (!policy_options(ctx, a, &opts))
+    if (!policy_options(ctx, a, &opts) || !limit_options(ctx, a, &opts))
         return CLI_EXIT_USAGE;
     opts.exist_ok = cli_flag(a, "exist-ok");
     if ((st = pgqrs_queue_create(&q, ctx->store, a->pos[0], &opts)) != PGQRS_OK)
@@ -58,7 +131,7 @@ static int run_update(cli_ctx *ctx, const cli_args *a)
     pgqrs_queue_info *q = NULL;
     pgqrs_status st;
     int rc;
-    if (!policy_options(ctx, a, &opts))
+    if (!policy_options(ctx, a, &opts) || !limit_options(ctx, a, &opts))
         return CLI_EXIT_USAGE;
     if ((st = pgqrs_queue_update(&q, ctx->store, a->pos[0], &opts)) != PGQRS_OK)
         return cli_fail(ctx, st, ctx->store, "cannot update the queue");
@@ -81,7 +154,7 @@ static int run_get(cli_ctx *ctx, const cli_args *a)
 
 static int run_list(cli_ctx *ctx, const cli_args *a)
 {
-    static const char *const hdr[] = { "ID", "NAME", "MAX_ATTEMPTS", "CREATED" };
+    static const char *const hdr[] = { "ID", "NAME", "MAX_ATTEMPTS", "CONCURRENCY", "RATE", "CREATED" };
     pgqrs_queues *l = NULL;
     pgqrs_status st;
     size_t n;
@@ -97,13 +170,21 @@ static int run_list(cli_ctx *ctx, const cli_args *a)
         pgqrs_queues_free(l);
         return cli_json_print(o);
     }
-    cli_table *t = cli_table_new(4, hdr);
+    cli_table *t = cli_table_new(6, hdr);
     for (size_t i = 0; t && i < n; i++) {
         const pgqrs_queue_info *q = pgqrs_queues_at(l, i);
-        char id[24], ma[16], created[32];
-        const char *row[] = { id, q->name, ma, created };
+        char id[24], ma[16], conc[16], rate[48], created[32];
+        const char *row[] = { id, q->name, ma, conc, rate, created };
         snprintf(id, sizeof id, "%lld", (long long)q->id);
         snprintf(ma, sizeof ma, "%d", (int)q->max_attempts);
+        if (q->concurrency_limit > 0)
+            snprintf(conc, sizeof conc, "%d", (int)q->concurrency_limit);
+        else
+            snprintf(conc, sizeof conc, "-");
+        if (q->rate_limit > 0)
+            snprintf(rate, sizeof rate, "%d/%lldms", (int)q->rate_limit, (long long)q->rate_period_ms);
+        else
+            snprintf(rate, sizeof rate, "-");
         cli_time_text(q->created_at_us, created, sizeof created);
         if (!cli_table_row(t, row)) {
             cli_table_free(t);
@@ -216,6 +297,11 @@ static const cli_option create_opts[] = {
     { "retry-multiplier", "X", "Growth of the delay per retry, 1 or more (default 2)." },
     { "retry-max-delay", "MS", "Cap of the delay (default 300000, or --retry-delay if larger)." },
     { "retry-jitter", "X", "Fraction of each delay taken off at random, 0 (exact) to 1 (default 0.25)." },
+    { "concurrency-limit", "N", "At most N of the queue's messages in flight at once, across every\n"
+                                "process and machine (default: no limit)." },
+    { "rate-limit", "N/PERIOD", "At most N claims per PERIOD (500ms, 1s, 2m, 1h) for the queue, across\n"
+                                "every process (default: no limit). Limits need a backend with\n"
+                                "transactions (not Turso over HTTP: exit 1 there)." },
     { "exist-ok", NULL, "An existing queue of that name is not an error; it is printed as is\n"
                         "(its max attempts and retry policy unchanged)." },
     { NULL, NULL, NULL },
@@ -228,6 +314,8 @@ static const cli_option update_opts[] = {
     { "retry-multiplier", "X", "Growth of the delay per retry, 1 or more." },
     { "retry-max-delay", "MS", "Cap of the delay." },
     { "retry-jitter", "X", "Fraction of each delay taken off at random, 0 (exact) to 1." },
+    { "concurrency-limit", "N|none", "At most N messages in flight at once; none removes the limit." },
+    { "rate-limit", "N/PERIOD|none", "At most N claims per PERIOD (500ms, 1s, 2m, 1h); none removes it." },
     { NULL, NULL, NULL },
 };
 
@@ -245,7 +333,8 @@ static const cli_command queue_commands[] = {
                        "max_attempts, created_at and the retry policy. With --json the queue\n"
                        "object {\"id\", \"name\", \"max_attempts\", \"created_at\",\n"
                        "\"retry_initial_delay_ms\", \"retry_multiplier\", \"retry_max_delay_ms\",\n"
-                       "\"retry_jitter\"}. A retry waits retry-delay, times retry-multiplier per\n"
+                       "\"retry_jitter\", \"concurrency_limit\", \"rate_limit\", \"rate_period_ms\"}\n"
+                       "(a limit not set is null). A retry waits retry-delay, times retry-multiplier per\n"
                        "retry after the first, capped at retry-max-delay, minus a random part of\n"
                        "at most retry-jitter of it. A taken name is exit 5 unless --exist-ok.\n",
         .options = create_opts,
@@ -255,23 +344,29 @@ static const cli_command queue_commands[] = {
     },
     {
         .name = "update",
-        .summary = "change a queue's max attempts and retry policy",
+        .summary = "change a queue's max attempts, retry policy and limits",
         .params = "NAME",
-        .description = "Changes what is given of the queue NAME's max attempts and retry policy\n"
+        .description = "Changes what is given of the queue NAME's max attempts, retry policy and\n"
+                       "limits (--concurrency-limit, --rate-limit; none removes one)\n"
                        "(one statement) and prints the queue as for 'queue create'. Running\n"
                        "workers use the new policy from their next retry on (within a second);\n"
                        "a message already waiting for a retry keeps its time. A cap below a new\n"
                        "first delay is raised to it unless --retry-max-delay is given. No such\n"
-                       "queue is exit 2; an inconsistent result (cap below the first delay) exit 4.\n",
+                       "queue is exit 2; an inconsistent result (cap below the first delay) exit 4.\n"
+                       "Running consumers see a changed limit within a second; messages already\n"
+                       "in flight are not recalled.\n",
         .options = update_opts,
-        .example = "pgqrs queue update emails --retry-delay 10000 --retry-multiplier 3\n",
+        .example = "pgqrs queue update emails --retry-delay 10000 --retry-multiplier 3\n"
+                   "pgqrs queue update emails --concurrency-limit 3 --rate-limit 100/1m\n"
+                   "pgqrs queue update emails --concurrency-limit none --json\n",
         .min_pos = 1, .max_pos = 1, .needs_store = true, .run = run_update,
     },
     {
         .name = "list",
         .summary = "list every queue",
         .params = "",
-        .description = "Prints every queue by name: ID, NAME, MAX_ATTEMPTS, CREATED.\n"
+        .description = "Prints every queue by name: ID, NAME, MAX_ATTEMPTS, CONCURRENCY, RATE\n"
+                       "(N/PERIODms; - for no limit), CREATED.\n"
                        "With --json {\"queues\": [queue, ...]}.\n",
         .example = "pgqrs queue list\n",
         .min_pos = 0, .max_pos = 0, .needs_store = true, .run = run_list,

@@ -319,6 +319,9 @@ json_t *cli_queue_json(const pgqrs_queue_info *q)
     json_object_set_new(o, "retry_multiplier", json_real(q->retry_multiplier));
     json_object_set_new(o, "retry_max_delay_ms", json_integer(q->retry_max_delay_ms));
     json_object_set_new(o, "retry_jitter", json_real(q->retry_jitter));
+    json_object_set_new(o, "concurrency_limit", q->concurrency_limit > 0 ? json_integer(q->concurrency_limit) : json_null());
+    json_object_set_new(o, "rate_limit", q->rate_limit > 0 ? json_integer(q->rate_limit) : json_null());
+    json_object_set_new(o, "rate_period_ms", q->rate_limit > 0 ? json_integer(q->rate_period_ms) : json_null());
     return o;
 }
 

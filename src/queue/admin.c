@@ -1,4 +1,5 @@
 /* admin.c: schema install/verify, queue management, metrics and retention. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -27,8 +28,10 @@ PGQRS_EXTERN pgqrs_status pgqrs_schema_verify(pgqrs_store *s)
     return st;
 }
 
-/* Version 1 of pgqrs_queue_options ended before the retry policy. */
+/* Version 1 of pgqrs_queue_options ended before the retry policy, version 2
+ * before the limits. */
 #define QUEUE_OPTIONS_V1_SIZE offsetof(pgqrs_queue_options, retry_initial_delay_ms)
+#define QUEUE_OPTIONS_V2_SIZE offsetof(pgqrs_queue_options, concurrency_limit)
 
 enum { DEFAULT_MAX_ATTEMPTS = 5, MAX_MAX_ATTEMPTS = 1000000 };
 #define DEFAULT_RETRY_INITIAL_MS INT64_C(1000)
@@ -41,6 +44,8 @@ PGQRS_EXTERN pgqrs_status pgqrs_queue_options_init(pgqrs_queue_options *opts, un
 {
     if (version == 1)
         return pgqrs__struct_init(opts, QUEUE_OPTIONS_V1_SIZE, 1, 1, "queue options");
+    if (version == 2)
+        return pgqrs__struct_init(opts, QUEUE_OPTIONS_V2_SIZE, 2, 2, "queue options");
     return pgqrs__struct_init(opts, sizeof *opts, version, PGQRS_QUEUE_OPTIONS_VERSION, "queue options");
 }
 
@@ -50,7 +55,9 @@ static pgqrs_queue_options policy_of(const pgqrs_queue_options *opts)
     pgqrs_queue_options o;
     memset(&o, 0, sizeof o);
     if (opts) {
-        memcpy(&o, opts, opts->version == 1 ? QUEUE_OPTIONS_V1_SIZE : sizeof o);
+        memcpy(&o, opts, opts->version == 1   ? QUEUE_OPTIONS_V1_SIZE
+                         : opts->version == 2 ? QUEUE_OPTIONS_V2_SIZE
+                                              : sizeof o);
         o.version = PGQRS_QUEUE_OPTIONS_VERSION;
     }
     return o;
@@ -60,7 +67,7 @@ static pgqrs_status check_queue_options(pgqrs_store *s, const pgqrs_queue_option
 {
     if (!opts)
         return PGQRS_OK;
-    if (opts->version == 1)
+    if (opts->version == 1 || opts->version == 2)
         return PGQRS_OK;
     return pgqrs__check_version(s, "queue options", opts->version, PGQRS_QUEUE_OPTIONS_VERSION);
 }
@@ -100,6 +107,53 @@ static pgqrs_status resolve_policy(pgqrs_store *s, const pgqrs_queue_options *o,
     return PGQRS_OK;
 }
 
+/* The limits a queue ends up with: base's with o's applied (0 unchanged, -1
+ * removed), checked; set_* say which of the two limits changed. A limit set on a
+ * backend that cannot enforce it exactly (no transactions) is refused. */
+static pgqrs_status resolve_limits(pgqrs_store *s, const pgqrs_queue_options *o, pgqrs_queue_row *base,
+                                   bool *set_conc, bool *set_rate)
+{
+    pgqrs_capabilities caps = PGQRS_CAPABILITIES_INIT;
+    *set_conc = *set_rate = false;
+    if (o->concurrency_limit < -1 || o->concurrency_limit > PGQRS_MAX_CONCURRENCY_LIMIT)
+        return pgqrs__fail(s, PGQRS_EINVAL, "concurrency_limit must be 1..%d (0: unchanged, -1: none), got %d",
+                           PGQRS_MAX_CONCURRENCY_LIMIT, o->concurrency_limit);
+    if (o->rate_limit < -1 || o->rate_limit > PGQRS_MAX_RATE_LIMIT)
+        return pgqrs__fail(s, PGQRS_EINVAL, "rate_limit must be 1..%d (0: unchanged, -1: none), got %d",
+                           PGQRS_MAX_RATE_LIMIT, o->rate_limit);
+    if (o->rate_period_ms < -1 || o->rate_period_ms > PGQRS_MAX_RATE_PERIOD_MS)
+        return pgqrs__fail(s, PGQRS_EINVAL, "rate_period_ms must be 1..%lld (0: unchanged, -1: none), got %lld",
+                           (long long)PGQRS_MAX_RATE_PERIOD_MS, (long long)o->rate_period_ms);
+    if (o->concurrency_limit != 0) {
+        *set_conc = true;
+        base->has_concurrency_limit = o->concurrency_limit > 0;
+        base->concurrency_limit = o->concurrency_limit > 0 ? o->concurrency_limit : 0;
+    }
+    if (o->rate_limit == -1 || o->rate_period_ms == -1) {
+        if (o->rate_limit > 0 || o->rate_period_ms > 0)
+            return pgqrs__fail(s, PGQRS_EINVAL, "rate_limit %d with rate_period_ms %lld: -1 removes the rate limit, "
+                               "the other must then be 0 or -1", o->rate_limit, (long long)o->rate_period_ms);
+        *set_rate = true;
+        base->has_rate_limit = base->has_rate_period_ms = false;
+        base->rate_limit = 0;
+        base->rate_period_ms = 0;
+    } else if (o->rate_limit > 0 || o->rate_period_ms > 0) {
+        *set_rate = true;
+        if (o->rate_limit > 0)
+            base->has_rate_limit = true, base->rate_limit = o->rate_limit;
+        if (o->rate_period_ms > 0)
+            base->has_rate_period_ms = true, base->rate_period_ms = o->rate_period_ms;
+        if (!base->has_rate_limit || !base->has_rate_period_ms)
+            return pgqrs__fail(s, PGQRS_EINVAL, "a rate limit needs both rate_limit and rate_period_ms (got %d and %lld)",
+                               o->rate_limit, (long long)o->rate_period_ms);
+    }
+    pgqrs__store_caps(s, &caps);
+    if (!caps.transactions && ((*set_conc && base->has_concurrency_limit) || (*set_rate && base->has_rate_limit)))
+        return pgqrs__fail(s, PGQRS_ENOTSUPPORTED, "per-queue limits need transactions, which the %s backend does not "
+                           "have across calls: they could not be enforced exactly", pgqrs_store_backend(s));
+    return PGQRS_OK;
+}
+
 static pgqrs_status info_out(pgqrs_store *s, pgqrs_queue_info **out, pgqrs_queue_row *row)
 {
     if (!out)
@@ -114,6 +168,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_queue_create(pgqrs_queue_info **out, pgqrs_store
     pgqrs_queue_row row = { 0 };
     pgqrs_queue_row want = { 0 };
     pgqrs_queue_options o;
+    bool set_conc, set_rate;
     if (out)
         *out = NULL;
     st = pgqrs__check_handle(s, PGQRS__MAGIC_STORE, "store");
@@ -129,12 +184,17 @@ PGQRS_EXTERN pgqrs_status pgqrs_queue_create(pgqrs_queue_info **out, pgqrs_store
     want.retry_jitter = DEFAULT_RETRY_JITTER;
     if ((st = resolve_policy(s, &o, &want)) != PGQRS_OK)
         return st;
+    if ((st = resolve_limits(s, &o, &want, &set_conc, &set_rate)) != PGQRS_OK)
+        return st;
     st = pgqrs__check_name(s, "queue", name);
     if (st != PGQRS_OK)
         return st;
     PGQRS__WITH_CONN(s, s, {
         pgqrs_queue_create_params p = { name, want.max_attempts, want.retry_initial_delay_ms, want.retry_multiplier,
-                                        want.retry_max_delay_ms, want.retry_jitter };
+                                        want.retry_max_delay_ms, want.retry_jitter,
+                                        want.has_concurrency_limit, want.concurrency_limit,
+                                        want.has_rate_limit, want.rate_limit, want.has_rate_period_ms,
+                                        want.rate_period_ms };
         st = c->q->queue_create(&row, c, &p);
         if (st == PGQRS_ENOTFOUND) {
             /* ON CONFLICT DO NOTHING gave no row: the name is taken */
@@ -156,6 +216,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_queue_update(pgqrs_queue_info **out, pgqrs_store
     pgqrs_status st;
     pgqrs_queue_row row = { 0 };
     pgqrs_queue_options o;
+    bool set_conc = false, set_rate = false;
     if (out)
         *out = NULL;
     PGQRS__CHECK_STORE(s);
@@ -166,6 +227,8 @@ PGQRS_EXTERN pgqrs_status pgqrs_queue_update(pgqrs_queue_info **out, pgqrs_store
         st = pgqrs__queue_lookup(c, name, &row);
         if (st == PGQRS_OK)
             st = resolve_policy(s, &o, &row);   /* the result is checked; only what changes is written */
+        if (st == PGQRS_OK)
+            st = resolve_limits(s, &o, &row, &set_conc, &set_rate);
         if (st == PGQRS_OK) {
             pgqrs_queue_update_params p = { row.id,
                                             o.max_attempts != 0, row.max_attempts,
@@ -173,7 +236,10 @@ PGQRS_EXTERN pgqrs_status pgqrs_queue_update(pgqrs_queue_info **out, pgqrs_store
                                             o.retry_multiplier != 0, row.retry_multiplier,
                                             o.retry_max_delay_ms != 0 || o.retry_initial_delay_ms != 0,
                                             row.retry_max_delay_ms,
-                                            o.retry_jitter != 0, row.retry_jitter };
+                                            o.retry_jitter != 0, row.retry_jitter,
+                                            set_conc, row.has_concurrency_limit, row.concurrency_limit,
+                                            set_rate, row.has_rate_limit, row.rate_limit,
+                                            row.has_rate_period_ms, row.rate_period_ms };
             pgqrs__queue_row_clear(&row);
             st = c->q->queue_update(&row, c, &p);
             if (st == PGQRS_ENOTFOUND)
@@ -182,9 +248,13 @@ PGQRS_EXTERN pgqrs_status pgqrs_queue_update(pgqrs_queue_info **out, pgqrs_store
     });
     if (st == PGQRS_OK) {
         pgqrs__log(s, PGQRS_LOG_INFO, "queue.update",
-                   "queue '%.128s': max_attempts %d, retry %lld ms x %g up to %lld ms, jitter %g", name,
+                   "queue '%.128s': max_attempts %d, retry %lld ms x %g up to %lld ms, jitter %g, "
+                   "concurrency limit %d, rate limit %d per %lld ms (0: none)", name,
                    (int)row.max_attempts, (long long)row.retry_initial_delay_ms, row.retry_multiplier,
-                   (long long)row.retry_max_delay_ms, row.retry_jitter);
+                   (long long)row.retry_max_delay_ms, row.retry_jitter,
+                   row.has_concurrency_limit ? (int)row.concurrency_limit : 0,
+                   row.has_rate_limit ? (int)row.rate_limit : 0,
+                   row.has_rate_period_ms ? (long long)row.rate_period_ms : 0LL);
         st = info_out(s, out, &row);
     }
     pgqrs__queue_row_clear(&row);

@@ -59,11 +59,21 @@ pgqrs_status pgqrs__consumer_check_claim(pgqrs_consumer *k, int max, int *vt_sec
 }
 
 pgqrs_status pgqrs__consumer_claim_on(pgqrs_consumer *k, pgqrs_conn *c, int max, int vt_seconds, pgqrs_message_row **rows,
-                             size_t *n)
+                             size_t *n, bool in_tx)
 {
     pgqrs_message_dequeue_params p = { k->w.queue_id, k->w.worker_id, max, (int64_t)vt_seconds * 1000,
                                        k->w.max_attempts };
-    pgqrs_status st = c->q->message_dequeue(rows, n, c, &p);
+    pgqrs_status st;
+    k->limit_wait_ms = 0;
+    if ((st = pgqrs__consumer_limits_refresh(k, c)) != PGQRS_OK)
+        return st;
+    if (k->limited) {   /* limits.c: a separate claim; queues without limits keep the one below */
+        st = pgqrs__consumer_claim_limited(k, c, max, vt_seconds, rows, n, in_tx);
+        if (st == PGQRS_OK && *n == 0)
+            st = empty_or_refused(k, c);
+        return st;
+    }
+    st = c->q->message_dequeue(rows, n, c, &p);
     if (st == PGQRS_OK && *n < (size_t)max) {
         /* a short claim: the window may hold poison messages, which are
          * dead-lettered now, when they would have been delivered again */
@@ -110,7 +120,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_dequeue(pgqrs_batch **out, pgqrs_consumer *k, in
     *out = NULL;
     if ((st = check_consumer(k)) != PGQRS_OK || (st = pgqrs__consumer_check_claim(k, max, &vt_seconds)) != PGQRS_OK)
         return st;
-    PGQRS__WITH_CONN(k->w.store, k, { st = pgqrs__consumer_claim_on(k, c, max, vt_seconds, &rows, &n); });
+    PGQRS__WITH_CONN(k->w.store, k, { st = pgqrs__consumer_claim_on(k, c, max, vt_seconds, &rows, &n, false); });
     if (st != PGQRS_OK) {
         pgqrs__message_rows_free(rows, n);
         return st;
@@ -224,7 +234,11 @@ PGQRS_EXTERN pgqrs_status pgqrs_dequeue_wait(pgqrs_batch **out, pgqrs_consumer *
         pgqrs_batch_free(*out);
         *out = NULL;
         wait = pgqrs__consumer_next_due_ms(k, left);
-        if (listening) {
+        if (pgqrs__consumer_limit_wait_ms(k) > 0) {
+            /* held back by a limit: no notification says when it has room */
+            int64_t lw = pgqrs__consumer_limit_wait_ms(k);
+            pgqrs__sleep_ms(lw < left ? lw : left);
+        } else if (listening) {
             const char *payloads[1] = { payload };
             int woke = k->w.store->drv->wait_notify(k->listener, payloads, 1, wait, -1);
             if (woke < 0) {
@@ -384,7 +398,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_archive_and_dequeue(pgqrs_batch **out, pgqrs_sta
             if (st == PGQRS_OK)
                 st = held_report(k, OP_ARCHIVE, ids, n, &o, results_out);
             if (st == PGQRS_OK)
-                st = pgqrs__consumer_claim_on(k, c, max, vt_seconds, &rows, &nrows);
+                st = pgqrs__consumer_claim_on(k, c, max, vt_seconds, &rows, &nrows, true);
             if (st == PGQRS_OK)
                 st = pgqrs__tx_commit(c);
             if (st != PGQRS_OK)

@@ -117,7 +117,7 @@ pgqrs_status pgqrs__consumer_settle(pgqrs_batch **claimed_out, pgqrs__settled *o
                 for (int part = PART_DONE; st == PGQRS_OK && part <= PART_RETRY; part++)
                     st = settle_part(c, k, (enum part)part, s, out);
                 if (st == PGQRS_OK && max > 0)
-                    st = pgqrs__consumer_claim_on(k, c, max, vt_seconds, &rows, &nrows);
+                    st = pgqrs__consumer_claim_on(k, c, max, vt_seconds, &rows, &nrows, true);
                 if (st == PGQRS_OK)
                     st = pgqrs__tx_commit(c);
                 if (st != PGQRS_OK) {
@@ -133,7 +133,7 @@ pgqrs_status pgqrs__consumer_settle(pgqrs_batch **claimed_out, pgqrs__settled *o
         for (int part = PART_DONE; st == PGQRS_OK && part <= PART_RETRY; part++)
             PGQRS__WITH_CONN(k->w.store, k, { st = settle_part(c, k, (enum part)part, s, out); });
         if (st == PGQRS_OK && max > 0) {
-            PGQRS__WITH_CONN(k->w.store, k, { st = pgqrs__consumer_claim_on(k, c, max, vt_seconds, &rows, &nrows); });
+            PGQRS__WITH_CONN(k->w.store, k, { st = pgqrs__consumer_claim_on(k, c, max, vt_seconds, &rows, &nrows, false); });
             claimed = st == PGQRS_OK;
         }
     }

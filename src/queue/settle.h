@@ -17,9 +17,23 @@
  * 1..PGQRS_MAX_VT_SECONDS) for a claim; EINVAL on k. */
 pgqrs_status pgqrs__consumer_check_claim(pgqrs_consumer *k, int max, int *vt_seconds);
 /* The claim (with dead-lettering of poison messages) on an acquired connection;
- * a failure's message is on k. */
+ * a failure's message is on k. in_tx: the caller has a transaction open on c
+ * (a limited claim needs one and opens its own otherwise). */
 pgqrs_status pgqrs__consumer_claim_on(pgqrs_consumer *k, pgqrs_conn *c, int max, int vt_seconds,
-                                      pgqrs_message_row **rows, size_t *n);
+                                      pgqrs_message_row **rows, size_t *n, bool in_tx);
+/* ---- per-queue limits (limits.c) ---- */
+/* Rereads the queue's limits when the last look is PGQRS_LIMITS_REFRESH_MS old
+ * (store clock) or was never made; sets k->limited. ENOTSUPPORTED when the
+ * queue has a limit this backend cannot enforce (no transactions). */
+pgqrs_status pgqrs__consumer_limits_refresh(pgqrs_consumer *k, pgqrs_conn *c);
+/* The claim of a limited queue (docs/design.md, "Per-queue limits"): at most
+ * what the limits leave, in the caller's transaction (in_tx) or its own. Sets
+ * k->limit_wait_ms when a limit left nothing. */
+pgqrs_status pgqrs__consumer_claim_limited(pgqrs_consumer *k, pgqrs_conn *c, int max, int vt_seconds,
+                                           pgqrs_message_row **rows, size_t *n, bool in_tx);
+/* How long to wait before claiming again when the last claim got nothing
+ * because of a limit; 0 when it was not held back (the queue may be empty). */
+int64_t pgqrs__consumer_limit_wait_ms(const pgqrs_consumer *k);
 /* Hands claimed rows to the caller as a batch (rows are consumed), counting them. */
 pgqrs_status pgqrs__consumer_deliver(pgqrs_batch **out, pgqrs_consumer *k, pgqrs_message_row *rows, size_t n);
 /* Milliseconds until the queue's next message is due, capped at cap_ms (cap_ms

@@ -22,6 +22,13 @@ struct pgqrs_consumer {
     pgqrs__worker_handle w;
     pgqrs_conn *listener;      /* PostgreSQL LISTEN session of pgqrs_dequeue_wait, or NULL */
     bool no_listener;          /* LISTEN is unavailable here: poll instead */
+    /* per-queue limits (limits.c) */
+    bool limited;              /* the queue had a limit at the last look: claims take the limited path */
+    int64_t limits_at_us;      /* store clock of that look; 0 = never */
+    int64_t limit_wait_ms;     /* the last claim got nothing because of a limit: worth trying again
+                                * after this long (0: it did not) */
+    int limit_round;           /* consecutive claims held back by the concurrency limit (backoff) */
+    uint64_t limit_rng;
 };
 
 /* Looks the queue up and registers a worker of `kind` for it. */

@@ -56,6 +56,7 @@ typedef struct rt_queue {
     int64_t next_poll_ms;        /* after an empty claim: not before this (monotonic) */
     int idle_round;
     bool empty;                  /* the last claim, after every settle before it, found nothing */
+    bool limited;                /* the last claim got nothing because of a queue limit: poll at next_poll_ms */
     int64_t recheck_ms;          /* until_empty: retries were settled; only a claim started at or after
                                   * this (monotonic) shows the queue empty (0: none pending) */
 } rt_queue;
@@ -1027,10 +1028,16 @@ static bool run_round(pgqrs_runtime *rt, loop_state *ls, bool claim)
                 size_t n = pgqrs_batch_count(b);
                 if (n == 0 && q->recheck_ms && now >= q->recheck_ms)
                     q->recheck_ms = 0;
+                q->limited = false;
                 if (n > 0) {
                     q->empty = false;
                     q->idle_round = 0;
                     got = true;
+                } else if (pgqrs__consumer_limit_wait_ms(q->consumer) > 0) {
+                    /* not empty: held back by a limit until about then */
+                    q->empty = false;
+                    q->limited = true;
+                    q->next_poll_ms = now + pgqrs__consumer_limit_wait_ms(q->consumer);
                 } else {
                     q->empty = true;
                     q->next_poll_ms = now + pgqrs__backoff_ms(q->idle_round, rt->opts.idle_min_ms,
@@ -1099,7 +1106,7 @@ static void wait_for_work(pgqrs_runtime *rt, loop_state *ls, bool claiming, int6
     if (claiming) {
         for (size_t i = 0; i < rt->nq; i++) {
             int64_t due = rt->queues[i].next_poll_ms - now;
-            if (rt->queues[i].empty && due < timeout)
+            if ((rt->queues[i].empty || rt->queues[i].limited) && due < timeout)
                 timeout = due < 0 ? 0 : due;
         }
     }

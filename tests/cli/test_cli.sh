@@ -696,6 +696,29 @@ expect "queue update missing" 2
 run queue get policy
 expect "queue get shows the policy" 0 && has "queue get shows the policy" "250 ms, x3 per retry"
 
+# ---- per-queue limits: queue create / update / get / list ------------------------------------------
+run --json queue create limited --concurrency-limit 3 --rate-limit 10/1s
+expect "queue create with limits" 0 &&
+    json "limits stored" 'd["concurrency_limit"] == 3 and d["rate_limit"] == 10 and d["rate_period_ms"] == 1000'
+run queue update limited --rate-limit 5/2m --max-attempts 4 --json
+expect "queue update limits" 0 &&
+    json "rate changed, the rest kept" 'd["rate_limit"] == 5 and d["rate_period_ms"] == 120000 and d["concurrency_limit"] == 3 and d["max_attempts"] == 4'
+run --json queue update limited --concurrency-limit none
+expect "queue update removes a limit" 0 && json "concurrency limit removed" 'd["concurrency_limit"] is None and d["rate_limit"] == 5'
+run queue get limited
+expect "queue get shows the limits" 0 && has "queue get shows the limits" "at most 5 claims per 120000 ms"
+run queue list
+expect "queue list shows the limits" 0 && has "queue list limits header" "CONCURRENCY" && has "queue list rate" "5/120000ms"
+run queue update limited --rate-limit 5
+expect "rate limit without a period" 1
+run queue update limited --rate-limit 5/0s
+expect "rate period 0" 1
+run queue update limited --concurrency-limit 0
+expect "concurrency limit 0" 1
+run --json queue update limited --rate-limit none
+expect "queue update removes the rate limit" 0 && json "rate limit removed" 'd["rate_limit"] is None and d["rate_period_ms"] is None'
+
+
 # ---- work: a command per message ---------------------------------------------------------------------
 run queue create workq --max-attempts 2 --retry-delay 1 --retry-jitter 0
 expect "work queue" 0
