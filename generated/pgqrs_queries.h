@@ -2,6 +2,7 @@
  * Sources:
  *   schema/pgqrs.toml
  *   queries/postgres/archive.sql
+ *   queries/postgres/dashboard.sql
  *   queries/postgres/messages.sql
  *   queries/postgres/queues.sql
  *   queries/postgres/retention.sql
@@ -12,6 +13,7 @@
  *   queries/postgres/workers.sql
  *   queries/postgres/workflows.sql
  *   queries/sqlite/archive.sql
+ *   queries/sqlite/dashboard.sql
  *   queries/sqlite/messages.sql
  *   queries/sqlite/queues.sql
  *   queries/sqlite/retention.sql
@@ -94,6 +96,41 @@ typedef struct pgqrs_queries {
      * oldest pending message. One queue, or with queue_id NULL all of them.
      * SQL: queries/postgres/archive.sql:64, queries/sqlite/archive.sql:60 */
     pgqrs_status (*queue_metrics)(pgqrs_queue_metrics_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_metrics_params *p);
+
+    /* dash_message_list :many
+     * Live messages of a queue in one state, in id order after after_id: 'pending'
+     * (visible now), 'in_flight' (held, lease live) or 'delayed' (not yet visible,
+     * not held); the split queue_metrics counts.
+     * SQL: queries/postgres/dashboard.sql:4, queries/sqlite/dashboard.sql:4 */
+    pgqrs_status (*dash_message_list)(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_dash_message_list_params *p);
+
+    /* dash_message_remove :execrows
+     * Deletes a live message of the queue that no consumer holds under a live lease
+     * (pending or delayed); an in-flight message is left alone.
+     * SQL: queries/postgres/dashboard.sql:20, queries/sqlite/dashboard.sql:21 */
+    pgqrs_status (*dash_message_remove)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_dash_message_remove_params *p);
+
+    /* dash_archive_remove :execrows
+     * Deletes an archived, dead-lettered or cancelled row of the queue.
+     * SQL: queries/postgres/dashboard.sql:28, queries/sqlite/dashboard.sql:30 */
+    pgqrs_status (*dash_archive_remove)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_dash_archive_remove_params *p);
+
+    /* dash_message_cancel :many
+     * Cancels a live message no consumer holds under a live lease: it moves to the
+     * archive with reason 'cancelled' in one statement. Returns the id moved; none
+     * when the message is in flight or not there.
+     * SQL: queries/postgres/dashboard.sql:33, queries/sqlite/dashboard.sql:35 */
+    pgqrs_status (*dash_message_cancel)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_dash_message_cancel_params *p);
+
+    /* dash_run_counts :many
+     * Workflow runs by status (only the statuses some run has).
+     * SQL: queries/postgres/dashboard.sql:55, queries/sqlite/dashboard.sql:54 */
+    pgqrs_status (*dash_run_counts)(pgqrs_dash_run_counts_row **rows_out, size_t *n_out, pgqrs_conn *c);
+
+    /* dash_worker_counts :many
+     * Workers by status (only the statuses some worker has).
+     * SQL: queries/postgres/dashboard.sql:60, queries/sqlite/dashboard.sql:59 */
+    pgqrs_status (*dash_worker_counts)(pgqrs_dash_worker_counts_row **rows_out, size_t *n_out, pgqrs_conn *c);
 
     /* message_enqueue :one
      * No row when the queue does not exist (no foreign key: the queue row is read,
