@@ -38,6 +38,7 @@ typedef struct conn_state {
     char *uri;
     pgqrs_buf body;
     bool too_big;
+    bool started;    /* the first call (headers only) has been seen */
 } conn_state;
 
 PGQRS_EXTERN pgqrs_status pgqrs_server_options_init(pgqrs_server_options *opts, unsigned int version)
@@ -146,7 +147,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *con, const char
     (void)version;
     if (!cs || !cs->uri)
         return MHD_NO;   /* out of memory: close the connection */
-    if (*upload_data_size) {
+    if (!cs->started) {
+        /* the first call has the headers only: the body (if any) comes next */
+        cs->started = true;
+        const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Length");
+        if (!(cl && strtoull(cl, NULL, 10) > SRV_MAX_BODY))
+            return MHD_YES;
+        cs->too_big = true;   /* answer at once: no need to read it */
+    } else if (*upload_data_size) {
         if (cs->too_big || cs->body.len + *upload_data_size > SRV_MAX_BODY) {
             cs->too_big = true;
         } else if (pgqrs__buf_append(&cs->body, upload_data, *upload_data_size) != 0) {
