@@ -178,7 +178,7 @@ def make_dsn(backend, tmp):
         sep = "&" if "?" in pg else "?"
         return pg + sep + "schema=" + schema, lambda: subprocess.run(
             [psql, "-X", "-q", "-d", pg, "-c", "DROP SCHEMA %s CASCADE" % schema], timeout=60,
-            stdout=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if backend == "turso":
         exe = os.environ.get("PGQRS_TURSODB")
         if not exe:
