@@ -2,6 +2,7 @@
  * A form from the pages sends back=PATH and gets a 303 redirect there; an API
  * client gets JSON. */
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,7 +38,7 @@ static void done(srv_resp *resp, const srv_req *req, json_t *extra)
     if (safe_back(back)) {
         json_decref(extra);
         resp->status = 303;
-        strcpy(resp->location, back);
+        snprintf(resp->location, sizeof resp->location, "%s", back);
         resp->content_type = "text/plain; charset=utf-8";
         pgqrs__buf_puts(&resp->body, "done\n");
         return;

@@ -240,7 +240,7 @@ static pgqrs_status parse_listen(const char *listen, struct sockaddr_storage *ss
     }
     host[hl] = 0;
     if (strlen(colon + 1) == 0 || strlen(colon + 1) > 5 || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
-        atoi(colon + 1) > 65535)
+        strtol(colon + 1, NULL, 10) > 65535)
         return pgqrs__fail(NULL, PGQRS_EINVAL, "--listen: bad port");
     snprintf(port, sizeof port, "%s", colon + 1);
     hints.ai_family = AF_UNSPEC;
@@ -264,7 +264,7 @@ static pgqrs_status parse_listen(const char *listen, struct sockaddr_storage *ss
 PGQRS_EXTERN pgqrs_status pgqrs_server_new(pgqrs_server **out, pgqrs_store *store, const pgqrs_server_options *opts)
 {
     pgqrs_server_options o = PGQRS_SERVER_OPTIONS_INIT;
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = { 0 };
     socklen_t sl = 0;
     int loopback = 0;
     pgqrs_server *srv;

@@ -191,7 +191,7 @@ static void page_messages(srv_ctx *ctx, const srv_req *req, srv_resp *resp)
             form(b, ctx, act.data, back.data, "Cancel", NULL);
             pgqrs__buf_free(&act);
         }
-        if (strcmp(state, "in_flight")) {
+        if (strcmp(state, "in_flight") != 0) {
             pgqrs__buf_printf(&act, "/api/queues/%s/messages/%lld/delete", qp.data, (long long)m->id);
             form(b, ctx, act.data, back.data, "Delete", NULL);
             pgqrs__buf_free(&act);
@@ -504,7 +504,7 @@ void srv_page(srv_ctx *ctx, const srv_req *req, srv_resp *resp)
     switch (req->route) {
     case R_INDEX:
         resp->status = 303;
-        strcpy(resp->location, "/queues");
+        snprintf(resp->location, sizeof resp->location, "/queues");
         resp->content_type = "text/plain; charset=utf-8";
         return;
     case R_PAGE_QUEUES: page_queues(ctx, req, resp); return;

@@ -387,7 +387,7 @@ int srv_authorize(const srv_policy *pol, const srv_req *req, const srv_headers *
 {
     static const char *dummy;
     const char **msg = msg_out ? msg_out : &dummy;
-    char cookie[128];
+    char cookie[128] = { 0 };
     bool bearer = false, session = false;
     *set_cookie_out = false;
     *msg = "";
@@ -423,13 +423,13 @@ int srv_authorize(const srv_policy *pol, const srv_req *req, const srv_headers *
         return 403;
     }
     /* same origin only: a browser says where a request comes from */
-    if (h->sec_fetch_site && strcmp(h->sec_fetch_site, "same-origin") && strcmp(h->sec_fetch_site, "none")) {
+    if (h->sec_fetch_site && strcmp(h->sec_fetch_site, "same-origin") != 0 && strcmp(h->sec_fetch_site, "none") != 0) {
         *msg = "cross-origin request refused";
         return 403;
     }
     if (h->origin) {
         const char *o = h->origin;
-        if (strncmp(o, "http://", 7) || !h->host || strcasecmp(o + 7, h->host)) {
+        if (strncmp(o, "http://", 7) != 0 || !h->host || strcasecmp(o + 7, h->host) != 0) {
             *msg = "cross-origin request refused";
             return 403;
         }
