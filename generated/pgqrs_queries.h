@@ -132,6 +132,14 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/dashboard.sql:60, queries/sqlite/dashboard.sql:59 */
     pgqrs_status (*dash_worker_counts)(pgqrs_dash_worker_counts_row **rows_out, size_t *n_out, pgqrs_conn *c);
 
+    /* dash_message_requeue :many
+     * Puts a cancelled message of the queue back as a new pending message (read
+     * count 0, visible now; priority and unique key kept), like a dead-letter
+     * replay. Returns the archive id moved; none when there is no such cancelled
+     * message.
+     * SQL: queries/postgres/dashboard.sql:65, queries/sqlite/dashboard.sql:64 */
+    pgqrs_status (*dash_message_requeue)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_dash_message_requeue_params *p);
+
     /* message_enqueue :one
      * No row when the queue does not exist (no foreign key: the queue row is read,
      * not locked; migration 0003). A visible message inserted into a queue with no

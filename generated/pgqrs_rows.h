@@ -714,6 +714,12 @@ typedef struct pgqrs_dash_message_cancel_params {
     int64_t id;
 } pgqrs_dash_message_cancel_params;
 
+/* parameters of dash_message_requeue */
+typedef struct pgqrs_dash_message_requeue_params {
+    int64_t queue_id;
+    int64_t id;
+} pgqrs_dash_message_requeue_params;
+
 /* parameters of message_enqueue */
 typedef struct pgqrs_message_enqueue_params {
     int64_t queue_id;

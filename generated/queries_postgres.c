@@ -41,6 +41,7 @@ enum {
     PG_DASH_MESSAGE_CANCEL,
     PG_DASH_RUN_COUNTS,
     PG_DASH_WORKER_COUNTS,
+    PG_DASH_MESSAGE_REQUEUE,
     PG_MESSAGE_ENQUEUE,
     PG_MESSAGE_ENQUEUE_BATCH,
     PG_MESSAGE_DEQUEUE,
@@ -262,6 +263,21 @@ static const char SQL_DASH_RUN_COUNTS[] =
 static const char SQL_DASH_WORKER_COUNTS[] =
     "-- name: dash_worker_counts :many\n"
     "SELECT status, count(*) AS n FROM pgqrs_workers GROUP BY status ORDER BY status";
+static const char SQL_DASH_MESSAGE_REQUEUE[] =
+    "-- name: dash_message_requeue :many\n"
+    "WITH t AS (SELECT coalesce($3::timestamptz, now()) AS now),\n"
+    "moved AS (\n"
+    "    DELETE FROM pgqrs_archive a\n"
+    "    WHERE a.id = $2 AND a.queue_id = $1 AND a.reason = 'cancelled'\n"
+    "    RETURNING a.queue_id, a.payload, a.priority, a.unique_key\n"
+    "),\n"
+    "ins AS (\n"
+    "    INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, priority, unique_key)\n"
+    "    SELECT moved.queue_id, moved.payload, t.now, t.now, moved.priority, moved.unique_key\n"
+    "    FROM moved, t\n"
+    "    RETURNING id\n"
+    ")\n"
+    "SELECT $2::bigint AS id FROM ins";
 static const char SQL_MESSAGE_ENQUEUE[] =
     "-- name: message_enqueue :one\n"
     "WITH t AS (SELECT coalesce($5::timestamptz, now()) AS now),\n"
@@ -1992,6 +2008,33 @@ static pgqrs_status pg_dash_worker_counts(pgqrs_dash_worker_counts_row **rows_ou
     }
     PQclear(res);
     return pgqrs__dash_worker_counts_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* dash_message_requeue :many (queries/postgres/dashboard.sql:65) */
+static pgqrs_status pg_dash_message_requeue(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_dash_message_requeue_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[3];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    char b_id[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
+    values[1] = pgqrs__pg_int(b_id, p->id);
+    values[2] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_DASH_MESSAGE_REQUEUE, "dash_message_requeue", SQL_DASH_MESSAGE_REQUEUE, 3, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "dash_message_requeue");
+    for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__pg_get_i64(row, NULL, c, res, r, 0) : pgqrs__conn_oom(c);
+    }
+    PQclear(res);
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
 /* message_enqueue :one (queries/postgres/messages.sql:5) */
@@ -4950,6 +4993,7 @@ const pgqrs_queries pgqrs__queries_postgres = {
     .dash_message_cancel = pg_dash_message_cancel,
     .dash_run_counts = pg_dash_run_counts,
     .dash_worker_counts = pg_dash_worker_counts,
+    .dash_message_requeue = pg_dash_message_requeue,
     .message_enqueue = pg_message_enqueue,
     .message_enqueue_batch = pg_message_enqueue_batch,
     .message_dequeue = pg_message_dequeue,

@@ -40,6 +40,8 @@ enum {
     SQ_DASH_MESSAGE_CANCEL_2,
     SQ_DASH_RUN_COUNTS,
     SQ_DASH_WORKER_COUNTS,
+    SQ_DASH_MESSAGE_REQUEUE_1,
+    SQ_DASH_MESSAGE_REQUEUE_2,
     SQ_MESSAGE_ENQUEUE,
     SQ_MESSAGE_ENQUEUE_BATCH,
     SQ_MESSAGE_DEQUEUE,
@@ -289,6 +291,18 @@ static const char SQL_DASH_RUN_COUNTS[] =
 static const char SQL_DASH_WORKER_COUNTS[] =
     "-- name: dash_worker_counts :many\n"
     "SELECT status, count(*) AS n FROM pgqrs_workers GROUP BY status ORDER BY status";
+static const char SQL_DASH_MESSAGE_REQUEUE_1[] =
+    "-- name: dash_message_requeue :many (statement 1 of 2)\n"
+    "INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, priority, unique_key)\n"
+    "SELECT a.queue_id, a.payload, t.now, t.now, a.priority, a.unique_key\n"
+    "FROM pgqrs_archive a,\n"
+    "     (SELECT coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) AS now) t\n"
+    "WHERE a.id = ?2 AND a.queue_id = ?1 AND a.reason = 'cancelled'";
+static const char SQL_DASH_MESSAGE_REQUEUE_2[] =
+    "-- name: dash_message_requeue :many (statement 2 of 2)\n"
+    "DELETE FROM pgqrs_archive\n"
+    "WHERE id = ?2 AND queue_id = ?1 AND reason = 'cancelled' AND changes() > 0\n"
+    "RETURNING id";
 static const char SQL_MESSAGE_ENQUEUE[] =
     "-- name: message_enqueue :one\n"
     "INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)\n"
@@ -2043,6 +2057,48 @@ static pgqrs_status sq_dash_worker_counts(pgqrs_dash_worker_counts_row **rows_ou
         st = pgqrs__sq_fail(c, rc, "dash_worker_counts");
     pgqrs__sq_release(stmt);
     return pgqrs__dash_worker_counts_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* dash_message_requeue :many (queries/sqlite/dashboard.sql:64) */
+static pgqrs_status sq_dash_message_requeue(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_dash_message_requeue_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    sqlite3_stmt *stmt = NULL;
+    bool own_tx = false;
+    int rc = SQLITE_DONE;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    st = pgqrs__sq_write_begin(c, &own_tx);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_DASH_MESSAGE_REQUEUE_1, SQL_DASH_MESSAGE_REQUEUE_1, "dash_message_requeue");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->id);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 3, now_us) : pgqrs__sq_bind_null(c, stmt, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_step_done(c, stmt, "dash_message_requeue");
+    pgqrs__sq_release(stmt);
+    stmt = NULL;
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_stmt(&stmt, c, SQ_DASH_MESSAGE_REQUEUE_2, SQL_DASH_MESSAGE_REQUEUE_2, "dash_message_requeue");
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__sq_bind_i64(c, stmt, 2, p->id);
+    while (st == PGQRS_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__sq_get_i64(row, NULL, c, stmt, 0) : pgqrs__conn_oom(c);
+    }
+    if (st == PGQRS_OK && rc != SQLITE_DONE)
+        st = pgqrs__sq_fail(c, rc, "dash_message_requeue");
+    pgqrs__sq_release(stmt);
+    st = pgqrs__sq_write_end(c, own_tx, st);
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
 /* message_enqueue :one (queries/sqlite/messages.sql:7) */
@@ -5432,6 +5488,7 @@ const pgqrs_queries pgqrs__queries_sqlite = {
     .dash_message_cancel = sq_dash_message_cancel,
     .dash_run_counts = sq_dash_run_counts,
     .dash_worker_counts = sq_dash_worker_counts,
+    .dash_message_requeue = sq_dash_message_requeue,
     .message_enqueue = sq_message_enqueue,
     .message_enqueue_batch = sq_message_enqueue_batch,
     .message_dequeue = sq_message_dequeue,

@@ -142,6 +142,18 @@ static const char SQL_DASH_RUN_COUNTS[] =
 static const char SQL_DASH_WORKER_COUNTS[] =
     "-- name: dash_worker_counts :many\n"
     "SELECT status, count(*) AS n FROM pgqrs_workers GROUP BY status ORDER BY status";
+static const char SQL_DASH_MESSAGE_REQUEUE_1[] =
+    "-- name: dash_message_requeue :many (statement 1 of 2)\n"
+    "INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, priority, unique_key)\n"
+    "SELECT a.queue_id, a.payload, t.now, t.now, a.priority, a.unique_key\n"
+    "FROM pgqrs_archive a,\n"
+    "     (SELECT coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) AS now) t\n"
+    "WHERE a.id = ?2 AND a.queue_id = ?1 AND a.reason = 'cancelled'";
+static const char SQL_DASH_MESSAGE_REQUEUE_2[] =
+    "-- name: dash_message_requeue :many (statement 2 of 2)\n"
+    "DELETE FROM pgqrs_archive\n"
+    "WHERE id = ?2 AND queue_id = ?1 AND reason = 'cancelled' AND changes() > 0\n"
+    "RETURNING id";
 static const char SQL_MESSAGE_ENQUEUE[] =
     "-- name: message_enqueue :one\n"
     "INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id)\n"
@@ -1890,6 +1902,40 @@ static pgqrs_status tu_dash_worker_counts(pgqrs_dash_worker_counts_row **rows_ou
     }
     pgqrs__tu_end(&call);
     return pgqrs__dash_worker_counts_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* dash_message_requeue :many (queries/sqlite/dashboard.sql:64) */
+static pgqrs_status tu_dash_message_requeue(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_dash_message_requeue_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    pgqrs__tu_start(&call, c, "dash_message_requeue", true);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__tu_stmt(&call, SQL_DASH_MESSAGE_REQUEUE_1, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 2, p->id);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 3, now_us) : pgqrs__tu_arg_null(&call, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_DASH_MESSAGE_REQUEUE_2, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 2, p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__tu_get_i64(row, NULL, &call, r, 0) : pgqrs__conn_oom(c);
+    }
+    pgqrs__tu_end(&call);
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
 /* message_enqueue :one (queries/sqlite/messages.sql:7) */
@@ -5311,6 +5357,7 @@ const pgqrs_queries pgqrs__queries_turso = {
     .dash_message_cancel = tu_dash_message_cancel,
     .dash_run_counts = tu_dash_run_counts,
     .dash_worker_counts = tu_dash_worker_counts,
+    .dash_message_requeue = tu_dash_message_requeue,
     .message_enqueue = tu_message_enqueue,
     .message_enqueue_batch = tu_message_enqueue_batch,
     .message_dequeue = tu_message_dequeue,

@@ -1275,8 +1275,7 @@ PGQRS_EXTERN pgqrs_status pgqrs_server_options_init(pgqrs_server_options *opts, 
 /* Binds the address and starts serving the store (which must outlive the
  * server). opts may be NULL. A failure is read with pgqrs_errmsg(NULL).
  * @return PGQRS_OK, PGQRS_EINVAL (malformed address, a token shorter than 16 bytes,
- *         a non-loopback address without a token), PGQRS_ECONN (cannot bind),
- *         PGQRS_ENOTSUPPORTED (built without libmicrohttpd) */
+ *         a non-loopback address without a token), PGQRS_ECONN (cannot bind) */
 PGQRS_EXTERN pgqrs_status pgqrs_server_new(pgqrs_server **out, pgqrs_store *store, const pgqrs_server_options *opts);
 /* The TCP port it listens on (the chosen one for port 0); 0 for a bad handle. */
 PGQRS_EXTERN int pgqrs_server_port(const pgqrs_server *srv);

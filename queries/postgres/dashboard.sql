@@ -61,3 +61,24 @@ SELECT status, count(*) AS n FROM pgqrs_workflow_runs GROUP BY status ORDER BY s
 -- Workers by status (only the statuses some worker has).
 -- returns: status enum:worker_status, n i64
 SELECT status, count(*) AS n FROM pgqrs_workers GROUP BY status ORDER BY status;
+
+-- name: dash_message_requeue :many
+-- Puts a cancelled message of the queue back as a new pending message (read
+-- count 0, visible now; priority and unique key kept), like a dead-letter
+-- replay. Returns the archive id moved; none when there is no such cancelled
+-- message.
+-- param: queue_id i64, id i64, now timestamp?
+-- returns: id i64
+WITH t AS (SELECT coalesce(@now::timestamptz, now()) AS now),
+moved AS (
+    DELETE FROM pgqrs_archive a
+    WHERE a.id = @id AND a.queue_id = @queue_id AND a.reason = 'cancelled'
+    RETURNING a.queue_id, a.payload, a.priority, a.unique_key
+),
+ins AS (
+    INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, priority, unique_key)
+    SELECT moved.queue_id, moved.payload, t.now, t.now, moved.priority, moved.unique_key
+    FROM moved, t
+    RETURNING id
+)
+SELECT @id::bigint AS id FROM ins;

@@ -60,3 +60,19 @@ SELECT status, count(*) AS n FROM pgqrs_workflow_runs GROUP BY status ORDER BY s
 -- Workers by status (only the statuses some worker has).
 -- returns: status enum:worker_status, n i64
 SELECT status, count(*) AS n FROM pgqrs_workers GROUP BY status ORDER BY status;
+
+-- name: dash_message_requeue :many
+-- Puts a cancelled message of the queue back as a new pending message (read
+-- count 0, visible now; priority and unique key kept), like a dead-letter
+-- replay. Returns the archive id moved; none when there is no such cancelled
+-- message (or its unique key is live again).
+-- param: queue_id i64, id i64, now timestamp?
+-- returns: id i64
+INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, priority, unique_key)
+SELECT a.queue_id, a.payload, t.now, t.now, a.priority, a.unique_key
+FROM pgqrs_archive a,
+     (SELECT coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) AS now) t
+WHERE a.id = @id AND a.queue_id = @queue_id AND a.reason = 'cancelled';
+DELETE FROM pgqrs_archive
+WHERE id = @id AND queue_id = @queue_id AND reason = 'cancelled' AND changes() > 0
+RETURNING id;

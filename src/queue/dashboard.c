@@ -124,6 +124,30 @@ pgqrs_status pgqrs__dash_message_cancel(pgqrs_store *s, const char *queue, int64
     return st;
 }
 
+pgqrs_status pgqrs__dash_message_requeue(pgqrs_store *s, const char *queue, int64_t id)
+{
+    pgqrs_status st;
+    PGQRS__CHECK_STORE(s);
+    PGQRS__WITH_CONN(s, s, {
+        pgqrs_queue_row q = { 0 };
+        int64_t *ids = NULL;
+        size_t n = 0;
+        st = pgqrs__queue_lookup(c, queue, &q);
+        if (st == PGQRS_OK) {
+            pgqrs_dash_message_requeue_params p = { q.id, id };
+            st = c->q->dash_message_requeue(&ids, &n, c, &p);
+        }
+        pgqrs__free(ids);
+        if (st == PGQRS_OK && n == 0)
+            st = pgqrs__fail(s, PGQRS_ENOTFOUND, "no cancelled message %lld in that queue", (long long)id);
+        if (st == PGQRS_OK)
+            pgqrs__log(s, PGQRS_LOG_INFO, "message.requeue", "cancelled message %lld of queue %lld requeued by an operator",
+                       (long long)id, (long long)q.id);
+        pgqrs__queue_row_clear(&q);
+    });
+    return st;
+}
+
 pgqrs_status pgqrs__dash_run_children(pgqrs_runs **out, pgqrs_store *s, int64_t run_id)
 {
     pgqrs_status st;

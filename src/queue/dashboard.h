@@ -25,6 +25,9 @@ pgqrs_status pgqrs__dash_message_remove(pgqrs_store *s, const char *queue, int64
  * may call that instead: src/server/actions.c, server_cancel_message.)
  * @return PGQRS_OK, PGQRS_ENOTFOUND, PGQRS_ESTATE (in flight) */
 pgqrs_status pgqrs__dash_message_cancel(pgqrs_store *s, const char *queue, int64_t id);
+/* Puts cancelled message id of queue back as a new pending message (read count
+ * 0, visible now). @return PGQRS_OK, PGQRS_ENOTFOUND (no such cancelled message) */
+pgqrs_status pgqrs__dash_message_requeue(pgqrs_store *s, const char *queue, int64_t id);
 /* The child runs of run_id (pgqrs_run_start_child), by id; *out is freed with
  * pgqrs_runs_free. @return PGQRS_OK (none: an empty list) */
 pgqrs_status pgqrs__dash_run_children(pgqrs_runs **out, pgqrs_store *s, int64_t run_id);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/handle.h"
 #include "queue/dashboard.h"
 #include "server/server.h"
 
@@ -63,6 +64,25 @@ void srv_action(srv_ctx *ctx, const srv_req *req, srv_resp *resp)
     case R_ACT_REPLAY: st = pgqrs_dlq_replay(ctx->store, req->name, req->id); break;
     case R_ACT_DELETE: st = pgqrs__dash_message_remove(ctx->store, req->name, req->id); break;
     case R_ACT_CANCEL_MSG: st = server_cancel_message(ctx->store, req->name, req->id); break;
+    case R_ACT_REQUEUE: st = pgqrs__dash_message_requeue(ctx->store, req->name, req->id); break;
+    case R_ACT_SEND: {
+        const char *payload = srv_param_get(req, "payload");
+        int64_t delay, id = 0;
+        pgqrs_producer *p = NULL;
+        if (!payload || !*payload || srv_int_param(req, "delay", 0, 0, PGQRS_MAX_DELAY_SECONDS, &delay)) {
+            srv_error(resp, req, 400, "send needs payload=JSON and delay 0..31536000 seconds");
+            return;
+        }
+        st = pgqrs_producer_new(&p, ctx->store, req->name);
+        if (st == PGQRS_OK) {
+            st = pgqrs_enqueue(&id, p, payload, (int)delay);
+            if (st != PGQRS_OK)
+                pgqrs__copy_err(ctx->store, p, st);   /* the producer's message, on the store */
+        }
+        pgqrs_producer_free(p);
+        extra = json_pack("{s:I}", "id", (json_int_t)id);
+        break;
+    }
     case R_ACT_REPLAY_ALL:
         st = pgqrs_dlq_replay_all(&n, ctx->store, req->name);
         extra = json_pack("{s:I}", "replayed", (json_int_t)n);

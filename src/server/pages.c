@@ -191,6 +191,11 @@ static void page_messages(srv_ctx *ctx, const srv_req *req, srv_resp *resp)
             form(b, ctx, act.data, back.data, "Cancel", NULL);
             pgqrs__buf_free(&act);
         }
+        if (!strcmp(state, "cancelled")) {
+            pgqrs__buf_printf(&act, "/api/queues/%s/messages/%lld/requeue", qp.data, (long long)m->id);
+            form(b, ctx, act.data, back.data, "Requeue", NULL);
+            pgqrs__buf_free(&act);
+        }
         if (strcmp(state, "in_flight") != 0) {
             pgqrs__buf_printf(&act, "/api/queues/%s/messages/%lld/delete", qp.data, (long long)m->id);
             form(b, ctx, act.data, back.data, "Delete", NULL);
@@ -201,6 +206,13 @@ static void page_messages(srv_ctx *ctx, const srv_req *req, srv_resp *resp)
     if (pgqrs_batch_count(batch) == 0)
         pgqrs__buf_puts(b, "<tr><td colspan=\"10\">No messages in this state.</td></tr>\n");
     pgqrs__buf_puts(b, "</table>\n");
+    /* send a message to this queue */
+    pgqrs__buf_printf(&act, "/api/queues/%s/send", qp.data);
+    pgqrs__buf_puts(b, "<h2>Send a message</h2>\n");
+    form(b, ctx, act.data, back.data, "Send",
+         "<textarea name=\"payload\" rows=\"2\" cols=\"60\" required>{}</textarea> "
+         "delay (s) <input type=\"number\" name=\"delay\" value=\"0\" min=\"0\"> ");
+    pgqrs__buf_free(&act);
     if (pgqrs_batch_count(batch) == 100) {
         pgqrs__buf_puts(b, "<p><a href=\"");
         srv_html(b, back.data);

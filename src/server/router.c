@@ -150,6 +150,8 @@ static const route_def routes[] = {
     { "api/queues/:n/messages/:i/replay", SRV_POST, R_ACT_REPLAY },
     { "api/queues/:n/messages/:i/delete", SRV_POST, R_ACT_DELETE },
     { "api/queues/:n/messages/:i/cancel", SRV_POST, R_ACT_CANCEL_MSG },
+    { "api/queues/:n/messages/:i/requeue", SRV_POST, R_ACT_REQUEUE },
+    { "api/queues/:n/send", SRV_POST, R_ACT_SEND },
     { "api/queues/:n/replay-dead-letters", SRV_POST, R_ACT_REPLAY_ALL },
     { "api/workers/reclaim", SRV_POST, R_ACT_RECLAIM },
     { "api/runs/:i/cancel", SRV_POST, R_ACT_RUN_CANCEL },

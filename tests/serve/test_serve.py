@@ -369,7 +369,8 @@ def main():
                 continue
             dom = chromium(B + path) or ""
             missing = [n for n in needles if n not in dom]
-            check("chromium %s" % path, not missing and "<script" not in dom, (missing, dom[:300]))
+            check("chromium %s" % path, not missing and "<script" not in dom and dsn not in dom,
+                  (missing, dom[:300]))
         if shots and have_chromium:
             os.makedirs(shots, exist_ok=True)
             for path, name in (("/queues", "queues"), ("/queues/emails?state=dead_letter", "dead-letters"),
@@ -391,6 +392,20 @@ def main():
         st, _, _ = post_form(srv, act or "/", f or {})
         st2, j = jget(B, "/api/queues/emails/messages?state=cancelled")
         check("message cancel", st == 303 and [m["id"] for m in j["messages"]] == [ids["pend"]], (st, j))
+        page = http(B, "/queues/emails?state=cancelled")[2]
+        act, f = form_fields(page, "/messages/%d/requeue" % ids["pend"])
+        st, _, _ = post_form(srv, act or "/", f or {})
+        check("cancelled message requeued", st == 303 and any(
+            m.payload == {"to": "pend@example.com"} for m in store.admin().list_messages("emails")) and
+            jget(B, "/api/queues/emails/messages?state=cancelled")[1]["messages"] == [], st)
+        act, f = form_fields(page, "/api/queues/emails/send")
+        f = dict(f or {}, payload='{"sent": "from the page"}', delay="0")
+        st, _, _ = post_form(srv, act or "/", f)
+        check("send from the page", st == 303 and any(
+            m.payload == {"sent": "from the page"} for m in store.admin().list_messages("emails")), st)
+        st, _, body = post_form(srv, "/api/queues/emails/send", dict(f, payload="{not json"))
+        check("send invalid JSON 400", st == 400, (st, body))
+        page = http(B, "/queues/emails?state=pending")[2]
         act, f = form_fields(page, "/messages/%d/delete" % ids["pend2"])
         st, _, _ = post_form(srv, act or "/", f or {})
         check("message delete", st == 303 and all(m.id != ids["pend2"] for m in store.admin().list_messages("emails")))
