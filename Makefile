@@ -24,7 +24,7 @@ WITH_TURSO    ?= 1
 on = $(filter 1,$(1))
 CPPFLAGS += -DPGQRS_WITH_POSTGRES=$(WITH_POSTGRES) -DPGQRS_WITH_SQLITE=$(WITH_SQLITE) -DPGQRS_WITH_TURSO=$(WITH_TURSO)
 LIBS      = $(if $(call on,$(WITH_POSTGRES)),-lpq) $(if $(call on,$(WITH_SQLITE)),-lsqlite3) -ljansson \
-            $(if $(call on,$(WITH_TURSO)),-lcurl) -lpthread
+            $(if $(call on,$(WITH_TURSO)),-lcurl) -lmicrohttpd -lpthread
 BACKEND_OFF_SRC := $(if $(call on,$(WITH_POSTGRES)),,$(wildcard src/drivers/postgres*.c) generated/queries_postgres.c) \
                    $(if $(call on,$(WITH_SQLITE)),,$(wildcard src/drivers/sqlite*.c) generated/queries_sqlite.c tests/test_faults.c) \
                    $(if $(call on,$(WITH_TURSO)),,$(wildcard src/drivers/turso*.c) generated/queries_turso.c tests/test_turso.c)

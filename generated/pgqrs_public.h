@@ -4,6 +4,7 @@
  *   schema/public.toml
  *   schema/pgqrs.toml
  *   queries/postgres/archive.sql
+ *   queries/postgres/dashboard.sql
  *   queries/postgres/enqueue_with.sql
  *   queries/postgres/jobs.sql
  *   queries/postgres/limits.sql

@@ -2,6 +2,7 @@
  * Sources:
  *   schema/pgqrs.toml
  *   queries/postgres/archive.sql
+ *   queries/postgres/dashboard.sql
  *   queries/postgres/enqueue_with.sql
  *   queries/postgres/jobs.sql
  *   queries/postgres/limits.sql
@@ -15,6 +16,7 @@
  *   queries/postgres/workers.sql
  *   queries/postgres/workflows.sql
  *   queries/sqlite/archive.sql
+ *   queries/sqlite/dashboard.sql
  *   queries/sqlite/enqueue_with.sql
  *   queries/sqlite/jobs.sql
  *   queries/sqlite/limits.sql
@@ -101,6 +103,42 @@ typedef struct pgqrs_queries {
      * oldest pending message. One queue, or with queue_id NULL all of them.
      * SQL: queries/postgres/archive.sql:64, queries/sqlite/archive.sql:60 */
     pgqrs_status (*queue_metrics)(pgqrs_queue_metrics_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_metrics_params *p);
+
+    /* dash_message_list :many
+     * Live messages of a queue in one state, in id order after after_id: 'pending'
+     * (visible now), 'in_flight' (held, lease live) or 'delayed' (not yet visible,
+     * not held); the split queue_metrics counts.
+     * SQL: queries/postgres/dashboard.sql:4, queries/sqlite/dashboard.sql:4 */
+    pgqrs_status (*dash_message_list)(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_dash_message_list_params *p);
+
+    /* dash_message_remove :execrows
+     * Deletes a live message of the queue that no consumer holds under a live lease
+     * (pending or delayed); an in-flight message is left alone.
+     * SQL: queries/postgres/dashboard.sql:20, queries/sqlite/dashboard.sql:21 */
+    pgqrs_status (*dash_message_remove)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_dash_message_remove_params *p);
+
+    /* dash_archive_remove :execrows
+     * Deletes an archived, dead-lettered or cancelled row of the queue.
+     * SQL: queries/postgres/dashboard.sql:28, queries/sqlite/dashboard.sql:30 */
+    pgqrs_status (*dash_archive_remove)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_dash_archive_remove_params *p);
+
+    /* dash_run_counts :many
+     * Workflow runs by status (only the statuses some run has).
+     * SQL: queries/postgres/dashboard.sql:33, queries/sqlite/dashboard.sql:35 */
+    pgqrs_status (*dash_run_counts)(pgqrs_dash_run_counts_row **rows_out, size_t *n_out, pgqrs_conn *c);
+
+    /* dash_worker_counts :many
+     * Workers by status (only the statuses some worker has).
+     * SQL: queries/postgres/dashboard.sql:38, queries/sqlite/dashboard.sql:40 */
+    pgqrs_status (*dash_worker_counts)(pgqrs_dash_worker_counts_row **rows_out, size_t *n_out, pgqrs_conn *c);
+
+    /* dash_message_requeue :many
+     * Puts a cancelled message of the queue back as a new pending message (read
+     * count 0, visible now; priority and unique key kept), like a dead-letter
+     * replay. Returns the archive id moved; none when there is no such cancelled
+     * message.
+     * SQL: queries/postgres/dashboard.sql:43, queries/sqlite/dashboard.sql:45 */
+    pgqrs_status (*dash_message_requeue)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_dash_message_requeue_params *p);
 
     /* message_enqueue_with :one
      * One message with a priority and an optional unique key. No row when the key

@@ -2,6 +2,7 @@
  * Sources:
  *   schema/pgqrs.toml
  *   queries/postgres/archive.sql
+ *   queries/postgres/dashboard.sql
  *   queries/postgres/enqueue_with.sql
  *   queries/postgres/jobs.sql
  *   queries/postgres/limits.sql
@@ -692,6 +693,62 @@ pgqrs_status pgqrs__queue_metrics_rows_finish(pgqrs_queue_metrics_row **rows_out
 {
     if (st != PGQRS_OK) {
         pgqrs__queue_metrics_rows_free(rows->data, rows->n);
+        rows->data = NULL;
+        rows->n = 0;
+    }
+    *rows_out = rows->data;
+    *n_out = rows->n;
+    return st;
+}
+
+void pgqrs__dash_run_counts_row_clear(pgqrs_dash_run_counts_row *row)
+{
+    if (!row)
+        return;
+    memset(row, 0, sizeof *row);
+}
+
+void pgqrs__dash_run_counts_rows_free(pgqrs_dash_run_counts_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        pgqrs__dash_run_counts_row_clear(&rows[i]);
+    pgqrs__free(rows);
+}
+
+pgqrs_status pgqrs__dash_run_counts_rows_finish(pgqrs_dash_run_counts_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st)
+{
+    if (st != PGQRS_OK) {
+        pgqrs__dash_run_counts_rows_free(rows->data, rows->n);
+        rows->data = NULL;
+        rows->n = 0;
+    }
+    *rows_out = rows->data;
+    *n_out = rows->n;
+    return st;
+}
+
+void pgqrs__dash_worker_counts_row_clear(pgqrs_dash_worker_counts_row *row)
+{
+    if (!row)
+        return;
+    memset(row, 0, sizeof *row);
+}
+
+void pgqrs__dash_worker_counts_rows_free(pgqrs_dash_worker_counts_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++)
+        pgqrs__dash_worker_counts_row_clear(&rows[i]);
+    pgqrs__free(rows);
+}
+
+pgqrs_status pgqrs__dash_worker_counts_rows_finish(pgqrs_dash_worker_counts_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st)
+{
+    if (st != PGQRS_OK) {
+        pgqrs__dash_worker_counts_rows_free(rows->data, rows->n);
         rows->data = NULL;
         rows->n = 0;
     }

@@ -2,6 +2,7 @@
  * Sources:
  *   schema/pgqrs.toml
  *   queries/postgres/archive.sql
+ *   queries/postgres/dashboard.sql
  *   queries/postgres/enqueue_with.sql
  *   queries/postgres/jobs.sql
  *   queries/postgres/limits.sql
@@ -484,6 +485,30 @@ void pgqrs__queue_metrics_rows_free(pgqrs_queue_metrics_row *rows, size_t n);
 /* Hands the collected rows to the caller on success, frees them on failure. */
 pgqrs_status pgqrs__queue_metrics_rows_finish(pgqrs_queue_metrics_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
 
+/* result of dash_run_counts */
+typedef struct pgqrs_dash_run_counts_row {
+    pgqrs_db_run_status status;
+    int64_t n;
+} pgqrs_dash_run_counts_row;
+/* Frees what the row owns and zeroes it; NULL is a no-op. */
+void pgqrs__dash_run_counts_row_clear(pgqrs_dash_run_counts_row *row);
+/* Clears n rows and frees the array; NULL is a no-op. */
+void pgqrs__dash_run_counts_rows_free(pgqrs_dash_run_counts_row *rows, size_t n);
+/* Hands the collected rows to the caller on success, frees them on failure. */
+pgqrs_status pgqrs__dash_run_counts_rows_finish(pgqrs_dash_run_counts_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
+
+/* result of dash_worker_counts */
+typedef struct pgqrs_dash_worker_counts_row {
+    pgqrs_db_worker_status status;
+    int64_t n;
+} pgqrs_dash_worker_counts_row;
+/* Frees what the row owns and zeroes it; NULL is a no-op. */
+void pgqrs__dash_worker_counts_row_clear(pgqrs_dash_worker_counts_row *row);
+/* Clears n rows and frees the array; NULL is a no-op. */
+void pgqrs__dash_worker_counts_rows_free(pgqrs_dash_worker_counts_row *rows, size_t n);
+/* Hands the collected rows to the caller on success, frees them on failure. */
+pgqrs_status pgqrs__dash_worker_counts_rows_finish(pgqrs_dash_worker_counts_row **rows_out, size_t *n_out, pgqrs__vec *rows, pgqrs_status st);
+
 /* result of message_heartbeat */
 typedef struct pgqrs_message_heartbeat_row {
     int64_t vt_us;
@@ -721,6 +746,32 @@ typedef struct pgqrs_queue_metrics_params {
     bool has_queue_id;
     int64_t queue_id;
 } pgqrs_queue_metrics_params;
+
+/* parameters of dash_message_list */
+typedef struct pgqrs_dash_message_list_params {
+    int64_t queue_id;
+    const char *state;
+    int64_t after_id;
+    int32_t limit;
+} pgqrs_dash_message_list_params;
+
+/* parameters of dash_message_remove */
+typedef struct pgqrs_dash_message_remove_params {
+    int64_t queue_id;
+    int64_t id;
+} pgqrs_dash_message_remove_params;
+
+/* parameters of dash_archive_remove */
+typedef struct pgqrs_dash_archive_remove_params {
+    int64_t queue_id;
+    int64_t id;
+} pgqrs_dash_archive_remove_params;
+
+/* parameters of dash_message_requeue */
+typedef struct pgqrs_dash_message_requeue_params {
+    int64_t queue_id;
+    int64_t id;
+} pgqrs_dash_message_requeue_params;
 
 /* parameters of message_enqueue_with */
 typedef struct pgqrs_message_enqueue_with_params {

@@ -2,6 +2,7 @@
  * Sources:
  *   schema/pgqrs.toml
  *   queries/postgres/archive.sql
+ *   queries/postgres/dashboard.sql
  *   queries/postgres/enqueue_with.sql
  *   queries/postgres/jobs.sql
  *   queries/postgres/limits.sql
@@ -40,6 +41,12 @@ enum {
     PG_DLQ_REPLAY,
     PG_ARCHIVE_PURGE,
     PG_QUEUE_METRICS,
+    PG_DASH_MESSAGE_LIST,
+    PG_DASH_MESSAGE_REMOVE,
+    PG_DASH_ARCHIVE_REMOVE,
+    PG_DASH_RUN_COUNTS,
+    PG_DASH_WORKER_COUNTS,
+    PG_DASH_MESSAGE_REQUEUE,
     PG_MESSAGE_ENQUEUE_WITH,
     PG_MESSAGE_ID_BY_KEY,
     PG_MESSAGE_ENQUEUE_BATCH_WITH,
@@ -233,6 +240,46 @@ static const char SQL_QUEUE_METRICS[] =
     ") a ON a.queue_id = q.id\n"
     "WHERE $1::bigint IS NULL OR q.id = $1::bigint\n"
     "ORDER BY q.name";
+static const char SQL_DASH_MESSAGE_LIST[] =
+    "-- name: dash_message_list :many\n"
+    "SELECT m.id, m.queue_id, m.payload, m.vt, m.enqueued_at, m.read_ct, m.dequeued_at, m.producer_worker_id,\n"
+    "       m.consumer_worker_id, m.priority, m.unique_key, m.progress, m.cancel_requested_at\n"
+    "FROM pgqrs_messages m, (SELECT coalesce($5::timestamptz, now()) AS now) t\n"
+    "WHERE m.queue_id = $1 AND m.id > $3\n"
+    "  AND (($2::text = 'pending' AND m.vt <= t.now)\n"
+    "       OR ($2::text = 'in_flight' AND m.vt > t.now AND m.consumer_worker_id IS NOT NULL)\n"
+    "       OR ($2::text = 'delayed' AND m.vt > t.now AND m.consumer_worker_id IS NULL))\n"
+    "ORDER BY m.id\n"
+    "LIMIT $4";
+static const char SQL_DASH_MESSAGE_REMOVE[] =
+    "-- name: dash_message_remove :execrows\n"
+    "DELETE FROM pgqrs_messages\n"
+    "WHERE id = $2 AND queue_id = $1\n"
+    "  AND (consumer_worker_id IS NULL OR vt <= coalesce($3::timestamptz, now()))";
+static const char SQL_DASH_ARCHIVE_REMOVE[] =
+    "-- name: dash_archive_remove :execrows\n"
+    "DELETE FROM pgqrs_archive WHERE id = $2 AND queue_id = $1";
+static const char SQL_DASH_RUN_COUNTS[] =
+    "-- name: dash_run_counts :many\n"
+    "SELECT status, count(*) AS n FROM pgqrs_workflow_runs GROUP BY status ORDER BY status";
+static const char SQL_DASH_WORKER_COUNTS[] =
+    "-- name: dash_worker_counts :many\n"
+    "SELECT status, count(*) AS n FROM pgqrs_workers GROUP BY status ORDER BY status";
+static const char SQL_DASH_MESSAGE_REQUEUE[] =
+    "-- name: dash_message_requeue :many\n"
+    "WITH t AS (SELECT coalesce($3::timestamptz, now()) AS now),\n"
+    "moved AS (\n"
+    "    DELETE FROM pgqrs_archive a\n"
+    "    WHERE a.id = $2 AND a.queue_id = $1 AND a.reason = 'cancelled'\n"
+    "    RETURNING a.queue_id, a.payload, a.priority, a.unique_key\n"
+    "),\n"
+    "ins AS (\n"
+    "    INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, priority, unique_key)\n"
+    "    SELECT moved.queue_id, moved.payload, t.now, t.now, moved.priority, moved.unique_key\n"
+    "    FROM moved, t\n"
+    "    RETURNING id\n"
+    ")\n"
+    "SELECT $2::bigint AS id FROM ins";
 static const char SQL_MESSAGE_ENQUEUE_WITH[] =
     "-- name: message_enqueue_with :one\n"
     "WITH t AS (SELECT coalesce($7::timestamptz, now()) AS now),\n"
@@ -1326,6 +1373,70 @@ static pgqrs_status pg_scan_queue_metrics_row(pgqrs_queue_metrics_row *row, pgqr
     return st;
 }
 
+static pgqrs_status pg_scan_message_row(pgqrs_message_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->id, NULL, c, res, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->queue_id, NULL, c, res, r, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_json(&row->payload, false, c, res, r, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->vt_us, NULL, c, res, r, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->enqueued_at_us, NULL, c, res, r, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i32(&row->read_ct, NULL, c, res, r, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->dequeued_at_us, &row->has_dequeued_at, c, res, r, 6);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->producer_worker_id, &row->has_producer_worker_id, c, res, r, 7);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->consumer_worker_id, &row->has_consumer_worker_id, c, res, r, 8);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i32(&row->priority, NULL, c, res, r, 9);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_text(&row->unique_key, true, c, res, r, 10);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_json(&row->progress, true, c, res, r, 11);
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_ts(&row->cancel_requested_at_us, &row->has_cancel_requested_at, c, res, r, 12);
+    if (st != PGQRS_OK)
+        pgqrs__message_row_clear(row);
+    return st;
+}
+
+static pgqrs_status pg_scan_dash_run_counts_row(pgqrs_dash_run_counts_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    int e = 0;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_enum(&e, &pgqrs__run_status_desc, c, res, r, 0);
+    if (st == PGQRS_OK)
+        row->status = (pgqrs_db_run_status)e;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->n, NULL, c, res, r, 1);
+    if (st != PGQRS_OK)
+        pgqrs__dash_run_counts_row_clear(row);
+    return st;
+}
+
+static pgqrs_status pg_scan_dash_worker_counts_row(pgqrs_dash_worker_counts_row *row, pgqrs_conn *c, const PGresult *res, int r)
+{
+    pgqrs_status st = PGQRS_OK;
+    int e = 0;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_enum(&e, &pgqrs__worker_status_desc, c, res, r, 0);
+    if (st == PGQRS_OK)
+        row->status = (pgqrs_db_worker_status)e;
+    if (st == PGQRS_OK)
+        st = pgqrs__pg_get_i64(&row->n, NULL, c, res, r, 1);
+    if (st != PGQRS_OK)
+        pgqrs__dash_worker_counts_row_clear(row);
+    return st;
+}
+
 static pgqrs_status pg_scan_message_heartbeat_row(pgqrs_message_heartbeat_row *row, pgqrs_conn *c, const PGresult *res, int r)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1363,40 +1474,6 @@ static pgqrs_status pg_scan_queue_limits_usage_row(pgqrs_queue_limits_usage_row 
         st = pgqrs__pg_get_ts(&row->window_oldest_us, &row->has_window_oldest, c, res, r, 2);
     if (st != PGQRS_OK)
         pgqrs__queue_limits_usage_row_clear(row);
-    return st;
-}
-
-static pgqrs_status pg_scan_message_row(pgqrs_message_row *row, pgqrs_conn *c, const PGresult *res, int r)
-{
-    pgqrs_status st = PGQRS_OK;
-    if (st == PGQRS_OK)
-        st = pgqrs__pg_get_i64(&row->id, NULL, c, res, r, 0);
-    if (st == PGQRS_OK)
-        st = pgqrs__pg_get_i64(&row->queue_id, NULL, c, res, r, 1);
-    if (st == PGQRS_OK)
-        st = pgqrs__pg_get_json(&row->payload, false, c, res, r, 2);
-    if (st == PGQRS_OK)
-        st = pgqrs__pg_get_ts(&row->vt_us, NULL, c, res, r, 3);
-    if (st == PGQRS_OK)
-        st = pgqrs__pg_get_ts(&row->enqueued_at_us, NULL, c, res, r, 4);
-    if (st == PGQRS_OK)
-        st = pgqrs__pg_get_i32(&row->read_ct, NULL, c, res, r, 5);
-    if (st == PGQRS_OK)
-        st = pgqrs__pg_get_ts(&row->dequeued_at_us, &row->has_dequeued_at, c, res, r, 6);
-    if (st == PGQRS_OK)
-        st = pgqrs__pg_get_i64(&row->producer_worker_id, &row->has_producer_worker_id, c, res, r, 7);
-    if (st == PGQRS_OK)
-        st = pgqrs__pg_get_i64(&row->consumer_worker_id, &row->has_consumer_worker_id, c, res, r, 8);
-    if (st == PGQRS_OK)
-        st = pgqrs__pg_get_i32(&row->priority, NULL, c, res, r, 9);
-    if (st == PGQRS_OK)
-        st = pgqrs__pg_get_text(&row->unique_key, true, c, res, r, 10);
-    if (st == PGQRS_OK)
-        st = pgqrs__pg_get_json(&row->progress, true, c, res, r, 11);
-    if (st == PGQRS_OK)
-        st = pgqrs__pg_get_ts(&row->cancel_requested_at_us, &row->has_cancel_requested_at, c, res, r, 12);
-    if (st != PGQRS_OK)
-        pgqrs__message_row_clear(row);
     return st;
 }
 
@@ -2025,6 +2102,143 @@ static pgqrs_status pg_queue_metrics(pgqrs_queue_metrics_row **rows_out, size_t 
     }
     PQclear(res);
     return pgqrs__queue_metrics_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* dash_message_list :many (queries/postgres/dashboard.sql:4) */
+static pgqrs_status pg_dash_message_list(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_dash_message_list_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[5];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    char b_after_id[PGQRS__PG_INT_LEN];
+    char b_limit[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    if (!p->state)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "dash_message_list: state is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
+    values[1] = p->state;
+    values[2] = pgqrs__pg_int(b_after_id, p->after_id);
+    values[3] = pgqrs__pg_int(b_limit, p->limit);
+    values[4] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_DASH_MESSAGE_LIST, "dash_message_list", SQL_DASH_MESSAGE_LIST, 5, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "dash_message_list");
+    for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
+        pgqrs_message_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pg_scan_message_row(row, c, res, r) : pgqrs__conn_oom(c);
+    }
+    PQclear(res);
+    return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* dash_message_remove :execrows (queries/postgres/dashboard.sql:20) */
+static pgqrs_status pg_dash_message_remove(int64_t *affected_out, pgqrs_conn *c, const pgqrs_dash_message_remove_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[3];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    char b_id[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    *affected_out = 0;
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
+    values[1] = pgqrs__pg_int(b_id, p->id);
+    values[2] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_DASH_MESSAGE_REMOVE, "dash_message_remove", SQL_DASH_MESSAGE_REMOVE, 3, values);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "dash_message_remove");
+    if (st == PGQRS_OK)
+        *affected_out = pgqrs__pg_affected(res);
+    PQclear(res);
+    return st;
+}
+
+/* dash_archive_remove :execrows (queries/postgres/dashboard.sql:28) */
+static pgqrs_status pg_dash_archive_remove(int64_t *affected_out, pgqrs_conn *c, const pgqrs_dash_archive_remove_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[2];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    char b_id[PGQRS__PG_INT_LEN];
+    *affected_out = 0;
+    values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
+    values[1] = pgqrs__pg_int(b_id, p->id);
+    res = pgqrs__pg_exec(c, PG_DASH_ARCHIVE_REMOVE, "dash_archive_remove", SQL_DASH_ARCHIVE_REMOVE, 2, values);
+    st = pgqrs__pg_expect(c, res, PGRES_COMMAND_OK, "dash_archive_remove");
+    if (st == PGQRS_OK)
+        *affected_out = pgqrs__pg_affected(res);
+    PQclear(res);
+    return st;
+}
+
+/* dash_run_counts :many (queries/postgres/dashboard.sql:33) */
+static pgqrs_status pg_dash_run_counts(pgqrs_dash_run_counts_row **rows_out, size_t *n_out, pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    res = pgqrs__pg_exec(c, PG_DASH_RUN_COUNTS, "dash_run_counts", SQL_DASH_RUN_COUNTS, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "dash_run_counts");
+    for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
+        pgqrs_dash_run_counts_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pg_scan_dash_run_counts_row(row, c, res, r) : pgqrs__conn_oom(c);
+    }
+    PQclear(res);
+    return pgqrs__dash_run_counts_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* dash_worker_counts :many (queries/postgres/dashboard.sql:38) */
+static pgqrs_status pg_dash_worker_counts(pgqrs_dash_worker_counts_row **rows_out, size_t *n_out, pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    res = pgqrs__pg_exec(c, PG_DASH_WORKER_COUNTS, "dash_worker_counts", SQL_DASH_WORKER_COUNTS, 0, NULL);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "dash_worker_counts");
+    for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
+        pgqrs_dash_worker_counts_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pg_scan_dash_worker_counts_row(row, c, res, r) : pgqrs__conn_oom(c);
+    }
+    PQclear(res);
+    return pgqrs__dash_worker_counts_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* dash_message_requeue :many (queries/postgres/dashboard.sql:43) */
+static pgqrs_status pg_dash_message_requeue(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_dash_message_requeue_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    PGresult *res = NULL;
+    const char *values[3];
+    char b_queue_id[PGQRS__PG_INT_LEN];
+    char b_id[PGQRS__PG_INT_LEN];
+    char b_now[PGQRS__PG_TS_LEN];
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    values[0] = pgqrs__pg_int(b_queue_id, p->queue_id);
+    values[1] = pgqrs__pg_int(b_id, p->id);
+    values[2] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
+    res = pgqrs__pg_exec(c, PG_DASH_MESSAGE_REQUEUE, "dash_message_requeue", SQL_DASH_MESSAGE_REQUEUE, 3, values);
+    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "dash_message_requeue");
+    for (int r = 0; st == PGQRS_OK && r < PQntuples(res); r++) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__pg_get_i64(row, NULL, c, res, r, 0) : pgqrs__conn_oom(c);
+    }
+    PQclear(res);
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
 /* message_enqueue_with :one (queries/postgres/enqueue_with.sql:6) */
@@ -5428,6 +5642,12 @@ const pgqrs_queries pgqrs__queries_postgres = {
     .dlq_replay = pg_dlq_replay,
     .archive_purge = pg_archive_purge,
     .queue_metrics = pg_queue_metrics,
+    .dash_message_list = pg_dash_message_list,
+    .dash_message_remove = pg_dash_message_remove,
+    .dash_archive_remove = pg_dash_archive_remove,
+    .dash_run_counts = pg_dash_run_counts,
+    .dash_worker_counts = pg_dash_worker_counts,
+    .dash_message_requeue = pg_dash_message_requeue,
     .message_enqueue_with = pg_message_enqueue_with,
     .message_id_by_key = pg_message_id_by_key,
     .message_enqueue_batch_with = pg_message_enqueue_batch_with,

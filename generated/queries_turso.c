@@ -2,6 +2,7 @@
  * Sources:
  *   schema/pgqrs.toml
  *   queries/sqlite/archive.sql
+ *   queries/sqlite/dashboard.sql
  *   queries/sqlite/enqueue_with.sql
  *   queries/sqlite/jobs.sql
  *   queries/sqlite/limits.sql
@@ -105,6 +106,45 @@ static const char SQL_QUEUE_METRICS[] =
     ") a ON a.queue_id = q.id\n"
     "WHERE ?1 IS NULL OR q.id = ?1\n"
     "ORDER BY q.name";
+static const char SQL_DASH_MESSAGE_LIST[] =
+    "-- name: dash_message_list :many\n"
+    "SELECT m.id, m.queue_id, m.payload, m.vt, m.enqueued_at, m.read_ct, m.dequeued_at, m.producer_worker_id,\n"
+    "       m.consumer_worker_id, m.priority, m.unique_key, m.progress, m.cancel_requested_at\n"
+    "FROM pgqrs_messages m,\n"
+    "     (SELECT coalesce(?5, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) AS now) t\n"
+    "WHERE m.queue_id = ?1 AND m.id > ?3\n"
+    "  AND ((?2 = 'pending' AND m.vt <= t.now)\n"
+    "       OR (?2 = 'in_flight' AND m.vt > t.now AND m.consumer_worker_id IS NOT NULL)\n"
+    "       OR (?2 = 'delayed' AND m.vt > t.now AND m.consumer_worker_id IS NULL))\n"
+    "ORDER BY m.id\n"
+    "LIMIT ?4";
+static const char SQL_DASH_MESSAGE_REMOVE[] =
+    "-- name: dash_message_remove :execrows\n"
+    "DELETE FROM pgqrs_messages\n"
+    "WHERE id = ?2 AND queue_id = ?1\n"
+    "  AND (consumer_worker_id IS NULL\n"
+    "       OR vt <= coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)))";
+static const char SQL_DASH_ARCHIVE_REMOVE[] =
+    "-- name: dash_archive_remove :execrows\n"
+    "DELETE FROM pgqrs_archive WHERE id = ?2 AND queue_id = ?1";
+static const char SQL_DASH_RUN_COUNTS[] =
+    "-- name: dash_run_counts :many\n"
+    "SELECT status, count(*) AS n FROM pgqrs_workflow_runs GROUP BY status ORDER BY status";
+static const char SQL_DASH_WORKER_COUNTS[] =
+    "-- name: dash_worker_counts :many\n"
+    "SELECT status, count(*) AS n FROM pgqrs_workers GROUP BY status ORDER BY status";
+static const char SQL_DASH_MESSAGE_REQUEUE_1[] =
+    "-- name: dash_message_requeue :many (statement 1 of 2)\n"
+    "INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, priority, unique_key)\n"
+    "SELECT a.queue_id, a.payload, t.now, t.now, a.priority, a.unique_key\n"
+    "FROM pgqrs_archive a,\n"
+    "     (SELECT coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)) AS now) t\n"
+    "WHERE a.id = ?2 AND a.queue_id = ?1 AND a.reason = 'cancelled'";
+static const char SQL_DASH_MESSAGE_REQUEUE_2[] =
+    "-- name: dash_message_requeue :many (statement 2 of 2)\n"
+    "DELETE FROM pgqrs_archive\n"
+    "WHERE id = ?2 AND queue_id = ?1 AND reason = 'cancelled' AND changes() > 0\n"
+    "RETURNING id";
 static const char SQL_MESSAGE_ENQUEUE_WITH[] =
     "-- name: message_enqueue_with :one\n"
     "INSERT INTO pgqrs_messages (queue_id, payload, vt, enqueued_at, producer_worker_id, priority, unique_key)\n"
@@ -1133,6 +1173,70 @@ static pgqrs_status tu_scan_queue_metrics_row(pgqrs_queue_metrics_row *row, pgqr
     return st;
 }
 
+static pgqrs_status tu_scan_message_row(pgqrs_message_row *row, pgqrs__tu_call *call, size_t r)
+{
+    pgqrs_status st = PGQRS_OK;
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i64(&row->id, NULL, call, r, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i64(&row->queue_id, NULL, call, r, 1);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_json(&row->payload, false, call, r, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_ts(&row->vt_us, NULL, call, r, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_ts(&row->enqueued_at_us, NULL, call, r, 4);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i32(&row->read_ct, NULL, call, r, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_ts(&row->dequeued_at_us, &row->has_dequeued_at, call, r, 6);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i64(&row->producer_worker_id, &row->has_producer_worker_id, call, r, 7);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i64(&row->consumer_worker_id, &row->has_consumer_worker_id, call, r, 8);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i32(&row->priority, NULL, call, r, 9);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_text(&row->unique_key, true, call, r, 10);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_json(&row->progress, true, call, r, 11);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_ts(&row->cancel_requested_at_us, &row->has_cancel_requested_at, call, r, 12);
+    if (st != PGQRS_OK)
+        pgqrs__message_row_clear(row);
+    return st;
+}
+
+static pgqrs_status tu_scan_dash_run_counts_row(pgqrs_dash_run_counts_row *row, pgqrs__tu_call *call, size_t r)
+{
+    pgqrs_status st = PGQRS_OK;
+    int e = 0;
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_enum(&e, &pgqrs__run_status_desc, call, r, 0);
+    if (st == PGQRS_OK)
+        row->status = (pgqrs_db_run_status)e;
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i64(&row->n, NULL, call, r, 1);
+    if (st != PGQRS_OK)
+        pgqrs__dash_run_counts_row_clear(row);
+    return st;
+}
+
+static pgqrs_status tu_scan_dash_worker_counts_row(pgqrs_dash_worker_counts_row *row, pgqrs__tu_call *call, size_t r)
+{
+    pgqrs_status st = PGQRS_OK;
+    int e = 0;
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_enum(&e, &pgqrs__worker_status_desc, call, r, 0);
+    if (st == PGQRS_OK)
+        row->status = (pgqrs_db_worker_status)e;
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i64(&row->n, NULL, call, r, 1);
+    if (st != PGQRS_OK)
+        pgqrs__dash_worker_counts_row_clear(row);
+    return st;
+}
+
 static pgqrs_status tu_scan_message_heartbeat_row(pgqrs_message_heartbeat_row *row, pgqrs__tu_call *call, size_t r)
 {
     pgqrs_status st = PGQRS_OK;
@@ -1170,40 +1274,6 @@ static pgqrs_status tu_scan_queue_limits_usage_row(pgqrs_queue_limits_usage_row 
         st = pgqrs__tu_get_ts(&row->window_oldest_us, &row->has_window_oldest, call, r, 2);
     if (st != PGQRS_OK)
         pgqrs__queue_limits_usage_row_clear(row);
-    return st;
-}
-
-static pgqrs_status tu_scan_message_row(pgqrs_message_row *row, pgqrs__tu_call *call, size_t r)
-{
-    pgqrs_status st = PGQRS_OK;
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_get_i64(&row->id, NULL, call, r, 0);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_get_i64(&row->queue_id, NULL, call, r, 1);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_get_json(&row->payload, false, call, r, 2);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_get_ts(&row->vt_us, NULL, call, r, 3);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_get_ts(&row->enqueued_at_us, NULL, call, r, 4);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_get_i32(&row->read_ct, NULL, call, r, 5);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_get_ts(&row->dequeued_at_us, &row->has_dequeued_at, call, r, 6);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_get_i64(&row->producer_worker_id, &row->has_producer_worker_id, call, r, 7);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_get_i64(&row->consumer_worker_id, &row->has_consumer_worker_id, call, r, 8);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_get_i32(&row->priority, NULL, call, r, 9);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_get_text(&row->unique_key, true, call, r, 10);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_get_json(&row->progress, true, call, r, 11);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_get_ts(&row->cancel_requested_at_us, &row->has_cancel_requested_at, call, r, 12);
-    if (st != PGQRS_OK)
-        pgqrs__message_row_clear(row);
     return st;
 }
 
@@ -1845,6 +1915,162 @@ static pgqrs_status tu_queue_metrics(pgqrs_queue_metrics_row **rows_out, size_t 
     }
     pgqrs__tu_end(&call);
     return pgqrs__queue_metrics_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* dash_message_list :many (queries/sqlite/dashboard.sql:4) */
+static pgqrs_status tu_dash_message_list(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_dash_message_list_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    pgqrs__tu_start(&call, c, "dash_message_list", false);
+    if (!p->state)
+        return pgqrs__conn_fail(c, PGQRS_EMISUSE, "dash_message_list: state is NULL");
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__tu_stmt(&call, SQL_DASH_MESSAGE_LIST, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_text(&call, 2, p->state);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 3, p->after_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 4, (int64_t)p->limit);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 5, now_us) : pgqrs__tu_arg_null(&call, 5);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
+        pgqrs_message_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? tu_scan_message_row(row, &call, r) : pgqrs__conn_oom(c);
+    }
+    pgqrs__tu_end(&call);
+    return pgqrs__message_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* dash_message_remove :execrows (queries/sqlite/dashboard.sql:21) */
+static pgqrs_status tu_dash_message_remove(int64_t *affected_out, pgqrs_conn *c, const pgqrs_dash_message_remove_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    *affected_out = 0;
+    pgqrs__tu_start(&call, c, "dash_message_remove", true);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__tu_stmt(&call, SQL_DASH_MESSAGE_REMOVE, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 2, p->id);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 3, now_us) : pgqrs__tu_arg_null(&call, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, STMT_CHANGES, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i64(affected_out, NULL, &call, 0, 0);
+    pgqrs__tu_end(&call);
+    return st;
+}
+
+/* dash_archive_remove :execrows (queries/sqlite/dashboard.sql:30) */
+static pgqrs_status tu_dash_archive_remove(int64_t *affected_out, pgqrs_conn *c, const pgqrs_dash_archive_remove_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    *affected_out = 0;
+    pgqrs__tu_start(&call, c, "dash_archive_remove", true);
+    st = pgqrs__tu_stmt(&call, SQL_DASH_ARCHIVE_REMOVE, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 2, p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, STMT_CHANGES, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_get_i64(affected_out, NULL, &call, 0, 0);
+    pgqrs__tu_end(&call);
+    return st;
+}
+
+/* dash_run_counts :many (queries/sqlite/dashboard.sql:35) */
+static pgqrs_status tu_dash_run_counts(pgqrs_dash_run_counts_row **rows_out, size_t *n_out, pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    pgqrs__tu_start(&call, c, "dash_run_counts", false);
+    st = pgqrs__tu_stmt(&call, SQL_DASH_RUN_COUNTS, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
+        pgqrs_dash_run_counts_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? tu_scan_dash_run_counts_row(row, &call, r) : pgqrs__conn_oom(c);
+    }
+    pgqrs__tu_end(&call);
+    return pgqrs__dash_run_counts_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* dash_worker_counts :many (queries/sqlite/dashboard.sql:40) */
+static pgqrs_status tu_dash_worker_counts(pgqrs_dash_worker_counts_row **rows_out, size_t *n_out, pgqrs_conn *c)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    pgqrs__tu_start(&call, c, "dash_worker_counts", false);
+    st = pgqrs__tu_stmt(&call, SQL_DASH_WORKER_COUNTS, 0);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
+        pgqrs_dash_worker_counts_row *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? tu_scan_dash_worker_counts_row(row, &call, r) : pgqrs__conn_oom(c);
+    }
+    pgqrs__tu_end(&call);
+    return pgqrs__dash_worker_counts_rows_finish(rows_out, n_out, &rows, st);
+}
+
+/* dash_message_requeue :many (queries/sqlite/dashboard.sql:45) */
+static pgqrs_status tu_dash_message_requeue(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_dash_message_requeue_params *p)
+{
+    pgqrs_status st = PGQRS_OK;
+    pgqrs__tu_call call;
+    pgqrs__vec rows = PGQRS__VEC_INIT;
+    *rows_out = NULL;
+    *n_out = 0;
+    pgqrs__tu_start(&call, c, "dash_message_requeue", true);
+    int64_t now_us = 0;
+    const bool has_now = pgqrs__conn_now(c, &now_us);
+    st = pgqrs__tu_stmt(&call, SQL_DASH_MESSAGE_REQUEUE_1, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 2, p->id);
+    if (st == PGQRS_OK)
+        st = has_now ? pgqrs__tu_arg_i64(&call, 3, now_us) : pgqrs__tu_arg_null(&call, 3);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_stmt(&call, SQL_DASH_MESSAGE_REQUEUE_2, 2);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 1, p->queue_id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_arg_i64(&call, 2, p->id);
+    if (st == PGQRS_OK)
+        st = pgqrs__tu_run(&call);
+    for (size_t r = 0; st == PGQRS_OK && r < pgqrs__tu_nrows(&call); r++) {
+        int64_t *row = pgqrs__vec_push(&rows, sizeof *row);
+        st = row ? pgqrs__tu_get_i64(row, NULL, &call, r, 0) : pgqrs__conn_oom(c);
+    }
+    pgqrs__tu_end(&call);
+    return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
 /* message_enqueue_with :one (queries/sqlite/enqueue_with.sql:4) */
@@ -5787,6 +6013,12 @@ const pgqrs_queries pgqrs__queries_turso = {
     .dlq_replay = tu_dlq_replay,
     .archive_purge = tu_archive_purge,
     .queue_metrics = tu_queue_metrics,
+    .dash_message_list = tu_dash_message_list,
+    .dash_message_remove = tu_dash_message_remove,
+    .dash_archive_remove = tu_dash_archive_remove,
+    .dash_run_counts = tu_dash_run_counts,
+    .dash_worker_counts = tu_dash_worker_counts,
+    .dash_message_requeue = tu_dash_message_requeue,
     .message_enqueue_with = tu_message_enqueue_with,
     .message_id_by_key = tu_message_id_by_key,
     .message_enqueue_batch_with = tu_message_enqueue_batch_with,

@@ -1376,6 +1376,39 @@ PGQRS_EXTERN pgqrs_status pgqrs_counters_init(pgqrs_counters *counters, unsigned
  * @return PGQRS_OK, PGQRS_EINVAL (out->version unknown) */
 PGQRS_EXTERN pgqrs_status pgqrs_store_counters(pgqrs_counters *out, const pgqrs_store *store);
 
+/* ---- Dashboard server: `pgqrs serve` (issue 20, docs/dashboard.md) ----------------
+ * An HTTP server on libmicrohttpd over a store: HTML pages, a JSON API (/api/...)
+ * and Prometheus metrics (/metrics), served on threads of its own. It listens on
+ * loopback unless given a token; every action (POST) needs the token (or the
+ * pages' form field), same-origin headers and no read_only. No page, header,
+ * log line or error shows the DSN, a password or the token. */
+typedef struct pgqrs_server pgqrs_server;
+typedef struct pgqrs_server_options {
+    unsigned int version;        /* PGQRS_SERVER_OPTIONS_VERSION */
+    const char *listen;          /* "HOST:PORT" (IPv6 as "[::1]:PORT"); NULL = "127.0.0.1:8080"; port 0: any free */
+    const char *token;           /* NULL or "": none, and then only a loopback address is accepted */
+    int read_only;               /* non-zero: every action is refused (403) */
+    int log_requests;            /* non-zero: one line per request on stderr: method, path (never the query), status */
+} pgqrs_server_options;
+#define PGQRS_SERVER_OPTIONS_VERSION 1
+#define PGQRS_SERVER_OPTIONS_INIT PGQRS__INIT(pgqrs_server_options, PGQRS_SERVER_OPTIONS_VERSION)
+PGQRS__DEFINE_INIT(pgqrs_server_options, PGQRS_SERVER_OPTIONS_VERSION)
+/* @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
+PGQRS_EXTERN pgqrs_status pgqrs_server_options_init(pgqrs_server_options *opts, unsigned int version);
+/* Binds the address and starts serving the store (which must outlive the
+ * server). opts may be NULL. A failure is read with pgqrs_errmsg(NULL).
+ * @return PGQRS_OK, PGQRS_EINVAL (malformed address, a token shorter than 16 bytes,
+ *         a non-loopback address without a token), PGQRS_ECONN (cannot bind) */
+PGQRS_EXTERN pgqrs_status pgqrs_server_new(pgqrs_server **out, pgqrs_store *store, const pgqrs_server_options *opts);
+/* The TCP port it listens on (the chosen one for port 0); 0 for a bad handle. */
+PGQRS_EXTERN int pgqrs_server_port(const pgqrs_server *srv);
+/* Blocks until pgqrs_server_stop. @return PGQRS_OK */
+PGQRS_EXTERN pgqrs_status pgqrs_server_wait(pgqrs_server *srv);
+/* Makes pgqrs_server_wait return. Async-signal-safe. A bad handle is ignored. */
+PGQRS_EXTERN void pgqrs_server_stop(pgqrs_server *srv);
+/* Stops serving (requests in progress finish) and frees. NULL: no-op. */
+PGQRS_EXTERN void pgqrs_server_free(pgqrs_server *srv);
+
 /* Limits. */
 #define PGQRS_MAX_BATCH_LIMIT 10000      /* max_batch_size can not be raised past this */
 #define PGQRS_MAX_VT_SECONDS 604800      /* 7 days */

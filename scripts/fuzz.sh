@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # libFuzzer targets (fuzz/): the DSN parser and redactor, the JSON payload path,
-# the CLI argument parser. Builds the library with clang and
+# the CLI argument parser, the dashboard's request router. Builds the library with clang and
 # -fsanitize=fuzzer-no-link,address,undefined into build-fuzz/, links each target
 # with -fsanitize=fuzzer,address,undefined, and runs it for SECONDS on a copy of
 # its committed seed corpus (fuzz/corpus/NAME; new inputs are not written back).
@@ -27,7 +27,7 @@ for f in src/cli/*.c; do
     clang -std=c11 -O1 -g $SAN $CPP -c "$f" -o "$o" || { echo "fuzz: cannot compile $f"; fail=$((fail + 1)); }
     cli_objs+=("$o")
 done
-for t in dsn json cli; do
+for t in dsn json cli router; do
     extra=()
     [ "$t" = cli ] && extra=("${cli_objs[@]}")
     if ! clang -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer $CPP \

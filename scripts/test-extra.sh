@@ -20,7 +20,7 @@ if [ -z "${PGQRS_TEST_EXTRA_INNER:-}" ]; then
     exec scripts/with-postgres.sh "$0" "$@"
 fi
 
-SUITES=(cli python)
+SUITES=(cli python serve)
 
 # ---- suite: cli -------------------------------------------------------------------
 # The pgqrs command-line tool end to end (tests/cli/test_cli.sh) on SQLite and PostgreSQL.
@@ -66,6 +66,35 @@ suite_python() {
     if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi   # exit 5 (no tests), crash, usage error, ...
     if [ "$p" = 0 ] && [ "$rc" = 0 ]; then f=1; rc=1; fi
     echo "python: $p passed, $f failed, $sk skipped"
+    return $rc
+}
+
+# ---- suite: serve -------------------------------------------------------------------
+# `pgqrs serve` end to end (tests/serve/test_serve.py): the JSON API, /metrics through
+# python3-prometheus-client's parser, auth and limits, every page in headless
+# Chromium, and replay / cancel through the pages' forms, on SQLite, PostgreSQL and
+# Turso (tursodb). Each run is bounded by timeout(1); the test stops what it starts.
+suite_serve() {
+    local be line p=0 f=0 s=0 rc=0 brc log
+    make -s cli python >/dev/null || { echo "serve: build failed"; echo "serve: 0 passed, 1 failed, 0 skipped"; return 1; }
+    log=$(mktemp /tmp/pgqrs-extra-serve.XXXXXX)
+    for be in sqlite postgres turso; do
+        echo "-- serve on $be"
+        if [ "$be" = turso ]; then
+            timeout -k 10 600 scripts/with-turso.sh /usr/bin/python3 tests/serve/test_serve.py "$be" 2>&1 | tee "$log"
+        else
+            timeout -k 10 600 /usr/bin/python3 tests/serve/test_serve.py "$be" 2>&1 | tee "$log"
+        fi
+        brc=${PIPESTATUS[0]}
+        [ "$brc" = 0 ] || rc=1
+        line=$(grep -E '^serve: [0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -n 1)
+        if [ -z "$line" ]; then echo "serve on $be: no summary line (exit $brc)"; f=$((f + 1)); rc=1; continue; fi
+        read -r lp lf ls < <(sed -E 's/^serve: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/' <<<"$line")
+        [ "$brc" = 0 ] || [ "$lf" != 0 ] || lf=1
+        p=$((p + lp)); f=$((f + lf)); s=$((s + ls))
+    done
+    rm -f "$log"
+    echo "serve: $p passed, $f failed, $s skipped"
     return $rc
 }
 

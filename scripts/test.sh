@@ -187,7 +187,7 @@ run_step valgrind scripts/with-postgres.sh env RUNNER="valgrind --error-exitcode
     scripts/run-suites.sh build sqlite postgres
 tally valgrind "$log/valgrind" "$(rc_of valgrind)" 'C suites \(build\)'
 
-step "fuzz smoke: DSN, JSON payload, CLI arguments (12 s each)"
+step "fuzz smoke: DSN, JSON payload, CLI arguments, dashboard router (12 s each)"
 run_step fuzz scripts/fuzz.sh 12
 tally fuzz "$log/fuzz" "$(rc_of fuzz)"
 

@@ -17,6 +17,7 @@
 #endif
 
 #include "harness.h"
+#include "queue/dashboard.h"   /* pgqrs serve's store calls (test_events__dashboard) */
 #include "proxy.h"
 
 const char *th_errmsg(const void *h) { return pgqrs_errmsg(h); }
@@ -784,6 +785,78 @@ static void test_events__signals(void)
 
 /* Every event named in the first column of the events table of
  * docs/operations.md, and the test above that fires it. */
+/* The dashboard's operator actions on one message (queue/dashboard.h, used by
+ * `pgqrs serve`): listing by state, cancel, requeue and delete, with their events. */
+static void test_events__dashboard(void)
+{
+    pgqrs_store *s = open_store(th_fresh_dsn(), 0, 0);
+    pgqrs_producer *p = NULL;
+    pgqrs_consumer *c = NULL;
+    pgqrs_batch *b = NULL;
+    int64_t a = 0, d = 0, held = 0, runs[PGQRS__DASH_N_RUN_STATUSES], workers[PGQRS__DASH_N_WORKER_STATUSES];
+    int outcome = PGQRS_CANCEL_REMOVED;
+    static const struct {
+        const char *state;
+        int n;
+    } by_state[] = { { "pending", 1 }, { "delayed", 1 }, { "in_flight", 1 },
+                     { "archived", 0 }, { "dead_letter", 0 }, { "cancelled", 0 } };
+    CHECK(s);
+    CHECK_OK(pgqrs_schema_install(s), s);
+    CHECK_OK(pgqrs_queue_create(NULL, s, "q", NULL), s);
+    pgqrs_store_set_time(s, T0);
+    CHECK_OK(pgqrs_producer_new(&p, s, "q"), s);
+    CHECK_OK(pgqrs_enqueue(&held, p, "{\"n\":0}", 0), p);
+    CHECK_OK(pgqrs_enqueue(&a, p, "{\"n\":1}", 0), p);
+    CHECK_OK(pgqrs_enqueue(&d, p, "{\"n\":2}", 60), p);
+    CHECK_OK(pgqrs_consumer_new(&c, s, "q"), s);
+    CHECK_OK(pgqrs_dequeue(&b, c, 1, 30), c);
+    CHECK_I64(1, (int64_t)pgqrs_batch_count(b));
+    CHECK_I64(held, pgqrs_batch_at(b, 0)->id);
+    pgqrs_batch_free(b);
+    for (size_t i = 0; i < sizeof by_state / sizeof by_state[0]; i++) {
+        CHECK_OK(pgqrs__dash_message_list(&b, s, "q", by_state[i].state, 0, 10), s);
+        CHECK_I64(by_state[i].n, (int64_t)pgqrs_batch_count(b));
+        pgqrs_batch_free(b);
+    }
+    CHECK_I64(PGQRS_EINVAL, pgqrs__dash_message_list(&b, s, "q", "bogus", 0, 10));
+    CHECK_I64(PGQRS_ENOTFOUND, pgqrs__dash_message_list(&b, s, "nope", "pending", 0, 10));
+    /* in flight: not deleted; a cancel (the dashboard's is pgqrs_message_cancel) is a request */
+    CHECK_I64(PGQRS_ESTATE, pgqrs__dash_message_remove(s, "q", held));
+    CHECK_OK(pgqrs_message_cancel(&outcome, s, "q", held), s);
+    CHECK_I64(PGQRS_CANCEL_REQUESTED, (int64_t)outcome);
+    CHECK_OK(pgqrs__dash_message_list(&b, s, "q", "in_flight", 0, 10), s);
+    CHECK_I64(1, (int64_t)pgqrs_batch_count(b));
+    CHECK(pgqrs_batch_at(b, 0)->cancel_requested_at_us > 0);
+    pgqrs_batch_free(b);
+    CHECK_OK(pgqrs_archive_cancelled(c, held), c);   /* its holder settles it */
+    CHECK_LOGGED("message.cancelled", PGQRS_LOG_INFO);
+    CHECK_OK(pgqrs_message_cancel(&outcome, s, "q", a), s);
+    CHECK_I64(PGQRS_CANCEL_REMOVED, (int64_t)outcome);
+    CHECK_LOGGED("message.cancel", PGQRS_LOG_INFO);
+    CHECK_OK(pgqrs__dash_message_list(&b, s, "q", "cancelled", 0, 10), s);
+    CHECK_I64(2, (int64_t)pgqrs_batch_count(b));   /* held (by its holder) and a */
+    CHECK_STR("cancelled", pgqrs_batch_at(b, 0)->state);
+    CHECK_STR("cancelled", pgqrs_batch_at(b, 1)->state);
+    pgqrs_batch_free(b);
+    CHECK_I64(PGQRS_ESTATE, pgqrs_message_cancel(&outcome, s, "q", a));   /* finished */
+    CHECK_OK(pgqrs__dash_message_requeue(s, "q", a), s);
+    CHECK_LOGGED("message.requeue", PGQRS_LOG_INFO);
+    CHECK_I64(PGQRS_ENOTFOUND, pgqrs__dash_message_requeue(s, "q", a));
+    CHECK_OK(pgqrs__dash_message_list(&b, s, "q", "pending", 0, 10), s);
+    CHECK_I64(1, (int64_t)pgqrs_batch_count(b));
+    pgqrs_batch_free(b);
+    CHECK_OK(pgqrs__dash_message_remove(s, "q", d), s);
+    CHECK_LOGGED("message.delete", PGQRS_LOG_INFO);
+    CHECK_I64(PGQRS_ENOTFOUND, pgqrs__dash_message_remove(s, "q", d));
+    CHECK_OK(pgqrs__dash_worker_counts(workers, s), s);
+    CHECK_I64(2, workers[0]);   /* ready: the producer and the consumer */
+    CHECK_OK(pgqrs__dash_run_counts(runs, s), s);
+    CHECK_I64(0, runs[0]);
+    pgqrs_consumer_free(c);
+    pgqrs_producer_free(p);
+    pgqrs_store_free(s);
+}
+
 static const struct { const char *event; const char *test; } covered[] = {
     { "queue.update", "queue_and_workers" },
     { "worker.register", "queue_and_workers" }, { "worker.transition", "queue_and_workers" },
@@ -807,6 +880,7 @@ static const struct { const char *event; const char *test; } covered[] = {
     { "schedule.pause", "schedules" }, { "schedule.resume", "schedules" }, { "schedule.misfire", "schedules" },
     { "schedule.delete", "schedules" }, { "retention.set", "schedules" }, { "retention.purge", "schedules" },
     { "schedule.error", "schedule_error" },
+    { "message.delete", "dashboard" }, { "message.cancel", "dashboard" }, { "message.cancelled", "dashboard" }, { "message.requeue", "dashboard" },
 };
 
 static void test_events__every_documented_event_has_a_test(void)
@@ -861,6 +935,7 @@ int main(int argc, char **argv)
         { "events__worker_heartbeat_failure", test_events__worker_heartbeat_failure },
         { "events__schedules", test_events__schedules },
         { "events__schedule_error", test_events__schedule_error },
+        { "events__dashboard", test_events__dashboard },
         { "events__every_documented_event_has_a_test", test_events__every_documented_event_has_a_test },
     };
     return th_main(argc, argv, "test_events", tests, sizeof tests / sizeof *tests);

@@ -31,7 +31,7 @@ static pgqrs_conn *open_fresh(void)
 #define SETUP() do { pgqrs__conn_close(conn); conn = open_fresh(); CHECK(conn); } while (0)
 #define INSTALL() do { SETUP(); CHECK_OK(pgqrs__migrate(conn, NULL), conn); } while (0)
 /* queue_create's parameters with the default retry policy */
-#define QP(name, max_attempts) { (name), (max_attempts), 1000, 2.0, 300000, 0.25 }
+#define QP(name, max_attempts) { (name), (max_attempts), 1000, 2.0, 300000, 0.25, false, 0, false, 0, false, 0 }
 
 static void test_interface__every_slot_is_filled(void)
 {
@@ -216,7 +216,7 @@ static void test_queue__f64_columns_round_trip(void)
     /* doubles go in as text (PostgreSQL), REAL (SQLite) or a Hrana float and come
      * back bit for bit; queue_update changes only what it is given */
     pgqrs_queue_row q = { 0 }, got = { 0 };
-    pgqrs_queue_create_params p = { "f", 3, 250, 4.0 / 3.0, 1234567, 0.1 };
+    pgqrs_queue_create_params p = { "f", 3, 250, 4.0 / 3.0, 1234567, 0.1, false, 0, false, 0, false, 0 };
     pgqrs_queue_update_params u = { 0 };
     INSTALL();
     CHECK_OK(conn->q->queue_create(&q, conn, &p), conn);

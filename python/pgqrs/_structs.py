@@ -29,6 +29,7 @@ PGQRS_RUN_FILTER_VERSION = 1
 PGQRS_RUNTIME_OPTIONS_VERSION = 2
 PGQRS_RUNTIME_STATS_VERSION = 2
 PGQRS_COUNTERS_VERSION = 2
+PGQRS_SERVER_OPTIONS_VERSION = 1
 
 
 class ConnectOptionsC(ctypes.Structure):
@@ -436,6 +437,17 @@ class CountersC(ctypes.Structure):
     ]
 
 
+class ServerOptionsC(ctypes.Structure):
+    """pgqrs_server_options"""
+    _fields_ = [
+        ("version", ctypes.c_uint),
+        ("listen", ctypes.c_char_p),
+        ("token", ctypes.c_char_p),
+        ("read_only", ctypes.c_int),
+        ("log_requests", ctypes.c_int),
+    ]
+
+
 # C name -> mirror, for the layout test (tests/python/test_layout.py).
 BY_C_NAME = {
     "pgqrs_connect_options": ConnectOptionsC,
@@ -467,4 +479,5 @@ BY_C_NAME = {
     "pgqrs_runtime_options": RuntimeOptionsC,
     "pgqrs_runtime_stats": RuntimeStatsC,
     "pgqrs_counters": CountersC,
+    "pgqrs_server_options": ServerOptionsC,
 }

@@ -6,6 +6,7 @@
 extern const cli_group cli_group_workflow;   /* cmd_workflow.c */
 extern const cli_group cli_group_work;       /* cmd_work.c */
 extern const cli_group cli_group_schedule, cli_group_retention;   /* cmd_schedule.c */
+extern const cli_group cli_group_serve;      /* cmd_serve.c */
 
 const cli_group *const cli_groups[] = {
     &cli_group_install,
@@ -18,5 +19,6 @@ const cli_group *const cli_groups[] = {
     &cli_group_work,
     &cli_group_schedule,
     &cli_group_retention,
+    &cli_group_serve,
     NULL,
 };
