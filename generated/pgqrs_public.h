@@ -3,6 +3,7 @@
  *   include/pgqrs.h
  *   schema/public.toml
  *   schema/pgqrs.toml
+ *   queries/postgres/app_tx.sql
  *   queries/postgres/archive.sql
  *   queries/postgres/dashboard.sql
  *   queries/postgres/enqueue_with.sql

@@ -179,8 +179,11 @@ typedef struct pgqrs_capabilities {
     const char *concurrency_model;   /* "multi-process", "single-process" or "single-writer"; static */
     int notifications;           /* waiting consumers are woken by the database (PostgreSQL LISTEN/NOTIFY,
                                   * not through PgBouncer); 0: they poll with backoff */
+    /* version 2 */
+    int app_transactions;        /* pgqrs_tx_*: enqueue on the application's own connection inside its own
+                                  * transaction (PostgreSQL PGconn, SQLite sqlite3); 0 on Turso */
 } pgqrs_capabilities;
-#define PGQRS_CAPABILITIES_VERSION 1
+#define PGQRS_CAPABILITIES_VERSION 2   /* 1 (without app_transactions) is still accepted */
 #define PGQRS_CAPABILITIES_INIT PGQRS__INIT(pgqrs_capabilities, PGQRS_CAPABILITIES_VERSION)
 PGQRS__DEFINE_INIT(pgqrs_capabilities, PGQRS_CAPABILITIES_VERSION)
 /* @return PGQRS_OK, PGQRS_EINVAL (unknown version) */
@@ -1408,6 +1411,59 @@ PGQRS_EXTERN pgqrs_status pgqrs_server_wait(pgqrs_server *srv);
 PGQRS_EXTERN void pgqrs_server_stop(pgqrs_server *srv);
 /* Stops serving (requests in progress finish) and frees. NULL: no-op. */
 PGQRS_EXTERN void pgqrs_server_free(pgqrs_server *srv);
+
+/* ---- Transactional enqueue: on the application's own connection and transaction ----
+ * A message (or a workflow run) enqueued through a pgqrs_tx exists if and only if
+ * the application commits its transaction. The pgqrs_tx wraps the application's
+ * open connection (a libpq PGconn * on PostgreSQL, a sqlite3 * on SQLite), passed
+ * as void * so this header needs neither libpq's nor SQLite's. The library never
+ * begins, commits, rolls back or closes it: each call checks that a transaction
+ * is open (else PGQRS_ESTATE), runs its statements inside a savepoint named
+ * pgqrs_tx, releases it on success and rolls back to it on failure, so a failed
+ * call leaves nothing behind and the application's transaction usable (unless the
+ * connection itself failed). On PostgreSQL every statement is unnamed
+ * (PQexecParams) and nothing is SET, LISTENed or prepared: it works behind
+ * PgBouncer transaction pooling. The connection must see pgqrs's tables (its
+ * search_path must include the store's schema). A wake-up notification for
+ * waiting consumers is delivered when the application commits. On SQLite the
+ * statements prepared for a call are finalized before it returns, and SQLite
+ * itself may roll back the whole transaction after some errors (SQLITE_FULL,
+ * SQLITE_IOERR, SQLITE_NOMEM, SQLITE_BUSY): then the call fails with PGQRS_ESTATE
+ * or the mapped status and the transaction is gone. The connection must be
+ * linked against the same libsqlite3 as this library. Turso has no application
+ * connection type: pgqrs_capabilities.app_transactions is 0 and wrapping returns
+ * PGQRS_ENOTSUPPORTED.
+ * A pgqrs_tx is used by one thread at a time, like the connection it wraps; the
+ * store must outlive it. Its failures are read with pgqrs_errmsg(tx); a failure
+ * of the wrap calls with pgqrs_errmsg(store). */
+typedef struct pgqrs_tx pgqrs_tx;
+/* Wraps a libpq `PGconn *` (open, on the store's database) for a PostgreSQL store.
+ * @return PGQRS_OK, PGQRS_EINVAL (the store is not PostgreSQL), PGQRS_ENOTSUPPORTED (Turso) */
+PGQRS_EXTERN pgqrs_status pgqrs_tx_wrap_pg(pgqrs_tx **out, pgqrs_store *store, void *pgconn);
+/* Wraps a `sqlite3 *` (open on the store's database file) for a SQLite store.
+ * @return PGQRS_OK, PGQRS_EINVAL (the store is not SQLite), PGQRS_ENOTSUPPORTED (Turso) */
+PGQRS_EXTERN pgqrs_status pgqrs_tx_wrap_sqlite(pgqrs_tx **out, pgqrs_store *store, void *db);
+/* Frees the wrapper, never the application's connection. NULL: no-op. */
+PGQRS_EXTERN void pgqrs_tx_free(pgqrs_tx *tx);
+/* Enqueues payload_json (validated JSON) into queue (0..PGQRS_MAX_DELAY_SECONDS
+ * delay, counted from the enqueue). Consumers see it once the application's
+ * transaction commits. id_out may be NULL.
+ * @return PGQRS_OK, PGQRS_ENOTFOUND (no such queue), PGQRS_EINVAL (name, payload
+ *         or delay), PGQRS_ESTATE (no open transaction, or an aborted one) */
+PGQRS_EXTERN pgqrs_status pgqrs_tx_enqueue(int64_t *id_out, pgqrs_tx *tx, const char *queue, const char *payload_json,
+                                           int delay_seconds);
+/* Enqueues n payloads (1..max_batch_size) into queue: all or none; ids_out (may
+ * be NULL) receives n ids in input order.
+ * @return as pgqrs_tx_enqueue */
+PGQRS_EXTERN pgqrs_status pgqrs_tx_enqueue_batch(int64_t *ids_out, pgqrs_tx *tx, const char *queue,
+                                                 const char *const *payloads, size_t n, int delay_seconds);
+/* pgqrs_workflow_trigger inside the application's transaction: the run and its
+ * message exist if and only if it commits.
+ * @return PGQRS_OK, PGQRS_ENOTFOUND (no such workflow), PGQRS_EINVAL (name, input
+ *         or key), PGQRS_ESTATE (no open transaction, or an aborted one) */
+PGQRS_EXTERN pgqrs_status pgqrs_workflow_trigger_tx(int64_t *run_id_out, int *created_out, pgqrs_tx *tx,
+                                                    const char *name, const char *input_json,
+                                                    const pgqrs_trigger_options *opts);
 
 /* Limits. */
 #define PGQRS_MAX_BATCH_LIMIT 10000      /* max_batch_size can not be raised past this */

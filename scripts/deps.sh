@@ -5,7 +5,7 @@ set -euo pipefail
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 for p in build-essential clang libpq-dev libsqlite3-dev libjansson-dev libcurl4-openssl-dev \
-         postgresql postgresql-contrib python3 python3-pytest python3-croniter valgrind pgbouncer pkg-config \
+         postgresql postgresql-contrib python3 python3-pytest python3-croniter python3-psycopg2 valgrind pgbouncer pkg-config \
          libmicrohttpd-dev chromium python3-prometheus-client; do
     have "$p" || need+=("$p")
 done

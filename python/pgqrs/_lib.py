@@ -179,6 +179,13 @@ _SIGNATURES = {
     "pgqrs_run_filter_init": (c_status, [_P(RunFilterC), ctypes.c_uint]),
     "pgqrs_workflow_define": (c_status, [c_handle, ctypes.c_char_p, WORKFLOW_FN, ctypes.c_void_p,
                                          _P(WorkflowOptionsC)]),
+    # transactional enqueue (app_tx.py)
+    "pgqrs_tx_wrap_pg": (c_status, [_pp, c_handle, ctypes.c_void_p]),
+    "pgqrs_tx_wrap_sqlite": (c_status, [_pp, c_handle, ctypes.c_void_p]),
+    "pgqrs_tx_free": (_VOID, [c_handle]),
+    "pgqrs_tx_enqueue": (c_status, [_P(c_i64), c_handle, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int]),
+    "pgqrs_tx_enqueue_batch": (c_status, [_P(c_i64), c_handle, ctypes.c_char_p, _P(ctypes.c_char_p), ctypes.c_size_t, ctypes.c_int]),
+    "pgqrs_workflow_trigger_tx": (c_status, [_P(c_i64), _P(ctypes.c_int), c_handle, ctypes.c_char_p, ctypes.c_char_p, _P(TriggerOptionsC)]),
     "pgqrs_workflow_trigger": (c_status, [_P(c_i64), _P(ctypes.c_int), c_handle, ctypes.c_char_p, ctypes.c_char_p, _P(TriggerOptionsC)]),
     "pgqrs_workflow_worker_new": (c_status, [_pp, c_handle, ctypes.c_char_p]),
     "pgqrs_workflow_worker_free": (_VOID, [c_handle]),

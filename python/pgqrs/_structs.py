@@ -11,7 +11,7 @@ the structs a caller allocates (options, outputs) must match exactly."""
 import ctypes
 
 PGQRS_CONNECT_OPTIONS_VERSION = 1
-PGQRS_CAPABILITIES_VERSION = 1
+PGQRS_CAPABILITIES_VERSION = 2
 PGQRS_QUEUE_OPTIONS_VERSION = 3
 PGQRS_ENQUEUE_OPTIONS_VERSION = 1
 PGQRS_WORKER_HEALTH_VERSION = 1
@@ -59,6 +59,7 @@ class CapabilitiesC(ctypes.Structure):
         ("database_clock", ctypes.c_int),
         ("concurrency_model", ctypes.c_char_p),
         ("notifications", ctypes.c_int),
+        ("app_transactions", ctypes.c_int),
     ]
 
 

@@ -133,6 +133,7 @@ class Store:
                 "transactions": bool(caps.transactions),
                 "database_clock": bool(caps.database_clock),
                 "concurrency_model": decode(caps.concurrency_model),
+                "app_transactions": bool(caps.app_transactions),
             }
         return dict(self._capabilities)
 
@@ -241,6 +242,12 @@ class Store:
         """Like :meth:`trigger`; returns ``(run_id, created)``, created False when
         the idempotency key returned an existing run."""
         return _wf.trigger(self, workflow, input, idempotency_key)
+
+    def app_tx(self, conn):
+        """The application's own connection (psycopg2) wrapped for enqueueing inside
+        its open transaction: a :class:`pgqrs.AppTx` (see :mod:`pgqrs.app_tx`)."""
+        from .app_tx import AppTx
+        return AppTx._open(self, conn)
 
     def workflow_worker(self, workflow):
         """A :class:`pgqrs.WorkflowWorker` executing runs of `workflow`, which must be

@@ -104,7 +104,7 @@ PGQRS_EXTERN const char *pgqrs_errmsg(const void *handle)
     switch (h->magic) {
     case PGQRS__MAGIC_PRODUCER: case PGQRS__MAGIC_CONSUMER: case PGQRS__MAGIC_LIST: case PGQRS__MAGIC_RUN:
     case PGQRS__MAGIC_WF_WORKER: case PGQRS__MAGIC_RUNTIME: case PGQRS__MAGIC_JOB:
-    case PGQRS__MAGIC_SCHEDULER:
+    case PGQRS__MAGIC_SCHEDULER: case PGQRS__MAGIC_APP_TX:
         return h->msg;
     case PGQRS__MAGIC_FREED:
         return "bad parameter or other API misuse: handle was freed";

@@ -53,6 +53,15 @@ typedef struct pgqrs__driver {
      * readable (it is not read), 0 timed out, -1 the session failed (recorded on c). */
     pgqrs_status (*listen)(pgqrs_conn *c);
     int (*wait_notify)(pgqrs_conn *c, const char *const *payloads, size_t n, int64_t timeout_ms, int wake_fd);
+    /* May provide (NULL: this backend has no application connection type, e.g.
+     * Turso over HTTP; pgqrs_capabilities.app_transactions is 0): wraps the
+     * application's own open connection (`PGconn *`, `sqlite3 *`) for one call
+     * of pgqrs_tx_* (src/queue/app_tx.c). ESTATE, with one line in err, unless
+     * a transaction is open and usable on it. app_close frees the wrapper and
+     * anything it prepared on the connection, and never closes, commits or
+     * rolls back the application's connection. */
+    pgqrs_status (*app_wrap)(pgqrs_conn **out, void *foreign, const pgqrs__conn_env *env, char *err, size_t errlen);
+    void (*app_close)(pgqrs_conn *c);
     /* Must provide. What the backend guarantees for this DSN (every field but version). */
     void (*capabilities)(const pgqrs__dsn *d, pgqrs_capabilities *out);
 } pgqrs__driver;

@@ -194,6 +194,7 @@ static void pg_capabilities(const pgqrs__dsn *d, pgqrs_capabilities *out)
     /* a notification through PgBouncer reaches whichever client holds the server
      * connection next, so waiting consumers poll there */
     out->notifications = !d->pgbouncer;
+    out->app_transactions = 1;   /* a PGconn *, also through PgBouncer (postgres_app.c) */
 }
 
 const pgqrs__driver pgqrs__driver_postgres = {
@@ -210,5 +211,7 @@ const pgqrs__driver pgqrs__driver_postgres = {
     .tx_rollback = pgqrs__tx_rollback_query,
     .listen = pg_listen,
     .wait_notify = pg_wait_notify,
+    .app_wrap = pgqrs__pg_app_wrap,
+    .app_close = pgqrs__pg_app_close,
     .capabilities = pg_capabilities,
 };

@@ -38,6 +38,12 @@ PGresult *pgqrs__pg_exec(pgqrs_conn *c, int slot, const char *name, const char *
 pgqrs_status pgqrs__pg_expect(pgqrs_conn *c, const PGresult *res, ExecStatusType want, const char *name);
 pgqrs_status pgqrs__pg_exec_script(pgqrs_conn *c, const char *sql);
 
+/* The driver's app_wrap / app_close slots (postgres_app.c): the application's
+ * PGconn, with unnamed statements only (nothing outlives the call). */
+pgqrs_status pgqrs__pg_app_wrap(pgqrs_conn **out, void *pgconn, const pgqrs__conn_env *env, char *err,
+                                size_t errlen);
+void pgqrs__pg_app_close(pgqrs_conn *c);
+
 const char *pgqrs__pg_int(char *buf, int64_t v);     /* buf: PGQRS__PG_INT_LEN */
 const char *pgqrs__pg_ts(char *buf, int64_t us);     /* buf: PGQRS__PG_TS_LEN, ISO 8601 UTC */
 const char *pgqrs__pg_f64(char *buf, double v);      /* buf: PGQRS__PG_F64_LEN, round-trips exactly */

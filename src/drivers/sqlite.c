@@ -143,6 +143,7 @@ static void sq_capabilities(const pgqrs__dsn *d, pgqrs_capabilities *out)
     out->database_clock = 0;
     out->concurrency_model = "single-process";
     out->notifications = 0;
+    out->app_transactions = 1;   /* a sqlite3 * (sqlite_app.c) */
 }
 
 const pgqrs__driver pgqrs__driver_sqlite = {
@@ -159,6 +160,8 @@ const pgqrs__driver pgqrs__driver_sqlite = {
     .tx_rollback = pgqrs__tx_rollback_query,
     .listen = NULL,
     .wait_notify = NULL,
+    .app_wrap = pgqrs__sq_app_wrap,
+    .app_close = pgqrs__sq_app_close,
     .capabilities = sq_capabilities,
 };
 
@@ -190,6 +193,12 @@ static pgqrs_status turso_file_open(pgqrs_conn **out, const pgqrs__dsn *d, const
     return open_with(&pgqrs__driver_turso_file, out, d, o, env, err, errlen);
 }
 
+static void turso_file_capabilities(const pgqrs__dsn *d, pgqrs_capabilities *out)
+{
+    sq_capabilities(d, out);
+    out->app_transactions = 0;   /* a Turso database has no application connection type to wrap */
+}
+
 const pgqrs__driver pgqrs__driver_turso_file = {
     .name = "turso",
     .q = &pgqrs__queries_sqlite,
@@ -204,5 +213,5 @@ const pgqrs__driver pgqrs__driver_turso_file = {
     .tx_rollback = pgqrs__tx_rollback_query,
     .listen = NULL,
     .wait_notify = NULL,
-    .capabilities = sq_capabilities,
+    .capabilities = turso_file_capabilities,
 };

@@ -31,6 +31,11 @@ pgqrs_status pgqrs__sq_stmt(sqlite3_stmt **out, pgqrs_conn *c, int slot, const c
 /* sqlite3_reset + sqlite3_clear_bindings; NULL: no-op. */
 void pgqrs__sq_release(sqlite3_stmt *stmt);
 
+/* The driver's app_wrap / app_close slots (sqlite_app.c): the application's
+ * sqlite3 handle; close finalizes every statement prepared on it. */
+pgqrs_status pgqrs__sq_app_wrap(pgqrs_conn **out, void *db, const pgqrs__conn_env *env, char *err, size_t errlen);
+void pgqrs__sq_app_close(pgqrs_conn *c);
+
 /* Binders. Text is bound SQLITE_STATIC: it must outlive the step, which the
  * generated accessors guarantee (their arguments outlive the call). NULL text binds NULL. */
 pgqrs_status pgqrs__sq_bind_i64(pgqrs_conn *c, sqlite3_stmt *s, int idx, int64_t v);

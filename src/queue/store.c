@@ -2,6 +2,7 @@
 #include "queue/store.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +20,8 @@ PGQRS_EXTERN pgqrs_status pgqrs_connect_options_init(pgqrs_connect_options *opts
 
 PGQRS_EXTERN pgqrs_status pgqrs_capabilities_init(pgqrs_capabilities *caps, unsigned int version)
 {
+    if (version == 1)   /* the fields before version 2's app_transactions */
+        return pgqrs__struct_init(caps, offsetof(pgqrs_capabilities, app_transactions), 1, 1, "capabilities");
     return pgqrs__struct_init(caps, sizeof *caps, version, PGQRS_CAPABILITIES_VERSION, "capabilities");
 }
 
@@ -199,6 +202,7 @@ PGQRS_EXTERN const char *pgqrs_store_backend(const pgqrs_store *s)
 
 void pgqrs__store_caps(const pgqrs_store *s, pgqrs_capabilities *out)
 {
+    memset(out, 0, sizeof *out);   /* a field a driver does not set is 0 */
     out->version = PGQRS_CAPABILITIES_VERSION;
     s->drv->capabilities(&s->dsn, out);
 }
@@ -210,8 +214,17 @@ PGQRS_EXTERN pgqrs_status pgqrs_store_capabilities(pgqrs_capabilities *out, cons
         return st;
     if (!out)
         return pgqrs__fail((void *)s, PGQRS_EMISUSE, "out is NULL");
-    if ((st = pgqrs__check_version((void *)s, "capabilities", out->version, PGQRS_CAPABILITIES_VERSION)) != PGQRS_OK)
+    if (out->version != 1 &&
+        (st = pgqrs__check_version((void *)s, "capabilities", out->version, PGQRS_CAPABILITIES_VERSION)) != PGQRS_OK)
         return st;
+    if (out->version == 1) {   /* a version-1 struct ends before app_transactions */
+        pgqrs_capabilities all;
+        memset(&all, 0, sizeof all);
+        pgqrs__store_caps(s, &all);
+        memcpy(out, &all, offsetof(pgqrs_capabilities, app_transactions));
+        out->version = 1;
+        return PGQRS_OK;
+    }
     pgqrs__store_caps(s, out);
     return PGQRS_OK;
 }
