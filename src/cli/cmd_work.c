@@ -121,7 +121,6 @@ typedef struct progress_in {
 static void progress_line(work_ctx *w, pgqrs_job *job, progress_in *pi)
 {
     const char *why = NULL;
-    pgqrs_status st;
     pi->line[pi->len] = '\0';
     if (pi->len == 0 && !pi->too_long)
         return;
@@ -129,7 +128,7 @@ static void progress_line(work_ctx *w, pgqrs_job *job, progress_in *pi)
         why = "longer than 8192 bytes";
     else if (!is_json(pi->line))
         why = "not JSON";
-    else if ((st = pgqrs_job_set_progress(job, pi->line)) != PGQRS_OK)
+    else if (pgqrs_job_set_progress(job, pi->line) != PGQRS_OK)
         why = pgqrs_errmsg(job);
     if (why) {
         pthread_mutex_lock(&w->mu);

@@ -217,10 +217,12 @@ PGQRS_EXTERN pgqrs_status pgqrs_enqueue_batch_with(int64_t *ids_out, int *create
     }
     ids = pgqrs__calloc(n, sizeof *ids);
     created = pgqrs__calloc(n, sizeof *created);
-    if (!ids || !created)
-        st = pgqrs__fail(p, PGQRS_ENOMEM, "out of memory");
-    else
-        st = keyed ? batch_keyed(p, payloads, n, opts, ids, created) : batch_plain(p, payloads, n, opts, ids, created);
+    if (!ids || !created) {
+        pgqrs__free(ids);
+        pgqrs__free(created);
+        return pgqrs__fail(p, PGQRS_ENOMEM, "out of memory");
+    }
+    st = keyed ? batch_keyed(p, payloads, n, opts, ids, created) : batch_plain(p, payloads, n, opts, ids, created);
     if (st == PGQRS_OK) {
         size_t ncreated = 0;
         for (size_t i = 0; i < n; i++)
