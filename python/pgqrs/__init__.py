@@ -43,6 +43,7 @@ from ._lib import BINDING_VERSION as __version__
 from ._lib import LibraryNotFound, library_path
 from .admin import Admin
 from .app_tx import AppTx
+from .server import Server
 from .errors import (AlreadyExists, Busy, DatabaseConnectionError, IllegalState, InvalidInput, Misuse, NonRetryable,
                      NotFound, NotOwned, NotSupported, OutOfMemory, PgqrsError, RunCancelled, RunSuspended, Status,
                      Timeout)
@@ -56,7 +57,7 @@ from .workflow import (EventInfo, RetryPolicy, Run, RunInfo, Step, StepInfo, Wor
 
 __all__ = [
     "connect", "version", "errstr", "library_path", "__version__",
-    "Store", "Admin", "AppTx", "Producer", "Consumer", "Runtime", "Job", "Retry", "RuntimeStats",
+    "Store", "Admin", "AppTx", "Server", "Producer", "Consumer", "Runtime", "Job", "Retry", "RuntimeStats",
     "Message", "QueueInfo", "QueueMetrics", "WorkerInfo", "WorkerHealth", "NO_LIMIT",
     "Status", "PgqrsError", "NotFound", "AlreadyExists", "InvalidInput", "Busy", "NotOwned", "IllegalState",
     "DatabaseConnectionError", "Timeout", "OutOfMemory", "NotSupported", "Misuse", "LibraryNotFound",

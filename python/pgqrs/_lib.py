@@ -37,6 +37,7 @@ from ._structs import (  # noqa: F401
     RetentionOptionsC, RetentionPolicyC, RetentionReportC, ScheduleInfoC, ScheduleOptionsC, SchedulerOptionsC,
     SchedulerStatsC)
 from ._structs import PGQRS_ENQUEUE_OPTIONS_VERSION, EnqueueOptionsC  # noqa: F401  (issue 17)
+from ._structs import PGQRS_SERVER_OPTIONS_VERSION, ServerOptionsC  # noqa: F401  (issue 20)
 
 # The pgqrs.h this binding mirrors (PGQRS_VERSION_NUMBER = major*1e6 + minor*1e3 + patch).
 BINDING_VERSION_NUMBER = 2000
@@ -179,6 +180,13 @@ _SIGNATURES = {
     "pgqrs_run_filter_init": (c_status, [_P(RunFilterC), ctypes.c_uint]),
     "pgqrs_workflow_define": (c_status, [c_handle, ctypes.c_char_p, WORKFLOW_FN, ctypes.c_void_p,
                                          _P(WorkflowOptionsC)]),
+    # pgqrs serve (server.py)
+    "pgqrs_server_options_init": (c_status, [_P(ServerOptionsC), ctypes.c_uint]),
+    "pgqrs_server_new": (c_status, [_pp, c_handle, _P(ServerOptionsC)]),
+    "pgqrs_server_port": (ctypes.c_int, [c_handle]),
+    "pgqrs_server_wait": (c_status, [c_handle]),
+    "pgqrs_server_stop": (_VOID, [c_handle]),
+    "pgqrs_server_free": (_VOID, [c_handle]),
     # transactional enqueue (app_tx.py)
     "pgqrs_tx_wrap_pg": (c_status, [_pp, c_handle, ctypes.c_void_p]),
     "pgqrs_tx_wrap_sqlite": (c_status, [_pp, c_handle, ctypes.c_void_p]),

@@ -243,6 +243,14 @@ class Store:
         the idempotency key returned an existing run."""
         return _wf.trigger(self, workflow, input, idempotency_key)
 
+    def serve(self, *, listen=None, token=None, read_only=False, log_requests=False):
+        """Starts the dashboard server (``pgqrs serve``: pages, JSON API, /metrics)
+        on this store: a :class:`pgqrs.Server`. `listen` "HOST:PORT" (default
+        "127.0.0.1:8080"; port 0: any free one); a non-loopback address needs a
+        `token` of 16 bytes or more (:class:`InvalidInput`)."""
+        from .server import Server
+        return Server._start(self, listen, token, read_only, log_requests)
+
     def app_tx(self, conn):
         """The application's own connection (psycopg2) wrapped for enqueueing inside
         its open transaction: a :class:`pgqrs.AppTx` (see :mod:`pgqrs.app_tx`)."""
