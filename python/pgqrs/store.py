@@ -120,7 +120,8 @@ class Store:
     @property
     def capabilities(self):
         """What this backend guarantees: a dict with ``skip_locked``,
-        ``multi_process``, ``transactions``, ``database_clock`` (bools) and
+        ``multi_process``, ``transactions``, ``database_clock``,
+        ``app_transactions`` (:meth:`app_tx` works) (bools) and
         ``concurrency_model`` (``"multi-process"`` or ``"single-process"``)."""
         if self._capabilities is None:
             caps = _lib.CapabilitiesC()

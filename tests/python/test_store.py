@@ -17,7 +17,9 @@ def test_version_and_library():
 
 def test_connect_capabilities(store, backend):
     caps = store.capabilities
-    assert set(caps) == {"skip_locked", "multi_process", "transactions", "database_clock", "concurrency_model"}
+    assert set(caps) == {"skip_locked", "multi_process", "transactions", "database_clock", "concurrency_model",
+                         "app_transactions"}
+    assert caps["app_transactions"] is True   # PostgreSQL and SQLite: pgqrs.app_tx (Turso: False)
     if backend == "postgres":
         assert store.backend == "postgres"
         assert store.concurrency_model == "multi-process"
