@@ -183,7 +183,7 @@ echo "header: $hdr_p passed, $hdr_f failed, 0 skipped" | tee "$log/header"
 tally header "$log/header" 0
 
 step "C suites under valgrind memcheck (SQLite and PostgreSQL)"
-run_step valgrind scripts/with-postgres.sh env RUNNER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --track-origins=no -q --suppressions=tests/valgrind.supp" \
+run_step valgrind scripts/with-postgres.sh env JOBS="$jobs" RUNNER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --track-origins=no -q --suppressions=tests/valgrind.supp" \
     scripts/run-suites.sh build sqlite postgres
 tally valgrind "$log/valgrind" "$(rc_of valgrind)" 'C suites \(build\)'
 

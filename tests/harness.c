@@ -85,6 +85,11 @@ const char *th_backend(void) { return backend; }
 bool th_is_postgres(void) { return strcmp(backend, "postgres") == 0 || th_is_pgbouncer(); }
 bool th_is_pgbouncer(void) { return strcmp(backend, "pgbouncer") == 0; }
 bool th_is_memory(void) { return strcmp(backend, "sqlite-memory") == 0; }
+bool th_under_valgrind(void)
+{
+    const char *p = getenv("LD_PRELOAD");
+    return p && strstr(p, "vgpreload") != NULL;
+}
 const char *th_tmpdir(void) { return tmpdir; }
 const char *th_current_dsn(void) { return dsn; }
 bool th_is_turso(void) { return strcmp(backend, "turso") == 0; }

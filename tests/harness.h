@@ -43,6 +43,10 @@ const char *th_backend(void);
 bool th_is_postgres(void);    /* also true through PgBouncer */
 bool th_is_pgbouncer(void);   /* PostgreSQL through PgBouncer transaction pooling */
 bool th_is_memory(void);
+/* Running under valgrind (its preload library is in LD_PRELOAD): every thread
+ * is about 50 times slower and they run one at a time, so the races that loop
+ * a fixed number of rounds use fewer (the checks stay the same). */
+bool th_under_valgrind(void);
 /* A DSN for a fresh, empty database for the current test (owned by the harness,
  * valid until the test ends). Each call makes another fresh database. */
 const char *th_fresh_dsn(void);
