@@ -58,6 +58,22 @@ pgqrs_status pgqrs__consumer_check_claim(pgqrs_consumer *k, int max, int *vt_sec
     return PGQRS_OK;
 }
 
+pgqrs_status pgqrs__consumer_after_short_claim(pgqrs_consumer *k, pgqrs_conn *c, int max, int64_t *dead_out)
+{
+    pgqrs_message_dead_letter_params d = { k->w.queue_id, max, k->w.max_attempts };
+    pgqrs_status st = pgqrs__cancel_sweep(k, c, max);
+    *dead_out = 0;
+    if (st == PGQRS_OK)
+        st = c->q->message_dead_letter(dead_out, c, &d);
+    if (st == PGQRS_OK && *dead_out > 0) {
+        atomic_fetch_add(&k->w.store->n_dead_lettered, *dead_out);
+        pgqrs__log(k->w.store, PGQRS_LOG_WARN, "message.dead_letter",
+                   "%lld message(s) of '%.128s' reached max_attempts %d and moved to the dead-letter queue",
+                   (long long)*dead_out, k->w.queue, (int)k->w.max_attempts);
+    }
+    return st;
+}
+
 pgqrs_status pgqrs__consumer_claim_on(pgqrs_consumer *k, pgqrs_conn *c, int max, int vt_seconds, pgqrs_message_row **rows,
                              size_t *n, bool in_tx)
 {
@@ -78,19 +94,10 @@ pgqrs_status pgqrs__consumer_claim_on(pgqrs_consumer *k, pgqrs_conn *c, int max,
         /* a short claim: the window may hold poison messages, which are
          * dead-lettered now, when they would have been delivered again */
         int64_t dead = 0;
-        pgqrs_message_dead_letter_params d = { k->w.queue_id, max, k->w.max_attempts };
-        st = pgqrs__cancel_sweep(k, c, max);   /* a cancel request wins over dead-lettering */
-        if (st == PGQRS_OK)
-            st = c->q->message_dead_letter(&dead, c, &d);
-        if (st == PGQRS_OK && dead > 0) {
-            atomic_fetch_add(&k->w.store->n_dead_lettered, dead);
-            pgqrs__log(k->w.store, PGQRS_LOG_WARN, "message.dead_letter",
-                       "%lld message(s) of '%.128s' reached max_attempts %d and moved to the dead-letter queue",
-                       (long long)dead, k->w.queue, (int)k->w.max_attempts);
-            if (*n == 0) {   /* the window held only poison: claim what follows it */
-                pgqrs__message_rows_free(*rows, *n);
-                st = c->q->message_dequeue(rows, n, c, &p);
-            }
+        st = pgqrs__consumer_after_short_claim(k, c, max, &dead);
+        if (st == PGQRS_OK && dead > 0 && *n == 0) {   /* the window held only poison: claim what follows it */
+            pgqrs__message_rows_free(*rows, *n);
+            st = c->q->message_dequeue(rows, n, c, &p);
         }
     }
     if (st == PGQRS_OK)   /* claimed cancel-requested messages: jobs.c */

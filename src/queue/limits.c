@@ -13,7 +13,6 @@
 #include <stdbool.h>
 
 #include "pgqrs_public.h"
-#include "queue/jobs.h"
 #include "queue/settle.h"
 
 enum { CONC_WAIT_MIN_MS = 10, CONC_WAIT_MAX_MS = 250 };
@@ -132,20 +131,11 @@ static pgqrs_status claim_in_tx(pgqrs_consumer *k, pgqrs_conn *c, int max, int v
     if (st == PGQRS_OK && *n < (size_t)room) {
         /* poison messages in the window: dead-lettered now, as message_dequeue's caller does */
         int64_t dead = 0;
-        pgqrs_message_dead_letter_params d = { k->w.queue_id, room, k->w.max_attempts };
-        st = pgqrs__cancel_sweep(k, c, room);   /* a cancel request wins over dead-lettering */
-        if (st == PGQRS_OK)
-            st = c->q->message_dead_letter(&dead, c, &d);
-        if (st == PGQRS_OK && dead > 0) {
-            atomic_fetch_add(&k->w.store->n_dead_lettered, dead);
-            pgqrs__log(k->w.store, PGQRS_LOG_WARN, "message.dead_letter",
-                       "%lld message(s) of '%.128s' reached max_attempts %d and moved to the dead-letter queue",
-                       (long long)dead, k->w.queue, (int)k->w.max_attempts);
-            if (*n == 0) {
-                pgqrs__message_rows_free(*rows, *n);
-                *rows = NULL;
-                st = c->q->message_dequeue_limited(rows, n, c, &p);
-            }
+        st = pgqrs__consumer_after_short_claim(k, c, room, &dead);
+        if (st == PGQRS_OK && dead > 0 && *n == 0) {
+            pgqrs__message_rows_free(*rows, *n);
+            *rows = NULL;
+            st = c->q->message_dequeue_limited(rows, n, c, &p);
         }
     }
     if (st == PGQRS_OK && *n > 0 && *rate_limited) {

@@ -21,6 +21,11 @@ pgqrs_status pgqrs__consumer_check_claim(pgqrs_consumer *k, int max, int *vt_sec
  * (a limited claim needs one and opens its own otherwise). */
 pgqrs_status pgqrs__consumer_claim_on(pgqrs_consumer *k, pgqrs_conn *c, int max, int vt_seconds,
                                       pgqrs_message_row **rows, size_t *n, bool in_tx);
+/* After a claim that came back short of max on c: the window's cancel-requested
+ * messages whose lease ran out are archived as cancelled (a cancel wins), then
+ * its poison messages are dead-lettered (counted and logged); *dead_out gets how
+ * many. Failures on k. */
+pgqrs_status pgqrs__consumer_after_short_claim(pgqrs_consumer *k, pgqrs_conn *c, int max, int64_t *dead_out);
 /* ---- per-queue limits (limits.c) ---- */
 /* Rereads the queue's limits when the last look is PGQRS_LIMITS_REFRESH_MS old
  * (store clock) or was never made; sets k->limited. ENOTSUPPORTED when the
