@@ -192,39 +192,32 @@ typedef struct pgqrs_queries {
      * SQL: queries/postgres/jobs.sql:29, queries/sqlite/jobs.sql:26 */
     pgqrs_status (*message_cancel_request)(int64_t *out, pgqrs_conn *c, const pgqrs_message_cancel_request_params *p);
 
-    /* message_cancel_due :one
-     * Whether the queue has a cancel-requested message whose lease ran out: a read
-     * of pgqrs_messages_cancel_idx (usually empty), so a short claim runs
-     * message_cancel_sweep only when it has something to archive.
-     * SQL: queries/postgres/jobs.sql:40, queries/sqlite/jobs.sql:37 */
-    pgqrs_status (*message_cancel_due)(int64_t *out, pgqrs_conn *c, int64_t queue_id);
-
     /* message_cancel_sweep :execrows
      * Cancel-requested messages of the queue whose lease has run out (their worker
      * died or gave up; claims skip them) move to the archive as 'cancelled', at most
      * @max, oldest vt first, skipping rows another session holds. Run where a short
      * claim runs message_dead_letter; reads only pgqrs_messages_cancel_idx, which
      * holds just the cancel-requested rows (migration 0010).
-     * SQL: queries/postgres/jobs.sql:52, queries/sqlite/jobs.sql:49 */
+     * SQL: queries/postgres/jobs.sql:40, queries/sqlite/jobs.sql:37 */
     pgqrs_status (*message_cancel_sweep)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_cancel_sweep_params *p);
 
     /* message_heartbeat :one
      * The holder's lease extension that reports a cancel request: a message this
      * worker holds becomes invisible for vt_ms from now unless a cancel was
      * requested (then its lease is left to run out). No row when not held.
-     * SQL: queries/postgres/jobs.sql:79, queries/sqlite/jobs.sql:71 */
+     * SQL: queries/postgres/jobs.sql:67, queries/sqlite/jobs.sql:59 */
     pgqrs_status (*message_heartbeat)(pgqrs_message_heartbeat_row *out, pgqrs_conn *c, const pgqrs_message_heartbeat_params *p);
 
     /* message_extend_held_cancel :many
      * The runtime's lease extension (message_extend_held) that leaves the leases of
      * cancel-requested messages to run out and returns their ids.
-     * SQL: queries/postgres/jobs.sql:92, queries/sqlite/jobs.sql:82 */
+     * SQL: queries/postgres/jobs.sql:80, queries/sqlite/jobs.sql:70 */
     pgqrs_status (*message_extend_held_cancel)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_extend_held_cancel_params *p);
 
     /* message_set_progress :one
      * Stores a progress value on a message this worker holds, while its lease
      * runs. No row otherwise.
-     * SQL: queries/postgres/jobs.sql:111, queries/sqlite/jobs.sql:99 */
+     * SQL: queries/postgres/jobs.sql:99, queries/sqlite/jobs.sql:87 */
     pgqrs_status (*message_set_progress)(int64_t *out, pgqrs_conn *c, const pgqrs_message_set_progress_params *p);
 
     /* queue_limits_lock :one

@@ -56,7 +56,6 @@ enum {
     PG_MESSAGE_ENQUEUE_BATCH_WITH,
     PG_MESSAGE_CANCEL_REMOVE,
     PG_MESSAGE_CANCEL_REQUEST,
-    PG_MESSAGE_CANCEL_DUE,
     PG_MESSAGE_CANCEL_SWEEP,
     PG_MESSAGE_HEARTBEAT,
     PG_MESSAGE_EXTEND_HELD_CANCEL,
@@ -356,13 +355,6 @@ static const char SQL_MESSAGE_CANCEL_REQUEST[] =
     "SET cancel_requested_at = coalesce(cancel_requested_at, coalesce($3::timestamptz, now()))\n"
     "WHERE id = $1 AND ($2::bigint IS NULL OR queue_id = $2::bigint)\n"
     "RETURNING id";
-static const char SQL_MESSAGE_CANCEL_DUE[] =
-    "-- name: message_cancel_due :one\n"
-    "SELECT count(*) AS due FROM (\n"
-    "    SELECT 1 FROM pgqrs_messages c\n"
-    "    WHERE c.queue_id = $1 AND c.cancel_requested_at IS NOT NULL\n"
-    "      AND c.vt <= coalesce($2::timestamptz, now())\n"
-    "    LIMIT 1) d";
 static const char SQL_MESSAGE_CANCEL_SWEEP[] =
     "-- name: message_cancel_sweep :execrows\n"
     "WITH gone AS (\n"
@@ -2457,32 +2449,7 @@ static pgqrs_status pg_message_cancel_request(int64_t *out, pgqrs_conn *c, const
     return st;
 }
 
-/* message_cancel_due :one (queries/postgres/jobs.sql:40) */
-static pgqrs_status pg_message_cancel_due(int64_t *out, pgqrs_conn *c, int64_t queue_id)
-{
-    pgqrs_status st = PGQRS_OK;
-    PGresult *res = NULL;
-    const char *values[2];
-    char b_queue_id[PGQRS__PG_INT_LEN];
-    char b_now[PGQRS__PG_TS_LEN];
-    memset(out, 0, sizeof *out);
-    int64_t now_us = 0;
-    const bool has_now = pgqrs__conn_now(c, &now_us);
-    values[0] = pgqrs__pg_int(b_queue_id, queue_id);
-    values[1] = has_now ? pgqrs__pg_ts(b_now, now_us) : NULL;
-    res = pgqrs__pg_exec(c, PG_MESSAGE_CANCEL_DUE, "message_cancel_due", SQL_MESSAGE_CANCEL_DUE, 2, values);
-    st = pgqrs__pg_expect(c, res, PGRES_TUPLES_OK, "message_cancel_due");
-    if (st == PGQRS_OK && PQntuples(res) == 0)
-        st = pgqrs__conn_not_found(c, "message_cancel_due");
-    else if (st == PGQRS_OK) {
-        const int r = 0;
-        st = pgqrs__pg_get_i64(out, NULL, c, res, r, 0);
-    }
-    PQclear(res);
-    return st;
-}
-
-/* message_cancel_sweep :execrows (queries/postgres/jobs.sql:52) */
+/* message_cancel_sweep :execrows (queries/postgres/jobs.sql:40) */
 static pgqrs_status pg_message_cancel_sweep(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_cancel_sweep_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2505,7 +2472,7 @@ static pgqrs_status pg_message_cancel_sweep(int64_t *affected_out, pgqrs_conn *c
     return st;
 }
 
-/* message_heartbeat :one (queries/postgres/jobs.sql:79) */
+/* message_heartbeat :one (queries/postgres/jobs.sql:67) */
 static pgqrs_status pg_message_heartbeat(pgqrs_message_heartbeat_row *out, pgqrs_conn *c, const pgqrs_message_heartbeat_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2534,7 +2501,7 @@ static pgqrs_status pg_message_heartbeat(pgqrs_message_heartbeat_row *out, pgqrs
     return st;
 }
 
-/* message_extend_held_cancel :many (queries/postgres/jobs.sql:92) */
+/* message_extend_held_cancel :many (queries/postgres/jobs.sql:80) */
 static pgqrs_status pg_message_extend_held_cancel(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_extend_held_cancel_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2574,7 +2541,7 @@ static pgqrs_status pg_message_extend_held_cancel(int64_t **rows_out, size_t *n_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_set_progress :one (queries/postgres/jobs.sql:111) */
+/* message_set_progress :one (queries/postgres/jobs.sql:99) */
 static pgqrs_status pg_message_set_progress(int64_t *out, pgqrs_conn *c, const pgqrs_message_set_progress_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -5735,7 +5702,6 @@ const pgqrs_queries pgqrs__queries_postgres = {
     .message_enqueue_batch_with = pg_message_enqueue_batch_with,
     .message_cancel_remove = pg_message_cancel_remove,
     .message_cancel_request = pg_message_cancel_request,
-    .message_cancel_due = pg_message_cancel_due,
     .message_cancel_sweep = pg_message_cancel_sweep,
     .message_heartbeat = pg_message_heartbeat,
     .message_extend_held_cancel = pg_message_extend_held_cancel,

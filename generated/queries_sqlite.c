@@ -56,7 +56,6 @@ enum {
     SQ_MESSAGE_CANCEL_REMOVE_1,
     SQ_MESSAGE_CANCEL_REMOVE_2,
     SQ_MESSAGE_CANCEL_REQUEST,
-    SQ_MESSAGE_CANCEL_DUE,
     SQ_MESSAGE_CANCEL_SWEEP_1,
     SQ_MESSAGE_CANCEL_SWEEP_2,
     SQ_MESSAGE_HEARTBEAT,
@@ -368,13 +367,6 @@ static const char SQL_MESSAGE_CANCEL_REQUEST[] =
     "SET cancel_requested_at = coalesce(cancel_requested_at, coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)))\n"
     "WHERE id = ?1 AND (?2 IS NULL OR queue_id = ?2)\n"
     "RETURNING id";
-static const char SQL_MESSAGE_CANCEL_DUE[] =
-    "-- name: message_cancel_due :one\n"
-    "SELECT count(*) AS due FROM (\n"
-    "    SELECT 1 FROM pgqrs_messages c\n"
-    "    WHERE c.queue_id = ?1 AND c.cancel_requested_at IS NOT NULL\n"
-    "      AND c.vt <= coalesce(?2, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
-    "    LIMIT 1)";
 static const char SQL_MESSAGE_CANCEL_SWEEP_1[] =
     "-- name: message_cancel_sweep :execrows (statement 1 of 2)\n"
     "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
@@ -2519,31 +2511,7 @@ static pgqrs_status sq_message_cancel_request(int64_t *out, pgqrs_conn *c, const
     return st;
 }
 
-/* message_cancel_due :one (queries/sqlite/jobs.sql:37) */
-static pgqrs_status sq_message_cancel_due(int64_t *out, pgqrs_conn *c, int64_t queue_id)
-{
-    pgqrs_status st = PGQRS_OK;
-    sqlite3_stmt *stmt = NULL;
-    int rc = SQLITE_DONE;
-    memset(out, 0, sizeof *out);
-    int64_t now_us = 0;
-    const bool has_now = pgqrs__conn_now(c, &now_us);
-    st = pgqrs__sq_stmt(&stmt, c, SQ_MESSAGE_CANCEL_DUE, SQL_MESSAGE_CANCEL_DUE, "message_cancel_due");
-    if (st == PGQRS_OK)
-        st = pgqrs__sq_bind_i64(c, stmt, 1, queue_id);
-    if (st == PGQRS_OK)
-        st = has_now ? pgqrs__sq_bind_i64(c, stmt, 2, now_us) : pgqrs__sq_bind_null(c, stmt, 2);
-    if (st == PGQRS_OK) {
-        rc = sqlite3_step(stmt);
-        st = rc == SQLITE_ROW    ? pgqrs__sq_get_i64(out, NULL, c, stmt, 0)
-           : rc == SQLITE_DONE ? pgqrs__conn_not_found(c, "message_cancel_due")
-           : pgqrs__sq_fail(c, rc, "message_cancel_due");
-    }
-    pgqrs__sq_release(stmt);
-    return st;
-}
-
-/* message_cancel_sweep :execrows (queries/sqlite/jobs.sql:49) */
+/* message_cancel_sweep :execrows (queries/sqlite/jobs.sql:37) */
 static pgqrs_status sq_message_cancel_sweep(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_cancel_sweep_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2578,7 +2546,7 @@ static pgqrs_status sq_message_cancel_sweep(int64_t *affected_out, pgqrs_conn *c
     return st;
 }
 
-/* message_heartbeat :one (queries/sqlite/jobs.sql:71) */
+/* message_heartbeat :one (queries/sqlite/jobs.sql:59) */
 static pgqrs_status sq_message_heartbeat(pgqrs_message_heartbeat_row *out, pgqrs_conn *c, const pgqrs_message_heartbeat_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2612,7 +2580,7 @@ static pgqrs_status sq_message_heartbeat(pgqrs_message_heartbeat_row *out, pgqrs
     return st;
 }
 
-/* message_extend_held_cancel :many (queries/sqlite/jobs.sql:82) */
+/* message_extend_held_cancel :many (queries/sqlite/jobs.sql:70) */
 static pgqrs_status sq_message_extend_held_cancel(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_extend_held_cancel_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2668,7 +2636,7 @@ static pgqrs_status sq_message_extend_held_cancel(int64_t **rows_out, size_t *n_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_set_progress :one (queries/sqlite/jobs.sql:99) */
+/* message_set_progress :one (queries/sqlite/jobs.sql:87) */
 static pgqrs_status sq_message_set_progress(int64_t *out, pgqrs_conn *c, const pgqrs_message_set_progress_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -6282,7 +6250,6 @@ const pgqrs_queries pgqrs__queries_sqlite = {
     .message_enqueue_batch_with = sq_message_enqueue_batch_with,
     .message_cancel_remove = sq_message_cancel_remove,
     .message_cancel_request = sq_message_cancel_request,
-    .message_cancel_due = sq_message_cancel_due,
     .message_cancel_sweep = sq_message_cancel_sweep,
     .message_heartbeat = sq_message_heartbeat,
     .message_extend_held_cancel = sq_message_extend_held_cancel,

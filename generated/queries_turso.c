@@ -199,13 +199,6 @@ static const char SQL_MESSAGE_CANCEL_REQUEST[] =
     "SET cancel_requested_at = coalesce(cancel_requested_at, coalesce(?3, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)))\n"
     "WHERE id = ?1 AND (?2 IS NULL OR queue_id = ?2)\n"
     "RETURNING id";
-static const char SQL_MESSAGE_CANCEL_DUE[] =
-    "-- name: message_cancel_due :one\n"
-    "SELECT count(*) AS due FROM (\n"
-    "    SELECT 1 FROM pgqrs_messages c\n"
-    "    WHERE c.queue_id = ?1 AND c.cancel_requested_at IS NOT NULL\n"
-    "      AND c.vt <= coalesce(?2, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))\n"
-    "    LIMIT 1)";
 static const char SQL_MESSAGE_CANCEL_SWEEP_1[] =
     "-- name: message_cancel_sweep :execrows (statement 1 of 2)\n"
     "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
@@ -2305,33 +2298,7 @@ static pgqrs_status tu_message_cancel_request(int64_t *out, pgqrs_conn *c, const
     return st;
 }
 
-/* message_cancel_due :one (queries/sqlite/jobs.sql:37) */
-static pgqrs_status tu_message_cancel_due(int64_t *out, pgqrs_conn *c, int64_t queue_id)
-{
-    pgqrs_status st = PGQRS_OK;
-    pgqrs__tu_call call;
-    memset(out, 0, sizeof *out);
-    pgqrs__tu_start(&call, c, "message_cancel_due", false);
-    int64_t now_us = 0;
-    const bool has_now = pgqrs__conn_now(c, &now_us);
-    st = pgqrs__tu_stmt(&call, SQL_MESSAGE_CANCEL_DUE, 2);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_arg_i64(&call, 1, queue_id);
-    if (st == PGQRS_OK)
-        st = has_now ? pgqrs__tu_arg_i64(&call, 2, now_us) : pgqrs__tu_arg_null(&call, 2);
-    if (st == PGQRS_OK)
-        st = pgqrs__tu_run(&call);
-    if (st == PGQRS_OK && pgqrs__tu_nrows(&call) == 0)
-        st = pgqrs__conn_not_found(c, "message_cancel_due");
-    else if (st == PGQRS_OK) {
-        const size_t r = 0;
-        st = pgqrs__tu_get_i64(out, NULL, &call, r, 0);
-    }
-    pgqrs__tu_end(&call);
-    return st;
-}
-
-/* message_cancel_sweep :execrows (queries/sqlite/jobs.sql:49) */
+/* message_cancel_sweep :execrows (queries/sqlite/jobs.sql:37) */
 static pgqrs_status tu_message_cancel_sweep(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_cancel_sweep_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2361,7 +2328,7 @@ static pgqrs_status tu_message_cancel_sweep(int64_t *affected_out, pgqrs_conn *c
     return st;
 }
 
-/* message_heartbeat :one (queries/sqlite/jobs.sql:71) */
+/* message_heartbeat :one (queries/sqlite/jobs.sql:59) */
 static pgqrs_status tu_message_heartbeat(pgqrs_message_heartbeat_row *out, pgqrs_conn *c, const pgqrs_message_heartbeat_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2391,7 +2358,7 @@ static pgqrs_status tu_message_heartbeat(pgqrs_message_heartbeat_row *out, pgqrs
     return st;
 }
 
-/* message_extend_held_cancel :many (queries/sqlite/jobs.sql:82) */
+/* message_extend_held_cancel :many (queries/sqlite/jobs.sql:70) */
 static pgqrs_status tu_message_extend_held_cancel(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_extend_held_cancel_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -2439,7 +2406,7 @@ static pgqrs_status tu_message_extend_held_cancel(int64_t **rows_out, size_t *n_
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_set_progress :one (queries/sqlite/jobs.sql:99) */
+/* message_set_progress :one (queries/sqlite/jobs.sql:87) */
 static pgqrs_status tu_message_set_progress(int64_t *out, pgqrs_conn *c, const pgqrs_message_set_progress_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -6109,7 +6076,6 @@ const pgqrs_queries pgqrs__queries_turso = {
     .message_enqueue_batch_with = tu_message_enqueue_batch_with,
     .message_cancel_remove = tu_message_cancel_remove,
     .message_cancel_request = tu_message_cancel_request,
-    .message_cancel_due = tu_message_cancel_due,
     .message_cancel_sweep = tu_message_cancel_sweep,
     .message_heartbeat = tu_message_heartbeat,
     .message_extend_held_cancel = tu_message_extend_held_cancel,

@@ -37,18 +37,6 @@ SET cancel_requested_at = coalesce(cancel_requested_at, coalesce(@now::timestamp
 WHERE id = @id AND (@queue_id::bigint IS NULL OR queue_id = @queue_id::bigint)
 RETURNING id;
 
--- name: message_cancel_due :one
--- Whether the queue has a cancel-requested message whose lease ran out: a read
--- of pgqrs_messages_cancel_idx (usually empty), so a short claim runs
--- message_cancel_sweep only when it has something to archive.
--- param: queue_id i64, now timestamp?
--- returns: due i64
-SELECT count(*) AS due FROM (
-    SELECT 1 FROM pgqrs_messages c
-    WHERE c.queue_id = @queue_id AND c.cancel_requested_at IS NOT NULL
-      AND c.vt <= coalesce(@now::timestamptz, now())
-    LIMIT 1) d;
-
 -- name: message_cancel_sweep :execrows
 -- Cancel-requested messages of the queue whose lease has run out (their worker
 -- died or gave up; claims skip them) move to the archive as 'cancelled', at most

@@ -34,18 +34,6 @@ SET cancel_requested_at = coalesce(cancel_requested_at, coalesce(@now, CAST((jul
 WHERE id = @id AND (@queue_id IS NULL OR queue_id = @queue_id)
 RETURNING id;
 
--- name: message_cancel_due :one
--- Whether the queue has a cancel-requested message whose lease ran out: a read
--- of pgqrs_messages_cancel_idx (usually empty), so a short claim takes the
--- write lock for message_cancel_sweep only when it has something to archive.
--- param: queue_id i64, now timestamp?
--- returns: due i64
-SELECT count(*) AS due FROM (
-    SELECT 1 FROM pgqrs_messages c
-    WHERE c.queue_id = @queue_id AND c.cancel_requested_at IS NOT NULL
-      AND c.vt <= coalesce(@now, CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER))
-    LIMIT 1);
-
 -- name: message_cancel_sweep :execrows
 -- Cancel-requested messages of the queue whose lease has run out (their worker
 -- died or gave up; claims skip them) move to the archive as 'cancelled', at most

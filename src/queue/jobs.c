@@ -260,12 +260,9 @@ PGQRS_EXTERN pgqrs_status pgqrs_message_set_progress(pgqrs_consumer *k, int64_t 
 
 pgqrs_status pgqrs__cancel_sweep(pgqrs_consumer *k, pgqrs_conn *c, int max)
 {
-    int64_t swept = 0, due = 0;
+    int64_t swept = 0;
     pgqrs_message_cancel_sweep_params p = { k->w.queue_id, max };
-    /* the sweep writes (on SQLite: the database's write lock) only when it has work */
-    pgqrs_status st = c->q->message_cancel_due(&due, c, k->w.queue_id);
-    if (st == PGQRS_OK && due > 0)
-        st = c->q->message_cancel_sweep(&swept, c, &p);
+    pgqrs_status st = c->q->message_cancel_sweep(&swept, c, &p);
     if (st == PGQRS_OK && swept > 0)
         pgqrs__log(k->w.store, PGQRS_LOG_INFO, "message.cancelled",
                    "%lld cancel-requested message(s) of '%.128s' whose lease ran out archived as cancelled",
