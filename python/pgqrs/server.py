@@ -13,7 +13,6 @@ import ctypes
 
 from . import _lib
 from ._core import Handle, check, encode_name, lib
-from .errors import InvalidInput, Status
 
 
 class Server:
@@ -25,8 +24,6 @@ class Server:
 
     @classmethod
     def _start(cls, store, listen, token, read_only, log_requests):
-        if token is not None and not isinstance(token, str):
-            raise InvalidInput("token must be a str", Status.EINVAL)
         opts = _lib.ServerOptionsC()
         check(lib().pgqrs_server_options_init(ctypes.byref(opts), _lib.PGQRS_SERVER_OPTIONS_VERSION), None)
         listen_b = encode_name(listen, "listen", allow_none=True)
