@@ -149,6 +149,7 @@ ALTER TABLE pgqrs_archive DROP CONSTRAINT pgqrs_archive_queue_id_fkey;"
     base|floor|generic) ;;
     nofk) echo "$fk" ;;
     noconsidx) echo "$ci" ;;
+    nodeqidx) echo "DROP INDEX pgqrs_messages_dequeue_idx;" ;;
     noarchidx) echo "$ai" ;;
     notrigger) echo "$tr" ;;
     lean|lean_generic) echo "$fk $ci $ai $tr" ;;

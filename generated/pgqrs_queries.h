@@ -108,14 +108,14 @@ typedef struct pgqrs_queries {
     /* archive_purge :execrows
      * Retention: deletes archived (not dead-lettered) rows archived before `before`,
      * for one queue or, with queue_id NULL, for all.
-     * SQL: queries/postgres/archive.sql:56, queries/sqlite/archive.sql:52 */
+     * SQL: queries/postgres/archive.sql:65, queries/sqlite/archive.sql:52 */
     pgqrs_status (*archive_purge)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_archive_purge_params *p);
 
     /* queue_metrics :many
      * Per queue: pending (visible now), in flight (held, lease live), delayed (not
      * yet visible, not held), archived, dead-lettered, and the enqueue time of the
      * oldest pending message. One queue, or with queue_id NULL all of them.
-     * SQL: queries/postgres/archive.sql:64, queries/sqlite/archive.sql:60 */
+     * SQL: queries/postgres/archive.sql:73, queries/sqlite/archive.sql:60 */
     pgqrs_status (*queue_metrics)(pgqrs_queue_metrics_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_queue_metrics_params *p);
 
     /* dash_message_list :many
@@ -167,7 +167,7 @@ typedef struct pgqrs_queries {
 
     /* message_id_by_key :one
      * The live message of the queue holding this unique key (pgqrs_messages_unique_key_idx).
-     * SQL: queries/postgres/enqueue_with.sql:31, queries/sqlite/enqueue_with.sql:18 */
+     * SQL: queries/postgres/enqueue_with.sql:40, queries/sqlite/enqueue_with.sql:18 */
     pgqrs_status (*message_id_by_key)(int64_t *out, pgqrs_conn *c, const pgqrs_message_id_by_key_params *p);
 
     /* message_enqueue_batch_with :many
@@ -175,7 +175,7 @@ typedef struct pgqrs_queries {
      * (priorities[i] and delays_ms[i] belong to payloads[i]): one statement, all
      * rows or none, ids in input order; no rows when the queue does not exist.
      * Notifies as message_enqueue_batch does when one of the messages is visible now.
-     * SQL: queries/postgres/enqueue_with.sql:37, queries/sqlite/enqueue_with.sql:24, queries/turso/enqueue_with.sql:4 */
+     * SQL: queries/postgres/enqueue_with.sql:46, queries/sqlite/enqueue_with.sql:24, queries/turso/enqueue_with.sql:4 */
     pgqrs_status (*message_enqueue_batch_with)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_enqueue_batch_with_params *p);
 
     /* message_cancel_remove :one
@@ -240,18 +240,18 @@ typedef struct pgqrs_queries {
      * the limits leave. Claims in (priority DESC, vt, id) order and never a message
      * whose cancel was requested; the window and the poison rule are
      * message_dequeue's.
-     * SQL: queries/postgres/limits.sql:45, queries/sqlite/limits.sql:32 */
+     * SQL: queries/postgres/limits.sql:55, queries/sqlite/limits.sql:32 */
     pgqrs_status (*message_dequeue_limited)(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_dequeue_limited_params *p);
 
     /* queue_claims_record :exec
      * Logs a claim of n messages for the rate limit's window.
-     * SQL: queries/postgres/limits.sql:70, queries/sqlite/limits.sql:52 */
+     * SQL: queries/postgres/limits.sql:80, queries/sqlite/limits.sql:52 */
     pgqrs_status (*queue_claims_record)(pgqrs_conn *c, const pgqrs_queue_claims_record_params *p);
 
     /* queue_claims_prune :exec
      * Deletes the queue's log entries older than its period: the table holds at
      * most one period of claim statements per queue.
-     * SQL: queries/postgres/limits.sql:76, queries/sqlite/limits.sql:58 */
+     * SQL: queries/postgres/limits.sql:86, queries/sqlite/limits.sql:58 */
     pgqrs_status (*queue_claims_prune)(pgqrs_conn *c, int64_t queue_id);
 
     /* message_enqueue :one
@@ -267,7 +267,7 @@ typedef struct pgqrs_queries {
      * One statement for the whole batch: all rows or none. Ids come back in input
      * order; no rows when the queue does not exist. Notifies as message_enqueue
      * does, once per batch.
-     * SQL: queries/postgres/messages.sql:26, queries/sqlite/messages.sql:15, queries/turso/messages.sql:5 */
+     * SQL: queries/postgres/messages.sql:35, queries/sqlite/messages.sql:15, queries/turso/messages.sql:5 */
     pgqrs_status (*message_enqueue_batch)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_enqueue_batch_params *p);
 
     /* message_dequeue :many
@@ -276,7 +276,11 @@ typedef struct pgqrs_queries {
      * locks on and rows with a cancel request; nothing when the worker is not
      * 'ready'. `lv` walks the queue's priority levels from the highest down (one
      * descent of pgqrs_messages_claim_idx per level, computed only as far as the
-     * claim needs: a queue that never uses priorities has one level); per level the
+     * claim needs: a queue that never uses priorities has one level). The top level
+     * is 0 unless a message has a priority above 0: that probe is an empty range of
+     * the index, where finding the highest priority present would read the heap for
+     * every dead entry at the head of the queue's range (the rows claimed since the
+     * last VACUUM), as the window then does again (migration 0012); per level the
      * window is an index range scan of vt <= now in (vt, id) order, so invisible
      * (delayed, in-flight) rows are never read (docs/design.md, "The claim").
      * The window is the next @max visible rows; those already delivered
@@ -286,7 +290,7 @@ typedef struct pgqrs_queries {
      * primary-key probe, a plan that stays the same when the statement is planned
      * once for every parameter (the driver plans each statement once per session; a
      * join here becomes a sequential scan of the backlog in the generic plan).
-     * SQL: queries/postgres/messages.sql:47, queries/sqlite/messages.sql:31, queries/turso/messages.sql:19 */
+     * SQL: queries/postgres/messages.sql:65, queries/sqlite/messages.sql:31, queries/turso/messages.sql:19 */
     pgqrs_status (*message_dequeue)(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_dequeue_params *p);
 
     /* message_dead_letter :execrows
@@ -294,17 +298,17 @@ typedef struct pgqrs_queries {
      * priority order), those already delivered max_attempts times move to the
      * archive as dead letters, in one statement, at the moment they would have been
      * delivered again. The window is an InitPlan, as in message_dequeue.
-     * SQL: queries/postgres/messages.sql:93, queries/sqlite/messages.sql:67, queries/turso/messages.sql:46 */
+     * SQL: queries/postgres/messages.sql:117, queries/sqlite/messages.sql:67, queries/turso/messages.sql:46 */
     pgqrs_status (*message_dead_letter)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_dead_letter_params *p);
 
     /* message_extend_vt :one
      * Sets the message's visibility to now + vt_ms, only while this worker holds it.
-     * SQL: queries/postgres/messages.sql:130, queries/sqlite/messages.sql:109 */
+     * SQL: queries/postgres/messages.sql:154, queries/sqlite/messages.sql:109 */
     pgqrs_status (*message_extend_vt)(pgqrs_message_extend_vt_row *out, pgqrs_conn *c, const pgqrs_message_extend_vt_params *p);
 
     /* message_release :many
      * Back to pending (visible after delay_ms); only messages this worker holds.
-     * SQL: queries/postgres/messages.sql:139, queries/sqlite/messages.sql:118 */
+     * SQL: queries/postgres/messages.sql:163, queries/sqlite/messages.sql:118 */
     pgqrs_status (*message_release)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_release_params *p);
 
     /* message_archive :many
@@ -315,58 +319,60 @@ typedef struct pgqrs_queries {
      * an entry for every message this worker ever claimed until VACUUM removes the
      * dead ones (docs/benchmarks.md: a batch of 10 read 0.48 ms through it, 0.14 ms
      * through the primary key).
-     * SQL: queries/postgres/messages.sql:149, queries/sqlite/messages.sql:128 */
+     * SQL: queries/postgres/messages.sql:173, queries/sqlite/messages.sql:128 */
     pgqrs_status (*message_archive)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_archive_params *p);
 
     /* message_delete :many
      * Deletes the messages this worker holds (by primary key: see message_archive).
-     * SQL: queries/postgres/messages.sql:173, queries/sqlite/messages.sql:145 */
+     * SQL: queries/postgres/messages.sql:197, queries/sqlite/messages.sql:145 */
     pgqrs_status (*message_delete)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_delete_params *p);
 
     /* message_existing :many
      * Which of these ids are live messages (to tell "not owned" from "not found").
-     * SQL: queries/postgres/messages.sql:181, queries/sqlite/messages.sql:153 */
+     * SQL: queries/postgres/messages.sql:205, queries/sqlite/messages.sql:153 */
     pgqrs_status (*message_existing)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const int64_t *ids, size_t ids_len);
 
     /* message_get :one
-     * SQL: queries/postgres/messages.sql:187, queries/sqlite/messages.sql:159 */
+     * SQL: queries/postgres/messages.sql:211, queries/sqlite/messages.sql:159 */
     pgqrs_status (*message_get)(pgqrs_message_row *out, pgqrs_conn *c, int64_t id);
 
     /* message_list :many
      * Live messages of a queue in id order, without claiming them (CLI `message read`).
-     * SQL: queries/postgres/messages.sql:195, queries/sqlite/messages.sql:167 */
+     * SQL: queries/postgres/messages.sql:219, queries/sqlite/messages.sql:167 */
     pgqrs_status (*message_list)(pgqrs_message_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_list_params *p);
 
     /* message_purge :execrows
      * Deletes every live message of the queue.
-     * SQL: queries/postgres/messages.sql:206, queries/sqlite/messages.sql:178 */
+     * SQL: queries/postgres/messages.sql:230, queries/sqlite/messages.sql:178 */
     pgqrs_status (*message_purge)(int64_t *affected_out, pgqrs_conn *c, int64_t queue_id);
 
     /* message_next_vt :one
      * When the queue's next message becomes visible (a delayed one, or an expired
-     * lease); NULL when the queue is empty. A min() over the dequeue index.
-     * SQL: queries/postgres/messages.sql:211, queries/sqlite/messages.sql:183, queries/turso/messages.sql:74 */
+     * lease); NULL when the queue is empty. The least of each priority level's first
+     * vt in pgqrs_messages_claim_idx (one descent per level; migration 0012 dropped
+     * the (queue_id, vt, id) index the claim no longer reads).
+     * SQL: queries/postgres/messages.sql:235, queries/sqlite/messages.sql:183, queries/turso/messages.sql:74 */
     pgqrs_status (*message_next_vt)(pgqrs_message_next_vt_row *out, pgqrs_conn *c, int64_t queue_id);
 
     /* queue_listen :exec
      * Subscribes this session to the notifications of migration 0002 (every queue
      * shares the channel; the payload is the queue id). Session-scoped: not used
      * through PgBouncer.
-     * SQL: queries/postgres/messages.sql:218, queries/sqlite/messages.sql:201 */
+     * SQL: queries/postgres/messages.sql:255, queries/sqlite/messages.sql:201 */
     pgqrs_status (*queue_listen)(pgqrs_conn *c);
 
     /* message_settle :many
      * Moves the messages this worker holds to the archive in one statement, each
      * with its result (results[i] belongs to ids[i]; JSON null = no result), as
      * `reason`: 'archived' for a finished job, 'dead_letter' for a failed one.
-     * SQL: queries/postgres/messages.sql:226, queries/sqlite/messages.sql:208 */
+     * SQL: queries/postgres/messages.sql:263, queries/sqlite/messages.sql:208 */
     pgqrs_status (*message_settle)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_settle_params *p);
 
     /* message_retry :many
      * Back to pending, each visible after its own delay (delays_ms[i] belongs to
      * ids[i]: the retry policy's next delay, computed by the caller); only messages
      * this worker holds. The read count is the claim's: a retry is one delivery.
-     * SQL: queries/postgres/messages.sql:252, queries/sqlite/messages.sql:228 */
+     * SQL: queries/postgres/messages.sql:289, queries/sqlite/messages.sql:228 */
     pgqrs_status (*message_retry)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_retry_params *p);
 
     /* message_extend_held :execrows
@@ -374,13 +380,13 @@ typedef struct pgqrs_queries {
      * holds becomes invisible for vt_ms from now, in one statement. Rows locked by a
      * transaction settling them are skipped (they are leaving; waiting for them
      * could deadlock with it).
-     * SQL: queries/postgres/messages.sql:265, queries/sqlite/messages.sql:242 */
+     * SQL: queries/postgres/messages.sql:302, queries/sqlite/messages.sql:242 */
     pgqrs_status (*message_extend_held)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_extend_held_params *p);
 
     /* message_unclaim :many
      * Gives back messages this worker claimed and never started: pending now, and
      * the claim's delivery is not counted (read_ct goes back down by one).
-     * SQL: queries/postgres/messages.sql:281, queries/sqlite/messages.sql:252 */
+     * SQL: queries/postgres/messages.sql:318, queries/sqlite/messages.sql:252 */
     pgqrs_status (*message_unclaim)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_unclaim_params *p);
 
     /* queue_create :one
@@ -537,18 +543,18 @@ typedef struct pgqrs_queries {
     /* schedule_advance :execrows
      * Moves next_at on without firing (missed ticks skipped after downtime), from
      * expected_at only, like schedule_fire.
-     * SQL: queries/postgres/schedules.sql:152, queries/sqlite/schedules.sql:140 */
+     * SQL: queries/postgres/schedules.sql:161, queries/sqlite/schedules.sql:140 */
     pgqrs_status (*schedule_advance)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_schedule_advance_params *p);
 
     /* schedule_tick_list :many
      * The newest ticks of a schedule.
-     * SQL: queries/postgres/schedules.sql:160, queries/sqlite/schedules.sql:148 */
+     * SQL: queries/postgres/schedules.sql:169, queries/sqlite/schedules.sql:148 */
     pgqrs_status (*schedule_tick_list)(pgqrs_schedule_tick_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_schedule_tick_list_params *p);
 
     /* clock_now :one
      * The time every scheduler compares ticks with: the database's clock (or the
      * store's test override), the same for every machine.
-     * SQL: queries/postgres/schedules.sql:169, queries/sqlite/schedules.sql:157 */
+     * SQL: queries/postgres/schedules.sql:178, queries/sqlite/schedules.sql:157 */
     pgqrs_status (*clock_now)(pgqrs_clock_now_row *out, pgqrs_conn *c);
 
     /* schema_version_ensure :exec
@@ -782,41 +788,41 @@ typedef struct pgqrs_queries {
     pgqrs_status (*run_trigger)(pgqrs_run_trigger_row *out, pgqrs_conn *c, const pgqrs_run_trigger_params *p);
 
     /* run_get :one
-     * SQL: queries/postgres/workflows.sql:64, queries/sqlite/workflows.sql:58 */
+     * SQL: queries/postgres/workflows.sql:73, queries/sqlite/workflows.sql:58 */
     pgqrs_status (*run_get)(pgqrs_run_row *out, pgqrs_conn *c, int64_t id);
 
     /* run_get_by_key :one
-     * SQL: queries/postgres/workflows.sql:71, queries/sqlite/workflows.sql:65 */
+     * SQL: queries/postgres/workflows.sql:80, queries/sqlite/workflows.sql:65 */
     pgqrs_status (*run_get_by_key)(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_run_get_by_key_params *p);
 
     /* run_list :many
      * Runs newest first, filtered by workflow, status and creation time when given.
-     * SQL: queries/postgres/workflows.sql:78, queries/sqlite/workflows.sql:72 */
+     * SQL: queries/postgres/workflows.sql:87, queries/sqlite/workflows.sql:72 */
     pgqrs_status (*run_list)(pgqrs_run_row **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_run_list_params *p);
 
     /* run_start :one
      * PENDING -> RUNNING (or RUNNING again after a crash) for this worker; counts an
      * attempt. No row for a terminal, cancelling or unknown run.
-     * SQL: queries/postgres/workflows.sql:91, queries/sqlite/workflows.sql:85 */
+     * SQL: queries/postgres/workflows.sql:100, queries/sqlite/workflows.sql:85 */
     pgqrs_status (*run_start)(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_run_start_params *p);
 
     /* run_finish :one
      * Ends a run (SUCCESS or ERROR from RUNNING; CANCELLED from RUNNING or
      * CANCELLING) and archives its message, held by this worker, in one statement.
-     * SQL: queries/postgres/workflows.sql:104, queries/sqlite/workflows.sql:97 */
+     * SQL: queries/postgres/workflows.sql:113, queries/sqlite/workflows.sql:97 */
     pgqrs_status (*run_finish)(int64_t *out, pgqrs_conn *c, const pgqrs_run_finish_params *p);
 
     /* run_reschedule :one
      * RUNNING -> PENDING until retry_at (a retry after a failure, or a durable
      * sleep): the run's message becomes visible again at retry_at, and its delivery
      * count starts over, so waiting never counts toward the crash limit.
-     * SQL: queries/postgres/workflows.sql:135, queries/sqlite/workflows.sql:124 */
+     * SQL: queries/postgres/workflows.sql:144, queries/sqlite/workflows.sql:124 */
     pgqrs_status (*run_reschedule)(int64_t *out, pgqrs_conn *c, const pgqrs_run_reschedule_params *p);
 
     /* run_cancel :one
      * A PENDING run becomes CANCELLED at once; a RUNNING one CANCELLING, finalised
      * by its worker at the next step boundary. No row for terminal or unknown runs.
-     * SQL: queries/postgres/workflows.sql:156, queries/sqlite/workflows.sql:139 */
+     * SQL: queries/postgres/workflows.sql:165, queries/sqlite/workflows.sql:139 */
     pgqrs_status (*run_cancel)(pgqrs_run_row *out, pgqrs_conn *c, const pgqrs_run_cancel_params *p);
 
     /* step_acquire :one
@@ -825,26 +831,26 @@ typedef struct pgqrs_queries {
      * whose worker is stopped (a crashed run resumed). No row when the step already
      * succeeded, another live worker holds it, or the run is not RUNNING: exactly one
      * worker executes a step at a time.
-     * SQL: queries/postgres/workflows.sql:179, queries/sqlite/workflows.sql:154, queries/turso/workflows.sql:5 */
+     * SQL: queries/postgres/workflows.sql:188, queries/sqlite/workflows.sql:154, queries/turso/workflows.sql:5 */
     pgqrs_status (*step_acquire)(pgqrs_step_row *out, pgqrs_conn *c, const pgqrs_step_acquire_params *p);
 
     /* step_get :one
-     * SQL: queries/postgres/workflows.sql:202, queries/sqlite/workflows.sql:175 */
+     * SQL: queries/postgres/workflows.sql:211, queries/sqlite/workflows.sql:175 */
     pgqrs_status (*step_get)(pgqrs_step_row *out, pgqrs_conn *c, const pgqrs_step_get_params *p);
 
     /* step_complete :execrows
      * RUNNING -> SUCCESS with the output, in the statement that marks it done; only
      * for the worker holding it.
-     * SQL: queries/postgres/workflows.sql:208, queries/sqlite/workflows.sql:181 */
+     * SQL: queries/postgres/workflows.sql:217, queries/sqlite/workflows.sql:181 */
     pgqrs_status (*step_complete)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_step_complete_params *p);
 
     /* step_fail :execrows
      * RUNNING -> ERROR with the error and, when it will be retried, when.
-     * SQL: queries/postgres/workflows.sql:217, queries/sqlite/workflows.sql:189 */
+     * SQL: queries/postgres/workflows.sql:226, queries/sqlite/workflows.sql:189 */
     pgqrs_status (*step_fail)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_step_fail_params *p);
 
     /* step_list :many
-     * SQL: queries/postgres/workflows.sql:225, queries/sqlite/workflows.sql:196 */
+     * SQL: queries/postgres/workflows.sql:234, queries/sqlite/workflows.sql:196 */
     pgqrs_status (*step_list)(pgqrs_step_row **rows_out, size_t *n_out, pgqrs_conn *c, int64_t run_id);
 } pgqrs_queries;
 

@@ -172,6 +172,50 @@ static void test_wait__enqueue_notifies_only_an_empty_queue(void)
 #endif
 }
 
+/* The wake-up probe looks for a visible message at every priority level, not
+ * only the highest (migration 0012: it walks the levels of the claim index). */
+static void test_wait__enqueue_probe_walks_priority_levels(void)
+{
+#if PGQRS_WITH_POSTGRES
+    pgqrs_capabilities caps = PGQRS_CAPABILITIES_INIT;
+    pgqrs_enqueue_options high = PGQRS_ENQUEUE_OPTIONS_INIT, low = PGQRS_ENQUEUE_OPTIONS_INIT;
+    pgqrs_queue_info *q = NULL;
+    pgqrs_batch *b = NULL;
+    PGconn *l;
+    PGresult *r;
+    int64_t qid;
+    SETUP();
+    CHECK_OK(pgqrs_store_capabilities(&caps, store), store);
+    if (!caps.notifications)
+        SKIP("capabilities.notifications is 0 here (no LISTEN/NOTIFY)");
+    CHECK_OK(pgqrs_queue_get(&q, store, "w"), store);
+    qid = q->id;
+    pgqrs_queue_info_free(q);
+    l = PQconnectdb(getenv("PGQRS_TEST_PG_DSN"));
+    r = PQexec(l, "LISTEN pgqrs_messages");
+    CHECK_MSG(PQresultStatus(r) == PGRES_COMMAND_OK, "LISTEN: %s", PQerrorMessage(l));
+    PQclear(r);
+    high.priority = 5;
+    high.delay_ms = 60000;
+    low.priority = -3;
+    CHECK_OK(pgqrs_enqueue_with(NULL, NULL, producer, "\"high, delayed\"", &high), producer);
+    CHECK_I64(0, notifications(l, qid, 200));   /* delayed: nothing to wake for */
+    CHECK_OK(pgqrs_enqueue_with(NULL, NULL, producer, "\"low\"", &low), producer);
+    CHECK_I64(1, notifications(l, qid, 200));   /* the top level holds nothing visible */
+    CHECK_OK(pgqrs_enqueue(NULL, producer, "\"zero\"", 0), producer);
+    CHECK_I64(0, notifications(l, qid, 200));   /* level -3 holds a visible one: quiet */
+    CHECK_OK(pgqrs_dequeue(&b, consumer, 10, 30), consumer);
+    CHECK_I64(2, (int64_t)pgqrs_batch_count(b));
+    CHECK_I64(-3, (int64_t)pgqrs_batch_at(b, 0)->priority + pgqrs_batch_at(b, 1)->priority);   /* 0 and -3 */
+    pgqrs_batch_free(b);
+    CHECK_OK(pgqrs_enqueue(NULL, producer, "\"again\"", 0), producer);
+    CHECK_I64(1, notifications(l, qid, 200));   /* nothing visible at any level */
+    PQfinish(l);
+#else
+    SKIP("LISTEN/NOTIFY is PostgreSQL's: this build has no PostgreSQL");
+#endif
+}
+
 #if PGQRS_WITH_POSTGRES
 static pgqrs_status noop_workflow(pgqrs_run *run, const char *input_json, char **output_json, void *user)
 {
@@ -374,6 +418,7 @@ int main(int argc, char **argv)
         { "wait__wakes_for_a_message_enqueued_meanwhile", test_wait__wakes_for_a_message_enqueued_meanwhile },
         { "wait__wakes_when_a_delayed_message_falls_due", test_wait__wakes_when_a_delayed_message_falls_due },
         { "wait__enqueue_notifies_only_an_empty_queue", test_wait__enqueue_notifies_only_an_empty_queue },
+        { "wait__enqueue_probe_walks_priority_levels", test_wait__enqueue_probe_walks_priority_levels },
         { "wait__replay_and_trigger_notify_an_empty_queue", test_wait__replay_and_trigger_notify_an_empty_queue },
         { "wait__scheduled_tick_notifies_an_empty_queue", test_wait__scheduled_tick_notifies_an_empty_queue },
         { "wait__bad_arguments", test_wait__bad_arguments },

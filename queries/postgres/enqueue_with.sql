@@ -25,8 +25,17 @@ ins AS (
 SELECT id FROM ins
 WHERE (SELECT count(pg_notify('pgqrs_messages', @queue_id::text)) FROM t   -- wake-up: migration 0004
        WHERE EXISTS (SELECT FROM ins) AND @delay_ms::bigint <= 0
-         AND (SELECT m.id FROM pgqrs_messages m WHERE m.queue_id = @queue_id AND m.vt <= t.now
-              ORDER BY m.queue_id, m.vt, m.id LIMIT 1) IS NULL) >= 0;
+         AND NOT EXISTS (WITH RECURSIVE lv(p) AS (   -- a visible message at some priority level
+                 SELECT CASE WHEN EXISTS (SELECT FROM pgqrs_messages l WHERE l.queue_id = @queue_id AND l.priority > 0)
+                             THEN (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id
+                                   ORDER BY l.priority DESC LIMIT 1)
+                             ELSE 0 END   -- the top level; no descent past dead entries when it is 0
+                 UNION ALL
+                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id AND l.priority < lv.p
+                         ORDER BY l.priority DESC LIMIT 1)
+                 FROM lv WHERE lv.p IS NOT NULL)
+             SELECT FROM lv WHERE EXISTS (SELECT FROM pgqrs_messages m
+                                          WHERE m.queue_id = @queue_id AND m.priority = lv.p AND m.vt <= t.now))) >= 0;
 
 -- name: message_id_by_key :one
 -- The live message of the queue holding this unique key (pgqrs_messages_unique_key_idx).
@@ -56,5 +65,14 @@ ins AS (
 SELECT id FROM ins
 WHERE (SELECT count(pg_notify('pgqrs_messages', @queue_id::text)) FROM t   -- wake-up: migration 0004
        WHERE EXISTS (SELECT FROM ins) AND (SELECT min(d) FROM unnest(@delays_ms::bigint[]) AS d) <= 0
-         AND (SELECT m.id FROM pgqrs_messages m WHERE m.queue_id = @queue_id AND m.vt <= t.now
-              ORDER BY m.queue_id, m.vt, m.id LIMIT 1) IS NULL) >= 0;
+         AND NOT EXISTS (WITH RECURSIVE lv(p) AS (   -- a visible message at some priority level
+                 SELECT CASE WHEN EXISTS (SELECT FROM pgqrs_messages l WHERE l.queue_id = @queue_id AND l.priority > 0)
+                             THEN (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id
+                                   ORDER BY l.priority DESC LIMIT 1)
+                             ELSE 0 END   -- the top level; no descent past dead entries when it is 0
+                 UNION ALL
+                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id AND l.priority < lv.p
+                         ORDER BY l.priority DESC LIMIT 1)
+                 FROM lv WHERE lv.p IS NOT NULL)
+             SELECT FROM lv WHERE EXISTS (SELECT FROM pgqrs_messages m
+                                          WHERE m.queue_id = @queue_id AND m.priority = lv.p AND m.vt <= t.now))) >= 0;

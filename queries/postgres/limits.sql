@@ -35,9 +35,19 @@ w AS (
     WHERE c.queue_id = @queue_id
       AND c.claimed_at > t.now - @rate_period_ms::bigint * interval '1 millisecond'
 )
-SELECT (SELECT count(*) FROM pgqrs_messages m
-        WHERE @count_in_flight::boolean AND m.queue_id = @queue_id AND m.vt > t.now
-          AND m.consumer_worker_id IS NOT NULL) AS in_flight,
+SELECT (WITH RECURSIVE lv(p) AS (   -- per priority level: a range of the claim index
+            SELECT CASE WHEN EXISTS (SELECT FROM pgqrs_messages l WHERE l.queue_id = @queue_id AND l.priority > 0)
+                        THEN (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id
+                              ORDER BY l.priority DESC LIMIT 1)
+                        ELSE 0 END   -- the top level; no descent past dead entries when it is 0
+            UNION ALL
+            SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id AND l.priority < lv.p
+                    ORDER BY l.priority DESC LIMIT 1)
+            FROM lv WHERE lv.p IS NOT NULL)
+        SELECT coalesce(sum((SELECT count(*) FROM pgqrs_messages m
+                             WHERE m.queue_id = @queue_id AND m.priority = lv.p AND m.vt > t.now
+                               AND m.consumer_worker_id IS NOT NULL)), 0)::bigint
+        FROM lv WHERE @count_in_flight::boolean AND lv.p IS NOT NULL) AS in_flight,
        (SELECT coalesce(sum(w.n), 0)::bigint FROM w) AS window_claims,
        (SELECT min(w.claimed_at) FROM w) AS window_oldest
 FROM t;

@@ -20,8 +20,17 @@ ins AS (
 SELECT id FROM ins
 WHERE (SELECT count(pg_notify('pgqrs_messages', @queue_id::text)) FROM t   -- wake-up: migration 0004
        WHERE EXISTS (SELECT FROM ins) AND @delay_ms::bigint <= 0
-         AND (SELECT m.id FROM pgqrs_messages m WHERE m.queue_id = @queue_id AND m.vt <= t.now
-              ORDER BY m.queue_id, m.vt, m.id LIMIT 1) IS NULL) >= 0;
+         AND NOT EXISTS (WITH RECURSIVE lv(p) AS (   -- a visible message at some priority level
+                 SELECT CASE WHEN EXISTS (SELECT FROM pgqrs_messages l WHERE l.queue_id = @queue_id AND l.priority > 0)
+                             THEN (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id
+                                   ORDER BY l.priority DESC LIMIT 1)
+                             ELSE 0 END   -- the top level; no descent past dead entries when it is 0
+                 UNION ALL
+                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id AND l.priority < lv.p
+                         ORDER BY l.priority DESC LIMIT 1)
+                 FROM lv WHERE lv.p IS NOT NULL)
+             SELECT FROM lv WHERE EXISTS (SELECT FROM pgqrs_messages m
+                                          WHERE m.queue_id = @queue_id AND m.priority = lv.p AND m.vt <= t.now))) >= 0;
 
 -- name: message_enqueue_batch :many
 -- One statement for the whole batch: all rows or none. Ids come back in input
@@ -41,8 +50,17 @@ ins AS (
 SELECT id FROM ins
 WHERE (SELECT count(pg_notify('pgqrs_messages', @queue_id::text)) FROM t   -- wake-up: migration 0004
        WHERE EXISTS (SELECT FROM ins) AND @delay_ms::bigint <= 0
-         AND (SELECT m.id FROM pgqrs_messages m WHERE m.queue_id = @queue_id AND m.vt <= t.now
-              ORDER BY m.queue_id, m.vt, m.id LIMIT 1) IS NULL) >= 0;
+         AND NOT EXISTS (WITH RECURSIVE lv(p) AS (   -- a visible message at some priority level
+                 SELECT CASE WHEN EXISTS (SELECT FROM pgqrs_messages l WHERE l.queue_id = @queue_id AND l.priority > 0)
+                             THEN (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id
+                                   ORDER BY l.priority DESC LIMIT 1)
+                             ELSE 0 END   -- the top level; no descent past dead entries when it is 0
+                 UNION ALL
+                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id AND l.priority < lv.p
+                         ORDER BY l.priority DESC LIMIT 1)
+                 FROM lv WHERE lv.p IS NOT NULL)
+             SELECT FROM lv WHERE EXISTS (SELECT FROM pgqrs_messages m
+                                          WHERE m.queue_id = @queue_id AND m.priority = lv.p AND m.vt <= t.now))) >= 0;
 
 -- name: message_dequeue :many
 -- Claims up to @max visible messages in (priority DESC, vt, id) order: higher
@@ -50,7 +68,11 @@ WHERE (SELECT count(pg_notify('pgqrs_messages', @queue_id::text)) FROM t   -- wa
 -- locks on and rows with a cancel request; nothing when the worker is not
 -- 'ready'. `lv` walks the queue's priority levels from the highest down (one
 -- descent of pgqrs_messages_claim_idx per level, computed only as far as the
--- claim needs: a queue that never uses priorities has one level); per level the
+-- claim needs: a queue that never uses priorities has one level). The top level
+-- is 0 unless a message has a priority above 0: that probe is an empty range of
+-- the index, where finding the highest priority present would read the heap for
+-- every dead entry at the head of the queue's range (the rows claimed since the
+-- last VACUUM), as the window then does again (migration 0012); per level the
 -- window is an index range scan of vt <= now in (vt, id) order, so invisible
 -- (delayed, in-flight) rows are never read (docs/design.md, "The claim").
 -- The window is the next @max visible rows; those already delivered
@@ -69,8 +91,10 @@ SET vt = coalesce(@now::timestamptz, now()) + @vt_ms::bigint * interval '1 milli
     consumer_worker_id = @worker_id
 WHERE m.id = ANY(ARRAY(
         WITH RECURSIVE lv(p) AS (
-            (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id
-             ORDER BY l.priority DESC LIMIT 1)
+            SELECT CASE WHEN EXISTS (SELECT FROM pgqrs_messages l WHERE l.queue_id = @queue_id AND l.priority > 0)
+                        THEN (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id
+                              ORDER BY l.priority DESC LIMIT 1)
+                        ELSE 0 END
             UNION ALL
             SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id AND l.priority < lv.p
                     ORDER BY l.priority DESC LIMIT 1)
@@ -210,10 +234,23 @@ DELETE FROM pgqrs_messages WHERE queue_id = @queue_id;
 
 -- name: message_next_vt :one
 -- When the queue's next message becomes visible (a delayed one, or an expired
--- lease); NULL when the queue is empty. A min() over the dequeue index.
+-- lease); NULL when the queue is empty. The least of each priority level's first
+-- vt in pgqrs_messages_claim_idx (one descent per level; migration 0012 dropped
+-- the (queue_id, vt, id) index the claim no longer reads).
 -- param: queue_id i64
 -- returns: next_vt timestamp?
-SELECT min(vt) AS next_vt FROM pgqrs_messages WHERE queue_id = @queue_id;
+WITH RECURSIVE lv(p) AS (
+    SELECT CASE WHEN EXISTS (SELECT FROM pgqrs_messages l WHERE l.queue_id = @queue_id AND l.priority > 0)
+                THEN (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id
+                      ORDER BY l.priority DESC LIMIT 1)
+                ELSE 0 END   -- the top level; no descent past dead entries when it is 0
+    UNION ALL
+    SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id AND l.priority < lv.p
+            ORDER BY l.priority DESC LIMIT 1)
+    FROM lv WHERE lv.p IS NOT NULL)
+SELECT min((SELECT m.vt FROM pgqrs_messages m WHERE m.queue_id = @queue_id AND m.priority = lv.p
+            ORDER BY m.vt LIMIT 1)) AS next_vt
+FROM lv WHERE lv.p IS NOT NULL;
 
 -- name: queue_listen :exec
 -- Subscribes this session to the notifications of migration 0002 (every queue
