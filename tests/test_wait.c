@@ -120,6 +120,23 @@ static int notifications(PGconn *l, int64_t queue_id, int ms)
     }
     return n;
 }
+
+/* A session LISTENing on the channel every queue notifies on; NULL, with the
+ * reason recorded as the running test's failure, when LISTEN fails. */
+static PGconn *listen_messages(void)
+{
+    PGconn *l = PQconnectdb(getenv("PGQRS_TEST_PG_DSN"));
+    PGresult *r = PQexec(l, "LISTEN pgqrs_messages");
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        th_fail(__FILE__, __LINE__, "LISTEN: %s", PQerrorMessage(l));
+    PQclear(r);
+    if (!ok) {
+        PQfinish(l);
+        return NULL;
+    }
+    return l;
+}
 #endif
 
 /* An enqueue notifies only when it makes a message visible in a queue that had
@@ -132,7 +149,6 @@ static void test_wait__enqueue_notifies_only_an_empty_queue(void)
     pgqrs_queue_info *q = NULL;
     pgqrs_batch *b = NULL;
     PGconn *l;
-    PGresult *r;
     int64_t qid;
     SETUP();
     CHECK_OK(pgqrs_store_capabilities(&caps, store), store);
@@ -141,10 +157,8 @@ static void test_wait__enqueue_notifies_only_an_empty_queue(void)
     CHECK_OK(pgqrs_queue_get(&q, store, "w"), store);
     qid = q->id;
     pgqrs_queue_info_free(q);
-    l = PQconnectdb(getenv("PGQRS_TEST_PG_DSN"));
-    r = PQexec(l, "LISTEN pgqrs_messages");
-    CHECK_MSG(PQresultStatus(r) == PGRES_COMMAND_OK, "LISTEN: %s", PQerrorMessage(l));
-    PQclear(r);
+    if (!(l = listen_messages()))
+        return;
     CHECK_OK(pgqrs_enqueue(NULL, producer, "1", 0), producer);   /* empty: notifies */
     CHECK_I64(1, notifications(l, qid, 200));
     CHECK_OK(pgqrs_enqueue(NULL, producer, "2", 0), producer);   /* one visible already: quiet */
@@ -182,7 +196,6 @@ static void test_wait__enqueue_probe_walks_priority_levels(void)
     pgqrs_queue_info *q = NULL;
     pgqrs_batch *b = NULL;
     PGconn *l;
-    PGresult *r;
     int64_t qid;
     SETUP();
     CHECK_OK(pgqrs_store_capabilities(&caps, store), store);
@@ -191,10 +204,8 @@ static void test_wait__enqueue_probe_walks_priority_levels(void)
     CHECK_OK(pgqrs_queue_get(&q, store, "w"), store);
     qid = q->id;
     pgqrs_queue_info_free(q);
-    l = PQconnectdb(getenv("PGQRS_TEST_PG_DSN"));
-    r = PQexec(l, "LISTEN pgqrs_messages");
-    CHECK_MSG(PQresultStatus(r) == PGRES_COMMAND_OK, "LISTEN: %s", PQerrorMessage(l));
-    PQclear(r);
+    if (!(l = listen_messages()))
+        return;
     high.priority = 5;
     high.delay_ms = 60000;
     low.priority = -3;
@@ -237,7 +248,6 @@ static void test_wait__replay_and_trigger_notify_an_empty_queue(void)
     pgqrs_batch *b = NULL;
     int64_t qid, wqid, replayed = 0, t0;
     PGconn *l;
-    PGresult *r;
     SETUP();
     CHECK_OK(pgqrs_store_capabilities(&caps, store), store);
     if (!caps.notifications)
@@ -262,10 +272,8 @@ static void test_wait__replay_and_trigger_notify_an_empty_queue(void)
     b = NULL;
     pgqrs_store_set_time(store, 0);
 
-    l = PQconnectdb(getenv("PGQRS_TEST_PG_DSN"));
-    r = PQexec(l, "LISTEN pgqrs_messages");
-    CHECK_MSG(PQresultStatus(r) == PGRES_COMMAND_OK, "LISTEN: %s", PQerrorMessage(l));
-    PQclear(r);
+    if (!(l = listen_messages()))
+        return;
     CHECK_OK(pgqrs_dlq_replay_all(&replayed, store, "once"), store);
     CHECK_I64(1, replayed);
     CHECK_I64(1, notifications(l, qid, 200));
@@ -327,7 +335,6 @@ static void test_wait__scheduled_tick_notifies_an_empty_queue(void)
     pgqrs_schedule_info *si = NULL;
     int64_t qid, wqid, t1;
     PGconn *l;
-    PGresult *r;
     SETUP();
     CHECK_OK(pgqrs_store_capabilities(&caps, store), store);
     if (!caps.notifications)
@@ -348,10 +355,8 @@ static void test_wait__scheduled_tick_notifies_an_empty_queue(void)
     sco.retention_interval_s = -1;
     CHECK_OK(pgqrs_scheduler_new(&sch, store, &sco), store);
 
-    l = PQconnectdb(getenv("PGQRS_TEST_PG_DSN"));
-    r = PQexec(l, "LISTEN pgqrs_messages");
-    CHECK_MSG(PQresultStatus(r) == PGRES_COMMAND_OK, "LISTEN: %s", PQerrorMessage(l));
-    PQclear(r);
+    if (!(l = listen_messages()))
+        return;
     /* two ticks due (t1, t1 + 1 s): the first one's message finds the queue empty, the second one's does not */
     CHECK_OK(pgqrs_scheduler_run_once(NULL, sch, t1 + 1500000), sch);
     CHECK_I64(2, fired(sch));
