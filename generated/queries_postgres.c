@@ -226,8 +226,8 @@ static const char SQL_DLQ_REPLAY[] =
     "                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = $1 AND l.priority < lv.p\n"
     "                         ORDER BY l.priority DESC LIMIT 1)\n"
     "                 FROM lv WHERE lv.p IS NOT NULL)\n"
-    "             SELECT FROM lv WHERE EXISTS (SELECT FROM pgqrs_messages m\n"
-    "                                          WHERE m.queue_id = $1 AND m.priority = lv.p AND m.vt <= t.now))) >= 0\n"
+    "             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL: a probe per level, never a hash of the backlog\n"
+    "                                          WHERE m.queue_id = $1 AND m.priority = lv.p AND m.vt <= t.now LIMIT 1) v)) >= 0\n"
     "ORDER BY id";
 static const char SQL_ARCHIVE_PURGE[] =
     "-- name: archive_purge :execrows\n"
@@ -326,8 +326,8 @@ static const char SQL_MESSAGE_ENQUEUE_WITH[] =
     "                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = $1 AND l.priority < lv.p\n"
     "                         ORDER BY l.priority DESC LIMIT 1)\n"
     "                 FROM lv WHERE lv.p IS NOT NULL)\n"
-    "             SELECT FROM lv WHERE EXISTS (SELECT FROM pgqrs_messages m\n"
-    "                                          WHERE m.queue_id = $1 AND m.priority = lv.p AND m.vt <= t.now))) >= 0";
+    "             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL: a probe per level, never a hash of the backlog\n"
+    "                                          WHERE m.queue_id = $1 AND m.priority = lv.p AND m.vt <= t.now LIMIT 1) v)) >= 0";
 static const char SQL_MESSAGE_ID_BY_KEY[] =
     "-- name: message_id_by_key :one\n"
     "SELECT id FROM pgqrs_messages WHERE queue_id = $1 AND unique_key = $2";
@@ -357,8 +357,8 @@ static const char SQL_MESSAGE_ENQUEUE_BATCH_WITH[] =
     "                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = $1 AND l.priority < lv.p\n"
     "                         ORDER BY l.priority DESC LIMIT 1)\n"
     "                 FROM lv WHERE lv.p IS NOT NULL)\n"
-    "             SELECT FROM lv WHERE EXISTS (SELECT FROM pgqrs_messages m\n"
-    "                                          WHERE m.queue_id = $1 AND m.priority = lv.p AND m.vt <= t.now))) >= 0";
+    "             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL: a probe per level, never a hash of the backlog\n"
+    "                                          WHERE m.queue_id = $1 AND m.priority = lv.p AND m.vt <= t.now LIMIT 1) v)) >= 0";
 static const char SQL_MESSAGE_CANCEL_REMOVE[] =
     "-- name: message_cancel_remove :one\n"
     "WITH t AS (SELECT coalesce($3::timestamptz, now()) AS now),\n"
@@ -515,8 +515,8 @@ static const char SQL_MESSAGE_ENQUEUE[] =
     "                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = $1 AND l.priority < lv.p\n"
     "                         ORDER BY l.priority DESC LIMIT 1)\n"
     "                 FROM lv WHERE lv.p IS NOT NULL)\n"
-    "             SELECT FROM lv WHERE EXISTS (SELECT FROM pgqrs_messages m\n"
-    "                                          WHERE m.queue_id = $1 AND m.priority = lv.p AND m.vt <= t.now))) >= 0";
+    "             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL: a probe per level, never a hash of the backlog\n"
+    "                                          WHERE m.queue_id = $1 AND m.priority = lv.p AND m.vt <= t.now LIMIT 1) v)) >= 0";
 static const char SQL_MESSAGE_ENQUEUE_BATCH[] =
     "-- name: message_enqueue_batch :many\n"
     "WITH t AS (SELECT coalesce($5::timestamptz, now()) AS now),\n"
@@ -540,8 +540,8 @@ static const char SQL_MESSAGE_ENQUEUE_BATCH[] =
     "                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = $1 AND l.priority < lv.p\n"
     "                         ORDER BY l.priority DESC LIMIT 1)\n"
     "                 FROM lv WHERE lv.p IS NOT NULL)\n"
-    "             SELECT FROM lv WHERE EXISTS (SELECT FROM pgqrs_messages m\n"
-    "                                          WHERE m.queue_id = $1 AND m.priority = lv.p AND m.vt <= t.now))) >= 0";
+    "             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL: a probe per level, never a hash of the backlog\n"
+    "                                          WHERE m.queue_id = $1 AND m.priority = lv.p AND m.vt <= t.now LIMIT 1) v)) >= 0";
 static const char SQL_MESSAGE_DEQUEUE[] =
     "-- name: message_dequeue :many\n"
     "UPDATE pgqrs_messages m\n"
@@ -961,8 +961,8 @@ static const char SQL_SCHEDULE_FIRE[] =
     "                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = go.job_queue_id AND l.priority < lv.p\n"
     "                         ORDER BY l.priority DESC LIMIT 1)\n"
     "                 FROM lv WHERE lv.p IS NOT NULL)\n"
-    "             SELECT FROM lv WHERE EXISTS (SELECT FROM pgqrs_messages m\n"
-    "                                          WHERE m.queue_id = go.job_queue_id AND m.priority = lv.p AND m.vt <= t.now))) >= 0";
+    "             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL: a probe per level, never a hash of the backlog\n"
+    "                                          WHERE m.queue_id = go.job_queue_id AND m.priority = lv.p AND m.vt <= t.now LIMIT 1) v)) >= 0";
 static const char SQL_SCHEDULE_ADVANCE[] =
     "-- name: schedule_advance :execrows\n"
     "UPDATE pgqrs_schedules\n"
@@ -1276,8 +1276,8 @@ static const char SQL_RUN_TRIGGER[] =
     "                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = $2 AND l.priority < lv.p\n"
     "                         ORDER BY l.priority DESC LIMIT 1)\n"
     "                 FROM lv WHERE lv.p IS NOT NULL)\n"
-    "             SELECT FROM lv WHERE EXISTS (SELECT FROM pgqrs_messages m\n"
-    "                                          WHERE m.queue_id = $2 AND m.priority = lv.p AND m.vt <= t.now))) >= 0\n"
+    "             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL: a probe per level, never a hash of the backlog\n"
+    "                                          WHERE m.queue_id = $2 AND m.priority = lv.p AND m.vt <= t.now LIMIT 1) v)) >= 0\n"
     "UNION ALL\n"
     "SELECT r.id, false FROM pgqrs_workflow_runs r\n"
     "WHERE r.workflow_id = $1 AND r.idempotency_key = $4::text\n"

@@ -29,8 +29,8 @@ WHERE (SELECT count(pg_notify('pgqrs_messages', @queue_id::text)) FROM t   -- wa
                  SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id AND l.priority < lv.p
                          ORDER BY l.priority DESC LIMIT 1)
                  FROM lv WHERE lv.p IS NOT NULL)
-             SELECT FROM lv WHERE EXISTS (SELECT FROM pgqrs_messages m
-                                          WHERE m.queue_id = @queue_id AND m.priority = lv.p AND m.vt <= t.now))) >= 0;
+             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL: a probe per level, never a hash of the backlog
+                                          WHERE m.queue_id = @queue_id AND m.priority = lv.p AND m.vt <= t.now LIMIT 1) v)) >= 0;
 
 -- name: message_enqueue_batch :many
 -- One statement for the whole batch: all rows or none. Ids come back in input
@@ -59,8 +59,8 @@ WHERE (SELECT count(pg_notify('pgqrs_messages', @queue_id::text)) FROM t   -- wa
                  SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id AND l.priority < lv.p
                          ORDER BY l.priority DESC LIMIT 1)
                  FROM lv WHERE lv.p IS NOT NULL)
-             SELECT FROM lv WHERE EXISTS (SELECT FROM pgqrs_messages m
-                                          WHERE m.queue_id = @queue_id AND m.priority = lv.p AND m.vt <= t.now))) >= 0;
+             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL: a probe per level, never a hash of the backlog
+                                          WHERE m.queue_id = @queue_id AND m.priority = lv.p AND m.vt <= t.now LIMIT 1) v)) >= 0;
 
 -- name: message_dequeue :many
 -- Claims up to @max visible messages in (priority DESC, vt, id) order: higher
