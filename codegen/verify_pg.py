@@ -21,6 +21,7 @@ over libpq.
 import argparse
 import ctypes
 import ctypes.util
+import json
 import os
 import sys
 
@@ -72,6 +73,47 @@ PG_DIAG_STATEMENT_POSITION = ord("P")
 
 class Failure(Exception):
     """A problem that stops verification (after it is reported)."""
+
+
+# The plan check (Verifier.check_plans). The driver prepares each statement once
+# per session, so its generic plan is the one that runs; a plan that reads every
+# row of pgqrs_messages makes a per-message statement grow with the backlog (the
+# enqueue wake-up probe did: a hash semi join, then a Seq Scan under LIMIT 1).
+# Two queues of 20,000 visible messages each, 2,000 in flight in the first, and
+# the archive's share: enough rows that PostgreSQL costs a scan of the backlog as
+# what it is.
+PLAN_TABLE = "pgqrs_messages"
+PLAN_FIXTURE = """
+INSERT INTO pgqrs_queues (name) VALUES ('plan_a'), ('plan_b');
+INSERT INTO pgqrs_workers (queue_id, hostname, pid, kind)
+    SELECT (SELECT min(id) FROM pgqrs_queues), 'plan', g, 'consumer' FROM generate_series(1, 20) g;
+INSERT INTO pgqrs_messages (queue_id, payload, vt)
+    SELECT (SELECT min(id) FROM pgqrs_queues) + g % 2, '{}', now() - interval '1 hour' + g * interval '1 ms'
+    FROM generate_series(1, 40000) g;
+INSERT INTO pgqrs_messages (queue_id, payload, vt, read_ct, dequeued_at, consumer_worker_id)
+    SELECT (SELECT min(id) FROM pgqrs_queues), '{}', now() + interval '1 hour', 1, now(),
+           (SELECT min(id) FROM pgqrs_workers) + g % 20
+    FROM generate_series(1, 2000) g;
+INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, reason)
+    SELECT 1000000 + g, (SELECT min(id) FROM pgqrs_queues), '{}', now(), 1, 'archived' FROM generate_series(1, 20000) g;
+ANALYZE;
+"""
+# query name -> why its plan may read every row of pgqrs_messages
+READS_THE_BACKLOG = {
+    "message_purge": "deletes every message of a queue",
+    "queue_metrics": "counts every message of a queue, or of all of them",
+    "integrity_orphans": "checks every message for a queue or worker that does not exist",
+}
+
+
+def _backlog_reads(node, under_hash=False, out=None):
+    """The nodes of an EXPLAIN (FORMAT JSON) plan that read all of PLAN_TABLE."""
+    out = [] if out is None else out
+    if node.get("Relation Name") == PLAN_TABLE and (node["Node Type"] == "Seq Scan" or under_hash):
+        out.append(node["Node Type"] + (" under a Hash" if under_hash else "") + f" on {PLAN_TABLE}")
+    for child in node.get("Plans", []):
+        _backlog_reads(child, under_hash or node["Node Type"] == "Hash", out)
+    return out
 
 
 def _base(ltype):
@@ -297,6 +339,48 @@ class Verifier:
                                           f"declared {c.type} (expects {self.names(allowed)})")
 
 
+    def check_plans(self, queries, nsp):
+        """Fails each query whose generic plan reads every row of PLAN_TABLE, planned
+        on the freshly migrated (empty, never analyzed) tables, as by a session that
+        starts before the first message, and again with PLAN_FIXTURE's backlog."""
+        if not self.pg.must(f"SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = '{nsp}' AND tablename = '{PLAN_TABLE}'"):
+            return
+        names = {q.name for q in queries}
+        for name in sorted(set(READS_THE_BACKLOG) - names):
+            self.fail("codegen/verify_pg.py", 1, f"READS_THE_BACKLOG names {name}, which no postgres query defines")
+        self.pg.must("SET plan_cache_mode = force_generic_plan")
+        self.plan_pass(queries, "planned on empty tables")
+        self.pg.must(PLAN_FIXTURE)
+        self.plan_pass(queries, "planned with a backlog")
+        self.pg.must("RESET plan_cache_mode")
+
+    def plan_pass(self, queries, state):
+        lib = self.pg.lib
+        for i, q in enumerate(queries):
+            if q.name == BOOTSTRAP or q.cardinality == model.STATEMENT or len(q.statements) != 1:
+                continue
+            stmt = f"pgqrs_plan_{i}"
+            with self.pg.prepare(stmt, q.statements[0].sql) as r:
+                if not r.ok():
+                    continue   # reported by check_query
+            with self.pg.describe(stmt) as d:
+                nparams = lib.PQnparams(d.res) if d.ok() else 0
+            args = f"({', '.join(['NULL'] * nparams)})" if nparams else ""
+            with self.pg.exec(f"EXPLAIN (FORMAT JSON) EXECUTE {stmt}{args}") as r:
+                top = json.loads(r.rows()[0][0])[0] if r.ok() else None
+                why = "" if r.ok() else r.error()[0]
+            self.pg.must(f"DEALLOCATE {stmt}")
+            if top is None:
+                self.fail(q.path, q.line, f"{q.name}: PostgreSQL cannot explain its generic plan: {why}")
+                continue
+            if not isinstance(top, dict):   # "Utility Statement" (LISTEN, SAVEPOINT): no plan
+                continue
+            reads = sorted(set(_backlog_reads(top["Plan"])))
+            if reads and q.name not in READS_THE_BACKLOG:
+                self.fail(q.path, q.line, f"{q.name}: its generic plan, {state}, reads every row of {PLAN_TABLE} "
+                                          f"({', '.join(reads)}), so it slows down as the backlog grows")
+
+
 def verify(root, dsn, out=sys.stdout, err=sys.stderr):
     """Returns the exit status: 0 when everything checks, 1 otherwise."""
     try:
@@ -340,6 +424,7 @@ def verify(root, dsn, out=sys.stdout, err=sys.stderr):
             v.check_tables(schema, migrations, nsp)
             for i, q in enumerate(queries):
                 v.check_query(q, i)
+            v.check_plans(queries, nsp)
     except Failure as e:
         v.problems.append(str(e))
     finally:

@@ -372,7 +372,7 @@ typedef struct pgqrs_queries {
      * Back to pending, each visible after its own delay (delays_ms[i] belongs to
      * ids[i]: the retry policy's next delay, computed by the caller); only messages
      * this worker holds. The read count is the claim's: a retry is one delivery.
-     * SQL: queries/postgres/messages.sql:289, queries/sqlite/messages.sql:228 */
+     * SQL: queries/postgres/messages.sql:284, queries/sqlite/messages.sql:228 */
     pgqrs_status (*message_retry)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_retry_params *p);
 
     /* message_extend_held :execrows
@@ -380,13 +380,13 @@ typedef struct pgqrs_queries {
      * holds becomes invisible for vt_ms from now, in one statement. Rows locked by a
      * transaction settling them are skipped (they are leaving; waiting for them
      * could deadlock with it).
-     * SQL: queries/postgres/messages.sql:302, queries/sqlite/messages.sql:242 */
+     * SQL: queries/postgres/messages.sql:297, queries/sqlite/messages.sql:242 */
     pgqrs_status (*message_extend_held)(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_extend_held_params *p);
 
     /* message_unclaim :many
      * Gives back messages this worker claimed and never started: pending now, and
      * the claim's delivery is not counted (read_ct goes back down by one).
-     * SQL: queries/postgres/messages.sql:318, queries/sqlite/messages.sql:252 */
+     * SQL: queries/postgres/messages.sql:313, queries/sqlite/messages.sql:252 */
     pgqrs_status (*message_unclaim)(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_unclaim_params *p);
 
     /* queue_create :one
@@ -667,31 +667,31 @@ typedef struct pgqrs_queries {
     /* run_wake_parent :one
      * run_wake for the run waiting for child_run_id to end (called after the child
      * ended). Returns how many runs were woken.
-     * SQL: queries/postgres/signals.sql:119, queries/sqlite/signals.sql:119 */
+     * SQL: queries/postgres/signals.sql:122, queries/sqlite/signals.sql:119 */
     pgqrs_status (*run_wake_parent)(int64_t *out, pgqrs_conn *c, int64_t child_run_id);
 
     /* child_link :exec
      * Records that the parent's step started child_run_id (again on replay: kept).
-     * SQL: queries/postgres/signals.sql:133, queries/sqlite/signals.sql:129 */
+     * SQL: queries/postgres/signals.sql:137, queries/sqlite/signals.sql:129 */
     pgqrs_status (*child_link)(pgqrs_conn *c, const pgqrs_child_link_params *p);
 
     /* child_list :many
-     * SQL: queries/postgres/signals.sql:140, queries/sqlite/signals.sql:136 */
+     * SQL: queries/postgres/signals.sql:144, queries/sqlite/signals.sql:136 */
     pgqrs_status (*child_list)(pgqrs_child_row **rows_out, size_t *n_out, pgqrs_conn *c, int64_t parent_run_id);
 
     /* event_set :one
      * Sets key to value for a run executed by this worker (the last write wins)
      * and wakes the readers waiting on the run's events. Returns 1 when written, 0
      * when the run is not RUNNING on this worker.
-     * SQL: queries/postgres/signals.sql:146, queries/sqlite/signals.sql:142 */
+     * SQL: queries/postgres/signals.sql:150, queries/sqlite/signals.sql:142 */
     pgqrs_status (*event_set)(int64_t *out, pgqrs_conn *c, const pgqrs_event_set_params *p);
 
     /* event_get :one
-     * SQL: queries/postgres/signals.sql:163, queries/sqlite/signals.sql:154 */
+     * SQL: queries/postgres/signals.sql:167, queries/sqlite/signals.sql:154 */
     pgqrs_status (*event_get)(pgqrs_event_row *out, pgqrs_conn *c, const pgqrs_event_get_params *p);
 
     /* event_list :many
-     * SQL: queries/postgres/signals.sql:168, queries/sqlite/signals.sql:159 */
+     * SQL: queries/postgres/signals.sql:172, queries/sqlite/signals.sql:159 */
     pgqrs_status (*event_list)(pgqrs_event_row **rows_out, size_t *n_out, pgqrs_conn *c, int64_t run_id);
 
     /* tx_begin :exec

@@ -226,8 +226,8 @@ static const char SQL_DLQ_REPLAY[] =
     "                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = $1 AND l.priority < lv.p\n"
     "                         ORDER BY l.priority DESC LIMIT 1)\n"
     "                 FROM lv WHERE lv.p IS NOT NULL)\n"
-    "             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL: a probe per level, never a hash of the backlog\n"
-    "                                          WHERE m.queue_id = $1 AND m.priority = lv.p AND m.vt <= t.now LIMIT 1) v)) >= 0\n"
+    "             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL, ORDER BY vt: an index probe per level (verify_pg.py checks)\n"
+    "                                          WHERE m.queue_id = $1 AND m.priority = lv.p AND m.vt <= t.now ORDER BY m.vt LIMIT 1) v)) >= 0\n"
     "ORDER BY id";
 static const char SQL_ARCHIVE_PURGE[] =
     "-- name: archive_purge :execrows\n"
@@ -326,8 +326,8 @@ static const char SQL_MESSAGE_ENQUEUE_WITH[] =
     "                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = $1 AND l.priority < lv.p\n"
     "                         ORDER BY l.priority DESC LIMIT 1)\n"
     "                 FROM lv WHERE lv.p IS NOT NULL)\n"
-    "             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL: a probe per level, never a hash of the backlog\n"
-    "                                          WHERE m.queue_id = $1 AND m.priority = lv.p AND m.vt <= t.now LIMIT 1) v)) >= 0";
+    "             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL, ORDER BY vt: an index probe per level (verify_pg.py checks)\n"
+    "                                          WHERE m.queue_id = $1 AND m.priority = lv.p AND m.vt <= t.now ORDER BY m.vt LIMIT 1) v)) >= 0";
 static const char SQL_MESSAGE_ID_BY_KEY[] =
     "-- name: message_id_by_key :one\n"
     "SELECT id FROM pgqrs_messages WHERE queue_id = $1 AND unique_key = $2";
@@ -357,8 +357,8 @@ static const char SQL_MESSAGE_ENQUEUE_BATCH_WITH[] =
     "                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = $1 AND l.priority < lv.p\n"
     "                         ORDER BY l.priority DESC LIMIT 1)\n"
     "                 FROM lv WHERE lv.p IS NOT NULL)\n"
-    "             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL: a probe per level, never a hash of the backlog\n"
-    "                                          WHERE m.queue_id = $1 AND m.priority = lv.p AND m.vt <= t.now LIMIT 1) v)) >= 0";
+    "             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL, ORDER BY vt: an index probe per level (verify_pg.py checks)\n"
+    "                                          WHERE m.queue_id = $1 AND m.priority = lv.p AND m.vt <= t.now ORDER BY m.vt LIMIT 1) v)) >= 0";
 static const char SQL_MESSAGE_CANCEL_REMOVE[] =
     "-- name: message_cancel_remove :one\n"
     "WITH t AS (SELECT coalesce($3::timestamptz, now()) AS now),\n"
@@ -515,8 +515,8 @@ static const char SQL_MESSAGE_ENQUEUE[] =
     "                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = $1 AND l.priority < lv.p\n"
     "                         ORDER BY l.priority DESC LIMIT 1)\n"
     "                 FROM lv WHERE lv.p IS NOT NULL)\n"
-    "             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL: a probe per level, never a hash of the backlog\n"
-    "                                          WHERE m.queue_id = $1 AND m.priority = lv.p AND m.vt <= t.now LIMIT 1) v)) >= 0";
+    "             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL, ORDER BY vt: an index probe per level (verify_pg.py checks)\n"
+    "                                          WHERE m.queue_id = $1 AND m.priority = lv.p AND m.vt <= t.now ORDER BY m.vt LIMIT 1) v)) >= 0";
 static const char SQL_MESSAGE_ENQUEUE_BATCH[] =
     "-- name: message_enqueue_batch :many\n"
     "WITH t AS (SELECT coalesce($5::timestamptz, now()) AS now),\n"
@@ -540,8 +540,8 @@ static const char SQL_MESSAGE_ENQUEUE_BATCH[] =
     "                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = $1 AND l.priority < lv.p\n"
     "                         ORDER BY l.priority DESC LIMIT 1)\n"
     "                 FROM lv WHERE lv.p IS NOT NULL)\n"
-    "             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL: a probe per level, never a hash of the backlog\n"
-    "                                          WHERE m.queue_id = $1 AND m.priority = lv.p AND m.vt <= t.now LIMIT 1) v)) >= 0";
+    "             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL, ORDER BY vt: an index probe per level (verify_pg.py checks)\n"
+    "                                          WHERE m.queue_id = $1 AND m.priority = lv.p AND m.vt <= t.now ORDER BY m.vt LIMIT 1) v)) >= 0";
 static const char SQL_MESSAGE_DEQUEUE[] =
     "-- name: message_dequeue :many\n"
     "UPDATE pgqrs_messages m\n"
@@ -677,32 +677,27 @@ static const char SQL_QUEUE_LISTEN[] =
     "LISTEN pgqrs_messages";
 static const char SQL_MESSAGE_SETTLE[] =
     "-- name: message_settle :many\n"
-    "WITH r AS (\n"
-    "    SELECT i.id, e.value AS result\n"
-    "    FROM unnest($1::bigint[]) WITH ORDINALITY AS i(id, ord)\n"
-    "    JOIN jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e(value, ord) ON e.ord = i.ord\n"
-    "),\n"
-    "moved AS (\n"
+    "WITH moved AS (   -- by primary key, as message_archive: a join with the ids plans a Seq Scan on an empty table\n"
     "    DELETE FROM pgqrs_messages m\n"
-    "    USING r\n"
-    "    WHERE m.id = r.id AND coalesce(m.consumer_worker_id, 0) = $4\n"
+    "    WHERE m.id = ANY($1::bigint[]) AND coalesce(m.consumer_worker_id, 0) = $4\n"
     "    RETURNING m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at,\n"
-    "              m.producer_worker_id, m.consumer_worker_id, r.result, m.priority, m.unique_key, m.progress\n"
+    "              m.producer_worker_id, m.consumer_worker_id, m.priority, m.unique_key, m.progress\n"
     ")\n"
     "INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,\n"
     "                           producer_worker_id, consumer_worker_id, reason, archived_at, result,\n"
     "                           priority, unique_key, progress)\n"
     "SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,\n"
-    "       $3, coalesce($5::timestamptz, now()), nullif(result, 'null'::jsonb), priority, unique_key, progress\n"
+    "       $3, coalesce($5::timestamptz, now()),\n"
+    "       nullif($2::jsonb -> (array_position($1::bigint[], id) - 1), 'null'::jsonb), priority, unique_key, progress\n"
     "FROM moved\n"
     "RETURNING id";
 static const char SQL_MESSAGE_RETRY[] =
     "-- name: message_retry :many\n"
-    "UPDATE pgqrs_messages m\n"
-    "SET vt = coalesce($4::timestamptz, now()) + r.delay_ms * interval '1 millisecond',\n"
+    "UPDATE pgqrs_messages m   -- by primary key, as message_settle\n"
+    "SET vt = coalesce($4::timestamptz, now())\n"
+    "         + ($2::bigint[])[array_position($1::bigint[], m.id)] * interval '1 millisecond',\n"
     "    consumer_worker_id = NULL\n"
-    "FROM unnest($1::bigint[], $2::bigint[]) AS r(id, delay_ms)\n"
-    "WHERE m.id = r.id AND coalesce(m.consumer_worker_id, 0) = $3\n"
+    "WHERE m.id = ANY($1::bigint[]) AND coalesce(m.consumer_worker_id, 0) = $3\n"
     "RETURNING m.id";
 static const char SQL_MESSAGE_EXTEND_HELD[] =
     "-- name: message_extend_held :execrows\n"
@@ -961,8 +956,8 @@ static const char SQL_SCHEDULE_FIRE[] =
     "                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = go.job_queue_id AND l.priority < lv.p\n"
     "                         ORDER BY l.priority DESC LIMIT 1)\n"
     "                 FROM lv WHERE lv.p IS NOT NULL)\n"
-    "             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL: a probe per level, never a hash of the backlog\n"
-    "                                          WHERE m.queue_id = go.job_queue_id AND m.priority = lv.p AND m.vt <= t.now LIMIT 1) v)) >= 0";
+    "             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL, ORDER BY vt: an index probe per level (verify_pg.py checks)\n"
+    "                                          WHERE m.queue_id = go.job_queue_id AND m.priority = lv.p AND m.vt <= t.now ORDER BY m.vt LIMIT 1) v)) >= 0";
 static const char SQL_SCHEDULE_ADVANCE[] =
     "-- name: schedule_advance :execrows\n"
     "UPDATE pgqrs_schedules\n"
@@ -1096,13 +1091,16 @@ static const char SQL_RUN_WAKE[] =
     "WITH t AS (SELECT coalesce($2::timestamptz, now()) AS now),\n"
     "woke AS (\n"
     "    UPDATE pgqrs_messages m SET vt = t.now\n"
-    "    FROM t, pgqrs_workflow_waits w\n"
-    "    WHERE w.run_id = $1 AND m.id = w.message_id AND m.consumer_worker_id IS NULL AND m.vt > t.now\n"
-    "      AND ((w.topic IS NOT NULL\n"
-    "            AND EXISTS (SELECT 1 FROM pgqrs_workflow_messages x WHERE x.run_id = w.run_id AND x.topic = w.topic))\n"
-    "        OR (w.child_run_id IS NOT NULL\n"
-    "            AND EXISTS (SELECT 1 FROM pgqrs_workflow_runs c\n"
-    "                        WHERE c.id = w.child_run_id AND c.status IN ('SUCCESS', 'ERROR', 'CANCELLED'))))\n"
+    "    FROM t\n"
+    "    WHERE m.id = ANY(ARRAY(   -- an InitPlan, then the primary key: a join plans a Seq Scan on an empty table\n"
+    "            SELECT w.message_id FROM pgqrs_workflow_waits w\n"
+    "            WHERE w.run_id = $1\n"
+    "              AND ((w.topic IS NOT NULL\n"
+    "                    AND EXISTS (SELECT 1 FROM pgqrs_workflow_messages x WHERE x.run_id = w.run_id AND x.topic = w.topic))\n"
+    "                OR (w.child_run_id IS NOT NULL\n"
+    "                    AND EXISTS (SELECT 1 FROM pgqrs_workflow_runs c\n"
+    "                                WHERE c.id = w.child_run_id AND c.status IN ('SUCCESS', 'ERROR', 'CANCELLED'))))))\n"
+    "      AND m.consumer_worker_id IS NULL AND m.vt > t.now\n"
     "    RETURNING m.queue_id\n"
     ")\n"
     "SELECT count(pg_notify('pgqrs_messages', queue_id::text)) AS n FROM woke";
@@ -1111,8 +1109,9 @@ static const char SQL_RUN_WAKE_PARENT[] =
     "WITH t AS (SELECT coalesce($2::timestamptz, now()) AS now),\n"
     "woke AS (\n"
     "    UPDATE pgqrs_messages m SET vt = t.now\n"
-    "    FROM t, pgqrs_workflow_waits w\n"
-    "    WHERE w.child_run_id = $1 AND m.id = w.message_id AND m.consumer_worker_id IS NULL AND m.vt > t.now\n"
+    "    FROM t\n"
+    "    WHERE m.id = ANY(ARRAY(SELECT w.message_id FROM pgqrs_workflow_waits w WHERE w.child_run_id = $1))   -- as run_wake\n"
+    "      AND m.consumer_worker_id IS NULL AND m.vt > t.now\n"
     "    RETURNING m.queue_id\n"
     ")\n"
     "SELECT count(pg_notify('pgqrs_messages', queue_id::text)) AS n FROM woke";
@@ -1276,8 +1275,8 @@ static const char SQL_RUN_TRIGGER[] =
     "                 SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = $2 AND l.priority < lv.p\n"
     "                         ORDER BY l.priority DESC LIMIT 1)\n"
     "                 FROM lv WHERE lv.p IS NOT NULL)\n"
-    "             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL: a probe per level, never a hash of the backlog\n"
-    "                                          WHERE m.queue_id = $2 AND m.priority = lv.p AND m.vt <= t.now LIMIT 1) v)) >= 0\n"
+    "             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL, ORDER BY vt: an index probe per level (verify_pg.py checks)\n"
+    "                                          WHERE m.queue_id = $2 AND m.priority = lv.p AND m.vt <= t.now ORDER BY m.vt LIMIT 1) v)) >= 0\n"
     "UNION ALL\n"
     "SELECT r.id, false FROM pgqrs_workflow_runs r\n"
     "WHERE r.workflow_id = $1 AND r.idempotency_key = $4::text\n"
@@ -3196,7 +3195,7 @@ static pgqrs_status pg_message_settle(int64_t **rows_out, size_t *n_out, pgqrs_c
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_retry :many (queries/postgres/messages.sql:289) */
+/* message_retry :many (queries/postgres/messages.sql:284) */
 static pgqrs_status pg_message_retry(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_retry_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3236,7 +3235,7 @@ static pgqrs_status pg_message_retry(int64_t **rows_out, size_t *n_out, pgqrs_co
     return pgqrs__vec_finish((void **)rows_out, n_out, &rows, st);
 }
 
-/* message_extend_held :execrows (queries/postgres/messages.sql:302) */
+/* message_extend_held :execrows (queries/postgres/messages.sql:297) */
 static pgqrs_status pg_message_extend_held(int64_t *affected_out, pgqrs_conn *c, const pgqrs_message_extend_held_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -3272,7 +3271,7 @@ static pgqrs_status pg_message_extend_held(int64_t *affected_out, pgqrs_conn *c,
     return st;
 }
 
-/* message_unclaim :many (queries/postgres/messages.sql:318) */
+/* message_unclaim :many (queries/postgres/messages.sql:313) */
 static pgqrs_status pg_message_unclaim(int64_t **rows_out, size_t *n_out, pgqrs_conn *c, const pgqrs_message_unclaim_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -4398,7 +4397,7 @@ static pgqrs_status pg_run_wake(int64_t *out, pgqrs_conn *c, int64_t run_id)
     return st;
 }
 
-/* run_wake_parent :one (queries/postgres/signals.sql:119) */
+/* run_wake_parent :one (queries/postgres/signals.sql:122) */
 static pgqrs_status pg_run_wake_parent(int64_t *out, pgqrs_conn *c, int64_t child_run_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -4423,7 +4422,7 @@ static pgqrs_status pg_run_wake_parent(int64_t *out, pgqrs_conn *c, int64_t chil
     return st;
 }
 
-/* child_link :exec (queries/postgres/signals.sql:133) */
+/* child_link :exec (queries/postgres/signals.sql:137) */
 static pgqrs_status pg_child_link(pgqrs_conn *c, const pgqrs_child_link_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -4442,7 +4441,7 @@ static pgqrs_status pg_child_link(pgqrs_conn *c, const pgqrs_child_link_params *
     return st;
 }
 
-/* child_list :many (queries/postgres/signals.sql:140) */
+/* child_list :many (queries/postgres/signals.sql:144) */
 static pgqrs_status pg_child_list(pgqrs_child_row **rows_out, size_t *n_out, pgqrs_conn *c, int64_t parent_run_id)
 {
     pgqrs_status st = PGQRS_OK;
@@ -4463,7 +4462,7 @@ static pgqrs_status pg_child_list(pgqrs_child_row **rows_out, size_t *n_out, pgq
     return pgqrs__child_rows_finish(rows_out, n_out, &rows, st);
 }
 
-/* event_set :one (queries/postgres/signals.sql:146) */
+/* event_set :one (queries/postgres/signals.sql:150) */
 static pgqrs_status pg_event_set(int64_t *out, pgqrs_conn *c, const pgqrs_event_set_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -4496,7 +4495,7 @@ static pgqrs_status pg_event_set(int64_t *out, pgqrs_conn *c, const pgqrs_event_
     return st;
 }
 
-/* event_get :one (queries/postgres/signals.sql:163) */
+/* event_get :one (queries/postgres/signals.sql:167) */
 static pgqrs_status pg_event_get(pgqrs_event_row *out, pgqrs_conn *c, const pgqrs_event_get_params *p)
 {
     pgqrs_status st = PGQRS_OK;
@@ -4520,7 +4519,7 @@ static pgqrs_status pg_event_get(pgqrs_event_row *out, pgqrs_conn *c, const pgqr
     return st;
 }
 
-/* event_list :many (queries/postgres/signals.sql:168) */
+/* event_list :many (queries/postgres/signals.sql:172) */
 static pgqrs_status pg_event_list(pgqrs_event_row **rows_out, size_t *n_out, pgqrs_conn *c, int64_t run_id)
 {
     pgqrs_status st = PGQRS_OK;

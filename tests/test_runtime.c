@@ -385,6 +385,58 @@ static void test_runtime__results_stored_and_readable(void)
     close_store();
 }
 
+/* Eight jobs settled by one runtime (concurrency 8: the settles of a claim go
+ * in as few statements as finish together): each archived job keeps its own
+ * result and each retried one its own delay, not its neighbour's. */
+static int result_or_delay_by_n(pgqrs_job *job, void *user)
+{
+    json_t *p = json_loads(pgqrs_job_payload(job), 0, NULL);
+    int n = (int)json_integer_value(json_object_get(p, "n"));
+    char res[32];
+    (void)user;
+    json_decref(p);
+    if (n % 2 == 0) {
+        snprintf(res, sizeof res, "{\"n\":%d}", n);
+        return pgqrs_job_set_result(job, res) == PGQRS_OK ? PGQRS_JOB_DONE : PGQRS_JOB_FAIL;
+    }
+    return pgqrs_job_set_retry_delay(job, 1000 * (n + 1)) == PGQRS_OK ? PGQRS_JOB_RETRY : PGQRS_JOB_FAIL;
+}
+
+static void test_runtime__batch_settle_keeps_each_result_and_delay(void)
+{
+    pgqrs_batch *b = NULL;
+    pgqrs_runtime_stats st;
+    SETUP();
+    CHECK_OK(make_queue("q", 3), store);
+    CHECK_OK(enqueue_n("q", 8), store);
+    CHECK_OK(run_until_empty("q", result_or_delay_by_n, NULL, 8, &st), store);
+    CHECK_I64(4, st.retried);
+    CHECK_OK(pgqrs_archive_list(&b, store, "q", 0, 10), store);
+    CHECK_I64(4, (int64_t)pgqrs_batch_count(b));
+    for (size_t i = 0; i < pgqrs_batch_count(b); i++) {
+        const pgqrs_message *m = pgqrs_batch_at(b, i);
+        json_t *p = json_loads(m->payload, 0, NULL);
+        char want[32];
+        snprintf(want, sizeof want, "{\"n\":%d}", (int)json_integer_value(json_object_get(p, "n")));
+        json_decref(p);
+        CHECK(json_eq(m->result, want));
+    }
+    pgqrs_batch_free(b);
+    b = NULL;
+    CHECK_OK(pgqrs_message_list(&b, store, "q", 0, 10), store);
+    CHECK_I64(4, (int64_t)pgqrs_batch_count(b));
+    for (size_t i = 0; i < pgqrs_batch_count(b); i++) {
+        const pgqrs_message *m = pgqrs_batch_at(b, i);
+        json_t *p = json_loads(m->payload, 0, NULL);
+        int n = (int)json_integer_value(json_object_get(p, "n"));
+        json_decref(p);
+        CHECK_I64(1, n % 2);
+        CHECK_I64(T0 + 1000 * (n + 1) * MS, m->vt_us);
+    }
+    pgqrs_batch_free(b);
+    close_store();
+}
+
 /* ---- bad input ---- */
 
 static int noop(pgqrs_job *job, void *user)
@@ -898,6 +950,7 @@ int main(int argc, char **argv)
         { "runtime__backoff_delays_honoured", test_runtime__backoff_delays_honoured },
         { "runtime__handler_delay_and_policy_update", test_runtime__handler_delay_and_policy_update },
         { "runtime__results_stored_and_readable", test_runtime__results_stored_and_readable },
+        { "runtime__batch_settle_keeps_each_result_and_delay", test_runtime__batch_settle_keeps_each_result_and_delay },
         { "runtime__bad_input", test_runtime__bad_input },
         { "runtime__concurrency_and_two_queues", test_runtime__concurrency_and_two_queues },
         { "runtime__lease_extended_for_a_long_handler", test_runtime__lease_extended_for_a_long_handler },

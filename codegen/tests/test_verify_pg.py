@@ -5,10 +5,11 @@ PGQRS_TEST_PG_DSN is set, e.g.
 
 import io
 import os
+import shutil
 import unittest
 
 import verify_pg
-from tests.support import GOLDEN_INPUT, ProjectTestCase
+from tests.support import GOLDEN_INPUT, REPO_ROOT, ProjectTestCase
 
 DSN = os.environ.get("PGQRS_TEST_PG_DSN", "")
 PGQ = "queries/postgres/items.sql"
@@ -111,6 +112,72 @@ class WithServer(ProjectTestCase):
         self.edit(PGQ, "WHERE id = @id;", "WHERE id = @id;\nSELECT 1;")
         self.assertEqual(self.problems(), [
             f"{PGQ}:22: item_rename: a PostgreSQL query is one statement (use a CTE)"])
+
+
+@unittest.skipUnless(DSN, "PGQRS_TEST_PG_DSN is not set (run under scripts/with-postgres.sh)")
+class Plans(ProjectTestCase):
+    """The plan check, on a copy of this repository's own schema, queries and migrations."""
+
+    def repo_copy(self):
+        root = os.path.join(self.tmp, "repo")
+        for d in ("schema", "queries/postgres", "migrations/postgres"):
+            shutil.copytree(os.path.join(REPO_ROOT, d), os.path.join(root, d))
+        return root
+
+    def replace(self, root, rel, old, new):
+        path = os.path.join(root, rel)
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        self.assertEqual(text.count(old), 1, f"{old!r} must occur once in {rel}")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text.replace(old, new))
+
+    def test_repository_passes(self):
+        status, out, err = run_verify(self.repo_copy())
+        self.assertEqual(status, 0, err)
+
+    def test_a_probe_that_scans_the_backlog_fails(self):
+        # the enqueue wake-up probe without its ORDER BY: a Seq Scan under LIMIT 1
+        # once the table has a backlog (and a probe that grows with it)
+        root = self.repo_copy()
+        rel = "queries/postgres/messages.sql"
+        with open(os.path.join(root, rel), encoding="utf-8") as f:
+            text = f.read()
+        first = text.index("ORDER BY m.vt LIMIT 1) v")
+        with open(os.path.join(root, rel), "w", encoding="utf-8") as f:
+            f.write(text[:first] + "LIMIT 1) v" + text[first + len("ORDER BY m.vt LIMIT 1) v"):])
+        status, out, err = run_verify(root)
+        self.assertEqual((status, out), (1, ""), err)
+        self.assertEqual(err.splitlines()[:-1], [
+            f"{rel}:5: message_enqueue: its generic plan, planned with a backlog, reads every row of "
+            "pgqrs_messages (Seq Scan on pgqrs_messages), so it slows down as the backlog grows"])
+
+    def test_a_join_planned_on_empty_tables_fails(self):
+        # message_retry as it was: a join with unnest(ids), which PostgreSQL plans
+        # as a Seq Scan while the table is empty, for the rest of the session
+        root = self.repo_copy()
+        rel = "queries/postgres/messages.sql"
+        self.replace(root, rel, "+ (@delays_ms::bigint[])[array_position(@ids::bigint[], m.id)] * interval",
+                     "+ r.delay_ms * interval")
+        self.replace(root, rel, "WHERE m.id = ANY(@ids::bigint[]) AND coalesce(m.consumer_worker_id, 0) = @worker_id\n"
+                                "RETURNING m.id;",
+                     "FROM unnest(@ids::bigint[], @delays_ms::bigint[]) AS r(id, delay_ms)\n"
+                     "WHERE m.id = r.id AND coalesce(m.consumer_worker_id, 0) = @worker_id\nRETURNING m.id;")
+        status, out, err = run_verify(root)
+        self.assertEqual((status, out), (1, ""), err)
+        problems = err.splitlines()[:-1]
+        self.assertEqual(len(problems), 1, err)
+        self.assertRegex(problems[0], rf"^{rel}:\d+: message_retry: its generic plan, planned on empty tables, "
+                                      r"reads every row of pgqrs_messages \(Seq Scan on pgqrs_messages\)")
+
+    def test_allowlist_names_real_queries(self):
+        root = self.repo_copy()
+        self.replace(root, "queries/postgres/messages.sql", "-- name: message_purge :execrows",
+                     "-- name: message_purge_all :execrows")
+        status, _, err = run_verify(root)
+        self.assertEqual(status, 1)
+        self.assertIn("codegen/verify_pg.py:1: READS_THE_BACKLOG names message_purge, which no postgres query "
+                      "defines", err)
 
 
 if __name__ == "__main__":

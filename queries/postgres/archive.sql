@@ -58,8 +58,8 @@ WHERE (SELECT count(pg_notify('pgqrs_messages', @queue_id::text)) FROM t   -- wa
                  SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id AND l.priority < lv.p
                          ORDER BY l.priority DESC LIMIT 1)
                  FROM lv WHERE lv.p IS NOT NULL)
-             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL: a probe per level, never a hash of the backlog
-                                          WHERE m.queue_id = @queue_id AND m.priority = lv.p AND m.vt <= t.now LIMIT 1) v)) >= 0
+             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL, ORDER BY vt: an index probe per level (verify_pg.py checks)
+                                          WHERE m.queue_id = @queue_id AND m.priority = lv.p AND m.vt <= t.now ORDER BY m.vt LIMIT 1) v)) >= 0
 ORDER BY id;
 
 -- name: archive_purge :execrows

@@ -29,8 +29,8 @@ WHERE (SELECT count(pg_notify('pgqrs_messages', @queue_id::text)) FROM t   -- wa
                  SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id AND l.priority < lv.p
                          ORDER BY l.priority DESC LIMIT 1)
                  FROM lv WHERE lv.p IS NOT NULL)
-             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL: a probe per level, never a hash of the backlog
-                                          WHERE m.queue_id = @queue_id AND m.priority = lv.p AND m.vt <= t.now LIMIT 1) v)) >= 0;
+             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL, ORDER BY vt: an index probe per level (verify_pg.py checks)
+                                          WHERE m.queue_id = @queue_id AND m.priority = lv.p AND m.vt <= t.now ORDER BY m.vt LIMIT 1) v)) >= 0;
 
 -- name: message_enqueue_batch :many
 -- One statement for the whole batch: all rows or none. Ids come back in input
@@ -59,8 +59,8 @@ WHERE (SELECT count(pg_notify('pgqrs_messages', @queue_id::text)) FROM t   -- wa
                  SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = @queue_id AND l.priority < lv.p
                          ORDER BY l.priority DESC LIMIT 1)
                  FROM lv WHERE lv.p IS NOT NULL)
-             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL: a probe per level, never a hash of the backlog
-                                          WHERE m.queue_id = @queue_id AND m.priority = lv.p AND m.vt <= t.now LIMIT 1) v)) >= 0;
+             SELECT FROM lv CROSS JOIN LATERAL (SELECT FROM pgqrs_messages m   -- LATERAL, ORDER BY vt: an index probe per level (verify_pg.py checks)
+                                          WHERE m.queue_id = @queue_id AND m.priority = lv.p AND m.vt <= t.now ORDER BY m.vt LIMIT 1) v)) >= 0;
 
 -- name: message_dequeue :many
 -- Claims up to @max visible messages in (priority DESC, vt, id) order: higher
@@ -266,23 +266,18 @@ LISTEN pgqrs_messages;
 -- `reason`: 'archived' for a finished job, 'dead_letter' for a failed one.
 -- param: ids i64[], results json[], reason enum:archive_reason, worker_id i64, now timestamp?
 -- returns: id i64
-WITH r AS (
-    SELECT i.id, e.value AS result
-    FROM unnest(@ids::bigint[]) WITH ORDINALITY AS i(id, ord)
-    JOIN jsonb_array_elements(@results::jsonb) WITH ORDINALITY AS e(value, ord) ON e.ord = i.ord
-),
-moved AS (
+WITH moved AS (   -- by primary key, as message_archive: a join with the ids plans a Seq Scan on an empty table
     DELETE FROM pgqrs_messages m
-    USING r
-    WHERE m.id = r.id AND coalesce(m.consumer_worker_id, 0) = @worker_id
+    WHERE m.id = ANY(@ids::bigint[]) AND coalesce(m.consumer_worker_id, 0) = @worker_id
     RETURNING m.id, m.queue_id, m.payload, m.enqueued_at, m.read_ct, m.dequeued_at,
-              m.producer_worker_id, m.consumer_worker_id, r.result, m.priority, m.unique_key, m.progress
+              m.producer_worker_id, m.consumer_worker_id, m.priority, m.unique_key, m.progress
 )
 INSERT INTO pgqrs_archive (id, queue_id, payload, enqueued_at, read_ct, dequeued_at,
                            producer_worker_id, consumer_worker_id, reason, archived_at, result,
                            priority, unique_key, progress)
 SELECT id, queue_id, payload, enqueued_at, read_ct, dequeued_at, producer_worker_id, consumer_worker_id,
-       @reason, coalesce(@now::timestamptz, now()), nullif(result, 'null'::jsonb), priority, unique_key, progress
+       @reason, coalesce(@now::timestamptz, now()),
+       nullif(@results::jsonb -> (array_position(@ids::bigint[], id) - 1), 'null'::jsonb), priority, unique_key, progress
 FROM moved
 RETURNING id;
 
@@ -292,11 +287,11 @@ RETURNING id;
 -- this worker holds. The read count is the claim's: a retry is one delivery.
 -- param: ids i64[], delays_ms i64[], worker_id i64, now timestamp?
 -- returns: id i64
-UPDATE pgqrs_messages m
-SET vt = coalesce(@now::timestamptz, now()) + r.delay_ms * interval '1 millisecond',
+UPDATE pgqrs_messages m   -- by primary key, as message_settle
+SET vt = coalesce(@now::timestamptz, now())
+         + (@delays_ms::bigint[])[array_position(@ids::bigint[], m.id)] * interval '1 millisecond',
     consumer_worker_id = NULL
-FROM unnest(@ids::bigint[], @delays_ms::bigint[]) AS r(id, delay_ms)
-WHERE m.id = r.id AND coalesce(m.consumer_worker_id, 0) = @worker_id
+WHERE m.id = ANY(@ids::bigint[]) AND coalesce(m.consumer_worker_id, 0) = @worker_id
 RETURNING m.id;
 
 -- name: message_extend_held :execrows

@@ -105,13 +105,16 @@ RETURNING w.until;
 WITH t AS (SELECT coalesce(@now::timestamptz, now()) AS now),
 woke AS (
     UPDATE pgqrs_messages m SET vt = t.now
-    FROM t, pgqrs_workflow_waits w
-    WHERE w.run_id = @run_id AND m.id = w.message_id AND m.consumer_worker_id IS NULL AND m.vt > t.now
-      AND ((w.topic IS NOT NULL
-            AND EXISTS (SELECT 1 FROM pgqrs_workflow_messages x WHERE x.run_id = w.run_id AND x.topic = w.topic))
-        OR (w.child_run_id IS NOT NULL
-            AND EXISTS (SELECT 1 FROM pgqrs_workflow_runs c
-                        WHERE c.id = w.child_run_id AND c.status IN ('SUCCESS', 'ERROR', 'CANCELLED'))))
+    FROM t
+    WHERE m.id = ANY(ARRAY(   -- an InitPlan, then the primary key: a join plans a Seq Scan on an empty table
+            SELECT w.message_id FROM pgqrs_workflow_waits w
+            WHERE w.run_id = @run_id
+              AND ((w.topic IS NOT NULL
+                    AND EXISTS (SELECT 1 FROM pgqrs_workflow_messages x WHERE x.run_id = w.run_id AND x.topic = w.topic))
+                OR (w.child_run_id IS NOT NULL
+                    AND EXISTS (SELECT 1 FROM pgqrs_workflow_runs c
+                                WHERE c.id = w.child_run_id AND c.status IN ('SUCCESS', 'ERROR', 'CANCELLED'))))))
+      AND m.consumer_worker_id IS NULL AND m.vt > t.now
     RETURNING m.queue_id
 )
 SELECT count(pg_notify('pgqrs_messages', queue_id::text)) AS n FROM woke;
@@ -124,8 +127,9 @@ SELECT count(pg_notify('pgqrs_messages', queue_id::text)) AS n FROM woke;
 WITH t AS (SELECT coalesce(@now::timestamptz, now()) AS now),
 woke AS (
     UPDATE pgqrs_messages m SET vt = t.now
-    FROM t, pgqrs_workflow_waits w
-    WHERE w.child_run_id = @child_run_id AND m.id = w.message_id AND m.consumer_worker_id IS NULL AND m.vt > t.now
+    FROM t
+    WHERE m.id = ANY(ARRAY(SELECT w.message_id FROM pgqrs_workflow_waits w WHERE w.child_run_id = @child_run_id))   -- as run_wake
+      AND m.consumer_worker_id IS NULL AND m.vt > t.now
     RETURNING m.queue_id
 )
 SELECT count(pg_notify('pgqrs_messages', queue_id::text)) AS n FROM woke;
