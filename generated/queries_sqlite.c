@@ -24,6 +24,7 @@
  *   migrations/sqlite/0006_priority_claim.sql
  *   migrations/sqlite/0007_cancel_sweep.sql
  *   migrations/sqlite/0008_queue_limits.sql
+ *   migrations/sqlite/0009_cancel_index_without_vt.sql
  * Change the sources and run `make generate`. */
 
 #include <string.h>
@@ -6222,13 +6223,28 @@ static const pgqrs__migration sq_migrations[] = {
       ");\n"
       "CREATE INDEX pgqrs_queue_claims_window_idx ON pgqrs_queue_claims (queue_id, claimed_at);\n"
       "" },
+    { 9, "0009_cancel_index_without_vt", "539c03f09fcbce4af88c69c7804c02fec6afe5e69253d598a124397fd618dbe2",
+      "-- The cancel sweep's partial index without vt (issue 17, the drain of a queue\n"
+      "-- that uses none of the job features). SQLite maintains an index in an UPDATE\n"
+      "-- only when the statement changes one of its columns or a column of its WHERE\n"
+      "-- clause; every claim, release and lease extension changes vt, so with vt in\n"
+      "-- it each of them evaluated the index's predicate for the old and the new row\n"
+      "-- of every message. Keyed by (queue_id, id), the sweep (queries/sqlite/jobs.sql,\n"
+      "-- message_cancel_sweep) reads the queue's cancel-requested rows, a handful at\n"
+      "-- most, and orders them by vt itself. PostgreSQL keeps migration 0010's index:\n"
+      "-- a claim there is never a HOT update (vt is in the claim index), and a partial\n"
+      "-- index takes an entry only when its predicate holds, whatever its columns.\n"
+      "-- Turso reads this file too.\n"
+      "DROP INDEX pgqrs_messages_cancel_idx;\n"
+      "CREATE INDEX pgqrs_messages_cancel_idx ON pgqrs_messages (queue_id, id) WHERE cancel_requested_at IS NOT NULL;\n"
+      "" },
 };
 
 const pgqrs_queries pgqrs__queries_sqlite = {
     .backend = "sqlite",
     .stmt_slots = SQ__SLOTS,
     .migrations = sq_migrations,
-    .n_migrations = 8,
+    .n_migrations = 9,
     .exec_script = pgqrs__sq_exec_script,
     .app_tx_savepoint = sq_app_tx_savepoint,
     .app_tx_release = sq_app_tx_release,
