@@ -150,6 +150,10 @@ ALTER TABLE pgqrs_archive DROP CONSTRAINT pgqrs_archive_queue_id_fkey;"
     nofk) echo "$fk" ;;
     noconsidx) echo "$ci" ;;
     nodeqidx) echo "DROP INDEX pgqrs_messages_dequeue_idx;" ;;
+    # the claim index packed full (fillfactor 100, rebuilt) / keyed without id
+    ff100) echo "ALTER INDEX pgqrs_messages_claim_idx SET (fillfactor = 100); REINDEX INDEX pgqrs_messages_claim_idx;" ;;
+    noid) echo "DROP INDEX pgqrs_messages_claim_idx; CREATE INDEX pgqrs_messages_claim_idx ON pgqrs_messages (queue_id, priority DESC, vt);" ;;
+    rebuilt) echo "REINDEX INDEX pgqrs_messages_claim_idx;" ;;
     noarchidx) echo "$ai" ;;
     notrigger) echo "$tr" ;;
     lean|lean_generic) echo "$fk $ci $ai $tr" ;;
