@@ -17,43 +17,21 @@ cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
-# the claim of message_dequeue for queue 1, worker 1, batch 10, vt 30 s
-cat > "$W/cur.sql" <<'SQL'
-UPDATE pgqrs_messages m
-SET vt = now() + 30000::bigint * interval '1 millisecond', read_ct = m.read_ct + 1,
-    dequeued_at = now(), consumer_worker_id = 1
-WHERE m.id = ANY(ARRAY(
-        WITH RECURSIVE lv(p) AS (
-            SELECT CASE WHEN EXISTS (SELECT FROM pgqrs_messages l WHERE l.queue_id = 1 AND l.priority > 0)
-                        THEN (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = 1 ORDER BY l.priority DESC LIMIT 1)
-                        ELSE 0 END
-            UNION ALL
-            SELECT (SELECT l.priority FROM pgqrs_messages l WHERE l.queue_id = 1 AND l.priority < lv.p
-                    ORDER BY l.priority DESC LIMIT 1)
-            FROM lv WHERE lv.p IS NOT NULL)
-        SELECT win.id FROM lv CROSS JOIN LATERAL (
-            SELECT w.id FROM pgqrs_messages w
-            WHERE w.queue_id = 1 AND w.priority = lv.p AND w.vt <= now() AND w.cancel_requested_at IS NULL
-              AND EXISTS (SELECT 1 FROM pgqrs_workers k WHERE k.id = 1 AND k.status = 'ready')
-            ORDER BY w.vt, w.id LIMIT 10 FOR UPDATE OF w SKIP LOCKED) win
-        LIMIT 10))
-  AND m.read_ct < 5
-RETURNING m.id, m.queue_id, m.payload, m.vt, m.enqueued_at, m.read_ct, m.dequeued_at,
-          m.producer_worker_id, m.consumer_worker_id, m.priority, m.unique_key, m.progress, m.cancel_requested_at;
-SQL
-cat > "$W/old.sql" <<'SQL'
-UPDATE pgqrs_messages m
-SET vt = now() + 30000::bigint * interval '1 millisecond', read_ct = m.read_ct + 1,
-    dequeued_at = now(), consumer_worker_id = 1
-WHERE m.id = ANY(ARRAY(
-        SELECT w.id FROM pgqrs_messages w
-        WHERE w.queue_id = 1 AND w.vt <= now()
-          AND EXISTS (SELECT 1 FROM pgqrs_workers k WHERE k.id = 1 AND k.status = 'ready')
-        ORDER BY w.vt, w.id LIMIT 10 FOR UPDATE OF w SKIP LOCKED))
-  AND m.read_ct < 5
-RETURNING m.id, m.queue_id, m.payload, m.vt, m.enqueued_at, m.read_ct, m.dequeued_at,
-          m.producer_worker_id, m.consumer_worker_id;
-SQL
+# message_dequeue as queries/postgres/messages.sql has it today (cur) and as it
+# was before issue 17 (old, from git), for queue 1, worker 1, batch 10, vt 30 s
+extract() {   # SQL text of message_dequeue on stdin -> the claim with its parameters bound
+    python3 -c '
+import re, sys
+text = sys.stdin.read()
+body = text.split("-- name: message_dequeue :many", 1)[1].split("-- name:", 1)[0]
+sql = "\n".join(l for l in body.splitlines() if not l.startswith("--")).strip()
+for name, value in (("queue_id", "1"), ("worker_id", "1"), ("max_attempts", "5"), ("max", "10"),
+                    ("vt_ms", "30000"), ("now", "NULL")):
+    sql = re.sub(r"@" + name + r"\b", value, sql)
+print(sql)'
+}
+extract < queries/postgres/messages.sql > "$W/cur.sql"
+git show 126ddec^:queries/postgres/messages.sql | extract > "$W/old.sql"
 cat > "$W/run.sh" <<'RUN'
 #!/usr/bin/env bash
 set -euo pipefail
