@@ -338,7 +338,6 @@ class Verifier:
                 self.fail(q.path, q.line, f"{q.name}: result column {name} is {self.oid_name(oid)} in PostgreSQL, "
                                           f"declared {c.type} (expects {self.names(allowed)})")
 
-
     def check_plans(self, queries, nsp):
         """Fails each query whose generic plan reads every row of PLAN_TABLE, planned
         on the freshly migrated (empty, never analyzed) tables, as by a session that
@@ -355,7 +354,6 @@ class Verifier:
         self.pg.must("RESET plan_cache_mode")
 
     def plan_pass(self, queries, state):
-        lib = self.pg.lib
         for i, q in enumerate(queries):
             if q.name == BOOTSTRAP or q.cardinality == model.STATEMENT or len(q.statements) != 1:
                 continue
@@ -363,9 +361,8 @@ class Verifier:
             with self.pg.prepare(stmt, q.statements[0].sql) as r:
                 if not r.ok():
                     continue   # reported by check_query
-            with self.pg.describe(stmt) as d:
-                nparams = lib.PQnparams(d.res) if d.ok() else 0
-            args = f"({', '.join(['NULL'] * nparams)})" if nparams else ""
+            # placeholders are numbered by declaration order, so one NULL per declared parameter
+            args = f"({', '.join(['NULL'] * len(q.params))})" if q.params else ""
             with self.pg.exec(f"EXPLAIN (FORMAT JSON) EXECUTE {stmt}{args}") as r:
                 top = json.loads(r.rows()[0][0])[0] if r.ok() else None
                 why = "" if r.ok() else r.error()[0]
